@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: Apache-2.0
+# bpfmesh build. `make` builds the one binary (agent and CLI); `make test` runs
+# every test suite; `make demo` starts the demo shop. See README.md.
+
+BUILD    ?= build
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= gcc
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+PKGS     := libbpf libelf zlib yaml-0.1 libmicrohttpd json-c
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I. -Iagent -I$(BUILD) \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I. -Ibpf
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
+AGENT_SRCS := $(wildcard agent/*.c) $(wildcard exporters/*.c)
+AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRCS))
+LIB_OBJS   := $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJS))
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+E2E_SRCS   := $(wildcard tests/e2e/*.c)
+E2E_BINS   := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(E2E_SRCS))
+HDRS       := $(wildcard agent/*.h bpf/*.h exporters/*.h)
+
+.PHONY: all deps vmlinux test test-unit test-unit-asan test-e2e demo bench check clean
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/bpfmesh $(E2E_BINS)
+
+# Debian packages the build, the tests and the demo need; installs only what is missing.
+DEB_PKGS := clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
+            libyaml-dev libmicrohttpd-dev libjson-c-dev libcmocka-dev iproute2 procps curl
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+# vmlinux.h is committed; this regenerates it from the running kernel's BTF.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h) vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	@mkdir -p $(@D)
+	$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
+
+$(BUILD)/%.o: %.c $(HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/bpfmesh: $(AGENT_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/e2e/%: tests/e2e/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
+
+test-unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+# The same unit tests under AddressSanitizer, in a separate build tree.
+test-unit-asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" test-unit
+
+test-e2e: all
+	@tests/e2e/run.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) test-unit
+	$(MAKE) test-unit-asan
+	$(MAKE) test-e2e
+
+demo: deps all
+	deploy/demo/run.sh
+
+bench: deps all
+	bench/run.sh
+
+check:
+	clang-format --dry-run --Werror $(AGENT_SRCS) $(wildcard agent/*.h) $(UNIT_SRCS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning -Iagent -I. agent exporters
+
+clean:
+	rm -rf build build-asan

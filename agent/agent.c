@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* agent.c: `bpfmesh agent`: load and attach the programs, apply the config
+ * directory, re-apply it when it changes, serve the API. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "bpf/lb.h"
+#include "agent.h"
+#include "api.h"
+#include "cgroup.h"
+#include "log.h"
+
+volatile sig_atomic_t agent_exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	agent_exiting = 1;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n;
+
+	if (level == LIBBPF_DEBUG && log_verbosity < LOG_DEBUG)
+		return 0;
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (n > 0 && buf[n - 1 < (int)sizeof(buf) - 1 ? n - 1 : (int)sizeof(buf) - 2] == '\n')
+		buf[n - 1 < (int)sizeof(buf) - 1 ? n - 1 : (int)sizeof(buf) - 2] = 0;
+	log_msg(level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG, "libbpf: %s", buf);
+	return 0;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int agent_reload(struct agent *a)
+{
+	struct cfg_errors errs = {};
+	struct mesh_config *cfg = NULL;
+	char err[1024];
+	uint64_t t0 = mono_ns();
+	bool touched = false;
+	int rc, i;
+
+	rc = config_load(a->opts.config, &cfg, &errs);
+	pthread_mutex_lock(&a->lock);
+	if (rc) {
+		size_t off = 0;
+
+		a->reload_errors++;
+		a->last_error[0] = 0;
+		for (i = 0; i < errs.n; i++) {
+			log_error("config rejected, previous configuration stays in force: %s",
+				  errs.msgs[i]);
+			if (off < sizeof(a->last_error))
+				off += snprintf(a->last_error + off, sizeof(a->last_error) - off,
+						"%s%s", i ? "; " : "", errs.msgs[i]);
+		}
+		if (!errs.n)
+			log_error("config rejected: %s", strerror(-rc));
+		goto out;
+	}
+	rc = lbmaps_apply(&a->lm, cfg, err, sizeof(err), &touched);
+	if (rc) {
+		a->reload_errors++;
+		snprintf(a->last_error, sizeof(a->last_error), "%s", err);
+		if (touched) {
+			/* the maps may hold part of the new set: the next apply
+			 * diffs against what was written, so it converges */
+			log_error("config partly applied, retrying at the next change: %s", err);
+			a->applied = false;
+		} else {
+			log_error("config not applied, previous configuration stays in force: %s",
+				  err);
+		}
+		goto out;
+	}
+	config_free(a->cfg);
+	a->cfg = cfg;
+	cfg = NULL;
+	a->applied = true;
+	a->reloads++;
+	a->last_error[0] = 0;
+	log_info("config applied: %d services, %d traffic policies, %d workloads, %d access "
+		 "policies from %s in %.1f ms",
+		 a->cfg->n_services, a->cfg->n_policies, a->cfg->n_workloads, a->cfg->n_access,
+		 a->opts.config, (mono_ns() - t0) / 1e6);
+out:
+	pthread_mutex_unlock(&a->lock);
+	config_free(cfg);
+	cfg_errors_free(&errs);
+	return rc;
+}
+
+/* Watch the directory (or a file's directory): editors and ConfigMap
+ * updates replace files by rename, so moves count as much as writes. */
+static int watch_config(const char *path)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (!stat(path, &st) && !S_ISDIR(st.st_mode)) {
+		char *slash = strrchr(dir, '/');
+
+		if (slash)
+			*slash = 0;
+		else
+			snprintf(dir, sizeof(dir), ".");
+	}
+	if (inotify_add_watch(fd, dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+				      IN_CREATE | IN_ATTRIB) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static bool drain(int fd)
+{
+	char buf[4096];
+	bool any = false;
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		any = true;
+	return any;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: bpfmesh agent --config DIR [options]\n"
+		"\n"
+		"Run the node agent: load and attach the eBPF programs, apply the config\n"
+		"directory (re-applied atomically whenever it changes) and serve the API.\n"
+		"\n"
+		"Options:\n"
+		"  --config DIR|FILE     configuration (YAML, see deploy/examples)\n"
+		"  --cgroup PATH         cgroup v2 to attach to (default: the root of the\n"
+		"                        cgroup v2 mount, found in /proc/mounts)\n"
+		"  --bpffs PATH          pin directory (default /sys/fs/bpf/bpfmesh)\n"
+		"  --listen ADDR         API address (default 127.0.0.1:9440)\n"
+		"  --max-endpoints N     endpoint capacity of the maps (default %u)\n"
+		"  --max-services N      service port capacity of the maps (default %u)\n"
+		"  -v, --verbose         debug logging (libbpf included)\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"Killing the agent leaves the data path working; a restarted agent adopts\n"
+		"the pinned programs and maps. `bpfmesh detach` removes them.\n",
+		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1);
+}
+
+int agent_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, 0, 'c' },
+		{ "cgroup", required_argument, 0, 'g' },
+		{ "bpffs", required_argument, 0, 'b' },
+		{ "listen", required_argument, 0, 'l' },
+		{ "max-endpoints", required_argument, 0, 'E' },
+		{ "max-services", required_argument, 0, 'S' },
+		{ "verbose", no_argument, 0, 'v' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	static struct agent a;
+	struct loader_opts lo = {};
+	struct lbm_fds fds;
+	struct api *api = NULL;
+	uint64_t pending = 0;
+	int opt, rc = 1, wfd = -1;
+
+	pthread_mutex_init(&a.lock, NULL);
+	a.opts.bpffs = "/sys/fs/bpf/bpfmesh";
+	a.opts.listen = "127.0.0.1:9440";
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': a.opts.config = optarg; break;
+		case 'g': a.opts.cgroup = optarg; break;
+		case 'b': a.opts.bpffs = optarg; break;
+		case 'l': a.opts.listen = optarg; break;
+		case 'E': a.opts.max_endpoints = strtoul(optarg, NULL, 10); break;
+		case 'S': a.opts.max_services = strtoul(optarg, NULL, 10); break;
+		case 'v': log_verbosity = LOG_DEBUG; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!a.opts.config) {
+		fprintf(stderr, "bpfmesh agent: --config DIR is required\n\n");
+		usage(stderr);
+		return 2;
+	}
+	libbpf_set_print(libbpf_log);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	a.started_ns = mono_ns();
+
+	if (cgroup_resolve(a.opts.cgroup, a.cgroup, sizeof(a.cgroup))) {
+		log_error("no cgroup v2 mount found in /proc/mounts; pass --cgroup PATH");
+		return 1;
+	}
+	lo.bpffs = a.opts.bpffs;
+	lo.cgroup = a.cgroup;
+	lo.max_endpoints = a.opts.max_endpoints;
+	lo.max_services = a.opts.max_services;
+	if (loader_start(&a.ld, &lo))
+		return 1;
+	loader_map_fds(&a.ld, &fds);
+	if (lbmaps_init(&a.lm, &fds)) {
+		log_error("reading pinned maps failed");
+		goto out;
+	}
+	a.attached = true;
+
+	wfd = watch_config(a.opts.config);
+	if (wfd < 0)
+		log_warn("cannot watch %s (%s): changes need a restart", a.opts.config,
+			 strerror(-wfd));
+	agent_reload(&a);
+
+	api = api_start(&a, a.opts.listen);
+	if (!api)
+		goto out;
+	log_info("agent running: config %s, cgroup %s, API http://%s", a.opts.config, a.cgroup,
+		 a.opts.listen);
+
+	while (!agent_exiting) {
+		struct pollfd pfd = { .fd = wfd, .events = POLLIN };
+		int n = poll(&pfd, wfd >= 0 ? 1 : 0, 200);
+
+		if (n < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			break;
+		}
+		if (n > 0 && drain(wfd))
+			pending = mono_ns();
+		/* apply once the directory has been quiet for 150 ms, so a
+		 * multi-file update is seen whole */
+		if (pending && mono_ns() - pending > 150000000ULL) {
+			pending = 0;
+			agent_reload(&a);
+		}
+		pthread_mutex_lock(&a.lock);
+		lbmaps_gc(&a.lm, false);
+		pthread_mutex_unlock(&a.lock);
+	}
+	log_info("agent stopping; programs stay attached (pinned under %s)", a.opts.bpffs);
+	rc = 0;
+out:
+	api_stop(api);
+	if (wfd >= 0)
+		close(wfd);
+	lbmaps_free(&a.lm);
+	loader_close(&a.ld);
+	config_free(a.cfg);
+	return rc;
+}

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* api.c: HTTP routing for the agent API. Handlers run on libmicrohttpd's
+ * thread and take the agent lock only while they format a response. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "agent.h"
+#include "api.h"
+#include "api_services.h"
+#include "jsonw.h"
+#include "log.h"
+
+#if MHD_VERSION < 0x00097002
+typedef int mhd_result;
+#else
+typedef enum MHD_Result mhd_result;
+#endif
+
+struct api {
+	struct MHD_Daemon *d;
+	struct agent *a;
+};
+
+int api_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len)
+{
+	char host[256];
+	const char *colon;
+	char *end;
+	unsigned long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(rb - s - 1), s + 1);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || (size_t)(colon - s) >= sizeof(host))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
+	}
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || colon[1] == 0 || port > 65535)
+		return -EINVAL;
+	if (!host[0])
+		snprintf(host, sizeof(host), "0.0.0.0");
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*len = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static mhd_result reply(struct MHD_Connection *c, unsigned status, const char *body,
+			const char *ctype)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+								 MHD_RESPMEM_MUST_COPY);
+	mhd_result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", ctype);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static mhd_result reply_json(struct MHD_Connection *c, unsigned status, struct jsonw *w)
+{
+	mhd_result ret;
+
+	if (w->failed)
+		return reply(c, 500, "{\"error\":\"out of memory\"}", "application/json");
+	jw_raw(w, "\n");
+	ret = reply(c, status, w->buf ? w->buf : "{}", "application/json");
+	jw_free(w);
+	return ret;
+}
+
+static mhd_result reply_error(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+	struct jsonw w = {};
+
+	jw_obj_open(&w);
+	jw_kstr(&w, "error", msg);
+	jw_obj_close(&w);
+	return reply_json(c, status, &w);
+}
+
+static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+			 const char *version, const char *upload, size_t *upload_len, void **ctx)
+{
+	struct api *api = cls;
+	struct agent *a = api->a;
+	struct jsonw w = {};
+	unsigned status = 200;
+
+	(void)version;
+	(void)upload;
+	(void)upload_len;
+	(void)ctx;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return reply_error(c, 405, "method not allowed");
+
+	if (!strcmp(url, "/healthz"))
+		return reply(c, 200, "{\"status\":\"ok\"}\n", "application/json");
+
+	pthread_mutex_lock(&a->lock);
+	if (!strcmp(url, "/readyz")) {
+		bool ready = a->attached && a->applied;
+
+		jw_obj_open(&w);
+		jw_kbool(&w, "ready", ready);
+		jw_kbool(&w, "attached", a->attached);
+		jw_kbool(&w, "configApplied", a->applied);
+		if (!ready)
+			jw_kstr(&w, "reason", !a->attached ? "programs not attached"
+					      : a->last_error[0] ? a->last_error
+								 : "no configuration applied yet");
+		jw_obj_close(&w);
+		status = ready ? 200 : 503;
+	} else if (!strcmp(url, "/api/v1/services")) {
+		api_write_services(a, &w, NULL);
+	} else if (!strncmp(url, "/api/v1/services/", 17)) {
+		const char *name = url + 17;
+
+		if (!name[0] || strchr(name, '/') != strrchr(name, '/')) {
+			pthread_mutex_unlock(&a->lock);
+			return reply_error(c, 400, "malformed service name");
+		}
+		if (api_write_services(a, &w, name)) {
+			pthread_mutex_unlock(&a->lock);
+			jw_free(&w);
+			return reply_error(c, 404, "unknown service");
+		}
+	} else if (!strcmp(url, "/api/v1/config")) {
+		api_write_config(a, &w);
+	} else {
+		pthread_mutex_unlock(&a->lock);
+		return reply_error(c, 404, "not found");
+	}
+	pthread_mutex_unlock(&a->lock);
+	return reply_json(c, status, &w);
+}
+
+struct api *api_start(struct agent *a, const char *listen)
+{
+	struct sockaddr_storage ss;
+	unsigned len;
+	struct api *api;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (api_parse_listen(listen, &ss, &len)) {
+		log_error("--listen %s: expected HOST:PORT or [V6]:PORT", listen);
+		return NULL;
+	}
+	api = calloc(1, sizeof(*api));
+	if (!api)
+		return NULL;
+	api->a = a;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, api, MHD_OPTION_SOCK_ADDR, &ss,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	if (!api->d) {
+		log_error("API: cannot listen on %s: %s", listen, strerror(errno));
+		free(api);
+		return NULL;
+	}
+	return api;
+}
+
+void api_stop(struct api *api)
+{
+	if (!api)
+		return;
+	MHD_stop_daemon(api->d);
+	free(api);
+}

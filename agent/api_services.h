@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* api_services.h: JSON views of the configuration in force and of the
+ * kernel's per-endpoint counters. */
+#ifndef BPFMESH_API_SERVICES_H
+#define BPFMESH_API_SERVICES_H
+
+#include "agent.h"
+#include "jsonw.h"
+
+/* All services, or one (name "ns/name" or "name" in namespace default).
+ * Returns 0, or -ENOENT when the named service does not exist. */
+int api_write_services(struct agent *a, struct jsonw *w, const char *name);
+void api_write_config(struct agent *a, struct jsonw *w);
+
+#endif

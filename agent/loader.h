@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* loader.h: loading, pinning, attaching and adopting the kernel programs. */
+#ifndef BPFMESH_LOADER_H
+#define BPFMESH_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lbmaps.h"
+
+struct lb_bpf;
+
+struct loader_opts {
+	const char *bpffs;  /* pin root, e.g. /sys/fs/bpf/bpfmesh */
+	const char *cgroup; /* cgroup v2 path to attach to */
+	uint32_t max_endpoints; /* 0: default */
+	uint32_t max_services;	/* 0: default */
+};
+
+struct loader {
+	struct lb_bpf *skel;
+	char bpffs[512];
+	char cgroup[512];
+	int cgroup_fd;
+	int n_attached;
+	int n_adopted; /* links taken over from an earlier agent */
+};
+
+/* open -> size maps (adopting pinned sizes) -> load (reusing pinned maps) ->
+ * check the layout version -> attach or take over pinned links. */
+int loader_start(struct loader *l, const struct loader_opts *o);
+/* Close our fds; pins and links stay, so the data path keeps working. */
+void loader_close(struct loader *l);
+void loader_map_fds(const struct loader *l, struct lbm_fds *fds);
+
+/* Remove every attachment and pin of bpfmesh under bpffs; when cgroup is set,
+ * also links of bpfmesh programs on that cgroup whose pins were lost.
+ * Returns the number of attachments removed, or a negative errno. */
+int loader_detach(const char *bpffs, const char *cgroup);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* main.c: `bpfmesh COMMAND`: dispatch to the agent or an operator command. */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent.h"
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: bpfmesh COMMAND [options]\n"
+	      "\n"
+	      "A sidecar-less service mesh: kernel load balancing at connect(), run by\n"
+	      "one agent per node.\n"
+	      "\n"
+	      "Commands:\n"
+	      "  agent      run the node agent (--config DIR)\n"
+	      "  validate   check a configuration directory or file offline\n"
+	      "  services   list services and endpoints of a running agent\n"
+	      "  top        the services table, refreshing\n"
+	      "  status     agent readiness and the configuration in force\n"
+	      "  detach     remove every attachment and pin\n"
+	      "\n"
+	      "`bpfmesh COMMAND --help` describes each command.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "agent"))
+		return agent_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "validate"))
+		return cli_validate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "detach"))
+		return cli_detach(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "services"))
+		return cli_services(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "top"))
+		return cli_top(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "status"))
+		return cli_status(argc - 1, argv + 1);
+	fprintf(stderr, "bpfmesh: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
+/* lb.bpf.c: socket-level load balancing. A connect() or UDP sendmsg() to a
+ * service address is rewritten to one endpoint before the kernel routes it,
+ * so no packet is ever NATed; getpeername() and UDP recvmsg() show the service
+ * address back to the application. sockops counts connections per endpoint.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "lib/lb_maps.bpf.h"
+#include "lib/lb_select.bpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#define ECONNREFUSED 111
+
+#define SYS_PROCEED 1
+#define SYS_REJECT 0
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline void lb_count_drop(__u32 reason)
+{
+	__u64 *cnt = bpf_map_lookup_elem(&lb_drops, &reason);
+
+	if (cnt)
+		*cnt += 1;
+}
+
+static __always_inline __u8 lb_ctx_proto(struct bpf_sock_addr *ctx)
+{
+	if (ctx->type == SOCK_STREAM)
+		return IPPROTO_TCP;
+	if (ctx->type == SOCK_DGRAM)
+		return IPPROTO_UDP;
+	return 0;
+}
+
+/* Read the address the application passed (destination for connect/sendmsg,
+ * peer for getpeername/recvmsg) into a frontend-shaped key. */
+static __always_inline void lb_ctx_addr(struct bpf_sock_addr *ctx, int family, struct lb_fe_key *k)
+{
+	__u32 *a = (__u32 *)k->addr;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	if (family == AF_INET) {
+		a[0] = ctx->user_ip4;
+	} else {
+		a[0] = ctx->user_ip6[0];
+		a[1] = ctx->user_ip6[1];
+		a[2] = ctx->user_ip6[2];
+		a[3] = ctx->user_ip6[3];
+	}
+	k->port = (__u16)ctx->user_port;
+	k->family = family;
+}
+
+static __always_inline void lb_ctx_set_addr(struct bpf_sock_addr *ctx, int family, const __u8 *addr,
+					    __u16 port)
+{
+	const __u32 *a = (const __u32 *)addr;
+
+	if (family == AF_INET) {
+		ctx->user_ip4 = a[0];
+	} else {
+		ctx->user_ip6[0] = a[0];
+		ctx->user_ip6[1] = a[1];
+		ctx->user_ip6[2] = a[2];
+		ctx->user_ip6[3] = a[3];
+	}
+	ctx->user_port = port;
+}
+
+/* Maglev key: the client's source address when the socket is bound (Istio's
+ * consistentHash.useSourceIp), else the client's cgroup and network namespace,
+ * so one workload sticks to one endpoint. */
+static __always_inline __u32 lb_maglev_hash(struct bpf_sock_addr *ctx, int family)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u64 cg, ns;
+	__u32 src = 0;
+
+	if (sk) {
+		if (family == AF_INET)
+			src = sk->src_ip4;
+		else
+			src = sk->src_ip6[0] ^ sk->src_ip6[1] ^ sk->src_ip6[2] ^ sk->src_ip6[3];
+	}
+	if (src)
+		return jhash_3words(src, family, 0, 0);
+	cg = bpf_get_current_cgroup_id();
+	ns = bpf_get_netns_cookie(ctx);
+	return jhash_3words((__u32)cg, (__u32)(cg >> 32), (__u32)ns ^ (__u32)(ns >> 32), 1);
+}
+
+static __always_inline __u32 lb_select(struct bpf_sock_addr *ctx, int family, const struct lb_svc *svc,
+				       __u32 svc_id)
+{
+	switch (svc->policy) {
+	case LB_POLICY_ROUND_ROBIN:
+		return lb_select_round_robin(svc, svc_id);
+	case LB_POLICY_LEAST_CONN:
+		return lb_select_least_conn(svc, svc_id);
+	case LB_POLICY_MAGLEV:
+		return lb_select_maglev(svc_id, lb_maglev_hash(ctx, family));
+	default:
+		return lb_select_random(svc, svc_id);
+	}
+}
+
+/* An unconnected UDP socket keeps talking to the endpoint it was first sent
+ * to, while that endpoint still exists, so request/response protocols work. */
+static __always_inline __u32 lb_udp_affinity(struct bpf_sock_addr *ctx, __u32 svc_id, __u64 cookie)
+{
+	struct lb_aff_key key = { .cookie = cookie, .svc_id = svc_id };
+	struct lb_backend *be;
+	__u32 *ep = bpf_map_lookup_elem(&lb_udp_aff, &key);
+
+	if (!ep)
+		return LB_EP_NONE;
+	be = bpf_map_lookup_elem(&lb_backends, ep);
+	if (!be || (be->flags & LB_BE_F_REMOVED))
+		return LB_EP_NONE;
+	return *ep;
+}
+
+static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool sendmsg)
+{
+	struct lb_revnat_key rk = {};
+	struct lb_revnat rv = {};
+	struct lb_fe_key key;
+	struct lb_backend *be;
+	struct lb_ep_stats *st;
+	struct lb_svc *svc;
+	struct lb_sock *ls;
+	struct lb_fe *fe;
+	__u32 ep_id = LB_EP_NONE;
+	__u64 cookie;
+
+	lb_ctx_addr(ctx, family, &key);
+	key.proto = lb_ctx_proto(ctx);
+	if (!key.proto)
+		return SYS_PROCEED;
+	fe = bpf_map_lookup_elem(&lb_frontends, &key);
+	if (!fe)
+		return SYS_PROCEED;
+	svc = bpf_map_lookup_elem(&lb_services, &fe->svc_id);
+	if (!svc)
+		return SYS_PROCEED;
+
+	cookie = bpf_get_socket_cookie(ctx);
+	if (sendmsg)
+		ep_id = lb_udp_affinity(ctx, fe->svc_id, cookie);
+	if (ep_id == LB_EP_NONE)
+		ep_id = lb_select(ctx, family, svc, fe->svc_id);
+	if (ep_id == LB_EP_NONE) {
+		lb_count_drop(LB_DROP_NO_ENDPOINT);
+		goto refuse;
+	}
+	be = bpf_map_lookup_elem(&lb_backends, &ep_id);
+	if (!be || be->family != family) {
+		lb_count_drop(LB_DROP_NO_BACKEND);
+		goto refuse;
+	}
+
+	rk.cookie = cookie;
+	__builtin_memcpy(rk.addr, be->addr, sizeof(rk.addr));
+	rk.port = be->port;
+	rk.family = family;
+	__builtin_memcpy(rv.addr, key.addr, sizeof(rv.addr));
+	rv.port = key.port;
+	rv.svc_id = fe->svc_id;
+	if (bpf_map_update_elem(&lb_revnat, &rk, &rv, BPF_ANY))
+		lb_count_drop(LB_DROP_REVNAT_FULL);
+
+	if (sendmsg) {
+		struct lb_aff_key ak = { .cookie = cookie, .svc_id = fe->svc_id };
+
+		bpf_map_update_elem(&lb_udp_aff, &ak, &ep_id, BPF_ANY);
+	} else if (key.proto == IPPROTO_TCP && ctx->sk) {
+		ls = bpf_sk_storage_get(&lb_sk, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (ls) {
+			ls->ep_id = ep_id;
+			ls->svc_id = fe->svc_id;
+		}
+	}
+	st = bpf_map_lookup_elem(&lb_ep_stats, &ep_id);
+	if (st)
+		__sync_fetch_and_add(&st->selected, 1);
+
+	lb_ctx_set_addr(ctx, family, be->addr, be->port);
+	return SYS_PROCEED;
+
+refuse:
+	/* fail fast: the caller sees ECONNREFUSED at once instead of EPERM or
+	 * a connect timeout to an address nobody serves */
+	bpf_set_retval(-ECONNREFUSED);
+	return SYS_REJECT;
+}
+
+/* Show the service address instead of the endpoint the socket was sent to. */
+static __always_inline int lb_revxlate(struct bpf_sock_addr *ctx, int family)
+{
+	struct lb_revnat_key rk = {};
+	struct lb_fe_key peer;
+	struct lb_revnat *rv;
+
+	lb_ctx_addr(ctx, family, &peer);
+	rk.cookie = bpf_get_socket_cookie(ctx);
+	__builtin_memcpy(rk.addr, peer.addr, sizeof(rk.addr));
+	rk.port = peer.port;
+	rk.family = family;
+	rv = bpf_map_lookup_elem(&lb_revnat, &rk);
+	if (rv)
+		lb_ctx_set_addr(ctx, family, rv->addr, rv->port);
+	return SYS_PROCEED;
+}
+
+SEC("cgroup/connect4")
+int bm_connect4(struct bpf_sock_addr *ctx)
+{
+	return lb_xlate(ctx, AF_INET, false);
+}
+
+SEC("cgroup/connect6")
+int bm_connect6(struct bpf_sock_addr *ctx)
+{
+	return lb_xlate(ctx, AF_INET6, false);
+}
+
+SEC("cgroup/sendmsg4")
+int bm_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return lb_xlate(ctx, AF_INET, true);
+}
+
+SEC("cgroup/sendmsg6")
+int bm_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return lb_xlate(ctx, AF_INET6, true);
+}
+
+SEC("cgroup/recvmsg4")
+int bm_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	return lb_revxlate(ctx, AF_INET);
+}
+
+SEC("cgroup/recvmsg6")
+int bm_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	return lb_revxlate(ctx, AF_INET6);
+}
+
+SEC("cgroup/getpeername4")
+int bm_getpeername4(struct bpf_sock_addr *ctx)
+{
+	return lb_revxlate(ctx, AF_INET);
+}
+
+SEC("cgroup/getpeername6")
+int bm_getpeername6(struct bpf_sock_addr *ctx)
+{
+	return lb_revxlate(ctx, AF_INET6);
+}
+
+/* Connection counts per endpoint, for leastConnections and the metrics. */
+SEC("sockops")
+int bm_sockops(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct lb_ep_stats *st;
+	struct lb_sock *ls;
+
+	if (!sk)
+		return 1;
+	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		ls = bpf_sk_storage_get(&lb_sk, sk, 0, 0);
+		if (!ls || ls->ep_id == LB_EP_NONE || ls->counted)
+			break;
+		st = bpf_map_lookup_elem(&lb_ep_stats, &ls->ep_id);
+		if (st) {
+			__sync_fetch_and_add(&st->opened, 1);
+			__sync_fetch_and_add(&st->active, 1);
+			ls->counted = 1;
+		}
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] != BPF_TCP_CLOSE)
+			break;
+		ls = bpf_sk_storage_get(&lb_sk, sk, 0, 0);
+		if (!ls || !ls->counted)
+			break;
+		ls->counted = 0;
+		st = bpf_map_lookup_elem(&lb_ep_stats, &ls->ep_id);
+		if (st) {
+			__sync_fetch_and_add(&st->closed, 1);
+			__sync_fetch_and_add(&st->active, -1);
+		}
+		break;
+	}
+	return 1;
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lb.h: the ABI of the load-balancing component, shared by bpf/lb.bpf.c and the
+ * agent (agent/lbmaps.c). Pinned maps outlive binaries: never reuse a field,
+ * mark retired ones reserved, and bump LB_ABI_VERSION (and rename the map)
+ * when a layout changes, so an agent refuses pins it cannot read.
+ */
+#ifndef BPFMESH_LB_H
+#define BPFMESH_LB_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define LB_ABI_MAGIC 0x62706d6c /* "bpml" */
+#define LB_ABI_VERSION 1
+
+/* Default map sizes; the agent may resize them before load (--max-*). */
+#define LB_MAX_FRONTENDS 16384	 /* VIP x port x protocol */
+#define LB_MAX_SERVICES 16384	 /* service port x address family */
+#define LB_MAX_ENDPOINTS 131072	 /* distinct endpoint address:port */
+#define LB_MAX_SLOTS 1048576	 /* weighted slots + endpoint lists, both generations */
+#define LB_MAX_MAGLEV 1024	 /* services using maglev */
+#define LB_MAGLEV_M 65537	 /* maglev table size: prime, >= 100 x endpoints per service (as Katran) */
+#define LB_MAX_REVNAT 262144	 /* socket x endpoint -> service address */
+#define LB_MAX_EPS_PER_SVC 256	 /* bounds the least-connections scan */
+#define LB_WEIGHT_TABLE_MAX 4096 /* weighted slot table cap per service */
+
+enum lb_policy {
+	LB_POLICY_RANDOM = 0,
+	LB_POLICY_ROUND_ROBIN = 1,
+	LB_POLICY_LEAST_CONN = 2,
+	LB_POLICY_MAGLEV = 3,
+};
+
+/* Slot keys: bit 31 selects the generation, bit 30 the list. The weighted table
+ * (random, roundRobin) repeats endpoints by weight; the endpoint list
+ * (leastConnections) holds each endpoint once with its weight. */
+#define LB_SLOT_GEN_BIT (1u << 31)
+#define LB_SLOT_LIST_BIT (1u << 30)
+#define LB_SLOT_IDX_MASK (LB_SLOT_LIST_BIT - 1)
+
+#define LB_EP_NONE 0 /* endpoint ids start at 1 */
+
+/* lb_frontends key: a service address as the application sees it. */
+struct lb_fe_key {
+	__u8 addr[16]; /* v4: first 4 bytes, rest zero */
+	__u16 port;    /* network byte order */
+	__u8 proto;    /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family;   /* AF_INET / AF_INET6 */
+};
+_Static_assert(sizeof(struct lb_fe_key) == 20, "lb_fe_key ABI");
+
+struct lb_fe {
+	__u32 svc_id;
+	__u32 reserved;
+};
+_Static_assert(sizeof(struct lb_fe) == 8, "lb_fe ABI");
+
+/* lb_services value, keyed by svc_id (one per service port and family).
+ * Replaced whole by the agent: hash map updates are atomic for readers, so a
+ * connect() sees either the old or the new generation, never a mix. */
+struct lb_svc {
+	__u32 n_slots;	   /* weighted slots in the active generation */
+	__u16 n_eps;	   /* endpoints in the active generation */
+	__u8 policy;	   /* enum lb_policy */
+	__u8 gen;	   /* active generation, 0 or 1 */
+	__u32 stale_slots; /* slots left in the inactive generation (agent bookkeeping) */
+	__u16 stale_eps;   /* endpoint list entries left in the inactive generation */
+	__u8 family;
+	__u8 flags;
+};
+_Static_assert(sizeof(struct lb_svc) == 16, "lb_svc ABI");
+
+struct lb_slot_key {
+	__u32 svc_id;
+	__u32 slot; /* LB_SLOT_* bits | index */
+};
+_Static_assert(sizeof(struct lb_slot_key) == 8, "lb_slot_key ABI");
+
+struct lb_slot {
+	__u32 ep_id;
+	__u16 weight;
+	__u16 reserved;
+};
+_Static_assert(sizeof(struct lb_slot) == 8, "lb_slot ABI");
+
+/* lb_backends value, keyed by ep_id. */
+struct lb_backend {
+	__u8 addr[16];
+	__u16 port; /* network byte order */
+	__u8 family;
+	__u8 flags; /* LB_BE_F_* */
+	__u32 reserved;
+};
+_Static_assert(sizeof(struct lb_backend) == 24, "lb_backend ABI");
+
+#define LB_BE_F_REMOVED 0x1 /* removed from config, kept until no slot can name it */
+
+/* lb_ep_stats value (array, index ep_id): kernel-maintained counters. */
+struct lb_ep_stats {
+	__u64 selected; /* connect()/sendmsg() sent to this endpoint */
+	__u64 opened;	/* TCP connections established */
+	__u64 closed;	/* TCP connections closed after establishing */
+	__s64 active;	/* opened - closed, read by leastConnections */
+};
+_Static_assert(sizeof(struct lb_ep_stats) == 32, "lb_ep_stats ABI");
+
+/* lb_revnat: which service address a socket meant, to show it back in
+ * getpeername() and UDP recvmsg(). */
+struct lb_revnat_key {
+	__u64 cookie;  /* socket cookie */
+	__u8 addr[16]; /* endpoint address */
+	__u16 port;    /* endpoint port, network byte order */
+	__u8 family;
+	__u8 reserved[5];
+};
+_Static_assert(sizeof(struct lb_revnat_key) == 32, "lb_revnat_key ABI");
+
+struct lb_revnat {
+	__u8 addr[16]; /* service address */
+	__u16 port;    /* service port, network byte order */
+	__u16 reserved;
+	__u32 svc_id;
+};
+_Static_assert(sizeof(struct lb_revnat) == 24, "lb_revnat ABI");
+
+/* Per-socket state (sk_storage): the endpoint a socket was sent to, so sockops
+ * can count its connection. */
+struct lb_sock {
+	__u32 ep_id;
+	__u32 svc_id;
+	__u8 counted; /* established and counted in lb_ep_stats.active */
+	__u8 reserved[7];
+};
+_Static_assert(sizeof(struct lb_sock) == 16, "lb_sock ABI");
+
+/* UDP affinity: an unconnected UDP socket keeps its endpoint per service. */
+struct lb_aff_key {
+	__u64 cookie;
+	__u32 svc_id;
+	__u32 reserved;
+};
+_Static_assert(sizeof(struct lb_aff_key) == 16, "lb_aff_key ABI");
+
+/* lb_meta[0]: identifies the layout of the pinned maps. */
+struct lb_meta {
+	__u32 magic;
+	__u32 abi_version;
+	__u64 reserved[3];
+};
+_Static_assert(sizeof(struct lb_meta) == 32, "lb_meta ABI");
+
+/* lb_drops index: why a connect()/sendmsg() to a service failed. */
+enum lb_drop_reason {
+	LB_DROP_NO_ENDPOINT = 0, /* service has no (usable) endpoint */
+	LB_DROP_NO_BACKEND = 1,	 /* slot named an endpoint missing from lb_backends */
+	LB_DROP_REVNAT_FULL = 2, /* lb_revnat update failed */
+	LB_DROP_MAX = 8,
+};
+
+/* lb_svc_names: agent bookkeeping, svc_id -> "ns/name:port/PROTO/v4", so a
+ * restarted agent keeps the ids (and the round-robin cursors) it had. */
+struct lb_svc_name {
+	char key[248];
+	__u64 reserved;
+};
+_Static_assert(sizeof(struct lb_svc_name) == 256, "lb_svc_name ABI");
+
+#endif

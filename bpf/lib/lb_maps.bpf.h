@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lb_maps.bpf.h: the load balancer's maps. Pinned by name under the agent's
+ * bpffs directory so the data path survives agent restarts. */
+#ifndef BPFMESH_LB_MAPS_BPF_H
+#define BPFMESH_LB_MAPS_BPF_H
+
+#include "lb.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_FRONTENDS);
+	__type(key, struct lb_fe_key);
+	__type(value, struct lb_fe);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_frontends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct lb_svc);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_SLOTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lb_slot_key);
+	__type(value, struct lb_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_slots SEC(".maps");
+
+/* One maglev lookup table per service, swapped whole by the agent. */
+struct lb_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAGLEV_M);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, LB_MAX_MAGLEV);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct lb_maglev_inner);
+} lb_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct lb_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct lb_ep_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_ep_stats SEC(".maps");
+
+/* Round-robin cursor per svc_id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_rr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_MAX_REVNAT);
+	__type(key, struct lb_revnat_key);
+	__type(value, struct lb_revnat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_revnat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LB_MAX_REVNAT);
+	__type(key, struct lb_aff_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_udp_aff SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct lb_sock);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_sk SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct lb_svc_name);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_svc_names SEC(".maps");
+
+#endif

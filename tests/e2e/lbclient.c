@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lbclient: the e2e tests' client. Makes N TCP connections (or UDP requests)
+ * to ADDR PORT, reads the endpoint's name from each, and prints per-endpoint
+ * counts, failures by errno, and how often getpeername()/recvfrom() did not
+ * show ADDR:PORT back.
+ *   lbclient [-u|-U] [-k] [-S] [-v] [-n N | -T SECONDS] ADDR PORT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_NAMES 64
+
+static char names[MAX_NAMES][64];
+static long counts[MAX_NAMES];
+static int n_names;
+static long errs[256];
+static long failed, mismatch;
+static double max_fail_us;
+
+static void count(const char *name)
+{
+	int i;
+
+	for (i = 0; i < n_names; i++)
+		if (!strcmp(names[i], name))
+			break;
+	if (i == n_names) {
+		if (n_names == MAX_NAMES)
+			return;
+		snprintf(names[n_names++], sizeof(names[0]), "%.63s", name);
+	}
+	counts[i]++;
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void fail(int err, double t0)
+{
+	double dt = now_us() - t0;
+
+	failed++;
+	errs[err & 0xff]++;
+	if (dt > max_fail_us)
+		max_fail_us = dt;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_addr.s_addr == y->sin_addr.s_addr && x->sin_port == y->sin_port;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+	return !memcmp(&x->sin6_addr, &y->sin6_addr, 16) && x->sin6_port == y->sin6_port;
+}
+
+static int read_line(int fd, char *buf, size_t len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		ssize_t r;
+
+		if (poll(&p, 1, 3000) <= 0)
+			return -ETIMEDOUT;
+		r = read(fd, buf + n, len - n - 1);
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		n += r;
+		if (memchr(buf, '\n', n))
+			break;
+	}
+	buf[n] = 0;
+	char *nl = strchr(buf, '\n');
+
+	if (nl)
+		*nl = 0;
+	return n ? 0 : -ECONNRESET;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_storage dst = {}, peer;
+	socklen_t dlen, plen;
+	int opt, n = 100, mode = 0 /* 0 tcp, 1 udp, 2 udp connected */, i;
+	bool hold = false, bind_src = false, verbose = false;
+	double seconds = 0, t_end = 0;
+	int *held = NULL;
+	long total = 0;
+
+	while ((opt = getopt(argc, argv, "n:uUkSvT:")) != -1) {
+		switch (opt) {
+		case 'n': n = atoi(optarg); break;
+		case 'u': mode = 1; break;
+		case 'U': mode = 2; break;
+		case 'k': hold = true; break;
+		case 'S': bind_src = true; break;
+		case 'v': verbose = true; break;
+		case 'T': seconds = atof(optarg); break;
+		default: return 2;
+		}
+	}
+	if (optind + 2 != argc) {
+		fprintf(stderr, "usage: lbclient [-u|-U] [-k] [-S] [-v] [-n N|-T S] ADDR PORT\n");
+		return 2;
+	}
+	struct sockaddr_in *d4 = (void *)&dst;
+	struct sockaddr_in6 *d6 = (void *)&dst;
+
+	if (inet_pton(AF_INET, argv[optind], &d4->sin_addr) == 1) {
+		d4->sin_family = AF_INET;
+		d4->sin_port = htons(atoi(argv[optind + 1]));
+		dlen = sizeof(*d4);
+	} else if (inet_pton(AF_INET6, argv[optind], &d6->sin6_addr) == 1) {
+		d6->sin6_family = AF_INET6;
+		d6->sin6_port = htons(atoi(argv[optind + 1]));
+		dlen = sizeof(*d6);
+	} else {
+		fprintf(stderr, "lbclient: bad address %s\n", argv[optind]);
+		return 2;
+	}
+	if (hold)
+		held = calloc(n, sizeof(*held));
+	if (seconds > 0)
+		t_end = now_us() + seconds * 1e6;
+
+	for (i = 0; seconds > 0 ? now_us() < t_end : i < n; i++) {
+		char buf[128], src[64] = "-";
+		int fd = socket(dst.ss_family, mode ? SOCK_DGRAM : SOCK_STREAM, 0);
+		double t0 = now_us();
+
+		total++;
+		if (fd < 0) {
+			fail(errno, t0);
+			continue;
+		}
+		if (bind_src && dst.ss_family == AF_INET) {
+			struct sockaddr_in s = { .sin_family = AF_INET };
+
+			/* 127.0.1.1 .. 127.0.x.y: one source address per connection */
+			s.sin_addr.s_addr = htonl(0x7f000101 + (i / 250) * 256 + i % 250);
+			inet_ntop(AF_INET, &s.sin_addr, src, sizeof(src));
+			if (bind(fd, (void *)&s, sizeof(s))) {
+				fail(errno, t0);
+				close(fd);
+				continue;
+			}
+		}
+		if (mode == 1) {
+			if (sendto(fd, "hi\n", 3, 0, (void *)&dst, dlen) < 0) {
+				fail(errno, t0);
+				close(fd);
+				continue;
+			}
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			ssize_t r;
+
+			plen = sizeof(peer);
+			if (poll(&p, 1, 3000) <= 0) {
+				fail(ETIMEDOUT, t0);
+				close(fd);
+				continue;
+			}
+			r = recvfrom(fd, buf, sizeof(buf) - 1, 0, (void *)&peer, &plen);
+			if (r <= 0) {
+				fail(r < 0 ? errno : ECONNRESET, t0);
+				close(fd);
+				continue;
+			}
+			buf[r] = 0;
+			if (strchr(buf, '\n'))
+				*strchr(buf, '\n') = 0;
+			if (!same_addr(&peer, &dst))
+				mismatch++;
+		} else {
+			if (connect(fd, (void *)&dst, dlen)) {
+				fail(errno, t0);
+				close(fd);
+				continue;
+			}
+			plen = sizeof(peer);
+			if (getpeername(fd, (void *)&peer, &plen) || !same_addr(&peer, &dst))
+				mismatch++;
+			if (mode == 2 && write(fd, "hi\n", 3) < 0) {
+				fail(errno, t0);
+				close(fd);
+				continue;
+			}
+			int r = read_line(fd, buf, sizeof(buf));
+
+			if (r) {
+				fail(-r, t0);
+				close(fd);
+				continue;
+			}
+		}
+		count(buf);
+		if (verbose)
+			printf("conn %d %s %s\n", i, src, buf);
+		if (hold && i < n)
+			held[i] = fd;
+		else
+			close(fd);
+	}
+	for (i = 0; i < n_names; i++)
+		printf("endpoint %s %ld\n", names[i], counts[i]);
+	printf("total %ld\n", total);
+	printf("failed %ld\n", failed);
+	for (i = 0; i < 256; i++)
+		if (errs[i])
+			printf("error %s %ld\n", strerrorname_np(i) ? strerrorname_np(i) : "?", errs[i]);
+	printf("max_fail_us %.0f\n", max_fail_us);
+	printf("peer_mismatch %ld\n", mismatch);
+	fflush(stdout);
+	if (hold) {
+		/* hold the connections until stdin closes */
+		char c;
+
+		while (read(0, &c, 1) > 0)
+			;
+	}
+	return 0;
+}

@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: Apache-2.0
+# lib.sh: shared setup for the end-to-end tests. Every test gets its own
+# cgroup (under the cgroup v2 mount, never the root), its own bpffs pin dir,
+# its own network namespace for servers and clients, and a trap that removes
+# all of it on every exit path.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BIN=$ROOT/build/bpfmesh
+E2E=$ROOT/build/tests/e2e
+TEST_NAME=$(basename "$0" .sh)
+ID="$$"
+CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+CG="$CGROOT/bpfmesh-test-$ID"
+PINS="/sys/fs/bpf/bpfmesh-test-$ID"
+NS="bmt-$ID"
+TMP=$(mktemp -d /tmp/bpfmesh-e2e.XXXXXX)
+CONF="$TMP/conf"
+API_PORT=$((20000 + ID % 20000))
+API="127.0.0.1:$API_PORT"
+AGENT_PID=""
+PIDS=()
+FAILS=0
+
+log() { echo "[$TEST_NAME] $*"; }
+
+fail() {
+	echo "[$TEST_NAME] FAIL: $*"
+	FAILS=$((FAILS + 1))
+}
+
+pass() { echo "[$TEST_NAME] ok: $*"; }
+
+# expect_eq WHAT EXPECTED GOT
+expect_eq() {
+	if [ "$2" == "$3" ]; then pass "$1 = $3"; else fail "$1: expected $2, got $3"; fi
+}
+
+# expect_range WHAT MIN MAX GOT
+expect_range() {
+	if [ "$4" -ge "$2" ] && [ "$4" -le "$3" ]; then
+		pass "$1 = $4 (in $2..$3)"
+	else
+		fail "$1: expected $2..$3, got $4"
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null
+	sleep 0.1
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	[ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
+	wait 2>/dev/null
+	"$BIN" detach --bpffs "$PINS" --cgroup "$CG" >/dev/null 2>&1
+	if [ -d "$CG" ]; then
+		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		sleep 0.05
+		rmdir "$CG" 2>/dev/null
+	fi
+	ip netns del "$NS" 2>/dev/null
+	for n in "${EXTRA_NS[@]:-}"; do [ -n "$n" ] && ip netns del "$n" 2>/dev/null; done
+	rm -rf "$TMP" "$PINS"
+	if [ -e "$PINS" ] || [ -d "$CG" ]; then echo "[$TEST_NAME] cleanup left $PINS or $CG"; fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+EXTRA_NS=()
+
+setup_base() {
+	[ -n "$CGROOT" ] || { echo "no cgroup2 mount"; exit 1; }
+	mkdir -p "$CG" "$CONF"
+	ip netns add "$NS"
+	ip -n "$NS" link set lo up
+}
+
+# in_ns CMD...: run in the test's network namespace (nsenter keeps /sys, so
+# bpffs and cgroupfs stay visible, unlike `ip netns exec`).
+in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+
+# in_cg CMD...: run inside the test cgroup and network namespace.
+in_cg() { ( echo $BASHPID > "$CG/cgroup.procs" && exec nsenter --net="/run/netns/$NS" "$@" ); }
+
+# start_echo NAME ARGS...: an echosrv endpoint in the namespace.
+start_echo() {
+	local name=$1; shift
+	in_ns "$E2E/echosrv" "$name" "$@" > "$TMP/echo-$name.out" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 50); do grep -q ready "$TMP/echo-$name.out" 2>/dev/null && return 0; sleep 0.05; done
+	fail "echosrv $name did not start: $(cat "$TMP/echo-$name.out")"
+	return 1
+}
+
+start_agent() {
+	"$BIN" agent --config "$CONF" --cgroup "$CG" --bpffs "$PINS" --listen "$API" "$@" \
+		>> "$TMP/agent.log" 2>&1 &
+	AGENT_PID=$!
+	wait_ready
+}
+
+wait_ready() {
+	for _ in $(seq 100); do
+		if curl -sf "http://$API/readyz" >/dev/null 2>&1; then return 0; fi
+		if ! kill -0 "$AGENT_PID" 2>/dev/null; then break; fi
+		sleep 0.1
+	done
+	fail "agent not ready; log:"; cat "$TMP/agent.log"
+	return 1
+}
+
+# wait_log PATTERN: until the agent log has PATTERN N times (default 1)
+wait_log() {
+	local want=${2:-1}
+	for _ in $(seq 100); do
+		[ "$(grep -c -- "$1" "$TMP/agent.log")" -ge "$want" ] && return 0
+		sleep 0.05
+	done
+	fail "agent log never showed '$1' x$want"; tail -5 "$TMP/agent.log"
+	return 1
+}
+
+# field OUTPUT KEY [NAME]: read a number from lbclient output
+field() {
+	if [ $# -eq 3 ]; then
+		echo "$1" | awk -v n="$3" '$1 == "endpoint" && $2 == n { print $3; f=1 } END { if (!f) print 0 }'
+	else
+		echo "$1" | awk -v k="$2" '$1 == k { print $2; f=1 } END { if (!f) print 0 }'
+	fi
+}
+
+finish() {
+	if [ "$FAILS" -eq 0 ]; then echo "[$TEST_NAME] PASS"; exit 0; fi
+	echo "[$TEST_NAME] FAILED ($FAILS checks)"; echo "--- agent log"; tail -30 "$TMP/agent.log"
+	exit 1
+}

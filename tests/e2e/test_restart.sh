@@ -1,0 +1,47 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# SIGKILL the agent: balancing goes on. A restarted agent adopts the pins
+# without breaking open connections. `bpfmesh detach` leaves nothing behind.
+. "$(dirname "$0")/lib.sh"
+setup_base
+cat > "$CONF/svc.yaml" <<YAML
+apiVersion: bpfmesh.io/v1alpha1
+kind: Service
+metadata: {name: web}
+spec:
+  addresses: ["127.100.0.10"]
+  ports: [{name: http, port: 80, targetPort: 18080}]
+  loadBalancer: {policy: roundRobin}
+  endpoints: [{address: "127.0.0.1"}, {address: "127.0.0.2"}, {address: "127.0.0.3"}]
+YAML
+for i in 1 2 3; do start_echo "ep$i" -t "127.0.0.$i:18080"; done
+start_agent
+
+# hold 6 connections across the kill and the restart
+exec 7> >(in_cg "$E2E/lbclient" -k -n 6 127.100.0.10 80 > "$TMP/held.out")
+for _ in $(seq 100); do grep -q peer_mismatch "$TMP/held.out" 2>/dev/null && break; sleep 0.05; done
+
+kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
+out=$(in_cg "$E2E/lbclient" -n 300 127.100.0.10 80)
+for i in 1 2 3; do expect_eq "agent dead: ep$i" 100 "$(field "$out" x "ep$i")"; done
+
+start_agent
+grep -q "9 taken over from pinned links" "$TMP/agent.log" && pass "restart took over 9 pinned links" \
+	|| fail "no takeover: $(grep attached "$TMP/agent.log")"
+grep -q "adopted pinned state: 3 services\|adopted pinned state: 1 services" "$TMP/agent.log" && pass "restart adopted pinned maps" \
+	|| fail "no adoption: $(grep adopted "$TMP/agent.log")"
+out=$(in_cg "$E2E/lbclient" -n 300 127.100.0.10 80)
+for i in 1 2 3; do expect_eq "after restart: ep$i" 100 "$(field "$out" x "ep$i")"; done
+active=$(curl -sf "http://$API/api/v1/services/web" | grep -o '"connectionsActive":[0-9]*' | cut -d: -f2 | awk '{s+=$1} END {print s}')
+expect_eq "held connections still open and counted" 6 "$active"
+exec 7>&-
+
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
+"$BIN" detach --bpffs "$PINS" --cgroup "$CG" > "$TMP/detach.out"
+log "$(cat "$TMP/detach.out")"
+[ -e "$PINS" ] && fail "pins left under $PINS: $(ls -R "$PINS")" || pass "no pins left"
+left=$(bpftool cgroup show "$CG" 2>/dev/null | grep -c bm_)
+expect_eq "programs left on the cgroup" 0 "$left"
+out=$(in_cg "$E2E/lbclient" -n 5 127.100.0.10 80)
+expect_eq "after detach the VIP is plain loopback (refused)" 5 "$(field "$out" failed)"
+finish
