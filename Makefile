@@ -73,7 +73,7 @@ $(BUILD)/tests/e2e/%: tests/e2e/%.c
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
 
 test-unit: $(UNIT_BINS)
-	@tests/run-unit.sh $(UNIT_BINS)
+	@mkdir -p build && tests/run-unit.sh $(UNIT_BINS)
 
 # The same unit tests under AddressSanitizer, in a separate build tree.
 test-unit-asan:
@@ -84,10 +84,7 @@ test-e2e: all
 	@tests/e2e/run.sh
 
 test: deps
-	$(MAKE) all
-	$(MAKE) test-unit
-	$(MAKE) test-unit-asan
-	$(MAKE) test-e2e
+	@tests/run-all.sh
 
 demo: deps all
 	deploy/demo/run.sh

@@ -1,0 +1,27 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# `make test`: build, unit tests, unit tests under AddressSanitizer and
+# UndefinedBehaviorSanitizer, end-to-end tests on the real kernel. Every
+# stage runs even when an earlier one failed; the last line sums them up.
+set -u
+cd "$(dirname "$0")/.."
+mkdir -p build
+rm -f build/test-counts
+status=0
+stage() {
+	echo "=== $1"
+	shift
+	if ! "$@"; then
+		echo "=== stage failed: $*"
+		status=1
+	fi
+}
+stage build make -s all
+stage unit make -s test-unit
+stage unit-asan make -s test-unit-asan
+stage e2e make -s test-e2e
+passed=0 failed=0
+while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < build/test-counts
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1 # a stage that failed before counting
+echo "total: $passed passed, $failed failed"
+exit $status
