@@ -9,8 +9,8 @@ CC       ?= gcc
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 PKGS     := libbpf libelf zlib yaml-0.1 libmicrohttpd json-c
-CFLAGS   ?= -O2 -g
-CFLAGS   += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I. -Iagent -I$(BUILD) \
+OPT      ?= -O2 -g
+CFLAGS   := $(OPT) -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I. -Iagent -I$(BUILD) \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
@@ -30,6 +30,7 @@ HDRS       := $(wildcard agent/*.h bpf/*.h exporters/*.h)
 
 .PHONY: all deps vmlinux test test-unit test-unit-asan test-e2e demo bench check clean
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(BUILD)/bpfmesh $(E2E_BINS)
 
@@ -77,7 +78,7 @@ test-unit: $(UNIT_BINS)
 
 # The same unit tests under AddressSanitizer, in a separate build tree.
 test-unit-asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" test-unit
 
 test-e2e: all
