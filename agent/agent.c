@@ -93,6 +93,7 @@ int agent_reload(struct agent *a)
 		}
 		goto out;
 	}
+	health_apply(&a->health, cfg);
 	config_free(a->cfg);
 	a->cfg = cfg;
 	cfg = NULL;
@@ -237,6 +238,9 @@ int agent_main(int argc, char **argv)
 		log_error("reading pinned maps failed");
 		goto out;
 	}
+	if (health_init(&a.health, &a.lm, loader_map_fd(&a.ld, "lb_events"),
+			loader_map_fd(&a.ld, "lb_drops"), loader_map_fd(&a.ld, "lb_ev_lost")))
+		goto out;
 	a.attached = true;
 
 	wfd = watch_config(a.opts.config);
@@ -252,14 +256,22 @@ int agent_main(int argc, char **argv)
 		 a.opts.listen);
 
 	while (!agent_exiting) {
-		struct pollfd pfd = { .fd = wfd, .events = POLLIN };
-		int n = poll(&pfd, wfd >= 0 ? 1 : 0, 200);
+		struct pollfd pfd[2] = {
+			{ .fd = health_events_fd(&a.health), .events = POLLIN },
+			{ .fd = wfd, .events = POLLIN },
+		};
+		int n = poll(pfd, wfd >= 0 ? 2 : 1, 200);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
-		if (n > 0 && drain(wfd))
+		if (n > 0 && (pfd[0].revents & POLLIN)) {
+			pthread_mutex_lock(&a.lock);
+			health_consume(&a.health);
+			pthread_mutex_unlock(&a.lock);
+		}
+		if (n > 0 && wfd >= 0 && (pfd[1].revents & POLLIN) && drain(wfd))
 			pending = mono_ns();
 		/* apply once the directory has been quiet for 150 ms, so a
 		 * multi-file update is seen whole */
@@ -269,6 +281,7 @@ int agent_main(int argc, char **argv)
 		}
 		pthread_mutex_lock(&a.lock);
 		lbmaps_gc(&a.lm, false);
+		health_tick(&a.health, mono_ns());
 		pthread_mutex_unlock(&a.lock);
 	}
 	log_info("agent stopping; programs stay attached (pinned under %s)", a.opts.bpffs);
@@ -277,6 +290,7 @@ out:
 	api_stop(api);
 	if (wfd >= 0)
 		close(wfd);
+	health_free(&a.health);
 	lbmaps_free(&a.lm);
 	loader_close(&a.ld);
 	config_free(a.cfg);

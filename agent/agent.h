@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "health.h"
 #include "lbmaps.h"
 #include "loader.h"
 
@@ -26,6 +27,7 @@ struct agent {
 	char cgroup[512];
 	struct loader ld;
 	struct lbmaps lm;
+	struct health health;
 	struct mesh_config *cfg; /* the configuration in force, or NULL */
 	bool attached;
 	bool applied;		/* cfg is what the maps hold */

@@ -124,7 +124,6 @@ static void env_spec(struct cfgp_doc *d, yaml_node_t *n, const char *path, void 
 		cfgp_err(d, n, path, "expected a mapping");
 		return;
 	}
-	(void)path;
 	((struct envelope *)base)->spec = n;
 }
 

@@ -175,6 +175,35 @@ cleanup:
 	free(reported);
 }
 
+/* One TrafficPolicy per service: two would leave the kernel's rules to the
+ * order of the files. */
+static void check_one_policy(struct cfgp_loader *ld)
+{
+	struct mesh_config *cfg = ld->cfg;
+	char q[CFGP_QUOTE_LEN], full[2 * CFG_NAME_MAX + 1];
+	int i, j;
+
+	for (i = 0; i < ld->n_refs; i++) {
+		const struct cfgp_ref *r = &ld->refs[i];
+		const struct cfg_traffic_policy *p = &cfg->policies[r->obj];
+
+		if (r->kind != CFGP_REF_POLICY_SERVICE || p->service_idx < 0)
+			continue;
+		for (j = 0; j < r->obj; j++) {
+			const struct cfg_traffic_policy *o = &cfg->policies[j];
+
+			if (o->service_idx != p->service_idx)
+				continue;
+			snprintf(full, sizeof(full), "%s/%s", p->meta.ns, p->service);
+			cfgp_err_at(ld, r->at, "spec.service",
+				    "service %s already has TrafficPolicy \"%s/%s\" (at %s:%d:%d)",
+				    cfgp_quote(q, full), o->meta.ns, o->meta.name, o->meta.origin.file,
+				    o->meta.origin.line, o->meta.origin.column);
+			break;
+		}
+	}
+}
+
 void cfgp_resolve(struct cfgp_loader *ld)
 {
 	int i;
@@ -185,4 +214,5 @@ void cfgp_resolve(struct cfgp_loader *ld)
 	for (i = 0; i < ld->n_refs; i++)
 		resolve_ref(ld, &ld->refs[i]);
 	check_vips(ld);
+	check_one_policy(ld);
 }

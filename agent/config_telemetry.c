@@ -40,7 +40,7 @@ static const char *check_listen(const char *s)
 static void headers(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base)
 {
 	TEL *t = base;
-	char sub[CFGP_PATH_LEN];
+	char sub[CFGP_PATH_LEN], q[CFGP_QUOTE_LEN];
 	yaml_node_pair_t *p;
 	yaml_node_t *k, *v;
 	const char *name, *value;
@@ -63,11 +63,11 @@ static void headers(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *
 		v = cfgp_node(d, p->value);
 		if (!(name = cfgp_string(d, k, path)))
 			continue;
-		cfgp_join(sub, path, name);
 		if (!*name || strpbrk(name, " \t\r\n:")) {
-			cfgp_err(d, k, sub, "is not a valid header name");
+			cfgp_err(d, k, path, "%s is not a valid header name", cfgp_quote(q, name));
 			continue;
 		}
+		cfgp_join(sub, path, name);
 		if (strlen(name) >= sizeof(t->headers->name)) {
 			cfgp_err(d, k, sub, "longer than %zu characters",
 				 sizeof(t->headers->name) - 1);

@@ -43,7 +43,7 @@ static const struct cfgp_field outlier_fields[] = {
 
 static const struct cfgp_field breaker_fields[] = {
     F_NUM("failureRateThreshold", TP, failure_rate_threshold, 1, 100),
-    F_INT("slidingWindowSize", TP, sliding_window_size, 1, UINT32_MAX),
+    F_INT("slidingWindowSize", TP, sliding_window_size, 1, 1024), /* kernel window bits */
     F_INT("minimumNumberOfCalls", TP, minimum_calls, 1, UINT32_MAX),
     F_DUR("waitDurationInOpenState", TP, wait_open_ms, 1),
     F_INT("permittedNumberOfCallsInHalfOpenState", TP, permitted_half_open, 1, UINT32_MAX),

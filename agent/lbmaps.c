@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 
 #include "bpf/lb.h"
+#include "bpf/health.h"
 #include "lbmaps.h"
 #include "lbtable.h"
 #include "log.h"
@@ -62,6 +63,14 @@ void lbm_backend_str(const struct lbm_backend *be, char *buf, size_t len)
 		snprintf(buf, len, "[%s]:%u", a, be->port);
 	else
 		snprintf(buf, len, "%s:%u", a, be->port);
+}
+
+static void be_addr_key(const struct lbm_backend *b, struct lb_be_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->addr, b->addr, b->family == AF_INET ? 4 : 16);
+	k->port = htons(b->port);
+	k->family = b->family;
 }
 
 static void fe_hex(const struct lb_fe_key *k, char *buf)
@@ -438,8 +447,14 @@ static int write_backends(struct lbmaps *lm, const struct mesh_config *cfg, stru
 				lm->bes[id].port = port;
 				if (strmap_put(&lm->be_ids, key, id))
 					return -ENOMEM;
-				/* a reused id starts from zero counts */
+				/* a reused id starts from zero counts and good health */
 				bpf_map_update_elem(lm->fd.ep_stats, &id, &zero, BPF_ANY);
+				struct lb_ep_health healthy = {};
+				struct lb_be_key bk;
+
+				bpf_map_update_elem(lm->fd.ep_health, &id, &healthy, BPF_ANY);
+				be_addr_key(&lm->bes[id], &bk);
+				bpf_map_update_elem(lm->fd.be_addr, &bk, &id, BPF_ANY);
 				ws->eps[k] = id;
 			}
 			memcpy(be.addr, e->addr.addr, 16);
@@ -561,9 +576,13 @@ static int write_service(struct lbmaps *lm, struct want_svc *ws, char *err, size
 		snprintf(name.key, sizeof(name.key), "%s", ws->key);
 		bpf_map_update_elem(lm->fd.svc_names, &id, &name, BPF_ANY);
 		__u32 zero = 0;
+		struct lb_svc_rt fresh = {};
+
 		bpf_map_update_elem(lm->fd.rr, &id, &zero, BPF_ANY);
+		bpf_map_update_elem(lm->fd.svc_rt, &id, &fresh, BPF_ANY);
 	}
 	s = &lm->svcs[id];
+	s->cfg_si = ws->cfg_si;
 	ws->id = id;
 	if (ws->n) {
 		order = calloc(cap, sizeof(*order));
@@ -672,6 +691,7 @@ static void delete_service(struct lbmaps *lm, uint32_t id)
 		}
 	}
 	bpf_map_delete_elem(lm->fd.maglev, &id);
+	bpf_map_delete_elem(lm->fd.svc_policy, &id);
 	bpf_map_delete_elem(lm->fd.svc_names, &id);
 	bpf_map_update_elem(lm->fd.rr, &id, &zero, BPF_ANY);
 	log_debug("service %s removed", s->key);
@@ -789,6 +809,10 @@ void lbmaps_gc(struct lbmaps *lm, bool force)
 		t = (uint64_t)b->removed_at.tv_sec * 1000000000ULL + b->removed_at.tv_nsec;
 		if (!force && now - t < GC_DELAY_NS)
 			continue;
+		struct lb_be_key bk;
+
+		be_addr_key(b, &bk);
+		bpf_map_delete_elem(lm->fd.be_addr, &bk);
 		bpf_map_delete_elem(lm->fd.backends, &id);
 		be_key(b->family, b->addr, b->port, key, sizeof(key));
 		strmap_del(&lm->be_ids, key);

@@ -26,6 +26,7 @@ struct lbm_svc {
 	uint32_t *eps;	    /* ep ids of the endpoint list */
 	uint32_t *weights;  /* weight of each eps[] entry */
 	bool maglev;	    /* an lb_maglev entry exists */
+	int cfg_si;	    /* index of its service in the configuration in force */
 	char key[248];	    /* "ns/name:port/PROTO/v4" */
 };
 
@@ -41,6 +42,7 @@ struct lbm_backend {
 /* Map fds and limits, from the loaded skeleton. */
 struct lbm_fds {
 	int frontends, services, slots, maglev, backends, ep_stats, rr, svc_names;
+	int ep_health, svc_rt, svc_policy, be_addr;
 };
 
 struct lbmaps {

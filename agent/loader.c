@@ -194,12 +194,16 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 		bpf_map__set_max_entries(l->skel->maps.lb_backends, o->max_endpoints + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_ep_stats, o->max_endpoints + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_slots, (o->max_endpoints + 1) * 8);
+		bpf_map__set_max_entries(l->skel->maps.lb_ep_health, o->max_endpoints + 1);
+		bpf_map__set_max_entries(l->skel->maps.lb_be_addr, o->max_endpoints + 1);
 	}
 	if (o->max_services) {
 		bpf_map__set_max_entries(l->skel->maps.lb_services, o->max_services + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_svc_names, o->max_services + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_rr, o->max_services + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_frontends, o->max_services + 1);
+		bpf_map__set_max_entries(l->skel->maps.lb_svc_rt, o->max_services + 1);
+		bpf_map__set_max_entries(l->skel->maps.lb_svc_policy, o->max_services + 1);
 	}
 	err = adopt_map_sizes(l);
 	if (err)
@@ -215,6 +219,9 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	if (err)
 		goto fail;
 	bpf_object__for_each_program(prog, l->skel->obj) {
+		/* the tc guard goes on interfaces, not on the cgroup */
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS)
+			continue;
 		err = attach_prog(l, prog);
 		if (err)
 			goto fail;
@@ -247,6 +254,15 @@ void loader_map_fds(const struct loader *l, struct lbm_fds *fds)
 	fds->ep_stats = bpf_map__fd(l->skel->maps.lb_ep_stats);
 	fds->rr = bpf_map__fd(l->skel->maps.lb_rr);
 	fds->svc_names = bpf_map__fd(l->skel->maps.lb_svc_names);
+	fds->ep_health = bpf_map__fd(l->skel->maps.lb_ep_health);
+	fds->svc_rt = bpf_map__fd(l->skel->maps.lb_svc_rt);
+	fds->svc_policy = bpf_map__fd(l->skel->maps.lb_svc_policy);
+	fds->be_addr = bpf_map__fd(l->skel->maps.lb_be_addr);
+}
+
+int loader_map_fd(const struct loader *l, const char *name)
+{
+	return bpf_object__find_map_fd_by_name(l->skel->obj, name);
 }
 
 static int remove_dir_pins(const char *dir, bool links)

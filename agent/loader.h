@@ -32,6 +32,8 @@ int loader_start(struct loader *l, const struct loader_opts *o);
 /* Close our fds; pins and links stay, so the data path keeps working. */
 void loader_close(struct loader *l);
 void loader_map_fds(const struct loader *l, struct lbm_fds *fds);
+/* A map's fd by name, or a negative errno. */
+int loader_map_fd(const struct loader *l, const char *name);
 
 /* Remove every attachment and pin of bpfmesh under bpffs; when cgroup is set,
  * also links of bpfmesh programs on that cgroup whose pins were lost.

@@ -8,6 +8,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "lib/lb_maps.bpf.h"
+#include "lib/health_maps.bpf.h"
+#include "lib/health.bpf.h"
 #include "lib/lb_select.bpf.h"
 
 #define AF_INET 2
@@ -15,6 +17,18 @@
 #define SOCK_STREAM 1
 #define SOCK_DGRAM 2
 #define ECONNREFUSED 111
+#define ECONNRESET 104
+#define ETIMEDOUT 110
+#define EHOSTUNREACH 113
+#define ENETUNREACH 101
+#define SOL_TCP 6
+#define TCP_USER_TIMEOUT 18
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define TC_ACT_UNSPEC (-1)
+#define TC_ACT_SHOT 2
+
+extern int CONFIG_HZ __kconfig;
 
 #define SYS_PROCEED 1
 #define SYS_REJECT 0
@@ -96,23 +110,23 @@ static __always_inline __u32 lb_maglev_hash(struct bpf_sock_addr *ctx, int famil
 }
 
 static __always_inline __u32 lb_select(struct bpf_sock_addr *ctx, int family, const struct lb_svc *svc,
-				       __u32 svc_id)
+				       __u32 svc_id, __u64 now)
 {
 	switch (svc->policy) {
 	case LB_POLICY_ROUND_ROBIN:
-		return lb_select_round_robin(svc, svc_id);
+		return lb_select_round_robin(svc, svc_id, now);
 	case LB_POLICY_LEAST_CONN:
-		return lb_select_least_conn(svc, svc_id);
+		return lb_select_least_conn(svc, svc_id, now);
 	case LB_POLICY_MAGLEV:
-		return lb_select_maglev(svc_id, lb_maglev_hash(ctx, family));
+		return lb_select_maglev(svc, svc_id, lb_maglev_hash(ctx, family), now);
 	default:
-		return lb_select_random(svc, svc_id);
+		return lb_select_random(svc, svc_id, now);
 	}
 }
 
 /* An unconnected UDP socket keeps talking to the endpoint it was first sent
  * to, while that endpoint still exists, so request/response protocols work. */
-static __always_inline __u32 lb_udp_affinity(struct bpf_sock_addr *ctx, __u32 svc_id, __u64 cookie)
+static __always_inline __u32 lb_udp_affinity(__u32 svc_id, __u64 cookie, __u64 now)
 {
 	struct lb_aff_key key = { .cookie = cookie, .svc_id = svc_id };
 	struct lb_backend *be;
@@ -121,9 +135,30 @@ static __always_inline __u32 lb_udp_affinity(struct bpf_sock_addr *ctx, __u32 sv
 	if (!ep)
 		return LB_EP_NONE;
 	be = bpf_map_lookup_elem(&lb_backends, ep);
-	if (!be || (be->flags & LB_BE_F_REMOVED))
+	if (!be || (be->flags & LB_BE_F_REMOVED) || !lb_ep_available(*ep, svc_id, now))
 		return LB_EP_NONE;
 	return *ep;
+}
+
+/* Service protections, checked before an endpoint is chosen, for connect()
+ * only: an unconnected UDP socket's datagrams are not calls. */
+static __always_inline __u32 lb_admit(__u32 svc_id, bool tcp, __u64 now, bool *pool)
+{
+	struct lb_svc_policy *pol = bpf_map_lookup_elem(&lb_svc_policy, &svc_id);
+
+	*pool = false;
+	if (!pol)
+		return 0;
+	if (!lb_breaker_admit(svc_id, pol, now))
+		return LB_DROP_BREAKER_OPEN + 1;
+	if (!lb_rate_admit(svc_id, pol, now))
+		return LB_DROP_RATE_LIMIT + 1;
+	if (tcp && (pol->flags & LB_POL_POOL)) {
+		if (!lb_pool_take(svc_id, pol))
+			return LB_DROP_BULKHEAD + 1;
+		*pool = true;
+	}
+	return 0;
 }
 
 static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool sendmsg)
@@ -136,8 +171,9 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 	struct lb_svc *svc;
 	struct lb_sock *ls;
 	struct lb_fe *fe;
-	__u32 ep_id = LB_EP_NONE;
-	__u64 cookie;
+	__u32 ep_id = LB_EP_NONE, refusal;
+	bool pool = false;
+	__u64 cookie, now;
 
 	lb_ctx_addr(ctx, family, &key);
 	key.proto = lb_ctx_proto(ctx);
@@ -151,12 +187,20 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 		return SYS_PROCEED;
 
 	cookie = bpf_get_socket_cookie(ctx);
-	if (sendmsg)
-		ep_id = lb_udp_affinity(ctx, fe->svc_id, cookie);
+	now = bpf_ktime_get_ns();
+	if (sendmsg) {
+		ep_id = lb_udp_affinity(fe->svc_id, cookie, now);
+	} else {
+		refusal = lb_admit(fe->svc_id, key.proto == IPPROTO_TCP, now, &pool);
+		if (refusal) {
+			lb_count_drop(refusal - 1);
+			goto refuse;
+		}
+	}
 	if (ep_id == LB_EP_NONE)
-		ep_id = lb_select(ctx, family, svc, fe->svc_id);
+		ep_id = lb_select(ctx, family, svc, fe->svc_id, now);
 	if (ep_id == LB_EP_NONE) {
-		lb_count_drop(LB_DROP_NO_ENDPOINT);
+		lb_count_drop(svc->n_eps ? LB_DROP_ALL_EJECTED : LB_DROP_NO_ENDPOINT);
 		goto refuse;
 	}
 	be = bpf_map_lookup_elem(&lb_backends, &ep_id);
@@ -179,13 +223,23 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 		struct lb_aff_key ak = { .cookie = cookie, .svc_id = fe->svc_id };
 
 		bpf_map_update_elem(&lb_udp_aff, &ak, &ep_id, BPF_ANY);
-	} else if (key.proto == IPPROTO_TCP && ctx->sk) {
+	} else if (ctx->sk) {
 		ls = bpf_sk_storage_get(&lb_sk, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (ls) {
+			/* a reconnect of the same socket gives back its slot first */
+			if (ls->pool)
+				lb_pool_release(ls->svc_id);
 			ls->ep_id = ep_id;
 			ls->svc_id = fe->svc_id;
+			ls->pool = pool;
+			ls->counted = 0;
+			ls->outcome = 0;
+			ls->user_timeout = 0;
+			pool = false;
 		}
 	}
+	if (pool) /* nowhere to remember the slot: do not hold it */
+		lb_pool_release(fe->svc_id);
 	st = bpf_map_lookup_elem(&lb_ep_stats, &ep_id);
 	if (st)
 		__sync_fetch_and_add(&st->selected, 1);
@@ -194,6 +248,8 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 	return SYS_PROCEED;
 
 refuse:
+	if (pool)
+		lb_pool_release(fe->svc_id);
 	/* fail fast: the caller sees ECONNREFUSED at once instead of EPERM or
 	 * a connect timeout to an address nobody serves */
 	bpf_set_retval(-ECONNREFUSED);
@@ -266,20 +322,80 @@ int bm_getpeername6(struct bpf_sock_addr *ctx)
 	return lb_revxlate(ctx, AF_INET6);
 }
 
-/* Connection counts per endpoint, for leastConnections and the metrics. */
+/* The error a connection attempt ended with (sk_err), read through BTF. */
+static __always_inline int lb_sk_err(struct bpf_sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	return tp ? tp->inet_conn.icsk_inet.sk.sk_err : 0;
+}
+
+static __always_inline void lb_stat_add(__u32 ep_id, int field)
+{
+	struct lb_ep_stats *st = bpf_map_lookup_elem(&lb_ep_stats, &ep_id);
+
+	if (!st)
+		return;
+	switch (field) {
+	case 0: __sync_fetch_and_add(&st->refused, 1); break;
+	case 1: __sync_fetch_and_add(&st->timed_out, 1); break;
+	case 2: __sync_fetch_and_add(&st->reset, 1); break;
+	}
+}
+
+static __always_inline __u32 lb_connect_timeout_ms(const struct lb_sock *ls)
+{
+	struct lb_svc_policy *pol = bpf_map_lookup_elem(&lb_svc_policy, &ls->svc_id);
+
+	return pol ? pol->connect_timeout_ms : 0;
+}
+
+/* Connection lifecycle per endpoint: counts for leastConnections and the
+ * metrics, and the connect outcomes passive health runs on. */
 SEC("sockops")
 int bm_sockops(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *sk = skops->sk;
 	struct lb_ep_stats *st;
 	struct lb_sock *ls;
+	__u64 now;
+	__u32 ms;
+	int err, zero = 0;
 
 	if (!sk)
 		return 1;
+	ls = bpf_sk_storage_get(&lb_sk, sk, 0, 0);
+	if (!ls || ls->ep_id == LB_EP_NONE)
+		return 1;
 	switch (skops->op) {
+	case BPF_SOCK_OPS_TIMEOUT_INIT:
+		/* a first SYN timeout no longer than connectTimeout, so the
+		 * attempt ends when TCP_USER_TIMEOUT says, not at the next
+		 * default retransmission */
+		ms = lb_connect_timeout_ms(ls);
+		if (ms && ms < 1000) {
+			skops->reply = ms * CONFIG_HZ / 1000 ? ms * CONFIG_HZ / 1000 : 1;
+			return 1;
+		}
+		break;
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		ms = lb_connect_timeout_ms(ls);
+		if (ms && !bpf_setsockopt(skops, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)))
+			ls->user_timeout = 1;
+		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		ls = bpf_sk_storage_get(&lb_sk, sk, 0, 0);
-		if (!ls || ls->ep_id == LB_EP_NONE || ls->counted)
+		if (ls->user_timeout) {
+			bpf_setsockopt(skops, SOL_TCP, TCP_USER_TIMEOUT, &zero, sizeof(zero));
+			ls->user_timeout = 0;
+		}
+		if (!ls->outcome) {
+			ls->outcome = 1;
+			now = bpf_ktime_get_ns();
+			lb_ep_success(ls->ep_id, now);
+			lb_breaker_record(ls->svc_id, false, now);
+		}
+		if (ls->counted)
 			break;
 		st = bpf_map_lookup_elem(&lb_ep_stats, &ls->ep_id);
 		if (st) {
@@ -292,10 +408,26 @@ int bm_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_STATE_CB:
 		if (skops->args[1] != BPF_TCP_CLOSE)
 			break;
-		ls = bpf_sk_storage_get(&lb_sk, sk, 0, 0);
-		if (!ls || !ls->counted)
+		err = lb_sk_err(sk);
+		now = bpf_ktime_get_ns();
+		if (skops->args[0] == BPF_TCP_SYN_SENT && !ls->outcome) {
+			ls->outcome = 1;
+			/* an attempt the application gave up on (err 0) says
+			 * nothing about the endpoint */
+			if (err == ECONNREFUSED || err == ETIMEDOUT || err == EHOSTUNREACH ||
+			    err == ENETUNREACH) {
+				lb_stat_add(ls->ep_id, err == ECONNREFUSED ? 0 : 1);
+				lb_ep_failure(ls->ep_id, ls->svc_id, LB_REASON_CONNECT_FAILURES, now);
+				lb_breaker_record(ls->svc_id, true, now);
+			}
+		}
+		if (!ls->counted)
 			break;
 		ls->counted = 0;
+		if (err == ECONNRESET || err == ETIMEDOUT) {
+			lb_stat_add(ls->ep_id, 2);
+			lb_breaker_record(ls->svc_id, true, now);
+		}
 		st = bpf_map_lookup_elem(&lb_ep_stats, &ls->ep_id);
 		if (st) {
 			__sync_fetch_and_add(&st->closed, 1);
@@ -304,4 +436,67 @@ int bm_sockops(struct bpf_sock_ops *skops)
 		break;
 	}
 	return 1;
+}
+
+/* The bulkhead slot is held by the socket until the application closes it. */
+SEC("cgroup/sock_release")
+int bm_sock_release(struct bpf_sock *ctx)
+{
+	struct lb_sock *ls = bpf_sk_storage_get(&lb_sk, ctx, 0, 0);
+
+	if (ls && ls->pool) {
+		ls->pool = 0;
+		lb_pool_release(ls->svc_id);
+	}
+	return 1;
+}
+
+/* tc guard, on the host-side interface of endpoints that clients reach
+ * without passing a cgroup hook (another namespace, another host): a new
+ * connection (SYN) to an ejected endpoint is dropped; established flows go on. */
+SEC("tc")
+int bm_tc_guard(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct lb_be_key key = {};
+	struct lb_ep_health *h;
+	struct tcphdr *tcp;
+	__u32 *ep;
+
+	if ((void *)(eth + 1) > end)
+		return TC_ACT_UNSPEC;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP || ip->ihl < 5)
+			return TC_ACT_UNSPEC;
+		tcp = (void *)ip + ip->ihl * 4;
+		__builtin_memcpy(key.addr, &ip->daddr, 4);
+		key.family = AF_INET;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		/* extension headers are not walked: TCP must follow at once */
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+			return TC_ACT_UNSPEC;
+		tcp = (void *)(ip6 + 1);
+		__builtin_memcpy(key.addr, &ip6->daddr, 16);
+		key.family = AF_INET6;
+	} else {
+		return TC_ACT_UNSPEC;
+	}
+	if ((void *)(tcp + 1) > end || !tcp->syn || tcp->ack)
+		return TC_ACT_UNSPEC;
+	key.port = tcp->dest;
+	ep = bpf_map_lookup_elem(&lb_be_addr, &key);
+	if (!ep)
+		return TC_ACT_UNSPEC;
+	h = bpf_map_lookup_elem(&lb_ep_health, ep);
+	if (!h || h->state != LB_EP_EJECTED)
+		return TC_ACT_UNSPEC;
+	if (h->reason != LB_REASON_ACTIVE_CHECK && bpf_ktime_get_ns() >= h->ejected_until)
+		return TC_ACT_UNSPEC;
+	lb_count_drop(LB_DROP_TC_EJECTED);
+	return TC_ACT_SHOT;
 }

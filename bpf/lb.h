@@ -98,12 +98,16 @@ _Static_assert(sizeof(struct lb_backend) == 24, "lb_backend ABI");
 
 /* lb_ep_stats value (array, index ep_id): kernel-maintained counters. */
 struct lb_ep_stats {
-	__u64 selected; /* connect()/sendmsg() sent to this endpoint */
-	__u64 opened;	/* TCP connections established */
-	__u64 closed;	/* TCP connections closed after establishing */
-	__s64 active;	/* opened - closed, read by leastConnections */
+	__u64 selected;	 /* connect()/sendmsg() sent to this endpoint */
+	__u64 opened;	 /* TCP connections established */
+	__u64 closed;	 /* TCP connections closed after establishing */
+	__s64 active;	 /* opened - closed, read by leastConnections */
+	__u64 refused;	 /* connect answered by RST */
+	__u64 timed_out; /* SYN retries or connectTimeout exhausted */
+	__u64 reset;	 /* reset while established */
+	__u64 http_5xx;	 /* fed by request capture */
 };
-_Static_assert(sizeof(struct lb_ep_stats) == 32, "lb_ep_stats ABI");
+_Static_assert(sizeof(struct lb_ep_stats) == 64, "lb_ep_stats ABI");
 
 /* lb_revnat: which service address a socket meant, to show it back in
  * getpeername() and UDP recvmsg(). */
@@ -129,8 +133,11 @@ _Static_assert(sizeof(struct lb_revnat) == 24, "lb_revnat ABI");
 struct lb_sock {
 	__u32 ep_id;
 	__u32 svc_id;
-	__u8 counted; /* established and counted in lb_ep_stats.active */
-	__u8 reserved[7];
+	__u8 counted;	   /* established and counted in lb_ep_stats.active */
+	__u8 pool;	   /* holds a bulkhead slot of svc_id */
+	__u8 user_timeout; /* TCP_USER_TIMEOUT set for connectTimeout */
+	__u8 outcome;	   /* connect outcome already recorded */
+	__u8 reserved[4];
 };
 _Static_assert(sizeof(struct lb_sock) == 16, "lb_sock ABI");
 
@@ -155,7 +162,12 @@ enum lb_drop_reason {
 	LB_DROP_NO_ENDPOINT = 0, /* service has no (usable) endpoint */
 	LB_DROP_NO_BACKEND = 1,	 /* slot named an endpoint missing from lb_backends */
 	LB_DROP_REVNAT_FULL = 2, /* lb_revnat update failed */
-	LB_DROP_MAX = 8,
+	LB_DROP_BREAKER_OPEN = 3, /* circuit breaker OPEN, or HALF_OPEN permits used */
+	LB_DROP_BULKHEAD = 4,	  /* connectionPool.tcp.maxConnections reached */
+	LB_DROP_RATE_LIMIT = 5,	  /* rateLimit bucket empty */
+	LB_DROP_ALL_EJECTED = 6,  /* every endpoint ejected */
+	LB_DROP_TC_EJECTED = 7,	  /* tc guard dropped a SYN to an ejected endpoint */
+	LB_DROP_MAX = 16,
 };
 
 /* lb_svc_names: agent bookkeeping, svc_id -> "ns/name:port/PROTO/v4", so a

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* lb_select.bpf.h: endpoint selection, one function per loadBalancer.policy.
- * Each returns an endpoint id or LB_EP_NONE; none of them writes maps except
- * the round-robin cursor. */
+ * Each returns an endpoint id, or LB_EP_NONE when no endpoint may take the
+ * connection: ejected endpoints are never chosen, half-open ones only while
+ * they have trial permits (taken by lb_ep_available()). */
 #ifndef BPFMESH_LB_SELECT_BPF_H
 #define BPFMESH_LB_SELECT_BPF_H
 
 #include "lb_maps.bpf.h"
+#include "health.bpf.h"
 #include "jhash.bpf.h"
+
+/* How far a policy's first choice is probed before scanning the list. */
+#define LB_PROBE 8
 
 static __always_inline __u32 lb_gen_bit(const struct lb_svc *svc)
 {
@@ -24,27 +29,102 @@ static __always_inline __u32 lb_weighted_slot(const struct lb_svc *svc, __u32 sv
 	return slot ? slot->ep_id : LB_EP_NONE;
 }
 
-static __always_inline __u32 lb_select_random(const struct lb_svc *svc, __u32 svc_id)
+/* Read-only: could this endpoint take a connection (no permit is taken)? */
+static __always_inline bool lb_ep_eligible(__u32 ep_id, __u64 now)
+{
+	struct lb_ep_health *h = bpf_map_lookup_elem(&lb_ep_health, &ep_id);
+
+	if (!h || h->state == LB_EP_HEALTHY)
+		return true;
+	if (h->state == LB_EP_EJECTED)
+		return h->reason != LB_REASON_ACTIVE_CHECK && now >= h->ejected_until;
+	return h->half_open_left > 0;
+}
+
+struct scan_ctx {
+	__u32 svc_id;
+	__u32 gen_bit;
+	__u32 n;
+	__u32 start;
+	__u64 now;
+	__u32 found;
+};
+
+/* Fallback: the first endpoint of the list, from a random start, that may
+ * take the connection. */
+static long scan_visit(__u32 i, struct scan_ctx *c)
+{
+	struct lb_slot_key key = { .svc_id = c->svc_id };
+	struct lb_slot *slot;
+	__u32 j = c->start + i;
+
+	if (i >= c->n)
+		return 1;
+	if (j >= c->n)
+		j -= c->n;
+	key.slot = c->gen_bit | LB_SLOT_LIST_BIT | (j & LB_SLOT_IDX_MASK);
+	slot = bpf_map_lookup_elem(&lb_slots, &key);
+	if (slot && lb_ep_available(slot->ep_id, c->svc_id, c->now)) {
+		c->found = slot->ep_id;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline __u32 lb_scan_available(const struct lb_svc *svc, __u32 svc_id, __u64 now)
+{
+	struct scan_ctx c = {
+		.svc_id = svc_id,
+		.gen_bit = lb_gen_bit(svc),
+		.n = svc->n_eps,
+		.now = now,
+		.found = LB_EP_NONE,
+	};
+
+	if (!c.n)
+		return LB_EP_NONE;
+	if (c.n > LB_MAX_EPS_PER_SVC)
+		c.n = LB_MAX_EPS_PER_SVC;
+	c.start = bpf_get_prandom_u32() % c.n;
+	bpf_loop(LB_MAX_EPS_PER_SVC, scan_visit, &c, 0);
+	return c.found;
+}
+
+/* Walk the weighted table from idx: the first endpoint that may take the
+ * connection within LB_PROBE slots, else a scan of the whole list. */
+static __always_inline __u32 lb_pick_from(const struct lb_svc *svc, __u32 svc_id, __u32 idx, __u64 now)
+{
+	__u32 k, ep;
+
+	for (k = 0; k < LB_PROBE; k++) {
+		if (k >= svc->n_slots)
+			break;
+		ep = lb_weighted_slot(svc, svc_id, (idx + k) % svc->n_slots);
+		if (ep != LB_EP_NONE && lb_ep_available(ep, svc_id, now))
+			return ep;
+	}
+	return lb_scan_available(svc, svc_id, now);
+}
+
+static __always_inline __u32 lb_select_random(const struct lb_svc *svc, __u32 svc_id, __u64 now)
 {
 	if (!svc->n_slots)
 		return LB_EP_NONE;
-	return lb_weighted_slot(svc, svc_id, bpf_get_prandom_u32() % svc->n_slots);
+	return lb_pick_from(svc, svc_id, bpf_get_prandom_u32() % svc->n_slots, now);
 }
 
 /* The slot table is laid out by smooth weighted round robin in the agent, so
  * walking it in order interleaves endpoints in proportion to their weights. */
-static __always_inline __u32 lb_select_round_robin(const struct lb_svc *svc, __u32 svc_id)
+static __always_inline __u32 lb_select_round_robin(const struct lb_svc *svc, __u32 svc_id, __u64 now)
 {
 	__u32 *cursor;
-	__u32 idx;
 
 	if (!svc->n_slots)
 		return LB_EP_NONE;
 	cursor = bpf_map_lookup_elem(&lb_rr, &svc_id);
 	if (!cursor)
 		return LB_EP_NONE;
-	idx = __sync_fetch_and_add(cursor, 1);
-	return lb_weighted_slot(svc, svc_id, idx % svc->n_slots);
+	return lb_pick_from(svc, svc_id, __sync_fetch_and_add(cursor, 1) % svc->n_slots, now);
 }
 
 struct lc_ctx {
@@ -52,6 +132,7 @@ struct lc_ctx {
 	__u32 gen_bit;
 	__u32 n;
 	__u32 start;
+	__u64 now;
 	__u32 best;
 	__u64 best_active;
 	__u64 best_weight;
@@ -71,7 +152,7 @@ static long lc_visit(__u32 i, struct lc_ctx *c)
 		j -= c->n;
 	key.slot = c->gen_bit | LB_SLOT_LIST_BIT | (j & LB_SLOT_IDX_MASK);
 	slot = bpf_map_lookup_elem(&lb_slots, &key);
-	if (!slot)
+	if (!slot || !lb_ep_eligible(slot->ep_id, c->now))
 		return 0;
 	st = bpf_map_lookup_elem(&lb_ep_stats, &slot->ep_id);
 	active = (st && st->active > 0) ? (__u64)st->active : 0;
@@ -86,12 +167,13 @@ static long lc_visit(__u32 i, struct lc_ctx *c)
 	return 0;
 }
 
-static __always_inline __u32 lb_select_least_conn(const struct lb_svc *svc, __u32 svc_id)
+static __always_inline __u32 lb_select_least_conn(const struct lb_svc *svc, __u32 svc_id, __u64 now)
 {
 	struct lc_ctx c = {
 		.svc_id = svc_id,
 		.gen_bit = lb_gen_bit(svc),
 		.n = svc->n_eps,
+		.now = now,
 		.best = LB_EP_NONE,
 	};
 
@@ -101,20 +183,31 @@ static __always_inline __u32 lb_select_least_conn(const struct lb_svc *svc, __u3
 		c.n = LB_MAX_EPS_PER_SVC;
 	c.start = bpf_get_prandom_u32() % c.n;
 	bpf_loop(LB_MAX_EPS_PER_SVC, lc_visit, &c, 0);
-	return c.best;
+	if (c.best != LB_EP_NONE && lb_ep_available(c.best, svc_id, now))
+		return c.best;
+	/* lost a race for the last half-open permit */
+	return lb_scan_available(svc, svc_id, now);
 }
 
-static __always_inline __u32 lb_select_maglev(__u32 svc_id, __u32 hash)
+/* Maglev: an unavailable endpoint's flows go to the next entries of the
+ * table, which spreads them like the table does. */
+static __always_inline __u32 lb_select_maglev(const struct lb_svc *svc, __u32 svc_id, __u32 hash,
+					      __u64 now)
 {
-	__u32 idx = hash % LB_MAGLEV_M;
-	__u32 *ep;
+	__u32 idx = hash % LB_MAGLEV_M, k, *ep;
 	void *table;
 
 	table = bpf_map_lookup_elem(&lb_maglev, &svc_id);
 	if (!table)
 		return LB_EP_NONE;
-	ep = bpf_map_lookup_elem(table, &idx);
-	return ep ? *ep : LB_EP_NONE;
+	for (k = 0; k < LB_PROBE; k++) {
+		__u32 i = (idx + k * 7919) % LB_MAGLEV_M;
+
+		ep = bpf_map_lookup_elem(table, &i);
+		if (ep && *ep != LB_EP_NONE && lb_ep_available(*ep, svc_id, now))
+			return *ep;
+	}
+	return lb_scan_available(svc, svc_id, now);
 }
 
 #endif

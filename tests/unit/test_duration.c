@@ -19,28 +19,28 @@ struct good {
 static void test_valid(void **state)
 {
 	static const struct good cases[] = {
-		{"0", 0},
-		{"+0", 0},
-		{"0s", 0},
-		{"0ms", 0},
-		{"300ms", 300},
-		{"5s", 5000},
-		{"1m", 60000},
-		{"2h", 7200000},
-		{"1.5h", 5400000},
-		{"2h45m", 9900000},
-		{"1m30s", 90000},
-		{"1.5s", 1500},
-		{".5s", 500},
-		{"1.s", 1000},
-		{"+5s", 5000},
-		{"1h0.5m", 3630000},
-		{"100000000ns", 100},
-		{"2000us", 2},
-		{"2000\xc2\xb5s", 2}, /* micro sign */
-		{"2000\xce\xbcs", 2}, /* Greek mu */
-		{"1m1m", 120000},
-		{"2562047h", 2562047ULL * 3600000}, /* just below Go's int64 ns limit */
+	    {"0", 0},
+	    {"+0", 0},
+	    {"0s", 0},
+	    {"0ms", 0},
+	    {"300ms", 300},
+	    {"5s", 5000},
+	    {"1m", 60000},
+	    {"2h", 7200000},
+	    {"1.5h", 5400000},
+	    {"2h45m", 9900000},
+	    {"1m30s", 90000},
+	    {"1.5s", 1500},
+	    {".5s", 500},
+	    {"1.s", 1000},
+	    {"+5s", 5000},
+	    {"1h0.5m", 3630000},
+	    {"100000000ns", 100},
+	    {"2000us", 2},
+	    {"2000\xc2\xb5s", 2}, /* micro sign */
+	    {"2000\xce\xbcs", 2}, /* Greek mu */
+	    {"1m1m", 120000},
+	    {"2562047h", 2562047ULL * 3600000}, /* just below Go's int64 ns limit */
 	};
 	uint64_t ms;
 	size_t i;
@@ -51,9 +51,10 @@ static void test_valid(void **state)
 		ms = 12345;
 		err = parse_duration_ms(cases[i].in, &ms);
 		if (err || ms != cases[i].ms)
-			fail_msg("parse_duration_ms(\"%s\"): expected 0 and %llu ms, got %d and %llu ms",
-				 cases[i].in, (unsigned long long)cases[i].ms, err,
-				 (unsigned long long)ms);
+			fail_msg(
+			    "parse_duration_ms(\"%s\"): expected 0 and %llu ms, got %d and %llu ms",
+			    cases[i].in, (unsigned long long)cases[i].ms, err,
+			    (unsigned long long)ms);
 	}
 }
 
@@ -62,7 +63,7 @@ static void test_valid(void **state)
 static void test_rounding(void **state)
 {
 	static const struct good cases[] = {
-		{"500us", 1}, {"1ns", 1}, {"999999ns", 1}, {"1500us", 1}, {"1.9ms", 1}, {"2.5ms", 2},
+	    {"500us", 1}, {"1ns", 1}, {"999999ns", 1}, {"1500us", 1}, {"1.9ms", 1}, {"2.5ms", 2},
 	};
 	uint64_t ms;
 	size_t i;
@@ -73,36 +74,37 @@ static void test_rounding(void **state)
 		ms = 12345;
 		err = parse_duration_ms(cases[i].in, &ms);
 		if (err || ms != cases[i].ms)
-			fail_msg("parse_duration_ms(\"%s\"): expected 0 and %llu ms, got %d and %llu ms",
-				 cases[i].in, (unsigned long long)cases[i].ms, err,
-				 (unsigned long long)ms);
+			fail_msg(
+			    "parse_duration_ms(\"%s\"): expected 0 and %llu ms, got %d and %llu ms",
+			    cases[i].in, (unsigned long long)cases[i].ms, err,
+			    (unsigned long long)ms);
 	}
 }
 
 static void test_invalid(void **state)
 {
 	static const char *const cases[] = {
-		"",
-		"+",
-		"-5s",
-		"-0",
-		"5",
-		"00",
-		"s",
-		".s",
-		"5 seconds",
-		"5 s",
-		" 5s",
-		"5s ",
-		"5sec",
-		"5d",
-		"5S",
-		"1h-5m",
-		"1..5s",
-		"5s5",
-		"2562048h",		  /* beyond int64 nanoseconds */
-		"9999999999999999999999h", /* overflows while reading digits */
-		"9223372036854775807ns1ns",
+	    "",
+	    "+",
+	    "-5s",
+	    "-0",
+	    "5",
+	    "00",
+	    "s",
+	    ".s",
+	    "5 seconds",
+	    "5 s",
+	    " 5s",
+	    "5s ",
+	    "5sec",
+	    "5d",
+	    "5S",
+	    "1h-5m",
+	    "1..5s",
+	    "5s5",
+	    "2562048h",		       /* beyond int64 nanoseconds */
+	    "9999999999999999999999h", /* overflows while reading digits */
+	    "9223372036854775807ns1ns",
 	};
 	uint64_t ms;
 	size_t i;
@@ -113,9 +115,10 @@ static void test_invalid(void **state)
 		ms = 12345;
 		err = parse_duration_ms(cases[i], &ms);
 		if (err != -EINVAL || ms != 12345)
-			fail_msg("parse_duration_ms(\"%s\"): expected -EINVAL and no output, got %d "
-				 "and %llu ms",
-				 cases[i], err, (unsigned long long)ms);
+			fail_msg(
+			    "parse_duration_ms(\"%s\"): expected -EINVAL and no output, got %d "
+			    "and %llu ms",
+			    cases[i], err, (unsigned long long)ms);
 	}
 	assert_int_equal(parse_duration_ms(NULL, &ms), -EINVAL);
 }
@@ -123,9 +126,9 @@ static void test_invalid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),
-		cmocka_unit_test(test_rounding),
-		cmocka_unit_test(test_invalid),
+	    cmocka_unit_test(test_valid),
+	    cmocka_unit_test(test_rounding),
+	    cmocka_unit_test(test_invalid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
