@@ -11,16 +11,31 @@
 
 #include "bpf/lb.h"
 #include "api_services.h"
+#include "health.h"
+
+/* Worse first: ejected, then half-open, then healthy. */
+static int state_rank(int s)
+{
+	return s == LB_EP_EJECTED ? 2 : s == LB_EP_HALF_OPEN ? 1 : 0;
+}
+
+static int breaker_rank(int s)
+{
+	return s == LB_BREAKER_OPEN ? 2 : s == LB_BREAKER_HALF_OPEN ? 1 : 0;
+}
 
 static void addr_str(const struct cfg_addr *a, char *buf, size_t len)
 {
 	inet_ntop(a->family, a->addr, buf, len);
 }
 
-static void write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_service *s,
+/* Writes the endpoint; returns whether it is healthy on every port. */
+static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_service *s,
 			   const struct cfg_endpoint *e)
 {
 	struct lb_ep_stats sum = {};
+	struct lb_ep_health worst = {};
+	uint64_t now = health_now_ns(), left_ns = 0;
 	char ip[INET6_ADDRSTRLEN], key[128];
 	int pi;
 
@@ -38,27 +53,82 @@ static void write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_se
 
 		snprintf(key, sizeof(key), "%s|%s|%u", e->addr.family == AF_INET ? "4" : "6", ip,
 			 port);
+		struct lb_ep_health h;
+
 		if (!strmap_get(&a->lm.be_ids, key, &id))
 			continue;
+		if (!health_ep_read(&a->health, id, &h)) {
+			if (state_rank(h.state) > state_rank(worst.state))
+				worst = h;
+			if (h.ejections > worst.ejections)
+				worst.ejections = h.ejections;
+			if (h.state == LB_EP_EJECTED && h.reason != LB_REASON_ACTIVE_CHECK &&
+			    h.ejected_until > now && h.ejected_until - now > left_ns)
+				left_ns = h.ejected_until - now;
+		}
 		if (bpf_map_lookup_elem(a->lm.fd.ep_stats, &id, &st))
 			continue;
 		sum.selected += st.selected;
 		sum.opened += st.opened;
 		sum.closed += st.closed;
 		sum.active += st.active;
+		sum.refused += st.refused;
+		sum.timed_out += st.timed_out;
+		sum.reset += st.reset;
+		sum.http_5xx += st.http_5xx;
 	}
-	jw_kstr(w, "health", "healthy");
+	jw_kstr(w, "health", health_state_name(worst.state));
+	if (worst.state != LB_EP_HEALTHY || worst.reason)
+		jw_kstr(w, "reason", health_reason_name(worst.reason));
+	jw_ku64(w, "ejections", worst.ejections);
+	jw_ku64(w, "ejectedForMs", left_ns / 1000000);
 	jw_ku64(w, "selected", sum.selected);
 	jw_ku64(w, "connectionsOpened", sum.opened);
 	jw_ku64(w, "connectionsClosed", sum.closed);
 	jw_ki64(w, "connectionsActive", sum.active);
+	jw_ku64(w, "connectRefused", sum.refused);
+	jw_ku64(w, "connectTimeouts", sum.timed_out);
+	jw_ku64(w, "resets", sum.reset);
 	jw_obj_close(w);
+	return worst.state == LB_EP_HEALTHY;
+}
+
+/* The worst breaker state among the service's kernel services (one per
+ * port and address family), with the failure rate of its window. */
+static void write_breaker(struct agent *a, struct jsonw *w, int si)
+{
+	struct lb_svc_rt worst = {};
+	uint64_t active = 0;
+	uint32_t id;
+	bool any = false;
+
+	for (id = 1; id < a->lm.max_svc; id++) {
+		struct lb_svc_rt rt;
+
+		if (!a->lm.svcs[id].used || a->lm.svcs[id].cfg_si != si)
+			continue;
+		if (health_svc_read(&a->health, id, &rt))
+			continue;
+		if (!any || breaker_rank(rt.breaker) > breaker_rank(worst.breaker))
+			worst = rt;
+		active += rt.active > 0 ? rt.active : 0;
+		any = true;
+	}
+	jw_key(w, "breaker");
+	jw_obj_open(w);
+	jw_kstr(w, "state", health_breaker_name(worst.breaker));
+	jw_ku64(w, "calls", worst.win_count);
+	jw_ku64(w, "failures", worst.win_failures);
+	jw_key(w, "failureRate");
+	jw_dbl(w, worst.win_count ? 100.0 * worst.win_failures / worst.win_count : 0);
+	jw_obj_close(w);
+	jw_ku64(w, "poolConnections", active);
 }
 
 static void write_service(struct agent *a, struct jsonw *w, const struct cfg_service *s)
 {
 	char ip[INET6_ADDRSTRLEN];
-	int i;
+	int i, healthy = 0;
 
 	jw_obj_open(w);
 	jw_kstr(w, "name", s->meta.name);
@@ -82,13 +152,14 @@ static void write_service(struct agent *a, struct jsonw *w, const struct cfg_ser
 		jw_obj_close(w);
 	}
 	jw_arr_close(w);
-	jw_ku64(w, "endpointsTotal", s->n_endpoints);
-	jw_ku64(w, "endpointsHealthy", s->n_endpoints);
+	write_breaker(a, w, (int)(s - a->cfg->services));
 	jw_key(w, "endpoints");
 	jw_arr_open(w);
 	for (i = 0; i < s->n_endpoints; i++)
-		write_endpoint(a, w, s, &s->endpoints[i]);
+		healthy += write_endpoint(a, w, s, &s->endpoints[i]);
 	jw_arr_close(w);
+	jw_ku64(w, "endpointsTotal", s->n_endpoints);
+	jw_ku64(w, "endpointsHealthy", healthy);
 	jw_obj_close(w);
 }
 
@@ -118,8 +189,30 @@ int api_write_services(struct agent *a, struct jsonw *w, const char *name)
 	for (i = 0; cfg && i < cfg->n_services; i++)
 		write_service(a, w, &cfg->services[i]);
 	jw_arr_close(w);
+	api_write_refusals(a, w);
 	jw_obj_close(w);
 	return 0;
+}
+
+/* connect()s the kernel refused, by reason (lb_drops). */
+void api_write_refusals(struct agent *a, struct jsonw *w)
+{
+	static const struct {
+		int reason;
+		const char *name;
+	} r[] = {
+		{ LB_DROP_NO_ENDPOINT, "noEndpoint" },	 { LB_DROP_ALL_EJECTED, "allEjected" },
+		{ LB_DROP_BREAKER_OPEN, "breakerOpen" }, { LB_DROP_BULKHEAD, "bulkhead" },
+		{ LB_DROP_RATE_LIMIT, "rateLimited" },	 { LB_DROP_TC_EJECTED, "tcEjected" },
+		{ LB_DROP_NO_BACKEND, "noBackend" },	 { LB_DROP_REVNAT_FULL, "revnatFull" },
+	};
+	size_t i;
+
+	jw_key(w, "refusals");
+	jw_obj_open(w);
+	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		jw_ku64(w, r[i].name, health_drops(&a->health, r[i].reason));
+	jw_obj_close(w);
 }
 
 void api_write_config(struct agent *a, struct jsonw *w)

@@ -11,5 +11,6 @@
  * Returns 0, or -ENOENT when the named service does not exist. */
 int api_write_services(struct agent *a, struct jsonw *w, const char *name);
 void api_write_config(struct agent *a, struct jsonw *w);
+void api_write_refusals(struct agent *a, struct jsonw *w);
 
 #endif

@@ -100,8 +100,8 @@ static int print_services(const struct qopts *o, FILE *out)
 		json_object_put(root);
 		return 1;
 	}
-	fprintf(out, "%-28s %-16s %-9s %-10s %-10s %-8s\n", "SERVICE", "POLICY", "ENDPOINTS",
-		"SELECTED", "CONNS", "ACTIVE");
+	fprintf(out, "%-28s %-16s %-9s %-9s %-10s %-10s %-8s\n", "SERVICE", "POLICY", "ENDPOINTS",
+		"BREAKER", "SELECTED", "CONNS", "ACTIVE");
 	for (i = 0; i < (int)json_object_array_length(arr); i++) {
 		int64_t sel = 0, opened = 0, active = 0;
 		char name[300], epn[32];
@@ -118,8 +118,12 @@ static int print_services(const struct qopts *o, FILE *out)
 		snprintf(name, sizeof(name), "%s/%s", jstr(svc, "namespace"), jstr(svc, "name"));
 		snprintf(epn, sizeof(epn), "%lld/%lld", (long long)jint(svc, "endpointsHealthy"),
 			 (long long)jint(svc, "endpointsTotal"));
-		fprintf(out, "%-28s %-16s %-9s %-10lld %-10lld %-8lld\n", name, jstr(svc, "policy"),
-			epn, (long long)sel, (long long)opened, (long long)active);
+		json_object *br = NULL;
+
+		json_object_object_get_ex(svc, "breaker", &br);
+		fprintf(out, "%-28s %-16s %-9s %-9s %-10lld %-10lld %-8lld\n", name,
+			jstr(svc, "policy"), epn, br ? jstr(br, "state") : "-", (long long)sel,
+			(long long)opened, (long long)active);
 		for (j = 0; eps && j < (int)json_object_array_length(eps); j++) {
 			json_object *e = json_object_array_get_idx(eps, j);
 			char ep[128];
@@ -129,9 +133,18 @@ static int print_services(const struct qopts *o, FILE *out)
 					 (long long)jint(e, "port"));
 			else
 				snprintf(ep, sizeof(ep), "  %s", jstr(e, "address"));
-			fprintf(out, "%-28s %-16s %-9s %-10lld %-10lld %-8lld\n", ep, "",
-				jstr(e, "health"), (long long)jint(e, "selected"),
-				(long long)jint(e, "connectionsOpened"),
+			char health[64];
+			int hn = snprintf(health, sizeof(health), "%s", jstr(e, "health"));
+
+			/* ejections so far, and time left when ejected */
+			if (jint(e, "ejections"))
+				hn += snprintf(health + hn, sizeof(health) - hn, " x%lld",
+					       (long long)jint(e, "ejections"));
+			if (jint(e, "ejectedForMs"))
+				snprintf(health + hn, sizeof(health) - hn, " %.1fs",
+					 jint(e, "ejectedForMs") / 1000.0);
+			fprintf(out, "%-28s %-16s %-19s %-10lld %-10lld %-8lld\n", ep, "", health,
+				(long long)jint(e, "selected"), (long long)jint(e, "connectionsOpened"),
 				(long long)jint(e, "connectionsActive"));
 		}
 	}

@@ -291,7 +291,6 @@ uint64_t health_drops(struct health *h, int reason)
 	return sum;
 }
 
-uint64_t health_now_ns(void);
 uint64_t health_now_ns(void)
 {
 	return mono_ns();

@@ -49,6 +49,9 @@ int health_ep_read(struct health *h, uint32_t ep_id, struct lb_ep_health *out);
 int health_svc_read(struct health *h, uint32_t svc_id, struct lb_svc_rt *out);
 uint64_t health_drops(struct health *h, int reason);
 
+/* CLOCK_MONOTONIC in ns: the kernel's bpf_ktime_get_ns() clock. */
+uint64_t health_now_ns(void);
+
 const char *health_state_name(int state);
 const char *health_reason_name(int reason);
 const char *health_breaker_name(int state);

@@ -86,7 +86,8 @@ in_cg() { ( echo $BASHPID > "$CG/cgroup.procs" && exec nsenter --net="/run/netns
 # start_echo NAME ARGS...: an echosrv endpoint in the namespace.
 start_echo() {
 	local name=$1; shift
-	in_ns "$E2E/echosrv" "$name" "$@" > "$TMP/echo-$name.out" 2>&1 &
+	# exec all the way down, so $! is echosrv itself and a kill reaches it
+	( exec nsenter --net="/run/netns/$NS" "$E2E/echosrv" "$name" "$@" > "$TMP/echo-$name.out" 2>&1 ) &
 	PIDS+=($!)
 	for _ in $(seq 50); do grep -q ready "$TMP/echo-$name.out" 2>/dev/null && return 0; sleep 0.05; done
 	fail "echosrv $name did not start: $(cat "$TMP/echo-$name.out")"
@@ -135,3 +136,33 @@ finish() {
 	echo "[$TEST_NAME] FAILED ($FAILS checks)"; echo "--- agent log"; tail -30 "$TMP/agent.log"
 	exit 1
 }
+
+# ep_json SERVICE ADDRESS KEY: a field of one endpoint from the API
+ep_json() {
+	curl -sf "http://$API/api/v1/services/$1" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+for e in s["endpoints"]:
+    if e["address"] == sys.argv[1]:
+        print(e[sys.argv[2]])' "$2" "$3"
+}
+
+# svc_json SERVICE EXPR: a Python expression over the service object `s`
+svc_json() {
+	curl -sf "http://$API/api/v1/services/$1" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+print(eval(sys.argv[1]))' "$2"
+}
+
+# refusal NAME: the kernel's refusal counter from the API
+refusal() {
+	curl -sf "http://$API/api/v1/services" | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["refusals"][sys.argv[1]])' "$1"
+}
+
+# stop_pid PID: end one process started by the test
+stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+
+errcount() { echo "$1" | awk -v e="$2" '$1 == "error" && $2 == e { print $3; f=1 } END { if (!f) print 0 }'; }

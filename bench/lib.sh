@@ -1,0 +1,208 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
+# bench/lib.sh: what the benchmarks share, sourced by each of them: root and
+# tool checks, Debian packages, a bench cgroup with an agent attached to it
+# alone, teardown on every exit path, and small statistics helpers.
+#
+# A benchmark calls bench_init NAME first; then bench_cgroup, agent_start,
+# bg (background processes to stop) and on_exit (extra teardown) as needed.
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BPFMESH=$BENCH_ROOT/build/bpfmesh
+E2E_BIN=$BENCH_ROOT/build/tests/e2e
+
+BENCH_NAME='' TMP='' CG='' PIN='' AGENT_PID='' AGENT_LISTEN='' AGENT_LOG=''
+BG_PIDS=()
+EXIT_HOOKS=()
+
+die() {
+	echo "${BENCH_NAME:-bench}: $*" >&2
+	exit 1
+}
+
+# TERM, then KILL after $2 seconds; reaps the process.
+stop_pid() {
+	local pid=$1 i
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < ${2:-3} * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+bench_cleanup() {
+	local rc=$? pid dir i
+	trap - EXIT INT TERM
+	set +e
+	for pid in "${BG_PIDS[@]}"; do
+		stop_pid "$pid" 3
+	done
+	if [ -n "$CG" ] && [ -d "$CG" ] && [ -e "$CG/cgroup.kill" ]; then
+		echo 1 >"$CG/cgroup.kill" 2>/dev/null
+		sleep 0.1
+	fi
+	agent_stop
+	for ((i = ${#EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
+		eval "${EXIT_HOOKS[i]}"
+	done
+	if [ -n "$CG" ] && [ -d "$CG" ]; then
+		# deepest first; a process that survived moves to the parent cgroup
+		while read -r dir; do
+			while read -r pid; do
+				echo "$pid" >"$(dirname "$CG")/cgroup.procs" 2>/dev/null
+			done <"$dir/cgroup.procs"
+			rmdir "$dir" 2>/dev/null || echo "$BENCH_NAME: could not remove cgroup $dir" >&2
+		done < <(find "$CG" -depth -type d)
+	fi
+	if [ "$rc" != 0 ] && [ -n "$AGENT_LOG" ] && [ -s "$AGENT_LOG" ]; then
+		echo "$BENCH_NAME: agent log (last lines):" >&2
+		tail -n 10 "$AGENT_LOG" >&2
+	fi
+	[ -n "$TMP" ] && rm -rf "$TMP"
+	exit "$rc"
+}
+
+# Runs "$@" at exit, after the processes and the agent are stopped.
+on_exit() { EXIT_HOOKS+=("$*"); }
+
+# Registers a background process to stop at exit.
+bg() { BG_PIDS+=("$1"); }
+
+bench_init() {
+	BENCH_NAME=$1
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	[ "$(id -u)" = 0 ] || die "needs root (cgroup attachment, bpffs pins, sysctl)"
+	[ -x "$BPFMESH" ] || die "build first: make (missing $BPFMESH)"
+	CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[ -n "$CGROOT" ] || die "no cgroup v2 mount in /proc/mounts"
+	grep -qs ' /sys/fs/bpf bpf ' /proc/mounts || die "bpffs is not mounted at /sys/fs/bpf"
+	TMP=$(mktemp -d "/tmp/bpfmesh-bench-$BENCH_NAME.XXXXXX")
+}
+
+# need CMD:PACKAGE...: installs the Debian packages whose command is missing.
+# Debian starts the nginx and haproxy services on install; a policy-rc.d (the
+# container images' way) keeps them from starting while we install.
+need() {
+	local spec missing=() made=0 rc
+	for spec in "$@"; do
+		command -v "${spec%%:*}" >/dev/null || missing+=("${spec#*:}")
+	done
+	[ ${#missing[@]} = 0 ] && return 0
+	echo "$BENCH_NAME: installing ${missing[*]}" >&2
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d &&
+			made=1 && on_exit "rm -f /usr/sbin/policy-rc.d"
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends \
+			"${missing[@]}" >/dev/null; }
+	rc=$?
+	[ "$made" = 1 ] && rm -f /usr/sbin/policy-rc.d
+	[ "$rc" = 0 ] || die "apt-get install ${missing[*]} failed"
+}
+
+port_busy() { [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; }
+
+# A free TCP port on 127.0.0.1 in [$1, $2], not in the rest of the arguments.
+free_port() {
+	local p lo=$1 hi=$2 skip
+	shift 2
+	for ((p = lo; p <= hi; p++)); do
+		for skip in "$@"; do
+			[ "$p" = "$skip" ] && continue 2
+		done
+		port_busy "$p" || {
+			echo "$p"
+			return 0
+		}
+	done
+	die "no free port in $lo-$hi"
+}
+
+# The bench cgroup: a child of the cgroup v2 mount, never the root.
+bench_cgroup() {
+	CG=$CGROOT/bpfmesh-bench-$BENCH_NAME-$$
+	mkdir "$CG" || die "cannot create cgroup $CG"
+}
+
+# Moves the calling (sub)shell into cgroup $1 and execs the rest: run it as
+# `in_cgroup DIR cmd &` or `(in_cgroup DIR cmd)`, never bare.
+in_cgroup() {
+	echo "$BASHPID" >"$1/cgroup.procs" || exit 1
+	shift
+	exec "$@"
+}
+
+# agent_start CONFIG [agent options...]: an agent attached to $CG only, pins
+# in a private directory, API on a free port; waits until /readyz answers.
+agent_start() {
+	local config=$1 i
+	shift
+	PIN=/sys/fs/bpf/bpfmesh-bench-$BENCH_NAME-$$
+	AGENT_LISTEN=127.0.0.1:$(free_port 19440 19499)
+	AGENT_LOG=$TMP/agent.log
+	"$BPFMESH" agent --config "$config" --cgroup "$CG" --bpffs "$PIN" \
+		--listen "$AGENT_LISTEN" "$@" >>"$AGENT_LOG" 2>&1 &
+	AGENT_PID=$!
+	for ((i = 0; i < 600; i++)); do
+		curl -sf -o /dev/null "http://$AGENT_LISTEN/readyz" && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || die "the agent exited"
+		sleep 0.1
+	done
+	die "the agent is not ready after 60 s"
+}
+
+# Stops the agent and removes its attachments and pins.
+agent_stop() {
+	[ -n "$AGENT_PID" ] && stop_pid "$AGENT_PID" 10
+	AGENT_PID=''
+	if [ -n "$PIN" ]; then
+		"$BPFMESH" detach --bpffs "$PIN" ${CG:+--cgroup "$CG"} >/dev/null 2>&1 ||
+			echo "$BENCH_NAME: bpfmesh detach --bpffs $PIN failed" >&2
+		[ -e "$PIN" ] && rm -rf "$PIN"
+	fi
+}
+
+# The median of the numbers on stdin, one per line.
+median() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		if (!NR) { print "nan"; exit }
+		print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# a / b with $3 decimals (default 2), "-" when b is 0 or not a number.
+ratio() {
+	awk -v a="$1" -v b="$2" -v d="${3:-2}" \
+		'BEGIN { if (b + 0 == 0) print "-"; else printf "%.*f\n", d, a / b }'
+}
+
+# TSV on stdin as an indented table with aligned columns.
+table() {
+	awk -F'\t' '
+	{
+		for (i = 1; i <= NF; i++) {
+			cell[NR, i] = $i
+			if (length($i) > w[i])
+				w[i] = length($i)
+		}
+		if (NF > nf)
+			nf = NF
+	}
+	END {
+		for (r = 1; r <= NR; r++) {
+			line = " "
+			for (i = 1; i <= nf; i++)
+				line = line " " sprintf(i < nf ? "%-" w[i] "s " : "%s", cell[r, i])
+			print line
+		}
+	}'
+}
+
+now_ns() { date +%s%N; }
