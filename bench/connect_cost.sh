@@ -24,22 +24,22 @@ VIP=127.100.201.1
 
 bench_init connect_cost
 [[ $CONNECTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNECTS must be a positive number"
-[[ $ENDPOINTS =~ ^[1-9][0-9]*$ ]] && [ "$ENDPOINTS" -le 64 ] ||
+if ! [[ $ENDPOINTS =~ ^[1-9][0-9]*$ ]] || [ "$ENDPOINTS" -gt 64 ]; then
 	die "BENCH_ENDPOINTS must be 1..64"
+fi
 need bpftool:bpftool jq:jq curl:curl ss:iproute2
 for b in echosrv lbclient; do
 	[ -x "$E2E_BIN/$b" ] || die "build first: make (missing $E2E_BIN/$b)"
 done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
-# ---- endpoints: one echosrv listening on ENDPOINTS ports ----
-ports=() args=()
+# ---- endpoints: an echosrv each, greeting with its name ----
+ports=()
 for ((i = 0; i < ENDPOINTS; i++)); do
 	ports+=("$(free_port 18500 18599 "${ports[@]}")")
-	args+=(-t "127.0.0.1:${ports[i]}")
+	"$E2E_BIN/echosrv" "ep$((i + 1))" -t "127.0.0.1:${ports[i]}" >"$TMP/echosrv$i.log" 2>&1 &
+	bg $!
 done
-"$E2E_BIN/echosrv" ep "${args[@]}" >"$TMP/echosrv.log" 2>&1 &
-bg $!
 
 bench_cgroup
 mkdir "$TMP/config"
@@ -60,7 +60,7 @@ EOF
 } >"$TMP/config/bench.yaml"
 agent_start "$TMP/config"
 for ((i = 0; i < 50; i++)); do
-	grep -q '^ready' "$TMP/echosrv.log" && break
+	[ "$(cat "$TMP"/echosrv*.log | grep -c '^ready')" = "$ENDPOINTS" ] && break
 	sleep 0.1
 done
 
