@@ -94,6 +94,7 @@ int agent_reload(struct agent *a)
 		goto out;
 	}
 	health_apply(&a->health, cfg);
+	tcguard_apply(&a->tcg, cfg);
 	config_free(a->cfg);
 	a->cfg = cfg;
 	cfg = NULL;
@@ -192,7 +193,7 @@ int agent_main(int argc, char **argv)
 	struct loader_opts lo = {};
 	struct lbm_fds fds;
 	struct api *api = NULL;
-	uint64_t pending = 0;
+	uint64_t pending = 0, last_tc = 0;
 	int opt, rc = 1, wfd = -1;
 
 	pthread_mutex_init(&a.lock, NULL);
@@ -241,6 +242,7 @@ int agent_main(int argc, char **argv)
 	if (health_init(&a.health, &a.lm, loader_map_fd(&a.ld, "lb_events"),
 			loader_map_fd(&a.ld, "lb_drops"), loader_map_fd(&a.ld, "lb_ev_lost")))
 		goto out;
+	tcguard_init(&a.tcg, a.opts.bpffs, loader_prog_fd(&a.ld, "bm_tc_guard"));
 	a.attached = true;
 
 	wfd = watch_config(a.opts.config);
@@ -282,6 +284,11 @@ int agent_main(int argc, char **argv)
 		pthread_mutex_lock(&a.lock);
 		lbmaps_gc(&a.lm, false);
 		health_tick(&a.health, mono_ns());
+		/* interfaces named in the config that did not exist yet */
+		if (a.tcg.missing && a.cfg && mono_ns() - last_tc > 2000000000ULL) {
+			last_tc = mono_ns();
+			tcguard_apply(&a.tcg, a.cfg);
+		}
 		pthread_mutex_unlock(&a.lock);
 	}
 	log_info("agent stopping; programs stay attached (pinned under %s)", a.opts.bpffs);
@@ -291,6 +298,7 @@ out:
 	if (wfd >= 0)
 		close(wfd);
 	health_free(&a.health);
+	tcguard_free(&a.tcg);
 	lbmaps_free(&a.lm);
 	loader_close(&a.ld);
 	config_free(a.cfg);

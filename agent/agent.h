@@ -12,6 +12,7 @@
 #include "health.h"
 #include "lbmaps.h"
 #include "loader.h"
+#include "tcguard.h"
 
 struct agent_opts {
 	const char *config;
@@ -28,6 +29,7 @@ struct agent {
 	struct loader ld;
 	struct lbmaps lm;
 	struct health health;
+	struct tcguard tcg;
 	struct mesh_config *cfg; /* the configuration in force, or NULL */
 	bool attached;
 	bool applied;		/* cfg is what the maps hold */

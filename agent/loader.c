@@ -265,6 +265,13 @@ int loader_map_fd(const struct loader *l, const char *name)
 	return bpf_object__find_map_fd_by_name(l->skel->obj, name);
 }
 
+int loader_prog_fd(const struct loader *l, const char *name)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(l->skel->obj, name);
+
+	return p ? bpf_program__fd(p) : -ENOENT;
+}
+
 static int remove_dir_pins(const char *dir, bool links)
 {
 	struct dirent *de;

@@ -34,6 +34,8 @@ void loader_close(struct loader *l);
 void loader_map_fds(const struct loader *l, struct lbm_fds *fds);
 /* A map's fd by name, or a negative errno. */
 int loader_map_fd(const struct loader *l, const char *name);
+/* A program's fd by name, or a negative errno. */
+int loader_prog_fd(const struct loader *l, const char *name);
 
 /* Remove every attachment and pin of bpfmesh under bpffs; when cgroup is set,
  * also links of bpfmesh programs on that cgroup whose pins were lost.

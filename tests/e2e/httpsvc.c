@@ -48,19 +48,19 @@
 
 #define MAX_CONNS 4096
 #define MAX_UPSTREAMS 16
-#define BUF_SIZE 65536	     /* per-connection read buffer */
-#define MAX_HEAD 16384	     /* request line + headers */
-#define MAX_TARGET 2048	     /* request-target */
-#define MAX_UP_REPLY 262144  /* an upstream's whole reply */
-#define IDLE_MS 60000	     /* keep-alive idle timeout */
-#define LINGER_MS 500	     /* draining the client after our last response */
+#define BUF_SIZE 65536	    /* per-connection read buffer */
+#define MAX_HEAD 16384	    /* request line + headers */
+#define MAX_TARGET 2048	    /* request-target */
+#define MAX_UP_REPLY 262144 /* an upstream's whole reply */
+#define IDLE_MS 60000	    /* keep-alive idle timeout */
+#define LINGER_MS 500	    /* draining the client after our last response */
 #define SHUTDOWN_WAIT_MS 2000
 #define THREAD_STACK (256 * 1024)
 
 struct upstream {
 	char host[256];
 	char port[8];
-	char hostport[272]; /* as written, for Host: and the reply */
+	char hostport[272];    /* as written, for Host: and the reply */
 	char path[MAX_TARGET]; /* empty: forward the request's path */
 };
 
@@ -72,6 +72,8 @@ static struct {
 	int timeout_ms;
 } opt = {.timeout_ms = 3000};
 
+/* Set by the signal handler, read by every thread: atomic accesses, so that
+ * the connection threads see it (a plain sig_atomic_t is only for one). */
 static volatile sig_atomic_t stop;
 
 /* The open connections, so that SIGTERM can shut them down. */
@@ -83,8 +85,10 @@ static unsigned long total_conns, total_reqs;
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 }
+
+static bool stopping(void) { return __atomic_load_n(&stop, __ATOMIC_RELAXED); }
 
 static uint64_t now_ms(void)
 {
@@ -125,10 +129,7 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
 	b->p[b->len] = 0;
 }
 
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
+static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 
 static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
 {
@@ -234,10 +235,10 @@ static void set_nodelay(int fd)
 /* ---- upstream calls ---- */
 
 struct up_result {
-	int status;	   /* 0: no HTTP answer */
-	char err[160];	   /* why not */
-	struct sbuf service;  /* raw JSON string token from the reply, or empty */
-	struct sbuf nested;   /* raw JSON array from the reply's "upstreams", or empty */
+	int status;	     /* 0: no HTTP answer */
+	char err[160];	     /* why not */
+	struct sbuf service; /* raw JSON string token from the reply, or empty */
+	struct sbuf nested;  /* raw JSON array from the reply's "upstreams", or empty */
 };
 
 /* Waits for fd until deadline; 1 ready, 0 timed out, -1 error. */
@@ -511,7 +512,8 @@ static bool has_token(const char *v, const char *tok)
 	while (*v) {
 		while (*v == ' ' || *v == '\t' || *v == ',')
 			v++;
-		if (!strncasecmp(v, tok, n) && (!v[n] || v[n] == ',' || v[n] == ' ' || v[n] == '\t'))
+		if (!strncasecmp(v, tok, n) &&
+		    (!v[n] || v[n] == ',' || v[n] == ' ' || v[n] == '\t'))
 			return true;
 		while (*v && *v != ',')
 			v++;
@@ -604,16 +606,26 @@ static int parse_head(char *head, struct request *rq)
 static const char *reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 405: return "Method Not Allowed";
-	case 414: return "URI Too Long";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 405:
+		return "Method Not Allowed";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -654,9 +666,10 @@ static void pause_ms(int ms)
 {
 	uint64_t end = now_ms() + (uint64_t)ms;
 
-	while (!stop && now_ms() < end) {
+	while (!stopping() && now_ms() < end) {
 		uint64_t left = end - now_ms();
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(left > 100 ? 100 : left) * 1000000};
+		struct timespec ts = {.tv_sec = 0,
+				      .tv_nsec = (long)(left > 100 ? 100 : left) * 1000000};
 
 		nanosleep(&ts, NULL);
 	}
@@ -749,7 +762,7 @@ static int wait_input(int fd, int timeout_ms)
 {
 	uint64_t end = now_ms() + (uint64_t)timeout_ms;
 
-	while (!stop && now_ms() < end) {
+	while (!stopping() && now_ms() < end) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int r = poll(&p, 1, 200);
 
@@ -788,7 +801,7 @@ static void conn_serve(int fd)
 
 	if (!buf)
 		return;
-	while (!stop) {
+	while (!stopping()) {
 		struct request rq;
 		struct sbuf body = {0};
 		size_t head;
@@ -840,7 +853,7 @@ static void conn_serve(int fd)
 		skip = rq.content_length;
 
 		status = serve(&rq, &body);
-		keep = rq.keep_alive && !stop;
+		keep = rq.keep_alive && !stopping();
 		if (body.oom) {
 			free(body.p);
 			break;
@@ -981,13 +994,13 @@ static int open_listener(const char *spec)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"name", required_argument, 0, 'n'},
-		{"listen", required_argument, 0, 'l'},
-		{"upstream", required_argument, 0, 'u'},
-		{"delay-ms", required_argument, 0, 'd'},
-		{"timeout-ms", required_argument, 0, 't'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"name", required_argument, 0, 'n'},
+	    {"listen", required_argument, 0, 'l'},
+	    {"upstream", required_argument, 0, 'u'},
+	    {"delay-ms", required_argument, 0, 'd'},
+	    {"timeout-ms", required_argument, 0, 't'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	struct sigaction sa = {.sa_handler = on_signal};
 	const char *listen_at = NULL;
@@ -1003,8 +1016,10 @@ int main(int argc, char **argv)
 			listen_at = optarg;
 			break;
 		case 'u':
-			if (opt.n_up == MAX_UPSTREAMS || parse_upstream(optarg, &opt.up[opt.n_up])) {
-				fprintf(stderr, "httpsvc: bad or too many --upstream: %s\n", optarg);
+			if (opt.n_up == MAX_UPSTREAMS ||
+			    parse_upstream(optarg, &opt.up[opt.n_up])) {
+				fprintf(stderr, "httpsvc: bad or too many --upstream: %s\n",
+					optarg);
 				return 2;
 			}
 			opt.n_up++;
@@ -1043,7 +1058,7 @@ int main(int argc, char **argv)
 	printf("ready\n");
 	fflush(stdout);
 
-	while (!stop) {
+	while (!stopping()) {
 		struct pollfd p = {.fd = lfd, .events = POLLIN};
 		pthread_t th;
 		int c, slot;

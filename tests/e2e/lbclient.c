@@ -3,9 +3,11 @@
  * to ADDR PORT, reads the endpoint's name from each, and prints per-endpoint
  * counts, failures by errno, and how often getpeername()/recvfrom() did not
  * show ADDR:PORT back.
- *   lbclient [-u|-U] [-k] [-S] [-v] [-n N | -T SECONDS] ADDR PORT */
+ *   lbclient [-u|-U] [-k] [-S] [-v] [-w MS] [-n N | -T SECONDS] ADDR PORT
+ * -w gives each connect MS milliseconds (ETIMEDOUT after). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -99,6 +101,32 @@ static int read_line(int fd, char *buf, size_t len)
 	return n ? 0 : -ECONNRESET;
 }
 
+/* connect(); with ms > 0, give up after ms milliseconds (errno ETIMEDOUT). */
+static int connect_with_timeout(int fd, const struct sockaddr *sa, socklen_t len, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	socklen_t elen = sizeof(int);
+	int flags, err = 0;
+
+	if (ms <= 0)
+		return connect(fd, sa, len);
+	flags = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	if (connect(fd, sa, len) && errno != EINPROGRESS)
+		return -1;
+	if (poll(&p, 1, ms) <= 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+	fcntl(fd, F_SETFL, flags);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage dst = {}, peer;
@@ -106,10 +134,11 @@ int main(int argc, char **argv)
 	int opt, n = 100, mode = 0 /* 0 tcp, 1 udp, 2 udp connected */, i;
 	bool hold = false, bind_src = false, verbose = false;
 	double seconds = 0, t_end = 0;
+	int connect_ms = 0;
 	int *held = NULL;
 	long total = 0;
 
-	while ((opt = getopt(argc, argv, "n:uUkSvT:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:uUkSvT:w:")) != -1) {
 		switch (opt) {
 		case 'n': n = atoi(optarg); break;
 		case 'u': mode = 1; break;
@@ -118,6 +147,7 @@ int main(int argc, char **argv)
 		case 'S': bind_src = true; break;
 		case 'v': verbose = true; break;
 		case 'T': seconds = atof(optarg); break;
+		case 'w': connect_ms = atoi(optarg); break;
 		default: return 2;
 		}
 	}
@@ -194,7 +224,7 @@ int main(int argc, char **argv)
 			if (!same_addr(&peer, &dst))
 				mismatch++;
 		} else {
-			if (connect(fd, (void *)&dst, dlen)) {
+			if (connect_with_timeout(fd, (void *)&dst, dlen, connect_ms)) {
 				fail(errno, t0);
 				close(fd);
 				continue;

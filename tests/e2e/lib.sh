@@ -94,16 +94,23 @@ start_echo() {
 	return 1
 }
 
+# AGENT_NETNS=1: the agent runs in the test's namespace (where the test's
+# interfaces are, for the tc guard); the API is then reached there too.
+AGENT_NETNS=${AGENT_NETNS:-0}
+agent_ns() { if [ "$AGENT_NETNS" = 1 ]; then nsenter --net="/run/netns/$NS" "$@"; else "$@"; fi; }
+api_curl() { agent_ns curl "$@"; }
+
 start_agent() {
-	"$BIN" agent --config "$CONF" --cgroup "$CG" --bpffs "$PINS" --listen "$API" "$@" \
-		>> "$TMP/agent.log" 2>&1 &
+	( exec $( [ "$AGENT_NETNS" = 1 ] && echo nsenter --net="/run/netns/$NS" ) \
+		"$BIN" agent --config "$CONF" --cgroup "$CG" --bpffs "$PINS" --listen "$API" "$@" \
+		>> "$TMP/agent.log" 2>&1 ) &
 	AGENT_PID=$!
 	wait_ready
 }
 
 wait_ready() {
 	for _ in $(seq 100); do
-		if curl -sf "http://$API/readyz" >/dev/null 2>&1; then return 0; fi
+		if api_curl -sf "http://$API/readyz" >/dev/null 2>&1; then return 0; fi
 		if ! kill -0 "$AGENT_PID" 2>/dev/null; then break; fi
 		sleep 0.1
 	done
@@ -139,7 +146,7 @@ finish() {
 
 # ep_json SERVICE ADDRESS KEY: a field of one endpoint from the API
 ep_json() {
-	curl -sf "http://$API/api/v1/services/$1" | python3 -c '
+	api_curl -sf "http://$API/api/v1/services/$1" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 for e in s["endpoints"]:
@@ -149,7 +156,7 @@ for e in s["endpoints"]:
 
 # svc_json SERVICE EXPR: a Python expression over the service object `s`
 svc_json() {
-	curl -sf "http://$API/api/v1/services/$1" | python3 -c '
+	api_curl -sf "http://$API/api/v1/services/$1" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 print(eval(sys.argv[1]))' "$2"
@@ -157,7 +164,7 @@ print(eval(sys.argv[1]))' "$2"
 
 # refusal NAME: the kernel's refusal counter from the API
 refusal() {
-	curl -sf "http://$API/api/v1/services" | python3 -c '
+	api_curl -sf "http://$API/api/v1/services" | python3 -c '
 import json, sys
 print(json.load(sys.stdin)["refusals"][sys.argv[1]])' "$1"
 }
