@@ -154,13 +154,18 @@ parse_wrk() {
 }
 
 MODES="keep-alive close"
-total=$((ROUNDS * 2 * 3 * DURATION))
+total=$((ROUNDS * 2 * 3 * DURATION + 6))
 echo "http_overhead: nginx (1 worker) on loopback; wrk -t$THREADS -c$CONNS, $ROUNDS rounds x ${DURATION}s" \
 	"per path and mode (~${total}s); HAProxy $HAPROXY_MODE mode, 1 thread"
 : >"$TMP/results"
 for mode in $MODES; do
 	hdr=()
 	[ "$mode" = close ] && hdr=(-H "Connection: close")
+	# a discarded 1 s run per path first: connections, caches and CPU clocks warm
+	for target in $TARGETS; do
+		run_on "$target" wrk -t"$THREADS" -c"$CONNS" -d1s "${hdr[@]}" "$(url_of "$target")" \
+			>/dev/null 2>&1
+	done
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for target in $TARGETS; do
 			run_on "$target" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${hdr[@]}" \

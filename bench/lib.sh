@@ -9,6 +9,7 @@
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BPFMESH=$BENCH_ROOT/build/bpfmesh
+# shellcheck disable=SC2034 # used by the scripts that source this file
 E2E_BIN=$BENCH_ROOT/build/tests/e2e
 
 BENCH_NAME='' TMP='' CG='' PIN='' AGENT_PID='' AGENT_LISTEN='' AGENT_LOG=''

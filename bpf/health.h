@@ -11,6 +11,7 @@
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
 #include <linux/bpf.h>
+#include <stdbool.h>
 #endif
 
 #define LB_BREAKER_WINDOW_MAX 1024 /* bits in lb_svc_rt.window */

@@ -34,11 +34,7 @@ static __always_inline bool lb_ep_eligible(__u32 ep_id, __u64 now)
 {
 	struct lb_ep_health *h = bpf_map_lookup_elem(&lb_ep_health, &ep_id);
 
-	if (!h || h->state == LB_EP_HEALTHY)
-		return true;
-	if (h->state == LB_EP_EJECTED)
-		return h->reason != LB_REASON_ACTIVE_CHECK && now >= h->ejected_until;
-	return h->half_open_left > 0;
+	return !h || hl_ep_eligible(h, now);
 }
 
 struct scan_ctx {
