@@ -95,6 +95,7 @@ int agent_reload(struct agent *a)
 	}
 	health_apply(&a->health, cfg);
 	tcguard_apply(&a->tcg, cfg);
+	healthcheck_update(&a->hc, cfg, &a->lm);
 	config_free(a->cfg);
 	a->cfg = cfg;
 	cfg = NULL;
@@ -243,6 +244,10 @@ int agent_main(int argc, char **argv)
 			loader_map_fd(&a.ld, "lb_drops"), loader_map_fd(&a.ld, "lb_ev_lost")))
 		goto out;
 	tcguard_init(&a.tcg, a.opts.bpffs, loader_prog_fd(&a.ld, "bm_tc_guard"));
+	if (healthcheck_start(&a.hc, a.lm.fd.ep_health)) {
+		log_error("starting the health checker: %s", strerror(errno));
+		goto out;
+	}
 	a.attached = true;
 
 	wfd = watch_config(a.opts.config);
@@ -297,6 +302,7 @@ out:
 	api_stop(api);
 	if (wfd >= 0)
 		close(wfd);
+	healthcheck_stop(&a.hc);
 	health_free(&a.health);
 	tcguard_free(&a.tcg);
 	lbmaps_free(&a.lm);

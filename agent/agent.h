@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "health.h"
+#include "healthcheck.h"
 #include "lbmaps.h"
 #include "loader.h"
 #include "tcguard.h"
@@ -30,6 +31,7 @@ struct agent {
 	struct lbmaps lm;
 	struct health health;
 	struct tcguard tcg;
+	struct healthcheck hc;
 	struct mesh_config *cfg; /* the configuration in force, or NULL */
 	bool attached;
 	bool applied;		/* cfg is what the maps hold */
