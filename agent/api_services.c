@@ -35,6 +35,7 @@ static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_se
 {
 	struct lb_ep_stats sum = {};
 	struct lb_ep_health worst = {};
+	int64_t active = 0;
 	uint64_t now = health_now_ns(), left_ns = 0;
 	char ip[INET6_ADDRSTRLEN], key[128];
 	int pi;
@@ -49,6 +50,7 @@ static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_se
 	for (pi = 0; pi < s->n_ports; pi++) {
 		uint16_t port = e->port ? e->port : s->ports[pi].target_port;
 		struct lb_ep_stats st;
+		int64_t live;
 		uint32_t id;
 
 		snprintf(key, sizeof(key), "%s|%s|%u", e->addr.family == AF_INET ? "4" : "6", ip,
@@ -66,12 +68,12 @@ static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_se
 			    h.ejected_until > now && h.ejected_until - now > left_ns)
 				left_ns = h.ejected_until - now;
 		}
-		if (bpf_map_lookup_elem(a->lm.fd.ep_stats, &id, &st))
+		if (lbm_ep_stats_read(&a->lm, id, &st, &live))
 			continue;
 		sum.selected += st.selected;
 		sum.opened += st.opened;
 		sum.closed += st.closed;
-		sum.active += st.active;
+		active += live;
 		sum.refused += st.refused;
 		sum.timed_out += st.timed_out;
 		sum.reset += st.reset;
@@ -85,7 +87,7 @@ static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_se
 	jw_ku64(w, "selected", sum.selected);
 	jw_ku64(w, "connectionsOpened", sum.opened);
 	jw_ku64(w, "connectionsClosed", sum.closed);
-	jw_ki64(w, "connectionsActive", sum.active);
+	jw_ki64(w, "connectionsActive", active);
 	jw_ku64(w, "connectRefused", sum.refused);
 	jw_ku64(w, "connectTimeouts", sum.timed_out);
 	jw_ku64(w, "resets", sum.reset);

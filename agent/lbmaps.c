@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "bpf/lb.h"
 #include "bpf/health.h"
@@ -30,7 +31,7 @@
 
 struct want_svc {
 	char key[248];
-	uint8_t policy, family, proto;
+	uint8_t policy, family, proto, flags;
 	uint16_t port;
 	int n;
 	uint32_t *eps; /* ep ids */
@@ -162,8 +163,9 @@ static int lbmaps_adopt(struct lbmaps *lm)
 	char key[128];
 	int n_svc = 0, n_be = 0;
 
-	for (pid = NULL; !bpf_map_get_next_key(lm->fd.backends, pid, &id); pid = &id) {
-		if (id >= lm->max_be || bpf_map_lookup_elem(lm->fd.backends, &id, &be))
+	/* lb_backends is an array: a used slot has an address family */
+	for (id = 1; id < lm->max_be; id++) {
+		if (bpf_map_lookup_elem(lm->fd.backends, &id, &be) || !be.family)
 			continue;
 		struct lbm_backend *b = &lm->bes[id];
 
@@ -302,6 +304,9 @@ static int want_build(const struct mesh_config *cfg, struct want *w)
 				ws->port = p->port;
 				ws->cfg_si = si;
 				ws->cfg_pi = pi;
+				for (int k = 0; k < cfg->n_policies; k++)
+					if (cfg->policies[k].service_idx == si)
+						ws->flags |= LB_SVC_F_POLICY;
 				ws->eps = calloc(s->n_endpoints + 1, sizeof(*ws->eps));
 				ws->weights = calloc(s->n_endpoints + 1, sizeof(*ws->weights));
 				if (!ws->eps || !ws->weights)
@@ -409,6 +414,18 @@ static int check_capacity(struct lbmaps *lm, struct want *w, char *err, size_t e
 	return 0;
 }
 
+static void zero_ep_stats(struct lbmaps *lm, uint32_t id)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct lb_ep_stats *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero));
+	__s64 none = 0;
+
+	if (zero)
+		bpf_map_update_elem(lm->fd.ep_stats, &id, zero, BPF_ANY);
+	free(zero);
+	bpf_map_update_elem(lm->fd.ep_active, &id, &none, BPF_ANY);
+}
+
 static int write_backends(struct lbmaps *lm, const struct mesh_config *cfg, struct want *w,
 			  char *err, size_t errlen)
 {
@@ -434,8 +451,6 @@ static int write_backends(struct lbmaps *lm, const struct mesh_config *cfg, stru
 					continue;
 				lm->bes[id].removed = false; /* back before it was collected */
 			} else {
-				struct lb_ep_stats zero = {};
-
 				id = alloc_id(&lm->next_be, lm->max_be, be_used, lm);
 				if (!id) {
 					snprintf(err, errlen, "no free endpoint id");
@@ -448,7 +463,7 @@ static int write_backends(struct lbmaps *lm, const struct mesh_config *cfg, stru
 				if (strmap_put(&lm->be_ids, key, id))
 					return -ENOMEM;
 				/* a reused id starts from zero counts and good health */
-				bpf_map_update_elem(lm->fd.ep_stats, &id, &zero, BPF_ANY);
+				zero_ep_stats(lm, id);
 				struct lb_ep_health healthy = {};
 				struct lb_be_key bk;
 
@@ -467,6 +482,39 @@ static int write_backends(struct lbmaps *lm, const struct mesh_config *cfg, stru
 		}
 	}
 	return 0;
+}
+
+int lbm_ep_stats_read(const struct lbmaps *lm, uint32_t ep_id, struct lb_ep_stats *sum,
+		      int64_t *active)
+{
+	int ncpu = libbpf_num_possible_cpus(), i, rc = 0;
+	struct lb_ep_stats *v;
+	__s64 live = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0)
+		return -EINVAL;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(lm->fd.ep_stats, &ep_id, v)) {
+		rc = -errno;
+		goto out;
+	}
+	for (i = 0; i < ncpu; i++) {
+		sum->selected += v[i].selected;
+		sum->opened += v[i].opened;
+		sum->closed += v[i].closed;
+		sum->refused += v[i].refused;
+		sum->timed_out += v[i].timed_out;
+		sum->reset += v[i].reset;
+		sum->http_5xx += v[i].http_5xx;
+	}
+	bpf_map_lookup_elem(lm->fd.ep_active, &ep_id, &live);
+	*active = live;
+out:
+	free(v);
+	return rc;
 }
 
 static bool same_u32(const uint32_t *a, const uint32_t *b, uint32_t n)
@@ -599,7 +647,8 @@ static int write_service(struct lbmaps *lm, struct want_svc *ws, char *err, size
 		for (i = 0; i < n_slots; i++)
 			slots[i] = ws->eps[order[i]];
 	}
-	if (s->known && s->policy == ws->policy && s->n_slots == (uint32_t)n_slots &&
+	if (s->known && s->policy == ws->policy && s->flags == ws->flags &&
+	    s->n_slots == (uint32_t)n_slots &&
 	    s->n_eps == (uint32_t)ws->n && same_u32(s->slots, slots, n_slots) &&
 	    same_u32(s->eps, ws->eps, ws->n) && same_u32(s->weights, ws->weights, ws->n))
 		goto out; /* unchanged */
@@ -623,6 +672,7 @@ static int write_service(struct lbmaps *lm, struct want_svc *ws, char *err, size
 	val.stale_slots = s->known || s->n_slots ? s->n_slots : 0;
 	val.stale_eps = s->n_eps;
 	val.family = ws->family;
+	val.flags = ws->flags;
 	if (bpf_map_update_elem(lm->fd.services, &id, &val, BPF_ANY)) {
 		rc = -errno;
 		snprintf(err, errlen, "service %s: lb_services update: %s", ws->key, strerror(errno));
@@ -638,6 +688,7 @@ static int write_service(struct lbmaps *lm, struct want_svc *ws, char *err, size
 	s->stale_eps = val.stale_eps;
 	s->gen = ng;
 	s->policy = ws->policy;
+	s->flags = ws->flags;
 	s->family = ws->family;
 	s->proto = ws->proto;
 	s->port = ws->port;
@@ -811,9 +862,11 @@ void lbmaps_gc(struct lbmaps *lm, bool force)
 			continue;
 		struct lb_be_key bk;
 
+		struct lb_backend empty = {};
+
 		be_addr_key(b, &bk);
 		bpf_map_delete_elem(lm->fd.be_addr, &bk);
-		bpf_map_delete_elem(lm->fd.backends, &id);
+		bpf_map_update_elem(lm->fd.backends, &id, &empty, BPF_ANY);
 		be_key(b->family, b->addr, b->port, key, sizeof(key));
 		strmap_del(&lm->be_ids, key);
 		memset(b, 0, sizeof(*b));

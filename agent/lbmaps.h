@@ -19,6 +19,7 @@ struct lbm_svc {
 	uint8_t gen;
 	uint8_t family;
 	uint8_t proto;
+	uint8_t flags; /* LB_SVC_F_* written */
 	uint16_t port; /* host order */
 	uint32_t n_slots, n_eps;
 	uint32_t stale_slots, stale_eps;
@@ -42,7 +43,7 @@ struct lbm_backend {
 /* Map fds and limits, from the loaded skeleton. */
 struct lbm_fds {
 	int frontends, services, slots, maglev, backends, ep_stats, rr, svc_names;
-	int ep_health, svc_rt, svc_policy, be_addr;
+	int ep_health, svc_rt, svc_policy, be_addr, ep_active;
 };
 
 struct lbmaps {
@@ -69,6 +70,11 @@ int lbmaps_apply(struct lbmaps *lm, const struct mesh_config *cfg, char *err, si
 
 /* Delete endpoints removed from the config once no reader can hold them. */
 void lbmaps_gc(struct lbmaps *lm, bool force);
+
+/* An endpoint's counters summed over CPUs, and its open connections. */
+struct lb_ep_stats;
+int lbm_ep_stats_read(const struct lbmaps *lm, uint32_t ep_id, struct lb_ep_stats *sum,
+		      int64_t *active);
 
 /* Backend key and formatting helpers shared with the API. */
 void lbm_backend_str(const struct lbm_backend *be, char *buf, size_t len);

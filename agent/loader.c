@@ -193,6 +193,7 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	if (o->max_endpoints) {
 		bpf_map__set_max_entries(l->skel->maps.lb_backends, o->max_endpoints + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_ep_stats, o->max_endpoints + 1);
+		bpf_map__set_max_entries(l->skel->maps.lb_ep_active, o->max_endpoints + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_slots, (o->max_endpoints + 1) * 8);
 		bpf_map__set_max_entries(l->skel->maps.lb_ep_health, o->max_endpoints + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_be_addr, o->max_endpoints + 1);
@@ -258,6 +259,7 @@ void loader_map_fds(const struct loader *l, struct lbm_fds *fds)
 	fds->svc_rt = bpf_map__fd(l->skel->maps.lb_svc_rt);
 	fds->svc_policy = bpf_map__fd(l->skel->maps.lb_svc_policy);
 	fds->be_addr = bpf_map__fd(l->skel->maps.lb_be_addr);
+	fds->ep_active = bpf_map__fd(l->skel->maps.lb_ep_active);
 }
 
 int loader_map_fd(const struct loader *l, const char *name)

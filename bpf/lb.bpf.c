@@ -135,18 +135,22 @@ static __always_inline __u32 lb_udp_affinity(__u32 svc_id, __u64 cookie, __u64 n
 	if (!ep)
 		return LB_EP_NONE;
 	be = bpf_map_lookup_elem(&lb_backends, ep);
-	if (!be || (be->flags & LB_BE_F_REMOVED) || !lb_ep_available(*ep, svc_id, now))
+	if (!be || !be->family || (be->flags & LB_BE_F_REMOVED) || !lb_ep_available(*ep, svc_id, now))
 		return LB_EP_NONE;
 	return *ep;
 }
 
 /* Service protections, checked before an endpoint is chosen, for connect()
  * only: an unconnected UDP socket's datagrams are not calls. */
-static __always_inline __u32 lb_admit(__u32 svc_id, bool tcp, __u64 now, bool *pool)
+static __always_inline __u32 lb_admit(const struct lb_svc *svc, __u32 svc_id, bool tcp, __u64 now,
+				      bool *pool)
 {
-	struct lb_svc_policy *pol = bpf_map_lookup_elem(&lb_svc_policy, &svc_id);
+	struct lb_svc_policy *pol;
 
 	*pool = false;
+	if (!(svc->flags & LB_SVC_F_POLICY))
+		return 0;
+	pol = bpf_map_lookup_elem(&lb_svc_policy, &svc_id);
 	if (!pol)
 		return 0;
 	if (!lb_breaker_admit(svc_id, pol, now))
@@ -169,7 +173,6 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 	struct lb_backend *be;
 	struct lb_ep_stats *st;
 	struct lb_svc *svc;
-	struct lb_sock *ls;
 	struct lb_fe *fe;
 	__u32 ep_id = LB_EP_NONE, refusal;
 	bool pool = false;
@@ -191,7 +194,7 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 	if (sendmsg) {
 		ep_id = lb_udp_affinity(fe->svc_id, cookie, now);
 	} else {
-		refusal = lb_admit(fe->svc_id, key.proto == IPPROTO_TCP, now, &pool);
+		refusal = lb_admit(svc, fe->svc_id, key.proto == IPPROTO_TCP, now, &pool);
 		if (refusal) {
 			lb_count_drop(refusal - 1);
 			goto refuse;
@@ -209,40 +212,47 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 		goto refuse;
 	}
 
-	rk.cookie = cookie;
-	__builtin_memcpy(rk.addr, be->addr, sizeof(rk.addr));
-	rk.port = be->port;
-	rk.family = family;
-	__builtin_memcpy(rv.addr, key.addr, sizeof(rv.addr));
-	rv.port = key.port;
-	rv.svc_id = fe->svc_id;
-	if (bpf_map_update_elem(&lb_revnat, &rk, &rv, BPF_ANY))
-		lb_count_drop(LB_DROP_REVNAT_FULL);
-
 	if (sendmsg) {
 		struct lb_aff_key ak = { .cookie = cookie, .svc_id = fe->svc_id };
 
+		rk.cookie = cookie;
+		__builtin_memcpy(rk.addr, be->addr, sizeof(rk.addr));
+		rk.port = be->port;
+		rk.family = family;
+		__builtin_memcpy(rv.addr, key.addr, sizeof(rv.addr));
+		rv.port = key.port;
+		rv.svc_id = fe->svc_id;
+		if (bpf_map_update_elem(&lb_revnat, &rk, &rv, BPF_ANY))
+			lb_count_drop(LB_DROP_REVNAT_FULL);
 		bpf_map_update_elem(&lb_udp_aff, &ak, &ep_id, BPF_ANY);
-	} else if (ctx->sk) {
-		ls = bpf_sk_storage_get(&lb_sk, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (ls) {
-			/* a reconnect of the same socket gives back its slot first */
-			if (ls->pool)
-				lb_pool_release(ls->svc_id);
-			ls->ep_id = ep_id;
-			ls->svc_id = fe->svc_id;
-			ls->pool = pool;
-			ls->counted = 0;
-			ls->outcome = 0;
-			ls->user_timeout = 0;
-			pool = false;
+	} else {
+		struct lb_conn c = {}, *old;
+
+		/* a socket connected again (UDP, or TCP after a failure) gives
+		 * back its bulkhead slot first; only policies take slots */
+		if (svc->flags & LB_SVC_F_POLICY) {
+			old = bpf_map_lookup_elem(&lb_conns, &cookie);
+			if (old && old->pool)
+				lb_pool_release(old->svc_id);
 		}
+		__builtin_memcpy(c.addr, key.addr, sizeof(c.addr));
+		__builtin_memcpy(c.ep_addr, be->addr, sizeof(c.ep_addr));
+		c.port = key.port;
+		c.ep_port = be->port;
+		c.ep_id = ep_id;
+		c.svc_id = fe->svc_id;
+		c.family = family;
+		c.pool = pool;
+		if (bpf_map_update_elem(&lb_conns, &cookie, &c, BPF_ANY))
+			lb_count_drop(LB_DROP_REVNAT_FULL);
+		else
+			pool = false;
 	}
 	if (pool) /* nowhere to remember the slot: do not hold it */
 		lb_pool_release(fe->svc_id);
 	st = bpf_map_lookup_elem(&lb_ep_stats, &ep_id);
 	if (st)
-		__sync_fetch_and_add(&st->selected, 1);
+		st->selected++; /* per CPU */
 
 	lb_ctx_set_addr(ctx, family, be->addr, be->port);
 	return SYS_PROCEED;
@@ -256,15 +266,32 @@ refuse:
 	return SYS_REJECT;
 }
 
-/* Show the service address instead of the endpoint the socket was sent to. */
-static __always_inline int lb_revxlate(struct bpf_sock_addr *ctx, int family)
+static __always_inline bool lb_addr_eq(const __u8 *a, const __u8 *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
+/* Show the service address instead of the endpoint the socket was sent to:
+ * connect()ed sockets from lb_conns, unconnected UDP from lb_revnat. */
+static __always_inline int lb_revxlate(struct bpf_sock_addr *ctx, int family, bool udp_msg)
 {
 	struct lb_revnat_key rk = {};
 	struct lb_fe_key peer;
 	struct lb_revnat *rv;
+	struct lb_conn *c;
+	__u64 cookie = bpf_get_socket_cookie(ctx);
 
 	lb_ctx_addr(ctx, family, &peer);
-	rk.cookie = bpf_get_socket_cookie(ctx);
+	c = bpf_map_lookup_elem(&lb_conns, &cookie);
+	if (c && c->ep_port == peer.port && lb_addr_eq(c->ep_addr, peer.addr)) {
+		lb_ctx_set_addr(ctx, family, c->addr, c->port);
+		return SYS_PROCEED;
+	}
+	if (!udp_msg)
+		return SYS_PROCEED;
+	rk.cookie = cookie;
 	__builtin_memcpy(rk.addr, peer.addr, sizeof(rk.addr));
 	rk.port = peer.port;
 	rk.family = family;
@@ -301,25 +328,25 @@ int bm_sendmsg6(struct bpf_sock_addr *ctx)
 SEC("cgroup/recvmsg4")
 int bm_recvmsg4(struct bpf_sock_addr *ctx)
 {
-	return lb_revxlate(ctx, AF_INET);
+	return lb_revxlate(ctx, AF_INET, true);
 }
 
 SEC("cgroup/recvmsg6")
 int bm_recvmsg6(struct bpf_sock_addr *ctx)
 {
-	return lb_revxlate(ctx, AF_INET6);
+	return lb_revxlate(ctx, AF_INET6, true);
 }
 
 SEC("cgroup/getpeername4")
 int bm_getpeername4(struct bpf_sock_addr *ctx)
 {
-	return lb_revxlate(ctx, AF_INET);
+	return lb_revxlate(ctx, AF_INET, false);
 }
 
 SEC("cgroup/getpeername6")
 int bm_getpeername6(struct bpf_sock_addr *ctx)
 {
-	return lb_revxlate(ctx, AF_INET6);
+	return lb_revxlate(ctx, AF_INET6, false);
 }
 
 /* The error a connection attempt ended with (sk_err), read through BTF. */
@@ -337,13 +364,13 @@ static __always_inline void lb_stat_add(__u32 ep_id, int field)
 	if (!st)
 		return;
 	switch (field) {
-	case 0: __sync_fetch_and_add(&st->refused, 1); break;
-	case 1: __sync_fetch_and_add(&st->timed_out, 1); break;
-	case 2: __sync_fetch_and_add(&st->reset, 1); break;
+	case 0: st->refused++; break;
+	case 1: st->timed_out++; break;
+	case 2: st->reset++; break;
 	}
 }
 
-static __always_inline __u32 lb_connect_timeout_ms(const struct lb_sock *ls)
+static __always_inline __u32 lb_connect_timeout_ms(const struct lb_conn *ls)
 {
 	struct lb_svc_policy *pol = bpf_map_lookup_elem(&lb_svc_policy, &ls->svc_id);
 
@@ -357,14 +384,16 @@ int bm_sockops(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *sk = skops->sk;
 	struct lb_ep_stats *st;
-	struct lb_sock *ls;
-	__u64 now;
+	struct lb_conn *ls;
+	__s64 *live;
+	__u64 now, cookie;
 	__u32 ms;
 	int err, zero = 0;
 
 	if (!sk)
 		return 1;
-	ls = bpf_sk_storage_get(&lb_sk, sk, 0, 0);
+	cookie = bpf_get_socket_cookie(skops);
+	ls = bpf_map_lookup_elem(&lb_conns, &cookie);
 	if (!ls || ls->ep_id == LB_EP_NONE)
 		return 1;
 	switch (skops->op) {
@@ -398,9 +427,11 @@ int bm_sockops(struct bpf_sock_ops *skops)
 		if (ls->counted)
 			break;
 		st = bpf_map_lookup_elem(&lb_ep_stats, &ls->ep_id);
-		if (st) {
-			__sync_fetch_and_add(&st->opened, 1);
-			__sync_fetch_and_add(&st->active, 1);
+		if (st)
+			st->opened++;
+		live = bpf_map_lookup_elem(&lb_ep_active, &ls->ep_id);
+		if (live) {
+			__sync_fetch_and_add(live, 1);
 			ls->counted = 1;
 		}
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
@@ -429,25 +460,43 @@ int bm_sockops(struct bpf_sock_ops *skops)
 			lb_breaker_record(ls->svc_id, true, now);
 		}
 		st = bpf_map_lookup_elem(&lb_ep_stats, &ls->ep_id);
-		if (st) {
-			__sync_fetch_and_add(&st->closed, 1);
-			__sync_fetch_and_add(&st->active, -1);
-		}
+		if (st)
+			st->closed++;
+		live = bpf_map_lookup_elem(&lb_ep_active, &ls->ep_id);
+		if (live)
+			__sync_fetch_and_add(live, -1);
 		break;
 	}
 	return 1;
 }
 
-/* The bulkhead slot is held by the socket until the application closes it. */
+/* The socket is gone: its bulkhead slot, its open-connection count and its
+ * lb_conns entry go too. */
 SEC("cgroup/sock_release")
 int bm_sock_release(struct bpf_sock *ctx)
 {
-	struct lb_sock *ls = bpf_sk_storage_get(&lb_sk, ctx, 0, 0);
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct lb_conn *c = bpf_map_lookup_elem(&lb_conns, &cookie);
 
-	if (ls && ls->pool) {
-		ls->pool = 0;
-		lb_pool_release(ls->svc_id);
+	if (!c)
+		return 1;
+	if (c->pool) {
+		c->pool = 0;
+		lb_pool_release(c->svc_id);
 	}
+	/* closed by the application before TCP reached CLOSE: it stops
+	 * counting as open now, since sockops will not find it later */
+	if (c->counted) {
+		struct lb_ep_stats *st = bpf_map_lookup_elem(&lb_ep_stats, &c->ep_id);
+		__s64 *live = bpf_map_lookup_elem(&lb_ep_active, &c->ep_id);
+
+		c->counted = 0;
+		if (st)
+			st->closed++;
+		if (live)
+			__sync_fetch_and_add(live, -1);
+	}
+	bpf_map_delete_elem(&lb_conns, &cookie);
 	return 1;
 }
 

@@ -21,7 +21,8 @@
 #define LB_MAX_SLOTS 1048576	 /* weighted slots + endpoint lists, both generations */
 #define LB_MAX_MAGLEV 1024	 /* services using maglev */
 #define LB_MAGLEV_M 65537	 /* maglev table size: prime, >= 100 x endpoints per service (as Katran) */
-#define LB_MAX_REVNAT 262144	 /* socket x endpoint -> service address */
+#define LB_MAX_REVNAT 262144	 /* unconnected UDP socket x endpoint -> service address */
+#define LB_MAX_CONNS 65536	 /* open connect()ed sockets sent to an endpoint */
 #define LB_MAX_EPS_PER_SVC 256	 /* bounds the least-connections scan */
 #define LB_WEIGHT_TABLE_MAX 4096 /* weighted slot table cap per service */
 
@@ -67,9 +68,11 @@ struct lb_svc {
 	__u32 stale_slots; /* slots left in the inactive generation (agent bookkeeping) */
 	__u16 stale_eps;   /* endpoint list entries left in the inactive generation */
 	__u8 family;
-	__u8 flags;
+	__u8 flags; /* LB_SVC_F_* */
 };
 _Static_assert(sizeof(struct lb_svc) == 16, "lb_svc ABI");
+
+#define LB_SVC_F_POLICY 0x1 /* lb_svc_policy has an entry: saves a lookup when not */
 
 struct lb_slot_key {
 	__u32 svc_id;
@@ -96,16 +99,19 @@ _Static_assert(sizeof(struct lb_backend) == 24, "lb_backend ABI");
 
 #define LB_BE_F_REMOVED 0x1 /* removed from config, kept until no slot can name it */
 
-/* lb_ep_stats value (array, index ep_id): kernel-maintained counters. */
+/* lb_ep_stats value (per-CPU array, index ep_id): kernel-maintained
+ * counters, per CPU so the connect path never bounces a shared cache line;
+ * the agent sums them. The live connection count every CPU must agree on
+ * (leastConnections reads it) is lb_ep_active. */
 struct lb_ep_stats {
 	__u64 selected;	 /* connect()/sendmsg() sent to this endpoint */
 	__u64 opened;	 /* TCP connections established */
 	__u64 closed;	 /* TCP connections closed after establishing */
-	__s64 active;	 /* opened - closed, read by leastConnections */
 	__u64 refused;	 /* connect answered by RST */
 	__u64 timed_out; /* SYN retries or connectTimeout exhausted */
 	__u64 reset;	 /* reset while established */
 	__u64 http_5xx;	 /* fed by request capture */
+	__u64 reserved;
 };
 _Static_assert(sizeof(struct lb_ep_stats) == 64, "lb_ep_stats ABI");
 
@@ -128,18 +134,25 @@ struct lb_revnat {
 };
 _Static_assert(sizeof(struct lb_revnat) == 24, "lb_revnat ABI");
 
-/* Per-socket state (sk_storage): the endpoint a socket was sent to, so sockops
- * can count its connection. */
-struct lb_sock {
+/* lb_conns value, keyed by socket cookie: a connect()ed socket that was sent
+ * to an endpoint. A hash entry made at connect() and deleted at
+ * sock_release is several times cheaper on this path than sk_storage or an
+ * LRU map (measured: bench/connect_cost.sh). */
+struct lb_conn {
+	__u8 addr[16];	  /* the service address the application asked for */
+	__u8 ep_addr[16]; /* the endpoint it was sent to */
+	__u16 port;	  /* service port, network byte order */
+	__u16 ep_port;	  /* endpoint port, network byte order */
 	__u32 ep_id;
 	__u32 svc_id;
+	__u8 family;
 	__u8 counted;	   /* established and counted in lb_ep_stats.active */
 	__u8 pool;	   /* holds a bulkhead slot of svc_id */
 	__u8 user_timeout; /* TCP_USER_TIMEOUT set for connectTimeout */
 	__u8 outcome;	   /* connect outcome already recorded */
-	__u8 reserved[4];
+	__u8 reserved[7];
 };
-_Static_assert(sizeof(struct lb_sock) == 16, "lb_sock ABI");
+_Static_assert(sizeof(struct lb_conn) == 56, "lb_conn ABI");
 
 /* UDP affinity: an unconnected UDP socket keeps its endpoint per service. */
 struct lb_aff_key {
@@ -161,7 +174,7 @@ _Static_assert(sizeof(struct lb_meta) == 32, "lb_meta ABI");
 enum lb_drop_reason {
 	LB_DROP_NO_ENDPOINT = 0, /* service has no (usable) endpoint */
 	LB_DROP_NO_BACKEND = 1,	 /* slot named an endpoint missing from lb_backends */
-	LB_DROP_REVNAT_FULL = 2, /* lb_revnat update failed */
+	LB_DROP_REVNAT_FULL = 2, /* lb_revnat or lb_conns update failed */
 	LB_DROP_BREAKER_OPEN = 3, /* circuit breaker OPEN, or HALF_OPEN permits used */
 	LB_DROP_BULKHEAD = 4,	  /* connectionPool.tcp.maxConnections reached */
 	LB_DROP_RATE_LIMIT = 5,	  /* rateLimit bucket empty */

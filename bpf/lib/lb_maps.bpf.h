@@ -47,8 +47,11 @@ struct {
 	__array(values, struct lb_maglev_inner);
 } lb_maglev SEC(".maps");
 
+/* An array, so the lookup is inlined by the JIT: a slot is written only
+ * while no table names its id (and REMOVED is one byte), so readers never
+ * see a torn endpoint; family 0 marks a free slot. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LB_MAX_ENDPOINTS);
 	__type(key, __u32);
 	__type(value, struct lb_backend);
@@ -56,12 +59,21 @@ struct {
 } lb_backends SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, LB_MAX_ENDPOINTS);
 	__type(key, __u32);
 	__type(value, struct lb_ep_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_ep_stats SEC(".maps");
+
+/* Open TCP connections per endpoint (atomic, shared by all CPUs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, __s64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_ep_active SEC(".maps");
 
 /* Round-robin cursor per svc_id. */
 struct {
@@ -89,12 +101,13 @@ struct {
 } lb_udp_aff SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct lb_sock);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_CONNS);
+
+	__type(key, __u64);
+	__type(value, struct lb_conn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lb_sk SEC(".maps");
+} lb_conns SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

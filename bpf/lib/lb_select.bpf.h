@@ -137,9 +137,9 @@ struct lc_ctx {
 static long lc_visit(__u32 i, struct lc_ctx *c)
 {
 	struct lb_slot_key key = { .svc_id = c->svc_id };
-	struct lb_ep_stats *st;
 	struct lb_slot *slot;
 	__u64 active, weight;
+	__s64 *live;
 	__u32 j = c->start + i;
 
 	if (i >= c->n)
@@ -150,8 +150,8 @@ static long lc_visit(__u32 i, struct lc_ctx *c)
 	slot = bpf_map_lookup_elem(&lb_slots, &key);
 	if (!slot || !lb_ep_eligible(slot->ep_id, c->now))
 		return 0;
-	st = bpf_map_lookup_elem(&lb_ep_stats, &slot->ep_id);
-	active = (st && st->active > 0) ? (__u64)st->active : 0;
+	live = bpf_map_lookup_elem(&lb_ep_active, &slot->ep_id);
+	active = (live && *live > 0) ? (__u64)*live : 0;
 	weight = slot->weight ? slot->weight : 1;
 	/* fewest active connections per unit of weight; ties go to the first
 	 * seen from a random start, so equal endpoints share the load */
