@@ -51,6 +51,21 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* terminateConnections also covers endpoints taken out of the config. */
+static void terminate_removed_endpoints(struct agent *a, const struct mesh_config *cfg)
+{
+	struct lb_be_key *keys = NULL;
+	int n = terminate_removed(a->cfg, cfg, &keys), netns, done;
+
+	if (n > 0) {
+		done = terminator_run(&a->term, keys, n, &netns);
+		log_info("terminated %d connection(s) to %d removed endpoint(s) in %d network "
+			 "namespace(s)",
+			 done, n, netns);
+	}
+	free(keys);
+}
+
 int agent_reload(struct agent *a)
 {
 	struct cfg_errors errs = {};
@@ -95,6 +110,7 @@ int agent_reload(struct agent *a)
 	}
 	health_apply(&a->health, cfg);
 	tcguard_apply(&a->tcg, cfg);
+	terminate_removed_endpoints(a, cfg);
 	healthcheck_update(&a->hc, cfg, &a->lm);
 	config_free(a->cfg);
 	a->cfg = cfg;
@@ -244,6 +260,9 @@ int agent_main(int argc, char **argv)
 			loader_map_fd(&a.ld, "lb_drops"), loader_map_fd(&a.ld, "lb_ev_lost")))
 		goto out;
 	tcguard_init(&a.tcg, a.opts.bpffs, loader_prog_fd(&a.ld, "bm_tc_guard"));
+	terminator_init(&a.term, loader_prog(&a.ld, "bm_iter_tcp"), loader_prog(&a.ld, "bm_iter_udp"),
+			loader_map_fd(&a.ld, "lb_term"), a.cgroup);
+	a.health.term = &a.term;
 	if (healthcheck_start(&a.hc, a.lm.fd.ep_health)) {
 		log_error("starting the health checker: %s", strerror(errno));
 		goto out;
@@ -303,6 +322,7 @@ out:
 	if (wfd >= 0)
 		close(wfd);
 	healthcheck_stop(&a.hc);
+	terminator_free(&a.term);
 	health_free(&a.health);
 	tcguard_free(&a.tcg);
 	lbmaps_free(&a.lm);

@@ -14,6 +14,7 @@
 #include "lbmaps.h"
 #include "loader.h"
 #include "tcguard.h"
+#include "terminate.h"
 
 struct agent_opts {
 	const char *config;
@@ -32,6 +33,7 @@ struct agent {
 	struct health health;
 	struct tcguard tcg;
 	struct healthcheck hc;
+	struct terminator term;
 	struct mesh_config *cfg; /* the configuration in force, or NULL */
 	bool attached;
 	bool applied;		/* cfg is what the maps hold */

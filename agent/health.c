@@ -8,12 +8,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "health.h"
 #include "log.h"
+#include "terminate.h"
 
 #define MS 1000000ULL
 
@@ -153,6 +155,31 @@ static void ep_str(struct health *h, uint32_t id, char *buf, size_t len)
 		snprintf(buf, len, "endpoint#%u", id);
 }
 
+/* terminateConnections: the mesh's open connections to a freshly ejected
+ * endpoint are destroyed so their clients reconnect elsewhere. */
+static void terminate_ejected(struct health *h, uint32_t ep_id, uint32_t svc_id)
+{
+	struct lb_svc_policy pol;
+	struct lb_be_key k = {};
+	const struct lbm_backend *b;
+	char ep[64];
+	int n, netns;
+
+	if (!h->term || ep_id >= h->lm->max_be || !h->lm->bes[ep_id].used)
+		return;
+	if (bpf_map_lookup_elem(h->lm->fd.svc_policy, &svc_id, &pol) ||
+	    !(pol.flags & LB_POL_TERMINATE))
+		return;
+	b = &h->lm->bes[ep_id];
+	memcpy(k.addr, b->addr, b->family == AF_INET ? 4 : 16);
+	k.port = htons(b->port);
+	k.family = b->family;
+	n = terminator_run(h->term, &k, 1, &netns);
+	ep_str(h, ep_id, ep, sizeof(ep));
+	log_info("terminated %d connection(s) to ejected endpoint %s in %d network namespace(s)",
+		 n, ep, netns);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct health *h = ctx;
@@ -169,6 +196,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	case LB_EV_EP_EJECTED:
 		log_warn("endpoint %s of %s ejected: %s; ejection #%u for %.1fs", ep,
 			 svc_key(h, e->svc_id), health_reason_name(e->reason), e->count, secs);
+		terminate_ejected(h, e->ep_id, e->svc_id);
 		break;
 	case LB_EV_EP_HALF_OPEN:
 		log_info("endpoint %s half-open: %s; %u trial connection(s) allowed", ep,

@@ -13,6 +13,7 @@
 #include "lbmaps.h"
 
 struct ring_buffer;
+struct terminator;
 
 struct health {
 	struct lbmaps *lm;
@@ -21,6 +22,7 @@ struct health {
 	int events_fd, drops_fd, lost_fd;
 	uint64_t transitions; /* events seen */
 	uint64_t last_tick_ns;
+	struct terminator *term; /* for terminateConnections, or NULL */
 };
 
 int health_init(struct health *h, struct lbmaps *lm, int events_fd, int drops_fd, int lost_fd);

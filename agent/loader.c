@@ -220,8 +220,10 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	if (err)
 		goto fail;
 	bpf_object__for_each_program(prog, l->skel->obj) {
-		/* the tc guard goes on interfaces, not on the cgroup */
-		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS)
+		/* the tc guard goes on interfaces and the socket iterators
+		 * are run on demand, not attached to the cgroup */
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS ||
+		    bpf_program__type(prog) == BPF_PROG_TYPE_TRACING)
 			continue;
 		err = attach_prog(l, prog);
 		if (err)
@@ -265,6 +267,11 @@ void loader_map_fds(const struct loader *l, struct lbm_fds *fds)
 int loader_map_fd(const struct loader *l, const char *name)
 {
 	return bpf_object__find_map_fd_by_name(l->skel->obj, name);
+}
+
+struct bpf_program *loader_prog(const struct loader *l, const char *name)
+{
+	return bpf_object__find_program_by_name(l->skel->obj, name);
 }
 
 int loader_prog_fd(const struct loader *l, const char *name)

@@ -34,6 +34,9 @@ void loader_close(struct loader *l);
 void loader_map_fds(const struct loader *l, struct lbm_fds *fds);
 /* A map's fd by name, or a negative errno. */
 int loader_map_fd(const struct loader *l, const char *name);
+struct bpf_program;
+/* A program by name, or NULL. */
+struct bpf_program *loader_prog(const struct loader *l, const char *name);
 /* A program's fd by name, or a negative errno. */
 int loader_prog_fd(const struct loader *l, const char *name);
 

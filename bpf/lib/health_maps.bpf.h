@@ -45,6 +45,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_be_addr SEC(".maps");
 
+/* Endpoints whose connections the agent is terminating right now
+ * (outlierDetection.terminateConnections), read by the socket iterators. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct lb_be_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_term SEC(".maps");
+
 /* Transitions that could not be reported because lb_events was full. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
