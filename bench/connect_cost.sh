@@ -10,6 +10,9 @@
 #             find no service (what every other connection on a node pays)
 #   service   inside the cgroup, to the service address: lookup, endpoint
 #             choice, rewrite, reverse-NAT entry for getpeername()
+#   protected the same to a second service whose TrafficPolicy turns every
+#             protection on (outlier detection, circuit breaker, bulkhead,
+#             rate limit, connect timeout) at limits this run never reaches
 # and prints, per way, the ns per run of each bpfmesh program (run_time_ns /
 # run_cnt of our own programs, found through our pinned links) and the wall
 # time per connection against the baseline.
@@ -21,6 +24,7 @@ set -u -o pipefail
 CONNECTS=${BENCH_CONNECTS:-20000}
 ENDPOINTS=${BENCH_ENDPOINTS:-4}
 VIP=127.100.201.1
+VIP2=127.100.201.2
 
 bench_init connect_cost
 [[ $CONNECTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_CONNECTS must be a positive number"
@@ -57,6 +61,32 @@ EOF
 	for p in "${ports[@]}"; do
 		echo "  - {address: \"127.0.0.1\", port: $p}"
 	done
+	cat <<EOF
+---
+apiVersion: bpfmesh.io/v1alpha1
+kind: Service
+metadata: {name: echo-protected}
+spec:
+  addresses: ["$VIP2"]
+  ports: [{name: tcp, port: 80, protocol: TCP}]
+  loadBalancer: {policy: random}
+  endpoints:
+EOF
+	for p in "${ports[@]}"; do
+		echo "  - {address: \"127.0.0.1\", port: $p}"
+	done
+	cat <<EOF
+---
+apiVersion: bpfmesh.io/v1alpha1
+kind: TrafficPolicy
+metadata: {name: echo-protected}
+spec:
+  service: echo-protected
+  connectionPool: {tcp: {maxConnections: 1000000, connectTimeout: 5s}}
+  outlierDetection: {consecutiveConnectFailures: 5, baseEjectionTime: 30s}
+  circuitBreaker: {failureRateThreshold: 50, slidingWindowSize: 100, minimumNumberOfCalls: 100}
+  rateLimit: {connectionsPerSecond: 100000000, burst: 100000000}
+EOF
 } >"$TMP/config/bench.yaml"
 agent_start "$TMP/config"
 for ((i = 0; i < 50; i++)); do
@@ -120,13 +150,14 @@ measure warmup 1 "$VIP" 80
 measure baseline 0 127.0.0.1 "${ports[0]}"
 measure miss 1 127.0.0.1 "${ports[0]}"
 measure service 1 "$VIP" 80
+measure protected 1 "$VIP2" 80
 
 base_ns=$(awk '$1 == "baseline" && $2 == "wall" { print $3 / $4 }' "$TMP/results")
 echo
 echo "connect_cost: per connection (wall: the whole connect+read+close as lbclient sees it)"
 {
 	printf 'WAY\tWALL/CONN\tvs baseline\tbm_connect4 NS/CALL\tbm_connect4 CALLS\tALL bm_* NS/CONN\n'
-	for way in baseline miss service; do
+	for way in baseline miss service protected; do
 		wall=$(awk -v w="$way" '$1 == w && $2 == "wall" { print $3 / $4 }' "$TMP/results")
 		c4=$(awk -v w="$way" '$1 == w && $2 == "bm_connect4" { printf "%.0f", $3 / $4 }' "$TMP/results")
 		c4n=$(awk -v w="$way" '$1 == w && $2 == "bm_connect4" { print $4 }' "$TMP/results")
