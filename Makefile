@@ -36,7 +36,8 @@ all: $(BUILD)/bpfmesh $(E2E_BINS)
 
 # Debian packages the build, the tests and the demo need; installs only what is missing.
 DEB_PKGS := clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
-            libyaml-dev libmicrohttpd-dev libjson-c-dev libcmocka-dev iproute2 procps curl
+            libyaml-dev libmicrohttpd-dev libjson-c-dev libcmocka-dev iproute2 procps curl \
+            python3
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
