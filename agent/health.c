@@ -190,6 +190,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e))
 		return 0;
 	h->transitions++;
+	if (h->watch && e->ep_id && e->ep_id < h->lm->max_be)
+		h->watch[e->ep_id] = 1;
 	ep_str(h, e->ep_id, ep, sizeof(ep));
 	secs = e->until > e->ts ? (e->until - e->ts) / 1e9 : 0;
 	switch (e->kind) {
@@ -229,6 +231,9 @@ int health_init(struct health *h, struct lbmaps *lm, int events_fd, int drops_fd
 	h->events_fd = events_fd;
 	h->drops_fd = drops_fd;
 	h->lost_fd = lost_fd;
+	h->watch = calloc(lm->max_be, 1);
+	if (!h->watch)
+		return -ENOMEM;
 	h->rb = ring_buffer__new(events_fd, on_event, h, NULL);
 	if (!h->rb) {
 		log_error("lb_events ring buffer: %s", strerror(errno));
@@ -241,6 +246,8 @@ void health_free(struct health *h)
 {
 	ring_buffer__free(h->rb);
 	h->rb = NULL;
+	free(h->watch);
+	h->watch = NULL;
 }
 
 int health_events_fd(struct health *h)
@@ -267,12 +274,16 @@ void health_tick(struct health *h, uint64_t now)
 		struct lb_ep_health st;
 		uint64_t interval;
 
-		if (!lm->bes[id].used)
+		/* only endpoints an event named, after one full scan at start */
+		if (!lm->bes[id].used || (h->scanned && !h->watch[id]))
 			continue;
 		if (bpf_map_lookup_elem_flags(lm->fd.ep_health, &id, &st, BPF_F_LOCK))
 			continue;
-		if (st.state == LB_EP_HEALTHY && st.ejections == 0)
+		if (st.state == LB_EP_HEALTHY && st.ejections == 0) {
+			h->watch[id] = 0;
 			continue;
+		}
+		h->watch[id] = 1;
 		tp = st.svc_id < lm->max_svc && lm->svcs[st.svc_id].used
 			     ? health_policy_of(h->cfg, lm->svcs[st.svc_id].cfg_si)
 			     : NULL;
@@ -291,6 +302,7 @@ void health_tick(struct health *h, uint64_t now)
 		st.changed_at = now;
 		bpf_map_update_elem(lm->fd.ep_health, &id, &st, BPF_F_LOCK | BPF_EXIST);
 	}
+	h->scanned = true;
 }
 
 int health_ep_read(struct health *h, uint32_t ep_id, struct lb_ep_health *out)

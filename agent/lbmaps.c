@@ -757,7 +757,7 @@ int lbmaps_apply(struct lbmaps *lm, const struct mesh_config *cfg, char *err, si
 	const char *k;
 	uint32_t v, id;
 	size_t pos;
-	bool *keep_be = NULL;
+	bool *keep_be = NULL, *keep_svc = NULL;
 	int i, rc;
 
 	err[0] = 0;
@@ -805,16 +805,16 @@ int lbmaps_apply(struct lbmaps *lm, const struct mesh_config *cfg, char *err, si
 		strmap_del(&lm->fes, k);
 	}
 	/* services no longer wanted */
-	for (id = 1; id < lm->max_svc; id++) {
-		bool wanted = false;
-
-		if (!lm->svcs[id].used)
-			continue;
-		for (i = 0; i < w.n_svcs && !wanted; i++)
-			wanted = w.svcs[i].id == id;
-		if (!wanted)
-			delete_service(lm, id);
+	keep_svc = calloc(lm->max_svc, sizeof(*keep_svc));
+	if (!keep_svc) {
+		rc = -ENOMEM;
+		goto out;
 	}
+	for (i = 0; i < w.n_svcs; i++)
+		keep_svc[w.svcs[i].id] = true;
+	for (id = 1; id < lm->max_svc; id++)
+		if (lm->svcs[id].used && !keep_svc[id])
+			delete_service(lm, id);
 	/* endpoints no longer referenced: flag now, delete in lbmaps_gc() */
 	keep_be = calloc(lm->max_be, sizeof(*keep_be));
 	if (!keep_be) {
@@ -841,6 +841,7 @@ int lbmaps_apply(struct lbmaps *lm, const struct mesh_config *cfg, char *err, si
 	lm->applies++;
 out:
 	free(keep_be);
+	free(keep_svc);
 	want_free(&w);
 	return rc;
 }

@@ -7,7 +7,7 @@
 set -u -o pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ALL="http_overhead connect_cost scale"
+ALL="http_overhead connect_cost eject scale"
 benches=${*:-$ALL}
 
 for b in $benches; do

@@ -21,7 +21,7 @@
 #define LB_MAX_SLOTS 1048576	 /* weighted slots + endpoint lists, both generations */
 #define LB_MAX_MAGLEV 1024	 /* services using maglev */
 #define LB_MAGLEV_M 65537	 /* maglev table size: prime, >= 100 x endpoints per service (as Katran) */
-#define LB_MAX_REVNAT 262144	 /* unconnected UDP socket x endpoint -> service address */
+#define LB_MAX_REVNAT 65536	 /* unconnected UDP socket x endpoint -> service address */
 #define LB_MAX_CONNS 65536	 /* open connect()ed sockets sent to an endpoint */
 #define LB_MAX_EPS_PER_SVC 256	 /* bounds the least-connections scan */
 #define LB_WEIGHT_TABLE_MAX 4096 /* weighted slot table cap per service */
