@@ -15,9 +15,9 @@
 
 #include <bpf/libbpf.h>
 
-#include "bpf/lb.h"
 #include "agent.h"
 #include "api.h"
+#include "bpf/lb.h"
 #include "cgroup.h"
 #include "log.h"
 
@@ -149,8 +149,8 @@ static int watch_config(const char *path)
 			snprintf(dir, sizeof(dir), ".");
 	}
 	if (inotify_add_watch(fd, dir,
-			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-				      IN_CREATE | IN_ATTRIB) < 0) {
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
+				  IN_ATTRIB) < 0) {
 		int err = -errno;
 
 		close(fd);
@@ -169,6 +169,21 @@ static bool drain(int fd)
 	return any;
 }
 
+/* A map capacity: a whole number from 1 to 2^24. */
+static int parse_count(const char *flag, const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (!*s || *end || v < 1 || v > (1UL << 24)) {
+		fprintf(stderr, "bpfmesh agent: %s %s: expected a number from 1 to %lu\n", flag, s,
+			1UL << 24);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -183,8 +198,8 @@ static void usage(FILE *f)
 		"                        cgroup v2 mount, found in /proc/mounts)\n"
 		"  --bpffs PATH          pin directory (default /sys/fs/bpf/bpfmesh)\n"
 		"  --listen ADDR         API address (default 127.0.0.1:9440)\n"
-		"  --max-endpoints N     endpoint capacity of the maps (default %u)\n"
-		"  --max-services N      service port capacity of the maps (default %u)\n"
+		"  --max-endpoints N     endpoint capacity of the maps (default %d)\n"
+		"  --max-services N      service port capacity of the maps (default %d)\n"
 		"  -v, --verbose         debug logging (libbpf included)\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -196,15 +211,15 @@ static void usage(FILE *f)
 int agent_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, 0, 'c' },
-		{ "cgroup", required_argument, 0, 'g' },
-		{ "bpffs", required_argument, 0, 'b' },
-		{ "listen", required_argument, 0, 'l' },
-		{ "max-endpoints", required_argument, 0, 'E' },
-		{ "max-services", required_argument, 0, 'S' },
-		{ "verbose", no_argument, 0, 'v' },
-		{ "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 },
+	    {"config", required_argument, 0, 'c'},
+	    {"cgroup", required_argument, 0, 'g'},
+	    {"bpffs", required_argument, 0, 'b'},
+	    {"listen", required_argument, 0, 'l'},
+	    {"max-endpoints", required_argument, 0, 'E'},
+	    {"max-services", required_argument, 0, 'S'},
+	    {"verbose", no_argument, 0, 'v'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	static struct agent a;
 	struct loader_opts lo = {};
@@ -219,15 +234,35 @@ int agent_main(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': a.opts.config = optarg; break;
-		case 'g': a.opts.cgroup = optarg; break;
-		case 'b': a.opts.bpffs = optarg; break;
-		case 'l': a.opts.listen = optarg; break;
-		case 'E': a.opts.max_endpoints = strtoul(optarg, NULL, 10); break;
-		case 'S': a.opts.max_services = strtoul(optarg, NULL, 10); break;
-		case 'v': log_verbosity = LOG_DEBUG; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			a.opts.config = optarg;
+			break;
+		case 'g':
+			a.opts.cgroup = optarg;
+			break;
+		case 'b':
+			a.opts.bpffs = optarg;
+			break;
+		case 'l':
+			a.opts.listen = optarg;
+			break;
+		case 'E':
+			if (parse_count("--max-endpoints", optarg, &a.opts.max_endpoints))
+				return 2;
+			break;
+		case 'S':
+			if (parse_count("--max-services", optarg, &a.opts.max_services))
+				return 2;
+			break;
+		case 'v':
+			log_verbosity = LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!a.opts.config) {
@@ -260,8 +295,9 @@ int agent_main(int argc, char **argv)
 			loader_map_fd(&a.ld, "lb_drops"), loader_map_fd(&a.ld, "lb_ev_lost")))
 		goto out;
 	tcguard_init(&a.tcg, a.opts.bpffs, loader_prog_fd(&a.ld, "bm_tc_guard"));
-	terminator_init(&a.term, loader_prog(&a.ld, "bm_iter_tcp"), loader_prog(&a.ld, "bm_iter_udp"),
-			loader_map_fd(&a.ld, "lb_term"), a.cgroup);
+	terminator_init(&a.term, loader_prog(&a.ld, "bm_iter_tcp"),
+			loader_prog(&a.ld, "bm_iter_udp"), loader_map_fd(&a.ld, "lb_term"),
+			a.cgroup);
 	a.health.term = &a.term;
 	if (healthcheck_start(&a.hc, a.lm.fd.ep_health)) {
 		log_error("starting the health checker: %s", strerror(errno));
@@ -283,8 +319,8 @@ int agent_main(int argc, char **argv)
 
 	while (!agent_exiting) {
 		struct pollfd pfd[2] = {
-			{ .fd = health_events_fd(&a.health), .events = POLLIN },
-			{ .fd = wfd, .events = POLLIN },
+		    {.fd = health_events_fd(&a.health), .events = POLLIN},
+		    {.fd = wfd, .events = POLLIN},
 		};
 		int n = poll(pfd, wfd >= 0 ? 2 : 1, 200);
 

@@ -74,8 +74,8 @@ int api_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len)
 static mhd_result reply(struct MHD_Connection *c, unsigned status, const char *body,
 			const char *ctype)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-								 MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	mhd_result ret;
 
 	if (!r)
@@ -135,9 +135,10 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 		jw_kbool(&w, "attached", a->attached);
 		jw_kbool(&w, "configApplied", a->applied);
 		if (!ready)
-			jw_kstr(&w, "reason", !a->attached ? "programs not attached"
-					      : a->last_error[0] ? a->last_error
-								 : "no configuration applied yet");
+			jw_kstr(&w, "reason",
+				!a->attached	   ? "programs not attached"
+				: a->last_error[0] ? a->last_error
+						   : "no configuration applied yet");
 		jw_obj_close(&w);
 		status = ready ? 200 : 503;
 	} else if (!strcmp(url, "/api/v1/services")) {

@@ -3,21 +3,18 @@
  * (lb_ep_stats), and the configuration in force. Called with a->lock held. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <netinet/in.h>
 
 #include <bpf/bpf.h>
 
-#include "bpf/lb.h"
 #include "api_services.h"
+#include "bpf/lb.h"
 #include "health.h"
 
 /* Worse first: ejected, then half-open, then healthy. */
-static int state_rank(int s)
-{
-	return s == LB_EP_EJECTED ? 2 : s == LB_EP_HALF_OPEN ? 1 : 0;
-}
+static int state_rank(int s) { return s == LB_EP_EJECTED ? 2 : s == LB_EP_HALF_OPEN ? 1 : 0; }
 
 static int breaker_rank(int s)
 {
@@ -203,10 +200,10 @@ void api_write_refusals(struct agent *a, struct jsonw *w)
 		int reason;
 		const char *name;
 	} r[] = {
-		{ LB_DROP_NO_ENDPOINT, "noEndpoint" },	 { LB_DROP_ALL_EJECTED, "allEjected" },
-		{ LB_DROP_BREAKER_OPEN, "breakerOpen" }, { LB_DROP_BULKHEAD, "bulkhead" },
-		{ LB_DROP_RATE_LIMIT, "rateLimited" },	 { LB_DROP_TC_EJECTED, "tcEjected" },
-		{ LB_DROP_NO_BACKEND, "noBackend" },	 { LB_DROP_REVNAT_FULL, "revnatFull" },
+	    {LB_DROP_NO_ENDPOINT, "noEndpoint"},   {LB_DROP_ALL_EJECTED, "allEjected"},
+	    {LB_DROP_BREAKER_OPEN, "breakerOpen"}, {LB_DROP_BULKHEAD, "bulkhead"},
+	    {LB_DROP_RATE_LIMIT, "rateLimited"},   {LB_DROP_TC_EJECTED, "tcEjected"},
+	    {LB_DROP_NO_BACKEND, "noBackend"},	   {LB_DROP_REVNAT_FULL, "revnatFull"},
 	};
 	size_t i;
 

@@ -16,10 +16,11 @@ int cli_validate(int argc, char **argv)
 	int rc, i;
 
 	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(argc == 2 ? stdout : stderr,
-			"Usage: bpfmesh validate DIR|FILE\n\n"
-			"Check a configuration offline with the agent's own rules. Prints every\n"
-			"error as FILE:LINE:COLUMN: FIELD: message and exits 1 when there is one.\n");
+		fprintf(
+		    argc == 2 ? stdout : stderr,
+		    "Usage: bpfmesh validate DIR|FILE\n\n"
+		    "Check a configuration offline with the agent's own rules. Prints every\n"
+		    "error as FILE:LINE:COLUMN: FIELD: message and exits 1 when there is one.\n");
 		return argc == 2 ? 0 : 2;
 	}
 	rc = config_load(argv[1], &cfg, &errs);
@@ -38,10 +39,10 @@ int cli_validate(int argc, char **argv)
 int cli_detach(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "bpffs", required_argument, 0, 'b' },
-		{ "cgroup", required_argument, 0, 'g' },
-		{ "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 },
+	    {"bpffs", required_argument, 0, 'b'},
+	    {"cgroup", required_argument, 0, 'g'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	const char *bpffs = "/sys/fs/bpf/bpfmesh", *cg = NULL;
 	char cgpath[512];
@@ -50,15 +51,20 @@ int cli_detach(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'b': bpffs = optarg; break;
-		case 'g': cg = optarg; break;
+		case 'b':
+			bpffs = optarg;
+			break;
+		case 'g':
+			cg = optarg;
+			break;
 		case 'h':
 			printf("Usage: bpfmesh detach [--bpffs PATH] [--cgroup PATH]\n\n"
 			       "Remove every bpfmesh attachment and pin under PATH (default\n"
 			       "/sys/fs/bpf/bpfmesh). With --cgroup, also detach bpfmesh programs\n"
 			       "from that cgroup whose pins were lost. Stop the agent first.\n");
 			return 0;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (cg && cgroup_resolve(cg, cgpath, sizeof(cgpath)) == 0)

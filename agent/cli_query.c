@@ -26,11 +26,11 @@ struct qopts {
 static int parse_qopts(int argc, char **argv, struct qopts *o, const char *usage)
 {
 	static const struct option longopts[] = {
-		{ "agent", required_argument, 0, 'a' },
-		{ "json", no_argument, 0, 'j' },
-		{ "interval", required_argument, 0, 'i' },
-		{ "help", no_argument, 0, 'h' },
-		{ 0, 0, 0, 0 },
+	    {"agent", required_argument, 0, 'a'},
+	    {"json", no_argument, 0, 'j'},
+	    {"interval", required_argument, 0, 'i'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	int opt;
 
@@ -40,11 +40,21 @@ static int parse_qopts(int argc, char **argv, struct qopts *o, const char *usage
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'a': o->agent = optarg; break;
-		case 'j': o->json = true; break;
-		case 'i': o->interval = atoi(optarg) > 0 ? atoi(optarg) : 2; break;
-		case 'h': fputs(usage, stdout); return 1;
-		default: fputs(usage, stderr); return 2;
+		case 'a':
+			o->agent = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'i':
+			o->interval = atoi(optarg) > 0 ? atoi(optarg) : 2;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			fputs(usage, stderr);
+			return 2;
 		}
 	}
 	return 0;
@@ -144,7 +154,8 @@ static int print_services(const struct qopts *o, FILE *out)
 				snprintf(health + hn, sizeof(health) - hn, " %.1fs",
 					 jint(e, "ejectedForMs") / 1000.0);
 			fprintf(out, "%-28s %-16s %-19s %-10lld %-10lld %-8lld\n", ep, "", health,
-				(long long)jint(e, "selected"), (long long)jint(e, "connectionsOpened"),
+				(long long)jint(e, "selected"),
+				(long long)jint(e, "connectionsOpened"),
 				(long long)jint(e, "connectionsActive"));
 		}
 	}
@@ -155,10 +166,11 @@ static int print_services(const struct qopts *o, FILE *out)
 int cli_services(int argc, char **argv)
 {
 	struct qopts o;
-	int rc = parse_qopts(argc, argv, &o,
-			     "Usage: bpfmesh services [--json] [--agent ADDR]\n\n"
-			     "List services with their endpoints: health, connections sent to each\n"
-			     "(SELECTED), TCP connections established (CONNS) and open (ACTIVE).\n");
+	int rc =
+	    parse_qopts(argc, argv, &o,
+			"Usage: bpfmesh services [--json] [--agent ADDR]\n\n"
+			"List services with their endpoints: health, connections sent to each\n"
+			"(SELECTED), TCP connections established (CONNS) and open (ACTIVE).\n");
 
 	if (rc)
 		return rc == 1 ? 0 : rc;

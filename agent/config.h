@@ -32,7 +32,7 @@ struct cfg_origin {
 
 struct cfg_meta {
 	char name[CFG_NAME_MAX];
-	char ns[CFG_NAME_MAX]; /* "default" when absent */
+	char ns[CFG_NAME_MAX];	  /* "default" when absent */
 	struct cfg_origin origin; /* the document's start */
 };
 
@@ -78,29 +78,29 @@ struct cfg_traffic_policy {
 	uint64_t connect_timeout_ms; /* 0 = kernel default */
 
 	bool outlier_set;
-	uint32_t consecutive_5xx;	     /* default 5, 0 disables */
-	uint32_t consecutive_gateway;	     /* default 0 (disabled) */
+	uint32_t consecutive_5xx;	       /* default 5, 0 disables */
+	uint32_t consecutive_gateway;	       /* default 0 (disabled) */
 	uint32_t consecutive_connect_failures; /* default 5, 0 disables */
-	uint64_t interval_ms;		     /* default 10000 */
-	uint64_t base_ejection_ms;	     /* default 30000 */
-	uint64_t max_ejection_ms;	     /* default 300000 */
-	uint32_t max_ejection_percent;	     /* default 10 */
-	bool terminate_connections;	     /* default false */
+	uint64_t interval_ms;		       /* default 10000 */
+	uint64_t base_ejection_ms;	       /* default 30000 */
+	uint64_t max_ejection_ms;	       /* default 300000 */
+	uint32_t max_ejection_percent;	       /* default 10 */
+	bool terminate_connections;	       /* default false */
 
 	bool breaker_set;
-	double failure_rate_threshold;	/* percent, default 50, (0,100] */
-	uint32_t sliding_window_size;	/* default 100 */
-	uint32_t minimum_calls;		/* default 100 */
-	uint64_t wait_open_ms;		/* default 60000 */
-	uint32_t permitted_half_open;	/* default 10 (1 when only outlierDetection) */
+	double failure_rate_threshold; /* percent, default 50, (0,100] */
+	uint32_t sliding_window_size;  /* default 100 */
+	uint32_t minimum_calls;	       /* default 100 */
+	uint64_t wait_open_ms;	       /* default 60000 */
+	uint32_t permitted_half_open;  /* default 10 (1 when only outlierDetection) */
 
 	bool health_set;
-	bool health_tcp;		 /* tcp check instead of http */
-	char health_http_path[1024];	 /* starts with '/' */
-	uint64_t health_interval_ms;	 /* default 10000 */
-	uint64_t health_timeout_ms;	 /* default 1000 */
-	uint32_t healthy_threshold;	 /* default 1 */
-	uint32_t unhealthy_threshold;	 /* default 3 */
+	bool health_tcp;	      /* tcp check instead of http */
+	char health_http_path[1024];  /* starts with '/' */
+	uint64_t health_interval_ms;  /* default 10000 */
+	uint64_t health_timeout_ms;   /* default 1000 */
+	uint32_t healthy_threshold;   /* default 1 */
+	uint32_t unhealthy_threshold; /* default 3 */
 
 	bool rate_set;
 	uint32_t connections_per_second; /* >= 1 */
@@ -148,8 +148,8 @@ struct cfg_telemetry {
 	char tls_key_file[CFG_PATH_MAX];
 	bool tls_insecure_skip_verify;
 
-	double sampling_ratio; /* default 1.0, range [0,1] */
-	bool sample_errors;    /* sampling.alwaysSampleErrors, default true */
+	double sampling_ratio;		/* default 1.0, range [0,1] */
+	bool sample_errors;		/* sampling.alwaysSampleErrors, default true */
 	uint64_t sample_slower_than_ms; /* sampling.latencyThreshold, 0 = off */
 
 	char (*routes)[512]; /* http.route templates, each starts with '/' */

@@ -197,8 +197,9 @@ static void check_one_policy(struct cfgp_loader *ld)
 			snprintf(full, sizeof(full), "%s/%s", p->meta.ns, p->service);
 			cfgp_err_at(ld, r->at, "spec.service",
 				    "service %s already has TrafficPolicy \"%s/%s\" (at %s:%d:%d)",
-				    cfgp_quote(q, full), o->meta.ns, o->meta.name, o->meta.origin.file,
-				    o->meta.origin.line, o->meta.origin.column);
+				    cfgp_quote(q, full), o->meta.ns, o->meta.name,
+				    o->meta.origin.file, o->meta.origin.line,
+				    o->meta.origin.column);
 			break;
 		}
 	}

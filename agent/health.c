@@ -2,13 +2,13 @@
 /* health.c: policies in, transitions out. The kernel ejects, half-opens and
  * restores endpoints and trips breakers by itself; this file tells it the
  * rules and tells the operator what it did, one log line per transition. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -19,30 +19,24 @@
 
 #define MS 1000000ULL
 
-static const char *const state_names[] = { "healthy", "ejected", "half-open" };
-static const char *const breaker_names[] = { "CLOSED", "OPEN", "HALF_OPEN" };
+static const char *const state_names[] = {"healthy", "ejected", "half-open"};
+static const char *const breaker_names[] = {"CLOSED", "OPEN", "HALF_OPEN"};
 static const char *const reason_names[LB_REASON_MAX] = {
-	[LB_REASON_NONE] = "",
-	[LB_REASON_CONNECT_FAILURES] = "consecutive connect failures",
-	[LB_REASON_5XX] = "consecutive 5xx responses",
-	[LB_REASON_GATEWAY] = "consecutive gateway errors",
-	[LB_REASON_ACTIVE_CHECK] = "active health check failed",
-	[LB_REASON_TRIAL_FAILED] = "half-open trial connection failed",
-	[LB_REASON_TRIAL_OK] = "half-open trial connection succeeded",
-	[LB_REASON_TIMER] = "ejection time over",
-	[LB_REASON_FAILURE_RATE] = "failure rate",
-	[LB_REASON_ACTIVE_OK] = "active health check passed",
+    [LB_REASON_NONE] = "",
+    [LB_REASON_CONNECT_FAILURES] = "consecutive connect failures",
+    [LB_REASON_5XX] = "consecutive 5xx responses",
+    [LB_REASON_GATEWAY] = "consecutive gateway errors",
+    [LB_REASON_ACTIVE_CHECK] = "active health check failed",
+    [LB_REASON_TRIAL_FAILED] = "half-open trial connection failed",
+    [LB_REASON_TRIAL_OK] = "half-open trial connection succeeded",
+    [LB_REASON_TIMER] = "ejection time over",
+    [LB_REASON_FAILURE_RATE] = "failure rate",
+    [LB_REASON_ACTIVE_OK] = "active health check passed",
 };
 
-const char *health_state_name(int s)
-{
-	return s >= 0 && s < 3 ? state_names[s] : "unknown";
-}
+const char *health_state_name(int s) { return s >= 0 && s < 3 ? state_names[s] : "unknown"; }
 
-const char *health_breaker_name(int s)
-{
-	return s >= 0 && s < 3 ? breaker_names[s] : "unknown";
-}
+const char *health_breaker_name(int s) { return s >= 0 && s < 3 ? breaker_names[s] : "unknown"; }
 
 const char *health_reason_name(int r)
 {
@@ -86,18 +80,19 @@ void health_policy_from_cfg(const struct cfg_traffic_policy *tp, struct lb_svc_p
 		pol->flags |= LB_POL_BREAKER;
 		pol->failure_rate_x100 = (uint32_t)(tp->failure_rate_threshold * 100 + 0.5);
 		pol->window_size = tp->sliding_window_size > LB_BREAKER_WINDOW_MAX
-					   ? LB_BREAKER_WINDOW_MAX
-					   : tp->sliding_window_size;
+				       ? LB_BREAKER_WINDOW_MAX
+				       : tp->sliding_window_size;
 		/* Resilience4j: the rate is computed once the window has
 		 * minimumNumberOfCalls, which cannot exceed the window */
-		pol->min_calls = tp->minimum_calls > pol->window_size ? pol->window_size
-								    : tp->minimum_calls;
+		pol->min_calls =
+		    tp->minimum_calls > pol->window_size ? pol->window_size : tp->minimum_calls;
 		pol->wait_open_ns = tp->wait_open_ms * MS;
 		pol->breaker_permits = tp->permitted_half_open ? tp->permitted_half_open : 1;
 	}
 	if (tp->pool_set) {
-		pol->connect_timeout_ms =
-			tp->connect_timeout_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)tp->connect_timeout_ms;
+		pol->connect_timeout_ms = tp->connect_timeout_ms > UINT32_MAX
+					      ? UINT32_MAX
+					      : (uint32_t)tp->connect_timeout_ms;
 		if (tp->max_connections) {
 			pol->flags |= LB_POL_POOL;
 			pol->max_connections = tp->max_connections;
@@ -131,7 +126,8 @@ int health_apply(struct health *h, const struct mesh_config *cfg)
 			continue;
 		}
 		health_policy_from_cfg(tp, &pol);
-		if (!bpf_map_lookup_elem(lm->fd.svc_policy, &id, &cur) && !memcmp(&cur, &pol, sizeof(pol)))
+		if (!bpf_map_lookup_elem(lm->fd.svc_policy, &id, &cur) &&
+		    !memcmp(&cur, &pol, sizeof(pol)))
 			continue;
 		if (bpf_map_update_elem(lm->fd.svc_policy, &id, &pol, BPF_ANY)) {
 			rc = -errno;
@@ -176,8 +172,8 @@ static void terminate_ejected(struct health *h, uint32_t ep_id, uint32_t svc_id)
 	k.family = b->family;
 	n = terminator_run(h->term, &k, 1, &netns);
 	ep_str(h, ep_id, ep, sizeof(ep));
-	log_info("terminated %d connection(s) to ejected endpoint %s in %d network namespace(s)",
-		 n, ep, netns);
+	log_info("terminated %d connection(s) to ejected endpoint %s in %d network namespace(s)", n,
+		 ep, netns);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -250,10 +246,7 @@ void health_free(struct health *h)
 	h->watch = NULL;
 }
 
-int health_events_fd(struct health *h)
-{
-	return h->rb ? ring_buffer__epoll_fd(h->rb) : -1;
-}
+int health_events_fd(struct health *h) { return h->rb ? ring_buffer__epoll_fd(h->rb) : -1; }
 
 void health_consume(struct health *h)
 {
@@ -285,8 +278,8 @@ void health_tick(struct health *h, uint64_t now)
 		}
 		h->watch[id] = 1;
 		tp = st.svc_id < lm->max_svc && lm->svcs[st.svc_id].used
-			     ? health_policy_of(h->cfg, lm->svcs[st.svc_id].cfg_si)
-			     : NULL;
+			 ? health_policy_of(h->cfg, lm->svcs[st.svc_id].cfg_si)
+			 : NULL;
 		interval = tp ? tp->interval_ms * MS : 10000 * MS;
 		if (now - st.changed_at < interval)
 			continue;
@@ -295,7 +288,8 @@ void health_tick(struct health *h, uint64_t now)
 		} else if (st.state == LB_EP_HALF_OPEN && st.half_open_left == 0 &&
 			   st.reason != LB_REASON_ACTIVE_CHECK) {
 			/* the trial's outcome never came (the client gave up) */
-			st.half_open_left = tp && tp->permitted_half_open ? tp->permitted_half_open : 1;
+			st.half_open_left =
+			    tp && tp->permitted_half_open ? tp->permitted_half_open : 1;
 		} else {
 			continue;
 		}
@@ -331,7 +325,4 @@ uint64_t health_drops(struct health *h, int reason)
 	return sum;
 }
 
-uint64_t health_now_ns(void)
-{
-	return mono_ns();
-}
+uint64_t health_now_ns(void) { return mono_ns(); }

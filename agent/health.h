@@ -23,8 +23,8 @@ struct health {
 	uint64_t transitions; /* events seen */
 	uint64_t last_tick_ns;
 	struct terminator *term; /* for terminateConnections, or NULL */
-	uint8_t *watch; /* endpoints the tick looks at (not healthy, or ejected before) */
-	bool scanned;	/* every endpoint looked at once, for state left by an earlier agent */
+	uint8_t *watch;		 /* endpoints the tick looks at (not healthy, or ejected before) */
+	bool scanned; /* every endpoint looked at once, for state left by an earlier agent */
 };
 
 int health_init(struct health *h, struct lbmaps *lm, int events_fd, int drops_fd, int lost_fd);

@@ -138,10 +138,11 @@ static void step(struct healthcheck *hc, struct hc_target *t, short revents, uin
 			return;
 		}
 		char req[512];
-		int n = snprintf(req, sizeof(req),
-				 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bpfmesh-healthcheck\r\n"
-				 "Connection: close\r\n\r\n",
-				 t->path, t->name);
+		int n =
+		    snprintf(req, sizeof(req),
+			     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: bpfmesh-healthcheck\r\n"
+			     "Connection: close\r\n\r\n",
+			     t->path, t->name);
 		if (write(t->fd, req, n) != n) {
 			finish(hc, t, false, now);
 			return;
@@ -177,11 +178,17 @@ static void *run(void *arg)
 
 		pthread_mutex_lock(&hc->lock);
 		if (cap < hc->n) {
-			cap = hc->n;
-			pfd = realloc(pfd, cap * sizeof(*pfd));
-			idx = realloc(idx, cap * sizeof(*idx));
+			struct pollfd *np = realloc(pfd, hc->n * sizeof(*pfd));
+			int *ni = np ? realloc(idx, hc->n * sizeof(*idx)) : NULL;
+
+			if (np)
+				pfd = np;
+			if (ni) {
+				idx = ni;
+				cap = hc->n;
+			}
 		}
-		for (i = 0; pfd && idx && i < hc->n; i++) {
+		for (i = 0; i < cap && i < hc->n; i++) {
 			struct hc_target *t = &hc->t[i];
 
 			if (t->phase == 0 && now >= t->due)
@@ -322,8 +329,8 @@ out:
 
 			/* held down by an earlier agent: ours to bring back */
 			if (!bpf_map_lookup_elem_flags(hc->health_fd, &nt[i].ep_id, &h, BPF_F_LOCK))
-				nt[i].down = h.state == LB_EP_EJECTED &&
-					     h.reason == LB_REASON_ACTIVE_CHECK;
+				nt[i].down =
+				    h.state == LB_EP_EJECTED && h.reason == LB_REASON_ACTIVE_CHECK;
 		}
 	}
 	for (i = 0; i < hc->n; i++) {

@@ -14,7 +14,7 @@
 
 static int wait_fd(int fd, short ev, int timeout_ms)
 {
-	struct pollfd p = { .fd = fd, .events = ev };
+	struct pollfd p = {.fd = fd, .events = ev};
 	int n = poll(&p, 1, timeout_ms);
 
 	return n > 0 ? 0 : n == 0 ? -ETIMEDOUT : -errno;
@@ -38,8 +38,8 @@ int httpc_get(const char *addr, const char *path, char **body, int timeout_ms)
 		status = -errno;
 		goto out;
 	}
-	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\nAccept: application/json\r\n\r\n",
-		 path, addr);
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.0\r\nHost: %s\r\nAccept: application/json\r\n\r\n", path, addr);
 	if (write(fd, req, strlen(req)) < 0) {
 		status = -errno;
 		goto out;

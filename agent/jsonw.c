@@ -37,10 +37,7 @@ static void sep(struct jsonw *w)
 	w->need_comma = true;
 }
 
-void jw_raw(struct jsonw *w, const char *s)
-{
-	put(w, s, strlen(s));
-}
+void jw_raw(struct jsonw *w, const char *s) { put(w, s, strlen(s)); }
 
 void jw_obj_open(struct jsonw *w)
 {

@@ -11,18 +11,18 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <unistd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "bpf/lb.h"
 #include "bpf/health.h"
+#include "bpf/lb.h"
 #include "lbmaps.h"
 #include "lbtable.h"
 #include "log.h"
@@ -121,15 +121,9 @@ static uint32_t alloc_id(uint32_t *cursor, uint32_t max, bool (*used)(struct lbm
 	return 0;
 }
 
-static bool svc_used(struct lbmaps *lm, uint32_t id)
-{
-	return lm->svcs[id].used;
-}
+static bool svc_used(struct lbmaps *lm, uint32_t id) { return lm->svcs[id].used; }
 
-static bool be_used(struct lbmaps *lm, uint32_t id)
-{
-	return lm->bes[id].used;
-}
+static bool be_used(struct lbmaps *lm, uint32_t id) { return lm->bes[id].used; }
 
 static void svc_forget(struct lbm_svc *s)
 {
@@ -262,10 +256,7 @@ static void want_free(struct want *w)
 	strmap_free(&w->bes);
 }
 
-static const char *proto_name(uint8_t p)
-{
-	return p == IPPROTO_UDP ? "UDP" : "TCP";
-}
+static const char *proto_name(uint8_t p) { return p == IPPROTO_UDP ? "UDP" : "TCP"; }
 
 /* Translate the config into kernel services: one per service port and
  * address family that has a service address, holding that family's
@@ -273,7 +264,7 @@ static const char *proto_name(uint8_t p)
 static int want_build(const struct mesh_config *cfg, struct want *w)
 {
 	int si, pi, fi, ai, ei, n = 0;
-	static const int fams[2] = { AF_INET, AF_INET6 };
+	static const int fams[2] = {AF_INET, AF_INET6};
 
 	memset(w, 0, sizeof(*w));
 	for (si = 0; si < cfg->n_services; si++)
@@ -295,8 +286,8 @@ static int want_build(const struct mesh_config *cfg, struct want *w)
 					has_vip |= s->addrs[ai].family == fams[fi];
 				if (!has_vip)
 					continue;
-				snprintf(ws->key, sizeof(ws->key), "%.110s/%.110s:%u/%s/v%c", s->meta.ns,
-					 s->meta.name, p->port, proto_name(p->protocol),
+				snprintf(ws->key, sizeof(ws->key), "%.110s/%.110s:%u/%s/v%c",
+					 s->meta.ns, s->meta.name, p->port, proto_name(p->protocol),
 					 fams[fi] == AF_INET ? '4' : '6');
 				ws->policy = s->policy;
 				ws->family = fams[fi];
@@ -385,17 +376,19 @@ static int check_capacity(struct lbmaps *lm, struct want *w, char *err, size_t e
 		return -ENOSPC;
 	}
 	if (lm->svc_ids.len + new_svc > lm->max_svc - 1 || (uint64_t)w->n_svcs > lm->max_svc - 1) {
-		snprintf(err, errlen,
-			 "map lb_services is full: %zu service ports needed, the limit is %u; raise "
-			 "it with --max-services",
-			 lm->svc_ids.len + new_svc, lm->max_svc - 1);
+		snprintf(
+		    err, errlen,
+		    "map lb_services is full: %zu service ports needed, the limit is %u; raise "
+		    "it with --max-services",
+		    lm->svc_ids.len + new_svc, lm->max_svc - 1);
 		return -ENOSPC;
 	}
 	if (w->fes.len > lm->max_fe) {
-		snprintf(err, errlen,
-			 "map lb_frontends is full: %zu service addresses x ports needed, the limit "
-			 "is %u; raise it with --max-services",
-			 w->fes.len, lm->max_fe);
+		snprintf(
+		    err, errlen,
+		    "map lb_frontends is full: %zu service addresses x ports needed, the limit "
+		    "is %u; raise it with --max-services",
+		    w->fes.len, lm->max_fe);
 		return -ENOSPC;
 	}
 	if (slots > lm->max_slots) {
@@ -563,7 +556,8 @@ static int write_maglev(struct lbmaps *lm, uint32_t svc_id, const struct want_sv
 			for (i = 0, err = 0; i < LB_MAGLEV_M && !err; i++) {
 				__u32 k = i;
 
-				err = bpf_map_update_elem(inner, &k, &table[i], BPF_ANY) ? -errno : 0;
+				err =
+				    bpf_map_update_elem(inner, &k, &table[i], BPF_ANY) ? -errno : 0;
 			}
 			if (err)
 				goto out;
@@ -586,15 +580,14 @@ static int write_slots(int fd, uint32_t svc_id, uint32_t bits, const uint32_t *e
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
-		struct lb_slot_key k = { .svc_id = svc_id, .slot = bits | i };
-		struct lb_slot v = { .ep_id = eps[i],
-				     .weight = weights ? (uint16_t)weights[i] : 0 };
+		struct lb_slot_key k = {.svc_id = svc_id, .slot = bits | i};
+		struct lb_slot v = {.ep_id = eps[i], .weight = weights ? (uint16_t)weights[i] : 0};
 
 		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
 			return -errno;
 	}
 	for (; i < stale; i++) {
-		struct lb_slot_key k = { .svc_id = svc_id, .slot = bits | i };
+		struct lb_slot_key k = {.svc_id = svc_id, .slot = bits | i};
 
 		bpf_map_delete_elem(fd, &k);
 	}
@@ -648,9 +641,9 @@ static int write_service(struct lbmaps *lm, struct want_svc *ws, char *err, size
 			slots[i] = ws->eps[order[i]];
 	}
 	if (s->known && s->policy == ws->policy && s->flags == ws->flags &&
-	    s->n_slots == (uint32_t)n_slots &&
-	    s->n_eps == (uint32_t)ws->n && same_u32(s->slots, slots, n_slots) &&
-	    same_u32(s->eps, ws->eps, ws->n) && same_u32(s->weights, ws->weights, ws->n))
+	    s->n_slots == (uint32_t)n_slots && s->n_eps == (uint32_t)ws->n &&
+	    same_u32(s->slots, slots, n_slots) && same_u32(s->eps, ws->eps, ws->n) &&
+	    same_u32(s->weights, ws->weights, ws->n))
 		goto out; /* unchanged */
 
 	ng = !s->gen;
@@ -675,7 +668,8 @@ static int write_service(struct lbmaps *lm, struct want_svc *ws, char *err, size
 	val.flags = ws->flags;
 	if (bpf_map_update_elem(lm->fd.services, &id, &val, BPF_ANY)) {
 		rc = -errno;
-		snprintf(err, errlen, "service %s: lb_services update: %s", ws->key, strerror(errno));
+		snprintf(err, errlen, "service %s: lb_services update: %s", ws->key,
+			 strerror(errno));
 		goto out;
 	}
 	if (s->maglev && (ws->policy != LB_POLICY_MAGLEV || !ws->n)) {
@@ -706,8 +700,7 @@ static int write_service(struct lbmaps *lm, struct want_svc *ws, char *err, size
 		memcpy(s->eps, ws->eps, ws->n * sizeof(uint32_t));
 		memcpy(s->weights, ws->weights, ws->n * sizeof(uint32_t));
 	}
-	log_debug("service %s: %d endpoints, %d slots, generation %u", ws->key, ws->n, n_slots,
-		  ng);
+	log_debug("service %s: %d endpoints, %d slots, generation %u", ws->key, ws->n, n_slots, ng);
 out:
 	free(order);
 	free(slots);
@@ -731,12 +724,12 @@ static void delete_service(struct lbmaps *lm, uint32_t id)
 			ne = ne > LB_MAX_EPS_PER_SVC ? ne : LB_MAX_EPS_PER_SVC;
 		}
 		for (i = 0; i < ns; i++) {
-			struct lb_slot_key k = { .svc_id = id, .slot = gb | i };
+			struct lb_slot_key k = {.svc_id = id, .slot = gb | i};
 
 			bpf_map_delete_elem(lm->fd.slots, &k);
 		}
 		for (i = 0; i < ne; i++) {
-			struct lb_slot_key k = { .svc_id = id, .slot = gb | LB_SLOT_LIST_BIT | i };
+			struct lb_slot_key k = {.svc_id = id, .slot = gb | LB_SLOT_LIST_BIT | i};
 
 			bpf_map_delete_elem(lm->fd.slots, &k);
 		}
@@ -783,7 +776,7 @@ int lbmaps_apply(struct lbmaps *lm, const struct mesh_config *cfg, char *err, si
 	/* frontends: add or repoint, then remove the ones no longer wanted */
 	for (pos = 0; strmap_next(&w.fes, &pos, &k, &v);) {
 		struct lb_fe_key fk;
-		struct lb_fe fe = { .svc_id = w.svcs[v].id };
+		struct lb_fe fe = {.svc_id = w.svcs[v].id};
 
 		if (strmap_get(&lm->fes, k, &id) && id == fe.svc_id)
 			continue;

@@ -14,7 +14,7 @@
 
 struct lbm_svc {
 	bool used;
-	bool known;   /* tables below mirror the kernel's active generation */
+	bool known; /* tables below mirror the kernel's active generation */
 	uint8_t policy;
 	uint8_t gen;
 	uint8_t family;
@@ -23,12 +23,12 @@ struct lbm_svc {
 	uint16_t port; /* host order */
 	uint32_t n_slots, n_eps;
 	uint32_t stale_slots, stale_eps;
-	uint32_t *slots;    /* ep ids of the weighted table */
-	uint32_t *eps;	    /* ep ids of the endpoint list */
-	uint32_t *weights;  /* weight of each eps[] entry */
-	bool maglev;	    /* an lb_maglev entry exists */
-	int cfg_si;	    /* index of its service in the configuration in force */
-	char key[248];	    /* "ns/name:port/PROTO/v4" */
+	uint32_t *slots;   /* ep ids of the weighted table */
+	uint32_t *eps;	   /* ep ids of the endpoint list */
+	uint32_t *weights; /* weight of each eps[] entry */
+	bool maglev;	   /* an lb_maglev entry exists */
+	int cfg_si;	   /* index of its service in the configuration in force */
+	char key[248];	   /* "ns/name:port/PROTO/v4" */
 };
 
 struct lbm_backend {
@@ -49,11 +49,11 @@ struct lbm_fds {
 struct lbmaps {
 	struct lbm_fds fd;
 	uint32_t max_fe, max_svc, max_be, max_slots, max_maglev;
-	struct lbm_svc *svcs;	  /* index = svc_id */
-	struct lbm_backend *bes;  /* index = ep_id */
-	struct strmap svc_ids;	  /* key -> svc_id */
-	struct strmap be_ids;	  /* backend key -> ep_id */
-	struct strmap fes;	  /* frontend key (hex) -> svc_id */
+	struct lbm_svc *svcs;	    /* index = svc_id */
+	struct lbm_backend *bes;    /* index = ep_id */
+	struct strmap svc_ids;	    /* key -> svc_id */
+	struct strmap be_ids;	    /* backend key -> ep_id */
+	struct strmap fes;	    /* frontend key (hex) -> svc_id */
 	uint32_t next_svc, next_be; /* allocation cursors: ids are reused late */
 	uint64_t applies;
 };

@@ -18,11 +18,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "skel/lb.skel.h"
 #include "bpf/lb.h"
 #include "cgroup.h"
 #include "loader.h"
 #include "log.h"
+#include "skel/lb.skel.h"
 
 #define PROG_PREFIX "bm_"
 
@@ -51,7 +51,8 @@ static int adopt_map_sizes(struct loader *l)
 	struct bpf_map *map;
 	char path[600];
 
-	bpf_object__for_each_map(map, l->skel->obj) {
+	bpf_object__for_each_map(map, l->skel->obj)
+	{
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
 		int fd;
@@ -66,7 +67,8 @@ static int adopt_map_sizes(struct loader *l)
 		}
 		close(fd);
 		if (info.key_size != bpf_map__key_size(map) ||
-		    info.value_size != bpf_map__value_size(map) || info.type != bpf_map__type(map)) {
+		    info.value_size != bpf_map__value_size(map) ||
+		    info.type != bpf_map__type(map)) {
 			log_error("pinned map %s has another layout (key %u, value %u bytes; this "
 				  "agent expects %u, %u): it was made by an incompatible bpfmesh; "
 				  "run `bpfmesh detach --bpffs %s` first",
@@ -121,8 +123,8 @@ static int attach_prog(struct loader *l, struct bpf_program *prog)
 		struct bpf_link_info info = {};
 		__u32 len = sizeof(info);
 
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-		    info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id == cg_id) {
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_CGROUP &&
+		    info.cgroup.cgroup_id == cg_id) {
 			err = bpf_link_update(fd, bpf_program__fd(prog), NULL);
 			close(fd);
 			if (err) {
@@ -219,7 +221,8 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	err = check_meta(l);
 	if (err)
 		goto fail;
-	bpf_object__for_each_program(prog, l->skel->obj) {
+	bpf_object__for_each_program(prog, l->skel->obj)
+	{
 		/* the tc guard goes on interfaces and the socket iterators
 		 * are run on demand, not attached to the cgroup */
 		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS ||

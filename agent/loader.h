@@ -11,8 +11,8 @@
 struct lb_bpf;
 
 struct loader_opts {
-	const char *bpffs;  /* pin root, e.g. /sys/fs/bpf/bpfmesh */
-	const char *cgroup; /* cgroup v2 path to attach to */
+	const char *bpffs;	/* pin root, e.g. /sys/fs/bpf/bpfmesh */
+	const char *cgroup;	/* cgroup v2 path to attach to */
 	uint32_t max_endpoints; /* 0: default */
 	uint32_t max_services;	/* 0: default */
 };

@@ -113,7 +113,8 @@ void tcguard_apply(struct tcguard *g, const struct mesh_config *cfg)
 			if (!na)
 				continue;
 			g->attached = na;
-			snprintf(g->attached[g->n_attached++], sizeof(g->attached[0]), "%s", ifname);
+			snprintf(g->attached[g->n_attached++], sizeof(g->attached[0]), "%s",
+				 ifname);
 		}
 	}
 }

@@ -158,13 +158,14 @@ int terminator_run(struct terminator *t, const struct lb_be_key *keys, int n, in
 	add_pid_netns(&s, "self");
 	walk_cgroup(&s, t->cgroup, 0);
 	for (i = 0; i < s.n; i++) {
-		struct ns_job j = { .t = t, .netns_fd = s.fd[i] };
+		struct ns_job j = {.t = t, .netns_fd = s.fd[i]};
 		pthread_t th;
 
 		if (pthread_create(&th, NULL, ns_thread, &j) == 0) {
 			pthread_join(th, NULL);
 			if (j.err)
-				log_warn("terminating connections in a namespace: %s", strerror(-j.err));
+				log_warn("terminating connections in a namespace: %s",
+					 strerror(-j.err));
 			total += j.destroyed;
 		}
 		close(s.fd[i]);
@@ -223,7 +224,8 @@ int terminate_removed(const struct mesh_config *old, const struct mesh_config *c
 				if (si >= 0 && service_has(&cur->services[si], &k))
 					continue;
 				if (n == cap) {
-					void *nk = realloc(*out, (cap = cap ? 2 * cap : 8) * sizeof(k));
+					void *nk =
+					    realloc(*out, (cap = cap ? 2 * cap : 8) * sizeof(k));
 
 					if (!nk)
 						return n;

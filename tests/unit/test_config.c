@@ -318,8 +318,8 @@ static void test_lb_policy_names(void **state)
 /* More services, appended after the documents under test so their line
  * numbers do not move: one TrafficPolicy per service is allowed. */
 #define SVC_AP(n)                                                                                  \
-	"---\n" HDR "kind: Service\n"                                                               \
-	"metadata: {name: ap" #n "}\n"                                                              \
+	"---\n" HDR "kind: Service\n"                                                              \
+	"metadata: {name: ap" #n "}\n"                                                             \
 	"spec: {addresses: [\"10.0.0.1" #n "\"], ports: [{port: 80}]}\n"
 
 static void test_traffic_policy_full(void **state)
@@ -1322,24 +1322,25 @@ static void test_one_policy_per_service(void **state)
 static void test_health_check(void **state)
 {
 	EXPECT_ERRORS(*state,
-		      SVC_API "---\n" HDR "kind: TrafficPolicy\n"
-			      "metadata: {name: both}\n"
-			      "spec: {service: api, healthCheck: {http: {path: /h}, tcp: {}}}\n"
-			      "---\n" HDR "kind: TrafficPolicy\n"
-			      "metadata: {name: neither}\n"
-			      "spec: {service: ap2, healthCheck: {interval: 1s}}\n"
-			      "---\n" HDR "kind: TrafficPolicy\n"
-			      "metadata: {name: bad-path}\n"
-			      "spec: {service: ap3, healthCheck: {http: {path: healthz}}}\n"
-			      "---\n" HDR "kind: TrafficPolicy\n"
-			      "metadata: {name: tcp-fields}\n"
-			      "spec: {service: ap4, healthCheck: {tcp: {port: 1}, http: {}}}\n"
-			      "---\n" HDR "kind: TrafficPolicy\n"
-			      "metadata: {name: ejection}\n"
-			      "spec:\n"
-			      "  service: ap5\n"
-			      "  outlierDetection: {baseEjectionTime: 1m, maxEjectionTime: 30s}\n" SVC_AP(2)
-				      SVC_AP(3) SVC_AP(4) SVC_AP(5),
+		      SVC_API
+		      "---\n" HDR "kind: TrafficPolicy\n"
+		      "metadata: {name: both}\n"
+		      "spec: {service: api, healthCheck: {http: {path: /h}, tcp: {}}}\n"
+		      "---\n" HDR "kind: TrafficPolicy\n"
+		      "metadata: {name: neither}\n"
+		      "spec: {service: ap2, healthCheck: {interval: 1s}}\n"
+		      "---\n" HDR "kind: TrafficPolicy\n"
+		      "metadata: {name: bad-path}\n"
+		      "spec: {service: ap3, healthCheck: {http: {path: healthz}}}\n"
+		      "---\n" HDR "kind: TrafficPolicy\n"
+		      "metadata: {name: tcp-fields}\n"
+		      "spec: {service: ap4, healthCheck: {tcp: {port: 1}, http: {}}}\n"
+		      "---\n" HDR "kind: TrafficPolicy\n"
+		      "metadata: {name: ejection}\n"
+		      "spec:\n"
+		      "  service: ap5\n"
+		      "  outlierDetection: {baseEjectionTime: 1m, maxEjectionTime: 30s}\n" SVC_AP(2)
+			  SVC_AP(3) SVC_AP(4) SVC_AP(5),
 		      "9:35: spec.healthCheck: http and tcp are mutually exclusive",
 		      "14:35: spec.healthCheck: one of http or tcp is required",
 		      "19:49: spec.healthCheck.http.path: \"healthz\" does not start with '/'",

@@ -3,12 +3,12 @@
  * the very code the BPF programs run) driven with a fake clock: ejection
  * times, maxEjectionPercent, half-open permits, the breaker's failure-rate
  * window and the token bucket; and the TrafficPolicy -> kernel policy map. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "bpf/health_logic.h"
 #include "health.h"
@@ -19,13 +19,13 @@
 static struct lb_svc_policy outlier(uint32_t consec, uint64_t base_ms, uint64_t max_ms)
 {
 	struct lb_svc_policy p = {
-		.flags = LB_POL_OUTLIER,
-		.consec_connect_failures = consec,
-		.consec_5xx = 5,
-		.max_ejection_pct = 100,
-		.half_open_permits = 1,
-		.base_ejection_ns = base_ms * MS,
-		.max_ejection_ns = max_ms * MS,
+	    .flags = LB_POL_OUTLIER,
+	    .consec_connect_failures = consec,
+	    .consec_5xx = 5,
+	    .max_ejection_pct = 100,
+	    .half_open_permits = 1,
+	    .base_ejection_ns = base_ms * MS,
+	    .max_ejection_ns = max_ms * MS,
 	};
 	return p;
 }
@@ -37,13 +37,17 @@ static void test_ejection_after_threshold(void **state)
 	uint64_t now = 1000 * SEC;
 
 	(void)state;
-	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 7, now), HL_NONE);
-	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 7, now), HL_NONE);
+	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 7, now),
+			 HL_NONE);
+	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 7, now),
+			 HL_NONE);
 	/* a success in between resets the run */
 	hl_ep_success(&h, now);
 	assert_int_equal(h.consec_connect_fail, 0);
-	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 7, now), HL_NONE);
-	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 7, now), HL_NONE);
+	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 7, now),
+			 HL_NONE);
+	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 7, now),
+			 HL_NONE);
 	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 7, now),
 			 HL_EJECTED);
 	assert_int_equal(h.state, LB_EP_EJECTED);
@@ -60,21 +64,23 @@ static void test_ejection_time_grows_and_caps(void **state)
 	struct lb_svc_policy pol = outlier(1, 30000, 100000);
 	struct lb_ep_health h = {};
 	enum hl_event ev;
-	uint64_t now = 1000 * SEC, want[] = { 30, 60, 90, 100, 100 };
+	uint64_t now = 1000 * SEC, want[] = {30, 60, 90, 100, 100};
 
 	(void)state;
 	for (int i = 0; i < 5; i++) {
 		if (i == 0)
-			assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 1, now),
-					 HL_EJECTED);
+			assert_int_equal(
+			    hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 1, now),
+			    HL_EJECTED);
 		assert_true(h.ejected_until == now + want[i] * SEC);
 		/* time over: half-open, one trial, which fails: ejected again, longer */
 		now = h.ejected_until;
 		assert_true(hl_ep_take(&h, 1, now, &ev));
 		assert_int_equal(ev, HL_HALF_OPEN);
 		if (i < 4)
-			assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 1, now),
-					 HL_REEJECTED);
+			assert_int_equal(
+			    hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, true, 1, now),
+			    HL_REEJECTED);
 	}
 	assert_int_equal(h.ejections, 5);
 }
@@ -122,7 +128,8 @@ static void test_max_ejection_percent(void **state)
 	struct lb_svc_policy pol = outlier(1, 1000, 0);
 	struct lb_ep_health h = {};
 
-	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, false, 1, SEC), HL_NONE);
+	assert_int_equal(hl_ep_failure(&h, &pol, LB_REASON_CONNECT_FAILURES, false, 1, SEC),
+			 HL_NONE);
 	assert_int_equal(h.state, LB_EP_HEALTHY);
 }
 
@@ -144,7 +151,7 @@ static void test_5xx_and_gateway_counters(void **state)
 
 static void test_active_check_ejection_is_not_timed(void **state)
 {
-	struct lb_ep_health h = { .state = LB_EP_EJECTED, .reason = LB_REASON_ACTIVE_CHECK };
+	struct lb_ep_health h = {.state = LB_EP_EJECTED, .reason = LB_REASON_ACTIVE_CHECK};
 	enum hl_event ev;
 
 	(void)state;
@@ -158,12 +165,12 @@ static struct lb_svc_policy breaker(uint32_t rate_pct, uint32_t window, uint32_t
 				    uint32_t permits)
 {
 	struct lb_svc_policy p = {
-		.flags = LB_POL_BREAKER,
-		.failure_rate_x100 = rate_pct * 100,
-		.window_size = window,
-		.min_calls = min_calls,
-		.wait_open_ns = 60 * SEC,
-		.breaker_permits = permits,
+	    .flags = LB_POL_BREAKER,
+	    .failure_rate_x100 = rate_pct * 100,
+	    .window_size = window,
+	    .min_calls = min_calls,
+	    .wait_open_ns = 60 * SEC,
+	    .breaker_permits = permits,
 	};
 	return p;
 }
@@ -236,7 +243,7 @@ static void test_breaker_open_half_open_closed(void **state)
 
 static void test_token_bucket(void **state)
 {
-	struct lb_svc_policy pol = { .flags = LB_POL_RATE, .rate_per_sec = 10, .burst = 3 };
+	struct lb_svc_policy pol = {.flags = LB_POL_RATE, .rate_per_sec = 10, .burst = 3};
 	struct lb_svc_rt rt = {};
 	uint64_t now = 50 * SEC;
 	int ok = 0, i;
@@ -262,23 +269,23 @@ static void test_token_bucket(void **state)
 static void test_policy_from_config(void **state)
 {
 	struct cfg_traffic_policy tp = {
-		.outlier_set = true,
-		.consecutive_connect_failures = 2,
-		.consecutive_5xx = 5,
-		.base_ejection_ms = 30000,
-		.max_ejection_ms = 300000,
-		.max_ejection_percent = 10,
-		.permitted_half_open = 1,
-		.breaker_set = true,
-		.failure_rate_threshold = 37.5,
-		.sliding_window_size = 100,
-		.minimum_calls = 200,
-		.wait_open_ms = 60000,
-		.pool_set = true,
-		.max_connections = 64,
-		.connect_timeout_ms = 250,
-		.rate_set = true,
-		.connections_per_second = 100,
+	    .outlier_set = true,
+	    .consecutive_connect_failures = 2,
+	    .consecutive_5xx = 5,
+	    .base_ejection_ms = 30000,
+	    .max_ejection_ms = 300000,
+	    .max_ejection_percent = 10,
+	    .permitted_half_open = 1,
+	    .breaker_set = true,
+	    .failure_rate_threshold = 37.5,
+	    .sliding_window_size = 100,
+	    .minimum_calls = 200,
+	    .wait_open_ms = 60000,
+	    .pool_set = true,
+	    .max_connections = 64,
+	    .connect_timeout_ms = 250,
+	    .rate_set = true,
+	    .connections_per_second = 100,
 	};
 	struct lb_svc_policy pol;
 
@@ -298,16 +305,16 @@ static void test_policy_from_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ejection_after_threshold),
-		cmocka_unit_test(test_ejection_time_grows_and_caps),
-		cmocka_unit_test(test_half_open_permits),
-		cmocka_unit_test(test_max_ejection_percent),
-		cmocka_unit_test(test_5xx_and_gateway_counters),
-		cmocka_unit_test(test_active_check_ejection_is_not_timed),
-		cmocka_unit_test(test_breaker_window),
-		cmocka_unit_test(test_breaker_open_half_open_closed),
-		cmocka_unit_test(test_token_bucket),
-		cmocka_unit_test(test_policy_from_config),
+	    cmocka_unit_test(test_ejection_after_threshold),
+	    cmocka_unit_test(test_ejection_time_grows_and_caps),
+	    cmocka_unit_test(test_half_open_permits),
+	    cmocka_unit_test(test_max_ejection_percent),
+	    cmocka_unit_test(test_5xx_and_gateway_counters),
+	    cmocka_unit_test(test_active_check_ejection_is_not_timed),
+	    cmocka_unit_test(test_breaker_window),
+	    cmocka_unit_test(test_breaker_open_half_open_closed),
+	    cmocka_unit_test(test_token_bucket),
+	    cmocka_unit_test(test_policy_from_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

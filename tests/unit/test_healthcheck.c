@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_healthcheck.c: the HTTP health check's status line parsing. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "healthcheck.h"
 
-static int code(const char *s)
-{
-	return hc_status_code(s, strlen(s));
-}
+static int code(const char *s) { return hc_status_code(s, strlen(s)); }
 
 static void test_status_codes(void **state)
 {
@@ -31,7 +28,7 @@ static void test_status_codes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_status_codes),
+	    cmocka_unit_test(test_status_codes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_lbtable.c: weighted slot tables and maglev tables: spread against the
  * weights, and disruption when one endpoint leaves. */
+#include <cmocka.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "bpf/lb.h"
 #include "lbtable.h"
@@ -26,7 +26,7 @@ static void count_slots(const uint32_t *t, int len, int n, int *cnt)
 
 static void test_weighted_exact(void **state)
 {
-	uint32_t w[3] = { 1, 2, 3 }, out[64];
+	uint32_t w[3] = {1, 2, 3}, out[64];
 	int cnt[3], n;
 
 	(void)state;
@@ -40,7 +40,7 @@ static void test_weighted_exact(void **state)
 
 static void test_weighted_gcd_reduced(void **state)
 {
-	uint32_t w[2] = { 100, 300 }, out[1024];
+	uint32_t w[2] = {100, 300}, out[1024];
 
 	(void)state;
 	/* 100:300 is 1:3, so four slots suffice */
@@ -49,8 +49,8 @@ static void test_weighted_gcd_reduced(void **state)
 
 static void test_weighted_smooth_order(void **state)
 {
-	uint32_t w[3] = { 1, 1, 1 }, out[3];
-	uint32_t w2[2] = { 5, 1 }, out2[6];
+	uint32_t w[3] = {1, 1, 1}, out[3];
+	uint32_t w2[2] = {5, 1}, out2[6];
 	int i, run = 0, maxrun = 0;
 
 	(void)state;
@@ -71,7 +71,7 @@ static void test_weighted_smooth_order(void **state)
 
 static void test_weighted_capped(void **state)
 {
-	uint32_t w[3] = { 1, 50000, 9999 }, out[128];
+	uint32_t w[3] = {1, 50000, 9999}, out[128];
 	int cnt[3], n;
 
 	(void)state;
@@ -85,7 +85,7 @@ static void test_weighted_capped(void **state)
 
 static void test_weighted_errors(void **state)
 {
-	uint32_t w[3] = { 1, 1, 1 }, out[3];
+	uint32_t w[3] = {1, 1, 1}, out[3];
 
 	(void)state;
 	assert_int_equal(lb_weighted_table(w, 0, 3, out), 0);
@@ -95,7 +95,7 @@ static void test_weighted_errors(void **state)
 static void make_keys(uint64_t *keys, int n)
 {
 	for (int i = 0; i < n; i++) {
-		uint8_t addr[16] = { 127, 0, 0, 1 };
+		uint8_t addr[16] = {127, 0, 0, 1};
 
 		keys[i] = lb_endpoint_hash(2, addr, 18000 + i);
 	}
@@ -103,7 +103,7 @@ static void make_keys(uint64_t *keys, int n)
 
 static void test_maglev_spread(void **state)
 {
-	uint32_t *t = malloc(M * sizeof(*t)), w[4] = { 1, 1, 2, 4 };
+	uint32_t *t = malloc(M * sizeof(*t)), w[4] = {1, 1, 2, 4};
 	uint64_t keys[4];
 	int cnt[4], i;
 
@@ -166,7 +166,7 @@ static void test_maglev_disruption(void **state)
 
 static void test_maglev_stable(void **state)
 {
-	uint32_t *a = malloc(M * sizeof(*a)), *b = malloc(M * sizeof(*b)), w[5] = { 1, 1, 1, 1, 1 };
+	uint32_t *a = malloc(M * sizeof(*a)), *b = malloc(M * sizeof(*b)), w[5] = {1, 1, 1, 1, 1};
 	uint64_t keys[5];
 
 	(void)state;
@@ -184,14 +184,14 @@ static void test_maglev_stable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_weighted_exact),
-		cmocka_unit_test(test_weighted_gcd_reduced),
-		cmocka_unit_test(test_weighted_smooth_order),
-		cmocka_unit_test(test_weighted_capped),
-		cmocka_unit_test(test_weighted_errors),
-		cmocka_unit_test(test_maglev_spread),
-		cmocka_unit_test(test_maglev_disruption),
-		cmocka_unit_test(test_maglev_stable),
+	    cmocka_unit_test(test_weighted_exact),
+	    cmocka_unit_test(test_weighted_gcd_reduced),
+	    cmocka_unit_test(test_weighted_smooth_order),
+	    cmocka_unit_test(test_weighted_capped),
+	    cmocka_unit_test(test_weighted_errors),
+	    cmocka_unit_test(test_maglev_spread),
+	    cmocka_unit_test(test_maglev_disruption),
+	    cmocka_unit_test(test_maglev_stable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
