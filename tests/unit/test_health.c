@@ -3,12 +3,12 @@
  * the very code the BPF programs run) driven with a fake clock: ejection
  * times, maxEjectionPercent, half-open permits, the breaker's failure-rate
  * window and the token bucket; and the TrafficPolicy -> kernel policy map. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "bpf/health_logic.h"
 #include "health.h"
