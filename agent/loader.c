@@ -23,6 +23,7 @@
 #include "loader.h"
 #include "log.h"
 #include "skel/lb.skel.h"
+#include "skel/http.skel.h"
 
 #define PROG_PREFIX "bm_"
 
@@ -46,12 +47,12 @@ static int mkdir_p(const char *path)
 
 /* Take the sizes of maps pinned by an earlier agent, and refuse pins whose
  * key or value layout differs from ours with a message that says what to do. */
-static int adopt_map_sizes(struct loader *l)
+static int adopt_map_sizes(struct loader *l, struct bpf_object *obj)
 {
 	struct bpf_map *map;
 	char path[600];
 
-	bpf_object__for_each_map(map, l->skel->obj)
+	bpf_object__for_each_map(map, obj)
 	{
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
@@ -119,6 +120,17 @@ static int attach_prog(struct loader *l, struct bpf_program *prog)
 
 	snprintf(path, sizeof(path), "%s/links/%s", l->bpffs, name);
 	fd = bpf_obj_get(path);
+	if (bpf_program__type(prog) == BPF_PROG_TYPE_TRACING) {
+		/* tp_btf links cannot be updated in place: the new program
+		 * replaces the pinned one (it reads the same pinned maps) */
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+			unlink(path);
+		}
+		link = bpf_program__attach(prog);
+		goto pin;
+	}
 	if (fd >= 0) {
 		struct bpf_link_info info = {};
 		__u32 len = sizeof(info);
@@ -143,9 +155,10 @@ static int attach_prog(struct loader *l, struct bpf_program *prog)
 		unlink(path);
 	}
 	link = bpf_program__attach_cgroup(prog, l->cgroup_fd);
+pin:
 	if (!link) {
 		err = -errno;
-		log_error("%s: attaching to cgroup %s: %s", name, l->cgroup, strerror(-err));
+		log_error("%s: attaching (cgroup %s): %s", name, l->cgroup, strerror(-err));
 		return err;
 	}
 	err = bpf_link__pin(link, path);
@@ -158,6 +171,35 @@ static int attach_prog(struct loader *l, struct bpf_program *prog)
 	bpf_link__disconnect(link);
 	bpf_link__destroy(link);
 	l->n_attached++;
+	return 0;
+}
+
+/* HTTP capture (bpf/http.bpf.c): its own object, the same pin root. */
+static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo)
+{
+	struct bpf_program *prog;
+	int err;
+
+	l->http = http_bpf__open_opts(oo);
+	if (!l->http) {
+		err = -errno;
+		log_error("opening the capture object: %s", strerror(-err));
+		return err;
+	}
+	err = adopt_map_sizes(l, l->http->obj);
+	if (err)
+		return err;
+	err = http_bpf__load(l->http);
+	if (err) {
+		log_error("loading the capture programs: %s", strerror(-err));
+		return err;
+	}
+	bpf_object__for_each_program(prog, l->http->obj)
+	{
+		err = attach_prog(l, prog);
+		if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -208,7 +250,7 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 		bpf_map__set_max_entries(l->skel->maps.lb_svc_rt, o->max_services + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_svc_policy, o->max_services + 1);
 	}
-	err = adopt_map_sizes(l);
+	err = adopt_map_sizes(l, l->skel->obj);
 	if (err)
 		goto fail;
 	err = lb_bpf__load(l->skel);
@@ -232,6 +274,9 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 		if (err)
 			goto fail;
 	}
+	err = start_capture(l, &oo);
+	if (err)
+		goto fail;
 	log_info("attached %d programs to %s (%d taken over from pinned links), pinned under %s",
 		 l->n_attached, l->cgroup, l->n_adopted, l->bpffs);
 	return 0;
@@ -245,6 +290,9 @@ void loader_close(struct loader *l)
 	if (l->skel)
 		lb_bpf__destroy(l->skel);
 	l->skel = NULL;
+	if (l->http)
+		http_bpf__destroy(l->http);
+	l->http = NULL;
 	if (l->cgroup_fd >= 0)
 		close(l->cgroup_fd);
 	l->cgroup_fd = -1;
@@ -269,7 +317,9 @@ void loader_map_fds(const struct loader *l, struct lbm_fds *fds)
 
 int loader_map_fd(const struct loader *l, const char *name)
 {
-	return bpf_object__find_map_fd_by_name(l->skel->obj, name);
+	int fd = bpf_object__find_map_fd_by_name(l->skel->obj, name);
+
+	return fd >= 0 || !l->http ? fd : bpf_object__find_map_fd_by_name(l->http->obj, name);
 }
 
 struct bpf_program *loader_prog(const struct loader *l, const char *name)

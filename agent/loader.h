@@ -9,6 +9,7 @@
 #include "lbmaps.h"
 
 struct lb_bpf;
+struct http_bpf;
 
 struct loader_opts {
 	const char *bpffs;	/* pin root, e.g. /sys/fs/bpf/bpfmesh */
@@ -19,6 +20,7 @@ struct loader_opts {
 
 struct loader {
 	struct lb_bpf *skel;
+	struct http_bpf *http; /* HTTP capture */
 	char bpffs[512];
 	char cgroup[512];
 	int cgroup_fd;

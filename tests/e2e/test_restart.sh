@@ -26,7 +26,7 @@ out=$(in_cg "$E2E/lbclient" -n 300 127.100.0.10 80)
 for i in 1 2 3; do expect_eq "agent dead: ep$i" 100 "$(field "$out" x "ep$i")"; done
 
 start_agent
-grep -q "10 taken over from pinned links" "$TMP/agent.log" && pass "restart took over 10 pinned links" \
+grep -q "12 taken over from pinned links" "$TMP/agent.log" && pass "restart took over 12 pinned links" \
 	|| fail "no takeover: $(grep attached "$TMP/agent.log")"
 grep -q "adopted pinned state: 3 services\|adopted pinned state: 1 services" "$TMP/agent.log" && pass "restart adopted pinned maps" \
 	|| fail "no adoption: $(grep adopted "$TMP/agent.log")"

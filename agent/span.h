@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* span.h: a finished span, as the span builder (agent/spanbuild.c) hands it
+ * to the exporters (exporters/otlp*.c) and the trace API. Plain data, no
+ * pointers, so spans can be copied into bounded queues. Names follow the
+ * OpenTelemetry semantic conventions (DESIGN.md, "Telemetry names"). */
+#ifndef BPFMESH_SPAN_H
+#define BPFMESH_SPAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SPAN_STR 256	 /* path, route, name */
+#define SPAN_NAME_MAX 128 /* service names, addresses */
+
+enum span_kind {
+	SPAN_KIND_SERVER = 2, /* OTLP Span.SpanKind values */
+	SPAN_KIND_CLIENT = 3,
+};
+
+enum span_status {
+	SPAN_STATUS_UNSET = 0, /* OTLP Status.StatusCode values */
+	SPAN_STATUS_OK = 1,
+	SPAN_STATUS_ERROR = 2,
+};
+
+struct span_endpoint {
+	char address[SPAN_NAME_MAX]; /* textual IP */
+	uint16_t port;
+};
+
+struct span {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t parent_span_id[8]; /* all zero: a root span */
+	uint8_t kind;		   /* enum span_kind */
+	uint8_t status;		   /* enum span_status */
+	uint8_t sampled;	   /* W3C trace-flags bit 0 */
+	uint64_t start_unix_ns;
+	uint64_t end_unix_ns;
+
+	char name[SPAN_STR];	 /* "GET /api/v1/users/{id}" */
+	char status_message[SPAN_NAME_MAX]; /* e.g. "connection reset" when no response came */
+
+	/* attributes */
+	char method[16];	 /* http.request.method */
+	uint16_t status_code;	 /* http.response.status_code; 0 = no response */
+	char path[SPAN_STR];	 /* url.path */
+	char route[SPAN_STR];	 /* http.route */
+	struct span_endpoint server; /* server.address / server.port */
+	struct span_endpoint client; /* client.address (SERVER spans) */
+	struct span_endpoint peer;   /* network.peer.address / .port */
+
+	/* resource */
+	char service_name[SPAN_NAME_MAX];      /* service.name */
+	char service_namespace[SPAN_NAME_MAX]; /* service.namespace */
+	char host_name[SPAN_NAME_MAX];	       /* host.name */
+};
+
+#endif

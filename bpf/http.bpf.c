@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
+/* http.bpf.c: HTTP/1.x request timing on the wire, for every process of the
+ * attached cgroup (loopback included), with cgroup_skb programs; the thread
+ * that sent or read a request comes from the sock_send_length and
+ * sock_recv_length tracepoints, connection ends from inet_sock_set_state.
+ *
+ * Only segment heads are looked at: a segment that does not start with an
+ * HTTP method or "HTTP/1." costs one 8-byte load and, on sockets that never
+ * carried HTTP, one hash miss. Requests pipelined in one segment are found
+ * by scanning for the next head after each "\r\n\r\n" of a bodiless request.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
+#include "http.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define TCP_CLOSE 7
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} http_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HTTP_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct http_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} http_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HTTP_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} http_drops SEC(".maps");
+
+/* Scanning state for one response head or one run of request heads. It
+ * lives in a map value, not on the stack: the verifier then treats every
+ * field as unknown, so the bpf_loop callbacks converge at once instead of
+ * being explored value by value. */
+struct scan {
+	__u32 n;	/* bytes in buf */
+	__u32 match;	/* bytes of "\r\n\r\n" matched */
+	__u32 hdr_end;	/* offset after the first "\r\n\r\n", 0 = not found */
+	__u32 cl_state; /* bytes of "\ncontent-length:" matched, 16 = reading digits */
+	__s64 cl;	/* Content-Length, -1 = none */
+	__u32 te_state; /* bytes of "\ntransfer-encoding:" matched, 19 = in the header */
+	__u32 ch_state; /* bytes of "chunked" matched in that header */
+	__u32 chunked;
+	__u32 starts[HTTP_PIPELINE_MAX]; /* request heads after the first */
+	__u32 n_starts;
+	__u32 more; /* a start beyond HTTP_PIPELINE_MAX */
+};
+
+/* A segment's first bytes, with room to read a head at any scanned offset. */
+struct scratch {
+	struct scan st;
+	char buf[HTTP_SCAN_MAX + HTTP_HEAD_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} http_scratch SEC(".maps");
+
+static __always_inline void http_drop(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&http_drops, &reason);
+
+	if (n)
+		*n += 1;
+}
+
+/* "GET ", "POST", "PUT ", "DELE", "HEAD", "OPTI", "PATC", "CONN", "TRAC" as
+ * little-endian words, then the byte after the method must be a space. */
+static __always_inline bool http_is_request(__u64 w)
+{
+	__u32 lo = (__u32)w;
+	__u8 b4 = w >> 32, b5 = w >> 40, b6 = w >> 48, b7 = w >> 56;
+
+	switch (lo) {
+	case 0x20544547: /* "GET " */
+	case 0x20545550: /* "PUT " */
+		return true;
+	case 0x54534f50: /* "POST" */
+	case 0x44414548: /* "HEAD" */
+		return b4 == ' ';
+	case 0x43544150: /* "PATC" */
+	case 0x43415254: /* "TRAC" */
+		return b5 == ' ';
+	case 0x454c4544: /* "DELE" */
+		return b6 == ' ';
+	case 0x4954504f: /* "OPTI" */
+	case 0x4e4e4f43: /* "CONN" */
+		return b7 == 'S' || b7 == 'T';
+	}
+	return false;
+}
+
+static __always_inline bool http_is_response(__u64 w)
+{
+	/* "HTTP/1." */
+	return (w & 0x00ffffffffffffffULL) == 0x002e312f50545448ULL;
+}
+
+struct seg {
+	__u64 cookie;
+	__u32 off; /* payload offset in the skb */
+	__u32 len; /* payload bytes */
+	__u8 family;
+	__u8 dir;
+	__u8 local[16], remote[16];
+	__u16 lport, rport;
+};
+
+/* Parse the IP and TCP headers of a cgroup_skb packet (data starts at L3). */
+static __always_inline bool seg_parse(struct __sk_buff *skb, __u8 dir, struct seg *s)
+{
+	struct tcphdr th;
+	__u32 l4;
+
+	__builtin_memset(s, 0, sizeof(*s));
+	s->dir = dir;
+	if (skb->family == AF_INET) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || ip.protocol != IPPROTO_TCP)
+			return false;
+		l4 = ip.ihl * 4;
+		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->local : s->remote, &ip.saddr, 4);
+		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->remote : s->local, &ip.daddr, 4);
+		s->family = AF_INET;
+	} else if (skb->family == AF_INET6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_TCP)
+			return false;
+		l4 = sizeof(ip6);
+		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->local : s->remote, &ip6.saddr, 16);
+		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->remote : s->local, &ip6.daddr, 16);
+		s->family = AF_INET6;
+	} else {
+		return false;
+	}
+	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
+		return false;
+	s->off = l4 + th.doff * 4;
+	if (skb->len <= s->off)
+		return false;
+	s->len = skb->len - s->off;
+	s->lport = bpf_ntohs(dir == HTTP_DIR_EGRESS ? th.source : th.dest);
+	s->rport = bpf_ntohs(dir == HTTP_DIR_EGRESS ? th.dest : th.source);
+	return true;
+}
+
+static __always_inline struct http_event *ev_new(const struct seg *s, __u8 kind, __u64 now)
+{
+	struct http_event *e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
+
+	if (!e) {
+		http_drop(HTTP_DROP_RINGBUF);
+		return NULL;
+	}
+	e->ts = now;
+	e->cookie = s->cookie;
+	e->pid_tgid = 0;
+	e->kind = kind;
+	e->dir = s->dir;
+	e->family = s->family;
+	e->complete = 0;
+	e->error = 0;
+	__builtin_memcpy(e->local, s->local, 16);
+	__builtin_memcpy(e->remote, s->remote, 16);
+	e->lport = s->lport;
+	e->rport = s->rport;
+	e->head_len = 0;
+	e->reserved = 0;
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	return e;
+}
+
+static __always_inline char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static __always_inline struct scratch *scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&http_scratch, &zero);
+}
+
+static long scan_response(__u32 i, void *unused)
+{
+	const char cl_pat[] = "\ncontent-length:";
+	const char te_pat[32] = "\ntransfer-encoding:";
+	const char ch_pat[] = "chunked";
+	struct scratch *sc = scratch_get();
+	struct scan *st;
+	char c;
+
+	if (!sc)
+		return 1;
+	st = &sc->st;
+	if (i >= st->n || i >= HTTP_SCAN_MAX)
+		return 1;
+	c = lower(sc->buf[i & (HTTP_SCAN_MAX - 1)]);
+	/* end of the head */
+	if ((st->match & 1) == 0 ? c == '\r' : c == '\n')
+		st->match++;
+	else
+		st->match = c == '\r' ? 1 : 0;
+	if (st->match == 4) {
+		st->hdr_end = i + 1;
+		return 1;
+	}
+	/* Content-Length: digits after optional spaces */
+	if (st->cl_state == 16) {
+		if (c >= '0' && c <= '9')
+			st->cl = (st->cl < 0 ? 0 : st->cl) * 10 + (c - '0');
+		else if (c != ' ' || st->cl >= 0)
+			st->cl_state = 0;
+	} else if (st->cl_state < 16 && c == cl_pat[st->cl_state & 15]) {
+		st->cl_state++;
+	} else {
+		st->cl_state = c == '\n' ? 1 : 0;
+	}
+	/* Transfer-Encoding: ... chunked */
+	if (st->te_state == 19) {
+		if (c == '\n')
+			st->te_state = 1;
+		else if (c == ch_pat[st->ch_state & 7] && ++st->ch_state == 7)
+			st->chunked = 1;
+		else if (c != ch_pat[(st->ch_state - 1) & 7])
+			st->ch_state = 0;
+	} else if (st->te_state < 19 && c == te_pat[st->te_state & 31]) {
+		st->te_state++;
+	} else {
+		st->te_state = c == '\n' ? 1 : 0;
+	}
+	return 0;
+}
+
+/* Request heads: one at 0, then one after each "\r\n\r\n" that another
+ * method follows (bodiless requests, as GET pipelines are). */
+static long scan_requests(__u32 i, void *unused)
+{
+	struct scratch *sc = scratch_get();
+	struct scan *st;
+	char c;
+	__u64 w;
+
+	if (!sc)
+		return 1;
+	st = &sc->st;
+	if (i >= st->n || i >= HTTP_SCAN_MAX)
+		return 1;
+	c = sc->buf[i & (HTTP_SCAN_MAX - 1)];
+	if ((st->match & 1) == 0 ? c == '\r' : c == '\n')
+		st->match++;
+	else
+		st->match = c == '\r' ? 1 : 0;
+	if (st->match < 4)
+		return 0;
+	st->match = 0;
+	if (i + 9 > st->n)
+		return 1;
+	__builtin_memcpy(&w, &sc->buf[(i + 1) & (HTTP_SCAN_MAX - 1)], 8);
+	if (!http_is_request(w))
+		return 1; /* a body follows: we stop looking */
+	if (st->n_starts >= HTTP_PIPELINE_MAX) {
+		st->more = 1;
+		return 1;
+	}
+	st->starts[st->n_starts & (HTTP_PIPELINE_MAX - 1)] = i + 1;
+	st->n_starts++;
+	return 0;
+}
+
+static __always_inline struct scratch *load_scan(struct __sk_buff *skb, const struct seg *s)
+{
+	struct scratch *sc = scratch_get();
+	__u32 len = s->len;
+
+	if (!sc)
+		return NULL;
+	if (len > HTTP_SCAN_MAX)
+		len = HTTP_SCAN_MAX;
+	if (len < 1 || bpf_skb_load_bytes(skb, s->off, sc->buf, len)) {
+		http_drop(HTTP_DROP_LOAD);
+		return NULL;
+	}
+	__builtin_memset(&sc->st, 0, sizeof(sc->st));
+	sc->st.n = len;
+	sc->st.cl = -1;
+	sc->st.n_starts = 1;
+	return sc;
+}
+
+static __always_inline void emit_head(const struct seg *s, struct scratch *sc, __u32 n, __u32 off,
+				      __u8 kind, __u64 now, __u8 complete)
+{
+	struct http_event *e = ev_new(s, kind, now);
+	__u32 hl;
+
+	if (!e)
+		return;
+	off &= HTTP_SCAN_MAX - 1;
+	hl = n > off ? n - off : 0;
+	if (hl > HTTP_HEAD_MAX)
+		hl = HTTP_HEAD_MAX;
+	e->head_len = hl;
+	e->complete = complete;
+	bpf_probe_read_kernel(e->head, HTTP_HEAD_MAX, &sc->buf[off]);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline bool ends_chunked(struct __sk_buff *skb, const struct seg *s)
+{
+	char t[5];
+
+	if (s->len < 5 || bpf_skb_load_bytes(skb, s->off + s->len - 5, t, 5))
+		return false;
+	return t[0] == '0' && t[1] == '\r' && t[2] == '\n' && t[3] == '\r' && t[4] == '\n';
+}
+
+static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now)
+{
+	struct scratch *sc = load_scan(skb, s);
+	struct http_conn c = {};
+	__u8 complete = 0;
+
+	if (!sc)
+		return;
+	bpf_loop(HTTP_SCAN_MAX, scan_response, NULL, 0);
+	if (sc->st.hdr_end && sc->st.cl >= 0) {
+		c.resp_left = sc->st.cl - (__s64)(s->len - sc->st.hdr_end);
+		if (c.resp_left <= 0)
+			complete = 1;
+		else
+			c.resp_mode = 1;
+	} else if (sc->st.hdr_end && sc->st.chunked) {
+		if (ends_chunked(skb, s))
+			complete = 1;
+		else
+			c.resp_mode = 2;
+	}
+	if (bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_ANY))
+		http_drop(HTTP_DROP_CONNS);
+	emit_head(s, sc, sc->st.n, 0, HTTP_EV_RESPONSE, now, complete);
+}
+
+static __always_inline void on_requests(struct __sk_buff *skb, struct seg *s, __u64 now)
+{
+	struct scratch *sc = load_scan(skb, s);
+	struct http_conn c = {}, *old;
+	__u32 n_starts;
+
+	if (!sc)
+		return;
+	bpf_loop(HTTP_SCAN_MAX, scan_requests, NULL, 0);
+	if (sc->st.more)
+		http_drop(HTTP_DROP_PIPELINE);
+	n_starts = sc->st.n_starts;
+	old = bpf_map_lookup_elem(&http_conns, &s->cookie);
+	if (!old && bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_NOEXIST))
+		http_drop(HTTP_DROP_CONNS);
+	for (int k = 0; k < HTTP_PIPELINE_MAX; k++) {
+		if (k >= n_starts)
+			break;
+		emit_head(s, sc, sc->st.n, k ? sc->st.starts[k & (HTTP_PIPELINE_MAX - 1)] : 0,
+			  HTTP_EV_REQUEST, now, 0);
+	}
+}
+
+/* A body segment of the response in flight: has the framing been met? */
+static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct http_conn *c,
+				    __u64 now)
+{
+	struct http_event *e;
+
+	if (c->resp_mode == 1) {
+		c->resp_left -= s->len;
+		if (c->resp_left > 0)
+			return;
+	} else if (c->resp_mode != 2 || !ends_chunked(skb, s)) {
+		return;
+	}
+	c->resp_mode = 0;
+	e = ev_new(s, HTTP_EV_RESPONSE_END, now);
+	if (e)
+		bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
+{
+	struct http_conn *c;
+	struct seg s;
+	__u64 w = 0, now;
+
+	if (!seg_parse(skb, dir, &s))
+		return 1;
+	if (s.len >= 8 && bpf_skb_load_bytes(skb, s.off, &w, 8))
+		return 1;
+	s.cookie = bpf_get_socket_cookie(skb);
+	now = bpf_ktime_get_ns();
+	if (s.len >= 8 && http_is_response(w)) {
+		on_response(skb, &s, now);
+	} else if (s.len >= 8 && http_is_request(w)) {
+		on_requests(skb, &s, now);
+	} else {
+		c = bpf_map_lookup_elem(&http_conns, &s.cookie);
+		if (c && c->resp_mode)
+			on_body(skb, &s, c, now);
+	}
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int bm_http_egress(struct __sk_buff *skb)
+{
+	return capture(skb, HTTP_DIR_EGRESS);
+}
+
+SEC("cgroup_skb/ingress")
+int bm_http_ingress(struct __sk_buff *skb)
+{
+	return capture(skb, HTTP_DIR_INGRESS);
+}
+
+/* Which thread sent or read: the tracepoints run in the task's context,
+ * right after the data moved, on sockets that carried HTTP. */
+static __always_inline void thread_event(struct sock *sk, __u8 dir)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct http_event *e;
+
+	if (!bpf_map_lookup_elem(&http_conns, &cookie))
+		return;
+	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
+	if (!e) {
+		http_drop(HTTP_DROP_RINGBUF);
+		return;
+	}
+	__builtin_memset(e, 0, offsetof(struct http_event, head));
+	e->ts = bpf_ktime_get_ns();
+	e->cookie = cookie;
+	e->pid_tgid = bpf_get_current_pid_tgid();
+	e->kind = HTTP_EV_THREAD;
+	e->dir = dir;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(bm_http_send, struct sock *sk, int ret, int flags)
+{
+	if (ret > 0 && sk->sk_protocol == IPPROTO_TCP)
+		thread_event(sk, HTTP_DIR_EGRESS);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(bm_http_recv, struct sock *sk, int ret, int flags)
+{
+	if (ret > 0 && sk->sk_protocol == IPPROTO_TCP)
+		thread_event(sk, HTTP_DIR_INGRESS);
+	return 0;
+}
+
+/* A socket that carried HTTP closed: requests still open on it end. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
+{
+	__u64 cookie;
+	struct http_event *e;
+
+	if (newstate != TCP_CLOSE || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	cookie = bpf_get_socket_cookie(sk);
+	if (!bpf_map_lookup_elem(&http_conns, &cookie))
+		return 0;
+	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
+	if (e) {
+		__builtin_memset(e, 0, offsetof(struct http_event, head));
+		e->ts = bpf_ktime_get_ns();
+		e->cookie = cookie;
+		e->kind = HTTP_EV_CLOSE;
+		e->error = sk->sk_err;
+		bpf_ringbuf_submit(e, 0);
+	} else {
+		http_drop(HTTP_DROP_RINGBUF);
+	}
+	bpf_map_delete_elem(&http_conns, &cookie);
+	return 0;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http.h: the ABI of HTTP/1.x capture, shared by bpf/http.bpf.c and the
+ * agent's event reader (agent/events.c). The kernel finds where requests
+ * and responses start and end on the wire and sends their heads; the agent
+ * parses them and builds spans. */
+#ifndef BPFMESH_HTTP_H
+#define BPFMESH_HTTP_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define HTTP_HEAD_MAX 512     /* bytes of a head sent to the agent */
+#define HTTP_SCAN_MAX 1024    /* bytes of a segment scanned for heads */
+#define HTTP_MAX_CONNS 65536  /* sockets with HTTP state (LRU) */
+#define HTTP_PIPELINE_MAX 4   /* request starts found in one segment */
+
+enum http_ev_kind {
+	HTTP_EV_REQUEST = 1,	  /* a request head starts in this segment */
+	HTTP_EV_RESPONSE = 2,	  /* a response head starts */
+	HTTP_EV_RESPONSE_END = 3, /* the response's last byte (Content-Length or chunked) */
+	HTTP_EV_CLOSE = 4,	  /* a socket that carried HTTP closed */
+	HTTP_EV_THREAD = 5,	  /* a thread read from (or wrote to) an HTTP socket */
+};
+
+enum http_dir {
+	HTTP_DIR_EGRESS = 1,  /* this socket sent it */
+	HTTP_DIR_INGRESS = 2, /* this socket received it */
+};
+
+struct http_event {
+	__u64 ts;	/* bpf_ktime_get_ns() */
+	__u64 cookie;	/* socket cookie */
+	__u64 pid_tgid; /* task context only (egress from sendmsg, the recv tracepoint); else 0 */
+	__u8 kind;	/* enum http_ev_kind */
+	__u8 dir;	/* enum http_dir */
+	__u8 family;	/* AF_INET / AF_INET6 */
+	__u8 complete;	/* RESPONSE: the whole response was in this segment */
+	__s32 error;	/* CLOSE: sk_err */
+	__u8 local[16];
+	__u8 remote[16];
+	__u16 lport; /* host order */
+	__u16 rport;
+	__u16 head_len;
+	__u16 reserved;
+	char comm[16];
+	char head[HTTP_HEAD_MAX];
+};
+_Static_assert(sizeof(struct http_event) == 600, "http_event ABI");
+
+/* http_drops index: why capture lost something (never silently). */
+enum http_drop_reason {
+	HTTP_DROP_RINGBUF = 0,	/* ring buffer full */
+	HTTP_DROP_CONNS = 1,	/* http_conns update failed */
+	HTTP_DROP_LOAD = 2,	/* payload could not be read */
+	HTTP_DROP_PIPELINE = 3, /* more request starts in a segment than scanned */
+	HTTP_DROP_MAX = 8,
+};
+
+/* http_conns value: framing state of the response in flight on a socket. */
+struct http_conn {
+	__s64 resp_left;   /* body bytes still to come (Content-Length) */
+	__u8 resp_mode;	   /* 0 none, 1 length, 2 chunked */
+	__u8 reserved[7];
+};
+_Static_assert(sizeof(struct http_conn) == 16, "http_conn ABI");
+
+#endif
