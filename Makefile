@@ -4,13 +4,14 @@
 
 BUILD    ?= build
 CLANG    ?= clang
+PROTOC_C ?= protoc-c
 BPFTOOL  ?= bpftool
 CC       ?= gcc
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS     := libbpf libelf zlib yaml-0.1 libmicrohttpd json-c
+PKGS     := libbpf libelf zlib yaml-0.1 libmicrohttpd json-c libprotobuf-c libcurl
 OPT      ?= -O2 -g
-CFLAGS   := $(OPT) -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I. -Iagent -I$(BUILD) \
+CFLAGS   := $(OPT) -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I. -Iagent -I$(BUILD) -I$(BUILD)/proto \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
@@ -19,16 +20,23 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
+# OTLP protobuf-c sources are generated from exporters/proto into $(BUILD)/proto.
+PROTOS     := $(addprefix exporters/proto/opentelemetry/proto/,common/v1/common.proto \
+              resource/v1/resource.proto trace/v1/trace.proto collector/trace/v1/trace_service.proto)
+PROTO_HDRS := $(patsubst exporters/proto/%.proto,$(BUILD)/proto/%.pb-c.h,$(PROTOS))
+PROTO_OBJS := $(patsubst exporters/proto/%.proto,$(BUILD)/proto/%.pb-c.o,$(PROTOS))
 AGENT_SRCS := $(wildcard agent/*.c) $(wildcard exporters/*.c)
-AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRCS))
+AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRCS)) $(PROTO_OBJS)
 LIB_OBJS   := $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJS))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
+BPFT_BINS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 E2E_SRCS   := $(wildcard tests/e2e/*.c)
 E2E_BINS   := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(E2E_SRCS))
 HDRS       := $(wildcard agent/*.h bpf/*.h exporters/*.h)
 
-.PHONY: all deps vmlinux test test-unit test-unit-asan test-e2e demo bench check clean
+.PHONY: all deps vmlinux test test-unit test-unit-asan test-bpf test-e2e demo bench check clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -37,7 +45,7 @@ all: $(BUILD)/bpfmesh $(E2E_BINS)
 # Debian packages the build, the tests and the demo need; installs only what is missing.
 DEB_PKGS := clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
             libyaml-dev libmicrohttpd-dev libjson-c-dev libcmocka-dev iproute2 procps curl \
-            python3
+            python3 protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -59,7 +67,14 @@ $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	@mkdir -p $(@D)
 	$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
 
-$(BUILD)/%.o: %.c $(HDRS) $(SKELS)
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: exporters/proto/%.proto
+	@mkdir -p $(BUILD)/proto
+	$(PROTOC_C) --c_out=$(BUILD)/proto -Iexporters/proto $<
+
+$(BUILD)/proto/%.o: $(BUILD)/proto/%.c $(PROTO_HDRS)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.c $(HDRS) $(SKELS) $(PROTO_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -70,9 +85,22 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
 
+# The test OTLP receiver decodes with the generated code and inflates with zlib.
+$(BUILD)/tests/e2e/otlp_receiver: tests/e2e/otlp_receiver.c $(PROTO_OBJS) $(PROTO_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(PROTO_OBJS) -o $@ -lprotobuf-c -lz
+
 $(BUILD)/tests/e2e/%: tests/e2e/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
+
+# In-kernel tests (BPF_PROG_TEST_RUN): root, and the skeletons.
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS) -lcmocka
+
+test-bpf: $(BPFT_BINS)
+	@mkdir -p build && tests/run-unit.sh $(BPFT_BINS)
 
 test-unit: $(UNIT_BINS)
 	@mkdir -p build && tests/run-unit.sh $(UNIT_BINS)

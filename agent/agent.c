@@ -115,6 +115,7 @@ int agent_reload(struct agent *a)
 	config_free(a->cfg);
 	a->cfg = cfg;
 	cfg = NULL;
+	tracing_apply(&a->tracing, a->cfg);
 	a->applied = true;
 	a->reloads++;
 	a->last_error[0] = 0;
@@ -299,6 +300,12 @@ int agent_main(int argc, char **argv)
 			loader_prog(&a.ld, "bm_iter_udp"), loader_map_fd(&a.ld, "lb_term"),
 			a.cgroup);
 	a.health.term = &a.term;
+	if (tracing_init(&a.tracing, loader_map_fd(&a.ld, "http_events"),
+			 loader_map_fd(&a.ld, "http_drops"))) {
+		log_error("starting the tracing pipeline failed");
+		goto out;
+	}
+	tracing_apply(&a.tracing, NULL);
 	if (healthcheck_start(&a.hc, a.lm.fd.ep_health)) {
 		log_error("starting the health checker: %s", strerror(errno));
 		goto out;
@@ -318,11 +325,13 @@ int agent_main(int argc, char **argv)
 		 a.opts.listen);
 
 	while (!agent_exiting) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 		    {.fd = health_events_fd(&a.health), .events = POLLIN},
+		    {.fd = tracing_fd(&a.tracing), .events = POLLIN},
 		    {.fd = wfd, .events = POLLIN},
 		};
-		int n = poll(pfd, wfd >= 0 ? 2 : 1, 200);
+		/* 50 ms: the span builder wants a tick that often */
+		int n = poll(pfd, wfd >= 0 ? 3 : 2, 50);
 
 		if (n < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -333,7 +342,12 @@ int agent_main(int argc, char **argv)
 			health_consume(&a.health);
 			pthread_mutex_unlock(&a.lock);
 		}
-		if (n > 0 && wfd >= 0 && (pfd[1].revents & POLLIN) && drain(wfd))
+		if (n > 0 && (pfd[1].revents & POLLIN)) {
+			pthread_mutex_lock(&a.lock);
+			tracing_consume(&a.tracing);
+			pthread_mutex_unlock(&a.lock);
+		}
+		if (n > 0 && wfd >= 0 && (pfd[2].revents & POLLIN) && drain(wfd))
 			pending = mono_ns();
 		/* apply once the directory has been quiet for 150 ms, so a
 		 * multi-file update is seen whole */
@@ -344,6 +358,7 @@ int agent_main(int argc, char **argv)
 		pthread_mutex_lock(&a.lock);
 		lbmaps_gc(&a.lm, false);
 		health_tick(&a.health, mono_ns());
+		tracing_tick(&a.tracing, mono_ns());
 		/* interfaces named in the config that did not exist yet */
 		if (a.tcg.missing && a.cfg && mono_ns() - last_tc > 2000000000ULL) {
 			last_tc = mono_ns();
@@ -358,6 +373,7 @@ out:
 	if (wfd >= 0)
 		close(wfd);
 	healthcheck_stop(&a.hc);
+	tracing_free(&a.tracing);
 	terminator_free(&a.term);
 	health_free(&a.health);
 	tcguard_free(&a.tcg);

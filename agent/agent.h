@@ -15,6 +15,7 @@
 #include "loader.h"
 #include "tcguard.h"
 #include "terminate.h"
+#include "tracing.h"
 
 struct agent_opts {
 	const char *config;
@@ -34,6 +35,7 @@ struct agent {
 	struct tcguard tcg;
 	struct healthcheck hc;
 	struct terminator term;
+	struct tracing tracing;
 	struct mesh_config *cfg; /* the configuration in force, or NULL */
 	bool attached;
 	bool applied;		/* cfg is what the maps hold */

@@ -157,6 +157,20 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 		}
 	} else if (!strcmp(url, "/api/v1/config")) {
 		api_write_config(a, &w);
+	} else if (!strcmp(url, "/api/v1/traces")) {
+		const char *svc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
+		const char *lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+		char *end = NULL;
+		long limit = lim ? strtol(lim, &end, 10) : 100;
+
+		if (lim && (!*lim || *end || limit < 1 || limit > 1000)) {
+			pthread_mutex_unlock(&a->lock);
+			return reply_error(c, 400, "limit must be a number from 1 to 1000");
+		}
+		jw_obj_open(&w);
+		jw_key(&w, "spans");
+		spanstore_write_json(&a->tracing.store, &w, svc, (int)limit);
+		jw_obj_close(&w);
 	} else {
 		pthread_mutex_unlock(&a->lock);
 		return reply_error(c, 404, "not found");

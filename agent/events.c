@@ -31,10 +31,7 @@ static void obs_from(const struct http_event *e, struct http_obs *o)
 	o->remote.port = e->rport;
 }
 
-static void deliver(struct events *ev, const struct http_obs *o)
-{
-	ev->deliver(o, ev->ctx);
-}
+static void deliver(struct events *ev, const struct http_obs *o) { ev->deliver(o, ev->ctx); }
 
 /* Deliver, in order, the waiting requests of a socket (all, or only up to
  * and including the first one that `tid` claims). */
@@ -180,10 +177,7 @@ void events_free(struct events *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
-int events_fd(struct events *ev)
-{
-	return ev->rb ? ring_buffer__epoll_fd(ev->rb) : -1;
-}
+int events_fd(struct events *ev) { return ev->rb ? ring_buffer__epoll_fd(ev->rb) : -1; }
 
 void events_consume(struct events *ev)
 {

@@ -30,8 +30,8 @@ struct events {
 
 int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn deliver, void *ctx);
 void events_free(struct events *ev);
-int events_fd(struct events *ev);	      /* to poll */
-void events_consume(struct events *ev);	      /* read what is there */
+int events_fd(struct events *ev);			   /* to poll */
+void events_consume(struct events *ev);			   /* read what is there */
 void events_tick(struct events *ev, uint64_t now_mono_ns); /* release requests that waited enough */
 
 /* One kernel event (exposed for tests). */

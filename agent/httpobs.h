@@ -12,10 +12,10 @@
 #define OBS_HEAD_MAX 512 /* bytes of a request or response head kept */
 
 enum obs_kind {
-	OBS_REQUEST = 1,  /* first bytes of a request (its head, up to OBS_HEAD_MAX) */
-	OBS_RESPONSE = 2, /* first bytes of a response */
+	OBS_REQUEST = 1,      /* first bytes of a request (its head, up to OBS_HEAD_MAX) */
+	OBS_RESPONSE = 2,     /* first bytes of a response */
 	OBS_RESPONSE_END = 3, /* last byte of the response the framing announced */
-	OBS_CLOSE = 4,	  /* the socket closed (error != 0: reset, timeout, ...) */
+	OBS_CLOSE = 4,	      /* the socket closed (error != 0: reset, timeout, ...) */
 };
 
 enum obs_role {
@@ -30,14 +30,14 @@ struct obs_addr {
 };
 
 struct http_obs {
-	uint64_t cookie; /* socket cookie: one side of one connection */
-	uint8_t kind;	 /* enum obs_kind */
-	uint8_t role;	 /* enum obs_role */
-	uint64_t ts_ns;	 /* CLOCK_MONOTONIC: first byte (REQUEST, RESPONSE), last byte
-			  * (RESPONSE_END) or close */
-	uint32_t tgid, tid; /* thread that sent (client) or read (server) the request;
-			     * 0 when unknown */
-	char comm[16];	    /* that process's name */
+	uint64_t cookie;	       /* socket cookie: one side of one connection */
+	uint8_t kind;		       /* enum obs_kind */
+	uint8_t role;		       /* enum obs_role */
+	uint64_t ts_ns;		       /* CLOCK_MONOTONIC: first byte (REQUEST, RESPONSE), last byte
+					* (RESPONSE_END) or close */
+	uint32_t tgid, tid;	       /* thread that sent (client) or read (server) the request;
+					* 0 when unknown */
+	char comm[16];		       /* that process's name */
 	struct obs_addr local, remote; /* of this socket */
 	int error;		       /* OBS_CLOSE: errno (ECONNRESET, ETIMEDOUT), 0 = orderly */
 	uint16_t head_len;	       /* bytes in head */

@@ -75,9 +75,10 @@ void span_write_json(struct jsonw *w, const struct span *sp)
 	jw_ku64(w, "endTimeUnixNano", sp->end_unix_ns);
 	jw_key(w, "durationMs");
 	jw_dbl(w, (sp->end_unix_ns - sp->start_unix_ns) / 1e6);
-	jw_kstr(w, "status", sp->status == SPAN_STATUS_ERROR ? "ERROR"
-			     : sp->status == SPAN_STATUS_OK  ? "OK"
-							     : "UNSET");
+	jw_kstr(w, "status",
+		sp->status == SPAN_STATUS_ERROR ? "ERROR"
+		: sp->status == SPAN_STATUS_OK	? "OK"
+						: "UNSET");
 	if (sp->status_message[0])
 		jw_kstr(w, "statusMessage", sp->status_message);
 	jw_kstr(w, "service", sp->service_name);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # `make test`: build, unit tests, unit tests under AddressSanitizer and
-# UndefinedBehaviorSanitizer, end-to-end tests on the real kernel. Every
+# UndefinedBehaviorSanitizer, in-kernel program tests (BPF_PROG_TEST_RUN),
+# end-to-end tests on the real kernel. Every
 # stage runs even when an earlier one failed; the last line sums them up.
 set -u
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ stage() {
 stage build make -s all
 stage unit make -s test-unit
 stage unit-asan make -s test-unit-asan
+stage bpf make -s test-bpf
 stage e2e make -s test-e2e
 passed=0 failed=0
 while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < build/test-counts

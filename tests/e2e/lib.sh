@@ -55,9 +55,10 @@ cleanup() {
 	wait 2>/dev/null
 	"$BIN" detach --bpffs "$PINS" --cgroup "$CG" >/dev/null 2>&1
 	if [ -d "$CG" ]; then
-		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		for p in $(cat $(find "$CG" -name cgroup.procs) 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 		sleep 0.05
-		rmdir "$CG" 2>/dev/null
+		# children first
+		find "$CG" -depth -type d -exec rmdir {} \; 2>/dev/null
 	fi
 	ip netns del "$NS" 2>/dev/null
 	for n in "${EXTRA_NS[@]:-}"; do [ -n "$n" ] && ip netns del "$n" 2>/dev/null; done

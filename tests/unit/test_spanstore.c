@@ -11,7 +11,7 @@
 
 static struct span mk(const char *svc, int i)
 {
-	struct span s = { .kind = SPAN_KIND_SERVER, .status = SPAN_STATUS_ERROR };
+	struct span s = {.kind = SPAN_KIND_SERVER, .status = SPAN_STATUS_ERROR};
 
 	snprintf(s.service_name, sizeof(s.service_name), "%s", svc);
 	snprintf(s.name, sizeof(s.name), "GET /r/%d", i);
@@ -71,8 +71,8 @@ static void test_span_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ring_newest_first_and_filter),
-		cmocka_unit_test(test_span_json),
+	    cmocka_unit_test(test_ring_newest_first_and_filter),
+	    cmocka_unit_test(test_span_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tracing.h: the agent's tracing pipeline: kernel capture events ->
+ * observations (events.c) -> spans (spanbuild.c) -> the recent-span store
+ * (/api/v1/traces) and the OTLP exporter (exporters/otlp.c). Runs on the
+ * agent's main thread; the exporter has its own. */
+#ifndef BPFMESH_TRACING_H
+#define BPFMESH_TRACING_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "events.h"
+#include "spanstore.h"
+
+struct spanbuild;
+struct otlp;
+
+struct tracing {
+	struct events ev;
+	struct spanbuild *sb;
+	struct spanstore store;
+	struct otlp *otlp;	       /* NULL without Telemetry.otlp */
+	const struct mesh_config *cfg; /* in force; names services */
+	char cgroot[512];	       /* the cgroup v2 mount, to read /proc/PID/cgroup against */
+	char host[64];
+	int64_t clock_offset_ns; /* unix = monotonic + offset */
+	char sb_key[4096];	 /* the Telemetry settings the builder was made with */
+	uint64_t spans;
+};
+
+int tracing_init(struct tracing *t, int ring_fd, int drops_fd);
+void tracing_free(struct tracing *t);
+/* A new configuration in force (call after it replaced the old one). */
+void tracing_apply(struct tracing *t, const struct mesh_config *cfg);
+int tracing_fd(struct tracing *t);
+void tracing_consume(struct tracing *t);
+void tracing_tick(struct tracing *t, uint64_t now_mono_ns);
+
+#endif

@@ -1,0 +1,539 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* otlp_encode.c: spans to ExportTraceServiceRequest bytes with the protobuf-c
+ * code generated from exporters/proto, gzip, and the collector's answers.
+ *
+ * The message tree points into the spans instead of copying their strings:
+ * it lives only until protobuf_c_message_pack() has run, and all its nodes
+ * come from a few arrays sized from n, so a batch costs a handful of
+ * allocations whatever its size. */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+#include "otlp_encode.h"
+
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest ExportReq;
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse ExportResp;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans ResourceSpans;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans ScopeSpans;
+typedef Opentelemetry__Proto__Trace__V1__Span Span;
+typedef Opentelemetry__Proto__Trace__V1__Status Status;
+typedef Opentelemetry__Proto__Resource__V1__Resource Resource;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+
+#define SPAN_ATTRS_MAX 9 /* method, status, path, route, server x2, client, peer x2 */
+#define RES_ATTRS_MAX 3	 /* service.name, service.namespace, host.name */
+
+/* One ResourceSpans with its only ScopeSpans. */
+struct enc_group {
+	const struct span *key; /* first span of the group: its resource strings */
+	size_t n_spans;
+	ResourceSpans rs;
+	Resource res;
+	ScopeSpans ss;
+	ScopeSpans *ss_ptr;
+	Scope scope;
+	KeyValue kv[RES_ATTRS_MAX];
+	AnyValue av[RES_ATTRS_MAX];
+	KeyValue *kv_ptr[RES_ATTRS_MAX];
+};
+
+struct enc_span {
+	Span sp;
+	Status st;
+	KeyValue kv[SPAN_ATTRS_MAX];
+	AnyValue av[SPAN_ATTRS_MAX];
+	KeyValue *kv_ptr[SPAN_ATTRS_MAX];
+};
+
+struct enc {
+	struct enc_group *groups;
+	size_t n_groups;
+	struct enc_span *spans;
+	size_t *group_of; /* span index -> group index */
+	Span **span_ptrs; /* all spans, grouped: each group's ss.spans points inside */
+	ResourceSpans **rs_ptrs;
+	char **owned; /* sanitized string copies */
+	size_t n_owned, cap_owned;
+};
+
+void otlp_buf_free(struct otlp_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+}
+
+/* Length of the UTF-8 sequence at s (1..4), or 0 when it is not valid:
+ * overlong forms, surrogates and values above U+10FFFF are refused. */
+static size_t utf8_seq(const unsigned char *s)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
+			return 0;
+		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+static bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t k;
+
+	while (*p) {
+		if (!(k = utf8_seq(p)))
+			return false;
+		p += k;
+	}
+	return true;
+}
+
+/* A copy of s with every byte that starts no valid sequence replaced by U+FFFD. */
+static char *utf8_sanitize(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = malloc(strlen(s) * 3 + 1), *o = out;
+	size_t k;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		k = utf8_seq(p);
+		if (k) {
+			memcpy(o, p, k);
+			o += k;
+			p += k;
+		} else {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+		}
+	}
+	*o = 0;
+	return out;
+}
+
+/* The string to put on the wire for a fixed-size span field, or NULL when out
+ * of memory. protobuf-c wants char *; the tree never writes through it. */
+static char *enc_str(struct enc *e, const char *s, size_t cap)
+{
+	char *copy, **grown;
+
+	if (!memchr(s, 0, cap))
+		return (char *)"";
+	if (utf8_valid(s))
+		return (char *)s;
+	if (e->n_owned == e->cap_owned) {
+		size_t cap2 = e->cap_owned ? e->cap_owned * 2 : 16;
+
+		grown = realloc(e->owned, cap2 * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		e->owned = grown;
+		e->cap_owned = cap2;
+	}
+	if (!(copy = utf8_sanitize(s)))
+		return NULL;
+	e->owned[e->n_owned++] = copy;
+	return copy;
+}
+
+#define ENC_STR(e, field) enc_str((e), (field), sizeof(field))
+
+static void kv_init(KeyValue *kv, AnyValue *av, const char *key)
+{
+	opentelemetry__proto__common__v1__key_value__init(kv);
+	opentelemetry__proto__common__v1__any_value__init(av);
+	kv->key = (char *)key;
+	kv->value = av;
+}
+
+/* Appends a string attribute unless the value is empty; -ENOMEM on failure. */
+static int add_str(struct enc *e, KeyValue *kv, AnyValue *av, KeyValue **ptr, size_t *n,
+		   const char *key, const char *val, size_t cap)
+{
+	char *s = enc_str(e, val, cap);
+
+	if (!s)
+		return -ENOMEM;
+	if (!s[0])
+		return 0;
+	kv_init(&kv[*n], &av[*n], key);
+	av[*n].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	av[*n].string_value = s;
+	ptr[*n] = &kv[*n];
+	(*n)++;
+	return 0;
+}
+
+/* Appends an int attribute unless the value is 0 (absent). */
+static void add_int(KeyValue *kv, AnyValue *av, KeyValue **ptr, size_t *n, const char *key,
+		    int64_t val)
+{
+	if (!val)
+		return;
+	kv_init(&kv[*n], &av[*n], key);
+	av[*n].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+	av[*n].int_value = val;
+	ptr[*n] = &kv[*n];
+	(*n)++;
+}
+
+static bool same_resource(const struct span *a, const struct span *b)
+{
+	return !strncmp(a->service_name, b->service_name, sizeof(a->service_name)) &&
+	       !strncmp(a->service_namespace, b->service_namespace, sizeof(a->service_namespace)) &&
+	       !strncmp(a->host_name, b->host_name, sizeof(a->host_name));
+}
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* Groups are few (one per service on the node), so a linear search beats
+ * sorting the batch. */
+static void assign_groups(struct enc *e, const struct span *spans, size_t n)
+{
+	size_t i, g;
+
+	for (i = 0; i < n; i++) {
+		for (g = 0; g < e->n_groups; g++)
+			if (same_resource(e->groups[g].key, &spans[i]))
+				break;
+		if (g == e->n_groups)
+			e->groups[e->n_groups++].key = &spans[i];
+		e->group_of[i] = g;
+		e->groups[g].n_spans++;
+	}
+}
+
+static int encode_group(struct enc *e, struct enc_group *g, const char *scope_version)
+{
+	const struct span *k = g->key;
+	char *name;
+	size_t n = 0;
+
+	opentelemetry__proto__trace__v1__resource_spans__init(&g->rs);
+	opentelemetry__proto__resource__v1__resource__init(&g->res);
+	opentelemetry__proto__trace__v1__scope_spans__init(&g->ss);
+	opentelemetry__proto__common__v1__instrumentation_scope__init(&g->scope);
+
+	/* service.name is the one resource attribute backends cannot do without;
+	 * "unknown_service" is what OpenTelemetry SDKs report in its absence. */
+	if (!(name = ENC_STR(e, k->service_name)))
+		return -ENOMEM;
+	kv_init(&g->kv[n], &g->av[n], "service.name");
+	g->av[n].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+	g->av[n].string_value = name[0] ? name : (char *)"unknown_service";
+	g->kv_ptr[n] = &g->kv[n];
+	n++;
+	if (add_str(e, g->kv, g->av, g->kv_ptr, &n, "service.namespace", k->service_namespace,
+		    sizeof(k->service_namespace)) ||
+	    add_str(e, g->kv, g->av, g->kv_ptr, &n, "host.name", k->host_name,
+		    sizeof(k->host_name)))
+		return -ENOMEM;
+	g->res.attributes = g->kv_ptr;
+	g->res.n_attributes = n;
+
+	g->scope.name = (char *)OTLP_SCOPE_NAME;
+	g->scope.version = (char *)(scope_version ? scope_version : "");
+	g->ss.scope = &g->scope;
+	g->ss_ptr = &g->ss;
+	g->rs.resource = &g->res;
+	g->rs.scope_spans = &g->ss_ptr;
+	g->rs.n_scope_spans = 1;
+	return 0;
+}
+
+static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
+{
+	Span *sp = &es->sp;
+	size_t n = 0;
+
+	opentelemetry__proto__trace__v1__span__init(sp);
+	opentelemetry__proto__trace__v1__status__init(&es->st);
+	sp->trace_id.data = (uint8_t *)s->trace_id;
+	sp->trace_id.len = sizeof(s->trace_id);
+	sp->span_id.data = (uint8_t *)s->span_id;
+	sp->span_id.len = sizeof(s->span_id);
+	/* a root span leaves parent_span_id empty, as the spec requires */
+	if (!all_zero(s->parent_span_id, sizeof(s->parent_span_id))) {
+		sp->parent_span_id.data = (uint8_t *)s->parent_span_id;
+		sp->parent_span_id.len = sizeof(s->parent_span_id);
+	}
+	/* bits 0-7 are the W3C trace flags; whether the parent is remote is not
+	 * known here, so bits 8-9 stay 0 ("unknown") */
+	sp->flags = s->sampled ? 1 : 0;
+	if (!(sp->name = ENC_STR(e, s->name)))
+		return -ENOMEM;
+	switch (s->kind) {
+	case SPAN_KIND_SERVER:
+		sp->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
+		break;
+	case SPAN_KIND_CLIENT:
+		sp->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT;
+		break;
+	default:
+		sp->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_UNSPECIFIED;
+	}
+	sp->start_time_unix_nano = s->start_unix_ns;
+	sp->end_time_unix_nano = s->end_unix_ns;
+
+	if (s->status == SPAN_STATUS_OK || s->status == SPAN_STATUS_ERROR)
+		es->st.code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)s->status;
+	if (!(es->st.message = ENC_STR(e, s->status_message)))
+		return -ENOMEM;
+	if (es->st.code || es->st.message[0])
+		sp->status = &es->st;
+
+	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.request.method", s->method,
+		    sizeof(s->method)))
+		return -ENOMEM;
+	add_int(es->kv, es->av, es->kv_ptr, &n, "http.response.status_code", s->status_code);
+	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "url.path", s->path, sizeof(s->path)) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route", s->route, sizeof(s->route)) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "server.address", s->server.address,
+		    sizeof(s->server.address)))
+		return -ENOMEM;
+	add_int(es->kv, es->av, es->kv_ptr, &n, "server.port", s->server.port);
+	/* client.address describes the caller as the server saw it */
+	if (s->kind == SPAN_KIND_SERVER &&
+	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "client.address", s->client.address,
+		    sizeof(s->client.address)))
+		return -ENOMEM;
+	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "network.peer.address", s->peer.address,
+		    sizeof(s->peer.address)))
+		return -ENOMEM;
+	add_int(es->kv, es->av, es->kv_ptr, &n, "network.peer.port", s->peer.port);
+	sp->attributes = es->kv_ptr;
+	sp->n_attributes = n;
+	return 0;
+}
+
+static void enc_free(struct enc *e)
+{
+	for (size_t i = 0; i < e->n_owned; i++)
+		free(e->owned[i]);
+	free(e->owned);
+	free(e->groups);
+	free(e->spans);
+	free(e->group_of);
+	free(e->span_ptrs);
+	free(e->rs_ptrs);
+}
+
+static int pack(ExportReq *req, struct otlp_buf *out)
+{
+	size_t len =
+	    opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
+		req);
+
+	out->data = malloc(len ? len : 1);
+	if (!out->data)
+		return -ENOMEM;
+	out->len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(
+	    req, out->data);
+	return 0;
+}
+
+int otlp_encode_traces(const struct span *spans, size_t n, const char *scope_version,
+		       struct otlp_buf *out)
+{
+	ExportReq req =
+	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+	struct enc e = {0};
+	size_t i, g, pos;
+	int err = -ENOMEM;
+
+	out->data = NULL;
+	out->len = 0;
+	if (!n)
+		return pack(&req, out);
+	e.groups = calloc(n, sizeof(*e.groups));
+	e.spans = calloc(n, sizeof(*e.spans));
+	e.group_of = calloc(n, sizeof(*e.group_of));
+	e.span_ptrs = calloc(n, sizeof(*e.span_ptrs));
+	e.rs_ptrs = calloc(n, sizeof(*e.rs_ptrs));
+	if (!e.groups || !e.spans || !e.group_of || !e.span_ptrs || !e.rs_ptrs)
+		goto cleanup;
+	assign_groups(&e, spans, n);
+
+	/* each group owns a contiguous run of span_ptrs, in span order */
+	for (g = 0, pos = 0; g < e.n_groups; g++) {
+		if (encode_group(&e, &e.groups[g], scope_version))
+			goto cleanup;
+		e.groups[g].ss.spans = &e.span_ptrs[pos];
+		pos += e.groups[g].n_spans;
+		e.rs_ptrs[g] = &e.groups[g].rs;
+	}
+	for (i = 0; i < n; i++) {
+		ScopeSpans *ss = &e.groups[e.group_of[i]].ss;
+
+		if (encode_span(&e, &e.spans[i], &spans[i]))
+			goto cleanup;
+		ss->spans[ss->n_spans++] = &e.spans[i].sp;
+	}
+	req.resource_spans = e.rs_ptrs;
+	req.n_resource_spans = e.n_groups;
+	err = pack(&req, out);
+cleanup:
+	enc_free(&e);
+	return err;
+}
+
+int otlp_gzip(const uint8_t *in, size_t len, struct otlp_buf *out)
+{
+	z_stream z = {0};
+	size_t cap;
+	int rc;
+
+	out->data = NULL;
+	out->len = 0;
+	if (len > UINT_MAX)
+		return -EINVAL;
+	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's */
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+	    Z_OK)
+		return -ENOMEM;
+	cap = deflateBound(&z, len);
+	out->data = malloc(cap);
+	if (!out->data) {
+		deflateEnd(&z);
+		return -ENOMEM;
+	}
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)len;
+	z.next_out = out->data;
+	z.avail_out = (uInt)cap;
+	/* deflateBound() guarantees a single Z_FINISH call completes */
+	rc = deflate(&z, Z_FINISH);
+	out->len = cap - z.avail_out;
+	deflateEnd(&z);
+	if (rc != Z_STREAM_END) {
+		otlp_buf_free(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Collector messages end up in our log: keep them on one printable line. */
+static void copy_printable(char *dst, size_t size, const uint8_t *src, size_t len)
+{
+	size_t i;
+
+	if (!size)
+		return;
+	for (i = 0; i < len && i + 1 < size; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char)src[i] : '?';
+	dst[i] = 0;
+}
+
+int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected, char *msg,
+			 size_t msg_size)
+{
+	ExportResp *r;
+
+	*rejected = 0;
+	if (msg_size)
+		msg[0] = 0;
+	if (!len)
+		return 0;
+	r = opentelemetry__proto__collector__trace__v1__export_trace_service_response__unpack(
+	    NULL, len, body);
+	if (!r)
+		return -EINVAL;
+	if (r->partial_success) {
+		*rejected =
+		    r->partial_success->rejected_spans > 0 ? r->partial_success->rejected_spans : 0;
+		if (r->partial_success->error_message)
+			copy_printable(msg, msg_size,
+				       (const uint8_t *)r->partial_success->error_message,
+				       strlen(r->partial_success->error_message));
+	}
+	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
+	    r, NULL);
+	return 0;
+}
+
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	unsigned shift;
+
+	*v = 0;
+	for (shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+/* google.rpc.Status { int32 code = 1; string message = 2; repeated Any details = 3; }
+ * is not among our .proto files (it is only read for a log line), so its three
+ * fields are walked by hand. */
+int otlp_status_message(const uint8_t *body, size_t len, char *msg, size_t msg_size)
+{
+	const uint8_t *p = body, *end = body + len;
+	uint64_t tag, v;
+
+	while (p < end) {
+		if (!read_varint(&p, end, &tag))
+			return -ENOENT;
+		switch (tag & 7) {
+		case 0:
+			if (!read_varint(&p, end, &v))
+				return -ENOENT;
+			break;
+		case 1:
+			if (end - p < 8)
+				return -ENOENT;
+			p += 8;
+			break;
+		case 2:
+			if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				return -ENOENT;
+			if (tag >> 3 == 2 && v) {
+				copy_printable(msg, msg_size, p, v);
+				return 0;
+			}
+			p += v;
+			break;
+		case 5:
+			if (end - p < 4)
+				return -ENOENT;
+			p += 4;
+			break;
+		default:
+			return -ENOENT;
+		}
+	}
+	return -ENOENT;
+}

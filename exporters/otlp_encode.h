@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* otlp_encode.h: the OTLP/HTTP wire format of traces: spans to a serialized
+ * ExportTraceServiceRequest, gzip for the request body, and what the
+ * collector answers (ExportTraceServiceResponse on success, google.rpc.Status
+ * on failure). Pure functions: no I/O, no global state. */
+#ifndef BPFMESH_OTLP_ENCODE_H
+#define BPFMESH_OTLP_ENCODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "span.h"
+
+#define OTLP_SCOPE_NAME "bpfmesh"
+
+/* A heap buffer the caller releases with otlp_buf_free(). */
+struct otlp_buf {
+	uint8_t *data;
+	size_t len;
+};
+
+void otlp_buf_free(struct otlp_buf *b);
+
+/* Serialize n spans into one ExportTraceServiceRequest: one ResourceSpans per
+ * (service.name, service.namespace, host.name), in order of first appearance,
+ * each with one ScopeSpans (OTLP_SCOPE_NAME, scope_version). Strings that are
+ * not valid UTF-8 are sent with U+FFFD in place of the bad bytes (protobuf
+ * strings must be UTF-8, and a collector refuses the whole request otherwise);
+ * a string field without its NUL is sent empty. Returns 0, or -ENOMEM. */
+int otlp_encode_traces(const struct span *spans, size_t n, const char *scope_version,
+		       struct otlp_buf *out);
+
+/* gzip (RFC 1952) of in, for Content-Encoding: gzip. Returns 0, or -ENOMEM. */
+int otlp_gzip(const uint8_t *in, size_t len, struct otlp_buf *out);
+
+/* A 2xx answer's body. A collector that accepted part of the data says how many
+ * spans it rejected and why; an empty body is full success. Returns 0 (with
+ * *rejected >= 0 and msg filled, possibly empty) or -EINVAL when the body is
+ * not an ExportTraceServiceResponse. */
+int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected, char *msg,
+			 size_t msg_size);
+
+/* The message of a google.rpc.Status error body (field 2), for the log.
+ * Returns 0 and msg, or -ENOENT when the body is not such a message or has none. */
+int otlp_status_message(const uint8_t *body, size_t len, char *msg, size_t msg_size);
+
+#endif

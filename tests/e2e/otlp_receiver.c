@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* otlp_receiver: a test OTLP/HTTP trace collector for the end-to-end tests.
+ *   otlp_receiver [--port PORT] [--fail-first N] [--fail-code CODE]
+ *                 [--retry-after SECONDS] [--partial N] [--verbose]
+ * Listens on 127.0.0.1:PORT (default 4318; 0 picks one, shown on stderr),
+ * prints "ready" on stdout once listening, then takes HTTP/1.1 POST
+ * /v1/traces (keep-alive, Content-Length, Content-Encoding gzip), decodes the
+ * ExportTraceServiceRequest and prints one JSON object per span on stdout,
+ * flushed after each request:
+ *   {"trace_id":"hex","span_id":"hex","parent_span_id":"hex or empty",
+ *    "name":"...","kind":2,"start_unix_ns":N,"end_unix_ns":N,"flags":N,
+ *    "status_code":N,"status_message":"...","attributes":{"key":value,...},
+ *    "resource":{"service.name":"...",...},"scope":{"name":"...","version":"..."}}
+ * --fail-first N answers the first N requests with --fail-code (default 503)
+ * and, with --retry-after, a Retry-After header; their spans are not printed
+ * (the exporter is expected to send them again). --partial N answers every
+ * accepted request with 200 and partial_success.rejected_spans = N.
+ * --verbose describes each request (headers, sizes, answer) on stderr.
+ * Exits 0 on SIGTERM or SIGINT. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest ExportReq;
+typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
+typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
+
+#define MAX_CONNS 64
+#define HEAD_MAX (64u << 10)
+#define BODY_MAX (64u << 20) /* the spec's default request limit, after inflating too */
+
+struct conn {
+	int fd;
+	char *buf;
+	size_t len, cap;
+	bool continued; /* "100 Continue" sent for the request being read */
+};
+
+static struct {
+	int fail_first, fail_code, retry_after, partial;
+	bool verbose;
+	int n_req;
+} opt = {.fail_code = 503, .retry_after = -1, .partial = -1};
+
+static volatile sig_atomic_t stop;
+
+static void on_sig(int s)
+{
+	(void)s;
+	stop = 1;
+}
+
+/* ---- JSON output --------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p (within n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	size_t k = p[0] < 0x80			  ? 1
+		   : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+		   : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+		   : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+						  : 0;
+
+	if (!k || k > n)
+		return 0;
+	for (size_t i = 1; i < k; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return k;
+}
+
+/* A JSON string; bytes that are not UTF-8 come out as U+FFFD so the line stays
+ * parseable and the test sees that something was wrong. */
+static void json_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p), k;
+
+	fputc('"', f);
+	while (n) {
+		if (*p == '"' || *p == '\\') {
+			fprintf(f, "\\%c", *p);
+		} else if (*p < 0x20) {
+			fprintf(f, "\\u%04x", *p);
+		} else if (!(k = utf8_len(p, n))) {
+			fputs("\\ufffd", f);
+		} else {
+			fwrite(p, 1, k, f);
+			p += k;
+			n -= k;
+			continue;
+		}
+		p++;
+		n--;
+	}
+	fputc('"', f);
+}
+
+static void json_hex(FILE *f, const ProtobufCBinaryData *b)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < b->len; i++)
+		fprintf(f, "%02x", b->data[i]);
+	fputc('"', f);
+}
+
+static void json_value(FILE *f, const AnyValue *v)
+{
+	if (!v) {
+		fputs("null", f);
+		return;
+	}
+	switch (v->value_case) {
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+		json_str(f, v->string_value);
+		break;
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+		fprintf(f, "%" PRId64, v->int_value);
+		break;
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+		fputs(v->bool_value ? "true" : "false", f);
+		break;
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+		if (isfinite(v->double_value))
+			fprintf(f, "%.17g", v->double_value);
+		else
+			fputs("null", f);
+		break;
+	case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
+		json_hex(f, &v->bytes_value);
+		break;
+	default: /* arrays and maps: bpfmesh sends none */
+		fputs("null", f);
+	}
+}
+
+static void json_attrs(FILE *f, KeyValue **kv, size_t n)
+{
+	fputc('{', f);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', f);
+		json_str(f, kv[i]->key);
+		fputc(':', f);
+		json_value(f, kv[i]->value);
+	}
+	fputc('}', f);
+}
+
+static size_t print_spans(const ExportReq *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_resource_spans; i++) {
+		const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = r->resource_spans[i];
+
+		for (size_t j = 0; j < rs->n_scope_spans; j++) {
+			const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = rs->scope_spans[j];
+
+			for (size_t k = 0; k < ss->n_spans; k++, n++) {
+				const Opentelemetry__Proto__Trace__V1__Span *sp = ss->spans[k];
+
+				fputs("{\"trace_id\":", stdout);
+				json_hex(stdout, &sp->trace_id);
+				fputs(",\"span_id\":", stdout);
+				json_hex(stdout, &sp->span_id);
+				fputs(",\"parent_span_id\":", stdout);
+				json_hex(stdout, &sp->parent_span_id);
+				fputs(",\"name\":", stdout);
+				json_str(stdout, sp->name);
+				printf(",\"kind\":%d,\"start_unix_ns\":%" PRIu64
+				       ",\"end_unix_ns\":%" PRIu64 ",\"flags\":%" PRIu32
+				       ",\"status_code\":%d,\"status_message\":",
+				       (int)sp->kind, sp->start_time_unix_nano,
+				       sp->end_time_unix_nano, sp->flags,
+				       sp->status ? (int)sp->status->code : 0);
+				json_str(stdout, sp->status ? sp->status->message : "");
+				fputs(",\"attributes\":", stdout);
+				json_attrs(stdout, sp->attributes, sp->n_attributes);
+				fputs(",\"resource\":", stdout);
+				if (rs->resource)
+					json_attrs(stdout, rs->resource->attributes,
+						   rs->resource->n_attributes);
+				else
+					fputs("{}", stdout);
+				fputs(",\"scope\":{\"name\":", stdout);
+				json_str(stdout, ss->scope ? ss->scope->name : "");
+				fputs(",\"version\":", stdout);
+				json_str(stdout, ss->scope ? ss->scope->version : "");
+				fputs("}}\n", stdout);
+			}
+		}
+	}
+	fflush(stdout);
+	return n;
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+/* google.rpc.Status { string message = 2; }, the body the spec gives failures. */
+static size_t status_body(uint8_t *out, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	out[0] = 0x12;
+	out[1] = (uint8_t)n; /* our messages stay under 128 bytes */
+	memcpy(out + 2, msg, n);
+	return n + 2;
+}
+
+static int reply(int fd, int code, const char *reason, const char *extra, const uint8_t *body,
+		 size_t len, bool close_after)
+{
+	char head[512];
+	int n;
+
+	n = snprintf(head, sizeof(head),
+		     "HTTP/1.1 %d %s\r\nContent-Type: application/x-protobuf\r\n"
+		     "Content-Length: %zu\r\n%s%s\r\n",
+		     code, reason, len, extra ? extra : "",
+		     close_after ? "Connection: close\r\n" : "");
+	if (opt.verbose)
+		fprintf(stderr, "otlp_receiver: answer %d, %zu bytes\n", code, len);
+	if (write(fd, head, (size_t)n) != n || (len && write(fd, body, len) != (ssize_t)len))
+		return -1;
+	return close_after ? -1 : 0;
+}
+
+static int fail(int fd, int code, const char *reason, const char *msg, bool close_after)
+{
+	uint8_t body[160];
+
+	return reply(fd, code, reason, NULL, body, status_body(body, msg), close_after);
+}
+
+/* The value of header `name` in head (NUL-terminated, lines end in CRLF),
+ * copied into out; false when absent. */
+static bool header(const char *head, const char *name, char *out, size_t size)
+{
+	size_t nl = strlen(name);
+	const char *p = strstr(head, "\r\n"), *v, *e;
+
+	while (p && p[2]) {
+		p += 2;
+		e = strstr(p, "\r\n");
+		if (!e)
+			e = p + strlen(p);
+		if (!strncasecmp(p, name, nl) && p[nl] == ':') {
+			for (v = p + nl + 1; *v == ' ' || *v == '\t'; v++)
+				;
+			snprintf(out, size, "%.*s", (int)(e - v), v);
+			return true;
+		}
+		p = *e ? e : NULL;
+	}
+	return false;
+}
+
+static int gunzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
+{
+	z_stream z = {0};
+	size_t cap = len * 4 + 4096;
+	uint8_t *buf = malloc(cap), *grown;
+	int rc;
+
+	if (!buf || inflateInit2(&z, 15 + 16) != Z_OK) {
+		free(buf);
+		return -1;
+	}
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)len;
+	*out_len = 0;
+	do {
+		if (*out_len == cap) {
+			if (cap >= BODY_MAX || !(grown = realloc(buf, cap * 2))) {
+				rc = Z_MEM_ERROR;
+				break;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+		z.next_out = buf + *out_len;
+		z.avail_out = (uInt)(cap - *out_len);
+		rc = inflate(&z, Z_NO_FLUSH);
+		*out_len = cap - z.avail_out;
+	} while (rc == Z_OK);
+	inflateEnd(&z);
+	if (rc != Z_STREAM_END) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
+static void log_head(const char *head, size_t body_len)
+{
+	const char *p = head, *e;
+
+	fprintf(stderr, "otlp_receiver: request %d, %zu byte body\n", opt.n_req, body_len);
+	while (*p) {
+		e = strstr(p, "\r\n");
+		if (!e)
+			e = p + strlen(p);
+		fprintf(stderr, "otlp_receiver:   %.*s\n", (int)(e - p), p);
+		p = *e ? e + 2 : e;
+	}
+}
+
+/* One complete request. Returns 0 to keep the connection, -1 to close it. */
+static int handle(int fd, char *head, const uint8_t *body, size_t body_len)
+{
+	char method[16] = "", target[256] = "", version[16] = "", val[256], extra[64] = "";
+	uint8_t *plain = NULL, rbody[256];
+	size_t plain_len = body_len, n;
+	bool close_after;
+	ExportReq *req;
+	int rc;
+
+	if (sscanf(head, "%15s %255s %15s", method, target, version) != 3)
+		return fail(fd, 400, "Bad Request", "bad request line", true);
+	close_after = strcmp(version, "HTTP/1.1") ||
+		      (header(head, "Connection", val, sizeof(val)) && !strcasecmp(val, "close"));
+	opt.n_req++;
+	if (opt.verbose)
+		log_head(head, body_len);
+	if (strcmp(method, "POST"))
+		return fail(fd, 405, "Method Not Allowed", "POST only", close_after);
+	if (strcmp(target, "/v1/traces"))
+		return fail(fd, 404, "Not Found", "traces are taken at /v1/traces", close_after);
+	if (!header(head, "Content-Type", val, sizeof(val)) ||
+	    strcasecmp(val, "application/x-protobuf"))
+		return fail(fd, 415, "Unsupported Media Type", "binary protobuf only", close_after);
+	if (opt.fail_first > 0) {
+		opt.fail_first--;
+		if (opt.retry_after >= 0)
+			snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", opt.retry_after);
+		n = status_body(rbody, "injected failure");
+		return reply(fd, opt.fail_code, "Injected", extra, rbody, n, close_after);
+	}
+	if (header(head, "Content-Encoding", val, sizeof(val)) && strcasecmp(val, "identity")) {
+		if (strcasecmp(val, "gzip"))
+			return fail(fd, 415, "Unsupported Media Type", "gzip or nothing",
+				    close_after);
+		if (gunzip(body, body_len, &plain, &plain_len))
+			return fail(fd, 400, "Bad Request", "bad gzip body", close_after);
+		body = plain;
+	}
+	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+	    NULL, plain_len, body);
+	if (!req) {
+		free(plain);
+		return fail(fd, 400, "Bad Request", "not an ExportTraceServiceRequest",
+			    close_after);
+	}
+	n = print_spans(req);
+	if (opt.verbose)
+		fprintf(stderr, "otlp_receiver: %zu spans in %zu bytes\n", n, plain_len);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+	    req, NULL);
+	free(plain);
+
+	if (opt.partial >= 0) {
+		Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse r =
+		    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+		Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess ps =
+		    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+
+		ps.rejected_spans = opt.partial;
+		ps.error_message = (char *)"rejected by otlp_receiver --partial";
+		r.partial_success = &ps;
+		n = opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(
+		    &r, rbody);
+		rc = reply(fd, 200, "OK", NULL, rbody, n, close_after);
+	} else {
+		rc = reply(fd, 200, "OK", NULL, NULL, 0, close_after);
+	}
+	return rc;
+}
+
+/* Handles every complete request in c's buffer. Returns -1 to close. */
+static int drain(struct conn *c)
+{
+	char *end, val[32];
+	size_t head_len, body_len;
+	unsigned long cl;
+	int rc;
+
+	for (;;) {
+		end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+		if (!end)
+			return c->len > HEAD_MAX
+				   ? fail(c->fd, 431, "Too Large", "head too large", true)
+				   : 0;
+		head_len = (size_t)(end - c->buf) + 4;
+		end[2] = 0; /* the head as a string, ending in its last CRLF */
+		if (header(c->buf, "Transfer-Encoding", val, sizeof(val)))
+			return fail(c->fd, 411, "Length Required", "Content-Length only", true);
+		cl =
+		    header(c->buf, "Content-Length", val, sizeof(val)) ? strtoul(val, NULL, 10) : 0;
+		if (cl > BODY_MAX)
+			return fail(c->fd, 413, "Content Too Large", "body over 64 MiB", true);
+		body_len = cl;
+		if (c->len < head_len + body_len) {
+			/* a client that asked waits for this before sending the body */
+			if (!c->continued && header(c->buf, "Expect", val, sizeof(val)) &&
+			    !strcasecmp(val, "100-continue")) {
+				if (write(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 25)
+					return -1;
+				c->continued = true;
+			}
+			end[2] = '\r'; /* not complete yet: put the head back as it was */
+			return 0;
+		}
+		c->continued = false;
+		rc = handle(c->fd, c->buf, (uint8_t *)c->buf + head_len, body_len);
+		if (rc)
+			return rc;
+		memmove(c->buf, c->buf + head_len + body_len, c->len - head_len - body_len);
+		c->len -= head_len + body_len;
+	}
+}
+
+static int read_conn(struct conn *c)
+{
+	ssize_t r;
+	char *grown;
+
+	if (c->cap - c->len < 65536) {
+		size_t cap = c->cap ? c->cap * 2 : 131072;
+
+		if (cap > 2 * (size_t)BODY_MAX || !(grown = realloc(c->buf, cap)))
+			return -1;
+		c->buf = grown;
+		c->cap = cap;
+	}
+	r = read(c->fd, c->buf + c->len, c->cap - c->len);
+	if (r <= 0)
+		return -1;
+	c->len += (size_t)r;
+	return drain(c);
+}
+
+static int listen_on(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 64) ||
+	    getsockname(fd, (struct sockaddr *)&a, &al)) {
+		fprintf(stderr, "otlp_receiver: 127.0.0.1:%d: %s\n", port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	fprintf(stderr, "otlp_receiver: listening on 127.0.0.1:%u\n", ntohs(a.sin_port));
+	return fd;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: otlp_receiver [--port PORT] [--fail-first N] [--fail-code CODE]\n"
+			"                     [--retry-after SECONDS] [--partial N] [--verbose]\n");
+}
+
+static int parse_args(int argc, char **argv, int *port)
+{
+	static const struct option longopts[] = {
+	    {"port", required_argument, NULL, 'p'},
+	    {"fail-first", required_argument, NULL, 'f'},
+	    {"fail-code", required_argument, NULL, 'c'},
+	    {"retry-after", required_argument, NULL, 'r'},
+	    {"partial", required_argument, NULL, 'P'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			*port = atoi(optarg);
+			break;
+		case 'f':
+			opt.fail_first = atoi(optarg);
+			break;
+		case 'c':
+			opt.fail_code = atoi(optarg);
+			break;
+		case 'r':
+			opt.retry_after = atoi(optarg);
+			break;
+		case 'P':
+			opt.partial = atoi(optarg);
+			break;
+		case 'v':
+			opt.verbose = true;
+			break;
+		default:
+			usage();
+			return ch == 'h' ? 1 : -1;
+		}
+	}
+	if (optind < argc || *port < 0 || *port > 65535 || opt.fail_code < 100 ||
+	    opt.fail_code > 599) {
+		usage();
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct pollfd pfd[MAX_CONNS + 1];
+	struct conn conns[MAX_CONNS];
+	struct sigaction sa = {.sa_handler = on_sig};
+	int port = 4318, lfd, n = 0, i, fd, rc;
+
+	rc = parse_args(argc, argv, &port);
+	if (rc)
+		return rc > 0 ? 0 : 2;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	lfd = listen_on(port);
+	if (lfd < 0)
+		return 1;
+	printf("ready\n");
+	fflush(stdout);
+
+	while (!stop) {
+		pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		for (i = 0; i < n; i++)
+			pfd[i + 1] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+		if (poll(pfd, (nfds_t)n + 1, 500) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("otlp_receiver: poll");
+			return 1;
+		}
+		/* connections first: accepting may move conns[] around */
+		for (i = n - 1; i >= 0; i--) {
+			if (!(pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (read_conn(&conns[i]) < 0) {
+				close(conns[i].fd);
+				free(conns[i].buf);
+				conns[i] = conns[--n];
+			}
+		}
+		if (pfd[0].revents & POLLIN) {
+			fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0 && n == MAX_CONNS)
+				close(fd);
+			else if (fd >= 0)
+				conns[n++] = (struct conn){.fd = fd};
+		}
+	}
+	for (i = 0; i < n; i++) {
+		close(conns[i].fd);
+		free(conns[i].buf);
+	}
+	close(lfd);
+	return 0;
+}
