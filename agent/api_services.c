@@ -11,7 +11,9 @@
 
 #include "api_services.h"
 #include "bpf/lb.h"
+#include "exporters/otlp.h"
 #include "health.h"
+#include "spanbuild.h"
 
 /* Worse first: ejected, then half-open, then healthy. */
 static int state_rank(int s) { return s == LB_EP_EJECTED ? 2 : s == LB_EP_HALF_OPEN ? 1 : 0; }
@@ -193,6 +195,51 @@ int api_write_services(struct agent *a, struct jsonw *w, const char *name)
 	return 0;
 }
 
+/* The tracing pipeline's counters: capture, span builder, OTLP exporter. */
+void api_write_tracing(struct agent *a, struct jsonw *w)
+{
+	struct tracing *t = &a->tracing;
+
+	jw_key(w, "tracing");
+	jw_obj_open(w);
+	jw_ku64(w, "captureEvents", t->ev.events);
+	jw_ku64(w, "requestsSeen", t->ev.requests);
+	jw_ku64(w, "spans", t->spans);
+	if (t->sb) {
+		struct sb_stats st;
+
+		sb_get_stats(t->sb, &st);
+		jw_ku64(w, "spansSampled", st.spans_sampled);
+		jw_key(w, "builderDrops");
+		jw_obj_open(w);
+		for (int i = 0; i < SB_DROP__MAX; i++)
+			jw_ku64(w, sb_drop_name(i), st.dropped[i]);
+		jw_obj_close(w);
+	}
+	if (t->otlp) {
+		struct otlp_stats os;
+
+		otlp_get_stats(t->otlp, &os);
+		jw_key(w, "otlp");
+		jw_obj_open(w);
+		jw_ku64(w, "submitted", os.spans_submitted);
+		jw_ku64(w, "exported", os.spans_exported);
+		jw_ku64(w, "batchesSent", os.batches_sent);
+		jw_ku64(w, "batchesFailed", os.batches_failed);
+		jw_ku64(w, "requestsFailed", os.requests_failed);
+		jw_ku64(w, "retries", os.retries);
+		jw_ku64(w, "queueLength", os.queue_len);
+		jw_ku64(w, "queueCapacity", os.queue_cap);
+		jw_key(w, "dropped");
+		jw_obj_open(w);
+		for (int i = 0; i < OTLP_DROP__MAX; i++)
+			jw_ku64(w, otlp_drop_name(i), os.spans_dropped[i]);
+		jw_obj_close(w);
+		jw_obj_close(w);
+	}
+	jw_obj_close(w);
+}
+
 /* connect()s the kernel refused, by reason (lb_drops). */
 void api_write_refusals(struct agent *a, struct jsonw *w)
 {
@@ -235,6 +282,7 @@ void api_write_config(struct agent *a, struct jsonw *w)
 	for (i = 0; cfg && i < cfg->n_services; i++)
 		write_service(a, w, &cfg->services[i]);
 	jw_arr_close(w);
+	api_write_tracing(a, w);
 	jw_key(w, "documents");
 	jw_obj_open(w);
 	jw_ku64(w, "Service", cfg ? cfg->n_services : 0);

@@ -12,5 +12,6 @@
 int api_write_services(struct agent *a, struct jsonw *w, const char *name);
 void api_write_config(struct agent *a, struct jsonw *w);
 void api_write_refusals(struct agent *a, struct jsonw *w);
+void api_write_tracing(struct agent *a, struct jsonw *w);
 
 #endif
