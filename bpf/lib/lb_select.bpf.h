@@ -37,12 +37,45 @@ static __always_inline bool lb_ep_eligible(__u32 ep_id, __u64 now)
 	return !h || hl_ep_eligible(h, now);
 }
 
-struct scan_ctx {
+/* A walk over a service's endpoint list from a random start, shared by the
+ * fallback scan and least connections. */
+struct list_walk {
 	__u32 svc_id;
 	__u32 gen_bit;
 	__u32 n;
 	__u32 start;
 	__u64 now;
+};
+
+static __always_inline bool list_walk_init(struct list_walk *w, const struct lb_svc *svc,
+					   __u32 svc_id, __u64 now)
+{
+	w->svc_id = svc_id;
+	w->gen_bit = lb_gen_bit(svc);
+	w->n = svc->n_eps;
+	w->now = now;
+	if (!w->n)
+		return false;
+	if (w->n > LB_MAX_EPS_PER_SVC)
+		w->n = LB_MAX_EPS_PER_SVC;
+	w->start = bpf_get_prandom_u32() % w->n;
+	return true;
+}
+
+/* The i-th list entry of the walk (i < w->n), or NULL when it is missing. */
+static __always_inline struct lb_slot *list_walk_at(const struct list_walk *w, __u32 i)
+{
+	struct lb_slot_key key = { .svc_id = w->svc_id };
+	__u32 j = w->start + i;
+
+	if (j >= w->n)
+		j -= w->n;
+	key.slot = w->gen_bit | LB_SLOT_LIST_BIT | (j & LB_SLOT_IDX_MASK);
+	return bpf_map_lookup_elem(&lb_slots, &key);
+}
+
+struct scan_ctx {
+	struct list_walk w;
 	__u32 found;
 };
 
@@ -50,17 +83,12 @@ struct scan_ctx {
  * take the connection. */
 static long scan_visit(__u32 i, struct scan_ctx *c)
 {
-	struct lb_slot_key key = { .svc_id = c->svc_id };
 	struct lb_slot *slot;
-	__u32 j = c->start + i;
 
-	if (i >= c->n)
+	if (i >= c->w.n)
 		return 1;
-	if (j >= c->n)
-		j -= c->n;
-	key.slot = c->gen_bit | LB_SLOT_LIST_BIT | (j & LB_SLOT_IDX_MASK);
-	slot = bpf_map_lookup_elem(&lb_slots, &key);
-	if (slot && lb_ep_available(slot->ep_id, c->svc_id, c->now)) {
+	slot = list_walk_at(&c->w, i);
+	if (slot && lb_ep_available(slot->ep_id, c->w.svc_id, c->w.now)) {
 		c->found = slot->ep_id;
 		return 1;
 	}
@@ -69,19 +97,10 @@ static long scan_visit(__u32 i, struct scan_ctx *c)
 
 static __always_inline __u32 lb_scan_available(const struct lb_svc *svc, __u32 svc_id, __u64 now)
 {
-	struct scan_ctx c = {
-		.svc_id = svc_id,
-		.gen_bit = lb_gen_bit(svc),
-		.n = svc->n_eps,
-		.now = now,
-		.found = LB_EP_NONE,
-	};
+	struct scan_ctx c = { .found = LB_EP_NONE };
 
-	if (!c.n)
+	if (!list_walk_init(&c.w, svc, svc_id, now))
 		return LB_EP_NONE;
-	if (c.n > LB_MAX_EPS_PER_SVC)
-		c.n = LB_MAX_EPS_PER_SVC;
-	c.start = bpf_get_prandom_u32() % c.n;
 	bpf_loop(LB_MAX_EPS_PER_SVC, scan_visit, &c, 0);
 	return c.found;
 }
@@ -124,11 +143,7 @@ static __always_inline __u32 lb_select_round_robin(const struct lb_svc *svc, __u
 }
 
 struct lc_ctx {
-	__u32 svc_id;
-	__u32 gen_bit;
-	__u32 n;
-	__u32 start;
-	__u64 now;
+	struct list_walk w;
 	__u32 best;
 	__u64 best_active;
 	__u64 best_weight;
@@ -136,19 +151,14 @@ struct lc_ctx {
 
 static long lc_visit(__u32 i, struct lc_ctx *c)
 {
-	struct lb_slot_key key = { .svc_id = c->svc_id };
 	struct lb_slot *slot;
 	__u64 active, weight;
 	__s64 *live;
-	__u32 j = c->start + i;
 
-	if (i >= c->n)
+	if (i >= c->w.n)
 		return 1;
-	if (j >= c->n)
-		j -= c->n;
-	key.slot = c->gen_bit | LB_SLOT_LIST_BIT | (j & LB_SLOT_IDX_MASK);
-	slot = bpf_map_lookup_elem(&lb_slots, &key);
-	if (!slot || !lb_ep_eligible(slot->ep_id, c->now))
+	slot = list_walk_at(&c->w, i);
+	if (!slot || !lb_ep_eligible(slot->ep_id, c->w.now))
 		return 0;
 	live = bpf_map_lookup_elem(&lb_ep_active, &slot->ep_id);
 	active = (live && *live > 0) ? (__u64)*live : 0;
@@ -165,19 +175,10 @@ static long lc_visit(__u32 i, struct lc_ctx *c)
 
 static __always_inline __u32 lb_select_least_conn(const struct lb_svc *svc, __u32 svc_id, __u64 now)
 {
-	struct lc_ctx c = {
-		.svc_id = svc_id,
-		.gen_bit = lb_gen_bit(svc),
-		.n = svc->n_eps,
-		.now = now,
-		.best = LB_EP_NONE,
-	};
+	struct lc_ctx c = { .best = LB_EP_NONE };
 
-	if (!c.n)
+	if (!list_walk_init(&c.w, svc, svc_id, now))
 		return LB_EP_NONE;
-	if (c.n > LB_MAX_EPS_PER_SVC)
-		c.n = LB_MAX_EPS_PER_SVC;
-	c.start = bpf_get_prandom_u32() % c.n;
 	bpf_loop(LB_MAX_EPS_PER_SVC, lc_visit, &c, 0);
 	if (c.best != LB_EP_NONE && lb_ep_available(c.best, svc_id, now))
 		return c.best;
