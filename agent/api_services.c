@@ -36,7 +36,7 @@ static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_se
 	struct lb_ep_health worst = {};
 	int64_t active = 0;
 	uint64_t now = health_now_ns(), left_ns = 0;
-	char ip[INET6_ADDRSTRLEN], key[128];
+	char ip[INET6_ADDRSTRLEN];
 	int pi;
 
 	addr_str(&e->addr, ip, sizeof(ip));
@@ -52,11 +52,9 @@ static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_se
 		int64_t live;
 		uint32_t id;
 
-		snprintf(key, sizeof(key), "%s|%s|%u", e->addr.family == AF_INET ? "4" : "6", ip,
-			 port);
 		struct lb_ep_health h;
 
-		if (!strmap_get(&a->lm.be_ids, key, &id))
+		if (!lbm_backend_id(&a->lm, e->addr.family, e->addr.addr, port, &id))
 			continue;
 		if (!health_ep_read(&a->health, id, &h)) {
 			if (state_rank(h.state) > state_rank(worst.state))

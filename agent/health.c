@@ -2,7 +2,6 @@
 /* health.c: policies in, transitions out. The kernel ejects, half-opens and
  * restores endpoints and trips breakers by itself; this file tells it the
  * rules and tells the operator what it did, one log line per transition. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,8 +155,8 @@ static void ep_str(struct health *h, uint32_t id, char *buf, size_t len)
 static void terminate_ejected(struct health *h, uint32_t ep_id, uint32_t svc_id)
 {
 	struct lb_svc_policy pol;
-	struct lb_be_key k = {};
 	const struct lbm_backend *b;
+	struct lb_be_key k;
 	char ep[64];
 	int n, netns;
 
@@ -167,9 +166,7 @@ static void terminate_ejected(struct health *h, uint32_t ep_id, uint32_t svc_id)
 	    !(pol.flags & LB_POL_TERMINATE))
 		return;
 	b = &h->lm->bes[ep_id];
-	memcpy(k.addr, b->addr, b->family == AF_INET ? 4 : 16);
-	k.port = htons(b->port);
-	k.family = b->family;
+	lbm_be_key(b, &k);
 	n = terminator_run(h->term, &k, 1, &netns);
 	ep_str(h, ep_id, ep, sizeof(ep));
 	log_info("terminated %d connection(s) to ejected endpoint %s in %d network namespace(s)", n,

@@ -277,15 +277,13 @@ void healthcheck_update(struct healthcheck *hc, const struct mesh_config *cfg,
 			for (ei = 0; ei < s->n_endpoints; ei++) {
 				const struct cfg_endpoint *e = &s->endpoints[ei];
 				uint16_t port = e->port ? e->port : s->ports[pi].target_port;
-				char a[INET6_ADDRSTRLEN], key[128];
+				char a[INET6_ADDRSTRLEN];
 				struct hc_target *t;
 				uint32_t id;
 
-				inet_ntop(e->addr.family, e->addr.addr, a, sizeof(a));
-				snprintf(key, sizeof(key), "%s|%s|%u",
-					 e->addr.family == AF_INET ? "4" : "6", a, port);
-				if (!strmap_get(&lm->be_ids, key, &id))
+				if (!lbm_backend_id(lm, e->addr.family, e->addr.addr, port, &id))
 					continue;
+				inet_ntop(e->addr.family, e->addr.addr, a, sizeof(a));
 				if (n == cap) {
 					cap = cap ? cap * 2 : 16;
 					t = realloc(nt, cap * sizeof(*nt));

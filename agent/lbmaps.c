@@ -66,7 +66,7 @@ void lbm_backend_str(const struct lbm_backend *be, char *buf, size_t len)
 		snprintf(buf, len, "%s:%u", a, be->port);
 }
 
-static void be_addr_key(const struct lbm_backend *b, struct lb_be_key *k)
+void lbm_be_key(const struct lbm_backend *b, struct lb_be_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	memcpy(k->addr, b->addr, b->family == AF_INET ? 4 : 16);
@@ -461,7 +461,7 @@ static int write_backends(struct lbmaps *lm, const struct mesh_config *cfg, stru
 				struct lb_be_key bk;
 
 				bpf_map_update_elem(lm->fd.ep_health, &id, &healthy, BPF_ANY);
-				be_addr_key(&lm->bes[id], &bk);
+				lbm_be_key(&lm->bes[id], &bk);
 				bpf_map_update_elem(lm->fd.be_addr, &bk, &id, BPF_ANY);
 				ws->eps[k] = id;
 			}
@@ -475,6 +475,15 @@ static int write_backends(struct lbmaps *lm, const struct mesh_config *cfg, stru
 		}
 	}
 	return 0;
+}
+
+bool lbm_backend_id(const struct lbmaps *lm, int family, const uint8_t *addr, uint16_t port,
+		    uint32_t *id)
+{
+	char key[128];
+
+	be_key(family, addr, port, key, sizeof(key));
+	return strmap_get(&lm->be_ids, key, id);
 }
 
 int lbm_ep_stats_read(const struct lbmaps *lm, uint32_t ep_id, struct lb_ep_stats *sum,
@@ -858,7 +867,7 @@ void lbmaps_gc(struct lbmaps *lm, bool force)
 
 		struct lb_backend empty = {};
 
-		be_addr_key(b, &bk);
+		lbm_be_key(b, &bk);
 		bpf_map_delete_elem(lm->fd.be_addr, &bk);
 		bpf_map_update_elem(lm->fd.backends, &id, &empty, BPF_ANY);
 		be_key(b->family, b->addr, b->port, key, sizeof(key));

@@ -76,6 +76,14 @@ struct lb_ep_stats;
 int lbm_ep_stats_read(const struct lbmaps *lm, uint32_t ep_id, struct lb_ep_stats *sum,
 		      int64_t *active);
 
+/* The kernel id of endpoint family/addr/port (host order), if it has one. */
+bool lbm_backend_id(const struct lbmaps *lm, int family, const uint8_t *addr, uint16_t port,
+		    uint32_t *id);
+
+/* The endpoint as the tc guard and the socket iterators key it. */
+struct lb_be_key;
+void lbm_be_key(const struct lbm_backend *b, struct lb_be_key *k);
+
 /* Backend key and formatting helpers shared with the API. */
 void lbm_backend_str(const struct lbm_backend *be, char *buf, size_t len);
 

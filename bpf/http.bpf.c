@@ -408,22 +408,22 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 {
 	struct http_conn *c;
 	struct seg s;
-	__u64 w = 0, now;
+	__u64 w = 0;
 
 	if (!seg_parse(skb, dir, &s))
 		return 1;
 	if (s.len >= 8 && bpf_skb_load_bytes(skb, s.off, &w, 8))
 		return 1;
 	s.cookie = bpf_get_socket_cookie(skb);
-	now = bpf_ktime_get_ns();
+	/* the clock is read only for segments that carry an event */
 	if (s.len >= 8 && http_is_response(w)) {
-		on_response(skb, &s, now);
+		on_response(skb, &s, bpf_ktime_get_ns());
 	} else if (s.len >= 8 && http_is_request(w)) {
-		on_requests(skb, &s, now);
+		on_requests(skb, &s, bpf_ktime_get_ns());
 	} else {
 		c = bpf_map_lookup_elem(&http_conns, &s.cookie);
 		if (c && c->resp_mode)
-			on_body(skb, &s, c, now);
+			on_body(skb, &s, c, bpf_ktime_get_ns());
 	}
 	return 1;
 }
