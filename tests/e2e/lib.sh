@@ -5,8 +5,8 @@
 # all of it on every exit path.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-BIN=$ROOT/build/bpfmesh
-E2E=$ROOT/build/tests/e2e
+BIN=$ROOT/${BUILD:-build}/bpfmesh
+E2E=$ROOT/${BUILD:-build}/tests/e2e
 TEST_NAME=$(basename "$0" .sh)
 ID="$$"
 CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
