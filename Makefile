@@ -22,7 +22,8 @@ BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
 # OTLP protobuf-c sources are generated from exporters/proto into $(BUILD)/proto.
 PROTOS     := $(addprefix exporters/proto/opentelemetry/proto/,common/v1/common.proto \
-              resource/v1/resource.proto trace/v1/trace.proto collector/trace/v1/trace_service.proto)
+              resource/v1/resource.proto trace/v1/trace.proto collector/trace/v1/trace_service.proto \
+              metrics/v1/metrics.proto collector/metrics/v1/metrics_service.proto)
 PROTO_HDRS := $(patsubst exporters/proto/%.proto,$(BUILD)/proto/%.pb-c.h,$(PROTOS))
 PROTO_OBJS := $(patsubst exporters/proto/%.proto,$(BUILD)/proto/%.pb-c.o,$(PROTOS))
 AGENT_SRCS := $(wildcard agent/*.c) $(wildcard exporters/*.c)
