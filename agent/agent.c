@@ -110,6 +110,7 @@ int agent_reload(struct agent *a)
 	}
 	health_apply(&a->health, cfg);
 	tcguard_apply(&a->tcg, cfg);
+	loader_set_tc_capture(&a->ld, a->tcg.n_attached > 0);
 	terminate_removed_endpoints(a, cfg);
 	healthcheck_update(&a->hc, cfg, &a->lm);
 	config_free(a->cfg);
@@ -295,7 +296,8 @@ int agent_main(int argc, char **argv)
 	if (health_init(&a.health, &a.lm, loader_map_fd(&a.ld, "lb_events"),
 			loader_map_fd(&a.ld, "lb_drops"), loader_map_fd(&a.ld, "lb_ev_lost")))
 		goto out;
-	tcguard_init(&a.tcg, a.opts.bpffs, loader_prog_fd(&a.ld, "bm_tc_guard"));
+	tcguard_init(&a.tcg, a.opts.bpffs, loader_prog_fd(&a.ld, "bm_tc_guard"),
+		     loader_prog_fd(&a.ld, "bm_http_tc_in"), loader_prog_fd(&a.ld, "bm_http_tc_out"));
 	terminator_init(&a.term, loader_prog(&a.ld, "bm_iter_tcp"),
 			loader_prog(&a.ld, "bm_iter_udp"), loader_map_fd(&a.ld, "lb_term"),
 			a.cgroup);
@@ -363,6 +365,7 @@ int agent_main(int argc, char **argv)
 		if (a.tcg.missing && a.cfg && mono_ns() - last_tc > 2000000000ULL) {
 			last_tc = mono_ns();
 			tcguard_apply(&a.tcg, a.cfg);
+			loader_set_tc_capture(&a.ld, a.tcg.n_attached > 0);
 		}
 		pthread_mutex_unlock(&a.lock);
 	}

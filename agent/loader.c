@@ -196,6 +196,9 @@ static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo
 	}
 	bpf_object__for_each_program(prog, l->http->obj)
 	{
+		/* the tc programs go on interfaces (tcguard.c) */
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS)
+			continue;
 		err = attach_prog(l, prog);
 		if (err)
 			return err;
@@ -324,12 +327,20 @@ int loader_map_fd(const struct loader *l, const char *name)
 
 struct bpf_program *loader_prog(const struct loader *l, const char *name)
 {
-	return bpf_object__find_program_by_name(l->skel->obj, name);
+	struct bpf_program *p = bpf_object__find_program_by_name(l->skel->obj, name);
+
+	return p || !l->http ? p : bpf_object__find_program_by_name(l->http->obj, name);
+}
+
+void loader_set_tc_capture(struct loader *l, bool on)
+{
+	if (l->http && l->http->bss)
+		l->http->bss->tc_capture = on;
 }
 
 int loader_prog_fd(const struct loader *l, const char *name)
 {
-	struct bpf_program *p = bpf_object__find_program_by_name(l->skel->obj, name);
+	struct bpf_program *p = loader_prog(l, name);
 
 	return p ? bpf_program__fd(p) : -ENOENT;
 }

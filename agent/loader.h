@@ -41,6 +41,8 @@ struct bpf_program;
 struct bpf_program *loader_prog(const struct loader *l, const char *name);
 /* A program's fd by name, or a negative errno. */
 int loader_prog_fd(const struct loader *l, const char *name);
+/* Tell the capture tracepoints whether tc capture is attached anywhere. */
+void loader_set_tc_capture(struct loader *l, bool on);
 
 /* Remove every attachment and pin of bpfmesh under bpffs; when cgroup is set,
  * also links of bpfmesh programs on that cgroup whose pins were lost.

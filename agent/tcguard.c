@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tcguard.c: attach bm_tc_guard as a tcx egress program (kernel 6.6+) on the
- * host side of endpoints' veths, where a SYN to the endpoint leaves the host.
+ * host side of endpoints' veths, where a SYN to the endpoint leaves the host,
+ * and the HTTP capture programs on both directions of the same interfaces
+ * (a pod's traffic never meets the cgroup hooks of the agent's cgroup).
  * tcx links are used rather than cls_bpf filters because they can be pinned
  * (they outlive the agent, like the cgroup links) and coexist with other
- * tc programs. An interface that disappears takes its link with it; a pod's
+ * tc programs. An interface that disappears takes its links with it; a pod's
  * new veth is picked up at the next apply. */
 #include <errno.h>
 #include <net/if.h>
@@ -18,14 +20,19 @@
 #include "tcguard.h"
 
 #ifndef BPF_TCX_EGRESS
-#define BPF_TCX_EGRESS 47 /* uapi of 6.6; the build host's headers may be older */
+#define BPF_TCX_INGRESS 46 /* uapi of 6.6; the build host's headers may be older */
+#define BPF_TCX_EGRESS 47
 #endif
 
-void tcguard_init(struct tcguard *g, const char *bpffs, int prog_fd)
+void tcguard_init(struct tcguard *g, const char *bpffs, int guard_fd, int capture_in_fd,
+		  int capture_out_fd)
 {
 	memset(g, 0, sizeof(*g));
 	snprintf(g->bpffs, sizeof(g->bpffs), "%s", bpffs);
-	g->prog_fd = prog_fd;
+	/* capture first on egress, so it still sees what the guard then drops */
+	g->progs[0] = (struct tcg_prog){capture_out_fd, BPF_TCX_EGRESS, "tchttp-out-", "capture"};
+	g->progs[1] = (struct tcg_prog){capture_in_fd, BPF_TCX_INGRESS, "tchttp-in-", "capture"};
+	g->progs[2] = (struct tcg_prog){guard_fd, BPF_TCX_EGRESS, "tc-", "guard"};
 }
 
 static bool wanted(const struct mesh_config *cfg, const char *ifname)
@@ -45,12 +52,12 @@ static bool attached(const struct tcguard *g, const char *ifname)
 	return false;
 }
 
-static void unpin(const struct tcguard *g, const char *ifname)
+static void unpin_one(const struct tcguard *g, const struct tcg_prog *p, const char *ifname)
 {
 	char path[600];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/links/tc-%s", g->bpffs, ifname);
+	snprintf(path, sizeof(path), "%s/links/%s%s", g->bpffs, p->prefix, ifname);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		bpf_link_detach(fd);
@@ -59,27 +66,43 @@ static void unpin(const struct tcguard *g, const char *ifname)
 	unlink(path);
 }
 
+static void unpin(const struct tcguard *g, const char *ifname)
+{
+	for (int i = 0; i < TCG_PROGS; i++)
+		unpin_one(g, &g->progs[i], ifname);
+}
+
 static int attach(struct tcguard *g, const char *ifname)
 {
 	char path[600];
 	unsigned idx = if_nametoindex(ifname);
-	int fd;
+	int fd, err;
 
 	if (!idx)
 		return -ENODEV;
 	/* a pin left by an earlier agent may point at a deleted interface of
 	 * the same name: start over */
 	unpin(g, ifname);
-	fd = bpf_link_create(g->prog_fd, idx, BPF_TCX_EGRESS, NULL);
-	if (fd < 0) {
-		log_error("tc guard on %s: %s (tcx needs kernel 6.6)", ifname, strerror(errno));
-		return -errno;
+	for (int i = 0; i < TCG_PROGS; i++) {
+		const struct tcg_prog *p = &g->progs[i];
+
+		if (p->fd < 0)
+			continue;
+		fd = bpf_link_create(p->fd, idx, p->attach_type, NULL);
+		if (fd < 0) {
+			err = -errno;
+			log_error("tc %s on %s: %s (tcx needs kernel 6.6)", p->what, ifname,
+				  strerror(-err));
+			unpin(g, ifname);
+			return err;
+		}
+		snprintf(path, sizeof(path), "%s/links/%s%s", g->bpffs, p->prefix, ifname);
+		if (bpf_obj_pin(fd, path))
+			log_warn("tc %s on %s: pinning %s: %s", p->what, ifname, path,
+				 strerror(errno));
+		close(fd);
 	}
-	snprintf(path, sizeof(path), "%s/links/tc-%s", g->bpffs, ifname);
-	if (bpf_obj_pin(fd, path))
-		log_warn("tc guard on %s: pinning %s: %s", ifname, path, strerror(errno));
-	close(fd);
-	log_info("tc guard attached to %s (egress)", ifname);
+	log_info("tc guard and HTTP capture attached to %s", ifname);
 	return 0;
 }
 
@@ -93,7 +116,7 @@ void tcguard_apply(struct tcguard *g, const struct mesh_config *cfg)
 			memmove(g->attached[n++], g->attached[i], sizeof(g->attached[0]));
 		} else {
 			unpin(g, g->attached[i]);
-			log_info("tc guard detached from %s", g->attached[i]);
+			log_info("tc guard and HTTP capture detached from %s", g->attached[i]);
 		}
 	}
 	g->n_attached = n;

@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
 /* http.bpf.c: HTTP/1.x request timing on the wire, for every process of the
- * attached cgroup (loopback included), with cgroup_skb programs; the thread
- * that sent or read a request comes from the sock_send_length and
- * sock_recv_length tracepoints, connection ends from inet_sock_set_state.
+ * attached cgroup (loopback included), with cgroup_skb programs, and for
+ * workloads in other network namespaces with tc programs on the host side of
+ * their veths (Workload.interfaces); the thread that sent or read a request
+ * comes from the sock_send_length and sock_recv_length tracepoints,
+ * connection ends from inet_sock_set_state.
+ *
+ * A cgroup_skb packet carries its socket, so connections are keyed by the
+ * socket cookie. A packet on a host-side veth has left its socket behind in
+ * the pod's namespace: there the key is a hash of the connection's 4-tuple
+ * as the pod sees it, with the top bit set (cookies count up from 1 and never
+ * reach it). The tracepoints compute the same key from the socket when its
+ * cookie is unknown and tc capture is on.
  *
  * Only segment heads are looked at: a segment that does not start with an
  * HTTP method or "HTTP/1." costs one 8-byte load and, on sockets that never
@@ -18,8 +27,15 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define TCP_CLOSE 7
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the agent while tc capture is attached somewhere: only then do the
+ * node-wide tracepoints pay for the 4-tuple key of an unknown socket. */
+__u32 tc_capture = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -124,29 +140,31 @@ struct seg {
 	__u16 lport, rport;
 };
 
-/* Parse the IP and TCP headers of a cgroup_skb packet (data starts at L3). */
-static __always_inline bool seg_parse(struct __sk_buff *skb, __u8 dir, struct seg *s)
+/* Parse the IP and TCP headers. cgroup_skb data starts at L3 (l3 = 0), tc
+ * data at the Ethernet header (l3 = ETH_HLEN). */
+static __always_inline bool seg_parse(struct __sk_buff *skb, __u8 dir, __u8 family, __u32 l3,
+				      struct seg *s)
 {
 	struct tcphdr th;
 	__u32 l4;
 
 	__builtin_memset(s, 0, sizeof(*s));
 	s->dir = dir;
-	if (skb->family == AF_INET) {
+	if (family == AF_INET) {
 		struct iphdr ip;
 
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || ip.protocol != IPPROTO_TCP)
+		if (bpf_skb_load_bytes(skb, l3, &ip, sizeof(ip)) || ip.protocol != IPPROTO_TCP)
 			return false;
-		l4 = ip.ihl * 4;
+		l4 = l3 + ip.ihl * 4;
 		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->local : s->remote, &ip.saddr, 4);
 		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->remote : s->local, &ip.daddr, 4);
 		s->family = AF_INET;
-	} else if (skb->family == AF_INET6) {
+	} else if (family == AF_INET6) {
 		struct ipv6hdr ip6;
 
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_TCP)
+		if (bpf_skb_load_bytes(skb, l3, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_TCP)
 			return false;
-		l4 = sizeof(ip6);
+		l4 = l3 + sizeof(ip6);
 		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->local : s->remote, &ip6.saddr, 16);
 		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->remote : s->local, &ip6.daddr, 16);
 		s->family = AF_INET6;
@@ -162,6 +180,30 @@ static __always_inline bool seg_parse(struct __sk_buff *skb, __u8 dir, struct se
 	s->lport = bpf_ntohs(dir == HTTP_DIR_EGRESS ? th.source : th.dest);
 	s->rport = bpf_ntohs(dir == HTTP_DIR_EGRESS ? th.dest : th.source);
 	return true;
+}
+
+static __always_inline __u64 mix64(__u64 h, __u64 v)
+{
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
+}
+
+/* The connection key of a tc-captured segment: the 4-tuple as the workload's
+ * socket sees it (local = the pod), so the tracepoints can find it again. */
+static __always_inline __u64 tuple_key(__u8 family, const __u8 *local, const __u8 *remote,
+				       __u16 lport, __u16 rport)
+{
+	__u64 h = mix64(HTTP_TC_KEY, (__u64)family | (__u64)lport << 16 | (__u64)rport << 32);
+	__u64 w[4];
+
+	__builtin_memcpy(&w[0], local, 16);
+	__builtin_memcpy(&w[2], remote, 16);
+	h = mix64(h, w[0]);
+	h = mix64(h, w[1]);
+	h = mix64(h, w[2]);
+	h = mix64(h, w[3]);
+	return h | HTTP_TC_KEY;
 }
 
 static __always_inline struct http_event *ev_new(const struct seg *s, __u8 kind, __u64 now)
@@ -404,17 +446,20 @@ static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct
 		bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
+/* tc: seen on a host-side interface, keyed by the 4-tuple, not the socket. */
+static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family, __u32 l3,
+				    bool tc)
 {
 	struct http_conn *c;
 	struct seg s;
 	__u64 w = 0;
 
-	if (!seg_parse(skb, dir, &s))
-		return 1;
+	if (!seg_parse(skb, dir, family, l3, &s))
+		return;
 	if (s.len >= 8 && bpf_skb_load_bytes(skb, s.off, &w, 8))
-		return 1;
-	s.cookie = bpf_get_socket_cookie(skb);
+		return;
+	s.cookie = tc ? tuple_key(s.family, s.local, s.remote, s.lport, s.rport)
+		      : bpf_get_socket_cookie(skb);
 	/* the clock is read only for segments that carry an event */
 	if (s.len >= 8 && http_is_response(w)) {
 		on_response(skb, &s, bpf_ktime_get_ns());
@@ -425,29 +470,96 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		if (c && c->resp_mode)
 			on_body(skb, &s, c, bpf_ktime_get_ns());
 	}
-	return 1;
 }
 
 SEC("cgroup_skb/egress")
 int bm_http_egress(struct __sk_buff *skb)
 {
-	return capture(skb, HTTP_DIR_EGRESS);
+	capture(skb, HTTP_DIR_EGRESS, skb->family, 0, false);
+	return 1;
 }
 
 SEC("cgroup_skb/ingress")
 int bm_http_ingress(struct __sk_buff *skb)
 {
-	return capture(skb, HTTP_DIR_INGRESS);
+	capture(skb, HTTP_DIR_INGRESS, skb->family, 0, false);
+	return 1;
+}
+
+static __always_inline void capture_tc(struct __sk_buff *skb, __u8 dir)
+{
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		capture(skb, dir, AF_INET, ETH_HLEN, true);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		capture(skb, dir, AF_INET6, ETH_HLEN, true);
+}
+
+/* On the host side of a pod's veth, ingress is what the pod sent and egress
+ * what it receives. Both only watch: TCX_NEXT lets the next program (the tc
+ * guard) or the default action decide. */
+SEC("tc")
+int bm_http_tc_in(struct __sk_buff *skb)
+{
+	capture_tc(skb, HTTP_DIR_EGRESS);
+	return TCX_NEXT;
+}
+
+SEC("tc")
+int bm_http_tc_out(struct __sk_buff *skb)
+{
+	capture_tc(skb, HTTP_DIR_INGRESS);
+	return TCX_NEXT;
+}
+
+/* The key the tc programs give this socket's connection: its 4-tuple, with
+ * an IPv4-mapped IPv6 socket taken as the IPv4 connection it carries. */
+static __always_inline __u64 sock_tuple_key(struct sock *sk)
+{
+	__u8 local[16] = {}, remote[16] = {};
+	__u16 family = sk->__sk_common.skc_family;
+	__u16 lport = sk->__sk_common.skc_num;
+	__u16 rport = bpf_ntohs(sk->__sk_common.skc_dport);
+
+	if (family == AF_INET6) {
+		struct in6_addr d = sk->__sk_common.skc_v6_daddr;
+
+		if (d.in6_u.u6_addr32[0] || d.in6_u.u6_addr32[1] ||
+		    d.in6_u.u6_addr32[2] != bpf_htonl(0xffff)) {
+			struct in6_addr l = sk->__sk_common.skc_v6_rcv_saddr;
+
+			__builtin_memcpy(local, &l, 16);
+			__builtin_memcpy(remote, &d, 16);
+			return tuple_key(AF_INET6, local, remote, lport, rport);
+		}
+	} else if (family != AF_INET) {
+		return 0;
+	}
+	__builtin_memcpy(local, &sk->__sk_common.skc_rcv_saddr, 4);
+	__builtin_memcpy(remote, &sk->__sk_common.skc_daddr, 4);
+	return tuple_key(AF_INET, local, remote, lport, rport);
+}
+
+/* The key under which capture knows this socket, or 0. */
+static __always_inline __u64 known_key(struct sock *sk)
+{
+	__u64 key = bpf_get_socket_cookie(sk);
+
+	if (bpf_map_lookup_elem(&http_conns, &key))
+		return key;
+	if (!tc_capture)
+		return 0;
+	key = sock_tuple_key(sk);
+	return key && bpf_map_lookup_elem(&http_conns, &key) ? key : 0;
 }
 
 /* Which thread sent or read: the tracepoints run in the task's context,
  * right after the data moved, on sockets that carried HTTP. */
 static __always_inline void thread_event(struct sock *sk, __u8 dir)
 {
-	__u64 cookie = bpf_get_socket_cookie(sk);
+	__u64 cookie = known_key(sk);
 	struct http_event *e;
 
-	if (!bpf_map_lookup_elem(&http_conns, &cookie))
+	if (!cookie)
 		return;
 	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
 	if (!e) {
@@ -489,8 +601,8 @@ int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 
 	if (newstate != TCP_CLOSE || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	cookie = bpf_get_socket_cookie(sk);
-	if (!bpf_map_lookup_elem(&http_conns, &cookie))
+	cookie = known_key(sk);
+	if (!cookie)
 		return 0;
 	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
 	if (e) {

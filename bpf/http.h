@@ -28,9 +28,13 @@ enum http_dir {
 	HTTP_DIR_INGRESS = 2, /* this socket received it */
 };
 
+/* http_event.cookie of a connection seen by tc on a host-side interface: a
+ * hash of its 4-tuple with this bit set (socket cookies never have it). */
+#define HTTP_TC_KEY (1ULL << 63)
+
 struct http_event {
 	__u64 ts;	/* bpf_ktime_get_ns() */
-	__u64 cookie;	/* socket cookie */
+	__u64 cookie;	/* socket cookie, or a tc connection key (HTTP_TC_KEY) */
 	__u64 pid_tgid; /* task context only (egress from sendmsg, the recv tracepoint); else 0 */
 	__u8 kind;	/* enum http_ev_kind */
 	__u8 dir;	/* enum http_dir */

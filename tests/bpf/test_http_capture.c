@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_http_capture.c: BPF_PROG_TEST_RUN of the HTTP capture program on
+/* test_http_capture.c: BPF_PROG_TEST_RUN of the HTTP capture programs on
  * crafted packets: request heads (also pipelined), responses framed by
- * Content-Length over two segments, chunked responses, and traffic that is
- * not HTTP. The maps are not pinned: nothing outlives the test. */
+ * Content-Length or chunked, and traffic that is not HTTP, through the
+ * cgroup_skb programs; through the tc programs of host-side interfaces, a
+ * request and its response over several segments of one connection (keyed by
+ * the 4-tuple), IPv6, and packets that are not TCP. The maps are not pinned:
+ * nothing outlives the test. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/tcp.h>
+#include <linux/udp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -181,6 +186,151 @@ static void test_not_http(void **state)
 	assert_int_equal(n_got, 0);
 }
 
+/* tc sees whole frames. A frame of the connection 10.0.0.1:lport (the pod)
+ * <-> 10.0.0.2:80; from_pod says which way it goes. */
+static size_t craft_tc(uint8_t *buf, uint16_t lport, bool from_pod, const char *payload)
+{
+	size_t plen = strlen(payload), len = craft(buf, payload, plen);
+	struct iphdr *ip = (void *)(buf + sizeof(struct ethhdr));
+	struct tcphdr *tcp = (void *)(ip + 1);
+
+	tcp->source = htons(from_pod ? lport : 80);
+	tcp->dest = htons(from_pod ? 80 : lport);
+	if (!from_pod) {
+		ip->saddr = htonl(0x0a000002);
+		ip->daddr = htonl(0x0a000001);
+	}
+	return len;
+}
+
+static void run_frame(int prog_fd, uint8_t *pkt, size_t len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	opts.data_in = pkt;
+	opts.data_size_in = len;
+	assert_int_equal(bpf_prog_test_run_opts(prog_fd, &opts), 0);
+	assert_int_equal((int)opts.retval, -1); /* TCX_NEXT: capture only watches */
+	ring_buffer__consume(rb);
+}
+
+/* The host-side interface's ingress carries what the pod sends. */
+static void tc_from_pod(uint16_t lport, const char *payload)
+{
+	uint8_t pkt[4096];
+	size_t len = craft_tc(pkt, lport, true, payload);
+
+	run_frame(bpf_program__fd(skel->progs.bm_http_tc_in), pkt, len);
+}
+
+static void tc_to_pod(uint16_t lport, const char *payload)
+{
+	uint8_t pkt[4096];
+	size_t len = craft_tc(pkt, lport, false, payload);
+
+	run_frame(bpf_program__fd(skel->progs.bm_http_tc_out), pkt, len);
+}
+
+static void test_tc_request_response(void **state)
+{
+	(void)state;
+	n_got = 0;
+	tc_from_pod(41000, "GET /orders/7 HTTP/1.1\r\nHost: orders\r\n\r\n");
+	tc_to_pod(41000, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcd");
+	tc_to_pod(41000, "efg");
+	tc_to_pod(41000, "hij"); /* the last body byte */
+	assert_int_equal(n_got, 3);
+	assert_int_equal(got[0].kind, HTTP_EV_REQUEST);
+	assert_int_equal(got[0].dir, HTTP_DIR_EGRESS);
+	assert_int_equal(got[0].lport, 41000);
+	assert_int_equal(got[0].rport, 80);
+	assert_int_equal(got[0].local[0], 10);
+	assert_int_equal(got[0].local[3], 1);
+	assert_int_equal(got[0].pid_tgid, 0);
+	assert_int_equal(got[1].kind, HTTP_EV_RESPONSE);
+	assert_int_equal(got[1].dir, HTTP_DIR_INGRESS);
+	assert_int_equal(got[1].complete, 0);
+	assert_int_equal(got[1].lport, 41000); /* the pod's side, both ways */
+	assert_int_equal(got[2].kind, HTTP_EV_RESPONSE_END);
+	/* both directions are one connection, under a tc key, not a cookie */
+	assert_true(got[0].cookie & HTTP_TC_KEY);
+	assert_true(got[0].cookie == got[1].cookie && got[1].cookie == got[2].cookie);
+
+	/* another connection of the same pod: another key; keep-alive on it */
+	tc_from_pod(41001, "GET /a HTTP/1.1\r\n\r\n");
+	tc_to_pod(41001, "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+	tc_from_pod(41001, "GET /b HTTP/1.1\r\n\r\n");
+	assert_int_equal(n_got, 6);
+	assert_true(got[3].cookie != got[0].cookie);
+	assert_true(got[3].cookie == got[4].cookie && got[4].cookie == got[5].cookie);
+	assert_int_equal(got[4].complete, 1);
+}
+
+static void test_tc_ipv6(void **state)
+{
+	uint8_t pkt[512];
+	struct ethhdr *eth = (void *)pkt;
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+	struct tcphdr *tcp = (void *)(ip6 + 1);
+	const char *req = "POST /pay HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+
+	(void)state;
+	n_got = 0;
+	memset(pkt, 0, sizeof(pkt));
+	eth->h_proto = htons(ETH_P_IPV6);
+	ip6->version = 6;
+	ip6->nexthdr = IPPROTO_TCP;
+	ip6->hop_limit = 64;
+	ip6->payload_len = htons(sizeof(*tcp) + strlen(req));
+	inet_pton(AF_INET6, "fd00::1", &ip6->saddr);
+	inet_pton(AF_INET6, "fd00::2", &ip6->daddr);
+	tcp->source = htons(42000);
+	tcp->dest = htons(8080);
+	tcp->doff = 5;
+	tcp->ack = 1;
+	memcpy(tcp + 1, req, strlen(req));
+	run_frame(bpf_program__fd(skel->progs.bm_http_tc_in), pkt,
+		  sizeof(*eth) + sizeof(*ip6) + sizeof(*tcp) + strlen(req));
+	assert_int_equal(n_got, 1);
+	assert_int_equal(got[0].family, AF_INET6);
+	assert_int_equal(got[0].lport, 42000);
+	assert_int_equal(got[0].rport, 8080);
+	assert_int_equal(got[0].local[0], 0xfd);
+	assert_int_equal(got[0].remote[15], 2);
+	assert_memory_equal(got[0].head, "POST /pay ", 10);
+}
+
+static void test_tc_not_tcp(void **state)
+{
+	uint8_t pkt[512];
+	struct ethhdr *eth = (void *)pkt;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+	const char *dgram = "GET / HTTP/1.1\r\n\r\n";
+
+	(void)state;
+	n_got = 0;
+	memset(pkt, 0, sizeof(pkt));
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->protocol = IPPROTO_UDP;
+	ip->ttl = 64;
+	ip->tot_len = htons(sizeof(*ip) + sizeof(*udp) + strlen(dgram));
+	ip->saddr = htonl(0x0a000001);
+	ip->daddr = htonl(0x0a000002);
+	udp->source = htons(5000);
+	udp->dest = htons(80);
+	udp->len = htons(sizeof(*udp) + strlen(dgram));
+	memcpy(udp + 1, dgram, strlen(dgram));
+	run_frame(bpf_program__fd(skel->progs.bm_http_tc_in), pkt,
+		  sizeof(*eth) + sizeof(*ip) + sizeof(*udp) + strlen(dgram));
+	/* ARP-sized junk that is not IP at all */
+	eth->h_proto = htons(ETH_P_ARP);
+	run_frame(bpf_program__fd(skel->progs.bm_http_tc_out), pkt, 64);
+	assert_int_equal(n_got, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +339,9 @@ int main(void)
 		cmocka_unit_test(test_response_content_length),
 		cmocka_unit_test(test_response_chunked),
 		cmocka_unit_test(test_not_http),
+		cmocka_unit_test(test_tc_request_response),
+		cmocka_unit_test(test_tc_ipv6),
+		cmocka_unit_test(test_tc_not_tcp),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -60,6 +60,13 @@ cleanup() {
 		# children first
 		find "$CG" -depth -type d -exec rmdir {} \; 2>/dev/null
 	fi
+	for c in "${EXTRA_CG[@]:-}"; do
+		[ -n "$c" ] && [ -d "$c" ] || continue
+		for p in $(cat $(find "$c" -name cgroup.procs) 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		sleep 0.05
+		find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
+		[ -d "$c" ] && echo "[$TEST_NAME] cleanup left $c"
+	done
 	ip netns del "$NS" 2>/dev/null
 	for n in "${EXTRA_NS[@]:-}"; do [ -n "$n" ] && ip netns del "$n" 2>/dev/null; done
 	rm -rf "$TMP" "$PINS"
@@ -69,6 +76,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 EXTRA_NS=()
+EXTRA_CG=() # cgroups a test made outside $CG (e.g. pods the agent does not attach to)
 
 setup_base() {
 	[ -n "$CGROOT" ] || { echo "no cgroup2 mount"; exit 1; }

@@ -53,7 +53,7 @@ spec:
   interfaces: [$HOSTIF]
 YAML
 start_agent
-wait_log "tc guard attached to $HOSTIF"
+wait_log "HTTP capture attached to $HOSTIF"
 in_cli() { nsenter --net="/run/netns/$CLI" "$@"; }
 
 out=$(in_cli "$E2E/lbclient" -w 500 -n 5 10.80.1.2 8080)
