@@ -88,6 +88,7 @@ static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_se
 	jw_ku64(w, "connectRefused", sum.refused);
 	jw_ku64(w, "connectTimeouts", sum.timed_out);
 	jw_ku64(w, "resets", sum.reset);
+	jw_ku64(w, "http5xx", sum.http_5xx);
 	jw_obj_close(w);
 	return worst.state == LB_EP_HEALTHY;
 }

@@ -13,6 +13,10 @@
  * reach it). The tracepoints compute the same key from the socket when its
  * cookie is unknown and tc capture is on.
  *
+ * A response received by a socket the load balancer sent to an endpoint feeds
+ * outlier detection (consecutive5xxErrors, consecutiveGatewayErrors) at once,
+ * in the kernel, like connect failures do in lb.bpf.c.
+ *
  * Only segment heads are looked at: a segment that does not start with an
  * HTTP method or "HTTP/1." costs one 8-byte load and, on sockets that never
  * carried HTTP, one hash miss. Requests pipelined in one segment are found
@@ -23,6 +27,10 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
 #include "http.h"
+/* The load balancer's pinned maps, shared (by pin name) so that a response
+ * can count against the endpoint its connection was sent to. */
+#include "lib/lb_maps.bpf.h"
+#include "lib/health.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -378,6 +386,43 @@ static __always_inline bool ends_chunked(struct __sk_buff *skb, const struct seg
 	return t[0] == '0' && t[1] == '\r' && t[2] == '\n' && t[3] == '\r' && t[4] == '\n';
 }
 
+/* A response on a connection the load balancer made: 5xx and gateway errors
+ * (502, 503, 504) count against its endpoint, anything else ends both runs.
+ * Like Envoy, the two runs are counted independently. */
+static __always_inline void outlier_feed(const struct seg *s, const char *head, __u64 now)
+{
+	struct lb_conn *conn;
+	struct lb_ep_health *h;
+	struct lb_ep_stats *st;
+	__u32 status;
+
+	if (s->dir != HTTP_DIR_INGRESS || (s->cookie & HTTP_TC_KEY) || s->len < 12)
+		return;
+	conn = bpf_map_lookup_elem(&lb_conns, &s->cookie);
+	if (!conn)
+		return;
+	if (head[9] < '1' || head[9] > '5' || head[10] < '0' || head[10] > '9' || head[11] < '0' ||
+	    head[11] > '9')
+		return;
+	status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+	if (status >= 500) {
+		st = bpf_map_lookup_elem(&lb_ep_stats, &conn->ep_id);
+		if (st)
+			st->http_5xx++;
+		if (status >= 502 && status <= 504)
+			lb_ep_failure(conn->ep_id, conn->svc_id, LB_REASON_GATEWAY, now);
+		lb_ep_failure(conn->ep_id, conn->svc_id, LB_REASON_5XX, now);
+		return;
+	}
+	h = bpf_map_lookup_elem(&lb_ep_health, &conn->ep_id);
+	if (!h || (!h->consec_5xx && !h->consec_gateway))
+		return;
+	bpf_spin_lock(&h->lock);
+	h->consec_5xx = 0;
+	h->consec_gateway = 0;
+	bpf_spin_unlock(&h->lock);
+}
+
 static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
 	struct scratch *sc = load_scan(skb, s);
@@ -401,6 +446,7 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 	}
 	if (bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_ANY))
 		http_drop(HTTP_DROP_CONNS);
+	outlier_feed(s, sc->buf, now);
 	emit_head(s, sc, sc->st.n, 0, HTTP_EV_RESPONSE, now, complete);
 }
 
