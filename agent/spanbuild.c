@@ -110,7 +110,10 @@ static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend
 	} else {
 		route_fold(req->path, req->path_truncated, sp->route, sizeof(sp->route));
 	}
-	span_name(sp->name, sizeof(sp->name), verb, sp->route);
+	/* OpenTelemetry: http.route is what a server matched, so only a SERVER
+	 * span is named after it; a CLIENT span is named "{method}", and keeps
+	 * the route only for the latency histograms (not exported). */
+	span_name(sp->name, sizeof(sp->name), verb, sp->kind == SPAN_KIND_SERVER ? sp->route : "");
 	/* server.* is the serving end; client.* only on SERVER spans */
 	endpoint(&s->remote, &sp->peer);
 	if (sp->kind == SPAN_KIND_CLIENT) {
@@ -128,13 +131,17 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 				const struct http_request *req)
 {
 	struct sb_pend *p = calloc(1, sizeof(*p));
-	bool tp = s->role == OBS_ROLE_SERVER && req->has_traceparent;
+	bool tp = req->has_traceparent;
 	struct sb_group *g;
 
 	if (!p)
 		return NULL;
 	p->sp.kind = s->role == OBS_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
-	/* an incoming traceparent: this SERVER span joins the caller's trace */
+	/* A SERVER request's traceparent names the caller's span; a CLIENT
+	 * request's one was written by the application, which propagates its
+	 * own context: its span is the parent, whatever this thread serves
+	 * (spanbuild_link.c tells a header only passed on unchanged). Either
+	 * way the span joins that trace. */
 	g = tp ? sb_group_new(sb, req->tp.trace_id, req->tp.flags & 1) : sb_group_new(sb, NULL, -1);
 	if (!g) {
 		free(p);
@@ -142,7 +149,13 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	}
 	if (tp) {
 		memcpy(p->sp.parent_span_id, req->tp.span_id, sizeof(p->sp.parent_span_id));
-		sb->st.traceparents++;
+		p->has_tp = true;
+		p->tp = req->tp;
+		p->app_parent = p->sp.kind == SPAN_KIND_CLIENT;
+		if (p->app_parent)
+			sb->st.client_traceparents++;
+		else
+			sb->st.traceparents++;
 	}
 	g->refs = 1;
 	g->n_open = 1;

@@ -2,8 +2,33 @@
 /* spanbuild.h: the span builder turns the stream of HTTP/1.x observations
  * (httpobs.h) into finished spans (span.h): it pairs responses with requests
  * per socket, links the two sides of a same-node call, nests a process's
- * outgoing calls under the request it is serving, honours incoming W3C
- * traceparent headers, and samples per trace.
+ * outgoing calls under the request it is serving, honours W3C traceparent
+ * headers, and samples per trace.
+ *
+ * Parents, strongest first:
+ * - a SERVER span whose CLIENT side was seen on this node is that CLIENT
+ *   span's child (in its trace), whatever traceparent the request carried;
+ * - a CLIENT request with a valid traceparent (the application propagates
+ *   its own context) makes a span in the header's trace, the child of the
+ *   header's parent-id, the application's own span, even when the thread
+ *   was serving a request; unless the header is the very one that request
+ *   came with (passed on unchanged, no span of the application's own in
+ *   between): then it nests as below;
+ * - a CLIENT request sent by a thread while it serves exactly one SERVER
+ *   request is that SERVER span's child (in-process nesting);
+ * - a SERVER request with a valid traceparent is the child of the caller's
+ *   span it names, in its trace.
+ * Otherwise a span is a root, in a trace of its own. A traceparent counts
+ * as valid by the W3C rules (version 00 of exactly 55 characters, a later
+ * version read by its version-00 prefix, never ff; lowercase hex; trace-id
+ * and parent-id not all zero, one traceparent header only); any other is
+ * ignored. The sampled flag of a traceparent decides its trace's sampling.
+ *
+ * Names and routes (OpenTelemetry HTTP conventions): a SERVER span is named
+ * "METHOD route", a CLIENT span "METHOD" ("HTTP" for an unknown method).
+ * Every span carries its route in span.route, the latency histograms key on
+ * it for both kinds, but http.route is a server attribute: exporters set it
+ * on SERVER spans only.
  *
  * Per socket, open requests wait in a FIFO (SB_FIFO_MAX deep): a response
  * belongs to the oldest request still waiting for one, which is right for
@@ -95,15 +120,16 @@ struct sb_stats {
 	uint64_t spans_emitted; /* emit calls */
 	uint64_t spans_sampled; /* of which sampled */
 	uint64_t dropped[SB_DROP__MAX];
-	uint64_t unpaired_responses; /* a response with no open request on its socket */
-	uint64_t unpaired_ends;	     /* a RESPONSE_END with no response to end */
-	uint64_t pairs;		     /* same-node CLIENT -> SERVER links */
-	uint64_t nested;	     /* in-process SERVER -> CLIENT links */
-	uint64_t traceparents;	     /* SERVER requests that carried a valid traceparent */
-	uint64_t early_emits;	     /* held spans emitted early to make room */
-	uint64_t route_overflows;    /* requests routed to ROUTE_OVERFLOW (cap hit) */
-	uint32_t sockets;	     /* tracked now */
-	uint32_t pending;	     /* spans open or held now */
+	uint64_t unpaired_responses;  /* a response with no open request on its socket */
+	uint64_t unpaired_ends;	      /* a RESPONSE_END with no response to end */
+	uint64_t pairs;		      /* same-node CLIENT -> SERVER links */
+	uint64_t nested;	      /* in-process SERVER -> CLIENT links */
+	uint64_t traceparents;	      /* SERVER requests that carried a valid traceparent */
+	uint64_t client_traceparents; /* CLIENT requests that carried a valid traceparent */
+	uint64_t early_emits;	      /* held spans emitted early to make room */
+	uint64_t route_overflows;     /* requests routed to ROUTE_OVERFLOW (cap hit) */
+	uint32_t sockets;	      /* tracked now */
+	uint32_t pending;	      /* spans open or held now */
 };
 
 struct spanbuild;

@@ -65,7 +65,10 @@ struct sb_pend {
 	bool resp_seen;
 	bool end_exact;	      /* end from RESPONSE_END or a close that framed it */
 	bool close_delimited; /* a response without length: the close ends it */
-	bool local_parent;    /* parent from pairing or nesting (beats traceparent) */
+	bool local_parent;    /* parent from pairing or nesting (beats an incoming traceparent) */
+	bool app_parent;      /* CLIENT: parent from the traceparent the application sent */
+	bool has_tp;	      /* the request carried a valid traceparent, tp */
+	struct http_traceparent tp;
 	uint32_t tgid, tid;
 	uint64_t start_ns, resp_ns, end_ns;
 	uint64_t done_ns; /* when it was known to be finished: the hold starts */

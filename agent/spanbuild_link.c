@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* spanbuild_link.c: which trace a span belongs to and who its parent is.
- * A new span starts its own trace (random id, or the incoming traceparent's);
- * links found later merge traces:
+ * A new span starts its own trace (random id, or the traceparent's of its
+ * request); links found later merge traces:
  * - same node: a CLIENT request on one socket and a SERVER request on the
  *   other socket of the same connection are one call; the SERVER span becomes
  *   the CLIENT span's child (this beats a traceparent the request carried);
  * - same process: a CLIENT request sent by a thread while it serves a SERVER
- *   request becomes that SERVER span's child.
+ *   request becomes that SERVER span's child, unless the application sent a
+ *   traceparent of its own with it: then its own span (the header's parent)
+ *   stays the parent, and the two spans share only a trace when the header
+ *   continues the SERVER span's one.
  * Either side may be observed first, so both are searched for on each new
  * request. */
 #include <stdlib.h>
@@ -158,12 +161,40 @@ static void link_nest(struct spanbuild *sb, struct sb_pend *s, struct sb_pend *c
 	sb->st.nested++;
 }
 
+/* The traceparent c carried is the one s came with, unchanged: the
+ * application passed the context on without a span of its own, so the
+ * header names s's caller, not an ancestor of c that s does not cover. */
+static bool forwarded(const struct sb_pend *s, const struct sb_pend *c)
+{
+	return s->has_tp && !memcmp(s->tp.trace_id, c->tp.trace_id, sizeof(c->tp.trace_id)) &&
+	       !memcmp(s->tp.span_id, c->tp.span_id, sizeof(c->tp.span_id));
+}
+
+/* c was sent by the thread serving s. */
+static void nest(struct spanbuild *sb, struct sb_pend *s, struct sb_pend *c)
+{
+	struct sb_group *gs, *gc;
+
+	if (!c->app_parent || forwarded(s, c)) {
+		link_nest(sb, s, c);
+		return;
+	}
+	/* The application's span is c's parent. In s's trace (an instrumented
+	 * application continuing the incoming context) the spans are one trace
+	 * on this node all the same: held and sampled together. A header of
+	 * another trace keeps c apart, its trace id must not change. */
+	gs = sb_group_root(s);
+	gc = sb_group_root(c);
+	if (!memcmp(gs->trace_id, gc->trace_id, sizeof(gs->trace_id)))
+		group_merge(gc, gs);
+}
+
 static void nest_client(struct spanbuild *sb, struct sb_pend *c)
 {
 	struct sb_pend *s = nest_parent(c->proc, c);
 
 	if (s)
-		link_nest(sb, s, c);
+		nest(sb, s, c);
 }
 
 /* A SERVER request observed after calls its thread made while serving it. */
@@ -173,7 +204,7 @@ static void adopt_clients(struct spanbuild *sb, struct sb_pend *s)
 		struct sb_pend *c = sb_of(n, struct sb_pend, on_proc);
 
 		if (!c->local_parent && serving(s, c) && nest_parent(s->proc, c) == s)
-			link_nest(sb, s, c);
+			nest(sb, s, c);
 	}
 }
 

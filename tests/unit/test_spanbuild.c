@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_spanbuild.c: spans from synthetic observation sequences: keep-alive,
  * pipelining, same-node pairs in both arrival orders, the gateway -> user ->
- * order chain, traceparent, resets, status mapping, sampling per trace and
- * the memory bounds. */
+ * order chain, traceparent (incoming, and sent by the application), span
+ * names and routes, resets, status mapping, sampling per trace and the
+ * memory bounds. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -579,7 +580,7 @@ static void test_v6_errors_route_cap(void **state)
 	assert_string_equal(one->status_message, "connection broken");
 	assert_string_equal(one->route, "/one/file.txt");
 	assert_string_equal(two->route, "/*"); /* both are "client" processes: one table */
-	assert_string_equal(two->name, "GET /*");
+	assert_string_equal(two->name, "GET"); /* a CLIENT span: the method alone */
 	assert_string_equal(two->status_message, "connection error (errno 5)");
 	assert_int_equal(STAT(f, route_overflows), 1);
 }
@@ -659,6 +660,280 @@ static void test_pair_beats_traceparent(void **state)
 	assert_int_equal(f->n, 2);
 	assert_child(by_path(f, SPAN_KIND_SERVER, "/traced"),
 		     by_path(f, SPAN_KIND_CLIENT, "/traced"));
+}
+
+/* --- traceparent on CLIENT requests: the application's own context --- */
+
+#define TP_TRACE "4bf92f3577b34da6a3ce929d0e0e4736"
+#define APP_SPAN "a3ce929d0e0e4736"
+#define CALLER_SPAN "00f067aa0ba902b7"
+
+static void hex(const char *s, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(sscanf(s + 2 * i, "%2hhx", &out[i]), 1);
+}
+
+/* A GET of path with one traceparent header of value tp (NULL: none). */
+static void request_tp(struct fx *f, const struct side *sd, uint64_t ts, const char *path,
+		       const char *tp)
+{
+	char head[OBS_HEAD_MAX];
+
+	snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: x\r\n%s%s%s\r\n", path,
+		 tp ? "traceparent: " : "", tp ? tp : "", tp ? "\r\n" : "");
+	feed(f, sd, OBS_REQUEST, ts, head, 0);
+}
+
+static void assert_ids(const struct span *sp, const char *trace, const char *parent)
+{
+	uint8_t t[16], p[8];
+
+	hex(trace, t, sizeof(t));
+	hex(parent, p, sizeof(p));
+	assert_memory_equal(sp->trace_id, t, sizeof(t));
+	assert_memory_equal(sp->parent_span_id, p, sizeof(p));
+}
+
+/* The application sends its context to a service on this node: the CLIENT
+ * span is the child of the application's span, the SERVER span (whose
+ * request carries the same header) the child of the CLIENT span. */
+static void client_tp_pair(struct fx *f, bool client_first)
+{
+	const char *tp = "00-" TP_TRACE "-" APP_SPAN "-01";
+	struct side c, s;
+
+	start(f);
+	conn(&c, &s, 10, 40000, 8080, 100, 200);
+	if (client_first) {
+		request_tp(f, &c, T0, "/api/v1/users/7", tp);
+		request_tp(f, &s, T0 + MS(1), "/api/v1/users/7", tp);
+	} else {
+		request_tp(f, &s, T0 + MS(1), "/api/v1/users/7", tp);
+		request_tp(f, &c, T0, "/api/v1/users/7", tp);
+	}
+	response(f, &s, T0 + MS(5), 200);
+	response_end(f, &s, T0 + MS(6));
+	response(f, &c, T0 + MS(7), 200);
+	response_end(f, &c, T0 + MS(8));
+	settle(f, T0 + MS(8));
+	assert_int_equal(f->n, 2);
+
+	const struct span *cs = by_path(f, SPAN_KIND_CLIENT, "/api/v1/users/7");
+	const struct span *ss = by_path(f, SPAN_KIND_SERVER, "/api/v1/users/7");
+
+	assert_ids(cs, TP_TRACE, APP_SPAN);
+	assert_child(ss, cs);
+	assert_int_equal(cs->sampled, 1);
+	assert_int_equal(ss->sampled, 1);
+	assert_int_equal(STAT(f, client_traceparents), 1);
+	assert_int_equal(STAT(f, traceparents), 1);
+	assert_int_equal(STAT(f, pairs), 1);
+}
+
+static void test_client_tp_pair_client_first(void **state) { client_tp_pair(*state, true); }
+
+static void test_client_tp_pair_server_first(void **state) { client_tp_pair(*state, false); }
+
+/* gateway (100) serves an outside request and, on the same thread, calls
+ * user-service (200) on this node with a traceparent of its own. in_trace:
+ * the outside request carried a traceparent of the same trace (the
+ * application continues it), else it had none (the application started a
+ * trace). client_first: the call is observed before the request served. */
+static void client_tp_in_server(struct fx *f, bool in_trace, bool client_first)
+{
+	const char *in_tp = in_trace ? "00-" TP_TRACE "-" CALLER_SPAN "-01" : NULL;
+	const char *out_tp = "00-" TP_TRACE "-" APP_SPAN "-01";
+	struct side ext, g_in, g_out, u_in;
+
+	start(f);
+	conn(&ext, &g_in, 10, 50000, 8000, 1, 100);
+	g_in.remote = v4("10.1.2.3", 50000);
+	conn(&g_out, &u_in, 20, 41000, 8081, 100, 200);
+	g_out.tid = g_in.tid;
+	if (client_first) {
+		request_tp(f, &g_out, T0 + MS(1), "/users/1", out_tp);
+		request_tp(f, &g_in, T0, "/checkout", in_tp);
+	} else {
+		request_tp(f, &g_in, T0, "/checkout", in_tp);
+		request_tp(f, &g_out, T0 + MS(1), "/users/1", out_tp);
+	}
+	request_tp(f, &u_in, T0 + MS(2), "/users/1", out_tp);
+	response(f, &u_in, T0 + MS(3), 200);
+	response_end(f, &u_in, T0 + MS(3));
+	response(f, &g_out, T0 + MS(4), 200);
+	response_end(f, &g_out, T0 + MS(4));
+	/* the call is over, the request it was made for is not */
+	sb_tick(f->sb, T0 + MS(1000));
+	assert_int_equal(f->n, in_trace ? 0 : 2);
+	response(f, &g_in, T0 + MS(2000), 200);
+	response_end(f, &g_in, T0 + MS(2001));
+	settle(f, T0 + MS(2001));
+	assert_int_equal(f->n, 3);
+
+	const struct span *gs = by_path(f, SPAN_KIND_SERVER, "/checkout");
+	const struct span *gc = by_path(f, SPAN_KIND_CLIENT, "/users/1");
+	const struct span *us = by_path(f, SPAN_KIND_SERVER, "/users/1");
+
+	assert_ids(gc, TP_TRACE, APP_SPAN); /* not nested under gs */
+	assert_child(us, gc);
+	if (in_trace) {
+		assert_ids(gs, TP_TRACE, CALLER_SPAN);
+	} else {
+		assert_true(is_zero(gs->parent_span_id, 8));
+		assert_memory_not_equal(gs->trace_id, gc->trace_id, 16);
+	}
+	assert_int_equal(STAT(f, nested), 0);
+	assert_int_equal(STAT(f, pairs), 1);
+	assert_int_equal(STAT(f, client_traceparents), 1);
+	assert_int_equal(STAT(f, traceparents), in_trace ? 2 : 1);
+	assert_int_equal(STAT(f, pending), 0);
+}
+
+static void test_client_tp_new_trace_in_server(void **state)
+{
+	client_tp_in_server(*state, false, false);
+}
+
+static void test_client_tp_same_trace_in_server(void **state)
+{
+	client_tp_in_server(*state, true, false);
+}
+
+static void test_client_tp_in_server_client_first(void **state)
+{
+	client_tp_in_server(*state, true, true);
+}
+
+/* The application passes the traceparent it received on unchanged (no span
+ * of its own): its header names the caller of the request it serves, so
+ * the call nests under that request's SERVER span as without a header. */
+static void test_client_tp_forwarded(void **state)
+{
+	const char *tp = "00-" TP_TRACE "-" CALLER_SPAN "-01";
+	struct fx *f = *state;
+	struct side ext, g_in, g_out, o_s;
+
+	start(f);
+	conn(&ext, &g_in, 10, 50000, 8000, 1, 100);
+	g_in.remote = v4("10.1.2.3", 50000);
+	conn(&g_out, &o_s, 20, 41000, 9999, 100, 7);
+	g_out.remote = v4("10.0.0.9", 9999);
+	g_out.tid = g_in.tid;
+	request_tp(f, &g_in, T0, "/checkout", tp);
+	request_tp(f, &g_out, T0 + MS(1), "/elsewhere", tp);
+	response(f, &g_out, T0 + MS(2), 200);
+	response(f, &g_in, T0 + MS(3), 200);
+	settle(f, T0 + MS(3));
+	assert_int_equal(f->n, 2);
+
+	const struct span *gs = by_path(f, SPAN_KIND_SERVER, "/checkout");
+
+	assert_ids(gs, TP_TRACE, CALLER_SPAN);
+	assert_child(by_path(f, SPAN_KIND_CLIENT, "/elsewhere"), gs);
+	assert_int_equal(STAT(f, nested), 1);
+	assert_int_equal(STAT(f, client_traceparents), 1);
+}
+
+/* The sampled flag of the application's traceparent decides for its trace,
+ * the callee's SERVER span on this node included. */
+static void test_client_tp_not_sampled(void **state)
+{
+	struct fx *f = *state;
+	struct side c, s;
+
+	f->cfg.emit_unsampled = true;
+	start(f);
+	conn(&c, &s, 10, 40000, 8080, 100, 200);
+	request_tp(f, &c, T0, "/p", "00-" TP_TRACE "-" APP_SPAN "-00");
+	request_tp(f, &s, T0 + MS(1), "/p", "00-" TP_TRACE "-" APP_SPAN "-00");
+	response(f, &s, T0 + MS(2), 200);
+	response(f, &c, T0 + MS(3), 200);
+	settle(f, T0 + MS(3));
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->spans[0].sampled, 0);
+	assert_int_equal(f->spans[1].sampled, 0);
+	assert_int_equal(STAT(f, spans_sampled), 0);
+}
+
+/* Invalid headers on a call made while serving a request: ignored, the call
+ * nests as if it had none. */
+static void test_client_tp_invalid(void **state)
+{
+	static const char *const bad[] = {
+	    "ff-" TP_TRACE "-" APP_SPAN "-01",			   /* version ff */
+	    "00-00000000000000000000000000000000-" APP_SPAN "-01", /* zero trace-id */
+	    "00-" TP_TRACE "-0000000000000000-01",		   /* zero parent-id */
+	    "00-" TP_TRACE "-" APP_SPAN "-01-extra",		   /* 00 is exactly 55 */
+	    "00-4BF92F3577B34DA6A3CE929D0E0E4736-" APP_SPAN "-01", /* uppercase */
+	    "00-" TP_TRACE "-" APP_SPAN,			   /* no flags */
+	    "0x-" TP_TRACE "-" APP_SPAN "-01",			   /* version not hex */
+	    "00_" TP_TRACE "_" APP_SPAN "_01",			   /* separators */
+	    "00-" TP_TRACE "-" APP_SPAN "-01\r\ntraceparent: 00-" TP_TRACE "-" APP_SPAN
+	    "-01", /* two headers */
+	};
+	const int n = (int)(sizeof(bad) / sizeof(bad[0]));
+	struct fx *f = *state;
+	char in[32], out[32];
+
+	start(f);
+	for (int i = 0; i < n; i++) {
+		struct side ext, g_in, g_out, o_s;
+		uint64_t t = T0 + MS(10 * i);
+
+		conn(&ext, &g_in, 10 + 4 * (uint64_t)i, (uint16_t)(50000 + i), 8000, 1, 100);
+		g_in.remote = v4("10.1.2.3", (uint16_t)(50000 + i));
+		conn(&g_out, &o_s, 12 + 4 * (uint64_t)i, (uint16_t)(41000 + i), 9999, 100, 7);
+		g_out.remote = v4("10.0.0.9", 9999);
+		g_out.tid = g_in.tid;
+		snprintf(in, sizeof(in), "/in-%d", i);
+		snprintf(out, sizeof(out), "/out-%d", i);
+		request_tp(f, &g_in, t, in, NULL);
+		request_tp(f, &g_out, t + MS(1), out, bad[i]);
+		response(f, &g_out, t + MS(2), 200);
+		response(f, &g_in, t + MS(3), 200);
+	}
+	settle(f, T0 + MS(10 * n));
+	assert_int_equal(f->n, 2 * n);
+	for (int i = 0; i < n; i++) {
+		snprintf(in, sizeof(in), "/in-%d", i);
+		snprintf(out, sizeof(out), "/out-%d", i);
+		assert_child(by_path(f, SPAN_KIND_CLIENT, out), by_path(f, SPAN_KIND_SERVER, in));
+	}
+	assert_int_equal(STAT(f, nested), (uint64_t)n);
+	assert_int_equal(STAT(f, client_traceparents), 0);
+}
+
+/* http.route and the span name: a SERVER span is "METHOD route"; a CLIENT
+ * span is "METHOD", its route kept for the histograms. */
+static void test_client_name_keeps_route(void **state)
+{
+	static const char *const routes[] = {"/api/v1/users/{id}"};
+	struct fx *f = *state;
+	struct side c, s;
+
+	f->cfg.routes = routes;
+	f->cfg.n_routes = 1;
+	start(f);
+	conn(&c, &s, 10, 40000, 8080, 100, 200);
+	exchange(f, &c, T0, T0 + MS(3), T0 + MS(4), "/api/v1/users/7", 200);
+	exchange(f, &s, T0 + MS(1), T0 + MS(2), T0 + MS(2), "/api/v1/users/7", 200);
+	feed(f, &c, OBS_REQUEST, T0 + MS(5), "BREW /pot/42 HTTP/1.1\r\n\r\n", 0);
+	response(f, &c, T0 + MS(6), 418);
+	settle(f, T0 + MS(6));
+	assert_int_equal(f->n, 3);
+
+	const struct span *cs = by_path(f, SPAN_KIND_CLIENT, "/api/v1/users/7");
+	const struct span *ss = by_path(f, SPAN_KIND_SERVER, "/api/v1/users/7");
+	const struct span *brew = by_path(f, SPAN_KIND_CLIENT, "/pot/42");
+
+	assert_string_equal(ss->name, "GET /api/v1/users/{id}");
+	assert_string_equal(ss->route, "/api/v1/users/{id}");
+	assert_string_equal(cs->name, "GET");
+	assert_string_equal(cs->route, "/api/v1/users/{id}");
+	assert_string_equal(brew->name, "HTTP");
+	assert_string_equal(brew->method, "_OTHER");
+	assert_string_equal(brew->route, "/pot/*");
 }
 
 static void test_reset_and_timeout(void **state)
@@ -1201,6 +1476,15 @@ int main(void)
 	    T(test_traceparent_joins_trace),
 	    T(test_traceparent_not_sampled),
 	    T(test_pair_beats_traceparent),
+	    T(test_client_tp_pair_client_first),
+	    T(test_client_tp_pair_server_first),
+	    T(test_client_tp_new_trace_in_server),
+	    T(test_client_tp_same_trace_in_server),
+	    T(test_client_tp_in_server_client_first),
+	    T(test_client_tp_forwarded),
+	    T(test_client_tp_not_sampled),
+	    T(test_client_tp_invalid),
+	    T(test_client_name_keeps_route),
 	    T(test_reset_and_timeout),
 	    T(test_reset_during_response),
 	    T(test_missing_response_end),
