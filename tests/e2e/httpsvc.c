@@ -2,7 +2,7 @@
 /* httpsvc: a small HTTP/1.1 service for the demo shop and the e2e tests.
  *
  *   httpsvc --name NAME --listen ADDR:PORT [--upstream HOST:PORT[/path]]...
- *           [--delay-ms N] [--timeout-ms N]
+ *           [--delay-ms N] [--timeout-ms N] [--timing]
  *
  * GET (or HEAD) of any path answers 200 with
  *   {"service":"NAME","path":"/p","upstreams":[...]}
@@ -19,6 +19,17 @@
  * GET /healthz answers 200 {"status":"ok","service":"NAME","connections":N,
  * "requests":M} at once, without delay or upstream calls.
  *
+ * With --timing, every answered request prints a line on stdout:
+ *   request METHOD TARGET STATUS WIRE_US APP_US
+ * its service time, measured two ways from the read that brought the
+ * request's first byte to the write of its response's last byte:
+ * WIRE_US between the socket's own timestamps of the two (software
+ * timestamps: the segment's arrival at the socket, the last byte's hand-over
+ * to the device), what a tracer on the wire should see; -1 when a timestamp
+ * did not come. APP_US between CLOCK_MONOTONIC reads after the read and
+ * after the write returned, which adds the thread's wake-up and scheduling
+ * delays.
+ *
  * HTTP/1.1 framing: keep-alive by default (HTTP/1.0: only when asked),
  * "Connection: close" honoured, request bodies framed by Content-Length and
  * discarded, pipelined requests answered in order. One thread per connection.
@@ -29,6 +40,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -70,6 +83,7 @@ static struct {
 	int n_up;
 	int delay_ms;
 	int timeout_ms;
+	bool timing;
 } opt = {.timeout_ms = 3000};
 
 /* Set by the signal handler, read by every thread: atomic accesses, so that
@@ -90,13 +104,15 @@ static void on_signal(int sig)
 
 static bool stopping(void) { return __atomic_load_n(&stop, __ATOMIC_RELAXED); }
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
+
+static uint64_t now_ms(void) { return now_ns() / 1000000; }
 
 /* ---- growable string ---- */
 
@@ -629,7 +645,9 @@ static const char *reason(int status)
 	}
 }
 
-static int respond(int fd, int status, const struct request *rq, bool keep, struct sbuf *body)
+/* Sends a response; *tx_bytes counts what the connection sent. */
+static int respond(int fd, int status, const struct request *rq, bool keep, struct sbuf *body,
+		   uint64_t *tx_bytes)
 {
 	struct sbuf out = {0};
 	bool head_only = rq && !strcmp(rq->method, "HEAD");
@@ -649,6 +667,8 @@ static int respond(int fd, int status, const struct request *rq, bool keep, stru
 	if (!head_only)
 		sb_add(&out, body->p, body->len);
 	rc = out.oom || body->oom ? -1 : send_all(fd, out.p, out.len);
+	if (!rc)
+		*tx_bytes += out.len;
 	free(out.p);
 	return rc;
 }
@@ -755,6 +775,120 @@ static int serve(const struct request *rq, struct sbuf *body)
 	return status;
 }
 
+/* ---- --timing ---- */
+
+/* Software timestamps, reported in CLOCK_REALTIME: RX when a segment
+ * reached the socket layer, TX when the last byte of a write went to the
+ * device; a TX timestamp comes on the error queue, keyed by the index of
+ * that byte in the connection's output (OPT_ID). */
+#define TS_RX (SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE)
+#define TS_TX (SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY)
+#define TX_STAMP_WAIT_MS 100
+
+union cmsg_buf {
+	char b[CMSG_SPACE(sizeof(struct scm_timestamping)) +
+	       CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
+	struct cmsghdr align;
+};
+
+/* The software timestamp among m's control messages, 0 when none; *key
+ * gets the byte index of a TX timestamp (-1 when none). */
+static uint64_t cmsg_stamp(struct msghdr *m, int64_t *key)
+{
+	uint64_t t = 0;
+
+	*key = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING) {
+			struct scm_timestamping ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			t = (uint64_t)ts.ts[0].tv_sec * 1000000000 + (uint64_t)ts.ts[0].tv_nsec;
+		} else if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+			   (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+			struct sock_extended_err ee;
+
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			if (ee.ee_errno == ENOMSG && ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING)
+				*key = ee.ee_data;
+		}
+	}
+	return t;
+}
+
+/* recv() that also returns the RX timestamp of what it read (of the last
+ * segment it read from), 0 when there is none. */
+static ssize_t recv_stamped(int fd, char *p, size_t n, uint64_t *rx_ns)
+{
+	union cmsg_buf ctl;
+	struct iovec iov = {.iov_base = p, .iov_len = n};
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = ctl.b,
+			   .msg_controllen = sizeof(ctl.b)};
+	ssize_t r = recvmsg(fd, &m, 0);
+	int64_t key;
+
+	*rx_ns = r > 0 ? cmsg_stamp(&m, &key) : 0;
+	return r;
+}
+
+/* Takes what the error queue holds; returns the TX timestamp of byte index
+ * `last` (or a later one), 0 when it is not there. */
+static uint64_t drain_tx_stamps(int fd, uint32_t last)
+{
+	uint64_t found = 0;
+
+	for (;;) {
+		union cmsg_buf ctl;
+		struct msghdr m = {.msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+		int64_t key;
+		uint64_t t;
+
+		if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			return found;
+		}
+		t = cmsg_stamp(&m, &key);
+		if (t && key >= 0 && (int32_t)((uint32_t)key - last) >= 0)
+			found = t;
+	}
+}
+
+/* The TX timestamp of the connection's last byte sent so far (tx_bytes in
+ * all), waiting for it a little: 0 when it did not come. */
+static uint64_t tx_stamp(int fd, uint64_t tx_bytes)
+{
+	uint64_t deadline = now_ms() + TX_STAMP_WAIT_MS;
+
+	for (;;) {
+		uint64_t t = drain_tx_stamps(fd, (uint32_t)(tx_bytes - 1));
+		struct pollfd p = {.fd = fd};
+
+		if (t)
+			return t;
+		if (now_ms() >= deadline)
+			return 0;
+		/* POLLERR: the error queue has something */
+		poll(&p, 1, (int)(deadline - now_ms()));
+	}
+}
+
+/* One --timing line; the lock keeps lines whole, the flush lets a test
+ * read them while the service runs. */
+static void log_timing(const struct request *rq, int status, uint64_t rx_wire, uint64_t tx_wire,
+		       uint64_t rx_app, uint64_t tx_app)
+{
+	long long wire = rx_wire && tx_wire >= rx_wire ? (long long)(tx_wire - rx_wire) / 1000 : -1;
+
+	flockfile(stdout);
+	printf("request %s %s %d %lld %llu\n", rq->method, rq->target, status, wire,
+	       (unsigned long long)((tx_app - rx_app) / 1000));
+	fflush(stdout);
+	funlockfile(stdout);
+}
+
 /* ---- connections ---- */
 
 /* Waits for input: 1 ready, 0 idle timeout or shutting down, -1 error. */
@@ -768,6 +902,11 @@ static int wait_input(int fd, int timeout_ms)
 
 		if (r < 0 && errno != EINTR)
 			return -1;
+		/* an error queue with nothing but late --timing stamps is no input */
+		if (r > 0 && opt.timing && p.revents == POLLERR) {
+			drain_tx_stamps(fd, 0);
+			continue;
+		}
 		if (r > 0)
 			return 1;
 	}
@@ -798,6 +937,10 @@ static void conn_serve(int fd)
 	char *buf = malloc(BUF_SIZE + 1);
 	size_t len = 0;
 	long long skip = 0; /* request body bytes still to discard */
+	uint64_t tx_bytes = 0;
+	/* --timing: when the first byte in buf came and the latest read, by
+	 * the socket's timestamps (wire) and by the clock after the read (app) */
+	uint64_t first_wire = 0, last_wire = 0, first_app = 0, last_app = 0;
 
 	if (!buf)
 		return;
@@ -814,6 +957,9 @@ static void conn_serve(int fd)
 			memmove(buf, buf + n, len - n);
 			len -= n;
 			skip -= (long long)n;
+			/* what follows the body came by the latest read */
+			first_wire = last_wire;
+			first_app = last_app;
 		}
 		head = skip ? 0 : find_head_end(buf, len);
 		if (!head) {
@@ -821,17 +967,22 @@ static void conn_serve(int fd)
 
 			if (!skip && len >= MAX_HEAD) {
 				error_body(&body, "request head too large");
-				respond(fd, 431, NULL, false, &body);
+				respond(fd, 431, NULL, false, &body, &tx_bytes);
 				free(body.p);
 				break;
 			}
 			if (wait_input(fd, IDLE_MS) <= 0)
 				break;
-			r = recv(fd, buf + len, BUF_SIZE - len, 0);
+			r = recv_stamped(fd, buf + len, BUF_SIZE - len, &last_wire);
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r <= 0)
 				break;
+			last_app = now_ns();
+			if (!len) {
+				first_wire = last_wire;
+				first_app = last_app;
+			}
 			len += (size_t)r;
 			continue;
 		}
@@ -844,13 +995,17 @@ static void conn_serve(int fd)
 		__atomic_add_fetch(&total_reqs, 1, __ATOMIC_RELAXED);
 		if (status) {
 			error_body(&body, "malformed or unsupported request");
-			respond(fd, status, NULL, false, &body);
+			respond(fd, status, NULL, false, &body, &tx_bytes);
 			free(body.p);
 			break;
 		}
+		uint64_t rx_wire = first_wire, rx_app = first_app;
+
 		memmove(buf, buf + head, len - head);
 		len -= head;
 		skip = rq.content_length;
+		first_wire = last_wire;
+		first_app = last_app;
 
 		status = serve(&rq, &body);
 		keep = rq.keep_alive && !stopping();
@@ -858,10 +1013,15 @@ static void conn_serve(int fd)
 			free(body.p);
 			break;
 		}
-		if (respond(fd, status, &rq, keep, &body)) {
+		if (respond(fd, status, &rq, keep, &body, &tx_bytes)) {
 			free(body.p);
 			free(buf);
 			return;
+		}
+		if (opt.timing) {
+			uint64_t tx_app = now_ns();
+
+			log_timing(&rq, status, rx_wire, tx_stamp(fd, tx_bytes), rx_app, tx_app);
 		}
 		free(body.p);
 		if (!keep)
@@ -928,16 +1088,24 @@ static void conns_shutdown(void)
 
 /* ---- main ---- */
 
+static void set_timestamping(int fd, int flags)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)))
+		fprintf(stderr, "httpsvc %s: SO_TIMESTAMPING: %s\n", opt.name, strerror(errno));
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: httpsvc --name NAME --listen ADDR:PORT [--upstream HOST:PORT[/path]]...\n"
-	      "               [--delay-ms N] [--timeout-ms N]\n"
+	      "               [--delay-ms N] [--timeout-ms N] [--timing]\n"
 	      "  --name NAME         the \"service\" field of every answer\n"
 	      "  --listen ADDR:PORT  127.0.0.1:18080, [::1]:18080\n"
 	      "  --upstream H:P[/p]  GET http://H:P/p (default: the request's path) for every\n"
 	      "                      request, on a new connection; repeatable (at most 16)\n"
 	      "  --delay-ms N        wait N ms before answering (not /healthz)\n"
-	      "  --timeout-ms N      connect + reply timeout per upstream call (default 3000)\n",
+	      "  --timeout-ms N      connect + reply timeout per upstream call (default 3000)\n"
+	      "  --timing            print \"request METHOD TARGET STATUS WIRE_US APP_US\" per\n"
+	      "                      answered request: first byte read to last byte written\n",
 	      f);
 }
 
@@ -999,6 +1167,7 @@ int main(int argc, char **argv)
 	    {"upstream", required_argument, 0, 'u'},
 	    {"delay-ms", required_argument, 0, 'd'},
 	    {"timeout-ms", required_argument, 0, 't'},
+	    {"timing", no_argument, 0, 'T'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -1030,6 +1199,9 @@ int main(int argc, char **argv)
 		case 't':
 			opt.timeout_ms = atoi(optarg);
 			break;
+		case 'T':
+			opt.timing = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1047,6 +1219,9 @@ int main(int argc, char **argv)
 	lfd = open_listener(listen_at);
 	if (lfd < 0)
 		return 1;
+	/* on the listener too: a request that comes before accept() is stamped */
+	if (opt.timing)
+		set_timestamping(lfd, TS_RX);
 
 	/* no SA_RESTART: poll() returns at once on SIGTERM */
 	sigaction(SIGTERM, &sa, NULL);
@@ -1069,6 +1244,8 @@ int main(int argc, char **argv)
 		if (c < 0)
 			continue;
 		set_nodelay(c);
+		if (opt.timing)
+			set_timestamping(c, TS_RX | TS_TX);
 		slot = conn_register(c);
 		if (slot < 0) {
 			close(c);
