@@ -200,6 +200,10 @@ static void usage(FILE *f)
 		"                        cgroup v2 mount, found in /proc/mounts)\n"
 		"  --bpffs PATH          pin directory (default /sys/fs/bpf/bpfmesh)\n"
 		"  --listen ADDR         API address (default 127.0.0.1:9440)\n"
+		"  --api-token-file FILE require `Authorization: Bearer TOKEN` on the API\n"
+		"                        (TOKEN: the file's content); /healthz, /readyz\n"
+		"                        and /metrics stay open\n"
+		"  --metrics-auth        with --api-token-file, /metrics needs the token too\n"
 		"  --max-endpoints N     endpoint capacity of the maps (default %d)\n"
 		"  --max-services N      service port capacity of the maps (default %d)\n"
 		"  -v, --verbose         debug logging (libbpf included)\n"
@@ -219,6 +223,8 @@ int agent_main(int argc, char **argv)
 	    {"listen", required_argument, 0, 'l'},
 	    {"max-endpoints", required_argument, 0, 'E'},
 	    {"max-services", required_argument, 0, 'S'},
+	    {"api-token-file", required_argument, 0, 'T'},
+	    {"metrics-auth", no_argument, 0, 'M'},
 	    {"verbose", no_argument, 0, 'v'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
@@ -229,6 +235,7 @@ int agent_main(int argc, char **argv)
 	struct api *api = NULL;
 	uint64_t pending = 0, last_tc = 0;
 	int opt, rc = 1, wfd = -1;
+	char err[600];
 
 	pthread_mutex_init(&a.lock, NULL);
 	a.opts.bpffs = "/sys/fs/bpf/bpfmesh";
@@ -256,6 +263,12 @@ int agent_main(int argc, char **argv)
 			if (parse_count("--max-services", optarg, &a.opts.max_services))
 				return 2;
 			break;
+		case 'T':
+			a.opts.api_token_file = optarg;
+			break;
+		case 'M':
+			a.opts.metrics_auth = true;
+			break;
 		case 'v':
 			log_verbosity = LOG_DEBUG;
 			break;
@@ -270,6 +283,16 @@ int agent_main(int argc, char **argv)
 	if (!a.opts.config) {
 		fprintf(stderr, "bpfmesh agent: --config DIR is required\n\n");
 		usage(stderr);
+		return 2;
+	}
+	if (a.opts.metrics_auth && !a.opts.api_token_file) {
+		fprintf(stderr, "bpfmesh agent: --metrics-auth needs --api-token-file FILE\n");
+		return 2;
+	}
+	/* before anything is attached: a bad token file must not leave a
+	 * half-started agent or an open API behind */
+	if (api_auth_init(&a.auth, a.opts.api_token_file, a.opts.metrics_auth, err, sizeof(err))) {
+		fprintf(stderr, "bpfmesh agent: --api-token-file %s\n", err);
 		return 2;
 	}
 	libbpf_set_print(libbpf_log);
@@ -383,5 +406,6 @@ out:
 	lbmaps_free(&a.lm);
 	loader_close(&a.ld);
 	config_free(a.cfg);
+	api_auth_free(&a.auth);
 	return rc;
 }

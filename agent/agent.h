@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api_auth.h"
 #include "config.h"
 #include "health.h"
 #include "healthcheck.h"
@@ -23,6 +24,8 @@ struct agent_opts {
 	const char *bpffs;
 	const char *listen;
 	uint32_t max_endpoints, max_services;
+	const char *api_token_file; /* NULL: the API is open */
+	bool metrics_auth;	    /* /metrics needs the token too */
 };
 
 struct agent {
@@ -43,6 +46,7 @@ struct agent {
 	uint64_t reload_errors; /* rejected configurations */
 	char last_error[2048];
 	uint64_t started_ns;
+	struct api_auth auth; /* set before the API starts, then read-only */
 };
 
 extern volatile sig_atomic_t agent_exiting;

@@ -12,7 +12,10 @@
 
 #include "agent.h"
 #include "api.h"
+#include "api_args.h"
+#include "api_auth.h"
 #include "api_services.h"
+#include "api_status.h"
 #include "jsonw.h"
 #include "log.h"
 
@@ -113,6 +116,9 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 {
 	struct api *api = cls;
 	struct agent *a = api->a;
+	/* first, so an unauthenticated client learns nothing, not even
+	 * which paths exist */
+	const char *denied = api_auth_check(&a->auth, c, url);
 	struct jsonw w = {};
 	unsigned status = 200;
 
@@ -120,8 +126,11 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 	(void)upload;
 	(void)upload_len;
 	(void)ctx;
+	if (denied)
+		return (mhd_result)api_auth_reply(c, denied);
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return reply_error(c, 405, "method not allowed");
+		return (mhd_result)api_reply_error_hdr(c, 405, "method not allowed", "Allow",
+						       "GET, HEAD");
 
 	if (!strcmp(url, "/healthz"))
 		return reply(c, 200, "{\"status\":\"ok\"}\n", "application/json");
@@ -144,11 +153,12 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 	} else if (!strcmp(url, "/api/v1/services")) {
 		api_write_services(a, &w, NULL);
 	} else if (!strncmp(url, "/api/v1/services/", 17)) {
-		const char *name = url + 17;
+		const char *name = url + 17, *why;
+		char ns[CFG_NAME_MAX], n[CFG_NAME_MAX];
 
-		if (!name[0] || strchr(name, '/') != strrchr(name, '/')) {
+		if (api_arg_service(name, ns, sizeof(ns), n, sizeof(n), &why)) {
 			pthread_mutex_unlock(&a->lock);
-			return reply_error(c, 400, "malformed service name");
+			return reply_error(c, 400, why);
 		}
 		if (api_write_services(a, &w, name)) {
 			pthread_mutex_unlock(&a->lock);
@@ -157,15 +167,20 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 		}
 	} else if (!strcmp(url, "/api/v1/config")) {
 		api_write_config(a, &w);
+	} else if (!strcmp(url, "/api/v1/status")) {
+		api_write_status(a, &w);
 	} else if (!strcmp(url, "/api/v1/traces")) {
 		const char *svc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "service");
 		const char *lim = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-		char *end = NULL;
-		long limit = lim ? strtol(lim, &end, 10) : 100;
+		long limit = 100;
 
-		if (lim && (!*lim || *end || limit < 1 || limit > 1000)) {
+		if (lim && api_arg_long(lim, 1, 1000, &limit)) {
 			pthread_mutex_unlock(&a->lock);
 			return reply_error(c, 400, "limit must be a number from 1 to 1000");
+		}
+		if (svc && api_arg_text(svc, CFG_NAME_MAX - 1)) {
+			pthread_mutex_unlock(&a->lock);
+			return reply_error(c, 400, "malformed service parameter");
 		}
 		jw_obj_open(&w);
 		jw_key(&w, "spans");

@@ -8,5 +8,6 @@ int cli_detach(int argc, char **argv);
 int cli_services(int argc, char **argv);
 int cli_top(int argc, char **argv);
 int cli_status(int argc, char **argv);
+int cli_traces(int argc, char **argv);
 
 #endif

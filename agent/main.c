@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "api_status.h"
 #include "cli.h"
 
 static void usage(FILE *f)
@@ -16,12 +17,14 @@ static void usage(FILE *f)
 	      "Commands:\n"
 	      "  agent      run the node agent (--config DIR)\n"
 	      "  validate   check a configuration directory or file offline\n"
-	      "  services   list services and endpoints of a running agent\n"
-	      "  top        the services table, refreshing\n"
-	      "  status     agent readiness and the configuration in force\n"
+	      "  services   services of a running agent: rate, errors, latency, endpoints\n"
+	      "  top        the services table, refreshing in place\n"
+	      "  status     the agent, its kernel features, attachments and maps\n"
+	      "  traces     the newest spans, of one service or all\n"
 	      "  detach     remove every attachment and pin\n"
 	      "\n"
-	      "`bpfmesh COMMAND --help` describes each command.\n",
+	      "`bpfmesh COMMAND --help` describes each command; `bpfmesh --version`\n"
+	      "prints the version.\n",
 	      f);
 }
 
@@ -33,6 +36,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("bpfmesh %s\n", BPFMESH_VERSION);
 		return 0;
 	}
 	if (!strcmp(argv[1], "agent"))
@@ -47,6 +54,8 @@ int main(int argc, char **argv)
 		return cli_top(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "status"))
 		return cli_status(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "traces"))
+		return cli_traces(argc - 1, argv + 1);
 	fprintf(stderr, "bpfmesh: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	return 2;

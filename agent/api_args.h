@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* api_args.h: strict parsing of what a request carries in its path and query,
+ * so a malformed request gets a 400 that says what is wrong instead of a
+ * silent default or a misleading 404. Pure functions, no I/O. */
+#ifndef BPFMESH_API_ARGS_H
+#define BPFMESH_API_ARGS_H
+
+#include <stddef.h>
+
+/* A whole decimal number from min to max, no sign, no spaces. 0 or -EINVAL. */
+int api_arg_long(const char *s, long min, long max, long *out);
+
+/* A service reference from a path, "name" or "namespace/name" (namespace
+ * "default" when absent), both checked against the config's naming rules
+ * (RFC 1123). 0, or -EINVAL with *why set to a message for the client. */
+int api_arg_service(const char *s, char *ns, size_t ns_len, char *name, size_t name_len,
+		    const char **why);
+
+/* A free-form query value (e.g. a span's service name, which may be a
+ * process name): printable, at most max bytes. 0 or -EINVAL. */
+int api_arg_text(const char *s, size_t max);
+
+#endif

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli_query.h: what the query commands (services, top, status, traces)
+ * share: their options, one GET to the agent with its error handling, and
+ * JSON accessors that tolerate missing fields (older or newer agents). */
+#ifndef BPFMESH_CLI_QUERY_H
+#define BPFMESH_CLI_QUERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#define CLI_DEFAULT_AGENT "127.0.0.1:9440"
+
+/* Exit statuses of the query commands. */
+enum {
+	CLI_OK = 0,
+	CLI_AGENT_ERROR = 1, /* the agent answered, with an error */
+	CLI_USAGE = 2,	     /* bad options, or no agent to ask */
+};
+
+/* Options a command takes besides --agent, --token-file, --json, --help. */
+enum {
+	QO_INTERVAL = 1 << 0,	/* --interval SECONDS */
+	QO_SORT = 1 << 1,	/* --sort KEY */
+	QO_ITERATIONS = 1 << 2, /* -n, --iterations N */
+	QO_LIMIT = 1 << 3,	/* --limit N */
+	QO_NO_ENDPOINTS = 1 << 4,
+};
+
+struct qopts {
+	const char *agent;
+	const char *token_file;
+	char *token; /* read from token_file */
+	bool json;
+	double interval; /* seconds */
+	const char *sort;
+	long iterations; /* 0: until stopped */
+	long limit;
+	bool endpoints;
+	char **args; /* positional arguments */
+	int n_args;
+};
+
+/* The options help lines every query command shares. */
+#define CLI_QOPTS_HELP                                                                             \
+	"  --agent ADDR         the agent's API, HOST:PORT or [V6]:PORT\n"                         \
+	"                       (default $BPFMESH_AGENT, else " CLI_DEFAULT_AGENT ")\n"            \
+	"  --token-file FILE    send the bearer token in FILE (default $BPFMESH_TOKEN_FILE);\n"    \
+	"                       needed when the agent runs with --api-token-file\n"                \
+	"  --json               print the API's JSON as it is\n"                                   \
+	"  -h, --help           this text\n"                                                       \
+	"\n"                                                                                       \
+	"Exit status: 0 done, 1 the agent answered with an error, 2 bad options or\n"              \
+	"the agent cannot be reached.\n"
+
+/* Parse argv for a command taking the shared options plus `extra` (QO_*).
+ * Returns -1 to go on, else the exit status (0 after --help). */
+int cli_parse(int argc, char **argv, struct qopts *o, unsigned extra, int max_args,
+	      const char *help);
+void cli_qopts_free(struct qopts *o);
+
+/* GET path from the agent. Returns the HTTP status with the body in *body
+ * (malloc'd), or -1 after printing why the agent cannot be reached. */
+int cli_get(const struct qopts *o, const char *path, char **body);
+
+/* GET a JSON document answered with 200 (or also_ok, when not 0).
+ * NULL after printing the error; *rc gets the exit status. With raw, also
+ * the body as the agent sent it (malloc'd), for --json. */
+json_object *cli_get_json(const struct qopts *o, const char *path, int also_ok, int *rc,
+			  char **raw);
+
+/* Percent-encode a query value; malloc'd. */
+char *cli_escape(const char *s);
+
+/* Field accessors: "" / 0 / NAN / NULL when absent or null. */
+const char *jstr(json_object *o, const char *k);
+int64_t jint(json_object *o, const char *k);
+double jdbl(json_object *o, const char *k);
+json_object *jobj(json_object *o, const char *k);
+bool jbool(json_object *o, const char *k);
+
+/* A latency in ms as people read it: 0.42ms, 12.3ms, 1.25s; "-" for NAN. */
+void fmt_ms(char *buf, size_t len, double ms);
+
+#endif
