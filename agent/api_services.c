@@ -209,6 +209,11 @@ void api_write_tracing(struct agent *a, struct jsonw *w)
 
 		sb_get_stats(t->sb, &st);
 		jw_ku64(w, "spansSampled", st.spans_sampled);
+		jw_ku64(w, "sameNodePairs", st.pairs);
+		jw_ku64(w, "nestedInProcess", st.nested);
+		jw_ku64(w, "serverTraceparents", st.traceparents);
+		jw_ku64(w, "clientTraceparents", st.client_traceparents);
+		jw_ku64(w, "unpairedResponses", st.unpaired_responses);
 		jw_key(w, "builderDrops");
 		jw_obj_open(w);
 		for (int i = 0; i < SB_DROP__MAX; i++)

@@ -38,14 +38,14 @@ struct span {
 	uint64_t start_unix_ns;
 	uint64_t end_unix_ns;
 
-	char name[SPAN_STR];		    /* "GET /api/v1/users/{id}" */
+	char name[SPAN_STR];		    /* SERVER "GET /api/v1/users/{id}", CLIENT "GET" */
 	char status_message[SPAN_NAME_MAX]; /* e.g. "connection reset" when no response came */
 
 	/* attributes */
 	char method[16];	     /* http.request.method */
 	uint16_t status_code;	     /* http.response.status_code; 0 = no response */
 	char path[SPAN_STR];	     /* url.path */
-	char route[SPAN_STR];	     /* http.route */
+	char route[SPAN_STR];	     /* http.route (exported on SERVER spans only) */
 	struct span_endpoint server; /* server.address / server.port */
 	struct span_endpoint client; /* client.address (SERVER spans) */
 	struct span_endpoint peer;   /* network.peer.address / .port */

@@ -89,7 +89,8 @@ void span_write_json(struct jsonw *w, const struct span *sp)
 	if (sp->status_code)
 		jw_ku64(w, "http.response.status_code", sp->status_code);
 	jw_kstr(w, "url.path", sp->path);
-	jw_kstr(w, "http.route", sp->route);
+	if (sp->kind == SPAN_KIND_SERVER)
+		jw_kstr(w, "http.route", sp->route);
 	jw_obj_close(w);
 	write_endpoint(w, "server", &sp->server);
 	write_endpoint(w, "client", &sp->client);

@@ -316,8 +316,11 @@ static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 		    sizeof(s->method)))
 		return -ENOMEM;
 	add_int(es->kv, es->av, es->kv_ptr, &n, "http.response.status_code", s->status_code);
+	/* http.route is a server attribute (semantic conventions); CLIENT spans
+	 * keep theirs in struct span for the client latency histograms only */
 	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "url.path", s->path, sizeof(s->path)) ||
-	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route", s->route, sizeof(s->route)) ||
+	    (s->kind == SPAN_KIND_SERVER &&
+	     add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route", s->route, sizeof(s->route))) ||
 	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "server.address", s->server.address,
 		    sizeof(s->server.address)))
 		return -ENOMEM;
