@@ -1,22 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* otlp_receiver: a test OTLP/HTTP trace collector for the end-to-end tests.
- *   otlp_receiver [--port PORT] [--fail-first N] [--fail-code CODE]
- *                 [--retry-after SECONDS] [--partial N] [--verbose]
+/* otlp_receiver: a test OTLP/HTTP collector for the end-to-end tests.
+ *   otlp_receiver [--port PORT] [--metrics-out FILE] [--fail-first N]
+ *                 [--fail-code CODE] [--retry-after SECONDS] [--partial N]
+ *                 [--verbose]
  * Listens on 127.0.0.1:PORT (default 4318; 0 picks one, shown on stderr),
  * prints "ready" on stdout once listening, then takes HTTP/1.1 POST
- * /v1/traces (keep-alive, Content-Length, Content-Encoding gzip), decodes the
- * ExportTraceServiceRequest and prints one JSON object per span on stdout,
- * flushed after each request:
+ * /v1/traces and /v1/metrics (keep-alive, Content-Length, Content-Encoding
+ * gzip). It decodes an ExportTraceServiceRequest into one JSON object per
+ * span on stdout, flushed after each request:
  *   {"trace_id":"hex","span_id":"hex","parent_span_id":"hex or empty",
  *    "name":"...","kind":2,"start_unix_ns":N,"end_unix_ns":N,"flags":N,
  *    "status_code":N,"status_message":"...","attributes":{"key":value,...},
  *    "resource":{"service.name":"...",...},"scope":{"name":"...","version":"..."}}
- * --fail-first N answers the first N requests with --fail-code (default 503)
- * and, with --retry-after, a Retry-After header; their spans are not printed
- * (the exporter is expected to send them again). --partial N answers every
- * accepted request with 200 and partial_success.rejected_spans = N.
- * --verbose describes each request (headers, sizes, answer) on stderr.
- * Exits 0 on SIGTERM or SIGINT. */
+ * and, with --metrics-out FILE ("-" for stdout), an ExportMetricsServiceRequest
+ * into one JSON object per data point in FILE (appended, flushed after each
+ * request). Without it metrics are taken but not printed, so the span lines
+ * on stdout stay all there is whatever the exporter sends:
+ *   {"signal":"metrics","name":"...","description":"...","unit":"s",
+ *    "type":"sum"|"gauge"|"histogram"|..., "temporality":2 (sum, histogram),
+ *    "monotonic":true (sum),"start_unix_ns":N,"time_unix_ns":N,
+ *    "attributes":{...},"value":42 or 0.5 (sum, gauge; ints stay ints),
+ *    "count":N,"sum":x|null,"bucket_counts":[N,...],"explicit_bounds":[x,...],
+ *    "min":x|null,"max":x|null (histogram),"resource":{...},"scope":{...}}
+ * --fail-first N answers the first N requests of each signal with --fail-code
+ * (default 503) and, with --retry-after, a Retry-After header; their data is
+ * not printed (the exporter is expected to send it again). --partial N answers
+ * every accepted request with 200 and a partial_success rejecting N spans or
+ * data points. --verbose describes each request (headers, sizes, answer) on
+ * stderr. Exits 0 on SIGTERM or SIGINT. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -35,9 +46,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest ExportReq;
+typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest MetricsReq;
+typedef Opentelemetry__Proto__Metrics__V1__Metric Metric;
+typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint NumberPoint;
+typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint HistPoint;
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
@@ -52,10 +68,14 @@ struct conn {
 	bool continued; /* "100 Continue" sent for the request being read */
 };
 
+enum signal { SIG_TRACES = 0, SIG_METRICS = 1 };
+
 static struct {
 	int fail_first, fail_code, retry_after, partial;
 	bool verbose;
 	int n_req;
+	int failed[2];	   /* requests of each signal failed so far by --fail-first */
+	FILE *metrics_out; /* NULL: metrics are not printed */
 } opt = {.fail_code = 503, .retry_after = -1, .partial = -1};
 
 static volatile sig_atomic_t stop;
@@ -211,6 +231,204 @@ static size_t print_spans(const ExportReq *r)
 	return n;
 }
 
+/* The shortest form that reads back as d (0.1, not 0.10000000000000001, so
+ * a test can grep for it), kept a double in JSON (42.0, not 42); null when
+ * not finite. */
+static void json_double(FILE *f, double d)
+{
+	char buf[64];
+
+	if (!isfinite(d)) {
+		fputs("null", f);
+		return;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	fputs(buf, f);
+	if (!strpbrk(buf, ".e"))
+		fputs(".0", f);
+}
+
+/* The fields every metric data point line starts with. */
+static void metric_head(FILE *f, const Metric *m, const char *type)
+{
+	fputs("{\"signal\":\"metrics\",\"name\":", f);
+	json_str(f, m->name);
+	fputs(",\"description\":", f);
+	json_str(f, m->description);
+	fputs(",\"unit\":", f);
+	json_str(f, m->unit);
+	fprintf(f, ",\"type\":\"%s\"", type);
+}
+
+static void point_common(FILE *f, uint64_t start, uint64_t time, KeyValue **kv, size_t n)
+{
+	fprintf(f, ",\"start_unix_ns\":%" PRIu64 ",\"time_unix_ns\":%" PRIu64 ",\"attributes\":",
+		start, time);
+	json_attrs(f, kv, n);
+}
+
+static void metric_tail(FILE *f, const Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm,
+			const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm)
+{
+	fputs(",\"resource\":", f);
+	if (rm->resource)
+		json_attrs(f, rm->resource->attributes, rm->resource->n_attributes);
+	else
+		fputs("{}", f);
+	fputs(",\"scope\":{\"name\":", f);
+	json_str(f, sm->scope ? sm->scope->name : "");
+	fputs(",\"version\":", f);
+	json_str(f, sm->scope ? sm->scope->version : "");
+	fputs("}}\n", f);
+}
+
+static void number_value(FILE *f, const NumberPoint *p)
+{
+	fputs(",\"value\":", f);
+	if (p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT)
+		fprintf(f, "%" PRId64, p->as_int);
+	else if (p->value_case ==
+		 OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE)
+		json_double(f, p->as_double);
+	else
+		fputs("null", f);
+}
+
+static void histogram_fields(FILE *f, const HistPoint *p)
+{
+	fprintf(f, ",\"count\":%" PRIu64 ",\"sum\":", p->count);
+	if (p->present_sum_case)
+		json_double(f, p->sum);
+	else
+		fputs("null", f);
+	fputs(",\"bucket_counts\":[", f);
+	for (size_t i = 0; i < p->n_bucket_counts; i++)
+		fprintf(f, "%s%" PRIu64, i ? "," : "", p->bucket_counts[i]);
+	fputs("],\"explicit_bounds\":[", f);
+	for (size_t i = 0; i < p->n_explicit_bounds; i++) {
+		if (i)
+			fputc(',', f);
+		json_double(f, p->explicit_bounds[i]);
+	}
+	fputs("],\"min\":", f);
+	if (p->present_min_case)
+		json_double(f, p->min);
+	else
+		fputs("null", f);
+	fputs(",\"max\":", f);
+	if (p->present_max_case)
+		json_double(f, p->max);
+	else
+		fputs("null", f);
+}
+
+/* One line per data point of one metric. */
+static void print_metric(FILE *f, const Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm,
+			 const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm, const Metric *m)
+{
+	size_t k = 0;
+
+	switch (m->data_case) {
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+		for (; k < m->sum->n_data_points; k++) {
+			const NumberPoint *p = m->sum->data_points[k];
+
+			metric_head(f, m, "sum");
+			fprintf(f, ",\"temporality\":%d,\"monotonic\":%s",
+				(int)m->sum->aggregation_temporality,
+				m->sum->is_monotonic ? "true" : "false");
+			point_common(f, p->start_time_unix_nano, p->time_unix_nano, p->attributes,
+				     p->n_attributes);
+			number_value(f, p);
+			metric_tail(f, rm, sm);
+		}
+		break;
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
+		for (; k < m->gauge->n_data_points; k++) {
+			const NumberPoint *p = m->gauge->data_points[k];
+
+			metric_head(f, m, "gauge");
+			point_common(f, p->start_time_unix_nano, p->time_unix_nano, p->attributes,
+				     p->n_attributes);
+			number_value(f, p);
+			metric_tail(f, rm, sm);
+		}
+		break;
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+		for (; k < m->histogram->n_data_points; k++) {
+			const HistPoint *p = m->histogram->data_points[k];
+
+			metric_head(f, m, "histogram");
+			fprintf(f, ",\"temporality\":%d",
+				(int)m->histogram->aggregation_temporality);
+			point_common(f, p->start_time_unix_nano, p->time_unix_nano, p->attributes,
+				     p->n_attributes);
+			histogram_fields(f, p);
+			metric_tail(f, rm, sm);
+		}
+		break;
+	default:
+		/* exponential histograms and summaries: bpfmesh sends none, so one
+		 * line says that one came */
+		metric_head(
+		    f, m,
+		    m->data_case ==
+			    OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM
+			? "exponential_histogram"
+		    : m->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY
+			? "summary"
+			: "none");
+		metric_tail(f, rm, sm);
+	}
+}
+
+/* Data points in m, printed or not. */
+static size_t n_points(const Metric *m)
+{
+	switch (m->data_case) {
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+		return m->sum->n_data_points;
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
+		return m->gauge->n_data_points;
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+		return m->histogram->n_data_points;
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+		return m->exponential_histogram->n_data_points;
+	case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
+		return m->summary->n_data_points;
+	default:
+		return 0;
+	}
+}
+
+static size_t print_metrics(const MetricsReq *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n_resource_metrics; i++) {
+		const Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm =
+		    r->resource_metrics[i];
+
+		for (size_t j = 0; j < rm->n_scope_metrics; j++) {
+			const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm =
+			    rm->scope_metrics[j];
+
+			for (size_t k = 0; k < sm->n_metrics; k++) {
+				n += n_points(sm->metrics[k]);
+				if (opt.metrics_out)
+					print_metric(opt.metrics_out, rm, sm, sm->metrics[k]);
+			}
+		}
+	}
+	if (opt.metrics_out)
+		fflush(opt.metrics_out);
+	return n;
+}
+
 /* ---- HTTP ---------------------------------------------------------------- */
 
 /* google.rpc.Status { string message = 2; }, the body the spec gives failures. */
@@ -323,15 +541,73 @@ static void log_head(const char *head, size_t body_len)
 	}
 }
 
+/* Prints the spans of a trace request and makes the 200 answer's body in
+ * rbody. Returns its length, or -1 when body is not such a request. */
+static long take_traces(const uint8_t *body, size_t len, uint8_t *rbody)
+{
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse r =
+	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+	Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess ps =
+	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+	ExportReq *req;
+	size_t n;
+
+	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
+	    NULL, len, body);
+	if (!req)
+		return -1;
+	n = print_spans(req);
+	if (opt.verbose)
+		fprintf(stderr, "otlp_receiver: %zu spans in %zu bytes\n", n, len);
+	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
+	    req, NULL);
+	if (opt.partial < 0)
+		return 0;
+	ps.rejected_spans = opt.partial;
+	ps.error_message = (char *)"rejected by otlp_receiver --partial";
+	r.partial_success = &ps;
+	return (long)
+	    opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(&r,
+											    rbody);
+}
+
+static long take_metrics(const uint8_t *body, size_t len, uint8_t *rbody)
+{
+	Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse r =
+	    OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_RESPONSE__INIT;
+	Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsPartialSuccess ps =
+	    OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_PARTIAL_SUCCESS__INIT;
+	MetricsReq *req;
+	size_t n;
+
+	req = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+	    NULL, len, body);
+	if (!req)
+		return -1;
+	n = print_metrics(req);
+	if (opt.verbose)
+		fprintf(stderr, "otlp_receiver: %zu data points in %zu bytes\n", n, len);
+	opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__free_unpacked(
+	    req, NULL);
+	if (opt.partial < 0)
+		return 0;
+	ps.rejected_data_points = opt.partial;
+	ps.error_message = (char *)"rejected by otlp_receiver --partial";
+	r.partial_success = &ps;
+	return (long)
+	    opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__pack(
+		&r, rbody);
+}
+
 /* One complete request. Returns 0 to keep the connection, -1 to close it. */
 static int handle(int fd, char *head, const uint8_t *body, size_t body_len)
 {
 	char method[16] = "", target[256] = "", version[16] = "", val[256], extra[64] = "";
 	uint8_t *plain = NULL, rbody[256];
 	size_t plain_len = body_len, n;
+	enum signal sig;
 	bool close_after;
-	ExportReq *req;
-	int rc;
+	long answer;
 
 	if (sscanf(head, "%15s %255s %15s", method, target, version) != 3)
 		return fail(fd, 400, "Bad Request", "bad request line", true);
@@ -342,13 +618,20 @@ static int handle(int fd, char *head, const uint8_t *body, size_t body_len)
 		log_head(head, body_len);
 	if (strcmp(method, "POST"))
 		return fail(fd, 405, "Method Not Allowed", "POST only", close_after);
-	if (strcmp(target, "/v1/traces"))
-		return fail(fd, 404, "Not Found", "traces are taken at /v1/traces", close_after);
+	if (!strcmp(target, "/v1/traces"))
+		sig = SIG_TRACES;
+	else if (!strcmp(target, "/v1/metrics"))
+		sig = SIG_METRICS;
+	else
+		return fail(fd, 404, "Not Found", "taken at /v1/traces and /v1/metrics",
+			    close_after);
 	if (!header(head, "Content-Type", val, sizeof(val)) ||
 	    strcasecmp(val, "application/x-protobuf"))
 		return fail(fd, 415, "Unsupported Media Type", "binary protobuf only", close_after);
-	if (opt.fail_first > 0) {
-		opt.fail_first--;
+	/* counted per signal: an exporter's metrics must not use up the failures a
+	 * test meant for its spans */
+	if (opt.failed[sig] < opt.fail_first) {
+		opt.failed[sig]++;
 		if (opt.retry_after >= 0)
 			snprintf(extra, sizeof(extra), "Retry-After: %d\r\n", opt.retry_after);
 		n = status_body(rbody, "injected failure");
@@ -362,36 +645,15 @@ static int handle(int fd, char *head, const uint8_t *body, size_t body_len)
 			return fail(fd, 400, "Bad Request", "bad gzip body", close_after);
 		body = plain;
 	}
-	req = opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(
-	    NULL, plain_len, body);
-	if (!req) {
-		free(plain);
-		return fail(fd, 400, "Bad Request", "not an ExportTraceServiceRequest",
-			    close_after);
-	}
-	n = print_spans(req);
-	if (opt.verbose)
-		fprintf(stderr, "otlp_receiver: %zu spans in %zu bytes\n", n, plain_len);
-	opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(
-	    req, NULL);
+	answer = sig == SIG_TRACES ? take_traces(body, plain_len, rbody)
+				   : take_metrics(body, plain_len, rbody);
 	free(plain);
-
-	if (opt.partial >= 0) {
-		Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse r =
-		    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
-		Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess ps =
-		    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
-
-		ps.rejected_spans = opt.partial;
-		ps.error_message = (char *)"rejected by otlp_receiver --partial";
-		r.partial_success = &ps;
-		n = opentelemetry__proto__collector__trace__v1__export_trace_service_response__pack(
-		    &r, rbody);
-		rc = reply(fd, 200, "OK", NULL, rbody, n, close_after);
-	} else {
-		rc = reply(fd, 200, "OK", NULL, NULL, 0, close_after);
-	}
-	return rc;
+	if (answer < 0)
+		return fail(fd, 400, "Bad Request",
+			    sig == SIG_TRACES ? "not an ExportTraceServiceRequest"
+					      : "not an ExportMetricsServiceRequest",
+			    close_after);
+	return reply(fd, 200, "OK", NULL, answer ? rbody : NULL, (size_t)answer, close_after);
 }
 
 /* Handles every complete request in c's buffer. Returns -1 to close. */
@@ -480,14 +742,17 @@ static int listen_on(int port)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: otlp_receiver [--port PORT] [--fail-first N] [--fail-code CODE]\n"
-			"                     [--retry-after SECONDS] [--partial N] [--verbose]\n");
+	fprintf(stderr,
+		"usage: otlp_receiver [--port PORT] [--metrics-out FILE] [--fail-first N]\n"
+		"                     [--fail-code CODE] [--retry-after SECONDS] [--partial N]\n"
+		"                     [--verbose]\n");
 }
 
 static int parse_args(int argc, char **argv, int *port)
 {
 	static const struct option longopts[] = {
 	    {"port", required_argument, NULL, 'p'},
+	    {"metrics-out", required_argument, NULL, 'm'},
 	    {"fail-first", required_argument, NULL, 'f'},
 	    {"fail-code", required_argument, NULL, 'c'},
 	    {"retry-after", required_argument, NULL, 'r'},
@@ -502,6 +767,15 @@ static int parse_args(int argc, char **argv, int *port)
 		switch (ch) {
 		case 'p':
 			*port = atoi(optarg);
+			break;
+		case 'm':
+			if (opt.metrics_out && opt.metrics_out != stdout)
+				fclose(opt.metrics_out);
+			opt.metrics_out = strcmp(optarg, "-") ? fopen(optarg, "a") : stdout;
+			if (!opt.metrics_out) {
+				fprintf(stderr, "otlp_receiver: %s: %s\n", optarg, strerror(errno));
+				return -1;
+			}
 			break;
 		case 'f':
 			opt.fail_first = atoi(optarg);
@@ -583,5 +857,7 @@ int main(int argc, char **argv)
 		free(conns[i].buf);
 	}
 	close(lfd);
+	if (opt.metrics_out && opt.metrics_out != stdout)
+		fclose(opt.metrics_out);
 	return 0;
 }
