@@ -212,7 +212,8 @@ struct api *api_start(struct agent *a, const char *listen)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, api, MHD_OPTION_SOCK_ADDR, &ss,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+				  MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_UNESCAPE_CALLBACK,
+				  api_unescape, NULL, MHD_OPTION_END);
 	if (!api->d) {
 		log_error("API: cannot listen on %s: %s", listen, strerror(errno));
 		free(api);

@@ -97,3 +97,35 @@ int api_arg_text(const char *s, size_t max)
 			return -EINVAL;
 	return n <= max ? 0 : -EINVAL;
 }
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+size_t api_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *w = s;
+	const char *r = s;
+
+	(void)cls;
+	(void)c;
+	while (*r) {
+		int hi = r[0] == '%' ? hexval(r[1]) : -1, lo = hi >= 0 ? hexval(r[2]) : -1;
+
+		if (lo < 0) {
+			*w++ = *r++;
+			continue;
+		}
+		*w++ = hi * 16 + lo < 0x20 || hi * 16 + lo == 0x7f ? 0x7f : (char)(hi * 16 + lo);
+		r += 3;
+	}
+	*w = 0;
+	return w - s;
+}

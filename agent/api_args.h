@@ -20,4 +20,11 @@ int api_arg_service(const char *s, char *ns, size_t ns_len, char *name, size_t n
  * process name): printable, at most max bytes. 0 or -EINVAL. */
 int api_arg_text(const char *s, size_t max);
 
+/* libmicrohttpd's unescape callback (MHD_OPTION_UNESCAPE_CALLBACK) for the
+ * path and query values: %HH decoded, except that a control character
+ * (%00 above all, which would cut the string short: "web%00junk" read as
+ * "web") becomes DEL, which every check above rejects. */
+struct MHD_Connection;
+size_t api_unescape(void *cls, struct MHD_Connection *c, char *s);
+
 #endif

@@ -147,7 +147,7 @@ static void print_table(FILE *out, json_object *root, const char *sort, bool end
 		char rps[16] = "-", err[16] = "-", p50[16], p99[16], epn[32];
 
 		if (!isnan(rows[i].rps))
-			snprintf(rps, sizeof(rps), "%.1f", rows[i].rps);
+			snprintf(rps, sizeof(rps), rows[i].rps < 10 ? "%.2f" : "%.1f", rows[i].rps);
 		if (!isnan(rows[i].err))
 			snprintf(err, sizeof(err), "%.1f%%", 100 * rows[i].err);
 		fmt_ms(p50, sizeof(p50), rows[i].p50);

@@ -42,7 +42,7 @@ printf 'wrong\n' > "$TMP/wrong"
 : > "$TMP/empty"
 
 # code [CURL ARGS] URL-PATH: the status of one request to the API
-code() { local p=${*: -1}; api_curl -s -o "$TMP/body" -w '%{http_code}' "${@:1:$#-1}" "http://$API$p"; }
+code() { local p=${*: -1}; api_curl -s --path-as-is -o "$TMP/body" -w '%{http_code}' "${@:1:$#-1}" "http://$API$p"; }
 auth=(-H "Authorization: Bearer $TOKEN")
 bm() { agent_ns "$BIN" "$@"; }
 
@@ -83,7 +83,8 @@ for p in '/api/v1/traces?limit=abc' '/api/v1/traces?limit=0' '/api/v1/traces?lim
 	'/api/v1/traces?limit=+5' '/api/v1/traces?limit=' '/api/v1/traces?limit=99999999999999999999' \
 	'/api/v1/traces?service=a%01b' '/api/v1/services//web' '/api/v1/services/web/' \
 	'/api/v1/services/a/b/c' '/api/v1/services/%2Fweb' '/api/v1/services/Web' \
-	'/api/v1/services/we%ZZb' '/api/v1/services/-web' '/api/v1/services/shop/'; do
+	'/api/v1/services/we%ZZb' '/api/v1/services/-web' '/api/v1/services/shop/' \
+	'/api/v1/services/web%00junk' '/api/v1/traces?service=web%00junk' '/api/v1/services/..'; do
 	expect_eq "GET $p" 400 "$(code "${auth[@]}" "$p")"
 	grep -q '"error"' "$TMP/body" || fail "$p: no JSON error: $(cat "$TMP/body")"
 done
@@ -91,6 +92,8 @@ expect_eq "unknown service" 404 "$(code "${auth[@]}" /api/v1/services/nosuch)"
 expect_eq "unknown service in a namespace" 404 "$(code "${auth[@]}" /api/v1/services/shop/web)"
 expect_eq "service in its namespace" 200 "$(code "${auth[@]}" /api/v1/services/shop/spare)"
 expect_eq "unknown path" 404 "$(code "${auth[@]}" /api/v1/nothing)"
+expect_eq "a path cut short by %00" 404 "$(code "${auth[@]}" /api/v1/config%00x)"
+expect_eq "percent-encoded name" 200 "$(code "${auth[@]}" /api/v1/services/%77eb)"
 expect_eq "unknown query parameters are ignored" 200 "$(code "${auth[@]}" '/api/v1/services?x=1&y')"
 expect_eq "traces with a good limit" 200 "$(code "${auth[@]}" '/api/v1/traces?limit=5&service=web')"
 expect_eq "POST" 405 "$(code "${auth[@]}" -X POST /api/v1/services)"
@@ -208,6 +211,50 @@ expect_eq "top -n 2: exit" 0 "$rc"
 expect_eq "top -n 2: two tables" 2 "$(echo "$out" | grep -c "^bpfmesh top - $API - ")"
 expect_eq "top: no ANSI without a tty" 0 "$(echo "$out" | grep -c $'\033')"
 expect_eq "top --sort bogus" 2 "$(bm top --sort bogus > /dev/null 2>&1; echo $?)"
+
+# rate, errors and latency come from each service's "latency" object:
+# server side first, else client side, '-' without one (a stand-in agent
+# serves a fixed answer, so the columns are checked whatever the traffic)
+cat > "$TMP/fake.py" <<'PY'
+import http.server, json
+def side(rps, er, p50, p99):
+    return {"requests": 100, "errors": 2, "rps": rps, "errorRate": er, "p50Ms": p50,
+            "p90Ms": p50, "p99Ms": p99, "maxMs": p99}
+def svc(name, ns, lat):
+    s = {"name": name, "namespace": ns, "endpointsHealthy": 1, "endpointsTotal": 2,
+         "breaker": {"state": "CLOSED"}, "endpoints": []}
+    if lat is not None:
+        s["latency"] = lat
+    return s
+body = json.dumps({"services": [
+    svc("web", "default", {"windowSeconds": 60, "server": side(12.5, 0.02, 1.2, 15.0),
+                           "client": side(99, 0.5, 9, 9)}),
+    svc("api", "shop", {"windowSeconds": 60, "server": None, "client": side(3.25, 0.5, 0.42, 1500.0)}),
+    svc("idle", "default", None)]}).encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/api/v1/services" else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+( exec nsenter --net="/run/netns/$NS" python3 "$TMP/fake.py" > "$TMP/fake.port" ) &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$TMP/fake.port" ] && break; sleep 0.05; done
+FAKE="127.0.0.1:$(cat "$TMP/fake.port")"
+out=$(bm services --agent "$FAKE")
+expect_eq "services: server side" "web 12.5 2.0% 1.20ms 15.0ms 1/2" "$(echo "$out" | awk '$1 == "web" { print $1, $2, $3, $4, $5, $6 }')"
+expect_eq "services: client side when no server side" "shop/api 3.25 50.0% 0.42ms 1.50s" "$(echo "$out" | awk '$1 == "shop/api" { print $1, $2, $3, $4, $5 }')"
+expect_eq "services: no latency object" "idle - - - - 1/2" "$(echo "$out" | awk '$1 == "idle" { print $1, $2, $3, $4, $5, $6 }')"
+for k in "rps:web shop/api idle" "p99:shop/api web idle" "errors:shop/api web idle" "name:idle shop/api web"; do
+	out=$(bm top -n 1 --sort "${k%%:*}" --agent "$FAKE")
+	expect_eq "top --sort ${k%%:*}" "${k#*:}" "$(echo "$out" | awk 'NR > 3 && NF { printf "%s%s", s, $1; s = " " }')"
+done
+echo "$out" | head -1 | grep -q -- "- window 60s -" && pass "top header names the window" || fail "top header: $(echo "$out" | head -1)"
 
 # no agent: a clear message and exit status 2
 free=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

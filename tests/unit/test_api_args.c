@@ -132,6 +132,38 @@ static void test_text(void **state)
 	assert_int_equal(api_arg_text("0123456789a", 10), -EINVAL);
 }
 
+static void test_unescape(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"/api/v1/services/web", "/api/v1/services/web"},
+	    {"%77eb", "web"},
+	    {"a%2Fb", "a/b"},
+	    {"a%2fb", "a/b"},
+	    {"100%", "100%"},
+	    {"%zz", "%zz"},
+	    {"%4", "%4"},
+	    {"%", "%"},
+	    {"a%20b", "a b"},
+	    /* control characters stay visible to the checks, as DEL */
+	    {"web%00junk", "web\x7fjunk"},
+	    {"a%0Ab", "a\x7f"
+		      "b"},
+	    {"a%7fb", "a\x7f"
+		      "b"},
+	    {"%c3%a9", "\xc3\xa9"},
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		assert_int_equal(api_unescape(NULL, NULL, buf), strlen(cases[i].want));
+		assert_string_equal(buf, cases[i].want);
+	}
+}
+
 /* Write content to a new file in /tmp; returns its path (static). */
 static const char *token_file(const char *content)
 {
@@ -237,6 +269,7 @@ int main(void)
 	    cmocka_unit_test(test_service),
 	    cmocka_unit_test(test_service_lengths),
 	    cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_unescape),
 	    cmocka_unit_test(test_token_read),
 	    cmocka_unit_test(test_auth),
 	};
