@@ -44,14 +44,14 @@ struct prog_rec {
 	__u32 id;
 };
 
-static void jw_knull(struct jsonw *w, const char *k)
+static void st_knull(struct jsonw *w, const char *k)
 {
 	jw_key(w, k);
 	jw_raw(w, "null");
 	w->need_comma = true;
 }
 
-static void jw_kdbl(struct jsonw *w, const char *k, double v)
+static void st_kdbl(struct jsonw *w, const char *k, double v)
 {
 	jw_key(w, k);
 	jw_dbl(w, v);
@@ -189,7 +189,7 @@ static void write_features(struct agent *a, struct jsonw *w, const struct link_r
 	if (jit >= 0)
 		jw_kbool(w, "bpfJit", jit > 0);
 	else
-		jw_knull(w, "bpfJit");
+		st_knull(w, "bpfJit");
 	jw_obj_close(w);
 }
 
@@ -206,7 +206,7 @@ static void write_agent(struct agent *a, struct jsonw *w)
 	jw_kstr(w, "version", BPFMESH_VERSION);
 	jw_ku64(w, "pid", (uint64_t)getpid());
 	jw_kstr(w, "startedAt", iso);
-	jw_kdbl(w, "uptimeSeconds", up);
+	st_kdbl(w, "uptimeSeconds", up);
 	jw_kstr(w, "listen", a->opts.listen);
 	jw_kstr(w, "config", a->opts.config);
 	jw_kbool(w, "ready", a->attached && a->applied);
@@ -441,23 +441,23 @@ static void write_maps(struct jsonw *w, struct bpf_object *obj, const char *onam
 		if (entries >= 0) {
 			jw_ki64(w, "entries", entries);
 			jw_kstr(w, "count", more ? "atLeast" : "exact");
-			jw_kdbl(w, "usedPercent",
+			st_kdbl(w, "usedPercent",
 				info.max_entries ? 100.0 * entries / info.max_entries : 0);
 		} else if (info.type == BPF_MAP_TYPE_ARRAY ||
 			   info.type == BPF_MAP_TYPE_PERCPU_ARRAY) {
 			/* every slot of an array exists */
 			jw_ku64(w, "entries", info.max_entries);
 			jw_kstr(w, "count", "array");
-			jw_knull(w, "usedPercent");
+			st_knull(w, "usedPercent");
 		} else {
-			jw_knull(w, "entries");
+			st_knull(w, "entries");
 			jw_kstr(w, "count", "unknown");
-			jw_knull(w, "usedPercent");
+			st_knull(w, "usedPercent");
 		}
 		if (bpf_map__is_pinned(m) && bpf_map__pin_path(m))
 			jw_kstr(w, "pinned", bpf_map__pin_path(m));
 		else
-			jw_knull(w, "pinned");
+			st_knull(w, "pinned");
 		jw_obj_close(w);
 	}
 }
