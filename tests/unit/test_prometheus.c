@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_prometheus.c: the text exposition writer: escaping, ordering, one
+ * HELP and TYPE per family, counters and histograms, float formatting, the
+ * http_* histograms from the registry. BPFMESH_PROM_SAMPLE=FILE writes a
+ * sample exposition there, for `promtool check metrics < FILE`. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <locale.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "exporters/prometheus.h"
+
+#define MS 1000000ULL
+
+static char *finish(struct prom_writer *w)
+{
+	char *text;
+	size_t len;
+
+	assert_int_equal(prom_finish(w, &text, &len), 0);
+	assert_int_equal(strlen(text), len);
+	return text;
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (hay = strstr(hay, needle); hay; hay = strstr(hay + 1, needle))
+		n++;
+	return n;
+}
+
+static void test_escaping(void **state)
+{
+	struct prom_writer *w = prom_writer_new();
+	struct prom_label l[] = {{"path", "a\\b\"c\nd"}};
+	char *t;
+
+	(void)state;
+	assert_int_equal(
+	    prom_family_begin(w, "x", PROM_GAUGE, "Back\\slash and\nnewline \"kept\"."), 0);
+	assert_int_equal(prom_sample(w, l, 1, 1), 0);
+	t = finish(w);
+	assert_string_equal(t, "# HELP x Back\\\\slash and\\nnewline \"kept\".\n"
+			       "# TYPE x gauge\n"
+			       "x{path=\"a\\\\b\\\"c\\nd\"} 1\n");
+	free(t);
+	prom_writer_free(w);
+}
+
+/* Bad UTF-8 must not fail the scrape: each bad byte becomes U+FFFD; good
+ * multi-byte characters stay. */
+static void test_utf8_repair(void **state)
+{
+	struct prom_writer *w = prom_writer_new();
+	struct prom_label l[] = {{"v", ""}};
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+	    {"caf\xc3\xa9", "caf\xc3\xa9"},
+	    {"\xf0\x9f\x9a\x80", "\xf0\x9f\x9a\x80"}, /* U+1F680 */
+	    {"a\xff"
+	     "b",
+	     "a\xef\xbf\xbd"
+	     "b"},						      /* never valid */
+	    {"\xc0\x80", "\xef\xbf\xbd\xef\xbf\xbd"},		      /* overlong NUL */
+	    {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+	    {"x\xe2\x82", "x\xef\xbf\xbd\xef\xbf\xbd"},		      /* cut short */
+	};
+	char want[128], *t;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		w = w ? w : prom_writer_new();
+		l[0].value = cases[i].in;
+		assert_int_equal(prom_family_begin(w, "u", PROM_GAUGE, NULL), 0);
+		assert_int_equal(prom_sample(w, l, 1, 0), 0);
+		t = finish(w);
+		snprintf(want, sizeof(want), "# TYPE u gauge\nu{v=\"%s\"} 0\n", cases[i].out);
+		assert_string_equal(t, want);
+		free(t);
+		prom_writer_free(w);
+		w = NULL;
+	}
+}
+
+/* Families in name order, each with one HELP and TYPE although begun three
+ * times; samples sorted by label text; counters end in _total once. */
+static void test_order_and_families(void **state)
+{
+	struct prom_writer *w = prom_writer_new();
+	struct prom_label b[] = {{"service", "b"}}, a[] = {{"service", "a"}};
+	char *t;
+
+	(void)state;
+	assert_int_equal(prom_family_begin(w, "bpfmesh_zeta", PROM_GAUGE, "Z."), 0);
+	assert_int_equal(prom_sample(w, b, 1, 2), 0);
+	assert_int_equal(prom_family_begin(w, "bpfmesh_conns", PROM_COUNTER, "Conns."), 0);
+	assert_int_equal(prom_sample(w, b, 1, 20), 0);
+	assert_int_equal(prom_family_begin(w, "bpfmesh_zeta", PROM_GAUGE, "ignored"), 0);
+	assert_int_equal(prom_sample(w, a, 1, 1), 0);
+	assert_int_equal(prom_family_begin(w, "bpfmesh_conns_total", PROM_COUNTER, NULL), 0);
+	assert_int_equal(prom_sample(w, a, 1, 10), 0);
+	assert_int_equal(prom_sample(w, NULL, 0, 30), 0);
+	t = finish(w);
+	assert_string_equal(t, "# HELP bpfmesh_conns_total Conns.\n"
+			       "# TYPE bpfmesh_conns_total counter\n"
+			       "bpfmesh_conns_total 30\n"
+			       "bpfmesh_conns_total{service=\"a\"} 10\n"
+			       "bpfmesh_conns_total{service=\"b\"} 20\n"
+			       "# HELP bpfmesh_zeta Z.\n"
+			       "# TYPE bpfmesh_zeta gauge\n"
+			       "bpfmesh_zeta{service=\"a\"} 1\n"
+			       "bpfmesh_zeta{service=\"b\"} 2\n");
+	assert_int_equal(count_of(t, "# TYPE"), 2);
+	free(t);
+	prom_writer_free(w);
+}
+
+static void test_histogram(void **state)
+{
+	struct prom_writer *w = prom_writer_new();
+	struct prom_label l[] = {{"service_name", "users"}, {"http_route", ""}};
+	static const double bounds[] = {0.005, 0.5, 1, 10};
+	static const uint64_t counts[] = {3, 0, 2, 1, 4};
+	char *t;
+
+	(void)state;
+	assert_int_equal(prom_family_begin(w, "d_seconds", PROM_HISTOGRAM, "D."), 0);
+	assert_int_equal(prom_histogram(w, l, 2, bounds, 4, counts, 61.25), 0);
+	t = finish(w);
+	/* cumulative, +Inf last and equal to _count; the empty route left out */
+	assert_string_equal(t, "# HELP d_seconds D.\n"
+			       "# TYPE d_seconds histogram\n"
+			       "d_seconds_bucket{service_name=\"users\",le=\"0.005\"} 3\n"
+			       "d_seconds_bucket{service_name=\"users\",le=\"0.5\"} 3\n"
+			       "d_seconds_bucket{service_name=\"users\",le=\"1\"} 5\n"
+			       "d_seconds_bucket{service_name=\"users\",le=\"10\"} 6\n"
+			       "d_seconds_bucket{service_name=\"users\",le=\"+Inf\"} 10\n"
+			       "d_seconds_sum{service_name=\"users\"} 61.25\n"
+			       "d_seconds_count{service_name=\"users\"} 10\n");
+	free(t);
+	prom_writer_free(w);
+}
+
+static void test_rejects(void **state)
+{
+	struct prom_writer *w = prom_writer_new();
+	struct prom_label bad[] = {{"__name", "x"}}, le[] = {{"le", "1"}}, dig[] = {{"1a", "x"}};
+	struct prom_label ok[] = {{"a", "1"}};
+	static const double bounds[] = {1};
+	static const uint64_t counts[] = {1, 1};
+	char *t;
+
+	(void)state;
+	assert_int_equal(prom_sample(w, ok, 1, 1), -EINVAL); /* no family */
+	assert_int_equal(prom_family_begin(w, "9lives", PROM_GAUGE, NULL), -EINVAL);
+	assert_int_equal(prom_family_begin(w, "has-dash", PROM_GAUGE, NULL), -EINVAL);
+	assert_int_equal(prom_sample(w, ok, 1, 1), -EINVAL); /* the failed begin left none */
+	assert_int_equal(prom_family_begin(w, "g", PROM_GAUGE, NULL), 0);
+	assert_int_equal(prom_family_begin(w, "g", PROM_COUNTER, NULL), 0); /* g_total */
+	assert_int_equal(prom_family_begin(w, "g", PROM_HISTOGRAM, NULL), -EINVAL);
+	assert_int_equal(prom_family_begin(w, "g", PROM_GAUGE, NULL), 0);
+	assert_int_equal(prom_sample(w, bad, 1, 1), -EINVAL);
+	assert_int_equal(prom_sample(w, dig, 1, 1), -EINVAL);
+	assert_int_equal(prom_histogram(w, ok, 1, bounds, 1, counts, 1), -EINVAL);
+	assert_int_equal(prom_sample(w, ok, 1, 1), 0);
+	assert_int_equal(prom_sample(w, ok, 1, 2), 0); /* a duplicate: dropped */
+	assert_int_equal(prom_family_begin(w, "h", PROM_HISTOGRAM, NULL), 0);
+	assert_int_equal(prom_histogram(w, le, 1, bounds, 1, counts, 1), -EINVAL);
+	assert_int_equal(prom_sample(w, ok, 1, 1), -EINVAL);
+	t = finish(w);
+	assert_non_null(strstr(t, "g{a=\"1\"} 1\n"));
+	assert_null(strstr(t, "g{a=\"1\"} 2\n"));
+	assert_int_equal(prom_dropped(w), 8);
+	free(t);
+	prom_writer_free(w);
+}
+
+static void check_fmt(double v, const char *want)
+{
+	char buf[64];
+
+	assert_string_equal(prom_format_double(buf, sizeof(buf), v), want);
+	if (strcmp(want, "NaN"))
+		assert_true(strtod(want, NULL) == v || (isinf(v) && isinf(strtod(want, NULL))));
+}
+
+static void test_floats(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	check_fmt(INFINITY, "+Inf");
+	check_fmt(-INFINITY, "-Inf");
+	check_fmt(NAN, "NaN");
+	check_fmt(0, "0");
+	check_fmt(42, "42");
+	check_fmt(0.005, "0.005");
+	check_fmt(0.1, "0.1");
+	check_fmt(2.5, "2.5");
+	check_fmt(1e-9, "1e-09");
+	check_fmt(-3.75, "-3.75");
+	check_fmt(1e20, "1e+20");
+	check_fmt(0.1 + 0.2, "0.30000000000000004"); /* the shortest that reads back */
+	check_fmt(18446744073709551616.0, "1.8446744073709552e+19");
+	/* a locale with a decimal comma changes nothing */
+	if (setlocale(LC_NUMERIC, "de_DE.UTF-8") || setlocale(LC_NUMERIC, "fr_FR.UTF-8")) {
+		assert_string_equal(prom_format_double(buf, sizeof(buf), 2.5), "2.5");
+		assert_string_equal(prom_format_double(buf, sizeof(buf), 0.1 + 0.2),
+				    "0.30000000000000004");
+		setlocale(LC_NUMERIC, "C");
+	} else {
+		printf("    no de_DE or fr_FR locale here: the decimal-comma case is not run\n");
+	}
+}
+
+static struct span mk(int kind, const char *svc, const char *method, const char *route,
+		      uint16_t code, uint64_t dur_ns)
+{
+	struct span s;
+
+	memset(&s, 0, sizeof(s));
+	s.kind = (uint8_t)kind;
+	snprintf(s.service_name, sizeof(s.service_name), "%s", svc);
+	snprintf(s.method, sizeof(s.method), "%s", method);
+	snprintf(s.route, sizeof(s.route), "%s", route);
+	s.status_code = code;
+	s.end_unix_ns = dur_ns;
+	return s;
+}
+
+static void test_http_histograms(void **state)
+{
+	struct metrics *m = metrics_new(NULL, 0);
+	struct prom_writer *w = prom_writer_new();
+	struct prom_label l[] = {{"reason", "refused"}};
+	struct span sp;
+	const char *path = getenv("BPFMESH_PROM_SAMPLE");
+	char *t;
+
+	(void)state;
+	sp = mk(SPAN_KIND_SERVER, "users", "GET", "/api/v1/users/{id}", 200, 30 * MS);
+	metrics_record(m, &sp, 0);
+	metrics_record(m, &sp, 0);
+	sp = mk(SPAN_KIND_SERVER, "users", "GET", "/api/v1/users/{id}", 503, 7 * MS);
+	metrics_record(m, &sp, 0);
+	sp = mk(SPAN_KIND_SERVER, "cart \"eu\"", "POST", "/cart/\xff", 201, 2500 * MS);
+	metrics_record(m, &sp, 0);
+	sp = mk(SPAN_KIND_CLIENT, "web", "GET", "/api/v1/users/{id}", 0, 20 * MS);
+	metrics_record(m, &sp, 0);
+
+	assert_int_equal(prom_family_begin(w, "bpfmesh_connect_refusals", PROM_COUNTER,
+					   "Connects the mesh refused, by reason."),
+			 0);
+	assert_int_equal(prom_sample(w, l, 1, 3), 0);
+	assert_int_equal(prom_write_http_histograms(w, m), 0);
+	t = finish(w);
+	if (path) {
+		FILE *f = fopen(path, "w");
+
+		assert_non_null(f);
+		fputs(t, f);
+		fclose(f);
+	}
+	/* bpfmesh_* before http_client_* before http_server_* */
+	assert_true(strstr(t, "# TYPE bpfmesh_connect_refusals_total counter") <
+		    strstr(t, "# TYPE http_client_request_duration_seconds histogram"));
+	assert_true(strstr(t, "# TYPE http_client_request_duration_seconds histogram") <
+		    strstr(t, "# TYPE http_server_request_duration_seconds histogram"));
+	assert_int_equal(count_of(t, "# TYPE http_server_request_duration_seconds"), 1);
+	assert_int_equal(count_of(t, "# HELP http_server_request_duration_seconds"), 1);
+	/* 30 ms twice: not in le=0.025, in le=0.05 */
+	assert_non_null(strstr(t,
+			       "http_server_request_duration_seconds_bucket{service_name=\"users\","
+			       "http_request_method=\"GET\",http_response_status_code=\"200\","
+			       "http_route=\"/api/v1/users/{id}\",le=\"0.025\"} 0\n"));
+	assert_non_null(strstr(t,
+			       "http_server_request_duration_seconds_bucket{service_name=\"users\","
+			       "http_request_method=\"GET\",http_response_status_code=\"200\","
+			       "http_route=\"/api/v1/users/{id}\",le=\"0.05\"} 2\n"));
+	assert_non_null(strstr(t, "http_server_request_duration_seconds_sum{service_name=\"users\","
+				  "http_request_method=\"GET\",http_response_status_code=\"200\","
+				  "http_route=\"/api/v1/users/{id}\"} 0.06\n"));
+	assert_non_null(strstr(t,
+			       "http_server_request_duration_seconds_count{service_name=\"users\","
+			       "http_request_method=\"GET\",http_response_status_code=\"503\","
+			       "http_route=\"/api/v1/users/{id}\"} 1\n"));
+	/* no response: no status code label */
+	assert_non_null(
+	    strstr(t, "http_client_request_duration_seconds_count{service_name=\"web\","
+		      "http_request_method=\"GET\",http_route=\"/api/v1/users/{id}\"} 1\n"));
+	/* escaped and repaired label values */
+	assert_non_null(strstr(t, "service_name=\"cart \\\"eu\\\"\""));
+	assert_non_null(strstr(t, "http_route=\"/cart/\xef\xbf\xbd\""));
+	/* series of a family sorted: "cart..." before "users" */
+	assert_true(strstr(t, "_count{service_name=\"cart") <
+		    strstr(t, "_count{service_name=\"users"));
+	assert_int_equal(count_of(t, "le=\"+Inf\""), 4);
+	free(t);
+	prom_writer_free(w);
+	metrics_free(m);
+}
+
+/* An empty registry still gives both families, HELP and TYPE only. */
+static void test_http_histograms_empty(void **state)
+{
+	struct metrics *m = metrics_new(NULL, 0);
+	struct prom_writer *w = prom_writer_new();
+	char *t;
+
+	(void)state;
+	assert_int_equal(prom_write_http_histograms(w, m), 0);
+	t = finish(w);
+	assert_string_equal(t,
+			    "# HELP http_client_request_duration_seconds Duration of HTTP client "
+			    "requests.\n"
+			    "# TYPE http_client_request_duration_seconds histogram\n"
+			    "# HELP http_server_request_duration_seconds Duration of HTTP server "
+			    "requests.\n"
+			    "# TYPE http_server_request_duration_seconds histogram\n");
+	free(t);
+	prom_writer_free(w);
+	metrics_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_escaping),
+	    cmocka_unit_test(test_utf8_repair),
+	    cmocka_unit_test(test_order_and_families),
+	    cmocka_unit_test(test_histogram),
+	    cmocka_unit_test(test_rejects),
+	    cmocka_unit_test(test_floats),
+	    cmocka_unit_test(test_http_histograms),
+	    cmocka_unit_test(test_http_histograms_empty),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
