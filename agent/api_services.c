@@ -14,115 +14,53 @@
 #include "exporters/otlp.h"
 #include "health.h"
 #include "spanbuild.h"
-
-/* Worse first: ejected, then half-open, then healthy. */
-static int state_rank(int s) { return s == LB_EP_EJECTED ? 2 : s == LB_EP_HALF_OPEN ? 1 : 0; }
-
-static int breaker_rank(int s)
-{
-	return s == LB_BREAKER_OPEN ? 2 : s == LB_BREAKER_HALF_OPEN ? 1 : 0;
-}
-
-static void addr_str(const struct cfg_addr *a, char *buf, size_t len)
-{
-	inet_ntop(a->family, a->addr, buf, len);
-}
+#include "svcstats.h"
 
 /* Writes the endpoint; returns whether it is healthy on every port. */
 static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_service *s,
 			   const struct cfg_endpoint *e)
 {
-	struct lb_ep_stats sum = {};
-	struct lb_ep_health worst = {};
-	int64_t active = 0;
-	uint64_t now = health_now_ns(), left_ns = 0;
-	char ip[INET6_ADDRSTRLEN];
-	int pi;
+	struct ep_view v;
 
-	addr_str(&e->addr, ip, sizeof(ip));
+	svcstats_endpoint(a, s, e, &v);
 	jw_obj_open(w);
-	jw_kstr(w, "address", ip);
+	jw_kstr(w, "address", v.address);
 	if (e->port)
 		jw_ku64(w, "port", e->port);
 	jw_ku64(w, "weight", e->weight);
-	/* an endpoint serves every port of its service: add their counters */
-	for (pi = 0; pi < s->n_ports; pi++) {
-		uint16_t port = e->port ? e->port : s->ports[pi].target_port;
-		struct lb_ep_stats st;
-		int64_t live;
-		uint32_t id;
-
-		struct lb_ep_health h;
-
-		if (!lbm_backend_id(&a->lm, e->addr.family, e->addr.addr, port, &id))
-			continue;
-		if (!health_ep_read(&a->health, id, &h)) {
-			if (state_rank(h.state) > state_rank(worst.state))
-				worst = h;
-			if (h.ejections > worst.ejections)
-				worst.ejections = h.ejections;
-			if (h.state == LB_EP_EJECTED && h.reason != LB_REASON_ACTIVE_CHECK &&
-			    h.ejected_until > now && h.ejected_until - now > left_ns)
-				left_ns = h.ejected_until - now;
-		}
-		if (lbm_ep_stats_read(&a->lm, id, &st, &live))
-			continue;
-		sum.selected += st.selected;
-		sum.opened += st.opened;
-		sum.closed += st.closed;
-		active += live;
-		sum.refused += st.refused;
-		sum.timed_out += st.timed_out;
-		sum.reset += st.reset;
-		sum.http_5xx += st.http_5xx;
-	}
-	jw_kstr(w, "health", health_state_name(worst.state));
-	if (worst.state != LB_EP_HEALTHY || worst.reason)
-		jw_kstr(w, "reason", health_reason_name(worst.reason));
-	jw_ku64(w, "ejections", worst.ejections);
-	jw_ku64(w, "ejectedForMs", left_ns / 1000000);
-	jw_ku64(w, "selected", sum.selected);
-	jw_ku64(w, "connectionsOpened", sum.opened);
-	jw_ku64(w, "connectionsClosed", sum.closed);
-	jw_ki64(w, "connectionsActive", active);
-	jw_ku64(w, "connectRefused", sum.refused);
-	jw_ku64(w, "connectTimeouts", sum.timed_out);
-	jw_ku64(w, "resets", sum.reset);
-	jw_ku64(w, "http5xx", sum.http_5xx);
+	jw_kstr(w, "health", health_state_name(v.worst.state));
+	if (v.worst.state != LB_EP_HEALTHY || v.worst.reason)
+		jw_kstr(w, "reason", health_reason_name(v.worst.reason));
+	jw_ku64(w, "ejections", v.worst.ejections);
+	jw_ku64(w, "ejectedForMs", v.ejected_left_ns / 1000000);
+	jw_ku64(w, "selected", v.sum.selected);
+	jw_ku64(w, "connectionsOpened", v.sum.opened);
+	jw_ku64(w, "connectionsClosed", v.sum.closed);
+	jw_ki64(w, "connectionsActive", v.active);
+	jw_ku64(w, "connectRefused", v.sum.refused);
+	jw_ku64(w, "connectTimeouts", v.sum.timed_out);
+	jw_ku64(w, "resets", v.sum.reset);
+	jw_ku64(w, "http5xx", v.sum.http_5xx);
 	jw_obj_close(w);
-	return worst.state == LB_EP_HEALTHY;
+	return v.worst.state == LB_EP_HEALTHY;
 }
 
 /* The worst breaker state among the service's kernel services (one per
  * port and address family), with the failure rate of its window. */
 static void write_breaker(struct agent *a, struct jsonw *w, int si)
 {
-	struct lb_svc_rt worst = {};
-	uint64_t active = 0;
-	uint32_t id;
-	bool any = false;
+	struct svc_view v;
 
-	for (id = 1; id < a->lm.max_svc; id++) {
-		struct lb_svc_rt rt;
-
-		if (!a->lm.svcs[id].used || a->lm.svcs[id].cfg_si != si)
-			continue;
-		if (health_svc_read(&a->health, id, &rt))
-			continue;
-		if (!any || breaker_rank(rt.breaker) > breaker_rank(worst.breaker))
-			worst = rt;
-		active += rt.active > 0 ? rt.active : 0;
-		any = true;
-	}
+	svcstats_service(a, si, &v);
 	jw_key(w, "breaker");
 	jw_obj_open(w);
-	jw_kstr(w, "state", health_breaker_name(worst.breaker));
-	jw_ku64(w, "calls", worst.win_count);
-	jw_ku64(w, "failures", worst.win_failures);
+	jw_kstr(w, "state", health_breaker_name(v.worst.breaker));
+	jw_ku64(w, "calls", v.worst.win_count);
+	jw_ku64(w, "failures", v.worst.win_failures);
 	jw_key(w, "failureRate");
-	jw_dbl(w, worst.win_count ? 100.0 * worst.win_failures / worst.win_count : 0);
+	jw_dbl(w, v.worst.win_count ? 100.0 * v.worst.win_failures / v.worst.win_count : 0);
 	jw_obj_close(w);
-	jw_ku64(w, "poolConnections", active);
+	jw_ku64(w, "poolConnections", v.pool_active);
 }
 
 static void write_service(struct agent *a, struct jsonw *w, const struct cfg_service *s)
@@ -137,7 +75,7 @@ static void write_service(struct agent *a, struct jsonw *w, const struct cfg_ser
 	jw_key(w, "addresses");
 	jw_arr_open(w);
 	for (i = 0; i < s->n_addrs; i++) {
-		addr_str(&s->addrs[i], ip, sizeof(ip));
+		inet_ntop(s->addrs[i].family, s->addrs[i].addr, ip, sizeof(ip));
 		jw_str(w, ip);
 	}
 	jw_arr_close(w);

@@ -124,6 +124,12 @@ void jw_dbl(struct jsonw *w, double v)
 	put(w, b, snprintf(b, sizeof(b), "%.6g", v));
 }
 
+void jw_null(struct jsonw *w)
+{
+	sep(w);
+	jw_raw(w, "null");
+}
+
 void jw_bool(struct jsonw *w, bool v)
 {
 	sep(w);

@@ -25,6 +25,7 @@ void jw_u64(struct jsonw *w, uint64_t v);
 void jw_i64(struct jsonw *w, int64_t v);
 void jw_dbl(struct jsonw *w, double v);
 void jw_bool(struct jsonw *w, bool v);
+void jw_null(struct jsonw *w);
 /* key + value shorthands */
 void jw_kstr(struct jsonw *w, const char *k, const char *v);
 void jw_ku64(struct jsonw *w, const char *k, uint64_t v);

@@ -14,6 +14,7 @@
 #include "cgroup.h"
 #include "exporters/otlp.h"
 #include "log.h"
+#include "metrics.h"
 #include "spanbuild.h"
 #include "tracing.h"
 
@@ -103,11 +104,22 @@ static int service_of(void *ctx, const struct obs_addr *local, uint32_t tgid, co
 	return 1;
 }
 
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 static void emit(const struct span *sp, void *ctx)
 {
 	struct tracing *t = ctx;
 
 	t->spans++;
+	/* latency histograms count every request; traces only the sampled */
+	if (t->metrics)
+		metrics_record(t->metrics, sp, mono_now());
 	if (!sp->sampled)
 		return;
 	spanstore_add(&t->store, sp);
@@ -160,6 +172,7 @@ static void rebuild(struct tracing *t, const struct cfg_telemetry *tel)
 	    .sampling_ratio = tel ? tel->sampling_ratio : 1.0,
 	    .sample_errors = tel ? tel->sample_errors : true,
 	    .sample_slower_than_ms = tel ? tel->sample_slower_than_ms : 0,
+	    .emit_unsampled = true,
 	};
 
 	if (tel && tel->n_routes) {
@@ -188,6 +201,9 @@ int tracing_init(struct tracing *t, int ring_fd, int drops_fd)
 	if (spanstore_init(&t->store, STORE_SPANS))
 		return -ENOMEM;
 	snprintf(t->sb_key, sizeof(t->sb_key), "unset");
+	t->metrics = metrics_new(&(struct metrics_config){0}, mono_now());
+	if (!t->metrics)
+		return -ENOMEM;
 	return events_init(&t->ev, ring_fd, drops_fd, on_obs, t);
 }
 
@@ -227,6 +243,10 @@ void tracing_tick(struct tracing *t, uint64_t now)
 	events_tick(&t->ev, now);
 	if (t->sb)
 		sb_tick(t->sb, now);
+	if (t->metrics && now - t->metrics_ticked > 5000000000ULL) {
+		metrics_tick(t->metrics, now);
+		t->metrics_ticked = now;
+	}
 }
 
 void tracing_free(struct tracing *t)
@@ -241,4 +261,6 @@ void tracing_free(struct tracing *t)
 	t->otlp = NULL;
 	events_free(&t->ev);
 	spanstore_free(&t->store);
+	metrics_free(t->metrics);
+	t->metrics = NULL;
 }

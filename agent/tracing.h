@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tracing.h: the agent's tracing pipeline: kernel capture events ->
  * observations (events.c) -> spans (spanbuild.c) -> the recent-span store
- * (/api/v1/traces) and the OTLP exporter (exporters/otlp.c). Runs on the
- * agent's main thread; the exporter has its own. */
+ * (/api/v1/traces), the OTLP exporter (exporters/otlp.c) and the request
+ * metrics (metrics.c: every span, sampled or not). Runs on the agent's main
+ * thread under the agent's lock; the exporter has its own thread. */
 #ifndef BPFMESH_TRACING_H
 #define BPFMESH_TRACING_H
 
@@ -14,12 +15,15 @@
 
 struct spanbuild;
 struct otlp;
+struct metrics;
 
 struct tracing {
 	struct events ev;
 	struct spanbuild *sb;
 	struct spanstore store;
 	struct otlp *otlp;	       /* NULL without Telemetry.otlp */
+	struct metrics *metrics;       /* request metrics from every span, sampled or not */
+	uint64_t metrics_ticked;
 	const struct mesh_config *cfg; /* in force; names services */
 	char cgroot[512];	       /* the cgroup v2 mount, to read /proc/PID/cgroup against */
 	char host[64];
