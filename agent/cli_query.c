@@ -109,6 +109,7 @@ int cli_parse(int argc, char **argv, struct qopts *o, unsigned extra, int max_ar
 		if (!all[i].flag || (all[i].flag & extra))
 			longopts[n++] = all[i].opt;
 	optind = 1;
+	opterr = 0; /* our message names the command */
 	while ((opt = getopt_long(argc, argv, extra & QO_ITERATIONS ? "hn:" : "h", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
@@ -128,8 +129,8 @@ int cli_parse(int argc, char **argv, struct qopts *o, unsigned extra, int max_ar
 			fputs(help, stdout);
 			return CLI_OK;
 		case '?':
-			fprintf(stderr, "(see `bpfmesh %s --help`)\n", cmd);
-			return CLI_USAGE;
+			return usage_error(cmd, "%s: unknown option, or its value is missing",
+					   argv[optind - 1]);
 		default:
 			rc = parse_extra(cmd, opt, optarg, o);
 			if (rc >= 0)

@@ -55,6 +55,8 @@ for bad in "$TMP/missing" "$TMP/empty"; do
 	grep -q -- "--api-token-file $bad" "$TMP/bad.out" && pass "the error names the file" ||
 		fail "no clear error: $(cat "$TMP/bad.out")"
 done
+bm agent --config "$CONF" --cgroup "$CG" --bpffs "$PINS" --listen "$API" --metrics-auth > "$TMP/bad.out" 2>&1
+expect_eq "agent with --metrics-auth and no token file: exit status" 2 "$?"
 [ -e "$PINS" ] && fail "a refused start pinned something under $PINS"
 
 ( echo $BASHPID > "$CG/web/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
