@@ -489,7 +489,8 @@ int prom_finish(struct prom_writer *w, char **text, size_t *len)
 		return -ENOMEM;
 	/* families move: the current one is forgotten */
 	w->cur = NULL;
-	qsort(w->fam, w->nfam, sizeof(*w->fam), cmp_family);
+	if (w->nfam)
+		qsort(w->fam, w->nfam, sizeof(*w->fam), cmp_family);
 	for (i = 0; i < w->nfam; i++) {
 		struct family *f = &w->fam[i];
 
@@ -505,7 +506,8 @@ int prom_finish(struct prom_writer *w, char **text, size_t *len)
 		pb_chr(&out, ' ');
 		pb_str(&out, type_name(f->type));
 		pb_chr(&out, '\n');
-		qsort(f->v, f->n, sizeof(*f->v), cmp_series);
+		if (f->n) /* qsort wants a base even for nothing */
+			qsort(f->v, f->n, sizeof(*f->v), cmp_series);
 		for (j = 0; j < f->n; j++) {
 			if (j && !strcmp(f->v[j].mem, f->v[j - 1].mem)) {
 				w->dropped++; /* the same series twice */
