@@ -47,13 +47,24 @@ all: $(BUILD)/bpfmesh $(E2E_BINS)
 DEB_PKGS := clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
             libyaml-dev libmicrohttpd-dev libjson-c-dev libcmocka-dev iproute2 procps curl \
             python3 protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev
+# promtool and a Prometheus server for test_metrics; without its recommends
+# (a node exporter that would start a daemon on the machine)
+DEB_PKGS_BARE := prometheus
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
+	bare=""; for p in $(DEB_PKGS_BARE); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || bare="$$bare $$p"; \
+	done; \
+	if [ -n "$$missing$$bare" ]; then apt-get update -q; fi; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi; \
+	if [ -n "$$bare" ]; then \
+		echo "installing:$$bare"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$bare; \
 	fi
 
 # vmlinux.h is committed; this regenerates it from the running kernel's BTF.

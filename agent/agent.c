@@ -20,6 +20,7 @@
 #include "bpf/lb.h"
 #include "cgroup.h"
 #include "log.h"
+#include "metrics_export.h"
 
 volatile sig_atomic_t agent_exiting;
 
@@ -117,6 +118,7 @@ int agent_reload(struct agent *a)
 	a->cfg = cfg;
 	cfg = NULL;
 	tracing_apply(&a->tracing, a->cfg);
+	metrics_export_apply(a);
 	a->applied = true;
 	a->reloads++;
 	a->last_error[0] = 0;
@@ -384,6 +386,7 @@ int agent_main(int argc, char **argv)
 		lbmaps_gc(&a.lm, false);
 		health_tick(&a.health, mono_ns());
 		tracing_tick(&a.tracing, mono_ns());
+		metrics_export_tick(&a, mono_ns());
 		/* interfaces named in the config that did not exist yet */
 		if (a.tcg.missing && a.cfg && mono_ns() - last_tc > 2000000000ULL) {
 			last_tc = mono_ns();
@@ -399,6 +402,7 @@ out:
 	if (wfd >= 0)
 		close(wfd);
 	healthcheck_stop(&a.hc);
+	metrics_export_stop(&a);
 	tracing_free(&a.tracing);
 	terminator_free(&a.term);
 	health_free(&a.health);

@@ -14,10 +14,13 @@
 #include "api.h"
 #include "api_args.h"
 #include "api_auth.h"
+#include "api_latency.h"
 #include "api_services.h"
 #include "api_status.h"
+#include "exporters/prometheus.h"
 #include "jsonw.h"
 #include "log.h"
+#include "metrics_export.h"
 
 #if MHD_VERSION < 0x00097002
 typedef int mhd_result;
@@ -111,6 +114,38 @@ static mhd_result reply_error(struct MHD_Connection *c, unsigned status, const c
 	return reply_json(c, status, &w);
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* GET /metrics: the Prometheus text exposition. */
+static mhd_result reply_metrics(struct MHD_Connection *c, struct agent *a)
+{
+	struct MHD_Response *r;
+	char *text = NULL;
+	size_t len = 0;
+	mhd_result ret;
+	int err;
+
+	pthread_mutex_lock(&a->lock);
+	err = metrics_prom_text(a, &text, &len);
+	pthread_mutex_unlock(&a->lock);
+	if (err)
+		return reply_error(c, 500, "out of memory writing the metrics");
+	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", PROM_CONTENT_TYPE);
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			 const char *version, const char *upload, size_t *upload_len, void **ctx)
 {
@@ -121,6 +156,8 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 	const char *denied = api_auth_check(&a->auth, c, url);
 	struct jsonw w = {};
 	unsigned status = 200;
+	uint32_t window_s = API_WINDOW_DEFAULT_S;
+	const char *win, *why;
 
 	(void)version;
 	(void)upload;
@@ -134,6 +171,12 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 
 	if (!strcmp(url, "/healthz"))
 		return reply(c, 200, "{\"status\":\"ok\"}\n", "application/json");
+
+	if (!strcmp(url, "/metrics"))
+		return reply_metrics(c, a);
+	win = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "window");
+	if (win && api_arg_window(win, &window_s, &why))
+		return reply_error(c, 400, why);
 
 	pthread_mutex_lock(&a->lock);
 	if (!strcmp(url, "/readyz")) {
@@ -151,16 +194,32 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 		jw_obj_close(&w);
 		status = ready ? 200 : 503;
 	} else if (!strcmp(url, "/api/v1/services")) {
-		api_write_services(a, &w, NULL);
+		api_write_services(a, &w, NULL, window_s);
+	} else if (!strncmp(url, "/api/v1/services/", 17) && ends_with(url, "/latency")) {
+		/* before the generic branch: "web/latency" is not namespace web */
+		char ref[2 * CFG_NAME_MAX], ns[CFG_NAME_MAX], n[CFG_NAME_MAX];
+		size_t len = strlen(url + 17) - strlen("/latency");
+
+		snprintf(ref, sizeof(ref), "%.*s", (int)len, url + 17);
+		if (len >= sizeof(ref) ||
+		    api_arg_service(ref, ns, sizeof(ns), n, sizeof(n), &why)) {
+			pthread_mutex_unlock(&a->lock);
+			return reply_error(c, 400, len >= sizeof(ref) ? "malformed service name" : why);
+		}
+		if (api_write_latency(a, &w, ns, n, window_s)) {
+			pthread_mutex_unlock(&a->lock);
+			jw_free(&w);
+			return reply_error(c, 404, "unknown service");
+		}
 	} else if (!strncmp(url, "/api/v1/services/", 17)) {
-		const char *name = url + 17, *why;
+		const char *name = url + 17;
 		char ns[CFG_NAME_MAX], n[CFG_NAME_MAX];
 
 		if (api_arg_service(name, ns, sizeof(ns), n, sizeof(n), &why)) {
 			pthread_mutex_unlock(&a->lock);
 			return reply_error(c, 400, why);
 		}
-		if (api_write_services(a, &w, name)) {
+		if (api_write_services(a, &w, name, window_s)) {
 			pthread_mutex_unlock(&a->lock);
 			jw_free(&w);
 			return reply_error(c, 404, "unknown service");

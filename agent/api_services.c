@@ -9,6 +9,7 @@
 
 #include <bpf/bpf.h>
 
+#include "api_latency.h"
 #include "api_services.h"
 #include "bpf/lb.h"
 #include "exporters/otlp.h"
@@ -63,7 +64,9 @@ static void write_breaker(struct agent *a, struct jsonw *w, int si)
 	jw_ku64(w, "poolConnections", v.pool_active);
 }
 
-static void write_service(struct agent *a, struct jsonw *w, const struct cfg_service *s)
+/* window_s 0: without latency (the config view); single: with its routes. */
+static void write_service(struct agent *a, struct jsonw *w, const struct cfg_service *s,
+			  uint32_t window_s, bool single)
 {
 	char ip[INET6_ADDRSTRLEN];
 	int i, healthy = 0;
@@ -98,10 +101,15 @@ static void write_service(struct agent *a, struct jsonw *w, const struct cfg_ser
 	jw_arr_close(w);
 	jw_ku64(w, "endpointsTotal", s->n_endpoints);
 	jw_ku64(w, "endpointsHealthy", healthy);
+	if (window_s) {
+		api_write_latency_brief(a, w, s->meta.name, window_s);
+		if (single)
+			api_write_latency_routes(a, w, s->meta.name, window_s);
+	}
 	jw_obj_close(w);
 }
 
-int api_write_services(struct agent *a, struct jsonw *w, const char *name)
+int api_write_services(struct agent *a, struct jsonw *w, const char *name, uint32_t window_s)
 {
 	const struct mesh_config *cfg = a->cfg;
 	char ns[CFG_NAME_MAX] = "default";
@@ -118,14 +126,14 @@ int api_write_services(struct agent *a, struct jsonw *w, const char *name)
 		i = cfg ? config_find_service(cfg, ns, n) : -1;
 		if (i < 0)
 			return -ENOENT;
-		write_service(a, w, &cfg->services[i]);
+		write_service(a, w, &cfg->services[i], window_s, true);
 		return 0;
 	}
 	jw_obj_open(w);
 	jw_key(w, "services");
 	jw_arr_open(w);
 	for (i = 0; cfg && i < cfg->n_services; i++)
-		write_service(a, w, &cfg->services[i]);
+		write_service(a, w, &cfg->services[i], window_s, false);
 	jw_arr_close(w);
 	api_write_refusals(a, w);
 	jw_obj_close(w);
@@ -222,7 +230,7 @@ void api_write_config(struct agent *a, struct jsonw *w)
 	jw_key(w, "services");
 	jw_arr_open(w);
 	for (i = 0; cfg && i < cfg->n_services; i++)
-		write_service(a, w, &cfg->services[i]);
+		write_service(a, w, &cfg->services[i], 0, false);
 	jw_arr_close(w);
 	api_write_tracing(a, w);
 	jw_key(w, "documents");

@@ -111,6 +111,7 @@ static const struct cfgp_field otlp_fields[] = {
     F_FUNC("headers", headers),
     F_ENUM("compression", TEL, otlp_gzip, compressions),
     F_DUR("timeout", TEL, otlp_timeout_ms, 1),
+    F_DUR("metricsInterval", TEL, otlp_metrics_interval_ms, 1000),
     F_GROUP("tls", tls_fields),
     {0},
 };
@@ -170,6 +171,7 @@ struct cfg_telemetry *cfgp_telemetry(struct cfgp_doc *d, yaml_node_t *spec,
 	t->meta = *meta;
 	t->otlp_gzip = true;
 	t->otlp_timeout_ms = 10000;
+	t->otlp_metrics_interval_ms = 10000;
 	t->sampling_ratio = 1.0;
 	t->sample_errors = true;
 

@@ -306,20 +306,6 @@ int health_svc_read(struct health *h, uint32_t svc_id, struct lb_svc_rt *out)
 	return bpf_map_lookup_elem_flags(h->lm->fd.svc_rt, &svc_id, out, BPF_F_LOCK) ? -errno : 0;
 }
 
-uint64_t health_drops(struct health *h, int reason)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *vals, sum = 0;
-	uint32_t key = reason;
-
-	if (ncpu <= 0)
-		return 0;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (vals && !bpf_map_lookup_elem(h->drops_fd, &key, vals))
-		for (int i = 0; i < ncpu; i++)
-			sum += vals[i];
-	free(vals);
-	return sum;
-}
+uint64_t health_drops(struct health *h, int reason) { return lbm_percpu_sum(h->drops_fd, reason); }
 
 uint64_t health_now_ns(void) { return mono_ns(); }

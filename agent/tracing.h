@@ -16,6 +16,7 @@
 struct spanbuild;
 struct otlp;
 struct metrics;
+struct otlp_metrics;
 
 struct tracing {
 	struct events ev;
@@ -24,6 +25,10 @@ struct tracing {
 	struct otlp *otlp;	       /* NULL without Telemetry.otlp */
 	struct metrics *metrics;       /* request metrics from every span, sampled or not */
 	uint64_t metrics_ticked;
+	/* OTLP metrics (metrics_export.c) */
+	struct otlp_metrics *otlp_metrics; /* NULL without Telemetry.otlp */
+	uint64_t metrics_start_unix_ns;	   /* start of the cumulative series */
+	uint64_t metrics_interval_ns, metrics_sent_mono;
 	const struct mesh_config *cfg; /* in force; names services */
 	char cgroot[512];	       /* the cgroup v2 mount, to read /proc/PID/cgroup against */
 	char host[64];

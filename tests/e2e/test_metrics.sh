@@ -1,0 +1,132 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Request metrics end to end: a client calls a service with a known 20 ms
+# service time through the agent. /metrics passes `promtool check metrics`;
+# a real Prometheus server scrapes the agent and answers PromQL on the
+# histogram; the latency API's p50 is within 2 ms of 20 ms; the CLI prints
+# the service; OTLP metrics reach a test receiver. Sampling keeps only a few
+# traces: metrics count every request anyway.
+. "$(dirname "$0")/lib.sh"
+setup_base
+command -v promtool >/dev/null && command -v prometheus >/dev/null ||
+	{ fail "promtool/prometheus not installed (Debian package prometheus)"; finish; }
+N=60
+RECV_PORT=$((API_PORT + 1))
+PROM_PORT=$((API_PORT + 2))
+mkdir -p "$CG/web" "$CG/client"
+cat > "$CONF/shop.yaml" <<YAML
+apiVersion: bpfmesh.io/v1alpha1
+kind: Service
+metadata: {name: web}
+spec:
+  addresses: ["127.100.3.1"]
+  ports: [{name: http, port: 80, targetPort: 18300}]
+  endpoints: [{address: "127.0.0.1"}]
+---
+apiVersion: bpfmesh.io/v1alpha1
+kind: Workload
+metadata: {name: web}
+spec: {service: web, cgroup: bpfmesh-test-$ID/web}
+---
+apiVersion: bpfmesh.io/v1alpha1
+kind: Telemetry
+metadata: {name: telemetry}
+spec:
+  otlp: {endpoint: "http://127.0.0.1:$RECV_PORT", metricsInterval: 1s}
+  sampling: {ratio: 0.05, alwaysSampleErrors: true}
+  routes: ["/api/v1/items/{id}"]
+YAML
+"$E2E/otlp_receiver" --port "$RECV_PORT" --metrics-out "$TMP/metrics.jsonl" > /dev/null 2> "$TMP/receiver.err" &
+PIDS+=($!)
+( echo $BASHPID > "$CG/web/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
+	"$E2E/httpsvc" --name web --listen 127.0.0.1:18300 --delay-ms 20 ) > "$TMP/web.out" 2>&1 &
+PIDS+=($!)
+start_agent
+sleep 0.3
+urls=$(for i in $(seq $N); do printf 'http://127.100.3.1/api/v1/items/%d ' "$i"; done)
+( echo $BASHPID > "$CG/client/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
+	curl -s -o /dev/null -w '%{http_code}\n' $urls ) > "$TMP/codes" 2>&1
+expect_eq "requests answered 200" "$N" "$(grep -c '^200$' "$TMP/codes")"
+sleep 1.5 # spans are held briefly for late partners
+
+curl -sf "http://$API/metrics" > "$TMP/metrics.txt"
+if promtool check metrics < "$TMP/metrics.txt" > "$TMP/promtool.out" 2>&1; then
+	pass "promtool check metrics"
+else
+	fail "promtool check metrics: $(head -5 "$TMP/promtool.out")"
+fi
+count=$(awk '/^http_server_request_duration_seconds_count\{/ && /service_name="web"/ { s += $2 } END { print s + 0 }' "$TMP/metrics.txt")
+expect_eq "web SERVER requests in the histogram (all, not only sampled)" "$N" "$count"
+grep -q '^# TYPE bpfmesh_connections_opened_total counter' "$TMP/metrics.txt" &&
+	pass "bpfmesh_connections_opened_total is a counter" || fail "no bpfmesh_connections_opened_total"
+grep -q 'http_route="/api/v1/items/{id}"' "$TMP/metrics.txt" && pass "http_route label from the template" ||
+	fail "no http_route label"
+
+# a real Prometheus scrapes the agent and answers PromQL on the histogram
+cat > "$TMP/prometheus.yml" <<YAML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+- job_name: bpfmesh
+  static_configs: [{targets: ["$API"]}]
+YAML
+( exec prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom" \
+	--web.listen-address="127.0.0.1:$PROM_PORT" ) > "$TMP/prometheus.log" 2>&1 &
+PIDS+=($!)
+q='sum(http_server_request_duration_seconds_count{service_name="web"})'
+got=""
+for _ in $(seq 60); do
+	got=$(curl -sf -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$q" |
+		python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null)
+	[ -n "$got" ] && break
+	sleep 0.5
+done
+expect_eq "PromQL $q" "$N" "$got"
+q='histogram_quantile(0.5, sum by (le) (http_server_request_duration_seconds_bucket{service_name="web"}))'
+p50=$(curl -sf -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$q" |
+	python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1]) * 1000) if r else -1)')
+expect_range "PromQL histogram_quantile(0.5) in ms (buckets 10..25 ms)" 10 25 "$p50"
+
+# the latency API: p50 within 2 ms of the service's 20 ms
+api_p50=$(curl -sf "http://$API/api/v1/services/web/latency?window=60s" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(int(d["server"]["p50Ms"] * 1000))')
+expect_range "API p50 of web (us)" 18000 22000 "$api_p50"
+lat=$(curl -sf "http://$API/api/v1/services/web/latency?window=60s" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+r = [x for x in d["routes"] if x["route"] == "/api/v1/items/{id}" and x["side"] == "server"]
+print(d["server"]["requests"], d["server"]["errors"], r[0]["requests"] if r else 0)')
+expect_eq "API server requests, errors, route requests" "$N 0 $N" "$lat"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$API/api/v1/services/web/latency?window=5s")
+expect_eq "window below 10s is a 400" 400 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://$API/api/v1/services/nope/latency")
+expect_eq "unknown service is a 404" 404 "$code"
+"$BIN" services --agent "$API" > "$TMP/cli.out" 2>&1
+awk '$1 ~ /web/ { found = 1 } END { exit !found }' "$TMP/cli.out" && pass "bpfmesh services lists web" ||
+	fail "services: $(cat "$TMP/cli.out")"
+cli_p50=$("$BIN" services --agent "$API" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+s = [x for x in d["services"] if x["name"] == "web"][0]
+print(int(s["latency"]["server"]["p50Ms"]))')
+expect_range "bpfmesh services --json p50 (ms)" 18 22 "$cli_p50"
+
+# OTLP metrics: the histogram arrives at the receiver with every request
+for _ in $(seq 20); do
+	grep -q '"http.server.request.duration"' "$TMP/metrics.jsonl" 2>/dev/null && break
+	sleep 0.25
+done
+otlp_count=$(python3 - "$TMP/metrics.jsonl" <<'PY'
+import json, sys
+last = {}
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d.get("name") == "http.server.request.duration" and d["resource"].get("service.name") == "web":
+        key = json.dumps(d["attributes"], sort_keys=True)
+        last[key] = d["count"]
+print(sum(last.values()))
+PY
+)
+expect_eq "OTLP http.server.request.duration count for web" "$N" "$otlp_count"
+finish
