@@ -216,6 +216,30 @@ static void usage(FILE *f)
 		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1);
 }
 
+/* Telemetry.prometheus.listen: a second listener for /metrics, started,
+ * moved or stopped as the configuration says. Outside the lock (api_stop). */
+static void sync_metrics_listener(struct agent *a, struct api **mapi, char *cur, size_t len)
+{
+	char want[128] = "";
+
+	pthread_mutex_lock(&a->lock);
+	if (a->cfg && a->cfg->telemetry)
+		snprintf(want, sizeof(want), "%s", a->cfg->telemetry->prometheus_listen);
+	pthread_mutex_unlock(&a->lock);
+	if (!strcmp(want, cur))
+		return;
+	api_stop(*mapi);
+	*mapi = NULL;
+	cur[0] = 0;
+	if (!want[0])
+		return;
+	*mapi = api_start_metrics(a, want);
+	if (*mapi) {
+		snprintf(cur, len, "%s", want);
+		log_info("Prometheus metrics on http://%s/metrics", want);
+	}
+}
+
 int agent_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -234,7 +258,8 @@ int agent_main(int argc, char **argv)
 	static struct agent a;
 	struct loader_opts lo = {};
 	struct lbm_fds fds;
-	struct api *api = NULL;
+	struct api *api = NULL, *mapi = NULL; /* the API; a /metrics-only listener */
+	char mlisten[128] = "";
 	uint64_t pending = 0, last_tc = 0;
 	int opt, rc = 1, wfd = -1;
 	char err[600];
@@ -344,6 +369,7 @@ int agent_main(int argc, char **argv)
 		log_warn("cannot watch %s (%s): changes need a restart", a.opts.config,
 			 strerror(-wfd));
 	agent_reload(&a);
+	sync_metrics_listener(&a, &mapi, mlisten, sizeof(mlisten));
 
 	api = api_start(&a, a.opts.listen);
 	if (!api)
@@ -381,6 +407,7 @@ int agent_main(int argc, char **argv)
 		if (pending && mono_ns() - pending > 150000000ULL) {
 			pending = 0;
 			agent_reload(&a);
+			sync_metrics_listener(&a, &mapi, mlisten, sizeof(mlisten));
 		}
 		pthread_mutex_lock(&a.lock);
 		lbmaps_gc(&a.lm, false);
@@ -399,6 +426,7 @@ int agent_main(int argc, char **argv)
 	rc = 0;
 out:
 	api_stop(api);
+	api_stop(mapi);
 	if (wfd >= 0)
 		close(wfd);
 	healthcheck_stop(&a.hc);

@@ -31,6 +31,7 @@ typedef enum MHD_Result mhd_result;
 struct api {
 	struct MHD_Daemon *d;
 	struct agent *a;
+	bool metrics_only; /* Telemetry.prometheus.listen: /metrics and /healthz */
 };
 
 int api_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len)
@@ -174,6 +175,8 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 
 	if (!strcmp(url, "/metrics"))
 		return reply_metrics(c, a);
+	if (api->metrics_only)
+		return reply_error(c, 404, "not found (this listener serves /metrics)");
 	win = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "window");
 	if (win && api_arg_window(win, &window_s, &why))
 		return reply_error(c, 400, why);
@@ -253,7 +256,7 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 	return reply_json(c, status, &w);
 }
 
-struct api *api_start(struct agent *a, const char *listen)
+static struct api *start(struct agent *a, const char *listen, bool metrics_only)
 {
 	struct sockaddr_storage ss;
 	unsigned len;
@@ -268,6 +271,7 @@ struct api *api_start(struct agent *a, const char *listen)
 	if (!api)
 		return NULL;
 	api->a = a;
+	api->metrics_only = metrics_only;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, api, MHD_OPTION_SOCK_ADDR, &ss,
@@ -279,6 +283,13 @@ struct api *api_start(struct agent *a, const char *listen)
 		return NULL;
 	}
 	return api;
+}
+
+struct api *api_start(struct agent *a, const char *listen) { return start(a, listen, false); }
+
+struct api *api_start_metrics(struct agent *a, const char *listen)
+{
+	return start(a, listen, true);
 }
 
 void api_stop(struct api *api)

@@ -8,6 +8,10 @@ struct api;
 
 /* listen is "HOST:PORT" or "[V6]:PORT". NULL on error (logged). */
 struct api *api_start(struct agent *a, const char *listen);
+/* A listener that serves only /metrics (and /healthz), for
+ * Telemetry.prometheus.listen; the token rules of the API apply. */
+struct api *api_start_metrics(struct agent *a, const char *listen);
+/* Not with the agent's lock held: it waits for the handlers, which take it. */
 void api_stop(struct api *api);
 
 /* Parse "HOST:PORT" / "[V6]:PORT" into a sockaddr; 0 or -EINVAL. */

@@ -13,6 +13,7 @@ command -v promtool >/dev/null && command -v prometheus >/dev/null ||
 N=60
 RECV_PORT=$((API_PORT + 1))
 PROM_PORT=$((API_PORT + 2))
+METRICS_PORT=$((API_PORT + 3))
 mkdir -p "$CG/web" "$CG/client"
 cat > "$CONF/shop.yaml" <<YAML
 apiVersion: bpfmesh.io/v1alpha1
@@ -35,6 +36,7 @@ spec:
   otlp: {endpoint: "http://127.0.0.1:$RECV_PORT", metricsInterval: 1s}
   sampling: {ratio: 0.05, alwaysSampleErrors: true}
   routes: ["/api/v1/items/{id}"]
+  prometheus: {listen: "127.0.0.1:$METRICS_PORT"}
 YAML
 "$E2E/otlp_receiver" --port "$RECV_PORT" --metrics-out "$TMP/metrics.jsonl" > /dev/null 2> "$TMP/receiver.err" &
 PIDS+=($!)
@@ -61,6 +63,12 @@ grep -q '^# TYPE bpfmesh_connections_opened_total counter' "$TMP/metrics.txt" &&
 	pass "bpfmesh_connections_opened_total is a counter" || fail "no bpfmesh_connections_opened_total"
 grep -q 'http_route="/api/v1/items/{id}"' "$TMP/metrics.txt" && pass "http_route label from the template" ||
 	fail "no http_route label"
+
+# Telemetry.prometheus.listen: /metrics on a port of its own, nothing else
+m2=$(curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep -c '^http_server_request_duration_seconds_count')
+expect_range "series on the prometheus.listen port" 1 100 "$m2"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$METRICS_PORT/api/v1/services")
+expect_eq "the API is not on the metrics port" 404 "$code"
 
 # a real Prometheus scrapes the agent and answers PromQL on the histogram
 cat > "$TMP/prometheus.yml" <<YAML
