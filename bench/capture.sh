@@ -1,0 +1,393 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# bench/capture.sh: what HTTP capture and span building cost.
+#
+# One nginx (1 worker, a fixed small 200 answer) on 127.0.0.1 and the load
+# generators run in the bench cgroup, so both ends of every request are
+# captured (a CLIENT and a SERVER span per request). The agent runs with a
+# Telemetry document (sampling 1.0). Three parts:
+#
+#  1. overhead: wrk against nginx with capture off (no agent, nothing
+#     attached) and on (agent running), alternated round by round (off on,
+#     on off, ...); keep-alive and "Connection: close"; medians; req/s and
+#     p99 ratios on/off.
+#  2. sustained rate: bench/loadgen (built here) sends keep-alive requests at
+#     fixed rates, step by step, each with a freshly started agent; per step the
+#     kernel's drop counters (pinned http_drops), the builder's drops
+#     (GET /api/v1/config -> tracing), the agent's CPU (utime+stime over the
+#     step, in cores), how long its main thread waited for a CPU, and its
+#     memory (VmRSS, and VmHWM: the peak).
+#  3. program cost: with kernel.bpf_stats_enabled=1 (only for this part; the
+#     old value is restored at exit) run_time_ns / run_cnt of the capture
+#     programs over a wrk run, per packet, and per request summed over all.
+#
+# Environment: BUILD (build tree, default build), BENCH_ROUNDS (5),
+# BENCH_DURATION (seconds per wrk run, 3), BENCH_CONNECTIONS (16),
+# BENCH_THREADS (1), BENCH_RATES (request rates of part 2, "2500 5000 10000
+# 20000 30000 50000 75000 100000": every rate up to 50000 is tried, higher
+# ones only while the previous one ran clean), BENCH_STEP_SECONDS (4),
+# BENCH_OTLP (1: export to a local OTLP receiver, default 0),
+# BENCH_PARTS (which parts to run, default "1 2 3").
+set -u -o pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# the build tree from $BUILD, as tests/e2e/lib.sh does (lib.sh's own default
+# is build/)
+# shellcheck disable=SC2034 # used by lib.sh
+BPFMESH=$BENCH_ROOT/${BUILD:-build}/bpfmesh
+E2E_BIN=$BENCH_ROOT/${BUILD:-build}/tests/e2e
+
+ROUNDS=${BENCH_ROUNDS:-5}
+DURATION=${BENCH_DURATION:-3}
+CONNS=${BENCH_CONNECTIONS:-16}
+THREADS=${BENCH_THREADS:-1}
+RATES=${BENCH_RATES:-2500 5000 10000 20000 30000 50000 75000 100000}
+STEP=${BENCH_STEP_SECONDS:-4}
+OTLP=${BENCH_OTLP:-0}
+PARTS=${BENCH_PARTS:-1 2 3}
+HTTP_PROGS="bm_http_egress bm_http_ingress bm_http_send bm_http_recv bm_http_state"
+
+bench_init capture
+for v in ROUNDS DURATION CONNS THREADS STEP; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive number"
+done
+for r in $RATES; do
+	[[ $r =~ ^[1-9][0-9]*$ ]] || die "BENCH_RATES: '$r' is not a positive number"
+done
+[[ $OTLP =~ ^[01]$ ]] || die "BENCH_OTLP must be 0 or 1"
+[[ $PARTS =~ ^[123\ ]+$ ]] || die "BENCH_PARTS: a list of 1, 2 and 3"
+need wrk:wrk nginx:nginx-light curl:curl ss:iproute2 jq:jq bpftool:bpftool gcc:gcc
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+CLK_TCK=$(getconf CLK_TCK)
+
+# the fixed-rate load generator, built for this run
+gcc -O2 -Wall -o "$TMP/loadgen" "$BENCH_ROOT/bench/loadgen.c" 2>"$TMP/gcc.log" ||
+	die "building bench/loadgen.c failed: $(head -n 3 "$TMP/gcc.log")"
+
+NGINX_PORT=$(free_port 18500 18599)
+TOKEN=bpfmesh-bench-$$
+bench_cgroup
+
+# ---- nginx in the bench cgroup: our own instance, config and files ----
+mkdir -p "$TMP/nginx/logs"
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 60s;
+    server {
+        listen 127.0.0.1:$NGINX_PORT backlog=4096;
+        default_type text/plain;
+        location / { return 200 "$TOKEN\n"; }
+    }
+}
+EOF
+in_cgroup "$CG" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" \
+	>"$TMP/nginx/logs/stdout" 2>&1 &
+bg $!
+URL=http://127.0.0.1:$NGINX_PORT/
+for ((i = 0; i < 50; i++)); do
+	body=$(curl -s -m 2 "$URL") && [ "$body" = "$TOKEN" ] && break
+	sleep 0.1
+done
+[ "$body" = "$TOKEN" ] || die "nginx on $URL did not answer its token: $(tail -n 3 \
+	"$TMP/nginx/logs/error.log")"
+
+# ---- agent config: nginx as a service (its spans get a name), Telemetry ----
+mkdir "$TMP/config"
+otlp_line=''
+if [ "$OTLP" = 1 ]; then
+	[ -x "$E2E_BIN/otlp_receiver" ] || die "BENCH_OTLP=1 needs $E2E_BIN/otlp_receiver (make)"
+	OTLP_PORT=$(free_port 18600 18699)
+	# outside the bench cgroup: its own HTTP must not be traced
+	"$E2E_BIN/otlp_receiver" --port "$OTLP_PORT" >/dev/null 2>"$TMP/otlp_receiver.log" &
+	bg $!
+	otlp_line="  otlp: {endpoint: \"http://127.0.0.1:$OTLP_PORT\", compression: gzip, timeout: 2s}"
+fi
+cat >"$TMP/config/bench.yaml" <<EOF
+apiVersion: bpfmesh.io/v1alpha1
+kind: Service
+metadata: {name: nginx}
+spec:
+  addresses: ["127.100.201.1"]
+  ports: [{name: http, port: 80, targetPort: $NGINX_PORT}]
+  endpoints: [{address: "127.0.0.1"}]
+---
+apiVersion: bpfmesh.io/v1alpha1
+kind: Telemetry
+metadata: {name: bench}
+spec:
+$otlp_line
+  sampling: {ratio: 1.0}
+EOF
+
+# ---- helpers ----
+in_cg() { # CMD...: run in the bench cgroup, in the background, and wait
+	in_cgroup "$CG" "$@" &
+	wait $!
+}
+
+# wrk's numbers in plain units: req/s, p50 and p99 in microseconds, errors.
+parse_wrk() {
+	awk '
+	function us(v) {
+		if (v ~ /us$/) return v + 0
+		if (v ~ /ms$/) return v * 1000
+		if (v ~ /s$/) return v * 1000000
+		return v + 0
+	}
+	/^ +50%/ { p50 = us($2) }
+	/^ +99%/ { p99 = us($2) }
+	/^Requests\/sec:/ { rps = $2 }
+	/Socket errors:/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
+	/Non-2xx or 3xx/ { err += $NF }
+	END { printf "%s %s %s %d\n", rps, p50, p99, err }'
+}
+
+# The sum of the kernel's capture drop counters (pinned per-CPU http_drops):
+# "ringbuf other" (other: conns, load, pipeline).
+kernel_drops() {
+	bpftool -j map dump pinned "$PIN/maps/http_drops" 2>/dev/null | jq -r '
+		def hex: ltrimstr("0x") | explode | reduce .[] as $c (0; . * 16 +
+			(if $c >= 97 then $c - 87 elif $c >= 65 then $c - 55 else $c - 48 end));
+		def num: if type == "array" then reverse | reduce .[] as $b (0; . * 256 + ($b | hex))
+			elif type == "string" then hex else . end;
+		map({k: (.formatted.key // .key | num),
+			n: ((.formatted.values // .values) | map(.value | num) | add // 0)})
+		| "\(map(select(.k == 0) | .n) | add // 0) \(map(select(.k != 0) | .n) | add // 0)"'
+}
+
+api_tracing() { curl -sf -m 5 "http://$AGENT_LISTEN/api/v1/config" | jq -c '.tracing // {}'; }
+
+# From the tracing JSON: events requests spans builder-drops(not sampled_out)
+# otlp-drops exported
+tracing_nums() {
+	jq -r '[.captureEvents // 0, .requestsSeen // 0, .spans // 0,
+		((.builderDrops // {}) | to_entries | map(select(.key != "sampled_out") | .value)
+			| add // 0),
+		((.otlp.dropped // {}) | to_entries | map(.value) | add // 0),
+		(.otlp.exported // 0)] | @tsv'
+}
+
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# ns the task (the agent's main thread, which reads the ring) waited, runnable,
+# for a CPU
+run_wait_ns() { awk '{ print $2 }' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
+proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+link_prog_id() { # NAME: the program id of the agent's pinned link NAME
+	bpftool -j link show pinned "$PIN/links/$1" 2>/dev/null | jq -r '.prog_id // empty'
+}
+
+prog_stats() { # ID: run_time_ns run_cnt
+	bpftool -j prog show id "$1" 2>/dev/null | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"'
+}
+
+# ======================= 1. overhead: capture on vs off ====================
+: >"$TMP/results"
+if [[ " $PARTS " == *" 1 "* ]]; then
+	total=$((ROUNDS * 4 * (DURATION + 1) + 8))
+	echo "capture 1/3: wrk -t$THREADS -c$CONNS against nginx (1 worker) in the bench cgroup;" \
+		"capture off (no agent) vs on (agent, sampling 1.0$([ "$OTLP" = 1 ] &&
+			echo ", OTLP to a local receiver")); $ROUNDS rounds x ${DURATION}s (~${total}s)"
+	for mode in keep-alive close; do
+		hdr=()
+		[ "$mode" = close ] && hdr=(-H "Connection: close")
+		in_cg wrk -t"$THREADS" -c"$CONNS" -d1s "${hdr[@]}" "$URL" >/dev/null 2>&1 # warm-up
+		for ((r = 1; r <= ROUNDS; r++)); do
+			# off on, on off, ...: a drift in the machine hits both alike
+			order="off on"
+			[ $((r % 2)) = 0 ] && order="on off"
+			for state in $order; do
+				if [ "$state" = on ]; then
+					agent_start "$TMP/config"
+					ev0=$(api_tracing | tracing_nums | cut -f1)
+				fi
+				in_cg wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${hdr[@]}" \
+					"$URL" >"$TMP/wrk.out" 2>&1 || die "wrk failed: $(tail -n 3 "$TMP/wrk.out")"
+				read -r rps p50 p99 err < <(parse_wrk <"$TMP/wrk.out")
+				extra=''
+				if [ "$state" = on ]; then
+					sleep 0.3 # the agent drains the ring
+					read -r ev req sp bd _ < <(api_tracing | tracing_nums)
+					read -r kd_rb kd_other < <(kernel_drops)
+					extra=$(printf '  events %s  requests %s  spans %s  drops kernel %s builder %s' \
+						"$((ev - ev0))" "$req" "$sp" "$((kd_rb + kd_other))" "$bd")
+					agent_stop
+				fi
+				echo "$mode $state $rps $p50 $p99 $err" >>"$TMP/results"
+				printf '  round %d/%d %-10s %-3s %9.0f req/s  p50 %6.0f us  p99 %6.0f us%s%s\n' \
+					"$r" "$ROUNDS" "$mode" "$state" "$rps" "$p50" "$p99" \
+					"$([ "$err" != 0 ] && echo "  ($err errors)")" "$extra"
+			done
+		done
+	done
+fi
+
+# ======================= 2. sustained rate without drops ===================
+: >"$TMP/steps"
+if [[ " $PARTS " == *" 2 "* ]]; then
+	echo
+	echo "capture 2/3: loadgen (keep-alive, 64 connections, fixed rate) against nginx," \
+		"a fresh agent per rate; ${STEP}s per rate: $RATES"
+	for rate in $RATES; do
+		agent_start "$TMP/config"
+		read -r kd_rb0 kd_o0 < <(kernel_drops)
+		tr0=$(api_tracing)
+		read -r ev0 _ sp0 bd0 od0 ex0 < <(tracing_nums <<<"$tr0")
+		t0=$(proc_ticks "$AGENT_PID")
+		q0=$(run_wait_ns "$AGENT_PID")
+		in_cg "$TMP/loadgen" --addr "127.0.0.1:$NGINX_PORT" --conns 64 --rate "$rate" \
+			--duration "$STEP" >"$TMP/lg.out" 2>&1 || die "loadgen: $(tail -n 2 "$TMP/lg.out")"
+		sleep 0.5 # what is still in the ring is the step's too
+		t1=$(proc_ticks "$AGENT_PID")
+		q1=$(run_wait_ns "$AGENT_PID")
+		wait_share=$(awk -v q=$((q1 - q0)) -v s="$STEP" 'BEGIN { printf "%.2f", q / 1e9 / s }')
+		read -r kd_rb1 kd_o1 < <(kernel_drops)
+		tr1=$(api_tracing)
+		read -r ev1 _ sp1 bd1 od1 ex1 < <(tracing_nums <<<"$tr1")
+		# the builder's drops of this step, by reason
+		why=$(jq -rn --argjson a "$tr0" --argjson b "$tr1" '($b.builderDrops // {}) | to_entries
+			| map(select(.key != "sampled_out") | .value -= ($a.builderDrops[.key] // 0)
+				| select(.value > 0) | "\(.key) \(.value)") | join(", ")')
+		eval "$(tr ' ' '\n' <"$TMP/lg.out" | grep -E '^[a-z0-9_]+=[0-9.]+$' | sed 's/^/lg_/')"
+		# the CPU the step's events took (the drain included) over the step's
+		# length: the share of a core that this rate needs
+		cpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$STEP" \
+			'BEGIN { printf "%.2f", t / hz / s }')
+		rss=$(proc_kb "$AGENT_PID" VmRSS)
+		hwm=$(proc_kb "$AGENT_PID" VmHWM)
+		kd=$(((kd_rb1 - kd_rb0) + (kd_o1 - kd_o0)))
+		bd=$((bd1 - bd0))
+		od=$((od1 - od0))
+		echo "$rate ${lg_rate:-0} ${lg_p50_us:-0} ${lg_p99_us:-0} $((kd_rb1 - kd_rb0)) \
+$((kd_o1 - kd_o0)) $bd $od $((ev1 - ev0)) $((sp1 - sp0)) $cpu $rss $hwm $wait_share" >>"$TMP/steps"
+		printf '  %6d req/s asked: %6.0f done, p50 %5.0f us p99 %6.0f us; events %d, spans %d;' \
+			"$rate" "${lg_rate:-0}" "${lg_p50_us:-0}" "${lg_p99_us:-0}" "$((ev1 - ev0))" \
+			"$((sp1 - sp0))"
+		printf ' drops kernel %d (ring %d) builder %d%s%s; agent %s cores, RSS %d MB, peak %d MB\n' \
+			"$kd" "$((kd_rb1 - kd_rb0))" "$bd" "${why:+ ($why)}" \
+			"$([ "$OTLP" = 1 ] && echo " otlp $od (exported $((ex1 - ex0)))")" "$cpu" "$((rss / 1024))" "$((hwm / 1024))"
+		echo "    agent main thread waited for a CPU: $wait_share s per s"
+		short=$(awk -v a="${lg_rate:-0}" -v r="$rate" 'BEGIN { print (a < 0.95 * r) }')
+		[ "$short" = 1 ] && echo "    (the load generator reached $(printf '%.0f' "${lg_rate:-0}")" \
+			"of $rate req/s: the machine's limit with capture on)"
+		agent_stop
+		# above 50000, a rate that lost data or could not be reached ends the search
+		[ "$rate" -ge 50000 ] && { [ "$short" = 1 ] || [ $((kd + bd + od)) -gt 0 ]; } && break
+	done
+fi
+
+# ======================= 3. program cost (bpf_stats) =======================
+: >"$TMP/progs"
+if [[ " $PARTS " == *" 3 "* ]]; then
+	echo
+	echo "capture 3/3: kernel.bpf_stats_enabled=1 during two wrk runs of ${DURATION}s" \
+		"(keep-alive, close)"
+	agent_start "$TMP/config"
+	old_stats=$(cat /proc/sys/kernel/bpf_stats_enabled)
+	on_exit "echo $old_stats >/proc/sys/kernel/bpf_stats_enabled"
+	declare -A PID_OF
+	for p in $HTTP_PROGS; do
+		PID_OF[$p]=$(link_prog_id "$p")
+		[ -n "${PID_OF[$p]}" ] || die "no pinned link $PIN/links/$p"
+	done
+	for mode in keep-alive close; do
+		hdr=()
+		[ "$mode" = close ] && hdr=(-H "Connection: close")
+		echo 1 >/proc/sys/kernel/bpf_stats_enabled
+		for p in $HTTP_PROGS; do
+			read -r "ns0_$p" "cnt0_$p" < <(prog_stats "${PID_OF[$p]}")
+		done
+		in_cg wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${hdr[@]}" "$URL" \
+			>"$TMP/wrk.out" 2>&1 || die "wrk failed: $(tail -n 3 "$TMP/wrk.out")"
+		for p in $HTTP_PROGS; do
+			read -r "ns1_$p" "cnt1_$p" < <(prog_stats "${PID_OF[$p]}")
+		done
+		echo "$old_stats" >/proc/sys/kernel/bpf_stats_enabled
+		reqs=$(awk '/requests in/ { print $1 }' "$TMP/wrk.out")
+		for p in $HTTP_PROGS; do
+			n0="ns0_$p" n1="ns1_$p" c0="cnt0_$p" c1="cnt1_$p"
+			echo "$mode $p $((${!n1} - ${!n0})) $((${!c1} - ${!c0})) $reqs" >>"$TMP/progs"
+		done
+	done
+fi
+
+# ======================= the tables ========================================
+col() { # MODE STATE FIELD(3 rps, 4 p50, 5 p99, 6 errors)
+	awk -v m="$1" -v t="$2" -v f="$3" '$1 == m && $2 == t { print $f }' "$TMP/results"
+}
+echo
+echo "capture: results ($(nproc) CPUs; ratios on/off measured in this run)"
+if [ -s "$TMP/results" ]; then
+	echo
+	echo "1. wrk, capture on vs off: medians of $ROUNDS runs (target: req/s >= 0.97 of off," \
+		"p99 <= 1.03 of off)"
+	{
+		printf 'MODE\tOFF REQ/S\tON REQ/S\tREQ/S on/off\tOFF P50\tON P50\tOFF P99\tON P99\tP99 on/off\tERRORS\n'
+		for mode in keep-alive close; do
+			o_rps=$(col "$mode" off 3 | median) n_rps=$(col "$mode" on 3 | median)
+			o_p50=$(col "$mode" off 4 | median) n_p50=$(col "$mode" on 4 | median)
+			o_p99=$(col "$mode" off 5 | median) n_p99=$(col "$mode" on 5 | median)
+			errs=$(awk -v m="$mode" '$1 == m { s += $6 } END { print s + 0 }' "$TMP/results")
+			printf '%s\t%.0f\t%.0f\t%s\t%.0f us\t%.0f us\t%.0f us\t%.0f us\t%s\t%s\n' "$mode" \
+				"$o_rps" "$n_rps" "$(ratio "$n_rps" "$o_rps" 3)" "$o_p50" "$n_p50" "$o_p99" \
+				"$n_p99" "$(ratio "$n_p99" "$o_p99" 3)" "$errs"
+		done
+	} | table
+fi
+if [ -s "$TMP/steps" ]; then
+	echo
+	echo "2. fixed rates, keep-alive, agent running (target: >= 50000 req/s with no drops," \
+		"agent <= 0.5 core, <= 64 MB)"
+	{
+		printf 'ASKED\tDONE REQ/S\tP99\tKERNEL DROPS (RING)\tBUILDER DROPS\tOTLP DROPS\tEVENTS\tSPANS\tAGENT CPU\tAGENT RUNQ WAIT\tRSS\tPEAK RSS\n'
+		while read -r rate done_ p50 p99 kr ko bd od ev sp cpu rss hwm qw; do
+			printf '%d\t%.0f\t%.0f us\t%d (%d)\t%d\t%s\t%d\t%d\t%s cores\t%s\t%d MB\t%d MB\n' \
+				"$rate" "$done_" "$p99" $((kr + ko)) "$kr" "$bd" \
+				"$([ "$OTLP" = 1 ] && echo "$od" || echo -)" "$ev" "$sp" "$cpu" "$qw" \
+				$((rss / 1024)) $((hwm / 1024))
+		done <"$TMP/steps"
+	} | table
+	best=$(awk '$5 + $6 + $7 + $8 == 0 && $2 >= 0.95 * $1 { b = $2; c = $11; h = $13 }
+		END { if (b) printf "%.0f req/s (agent %s cores, peak RSS %d MB)", b, c, h / 1024;
+			else print "none" }' "$TMP/steps")
+	echo "  highest rate without drops: $best"
+fi
+if [ -s "$TMP/progs" ]; then
+	echo
+	echo "3. capture programs, bpf_stats over one wrk run per mode (target: <= 300 ns per" \
+		"packet for cgroup_skb)"
+	{
+		printf 'MODE\tPROGRAM\tRUNS\tNS/RUN\tRUNS/REQUEST\tNS/REQUEST\n'
+		awk -v OFS='\t' '
+		function r(a, b, d) { return b ? sprintf("%." d "f", a / b) : "-" }
+		{
+			if (!($1 in seen)) { seen[$1] = 1; modes[++nm] = $1 }
+			row[$1] = row[$1] $1 OFS $2 OFS $4 OFS r($3, $4, 0) OFS r($4, $5, 2) OFS r($3, $5, 0) "\n"
+			ns[$1] += $3
+			req[$1] = $5
+			if ($2 ~ /_(egress|ingress)$/) { sns[$1] += $3; scnt[$1] += $4 }
+		}
+		END {
+			for (i = 1; i <= nm; i++) {
+				m = modes[i]
+				printf "%s", row[m]
+				print m, "cgroup_skb (per packet)", scnt[m], r(sns[m], scnt[m], 0), r(scnt[m], req[m], 2), r(sns[m], req[m], 0)
+				print m, "all five (per request)", "-", "-", "-", r(ns[m], req[m], 0)
+			}
+		}' "$TMP/progs"
+	} | table
+	echo "  (the tracepoint programs run for every TCP socket on the machine and stop at a"
+	echo "   map miss for sockets without HTTP; their counts include other traffic)"
+fi
