@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* events.c: kernel capture events -> http_obs, in order per socket. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 
 #define EV_WAIT_NS (100ULL * 1000000ULL)
 #define EV_PENDING_MAX 4096
+#define EV_PIPELINE_MAX 16 /* requests taken from one segment */
 
 struct ev_pending {
 	struct http_obs obs;
@@ -59,10 +61,21 @@ static void on_thread(struct events *ev, const struct http_event *e)
 
 		if (o->cookie != e->cookie || o->role != role || o->tid)
 			continue;
-		o->tgid = e->pid_tgid >> 32;
-		o->tid = (uint32_t)e->pid_tgid;
-		memcpy(o->comm, e->comm, sizeof(o->comm));
-		o->comm[sizeof(o->comm) - 1] = 0;
+		/* requests pipelined in one segment (same time) were moved by
+		 * the same call */
+		for (int j = i; j < ev->n_pending; j++) {
+			struct http_obs *p = &ev->pending[j].obs;
+
+			if (p->cookie != e->cookie || p->role != role || p->tid ||
+			    p->ts_ns != o->ts_ns)
+				continue;
+			p->tgid = e->pid_tgid >> 32;
+			p->tid = (uint32_t)e->pid_tgid;
+			p->cgroup_id = e->cgroup_id;
+			memcpy(p->comm, e->comm, sizeof(p->comm));
+			p->comm[sizeof(p->comm) - 1] = 0;
+			i = j;
+		}
 		/* this request and the ones before it on the socket can go */
 		for (int j = 0; j <= i; j++) {
 			if (ev->pending[j].obs.cookie != e->cookie)
@@ -80,40 +93,92 @@ static void on_thread(struct events *ev, const struct http_event *e)
 	}
 }
 
+/* Does a request line start at p (n bytes left)? A method, then a space. */
+static bool request_starts(const char *p, int n)
+{
+	static const char *const methods[] = {"GET",   "POST",	  "PUT",     "DELETE", "HEAD",
+					      "PATCH", "OPTIONS", "CONNECT", "TRACE"};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		int l = (int)strlen(methods[i]);
+
+		if (n > l && !memcmp(p, methods[i], l) && p[l] == ' ')
+			return true;
+	}
+	return false;
+}
+
+int events_split_requests(const char *head, int len, int *starts, int max)
+{
+	int n = 0, i = 0;
+
+	if (max < 1 || len < 1)
+		return 0;
+	starts[n++] = 0;
+	/* after each blank line, another method starts a pipelined request;
+	 * anything else is a body, and we stop there (as GET pipelines have
+	 * none, this finds what clients pipeline) */
+	while (n < max) {
+		const char *end = memmem(head + i, len - i, "\r\n\r\n", 4);
+
+		if (!end)
+			break;
+		i = (int)(end - head) + 4;
+		if (i >= len || !request_starts(head + i, len - i))
+			break;
+		starts[n++] = i;
+	}
+	return n;
+}
+
+/* A request waits (at most EV_WAIT_NS) for the thread that sent or read it. */
+static void hold_request(struct events *ev, const struct http_obs *o, uint64_t ts)
+{
+	ev->requests++;
+	if (ev->n_pending == ev->cap_pending) {
+		if (ev->cap_pending >= EV_PENDING_MAX) {
+			/* never hold more than this: oldest goes first */
+			deliver(ev, &ev->pending[0].obs);
+			memmove(ev->pending, ev->pending + 1,
+				--ev->n_pending * sizeof(*ev->pending));
+		} else {
+			int cap = ev->cap_pending ? ev->cap_pending * 2 : 64;
+			void *np = realloc(ev->pending, cap * sizeof(*ev->pending));
+
+			if (!np) {
+				deliver(ev, o);
+				return;
+			}
+			ev->pending = np;
+			ev->cap_pending = cap;
+		}
+	}
+	ev->pending[ev->n_pending].obs = *o;
+	ev->pending[ev->n_pending++].since = ts;
+}
+
 void events_handle(struct events *ev, const struct http_event *e)
 {
 	struct http_obs o;
 
 	ev->events++;
 	switch (e->kind) {
-	case HTTP_EV_REQUEST:
-		ev->requests++;
-		obs_from(e, &o);
-		o.kind = OBS_REQUEST;
-		o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
-		o.head_len = e->head_len > OBS_HEAD_MAX ? OBS_HEAD_MAX : e->head_len;
-		memcpy(o.head, e->head, o.head_len);
-		if (ev->n_pending == ev->cap_pending) {
-			if (ev->cap_pending >= EV_PENDING_MAX) {
-				/* never hold more than this: oldest goes first */
-				deliver(ev, &ev->pending[0].obs);
-				memmove(ev->pending, ev->pending + 1,
-					--ev->n_pending * sizeof(*ev->pending));
-			} else {
-				int cap = ev->cap_pending ? ev->cap_pending * 2 : 64;
-				void *np = realloc(ev->pending, cap * sizeof(*ev->pending));
+	case HTTP_EV_REQUEST: {
+		int starts[EV_PIPELINE_MAX], n = events_split_requests(e->head, e->head_len, starts,
+								      EV_PIPELINE_MAX);
 
-				if (!np) {
-					deliver(ev, &o);
-					return;
-				}
-				ev->pending = np;
-				ev->cap_pending = cap;
-			}
+		for (int k = 0; k < n; k++) {
+			int end = k + 1 < n ? starts[k + 1] : e->head_len;
+
+			obs_from(e, &o);
+			o.kind = OBS_REQUEST;
+			o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
+			o.head_len = end - starts[k] > OBS_HEAD_MAX ? OBS_HEAD_MAX : end - starts[k];
+			memcpy(o.head, e->head + starts[k], o.head_len);
+			hold_request(ev, &o, e->ts);
 		}
-		ev->pending[ev->n_pending].obs = o;
-		ev->pending[ev->n_pending++].since = e->ts;
 		return;
+	}
 	case HTTP_EV_THREAD:
 		on_thread(ev, e);
 		return;
@@ -148,10 +213,18 @@ void events_handle(struct events *ev, const struct http_event *e)
 	}
 }
 
+/* Records are sized to what they carry (bpf/http.h): complete one. */
 static int on_ring(void *ctx, void *data, size_t size)
 {
-	if (size >= sizeof(struct http_event))
-		events_handle(ctx, data);
+	static struct http_event e;
+	size_t n = size < sizeof(e) ? size : sizeof(e);
+
+	if (size < HTTP_EV_HDR)
+		return 0;
+	memcpy(&e, data, n);
+	if (e.head_len > n - HTTP_EV_HDR)
+		e.head_len = n - HTTP_EV_HDR;
+	events_handle(ctx, &e);
 	return 0;
 }
 

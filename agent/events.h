@@ -34,6 +34,11 @@ int events_fd(struct events *ev);			   /* to poll */
 void events_consume(struct events *ev);			   /* read what is there */
 void events_tick(struct events *ev, uint64_t now_mono_ns); /* release requests that waited enough */
 
+/* Where the requests of one captured segment start (pipelining): offsets
+ * into head, the first being 0; returns how many (at most max). Exposed for
+ * tests. */
+int events_split_requests(const char *head, int len, int *starts, int max);
+
 /* One kernel event (exposed for tests). */
 void events_handle(struct events *ev, const struct http_event *e);
 

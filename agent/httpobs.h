@@ -38,6 +38,7 @@ struct http_obs {
 	uint32_t tgid, tid;	       /* thread that sent (client) or read (server) the request;
 					* 0 when unknown */
 	char comm[16];		       /* that process's name */
+	uint64_t cgroup_id;	       /* its cgroup v2 id (0 when unknown) */
 	struct obs_addr local, remote; /* of this socket */
 	int error;		       /* OBS_CLOSE: errno (ECONNRESET, ETIMEDOUT), 0 = orderly */
 	uint16_t head_len;	       /* bytes in head */

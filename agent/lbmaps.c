@@ -168,6 +168,7 @@ static int lbmaps_adopt(struct lbmaps *lm)
 		memcpy(b->addr, be.addr, 16);
 		b->port = ntohs(be.port);
 		b->removed = be.flags & LB_BE_F_REMOVED;
+		lm->gc_pending |= b->removed;
 		if (b->removed)
 			clock_gettime(CLOCK_MONOTONIC, &b->removed_at);
 		be_key(b->family, b->addr, b->port, key, sizeof(key));
@@ -838,6 +839,7 @@ int lbmaps_apply(struct lbmaps *lm, const struct mesh_config *cfg, char *err, si
 		be.flags = LB_BE_F_REMOVED;
 		bpf_map_update_elem(lm->fd.backends, &id, &be, BPF_ANY);
 		b->removed = true;
+		lm->gc_pending = true;
 		clock_gettime(CLOCK_MONOTONIC, &b->removed_at);
 	}
 	lm->applies++;
@@ -851,9 +853,13 @@ out:
 void lbmaps_gc(struct lbmaps *lm, bool force)
 {
 	uint64_t now = now_ns();
+	bool waiting = false;
 	uint32_t id;
 	char key[128];
 
+	/* the walk covers every endpoint slot (max_be): only when one waits */
+	if (!lm->gc_pending)
+		return;
 	for (id = 1; id < lm->max_be; id++) {
 		struct lbm_backend *b = &lm->bes[id];
 		uint64_t t;
@@ -861,8 +867,10 @@ void lbmaps_gc(struct lbmaps *lm, bool force)
 		if (!b->used || !b->removed)
 			continue;
 		t = (uint64_t)b->removed_at.tv_sec * 1000000000ULL + b->removed_at.tv_nsec;
-		if (!force && now - t < GC_DELAY_NS)
+		if (!force && now - t < GC_DELAY_NS) {
+			waiting = true;
 			continue;
+		}
 		struct lb_be_key bk;
 
 		struct lb_backend empty = {};
@@ -874,6 +882,7 @@ void lbmaps_gc(struct lbmaps *lm, bool force)
 		strmap_del(&lm->be_ids, key);
 		memset(b, 0, sizeof(*b));
 	}
+	lm->gc_pending = waiting;
 }
 
 uint64_t lbm_percpu_sum(int fd, uint32_t key)

@@ -51,6 +51,7 @@ struct lbmaps {
 	uint32_t max_fe, max_svc, max_be, max_slots, max_maglev;
 	struct lbm_svc *svcs;	    /* index = svc_id */
 	struct lbm_backend *bes;    /* index = ep_id */
+	bool gc_pending;	    /* some backend waits in removed state for lbmaps_gc */
 	struct strmap svc_ids;	    /* key -> svc_id */
 	struct strmap be_ids;	    /* backend key -> ep_id */
 	struct strmap fes;	    /* frontend key (hex) -> svc_id */

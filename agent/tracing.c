@@ -5,6 +5,8 @@
  * an endpoint, else the process name. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,47 @@ static void proc_cgroup(uint32_t tgid, char *buf, size_t len)
 	fclose(f);
 }
 
+/* The cgroup v2 path (relative to the mount) of a cgroup id, as the kernel
+ * gives it with bpf_get_current_cgroup_id(): the id is the cgroup's kernfs
+ * file handle, so open_by_handle_at() finds the directory even after the
+ * process left it. Cached: a cgroup's path does not change. */
+static int cgroup_path_of_id(struct tracing *t, uint64_t id, char *buf, size_t len)
+{
+	struct cg_cache *c = &t->cg_cache[id % TRACING_CG_CACHE];
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = {.fh = {.handle_bytes = sizeof(uint64_t), .handle_type = 0xfe /* FILEID_KERNFS */}};
+	char link[64], path[PATH_MAX];
+	size_t root = strlen(t->cgroot);
+	ssize_t n;
+	int fd;
+
+	if (c->id == id) {
+		snprintf(buf, len, "%s", c->path);
+		return 0;
+	}
+	if (t->cg_mount_fd < 0)
+		t->cg_mount_fd = open(t->cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->cg_mount_fd < 0)
+		return -errno;
+	h.id = id;
+	fd = open_by_handle_at(t->cg_mount_fd, &h.fh, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	close(fd);
+	if (n < 0 || (size_t)n < root || strncmp(path, t->cgroot, root))
+		return -ENOENT;
+	path[n] = 0;
+	snprintf(c->path, sizeof(c->path), "%.*s", (int)sizeof(c->path) - 1,
+		 path + root + (path[root] == '/'));
+	c->id = id;
+	snprintf(buf, len, "%s", c->path);
+	return 0;
+}
+
 static bool cgroup_within(const char *proc_cg, const char *wl_cg, const char *cgroot)
 {
 	size_t root = strlen(cgroot), n;
@@ -65,7 +108,10 @@ static int service_of(void *ctx, const struct obs_addr *local, uint32_t tgid, co
 	if (!cfg)
 		return 1;
 	if (tgid) {
-		proc_cgroup(tgid, cg, sizeof(cg));
+		/* the kernel's cgroup id first: the process may be gone by now */
+		if (tgid != t->cur_tgid || !t->cur_cgroup_id ||
+		    cgroup_path_of_id(t, t->cur_cgroup_id, cg, sizeof(cg)))
+			proc_cgroup(tgid, cg, sizeof(cg));
 		for (int i = 0; cg[0] && i < cfg->n_workloads; i++) {
 			const struct cfg_workload *w = &cfg->workloads[i];
 
@@ -131,8 +177,11 @@ static void on_obs(const struct http_obs *o, void *ctx)
 {
 	struct tracing *t = ctx;
 
-	if (t->sb)
+	if (t->sb) {
+		t->cur_tgid = o->tgid; /* for service_of, called from sb_feed */
+		t->cur_cgroup_id = o->cgroup_id;
 		sb_feed(t->sb, o);
+	}
 }
 
 static int64_t clock_offset(void)
@@ -201,6 +250,7 @@ int tracing_init(struct tracing *t, int ring_fd, int drops_fd)
 	if (spanstore_init(&t->store, STORE_SPANS))
 		return -ENOMEM;
 	snprintf(t->sb_key, sizeof(t->sb_key), "unset");
+	t->cg_mount_fd = -1;
 	t->metrics = metrics_new(&(struct metrics_config){0}, mono_now());
 	if (!t->metrics)
 		return -ENOMEM;
@@ -263,4 +313,7 @@ void tracing_free(struct tracing *t)
 	spanstore_free(&t->store);
 	metrics_free(t->metrics);
 	t->metrics = NULL;
+	if (t->cg_mount_fd >= 0)
+		close(t->cg_mount_fd);
+	t->cg_mount_fd = -1;
 }

@@ -18,6 +18,13 @@ struct otlp;
 struct metrics;
 struct otlp_metrics;
 
+#define TRACING_CG_CACHE 256
+
+struct cg_cache {
+	uint64_t id;
+	char path[240];
+};
+
 struct tracing {
 	struct events ev;
 	struct spanbuild *sb;
@@ -31,6 +38,10 @@ struct tracing {
 	uint64_t metrics_interval_ns, metrics_sent_mono;
 	const struct mesh_config *cfg; /* in force; names services */
 	char cgroot[512];	       /* the cgroup v2 mount, to read /proc/PID/cgroup against */
+	int cg_mount_fd;	       /* open on cgroot, for open_by_handle_at */
+	struct cg_cache cg_cache[TRACING_CG_CACHE]; /* cgroup id -> path */
+	uint32_t cur_tgid;	       /* the observation being fed: its process ... */
+	uint64_t cur_cgroup_id;	       /* ... and that process's cgroup id */
 	char host[64];
 	int64_t clock_offset_ns; /* unix = monotonic + offset */
 	char sb_key[4096];	 /* the Telemetry settings the builder was made with */

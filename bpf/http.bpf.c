@@ -19,8 +19,15 @@
  *
  * Only segment heads are looked at: a segment that does not start with an
  * HTTP method or "HTTP/1." costs one 8-byte load and, on sockets that never
- * carried HTTP, one hash miss. Requests pipelined in one segment are found
- * by scanning for the next head after each "\r\n\r\n" of a bodiless request.
+ * carried HTTP, one hash miss. A request segment is sent as it is (its first
+ * HTTP_HEAD_MAX bytes): the agent finds requests pipelined after the first,
+ * which share the segment's timestamp anyway. Only a response head is
+ * scanned here, for the Content-Length or chunked framing that tells when its
+ * last byte passes.
+ *
+ * Records are sized to what they carry, and the agent is woken only once
+ * HTTP_WAKE_BYTES wait (it also reads every few ms): at tens of thousands of
+ * requests a second, a wake-up per record would cost more than the capture.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -67,28 +74,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } http_drops SEC(".maps");
 
-/* Scanning state for one response head or one run of request heads. It
- * lives in a map value, not on the stack: the verifier then treats every
- * field as unknown, so the bpf_loop callbacks converge at once instead of
- * being explored value by value. */
+/* What the scan of one response head found. It lives in a map value, not
+ * on the stack: the verifier then treats every field as unknown, so the
+ * bpf_loop callback converges at once instead of being explored value by
+ * value. */
 struct scan {
-	__u32 n;	/* bytes in buf */
-	__u32 match;	/* bytes of "\r\n\r\n" matched */
-	__u32 hdr_end;	/* offset after the first "\r\n\r\n", 0 = not found */
-	__u32 cl_state; /* bytes of "\ncontent-length:" matched, 16 = reading digits */
-	__s64 cl;	/* Content-Length, -1 = none */
-	__u32 te_state; /* bytes of "\ntransfer-encoding:" matched, 19 = in the header */
-	__u32 ch_state; /* bytes of "chunked" matched in that header */
-	__u32 chunked;
-	__u32 starts[HTTP_PIPELINE_MAX]; /* request heads after the first */
-	__u32 n_starts;
-	__u32 more; /* a start beyond HTTP_PIPELINE_MAX */
+	__u32 n;       /* bytes in the head buffer */
+	__u32 hdr_end; /* offset after the first "\r\n\r\n", 0 = not found */
+	__s64 cl;      /* Content-Length, -1 = none */
+	__u32 chunked; /* Transfer-Encoding names chunked */
+	__u32 reserved;
 };
 
-/* A segment's first bytes, with room to read a head at any scanned offset. */
+#define HTTP_SLACK 32 /* header names and values are read a word past an offset */
+
+/* The event being built, its head filled straight from the segment, and the
+ * scan over that head. */
 struct scratch {
 	struct scan st;
-	char buf[HTTP_SCAN_MAX + HTTP_HEAD_MAX];
+	struct http_event ev;
+	char slack[HTTP_SLACK];
 };
 
 struct {
@@ -214,17 +219,21 @@ static __always_inline __u64 tuple_key(__u8 family, const __u8 *local, const __u
 	return h | HTTP_TC_KEY;
 }
 
-static __always_inline struct http_event *ev_new(const struct seg *s, __u8 kind, __u64 now)
+static __always_inline __u64 wake_flags(void)
 {
-	struct http_event *e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
+	return bpf_ringbuf_query(&http_events, BPF_RB_AVAIL_DATA) > HTTP_WAKE_BYTES
+		   ? BPF_RB_FORCE_WAKEUP
+		   : BPF_RB_NO_WAKEUP;
+}
 
-	if (!e) {
-		http_drop(HTTP_DROP_RINGBUF);
-		return NULL;
-	}
+/* The fields every record has (up to head). */
+static __always_inline void ev_fill(struct http_event *e, const struct seg *s, __u8 kind,
+				    __u64 now)
+{
 	e->ts = now;
 	e->cookie = s->cookie;
 	e->pid_tgid = 0;
+	e->cgroup_id = 0;
 	e->kind = kind;
 	e->dir = s->dir;
 	e->family = s->family;
@@ -235,14 +244,18 @@ static __always_inline struct http_event *ev_new(const struct seg *s, __u8 kind,
 	e->lport = s->lport;
 	e->rport = s->rport;
 	e->head_len = 0;
-	e->reserved = 0;
+	e->seg_len = 0;
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
-	return e;
 }
 
-static __always_inline char lower(char c)
+/* A record without head: HTTP_EV_HDR bytes of the ring. */
+static __always_inline struct http_event *ev_reserve_hdr(void)
 {
-	return c >= 'A' && c <= 'Z' ? c + 32 : c;
+	struct http_event *e = bpf_ringbuf_reserve(&http_events, HTTP_EV_HDR, 0);
+
+	if (!e)
+		http_drop(HTTP_DROP_RINGBUF);
+	return e;
 }
 
 static __always_inline struct scratch *scratch_get(void)
@@ -252,129 +265,146 @@ static __always_inline struct scratch *scratch_get(void)
 	return bpf_map_lookup_elem(&http_scratch, &zero);
 }
 
-static long scan_response(__u32 i, void *unused)
+/* Eight head bytes from off on (little-endian word); the slack keeps a read
+ * past the last offset inside the map value. */
+static __always_inline __u64 load8(const struct scratch *sc, __u32 off)
 {
-	const char cl_pat[] = "\ncontent-length:";
-	const char te_pat[32] = "\ntransfer-encoding:";
-	const char ch_pat[] = "chunked";
-	struct scratch *sc = scratch_get();
-	struct scan *st;
-	char c;
-
-	if (!sc)
-		return 1;
-	st = &sc->st;
-	if (i >= st->n || i >= HTTP_SCAN_MAX)
-		return 1;
-	c = lower(sc->buf[i & (HTTP_SCAN_MAX - 1)]);
-	/* end of the head */
-	if ((st->match & 1) == 0 ? c == '\r' : c == '\n')
-		st->match++;
-	else
-		st->match = c == '\r' ? 1 : 0;
-	if (st->match == 4) {
-		st->hdr_end = i + 1;
-		return 1;
-	}
-	/* Content-Length: digits after optional spaces */
-	if (st->cl_state == 16) {
-		if (c >= '0' && c <= '9')
-			st->cl = (st->cl < 0 ? 0 : st->cl) * 10 + (c - '0');
-		else if (c != ' ' || st->cl >= 0)
-			st->cl_state = 0;
-	} else if (st->cl_state < 16 && c == cl_pat[st->cl_state & 15]) {
-		st->cl_state++;
-	} else {
-		st->cl_state = c == '\n' ? 1 : 0;
-	}
-	/* Transfer-Encoding: ... chunked */
-	if (st->te_state == 19) {
-		if (c == '\n')
-			st->te_state = 1;
-		else if (c == ch_pat[st->ch_state & 7] && ++st->ch_state == 7)
-			st->chunked = 1;
-		else if (c != ch_pat[(st->ch_state - 1) & 7])
-			st->ch_state = 0;
-	} else if (st->te_state < 19 && c == te_pat[st->te_state & 31]) {
-		st->te_state++;
-	} else {
-		st->te_state = c == '\n' ? 1 : 0;
-	}
-	return 0;
-}
-
-/* Request heads: one at 0, then one after each "\r\n\r\n" that another
- * method follows (bodiless requests, as GET pipelines are). */
-static long scan_requests(__u32 i, void *unused)
-{
-	struct scratch *sc = scratch_get();
-	struct scan *st;
-	char c;
 	__u64 w;
 
-	if (!sc)
-		return 1;
-	st = &sc->st;
-	if (i >= st->n || i >= HTTP_SCAN_MAX)
-		return 1;
-	c = sc->buf[i & (HTTP_SCAN_MAX - 1)];
-	if ((st->match & 1) == 0 ? c == '\r' : c == '\n')
-		st->match++;
-	else
-		st->match = c == '\r' ? 1 : 0;
-	if (st->match < 4)
-		return 0;
-	st->match = 0;
-	if (i + 9 > st->n)
-		return 1;
-	__builtin_memcpy(&w, &sc->buf[(i + 1) & (HTTP_SCAN_MAX - 1)], 8);
-	if (!http_is_request(w))
-		return 1; /* a body follows: we stop looking */
-	if (st->n_starts >= HTTP_PIPELINE_MAX) {
-		st->more = 1;
-		return 1;
+	__builtin_memcpy(&w, &sc->ev.head[off & (HTTP_SCAN_MAX - 1)], 8);
+	return w;
+}
+
+#define LOWER8 0x2020202020202020ULL	 /* ORed in: ASCII letters to lower case */
+#define W_CONTENT_ 0x2d746e65746e6f63ULL /* "content-" */
+#define W_LENGTH 0x003a6874676e656cULL	 /* "length:" (7 bytes) */
+#define W_TRANSFER 0x726566736e617274ULL /* "transfer" */
+#define W_ENCODIN 0x6e69646f636e652dULL	 /* "-encodin" */
+#define W_G 0x3a67U			 /* "g:" */
+#define W_CHUNKED 0x0064656b6e756863ULL	 /* "chunked" (7 bytes) */
+#define BYTES7 0x00ffffffffffffffULL
+
+/* Content-Length's digits, after optional spaces, from q on. */
+static __always_inline __s64 parse_length(const struct scratch *sc, __u32 q, __u32 n)
+{
+	__s64 v = -1;
+
+#pragma unroll
+	for (int k = 0; k < 24; k++) {
+		char c;
+
+		if (q + k >= n)
+			break;
+		c = sc->ev.head[(q + k) & (HTTP_SCAN_MAX - 1)];
+		if (c >= '0' && c <= '9')
+			v = (v < 0 ? 0 : v) * 10 + (c - '0');
+		else if (c != ' ' || v >= 0)
+			break;
 	}
-	st->starts[st->n_starts & (HTTP_PIPELINE_MAX - 1)] = i + 1;
-	st->n_starts++;
+	return v;
+}
+
+/* Does the header value from q on (up to its line end) name chunked? */
+static __always_inline bool value_chunked(const struct scratch *sc, __u32 q, __u32 n)
+{
+#pragma unroll
+	for (int k = 0; k < 32; k++) {
+		if (q + k + 7 > n || sc->ev.head[(q + k) & (HTTP_SCAN_MAX - 1)] == '\r')
+			return false;
+		if (((load8(sc, q + k) | LOWER8) & BYTES7) == W_CHUNKED)
+			return true;
+	}
+	return false;
+}
+
+/* A line ends at p: the head ends here, or the next line may be a header
+ * that frames the body. Returns true when the head ended. */
+static __always_inline bool on_newline(struct scratch *sc, __u32 p)
+{
+	struct scan *st = &sc->st;
+	__u32 n = st->n;
+	__u64 w1, w2;
+
+	if (p >= 3 && (__u32)load8(sc, p - 3) == 0x0a0d0a0d) { /* "\r\n\r\n" */
+		st->hdr_end = p + 1;
+		return true;
+	}
+	if (p + 20 > n)
+		return false;
+	w1 = load8(sc, p + 1) | LOWER8;
+	w2 = load8(sc, p + 9) | LOWER8;
+	if (w1 == W_CONTENT_ && (w2 & BYTES7) == W_LENGTH)
+		st->cl = parse_length(sc, p + 16, n);
+	else if (w1 == W_TRANSFER && w2 == W_ENCODIN &&
+		 (((__u16)load8(sc, p + 17)) | 0x0020) == W_G && value_chunked(sc, p + 19, n))
+		st->chunked = 1;
+	return false;
+}
+
+struct scan_ctx {
+	struct scratch *sc;
+};
+
+/* One word of the head per call: most words hold no newline and cost one
+ * load and a few ALU operations; only line ends are looked at. */
+static long scan_response(__u32 i, void *ctx)
+{
+	/* the map value comes through the stack: no lookup per word */
+	struct scratch *sc = ((struct scan_ctx *)ctx)->sc;
+	__u32 off = i * 8;
+	__u64 w, x;
+
+	if (off >= sc->st.n || off >= HTTP_SCAN_MAX)
+		return 1;
+	w = load8(sc, off);
+	x = w ^ 0x0a0a0a0a0a0a0a0aULL; /* a zero byte where w has '\n' */
+	if (!((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL))
+		return 0;
+#pragma unroll
+	for (int b = 0; b < 8; b++) {
+		if (((w >> (b * 8)) & 0xff) != '\n' || off + b >= sc->st.n)
+			continue;
+		if (on_newline(sc, off + b))
+			return 1;
+	}
 	return 0;
 }
 
-static __always_inline struct scratch *load_scan(struct __sk_buff *skb, const struct seg *s)
+/* The segment's first bytes into the event's head; the scan state reset. */
+static __always_inline struct scratch *load_head(struct __sk_buff *skb, const struct seg *s)
 {
 	struct scratch *sc = scratch_get();
 	__u32 len = s->len;
 
 	if (!sc)
 		return NULL;
-	if (len > HTTP_SCAN_MAX)
-		len = HTTP_SCAN_MAX;
-	if (len < 1 || bpf_skb_load_bytes(skb, s->off, sc->buf, len)) {
+	if (len > HTTP_HEAD_MAX)
+		len = HTTP_HEAD_MAX;
+	if (len < 1 || bpf_skb_load_bytes(skb, s->off, sc->ev.head, len)) {
 		http_drop(HTTP_DROP_LOAD);
 		return NULL;
 	}
 	__builtin_memset(&sc->st, 0, sizeof(sc->st));
 	sc->st.n = len;
 	sc->st.cl = -1;
-	sc->st.n_starts = 1;
 	return sc;
 }
 
-static __always_inline void emit_head(const struct seg *s, struct scratch *sc, __u32 n, __u32 off,
-				      __u8 kind, __u64 now, __u8 complete)
+/* Send the event built in the scratch with the head bytes it carries. */
+static __always_inline void emit_head(const struct seg *s, struct scratch *sc, __u8 kind,
+				      __u64 now, __u8 complete)
 {
-	struct http_event *e = ev_new(s, kind, now);
-	__u32 hl;
+	struct http_event *e = &sc->ev;
+	__u32 hl = sc->st.n;
 
-	if (!e)
-		return;
-	off &= HTTP_SCAN_MAX - 1;
-	hl = n > off ? n - off : 0;
+	ev_fill(e, s, kind, now);
 	if (hl > HTTP_HEAD_MAX)
 		hl = HTTP_HEAD_MAX;
 	e->head_len = hl;
+	e->seg_len = s->len > 0xffff ? 0xffff : s->len;
 	e->complete = complete;
-	bpf_probe_read_kernel(e->head, HTTP_HEAD_MAX, &sc->buf[off]);
-	bpf_ringbuf_submit(e, 0);
+	if (bpf_ringbuf_output(&http_events, e, HTTP_EV_HDR + hl, wake_flags()))
+		http_drop(HTTP_DROP_RINGBUF);
 }
 
 static __always_inline bool ends_chunked(struct __sk_buff *skb, const struct seg *s)
@@ -425,13 +455,15 @@ static __always_inline void outlier_feed(const struct seg *s, const char *head, 
 
 static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
-	struct scratch *sc = load_scan(skb, s);
-	struct http_conn c = {};
+	struct scratch *sc = load_head(skb, s);
+	struct http_conn c = {}, *old;
+	struct scan_ctx ctx;
 	__u8 complete = 0;
 
 	if (!sc)
 		return;
-	bpf_loop(HTTP_SCAN_MAX, scan_response, NULL, 0);
+	ctx.sc = sc;
+	bpf_loop(HTTP_SCAN_MAX / 8, scan_response, &ctx, 0);
 	if (sc->st.hdr_end && sc->st.cl >= 0) {
 		c.resp_left = sc->st.cl - (__s64)(s->len - sc->st.hdr_end);
 		if (c.resp_left <= 0)
@@ -444,33 +476,28 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 		else
 			c.resp_mode = 2;
 	}
-	if (bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_ANY))
+	/* in place when the socket is known: an LRU update costs several
+	 * times a lookup */
+	old = bpf_map_lookup_elem(&http_conns, &s->cookie);
+	if (old)
+		*old = c;
+	else if (bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_ANY))
 		http_drop(HTTP_DROP_CONNS);
-	outlier_feed(s, sc->buf, now);
-	emit_head(s, sc, sc->st.n, 0, HTTP_EV_RESPONSE, now, complete);
+	outlier_feed(s, sc->ev.head, now);
+	emit_head(s, sc, HTTP_EV_RESPONSE, now, complete);
 }
 
-static __always_inline void on_requests(struct __sk_buff *skb, struct seg *s, __u64 now)
+static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
-	struct scratch *sc = load_scan(skb, s);
-	struct http_conn c = {}, *old;
-	__u32 n_starts;
+	struct scratch *sc = load_head(skb, s);
+	struct http_conn c = {};
 
 	if (!sc)
 		return;
-	bpf_loop(HTTP_SCAN_MAX, scan_requests, NULL, 0);
-	if (sc->st.more)
-		http_drop(HTTP_DROP_PIPELINE);
-	n_starts = sc->st.n_starts;
-	old = bpf_map_lookup_elem(&http_conns, &s->cookie);
-	if (!old && bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_NOEXIST))
+	if (!bpf_map_lookup_elem(&http_conns, &s->cookie) &&
+	    bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_NOEXIST))
 		http_drop(HTTP_DROP_CONNS);
-	for (int k = 0; k < HTTP_PIPELINE_MAX; k++) {
-		if (k >= n_starts)
-			break;
-		emit_head(s, sc, sc->st.n, k ? sc->st.starts[k & (HTTP_PIPELINE_MAX - 1)] : 0,
-			  HTTP_EV_REQUEST, now, 0);
-	}
+	emit_head(s, sc, HTTP_EV_REQUEST, now, 0);
 }
 
 /* A body segment of the response in flight: has the framing been met? */
@@ -487,9 +514,11 @@ static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct
 		return;
 	}
 	c->resp_mode = 0;
-	e = ev_new(s, HTTP_EV_RESPONSE_END, now);
-	if (e)
-		bpf_ringbuf_submit(e, 0);
+	e = ev_reserve_hdr();
+	if (!e)
+		return;
+	ev_fill(e, s, HTTP_EV_RESPONSE_END, now);
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 /* tc: seen on a host-side interface, keyed by the 4-tuple, not the socket. */
@@ -510,7 +539,7 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 	if (s.len >= 8 && http_is_response(w)) {
 		on_response(skb, &s, bpf_ktime_get_ns());
 	} else if (s.len >= 8 && http_is_request(w)) {
-		on_requests(skb, &s, bpf_ktime_get_ns());
+		on_request(skb, &s, bpf_ktime_get_ns());
 	} else {
 		c = bpf_map_lookup_elem(&http_conns, &s.cookie);
 		if (c && c->resp_mode)
@@ -607,19 +636,18 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 
 	if (!cookie)
 		return;
-	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
-	if (!e) {
-		http_drop(HTTP_DROP_RINGBUF);
+	e = ev_reserve_hdr();
+	if (!e)
 		return;
-	}
-	__builtin_memset(e, 0, offsetof(struct http_event, head));
+	__builtin_memset(e, 0, HTTP_EV_HDR);
 	e->ts = bpf_ktime_get_ns();
 	e->cookie = cookie;
 	e->pid_tgid = bpf_get_current_pid_tgid();
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->kind = HTTP_EV_THREAD;
 	e->dir = dir;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wake_flags());
 }
 
 SEC("tp_btf/sock_send_length")
@@ -650,16 +678,14 @@ int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 	cookie = known_key(sk);
 	if (!cookie)
 		return 0;
-	e = bpf_ringbuf_reserve(&http_events, sizeof(*e), 0);
+	e = ev_reserve_hdr();
 	if (e) {
-		__builtin_memset(e, 0, offsetof(struct http_event, head));
+		__builtin_memset(e, 0, HTTP_EV_HDR);
 		e->ts = bpf_ktime_get_ns();
 		e->cookie = cookie;
 		e->kind = HTTP_EV_CLOSE;
 		e->error = sk->sk_err;
-		bpf_ringbuf_submit(e, 0);
-	} else {
-		http_drop(HTTP_DROP_RINGBUF);
+		bpf_ringbuf_submit(e, wake_flags());
 	}
 	bpf_map_delete_elem(&http_conns, &cookie);
 	return 0;

@@ -10,10 +10,10 @@
 #include <linux/types.h>
 #endif
 
-#define HTTP_HEAD_MAX 512     /* bytes of a head sent to the agent */
-#define HTTP_SCAN_MAX 1024    /* bytes of a segment scanned for heads */
+#define HTTP_HEAD_MAX 1024    /* bytes of a segment sent with a head event */
+#define HTTP_SCAN_MAX 1024    /* bytes of a response head scanned for its framing */
 #define HTTP_MAX_CONNS 65536  /* sockets with HTTP state (LRU) */
-#define HTTP_PIPELINE_MAX 4   /* request starts found in one segment */
+#define HTTP_WAKE_BYTES (1024 * 1024) /* wake the agent once this much waits */
 
 enum http_ev_kind {
 	HTTP_EV_REQUEST = 1,	  /* a request head starts in this segment */
@@ -32,10 +32,15 @@ enum http_dir {
  * hash of its 4-tuple with this bit set (socket cookies never have it). */
 #define HTTP_TC_KEY (1ULL << 63)
 
+/* Records are variable-sized: the fields up to head (HTTP_EV_HDR bytes),
+ * then head_len bytes of head for REQUEST and RESPONSE; THREAD, CLOSE and
+ * RESPONSE_END records stop at head. A request record carries the segment's
+ * first bytes whole: the agent finds requests pipelined after the first. */
 struct http_event {
 	__u64 ts;	/* bpf_ktime_get_ns() */
 	__u64 cookie;	/* socket cookie, or a tc connection key (HTTP_TC_KEY) */
 	__u64 pid_tgid; /* task context only (egress from sendmsg, the recv tracepoint); else 0 */
+	__u64 cgroup_id; /* THREAD: the task's cgroup v2 id (names it after it exited) */
 	__u8 kind;	/* enum http_ev_kind */
 	__u8 dir;	/* enum http_dir */
 	__u8 family;	/* AF_INET / AF_INET6 */
@@ -46,18 +51,19 @@ struct http_event {
 	__u16 lport; /* host order */
 	__u16 rport;
 	__u16 head_len;
-	__u16 reserved;
+	__u16 seg_len; /* REQUEST, RESPONSE: payload bytes of the segment (capped at 65535) */
 	char comm[16];
 	char head[HTTP_HEAD_MAX];
 };
-_Static_assert(sizeof(struct http_event) == 600, "http_event ABI");
+#define HTTP_EV_HDR 96 /* offsetof(struct http_event, head) */
+_Static_assert(sizeof(struct http_event) == HTTP_EV_HDR + HTTP_HEAD_MAX, "http_event ABI");
 
 /* http_drops index: why capture lost something (never silently). */
 enum http_drop_reason {
 	HTTP_DROP_RINGBUF = 0,	/* ring buffer full */
 	HTTP_DROP_CONNS = 1,	/* http_conns update failed */
 	HTTP_DROP_LOAD = 2,	/* payload could not be read */
-	HTTP_DROP_PIPELINE = 3, /* more request starts in a segment than scanned */
+	HTTP_DROP_PIPELINE = 3, /* unused: the agent splits pipelined requests */
 	HTTP_DROP_MAX = 8,
 };
 
