@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # bench/run.sh: every benchmark (`make bench`), or the ones named:
-#   bench/run.sh [http_overhead] [connect_cost] [eject] [scale] [capture]
+#   bench/run.sh [http_overhead] [connect_cost] [eject] [scale] [capture] [metrics]
 # Each prints figures and ratios against a baseline measured in the same
 # run; none passes or fails on a threshold. See bench/README.md.
 set -u -o pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ALL="http_overhead connect_cost eject scale capture"
+ALL="http_overhead connect_cost eject scale capture metrics"
 benches=${*:-$ALL}
 
 for b in $benches; do
