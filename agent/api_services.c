@@ -160,6 +160,8 @@ void api_write_tracing(struct agent *a, struct jsonw *w)
 		jw_ku64(w, "serverTraceparents", st.traceparents);
 		jw_ku64(w, "clientTraceparents", st.client_traceparents);
 		jw_ku64(w, "unpairedResponses", st.unpaired_responses);
+		jw_ku64(w, "spansHeld", st.pending);
+		jw_ku64(w, "sockets", st.sockets);
 		jw_key(w, "builderDrops");
 		jw_obj_open(w);
 		for (int i = 0; i < SB_DROP__MAX; i++)

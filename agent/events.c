@@ -10,6 +10,7 @@
 
 #include "bpf/http.h"
 #include "events.h"
+#include "httpparse.h"
 #include "log.h"
 
 #define EV_WAIT_NS (100ULL * 1000000ULL)
@@ -157,6 +158,78 @@ static void hold_request(struct events *ev, const struct http_obs *o, uint64_t t
 	ev->pending[ev->n_pending++].since = ts;
 }
 
+int events_split_responses(const char *head, int len, int seg_len, int *starts, bool *ends,
+			   int max)
+{
+	int n = 0, off = 0;
+
+	while (n < max && off < len) {
+		struct http_response r;
+		int rc = http_parse_response(head + off, len - off, &r);
+		int64_t next;
+
+		starts[n] = off;
+		ends[n] = false;
+		n++;
+		/* the next response starts after this one's body, when the
+		 * framing says where (a HEAD response may mislead us: then no
+		 * response head is found there and we stop) */
+		if (rc != HTTP_PARSE_OK || r.chunked)
+			break;
+		next = off + (int64_t)r.head_len +
+		       (r.status == 204 || r.status == 304 || r.status < 200 ? 0
+			: r.content_length > 0			       ? r.content_length
+								       : 0);
+		if (r.content_length < 0 && r.status >= 200 && r.status != 204 && r.status != 304)
+			break; /* delimited by the close */
+		if (next == seg_len) {
+			ends[n - 1] = true; /* ends with the segment */
+			break;
+		}
+		if (next >= len || len - next < 8 || memcmp(head + next, "HTTP/1.", 7))
+			break;
+		ends[n - 1] = true; /* another response follows in this segment */
+		off = (int)next;
+	}
+	return n;
+}
+
+/* A response record: responses pipelined in one segment (answers to
+ * pipelined requests) are split like the requests, each with its end when
+ * the segment holds it; the last one's end is the kernel's word. */
+static void on_responses(struct events *ev, const struct http_event *e)
+{
+	int starts[EV_PIPELINE_MAX];
+	bool ends[EV_PIPELINE_MAX];
+	int n = events_split_responses(e->head, e->head_len, e->seg_len, starts, ends,
+				       EV_PIPELINE_MAX);
+	struct http_obs o;
+
+	if (!n) {
+		n = 1;
+		starts[0] = 0;
+		ends[0] = false;
+	}
+	for (int k = 0; k < n; k++) {
+		int end = k + 1 < n ? starts[k + 1] : e->head_len;
+
+		obs_from(e, &o);
+		o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_SERVER : OBS_ROLE_CLIENT;
+		ev->responses++;
+		o.kind = OBS_RESPONSE;
+		o.head_len = end - starts[k] > OBS_HEAD_MAX ? OBS_HEAD_MAX : end - starts[k];
+		memcpy(o.head, e->head + starts[k], o.head_len);
+		deliver(ev, &o);
+		/* the kernel's complete flag speaks of the segment's first
+		 * response (its framing is what it followed) */
+		if (!ends[k] && !(n == 1 && e->complete))
+			continue;
+		o.head_len = 0;
+		o.kind = OBS_RESPONSE_END;
+		deliver(ev, &o);
+	}
+}
+
 void events_handle(struct events *ev, const struct http_event *e)
 {
 	struct http_obs o;
@@ -183,20 +256,13 @@ void events_handle(struct events *ev, const struct http_event *e)
 		on_thread(ev, e);
 		return;
 	case HTTP_EV_RESPONSE:
+		flush_cookie(ev, e->cookie);
+		on_responses(ev, e);
+		return;
 	case HTTP_EV_RESPONSE_END:
 		flush_cookie(ev, e->cookie);
 		obs_from(e, &o);
 		o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_SERVER : OBS_ROLE_CLIENT;
-		if (e->kind == HTTP_EV_RESPONSE) {
-			ev->responses++;
-			o.kind = OBS_RESPONSE;
-			o.head_len = e->head_len > OBS_HEAD_MAX ? OBS_HEAD_MAX : e->head_len;
-			memcpy(o.head, e->head, o.head_len);
-			deliver(ev, &o);
-			if (!e->complete)
-				return;
-			o.head_len = 0;
-		}
 		o.kind = OBS_RESPONSE_END;
 		deliver(ev, &o);
 		return;

@@ -6,6 +6,7 @@
 #ifndef BPFMESH_EVENTS_H
 #define BPFMESH_EVENTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "httpobs.h"
@@ -38,6 +39,13 @@ void events_tick(struct events *ev, uint64_t now_mono_ns); /* release requests t
  * into head, the first being 0; returns how many (at most max). Exposed for
  * tests. */
 int events_split_requests(const char *head, int len, int *starts, int max);
+
+/* Where the responses of one captured segment start (answers to pipelined
+ * requests), following Content-Length; ends[k] says that response k ends
+ * within the segment (seg_len: the segment's payload bytes). Exposed for
+ * tests. */
+int events_split_responses(const char *head, int len, int seg_len, int *starts, bool *ends,
+			   int max);
 
 /* One kernel event (exposed for tests). */
 void events_handle(struct events *ev, const struct http_event *e);

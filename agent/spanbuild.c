@@ -170,6 +170,8 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	fill_request(sb, s, p, req);
 	dl_push(&sb->all, &p->all);
 	dl_push(&s->pends, &p->on_sock);
+	if (!s->pair_from)
+		s->pair_from = &p->on_sock;
 	p->proc = sb_proc_get(sb, o->tgid);
 	if (p->proc)
 		dl_push(p->sp.kind == SPAN_KIND_SERVER ? &p->proc->servers : &p->proc->clients,
@@ -232,12 +234,18 @@ static void on_request(struct spanbuild *sb, const struct http_obs *o)
  * framed by the close either. stop: the later one (NULL: all are earlier). */
 static void end_earlier(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *stop, uint64_t now)
 {
-	for (struct sb_node *n = s->pends.head; n && (!stop || n != &stop->on_sock); n = n->next) {
+	/* Backwards from stop: the first one met that has seen its response
+	 * ran this when that response came, for everything before it, so the
+	 * walk ends there instead of crossing every finished span held on a
+	 * busy keep-alive socket. */
+	for (struct sb_node *n = stop ? stop->on_sock.prev : s->pends.tail; n; n = n->prev) {
 		struct sb_pend *q = sb_of(n, struct sb_pend, on_sock);
 
 		q->close_delimited = false;
 		if (q->state == SB_RESPONDED)
 			sb_finish(sb, q, q->resp_ns, false, now);
+		if (q->resp_seen)
+			break;
 	}
 }
 
@@ -301,18 +309,24 @@ static void on_response(struct spanbuild *sb, const struct http_obs *o)
  * then. */
 static struct sb_pend *end_target(struct sb_sock *s, uint64_t ts)
 {
-	for (struct sb_node *n = s->pends.head; n; n = n->next) {
+	struct sb_pend *best = NULL;
+
+	/* backwards: only the last responses can still be open to an end;
+	 * once a response is followed by one that started by ts, so is every
+	 * older one */
+	for (struct sb_node *n = s->pends.tail; n; n = n->prev) {
 		struct sb_pend *p = sb_of(n, struct sb_pend, on_sock);
 		struct sb_pend *q = n->next ? sb_of(n->next, struct sb_pend, on_sock) : NULL;
 		uint64_t next = q && q->resp_seen ? q->resp_ns : s->last_resp_ns;
 
 		if (!p->resp_seen)
-			return NULL;
-		if (p->end_exact || (next > p->resp_ns && next <= ts))
-			continue;
-		return ts >= p->resp_ns ? p : NULL;
+			continue; /* waiting for its response, or one that lost it */
+		if (next > p->resp_ns && next <= ts)
+			break;
+		if (!p->end_exact && ts >= p->resp_ns)
+			best = p;
 	}
-	return NULL;
+	return best;
 }
 
 static void on_response_end(struct spanbuild *sb, const struct http_obs *o)

@@ -108,6 +108,8 @@ static void pend_free(struct spanbuild *sb, struct sb_pend *p)
 		for (int i = 0; i < s->fifo_len; i++)
 			if (s->fifo[(s->fifo_head + i) % SB_FIFO_MAX] == p)
 				s->fifo[(s->fifo_head + i) % SB_FIFO_MAX] = NULL;
+		if (s->pair_from == &p->on_sock)
+			s->pair_from = p->on_sock.next;
 		dl_del(&s->pends, &p->on_sock);
 		sb_sock_release(sb, s);
 	}

@@ -80,6 +80,9 @@ struct sb_sock {
 	struct sb_sock *cnext; /* by connection */
 	struct sb_node lru;
 	struct sb_dlist pends; /* requests still held, in order */
+	/* Kept so that per-event work does not grow with what is held (a busy
+	 * keep-alive socket holds hundreds of finished spans): */
+	struct sb_node *pair_from; /* pends before it all have a partner */
 	/* open requests, oldest first; NULL stands for one that is not tracked
 	 * (bad head, no room) so that responses still pair in order */
 	struct sb_pend *fifo[SB_FIFO_MAX];

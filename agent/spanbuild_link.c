@@ -105,7 +105,10 @@ static void find_pair(struct spanbuild *sb, struct sb_pend *p)
 	for (struct sb_sock *o = sb_conn_bucket(sb, p->sock); o; o = o->cnext) {
 		if (!sb_sock_peers(p->sock, o))
 			continue;
-		for (struct sb_node *n = o->pends.head; n; n = n->next) {
+		/* pairs form in order: skip the paired head of the list */
+		while (o->pair_from && sb_of(o->pair_from, struct sb_pend, on_sock)->partner)
+			o->pair_from = o->pair_from->next;
+		for (struct sb_node *n = o->pair_from; n; n = n->next) {
 			struct sb_pend *q = sb_of(n, struct sb_pend, on_sock);
 			bool client = p->sp.kind == SPAN_KIND_CLIENT;
 			struct sb_pend *c = client ? p : q, *s = client ? q : p;

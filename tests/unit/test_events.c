@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdbool.h>
 #include <cmocka.h>
 
 #include "bpf/http.h"
@@ -45,6 +46,30 @@ static void test_split(void **state)
 	assert_int_equal(events_split_requests(cut, strlen(cut), st, 8), 2);
 	assert_int_equal(events_split_requests(three, strlen(three), st, 2), 2); /* max */
 	assert_int_equal(events_split_requests("", 0, st, 8), 0);
+}
+
+static void test_split_responses(void **state)
+{
+	const char *two = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+			  "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+	const char *cont = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+			   "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc";
+	const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n";
+	int st[8];
+	bool ends[8];
+
+	(void)state;
+	assert_int_equal(events_split_responses(two, strlen(two), strlen(two), st, ends, 8), 2);
+	assert_memory_equal(two + st[1], "HTTP/1.1 404", 12);
+	assert_true(ends[0] && ends[1]);
+	/* the second one's body goes on in the next segments */
+	assert_int_equal(events_split_responses(cont, strlen(cont), strlen(cont), st, ends, 8), 2);
+	assert_true(ends[0]);
+	assert_false(ends[1]);
+	/* chunked: the kernel follows it; we do not look further */
+	assert_int_equal(
+	    events_split_responses(chunked, strlen(chunked), strlen(chunked), st, ends, 8), 1);
+	assert_false(ends[0]);
 }
 
 static void test_pipelined_segment(void **state)
@@ -94,6 +119,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_split),
+	    cmocka_unit_test(test_split_responses),
 	    cmocka_unit_test(test_pipelined_segment),
 	};
 
