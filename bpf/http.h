@@ -13,7 +13,6 @@
 #define HTTP_HEAD_MAX 1024    /* bytes of a segment sent with a head event */
 #define HTTP_SCAN_MAX 1024    /* bytes of a response head scanned for its framing */
 #define HTTP_MAX_CONNS 65536  /* sockets with HTTP state (LRU) */
-#define HTTP_WAKE_BYTES (1024 * 1024) /* wake the agent once this much waits */
 
 enum http_ev_kind {
 	HTTP_EV_REQUEST = 1,	  /* a request head starts in this segment */
