@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
@@ -48,11 +49,14 @@ static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_se
 
 /* The worst breaker state among the service's kernel services (one per
  * port and address family), with the failure rate of its window. */
-static void write_breaker(struct agent *a, struct jsonw *w, int si)
+static void write_breaker(struct agent *a, struct jsonw *w, int si, const struct svc_view *pre)
 {
 	struct svc_view v;
 
-	svcstats_service(a, si, &v);
+	if (pre)
+		v = *pre;
+	else
+		svcstats_service(a, si, &v);
 	jw_key(w, "breaker");
 	jw_obj_open(w);
 	jw_kstr(w, "state", health_breaker_name(v.worst.breaker));
@@ -66,7 +70,7 @@ static void write_breaker(struct agent *a, struct jsonw *w, int si)
 
 /* window_s 0: without latency (the config view); single: with its routes. */
 static void write_service(struct agent *a, struct jsonw *w, const struct cfg_service *s,
-			  uint32_t window_s, bool single)
+			  uint32_t window_s, bool single, const struct svc_view *pre)
 {
 	char ip[INET6_ADDRSTRLEN];
 	int i, healthy = 0;
@@ -93,7 +97,7 @@ static void write_service(struct agent *a, struct jsonw *w, const struct cfg_ser
 		jw_obj_close(w);
 	}
 	jw_arr_close(w);
-	write_breaker(a, w, (int)(s - a->cfg->services));
+	write_breaker(a, w, (int)(s - a->cfg->services), pre);
 	jw_key(w, "endpoints");
 	jw_arr_open(w);
 	for (i = 0; i < s->n_endpoints; i++)
@@ -112,6 +116,7 @@ static void write_service(struct agent *a, struct jsonw *w, const struct cfg_ser
 int api_write_services(struct agent *a, struct jsonw *w, const char *name, uint32_t window_s)
 {
 	const struct mesh_config *cfg = a->cfg;
+	struct svc_view *views;
 	char ns[CFG_NAME_MAX] = "default";
 	const char *n = name;
 	int i;
@@ -126,14 +131,21 @@ int api_write_services(struct agent *a, struct jsonw *w, const char *name, uint3
 		i = cfg ? config_find_service(cfg, ns, n) : -1;
 		if (i < 0)
 			return -ENOENT;
-		write_service(a, w, &cfg->services[i], window_s, true);
+		write_service(a, w, &cfg->services[i], window_s, true, NULL);
 		return 0;
 	}
 	jw_obj_open(w);
 	jw_key(w, "services");
 	jw_arr_open(w);
+	/* the breakers of all services in one pass over the kernel services */
+	views = cfg && cfg->n_services ? calloc(cfg->n_services, sizeof(*views)) : NULL;
+	if (views && svcstats_services(a, views, cfg->n_services)) {
+		free(views);
+		views = NULL;
+	}
 	for (i = 0; cfg && i < cfg->n_services; i++)
-		write_service(a, w, &cfg->services[i], window_s, false);
+		write_service(a, w, &cfg->services[i], window_s, false, views ? &views[i] : NULL);
+	free(views);
 	jw_arr_close(w);
 	api_write_refusals(a, w);
 	jw_obj_close(w);
@@ -232,7 +244,7 @@ void api_write_config(struct agent *a, struct jsonw *w)
 	jw_key(w, "services");
 	jw_arr_open(w);
 	for (i = 0; cfg && i < cfg->n_services; i++)
-		write_service(a, w, &cfg->services[i], 0, false);
+		write_service(a, w, &cfg->services[i], 0, false, NULL);
 	jw_arr_close(w);
 	api_write_tracing(a, w);
 	jw_key(w, "documents");

@@ -20,6 +20,10 @@ struct mm_family *mm_family(struct mm_set *set, const char *name, const char *un
 {
 	struct mm_family *f;
 
+	/* one family per name, whoever adds to it (traces and metrics export) */
+	for (size_t i = 0; i < set->n; i++)
+		if (!strcmp(set->fams[i].name, name))
+			return &set->fams[i];
 	if (set->n == set->cap) {
 		size_t cap = set->cap ? set->cap * 2 : 32;
 		void *p = realloc(set->fams, cap * sizeof(*set->fams));
@@ -154,14 +158,19 @@ static void collect_services(struct agent *a, struct mm_set *set)
 	pool = mm_family(set, "bpfmesh.pool.connections", "{connection}",
 			 "Connections held against the service's connectionPool.tcp.maxConnections.",
 			 false);
-	for (int si = 0; cfg && si < cfg->n_services; si++) {
-		struct svc_view v;
+	if (cfg && cfg->n_services) {
+		struct svc_view *v = calloc(cfg->n_services, sizeof(*v));
 
-		svcstats_service(a, si, &v);
-		for (int k = 0; k < 3; k++)
-			mm_add(set, breaker, v.worst.breaker == k, 2, "service.name",
-			       cfg->services[si].meta.name, "state", states[k]);
-		mm_add(set, pool, v.pool_active, 1, "service.name", cfg->services[si].meta.name);
+		if (!v || svcstats_services(a, v, cfg->n_services))
+			set->oom = true;
+		for (int si = 0; v && !set->oom && si < cfg->n_services; si++) {
+			for (int k = 0; k < 3; k++)
+				mm_add(set, breaker, v[si].worst.breaker == k, 2, "service.name",
+				       cfg->services[si].meta.name, "state", states[k]);
+			mm_add(set, pool, v[si].pool_active, 1, "service.name",
+			       cfg->services[si].meta.name);
+		}
+		free(v);
 	}
 	refusals = mm_family(set, "bpfmesh.refusals", "{connection}",
 			     "connect() calls the kernel refused, by reason.", true);
@@ -216,6 +225,21 @@ static void collect_tracing(struct agent *a, struct mm_set *set)
 		f = mm_family(set, "bpfmesh.otlp.requests.failed", "{request}",
 			      "OTLP requests without a 2xx answer (retried or not).", true);
 		mm_add(set, f, os.requests_failed, 1, "signal", "traces");
+	}
+	if (t->otlp_metrics) {
+		struct otlp_metrics_stats om;
+
+		otlp_metrics_get_stats(t->otlp_metrics, &om);
+		f = mm_family(set, "bpfmesh.otlp.batches", "{batch}",
+			      "OTLP export requests, by signal and result.", true);
+		mm_add(set, f, om.snapshots_sent, 2, "signal", "metrics", "result", "sent");
+		mm_add(set, f, om.snapshots_failed, 2, "signal", "metrics", "result", "failed");
+		f = mm_family(set, "bpfmesh.otlp.points.exported", "{point}",
+			      "Metric data points the collector accepted.", true);
+		mm_add(set, f, om.points_exported, 0);
+		f = mm_family(set, "bpfmesh.otlp.requests.failed", "{request}",
+			      "OTLP requests without a 2xx answer (retried or not).", true);
+		mm_add(set, f, om.requests_failed, 1, "signal", "metrics");
 	}
 	if (t->metrics) {
 		struct metrics_stats ms;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* svcstats.c: sums of the kernel's per-endpoint and per-service state. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "health.h"
@@ -52,21 +54,42 @@ void svcstats_endpoint(struct agent *a, const struct cfg_service *s, const struc
 	}
 }
 
+static void add_rt(struct agent *a, uint32_t id, struct svc_view *v, bool *any)
+{
+	struct lb_svc_rt rt;
+
+	if (health_svc_read(&a->health, id, &rt))
+		return;
+	if (!*any || breaker_rank(rt.breaker) > breaker_rank(v->worst.breaker))
+		v->worst = rt;
+	v->pool_active += rt.active > 0 ? rt.active : 0;
+	*any = true;
+}
+
 void svcstats_service(struct agent *a, int si, struct svc_view *v)
 {
 	bool any = false;
 
 	memset(v, 0, sizeof(*v));
-	for (uint32_t id = 1; id < a->lm.max_svc; id++) {
-		struct lb_svc_rt rt;
+	for (uint32_t id = 1; id < a->lm.max_svc; id++)
+		if (a->lm.svcs[id].used && a->lm.svcs[id].cfg_si == si)
+			add_rt(a, id, v, &any);
+}
 
-		if (!a->lm.svcs[id].used || a->lm.svcs[id].cfg_si != si)
-			continue;
-		if (health_svc_read(&a->health, id, &rt))
-			continue;
-		if (!any || breaker_rank(rt.breaker) > breaker_rank(v->worst.breaker))
-			v->worst = rt;
-		v->pool_active += rt.active > 0 ? rt.active : 0;
-		any = true;
+int svcstats_services(struct agent *a, struct svc_view *v, int n)
+{
+	bool *any = calloc(n > 0 ? n : 1, sizeof(*any));
+
+	if (!any)
+		return -ENOMEM;
+	memset(v, 0, n * sizeof(*v));
+	/* one pass over the kernel services, not one per configured service */
+	for (uint32_t id = 1; id < a->lm.max_svc; id++) {
+		int si = a->lm.svcs[id].cfg_si;
+
+		if (a->lm.svcs[id].used && si >= 0 && si < n)
+			add_rt(a, id, &v[si], &any[si]);
 	}
+	free(any);
+	return 0;
 }

@@ -32,5 +32,8 @@ void svcstats_endpoint(struct agent *a, const struct cfg_service *s, const struc
 		       struct ep_view *v);
 /* si: the service's index in a->cfg->services. */
 void svcstats_service(struct agent *a, int si, struct svc_view *v);
+/* Every configured service at once (v[0..n), n = a->cfg->n_services), in one
+ * pass over the kernel services. 0 or -ENOMEM. */
+int svcstats_services(struct agent *a, struct svc_view *v, int n);
 
 #endif

@@ -30,10 +30,7 @@
 # BENCH_PARTS (which parts to run, default "1 2 3").
 set -u -o pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# the build tree from $BUILD, as tests/e2e/lib.sh does (lib.sh's own default
-# is build/)
-# shellcheck disable=SC2034 # used by lib.sh
-BPFMESH=$BENCH_ROOT/${BUILD:-build}/bpfmesh
+# lib.sh takes the build tree from $BUILD, as tests/e2e/lib.sh does
 E2E_BIN=$BENCH_ROOT/${BUILD:-build}/tests/e2e
 
 ROUNDS=${BENCH_ROUNDS:-5}

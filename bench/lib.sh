@@ -8,7 +8,7 @@
 # bg (background processes to stop) and on_exit (extra teardown) as needed.
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BPFMESH=$BENCH_ROOT/build/bpfmesh
+BPFMESH=$BENCH_ROOT/${BUILD:-build}/bpfmesh
 # shellcheck disable=SC2034 # used by the scripts that source this file
 E2E_BIN=$BENCH_ROOT/build/tests/e2e
 
