@@ -112,6 +112,7 @@ int agent_reload(struct agent *a)
 	health_apply(&a->health, cfg);
 	tcguard_apply(&a->tcg, cfg);
 	loader_set_tc_capture(&a->ld, a->tcg.n_attached > 0);
+	access_apply(&a->access, cfg, &a->lm);
 	terminate_removed_endpoints(a, cfg);
 	healthcheck_update(&a->hc, cfg, &a->lm);
 	config_free(a->cfg);
@@ -346,6 +347,7 @@ int agent_main(int argc, char **argv)
 	if (health_init(&a.health, &a.lm, loader_map_fd(&a.ld, "lb_events"),
 			loader_map_fd(&a.ld, "lb_drops"), loader_map_fd(&a.ld, "lb_ev_lost")))
 		goto out;
+	access_init(&a.access, loader_map_fd(&a.ld, "lb_access"));
 	tcguard_init(&a.tcg, a.opts.bpffs, loader_prog_fd(&a.ld, "bm_tc_guard"),
 		     loader_prog_fd(&a.ld, "bm_http_tc_in"), loader_prog_fd(&a.ld, "bm_http_tc_out"));
 	terminator_init(&a.term, loader_prog(&a.ld, "bm_iter_tcp"),
@@ -420,11 +422,16 @@ int agent_main(int argc, char **argv)
 		health_tick(&a.health, now);
 		tracing_tick(&a.tracing, now);
 		metrics_export_tick(&a, now);
-		/* interfaces named in the config that did not exist yet */
-		if (a.tcg.missing && a.cfg && mono_ns() - last_tc > 2000000000ULL) {
-			last_tc = mono_ns();
-			tcguard_apply(&a.tcg, a.cfg);
-			loader_set_tc_capture(&a.ld, a.tcg.n_attached > 0);
+		/* interfaces and workload cgroups named in the config that
+		 * did not exist yet */
+		if ((a.tcg.missing || a.access.missing) && a.cfg && now - last_tc > 2000000000ULL) {
+			last_tc = now;
+			if (a.tcg.missing) {
+				tcguard_apply(&a.tcg, a.cfg);
+				loader_set_tc_capture(&a.ld, a.tcg.n_attached > 0);
+			}
+			if (a.access.missing)
+				access_apply(&a.access, a.cfg, &a.lm);
 		}
 		pthread_mutex_unlock(&a.lock);
 	}

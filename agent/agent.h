@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "api_auth.h"
+#include "access.h"
 #include "config.h"
 #include "health.h"
 #include "healthcheck.h"
@@ -36,6 +37,7 @@ struct agent {
 	struct lbmaps lm;
 	struct health health;
 	struct tcguard tcg;
+	struct access access;
 	struct healthcheck hc;
 	struct terminator term;
 	struct tracing tracing;

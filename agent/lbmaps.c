@@ -299,6 +299,9 @@ static int want_build(const struct mesh_config *cfg, struct want *w)
 				for (int k = 0; k < cfg->n_policies; k++)
 					if (cfg->policies[k].service_idx == si)
 						ws->flags |= LB_SVC_F_POLICY;
+				for (int k = 0; k < cfg->n_access; k++)
+					if (cfg->access[k].service_idx == si)
+						ws->flags |= LB_SVC_F_ACCESS;
 				ws->eps = calloc(s->n_endpoints + 1, sizeof(*ws->eps));
 				ws->weights = calloc(s->n_endpoints + 1, sizeof(*ws->weights));
 				if (!ws->eps || !ws->weights)

@@ -150,6 +150,7 @@ static void collect_services(struct agent *a, struct mm_set *set)
 	    {LB_DROP_BREAKER_OPEN, "breaker_open"}, {LB_DROP_BULKHEAD, "bulkhead"},
 	    {LB_DROP_RATE_LIMIT, "rate_limited"},   {LB_DROP_TC_EJECTED, "tc_ejected"},
 	    {LB_DROP_NO_BACKEND, "no_backend"},	    {LB_DROP_REVNAT_FULL, "revnat_full"},
+	    {LB_DROP_ACCESS_DENIED, "access_denied"},
 	};
 
 	breaker = mm_family(set, "bpfmesh.breaker.state", "1",

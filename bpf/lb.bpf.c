@@ -17,6 +17,7 @@
 #define SOCK_STREAM 1
 #define SOCK_DGRAM 2
 #define ECONNREFUSED 111
+#define EPERM 1
 #define ECONNRESET 104
 #define ETIMEDOUT 110
 #define EHOSTUNREACH 113
@@ -169,6 +170,30 @@ static __always_inline __u32 lb_admit(const struct lb_svc *svc, __u32 svc_id, bo
 	return 0;
 }
 
+/* AccessPolicy: may the calling task's workload connect to the service? Its
+ * cgroup and every ancestor are looked up (a Workload names a subtree). */
+static __always_inline bool lb_access_ok(__u32 svc_id)
+{
+	struct lb_access_key k = {.svc_id = svc_id};
+	bool allowed = false, allow_only;
+	__u8 *v;
+
+	v = bpf_map_lookup_elem(&lb_access, &k);
+	allow_only = v && *v == LB_ACCESS_ALLOW_ONLY;
+	for (int lvl = 0; lvl < LB_CG_DEPTH_MAX; lvl++) {
+		k.cgroup_id = bpf_get_current_ancestor_cgroup_id(lvl);
+		if (!k.cgroup_id)
+			break;
+		v = bpf_map_lookup_elem(&lb_access, &k);
+		if (!v)
+			continue;
+		if (*v == LB_ACCESS_DENY)
+			return false;
+		allowed |= *v == LB_ACCESS_ALLOW;
+	}
+	return !allow_only || allowed;
+}
+
 static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool sendmsg)
 {
 	struct lb_revnat_key rk = {};
@@ -192,6 +217,11 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 	svc = bpf_map_lookup_elem(&lb_services, &fe->svc_id);
 	if (!svc)
 		return SYS_PROCEED;
+	if ((svc->flags & LB_SVC_F_ACCESS) && !lb_access_ok(fe->svc_id)) {
+		lb_count_drop(LB_DROP_ACCESS_DENIED);
+		bpf_set_retval(-EPERM);
+		return SYS_REJECT;
+	}
 
 	cookie = bpf_get_socket_cookie(ctx);
 	now = bpf_ktime_get_ns();

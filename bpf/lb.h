@@ -73,6 +73,7 @@ struct lb_svc {
 _Static_assert(sizeof(struct lb_svc) == 16, "lb_svc ABI");
 
 #define LB_SVC_F_POLICY 0x1 /* lb_svc_policy has an entry: saves a lookup when not */
+#define LB_SVC_F_ACCESS 0x2 /* lb_access has entries: an AccessPolicy names the service */
 
 struct lb_slot_key {
 	__u32 svc_id;
@@ -180,6 +181,7 @@ enum lb_drop_reason {
 	LB_DROP_RATE_LIMIT = 5,	  /* rateLimit bucket empty */
 	LB_DROP_ALL_EJECTED = 6,  /* every endpoint ejected */
 	LB_DROP_TC_EJECTED = 7,	  /* tc guard dropped a SYN to an ejected endpoint */
+	LB_DROP_ACCESS_DENIED = 8, /* AccessPolicy: the client's workload may not connect (EPERM) */
 	LB_DROP_MAX = 16,
 };
 
@@ -190,5 +192,26 @@ struct lb_svc_name {
 	__u64 reserved;
 };
 _Static_assert(sizeof(struct lb_svc_name) == 256, "lb_svc_name ABI");
+
+/* lb_access: AccessPolicy, keyed by service and a workload's cgroup v2 id.
+ * The client's cgroup and its ancestors (up to LB_CG_DEPTH_MAX levels) are
+ * looked up, so a workload's cgroup covers its whole subtree. The entry with
+ * cgroup_id 0 marks a service with ALLOW policies: only the workloads they
+ * name may connect. DENY wins over ALLOW. */
+#define LB_CG_DEPTH_MAX 16
+#define LB_MAX_ACCESS 16384
+
+struct lb_access_key {
+	__u32 svc_id;
+	__u32 reserved;
+	__u64 cgroup_id;
+};
+_Static_assert(sizeof(struct lb_access_key) == 16, "lb_access_key ABI");
+
+enum lb_access_action {
+	LB_ACCESS_ALLOW = 1,
+	LB_ACCESS_DENY = 2,
+	LB_ACCESS_ALLOW_ONLY = 3, /* at cgroup_id 0 */
+};
 
 #endif

@@ -133,4 +133,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_svc_names SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_ACCESS);
+	__type(key, struct lb_access_key);
+	__type(value, __u8); /* enum lb_access_action */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_access SEC(".maps");
+
 #endif
