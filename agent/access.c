@@ -43,7 +43,8 @@ static int want_put(struct wants *ws, uint32_t svc_id, uint64_t cg, uint8_t acti
 		ws->w = p;
 		ws->cap = cap;
 	}
-	ws->w[ws->n++] = (struct want){.key = {.svc_id = svc_id, .cgroup_id = cg}, .action = action};
+	ws->w[ws->n++] =
+	    (struct want){.key = {.svc_id = svc_id, .cgroup_id = cg}, .action = action};
 	return 0;
 }
 
@@ -117,8 +118,9 @@ int access_apply(struct access *ac, const struct mesh_config *cfg, const struct 
 	for (int i = 0; i < ws.n; i++) {
 		if (bpf_map_update_elem(ac->map_fd, &ws.w[i].key, &ws.w[i].action, BPF_ANY)) {
 			err = -errno;
-			log_error("access policy: lb_access full or unwritable (%s): %d entries wanted",
-				  strerror(errno), ws.n);
+			log_error(
+			    "access policy: lb_access full or unwritable (%s): %d entries wanted",
+			    strerror(errno), ws.n);
 			break;
 		}
 		ac->entries++;

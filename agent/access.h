@@ -14,8 +14,8 @@
 #include "lbmaps.h"
 
 struct access {
-	int map_fd;	 /* lb_access */
-	int missing;	 /* workload cgroups that do not exist (yet): retried */
+	int map_fd;	  /* lb_access */
+	int missing;	  /* workload cgroups that do not exist (yet): retried */
 	uint32_t entries; /* in the map now */
 };
 

@@ -349,7 +349,8 @@ int agent_main(int argc, char **argv)
 		goto out;
 	access_init(&a.access, loader_map_fd(&a.ld, "lb_access"));
 	tcguard_init(&a.tcg, a.opts.bpffs, loader_prog_fd(&a.ld, "bm_tc_guard"),
-		     loader_prog_fd(&a.ld, "bm_http_tc_in"), loader_prog_fd(&a.ld, "bm_http_tc_out"));
+		     loader_prog_fd(&a.ld, "bm_http_tc_in"),
+		     loader_prog_fd(&a.ld, "bm_http_tc_out"));
 	terminator_init(&a.term, loader_prog(&a.ld, "bm_iter_tcp"),
 			loader_prog(&a.ld, "bm_iter_udp"), loader_map_fd(&a.ld, "lb_term"),
 			a.cgroup);

@@ -207,7 +207,8 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 		if (len >= sizeof(ref) ||
 		    api_arg_service(ref, ns, sizeof(ns), n, sizeof(n), &why)) {
 			pthread_mutex_unlock(&a->lock);
-			return reply_error(c, 400, len >= sizeof(ref) ? "malformed service name" : why);
+			return reply_error(c, 400,
+					   len >= sizeof(ref) ? "malformed service name" : why);
 		}
 		if (api_write_latency(a, &w, ns, n, window_s)) {
 			pthread_mutex_unlock(&a->lock);

@@ -211,10 +211,10 @@ void api_write_refusals(struct agent *a, struct jsonw *w)
 		int reason;
 		const char *name;
 	} r[] = {
-	    {LB_DROP_NO_ENDPOINT, "noEndpoint"},   {LB_DROP_ALL_EJECTED, "allEjected"},
-	    {LB_DROP_BREAKER_OPEN, "breakerOpen"}, {LB_DROP_BULKHEAD, "bulkhead"},
-	    {LB_DROP_RATE_LIMIT, "rateLimited"},   {LB_DROP_TC_EJECTED, "tcEjected"},
-	    {LB_DROP_NO_BACKEND, "noBackend"},	   {LB_DROP_REVNAT_FULL, "revnatFull"},
+	    {LB_DROP_NO_ENDPOINT, "noEndpoint"},     {LB_DROP_ALL_EJECTED, "allEjected"},
+	    {LB_DROP_BREAKER_OPEN, "breakerOpen"},   {LB_DROP_BULKHEAD, "bulkhead"},
+	    {LB_DROP_RATE_LIMIT, "rateLimited"},     {LB_DROP_TC_EJECTED, "tcEjected"},
+	    {LB_DROP_NO_BACKEND, "noBackend"},	     {LB_DROP_REVNAT_FULL, "revnatFull"},
 	    {LB_DROP_ACCESS_DENIED, "accessDenied"},
 	};
 	size_t i;

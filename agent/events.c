@@ -158,8 +158,7 @@ static void hold_request(struct events *ev, const struct http_obs *o, uint64_t t
 	ev->pending[ev->n_pending++].since = ts;
 }
 
-int events_split_responses(const char *head, int len, int seg_len, int *starts, bool *ends,
-			   int max)
+int events_split_responses(const char *head, int len, int seg_len, int *starts, bool *ends, int max)
 {
 	int n = 0, off = 0;
 
@@ -178,8 +177,8 @@ int events_split_responses(const char *head, int len, int seg_len, int *starts, 
 			break;
 		next = off + (int64_t)r.head_len +
 		       (r.status == 204 || r.status == 304 || r.status < 200 ? 0
-			: r.content_length > 0			       ? r.content_length
-								       : 0);
+			: r.content_length > 0				     ? r.content_length
+									     : 0);
 		if (r.content_length < 0 && r.status >= 200 && r.status != 204 && r.status != 304)
 			break; /* delimited by the close */
 		if (next == seg_len) {
@@ -201,8 +200,8 @@ static void on_responses(struct events *ev, const struct http_event *e)
 {
 	int starts[EV_PIPELINE_MAX];
 	bool ends[EV_PIPELINE_MAX];
-	int n = events_split_responses(e->head, e->head_len, e->seg_len, starts, ends,
-				       EV_PIPELINE_MAX);
+	int n =
+	    events_split_responses(e->head, e->head_len, e->seg_len, starts, ends, EV_PIPELINE_MAX);
 	struct http_obs o;
 
 	if (!n) {
@@ -237,8 +236,8 @@ void events_handle(struct events *ev, const struct http_event *e)
 	ev->events++;
 	switch (e->kind) {
 	case HTTP_EV_REQUEST: {
-		int starts[EV_PIPELINE_MAX], n = events_split_requests(e->head, e->head_len, starts,
-								      EV_PIPELINE_MAX);
+		int starts[EV_PIPELINE_MAX],
+		    n = events_split_requests(e->head, e->head_len, starts, EV_PIPELINE_MAX);
 
 		for (int k = 0; k < n; k++) {
 			int end = k + 1 < n ? starts[k + 1] : e->head_len;
@@ -246,7 +245,8 @@ void events_handle(struct events *ev, const struct http_event *e)
 			obs_from(e, &o);
 			o.kind = OBS_REQUEST;
 			o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
-			o.head_len = end - starts[k] > OBS_HEAD_MAX ? OBS_HEAD_MAX : end - starts[k];
+			o.head_len =
+			    end - starts[k] > OBS_HEAD_MAX ? OBS_HEAD_MAX : end - starts[k];
 			memcpy(o.head, e->head + starts[k], o.head_len);
 			hold_request(ev, &o, e->ts);
 		}

@@ -94,11 +94,12 @@ static void collect_endpoints(struct agent *a, struct mm_set *set)
 			     "Times the load balancer chose the endpoint for a connect().", true);
 	failures = mm_family(set, "bpfmesh.connect.failures", "{connection}",
 			     "Connections to the endpoint that failed, by reason.", true);
-	h5xx = mm_family(set, "bpfmesh.endpoint.http_5xx", "{response}",
-			 "HTTP 5xx responses from the endpoint on load-balanced connections.", true);
-	state = mm_family(set, "bpfmesh.endpoint.state", "1",
-			  "Health of the endpoint: 1 for its current state, 0 for the others.",
-			  false);
+	h5xx =
+	    mm_family(set, "bpfmesh.endpoint.http_5xx", "{response}",
+		      "HTTP 5xx responses from the endpoint on load-balanced connections.", true);
+	state =
+	    mm_family(set, "bpfmesh.endpoint.state", "1",
+		      "Health of the endpoint: 1 for its current state, 0 for the others.", false);
 	ejections = mm_family(set, "bpfmesh.endpoint.ejections", "{ejection}",
 			      "Times the endpoint was ejected by outlier detection.", true);
 	for (int si = 0; cfg && si < cfg->n_services; si++) {
@@ -112,8 +113,9 @@ static void collect_endpoints(struct agent *a, struct mm_set *set)
 
 			svcstats_endpoint(a, s, e, &v);
 			if (e->port)
-				snprintf(ep, sizeof(ep), "%s%s%s:%u", e->addr.family == AF_INET6 ? "[" : "",
-					 v.address, e->addr.family == AF_INET6 ? "]" : "", e->port);
+				snprintf(ep, sizeof(ep), "%s%s%s:%u",
+					 e->addr.family == AF_INET6 ? "[" : "", v.address,
+					 e->addr.family == AF_INET6 ? "]" : "", e->port);
 			else
 				snprintf(ep, sizeof(ep), "%s", v.address);
 #define L2 2, "service.name", svc, "endpoint", ep
@@ -126,8 +128,8 @@ static void collect_endpoints(struct agent *a, struct mm_set *set)
 #undef L2
 			mm_add(set, failures, v.sum.refused, 3, "service.name", svc, "endpoint", ep,
 			       "reason", "refused");
-			mm_add(set, failures, v.sum.timed_out, 3, "service.name", svc, "endpoint", ep,
-			       "reason", "timeout");
+			mm_add(set, failures, v.sum.timed_out, 3, "service.name", svc, "endpoint",
+			       ep, "reason", "timeout");
 			mm_add(set, failures, v.sum.reset, 3, "service.name", svc, "endpoint", ep,
 			       "reason", "reset");
 			for (int k = 0; k < 3; k++)
@@ -146,19 +148,19 @@ static void collect_services(struct agent *a, struct mm_set *set)
 		int reason;
 		const char *name;
 	} r[] = {
-	    {LB_DROP_NO_ENDPOINT, "no_endpoint"},   {LB_DROP_ALL_EJECTED, "all_ejected"},
-	    {LB_DROP_BREAKER_OPEN, "breaker_open"}, {LB_DROP_BULKHEAD, "bulkhead"},
-	    {LB_DROP_RATE_LIMIT, "rate_limited"},   {LB_DROP_TC_EJECTED, "tc_ejected"},
-	    {LB_DROP_NO_BACKEND, "no_backend"},	    {LB_DROP_REVNAT_FULL, "revnat_full"},
+	    {LB_DROP_NO_ENDPOINT, "no_endpoint"},     {LB_DROP_ALL_EJECTED, "all_ejected"},
+	    {LB_DROP_BREAKER_OPEN, "breaker_open"},   {LB_DROP_BULKHEAD, "bulkhead"},
+	    {LB_DROP_RATE_LIMIT, "rate_limited"},     {LB_DROP_TC_EJECTED, "tc_ejected"},
+	    {LB_DROP_NO_BACKEND, "no_backend"},	      {LB_DROP_REVNAT_FULL, "revnat_full"},
 	    {LB_DROP_ACCESS_DENIED, "access_denied"},
 	};
 
-	breaker = mm_family(set, "bpfmesh.breaker.state", "1",
-			    "Circuit breaker of the service: 1 for its current state, 0 for the others.",
-			    false);
-	pool = mm_family(set, "bpfmesh.pool.connections", "{connection}",
-			 "Connections held against the service's connectionPool.tcp.maxConnections.",
-			 false);
+	breaker = mm_family(
+	    set, "bpfmesh.breaker.state", "1",
+	    "Circuit breaker of the service: 1 for its current state, 0 for the others.", false);
+	pool = mm_family(
+	    set, "bpfmesh.pool.connections", "{connection}",
+	    "Connections held against the service's connectionPool.tcp.maxConnections.", false);
 	if (cfg && cfg->n_services) {
 		struct svc_view *v = calloc(cfg->n_services, sizeof(*v));
 
@@ -176,7 +178,8 @@ static void collect_services(struct agent *a, struct mm_set *set)
 	refusals = mm_family(set, "bpfmesh.refusals", "{connection}",
 			     "connect() calls the kernel refused, by reason.", true);
 	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
-		mm_add(set, refusals, health_drops(&a->health, r[i].reason), 1, "reason", r[i].name);
+		mm_add(set, refusals, health_drops(&a->health, r[i].reason), 1, "reason",
+		       r[i].name);
 }
 
 static void collect_tracing(struct agent *a, struct mm_set *set)
@@ -246,9 +249,9 @@ static void collect_tracing(struct agent *a, struct mm_set *set)
 		struct metrics_stats ms;
 
 		metrics_get_stats(t->metrics, &ms);
-		f = mm_family(set, "bpfmesh.metrics.overflow", "{span}",
-			      "Requests filed under an overflow series (cardinality caps), by kind.",
-			      true);
+		f = mm_family(
+		    set, "bpfmesh.metrics.overflow", "{span}",
+		    "Requests filed under an overflow series (cardinality caps), by kind.", true);
 		for (int i = 0; i < METRICS_OVF__MAX; i++)
 			mm_add(set, f, ms.overflow[i], 1, "kind", metrics_overflow_name(i));
 	}

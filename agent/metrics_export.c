@@ -100,9 +100,9 @@ static void on_hist(const struct metrics_hist *h, void *ctx)
 }
 
 static const char *const hist_name[METRICS_SIDES] = {OTLP_METRIC_HTTP_SERVER_DURATION,
-						      OTLP_METRIC_HTTP_CLIENT_DURATION};
+						     OTLP_METRIC_HTTP_CLIENT_DURATION};
 static const char *const hist_help[METRICS_SIDES] = {"Duration of HTTP server requests.",
-						      "Duration of HTTP client requests."};
+						     "Duration of HTTP client requests."};
 
 /* One resource per service with its two histograms, then the mesh's own
  * metrics under service.name "bpfmesh". Rows come in service order. */
@@ -167,8 +167,8 @@ static int submit(struct agent *a, uint64_t now)
 		    .metrics = mesh,
 		    .n_metrics = n_mesh,
 		};
-	err = otlp_metrics_submit(t->otlp_metrics,
-				  &(struct otlp_metrics_snapshot){.resources = res, .n_resources = n_res});
+	err = otlp_metrics_submit(t->otlp_metrics, &(struct otlp_metrics_snapshot){
+						       .resources = res, .n_resources = n_res});
 out:
 	free(mesh_block);
 	free(res);

@@ -17,8 +17,8 @@
 
 struct ep_view {
 	char address[INET6_ADDRSTRLEN];
-	struct lb_ep_stats sum; /* counters added over the ports */
-	int64_t active;		/* open connections now */
+	struct lb_ep_stats sum;	   /* counters added over the ports */
+	int64_t active;		   /* open connections now */
 	struct lb_ep_health worst; /* the worst state of any port; most ejections */
 	uint64_t ejected_left_ns;  /* time left of a timed ejection */
 };

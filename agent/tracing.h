@@ -29,8 +29,8 @@ struct tracing {
 	struct events ev;
 	struct spanbuild *sb;
 	struct spanstore store;
-	struct otlp *otlp;	       /* NULL without Telemetry.otlp */
-	struct metrics *metrics;       /* request metrics from every span, sampled or not */
+	struct otlp *otlp;	 /* NULL without Telemetry.otlp */
+	struct metrics *metrics; /* request metrics from every span, sampled or not */
 	uint64_t metrics_ticked;
 	/* OTLP metrics (metrics_export.c) */
 	struct otlp_metrics *otlp_metrics; /* NULL without Telemetry.otlp */
@@ -40,8 +40,8 @@ struct tracing {
 	char cgroot[512];	       /* the cgroup v2 mount, to read /proc/PID/cgroup against */
 	int cg_mount_fd;	       /* open on cgroot, for open_by_handle_at */
 	struct cg_cache cg_cache[TRACING_CG_CACHE]; /* cgroup id -> path */
-	uint32_t cur_tgid;	       /* the observation being fed: its process ... */
-	uint64_t cur_cgroup_id;	       /* ... and that process's cgroup id */
+	uint32_t cur_tgid;			    /* the observation being fed: its process ... */
+	uint64_t cur_cgroup_id;			    /* ... and that process's cgroup id */
 	char host[64];
 	int64_t clock_offset_ns; /* unix = monotonic + offset */
 	char sb_key[4096];	 /* the Telemetry settings the builder was made with */
