@@ -15,6 +15,7 @@
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "otlp_encode.h"
+#include "otlp_strings.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest ExportReq;
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceResponse ExportResp;
@@ -59,8 +60,7 @@ struct enc {
 	size_t *group_of; /* span index -> group index */
 	Span **span_ptrs; /* all spans, grouped: each group's ss.spans points inside */
 	ResourceSpans **rs_ptrs;
-	char **owned; /* sanitized string copies */
-	size_t n_owned, cap_owned;
+	struct otlp_strpool strs; /* sanitized string copies */
 };
 
 void otlp_buf_free(struct otlp_buf *b)
@@ -70,94 +70,13 @@ void otlp_buf_free(struct otlp_buf *b)
 	b->len = 0;
 }
 
-/* Length of the UTF-8 sequence at s (1..4), or 0 when it is not valid:
- * overlong forms, surrogates and values above U+10FFFF are refused. */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned char c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if ((s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-static bool utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t k;
-
-	while (*p) {
-		if (!(k = utf8_seq(p)))
-			return false;
-		p += k;
-	}
-	return true;
-}
-
-/* A copy of s with every byte that starts no valid sequence replaced by U+FFFD. */
-static char *utf8_sanitize(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	char *out = malloc(strlen(s) * 3 + 1), *o = out;
-	size_t k;
-
-	if (!out)
-		return NULL;
-	while (*p) {
-		k = utf8_seq(p);
-		if (k) {
-			memcpy(o, p, k);
-			o += k;
-			p += k;
-		} else {
-			memcpy(o, "\xef\xbf\xbd", 3);
-			o += 3;
-			p++;
-		}
-	}
-	*o = 0;
-	return out;
-}
-
 /* The string to put on the wire for a fixed-size span field, or NULL when out
  * of memory. protobuf-c wants char *; the tree never writes through it. */
 static char *enc_str(struct enc *e, const char *s, size_t cap)
 {
-	char *copy, **grown;
-
 	if (!memchr(s, 0, cap))
 		return (char *)"";
-	if (utf8_valid(s))
-		return (char *)s;
-	if (e->n_owned == e->cap_owned) {
-		size_t cap2 = e->cap_owned ? e->cap_owned * 2 : 16;
-
-		grown = realloc(e->owned, cap2 * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		e->owned = grown;
-		e->cap_owned = cap2;
-	}
-	if (!(copy = utf8_sanitize(s)))
-		return NULL;
-	e->owned[e->n_owned++] = copy;
-	return copy;
+	return otlp_utf8_clean(&e->strs, s);
 }
 
 #define ENC_STR(e, field) enc_str((e), (field), sizeof(field))
@@ -319,8 +238,8 @@ static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 	/* http.route is a server attribute (semantic conventions); CLIENT spans
 	 * keep theirs in struct span for the client latency histograms only */
 	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "url.path", s->path, sizeof(s->path)) ||
-	    (s->kind == SPAN_KIND_SERVER &&
-	     add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route", s->route, sizeof(s->route))) ||
+	    (s->kind == SPAN_KIND_SERVER && add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route",
+						    s->route, sizeof(s->route))) ||
 	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "server.address", s->server.address,
 		    sizeof(s->server.address)))
 		return -ENOMEM;
@@ -341,9 +260,7 @@ static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 
 static void enc_free(struct enc *e)
 {
-	for (size_t i = 0; i < e->n_owned; i++)
-		free(e->owned[i]);
-	free(e->owned);
+	otlp_strpool_free(&e->strs);
 	free(e->groups);
 	free(e->spans);
 	free(e->group_of);
@@ -445,16 +362,13 @@ int otlp_gzip(const uint8_t *in, size_t len, struct otlp_buf *out)
 	return 0;
 }
 
-/* Collector messages end up in our log: keep them on one printable line. */
-static void copy_printable(char *dst, size_t size, const uint8_t *src, size_t len)
+void otlp_partial_success(int64_t count, const char *message, int64_t *rejected, char *msg,
+			  size_t msg_size)
 {
-	size_t i;
-
-	if (!size)
-		return;
-	for (i = 0; i < len && i + 1 < size; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char)src[i] : '?';
-	dst[i] = 0;
+	*rejected = count > 0 ? count : 0;
+	/* collector messages end up in our log: keep them on one printable line */
+	if (message)
+		otlp_copy_printable(msg, msg_size, (const uint8_t *)message, strlen(message));
 }
 
 int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected, char *msg,
@@ -471,14 +385,9 @@ int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected, cha
 	    NULL, len, body);
 	if (!r)
 		return -EINVAL;
-	if (r->partial_success) {
-		*rejected =
-		    r->partial_success->rejected_spans > 0 ? r->partial_success->rejected_spans : 0;
-		if (r->partial_success->error_message)
-			copy_printable(msg, msg_size,
-				       (const uint8_t *)r->partial_success->error_message,
-				       strlen(r->partial_success->error_message));
-	}
+	if (r->partial_success)
+		otlp_partial_success(r->partial_success->rejected_spans,
+				     r->partial_success->error_message, rejected, msg, msg_size);
 	opentelemetry__proto__collector__trace__v1__export_trace_service_response__free_unpacked(
 	    r, NULL);
 	return 0;
@@ -524,7 +433,7 @@ int otlp_status_message(const uint8_t *body, size_t len, char *msg, size_t msg_s
 			if (!read_varint(&p, end, &v) || v > (uint64_t)(end - p))
 				return -ENOENT;
 			if (tag >> 3 == 2 && v) {
-				copy_printable(msg, msg_size, p, v);
+				otlp_copy_printable(msg, msg_size, p, v);
 				return 0;
 			}
 			p += v;

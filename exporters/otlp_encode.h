@@ -40,6 +40,12 @@ int otlp_gzip(const uint8_t *in, size_t len, struct otlp_buf *out);
 int otlp_decode_response(const uint8_t *body, size_t len, int64_t *rejected, char *msg,
 			 size_t msg_size);
 
+/* What a 2xx answer's partial_success says, for both signals' responses:
+ * *rejected = count (negative taken as 0) and msg = message on one printable
+ * line (message may be NULL). */
+void otlp_partial_success(int64_t count, const char *message, int64_t *rejected, char *msg,
+			  size_t msg_size);
+
 /* The message of a google.rpc.Status error body (field 2), for the log.
  * Returns 0 and msg, or -ENOENT when the body is not such a message or has none. */
 int otlp_status_message(const uint8_t *body, size_t len, char *msg, size_t msg_size);

@@ -36,7 +36,12 @@ static CURLcode curl_init_rc;
  * undone because other parts of the agent may use libcurl too. */
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static uint64_t mono_ns(void)
+/* the signal paths fit the url array whatever the endpoint's length */
+_Static_assert(sizeof(OTLP_TRACES_PATH) <= OTLP_PATH_MAX &&
+		   sizeof(OTLP_METRICS_PATH) <= OTLP_PATH_MAX,
+	       "OTLP_PATH_MAX is too small for a signal path");
+
+uint64_t otlp_mono_ns(void)
 {
 	struct timespec ts;
 
@@ -97,7 +102,7 @@ static int build_headers(const struct cfg_telemetry *cfg, struct otlp_http_conf 
 	return 0;
 }
 
-int otlp_http_conf_new(const struct cfg_telemetry *cfg, const char *version,
+int otlp_http_conf_new(const struct cfg_telemetry *cfg, const char *path, const char *version,
 		       struct otlp_http_conf **out)
 {
 	struct otlp_http_conf *c;
@@ -106,7 +111,8 @@ int otlp_http_conf_new(const struct cfg_telemetry *cfg, const char *version,
 	*out = NULL;
 	if (!cfg || !cfg->otlp_set ||
 	    (strncmp(cfg->otlp_endpoint, "http://", 7) &&
-	     strncmp(cfg->otlp_endpoint, "https://", 8)))
+	     strncmp(cfg->otlp_endpoint, "https://", 8)) ||
+	    strlen(path) >= OTLP_PATH_MAX)
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -116,7 +122,7 @@ int otlp_http_conf_new(const struct cfg_telemetry *cfg, const char *version,
 	len = strnlen(cfg->otlp_endpoint, sizeof(cfg->otlp_endpoint) - 1);
 	while (len > 8 && cfg->otlp_endpoint[len - 1] == '/')
 		len--;
-	snprintf(c->url, sizeof(c->url), "%.*s%s", (int)len, cfg->otlp_endpoint, OTLP_TRACES_PATH);
+	snprintf(c->url, sizeof(c->url), "%.*s%s", (int)len, cfg->otlp_endpoint, path);
 	c->gzip = cfg->otlp_gzip;
 	c->timeout_ms = cfg->otlp_timeout_ms ? cfg->otlp_timeout_ms : 10000;
 	snprintf(c->ca_file, sizeof(c->ca_file), "%s", cfg->tls_ca_file);
@@ -327,11 +333,11 @@ int otlp_http_post(struct otlp_http *h, const void *body, size_t len, uint64_t t
 			}
 		if (finished || !running)
 			break;
-		if (abort_due(abort_at_ns, mono_ns())) {
+		if (abort_due(abort_at_ns, otlp_mono_ns())) {
 			r->aborted = true;
 			break;
 		}
-		curl_multi_poll(h->multi, NULL, 0, poll_ms(abort_at_ns, mono_ns()), NULL);
+		curl_multi_poll(h->multi, NULL, 0, poll_ms(abort_at_ns, otlp_mono_ns()), NULL);
 	}
 	/* removing an unfinished transfer closes its connection: that is the abort */
 	curl_multi_remove_handle(h->multi, h->easy);

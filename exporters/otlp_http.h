@@ -14,11 +14,13 @@
 #include "config.h"
 
 #define OTLP_TRACES_PATH "/v1/traces"
+#define OTLP_METRICS_PATH "/v1/metrics"
+#define OTLP_PATH_MAX 16	     /* a signal's path with its NUL */
 #define OTLP_RESPONSE_MAX (4u << 20) /* the spec's default answer limit */
 
 /* What one Telemetry document says about the connection, immutable once made. */
 struct otlp_http_conf {
-	char url[sizeof(((struct cfg_telemetry *)0)->otlp_endpoint) + sizeof(OTLP_TRACES_PATH)];
+	char url[sizeof(((struct cfg_telemetry *)0)->otlp_endpoint) + OTLP_PATH_MAX];
 	struct curl_slist *headers;
 	bool gzip;
 	uint64_t timeout_ms;
@@ -29,11 +31,12 @@ struct otlp_http_conf {
 	char user_agent[64];
 };
 
-/* Builds the settings: endpoint + /v1/traces, the configured headers (those
- * that would break the protocol, or carry a line break, are left out with a
- * warning), Content-Type and, with gzip, Content-Encoding. Returns 0, -EINVAL
- * (no otlp section, not an http(s) URL) or -ENOMEM. */
-int otlp_http_conf_new(const struct cfg_telemetry *cfg, const char *version,
+/* Builds the settings: endpoint + path (OTLP_TRACES_PATH, OTLP_METRICS_PATH),
+ * the configured headers (those that would break the protocol, or carry a
+ * line break, are left out with a warning), Content-Type and, with gzip,
+ * Content-Encoding. Returns 0, -EINVAL (no otlp section, not an http(s) URL, a
+ * path of OTLP_PATH_MAX or more) or -ENOMEM. */
+int otlp_http_conf_new(const struct cfg_telemetry *cfg, const char *path, const char *version,
 		       struct otlp_http_conf **out);
 void otlp_http_conf_free(struct otlp_http_conf *c);
 
@@ -66,5 +69,8 @@ int otlp_http_post(struct otlp_http *h, const void *body, size_t len, uint64_t t
 
 /* Any thread: interrupts the wait of a post in progress. */
 void otlp_http_wakeup(struct otlp_http *h);
+
+/* CLOCK_MONOTONIC in ns: the clock of abort_at_ns, batch ages and retry budgets. */
+uint64_t otlp_mono_ns(void);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "otlp_metrics_encode.h"
+#include "otlp_strings.h"
 
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest ExportReq;
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse ExportResp;
@@ -77,73 +78,16 @@ struct enc {
 	KeyValue **kv_ptrs;
 	size_t n_kv, cap_kv;
 	ResourceMetrics **rm_ptrs;
-	char **owned; /* sanitized string copies */
-	size_t n_owned, cap_owned;
+	struct otlp_strpool strs; /* sanitized string copies */
 	size_t points, invalid;
 };
 
 /* ---- strings --------------------------------------------------------------- */
 
-/* Length of the UTF-8 sequence at s (1..4), 0 when it is not a valid one
- * (overlong forms, surrogates, values above U+10FFFF, a cut sequence). */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n = s[0] < 0x80	 ? 1
-		   : s[0] < 0xc2 ? 0
-		   : s[0] < 0xe0 ? 2
-		   : s[0] < 0xf0 ? 3
-		   : s[0] < 0xf5 ? 4
-				 : 0;
-
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return n;
-}
-
-/* The string for the wire: s itself when it is UTF-8 (protobuf strings must
- * be, and a collector refuses the whole request otherwise), else a copy with
- * U+FFFD for each byte that starts no valid sequence. NULL only when out of
- * memory; protobuf-c wants char * but never writes through it. */
+/* The string for the wire (see otlp_utf8_clean()); NULL means "". */
 static char *enc_str(struct enc *e, const char *s)
 {
-	const unsigned char *p;
-	char *copy, *o, **grown;
-	size_t k;
-
-	if (!s)
-		return (char *)"";
-	for (p = (const unsigned char *)s; *p && (k = utf8_len(p)); p += k)
-		;
-	if (!*p)
-		return (char *)s;
-	if (e->n_owned == e->cap_owned) {
-		size_t cap = e->cap_owned ? e->cap_owned * 2 : 8;
-
-		if (!(grown = realloc(e->owned, cap * sizeof(*grown))))
-			return NULL;
-		e->owned = grown;
-		e->cap_owned = cap;
-	}
-	if (!(copy = malloc(strlen(s) * 3 + 1)))
-		return NULL;
-	for (p = (const unsigned char *)s, o = copy; *p;) {
-		if ((k = utf8_len(p))) {
-			memcpy(o, p, k);
-			o += k;
-			p += k;
-		} else {
-			memcpy(o, "\xef\xbf\xbd", 3);
-			o += 3;
-			p++;
-		}
-	}
-	*o = 0;
-	e->owned[e->n_owned++] = copy;
-	return copy;
+	return s ? otlp_utf8_clean(&e->strs, s) : (char *)"";
 }
 
 static const char *or_empty(const char *s) { return s ? s : ""; }
@@ -480,9 +424,7 @@ static int encode_metric(struct enc *e, ScopeMetrics *sm, const struct otlp_metr
 
 static void enc_free(struct enc *e)
 {
-	for (size_t i = 0; i < e->n_owned; i++)
-		free(e->owned[i]);
-	free(e->owned);
+	otlp_strpool_free(&e->strs);
 	free(e->groups);
 	free(e->group_of);
 	free(e->metrics);
@@ -574,18 +516,6 @@ cleanup:
 	return err;
 }
 
-/* Collector messages end up in our log: keep them on one printable line. */
-static void copy_printable(char *dst, size_t size, const char *src)
-{
-	size_t i;
-
-	if (!size)
-		return;
-	for (i = 0; src && src[i] && i + 1 < size; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	dst[i] = 0;
-}
-
 int otlp_metrics_decode_response(const uint8_t *body, size_t len, int64_t *rejected, char *msg,
 				 size_t msg_size)
 {
@@ -600,11 +530,9 @@ int otlp_metrics_decode_response(const uint8_t *body, size_t len, int64_t *rejec
 	    NULL, len, body);
 	if (!r)
 		return -EINVAL;
-	if (r->partial_success) {
-		if (r->partial_success->rejected_data_points > 0)
-			*rejected = r->partial_success->rejected_data_points;
-		copy_printable(msg, msg_size, r->partial_success->error_message);
-	}
+	if (r->partial_success)
+		otlp_partial_success(r->partial_success->rejected_data_points,
+				     r->partial_success->error_message, rejected, msg, msg_size);
 	opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__free_unpacked(
 	    r, NULL);
 	return 0;

@@ -11,24 +11,18 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "exporters/otlp_metrics.h"
 #include "exporters/otlp_metrics_encode.h"
 #include "log.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
+#include "fake_collector.h"
 
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest ExportReq;
 typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics ResourceMetrics;
@@ -37,18 +31,9 @@ typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint NumberPoint;
 typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint HistPoint;
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 
-#define MS 1000000ULL
 #define T0 1700000000000000000ULL /* start of counting */
 #define T1 1700000060000000000ULL /* the snapshot */
 #define CUMULATIVE 2		  /* AGGREGATION_TEMPORALITY_CUMULATIVE in metrics.proto */
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- a snapshot like the agent's ------------------------------------------ */
 
@@ -721,18 +706,11 @@ static struct otlp_buf pack_response(int64_t rejected, const char *msg)
 	    OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_RESPONSE__INIT;
 	Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsPartialSuccess ps =
 	    OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_PARTIAL_SUCCESS__INIT;
-	struct otlp_buf b;
 
 	ps.rejected_data_points = rejected;
 	ps.error_message = (char *)msg;
 	r.partial_success = &ps;
-	b.len =
-	    opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__get_packed_size(
-		&r);
-	b.data = malloc(b.len + 1);
-	opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__pack(&r,
-											    b.data);
-	return b;
+	return pack_msg(&r.base);
 }
 
 static void test_decode_response(void **state)
@@ -760,221 +738,11 @@ static void test_decode_response(void **state)
 
 /* ---- a collector on 127.0.0.1 --------------------------------------------- */
 
-#define FAKE_MAX 8
-
-struct reply {
-	int status;   /* 0: 200 */
-	int delay_ms; /* wait this long before answering */
-	bool hang;    /* read the request, then never answer */
-	const char *retry_after;
-	struct otlp_buf body;
-};
-
-struct fake {
-	int lfd;
-	uint16_t port;
-	pthread_t thr;
-	atomic_bool stop;
-	pthread_mutex_t mu;
-	struct reply script[FAKE_MAX]; /* answer i to request i; afterwards 200 */
-	int n_req;
-	char head[FAKE_MAX][4096];
-	struct otlp_buf body[FAKE_MAX];
-	uint64_t at_ns[FAKE_MAX];
-};
-
-/* One read, waiting while the fake runs; false on close or stop. */
-static bool read_more(struct fake *f, int fd, char *buf, size_t cap, size_t *len)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	ssize_t r;
-
-	while (!atomic_load(&f->stop)) {
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		r = read(fd, buf + *len, cap - *len);
-		if (r <= 0)
-			return false;
-		*len += (size_t)r;
-		return true;
-	}
-	return false;
-}
-
-static void sleep_unless_stopped(struct fake *f, int ms)
-{
-	for (int i = 0; i < ms / 10 && !atomic_load(&f->stop); i++)
-		usleep(10000);
-}
-
-static void serve_conn(struct fake *f, int fd, char *buf, size_t cap)
-{
-	size_t len = 0, head_len, body_len;
-	char *end, *cl, out[512];
-	struct reply rep;
-	int i;
-
-	for (;;) {
-		while (!(end = memmem(buf, len, "\r\n\r\n", 4)))
-			if (len == cap || !read_more(f, fd, buf, cap, &len))
-				return;
-		head_len = (size_t)(end - buf) + 4;
-		buf[head_len - 1] = 0;
-		cl = strcasestr(buf, "\r\nContent-Length:");
-		body_len = cl ? strtoul(cl + 17, NULL, 10) : 0;
-		while (len < head_len + body_len)
-			if (len == cap || !read_more(f, fd, buf, cap, &len))
-				return;
-		pthread_mutex_lock(&f->mu);
-		i = f->n_req;
-		if (i < FAKE_MAX) {
-			snprintf(f->head[i], sizeof(f->head[i]), "%s", buf);
-			f->body[i].data = malloc(body_len + 1);
-			memcpy(f->body[i].data, buf + head_len, body_len);
-			f->body[i].len = body_len;
-			f->at_ns[i] = mono_ns();
-			f->n_req++;
-		}
-		rep = i < FAKE_MAX ? f->script[i] : (struct reply){0};
-		pthread_mutex_unlock(&f->mu);
-		memmove(buf, buf + head_len + body_len, len - head_len - body_len);
-		len -= head_len + body_len;
-
-		if (rep.hang) {
-			while (!atomic_load(&f->stop))
-				usleep(10000);
-			return;
-		}
-		sleep_unless_stopped(f, rep.delay_ms);
-		snprintf(out, sizeof(out),
-			 "HTTP/1.1 %d X\r\nContent-Type: application/x-protobuf\r\n"
-			 "Content-Length: %zu\r\n%s%s%s\r\n",
-			 rep.status ? rep.status : 200, rep.body.len,
-			 rep.retry_after ? "Retry-After: " : "",
-			 rep.retry_after ? rep.retry_after : "", rep.retry_after ? "\r\n" : "");
-		if (write(fd, out, strlen(out)) < 0 ||
-		    (rep.body.len && write(fd, rep.body.data, rep.body.len) < 0))
-			return;
-	}
-}
-
-static void *fake_run(void *arg)
-{
-	struct fake *f = arg;
-	struct pollfd p = {.fd = f->lfd, .events = POLLIN};
-	const size_t cap = 1 << 20;
-	char *buf = malloc(cap);
-	int fd;
-
-	while (!atomic_load(&f->stop)) {
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		fd = accept(f->lfd, NULL, NULL);
-		if (fd < 0)
-			continue;
-		serve_conn(f, fd, buf, cap);
-		close(fd);
-	}
-	free(buf);
-	return NULL;
-}
-
-static struct fake *fake_start(void)
-{
-	struct fake *f = calloc(1, sizeof(*f));
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-
-	assert_non_null(f);
-	pthread_mutex_init(&f->mu, NULL);
-	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(f->lfd >= 0);
-	assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(listen(f->lfd, 8), 0);
-	assert_int_equal(getsockname(f->lfd, (struct sockaddr *)&a, &al), 0);
-	f->port = ntohs(a.sin_port);
-	return f;
-}
-
-static void fake_go(struct fake *f)
-{
-	assert_int_equal(pthread_create(&f->thr, NULL, fake_run, f), 0);
-}
-
-static int fake_requests(struct fake *f)
-{
-	int n;
-
-	pthread_mutex_lock(&f->mu);
-	n = f->n_req;
-	pthread_mutex_unlock(&f->mu);
-	return n;
-}
-
-static void fake_stop(struct fake *f)
-{
-	atomic_store(&f->stop, true);
-	pthread_join(f->thr, NULL);
-	close(f->lfd);
-	for (int i = 0; i < FAKE_MAX; i++) {
-		otlp_buf_free(&f->body[i]);
-		otlp_buf_free(&f->script[i].body);
-	}
-	pthread_mutex_destroy(&f->mu);
-	free(f);
-}
-
-static struct cfg_telemetry *telemetry(uint16_t port, bool gzip)
-{
-	struct cfg_telemetry *t = calloc(1, sizeof(*t));
-
-	t->otlp_set = true;
-	snprintf(t->otlp_endpoint, sizeof(t->otlp_endpoint), "http://127.0.0.1:%u/", port);
-	t->otlp_gzip = gzip;
-	t->otlp_timeout_ms = 2000;
-	return t;
-}
-
-#define WAIT_UNTIL(cond, ms)                                                                       \
-	do {                                                                                       \
-		uint64_t until_ = mono_ns() + (uint64_t)(ms)*MS;                                   \
-		while (!(cond) && mono_ns() < until_)                                              \
-			usleep(5000);                                                              \
-	} while (0)
-
-static int gunzip(const uint8_t *in, size_t len, struct otlp_buf *out)
-{
-	z_stream z = {0};
-	size_t cap = len * 8 + 1024;
-	int rc;
-
-	out->data = malloc(cap);
-	out->len = 0;
-	if (inflateInit2(&z, 15 + 16) != Z_OK)
-		return -1;
-	z.next_in = (Bytef *)in;
-	z.avail_in = (uInt)len;
-	do {
-		if (out->len == cap) {
-			cap *= 2;
-			out->data = realloc(out->data, cap);
-		}
-		z.next_out = out->data + out->len;
-		z.avail_out = (uInt)(cap - out->len);
-		rc = inflate(&z, Z_NO_FLUSH);
-		out->len = cap - z.avail_out;
-	} while (rc == Z_OK);
-	inflateEnd(&z);
-	return rc == Z_STREAM_END ? 0 : -1;
-}
-
 static ExportReq *decode_gzip(const struct otlp_buf *body)
 {
-	struct otlp_buf raw;
-	ExportReq *r;
+	struct otlp_buf raw = gunzip_body(body);
+	ExportReq *r = decode(raw.data, raw.len);
 
-	assert_int_equal(gunzip(body->data, body->len, &raw), 0);
-	r = decode(raw.data, raw.len);
 	otlp_buf_free(&raw);
 	return r;
 }
@@ -1032,15 +800,7 @@ static void test_export_retry_after_and_partial(void **state)
 
 	/* Retry-After (1 s) was honoured, not the 20-50 ms backoff */
 	assert_true(f->at_ns[1] - f->at_ns[0] >= 950 * MS);
-	for (int i = 0; i < 2; i++) {
-		assert_non_null(strstr(f->head[i], "POST /v1/metrics HTTP/1.1\r\n"));
-		assert_non_null(strcasestr(f->head[i], "\r\nContent-Type: application/x-protobuf"));
-		assert_non_null(strcasestr(f->head[i], "\r\nContent-Encoding: gzip"));
-		assert_non_null(strcasestr(f->head[i], "\r\nX-Tenant: team-a"));
-		assert_non_null(strcasestr(f->head[i], "\r\nUser-Agent: bpfmesh/9.9"));
-	}
-	assert_int_equal(f->body[0].len, f->body[1].len);
-	assert_memory_equal(f->body[0].data, f->body[1].data, f->body[0].len);
+	assert_retried_export(f, "/v1/metrics");
 	r = decode_gzip(&f->body[1]);
 	assert_fixture_equal(r, fx, "9.9");
 	free_req(r);
@@ -1228,7 +988,6 @@ static void test_hung_collector(void **state)
  * gzip the body is plain protobuf with no Content-Encoding. */
 static void test_export_not_retryable(void **state)
 {
-	const uint8_t st_msg[] = {0x12, 0x03, 'b', 'a', 'd'};
 	struct fake *f = fake_start();
 	struct cfg_telemetry *t = telemetry(f->port, false);
 	struct otlp_metrics_opts o = {.backoff = {.initial_ms = 10}};
@@ -1238,10 +997,7 @@ static void test_export_not_retryable(void **state)
 	ExportReq *r;
 
 	(void)state;
-	f->script[0].status = 400;
-	f->script[0].body.data = malloc(sizeof(st_msg));
-	memcpy(f->script[0].body.data, st_msg, sizeof(st_msg));
-	f->script[0].body.len = sizeof(st_msg);
+	fake_answer_status(f, 0, 400, "bad");
 	fake_go(f);
 	m = otlp_metrics_start(t, &o);
 	assert_non_null(m);
@@ -1388,20 +1144,6 @@ static void test_longest_endpoint(void **state)
 	free(t);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	/* the tests talk to 127.0.0.1 only: no proxy in between */
-	unsetenv("http_proxy");
-	unsetenv("HTTP_PROXY");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-	log_verbosity = LOG_WARN;
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1425,5 +1167,5 @@ int main(void)
 	    cmocka_unit_test(test_reconfigure),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, fake_collector_setup, NULL);
 }
