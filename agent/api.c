@@ -131,9 +131,7 @@ static mhd_result reply_metrics(struct MHD_Connection *c, struct agent *a)
 	mhd_result ret;
 	int err;
 
-	pthread_mutex_lock(&a->lock);
-	err = metrics_prom_text(a, &text, &len);
-	pthread_mutex_unlock(&a->lock);
+	err = metrics_prom_text(a, &text, &len); /* takes the lock itself */
 	if (err)
 		return reply_error(c, 500, "out of memory writing the metrics");
 	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);

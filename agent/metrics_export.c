@@ -4,6 +4,8 @@
  * the OTLP exporter encodes the snapshot during otlp_metrics_submit() and
  * sends it from its own thread, so nothing here waits on the network. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,22 +18,105 @@
 #include "metrics.h"
 #include "metrics_export.h"
 
+/* A histogram series copied out of the registry, so that the exposition is
+ * written after the agent's lock is given back. */
+struct hist_copy {
+	enum metrics_side side;
+	char *labels[4]; /* service, method, status code, route */
+	uint64_t counts[METRICS_HTTP_BOUNDS + 1];
+	double sum;
+};
+
+struct hist_copies {
+	struct hist_copy *h;
+	size_t n, cap;
+	bool oom;
+};
+
+static void copy_hist(const struct metrics_hist *h, void *ctx)
+{
+	struct hist_copies *hc = ctx;
+	const char *l[4] = {h->service, h->method, h->status_code, h->route};
+	struct hist_copy *c;
+
+	if (hc->n == hc->cap) {
+		size_t cap = hc->cap ? hc->cap * 2 : 64;
+		void *p = realloc(hc->h, cap * sizeof(*hc->h));
+
+		if (!p) {
+			hc->oom = true;
+			return;
+		}
+		hc->h = p;
+		hc->cap = cap;
+	}
+	c = &hc->h[hc->n++];
+	c->side = h->side;
+	c->sum = h->sum;
+	memcpy(c->counts, h->counts, sizeof(c->counts));
+	for (int i = 0; i < 4; i++)
+		if (!(c->labels[i] = strdup(l[i])))
+			hc->oom = true;
+}
+
+static void free_copies(struct hist_copies *hc)
+{
+	for (size_t i = 0; i < hc->n; i++)
+		for (int k = 0; k < 4; k++)
+			free(hc->h[i].labels[k]);
+	free(hc->h);
+}
+
+static const char *const prom_family[METRICS_SIDES] = {"http_server_request_duration_seconds",
+						       "http_client_request_duration_seconds"};
+static const char *const prom_help[METRICS_SIDES] = {"Duration of HTTP server requests.",
+						     "Duration of HTTP client requests."};
+
 int metrics_prom_text(struct agent *a, char **text, size_t *len)
 {
-	struct prom_writer *w = prom_writer_new();
+	struct hist_copies hc = {0};
+	struct prom_writer *w;
 	struct mm_set set;
 	int err = 0;
 
-	if (!w)
-		return -ENOMEM;
+	/* under the lock only the copies: a scrape of many series must not
+	 * hold up the event loop while it formats */
+	pthread_mutex_lock(&a->lock);
 	if (a->tracing.metrics)
-		err = prom_write_http_histograms(w, a->tracing.metrics);
-	if (!err && !meshmetrics_collect(a, &set))
+		metrics_foreach_histogram(a->tracing.metrics, copy_hist, &hc);
+	if (meshmetrics_collect(a, &set))
+		hc.oom = true;
+	pthread_mutex_unlock(&a->lock);
+
+	w = prom_writer_new();
+	if (!w || hc.oom)
+		err = -ENOMEM;
+	for (int side = 0; !err && side < METRICS_SIDES; side++)
+		err = prom_family_begin(w, prom_family[side], PROM_HISTOGRAM, prom_help[side]);
+	for (size_t i = 0; !err && i < hc.n; i++) {
+		const struct hist_copy *c = &hc.h[i];
+		struct prom_label l[] = {
+		    {"service_name", c->labels[0]},
+		    {"http_request_method", c->labels[1]},
+		    {"http_response_status_code", c->labels[2]},
+		    {"http_route", c->labels[3]},
+		};
+
+		err =
+		    prom_family_begin(w, prom_family[c->side], PROM_HISTOGRAM, prom_help[c->side]);
+		if (!err)
+			err = prom_histogram(w, l, 4, metrics_http_bounds, METRICS_HTTP_BOUNDS,
+					     c->counts, c->sum);
+		if (err == -EINVAL) /* a duplicate or rejected series: counted, not fatal */
+			err = 0;
+	}
+	if (!err)
 		err = meshmetrics_write_prom(&set, w);
-	meshmetrics_free(&set);
 	if (!err)
 		err = prom_finish(w, text, len);
 	prom_writer_free(w);
+	meshmetrics_free(&set);
+	free_copies(&hc);
 	return err;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* metrics_export.h: request metrics (metrics.h) and the mesh's own
  * (meshmetrics.h) out of the agent: Prometheus text for GET /metrics, and
- * OTLP/HTTP metrics every Telemetry.otlp.metricsInterval. All calls with the
- * agent's lock held. */
+ * OTLP/HTTP metrics every Telemetry.otlp.metricsInterval. All calls but
+ * metrics_prom_text() with the agent's lock held. */
 #ifndef BPFMESH_METRICS_EXPORT_H
 #define BPFMESH_METRICS_EXPORT_H
 
@@ -11,7 +11,8 @@
 
 struct agent;
 
-/* The exposition for /metrics, malloc'd. 0 or -ENOMEM. */
+/* The exposition for /metrics, malloc'd. Takes the agent's lock only to copy
+ * the series; formats without it. 0 or -ENOMEM. */
 int metrics_prom_text(struct agent *a, char **text, size_t *len);
 
 /* After a configuration was applied: start, reconfigure or stop the OTLP
