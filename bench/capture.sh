@@ -64,34 +64,8 @@ NGINX_PORT=$(free_port 18500 18599)
 TOKEN=bpfmesh-bench-$$
 bench_cgroup
 
-# ---- nginx in the bench cgroup: our own instance, config and files ----
-mkdir -p "$TMP/nginx/logs"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/body;
-    proxy_temp_path $TMP/nginx/proxy;
-    fastcgi_temp_path $TMP/nginx/fastcgi;
-    uwsgi_temp_path $TMP/nginx/uwsgi;
-    scgi_temp_path $TMP/nginx/scgi;
-    keepalive_requests 10000000;
-    keepalive_timeout 60s;
-    server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
-        default_type text/plain;
-        location / { return 200 "$TOKEN\n"; }
-    }
-}
-EOF
-in_cgroup "$CG" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" \
-	>"$TMP/nginx/logs/stdout" 2>&1 &
-bg $!
+# in the bench cgroup: both ends of every request are traced
+nginx_start "$NGINX_PORT" "$TOKEN" "$CG"
 URL=http://127.0.0.1:$NGINX_PORT/
 for ((i = 0; i < 50; i++)); do
 	body=$(curl -s -m 2 "$URL") && [ "$body" = "$TOKEN" ] && break

@@ -40,34 +40,7 @@ NGINX_PORT=$(free_port 18400 18499)
 HAPROXY_PORT=$(free_port 18400 18499 "$NGINX_PORT")
 TOKEN=bpfmesh-bench-$$
 
-# ---- nginx: our own instance, nothing shared with a system nginx ----
-mkdir -p "$TMP/nginx/logs"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/body;
-    proxy_temp_path $TMP/nginx/proxy;
-    fastcgi_temp_path $TMP/nginx/fastcgi;
-    uwsgi_temp_path $TMP/nginx/uwsgi;
-    scgi_temp_path $TMP/nginx/scgi;
-    keepalive_requests 10000000;
-    keepalive_timeout 60s;
-    server {
-        listen 127.0.0.1:$NGINX_PORT backlog=4096;
-        default_type text/plain;
-        location / { return 200 "$TOKEN\n"; }
-    }
-}
-EOF
-nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" \
-	>"$TMP/nginx/logs/stdout" 2>&1 &
-bg $!
+nginx_start "$NGINX_PORT" "$TOKEN"
 
 # ---- HAProxy ----
 cat >"$TMP/haproxy.cfg" <<EOF

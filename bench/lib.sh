@@ -141,6 +141,45 @@ in_cgroup() {
 	exec "$@"
 }
 
+# nginx_start PORT TOKEN [CGROUP]: our own nginx (one worker, nothing shared
+# with a system nginx: config, pid and temp files under $TMP/nginx) answering
+# every GET with 200 and TOKEN; in CGROUP when given.
+nginx_start() {
+	local port=$1 token=$2 cg=${3:-}
+	mkdir -p "$TMP/nginx/logs"
+	cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    keepalive_requests 10000000;
+    keepalive_timeout 60s;
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        default_type text/plain;
+        location / { return 200 "$token\n"; }
+    }
+}
+EOF
+	if [ -n "$cg" ]; then
+		in_cgroup "$cg" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" \
+			-c "$TMP/nginx/nginx.conf" >"$TMP/nginx/logs/stdout" 2>&1 &
+	else
+		nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" \
+			>"$TMP/nginx/logs/stdout" 2>&1 &
+	fi
+	bg $!
+}
+
 # agent_start CONFIG [agent options...]: an agent attached to $CG only, pins
 # in a private directory, API on a free port; waits until /readyz answers.
 agent_start() {
