@@ -141,8 +141,8 @@ struct cfg_telemetry {
 	char otlp_endpoint[1024]; /* http:// or https:// URL */
 	struct cfg_header *headers;
 	int n_headers;
-	bool otlp_gzip;		  /* compression: gzip (default) | none */
-	uint64_t otlp_timeout_ms; /* default 10000 */
+	bool otlp_gzip;			   /* compression: gzip (default) | none */
+	uint64_t otlp_timeout_ms;	   /* default 10000 */
 	uint64_t otlp_metrics_interval_ms; /* metricsInterval: /v1/metrics every, default 10000 */
 	char tls_ca_file[CFG_PATH_MAX];
 	char tls_cert_file[CFG_PATH_MAX];
