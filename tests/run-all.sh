@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# `make test`: build, unit tests, unit tests under AddressSanitizer and
-# UndefinedBehaviorSanitizer, in-kernel program tests (BPF_PROG_TEST_RUN),
-# end-to-end tests on the real kernel. Every
-# stage runs even when an earlier one failed; the last line sums them up.
+# `make test`: build, style and static checks (clang-format, cppcheck), unit
+# tests, unit tests under AddressSanitizer and UndefinedBehaviorSanitizer,
+# in-kernel program tests (BPF_PROG_TEST_RUN), end-to-end tests on the real
+# kernel. Every stage runs even when an earlier one failed; the last line sums
+# them up.
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p build
@@ -18,6 +19,7 @@ stage() {
 	fi
 }
 stage build make -s all
+stage check make -s check # clang-format and cppcheck
 stage unit make -s test-unit
 stage unit-asan make -s test-unit-asan
 stage bpf make -s test-bpf
