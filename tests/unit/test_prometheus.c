@@ -223,6 +223,180 @@ static void test_floats(void **state)
 	}
 }
 
+/* The whole text of a small writer, fed out of order across families and
+ * with a duplicate, against a hand-written exposition: what the writer
+ * promises, byte for byte. */
+static void test_identity(void **state)
+{
+	struct prom_writer *w = prom_writer_new();
+	static const double bounds[] = {0.1, 1};
+	static const uint64_t c1[] = {1, 2, 3}, c2[] = {0, 0, 4}, c3[] = {9, 9, 9};
+	struct prom_label users[] = {{"svc", "users"}, {"code", "200"}};
+	struct prom_label cart[] = {{"svc", "cart \"eu\""}, {"code", ""}};
+	struct prom_label none[] = {{"svc", ""}};
+	struct prom_label r1[] = {{"reason", "refused"}}, r2[] = {{"reason", "b\\ad\xff"}};
+	char *t;
+
+	(void)state;
+	assert_int_equal(prom_family_begin(w, "req_seconds", PROM_HISTOGRAM, "Req\nsecs."), 0);
+	assert_int_equal(prom_histogram(w, users, 2, bounds, 2, c1, 0.75), 0);
+	assert_int_equal(prom_family_begin(w, "refusals", PROM_COUNTER, "Refused."), 0);
+	assert_int_equal(prom_sample(w, r1, 1, 7), 0);
+	assert_int_equal(prom_family_begin(w, "req_seconds", PROM_HISTOGRAM, NULL), 0);
+	assert_int_equal(prom_histogram(w, cart, 2, bounds, 2, c2, 12.5), 0);
+	assert_int_equal(prom_histogram(w, none, 1, bounds, 2, c1, 0.1 + 0.2), 0);
+	assert_int_equal(prom_histogram(w, users, 2, bounds, 2, c3, 99), 0); /* duplicate */
+	assert_int_equal(prom_family_begin(w, "refusals_total", PROM_COUNTER, NULL), 0);
+	assert_int_equal(prom_sample(w, r2, 1, -0.0), 0);
+	assert_int_equal(prom_family_begin(w, "active", PROM_GAUGE, NULL), 0);
+	assert_int_equal(prom_sample(w, NULL, 0, 1e20), 0);
+	t = finish(w);
+	assert_string_equal(t, "# TYPE active gauge\n"
+			       "active 1e+20\n"
+			       "# HELP refusals_total Refused.\n"
+			       "# TYPE refusals_total counter\n"
+			       "refusals_total{reason=\"b\\\\ad\xef\xbf\xbd\"} -0\n"
+			       "refusals_total{reason=\"refused\"} 7\n"
+			       "# HELP req_seconds Req\\nsecs.\n"
+			       "# TYPE req_seconds histogram\n"
+			       "req_seconds_bucket{le=\"0.1\"} 1\n"
+			       "req_seconds_bucket{le=\"1\"} 3\n"
+			       "req_seconds_bucket{le=\"+Inf\"} 6\n"
+			       "req_seconds_sum 0.30000000000000004\n"
+			       "req_seconds_count 6\n"
+			       "req_seconds_bucket{svc=\"cart \\\"eu\\\"\",le=\"0.1\"} 0\n"
+			       "req_seconds_bucket{svc=\"cart \\\"eu\\\"\",le=\"1\"} 0\n"
+			       "req_seconds_bucket{svc=\"cart \\\"eu\\\"\",le=\"+Inf\"} 4\n"
+			       "req_seconds_sum{svc=\"cart \\\"eu\\\"\"} 12.5\n"
+			       "req_seconds_count{svc=\"cart \\\"eu\\\"\"} 4\n"
+			       "req_seconds_bucket{svc=\"users\",code=\"200\",le=\"0.1\"} 1\n"
+			       "req_seconds_bucket{svc=\"users\",code=\"200\",le=\"1\"} 3\n"
+			       "req_seconds_bucket{svc=\"users\",code=\"200\",le=\"+Inf\"} 6\n"
+			       "req_seconds_sum{svc=\"users\",code=\"200\"} 0.75\n"
+			       "req_seconds_count{svc=\"users\",code=\"200\"} 6\n");
+	assert_int_equal(prom_dropped(w), 1);
+	free(t);
+	prom_writer_free(w);
+}
+
+/* Of two series with the same labels the first added is written, whatever
+ * the sort does with the rest, and each later one is counted. */
+static void test_duplicates(void **state)
+{
+	struct prom_writer *w = prom_writer_new();
+	struct prom_label a[] = {{"k", "a"}}, b[] = {{"k", "b"}}, e[] = {{"k", ""}};
+	char *t;
+
+	(void)state;
+	assert_int_equal(prom_family_begin(w, "g", PROM_GAUGE, NULL), 0);
+	assert_int_equal(prom_sample(w, b, 1, 1), 0);
+	assert_int_equal(prom_sample(w, a, 1, 2), 0);
+	assert_int_equal(prom_sample(w, b, 1, 3), 0);
+	assert_int_equal(prom_sample(w, e, 1, 4), 0);
+	assert_int_equal(prom_sample(w, a, 1, 5), 0);
+	assert_int_equal(prom_sample(w, NULL, 0, 6), 0); /* the same as k="" */
+	assert_int_equal(prom_sample(w, b, 1, 7), 0);
+	t = finish(w);
+	assert_string_equal(t, "# TYPE g gauge\n"
+			       "g 4\n"
+			       "g{k=\"a\"} 2\n"
+			       "g{k=\"b\"} 1\n");
+	assert_int_equal(prom_dropped(w), 4);
+	free(t);
+	prom_writer_free(w);
+}
+
+/* The le texts are cached per bounds array: one array reused with other
+ * values must not be written with the old ones, and two arrays with the
+ * same values give the same text. */
+static void test_bounds_reused(void **state)
+{
+	struct prom_writer *w = prom_writer_new();
+	struct prom_label a[] = {{"k", "a"}}, b[] = {{"k", "b"}}, c[] = {{"k", "c"}};
+	static const uint64_t counts[] = {1, 1, 1};
+	static const double same[] = {0.25, 2};
+	double bounds[] = {0.25, 2};
+	char *t;
+
+	(void)state;
+	assert_int_equal(prom_family_begin(w, "h", PROM_HISTOGRAM, NULL), 0);
+	assert_int_equal(prom_histogram(w, a, 1, bounds, 2, counts, 1), 0);
+	bounds[0] = 0.5;
+	assert_int_equal(prom_histogram(w, b, 1, bounds, 1, counts, 1), 0);
+	assert_int_equal(prom_histogram(w, c, 1, same, 2, counts, 1), 0);
+	t = finish(w);
+	assert_string_equal(t, "# TYPE h histogram\n"
+			       "h_bucket{k=\"a\",le=\"0.25\"} 1\n"
+			       "h_bucket{k=\"a\",le=\"2\"} 2\n"
+			       "h_bucket{k=\"a\",le=\"+Inf\"} 3\n"
+			       "h_sum{k=\"a\"} 1\n"
+			       "h_count{k=\"a\"} 3\n"
+			       "h_bucket{k=\"b\",le=\"0.5\"} 1\n"
+			       "h_bucket{k=\"b\",le=\"+Inf\"} 2\n"
+			       "h_sum{k=\"b\"} 1\n"
+			       "h_count{k=\"b\"} 2\n"
+			       "h_bucket{k=\"c\",le=\"0.25\"} 1\n"
+			       "h_bucket{k=\"c\",le=\"2\"} 2\n"
+			       "h_bucket{k=\"c\",le=\"+Inf\"} 3\n"
+			       "h_sum{k=\"c\"} 1\n"
+			       "h_count{k=\"c\"} 3\n");
+	free(t);
+	prom_writer_free(w);
+}
+
+/* Many series, added in reverse: sorted, every line there once, and the
+ * text's length what prom_finish says (its buffer is sized in advance). */
+static void test_many_sorted(void **state)
+{
+	struct prom_writer *w = prom_writer_new();
+	static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+					1,     2.5,  5,	    10,	  30,  60,   120};
+	uint64_t counts[15];
+	char v[32], want[128], *t, *prev;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 15; i++)
+		counts[i] = (uint64_t)i * 1000000007ULL;
+	assert_int_equal(prom_family_begin(w, "h", PROM_HISTOGRAM, NULL), 0);
+	for (i = 999; i >= 0; i--) {
+		struct prom_label l[] = {{"svc", "s"}, {"n", v}};
+
+		snprintf(v, sizeof(v), "%04d", i);
+		assert_int_equal(prom_histogram(w, l, 2, bounds, 14, counts, i + 0.5), 0);
+	}
+	t = finish(w);
+	assert_int_equal(count_of(t, "\n"), 1 + 1000 * 17);
+	assert_int_equal(count_of(t, "le=\"120\"} 91000000637\n"), 1000);
+	prev = t;
+	for (i = 0; i < 1000; i++) {
+		char *at;
+
+		snprintf(want, sizeof(want), "h_count{svc=\"s\",n=\"%04d\"} 105000000735\n", i);
+		at = strstr(t, want);
+		assert_non_null(at);
+		assert_true(at > prev);
+		prev = at;
+	}
+	free(t);
+	prom_writer_free(w);
+}
+
+static void test_integers(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	check_fmt(-0.0, "-0");
+	check_fmt(999999999999999.0, "999999999999999");
+	check_fmt(-999999999999999.0, "-999999999999999");
+	check_fmt(1e15, "1e+15");
+	check_fmt(100, "100");
+	/* truncated as snprintf would */
+	assert_string_equal(prom_format_double(buf, 3, 12345), "12");
+	assert_string_equal(prom_format_double(buf, 3, INFINITY), "+I");
+}
+
 static struct span mk(int kind, const char *svc, const char *method, const char *route,
 		      uint16_t code, uint64_t dur_ns)
 {
@@ -341,6 +515,11 @@ int main(void)
 	    cmocka_unit_test(test_histogram),
 	    cmocka_unit_test(test_rejects),
 	    cmocka_unit_test(test_floats),
+	    cmocka_unit_test(test_integers),
+	    cmocka_unit_test(test_identity),
+	    cmocka_unit_test(test_duplicates),
+	    cmocka_unit_test(test_bounds_reused),
+	    cmocka_unit_test(test_many_sorted),
 	    cmocka_unit_test(test_http_histograms),
 	    cmocka_unit_test(test_http_histograms_empty),
 	};
