@@ -94,6 +94,34 @@ p50=$(curl -sf -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "q
 	python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1]) * 1000) if r else -1)')
 expect_range "PromQL histogram_quantile(0.5) in ms (buckets 10..25 ms)" 10 25 "$p50"
 
+# deploy/dashboards/bpfmesh.json: every query is valid PromQL for this
+# Prometheus, and the request panels show the service (rate() wants two
+# scrapes of a series: a few more seconds of 1 s scrapes)
+sleep 3
+python3 - "$ROOT/deploy/dashboards/bpfmesh.json" "127.0.0.1:$PROM_PORT" > "$TMP/dash.out" <<'PY'
+import json, sys, urllib.parse, urllib.request
+dash = json.load(open(sys.argv[1]))
+bad = empty = 0
+for p in dash["panels"]:
+    for t in p.get("targets", []):
+        q = t["expr"].replace("$service", ".*").replace("$__rate_interval", "1m")
+        url = "http://%s/api/v1/query?%s" % (sys.argv[2], urllib.parse.urlencode({"query": q}))
+        try:
+            r = json.load(urllib.request.urlopen(url, timeout=5))
+        except Exception as e:
+            r = {"status": "error", "error": str(e)}
+        if r.get("status") != "success":
+            bad += 1
+            print("bad", p["title"], r.get("error"))
+        elif p["title"] in ("Request rate", "Latency p50 / p99") and not r["data"]["result"]:
+            empty += 1
+            print("empty", p["title"])
+print("invalid", bad)
+print("empty", empty)
+PY
+expect_eq "dashboard queries Prometheus rejects" 0 "$(awk '$1 == "invalid" { print $2 }' "$TMP/dash.out")"
+expect_eq "dashboard request panels without data" 0 "$(awk '$1 == "empty" && NF == 2 { print $2 }' "$TMP/dash.out")"
+
 # the latency API: p50 within 2 ms of the service's 20 ms
 api_p50=$(curl -sf "http://$API/api/v1/services/web/latency?window=60s" | python3 -c '
 import json, sys
