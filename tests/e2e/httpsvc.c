@@ -682,14 +682,16 @@ static void error_body(struct sbuf *b, const char *msg)
 	sb_str(b, "}");
 }
 
+/* At least ms milliseconds (in ns: a deadline in whole ms could end up to a
+ * millisecond early), waking every 100 ms to notice a stop. */
 static void pause_ms(int ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000;
 
-	while (!stopping() && now_ms() < end) {
-		uint64_t left = end - now_ms();
+	while (!stopping() && now_ns() < end) {
+		uint64_t left = end - now_ns();
 		struct timespec ts = {.tv_sec = 0,
-				      .tv_nsec = (long)(left > 100 ? 100 : left) * 1000000};
+				      .tv_nsec = (long)(left > 100000000 ? 100000000 : left)};
 
 		nanosleep(&ts, NULL);
 	}
