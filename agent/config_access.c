@@ -16,6 +16,7 @@ static const struct cfgp_enum actions[] = {
 static const struct cfgp_field from_item = {
     .type = CFGP_STR,
     .size = CFG_NAME_MAX,
+    .check = cfgp_check_ref,
 };
 
 static const struct cfgp_list from_list = {
@@ -25,7 +26,7 @@ static const struct cfgp_list from_list = {
 };
 
 static const struct cfgp_field spec_fields[] = {
-    F_STR("service", struct cfg_access_policy, service, .required = true),
+    F_STR("service", struct cfg_access_policy, service, .required = true, .check = cfgp_check_ref),
     F_ENUM("action", struct cfg_access_policy, action, actions, .required = true),
     F_LIST("from", struct cfg_access_policy, from, n_from, &from_list),
     {0},

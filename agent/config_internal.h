@@ -125,6 +125,9 @@ struct cfgp_list {
 typedef void (*cfgp_fn)(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base);
 /* NULL when s is acceptable, otherwise what is wrong ("is not a valid name"). */
 typedef const char *(*cfgp_check)(const char *s);
+/* A reference to another document by name: present but empty is an error,
+ * not a reference to nothing. */
+const char *cfgp_check_ref(const char *s);
 
 struct cfgp_field {
 	const char *key;

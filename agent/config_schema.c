@@ -93,6 +93,8 @@ static void type_err(struct cfgp_doc *d, yaml_node_t *n, const char *path,
 		cfgp_err(d, n, path, "expected %s", type_name(f));
 }
 
+const char *cfgp_check_ref(const char *s) { return *s ? NULL : "is empty: name a document"; }
+
 const char *cfgp_string(struct cfgp_doc *d, yaml_node_t *n, const char *path)
 {
 	if (n->type != YAML_SCALAR_NODE) {

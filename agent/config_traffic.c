@@ -82,7 +82,7 @@ static const struct cfgp_field rate_fields[] = {
 };
 
 static const struct cfgp_field spec_fields[] = {
-    F_STR("service", TP, service, .required = true),
+    F_STR("service", TP, service, .required = true, .check = cfgp_check_ref),
     F_SECTION("connectionPool", pool_fields, TP, pool_set),
     F_SECTION("outlierDetection", outlier_fields, TP, outlier_set),
     F_SECTION("circuitBreaker", breaker_fields, TP, breaker_set),

@@ -41,7 +41,7 @@ static const struct cfgp_list ifname_list = {
 };
 
 static const struct cfgp_field spec_fields[] = {
-    F_STR("service", struct cfg_workload, service, .required = true),
+    F_STR("service", struct cfg_workload, service, .required = true, .check = cfgp_check_ref),
     F_STR("cgroup", struct cfg_workload, cgroup, .required = true, .check = check_cgroup),
     F_LIST("ports", struct cfg_workload, ports, n_ports, &port_list),
     F_LIST("interfaces", struct cfg_workload, interfaces, n_interfaces, &ifname_list),

@@ -971,6 +971,28 @@ static void test_unknown_references(void **state)
 		      "22:13: spec.from[1]: unknown workload \"default/w\"");
 }
 
+/* An empty name is a mistake, not a reference to nothing that applies to
+ * nothing. */
+static void test_empty_references(void **state)
+{
+	EXPECT_ERRORS(*state,
+		      HDR "kind: Service\n"
+			  "metadata: {name: web}\n"
+			  "spec: {addresses: [\"10.0.0.1\"], ports: [{port: 80}]}\n"
+			  "---\n" HDR "kind: TrafficPolicy\n"
+			  "metadata: {name: p}\n"
+			  "spec: {service: \"\"}\n"
+			  "---\n" HDR "kind: Workload\n"
+			  "metadata: {name: w}\n"
+			  "spec: {service: \"\", cgroup: w}\n"
+			  "---\n" HDR "kind: AccessPolicy\n"
+			  "metadata: {name: a}\n"
+			  "spec: {service: web, action: DENY, from: [\"\"]}\n",
+		      "9:17: spec.service: \"\" is empty: name a document",
+		      "14:17: spec.service: \"\" is empty: name a document",
+		      "19:43: spec.from[0]: \"\" is empty: name a document");
+}
+
 static void test_empty_files(void **state)
 {
 	const char *dir = *state;
@@ -1452,6 +1474,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_references, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_references, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_yaml, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_fields, setup, teardown),
