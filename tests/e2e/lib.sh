@@ -182,3 +182,19 @@ print(json.load(sys.stdin)["refusals"][sys.argv[1]])' "$1"
 stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
 errcount() { echo "$1" | awk -v e="$2" '$1 == "error" && $2 == e { print $3; f=1 } END { if (!f) print 0 }'; }
+
+# service_yaml NAME ADDRESS PORT TARGETPORT POLICY [ENDPOINT...]: one Service
+# document (POLICY "-" leaves loadBalancer out; no ENDPOINT: none)
+service_yaml() {
+	local name=$1 addr=$2 port=$3 target=$4 policy=$5 eps="" e
+	shift 5
+	for e in "$@"; do eps="$eps${eps:+, }{address: \"$e\"}"; done
+	echo "apiVersion: bpfmesh.io/v1alpha1"
+	echo "kind: Service"
+	echo "metadata: {name: $name}"
+	echo "spec:"
+	echo "  addresses: [\"$addr\"]"
+	echo "  ports: [{name: http, port: $port, targetPort: $target}]"
+	[ "$policy" != - ] && echo "  loadBalancer: {policy: $policy}"
+	echo "  endpoints: [$eps]"
+}

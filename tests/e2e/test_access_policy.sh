@@ -8,14 +8,8 @@
 setup_base
 for w in frontend frontend/worker intruder other; do mkdir -p "$CG/$w"; done
 svc_yaml() {
+	service_yaml web 127.100.0.10 80 18080 - 127.0.0.1
 	cat <<YAML
-apiVersion: bpfmesh.io/v1alpha1
-kind: Service
-metadata: {name: web}
-spec:
-  addresses: ["127.100.0.10"]
-  ports: [{name: http, port: 80, targetPort: 18080}]
-  endpoints: [{address: "127.0.0.1"}]
 ---
 apiVersion: bpfmesh.io/v1alpha1
 kind: Workload

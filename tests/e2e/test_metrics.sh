@@ -15,14 +15,8 @@ RECV_PORT=$((API_PORT + 1))
 PROM_PORT=$((API_PORT + 2))
 METRICS_PORT=$((API_PORT + 3))
 mkdir -p "$CG/web" "$CG/client"
-cat > "$CONF/shop.yaml" <<YAML
-apiVersion: bpfmesh.io/v1alpha1
-kind: Service
-metadata: {name: web}
-spec:
-  addresses: ["127.100.3.1"]
-  ports: [{name: http, port: 80, targetPort: 18300}]
-  endpoints: [{address: "127.0.0.1"}]
+service_yaml web 127.100.3.1 80 18300 - 127.0.0.1 > "$CONF/shop.yaml"
+cat >> "$CONF/shop.yaml" <<YAML
 ---
 apiVersion: bpfmesh.io/v1alpha1
 kind: Workload

@@ -6,15 +6,8 @@
 # 200s end any run; a 5xx endpoint is ejected after consecutive5xxErrors.
 . "$(dirname "$0")/lib.sh"
 setup_base
-cat > "$CONF/svc.yaml" <<YAML
-apiVersion: bpfmesh.io/v1alpha1
-kind: Service
-metadata: {name: web}
-spec:
-  addresses: ["127.100.0.10"]
-  ports: [{name: http, port: 80, targetPort: 18080}]
-  loadBalancer: {policy: roundRobin}
-  endpoints: [{address: "127.0.0.1"}, {address: "127.0.0.2"}]
+service_yaml web 127.100.0.10 80 18080 roundRobin 127.0.0.1 127.0.0.2 > "$CONF/svc.yaml"
+cat >> "$CONF/svc.yaml" <<YAML
 ---
 apiVersion: bpfmesh.io/v1alpha1
 kind: TrafficPolicy

@@ -36,28 +36,10 @@ in_pod() { local w=$1; shift; ( echo $BASHPID > "$PODCG/$w/cgroup.procs" && exec
 i=0
 for w in gateway users orders; do
 	i=$((i + 1))
-	cat >> "$CONF/shop.yaml" <<YAML
----
-apiVersion: bpfmesh.io/v1alpha1
-kind: Service
-metadata: {name: $w}
-spec:
-  addresses: ["127.100.2.$i"]
-  ports: [{name: http, port: 80, targetPort: 8080}]
-  endpoints: [{address: "10.78.$i.2"}]
-YAML
+	{ echo ---; service_yaml "$w" "127.100.2.$i" 80 8080 - "10.78.$i.2"; } >> "$CONF/shop.yaml"
 done
 # the client serves nothing; its Workload still names its spans
-cat >> "$CONF/shop.yaml" <<YAML
----
-apiVersion: bpfmesh.io/v1alpha1
-kind: Service
-metadata: {name: client}
-spec:
-  addresses: ["127.100.2.4"]
-  ports: [{name: http, port: 80, targetPort: 8080}]
-  endpoints: []
-YAML
+{ echo ---; service_yaml client 127.100.2.4 80 8080 -; } >> "$CONF/shop.yaml"
 i=0
 for w in gateway users orders client; do
 	i=$((i + 1))
