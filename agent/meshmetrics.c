@@ -185,8 +185,9 @@ static void collect_services(struct agent *a, struct mm_set *set)
 static void collect_tracing(struct agent *a, struct mm_set *set)
 {
 	struct tracing *t = &a->tracing;
-	static const char *const drops[] = {"ringbuf_full", "conns_full", "load_failed",
-					    "pipeline_overflow"};
+	/* by http_drop_reason; HTTP_DROP_PIPELINE is no longer counted (the
+	 * agent splits pipelined requests) */
+	static const char *const drops[] = {"ringbuf_full", "conns_full", "load_failed"};
 	struct mm_family *f;
 
 	f = mm_family(set, "bpfmesh.capture.events", "{event}",
@@ -194,7 +195,7 @@ static void collect_tracing(struct agent *a, struct mm_set *set)
 	mm_add(set, f, t->ev.events, 0);
 	f = mm_family(set, "bpfmesh.capture.drops", "{event}",
 		      "What HTTP capture lost in the kernel, by reason.", true);
-	for (int i = 0; i < 4; i++)
+	for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
 		mm_add(set, f, lbm_percpu_sum(t->ev.drops_fd, i), 1, "reason", drops[i]);
 	f = mm_family(set, "bpfmesh.spans", "{span}", "Spans built, sampled or not.", true);
 	mm_add(set, f, t->spans, 0);

@@ -19,12 +19,11 @@
 #include "metrics_export.h"
 
 /* A histogram series copied out of the registry, so that the exposition is
- * written after the agent's lock is given back. */
+ * written after the agent's lock is given back: h points into the copy. */
 struct hist_copy {
-	enum metrics_side side;
+	struct metrics_hist h;
 	char *labels[4]; /* service, method, status code, route */
 	uint64_t counts[METRICS_HTTP_BOUNDS + 1];
-	double sum;
 };
 
 struct hist_copies {
@@ -51,12 +50,12 @@ static void copy_hist(const struct metrics_hist *h, void *ctx)
 		hc->cap = cap;
 	}
 	c = &hc->h[hc->n++];
-	c->side = h->side;
-	c->sum = h->sum;
 	memcpy(c->counts, h->counts, sizeof(c->counts));
 	for (int i = 0; i < 4; i++)
 		if (!(c->labels[i] = strdup(l[i])))
 			hc->oom = true;
+	c->h = *h;
+	c->h.counts = NULL; /* set once the array stops moving */
 }
 
 static void free_copies(struct hist_copies *hc)
@@ -66,11 +65,6 @@ static void free_copies(struct hist_copies *hc)
 			free(hc->h[i].labels[k]);
 	free(hc->h);
 }
-
-static const char *const prom_family[METRICS_SIDES] = {"http_server_request_duration_seconds",
-						       "http_client_request_duration_seconds"};
-static const char *const prom_help[METRICS_SIDES] = {"Duration of HTTP server requests.",
-						     "Duration of HTTP client requests."};
 
 int metrics_prom_text(struct agent *a, char **text, size_t *len)
 {
@@ -91,22 +85,17 @@ int metrics_prom_text(struct agent *a, char **text, size_t *len)
 	w = prom_writer_new();
 	if (!w || hc.oom)
 		err = -ENOMEM;
-	for (int side = 0; !err && side < METRICS_SIDES; side++)
-		err = prom_family_begin(w, prom_family[side], PROM_HISTOGRAM, prom_help[side]);
+	if (!err)
+		err = prom_http_families(w);
 	for (size_t i = 0; !err && i < hc.n; i++) {
-		const struct hist_copy *c = &hc.h[i];
-		struct prom_label l[] = {
-		    {"service_name", c->labels[0]},
-		    {"http_request_method", c->labels[1]},
-		    {"http_response_status_code", c->labels[2]},
-		    {"http_route", c->labels[3]},
-		};
+		struct hist_copy *c = &hc.h[i];
 
-		err =
-		    prom_family_begin(w, prom_family[c->side], PROM_HISTOGRAM, prom_help[c->side]);
-		if (!err)
-			err = prom_histogram(w, l, 4, metrics_http_bounds, METRICS_HTTP_BOUNDS,
-					     c->counts, c->sum);
+		c->h.service = c->labels[0];
+		c->h.method = c->labels[1];
+		c->h.status_code = c->labels[2];
+		c->h.route = c->labels[3];
+		c->h.counts = c->counts;
+		err = prom_http_histogram(w, &c->h);
 		if (err == -EINVAL) /* a duplicate or rejected series: counted, not fatal */
 			err = 0;
 	}

@@ -597,21 +597,38 @@ static const char *const http_help[METRICS_SIDES] = {
     "Duration of HTTP client requests.",
 };
 
-static void http_one(const struct metrics_hist *h, void *arg)
+int prom_http_families(struct prom_writer *w)
 {
-	struct http_ctx *c = arg;
+	for (int side = 0; side < METRICS_SIDES; side++) {
+		int err = prom_family_begin(w, http_family[side], PROM_HISTOGRAM, http_help[side]);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int prom_http_histogram(struct prom_writer *w, const struct metrics_hist *h)
+{
 	struct prom_label l[] = {
 	    {"service_name", h->service},
 	    {"http_request_method", h->method},
 	    {"http_response_status_code", h->status_code},
 	    {"http_route", h->route},
 	};
-	int err;
+	int err = prom_family_begin(w, http_family[h->side], PROM_HISTOGRAM, http_help[h->side]);
 
-	err = prom_family_begin(c->w, http_family[h->side], PROM_HISTOGRAM, http_help[h->side]);
 	if (!err)
-		err = prom_histogram(c->w, l, 4, metrics_http_bounds, METRICS_HTTP_BOUNDS,
-				     h->counts, h->sum);
+		err = prom_histogram(w, l, 4, metrics_http_bounds, METRICS_HTTP_BOUNDS, h->counts,
+				     h->sum);
+	return err;
+}
+
+static void http_one(const struct metrics_hist *h, void *arg)
+{
+	struct http_ctx *c = arg;
+	int err = prom_http_histogram(c->w, h);
+
 	if (err && !c->err)
 		c->err = err;
 }
@@ -619,13 +636,10 @@ static void http_one(const struct metrics_hist *h, void *arg)
 int prom_write_http_histograms(struct prom_writer *w, const struct metrics *m)
 {
 	struct http_ctx c = {w, 0};
-	int side, err;
+	int err = prom_http_families(w);
 
-	for (side = 0; side < METRICS_SIDES; side++) {
-		err = prom_family_begin(w, http_family[side], PROM_HISTOGRAM, http_help[side]);
-		if (err)
-			return err;
-	}
+	if (err)
+		return err;
 	metrics_foreach_histogram(m, http_one, &c);
 	return c.err == -ENOMEM ? -ENOMEM : 0;
 }

@@ -74,6 +74,11 @@ int prom_histogram(struct prom_writer *w, const struct prom_label *labels, size_
  * http_response_status_code, http_route. Both families are written, also
  * when empty. 0 or -ENOMEM. */
 int prom_write_http_histograms(struct prom_writer *w, const struct metrics *m);
+/* The same in two steps, for series copied out of the registry: both
+ * families (written also when empty), then one series. 0 or a negative
+ * errno (-EINVAL: a rejected or duplicate series, counted). */
+int prom_http_families(struct prom_writer *w);
+int prom_http_histogram(struct prom_writer *w, const struct metrics_hist *h);
 
 /* The exposition, NUL-terminated, malloc'd for the caller. 0 or -ENOMEM (also
  * when any earlier allocation failed: a partial scrape would lie). */
