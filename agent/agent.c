@@ -19,6 +19,7 @@
 #include "api.h"
 #include "bpf/lb.h"
 #include "cgroup.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics_export.h"
 
@@ -42,14 +43,6 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 		buf[n - 1 < (int)sizeof(buf) - 1 ? n - 1 : (int)sizeof(buf) - 2] = 0;
 	log_msg(level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG, "libbpf: %s", buf);
 	return 0;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* terminateConnections also covers endpoints taken out of the config. */

@@ -6,15 +6,8 @@
 #include <time.h>
 
 #include "api_latency.h"
+#include "clock.h"
 #include "metrics.h"
-
-static uint64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 int api_arg_window(const char *s, uint32_t *window_s, const char **why)
 {
@@ -88,7 +81,7 @@ void api_write_latency_brief(struct agent *a, struct jsonw *w, const char *servi
 {
 	jw_key(w, "latency");
 	jw_obj_open(w);
-	brief(w, a->tracing.metrics, service, window_s, mono_now());
+	brief(w, a->tracing.metrics, service, window_s, mono_ns());
 	jw_obj_close(w);
 }
 
@@ -122,7 +115,7 @@ void api_write_latency_routes(struct agent *a, struct jsonw *w, const char *serv
 	jw_key(w, "routes");
 	jw_arr_open(w);
 	if (a->tracing.metrics)
-		metrics_foreach_route(a->tracing.metrics, service, window_s, mono_now(), on_route,
+		metrics_foreach_route(a->tracing.metrics, service, window_s, mono_ns(), on_route,
 				      w);
 	jw_arr_close(w);
 }
@@ -131,7 +124,7 @@ int api_write_latency(struct agent *a, struct jsonw *w, const char *ns, const ch
 		      uint32_t window_s)
 {
 	const struct metrics *m = a->tracing.metrics;
-	uint64_t now = mono_now();
+	uint64_t now = mono_ns();
 	struct lat_summary s;
 	bool known = a->cfg && config_find_service(a->cfg, ns, service) >= 0;
 

@@ -18,6 +18,7 @@
 
 #include "api_status.h"
 #include "cgroup.h"
+#include "clock.h"
 #include "skel/http.skel.h"
 #include "skel/lb.skel.h"
 
@@ -55,14 +56,6 @@ static void st_kdbl(struct jsonw *w, const char *k, double v)
 {
 	jw_key(w, k);
 	jw_dbl(w, v);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static const char *link_type_name(__u32 t)

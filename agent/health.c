@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "health.h"
 #include "log.h"
 #include "terminate.h"
@@ -40,14 +41,6 @@ const char *health_breaker_name(int s) { return s >= 0 && s < 3 ? breaker_names[
 const char *health_reason_name(int r)
 {
 	return r >= 0 && r < LB_REASON_MAX && reason_names[r] ? reason_names[r] : "unknown";
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 const struct cfg_traffic_policy *health_policy_of(const struct mesh_config *cfg, int si)

@@ -14,18 +14,11 @@
 #include <bpf/bpf.h>
 
 #include "bpf/health.h"
+#include "clock.h"
 #include "healthcheck.h"
 #include "log.h"
 
 #define MS 1000000ULL
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 int hc_status_code(const char *line, size_t len)
 {
@@ -56,7 +49,7 @@ static void set_down(struct healthcheck *hc, struct hc_target *t, bool down)
 		h.state = LB_EP_HEALTHY;
 		h.reason = LB_REASON_ACTIVE_OK;
 	}
-	h.changed_at = now_ns();
+	h.changed_at = mono_ns();
 	if (bpf_map_update_elem(hc->health_fd, &t->ep_id, &h, BPF_F_LOCK | BPF_EXIST))
 		log_warn("health check %s: updating its health: %s", t->name, strerror(errno));
 	t->down = down;
@@ -173,7 +166,7 @@ static void *run(void *arg)
 	int *idx = NULL, cap = 0;
 
 	while (!hc->stop) {
-		uint64_t now = now_ns(), next = now + 200 * MS;
+		uint64_t now = mono_ns(), next = now + 200 * MS;
 		int n = 0, i, r;
 
 		pthread_mutex_lock(&hc->lock);
@@ -212,7 +205,7 @@ static void *run(void *arg)
 		if (r <= 0)
 			continue;
 		pthread_mutex_lock(&hc->lock);
-		now = now_ns();
+		now = mono_ns();
 		for (i = 0; i < n; i++)
 			if (pfd[i].revents && idx[i] < hc->n && hc->t[idx[i]].fd == pfd[i].fd)
 				step(hc, &hc->t[idx[i]], pfd[i].revents, now);

@@ -23,6 +23,7 @@
 
 #include "bpf/health.h"
 #include "bpf/lb.h"
+#include "clock.h"
 #include "lbmaps.h"
 #include "lbtable.h"
 #include "log.h"
@@ -94,14 +95,6 @@ static void fe_unhex(const char *s, struct lb_fe_key *k)
 		sscanf(s + 2 * i, "%2x", &v);
 		p[i] = v;
 	}
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static uint32_t alloc_id(uint32_t *cursor, uint32_t max, bool (*used)(struct lbmaps *, uint32_t),
@@ -855,7 +848,7 @@ out:
 
 void lbmaps_gc(struct lbmaps *lm, bool force)
 {
-	uint64_t now = now_ns();
+	uint64_t now = mono_ns();
 	bool waiting = false;
 	uint32_t id;
 	char key[128];

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "clock.h"
 #include "exporters/otlp.h"
 #include "log.h"
 #include "metrics.h"
@@ -150,14 +151,6 @@ static int service_of(void *ctx, const struct obs_addr *local, uint32_t tgid, co
 	return 1;
 }
 
-static uint64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void emit(const struct span *sp, void *ctx)
 {
 	struct tracing *t = ctx;
@@ -165,7 +158,7 @@ static void emit(const struct span *sp, void *ctx)
 	t->spans++;
 	/* latency histograms count every request; traces only the sampled */
 	if (t->metrics)
-		metrics_record(t->metrics, sp, mono_now());
+		metrics_record(t->metrics, sp, mono_ns());
 	if (!sp->sampled)
 		return;
 	spanstore_add(&t->store, sp);
@@ -251,7 +244,7 @@ int tracing_init(struct tracing *t, int ring_fd, int drops_fd)
 		return -ENOMEM;
 	snprintf(t->sb_key, sizeof(t->sb_key), "unset");
 	t->cg_mount_fd = -1;
-	t->metrics = metrics_new(&(struct metrics_config){0}, mono_now());
+	t->metrics = metrics_new(&(struct metrics_config){0}, mono_ns());
 	if (!t->metrics)
 		return -ENOMEM;
 	return events_init(&t->ev, ring_fd, drops_fd, on_obs, t);
