@@ -32,7 +32,11 @@ if [ ! -x "$BIN" ]; then
 	echo "[$TEST_NAME] FAILED (1 checks)"
 	exit 1
 fi
-if ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
+# the python3 on PATH, else Debian's (make deps installs python3-yaml and
+# python3-jsonschema for it)
+PY=python3
+python3 -c 'import yaml, jsonschema' 2>/dev/null || PY=/usr/bin/python3
+if ! "$PY" -c 'import yaml, jsonschema' 2>/dev/null; then
 	echo "[$TEST_NAME] FAIL: python3 with PyYAML and jsonschema is required"
 	echo "[$TEST_NAME] FAILED (1 checks)"
 	exit 1
@@ -40,7 +44,7 @@ fi
 TMP=$(mktemp -d /tmp/bpfmesh-crds.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-python3 - "$ROOT" "$BIN" "$TMP" "$TEST_NAME" <<'EOF'
+"$PY" - "$ROOT" "$BIN" "$TMP" "$TEST_NAME" <<'EOF'
 import copy, glob, json, os, re, subprocess, sys
 import yaml, jsonschema
 
