@@ -11,11 +11,12 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 PKGS     := libbpf libelf zlib yaml-0.1 libmicrohttpd json-c libprotobuf-c libcurl
 OPT      ?= -O2 -g
-CFLAGS   := $(OPT) -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I. -Iagent -I$(BUILD) -I$(BUILD)/proto \
+# -MMD: every object depends on exactly the headers it includes (build/**/*.d).
+CFLAGS   := $(OPT) -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -MMD -MP -I. -Iagent -I$(BUILD) -I$(BUILD)/proto \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
-BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -I. -Ibpf
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -MMD -MP -I. -Ibpf
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -26,7 +27,7 @@ PROTOS     := $(addprefix exporters/proto/opentelemetry/proto/,common/v1/common.
               metrics/v1/metrics.proto collector/metrics/v1/metrics_service.proto)
 PROTO_HDRS := $(patsubst exporters/proto/%.proto,$(BUILD)/proto/%.pb-c.h,$(PROTOS))
 PROTO_OBJS := $(patsubst exporters/proto/%.proto,$(BUILD)/proto/%.pb-c.o,$(PROTOS))
-AGENT_SRCS := $(wildcard agent/*.c) $(wildcard exporters/*.c)
+AGENT_SRCS := $(wildcard agent/*.c agent/*/*.c exporters/*.c)
 AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRCS)) $(PROTO_OBJS)
 LIB_OBJS   := $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJS))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
@@ -35,7 +36,7 @@ BPFT_SRCS  := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
 E2E_SRCS   := $(wildcard tests/e2e/*.c)
 E2E_BINS   := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(E2E_SRCS))
-HDRS       := $(wildcard agent/*.h bpf/*.h exporters/*.h)
+HDRS       := $(wildcard agent/*/*.h bpf/*.h bpf/lib/*.h exporters/*.h)
 
 .PHONY: all deps vmlinux test test-unit test-unit-asan test-bpf test-e2e demo bench check clean
 .DELETE_ON_ERROR:
@@ -72,7 +73,7 @@ deps:
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h bpf/lib/*.h) vmlinux.h
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -84,10 +85,12 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: exporters/proto/%.proto
 	@mkdir -p $(BUILD)/proto
 	$(PROTOC_C) --c_out=$(BUILD)/proto -Iexporters/proto $<
 
-$(BUILD)/proto/%.o: $(BUILD)/proto/%.c $(PROTO_HDRS)
+$(BUILD)/proto/%.o: $(BUILD)/proto/%.c | $(PROTO_HDRS)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/%.o: %.c $(HDRS) $(SKELS) $(PROTO_HDRS)
+# Generated headers must exist before the first compile; after that the .d
+# files name the ones each object really includes.
+$(BUILD)/%.o: %.c | $(SKELS) $(PROTO_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -99,7 +102,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
 
 # The test OTLP receiver decodes with the generated code and inflates with zlib.
-$(BUILD)/tests/e2e/otlp_receiver: tests/e2e/otlp_receiver.c $(PROTO_OBJS) $(PROTO_HDRS)
+$(BUILD)/tests/e2e/otlp_receiver: tests/e2e/otlp_receiver.c $(PROTO_OBJS) | $(PROTO_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(PROTO_OBJS) -o $@ -lprotobuf-c -lz
 
@@ -108,7 +111,7 @@ $(BUILD)/tests/e2e/%: tests/e2e/%.c
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread
 
 # In-kernel tests (BPF_PROG_TEST_RUN): root, and the skeletons.
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELS)
+$(BUILD)/tests/bpf/%: tests/bpf/%.c | $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS) -lcmocka
 
@@ -136,8 +139,10 @@ bench: deps all
 	bench/run.sh
 
 check:
-	clang-format --dry-run --Werror $(AGENT_SRCS) $(wildcard agent/*.h) $(UNIT_SRCS)
+	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning -Iagent -I. agent exporters
 
 clean:
 	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent.h"
-#include "api_status.h"
-#include "cli.h"
+#include "daemon/agent.h"
+#include "api/api_status.h"
+#include "cli/cli.h"
 
 static void usage(FILE *f)
 {

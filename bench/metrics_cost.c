@@ -32,8 +32,8 @@
 #include <time.h>
 
 #include "exporters/prometheus.h"
-#include "meshmetrics.h"
-#include "metrics.h"
+#include "metrics/meshmetrics.h"
+#include "metrics/metrics.h"
 
 #define SEC 1000000000ULL
 

@@ -62,7 +62,7 @@ _Static_assert(sizeof(struct lb_ep_health) == 48, "lb_ep_health ABI");
 
 /* lb_svc_policy value (hash, key svc_id): a TrafficPolicy, in kernel units. */
 struct lb_svc_policy {
-	__u32 flags; /* LB_POL_* */
+	__u32 flags;		       /* LB_POL_* */
 	__u32 consec_connect_failures; /* 0: not counted */
 	__u32 consec_5xx;
 	__u32 consec_gateway;
@@ -92,7 +92,7 @@ enum lb_breaker_state {
  * protections. The window is a ring of call outcomes (bit set = failure). */
 struct lb_svc_rt {
 	struct bpf_spin_lock lock;
-	__u8 breaker;	/* enum lb_breaker_state */
+	__u8 breaker; /* enum lb_breaker_state */
 	__u8 reserved0[3];
 	__u32 win_pos;
 	__u32 win_count;
@@ -104,8 +104,8 @@ struct lb_svc_rt {
 	__u64 tokens_milli; /* rate limit bucket, thousandths of a connection */
 	__u64 refill_at;
 	__u64 changed_at;
-	__s64 active;	 /* sockets holding a bulkhead slot (atomic, outside the lock) */
-	__s64 ejected;	 /* endpoints ejected by this service's policy (atomic) */
+	__s64 active;  /* sockets holding a bulkhead slot (atomic, outside the lock) */
+	__s64 ejected; /* endpoints ejected by this service's policy (atomic) */
 	__u64 window[LB_BREAKER_WINDOW_MAX / 64];
 };
 _Static_assert(sizeof(struct lb_svc_rt) == 208, "lb_svc_rt ABI");

@@ -17,11 +17,11 @@
 /* What a state machine step did, for the transition log. */
 enum hl_event {
 	HL_NONE = 0,
-	HL_EJECTED,    /* newly ejected (counts against maxEjectionPercent) */
-	HL_REEJECTED,  /* a half-open trial failed: ejected again, longer */
-	HL_HALF_OPEN,  /* ejection time over: trials allowed */
-	HL_RESTORED,   /* a trial succeeded */
-	HL_OPENED,     /* breaker tripped */
+	HL_EJECTED,   /* newly ejected (counts against maxEjectionPercent) */
+	HL_REEJECTED, /* a half-open trial failed: ejected again, longer */
+	HL_HALF_OPEN, /* ejection time over: trials allowed */
+	HL_RESTORED,  /* a trial succeeded */
+	HL_OPENED,    /* breaker tripped */
 	HL_HALF_OPENED,
 	HL_CLOSED,
 };

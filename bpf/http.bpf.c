@@ -226,8 +226,7 @@ static __always_inline __u64 tuple_key(__u8 family, const __u8 *local, const __u
 static __always_inline __u64 wake_flags(void) { return BPF_RB_NO_WAKEUP; }
 
 /* The fields every record has (up to head). */
-static __always_inline void ev_fill(struct http_event *e, const struct seg *s, __u8 kind,
-				    __u64 now)
+static __always_inline void ev_fill(struct http_event *e, const struct seg *s, __u8 kind, __u64 now)
 {
 	e->ts = now;
 	e->cookie = s->cookie;
@@ -390,8 +389,8 @@ static __always_inline struct scratch *load_head(struct __sk_buff *skb, const st
 }
 
 /* Send the event built in the scratch with the head bytes it carries. */
-static __always_inline void emit_head(const struct seg *s, struct scratch *sc, __u8 kind,
-				      __u64 now, __u8 complete)
+static __always_inline void emit_head(const struct seg *s, struct scratch *sc, __u8 kind, __u64 now,
+				      __u8 complete)
 {
 	struct http_event *e = &sc->ev;
 	__u32 hl = sc->st.n;
@@ -521,8 +520,7 @@ static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct
 }
 
 /* tc: seen on a host-side interface, keyed by the 4-tuple, not the socket. */
-static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family, __u32 l3,
-				    bool tc)
+static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family, __u32 l3, bool tc)
 {
 	struct http_conn *c;
 	struct seg s;

@@ -10,9 +10,9 @@
 #include <linux/types.h>
 #endif
 
-#define HTTP_HEAD_MAX 1024    /* bytes of a segment sent with a head event */
-#define HTTP_SCAN_MAX 1024    /* bytes of a response head scanned for its framing */
-#define HTTP_MAX_CONNS 65536  /* sockets with HTTP state (LRU) */
+#define HTTP_HEAD_MAX 1024   /* bytes of a segment sent with a head event */
+#define HTTP_SCAN_MAX 1024   /* bytes of a response head scanned for its framing */
+#define HTTP_MAX_CONNS 65536 /* sockets with HTTP state (LRU) */
 
 enum http_ev_kind {
 	HTTP_EV_REQUEST = 1,	  /* a request head starts in this segment */
@@ -36,15 +36,15 @@ enum http_dir {
  * RESPONSE_END records stop at head. A request record carries the segment's
  * first bytes whole: the agent finds requests pipelined after the first. */
 struct http_event {
-	__u64 ts;	/* bpf_ktime_get_ns() */
-	__u64 cookie;	/* socket cookie, or a tc connection key (HTTP_TC_KEY) */
-	__u64 pid_tgid; /* task context only (egress from sendmsg, the recv tracepoint); else 0 */
+	__u64 ts;	 /* bpf_ktime_get_ns() */
+	__u64 cookie;	 /* socket cookie, or a tc connection key (HTTP_TC_KEY) */
+	__u64 pid_tgid;	 /* task context only (egress from sendmsg, the recv tracepoint); else 0 */
 	__u64 cgroup_id; /* THREAD: the task's cgroup v2 id (names it after it exited) */
-	__u8 kind;	/* enum http_ev_kind */
-	__u8 dir;	/* enum http_dir */
-	__u8 family;	/* AF_INET / AF_INET6 */
-	__u8 complete;	/* RESPONSE: the whole response was in this segment */
-	__s32 error;	/* CLOSE: sk_err */
+	__u8 kind;	 /* enum http_ev_kind */
+	__u8 dir;	 /* enum http_dir */
+	__u8 family;	 /* AF_INET / AF_INET6 */
+	__u8 complete;	 /* RESPONSE: the whole response was in this segment */
+	__s32 error;	 /* CLOSE: sk_err */
 	__u8 local[16];
 	__u8 remote[16];
 	__u16 lport; /* host order */
@@ -68,8 +68,8 @@ enum http_drop_reason {
 
 /* http_conns value: framing state of the response in flight on a socket. */
 struct http_conn {
-	__s64 resp_left;   /* body bytes still to come (Content-Length) */
-	__u8 resp_mode;	   /* 0 none, 1 length, 2 chunked */
+	__s64 resp_left; /* body bytes still to come (Content-Length) */
+	__u8 resp_mode;	 /* 0 none, 1 length, 2 chunked */
 	__u8 reserved[7];
 };
 _Static_assert(sizeof(struct http_conn) == 16, "http_conn ABI");

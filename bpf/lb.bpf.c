@@ -114,8 +114,8 @@ static __always_inline __u32 lb_maglev_hash(struct bpf_sock_addr *ctx, int famil
 	return jhash_3words((__u32)cg, (__u32)(cg >> 32), (__u32)ns ^ (__u32)(ns >> 32), 1);
 }
 
-static __always_inline __u32 lb_select(struct bpf_sock_addr *ctx, int family, const struct lb_svc *svc,
-				       __u32 svc_id, __u64 now)
+static __always_inline __u32 lb_select(struct bpf_sock_addr *ctx, int family,
+				       const struct lb_svc *svc, __u32 svc_id, __u64 now)
 {
 	switch (svc->policy) {
 	case LB_POLICY_ROUND_ROBIN:
@@ -133,14 +133,15 @@ static __always_inline __u32 lb_select(struct bpf_sock_addr *ctx, int family, co
  * to, while that endpoint still exists, so request/response protocols work. */
 static __always_inline __u32 lb_udp_affinity(__u32 svc_id, __u64 cookie, __u64 now)
 {
-	struct lb_aff_key key = { .cookie = cookie, .svc_id = svc_id };
+	struct lb_aff_key key = {.cookie = cookie, .svc_id = svc_id};
 	struct lb_backend *be;
 	__u32 *ep = bpf_map_lookup_elem(&lb_udp_aff, &key);
 
 	if (!ep)
 		return LB_EP_NONE;
 	be = bpf_map_lookup_elem(&lb_backends, ep);
-	if (!be || !be->family || (be->flags & LB_BE_F_REMOVED) || !lb_ep_available(*ep, svc_id, now))
+	if (!be || !be->family || (be->flags & LB_BE_F_REMOVED) ||
+	    !lb_ep_available(*ep, svc_id, now))
 		return LB_EP_NONE;
 	return *ep;
 }
@@ -247,7 +248,7 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 	}
 
 	if (sendmsg) {
-		struct lb_aff_key ak = { .cookie = cookie, .svc_id = fe->svc_id };
+		struct lb_aff_key ak = {.cookie = cookie, .svc_id = fe->svc_id};
 
 		rk.cookie = cookie;
 		__builtin_memcpy(rk.addr, be->addr, sizeof(rk.addr));
@@ -336,52 +337,28 @@ static __always_inline int lb_revxlate(struct bpf_sock_addr *ctx, int family, bo
 }
 
 SEC("cgroup/connect4")
-int bm_connect4(struct bpf_sock_addr *ctx)
-{
-	return lb_xlate(ctx, AF_INET, false);
-}
+int bm_connect4(struct bpf_sock_addr *ctx) { return lb_xlate(ctx, AF_INET, false); }
 
 SEC("cgroup/connect6")
-int bm_connect6(struct bpf_sock_addr *ctx)
-{
-	return lb_xlate(ctx, AF_INET6, false);
-}
+int bm_connect6(struct bpf_sock_addr *ctx) { return lb_xlate(ctx, AF_INET6, false); }
 
 SEC("cgroup/sendmsg4")
-int bm_sendmsg4(struct bpf_sock_addr *ctx)
-{
-	return lb_xlate(ctx, AF_INET, true);
-}
+int bm_sendmsg4(struct bpf_sock_addr *ctx) { return lb_xlate(ctx, AF_INET, true); }
 
 SEC("cgroup/sendmsg6")
-int bm_sendmsg6(struct bpf_sock_addr *ctx)
-{
-	return lb_xlate(ctx, AF_INET6, true);
-}
+int bm_sendmsg6(struct bpf_sock_addr *ctx) { return lb_xlate(ctx, AF_INET6, true); }
 
 SEC("cgroup/recvmsg4")
-int bm_recvmsg4(struct bpf_sock_addr *ctx)
-{
-	return lb_revxlate(ctx, AF_INET, true);
-}
+int bm_recvmsg4(struct bpf_sock_addr *ctx) { return lb_revxlate(ctx, AF_INET, true); }
 
 SEC("cgroup/recvmsg6")
-int bm_recvmsg6(struct bpf_sock_addr *ctx)
-{
-	return lb_revxlate(ctx, AF_INET6, true);
-}
+int bm_recvmsg6(struct bpf_sock_addr *ctx) { return lb_revxlate(ctx, AF_INET6, true); }
 
 SEC("cgroup/getpeername4")
-int bm_getpeername4(struct bpf_sock_addr *ctx)
-{
-	return lb_revxlate(ctx, AF_INET, false);
-}
+int bm_getpeername4(struct bpf_sock_addr *ctx) { return lb_revxlate(ctx, AF_INET, false); }
 
 SEC("cgroup/getpeername6")
-int bm_getpeername6(struct bpf_sock_addr *ctx)
-{
-	return lb_revxlate(ctx, AF_INET6, false);
-}
+int bm_getpeername6(struct bpf_sock_addr *ctx) { return lb_revxlate(ctx, AF_INET6, false); }
 
 /* The error a connection attempt ended with (sk_err), read through BTF. */
 static __always_inline int lb_sk_err(struct bpf_sock *sk)
@@ -398,9 +375,15 @@ static __always_inline void lb_stat_add(__u32 ep_id, int field)
 	if (!st)
 		return;
 	switch (field) {
-	case 0: st->refused++; break;
-	case 1: st->timed_out++; break;
-	case 2: st->reset++; break;
+	case 0:
+		st->refused++;
+		break;
+	case 1:
+		st->timed_out++;
+		break;
+	case 2:
+		st->reset++;
+		break;
 	}
 }
 
@@ -442,7 +425,8 @@ int bm_sockops(struct bpf_sock_ops *skops)
 		}
 		break;
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
-		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+						     BPF_SOCK_OPS_STATE_CB_FLAG);
 		ms = lb_connect_timeout_ms(ls);
 		if (ms && !bpf_setsockopt(skops, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)))
 			ls->user_timeout = 1;
@@ -468,7 +452,8 @@ int bm_sockops(struct bpf_sock_ops *skops)
 			__sync_fetch_and_add(live, 1);
 			ls->counted = 1;
 		}
-		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+						     BPF_SOCK_OPS_STATE_CB_FLAG);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (skops->args[1] != BPF_TCP_CLOSE)
@@ -482,7 +467,8 @@ int bm_sockops(struct bpf_sock_ops *skops)
 			if (err == ECONNREFUSED || err == ETIMEDOUT || err == EHOSTUNREACH ||
 			    err == ENETUNREACH) {
 				lb_stat_add(ls->ep_id, err == ECONNREFUSED ? 0 : 1);
-				lb_ep_failure(ls->ep_id, ls->svc_id, LB_REASON_CONNECT_FAILURES, now);
+				lb_ep_failure(ls->ep_id, ls->svc_id, LB_REASON_CONNECT_FAILURES,
+					      now);
 				lb_breaker_record(ls->svc_id, true, now);
 			}
 		}

@@ -15,12 +15,13 @@
 #define LB_ABI_VERSION 1
 
 /* Default map sizes; the agent may resize them before load (--max-*). */
-#define LB_MAX_FRONTENDS 16384	 /* VIP x port x protocol */
-#define LB_MAX_SERVICES 16384	 /* service port x address family */
-#define LB_MAX_ENDPOINTS 131072	 /* distinct endpoint address:port */
-#define LB_MAX_SLOTS 1048576	 /* weighted slots + endpoint lists, both generations */
-#define LB_MAX_MAGLEV 1024	 /* services using maglev */
-#define LB_MAGLEV_M 65537	 /* maglev table size: prime, >= 100 x endpoints per service (as Katran) */
+#define LB_MAX_FRONTENDS 16384	/* VIP x port x protocol */
+#define LB_MAX_SERVICES 16384	/* service port x address family */
+#define LB_MAX_ENDPOINTS 131072 /* distinct endpoint address:port */
+#define LB_MAX_SLOTS 1048576	/* weighted slots + endpoint lists, both generations */
+#define LB_MAX_MAGLEV 1024	/* services using maglev */
+/* maglev table size: prime, >= 100 x endpoints per service (as Katran) */
+#define LB_MAGLEV_M 65537
 #define LB_MAX_REVNAT 65536	 /* unconnected UDP socket x endpoint -> service address */
 #define LB_MAX_CONNS 65536	 /* open connect()ed sockets sent to an endpoint */
 #define LB_MAX_EPS_PER_SVC 256	 /* bounds the least-connections scan */
@@ -173,14 +174,14 @@ _Static_assert(sizeof(struct lb_meta) == 32, "lb_meta ABI");
 
 /* lb_drops index: why a connect()/sendmsg() to a service failed. */
 enum lb_drop_reason {
-	LB_DROP_NO_ENDPOINT = 0, /* service has no (usable) endpoint */
-	LB_DROP_NO_BACKEND = 1,	 /* slot named an endpoint missing from lb_backends */
-	LB_DROP_REVNAT_FULL = 2, /* lb_revnat or lb_conns update failed */
-	LB_DROP_BREAKER_OPEN = 3, /* circuit breaker OPEN, or HALF_OPEN permits used */
-	LB_DROP_BULKHEAD = 4,	  /* connectionPool.tcp.maxConnections reached */
-	LB_DROP_RATE_LIMIT = 5,	  /* rateLimit bucket empty */
-	LB_DROP_ALL_EJECTED = 6,  /* every endpoint ejected */
-	LB_DROP_TC_EJECTED = 7,	  /* tc guard dropped a SYN to an ejected endpoint */
+	LB_DROP_NO_ENDPOINT = 0,   /* service has no (usable) endpoint */
+	LB_DROP_NO_BACKEND = 1,	   /* slot named an endpoint missing from lb_backends */
+	LB_DROP_REVNAT_FULL = 2,   /* lb_revnat or lb_conns update failed */
+	LB_DROP_BREAKER_OPEN = 3,  /* circuit breaker OPEN, or HALF_OPEN permits used */
+	LB_DROP_BULKHEAD = 4,	   /* connectionPool.tcp.maxConnections reached */
+	LB_DROP_RATE_LIMIT = 5,	   /* rateLimit bucket empty */
+	LB_DROP_ALL_EJECTED = 6,   /* every endpoint ejected */
+	LB_DROP_TC_EJECTED = 7,	   /* tc guard dropped a SYN to an ejected endpoint */
 	LB_DROP_ACCESS_DENIED = 8, /* AccessPolicy: the client's workload may not connect (EPERM) */
 	LB_DROP_MAX = 16,
 };

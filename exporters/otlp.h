@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "otlp_retry.h"
-#include "span.h"
+#include "exporters/span.h"
 
 enum otlp_drop {
 	OTLP_DROP_QUEUE_FULL = 0, /* otlp_submit() found the queue full */

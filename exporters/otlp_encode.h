@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "span.h"
+#include "exporters/span.h"
 
 #define OTLP_SCOPE_NAME "bpfmesh"
 

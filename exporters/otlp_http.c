@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "log.h"
+#include "lib/log.h"
 #include "otlp_http.h"
 
 #define POLL_SLICE_MS 1000 /* longest wait in curl_multi_poll() */

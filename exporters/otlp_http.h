@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define OTLP_TRACES_PATH "/v1/traces"
 #define OTLP_METRICS_PATH "/v1/metrics"

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "otlp.h"
 #include "otlp_encode.h"
 #include "otlp_retry.h"

@@ -115,7 +115,8 @@ static __always_inline void lb_ep_failure(__u32 ep_id, __u32 svc_id, __u8 reason
 	lb_emit(LB_EV_EP_EJECTED, why, ep_id, svc_id, ejections, until, now);
 }
 
-static __always_inline bool lb_breaker_admit(__u32 svc_id, const struct lb_svc_policy *pol, __u64 now)
+static __always_inline bool lb_breaker_admit(__u32 svc_id, const struct lb_svc_policy *pol,
+					     __u64 now)
 {
 	struct lb_svc_rt *rt = bpf_map_lookup_elem(&lb_svc_rt, &svc_id);
 	enum hl_event ev;
@@ -127,8 +128,8 @@ static __always_inline bool lb_breaker_admit(__u32 svc_id, const struct lb_svc_p
 	ok = hl_breaker_admit(rt, pol, now, &ev);
 	bpf_spin_unlock(&rt->lock);
 	if (ev == HL_HALF_OPENED)
-		lb_emit(LB_EV_BREAKER_HALF_OPEN, LB_REASON_TIMER, 0, svc_id, pol->breaker_permits, 0,
-			now);
+		lb_emit(LB_EV_BREAKER_HALF_OPEN, LB_REASON_TIMER, 0, svc_id, pol->breaker_permits,
+			0, now);
 	return ok;
 }
 

@@ -21,8 +21,8 @@ static __always_inline __u32 lb_gen_bit(const struct lb_svc *svc)
 static __always_inline __u32 lb_weighted_slot(const struct lb_svc *svc, __u32 svc_id, __u32 idx)
 {
 	struct lb_slot_key key = {
-		.svc_id = svc_id,
-		.slot = lb_gen_bit(svc) | (idx & LB_SLOT_IDX_MASK),
+	    .svc_id = svc_id,
+	    .slot = lb_gen_bit(svc) | (idx & LB_SLOT_IDX_MASK),
 	};
 	struct lb_slot *slot = bpf_map_lookup_elem(&lb_slots, &key);
 
@@ -65,7 +65,7 @@ static __always_inline bool list_walk_init(struct list_walk *w, const struct lb_
 /* The i-th list entry of the walk (i < w->n), or NULL when it is missing. */
 static __always_inline struct lb_slot *list_walk_at(const struct list_walk *w, __u32 i)
 {
-	struct lb_slot_key key = { .svc_id = w->svc_id };
+	struct lb_slot_key key = {.svc_id = w->svc_id};
 	__u32 j = w->start + i;
 
 	if (j >= w->n)
@@ -97,7 +97,7 @@ static long scan_visit(__u32 i, struct scan_ctx *c)
 
 static __always_inline __u32 lb_scan_available(const struct lb_svc *svc, __u32 svc_id, __u64 now)
 {
-	struct scan_ctx c = { .found = LB_EP_NONE };
+	struct scan_ctx c = {.found = LB_EP_NONE};
 
 	if (!list_walk_init(&c.w, svc, svc_id, now))
 		return LB_EP_NONE;
@@ -107,7 +107,8 @@ static __always_inline __u32 lb_scan_available(const struct lb_svc *svc, __u32 s
 
 /* Walk the weighted table from idx: the first endpoint that may take the
  * connection within LB_PROBE slots, else a scan of the whole list. */
-static __always_inline __u32 lb_pick_from(const struct lb_svc *svc, __u32 svc_id, __u32 idx, __u64 now)
+static __always_inline __u32 lb_pick_from(const struct lb_svc *svc, __u32 svc_id, __u32 idx,
+					  __u64 now)
 {
 	__u32 k, ep;
 
@@ -130,7 +131,8 @@ static __always_inline __u32 lb_select_random(const struct lb_svc *svc, __u32 sv
 
 /* The slot table is laid out by smooth weighted round robin in the agent, so
  * walking it in order interleaves endpoints in proportion to their weights. */
-static __always_inline __u32 lb_select_round_robin(const struct lb_svc *svc, __u32 svc_id, __u64 now)
+static __always_inline __u32 lb_select_round_robin(const struct lb_svc *svc, __u32 svc_id,
+						   __u64 now)
 {
 	__u32 *cursor;
 
@@ -175,7 +177,7 @@ static long lc_visit(__u32 i, struct lc_ctx *c)
 
 static __always_inline __u32 lb_select_least_conn(const struct lb_svc *svc, __u32 svc_id, __u64 now)
 {
-	struct lc_ctx c = { .best = LB_EP_NONE };
+	struct lc_ctx c = {.best = LB_EP_NONE};
 
 	if (!list_walk_init(&c.w, svc, svc_id, now))
 		return LB_EP_NONE;

@@ -29,9 +29,9 @@
 #include <protobuf-c/protobuf-c.h>
 #include <zlib.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "exporters/otlp_encode.h"
-#include "log.h"
+#include "lib/log.h"
 
 #define MS 1000000ULL
 #define FAKE_MAX 8

@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "api_args.h"
-#include "api_auth.h"
+#include "api/api_args.h"
+#include "api/api_auth.h"
 
 static void test_long(void **state)
 {

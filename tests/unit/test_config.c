@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #ifndef EXAMPLES_DIR
 #define EXAMPLES_DIR "deploy/examples"

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "bpf/http.h"
-#include "events.h"
+#include "trace/events.h"
 
 static struct http_obs seen[16];
 static int n_seen;

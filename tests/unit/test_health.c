@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "bpf/health_logic.h"
-#include "health.h"
+#include "lb/health.h"
 
 #define MS 1000000ULL
 #define SEC 1000000000ULL

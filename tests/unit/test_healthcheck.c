@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "healthcheck.h"
+#include "lb/healthcheck.h"
 
 static int code(const char *s) { return hc_status_code(s, strlen(s)); }
 

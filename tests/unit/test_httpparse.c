@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "httpparse.h"
+#include "trace/httpparse.h"
 
 static int req(const char *s, struct http_request *r)
 {

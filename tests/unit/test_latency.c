@@ -10,7 +10,7 @@
 #include <math.h>
 #include <cmocka.h>
 
-#include "latency.h"
+#include "metrics/latency.h"
 
 #define SEC 1000000000ULL
 #define MS 1000000ULL

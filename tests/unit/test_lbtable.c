@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "bpf/lb.h"
-#include "lbtable.h"
+#include "lb/lbtable.h"
 
 #define M LB_MAGLEV_M
 

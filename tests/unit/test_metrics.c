@@ -12,7 +12,7 @@
 #include <math.h>
 #include <cmocka.h>
 
-#include "metrics.h"
+#include "metrics/metrics.h"
 
 #define SEC 1000000000ULL
 #define MS 1000000ULL

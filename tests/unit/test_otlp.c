@@ -22,7 +22,7 @@
 #include "exporters/otlp.h"
 #include "exporters/otlp_encode.h"
 #include "exporters/otlp_retry.h"
-#include "log.h"
+#include "lib/log.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "fake_collector.h"
 

@@ -20,7 +20,7 @@
 
 #include "exporters/otlp_metrics.h"
 #include "exporters/otlp_metrics_encode.h"
-#include "log.h"
+#include "lib/log.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "fake_collector.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "route.h"
+#include "trace/route.h"
 
 static void expect_fold(const char *path, bool truncated, const char *want)
 {

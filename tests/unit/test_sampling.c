@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "sampling.h"
+#include "trace/sampling.h"
 
 /* Deterministic pseudo-random trace ids (splitmix64). */
 static uint64_t seed_state = 0x1234567887654321ULL;

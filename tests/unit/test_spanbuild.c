@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
-#include "spanbuild.h"
+#include "trace/spanbuild.h"
 
 #define MS(x) ((uint64_t)(x)*1000000ULL)
 #define T0 MS(1000000) /* monotonic clock of the tests' "now" */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "spanstore.h"
+#include "trace/spanstore.h"
 
 static struct span mk(const char *svc, int i)
 {

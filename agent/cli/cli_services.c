@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli_services.c: `bpfmesh services` and `bpfmesh top`: one row per service
+ * from /api/v1/services (rate, errors and latency from its "latency" object,
+ * endpoints' health, breaker), top refreshing it in place. */
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cli_query.h"
+
+struct row {
+	json_object *svc;
+	char name[300];
+	double rps, err, p50, p99; /* NAN: no latency data */
+};
+
+/* The server side is what the service itself answered; a service with
+ * no server spans (a client only, or not in the agent's cgroup) is seen
+ * from its callers. */
+static void row_init(struct row *r, json_object *svc)
+{
+	json_object *lat = jobj(svc, "latency"), *side = jobj(lat, "server");
+
+	if (!side)
+		side = jobj(lat, "client");
+	r->svc = svc;
+	if (!strcmp(jstr(svc, "namespace"), "default") || !jstr(svc, "namespace")[0])
+		snprintf(r->name, sizeof(r->name), "%s", jstr(svc, "name"));
+	else
+		snprintf(r->name, sizeof(r->name), "%s/%s", jstr(svc, "namespace"),
+			 jstr(svc, "name"));
+	r->rps = jdbl(side, "rps");
+	r->err = jdbl(side, "errorRate");
+	r->p50 = jdbl(side, "p50Ms");
+	r->p99 = jdbl(side, "p99Ms");
+}
+
+static double sort_value(const struct row *r, const char *key)
+{
+	if (!strcmp(key, "rps"))
+		return r->rps;
+	if (!strcmp(key, "errors"))
+		return r->err;
+	return !strcmp(key, "p50") ? r->p50 : r->p99;
+}
+
+/* Biggest first, rows without data last, then by name. */
+static int cmp_row(const void *pa, const void *pb, void *key)
+{
+	const struct row *a = pa, *b = pb;
+
+	if (strcmp(key, "name")) {
+		double va = sort_value(a, key), vb = sort_value(b, key);
+
+		if (isnan(va) != isnan(vb))
+			return isnan(va) ? 1 : -1;
+		if (!isnan(va) && va != vb)
+			return va > vb ? -1 : 1;
+	}
+	return strcmp(a->name, b->name);
+}
+
+static void print_endpoint(FILE *out, json_object *e)
+{
+	char ep[128], health[64];
+	int hn;
+
+	if (jint(e, "port"))
+		snprintf(ep, sizeof(ep), "%s:%lld", jstr(e, "address"), (long long)jint(e, "port"));
+	else
+		snprintf(ep, sizeof(ep), "%s", jstr(e, "address"));
+	hn = snprintf(health, sizeof(health), "%s", jstr(e, "health"));
+	/* ejections so far, and time left when ejected */
+	if (jint(e, "ejections"))
+		hn += snprintf(health + hn, sizeof(health) - hn, " x%lld",
+			       (long long)jint(e, "ejections"));
+	if (jint(e, "ejectedForMs"))
+		snprintf(health + hn, sizeof(health) - hn, " %.1fs",
+			 jint(e, "ejectedForMs") / 1000.0);
+	fprintf(out, "  %-30s %-20s selected %lld, opened %lld, active %lld\n", ep, health,
+		(long long)jint(e, "selected"), (long long)jint(e, "connectionsOpened"),
+		(long long)jint(e, "connectionsActive"));
+}
+
+/* connect()s the kernel refused, by reason: only when there are some. */
+static void print_refusals(FILE *out, json_object *root)
+{
+	json_object *r = jobj(root, "refusals");
+	const char *sep = "refused connect(): ";
+	bool any = false;
+
+	if (!r)
+		return;
+	json_object_object_foreach(r, k, v)
+	{
+		if (json_object_get_int64(v) <= 0)
+			continue;
+		fprintf(out, "%s%s %lld", sep, k, (long long)json_object_get_int64(v));
+		sep = ", ";
+		any = true;
+	}
+	if (any)
+		fputc('\n', out);
+}
+
+/* The latency window in seconds of the first service that has one. */
+static int table_window(json_object *root)
+{
+	json_object *arr = jobj(root, "services");
+
+	for (int i = 0; arr && i < (int)json_object_array_length(arr); i++) {
+		json_object *lat = jobj(json_object_array_get_idx(arr, i), "latency");
+
+		if (jint(lat, "windowSeconds"))
+			return (int)jint(lat, "windowSeconds");
+	}
+	return 0;
+}
+
+static void print_table(FILE *out, json_object *root, const char *sort, bool endpoints)
+{
+	json_object *arr = jobj(root, "services");
+	int n = arr ? (int)json_object_array_length(arr) : 0;
+	struct row *rows = calloc(n ? n : 1, sizeof(*rows));
+
+	if (!rows) {
+		fprintf(stderr, "bpfmesh: out of memory\n");
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		row_init(&rows[i], json_object_array_get_idx(arr, i));
+	if (sort)
+		qsort_r(rows, n, sizeof(*rows), cmp_row, (void *)sort);
+	fprintf(out, "%-32s %8s %7s %9s %9s  %-9s  %s\n", "SERVICE", "RPS", "ERR%", "P50", "P99",
+		"ENDPOINTS", "BREAKER");
+	for (int i = 0; i < n; i++) {
+		json_object *s = rows[i].svc, *eps = jobj(s, "endpoints");
+		char rps[16] = "-", err[16] = "-", p50[16], p99[16], epn[32];
+
+		if (!isnan(rows[i].rps))
+			snprintf(rps, sizeof(rps), rows[i].rps < 10 ? "%.2f" : "%.1f", rows[i].rps);
+		if (!isnan(rows[i].err))
+			snprintf(err, sizeof(err), "%.1f%%", 100 * rows[i].err);
+		fmt_ms(p50, sizeof(p50), rows[i].p50);
+		fmt_ms(p99, sizeof(p99), rows[i].p99);
+		snprintf(epn, sizeof(epn), "%lld/%lld", (long long)jint(s, "endpointsHealthy"),
+			 (long long)jint(s, "endpointsTotal"));
+		fprintf(out, "%-32s %8s %7s %9s %9s  %-9s  %s\n", rows[i].name, rps, err, p50, p99,
+			epn, jobj(s, "breaker") ? jstr(jobj(s, "breaker"), "state") : "-");
+		for (int j = 0; endpoints && eps && j < (int)json_object_array_length(eps); j++)
+			print_endpoint(out, json_object_array_get_idx(eps, j));
+	}
+	if (!n)
+		fprintf(out, "(no services configured)\n");
+	print_refusals(out, root);
+	free(rows);
+}
+
+#define SERVICES_HELP                                                                              \
+	"Usage: bpfmesh services [--sort KEY] [--no-endpoints] [--json] [--agent ADDR]\n"          \
+	"                        [--token-file FILE]\n"                                            \
+	"\n"                                                                                       \
+	"One row per service of a running agent: requests per second (RPS), the\n"                 \
+	"share of failed requests (ERR%), median and 99th percentile latency (P50,\n"              \
+	"P99) over the agent's window, healthy/total endpoints and the breaker\n"                  \
+	"state; '-' where the agent has no requests seen. Below each service, its\n"               \
+	"endpoints: health (xN: times ejected, then the time left), connections\n"                 \
+	"sent to it (selected), established (opened) and open (active).\n"                         \
+	"\n"                                                                                       \
+	"Options:\n"                                                                               \
+	"  --sort KEY           rps, errors, p50, p99 (biggest first) or name;\n"                  \
+	"                       default: the configuration's order\n"                              \
+	"  --no-endpoints       services only\n" CLI_QOPTS_HELP
+
+int cli_services(int argc, char **argv)
+{
+	struct qopts o;
+	json_object *root;
+	char *raw;
+	int rc = cli_parse(argc, argv, &o, QO_SORT | QO_NO_ENDPOINTS, 0, SERVICES_HELP);
+
+	if (rc >= 0)
+		return rc;
+	root = cli_get_json(&o, "/api/v1/services", 0, &rc, &raw);
+	if (root) {
+		if (o.json)
+			fputs(raw, stdout);
+		else
+			print_table(stdout, root, o.sort, o.endpoints);
+		json_object_put(root);
+		free(raw);
+	}
+	cli_qopts_free(&o);
+	return rc;
+}
+
+static volatile sig_atomic_t top_stop;
+
+static void top_signal(int sig)
+{
+	(void)sig;
+	top_stop = 1;
+}
+
+/* Wait up to ms for the interval to pass or 'q' to be pressed. */
+static void top_wait(long ms, bool keys)
+{
+	struct timespec t0, t;
+	long left = ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!top_stop && left > 0) {
+		struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+		char c;
+
+		if (poll(&p, keys ? 1 : 0, (int)left) > 0 && (p.revents & POLLIN)) {
+			if (read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q'))
+				top_stop = 1;
+			/* a closed or broken stdin: stop reading it */
+			if (p.revents & (POLLHUP | POLLERR))
+				keys = false;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+	}
+}
+
+/* Put one frame on a terminal: home, each line cut to the width and
+ * cleared to its end, the rest of the screen cleared; lines past the
+ * height are left out so the frame never scrolls. */
+static void top_draw(const char *frame, bool tty)
+{
+	struct winsize ws = {};
+	int rows = 0, cols = 0, row = 0;
+
+	if (!tty) {
+		fputs(frame, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+		return;
+	}
+	if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws)) {
+		rows = ws.ws_row;
+		cols = ws.ws_col;
+	}
+	fputs("\033[H", stdout);
+	for (const char *l = frame; *l && (!rows || row < rows - 1); row++) {
+		const char *nl = strchr(l, '\n');
+		int len = nl ? (int)(nl - l) : (int)strlen(l);
+
+		if (cols && len > cols - 1)
+			len = cols - 1;
+		printf("%.*s\033[K\n", len, l);
+		l = nl ? nl + 1 : l + strlen(l);
+	}
+	fputs("\033[J", stdout);
+	fflush(stdout);
+}
+
+#define TOP_HELP                                                                                   \
+	"Usage: bpfmesh top [--interval SECONDS] [--sort KEY] [-n N] [--json]\n"                   \
+	"                   [--agent ADDR] [--token-file FILE]\n"                                  \
+	"\n"                                                                                       \
+	"The services table of `bpfmesh services` (without the endpoint lines),\n"                 \
+	"refreshed in place like top(1), under a line with the agent's address, the\n"             \
+	"time and the latency window. q or Ctrl-C quits. When stdout is not a\n"                   \
+	"terminal, the tables are printed one after another.\n"                                    \
+	"\n"                                                                                       \
+	"Options:\n"                                                                               \
+	"  --interval SECONDS   time between refreshes (default 2, from 0.1)\n"                    \
+	"  --sort KEY           rps (default), errors, p50, p99 (biggest first) or name\n"         \
+	"  -n, --iterations N   stop after N refreshes (for scripts)\n"                            \
+	"  --json               one JSON document (/api/v1/services) per refresh\n"                \
+	"                       and line\n" CLI_QOPTS_HELP
+
+int cli_top(int argc, char **argv)
+{
+	struct sigaction sa = {.sa_handler = top_signal};
+	struct termios saved, raw_tio;
+	struct qopts o;
+	bool tty, keys = false;
+	long i;
+	int rc = cli_parse(argc, argv, &o, QO_INTERVAL | QO_SORT | QO_ITERATIONS, 0, TOP_HELP);
+
+	if (rc >= 0)
+		return rc;
+	if (!o.sort)
+		o.sort = "rps";
+	tty = !o.json && isatty(STDOUT_FILENO);
+	/* no SA_RESTART: a signal must cut the wait short */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	if (tty && isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &saved)) {
+		/* keys without Enter and without echo; Ctrl-C stays a signal */
+		raw_tio = saved;
+		raw_tio.c_lflag &= ~(ICANON | ECHO);
+		raw_tio.c_cc[VMIN] = 0;
+		raw_tio.c_cc[VTIME] = 0;
+		keys = !tcsetattr(STDIN_FILENO, TCSANOW, &raw_tio);
+	}
+	if (tty)
+		fputs("\033[?25l\033[H\033[2J", stdout); /* hide the cursor, clear */
+	for (i = 0; !top_stop && (!o.iterations || i < o.iterations); i++) {
+		char *raw = NULL, *frame = NULL, now[16];
+		size_t flen = 0;
+		struct tm tm;
+		time_t t;
+		json_object *root;
+		int window;
+		FILE *f;
+
+		if (i)
+			top_wait((long)(o.interval * 1000), keys);
+		if (top_stop)
+			break;
+		root = cli_get_json(&o, "/api/v1/services", 0, &rc, &raw);
+		if (!root)
+			break;
+		if (o.json) {
+			/* one document per line, so a reader can split them */
+			for (char *p = raw; *p; p++)
+				if (*p == '\n')
+					*p = ' ';
+			printf("%s\n", raw);
+			fflush(stdout);
+		} else if ((f = open_memstream(&frame, &flen))) {
+			/* header and table in one buffer, drawn in one go */
+			t = time(NULL);
+			strftime(now, sizeof(now), "%H:%M:%S", localtime_r(&t, &tm));
+			fprintf(f, "bpfmesh top - %s - %s - ", o.agent, now);
+			window = table_window(root);
+			if (window)
+				fprintf(f, "window %ds", window);
+			else
+				fprintf(f, "no latency window");
+			fprintf(f, " - every %gs, sorted by %s%s\n\n", o.interval, o.sort,
+				keys ? " (q quits)" : "");
+			print_table(f, root, o.sort, false);
+			fclose(f);
+			top_draw(frame ? frame : "", tty);
+			free(frame);
+		}
+		json_object_put(root);
+		free(raw);
+	}
+	if (keys)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	if (tty)
+		fputs("\033[?25h", stdout);
+	fflush(stdout);
+	cli_qopts_free(&o);
+	return rc;
+}

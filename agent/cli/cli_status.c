@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cli_status.c: `bpfmesh status`: is the agent ready, with which
+ * configuration, on which kernel, what it has attached and pinned, and how
+ * full its maps are (/readyz, /api/v1/config, /api/v1/status). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_query.h"
+
+static void fmt_uptime(char *buf, size_t len, double s)
+{
+	long t = isnan(s) ? 0 : (long)s;
+
+	if (t >= 86400)
+		snprintf(buf, len, "%ldd%02ldh%02ldm", t / 86400, t % 86400 / 3600, t % 3600 / 60);
+	else if (t >= 3600)
+		snprintf(buf, len, "%ldh%02ldm%02lds", t / 3600, t % 3600 / 60, t % 60);
+	else
+		snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+}
+
+static void print_features(json_object *f)
+{
+	static const struct {
+		const char *key, *label;
+	} names[] = {
+	    {"btf", "BTF"},
+	    {"ringbuf", "ring buffer"},
+	    {"cgroupLinks", "cgroup links"},
+	    {"socketIterators", "socket iterators"},
+	    {"sockDestroy", "bpf_sock_destroy"},
+	    {"tcx", "tcx"},
+	    {"bpfJit", "JIT"},
+	};
+	const char *sep = "";
+
+	printf("features:   ");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!jobj(f, names[i].key))
+			continue;
+		printf("%s%s %s", sep, names[i].label, jbool(f, names[i].key) ? "yes" : "NO");
+		sep = ", ";
+	}
+	printf("\n");
+}
+
+/* Where one link holds its program: the cgroup, an interface and
+ * direction, or a kernel tracepoint. */
+static int link_target(char *buf, size_t len, json_object *l)
+{
+	const char *type = jstr(l, "type");
+
+	if (!strcmp(type, "cgroup"))
+		return snprintf(buf, len, "%s", jobj(l, "cgroup") ? "cgroup" : "another cgroup");
+	if (!strcmp(type, "tcx"))
+		return snprintf(buf, len, "%s %s", jstr(l, "interface"), jstr(l, "direction"));
+	if (!strcmp(type, "tracing") || !strcmp(type, "raw_tracepoint"))
+		return snprintf(buf, len, "tracepoint");
+	return snprintf(buf, len, "%s link", type);
+}
+
+/* Each program, its hook and state, and where its links hold it. */
+static void print_programs(json_object *att)
+{
+	json_object *progs = jobj(att, "programs"), *links = jobj(att, "links");
+	int n = progs ? (int)json_object_array_length(progs) : 0;
+	int nl = links ? (int)json_object_array_length(links) : 0;
+
+	printf("\n%-17s %-28s %-13s %s\n", "PROGRAM", "HOOK", "STATE", "ON");
+	for (int i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(progs, i);
+		char on[512] = "";
+		size_t off = 0;
+
+		for (int j = 0; j < nl; j++) {
+			json_object *l = json_object_array_get_idx(links, j);
+
+			if (strcmp(jstr(l, "program"), jstr(p, "name")) || off >= sizeof(on))
+				continue;
+			if (off)
+				off += snprintf(on + off, sizeof(on) - off, ", ");
+			if (off < sizeof(on))
+				off += link_target(on + off, sizeof(on) - off, l);
+		}
+		printf("%-17s %-28s %-13s %s\n", jstr(p, "name"), jstr(p, "section"),
+		       jstr(p, "state"), on);
+	}
+	/* pins that run a program this agent did not load */
+	for (int i = 0; i < nl; i++) {
+		json_object *l = json_object_array_get_idx(links, i);
+
+		if (!jbool(l, "current"))
+			printf(
+			    "stale link: %s (%s link, program id %lld not loaded by this agent)\n",
+			    jstr(l, "pin"), jstr(l, "type"), (long long)jint(l, "programId"));
+	}
+}
+
+static void print_maps(json_object *maps)
+{
+	int n = maps ? (int)json_object_array_length(maps) : 0;
+
+	printf("\n%-15s %-16s %10s %10s %7s\n", "MAP", "TYPE", "ENTRIES", "MAX", "USE");
+	for (int i = 0; i < n; i++) {
+		json_object *m = json_object_array_get_idx(maps, i);
+		const char *count = jstr(m, "count");
+		char entries[32] = "-", use[16] = "-";
+
+		if (!strcmp(count, "exact") || !strcmp(count, "atLeast"))
+			snprintf(entries, sizeof(entries), "%s%lld", *count == 'a' ? ">=" : "",
+				 (long long)jint(m, "entries"));
+		else if (!strcmp(count, "array"))
+			snprintf(entries, sizeof(entries), "(array)");
+		if (jdbl(m, "usedPercent") > 0 && jdbl(m, "usedPercent") < 0.1)
+			snprintf(use, sizeof(use), "<0.1%%");
+		else if (!isnan(jdbl(m, "usedPercent")))
+			snprintf(use, sizeof(use), "%.1f%%", jdbl(m, "usedPercent"));
+		printf("%-15s %-16s %10s %10lld %7s\n", jstr(m, "name"), jstr(m, "type"), entries,
+		       (long long)jint(m, "maxEntries"), use);
+	}
+}
+
+static void print_status(const struct qopts *o, json_object *ready, json_object *cfg,
+			 json_object *st)
+{
+	json_object *ag = jobj(st, "agent"), *k = jobj(st, "kernel"),
+		    *att = jobj(st, "attachments");
+	json_object *tc = jobj(att, "tc"), *ifs = jobj(tc, "interfaces");
+	char up[32];
+
+	printf("agent:      %s", o->agent);
+	if (ag) {
+		fmt_uptime(up, sizeof(up), jdbl(ag, "uptimeSeconds"));
+		printf(" (bpfmesh %s, pid %lld, up %s)", jstr(ag, "version"),
+		       (long long)jint(ag, "pid"), up);
+	}
+	printf("\nready:      %s", jbool(ready, "ready") ? "yes" : "no");
+	if (jstr(ready, "reason")[0])
+		printf(" (%s)", jstr(ready, "reason"));
+	printf("\nconfig:     %s (%s); %lld reloads, %lld rejected\n", jstr(cfg, "source"),
+	       jbool(cfg, "applied") ? "applied" : "not applied", (long long)jint(cfg, "reloads"),
+	       (long long)jint(cfg, "reloadErrors"));
+	if (jstr(cfg, "lastError")[0])
+		printf("last error: %s\n", jstr(cfg, "lastError"));
+	if (!st) {
+		printf("attached:   %s\n(this agent has no /api/v1/status: kernel, "
+		       "attachments and maps unknown)\n",
+		       jbool(ready, "attached") ? "yes" : "no");
+		return;
+	}
+	printf("API auth:   %s\n", !jbool(ag, "authRequired") ? "none (open)"
+				   : jbool(ag, "metricsAuth")
+				       ? "bearer token, /metrics included"
+				       : "bearer token (/healthz, /readyz, /metrics open)");
+	printf("kernel:     %s %s\n", jstr(k, "release"), jstr(k, "machine"));
+	print_features(jobj(k, "features"));
+	printf("cgroup:     %s\n", jstr(att, "cgroup"));
+	printf("pinned at:  %s (%d links, %lld taken over at start)\n", jstr(att, "bpffs"),
+	       jobj(att, "links") ? (int)json_object_array_length(jobj(att, "links")) : 0,
+	       (long long)jint(att, "linksTakenOver"));
+	printf("tc:         ");
+	for (int i = 0; ifs && i < (int)json_object_array_length(ifs); i++)
+		printf("%s%s", i ? ", " : "",
+		       json_object_get_string(json_object_array_get_idx(ifs, i)));
+	if (!ifs || !json_object_array_length(ifs))
+		printf("no interfaces");
+	if (jint(tc, "missing"))
+		printf(" (%lld named by Workloads not found yet)", (long long)jint(tc, "missing"));
+	printf("\n");
+	print_programs(att);
+	print_maps(jobj(st, "maps"));
+}
+
+/* The API ends its documents with a newline; nested, they need none. */
+static const char *chomp(char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = 0;
+	return s;
+}
+
+#define STATUS_HELP                                                                                \
+	"Usage: bpfmesh status [--json] [--agent ADDR] [--token-file FILE]\n"                      \
+	"\n"                                                                                       \
+	"The agent (version, pid, uptime), whether it is ready, the configuration in\n"            \
+	"force, the kernel and the features bpfmesh relies on, what is attached (the\n"            \
+	"cgroup, each program's hook and state, tc interfaces, stale pinned links)\n"              \
+	"and the maps with their entries and use. From /readyz, /api/v1/config and\n"              \
+	"/api/v1/status; --json prints them as {\"readiness\", \"config\", \"status\"}.\n"         \
+	"\n"                                                                                       \
+	"Options:\n" CLI_QOPTS_HELP
+
+int cli_status(int argc, char **argv)
+{
+	json_object *ready = NULL, *cfg = NULL, *st = NULL;
+	char *rraw = NULL, *craw = NULL, *sraw = NULL;
+	struct qopts o;
+	int rc = cli_parse(argc, argv, &o, 0, 0, STATUS_HELP);
+
+	if (rc >= 0)
+		return rc;
+	/* not ready is an answer, not an error */
+	ready = cli_get_json(&o, "/readyz", 503, &rc, &rraw);
+	if (ready)
+		cfg = cli_get_json(&o, "/api/v1/config", 0, &rc, &craw);
+	/* an agent from before /api/v1/status answers 404: show the rest */
+	if (cfg)
+		st = cli_get_json(&o, "/api/v1/status", 404, &rc, &sraw);
+	if (st && jobj(st, "error")) {
+		json_object_put(st);
+		free(sraw);
+		st = NULL;
+		sraw = NULL;
+	}
+	if (ready && cfg && rc == CLI_OK) {
+		if (o.json)
+			printf("{\"readiness\":%s,\"config\":%s,\"status\":%s}\n", chomp(rraw),
+			       chomp(craw), sraw ? chomp(sraw) : "null");
+		else
+			print_status(&o, ready, cfg, st);
+	}
+	json_object_put(ready);
+	json_object_put(cfg);
+	json_object_put(st);
+	free(rraw);
+	free(craw);
+	free(sraw);
+	cli_qopts_free(&o);
+	return rc;
+}

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* config_internal.h: what the config loader's files share: the loader state,
+ * error collection and the table-driven schema walker. Only agent/config*.c
+ * include it; the rest of the agent sees config.h alone.
+ */
+#ifndef BPFMESH_CONFIG_INTERNAL_H
+#define BPFMESH_CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <yaml.h>
+
+#include "config/config.h"
+
+#define CFGP_PATH_LEN 512  /* a field path such as spec.endpoints[3].port */
+#define CFGP_QUOTE_LEN 160 /* a user value quoted for a message */
+#define CFGP_MAX_ADDRS 16  /* the limits protect the kernel's per-service maps */
+#define CFGP_MAX_PORTS 16
+#define CFGP_MAX_ENDPOINTS 256
+
+/* A position in a source file; file indexes mesh_config.files, line and
+ * column are 1-based. Line 0 means the message carries its own location. */
+struct cfgp_mark {
+	int file;
+	int line;
+	int column;
+};
+
+struct cfgp_error {
+	struct cfgp_mark at;
+	int seq; /* keeps errors at the same position in the order found */
+	char *msg;
+};
+
+/* A name one document refers to, resolved once every file has been read
+ * because the target may be defined later. */
+enum cfgp_ref_kind {
+	CFGP_REF_POLICY_SERVICE,
+	CFGP_REF_WORKLOAD_SERVICE,
+	CFGP_REF_ACCESS_SERVICE,
+	CFGP_REF_ACCESS_FROM,
+};
+
+struct cfgp_ref {
+	enum cfgp_ref_kind kind;
+	int obj;  /* index in the kind's array */
+	int item; /* CFGP_REF_ACCESS_FROM: index in from[] */
+	struct cfgp_mark at;
+};
+
+/* Where a service address was written, for the cross-service conflict check. */
+struct cfgp_addr_use {
+	int svc;
+	int addr;
+	struct cfgp_mark at;
+};
+
+struct cfgp_loader {
+	struct mesh_config *cfg;
+	struct cfgp_error *errs;
+	int n_errs, cap_errs;
+	struct cfgp_ref *refs;
+	int n_refs, cap_refs;
+	struct cfgp_addr_use *uses;
+	int n_uses, cap_uses;
+	int io_err; /* first I/O error, negative errno */
+	bool oom;
+};
+
+/* One YAML document being checked. */
+struct cfgp_doc {
+	struct cfgp_loader *ld;
+	yaml_document_t *doc;
+	int file; /* index in mesh_config.files */
+};
+
+/* ---- errors (config_errors.c) ---- */
+
+void cfgp_err(struct cfgp_doc *d, const yaml_node_t *n, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void cfgp_err_at(struct cfgp_loader *ld, struct cfgp_mark at, const char *path, const char *fmt,
+		 ...) __attribute__((format(printf, 4, 5)));
+/* A message that already names its file (I/O errors). */
+void cfgp_err_raw(struct cfgp_loader *ld, int file, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+struct cfgp_mark cfgp_mark_of(const struct cfgp_doc *d, const yaml_node_t *n);
+/* Sorts the collected errors by position and hands them to errs (or frees them). */
+void cfgp_errors_finish(struct cfgp_loader *ld, struct cfg_errors *errs);
+/* s in double quotes, control characters escaped, long values cut; returns buf. */
+const char *cfgp_quote(char buf[CFGP_QUOTE_LEN], const char *s);
+/* Room for one more element of size bytes; NULL (and ld->oom) on failure. */
+void *cfgp_grow(struct cfgp_loader *ld, void *arr, int n, int *cap, size_t size);
+
+/* ---- schema walker (config_schema.c) ---- */
+
+enum cfgp_type {
+	CFGP_STR,  /* char[size]; check() may refuse the value */
+	CFGP_INT,  /* unsigned integer of size bytes in [min, max] */
+	CFGP_NUM,  /* double in [dmin, dmax] */
+	CFGP_BOOL, /* bool */
+	CFGP_DUR,  /* uint64_t milliseconds; min 1 refuses 0 */
+	CFGP_ENUM, /* one of names[], stored as an integer of size bytes */
+	CFGP_ADDR, /* struct cfg_addr */
+	CFGP_MAP,  /* a mapping walked with sub at base + off */
+	CFGP_LIST, /* a sequence of list->item into an array at off, count at count_off */
+	CFGP_FUNC, /* fn does it all */
+};
+
+struct cfgp_enum {
+	const char *name;
+	int value;
+};
+
+struct cfgp_field;
+
+/* The items of a sequence and how many are allowed. */
+struct cfgp_list {
+	const struct cfgp_field *item; /* off 0: applied to each element */
+	size_t elem;
+	int min;	  /* 1: must not be empty */
+	int max;	  /* 0: no limit */
+	const char *noun; /* "endpoints" in "300 endpoints exceed the limit of 256 per service" */
+};
+
+typedef void (*cfgp_fn)(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base);
+/* NULL when s is acceptable, otherwise what is wrong ("is not a valid name"). */
+typedef const char *(*cfgp_check)(const char *s);
+/* A reference to another document by name: present but empty is an error,
+ * not a reference to nothing. */
+const char *cfgp_check_ref(const char *s);
+
+struct cfgp_field {
+	const char *key;
+	enum cfgp_type type;
+	size_t off;
+	size_t size;
+	long long min, max;
+	double dmin, dmax;
+	bool required;
+	bool null_ok; /* CFGP_FUNC: also called for a null value (e.g. `tcp:`) */
+	long set_off; /* CFGP_MAP: offset of a bool set when the mapping is present, -1: none */
+	size_t count_off;
+	const struct cfgp_enum *names; /* terminated by a NULL name */
+	const struct cfgp_field *sub;  /* terminated by a NULL key */
+	const struct cfgp_list *list;
+	cfgp_fn fn;
+	cfgp_check check;
+};
+
+#define CFGP_SIZEOF(T, m) sizeof(((T *)0)->m)
+#define F_STR(k, T, m, ...)                                                                        \
+	{                                                                                          \
+		.key = k, .type = CFGP_STR, .off = offsetof(T, m), .size = CFGP_SIZEOF(T, m),      \
+		__VA_ARGS__                                                                        \
+	}
+#define F_INT(k, T, m, lo, hi, ...)                                                                \
+	{                                                                                          \
+		.key = k, .type = CFGP_INT, .off = offsetof(T, m), .size = CFGP_SIZEOF(T, m),      \
+		.min = lo, .max = hi, __VA_ARGS__                                                  \
+	}
+#define F_NUM(k, T, m, lo, hi, ...)                                                                \
+	{                                                                                          \
+		.key = k, .type = CFGP_NUM, .off = offsetof(T, m), .dmin = lo, .dmax = hi,         \
+		__VA_ARGS__                                                                        \
+	}
+#define F_BOOL(k, T, m, ...)                                                                       \
+	{                                                                                          \
+		.key = k, .type = CFGP_BOOL, .off = offsetof(T, m), __VA_ARGS__                    \
+	}
+#define F_DUR(k, T, m, lo, ...)                                                                    \
+	{                                                                                          \
+		.key = k, .type = CFGP_DUR, .off = offsetof(T, m), .min = lo, __VA_ARGS__          \
+	}
+#define F_ENUM(k, T, m, tbl, ...)                                                                  \
+	{                                                                                          \
+		.key = k, .type = CFGP_ENUM, .off = offsetof(T, m), .size = CFGP_SIZEOF(T, m),     \
+		.names = tbl, __VA_ARGS__                                                          \
+	}
+/* A nested mapping whose fields live in the same struct (TrafficPolicy sections). */
+#define F_SECTION(k, tbl, T, flag, ...)                                                            \
+	{                                                                                          \
+		.key = k, .type = CFGP_MAP, .sub = tbl, .set_off = offsetof(T, flag), __VA_ARGS__  \
+	}
+#define F_GROUP(k, tbl, ...)                                                                       \
+	{                                                                                          \
+		.key = k, .type = CFGP_MAP, .sub = tbl, .set_off = -1, __VA_ARGS__                 \
+	}
+#define F_LIST(k, T, arr, cnt, desc, ...)                                                          \
+	{                                                                                          \
+		.key = k, .type = CFGP_LIST, .off = offsetof(T, arr),                              \
+		.count_off = offsetof(T, cnt), .list = desc, __VA_ARGS__                           \
+	}
+#define F_FUNC(k, f, ...)                                                                          \
+	{                                                                                          \
+		.key = k, .type = CFGP_FUNC, .fn = f, __VA_ARGS__                                  \
+	}
+
+yaml_node_t *cfgp_node(const struct cfgp_doc *d, int id);
+/* The value of key in map, NULL when map is not a mapping or has no such key. */
+yaml_node_t *cfgp_get(const struct cfgp_doc *d, const yaml_node_t *map, const char *key);
+/* A plain "", "~" or "null": YAML's way of writing "not set". */
+bool cfgp_is_null(const yaml_node_t *n);
+void cfgp_join(char dst[CFGP_PATH_LEN], const char *path, const char *key);
+void cfgp_index(char dst[CFGP_PATH_LEN], const char *path, int i);
+
+/* Checks map against fields and stores what it finds at base. Reports unknown,
+ * duplicate and missing required fields; nulls count as absent. A NULL map is
+ * ignored (its absence was reported by the caller). */
+void cfgp_walk(struct cfgp_doc *d, yaml_node_t *map, const char *path,
+	       const struct cfgp_field *fields, void *base);
+/* Applies one field's type to a node. */
+void cfgp_value(struct cfgp_doc *d, yaml_node_t *n, const char *path, const struct cfgp_field *f,
+		void *base);
+/* A scalar's text, or NULL with "expected a string" reported. */
+const char *cfgp_string(struct cfgp_doc *d, yaml_node_t *n, const char *path);
+
+/* ---- kinds ---- */
+
+void cfgp_document(struct cfgp_doc *d, yaml_node_t *root);
+void cfgp_service(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_meta *meta);
+void cfgp_traffic_policy(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_meta *meta);
+void cfgp_workload(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_meta *meta);
+void cfgp_access_policy(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_meta *meta);
+/* Returns a parsed Telemetry (possibly with errors reported), NULL when out of memory. */
+struct cfg_telemetry *cfgp_telemetry(struct cfgp_doc *d, yaml_node_t *spec,
+				     const struct cfg_meta *meta);
+void cfgp_telemetry_free(struct cfg_telemetry *t);
+
+/* Records a reference for cfgp_resolve(). */
+void cfgp_add_ref(struct cfgp_doc *d, const yaml_node_t *n, enum cfgp_ref_kind kind, int obj,
+		  int item);
+/* Cross-document checks: references and addresses shared between services. */
+void cfgp_resolve(struct cfgp_loader *ld);
+
+#endif

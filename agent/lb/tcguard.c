@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tcguard.c: attach bm_tc_guard as a tcx egress program (kernel 6.6+) on the
+ * host side of endpoints' veths, where a SYN to the endpoint leaves the host,
+ * and the HTTP capture programs on both directions of the same interfaces
+ * (a pod's traffic never meets the cgroup hooks of the agent's cgroup).
+ * tcx links are used rather than cls_bpf filters because they can be pinned
+ * (they outlive the agent, like the cgroup links) and coexist with other
+ * tc programs. An interface that disappears takes its links with it; a pod's
+ * new veth is picked up at the next apply. */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "lib/log.h"
+#include "lb/tcguard.h"
+
+#ifndef BPF_TCX_EGRESS
+#define BPF_TCX_INGRESS 46 /* uapi of 6.6; the build host's headers may be older */
+#define BPF_TCX_EGRESS 47
+#endif
+
+void tcguard_init(struct tcguard *g, const char *bpffs, int guard_fd, int capture_in_fd,
+		  int capture_out_fd)
+{
+	memset(g, 0, sizeof(*g));
+	snprintf(g->bpffs, sizeof(g->bpffs), "%s", bpffs);
+	/* capture first on egress, so it still sees what the guard then drops */
+	g->progs[0] = (struct tcg_prog){capture_out_fd, BPF_TCX_EGRESS, "tchttp-out-", "capture"};
+	g->progs[1] = (struct tcg_prog){capture_in_fd, BPF_TCX_INGRESS, "tchttp-in-", "capture"};
+	g->progs[2] = (struct tcg_prog){guard_fd, BPF_TCX_EGRESS, "tc-", "guard"};
+}
+
+static bool wanted(const struct mesh_config *cfg, const char *ifname)
+{
+	for (int i = 0; cfg && i < cfg->n_workloads; i++)
+		for (int j = 0; j < cfg->workloads[i].n_interfaces; j++)
+			if (!strcmp(cfg->workloads[i].interfaces[j], ifname))
+				return true;
+	return false;
+}
+
+static bool attached(const struct tcguard *g, const char *ifname)
+{
+	for (int i = 0; i < g->n_attached; i++)
+		if (!strcmp(g->attached[i], ifname))
+			return true;
+	return false;
+}
+
+static void unpin_one(const struct tcguard *g, const struct tcg_prog *p, const char *ifname)
+{
+	char path[600];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/links/%s%s", g->bpffs, p->prefix, ifname);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		bpf_link_detach(fd);
+		close(fd);
+	}
+	unlink(path);
+}
+
+static void unpin(const struct tcguard *g, const char *ifname)
+{
+	for (int i = 0; i < TCG_PROGS; i++)
+		unpin_one(g, &g->progs[i], ifname);
+}
+
+static int attach(struct tcguard *g, const char *ifname)
+{
+	char path[600];
+	unsigned idx = if_nametoindex(ifname);
+	int fd, err;
+
+	if (!idx)
+		return -ENODEV;
+	/* a pin left by an earlier agent may point at a deleted interface of
+	 * the same name: start over */
+	unpin(g, ifname);
+	for (int i = 0; i < TCG_PROGS; i++) {
+		const struct tcg_prog *p = &g->progs[i];
+
+		if (p->fd < 0)
+			continue;
+		fd = bpf_link_create(p->fd, idx, p->attach_type, NULL);
+		if (fd < 0) {
+			err = -errno;
+			log_error("tc %s on %s: %s (tcx needs kernel 6.6)", p->what, ifname,
+				  strerror(-err));
+			unpin(g, ifname);
+			return err;
+		}
+		snprintf(path, sizeof(path), "%s/links/%s%s", g->bpffs, p->prefix, ifname);
+		if (bpf_obj_pin(fd, path))
+			log_warn("tc %s on %s: pinning %s: %s", p->what, ifname, path,
+				 strerror(errno));
+		close(fd);
+	}
+	log_info("tc guard and HTTP capture attached to %s", ifname);
+	return 0;
+}
+
+void tcguard_apply(struct tcguard *g, const struct mesh_config *cfg)
+{
+	int i, j, n = 0;
+
+	/* detach from interfaces no Workload names any more */
+	for (i = 0; i < g->n_attached; i++) {
+		if (wanted(cfg, g->attached[i])) {
+			memmove(g->attached[n++], g->attached[i], sizeof(g->attached[0]));
+		} else {
+			unpin(g, g->attached[i]);
+			log_info("tc guard and HTTP capture detached from %s", g->attached[i]);
+		}
+	}
+	g->n_attached = n;
+	g->missing = 0;
+	for (i = 0; cfg && i < cfg->n_workloads; i++) {
+		for (j = 0; j < cfg->workloads[i].n_interfaces; j++) {
+			const char *ifname = cfg->workloads[i].interfaces[j];
+			void *na;
+
+			if (attached(g, ifname))
+				continue;
+			if (attach(g, ifname)) {
+				g->missing++;
+				continue;
+			}
+			na = realloc(g->attached, (g->n_attached + 1) * sizeof(g->attached[0]));
+			if (!na)
+				continue;
+			g->attached = na;
+			snprintf(g->attached[g->n_attached++], sizeof(g->attached[0]), "%s",
+				 ifname);
+		}
+	}
+}
+
+void tcguard_free(struct tcguard *g)
+{
+	free(g->attached);
+	g->attached = NULL;
+	g->n_attached = 0;
+}

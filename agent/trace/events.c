@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* events.c: kernel capture events -> http_obs, in order per socket. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <bpf/libbpf.h>
+
+#include "bpf/http.h"
+#include "trace/events.h"
+#include "trace/httpparse.h"
+#include "lib/log.h"
+
+#define EV_WAIT_NS (100ULL * 1000000ULL)
+#define EV_PENDING_MAX 4096
+#define EV_PIPELINE_MAX 16 /* requests taken from one segment */
+
+struct ev_pending {
+	struct http_obs obs;
+	uint64_t since;
+};
+
+static void obs_from(const struct http_event *e, struct http_obs *o)
+{
+	memset(o, 0, sizeof(*o) - sizeof(o->head));
+	o->cookie = e->cookie;
+	o->ts_ns = e->ts;
+	o->local.family = o->remote.family = e->family == 2 ? AF_INET : AF_INET6;
+	memcpy(o->local.addr, e->local, 16);
+	memcpy(o->remote.addr, e->remote, 16);
+	o->local.port = e->lport;
+	o->remote.port = e->rport;
+}
+
+static void deliver(struct events *ev, const struct http_obs *o) { ev->deliver(o, ev->ctx); }
+
+/* Deliver, in order, the waiting requests of a socket (all, or only up to
+ * and including the first one that `tid` claims). */
+static void flush_cookie(struct events *ev, uint64_t cookie)
+{
+	int i, n = 0;
+
+	for (i = 0; i < ev->n_pending; i++) {
+		if (ev->pending[i].obs.cookie == cookie)
+			deliver(ev, &ev->pending[i].obs);
+		else
+			ev->pending[n++] = ev->pending[i];
+	}
+	ev->n_pending = n;
+}
+
+static void on_thread(struct events *ev, const struct http_event *e)
+{
+	uint8_t role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
+	int i;
+
+	ev->threads++;
+	for (i = 0; i < ev->n_pending; i++) {
+		struct http_obs *o = &ev->pending[i].obs;
+
+		if (o->cookie != e->cookie || o->role != role || o->tid)
+			continue;
+		/* requests pipelined in one segment (same time) were moved by
+		 * the same call */
+		for (int j = i; j < ev->n_pending; j++) {
+			struct http_obs *p = &ev->pending[j].obs;
+
+			if (p->cookie != e->cookie || p->role != role || p->tid ||
+			    p->ts_ns != o->ts_ns)
+				continue;
+			p->tgid = e->pid_tgid >> 32;
+			p->tid = (uint32_t)e->pid_tgid;
+			p->cgroup_id = e->cgroup_id;
+			memcpy(p->comm, e->comm, sizeof(p->comm));
+			p->comm[sizeof(p->comm) - 1] = 0;
+			i = j;
+		}
+		/* this request and the ones before it on the socket can go */
+		for (int j = 0; j <= i; j++) {
+			if (ev->pending[j].obs.cookie != e->cookie)
+				continue;
+			deliver(ev, &ev->pending[j].obs);
+			ev->pending[j].obs.cookie = 0; /* delivered */
+		}
+		int n = 0;
+
+		for (int j = 0; j < ev->n_pending; j++)
+			if (ev->pending[j].obs.cookie)
+				ev->pending[n++] = ev->pending[j];
+		ev->n_pending = n;
+		return;
+	}
+}
+
+/* Does a request line start at p (n bytes left)? A method, then a space. */
+static bool request_starts(const char *p, int n)
+{
+	static const char *const methods[] = {"GET",   "POST",	  "PUT",     "DELETE", "HEAD",
+					      "PATCH", "OPTIONS", "CONNECT", "TRACE"};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		int l = (int)strlen(methods[i]);
+
+		if (n > l && !memcmp(p, methods[i], l) && p[l] == ' ')
+			return true;
+	}
+	return false;
+}
+
+int events_split_requests(const char *head, int len, int *starts, int max)
+{
+	int n = 0, i = 0;
+
+	if (max < 1 || len < 1)
+		return 0;
+	starts[n++] = 0;
+	/* after each blank line, another method starts a pipelined request;
+	 * anything else is a body, and we stop there (as GET pipelines have
+	 * none, this finds what clients pipeline) */
+	while (n < max) {
+		const char *end = memmem(head + i, len - i, "\r\n\r\n", 4);
+
+		if (!end)
+			break;
+		i = (int)(end - head) + 4;
+		if (i >= len || !request_starts(head + i, len - i))
+			break;
+		starts[n++] = i;
+	}
+	return n;
+}
+
+/* A request waits (at most EV_WAIT_NS) for the thread that sent or read it. */
+static void hold_request(struct events *ev, const struct http_obs *o, uint64_t ts)
+{
+	ev->requests++;
+	if (ev->n_pending == ev->cap_pending) {
+		if (ev->cap_pending >= EV_PENDING_MAX) {
+			/* never hold more than this: oldest goes first */
+			deliver(ev, &ev->pending[0].obs);
+			memmove(ev->pending, ev->pending + 1,
+				--ev->n_pending * sizeof(*ev->pending));
+		} else {
+			int cap = ev->cap_pending ? ev->cap_pending * 2 : 64;
+			void *np = realloc(ev->pending, cap * sizeof(*ev->pending));
+
+			if (!np) {
+				deliver(ev, o);
+				return;
+			}
+			ev->pending = np;
+			ev->cap_pending = cap;
+		}
+	}
+	ev->pending[ev->n_pending].obs = *o;
+	ev->pending[ev->n_pending++].since = ts;
+}
+
+int events_split_responses(const char *head, int len, int seg_len, int *starts, bool *ends, int max)
+{
+	int n = 0, off = 0;
+
+	while (n < max && off < len) {
+		struct http_response r;
+		int rc = http_parse_response(head + off, len - off, &r);
+		int64_t next;
+
+		starts[n] = off;
+		ends[n] = false;
+		n++;
+		/* the next response starts after this one's body, when the
+		 * framing says where (a HEAD response may mislead us: then no
+		 * response head is found there and we stop) */
+		if (rc != HTTP_PARSE_OK || r.chunked)
+			break;
+		next = off + (int64_t)r.head_len +
+		       (r.status == 204 || r.status == 304 || r.status < 200 ? 0
+			: r.content_length > 0				     ? r.content_length
+									     : 0);
+		if (r.content_length < 0 && r.status >= 200 && r.status != 204 && r.status != 304)
+			break; /* delimited by the close */
+		if (next == seg_len) {
+			ends[n - 1] = true; /* ends with the segment */
+			break;
+		}
+		if (next >= len || len - next < 8 || memcmp(head + next, "HTTP/1.", 7))
+			break;
+		ends[n - 1] = true; /* another response follows in this segment */
+		off = (int)next;
+	}
+	return n;
+}
+
+/* A response record: responses pipelined in one segment (answers to
+ * pipelined requests) are split like the requests, each with its end when
+ * the segment holds it; the last one's end is the kernel's word. */
+static void on_responses(struct events *ev, const struct http_event *e)
+{
+	int starts[EV_PIPELINE_MAX];
+	bool ends[EV_PIPELINE_MAX];
+	int n =
+	    events_split_responses(e->head, e->head_len, e->seg_len, starts, ends, EV_PIPELINE_MAX);
+	struct http_obs o;
+
+	if (!n) {
+		n = 1;
+		starts[0] = 0;
+		ends[0] = false;
+	}
+	for (int k = 0; k < n; k++) {
+		int end = k + 1 < n ? starts[k + 1] : e->head_len;
+
+		obs_from(e, &o);
+		o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_SERVER : OBS_ROLE_CLIENT;
+		ev->responses++;
+		o.kind = OBS_RESPONSE;
+		o.head_len = end - starts[k] > OBS_HEAD_MAX ? OBS_HEAD_MAX : end - starts[k];
+		memcpy(o.head, e->head + starts[k], o.head_len);
+		deliver(ev, &o);
+		/* the kernel's complete flag speaks of the segment's first
+		 * response (its framing is what it followed) */
+		if (!ends[k] && !(n == 1 && e->complete))
+			continue;
+		o.head_len = 0;
+		o.kind = OBS_RESPONSE_END;
+		deliver(ev, &o);
+	}
+}
+
+void events_handle(struct events *ev, const struct http_event *e)
+{
+	struct http_obs o;
+
+	ev->events++;
+	switch (e->kind) {
+	case HTTP_EV_REQUEST: {
+		int starts[EV_PIPELINE_MAX],
+		    n = events_split_requests(e->head, e->head_len, starts, EV_PIPELINE_MAX);
+
+		for (int k = 0; k < n; k++) {
+			int end = k + 1 < n ? starts[k + 1] : e->head_len;
+
+			obs_from(e, &o);
+			o.kind = OBS_REQUEST;
+			o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
+			o.head_len =
+			    end - starts[k] > OBS_HEAD_MAX ? OBS_HEAD_MAX : end - starts[k];
+			memcpy(o.head, e->head + starts[k], o.head_len);
+			hold_request(ev, &o, e->ts);
+		}
+		return;
+	}
+	case HTTP_EV_THREAD:
+		on_thread(ev, e);
+		return;
+	case HTTP_EV_RESPONSE:
+		flush_cookie(ev, e->cookie);
+		on_responses(ev, e);
+		return;
+	case HTTP_EV_RESPONSE_END:
+		flush_cookie(ev, e->cookie);
+		obs_from(e, &o);
+		o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_SERVER : OBS_ROLE_CLIENT;
+		o.kind = OBS_RESPONSE_END;
+		deliver(ev, &o);
+		return;
+	case HTTP_EV_CLOSE:
+		ev->closes++;
+		flush_cookie(ev, e->cookie);
+		memset(&o, 0, sizeof(o) - sizeof(o.head));
+		o.cookie = e->cookie;
+		o.kind = OBS_CLOSE;
+		o.ts_ns = e->ts;
+		o.error = e->error;
+		deliver(ev, &o);
+		return;
+	}
+}
+
+/* Records are sized to what they carry (bpf/http.h): complete one. */
+static int on_ring(void *ctx, void *data, size_t size)
+{
+	static struct http_event e;
+	size_t n = size < sizeof(e) ? size : sizeof(e);
+
+	if (size < HTTP_EV_HDR)
+		return 0;
+	memcpy(&e, data, n);
+	if (e.head_len > n - HTTP_EV_HDR)
+		e.head_len = n - HTTP_EV_HDR;
+	events_handle(ctx, &e);
+	return 0;
+}
+
+int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn fn, void *ctx)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->deliver = fn;
+	ev->ctx = ctx;
+	ev->drops_fd = drops_fd;
+	ev->wait_ns = EV_WAIT_NS;
+	ev->rb = ring_buffer__new(ring_fd, on_ring, ev, NULL);
+	if (!ev->rb) {
+		log_error("http_events ring buffer: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+void events_free(struct events *ev)
+{
+	ring_buffer__free(ev->rb);
+	free(ev->pending);
+	memset(ev, 0, sizeof(*ev));
+}
+
+int events_fd(struct events *ev) { return ev->rb ? ring_buffer__epoll_fd(ev->rb) : -1; }
+
+void events_consume(struct events *ev)
+{
+	if (ev->rb)
+		ring_buffer__consume(ev->rb);
+}
+
+void events_tick(struct events *ev, uint64_t now)
+{
+	int i = 0;
+
+	/* a request whose thread never showed goes on without one */
+	while (i < ev->n_pending) {
+		if (now - ev->pending[i].since >= ev->wait_ns) {
+			ev->late_threads++;
+			flush_cookie(ev, ev->pending[i].obs.cookie);
+			i = 0; /* the array changed */
+			continue;
+		}
+		i++;
+	}
+}

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* httpparse.c: HTTP/1.x head prefixes (see httpparse.h). Strict where a
+ * wrong guess would mislabel a span (request line, status line, traceparent),
+ * lenient on header lines we do not use. */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "trace/httpparse.h"
+
+static const char *const known_methods[] = {"GET",     "POST",	"PUT",	   "DELETE", "HEAD",
+					    "OPTIONS", "PATCH", "CONNECT", "TRACE"};
+
+bool http_looks_like_request(const char *p, size_t n)
+{
+	for (size_t i = 0; i < sizeof(known_methods) / sizeof(known_methods[0]); i++) {
+		size_t len = strlen(known_methods[i]);
+
+		if (n > len && !memcmp(p, known_methods[i], len) && p[len] == ' ')
+			return true;
+	}
+	return false;
+}
+
+bool http_looks_like_response(const char *p, size_t n)
+{
+	return n >= 7 && !memcmp(p, "HTTP/1.", 7);
+}
+
+/* RFC 9110 tchar */
+static bool is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+		return true;
+	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Visible characters; anything else ends a request-target. */
+static bool is_target_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
+
+static int hexval_lc(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* n lowercase hex digit pairs into out; false when one is not. */
+static bool hex_bytes(const char *s, uint8_t *out, size_t nbytes)
+{
+	for (size_t i = 0; i < nbytes; i++) {
+		int hi = hexval_lc(s[2 * i]), lo = hexval_lc(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+int http_parse_traceparent(const char *v, size_t n, struct http_traceparent *out)
+{
+	uint8_t version;
+
+	/* version "-" trace-id "-" parent-id "-" flags: 2+1+32+1+16+1+2 = 55 */
+	if (n < 55 || !hex_bytes(v, &version, 1) || version == 0xff)
+		return -EINVAL;
+	/* Version 00 has exactly this shape; a later version may append fields
+	 * after a '-', and its first 55 characters are read as version 00. */
+	if ((version == 0 && n != 55) || (n > 55 && v[55] != '-'))
+		return -EINVAL;
+	if (v[2] != '-' || v[35] != '-' || v[52] != '-')
+		return -EINVAL;
+	if (!hex_bytes(v + 3, out->trace_id, 16) || !hex_bytes(v + 36, out->span_id, 8) ||
+	    !hex_bytes(v + 53, &out->flags, 1))
+		return -EINVAL;
+	if (all_zero(out->trace_id, 16) || all_zero(out->span_id, 8))
+		return -EINVAL;
+	return 0;
+}
+
+/* Copy up to len bytes into a HTTP_TARGET_MAX buffer; true when it all fit. */
+static bool copy_part(char *dst, const char *src, size_t len)
+{
+	size_t n = len < HTTP_TARGET_MAX - 1 ? len : HTTP_TARGET_MAX - 1;
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return n == len;
+}
+
+/* The query after '?' at q, up to a '#' or the end of the target. */
+static void split_query(struct http_request *r, const char *q, const char *end, bool cut)
+{
+	const char *f = memchr(q, '#', (size_t)(end - q));
+	size_t qlen = (size_t)((f ? f : end) - q) - 1;
+
+	r->query_truncated = !copy_part(r->query, q + 1, qlen) || (cut && !f);
+}
+
+/* Origin-form "/path?query". cut: the prefix ended inside the target, so the
+ * last part seen (path or query) may continue. */
+static void split_origin(struct http_request *r, const char *t, size_t len, bool cut)
+{
+	const char *q = memchr(t, '?', len), *f = memchr(t, '#', len);
+	size_t plen = len;
+
+	if (f && (!q || f < q))
+		q = NULL; /* a '?' after a fragment mark is not a query */
+	if (q)
+		plen = (size_t)(q - t);
+	else if (f)
+		plen = (size_t)(f - t);
+	r->path_truncated = !copy_part(r->path, t, plen) || (cut && !q && !f);
+	if (q)
+		split_query(r, q, t + len, cut);
+}
+
+static void split_target(struct http_request *r, const char *t, size_t len, bool cut)
+{
+	size_t i;
+
+	if (len && t[0] == '/') {
+		split_origin(r, t, len, cut);
+		return;
+	}
+	/* absolute-form, as sent to proxies: keep the path of the URL */
+	if ((len >= 7 && !strncasecmp(t, "http://", 7)) ||
+	    (len >= 8 && !strncasecmp(t, "https://", 8))) {
+		i = t[4] == ':' ? 7 : 8;
+		while (i < len && t[i] != '/' && t[i] != '?' && t[i] != '#')
+			i++;
+		if (i == len && cut) {
+			r->path_truncated = true; /* still inside the authority */
+		} else if (i < len && t[i] == '/') {
+			split_origin(r, t + i, len - i, cut);
+		} else {
+			/* "http://host" and "http://host?q" ask for "/" */
+			strcpy(r->path, "/");
+			if (i < len && t[i] == '?')
+				split_query(r, t + i, t + len, cut);
+		}
+		return;
+	}
+	if (len == 1 && t[0] == '*' && !cut) {
+		strcpy(r->path, "*");
+		return;
+	}
+	/* authority-form (CONNECT host:port) has no path */
+	r->path_truncated = cut;
+}
+
+struct hdr_out {
+	int64_t *content_length;
+	bool *chunked;
+	bool *conn_close;
+	struct http_request *req; /* NULL for a response */
+	int n_traceparent;
+	bool cl_invalid;
+};
+
+static bool name_is(const char *name, size_t len, const char *want)
+{
+	return len == strlen(want) && !strncasecmp(name, want, len);
+}
+
+static void trim(const char **v, size_t *len)
+{
+	while (*len && (**v == ' ' || **v == '\t'))
+		(*v)++, (*len)--;
+	while (*len && ((*v)[*len - 1] == ' ' || (*v)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+static void hdr_content_length(struct hdr_out *h, const char *v, size_t len)
+{
+	int64_t val = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9' || val > (INT64_MAX - 9) / 10)
+			break;
+		val = val * 10 + (v[i] - '0');
+	}
+	/* RFC 9112 6.3: an invalid or conflicting length makes the framing unknown */
+	if (!len || i != len || (*h->content_length >= 0 && *h->content_length != val))
+		h->cl_invalid = true;
+	*h->content_length = h->cl_invalid ? -1 : val;
+}
+
+/* Walk a comma-separated list; return whether token appears (ci), and leave
+ * the last element in *last. */
+static bool list_has(const char *v, size_t len, const char *token, const char **last,
+		     size_t *last_len)
+{
+	bool found = false;
+	size_t i = 0;
+
+	while (i <= len) {
+		size_t s = i, elen;
+		const char *e;
+
+		while (i < len && v[i] != ',')
+			i++;
+		e = v + s;
+		elen = i - s;
+		trim(&e, &elen);
+		if (elen) {
+			found |= name_is(e, elen, token);
+			*last = e;
+			*last_len = elen;
+		}
+		i++;
+	}
+	return found;
+}
+
+static void header_line(struct hdr_out *h, const char *l, size_t len)
+{
+	const char *colon = memchr(l, ':', len), *v, *last = NULL;
+	size_t nlen, vlen, last_len = 0;
+
+	if (!colon || colon == l)
+		return; /* not a field line; nothing we use */
+	nlen = (size_t)(colon - l);
+	for (size_t i = 0; i < nlen; i++)
+		if (!is_tchar((unsigned char)l[i]))
+			return;
+	v = colon + 1;
+	vlen = len - nlen - 1;
+	trim(&v, &vlen);
+	if (name_is(l, nlen, "content-length")) {
+		hdr_content_length(h, v, vlen);
+	} else if (name_is(l, nlen, "transfer-encoding")) {
+		list_has(v, vlen, "chunked", &last, &last_len);
+		*h->chunked = last && name_is(last, last_len, "chunked");
+	} else if (name_is(l, nlen, "connection")) {
+		if (list_has(v, vlen, "close", &last, &last_len))
+			*h->conn_close = true;
+	} else if (h->req && name_is(l, nlen, "traceparent")) {
+		/* W3C: a request with several traceparent headers has no valid one */
+		h->n_traceparent++;
+		h->req->has_traceparent =
+		    h->n_traceparent == 1 && !http_parse_traceparent(v, vlen, &h->req->tp);
+	}
+}
+
+/* Field lines from i on, up to the blank line. A line not ended by LF within
+ * the prefix may be cut, so it is not read. */
+static int parse_fields(const char *p, size_t n, size_t i, struct hdr_out *h, size_t *head_len)
+{
+	for (;;) {
+		const char *lf = memchr(p + i, '\n', n - i);
+		size_t e, le;
+
+		if (!lf)
+			return HTTP_PARSE_TRUNCATED;
+		e = (size_t)(lf - p);
+		le = e > i && p[e - 1] == '\r' ? e - 1 : e;
+		if (le == i) {
+			*head_len = e + 1;
+			return HTTP_PARSE_OK;
+		}
+		/* obs-fold continues a previous field; none we read is folded in practice */
+		if (p[i] != ' ' && p[i] != '\t')
+			header_line(h, p + i, le - i);
+		i = e + 1;
+	}
+}
+
+/* "HTTP/1.x" at p+i: 1 when complete (version set), 0 when cut, -1 when not. */
+static int parse_version(const char *p, size_t n, size_t i, int *version)
+{
+	size_t avail = n - i;
+
+	if (memcmp(p + i, "HTTP/1.", avail < 7 ? avail : 7))
+		return -1;
+	if (avail < 8)
+		return 0;
+	if (p[i + 7] != '0' && p[i + 7] != '1')
+		return -1;
+	*version = p[i + 7] == '1' ? 11 : 10;
+	return 1;
+}
+
+/* After the version at i: CRLF (or LF) ends the line. */
+static int line_end(const char *p, size_t n, size_t *i)
+{
+	if (*i < n && p[*i] == '\r')
+		(*i)++;
+	if (*i == n)
+		return HTTP_PARSE_TRUNCATED;
+	if (p[*i] != '\n')
+		return HTTP_PARSE_NOT_HTTP;
+	(*i)++;
+	return HTTP_PARSE_OK;
+}
+
+int http_parse_request(const char *p, size_t n, struct http_request *r)
+{
+	struct hdr_out h = {&r->content_length, &r->chunked, &r->conn_close, r, 0, false};
+	size_t i = 0, ts;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+	while (i < n && i < HTTP_METHOD_MAX && is_tchar((unsigned char)p[i]))
+		i++;
+	if (i == n && n < HTTP_METHOD_MAX)
+		return n ? HTTP_PARSE_TRUNCATED : HTTP_PARSE_NOT_HTTP;
+	if (i == 0 || i >= HTTP_METHOD_MAX || p[i] != ' ')
+		return HTTP_PARSE_NOT_HTTP;
+	memcpy(r->method, p, i);
+	ts = ++i;
+	while (i < n && is_target_char((unsigned char)p[i]))
+		i++;
+	if (i == n) {
+		split_target(r, p + ts, i - ts, true);
+		return HTTP_PARSE_TRUNCATED;
+	}
+	/* one space, then the version: anything else (HTTP/0.9, junk) is not 1.x */
+	if (i == ts || p[i] != ' ')
+		return HTTP_PARSE_NOT_HTTP;
+	split_target(r, p + ts, i - ts, false);
+	i++;
+	if (i == n)
+		return HTTP_PARSE_TRUNCATED;
+	rc = parse_version(p, n, i, &r->version);
+	if (rc <= 0)
+		return rc < 0 ? HTTP_PARSE_NOT_HTTP : HTTP_PARSE_TRUNCATED;
+	i += 8;
+	rc = line_end(p, n, &i);
+	if (rc != HTTP_PARSE_OK)
+		return rc;
+	return parse_fields(p, n, i, &h, &r->head_len);
+}
+
+int http_parse_response(const char *p, size_t n, struct http_response *r)
+{
+	struct hdr_out h = {&r->content_length, &r->chunked, &r->conn_close, NULL, 0, false};
+	unsigned status = 0;
+	size_t i;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->content_length = -1;
+	if (!n)
+		return HTTP_PARSE_NOT_HTTP;
+	rc = parse_version(p, n, 0, &r->version);
+	if (rc <= 0)
+		return rc < 0 ? HTTP_PARSE_NOT_HTTP : HTTP_PARSE_TRUNCATED;
+	if (n == 8)
+		return HTTP_PARSE_TRUNCATED;
+	if (p[8] != ' ')
+		return HTTP_PARSE_NOT_HTTP;
+	for (i = 9; i < 12 && i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return HTTP_PARSE_NOT_HTTP;
+		status = status * 10 + (unsigned)(p[i] - '0');
+	}
+	if (i < 12)
+		return HTTP_PARSE_TRUNCATED; /* cut inside the code: no status */
+	if (status < 100 || status > 599)
+		return HTTP_PARSE_NOT_HTTP;
+	r->status = (uint16_t)status;
+	if (i == n)
+		return HTTP_PARSE_TRUNCATED;
+	/* reason-phrase, possibly empty; some servers drop the space before CRLF */
+	if (p[i] != ' ' && p[i] != '\r' && p[i] != '\n')
+		return HTTP_PARSE_NOT_HTTP;
+	while (i < n && p[i] != '\n')
+		i++;
+	if (i == n)
+		return HTTP_PARSE_TRUNCATED;
+	return parse_fields(p, n, i + 1, &h, &r->head_len);
+}

@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* spanbuild.c: observations in (see spanbuild.h): requests queue per socket,
+ * responses and their ends pair with them in order, closes end what is left;
+ * the tick ends overdue responses and emits what is due. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "trace/spanbuild_int.h"
+
+static const char *const drop_names[SB_DROP__MAX] = {
+    [SB_DROP_SAMPLED_OUT] = "sampled_out",
+    [SB_DROP_BAD_HEAD] = "bad_head",
+    [SB_DROP_FIFO_FULL] = "fifo_full",
+    [SB_DROP_PENDING_FULL] = "pending_full",
+    [SB_DROP_SOCKET_EVICTED] = "socket_evicted",
+    [SB_DROP_IDLE] = "idle",
+    [SB_DROP_FLUSH] = "flush",
+    [SB_DROP_NOT_TRACED] = "not_traced",
+};
+
+const char *sb_drop_name(enum sb_drop why)
+{
+	return (unsigned)why < SB_DROP__MAX ? drop_names[why] : "unknown";
+}
+
+/* OpenTelemetry: methods outside this set are reported as "_OTHER", and the
+ * span is named "HTTP" instead, so a scanner's random verbs cannot multiply
+ * span names. */
+static bool method_known(const char *m)
+{
+	static const char *const known[] = {"GET",     "POST",	"PUT",	   "DELETE", "HEAD",
+					    "OPTIONS", "PATCH", "CONNECT", "TRACE",  "QUERY"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(m, known[i]))
+			return true;
+	return false;
+}
+
+/* --- the request FIFO of a socket --- */
+
+static void fifo_push(struct sb_sock *s, struct sb_pend *p)
+{
+	s->fifo[(s->fifo_head + s->fifo_len) % SB_FIFO_MAX] = p;
+	s->fifo_len++;
+}
+
+static struct sb_pend *fifo_pop(struct sb_sock *s)
+{
+	struct sb_pend *p = s->fifo[s->fifo_head];
+
+	s->fifo_head = (s->fifo_head + 1) % SB_FIFO_MAX;
+	s->fifo_len--;
+	return p;
+}
+
+/* A request without a span still takes its place in line, so that the
+ * responses after its own pair with their requests: a NULL in the FIFO, or a
+ * count behind a full one. */
+static void untracked_request(struct spanbuild *sb, struct sb_sock *s, enum sb_drop why)
+{
+	sb->st.dropped[why]++;
+	if (s->skip || s->fifo_len == SB_FIFO_MAX)
+		s->skip++;
+	else
+		fifo_push(s, NULL);
+}
+
+/* --- requests --- */
+
+static void endpoint(const struct obs_addr *a, struct span_endpoint *e)
+{
+	if (!inet_ntop(a->family, a->addr, e->address, sizeof(e->address)))
+		e->address[0] = '\0';
+	e->port = a->port;
+}
+
+/* "METHOD route", or the method alone when there is no route; a route
+ * that does not fit is cut, the name is only a label. */
+static void span_name(char *dst, size_t size, const char *verb, const char *route)
+{
+	size_t o = 0;
+
+	for (; *verb && o + 1 < size; verb++)
+		dst[o++] = *verb;
+	if (*route && o + 1 < size)
+		dst[o++] = ' ';
+	for (; *route && o + 1 < size; route++)
+		dst[o++] = *route;
+	dst[o] = '\0';
+}
+
+static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p,
+			 const struct http_request *req)
+{
+	struct span *sp = &p->sp;
+	bool known = method_known(req->method);
+	const char *verb = known ? req->method : "HTTP";
+
+	snprintf(sp->method, sizeof(sp->method), "%s", known ? req->method : "_OTHER");
+	memcpy(sp->path, req->path, sizeof(sp->path));
+	if (s->rt) {
+		if (route_of(s->rt, req->path, req->path_truncated, sp->route, sizeof(sp->route)) ==
+		    ROUTE_OVERFLOW_CAP)
+			sb->st.route_overflows++;
+	} else {
+		route_fold(req->path, req->path_truncated, sp->route, sizeof(sp->route));
+	}
+	/* OpenTelemetry: http.route is what a server matched, so only a SERVER
+	 * span is named after it; a CLIENT span is named "{method}", and keeps
+	 * the route only for the latency histograms (not exported). */
+	span_name(sp->name, sizeof(sp->name), verb, sp->kind == SPAN_KIND_SERVER ? sp->route : "");
+	/* server.* is the serving end; client.* only on SERVER spans */
+	endpoint(&s->remote, &sp->peer);
+	if (sp->kind == SPAN_KIND_CLIENT) {
+		endpoint(&s->remote, &sp->server);
+	} else {
+		endpoint(&s->local, &sp->server);
+		endpoint(&s->remote, &sp->client);
+	}
+	memcpy(sp->service_name, s->service, sizeof(sp->service_name));
+	memcpy(sp->service_namespace, s->service_ns, sizeof(sp->service_namespace));
+	memcpy(sp->host_name, sb->host_name, sizeof(sp->host_name));
+}
+
+static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const struct http_obs *o,
+				const struct http_request *req)
+{
+	struct sb_pend *p = calloc(1, sizeof(*p));
+	bool tp = req->has_traceparent;
+	struct sb_group *g;
+
+	if (!p)
+		return NULL;
+	p->sp.kind = s->role == OBS_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
+	/* A SERVER request's traceparent names the caller's span; a CLIENT
+	 * request's one was written by the application, which propagates its
+	 * own context: its span is the parent, whatever this thread serves
+	 * (spanbuild_link.c tells a header only passed on unchanged). Either
+	 * way the span joins that trace. */
+	g = tp ? sb_group_new(sb, req->tp.trace_id, req->tp.flags & 1) : sb_group_new(sb, NULL, -1);
+	if (!g) {
+		free(p);
+		return NULL;
+	}
+	if (tp) {
+		memcpy(p->sp.parent_span_id, req->tp.span_id, sizeof(p->sp.parent_span_id));
+		p->has_tp = true;
+		p->tp = req->tp;
+		p->app_parent = p->sp.kind == SPAN_KIND_CLIENT;
+		if (p->app_parent)
+			sb->st.client_traceparents++;
+		else
+			sb->st.traceparents++;
+	}
+	g->refs = 1;
+	g->n_open = 1;
+	p->group = g;
+	sb_rand_id(sb, p->sp.span_id, sizeof(p->sp.span_id));
+	p->sock = s;
+	p->tgid = o->tgid;
+	p->tid = o->tid;
+	p->start_ns = o->ts_ns;
+	memcpy(p->method, req->method, sizeof(p->method));
+	p->path_truncated = req->path_truncated;
+	fill_request(sb, s, p, req);
+	dl_push(&sb->all, &p->all);
+	dl_push(&s->pends, &p->on_sock);
+	if (!s->pair_from)
+		s->pair_from = &p->on_sock;
+	p->proc = sb_proc_get(sb, o->tgid);
+	if (p->proc)
+		dl_push(p->sp.kind == SPAN_KIND_SERVER ? &p->proc->servers : &p->proc->clients,
+			&p->on_proc);
+	sb->n_pending++;
+	return p;
+}
+
+static void on_request(struct spanbuild *sb, const struct http_obs *o)
+{
+	struct sb_sock *s = sb_sock_find(sb, o->cookie);
+	struct http_request req;
+	struct sb_pend *p;
+	int rc;
+
+	if (!s && o->role != OBS_ROLE_CLIENT && o->role != OBS_ROLE_SERVER)
+		return;
+	if (!s)
+		s = sb_sock_new(sb, o);
+	if (!s) {
+		sb->st.dropped[SB_DROP_PENDING_FULL]++;
+		return;
+	}
+	if (s->closed || s->upgraded)
+		return;
+	sb_sock_touch(sb, s, o->ts_ns);
+	if (s->svc_gen != sb->svc_gen || (o->tgid && o->tgid != s->svc_tgid))
+		sb_sock_service(sb, s, o);
+	if (s->not_traced) {
+		sb->st.dropped[SB_DROP_NOT_TRACED]++;
+		return;
+	}
+	rc = http_parse_request(o->head, o->head_len < OBS_HEAD_MAX ? o->head_len : OBS_HEAD_MAX,
+				&req);
+	if (rc == HTTP_PARSE_NOT_HTTP || !req.method[0]) {
+		untracked_request(sb, s, SB_DROP_BAD_HEAD);
+		return;
+	}
+	if (s->skip || s->fifo_len == SB_FIFO_MAX) {
+		untracked_request(sb, s, SB_DROP_FIFO_FULL);
+		return;
+	}
+	if (sb->n_pending >= sb->cfg.max_pending && !sb_make_room(sb)) {
+		untracked_request(sb, s, SB_DROP_PENDING_FULL);
+		return;
+	}
+	p = pend_new(sb, s, o, &req);
+	if (!p) {
+		untracked_request(sb, s, SB_DROP_PENDING_FULL);
+		return;
+	}
+	fifo_push(s, p);
+	sb_link_new_request(sb, p);
+}
+
+/* --- responses --- */
+
+/* Responses on a socket follow each other: once a later one has started or
+ * ended, an earlier one still without its RESPONSE_END is over, and was not
+ * framed by the close either. stop: the later one (NULL: all are earlier). */
+static void end_earlier(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *stop, uint64_t now)
+{
+	/* Backwards from stop: the first one met that has seen its response
+	 * ran this when that response came, for everything before it, so the
+	 * walk ends there instead of crossing every finished span held on a
+	 * busy keep-alive socket. */
+	for (struct sb_node *n = stop ? stop->on_sock.prev : s->pends.tail; n; n = n->prev) {
+		struct sb_pend *q = sb_of(n, struct sb_pend, on_sock);
+
+		q->close_delimited = false;
+		if (q->state == SB_RESPONDED)
+			sb_finish(sb, q, q->resp_ns, false, now);
+		if (q->resp_seen)
+			break;
+	}
+}
+
+static void on_response(struct spanbuild *sb, const struct http_obs *o)
+{
+	struct sb_sock *s = sb_sock_find(sb, o->cookie);
+	struct http_response r;
+	struct sb_pend *p;
+	bool no_body;
+	int rc;
+
+	if (!s) {
+		sb->st.unpaired_responses++;
+		return;
+	}
+	if (s->not_traced || s->upgraded || s->closed)
+		return;
+	sb_sock_touch(sb, s, o->ts_ns);
+	rc = http_parse_response(o->head, o->head_len < OBS_HEAD_MAX ? o->head_len : OBS_HEAD_MAX,
+				 &r);
+	/* 100 Continue, 103 Early Hints: the final response is still to come */
+	if (rc != HTTP_PARSE_NOT_HTTP && r.status >= 100 && r.status < 200 && r.status != 101)
+		return;
+	if (!s->fifo_len) {
+		if (s->skip)
+			s->skip--;
+		else
+			sb->st.unpaired_responses++;
+		return;
+	}
+	p = fifo_pop(s);
+	s->last_resp_ns = o->ts_ns;
+	end_earlier(sb, s, p, o->ts_ns);
+	if (!p)
+		return; /* the answer to a request that has no span */
+	p->state = SB_RESPONDED;
+	p->resp_seen = true;
+	p->resp_ns = o->ts_ns;
+	if (rc == HTTP_PARSE_NOT_HTTP || !r.status) {
+		p->sp.status = SPAN_STATUS_ERROR;
+		snprintf(p->sp.status_message, sizeof(p->sp.status_message),
+			 "response status unreadable");
+		return;
+	}
+	sb_set_http_status(p, r.status);
+	if (r.status == 101) {
+		s->upgraded = true; /* not HTTP/1.x from here on */
+		sb_finish(sb, p, o->ts_ns, true, o->ts_ns);
+		return;
+	}
+	/* RFC 9112 6.3: these have no body, whatever their headers say */
+	no_body = !strcmp(p->method, "HEAD") || r.status == 204 || r.status == 304 ||
+		  (rc == HTTP_PARSE_OK && !r.chunked && r.content_length == 0);
+	p->close_delimited = rc == HTTP_PARSE_OK && !no_body && !r.chunked && r.content_length < 0;
+	if (no_body)
+		sb_finish(sb, p, o->ts_ns, false, o->ts_ns); /* a RESPONSE_END may refine it */
+}
+
+/* The response a RESPONSE_END closes: the oldest one without an exact end,
+ * unless the response after it (with a span or not) had already started by
+ * then. */
+static struct sb_pend *end_target(struct sb_sock *s, uint64_t ts)
+{
+	struct sb_pend *best = NULL;
+
+	/* backwards: only the last responses can still be open to an end;
+	 * once a response is followed by one that started by ts, so is every
+	 * older one */
+	for (struct sb_node *n = s->pends.tail; n; n = n->prev) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, on_sock);
+		struct sb_pend *q = n->next ? sb_of(n->next, struct sb_pend, on_sock) : NULL;
+		uint64_t next = q && q->resp_seen ? q->resp_ns : s->last_resp_ns;
+
+		if (!p->resp_seen)
+			continue; /* waiting for its response, or one that lost it */
+		if (next > p->resp_ns && next <= ts)
+			break;
+		if (!p->end_exact && ts >= p->resp_ns)
+			best = p;
+	}
+	return best;
+}
+
+static void on_response_end(struct spanbuild *sb, const struct http_obs *o)
+{
+	struct sb_sock *s = sb_sock_find(sb, o->cookie);
+	struct sb_pend *p;
+
+	if (!s) {
+		sb->st.unpaired_ends++;
+		return;
+	}
+	if (s->not_traced || s->upgraded || s->closed)
+		return;
+	sb_sock_touch(sb, s, o->ts_ns);
+	p = end_target(s, o->ts_ns);
+	if (!p) {
+		sb->st.unpaired_ends++;
+		return;
+	}
+	end_earlier(sb, s, p, o->ts_ns);
+	if (p->state == SB_RESPONDED)
+		sb_finish(sb, p, o->ts_ns, true, o->ts_ns);
+	else
+		sb_set_end(sb, p, o->ts_ns);
+}
+
+/* --- close --- */
+
+static void on_close(struct spanbuild *sb, const struct http_obs *o)
+{
+	struct sb_sock *s = sb_sock_find(sb, o->cookie);
+	uint64_t now = o->ts_ns;
+
+	if (!s || s->closed)
+		return;
+	for (struct sb_node *n = s->pends.head; n; n = n->next) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, on_sock);
+
+		if (p->state == SB_OPEN || (p->state == SB_RESPONDED && o->error)) {
+			/* no (whole) response: an error, the status code stays what was seen */
+			sb_set_error(p, o->error);
+			sb_finish(sb, p, now, true, now);
+		} else if (p->state == SB_RESPONDED) {
+			sb_finish(sb, p, p->close_delimited ? now : p->resp_ns, p->close_delimited,
+				  now);
+		} else if (!o->error && !p->end_exact && p->close_delimited) {
+			sb_set_end(sb, p, now);
+		}
+	}
+	s->fifo_len = 0;
+	s->skip = 0;
+	s->closed = true;
+	sb_sock_release(sb, s);
+}
+
+void sb_feed(struct spanbuild *sb, const struct http_obs *o)
+{
+	sb->st.observations++;
+	switch (o->kind) {
+	case OBS_REQUEST:
+		on_request(sb, o);
+		break;
+	case OBS_RESPONSE:
+		on_response(sb, o);
+		break;
+	case OBS_RESPONSE_END:
+		on_response_end(sb, o);
+		break;
+	case OBS_CLOSE:
+		on_close(sb, o);
+		break;
+	default:
+		break;
+	}
+}
+
+void sb_tick(struct spanbuild *sb, uint64_t now)
+{
+	struct sb_node *n, *next;
+
+	for (n = sb->all.head; n; n = n->next) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, all);
+
+		uint64_t deadline = p->resp_ns + sb->cfg.response_end_timeout_ns;
+
+		/* known finished since the deadline, not since this (late) tick */
+		if (p->state == SB_RESPONDED && now >= deadline)
+			sb_finish(sb, p, p->resp_ns, false, deadline);
+	}
+	for (n = sb->all.head; n; n = next) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, all);
+
+		next = n->next;
+		if (sb_due(sb, p, now))
+			sb_emit(sb, p);
+	}
+	while (sb->lru.head) {
+		struct sb_sock *s = sb_of(sb->lru.head, struct sb_sock, lru);
+
+		if (s->last_ns + sb->cfg.idle_timeout_ns > now)
+			break;
+		sb_sock_evict(sb, s, SB_DROP_IDLE, now);
+	}
+}
+
+void sb_flush(struct spanbuild *sb)
+{
+	while (sb->lru.head)
+		sb_sock_evict(sb, sb_of(sb->lru.head, struct sb_sock, lru), SB_DROP_FLUSH, 0);
+	while (sb->all.head) {
+		struct sb_pend *p = sb_of(sb->all.head, struct sb_pend, all);
+
+		if (p->state == SB_DONE)
+			sb_emit(sb, p);
+		else
+			sb_drop(sb, p, SB_DROP_FLUSH);
+	}
+}
+
+/* --- configuration --- */
+
+static void free_routes(char **routes, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(routes[i]);
+	free(routes);
+}
+
+int sb_set_routes(struct spanbuild *sb, const char *const *routes, int n_routes, int route_cap)
+{
+	char **copy = NULL;
+	int n = n_routes > 0 ? n_routes : 0;
+
+	if (n) {
+		copy = calloc((size_t)n, sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		for (int i = 0; i < n; i++) {
+			copy[i] = strdup(routes[i]);
+			if (!copy[i]) {
+				free_routes(copy, i);
+				return -ENOMEM;
+			}
+		}
+	}
+	free_routes(sb->routes, sb->n_routes);
+	sb->routes = copy;
+	sb->n_routes = n;
+	sb->route_cap = route_cap;
+	sb_services_reset(sb);
+	return 0;
+}
+
+void sb_set_clock_offset(struct spanbuild *sb, int64_t offset_ns)
+{
+	sb->cfg.clock_offset_ns = offset_ns;
+}
+
+void sb_set_sampling(struct spanbuild *sb, double ratio, bool errors, uint64_t slower_than_ms)
+{
+	sampler_init(&sb->sampler, ratio, errors, slower_than_ms);
+}
+
+void sb_services_changed(struct spanbuild *sb) { sb->svc_gen++; }
+
+void sb_get_stats(const struct spanbuild *sb, struct sb_stats *out)
+{
+	*out = sb->st;
+	out->sockets = sb->n_sockets;
+	out->pending = sb->n_pending;
+}
+
+static void set_default(uint64_t *v, uint64_t def)
+{
+	if (!*v)
+		*v = def;
+}
+
+struct spanbuild *sb_new(const struct sb_config *cfg)
+{
+	struct spanbuild *sb;
+
+	if (!cfg || !cfg->emit) {
+		errno = EINVAL;
+		return NULL;
+	}
+	sb = calloc(1, sizeof(*sb));
+	if (!sb) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	sb->cfg = *cfg;
+	sb->cfg.routes = NULL;
+	sb->cfg.host_name = NULL;
+	set_default(&sb->cfg.pair_window_ns, 200000000ULL);
+	set_default(&sb->cfg.max_hold_ns, 10000000000ULL);
+	set_default(&sb->cfg.response_end_timeout_ns, 5000000000ULL);
+	set_default(&sb->cfg.idle_timeout_ns, 300000000000ULL);
+	if (!sb->cfg.max_sockets)
+		sb->cfg.max_sockets = 16384;
+	if (!sb->cfg.max_pending)
+		sb->cfg.max_pending = 8192;
+	snprintf(sb->host_name, sizeof(sb->host_name), "%s", cfg->host_name ? cfg->host_name : "");
+	sampler_init(&sb->sampler, cfg->sampling_ratio, cfg->sample_errors,
+		     cfg->sample_slower_than_ms);
+	sb_rand_seed(sb, cfg->seed);
+	if (sb_tables_init(sb) || sb_set_routes(sb, cfg->routes, cfg->n_routes, cfg->route_cap)) {
+		sb_free(sb);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return sb;
+}
+
+void sb_free(struct spanbuild *sb)
+{
+	if (!sb)
+		return;
+	while (sb->all.head)
+		sb_drop(sb, sb_of(sb->all.head, struct sb_pend, all), SB_DROP__MAX);
+	sb_tables_free(sb);
+	free_routes(sb->routes, sb->n_routes);
+	free(sb);
+}

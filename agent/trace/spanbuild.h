@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* spanbuild.h: the span builder turns the stream of HTTP/1.x observations
+ * (httpobs.h) into finished spans (span.h): it pairs responses with requests
+ * per socket, links the two sides of a same-node call, nests a process's
+ * outgoing calls under the request it is serving, honours W3C traceparent
+ * headers, and samples per trace.
+ *
+ * Parents, strongest first:
+ * - a SERVER span whose CLIENT side was seen on this node is that CLIENT
+ *   span's child (in its trace), whatever traceparent the request carried;
+ * - a CLIENT request with a valid traceparent (the application propagates
+ *   its own context) makes a span in the header's trace, the child of the
+ *   header's parent-id, the application's own span, even when the thread
+ *   was serving a request; unless the header is the very one that request
+ *   came with (passed on unchanged, no span of the application's own in
+ *   between): then it nests as below;
+ * - a CLIENT request sent by a thread while it serves exactly one SERVER
+ *   request is that SERVER span's child (in-process nesting);
+ * - a SERVER request with a valid traceparent is the child of the caller's
+ *   span it names, in its trace.
+ * Otherwise a span is a root, in a trace of its own. A traceparent counts
+ * as valid by the W3C rules (version 00 of exactly 55 characters, a later
+ * version read by its version-00 prefix, never ff; lowercase hex; trace-id
+ * and parent-id not all zero, one traceparent header only); any other is
+ * ignored. The sampled flag of a traceparent decides its trace's sampling.
+ *
+ * Names and routes (OpenTelemetry HTTP conventions): a SERVER span is named
+ * "METHOD route", a CLIENT span "METHOD" ("HTTP" for an unknown method).
+ * Every span carries its route in span.route, the latency histograms key on
+ * it for both kinds, but http.route is a server attribute: exporters set it
+ * on SERVER spans only.
+ *
+ * Per socket, open requests wait in a FIFO (SB_FIFO_MAX deep): a response
+ * belongs to the oldest request still waiting for one, which is right for
+ * keep-alive and for pipelining (HTTP/1.1 answers in order). A span starts at
+ * the request's first byte and ends at the last byte of its response
+ * (OBS_RESPONSE_END). When no RESPONSE_END comes, the span ends where its
+ * response started: once the next response on that socket begins, once the
+ * socket closes (or, for a response framed by the close itself, at the
+ * close), or after response_end_timeout_ns; a RESPONSE_END that comes later,
+ * while the span is still held, still sets its end. A socket that closes with
+ * requests unanswered ends them with status ERROR and a status message
+ * ("connection reset", "connection timed out", "connection closed before the
+ * response"); http.response.status_code stays 0, it is never made up.
+ *
+ * Finished spans are held, not emitted at once: at least pair_window_ns so
+ * that the other side of a same-node call, observed a little later, can still
+ * be linked, and then until no span of the same trace on this node is still
+ * open (at most max_hold_ns), so that one sampling decision covers the whole
+ * local part of a trace, errors and slow spans found late included.
+ *
+ * Single-threaded: one caller feeds, ticks and reads the stats. The emit
+ * callback must not call back into the builder. */
+#ifndef BPFMESH_SPANBUILD_H
+#define BPFMESH_SPANBUILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "trace/httpobs.h"
+#include "exporters/span.h"
+
+/* Service of a socket's process. local is the socket's own address, with an
+ * IPv4-mapped IPv6 address folded to AF_INET (IPv4 bytes in addr[0..3]);
+ * tgid may be 0 (unknown). Returns 0 with name and ns (SPAN_NAME_MAX bytes
+ * each) filled; > 0 when unknown: the builder names it after comm, with ns
+ * ""; < 0 when the process is not traced: its requests make no spans. Asked
+ * once per socket (again when the socket's tgid changes or after
+ * sb_services_changed()). */
+typedef int (*sb_service_fn)(void *ctx, const struct obs_addr *local, uint32_t tgid,
+			     const char *comm, char *name, char *ns);
+
+/* Every finished span, sampled or not when emit_unsampled (then sp->sampled
+ * says which: latency histograms want them all, OTLP only the sampled). */
+typedef void (*sb_emit_fn)(const struct span *sp, void *ctx);
+
+struct sb_config {
+	sb_service_fn service_of; /* NULL: every process is named after its comm */
+	void *service_ctx;
+	sb_emit_fn emit; /* required */
+	void *emit_ctx;
+	const char *host_name;	 /* host.name; NULL = "" */
+	int64_t clock_offset_ns; /* unix time = CLOCK_MONOTONIC + this */
+
+	double sampling_ratio;		/* Telemetry sampling.ratio, [0, 1] */
+	bool sample_errors;		/* sampling.alwaysSampleErrors */
+	uint64_t sample_slower_than_ms; /* sampling.latencyThreshold, 0 = off */
+	bool emit_unsampled;		/* emit spans the sampler drops, sampled = 0 */
+
+	const char *const *routes; /* Telemetry.routes templates (copied) */
+	int n_routes;
+	int route_cap; /* distinct heuristic routes per service; 0 = 100 */
+
+	/* Zero picks the default given. */
+	uint64_t pair_window_ns;	  /* 200 ms */
+	uint64_t max_hold_ns;		  /* 10 s */
+	uint64_t response_end_timeout_ns; /* 5 s */
+	uint64_t idle_timeout_ns;	  /* 300 s: forget a silent socket */
+	uint32_t max_sockets;		  /* 16384 */
+	uint32_t max_pending;		  /* 8192 spans open or held */
+	uint64_t seed;			  /* ids; 0 = from getrandom() */
+};
+
+#define SB_FIFO_MAX 32 /* open requests tracked per socket */
+
+enum sb_drop {
+	SB_DROP_SAMPLED_OUT = 0, /* the sampler said no (still emitted when emit_unsampled) */
+	SB_DROP_BAD_HEAD,	 /* a request head that is not HTTP/1.x */
+	SB_DROP_FIFO_FULL,	 /* SB_FIFO_MAX requests already open on the socket */
+	SB_DROP_PENDING_FULL,	 /* max_pending spans open, none finished to make room */
+	SB_DROP_SOCKET_EVICTED,	 /* still open when its socket was evicted (max_sockets) */
+	SB_DROP_IDLE,		 /* still open when its socket was silent idle_timeout_ns */
+	SB_DROP_FLUSH,		 /* still open at sb_flush() */
+	SB_DROP_NOT_TRACED,	 /* service_of said the process is not traced */
+	SB_DROP__MAX,
+};
+
+struct sb_stats {
+	uint64_t observations;
+	uint64_t spans_emitted; /* emit calls */
+	uint64_t spans_sampled; /* of which sampled */
+	uint64_t dropped[SB_DROP__MAX];
+	uint64_t unpaired_responses;  /* a response with no open request on its socket */
+	uint64_t unpaired_ends;	      /* a RESPONSE_END with no response to end */
+	uint64_t pairs;		      /* same-node CLIENT -> SERVER links */
+	uint64_t nested;	      /* in-process SERVER -> CLIENT links */
+	uint64_t traceparents;	      /* SERVER requests that carried a valid traceparent */
+	uint64_t client_traceparents; /* CLIENT requests that carried a valid traceparent */
+	uint64_t early_emits;	      /* held spans emitted early to make room */
+	uint64_t route_overflows;     /* requests routed to ROUTE_OVERFLOW (cap hit) */
+	uint32_t sockets;	      /* tracked now */
+	uint32_t pending;	      /* spans open or held now */
+};
+
+struct spanbuild;
+
+/* NULL with errno set (EINVAL without emit, ENOMEM). */
+struct spanbuild *sb_new(const struct sb_config *cfg);
+void sb_free(struct spanbuild *sb); /* drops what is held, emits nothing */
+
+void sb_feed(struct spanbuild *sb, const struct http_obs *obs);
+
+/* Call often (every 50-100 ms) with CLOCK_MONOTONIC: ends responses whose
+ * RESPONSE_END is overdue, emits held spans that are due, forgets idle
+ * sockets. */
+void sb_tick(struct spanbuild *sb, uint64_t now_ns);
+
+/* At shutdown: end what can be ended, emit every finished span now. */
+void sb_flush(struct spanbuild *sb);
+
+/* Configuration changes while running. */
+void sb_set_clock_offset(struct spanbuild *sb, int64_t offset_ns);
+void sb_set_sampling(struct spanbuild *sb, double ratio, bool errors, uint64_t slower_than_ms);
+/* Replaces the templates and forgets every service's routes. 0 or -ENOMEM
+ * (then the old templates stay). */
+int sb_set_routes(struct spanbuild *sb, const char *const *routes, int n_routes, int route_cap);
+/* Workloads changed: ask service_of again for every socket. */
+void sb_services_changed(struct spanbuild *sb);
+
+void sb_get_stats(const struct spanbuild *sb, struct sb_stats *out);
+const char *sb_drop_name(enum sb_drop why); /* "sampled_out", "bad_head", ... */
+
+#endif

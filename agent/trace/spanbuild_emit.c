@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* spanbuild_emit.c: the end of a span: status, finishing, the hold, the
+ * sampling decision and the hand-over to the emit callback. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace/spanbuild_int.h"
+
+/* OpenTelemetry HTTP semantic conventions: a server's 4xx is the client's
+ * fault, not the server's, so it stays UNSET; a client sees both as errors.
+ * The description stays empty, the status code says it all. */
+void sb_set_http_status(struct sb_pend *p, uint16_t code)
+{
+	p->sp.status_code = code;
+	if (code >= 500 || (p->sp.kind == SPAN_KIND_CLIENT && code >= 400))
+		p->sp.status = SPAN_STATUS_ERROR;
+	else
+		p->sp.status = SPAN_STATUS_UNSET;
+}
+
+void sb_set_error(struct sb_pend *p, int err)
+{
+	const char *msg;
+
+	switch (err) {
+	case 0:
+		msg = "connection closed before the response";
+		break;
+	case ECONNRESET:
+		msg = "connection reset";
+		break;
+	case ETIMEDOUT:
+		msg = "connection timed out";
+		break;
+	case ECONNABORTED:
+		msg = "connection aborted";
+		break;
+	case ECONNREFUSED:
+		msg = "connection refused";
+		break;
+	case EPIPE:
+		msg = "connection broken";
+		break;
+	case EHOSTUNREACH:
+		msg = "host unreachable";
+		break;
+	case ENETUNREACH:
+		msg = "network unreachable";
+		break;
+	default:
+		snprintf(p->sp.status_message, sizeof(p->sp.status_message),
+			 "connection error (errno %d)", err);
+		p->sp.status = SPAN_STATUS_ERROR;
+		return;
+	}
+	snprintf(p->sp.status_message, sizeof(p->sp.status_message), "%s", msg);
+	p->sp.status = SPAN_STATUS_ERROR;
+}
+
+/* An error or slow span keeps its whole trace: marked on the group, every
+ * span of it still held (all of them, while one is open) is kept. */
+static void note_forced(struct spanbuild *sb, struct sb_pend *p)
+{
+	if (sampling_span_forced(&sb->sampler, p->sp.status == SPAN_STATUS_ERROR,
+				 p->end_ns - p->start_ns))
+		sb_group_root(p)->forced = true;
+}
+
+void sb_finish(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns, bool exact, uint64_t now)
+{
+	if (p->state == SB_DONE)
+		return;
+	p->state = SB_DONE;
+	p->end_ns = end_ns > p->start_ns ? end_ns : p->start_ns;
+	p->end_exact = exact;
+	p->done_ns = now > end_ns ? now : end_ns;
+	sb_group_root(p)->n_open--;
+	note_forced(sb, p);
+}
+
+void sb_set_end(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns)
+{
+	p->end_ns = end_ns > p->start_ns ? end_ns : p->start_ns;
+	p->end_exact = true;
+	note_forced(sb, p);
+}
+
+bool sb_due(const struct spanbuild *sb, struct sb_pend *p, uint64_t now)
+{
+	if (p->state != SB_DONE || now < p->done_ns + sb->cfg.pair_window_ns)
+		return false;
+	return sb_group_root(p)->n_open <= 0 || now >= p->done_ns + sb->cfg.max_hold_ns;
+}
+
+static void pend_free(struct spanbuild *sb, struct sb_pend *p)
+{
+	if (p->state != SB_DONE)
+		sb_group_root(p)->n_open--;
+	if (p->partner)
+		p->partner->partner = NULL;
+	dl_del(&sb->all, &p->all);
+	if (p->sock) {
+		struct sb_sock *s = p->sock;
+
+		/* keep the FIFO in step: the response still comes, for nobody */
+		for (int i = 0; i < s->fifo_len; i++)
+			if (s->fifo[(s->fifo_head + i) % SB_FIFO_MAX] == p)
+				s->fifo[(s->fifo_head + i) % SB_FIFO_MAX] = NULL;
+		if (s->pair_from == &p->on_sock)
+			s->pair_from = p->on_sock.next;
+		dl_del(&s->pends, &p->on_sock);
+		sb_sock_release(sb, s);
+	}
+	if (p->proc) {
+		dl_del(p->sp.kind == SPAN_KIND_SERVER ? &p->proc->servers : &p->proc->clients,
+		       &p->on_proc);
+		sb_proc_release(sb, p->proc);
+	}
+	sb_group_unref(p->group);
+	free(p);
+	sb->n_pending--;
+}
+
+void sb_drop(struct spanbuild *sb, struct sb_pend *p, enum sb_drop why)
+{
+	if (why < SB_DROP__MAX)
+		sb->st.dropped[why]++;
+	pend_free(sb, p);
+}
+
+void sb_emit(struct spanbuild *sb, struct sb_pend *p)
+{
+	struct sb_group *g = sb_group_root(p);
+	bool keep = g->forced || sampling_trace_keep(&sb->sampler, g->trace_id, g->remote_sampled);
+
+	if (keep || sb->cfg.emit_unsampled) {
+		struct span sp = p->sp;
+
+		memcpy(sp.trace_id, g->trace_id, sizeof(sp.trace_id));
+		sp.sampled = keep;
+		sp.start_unix_ns = p->start_ns + (uint64_t)sb->cfg.clock_offset_ns;
+		sp.end_unix_ns = p->end_ns + (uint64_t)sb->cfg.clock_offset_ns;
+		sb->cfg.emit(&sp, sb->cfg.emit_ctx);
+		sb->st.spans_emitted++;
+		sb->st.spans_sampled += keep;
+	}
+	if (!keep)
+		sb->st.dropped[SB_DROP_SAMPLED_OUT]++;
+	pend_free(sb, p);
+}
+
+/* Spans are full: the oldest finished one goes out before its time (its
+ * links may be incomplete, which beats losing it). */
+bool sb_make_room(struct spanbuild *sb)
+{
+	for (struct sb_node *n = sb->all.head; n; n = n->next) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, all);
+
+		if (p->state == SB_DONE) {
+			sb->st.early_emits++;
+			sb_emit(sb, p);
+			return true;
+		}
+	}
+	return false;
+}

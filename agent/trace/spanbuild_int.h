@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* spanbuild_int.h: the span builder's state, shared by its files:
+ * spanbuild.c (observations in, the per-socket request FIFO, ticks),
+ * spanbuild_tables.c (sockets, processes, services, ids),
+ * spanbuild_link.c (traces: same-node pairs, in-process nesting) and
+ * spanbuild_emit.c (ending, sampling and emitting spans). */
+#ifndef BPFMESH_SPANBUILD_INT_H
+#define BPFMESH_SPANBUILD_INT_H
+
+#include <stddef.h>
+
+#include "trace/httpparse.h"
+#include "trace/route.h"
+#include "trace/sampling.h"
+#include "trace/spanbuild.h"
+#include "lib/strmap.h"
+
+/* Intrusive doubly linked list. */
+struct sb_node {
+	struct sb_node *prev, *next;
+};
+
+struct sb_dlist {
+	struct sb_node *head, *tail;
+};
+
+#define sb_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+void dl_push(struct sb_dlist *l, struct sb_node *n);
+void dl_del(struct sb_dlist *l, struct sb_node *n);
+
+/* The spans of one trace on this node, as far as links are known. Links are
+ * found late (the other side of a call may be observed after this one), so
+ * groups merge; a merged group points to the one it joined (union-find) and
+ * is freed when nothing refers to it any more. */
+struct sb_group {
+	uint8_t trace_id[16];
+	struct sb_group *merged_into;
+	unsigned refs;	    /* spans in it + groups merged into it */
+	int n_open;	    /* spans not finished yet (meaningful at the root) */
+	int remote_sampled; /* incoming traceparent's sampled flag; -1: none */
+	bool forced;	    /* an error or slow span: keep the whole trace */
+};
+
+enum sb_state {
+	SB_OPEN = 0,	  /* request seen, no response yet */
+	SB_RESPONDED = 1, /* response started, its end not known yet */
+	SB_DONE = 2,	  /* finished: held until it can be emitted */
+};
+
+struct sb_sock;
+struct sb_proc;
+
+/* One request: a span being built, then held. */
+struct sb_pend {
+	struct span sp; /* every field but trace id, sampled and unix times */
+	struct sb_group *group;
+	struct sb_sock *sock;	 /* NULL once the socket is forgotten */
+	struct sb_proc *proc;	 /* NULL when the thread is unknown */
+	struct sb_pend *partner; /* the other side of a same-node call */
+	struct sb_node all, on_sock, on_proc;
+	char method[HTTP_METHOD_MAX]; /* as sent, for matching the two sides */
+	bool path_truncated;
+	uint8_t state; /* enum sb_state */
+	bool resp_seen;
+	bool end_exact;	      /* end from RESPONSE_END or a close that framed it */
+	bool close_delimited; /* a response without length: the close ends it */
+	bool local_parent;    /* parent from pairing or nesting (beats an incoming traceparent) */
+	bool app_parent;      /* CLIENT: parent from the traceparent the application sent */
+	bool has_tp;	      /* the request carried a valid traceparent, tp */
+	struct http_traceparent tp;
+	uint32_t tgid, tid;
+	uint64_t start_ns, resp_ns, end_ns;
+	uint64_t done_ns; /* when it was known to be finished: the hold starts */
+};
+
+struct sb_sock {
+	uint64_t cookie;
+	struct sb_sock *hnext; /* by cookie */
+	struct sb_sock *cnext; /* by connection */
+	struct sb_node lru;
+	struct sb_dlist pends; /* requests still held, in order */
+	/* Kept so that per-event work does not grow with what is held (a busy
+	 * keep-alive socket holds hundreds of finished spans): */
+	struct sb_node *pair_from; /* pends before it all have a partner */
+	/* open requests, oldest first; NULL stands for one that is not tracked
+	 * (bad head, no room) so that responses still pair in order */
+	struct sb_pend *fifo[SB_FIFO_MAX];
+	uint8_t fifo_head, fifo_len;
+	uint32_t skip; /* untracked requests queued after a full FIFO */
+	uint8_t role;  /* enum obs_role */
+	bool closed, upgraded, not_traced;
+	struct obs_addr local, remote; /* IPv4-mapped IPv6 folded to IPv4 */
+	uint64_t last_ns;
+	uint64_t last_resp_ns; /* start of the latest final response, tracked or not */
+	uint32_t svc_gen, svc_tgid;
+	struct route_table *rt;
+	char service[SPAN_NAME_MAX], service_ns[SPAN_NAME_MAX];
+};
+
+/* A process, for in-process nesting: its SERVER and CLIENT spans held. */
+struct sb_proc {
+	uint32_t tgid;
+	struct sb_proc *hnext;
+	struct sb_dlist servers, clients;
+};
+
+struct spanbuild {
+	struct sb_config cfg; /* routes and host_name not kept */
+	char host_name[SPAN_NAME_MAX];
+	struct sampler sampler;
+
+	struct sb_sock **sock_ht, **conn_ht;
+	size_t sock_mask; /* both tables have sock_mask + 1 buckets */
+	struct sb_proc **proc_ht;
+	size_t proc_mask;
+	struct sb_dlist lru; /* sockets, least recently used first */
+	struct sb_dlist all; /* spans, oldest request first */
+	uint32_t n_sockets, n_pending;
+
+	/* route tables per service ("ns/name" -> index), capped in number */
+	char **routes;
+	int n_routes, route_cap;
+	struct strmap svc_idx;
+	struct route_table **svc_rt;
+	uint32_t n_svc;
+	struct route_table *svc_overflow_rt;
+	uint32_t svc_gen;
+
+	uint64_t rng[4];
+	struct sb_stats st;
+};
+
+#define SB_MAX_SERVICES 1024
+
+/* spanbuild_tables.c */
+struct sb_sock *sb_sock_find(struct spanbuild *sb, uint64_t cookie);
+struct sb_sock *sb_sock_new(struct spanbuild *sb, const struct http_obs *o);
+void sb_sock_touch(struct spanbuild *sb, struct sb_sock *s, uint64_t ts);
+void sb_sock_evict(struct spanbuild *sb, struct sb_sock *s, enum sb_drop why, uint64_t now);
+void sb_sock_release(struct spanbuild *sb, struct sb_sock *s); /* frees it when closed and empty */
+void sb_sock_service(struct spanbuild *sb, struct sb_sock *s, const struct http_obs *o);
+struct sb_sock *sb_conn_bucket(struct spanbuild *sb, const struct sb_sock *s);
+bool sb_sock_peers(const struct sb_sock *a,
+		   const struct sb_sock *b); /* two sides of one connection */
+struct sb_proc *sb_proc_get(struct spanbuild *sb, uint32_t tgid);
+void sb_proc_release(struct spanbuild *sb, struct sb_proc *p); /* frees it when empty */
+void sb_tables_free(struct spanbuild *sb);
+int sb_tables_init(struct spanbuild *sb);
+void sb_services_reset(struct spanbuild *sb);
+void sb_rand_id(struct spanbuild *sb, uint8_t *id, size_t n); /* random, never all zero */
+void sb_rand_seed(struct spanbuild *sb, uint64_t seed);
+
+/* spanbuild_link.c */
+struct sb_group *sb_group_new(struct spanbuild *sb, const uint8_t *trace_id, int remote_sampled);
+struct sb_group *sb_group_root(struct sb_pend *p);
+void sb_group_unref(struct sb_group *g);
+void sb_link_new_request(struct spanbuild *sb, struct sb_pend *p);
+
+/* spanbuild_emit.c */
+void sb_set_http_status(struct sb_pend *p, uint16_t code);
+void sb_set_error(struct sb_pend *p, int err); /* a connection error ended it */
+void sb_finish(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns, bool exact, uint64_t now);
+void sb_set_end(struct spanbuild *sb, struct sb_pend *p,
+		uint64_t end_ns); /* a better end, once done */
+bool sb_due(const struct spanbuild *sb, struct sb_pend *p, uint64_t now);
+void sb_emit(struct spanbuild *sb, struct sb_pend *p);
+void sb_drop(struct spanbuild *sb, struct sb_pend *p, enum sb_drop why);
+bool sb_make_room(struct spanbuild *sb);
+
+#endif

@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* spanbuild_tables.c: the span builder's lookups: sockets by cookie and by
+ * connection, processes by tgid, route tables by service, and the random
+ * source of trace and span ids. Chained hash tables of fixed size: their
+ * population is bounded by max_sockets and max_pending. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trace/spanbuild_int.h"
+
+void dl_push(struct sb_dlist *l, struct sb_node *n)
+{
+	n->next = NULL;
+	n->prev = l->tail;
+	if (l->tail)
+		l->tail->next = n;
+	else
+		l->head = n;
+	l->tail = n;
+}
+
+void dl_del(struct sb_dlist *l, struct sb_node *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		l->head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	else
+		l->tail = n->prev;
+	n->prev = n->next = NULL;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static size_t pow2_at_least(size_t n)
+{
+	size_t p = 64;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+int sb_tables_init(struct spanbuild *sb)
+{
+	size_t nsock = pow2_at_least(sb->cfg.max_sockets);
+	size_t nproc = pow2_at_least(sb->cfg.max_pending / 4);
+
+	sb->sock_ht = calloc(nsock, sizeof(*sb->sock_ht));
+	sb->conn_ht = calloc(nsock, sizeof(*sb->conn_ht));
+	sb->proc_ht = calloc(nproc, sizeof(*sb->proc_ht));
+	sb->svc_rt = calloc(SB_MAX_SERVICES, sizeof(*sb->svc_rt));
+	if (!sb->sock_ht || !sb->conn_ht || !sb->proc_ht || !sb->svc_rt)
+		return -ENOMEM;
+	sb->sock_mask = nsock - 1;
+	sb->proc_mask = nproc - 1;
+	return 0;
+}
+
+/* --- sockets --- */
+
+struct sb_sock *sb_sock_find(struct spanbuild *sb, uint64_t cookie)
+{
+	struct sb_sock *s = sb->sock_ht[mix64(cookie) & sb->sock_mask];
+
+	while (s && s->cookie != cookie)
+		s = s->hnext;
+	return s;
+}
+
+/* Compare addresses as bytes: IPv4-mapped IPv6 is folded to IPv4 and unused
+ * bytes are zero, so a dual-stack server's view of a v4 client matches the
+ * client's own. */
+static void normalize(const struct obs_addr *in, struct obs_addr *out)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	memset(out, 0, sizeof(*out));
+	out->port = in->port;
+	if (in->family == AF_INET6 && !memcmp(in->addr, mapped, sizeof(mapped))) {
+		out->family = AF_INET;
+		memcpy(out->addr, in->addr + 12, 4);
+	} else if (in->family == AF_INET) {
+		out->family = AF_INET;
+		memcpy(out->addr, in->addr, 4);
+	} else {
+		out->family = in->family;
+		memcpy(out->addr, in->addr, 16);
+	}
+}
+
+static bool addr_eq(const struct obs_addr *a, const struct obs_addr *b)
+{
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, 16);
+}
+
+/* The connection key is (client end, server end), the same seen from either
+ * side, so both sockets of a same-node connection land in one bucket. */
+static size_t conn_hash(const struct spanbuild *sb, const struct sb_sock *s)
+{
+	const struct obs_addr *c = s->role == OBS_ROLE_CLIENT ? &s->local : &s->remote;
+	const struct obs_addr *v = s->role == OBS_ROLE_CLIENT ? &s->remote : &s->local;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	const struct obs_addr *ends[2] = {c, v};
+
+	for (int e = 0; e < 2; e++) {
+		for (int i = 0; i < 16; i++)
+			h = (h ^ ends[e]->addr[i]) * 1099511628211ULL;
+		h = (h ^ ends[e]->port) * 1099511628211ULL;
+	}
+	return mix64(h) & sb->sock_mask;
+}
+
+bool sb_sock_peers(const struct sb_sock *a, const struct sb_sock *b)
+{
+	return a->role != b->role && addr_eq(&a->local, &b->remote) &&
+	       addr_eq(&a->remote, &b->local);
+}
+
+struct sb_sock *sb_conn_bucket(struct spanbuild *sb, const struct sb_sock *s)
+{
+	return sb->conn_ht[conn_hash(sb, s)];
+}
+
+static void unlink_chain(struct sb_sock **pp, struct sb_sock *s, size_t next_off)
+{
+	while (*pp && *pp != s)
+		pp = (struct sb_sock **)((char *)*pp + next_off);
+	if (*pp)
+		*pp = *(struct sb_sock **)((char *)s + next_off);
+}
+
+static void sock_free(struct spanbuild *sb, struct sb_sock *s)
+{
+	unlink_chain(&sb->sock_ht[mix64(s->cookie) & sb->sock_mask], s,
+		     offsetof(struct sb_sock, hnext));
+	unlink_chain(&sb->conn_ht[conn_hash(sb, s)], s, offsetof(struct sb_sock, cnext));
+	dl_del(&sb->lru, &s->lru);
+	sb->n_sockets--;
+	free(s);
+}
+
+struct sb_sock *sb_sock_new(struct spanbuild *sb, const struct http_obs *o)
+{
+	struct sb_sock *s;
+	size_t h;
+
+	if (sb->n_sockets >= sb->cfg.max_sockets && sb->lru.head)
+		sb_sock_evict(sb, sb_of(sb->lru.head, struct sb_sock, lru), SB_DROP_SOCKET_EVICTED,
+			      o->ts_ns);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cookie = o->cookie;
+	s->role = o->role;
+	normalize(&o->local, &s->local);
+	normalize(&o->remote, &s->remote);
+	s->last_ns = o->ts_ns;
+	h = mix64(s->cookie) & sb->sock_mask;
+	s->hnext = sb->sock_ht[h];
+	sb->sock_ht[h] = s;
+	h = conn_hash(sb, s);
+	s->cnext = sb->conn_ht[h];
+	sb->conn_ht[h] = s;
+	dl_push(&sb->lru, &s->lru);
+	sb->n_sockets++;
+	sb_sock_service(sb, s, o);
+	return s;
+}
+
+void sb_sock_touch(struct spanbuild *sb, struct sb_sock *s, uint64_t ts)
+{
+	if (ts > s->last_ns)
+		s->last_ns = ts;
+	dl_del(&sb->lru, &s->lru);
+	dl_push(&sb->lru, &s->lru);
+}
+
+/* Forget a socket: what is still open on it can never end now (dropped, not
+ * made up); a started response ends where it started; finished spans stay
+ * held, only without their socket. */
+void sb_sock_evict(struct spanbuild *sb, struct sb_sock *s, enum sb_drop why, uint64_t now)
+{
+	struct sb_node *n;
+
+	while ((n = s->pends.head)) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, on_sock);
+
+		dl_del(&s->pends, n);
+		p->sock = NULL;
+		if (p->state == SB_OPEN)
+			sb_drop(sb, p, why);
+		else if (p->state == SB_RESPONDED)
+			sb_finish(sb, p, p->resp_ns, false, now);
+	}
+	sock_free(sb, s);
+}
+
+void sb_sock_release(struct spanbuild *sb, struct sb_sock *s)
+{
+	if (s->closed && !s->pends.head)
+		sock_free(sb, s);
+}
+
+/* --- services and their route tables --- */
+
+static struct route_table *routes_for(struct spanbuild *sb, const char *ns, const char *name)
+{
+	char key[2 * SPAN_NAME_MAX + 2];
+	uint32_t i;
+
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	if (strmap_get(&sb->svc_idx, key, &i))
+		return sb->svc_rt[i];
+	/* Past SB_MAX_SERVICES, services share one table (and its cap), so the
+	 * number of tables is bounded too. */
+	if (sb->n_svc >= SB_MAX_SERVICES) {
+		if (!sb->svc_overflow_rt)
+			sb->svc_overflow_rt = route_table_new((const char *const *)sb->routes,
+							      sb->n_routes, sb->route_cap);
+		return sb->svc_overflow_rt;
+	}
+	sb->svc_rt[sb->n_svc] =
+	    route_table_new((const char *const *)sb->routes, sb->n_routes, sb->route_cap);
+	if (!sb->svc_rt[sb->n_svc])
+		return NULL;
+	if (strmap_put(&sb->svc_idx, key, sb->n_svc)) {
+		route_table_free(sb->svc_rt[sb->n_svc]);
+		sb->svc_rt[sb->n_svc] = NULL;
+		return NULL;
+	}
+	return sb->svc_rt[sb->n_svc++];
+}
+
+void sb_sock_service(struct spanbuild *sb, struct sb_sock *s, const struct http_obs *o)
+{
+	char name[SPAN_NAME_MAX] = "", ns[SPAN_NAME_MAX] = "";
+	int rc = 1;
+
+	if (sb->cfg.service_of)
+		rc = sb->cfg.service_of(sb->cfg.service_ctx, &s->local, o->tgid, o->comm, name, ns);
+	s->svc_gen = sb->svc_gen;
+	s->svc_tgid = o->tgid;
+	s->not_traced = rc < 0;
+	if (rc > 0) {
+		/* OpenTelemetry's fallback is unknown_service; the process name says more */
+		snprintf(name, sizeof(name), "%.*s", (int)sizeof(o->comm), o->comm);
+		if (!name[0])
+			strcpy(name, "unknown_service");
+		ns[0] = '\0';
+	}
+	name[SPAN_NAME_MAX - 1] = ns[SPAN_NAME_MAX - 1] = '\0';
+	memcpy(s->service, name, sizeof(name));
+	memcpy(s->service_ns, ns, sizeof(ns));
+	s->rt = rc < 0 ? NULL : routes_for(sb, ns, name);
+}
+
+void sb_services_reset(struct spanbuild *sb)
+{
+	for (uint32_t i = 0; i < sb->n_svc; i++)
+		route_table_free(sb->svc_rt[i]);
+	sb->n_svc = 0;
+	route_table_free(sb->svc_overflow_rt);
+	sb->svc_overflow_rt = NULL;
+	strmap_free(&sb->svc_idx);
+	sb->svc_gen++; /* sockets ask again, and drop their table pointers */
+}
+
+/* --- processes --- */
+
+struct sb_proc *sb_proc_get(struct spanbuild *sb, uint32_t tgid)
+{
+	size_t h = mix64(tgid) & sb->proc_mask;
+	struct sb_proc *p;
+
+	if (!tgid)
+		return NULL;
+	for (p = sb->proc_ht[h]; p; p = p->hnext)
+		if (p->tgid == tgid)
+			return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->tgid = tgid;
+	p->hnext = sb->proc_ht[h];
+	sb->proc_ht[h] = p;
+	return p;
+}
+
+void sb_proc_release(struct spanbuild *sb, struct sb_proc *p)
+{
+	struct sb_proc **pp = &sb->proc_ht[mix64(p->tgid) & sb->proc_mask];
+
+	if (p->servers.head || p->clients.head)
+		return;
+	while (*pp != p)
+		pp = &(*pp)->hnext;
+	*pp = p->hnext;
+	free(p);
+}
+
+void sb_tables_free(struct spanbuild *sb)
+{
+	while (sb->lru.head)
+		sock_free(sb, sb_of(sb->lru.head, struct sb_sock, lru));
+	for (size_t i = 0; sb->proc_ht && i <= sb->proc_mask; i++) {
+		while (sb->proc_ht[i]) {
+			struct sb_proc *p = sb->proc_ht[i];
+
+			sb->proc_ht[i] = p->hnext;
+			free(p);
+		}
+	}
+	if (sb->svc_rt)
+		sb_services_reset(sb);
+	free(sb->sock_ht);
+	free(sb->conn_ht);
+	free(sb->proc_ht);
+	free(sb->svc_rt);
+}
+
+/* --- ids: xoshiro256** seeded by splitmix64 --- */
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rng_next(struct spanbuild *sb)
+{
+	uint64_t *s = sb->rng, r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return r;
+}
+
+void sb_rand_seed(struct spanbuild *sb, uint64_t seed)
+{
+	if (!seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) {
+		struct timespec ts;
+
+		/* no entropy source: ids must still differ between agents */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uint64_t)getpid();
+	}
+	for (int i = 0; i < 4; i++) {
+		seed += 0x9e3779b97f4a7c15ULL;
+		sb->rng[i] = mix64(seed);
+	}
+}
+
+void sb_rand_id(struct spanbuild *sb, uint8_t *id, size_t n)
+{
+	bool zero;
+
+	do {
+		zero = true;
+		for (size_t i = 0; i < n; i += 8) {
+			uint64_t v = rng_next(sb);
+
+			memcpy(id + i, &v, n - i < 8 ? n - i : 8);
+		}
+		for (size_t i = 0; i < n; i++)
+			zero &= !id[i];
+	} while (zero);
+}
