@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/agent.h"
-#include "api/api_status.h"
+#include "cmd_agent.h"
 #include "cli/cli.h"
+#include "lib/version.h"
 
 static void usage(FILE *f)
 {
@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "agent"))
-		return agent_main(argc - 1, argv + 1);
+		return cmd_agent(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "validate"))
 		return cli_validate(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "detach"))

@@ -55,7 +55,7 @@ if [ "$SVCS" -gt 250 ] || [ "$EPS" -gt 250 ]; then
 	die "at most 250 services x 250 endpoints"
 fi
 need curl:curl ss:iproute2 gcc:gcc pkg-config:pkg-config
-[ -e "$BUILD_DIR/agent/metrics.o" ] || die "build first: make BUILD=${BUILD:-build}"
+[ -e "$BUILD_DIR/agent/metrics/metrics.o" ] || die "build first: make BUILD=${BUILD:-build}"
 
 # ---- metrics_cost, linked like the unit tests: every agent object but main.o ----
 mapfile -t OBJS < <(find "$BUILD_DIR/agent" "$BUILD_DIR/exporters" "$BUILD_DIR/proto" \

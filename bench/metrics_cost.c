@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* bench/metrics_cost.c: in-process figures for bench/metrics.sh, linked with
- * the agent's own objects (the registry of agent/metrics.c, the writer of
- * exporters/prometheus.c, the bpfmesh_* writer of agent/meshmetrics.c).
+ * the agent's own objects (the registry of agent/metrics/metrics.c, the writer of
+ * exporters/prometheus.c, the bpfmesh_* writer of agent/metrics/meshset.c).
  *
  *   metrics_cost scrape [SECONDS_PER_CASE]
  *     The cost of producing the whole /metrics text, as GET /metrics does
@@ -32,7 +32,7 @@
 #include <time.h>
 
 #include "exporters/prometheus.h"
-#include "metrics/meshmetrics.h"
+#include "metrics/meshset.h"
 #include "metrics/metrics.h"
 
 #define SEC 1000000000ULL
@@ -266,7 +266,7 @@ static int scrape_once(const struct metrics *m, const struct scrape_case *c, boo
 		metrics_foreach_histogram(m, d_hist, &b);
 		if (c->msvc && !mesh_build(&set, c->msvc, c->meps))
 			d_mesh(&b, &set);
-		meshmetrics_free(&set);
+		mm_set_free(&set);
 		*text = b.s;
 		*len = b.len;
 		return 0;
@@ -278,8 +278,8 @@ static int scrape_once(const struct metrics *m, const struct scrape_case *c, boo
 	if (!err && c->msvc)
 		err = mesh_build(&set, c->msvc, c->meps);
 	if (!err && c->msvc)
-		err = meshmetrics_write_prom(&set, w);
-	meshmetrics_free(&set);
+		err = mm_set_write_prom(&set, w);
+	mm_set_free(&set);
 	if (!err)
 		err = prom_finish(w, text, len);
 	prom_writer_free(w);

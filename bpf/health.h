@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* health.h: the ABI of endpoint health and service protection (outlier
  * ejection, circuit breaker, bulkhead, rate limit), shared by the kernel
- * (bpf/lib/health.bpf.h, used from lb.bpf.c) and the agent (agent/health.c).
+ * (bpf/lib/health.bpf.h, used from lb.bpf.c) and the agent (agent/lb/health.c).
  * The kernel decides on its own (no agent round trip); the agent writes the
  * policy, runs active checks and reports what the kernel decided.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* http.h: the ABI of HTTP/1.x capture, shared by bpf/http.bpf.c and the
- * agent's event reader (agent/events.c). The kernel finds where requests
+ * agent's event reader (agent/trace/events.c). The kernel finds where requests
  * and responses start and end on the wire and sends their heads; the agent
  * parses them and builds spans. */
 #ifndef BPFMESH_HTTP_H

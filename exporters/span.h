@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* span.h: a finished span, as the span builder (agent/spanbuild.c) hands it
+/* span.h: a finished span, as the span builder (agent/trace/spanbuild.c) hands it
  * to the exporters (exporters/otlp*.c) and the trace API. Plain data, no
  * pointers, so spans can be copied into bounded queues. Names follow the
  * OpenTelemetry semantic conventions (DESIGN.md, "Telemetry names"). */

@@ -20,7 +20,7 @@
 #include "exporters/prometheus.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
-#include "metrics/metrics_export.h"
+#include "daemon/metrics_export.h"
 
 #if MHD_VERSION < 0x00097002
 typedef int mhd_result;
@@ -31,6 +31,7 @@ typedef enum MHD_Result mhd_result;
 struct api {
 	struct MHD_Daemon *d;
 	struct agent *a;
+	const struct api_auth *auth;
 	bool metrics_only; /* Telemetry.prometheus.listen: /metrics and /healthz */
 };
 
@@ -152,7 +153,7 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 	struct agent *a = api->a;
 	/* first, so an unauthenticated client learns nothing, not even
 	 * which paths exist */
-	const char *denied = api_auth_check(&a->auth, c, url);
+	const char *denied = api_auth_check(api->auth, c, url);
 	struct jsonw w = {};
 	unsigned status = 200;
 	uint32_t window_s = API_WINDOW_DEFAULT_S;
@@ -245,7 +246,7 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 		}
 		jw_obj_open(&w);
 		jw_key(&w, "spans");
-		spanstore_write_json(&a->tracing.store, &w, svc, (int)limit);
+		spanstore_write_json(&a->exp.store, &w, svc, (int)limit);
 		jw_obj_close(&w);
 	} else {
 		pthread_mutex_unlock(&a->lock);
@@ -255,7 +256,8 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 	return reply_json(c, status, &w);
 }
 
-static struct api *start(struct agent *a, const char *listen, bool metrics_only)
+static struct api *start(struct agent *a, const struct api_auth *auth, const char *listen,
+			 bool metrics_only)
 {
 	struct sockaddr_storage ss;
 	unsigned len;
@@ -270,6 +272,7 @@ static struct api *start(struct agent *a, const char *listen, bool metrics_only)
 	if (!api)
 		return NULL;
 	api->a = a;
+	api->auth = auth;
 	api->metrics_only = metrics_only;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -284,11 +287,14 @@ static struct api *start(struct agent *a, const char *listen, bool metrics_only)
 	return api;
 }
 
-struct api *api_start(struct agent *a, const char *listen) { return start(a, listen, false); }
-
-struct api *api_start_metrics(struct agent *a, const char *listen)
+struct api *api_start(struct agent *a, const struct api_auth *auth, const char *listen)
 {
-	return start(a, listen, true);
+	return start(a, auth, listen, false);
+}
+
+struct api *api_start_metrics(struct agent *a, const struct api_auth *auth, const char *listen)
+{
+	return start(a, auth, listen, true);
 }
 
 void api_stop(struct api *api)

@@ -16,10 +16,6 @@ struct api_auth {
 	bool metrics; /* /metrics needs the token too */
 };
 
-/* A token file's content without its trailing newline: malloc'd, or NULL
- * with a message in err (unreadable, empty, or not a single token). */
-char *api_token_read(const char *path, char *err, size_t err_len);
-
 /* Load the token (path NULL: no authentication). 0, or -1 with err set. */
 int api_auth_init(struct api_auth *au, const char *path, bool metrics, char *err, size_t err_len);
 void api_auth_free(struct api_auth *au);

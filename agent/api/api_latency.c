@@ -81,7 +81,7 @@ void api_write_latency_brief(struct agent *a, struct jsonw *w, const char *servi
 {
 	jw_key(w, "latency");
 	jw_obj_open(w);
-	brief(w, a->tracing.metrics, service, window_s, mono_ns());
+	brief(w, a->exp.metrics, service, window_s, mono_ns());
 	jw_obj_close(w);
 }
 
@@ -114,16 +114,15 @@ void api_write_latency_routes(struct agent *a, struct jsonw *w, const char *serv
 {
 	jw_key(w, "routes");
 	jw_arr_open(w);
-	if (a->tracing.metrics)
-		metrics_foreach_route(a->tracing.metrics, service, window_s, mono_ns(), on_route,
-				      w);
+	if (a->exp.metrics)
+		metrics_foreach_route(a->exp.metrics, service, window_s, mono_ns(), on_route, w);
 	jw_arr_close(w);
 }
 
 int api_write_latency(struct agent *a, struct jsonw *w, const char *ns, const char *service,
 		      uint32_t window_s)
 {
-	const struct metrics *m = a->tracing.metrics;
+	const struct metrics *m = a->exp.metrics;
 	uint64_t now = mono_ns();
 	struct lat_summary s;
 	bool known = a->cfg && config_find_service(a->cfg, ns, service) >= 0;

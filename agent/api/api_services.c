@@ -24,7 +24,7 @@ static bool write_endpoint(struct agent *a, struct jsonw *w, const struct cfg_se
 {
 	struct ep_view v;
 
-	svcstats_endpoint(a, s, e, &v);
+	svcstats_endpoint(&a->lm, &a->health, s, e, &v);
 	jw_obj_open(w);
 	jw_kstr(w, "address", v.address);
 	if (e->port)
@@ -56,7 +56,7 @@ static void write_breaker(struct agent *a, struct jsonw *w, int si, const struct
 	if (pre)
 		v = *pre;
 	else
-		svcstats_service(a, si, &v);
+		svcstats_service(&a->lm, &a->health, si, &v);
 	jw_key(w, "breaker");
 	jw_obj_open(w);
 	jw_kstr(w, "state", health_breaker_name(v.worst.breaker));
@@ -139,7 +139,7 @@ int api_write_services(struct agent *a, struct jsonw *w, const char *name, uint3
 	jw_arr_open(w);
 	/* the breakers of all services in one pass over the kernel services */
 	views = cfg && cfg->n_services ? calloc(cfg->n_services, sizeof(*views)) : NULL;
-	if (views && svcstats_services(a, views, cfg->n_services)) {
+	if (views && svcstats_services(&a->lm, &a->health, views, cfg->n_services)) {
 		free(views);
 		views = NULL;
 	}
@@ -155,49 +155,50 @@ int api_write_services(struct agent *a, struct jsonw *w, const char *name, uint3
 /* The tracing pipeline's counters: capture, span builder, OTLP exporter. */
 void api_write_tracing(struct agent *a, struct jsonw *w)
 {
-	struct tracing *t = &a->tracing;
+	struct tracing_stats ts;
+	struct exports_stats xs;
 
+	tracing_get_stats(&a->tracing, &ts);
+	exports_get_stats(&a->exp, &xs);
 	jw_key(w, "tracing");
 	jw_obj_open(w);
-	jw_ku64(w, "captureEvents", t->ev.events);
-	jw_ku64(w, "requestsSeen", t->ev.requests);
-	jw_ku64(w, "spans", t->spans);
-	if (t->sb) {
-		struct sb_stats st;
+	jw_ku64(w, "captureEvents", ts.capture_events);
+	jw_ku64(w, "requestsSeen", ts.requests);
+	jw_ku64(w, "spans", ts.spans);
+	if (a->tracing.sb) {
+		const struct sb_stats *st = &ts.builder;
 
-		sb_get_stats(t->sb, &st);
-		jw_ku64(w, "spansSampled", st.spans_sampled);
-		jw_ku64(w, "sameNodePairs", st.pairs);
-		jw_ku64(w, "nestedInProcess", st.nested);
-		jw_ku64(w, "serverTraceparents", st.traceparents);
-		jw_ku64(w, "clientTraceparents", st.client_traceparents);
-		jw_ku64(w, "unpairedResponses", st.unpaired_responses);
-		jw_ku64(w, "spansHeld", st.pending);
-		jw_ku64(w, "sockets", st.sockets);
+		jw_ku64(w, "spansSampled", st->spans_sampled);
+		jw_ku64(w, "sameNodePairs", st->pairs);
+		jw_ku64(w, "nestedInProcess", st->nested);
+		jw_ku64(w, "serverTraceparents", st->traceparents);
+		jw_ku64(w, "clientTraceparents", st->client_traceparents);
+		jw_ku64(w, "unpairedResponses", st->unpaired_responses);
+		jw_ku64(w, "spansHeld", st->pending);
+		jw_ku64(w, "sockets", st->sockets);
 		jw_key(w, "builderDrops");
 		jw_obj_open(w);
 		for (int i = 0; i < SB_DROP__MAX; i++)
-			jw_ku64(w, sb_drop_name(i), st.dropped[i]);
+			jw_ku64(w, sb_drop_name(i), st->dropped[i]);
 		jw_obj_close(w);
 	}
-	if (t->otlp) {
-		struct otlp_stats os;
+	if (xs.otlp) {
+		const struct otlp_stats *os = &xs.traces;
 
-		otlp_get_stats(t->otlp, &os);
 		jw_key(w, "otlp");
 		jw_obj_open(w);
-		jw_ku64(w, "submitted", os.spans_submitted);
-		jw_ku64(w, "exported", os.spans_exported);
-		jw_ku64(w, "batchesSent", os.batches_sent);
-		jw_ku64(w, "batchesFailed", os.batches_failed);
-		jw_ku64(w, "requestsFailed", os.requests_failed);
-		jw_ku64(w, "retries", os.retries);
-		jw_ku64(w, "queueLength", os.queue_len);
-		jw_ku64(w, "queueCapacity", os.queue_cap);
+		jw_ku64(w, "submitted", os->spans_submitted);
+		jw_ku64(w, "exported", os->spans_exported);
+		jw_ku64(w, "batchesSent", os->batches_sent);
+		jw_ku64(w, "batchesFailed", os->batches_failed);
+		jw_ku64(w, "requestsFailed", os->requests_failed);
+		jw_ku64(w, "retries", os->retries);
+		jw_ku64(w, "queueLength", os->queue_len);
+		jw_ku64(w, "queueCapacity", os->queue_cap);
 		jw_key(w, "dropped");
 		jw_obj_open(w);
 		for (int i = 0; i < OTLP_DROP__MAX; i++)
-			jw_ku64(w, otlp_drop_name(i), os.spans_dropped[i]);
+			jw_ku64(w, otlp_drop_name(i), os->spans_dropped[i]);
 		jw_obj_close(w);
 		jw_obj_close(w);
 	}
@@ -207,22 +208,11 @@ void api_write_tracing(struct agent *a, struct jsonw *w)
 /* connect()s the kernel refused, by reason (lb_drops). */
 void api_write_refusals(struct agent *a, struct jsonw *w)
 {
-	static const struct {
-		int reason;
-		const char *name;
-	} r[] = {
-	    {LB_DROP_NO_ENDPOINT, "noEndpoint"},     {LB_DROP_ALL_EJECTED, "allEjected"},
-	    {LB_DROP_BREAKER_OPEN, "breakerOpen"},   {LB_DROP_BULKHEAD, "bulkhead"},
-	    {LB_DROP_RATE_LIMIT, "rateLimited"},     {LB_DROP_TC_EJECTED, "tcEjected"},
-	    {LB_DROP_NO_BACKEND, "noBackend"},	     {LB_DROP_REVNAT_FULL, "revnatFull"},
-	    {LB_DROP_ACCESS_DENIED, "accessDenied"},
-	};
-	size_t i;
-
 	jw_key(w, "refusals");
 	jw_obj_open(w);
-	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++)
-		jw_ku64(w, r[i].name, health_drops(&a->health, r[i].reason));
+	for (int i = 0; i < health_n_refusals; i++)
+		jw_ku64(w, health_refusals[i].json,
+			health_drops(&a->health, health_refusals[i].reason));
 	jw_obj_close(w);
 }
 

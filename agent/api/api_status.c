@@ -204,8 +204,9 @@ static void write_agent(struct agent *a, struct jsonw *w)
 	jw_kstr(w, "config", a->opts.config);
 	jw_kbool(w, "ready", a->attached && a->applied);
 	jw_kbool(w, "configApplied", a->applied);
-	jw_kbool(w, "authRequired", a->auth.token != NULL);
-	jw_kbool(w, "metricsAuth", a->auth.token && a->auth.metrics);
+	/* the agent refuses to start when the token file cannot be read */
+	jw_kbool(w, "authRequired", a->opts.api_token_file != NULL);
+	jw_kbool(w, "metricsAuth", a->opts.api_token_file && a->opts.metrics_auth);
 	jw_obj_close(w);
 }
 

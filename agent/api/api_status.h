@@ -6,11 +6,7 @@
 
 #include "daemon/agent.h"
 #include "lib/jsonw.h"
-
-/* The build may set it from git (-DBPFMESH_VERSION=...). */
-#ifndef BPFMESH_VERSION
-#define BPFMESH_VERSION "0.1.0-dev"
-#endif
+#include "lib/version.h"
 
 /* Called with a->lock held. Walks hash maps key by key (bounded), so it
  * costs a few ms per 10k entries: fine for an operator's query. */

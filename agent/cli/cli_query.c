@@ -13,7 +13,7 @@
 
 #include <curl/curl.h>
 
-#include "api/api_auth.h"
+#include "lib/token.h"
 #include "cli/cli_query.h"
 
 static const char *const sort_keys[] = {"rps", "errors", "p50", "p99", "name", NULL};
@@ -144,7 +144,7 @@ int cli_parse(int argc, char **argv, struct qopts *o, unsigned extra, int max_ar
 	if (!valid_addr(o->agent))
 		return usage_error(cmd, "--agent %s: expected HOST:PORT or [V6]:PORT", o->agent);
 	if (o->token_file) {
-		o->token = api_token_read(o->token_file, err, sizeof(err));
+		o->token = token_file_read(o->token_file, err, sizeof(err));
 		if (!o->token)
 			return usage_error(cmd, "--token-file %s", err);
 	}

@@ -310,33 +310,3 @@ void config_free(struct mesh_config *cfg)
 	free(cfg->files);
 	free(cfg);
 }
-
-int config_find_service(const struct mesh_config *cfg, const char *ns, const char *name)
-{
-	int i;
-
-	if (!cfg || !name)
-		return -1;
-	if (!ns)
-		ns = "default";
-	for (i = 0; i < cfg->n_services; i++)
-		if (!strcmp(cfg->services[i].meta.name, name) &&
-		    !strcmp(cfg->services[i].meta.ns, ns))
-			return i;
-	return -1;
-}
-
-const char *cfg_lb_policy_name(enum cfg_lb_policy p)
-{
-	switch (p) {
-	case CFG_LB_RANDOM:
-		return "random";
-	case CFG_LB_ROUND_ROBIN:
-		return "roundRobin";
-	case CFG_LB_LEAST_CONN:
-		return "leastConnections";
-	case CFG_LB_MAGLEV:
-		return "maglev";
-	}
-	return NULL;
-}

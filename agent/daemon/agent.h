@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* agent.h: the daemon's shared state, read by the API thread under lock. */
+/* agent.h: the node agent's state, shared by the main loop (agent/cmd_agent.c)
+ * and the API thread (agent/api/), which read it under the lock. */
 #ifndef BPFMESH_AGENT_H
 #define BPFMESH_AGENT_H
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "api/api_auth.h"
 #include "lb/access.h"
 #include "config/config.h"
+#include "daemon/exports.h"
 #include "lb/health.h"
 #include "lb/healthcheck.h"
 #include "lb/lbmaps.h"
@@ -41,22 +41,38 @@ struct agent {
 	struct healthcheck hc;
 	struct terminator term;
 	struct tracing tracing;
+	struct exports exp;	 /* where spans go: metrics, store, OTLP */
 	struct mesh_config *cfg; /* the configuration in force, or NULL */
-	bool attached;
-	bool applied;		/* cfg is what the maps hold */
-	uint64_t reloads;	/* successful applies */
-	uint64_t reload_errors; /* rejected configurations */
+	bool loaded;		 /* the loader holds the programs and maps */
+	bool attached;		 /* every subsystem started */
+	bool applied;		 /* cfg is what the maps hold */
+	uint64_t reloads;	 /* successful applies */
+	uint64_t reload_errors;	 /* rejected configurations */
 	char last_error[2048];
 	uint64_t started_ns;
-	struct api_auth auth; /* set before the API starts, then read-only */
+	uint64_t missing_retried_ns; /* last retry of absent interfaces and cgroups */
 };
 
-extern volatile sig_atomic_t agent_exiting;
-
-int agent_main(int argc, char **argv);
+/* Load and attach (or adopt) the programs and maps under opts.bpffs, start
+ * every subsystem. 0, or a negative errno after logging why; either way
+ * agent_stop() releases what was started. */
+int agent_start(struct agent *a);
 
 /* Load the config and apply it; on any error the configuration in force
  * stays. Takes the lock. Returns 0 or a negative errno. */
 int agent_reload(struct agent *a);
+
+/* The rings to poll: the health controller's events and the capture's. */
+int agent_health_fd(struct agent *a);
+int agent_trace_fd(struct agent *a);
+/* Read what the rings hold (health events only when health_events). Takes
+ * the lock. */
+void agent_consume(struct agent *a, bool health_events);
+/* Housekeeping, every 50 ms: endpoint GC, ejection timers, span builder
+ * ticks, metrics export, retries of interfaces and cgroups that were
+ * missing. Takes the lock. */
+void agent_tick(struct agent *a, uint64_t now_mono_ns);
+/* Stop every subsystem; the programs stay attached and pinned. */
+void agent_stop(struct agent *a);
 
 #endif

@@ -12,9 +12,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "lib/clock.h"
+#include "bpf/lb.h"
 #include "lb/health.h"
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/percpu.h"
 #include "lb/terminate.h"
 
 #define MS 1000000ULL
@@ -299,6 +301,19 @@ int health_svc_read(struct health *h, uint32_t svc_id, struct lb_svc_rt *out)
 	return bpf_map_lookup_elem_flags(h->lm->fd.svc_rt, &svc_id, out, BPF_F_LOCK) ? -errno : 0;
 }
 
-uint64_t health_drops(struct health *h, int reason) { return lbm_percpu_sum(h->drops_fd, reason); }
+uint64_t health_drops(struct health *h, int reason) { return percpu_sum(h->drops_fd, reason); }
 
 uint64_t health_now_ns(void) { return mono_ns(); }
+
+const struct health_refusal health_refusals[] = {
+    {LB_DROP_NO_ENDPOINT, "no_endpoint", "noEndpoint"},
+    {LB_DROP_ALL_EJECTED, "all_ejected", "allEjected"},
+    {LB_DROP_BREAKER_OPEN, "breaker_open", "breakerOpen"},
+    {LB_DROP_BULKHEAD, "bulkhead", "bulkhead"},
+    {LB_DROP_RATE_LIMIT, "rate_limited", "rateLimited"},
+    {LB_DROP_TC_EJECTED, "tc_ejected", "tcEjected"},
+    {LB_DROP_NO_BACKEND, "no_backend", "noBackend"},
+    {LB_DROP_REVNAT_FULL, "revnat_full", "revnatFull"},
+    {LB_DROP_ACCESS_DENIED, "access_denied", "accessDenied"},
+};
+const int health_n_refusals = sizeof(health_refusals) / sizeof(health_refusals[0]);

@@ -60,4 +60,16 @@ const char *health_state_name(int state);
 const char *health_reason_name(int reason);
 const char *health_breaker_name(int state);
 
+/* The reasons the kernel refuses a connect() (lb_drops), with their names
+ * for metrics ("no_endpoint") and for the API ("noEndpoint"); one table so
+ * both say the same. */
+struct health_refusal {
+	int reason; /* enum lb_drop_reason */
+	const char *name;
+	const char *json;
+};
+
+extern const struct health_refusal health_refusals[];
+extern const int health_n_refusals;
+
 #endif

@@ -88,7 +88,4 @@ void lbm_be_key(const struct lbm_backend *b, struct lb_be_key *k);
 /* Backend key and formatting helpers shared with the API. */
 void lbm_backend_str(const struct lbm_backend *be, char *buf, size_t len);
 
-/* The sum over CPUs of a per-CPU array of u64 counters at key (0 on error). */
-uint64_t lbm_percpu_sum(int fd, uint32_t key);
-
 #endif

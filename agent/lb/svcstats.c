@@ -15,8 +15,8 @@ static int breaker_rank(int s)
 	return s == LB_BREAKER_OPEN ? 2 : s == LB_BREAKER_HALF_OPEN ? 1 : 0;
 }
 
-void svcstats_endpoint(struct agent *a, const struct cfg_service *s, const struct cfg_endpoint *e,
-		       struct ep_view *v)
+void svcstats_endpoint(struct lbmaps *lm, struct health *hl, const struct cfg_service *s,
+		       const struct cfg_endpoint *e, struct ep_view *v)
 {
 	uint64_t now = health_now_ns();
 
@@ -30,9 +30,9 @@ void svcstats_endpoint(struct agent *a, const struct cfg_service *s, const struc
 		int64_t live;
 		uint32_t id;
 
-		if (!lbm_backend_id(&a->lm, e->addr.family, e->addr.addr, port, &id))
+		if (!lbm_backend_id(lm, e->addr.family, e->addr.addr, port, &id))
 			continue;
-		if (!health_ep_read(&a->health, id, &h)) {
+		if (!health_ep_read(hl, id, &h)) {
 			if (state_rank(h.state) > state_rank(v->worst.state))
 				v->worst = h;
 			if (h.ejections > v->worst.ejections)
@@ -41,7 +41,7 @@ void svcstats_endpoint(struct agent *a, const struct cfg_service *s, const struc
 			    h.ejected_until > now && h.ejected_until - now > v->ejected_left_ns)
 				v->ejected_left_ns = h.ejected_until - now;
 		}
-		if (lbm_ep_stats_read(&a->lm, id, &st, &live))
+		if (lbm_ep_stats_read(lm, id, &st, &live))
 			continue;
 		v->sum.selected += st.selected;
 		v->sum.opened += st.opened;
@@ -54,11 +54,11 @@ void svcstats_endpoint(struct agent *a, const struct cfg_service *s, const struc
 	}
 }
 
-static void add_rt(struct agent *a, uint32_t id, struct svc_view *v, bool *any)
+static void add_rt(struct health *hl, uint32_t id, struct svc_view *v, bool *any)
 {
 	struct lb_svc_rt rt;
 
-	if (health_svc_read(&a->health, id, &rt))
+	if (health_svc_read(hl, id, &rt))
 		return;
 	if (!*any || breaker_rank(rt.breaker) > breaker_rank(v->worst.breaker))
 		v->worst = rt;
@@ -66,17 +66,17 @@ static void add_rt(struct agent *a, uint32_t id, struct svc_view *v, bool *any)
 	*any = true;
 }
 
-void svcstats_service(struct agent *a, int si, struct svc_view *v)
+void svcstats_service(struct lbmaps *lm, struct health *hl, int si, struct svc_view *v)
 {
 	bool any = false;
 
 	memset(v, 0, sizeof(*v));
-	for (uint32_t id = 1; id < a->lm.max_svc; id++)
-		if (a->lm.svcs[id].used && a->lm.svcs[id].cfg_si == si)
-			add_rt(a, id, v, &any);
+	for (uint32_t id = 1; id < lm->max_svc; id++)
+		if (lm->svcs[id].used && lm->svcs[id].cfg_si == si)
+			add_rt(hl, id, v, &any);
 }
 
-int svcstats_services(struct agent *a, struct svc_view *v, int n)
+int svcstats_services(struct lbmaps *lm, struct health *hl, struct svc_view *v, int n)
 {
 	bool *any = calloc(n > 0 ? n : 1, sizeof(*any));
 
@@ -84,11 +84,11 @@ int svcstats_services(struct agent *a, struct svc_view *v, int n)
 		return -ENOMEM;
 	memset(v, 0, n * sizeof(*v));
 	/* one pass over the kernel services, not one per configured service */
-	for (uint32_t id = 1; id < a->lm.max_svc; id++) {
-		int si = a->lm.svcs[id].cfg_si;
+	for (uint32_t id = 1; id < lm->max_svc; id++) {
+		int si = lm->svcs[id].cfg_si;
 
-		if (a->lm.svcs[id].used && si >= 0 && si < n)
-			add_rt(a, id, &v[si], &any[si]);
+		if (lm->svcs[id].used && si >= 0 && si < n)
+			add_rt(hl, id, &v[si], &any[si]);
 	}
 	free(any);
 	return 0;

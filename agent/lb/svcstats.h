@@ -11,9 +11,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "daemon/agent.h"
 #include "bpf/health.h"
 #include "bpf/lb.h"
+#include "config/config.h"
+#include "lb/health.h"
+#include "lb/lbmaps.h"
 
 struct ep_view {
 	char address[INET6_ADDRSTRLEN];
@@ -28,12 +30,12 @@ struct svc_view {
 	uint64_t pool_active;	/* connections held against the bulkhead */
 };
 
-void svcstats_endpoint(struct agent *a, const struct cfg_service *s, const struct cfg_endpoint *e,
-		       struct ep_view *v);
-/* si: the service's index in a->cfg->services. */
-void svcstats_service(struct agent *a, int si, struct svc_view *v);
-/* Every configured service at once (v[0..n), n = a->cfg->n_services), in one
- * pass over the kernel services. 0 or -ENOMEM. */
-int svcstats_services(struct agent *a, struct svc_view *v, int n);
+void svcstats_endpoint(struct lbmaps *lm, struct health *hl, const struct cfg_service *s,
+		       const struct cfg_endpoint *e, struct ep_view *v);
+/* si: the service's index in the configuration the maps hold. */
+void svcstats_service(struct lbmaps *lm, struct health *hl, int si, struct svc_view *v);
+/* Every configured service at once (v[0..n), n = the configuration's
+ * n_services), in one pass over the kernel services. 0 or -ENOMEM. */
+int svcstats_services(struct lbmaps *lm, struct health *hl, struct svc_view *v, int n);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* httpobs.h: one observation of HTTP/1.x on a socket, as the agent's event
- * reader (agent/events.c) makes it from the kernel's capture events and
- * feeds it to the span builder (agent/spanbuild.c). A connection has two
+ * reader (agent/trace/events.c) makes it from the kernel's capture events and
+ * feeds it to the span builder (agent/trace/spanbuild.c). A connection has two
  * sockets (client side, server side), each with its own cookie; bpfmesh may
  * see one side or both. */
 #ifndef BPFMESH_HTTPOBS_H

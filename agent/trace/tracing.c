@@ -15,13 +15,10 @@
 
 #include "lib/cgroup.h"
 #include "lib/clock.h"
-#include "exporters/otlp.h"
 #include "lib/log.h"
-#include "metrics/metrics.h"
+#include "lib/percpu.h"
 #include "trace/spanbuild.h"
 #include "trace/tracing.h"
-
-#define STORE_SPANS 4096
 
 /* The process's cgroup v2 path relative to the mount ("" when unknown). */
 static void proc_cgroup(uint32_t tgid, char *buf, size_t len)
@@ -156,14 +153,18 @@ static void emit(const struct span *sp, void *ctx)
 	struct tracing *t = ctx;
 
 	t->spans++;
-	/* latency histograms count every request; traces only the sampled */
-	if (t->metrics)
-		metrics_record(t->metrics, sp, mono_ns());
-	if (!sp->sampled)
-		return;
-	spanstore_add(&t->store, sp);
-	if (t->otlp)
-		otlp_submit(t->otlp, sp);
+	for (int i = 0; i < t->n_sinks; i++)
+		if (sp->sampled || !t->sinks[i].sampled_only)
+			t->sinks[i].fn(sp, t->sinks[i].ctx);
+}
+
+int tracing_add_sink(struct tracing *t, const char *name, span_sink_fn fn, void *ctx,
+		     bool sampled_only)
+{
+	if (t->n_sinks == TRACING_MAX_SINKS)
+		return -ENOSPC;
+	t->sinks[t->n_sinks++] = (struct span_sink){name, fn, ctx, sampled_only};
+	return 0;
 }
 
 static void on_obs(const struct http_obs *o, void *ctx)
@@ -240,13 +241,8 @@ int tracing_init(struct tracing *t, int ring_fd, int drops_fd)
 	gethostname(t->host, sizeof(t->host) - 1);
 	t->clock_offset_ns = clock_offset();
 	cgroup2_mount(t->cgroot, sizeof(t->cgroot));
-	if (spanstore_init(&t->store, STORE_SPANS))
-		return -ENOMEM;
 	snprintf(t->sb_key, sizeof(t->sb_key), "unset");
 	t->cg_mount_fd = -1;
-	t->metrics = metrics_new(&(struct metrics_config){0}, mono_ns());
-	if (!t->metrics)
-		return -ENOMEM;
 	return events_init(&t->ev, ring_fd, drops_fd, on_obs, t);
 }
 
@@ -263,18 +259,30 @@ void tracing_apply(struct tracing *t, const struct mesh_config *cfg)
 	} else {
 		sb_services_changed(t->sb);
 	}
-	if (tel && tel->otlp_set) {
-		if (!t->otlp) {
-			t->otlp = otlp_start(tel, NULL);
-			if (!t->otlp)
-				log_error("OTLP exporter to %s did not start", tel->otlp_endpoint);
-		} else {
-			otlp_reconfigure(t->otlp, tel);
-		}
-	} else if (t->otlp) {
-		otlp_stop(t->otlp);
-		t->otlp = NULL;
-	}
+}
+
+const char *tracing_kernel_drop_name(int i)
+{
+	/* by http_drop_reason; HTTP_DROP_PIPELINE is no longer counted (the
+	 * agent splits pipelined requests) */
+	static const char *const names[TRACING_KERNEL_DROPS] = {"ringbuf_full", "conns_full",
+								"load_failed"};
+
+	return i >= 0 && i < TRACING_KERNEL_DROPS ? names[i] : "unknown";
+}
+
+void tracing_get_stats(struct tracing *t, struct tracing_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->capture_events = t->ev.events;
+	st->requests = t->ev.requests;
+	st->responses = t->ev.responses;
+	st->closes = t->ev.closes;
+	for (int i = 0; i < TRACING_KERNEL_DROPS; i++)
+		st->kernel_drops[i] = percpu_sum(t->ev.drops_fd, i);
+	if (t->sb)
+		sb_get_stats(t->sb, &st->builder);
+	st->spans = t->spans;
 }
 
 int tracing_fd(struct tracing *t) { return events_fd(&t->ev); }
@@ -286,10 +294,6 @@ void tracing_tick(struct tracing *t, uint64_t now)
 	events_tick(&t->ev, now);
 	if (t->sb)
 		sb_tick(t->sb, now);
-	if (t->metrics && now - t->metrics_ticked > 5000000000ULL) {
-		metrics_tick(t->metrics, now);
-		t->metrics_ticked = now;
-	}
 }
 
 void tracing_free(struct tracing *t)
@@ -299,13 +303,7 @@ void tracing_free(struct tracing *t)
 		sb_free(t->sb);
 	}
 	t->sb = NULL;
-	if (t->otlp)
-		otlp_stop(t->otlp);
-	t->otlp = NULL;
 	events_free(&t->ev);
-	spanstore_free(&t->store);
-	metrics_free(t->metrics);
-	t->metrics = NULL;
 	if (t->cg_mount_fd >= 0)
 		close(t->cg_mount_fd);
 	t->cg_mount_fd = -1;

@@ -1,22 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tracing.h: the agent's tracing pipeline: kernel capture events ->
- * observations (events.c) -> spans (spanbuild.c) -> the recent-span store
- * (/api/v1/traces), the OTLP exporter (exporters/otlp.c) and the request
- * metrics (metrics.c: every span, sampled or not). Runs on the agent's main
- * thread under the agent's lock; the exporter has its own thread. */
+ * observations (events.c) -> spans (spanbuild.c) -> the sinks the agent
+ * registered (agent/daemon/exports.c: request metrics, the recent-span
+ * store, the OTLP exporter). Runs on the agent's main thread under the
+ * agent's lock. */
 #ifndef BPFMESH_TRACING_H
 #define BPFMESH_TRACING_H
 
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "config/config.h"
+#include "exporters/span.h"
 #include "trace/events.h"
-#include "trace/spanstore.h"
+#include "trace/spanbuild.h"
 
 struct spanbuild;
-struct otlp;
-struct metrics;
-struct otlp_metrics;
+
+/* A consumer of finished spans. Called on the agent's main thread; must not
+ * call back into the pipeline. */
+typedef void (*span_sink_fn)(const struct span *sp, void *ctx);
+
+#define TRACING_MAX_SINKS 8
+#define TRACING_KERNEL_DROPS 3 /* reasons of bpf/http.h's http_drops the kernel counts */
+
+struct span_sink {
+	const char *name; /* for logs */
+	span_sink_fn fn;
+	void *ctx;
+	bool sampled_only; /* else every span, sampled or not (sp->sampled says) */
+};
 
 #define TRACING_CG_CACHE 256
 
@@ -28,14 +42,8 @@ struct cg_cache {
 struct tracing {
 	struct events ev;
 	struct spanbuild *sb;
-	struct spanstore store;
-	struct otlp *otlp;	 /* NULL without Telemetry.otlp */
-	struct metrics *metrics; /* request metrics from every span, sampled or not */
-	uint64_t metrics_ticked;
-	/* OTLP metrics (metrics_export.c) */
-	struct otlp_metrics *otlp_metrics; /* NULL without Telemetry.otlp */
-	uint64_t metrics_start_unix_ns;	   /* start of the cumulative series */
-	uint64_t metrics_interval_ns, metrics_sent_mono;
+	struct span_sink sinks[TRACING_MAX_SINKS];
+	int n_sinks;
 	const struct mesh_config *cfg; /* in force; names services */
 	char cgroot[512];	       /* the cgroup v2 mount, to read /proc/PID/cgroup against */
 	int cg_mount_fd;	       /* open on cgroot, for open_by_handle_at */
@@ -48,7 +56,28 @@ struct tracing {
 	uint64_t spans;
 };
 
+/* The pipeline's counters, stage by stage, read at once: the API
+ * (/api/v1/config "tracing") and the bpfmesh.* metrics both show these. */
+struct tracing_stats {
+	/* capture: the kernel side and the ring reader */
+	uint64_t capture_events;		     /* records read from the ring */
+	uint64_t requests, responses, closes;	     /* of those, by kind */
+	uint64_t kernel_drops[TRACING_KERNEL_DROPS]; /* http_drops, by reason */
+	/* the span builder (all zero before the first configuration) */
+	struct sb_stats builder;
+	uint64_t spans; /* handed to the sinks, sampled or not */
+};
+
+/* by index of tracing_stats.kernel_drops: "ringbuf_full", ... */
+const char *tracing_kernel_drop_name(int i);
+
+void tracing_get_stats(struct tracing *t, struct tracing_stats *st);
+
 int tracing_init(struct tracing *t, int ring_fd, int drops_fd);
+/* Every finished span goes to each sink, in the order added (sampled_only:
+ * only spans the sampler kept). 0, or -ENOSPC past TRACING_MAX_SINKS. */
+int tracing_add_sink(struct tracing *t, const char *name, span_sink_fn fn, void *ctx,
+		     bool sampled_only);
 void tracing_free(struct tracing *t);
 /* A new configuration in force (call after it replaced the old one). */
 void tracing_apply(struct tracing *t, const struct mesh_config *cfg);

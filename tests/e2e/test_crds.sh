@@ -71,14 +71,14 @@ def check(cond, msg, why=""):
 
 
 KINDS = {  # kind -> (plural, parser source)
-    "Service": ("services", "agent/config_service.c"),
-    "TrafficPolicy": ("trafficpolicies", "agent/config_traffic.c"),
-    "Workload": ("workloads", "agent/config_workload.c"),
-    "AccessPolicy": ("accesspolicies", "agent/config_access.c"),
-    "Telemetry": ("telemetries", "agent/config_telemetry.c"),
+    "Service": ("services", "agent/config/config_service.c"),
+    "TrafficPolicy": ("trafficpolicies", "agent/config/config_traffic.c"),
+    "Workload": ("workloads", "agent/config/config_workload.c"),
+    "AccessPolicy": ("accesspolicies", "agent/config/config_access.c"),
+    "Telemetry": ("telemetries", "agent/config/config_telemetry.c"),
 }
 
-# ---- Go durations, as agent/duration.c reads them (for the CEL twins) ----
+# ---- Go durations, as agent/config/duration.c reads them (for the CEL twins) ----
 UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "μs": 10**3, "ms": 10**6, "s": 10**9,
          "m": 60 * 10**9, "h": 3600 * 10**9}
 

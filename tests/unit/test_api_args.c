@@ -15,6 +15,7 @@
 
 #include "api/api_args.h"
 #include "api/api_auth.h"
+#include "lib/token.h"
 
 static void test_long(void **state)
 {
@@ -200,7 +201,7 @@ static void test_token_read(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *path = token_file(cases[i].content);
-		char *tok = api_token_read(path, err, sizeof(err));
+		char *tok = token_file_read(path, err, sizeof(err));
 
 		if (cases[i].want) {
 			if (!tok)
@@ -214,7 +215,7 @@ static void test_token_read(void **state)
 		free(tok);
 		unlink(path);
 	}
-	assert_null(api_token_read("/nonexistent/bpfmesh-token", err, sizeof(err)));
+	assert_null(token_file_read("/nonexistent/bpfmesh-token", err, sizeof(err)));
 	assert_non_null(strstr(err, "No such file"));
 }
 

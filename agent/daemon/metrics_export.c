@@ -14,9 +14,9 @@
 #include "exporters/otlp_metrics.h"
 #include "exporters/prometheus.h"
 #include "lib/log.h"
-#include "metrics/meshmetrics.h"
+#include "daemon/meshmetrics.h"
 #include "metrics/metrics.h"
-#include "metrics/metrics_export.h"
+#include "daemon/metrics_export.h"
 
 /* A histogram series copied out of the registry, so that the exposition is
  * written after the agent's lock is given back: h points into the copy. */
@@ -76,8 +76,8 @@ int metrics_prom_text(struct agent *a, char **text, size_t *len)
 	/* under the lock only the copies: a scrape of many series must not
 	 * hold up the event loop while it formats */
 	pthread_mutex_lock(&a->lock);
-	if (a->tracing.metrics)
-		metrics_foreach_histogram(a->tracing.metrics, copy_hist, &hc);
+	if (a->exp.metrics)
+		metrics_foreach_histogram(a->exp.metrics, copy_hist, &hc);
 	if (meshmetrics_collect(a, &set))
 		hc.oom = true;
 	pthread_mutex_unlock(&a->lock);
@@ -100,11 +100,11 @@ int metrics_prom_text(struct agent *a, char **text, size_t *len)
 			err = 0;
 	}
 	if (!err)
-		err = meshmetrics_write_prom(&set, w);
+		err = mm_set_write_prom(&set, w);
 	if (!err)
 		err = prom_finish(w, text, len);
 	prom_writer_free(w);
-	meshmetrics_free(&set);
+	mm_set_free(&set);
 	free_copies(&hc);
 	return err;
 }
@@ -182,7 +182,7 @@ static const char *const hist_help[METRICS_SIDES] = {"Duration of HTTP server re
  * metrics under service.name "bpfmesh". Rows come in service order. */
 static int submit(struct agent *a, uint64_t now)
 {
-	struct tracing *t = &a->tracing;
+	struct exports *t = &a->exp;
 	struct rows rs = {0};
 	struct mm_set set;
 	struct otlp_histogram_point *pts = NULL;
@@ -218,7 +218,7 @@ static int submit(struct agent *a, uint64_t now)
 		if (!i || strcmp(r->service, rs.r[i - 1].service)) {
 			res[n_res++] = (struct otlp_metrics_resource){
 			    .service_name = r->service,
-			    .host_name = t->host,
+			    .host_name = a->tracing.host,
 			    .metrics = &ms[n_ms],
 			};
 		}
@@ -234,10 +234,10 @@ static int submit(struct agent *a, uint64_t now)
 		}
 		ms[n_ms - 1].n_points++;
 	}
-	if (!meshmetrics_to_otlp(&set, t->metrics_start_unix_ns, now, &mesh, &n_mesh, &mesh_block))
+	if (!mm_set_to_otlp(&set, t->metrics_start_unix_ns, now, &mesh, &n_mesh, &mesh_block))
 		res[n_res++] = (struct otlp_metrics_resource){
 		    .service_name = "bpfmesh",
-		    .host_name = t->host,
+		    .host_name = a->tracing.host,
 		    .metrics = mesh,
 		    .n_metrics = n_mesh,
 		};
@@ -249,13 +249,13 @@ out:
 	free(ms);
 	free(pts);
 	free(rs.r);
-	meshmetrics_free(&set);
+	mm_set_free(&set);
 	return err;
 }
 
 void metrics_export_apply(struct agent *a)
 {
-	struct tracing *t = &a->tracing;
+	struct exports *t = &a->exp;
 	const struct cfg_telemetry *tel = a->cfg ? a->cfg->telemetry : NULL;
 
 	if (!t->metrics_start_unix_ns)
@@ -277,7 +277,7 @@ void metrics_export_apply(struct agent *a)
 
 void metrics_export_tick(struct agent *a, uint64_t now_mono_ns)
 {
-	struct tracing *t = &a->tracing;
+	struct exports *t = &a->exp;
 
 	if (!t->otlp_metrics || now_mono_ns - t->metrics_sent_mono < t->metrics_interval_ns)
 		return;
@@ -288,7 +288,7 @@ void metrics_export_tick(struct agent *a, uint64_t now_mono_ns)
 
 void metrics_export_stop(struct agent *a)
 {
-	if (a->tracing.otlp_metrics)
-		otlp_metrics_stop(a->tracing.otlp_metrics);
-	a->tracing.otlp_metrics = NULL;
+	if (a->exp.otlp_metrics)
+		otlp_metrics_stop(a->exp.otlp_metrics);
+	a->exp.otlp_metrics = NULL;
 }

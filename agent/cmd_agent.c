@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cmd_agent.c: `bpfmesh agent`: options, the API and its token, the config
+ * directory's watch, and the main loop that drives the agent
+ * (agent/daemon/agent.c): poll the rings and the watch, re-apply after a
+ * quiet period, housekeeping on a beat, stop on SIGINT/SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "api/api_auth.h"
+#include "bpf/lb.h"
+#include "cmd_agent.h"
+#include "daemon/agent.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+
+static volatile sig_atomic_t agent_exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	agent_exiting = 1;
+}
+
+/* Watch the directory (or a file's directory): editors and ConfigMap
+ * updates replace files by rename, so moves count as much as writes. */
+static int watch_config(const char *path)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (!stat(path, &st) && !S_ISDIR(st.st_mode)) {
+		char *slash = strrchr(dir, '/');
+
+		if (slash)
+			*slash = 0;
+		else
+			snprintf(dir, sizeof(dir), ".");
+	}
+	if (inotify_add_watch(fd, dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
+				  IN_ATTRIB) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static bool drain(int fd)
+{
+	char buf[4096];
+	bool any = false;
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		any = true;
+	return any;
+}
+
+/* A map capacity: a whole number from 1 to 2^24. */
+static int parse_count(const char *flag, const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (!*s || *end || v < 1 || v > (1UL << 24)) {
+		fprintf(stderr, "bpfmesh agent: %s %s: expected a number from 1 to %lu\n", flag, s,
+			1UL << 24);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: bpfmesh agent --config DIR [options]\n"
+		"\n"
+		"Run the node agent: load and attach the eBPF programs, apply the config\n"
+		"directory (re-applied atomically whenever it changes) and serve the API.\n"
+		"\n"
+		"Options:\n"
+		"  --config DIR|FILE     configuration (YAML, see deploy/examples)\n"
+		"  --cgroup PATH         cgroup v2 to attach to (default: the root of the\n"
+		"                        cgroup v2 mount, found in /proc/mounts)\n"
+		"  --bpffs PATH          pin directory (default /sys/fs/bpf/bpfmesh)\n"
+		"  --listen ADDR         API address (default 127.0.0.1:9440)\n"
+		"  --api-token-file FILE require `Authorization: Bearer TOKEN` on the API\n"
+		"                        (TOKEN: the file's content); /healthz, /readyz\n"
+		"                        and /metrics stay open\n"
+		"  --metrics-auth        with --api-token-file, /metrics needs the token too\n"
+		"  --max-endpoints N     endpoint capacity of the maps (default %d)\n"
+		"  --max-services N      service port capacity of the maps (default %d)\n"
+		"  -v, --verbose         debug logging (libbpf included)\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"Killing the agent leaves the data path working; a restarted agent adopts\n"
+		"the pinned programs and maps. `bpfmesh detach` removes them.\n",
+		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1);
+}
+
+/* Telemetry.prometheus.listen: a second listener for /metrics, started,
+ * moved or stopped as the configuration says. Outside the lock (api_stop). */
+static void sync_metrics_listener(struct agent *a, const struct api_auth *auth, struct api **mapi,
+				  char *cur, size_t len)
+{
+	char want[128] = "";
+
+	pthread_mutex_lock(&a->lock);
+	if (a->cfg && a->cfg->telemetry)
+		snprintf(want, sizeof(want), "%s", a->cfg->telemetry->prometheus_listen);
+	pthread_mutex_unlock(&a->lock);
+	if (!strcmp(want, cur))
+		return;
+	api_stop(*mapi);
+	*mapi = NULL;
+	cur[0] = 0;
+	if (!want[0])
+		return;
+	*mapi = api_start_metrics(a, auth, want);
+	if (*mapi) {
+		snprintf(cur, len, "%s", want);
+		log_info("Prometheus metrics on http://%s/metrics", want);
+	}
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, 0, 'c'},
+	    {"cgroup", required_argument, 0, 'g'},
+	    {"bpffs", required_argument, 0, 'b'},
+	    {"listen", required_argument, 0, 'l'},
+	    {"max-endpoints", required_argument, 0, 'E'},
+	    {"max-services", required_argument, 0, 'S'},
+	    {"api-token-file", required_argument, 0, 'T'},
+	    {"metrics-auth", no_argument, 0, 'M'},
+	    {"verbose", no_argument, 0, 'v'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
+	};
+	static struct agent a;
+	static struct api_auth auth;	      /* set before the API starts, then read-only */
+	struct api *api = NULL, *mapi = NULL; /* the API; a /metrics-only listener */
+	char mlisten[128] = "";
+	uint64_t pending = 0, last_tick = 0, now;
+	int opt, rc = 1, wfd = -1;
+	char err[600];
+
+	pthread_mutex_init(&a.lock, NULL);
+	a.opts.bpffs = "/sys/fs/bpf/bpfmesh";
+	a.opts.listen = "127.0.0.1:9440";
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			a.opts.config = optarg;
+			break;
+		case 'g':
+			a.opts.cgroup = optarg;
+			break;
+		case 'b':
+			a.opts.bpffs = optarg;
+			break;
+		case 'l':
+			a.opts.listen = optarg;
+			break;
+		case 'E':
+			if (parse_count("--max-endpoints", optarg, &a.opts.max_endpoints))
+				return 2;
+			break;
+		case 'S':
+			if (parse_count("--max-services", optarg, &a.opts.max_services))
+				return 2;
+			break;
+		case 'T':
+			a.opts.api_token_file = optarg;
+			break;
+		case 'M':
+			a.opts.metrics_auth = true;
+			break;
+		case 'v':
+			log_verbosity = LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!a.opts.config) {
+		fprintf(stderr, "bpfmesh agent: --config DIR is required\n\n");
+		usage(stderr);
+		return 2;
+	}
+	if (a.opts.metrics_auth && !a.opts.api_token_file) {
+		fprintf(stderr, "bpfmesh agent: --metrics-auth needs --api-token-file FILE\n");
+		return 2;
+	}
+	/* before anything is attached: a bad token file must not leave a
+	 * half-started agent or an open API behind */
+	if (api_auth_init(&auth, a.opts.api_token_file, a.opts.metrics_auth, err, sizeof(err))) {
+		fprintf(stderr, "bpfmesh agent: --api-token-file %s\n", err);
+		return 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	if (agent_start(&a))
+		goto out;
+
+	wfd = watch_config(a.opts.config);
+	if (wfd < 0)
+		log_warn("cannot watch %s (%s): changes need a restart", a.opts.config,
+			 strerror(-wfd));
+	agent_reload(&a);
+	sync_metrics_listener(&a, &auth, &mapi, mlisten, sizeof(mlisten));
+
+	api = api_start(&a, &auth, a.opts.listen);
+	if (!api)
+		goto out;
+	log_info("agent running: config %s, cgroup %s, API http://%s", a.opts.config, a.cgroup,
+		 a.opts.listen);
+
+	while (!agent_exiting) {
+		struct pollfd pfd[3] = {
+		    {.fd = agent_health_fd(&a), .events = POLLIN},
+		    {.fd = agent_trace_fd(&a), .events = POLLIN},
+		    {.fd = wfd, .events = POLLIN},
+		};
+		/* 20 ms: the capture programs wake us only when their ring
+		 * fills up, so we read it on this beat (and the span builder
+		 * wants a tick every 50 ms) */
+		int n = poll(pfd, wfd >= 0 ? 3 : 2, 20);
+
+		if (n < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			break;
+		}
+		agent_consume(&a, n > 0 && (pfd[0].revents & POLLIN));
+		if (n > 0 && wfd >= 0 && (pfd[2].revents & POLLIN) && drain(wfd))
+			pending = mono_ns();
+		/* apply once the directory has been quiet for 150 ms, so a
+		 * multi-file update is seen whole */
+		if (pending && mono_ns() - pending > 150000000ULL) {
+			pending = 0;
+			agent_reload(&a);
+			sync_metrics_listener(&a, &auth, &mapi, mlisten, sizeof(mlisten));
+		}
+		/* housekeeping every 50 ms, not at every wake-up: under load the
+		 * ring buffers wake us thousands of times a second */
+		now = mono_ns();
+		if (now - last_tick < 50000000ULL)
+			continue;
+		last_tick = now;
+		agent_tick(&a, now);
+	}
+	rc = 0;
+out:
+	api_stop(api);
+	api_stop(mapi);
+	if (wfd >= 0)
+		close(wfd);
+	agent_stop(&a);
+	api_auth_free(&auth);
+	return rc;
+}
