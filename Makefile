@@ -141,6 +141,12 @@ bench: deps all
 check:
 	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning -Iagent -I. agent exporters
+	@# one license for the kernel code (SPDX, the object's license string) and
+	@# one for the rest: README.md, "License"
+	@bad="$$(grep -L '^/[/*] SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)' bpf/*.[ch] bpf/lib/*.h) \
+	      $$(grep -L 'SEC("license") = "Dual BSD/GPL"' bpf/*.bpf.c) \
+	      $$(grep -L 'SPDX-License-Identifier: Apache-2.0' $(AGENT_SRCS) $(HDRS:bpf/%=) $(UNIT_SRCS))"; \
+	if [ -n "$$(echo $$bad)" ]; then echo "license statement missing or different in:" $$bad; exit 1; fi
 
 clean:
 	rm -rf build build-asan

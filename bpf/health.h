@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* health.h: the ABI of endpoint health and service protection (outlier
  * ejection, circuit breaker, bulkhead, rate limit), shared by the kernel
  * (bpf/lib/health.bpf.h, used from lb.bpf.c) and the agent (agent/lb/health.c).

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* health_logic.h: the state machines of endpoint health and service
  * protection as pure functions of (state, policy, now). The kernel calls
  * them under the value's spin lock (bpf/lib/health.bpf.h); the unit tests

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* http.bpf.c: HTTP/1.x request timing on the wire, for every process of the
  * attached cgroup (loopback included), with cgroup_skb programs, and for
  * workloads in other network namespaces with tc programs on the host side of

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* http.h: the ABI of HTTP/1.x capture, shared by bpf/http.bpf.c and the
  * agent's event reader (agent/trace/events.c). The kernel finds where requests
  * and responses start and end on the wire and sends their heads; the agent

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* lb.bpf.c: socket-level load balancing. A connect() or UDP sendmsg() to a
  * service address is rewritten to one endpoint before the kernel routes it,
  * so no packet is ever NATed; getpeername() and UDP recvmsg() show the service

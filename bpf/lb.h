@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* lb.h: the ABI of the load-balancing component, shared by bpf/lb.bpf.c and the
  * agent (agent/lb/lbmaps.c). Pinned maps outlive binaries: never reuse a field,
  * mark retired ones reserved, and bump LB_ABI_VERSION (and rename the map)

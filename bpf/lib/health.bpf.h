@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* health.bpf.h: passive health, outlier ejection and service protection on
  * the connect path and from sockops outcomes. The state machines are in
  * health_logic.h (unit-tested with a fake clock); this file wraps them with

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* health_maps.bpf.h: endpoint health, service policies and their runtime
  * state, the transition ring buffer and the address index for the tc guard. */
 #ifndef BPFMESH_HEALTH_MAPS_BPF_H

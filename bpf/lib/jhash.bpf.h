@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* jhash.bpf.h: Bob Jenkins' lookup3 final mix over 32-bit words, as the
  * kernel's jhash_3words(); used to spread maglev keys. */
 #ifndef BPFMESH_JHASH_BPF_H

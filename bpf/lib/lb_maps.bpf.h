@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* lb_maps.bpf.h: the load balancer's maps. Pinned by name under the agent's
  * bpffs directory so the data path survives agent restarts. */
 #ifndef BPFMESH_LB_MAPS_BPF_H

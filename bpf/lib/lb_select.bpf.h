@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* lb_select.bpf.h: endpoint selection, one function per loadBalancer.policy.
  * Each returns an endpoint id, or LB_EP_NONE when no endpoint may take the
  * connection: ejected endpoints are never chosen, half-open ones only while
