@@ -11,64 +11,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/api.h"
 #include "api/api_auth.h"
 #include "bpf/lb.h"
+#include "config/watch.h"
 #include "cmd_agent.h"
 #include "daemon/agent.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 
-static volatile sig_atomic_t agent_exiting;
+static volatile sig_atomic_t agent_exiting, agent_hangup;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	agent_exiting = 1;
-}
-
-/* Watch the directory (or a file's directory): editors and ConfigMap
- * updates replace files by rename, so moves count as much as writes. */
-static int watch_config(const char *path)
-{
-	char dir[PATH_MAX];
-	struct stat st;
-	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	snprintf(dir, sizeof(dir), "%s", path);
-	if (!stat(path, &st) && !S_ISDIR(st.st_mode)) {
-		char *slash = strrchr(dir, '/');
-
-		if (slash)
-			*slash = 0;
-		else
-			snprintf(dir, sizeof(dir), ".");
-	}
-	if (inotify_add_watch(fd, dir,
-			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
-				  IN_ATTRIB) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-static bool drain(int fd)
-{
-	char buf[4096];
-	bool any = false;
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		any = true;
-	return any;
+	if (sig == SIGHUP)
+		agent_hangup = 1; /* reload, as daemons do */
+	else
+		agent_exiting = 1;
 }
 
 /* A map capacity: a whole number from 1 to 2^24. */
@@ -158,8 +120,9 @@ int cmd_agent(int argc, char **argv)
 	static struct api_auth auth;	      /* set before the API starts, then read-only */
 	struct api *api = NULL, *mapi = NULL; /* the API; a /metrics-only listener */
 	char mlisten[128] = "";
-	uint64_t pending = 0, last_tick = 0, now;
-	int opt, rc = 1, wfd = -1;
+	static struct cfg_watch watch = {.fd = -1};
+	uint64_t last_tick = 0, now;
+	int opt, rc = 1, wfd = -1, err_watch;
 	char err[600];
 
 	pthread_mutex_init(&a.lock, NULL);
@@ -222,14 +185,16 @@ int cmd_agent(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	if (agent_start(&a))
 		goto out;
 
-	wfd = watch_config(a.opts.config);
-	if (wfd < 0)
-		log_warn("cannot watch %s (%s): changes need a restart", a.opts.config,
-			 strerror(-wfd));
+	err_watch = cfgw_open(&watch, a.opts.config);
+	if (err_watch)
+		log_warn("cannot watch %s (%s): changes need a restart or SIGHUP", a.opts.config,
+			 strerror(-err_watch));
+	wfd = cfgw_fd(&watch);
 	agent_reload(&a);
 	sync_metrics_listener(&a, &auth, &mapi, mlisten, sizeof(mlisten));
 
@@ -255,12 +220,17 @@ int cmd_agent(int argc, char **argv)
 			break;
 		}
 		agent_consume(&a, n > 0 && (pfd[0].revents & POLLIN));
-		if (n > 0 && wfd >= 0 && (pfd[2].revents & POLLIN) && drain(wfd))
-			pending = mono_ns();
-		/* apply once the directory has been quiet for 150 ms, so a
-		 * multi-file update is seen whole */
-		if (pending && mono_ns() - pending > 150000000ULL) {
-			pending = 0;
+		now = mono_ns();
+		if (n > 0 && wfd >= 0 && (pfd[2].revents & POLLIN))
+			cfgw_read(&watch, now);
+		cfgw_check(&watch, now);
+		if (agent_hangup) {
+			agent_hangup = 0;
+			log_info("SIGHUP: reloading %s", a.opts.config);
+			cfgw_poke(&watch, now);
+		}
+		/* apply once the path has been quiet and no file is half written */
+		if (cfgw_due(&watch, now)) {
 			agent_reload(&a);
 			sync_metrics_listener(&a, &auth, &mapi, mlisten, sizeof(mlisten));
 		}
@@ -276,8 +246,7 @@ int cmd_agent(int argc, char **argv)
 out:
 	api_stop(api);
 	api_stop(mapi);
-	if (wfd >= 0)
-		close(wfd);
+	cfgw_close(&watch);
 	agent_stop(&a);
 	api_auth_free(&auth);
 	return rc;

@@ -116,13 +116,21 @@ static char *read_file(struct cfgp_loader *ld, int file, size_t *len)
 	ssize_t r;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* non-blocking: a FIFO or a device must not hang the agent or
+	 * `bpfmesh validate`; it is refused below */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		io_error(ld, file, path, "cannot open", errno);
 		return NULL;
 	}
 	if (fstat(fd, &st)) {
 		io_error(ld, file, path, "cannot read", errno);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		cfgp_err_raw(ld, file, "%s: not a regular file", path);
+		if (!ld->io_err)
+			ld->io_err = -EINVAL;
 		goto fail;
 	}
 	if (st.st_size > MAX_FILE_SIZE) {
@@ -195,6 +203,78 @@ static void yaml_error(struct cfgp_loader *ld, int file, const yaml_parser_t *p,
 		    p->context ? " " : "", p->context ? p->context : "");
 }
 
+/* How many nodes a walk of n visits, aliases followed: libyaml shares an
+ * aliased node, but every walk of the document visits it again for each
+ * alias, so nine aliases of nine aliases of ... expand exponentially (the
+ * "billion laughs"). Memoised per node, so this costs one pass. Nesting
+ * deeper than any schema (CFGP_MAX_DEPTH) is refused before the recursion
+ * could run out of stack. */
+#define CFGP_MAX_DEPTH 64
+
+struct expansion {
+	yaml_document_t *doc;
+	uint64_t *memo;
+	bool too_deep;
+};
+
+static uint64_t expanded(struct expansion *x, int id, int depth)
+{
+	yaml_node_t *n = yaml_document_get_node(x->doc, id);
+	uint64_t total = 1;
+
+	if (!n)
+		return 1;
+	/* UINT64_MAX: on the path being summed, an alias to its own
+	 * ancestor; the schema walk meets such a node once and reports a
+	 * type error there, so it counts once here */
+	if (x->memo[id - 1])
+		return x->memo[id - 1] == UINT64_MAX ? 1 : x->memo[id - 1];
+	if (depth > CFGP_MAX_DEPTH) {
+		x->too_deep = true;
+		return CFGP_MAX_EXPANDED + 1;
+	}
+	x->memo[id - 1] = UINT64_MAX;
+	if (n->type == YAML_SEQUENCE_NODE) {
+		for (yaml_node_item_t *i = n->data.sequence.items.start;
+		     i < n->data.sequence.items.top && total <= CFGP_MAX_EXPANDED; i++)
+			total += expanded(x, *i, depth + 1);
+	} else if (n->type == YAML_MAPPING_NODE) {
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top && total <= CFGP_MAX_EXPANDED; p++)
+			total += expanded(x, p->key, depth + 1) + expanded(x, p->value, depth + 1);
+	}
+	x->memo[id - 1] = total;
+	return total;
+}
+
+/* 0 when the document is small enough to walk, else an error was reported. */
+static int check_expansion(struct cfgp_loader *ld, int file, yaml_document_t *doc,
+			   yaml_node_t *root)
+{
+	size_t n = (size_t)(doc->nodes.top - doc->nodes.start);
+	struct expansion x = {.doc = doc, .memo = calloc(n ? n : 1, sizeof(uint64_t))};
+	struct cfgp_mark at = {.file = file,
+			       .line = (int)root->start_mark.line + 1,
+			       .column = (int)root->start_mark.column + 1};
+	uint64_t total;
+
+	if (!x.memo) {
+		ld->oom = true;
+		return -1;
+	}
+	total = expanded(&x, (int)(root - doc->nodes.start) + 1, 0);
+	free(x.memo);
+	if (x.too_deep)
+		cfgp_err_at(ld, at, NULL, "document nests deeper than %d levels; refused",
+			    CFGP_MAX_DEPTH);
+	else if (total > CFGP_MAX_EXPANDED)
+		cfgp_err_at(ld, at, NULL,
+			    "document has %zu nodes but expands to more than %d through YAML "
+			    "aliases; refused",
+			    n, CFGP_MAX_EXPANDED);
+	return x.too_deep || total > CFGP_MAX_EXPANDED ? -1 : 0;
+}
+
 static void load_file(struct cfgp_loader *ld, int file)
 {
 	struct cfgp_doc d = {.ld = ld, .file = file};
@@ -230,7 +310,8 @@ static void load_file(struct cfgp_loader *ld, int file)
 		/* An empty document (a stray "---") is skipped, as kubectl does. */
 		if (!cfgp_is_null(root)) {
 			n_docs++;
-			cfgp_document(&d, root);
+			if (!check_expansion(ld, file, &doc, root))
+				cfgp_document(&d, root);
 		}
 		yaml_document_delete(&doc);
 	}
@@ -273,6 +354,9 @@ int config_load(const char *path, struct mesh_config **out, struct cfg_errors *e
 	cfgp_errors_finish(&ld, errs);
 	free(ld.refs);
 	free(ld.uses);
+	free(ld.file_errs);
+	free(ld.file_dropped);
+	strmap_free(&ld.names);
 	if (ret) {
 		config_free(ld.cfg);
 		return ret;

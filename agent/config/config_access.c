@@ -23,6 +23,8 @@ static const struct cfgp_list from_list = {
     .item = &from_item,
     .elem = CFG_NAME_MAX,
     .noun = "workloads",
+    .max = CFGP_MAX_FROM,
+    .scope = " per AccessPolicy",
 };
 
 static const struct cfgp_field spec_fields[] = {

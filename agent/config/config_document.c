@@ -44,14 +44,15 @@ static const char *check_name(const char *s)
 {
 	const char *dot;
 
-	do {
+	for (;;) {
 		dot = strchr(s, '.');
 		if (!is_label(s, dot ? (size_t)(dot - s) : strlen(s), 63))
 			return "is not a valid name (RFC 1123: lowercase letters, digits, '-' and "
 			       "'.', starting and ending with a letter or digit)";
+		if (!dot)
+			return NULL;
 		s = dot + 1;
-	} while (dot);
-	return NULL;
+	}
 }
 
 static const char *check_namespace(const char *s)
@@ -62,10 +63,12 @@ static const char *check_namespace(const char *s)
 	return NULL;
 }
 
-/* labels and annotations are accepted for tooling and otherwise ignored. */
+/* labels and annotations are accepted for tooling and otherwise ignored;
+ * a key given twice is an error there too (Kubernetes refuses it). */
 static void string_map(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base)
 {
 	char sub[CFGP_PATH_LEN];
+	struct strmap seen = {0};
 	yaml_node_pair_t *p;
 	yaml_node_t *k, *v;
 
@@ -82,9 +85,14 @@ static void string_map(struct cfgp_doc *d, yaml_node_t *n, const char *path, voi
 			continue;
 		}
 		cfgp_join(sub, path, (char *)k->data.scalar.value);
+		if (strmap_get(&seen, (char *)k->data.scalar.value, NULL))
+			cfgp_err(d, k, sub, "duplicate key");
+		else if (strmap_put(&seen, (char *)k->data.scalar.value, 0))
+			d->ld->oom = true;
 		if (v->type != YAML_SCALAR_NODE)
 			cfgp_err(d, v, sub, "expected a string");
 	}
+	strmap_free(&seen);
 }
 
 static const struct cfgp_field meta_fields[] = {
@@ -169,25 +177,64 @@ static const struct cfg_meta *meta_at(const struct mesh_config *cfg, enum kind k
 	}
 }
 
-/* Names are unique per kind and namespace, as in Kubernetes. */
+static int count_of(const struct mesh_config *cfg, enum kind k)
+{
+	switch (k) {
+	case K_SERVICE:
+		return cfg->n_services;
+	case K_POLICY:
+		return cfg->n_policies;
+	case K_WORKLOAD:
+		return cfg->n_workloads;
+	case K_ACCESS:
+		return cfg->n_access;
+	default:
+		return 0;
+	}
+}
+
+/* Keys of the name index: "Service/ns/name" (names and namespaces have no
+ * '/'). */
+static void name_key(char *buf, size_t len, const char *kind, const char *ns, const char *name)
+{
+	snprintf(buf, len, "%s/%s/%s", kind, ns, name);
+}
+
+int cfgp_find(const struct cfgp_loader *ld, const char *kind, const char *ns, const char *name)
+{
+	char key[3 * CFG_NAME_MAX];
+	uint32_t i;
+
+	name_key(key, sizeof(key), kind, ns, name);
+	return strmap_get(&ld->names, key, &i) ? (int)i : -1;
+}
+
+/* Names are unique per kind and namespace, as in Kubernetes. The document
+ * about to be added gets the next index of its kind (every document of a
+ * kind is added, even with errors). One hash lookup per document. */
 static void check_duplicate(struct cfgp_doc *d, enum kind k, const struct envelope *env)
 {
 	const struct cfg_meta *m;
-	char q[CFGP_QUOTE_LEN], full[2 * CFG_NAME_MAX];
+	char q[CFGP_QUOTE_LEN], full[2 * CFG_NAME_MAX], key[3 * CFG_NAME_MAX];
 	yaml_node_t *name = cfgp_get(d, env->metadata, "name");
 	int i;
 
 	if (!env->meta.name[0] || !name)
 		return;
-	for (i = 0; (m = meta_at(d->ld->cfg, k, i)); i++) {
-		if (strcmp(m->name, env->meta.name) || strcmp(m->ns, env->meta.ns))
-			continue;
-		snprintf(full, sizeof(full), "%s/%s", m->ns, m->name);
-		cfgp_err(d, name, "metadata.name", "duplicate %s %s (first defined at %s:%d:%d)",
-			 kind_names[k], cfgp_quote(q, full), m->origin.file, m->origin.line,
-			 m->origin.column);
+	i = cfgp_find(d->ld, kind_names[k], env->meta.ns, env->meta.name);
+	if (i < 0) {
+		name_key(key, sizeof(key), kind_names[k], env->meta.ns, env->meta.name);
+		if (strmap_put(&d->ld->names, key, (uint32_t)count_of(d->ld->cfg, k)))
+			d->ld->oom = true;
 		return;
 	}
+	m = meta_at(d->ld->cfg, k, i);
+	if (!m)
+		return;
+	snprintf(full, sizeof(full), "%s/%s", m->ns, m->name);
+	cfgp_err(d, name, "metadata.name", "duplicate %s %s (first defined at %s:%d:%d)",
+		 kind_names[k], cfgp_quote(q, full), m->origin.file, m->origin.line,
+		 m->origin.column);
 }
 
 static void telemetry(struct cfgp_doc *d, const struct envelope *env)

@@ -5,6 +5,7 @@
  * lists them all in one run; at the end they are sorted by file and position so
  * the output reads top to bottom whatever order the checks ran in.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +30,40 @@ void *cfgp_grow(struct cfgp_loader *ld, void *arr, int n, int *cap, size_t size)
 	return p;
 }
 
+/* Per file, the first CFGP_ERRS_PER_FILE errors are kept and the rest only
+ * counted: a file of generated garbage must not make a million messages. */
+static bool over_file_cap(struct cfgp_loader *ld, int file)
+{
+	int n = ld->cfg->n_files;
+
+	if (file < 0 || file >= n)
+		return false;
+	if (!ld->file_errs) {
+		ld->file_errs = calloc((size_t)n, sizeof(*ld->file_errs));
+		ld->file_dropped = calloc((size_t)n, sizeof(*ld->file_dropped));
+		if (!ld->file_errs || !ld->file_dropped) {
+			ld->oom = true;
+			return true;
+		}
+	}
+	if (ld->file_errs[file] < CFGP_ERRS_PER_FILE) {
+		ld->file_errs[file]++;
+		return false;
+	}
+	ld->file_dropped[file]++;
+	return true;
+}
+
 static void push(struct cfgp_loader *ld, struct cfgp_mark at, char *msg)
 {
 	struct cfgp_error *errs;
 
 	if (!msg) {
 		ld->oom = true;
+		return;
+	}
+	if (over_file_cap(ld, at.file)) {
+		free(msg);
 		return;
 	}
 	errs = cfgp_grow(ld, ld->errs, ld->n_errs, &ld->cap_errs, sizeof(*errs));
@@ -128,6 +157,20 @@ void cfgp_errors_finish(struct cfgp_loader *ld, struct cfg_errors *errs)
 {
 	int i;
 
+	/* after the file's own: they sort last within the file */
+	for (i = 0; ld->file_dropped && i < ld->cfg->n_files; i++) {
+		int more = ld->file_dropped[i];
+		char *msg;
+
+		if (!more)
+			continue;
+		ld->file_dropped[i] = 0;
+		if (asprintf(&msg, "%s: %d more error%s not shown", ld->cfg->files[i], more,
+			     more == 1 ? "" : "s") < 0)
+			msg = NULL;
+		ld->file_errs[i] = 0; /* let this one in */
+		push(ld, (struct cfgp_mark){.file = i, .line = INT_MAX}, msg);
+	}
 	if (ld->n_errs)
 		qsort(ld->errs, (size_t)ld->n_errs, sizeof(*ld->errs), cmp_errors);
 	if (errs && ld->n_errs) {

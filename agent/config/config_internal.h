@@ -11,12 +11,22 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "lib/strmap.h"
 
 #define CFGP_PATH_LEN 512  /* a field path such as spec.endpoints[3].port */
 #define CFGP_QUOTE_LEN 160 /* a user value quoted for a message */
 #define CFGP_MAX_ADDRS 16  /* the limits protect the kernel's per-service maps */
 #define CFGP_MAX_PORTS 16
 #define CFGP_MAX_ENDPOINTS 256
+/* Bounds on what one document may make the loader do, so that a small file
+ * cannot cost much memory or time (YAML aliases multiply a walk). */
+#define CFGP_MAX_ROUTES 1024	 /* Telemetry.routes */
+#define CFGP_MAX_HEADERS 64	 /* Telemetry.otlp.headers */
+#define CFGP_MAX_FROM 1024	 /* AccessPolicy.from */
+#define CFGP_MAX_WL_PORTS 64	 /* Workload.ports */
+#define CFGP_MAX_WL_IFACES 64	 /* Workload.interfaces */
+#define CFGP_MAX_EXPANDED 100000 /* nodes a document may expand to through aliases */
+#define CFGP_ERRS_PER_FILE 20	 /* errors reported per file; the rest are counted */
 
 /* A position in a source file; file indexes mesh_config.files, line and
  * column are 1-based. Line 0 means the message carries its own location. */
@@ -59,6 +69,9 @@ struct cfgp_loader {
 	struct mesh_config *cfg;
 	struct cfgp_error *errs;
 	int n_errs, cap_errs;
+	int *file_errs;	     /* errors per file (files known once listed) */
+	int *file_dropped;   /* errors past CFGP_ERRS_PER_FILE, per file */
+	struct strmap names; /* "Kind/ns/name" -> index, for duplicates and references */
 	struct cfgp_ref *refs;
 	int n_refs, cap_refs;
 	struct cfgp_addr_use *uses;
@@ -73,6 +86,10 @@ struct cfgp_doc {
 	yaml_document_t *doc;
 	int file; /* index in mesh_config.files */
 };
+
+/* The index of the object of a kind ("Service", "Workload", ...) named ns/name,
+ * -1 when none (config_document.c keeps the names as documents come). */
+int cfgp_find(const struct cfgp_loader *ld, const char *kind, const char *ns, const char *name);
 
 /* ---- errors (config_errors.c) ---- */
 
@@ -117,9 +134,10 @@ struct cfgp_field;
 struct cfgp_list {
 	const struct cfgp_field *item; /* off 0: applied to each element */
 	size_t elem;
-	int min;	  /* 1: must not be empty */
-	int max;	  /* 0: no limit */
-	const char *noun; /* "endpoints" in "300 endpoints exceed the limit of 256 per service" */
+	int min;	   /* 1: must not be empty */
+	int max;	   /* 0: no limit */
+	const char *noun;  /* "endpoints" in "300 endpoints exceed the limit of 256 per service" */
+	const char *scope; /* " per service" in the same; NULL: nothing */
 };
 
 typedef void (*cfgp_fn)(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base);

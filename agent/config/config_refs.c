@@ -28,17 +28,6 @@ void cfgp_add_ref(struct cfgp_doc *d, const yaml_node_t *n, enum cfgp_ref_kind k
 	};
 }
 
-static int find_workload(const struct mesh_config *cfg, const char *ns, const char *name)
-{
-	int i;
-
-	for (i = 0; i < cfg->n_workloads; i++)
-		if (!strcmp(cfg->workloads[i].meta.name, name) &&
-		    !strcmp(cfg->workloads[i].meta.ns, ns))
-			return i;
-	return -1;
-}
-
 /* References stay inside the referring document's namespace. */
 static void resolve_ref(struct cfgp_loader *ld, const struct cfgp_ref *r)
 {
@@ -66,7 +55,8 @@ static void resolve_ref(struct cfgp_loader *ld, const struct cfgp_ref *r)
 	case CFGP_REF_ACCESS_FROM:
 		ns = cfg->access[r->obj].meta.ns;
 		name = cfg->access[r->obj].from[r->item];
-		*(idx = &cfg->access[r->obj].from_idx[r->item]) = find_workload(cfg, ns, name);
+		*(idx = &cfg->access[r->obj].from_idx[r->item]) =
+		    cfgp_find(ld, "Workload", ns, name);
 		if (*idx < 0) {
 			snprintf(full, sizeof(full), "%s/%s", ns, name);
 			snprintf(path, sizeof(path), "spec.from[%d]", r->item);
@@ -76,7 +66,7 @@ static void resolve_ref(struct cfgp_loader *ld, const struct cfgp_ref *r)
 	}
 	if (!idx)
 		return;
-	*idx = config_find_service(cfg, ns, name);
+	*idx = cfgp_find(ld, "Service", ns, name);
 	if (*idx < 0) {
 		snprintf(full, sizeof(full), "%s/%s", ns, name);
 		cfgp_err_at(ld, r->at, "spec.service", "unknown service %s", cfgp_quote(q, full));

@@ -117,12 +117,12 @@ static const char *plain(const yaml_node_t *n)
 	return (const char *)n->data.scalar.value;
 }
 
-/* [-+]?[0-9]+; values beyond long long saturate, which every range refuses. */
+/* -?[0-9]+; values beyond long long saturate, which every range refuses. */
 static bool parse_int(const char *s, long long *v)
 {
 	const char *p = s;
 
-	if (*p == '+' || *p == '-')
+	if (*p == '-')
 		p++;
 	if (!*p)
 		return false;
@@ -190,9 +190,23 @@ static void value_str(struct cfgp_doc *d, yaml_node_t *n, const char *path,
 static void value_int(struct cfgp_doc *d, yaml_node_t *n, const char *path,
 		      const struct cfgp_field *f, void *dst)
 {
-	const char *s = plain(n);
+	const char *s = plain(n), *digits;
 	long long v;
 
+	/* YAML 1.1 (what kubectl and most tools read) takes 0100 for octal 64
+	 * and +80 for 80: say so rather than read either differently */
+	digits = s && s[0] == '-' ? s + 1 : s;
+	if (s && s[0] == '+') {
+		cfgp_err(d, n, path, "%s: write the number without '+'", s);
+		return;
+	}
+	if (digits && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9') {
+		cfgp_err(d, n, path,
+			 "%s has a leading zero, which YAML 1.1 reads as an octal number; write "
+			 "it without the zero",
+			 s);
+		return;
+	}
 	if (!s || !parse_int(s, &v)) {
 		type_err(d, n, path, f);
 		return;
@@ -312,8 +326,8 @@ static void value_list(struct cfgp_doc *d, yaml_node_t *n, const char *path,
 		return;
 	}
 	if (l->max && cnt > l->max) {
-		cfgp_err(d, n, path, "%d %s exceed the limit of %d per service", cnt, l->noun,
-			 l->max);
+		cfgp_err(d, n, path, "%d %s exceed the limit of %d%s", cnt, l->noun, l->max,
+			 l->scope ? l->scope : "");
 		return;
 	}
 	if (!cnt)

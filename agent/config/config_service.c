@@ -51,6 +51,7 @@ static const struct cfgp_list addr_list = {
     .min = 1,
     .max = CFGP_MAX_ADDRS,
     .noun = "addresses",
+    .scope = " per service",
 };
 static const struct cfgp_list port_list = {
     .item = &port_item,
@@ -58,12 +59,14 @@ static const struct cfgp_list port_list = {
     .min = 1,
     .max = CFGP_MAX_PORTS,
     .noun = "ports",
+    .scope = " per service",
 };
 static const struct cfgp_list endpoint_list = {
     .item = &endpoint_item,
     .elem = sizeof(struct cfg_endpoint),
     .max = CFGP_MAX_ENDPOINTS,
     .noun = "endpoints",
+    .scope = " per service",
 };
 
 static const struct cfgp_field lb_fields[] = {

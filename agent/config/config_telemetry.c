@@ -53,6 +53,10 @@ static void headers(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *
 	cnt = (int)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
 	if (!cnt)
 		return;
+	if (cnt > CFGP_MAX_HEADERS) {
+		cfgp_err(d, n, path, "%d headers exceed the limit of %d", cnt, CFGP_MAX_HEADERS);
+		return;
+	}
 	t->headers = calloc((size_t)cnt, sizeof(*t->headers));
 	if (!t->headers) {
 		d->ld->oom = true;
@@ -133,6 +137,7 @@ static const struct cfgp_list route_list = {
     .item = &route_item,
     .elem = 512,
     .noun = "routes",
+    .max = CFGP_MAX_ROUTES,
 };
 
 static const struct cfgp_field prometheus_fields[] = {

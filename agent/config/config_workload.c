@@ -33,11 +33,13 @@ static const struct cfgp_list port_list = {
     .item = &port_item,
     .elem = sizeof(uint16_t),
     .noun = "ports",
+    .max = CFGP_MAX_WL_PORTS,
 };
 static const struct cfgp_list ifname_list = {
     .item = &ifname_item,
     .elem = 16,
     .noun = "interfaces",
+    .max = CFGP_MAX_WL_IFACES,
 };
 
 static const struct cfgp_field spec_fields[] = {

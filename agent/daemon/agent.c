@@ -46,13 +46,32 @@ static void terminate_removed_endpoints(struct agent *a, const struct mesh_confi
 	free(keys);
 }
 
+/* How many of a rejected configuration's errors go to the log; all of them
+ * are in `bpfmesh validate`, the first ones in /api/v1/config. */
+#define RELOAD_LOG_ERRORS 20
+
+/* Logged after the lock is given back: a configuration with thousands of
+ * errors must not hold up the API or the event loop while it is written. */
+static void log_rejected(const struct cfg_errors *errs, int rc)
+{
+	for (int i = 0; i < errs->n && i < RELOAD_LOG_ERRORS; i++)
+		log_error("config rejected, previous configuration stays in force: %s",
+			  errs->msgs[i]);
+	if (errs->n > RELOAD_LOG_ERRORS)
+		log_error(
+		    "config rejected: %d more errors not logged (bpfmesh validate lists them)",
+		    errs->n - RELOAD_LOG_ERRORS);
+	if (!errs->n)
+		log_error("config rejected: %s", strerror(-rc));
+}
+
 int agent_reload(struct agent *a)
 {
 	struct cfg_errors errs = {};
 	struct mesh_config *cfg = NULL;
 	char err[1024];
 	uint64_t t0 = mono_ns();
-	bool touched = false;
+	bool touched = false, rejected = false;
 	int rc, i;
 
 	rc = config_load(a->opts.config, &cfg, &errs);
@@ -62,30 +81,23 @@ int agent_reload(struct agent *a)
 
 		a->reload_errors++;
 		a->last_error[0] = 0;
-		for (i = 0; i < errs.n; i++) {
-			log_error("config rejected, previous configuration stays in force: %s",
-				  errs.msgs[i]);
-			if (off < sizeof(a->last_error))
-				off += snprintf(a->last_error + off, sizeof(a->last_error) - off,
-						"%s%s", i ? "; " : "", errs.msgs[i]);
-		}
+		for (i = 0; i < errs.n && off < sizeof(a->last_error); i++)
+			off += snprintf(a->last_error + off, sizeof(a->last_error) - off, "%s%s",
+					i ? "; " : "", errs.msgs[i]);
 		if (!errs.n)
-			log_error("config rejected: %s", strerror(-rc));
+			snprintf(a->last_error, sizeof(a->last_error), "%s: %s", a->opts.config,
+				 strerror(-rc));
+		rejected = true;
 		goto out;
 	}
 	rc = lbmaps_apply(&a->lm, cfg, err, sizeof(err), &touched);
 	if (rc) {
 		a->reload_errors++;
 		snprintf(a->last_error, sizeof(a->last_error), "%s", err);
-		if (touched) {
-			/* the maps may hold part of the new set: the next apply
-			 * diffs against what was written, so it converges */
-			log_error("config partly applied, retrying at the next change: %s", err);
+		/* the maps may hold part of the new set: the next apply diffs
+		 * against what was written, so it converges */
+		if (touched)
 			a->applied = false;
-		} else {
-			log_error("config not applied, previous configuration stays in force: %s",
-				  err);
-		}
 		goto out;
 	}
 	health_apply(&a->health, cfg);
@@ -103,12 +115,20 @@ int agent_reload(struct agent *a)
 	a->applied = true;
 	a->reloads++;
 	a->last_error[0] = 0;
-	log_info("config applied: %d services, %d traffic policies, %d workloads, %d access "
-		 "policies from %s in %.1f ms",
+	snprintf(err, sizeof(err),
+		 "%d services, %d traffic policies, %d workloads, %d access policies from %s",
 		 a->cfg->n_services, a->cfg->n_policies, a->cfg->n_workloads, a->cfg->n_access,
-		 a->opts.config, (mono_ns() - t0) / 1e6);
+		 a->opts.config);
 out:
 	pthread_mutex_unlock(&a->lock);
+	if (rejected)
+		log_rejected(&errs, rc);
+	else if (rc && touched)
+		log_error("config partly applied, retrying at the next change: %s", err);
+	else if (rc)
+		log_error("config not applied, previous configuration stays in force: %s", err);
+	else
+		log_info("config applied: %s in %.1f ms", err, (mono_ns() - t0) / 1e6);
 	config_free(cfg);
 	cfg_errors_free(&errs);
 	return rc;

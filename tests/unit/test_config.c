@@ -1450,9 +1450,211 @@ static void test_not_a_mapping(void **state)
 		      "8:11: metadata: expected a mapping", "9:7: spec: expected a mapping");
 }
 
+/* ---- what one file may make the loader do ---- */
+
+/* One mapping of 300 bad fields, aliased 200 times where the walk goes:
+ * 60,000 errors from an 8 KB file before the limit; now one message, before
+ * any walk. */
+static void test_alias_bomb(void **state)
+{
+	size_t cap = 16384, o = 0;
+	char *text = malloc(cap);
+
+	assert_non_null(text);
+	o += (size_t)snprintf(text + o, cap - o,
+			      HDR "kind: Service\nmetadata: {name: s}\nspec:\n"
+				  "  addresses: [\"127.100.0.1\"]\n  ports: [{port: 80}]\n"
+				  "  x: &e {");
+	for (int i = 0; i < 300; i++)
+		o += (size_t)snprintf(text + o, cap - o, "%sf%d: 1", i ? ", " : "", i);
+	o += (size_t)snprintf(text + o, cap - o, "}\n  endpoints: [");
+	for (int i = 0; i < 200; i++)
+		o += (size_t)snprintf(text + o, cap - o, "%s*e", i ? ", " : "");
+	snprintf(text + o, cap - o, "]\n");
+	EXPECT_ERRORS(*state, text,
+		      "1:1: document has 623 nodes but expands to more than 100000 through YAML "
+		      "aliases; refused");
+	free(text);
+}
+
+static void test_deep_nesting(void **state)
+{
+	char text[512];
+	size_t o = 0;
+
+	o += (size_t)snprintf(text + o, sizeof(text) - o, "a: ");
+	for (int i = 0; i < 100; i++)
+		text[o++] = '[';
+	for (int i = 0; i < 100; i++)
+		text[o++] = ']';
+	text[o++] = '\n';
+	text[o] = 0;
+	EXPECT_ERRORS(*state, text, "1:1: document nests deeper than 64 levels; refused");
+}
+
+/* 30 errors in one file: the first 20 and a count of the rest. */
+static void test_errors_capped_per_file(void **state)
+{
+	char text[4096];
+	size_t o = 0;
+
+	o += (size_t)snprintf(text + o, sizeof(text) - o,
+			      HDR "kind: Workload\nmetadata: {name: w}\nspec:\n");
+	for (int i = 0; i < 30; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "  bogus%02d: 1\n", i);
+	EXPECT_ERRORS(*state, text, "5:3: spec.bogus00: unknown field",
+		      "6:3: spec.bogus01: unknown field", "7:3: spec.bogus02: unknown field",
+		      "8:3: spec.bogus03: unknown field", "9:3: spec.bogus04: unknown field",
+		      "10:3: spec.bogus05: unknown field", "11:3: spec.bogus06: unknown field",
+		      "12:3: spec.bogus07: unknown field", "13:3: spec.bogus08: unknown field",
+		      "14:3: spec.bogus09: unknown field", "15:3: spec.bogus10: unknown field",
+		      "16:3: spec.bogus11: unknown field", "17:3: spec.bogus12: unknown field",
+		      "18:3: spec.bogus13: unknown field", "19:3: spec.bogus14: unknown field",
+		      "20:3: spec.bogus15: unknown field", "21:3: spec.bogus16: unknown field",
+		      "22:3: spec.bogus17: unknown field", "23:3: spec.bogus18: unknown field",
+		      "24:3: spec.bogus19: unknown field", " 12 more errors not shown");
+}
+
+/* text with a list of n items "{item}" (%d is the index) under key */
+static char *with_list(const char *head, const char *item, int n, const char *tail)
+{
+	size_t cap = strlen(head) + strlen(tail) + (size_t)n * (strlen(item) + 16) + 16, o = 0;
+	char *t = malloc(cap);
+
+	assert_non_null(t);
+	o += (size_t)snprintf(t + o, cap - o, "%s[", head);
+	for (int i = 0; i < n; i++) {
+		o += (size_t)snprintf(t + o, cap - o, i ? ", " : "");
+		o += (size_t)snprintf(t + o, cap - o, item, i);
+	}
+	snprintf(t + o, cap - o, "]%s", tail);
+	return t;
+}
+
+static void test_list_limits(void **state)
+{
+	char *t;
+
+	t = with_list(HDR "kind: Telemetry\nmetadata: {name: t}\nspec:\n  routes: ", "/r%d", 1025,
+		      "\n");
+	EXPECT_ERRORS(*state, t, "5:11: spec.routes: 1025 routes exceed the limit of 1024");
+	free(t);
+	t = with_list(HDR "kind: Workload\nmetadata: {name: w}\nspec:\n  service: s\n  cgroup: x\n"
+			  "  ports: ",
+		      "%d", 65, "\n");
+	EXPECT_ERRORS(*state, t, "5:12: spec.service: unknown service \"default/s\"",
+		      "7:10: spec.ports: 65 ports exceed the limit of 64");
+	free(t);
+	t = with_list(HDR "kind: Workload\nmetadata: {name: w}\nspec:\n  service: s\n  cgroup: x\n"
+			  "  interfaces: ",
+		      "v%d", 65, "\n");
+	EXPECT_ERRORS(*state, t, "5:12: spec.service: unknown service \"default/s\"",
+		      "7:15: spec.interfaces: 65 interfaces exceed the limit of 64");
+	free(t);
+	t = with_list(HDR "kind: AccessPolicy\nmetadata: {name: a}\nspec:\n  service: s\n"
+			  "  action: DENY\n  from: ",
+		      "w%d", 1025, "\n");
+	EXPECT_ERRORS(*state, t, "5:12: spec.service: unknown service \"default/s\"",
+		      "7:9: spec.from: 1025 workloads exceed the limit of 1024 per AccessPolicy");
+	free(t);
+}
+
+static void test_integer_forms(void **state)
+{
+	EXPECT_ERRORS(*state,
+		      HDR
+		      "kind: Service\nmetadata: {name: s}\nspec:\n"
+		      "  addresses: [\"127.100.0.1\"]\n"
+		      "  ports: [{name: a, port: 0100}, {name: b, port: +81}, {name: c, port: 0}]\n"
+		      "  endpoints: [{address: 127.0.0.1}]\n",
+		      "6:27: spec.ports[0].port: 0100 has a leading zero, which YAML 1.1 reads as "
+		      "an octal number; write it without the zero",
+		      "6:50: spec.ports[1].port: +81: write the number without '+'",
+		      "6:72: spec.ports[2].port: 0 is out of range 1-65535");
+}
+
+static void test_label_duplicate_keys(void **state)
+{
+	EXPECT_ERRORS(*state,
+		      HDR "kind: Workload\nmetadata:\n  name: w\n  labels: {app: a, app: b}\n"
+			  "  annotations: {x: \"1\", y: \"2\", x: \"3\"}\n"
+			  "spec: {service: s, cgroup: x}\n",
+		      "5:20: metadata.labels.app: duplicate key",
+		      "6:33: metadata.annotations.x: duplicate key",
+		      "7:17: spec.service: unknown service \"default/s\"");
+}
+
+/* 20,000 documents: every duplicate found (by the name index, not a scan
+ * per document), and references resolved through it. */
+static void test_many_documents(void **state)
+{
+	const int n = 20000;
+	size_t cap = (size_t)n * 160 + 512, o = 0;
+	char *t = malloc(cap);
+
+	assert_non_null(t);
+	for (int i = 0; i < n; i++)
+		o += (size_t)snprintf(t + o, cap - o,
+				      "---\n" HDR "kind: Workload\nmetadata: {name: w%d}\n"
+				      "spec: {service: s, cgroup: c}\n",
+				      i);
+	snprintf(t + o, cap - o,
+		 "---\n" HDR
+		 "kind: Workload\nmetadata: {name: w7}\nspec: {service: s, cgroup: c}\n");
+	put(*state, "c.yaml", t);
+	free(t);
+	{
+		struct mesh_config *cfg = NULL;
+		struct cfg_errors errs = {0};
+		int dup = 0, unknown = 0, more = 0;
+
+		assert_int_equal(config_load(*state, &cfg, &errs), -EINVAL);
+		for (int i = 0; i < errs.n; i++) {
+			dup += strstr(errs.msgs[i], "duplicate Workload \"default/w7\"") != NULL;
+			unknown += strstr(errs.msgs[i], "unknown service") != NULL;
+			more += strstr(errs.msgs[i], "more errors not shown") != NULL;
+		}
+		/* a duplicate (found while the documents are read) and 20,001
+		 * unknown services (found after): the first 20 shown, the rest
+		 * counted */
+		assert_int_equal(errs.n, 21);
+		assert_int_equal(dup, 1);
+		assert_int_equal(unknown, 19);
+		assert_int_equal(more, 1);
+		cfg_errors_free(&errs);
+	}
+}
+
+static void test_fifo_refused(void **state)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/f.yaml", (char *)*state);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	/* the directory skips it; named alone it is refused, without blocking */
+	config_free(load_ok(*state));
+	{
+		struct mesh_config *cfg = NULL;
+		struct cfg_errors errs = {0};
+
+		assert_int_equal(config_load(path, &cfg, &errs), -EINVAL);
+		assert_int_equal(errs.n, 1);
+		assert_non_null(strstr(errs.msgs[0], "not a regular file"));
+		cfg_errors_free(&errs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_alias_bomb, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deep_nesting, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_errors_capped_per_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_integer_forms, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_label_duplicate_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_documents, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fifo_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_service_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_service_defaults, setup, teardown),
 	    cmocka_unit_test(test_lb_policy_names),
