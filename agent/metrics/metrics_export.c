@@ -17,6 +17,7 @@
 #include "metrics/meshmetrics.h"
 #include "metrics/metrics.h"
 #include "metrics/metrics_export.h"
+#include "metrics/prom_http.h"
 
 /* A histogram series copied out of the registry, so that the exposition is
  * written after the agent's lock is given back: h points into the copy. */
