@@ -35,17 +35,6 @@ struct otlp {
 	_Atomic uint64_t submitted;
 };
 
-static const char *const drop_names[OTLP_DROP__MAX] = {
-    [OTLP_DROP_QUEUE_FULL] = "queue_full", [OTLP_DROP_INVALID] = "invalid",
-    [OTLP_DROP_FAILED] = "export_failed",  [OTLP_DROP_REJECTED] = "rejected",
-    [OTLP_DROP_SHUTDOWN] = "shutdown",	   [OTLP_DROP_ENCODE] = "encode_error",
-};
-
-const char *otlp_drop_name(enum otlp_drop d)
-{
-	return d < OTLP_DROP__MAX ? drop_names[d] : "unknown";
-}
-
 /* The queue's; otlp_sender applies those of the backoff, log and stop. */
 static void set_defaults(struct otlp_opts *p)
 {

@@ -14,18 +14,9 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "otlp_retry.h"
 #include "exporters/span.h"
-
-enum otlp_drop {
-	OTLP_DROP_QUEUE_FULL = 0, /* otlp_submit() found the queue full */
-	OTLP_DROP_INVALID,	  /* all-zero trace or span id: no backend accepts it */
-	OTLP_DROP_FAILED,	  /* final error from the collector, or retries ran out */
-	OTLP_DROP_REJECTED,	  /* delivered, but refused by a partial success */
-	OTLP_DROP_SHUTDOWN,	  /* still queued or in flight when otlp_stop() gave up */
-	OTLP_DROP_ENCODE,	  /* out of memory while encoding a batch */
-	OTLP_DROP__MAX,
-};
+#include "otlp_drop.h"
+#include "otlp_retry.h"
 
 /* Tunables; a zero field takes the default written beside it. */
 struct otlp_opts {
@@ -73,9 +64,5 @@ int otlp_reconfigure(struct otlp *o, const struct cfg_telemetry *cfg);
 void otlp_stop(struct otlp *o);
 
 void otlp_get_stats(struct otlp *o, struct otlp_stats *st);
-
-/* "queue_full", "invalid", "export_failed", "rejected", "shutdown", "encode_error":
- * the reason label for metrics and logs. */
-const char *otlp_drop_name(enum otlp_drop d);
 
 #endif

@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "otlp.h"
+#include "otlp_drop.h"
 #include "otlp_encode.h"
 #include "otlp_retry.h"
 
