@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "lib/log.h"
+#include "exp_log.h"
 #include "otlp_http.h"
 
 #define POLL_SLICE_MS 1000 /* longest wait in curl_multi_poll() */
@@ -86,9 +86,9 @@ static int build_headers(const struct cfg_telemetry *cfg, struct otlp_http_conf 
 
 		if (reserved_header(h->name) || strpbrk(h->name, "\r\n:") ||
 		    strpbrk(h->value, "\r\n")) {
-			log_warn("otlp: header %s is not sent: the exporter sets it, or it "
-				 "contains a line break",
-				 h->name);
+			exp_log_warn("otlp: header %s is not sent: the exporter sets it, or it "
+				     "contains a line break",
+				     h->name);
 			continue;
 		}
 		/* "Name:" tells curl to remove a header; "Name;" sends it empty */
@@ -249,7 +249,7 @@ static int apply_conf(struct otlp_http *h)
 	}
 #undef SET
 	if (rc != CURLE_OK) {
-		log_error("otlp: libcurl refused a setting: %s", curl_easy_strerror(rc));
+		exp_log_error("otlp: libcurl refused a setting: %s", curl_easy_strerror(rc));
 		return -EINVAL;
 	}
 	return 0;

@@ -22,6 +22,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "metrics/metrics_export.h"
+#include "trace/otlp_conf.h"
 
 volatile sig_atomic_t agent_exiting;
 
@@ -317,6 +318,7 @@ int agent_main(int argc, char **argv)
 		return 2;
 	}
 	libbpf_set_print(libbpf_log);
+	otlp_conf_log_to_agent();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);

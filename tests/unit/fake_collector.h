@@ -30,8 +30,8 @@
 #include <zlib.h>
 
 #include "config/config.h"
+#include "exporters/exp_log.h"
 #include "exporters/otlp_encode.h"
-#include "lib/log.h"
 
 #define MS 1000000ULL
 #define FAKE_MAX 8
@@ -312,6 +312,13 @@ static inline void assert_retried_export(const struct fake *f, const char *path)
 }
 
 /* The group setup: the tests talk to 127.0.0.1 only, with no proxy in between. */
+/* The exporters' warnings and errors, without their info lines. */
+static inline void warnings_to_stderr(enum exp_log_level level, const char *msg)
+{
+	if (level <= EXP_LOG_WARN)
+		fprintf(stderr, "%s\n", msg);
+}
+
 static inline int fake_collector_setup(void **state)
 {
 	(void)state;
@@ -321,7 +328,7 @@ static inline int fake_collector_setup(void **state)
 	unsetenv("HTTPS_PROXY");
 	unsetenv("all_proxy");
 	unsetenv("ALL_PROXY");
-	log_verbosity = LOG_WARN;
+	exp_log_set(warnings_to_stderr);
 	return 0;
 }
 
