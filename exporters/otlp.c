@@ -178,7 +178,7 @@ static void free_otlp(struct otlp *o)
 	free(o);
 }
 
-struct otlp *otlp_start(const struct cfg_telemetry *cfg, const struct otlp_opts *opts)
+struct otlp *otlp_start(const struct otlp_settings *set, const struct otlp_opts *opts)
 {
 	struct otlp *o;
 	int err;
@@ -201,7 +201,7 @@ struct otlp *otlp_start(const struct cfg_telemetry *cfg, const struct otlp_opts 
 		.ops = {.take = take_batch, .encode = encode_batch},
 		.arg = o,
 	    },
-	    cfg);
+	    set);
 	if (!o->sender) {
 		err = -errno;
 		goto fail;
@@ -222,9 +222,9 @@ fail:
 	return NULL;
 }
 
-int otlp_reconfigure(struct otlp *o, const struct cfg_telemetry *cfg)
+int otlp_reconfigure(struct otlp *o, const struct otlp_settings *set)
 {
-	return otlp_sender_reconfigure(o->sender, cfg);
+	return otlp_sender_reconfigure(o->sender, set);
 }
 
 void otlp_stop(struct otlp *o)

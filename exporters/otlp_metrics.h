@@ -2,7 +2,7 @@
 /* otlp_metrics.h: the OTLP/HTTP metrics exporter. The agent fills a snapshot
  * (otlp_metrics_snapshot.h) from its registry every interval and hands it
  * over; the snapshot is encoded at once (an ExportMetricsServiceRequest)
- * and POSTed to the Telemetry endpoint + /v1/metrics by a thread of the
+ * and POSTed to the configured endpoint + /v1/metrics by a thread of the
  * exporter's own, with the trace exporter's transport (otlp_http) and retry
  * rules (otlp_retry).
  *
@@ -11,9 +11,9 @@
  * Hence no queue: at most one snapshot waits, a newer one replaces it, and the
  * replacement is counted but is not a loss.
  *
- *   struct otlp_metrics *x = otlp_metrics_start(telemetry, NULL);
+ *   struct otlp_metrics *x = otlp_metrics_start(settings, NULL);
  *   every interval:  fill a snapshot (any memory), otlp_metrics_submit(x, &snap);
- *   on a reload:     otlp_metrics_reconfigure(x, new_telemetry);
+ *   on a reload:     otlp_metrics_reconfigure(x, new_settings);
  *   for /metrics:    otlp_metrics_get_stats(x, &st);
  *   at the end:      otlp_metrics_stop(x);  (returns within stop_grace_ms) */
 #ifndef BPFMESH_OTLP_METRICS_H
@@ -23,10 +23,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
 #include "otlp_drop.h"
 #include "otlp_metrics_snapshot.h"
 #include "otlp_retry.h"
+#include "otlp_settings.h"
 
 /* Tunables; a zero field takes the default written beside it. */
 struct otlp_metrics_opts {
@@ -53,9 +53,9 @@ struct otlp_metrics_stats {
 
 struct otlp_metrics;
 
-/* Starts the exporter thread for cfg's otlp section (which must be set).
- * opts may be NULL. Returns NULL with errno set (EINVAL: no or bad endpoint). */
-struct otlp_metrics *otlp_metrics_start(const struct cfg_telemetry *cfg,
+/* Starts the exporter thread for set (see otlp_settings.h). opts may be
+ * NULL. Returns NULL with errno set (EINVAL: no settings or a bad endpoint). */
+struct otlp_metrics *otlp_metrics_start(const struct otlp_settings *set,
 					const struct otlp_metrics_opts *opts);
 
 /* Encodes s and leaves it for the exporter thread, replacing a snapshot that
@@ -68,8 +68,8 @@ int otlp_metrics_submit(struct otlp_metrics *m, const struct otlp_metrics_snapsh
 
 /* Replaces endpoint, headers, compression, timeout and TLS settings as a
  * whole; the next request (a retry included) uses them. Returns 0, -EINVAL (no
- * otlp section or bad endpoint; the old settings stay) or -ENOMEM. */
-int otlp_metrics_reconfigure(struct otlp_metrics *m, const struct cfg_telemetry *cfg);
+ * settings or a bad endpoint; the old settings stay) or -ENOMEM. */
+int otlp_metrics_reconfigure(struct otlp_metrics *m, const struct otlp_settings *set);
 
 /* Sends the waiting snapshot within stop_grace_ms, without retries, then aborts
  * the request in flight and frees everything. m may be NULL. */

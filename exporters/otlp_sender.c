@@ -446,7 +446,7 @@ static void *run(void *arg)
 /* ---- lifecycle ------------------------------------------------------------ */
 
 struct otlp_sender *otlp_sender_new(const struct otlp_sender_conf *c,
-				    const struct cfg_telemetry *cfg)
+				    const struct otlp_settings *set)
 {
 	pthread_condattr_t ca;
 	struct otlp_sender *s;
@@ -470,7 +470,7 @@ struct otlp_sender *otlp_sender_new(const struct otlp_sender_conf *c,
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
 
-	err = otlp_http_conf_new(cfg, s->sig->path, s->version, &s->pending_conf);
+	err = otlp_http_conf_new(set, s->sig->path, s->version, &s->pending_conf);
 	if (err) {
 		exp_log_error("%s: %s", s->sig->log_prefix,
 			      err == -EINVAL ? "no http:// or https:// endpoint configured"
@@ -501,10 +501,10 @@ int otlp_sender_run(struct otlp_sender *s)
 	return err;
 }
 
-int otlp_sender_reconfigure(struct otlp_sender *s, const struct cfg_telemetry *cfg)
+int otlp_sender_reconfigure(struct otlp_sender *s, const struct otlp_settings *set)
 {
 	struct otlp_http_conf *c, *old;
-	int err = otlp_http_conf_new(cfg, s->sig->path, s->version, &c);
+	int err = otlp_http_conf_new(set, s->sig->path, s->version, &c);
 
 	if (err)
 		return err;

@@ -18,6 +18,7 @@
 #include "exporters/otlp.h"
 #include "lib/log.h"
 #include "metrics/metrics.h"
+#include "trace/otlp_conf.h"
 #include "trace/spanbuild.h"
 #include "trace/tracing.h"
 
@@ -264,13 +265,16 @@ void tracing_apply(struct tracing *t, const struct mesh_config *cfg)
 		sb_services_changed(t->sb);
 	}
 	if (tel && tel->otlp_set) {
+		struct otlp_settings *set = otlp_conf_from_telemetry(tel);
+
 		if (!t->otlp) {
-			t->otlp = otlp_start(tel, NULL);
+			t->otlp = otlp_start(set, NULL);
 			if (!t->otlp)
 				log_error("OTLP exporter to %s did not start", tel->otlp_endpoint);
 		} else {
-			otlp_reconfigure(t->otlp, tel);
+			otlp_reconfigure(t->otlp, set);
 		}
+		free(set);
 	} else if (t->otlp) {
 		otlp_stop(t->otlp);
 		t->otlp = NULL;
