@@ -34,6 +34,7 @@
 #include "exporters/prometheus.h"
 #include "metrics/meshset.h"
 #include "metrics/metrics.h"
+#include "metrics/prom_http.h"
 
 #define SEC 1000000000ULL
 

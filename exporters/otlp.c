@@ -35,17 +35,6 @@ struct otlp {
 	_Atomic uint64_t submitted;
 };
 
-static const char *const drop_names[OTLP_DROP__MAX] = {
-    [OTLP_DROP_QUEUE_FULL] = "queue_full", [OTLP_DROP_INVALID] = "invalid",
-    [OTLP_DROP_FAILED] = "export_failed",  [OTLP_DROP_REJECTED] = "rejected",
-    [OTLP_DROP_SHUTDOWN] = "shutdown",	   [OTLP_DROP_ENCODE] = "encode_error",
-};
-
-const char *otlp_drop_name(enum otlp_drop d)
-{
-	return d < OTLP_DROP__MAX ? drop_names[d] : "unknown";
-}
-
 /* The queue's; otlp_sender applies those of the backoff, log and stop. */
 static void set_defaults(struct otlp_opts *p)
 {
@@ -189,7 +178,7 @@ static void free_otlp(struct otlp *o)
 	free(o);
 }
 
-struct otlp *otlp_start(const struct cfg_telemetry *cfg, const struct otlp_opts *opts)
+struct otlp *otlp_start(const struct otlp_settings *set, const struct otlp_opts *opts)
 {
 	struct otlp *o;
 	int err;
@@ -212,7 +201,7 @@ struct otlp *otlp_start(const struct cfg_telemetry *cfg, const struct otlp_opts 
 		.ops = {.take = take_batch, .encode = encode_batch},
 		.arg = o,
 	    },
-	    cfg);
+	    set);
 	if (!o->sender) {
 		err = -errno;
 		goto fail;
@@ -233,9 +222,9 @@ fail:
 	return NULL;
 }
 
-int otlp_reconfigure(struct otlp *o, const struct cfg_telemetry *cfg)
+int otlp_reconfigure(struct otlp *o, const struct otlp_settings *set)
 {
-	return otlp_sender_reconfigure(o->sender, cfg);
+	return otlp_sender_reconfigure(o->sender, set);
 }
 
 void otlp_stop(struct otlp *o)

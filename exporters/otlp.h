@@ -2,7 +2,7 @@
 /* otlp.h: the OTLP/HTTP trace exporter. Spans go into a bounded queue that
  * never blocks its producer; one thread of its own batches them (by count and
  * by age), encodes them as protobuf, gzips them and POSTs them to the
- * Telemetry endpoint + /v1/traces, retrying what the spec says to retry.
+ * configured endpoint + /v1/traces, retrying what the spec says to retry.
  *
  * Memory is bounded by queue_spans + batch_spans spans plus one encoded batch;
  * whatever does not fit, or cannot be delivered, is dropped, counted by reason
@@ -13,19 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
-#include "otlp_retry.h"
 #include "exporters/span.h"
-
-enum otlp_drop {
-	OTLP_DROP_QUEUE_FULL = 0, /* otlp_submit() found the queue full */
-	OTLP_DROP_INVALID,	  /* all-zero trace or span id: no backend accepts it */
-	OTLP_DROP_FAILED,	  /* final error from the collector, or retries ran out */
-	OTLP_DROP_REJECTED,	  /* delivered, but refused by a partial success */
-	OTLP_DROP_SHUTDOWN,	  /* still queued or in flight when otlp_stop() gave up */
-	OTLP_DROP_ENCODE,	  /* out of memory while encoding a batch */
-	OTLP_DROP__MAX,
-};
+#include "otlp_drop.h"
+#include "otlp_retry.h"
+#include "otlp_settings.h"
 
 /* Tunables; a zero field takes the default written beside it. */
 struct otlp_opts {
@@ -52,9 +43,9 @@ struct otlp_stats {
 
 struct otlp;
 
-/* Starts the exporter thread for cfg's otlp section (which must be set).
- * opts may be NULL. Returns NULL with errno set (EINVAL: no or bad endpoint). */
-struct otlp *otlp_start(const struct cfg_telemetry *cfg, const struct otlp_opts *opts);
+/* Starts the exporter thread for set (see otlp_settings.h). opts may be
+ * NULL. Returns NULL with errno set (EINVAL: no settings or a bad endpoint). */
+struct otlp *otlp_start(const struct otlp_settings *set, const struct otlp_opts *opts);
 
 /* Copies s into the queue. Never waits for the network: returns 0, -ENOSPC
  * when the queue is full or -EINVAL for an all-zero id; both are counted as
@@ -63,9 +54,9 @@ int otlp_submit(struct otlp *o, const struct span *s);
 
 /* Replaces endpoint, headers, compression, timeout and TLS settings as a
  * whole; the next request (a retry included) uses the new set, on a new
- * connection. Returns 0, -EINVAL (no otlp section or bad endpoint; the old set
+ * connection. Returns 0, -EINVAL (no settings or a bad endpoint; the old set
  * stays) or -ENOMEM. To stop exporting, call otlp_stop(). */
-int otlp_reconfigure(struct otlp *o, const struct cfg_telemetry *cfg);
+int otlp_reconfigure(struct otlp *o, const struct otlp_settings *set);
 
 /* Delivers what is queued within stop_grace_ms, without retries, then aborts
  * the request in flight and frees everything. Returns within about
@@ -73,9 +64,5 @@ int otlp_reconfigure(struct otlp *o, const struct cfg_telemetry *cfg);
 void otlp_stop(struct otlp *o);
 
 void otlp_get_stats(struct otlp *o, struct otlp_stats *st);
-
-/* "queue_full", "invalid", "export_failed", "rejected", "shutdown", "encode_error":
- * the reason label for metrics and logs. */
-const char *otlp_drop_name(enum otlp_drop d);
 
 #endif

@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "lib/log.h"
+#include "exp_log.h"
 #include "otlp_http.h"
 
 #define POLL_SLICE_MS 1000 /* longest wait in curl_multi_poll() */
@@ -72,23 +72,23 @@ static int add_header(struct curl_slist **list, const char *line)
 	return 0;
 }
 
-static int build_headers(const struct cfg_telemetry *cfg, struct otlp_http_conf *c)
+static int build_headers(const struct otlp_settings *set, struct otlp_http_conf *c)
 {
-	char line[sizeof(cfg->headers->name) + sizeof(cfg->headers->value) + 4];
+	char line[OTLP_HEADER_NAME_MAX + OTLP_HEADER_VALUE_MAX + 4];
 
 	if (add_header(&c->headers, "Content-Type: application/x-protobuf") ||
 	    (c->gzip && add_header(&c->headers, "Content-Encoding: gzip")) ||
 	    /* curl would wait up to a second for "100 Continue" on large bodies */
 	    add_header(&c->headers, "Expect:"))
 		return -ENOMEM;
-	for (int i = 0; i < cfg->n_headers; i++) {
-		const struct cfg_header *h = &cfg->headers[i];
+	for (size_t i = 0; i < set->n_headers; i++) {
+		const struct otlp_header *h = &set->headers[i];
 
 		if (reserved_header(h->name) || strpbrk(h->name, "\r\n:") ||
 		    strpbrk(h->value, "\r\n")) {
-			log_warn("otlp: header %s is not sent: the exporter sets it, or it "
-				 "contains a line break",
-				 h->name);
+			exp_log_warn("otlp: header %s is not sent: the exporter sets it, or it "
+				     "contains a line break",
+				     h->name);
 			continue;
 		}
 		/* "Name:" tells curl to remove a header; "Name;" sends it empty */
@@ -102,16 +102,15 @@ static int build_headers(const struct cfg_telemetry *cfg, struct otlp_http_conf 
 	return 0;
 }
 
-int otlp_http_conf_new(const struct cfg_telemetry *cfg, const char *path, const char *version,
+int otlp_http_conf_new(const struct otlp_settings *set, const char *path, const char *version,
 		       struct otlp_http_conf **out)
 {
 	struct otlp_http_conf *c;
 	size_t len;
 
 	*out = NULL;
-	if (!cfg || !cfg->otlp_set ||
-	    (strncmp(cfg->otlp_endpoint, "http://", 7) &&
-	     strncmp(cfg->otlp_endpoint, "https://", 8)) ||
+	if (!set ||
+	    (strncmp(set->endpoint, "http://", 7) && strncmp(set->endpoint, "https://", 8)) ||
 	    strlen(path) >= OTLP_PATH_MAX)
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
@@ -119,18 +118,18 @@ int otlp_http_conf_new(const struct cfg_telemetry *cfg, const char *path, const 
 		return -ENOMEM;
 	/* the endpoint is a base URL, as OTEL_EXPORTER_OTLP_ENDPOINT is: the
 	 * signal's path is appended, after any trailing slash */
-	len = strnlen(cfg->otlp_endpoint, sizeof(cfg->otlp_endpoint) - 1);
-	while (len > 8 && cfg->otlp_endpoint[len - 1] == '/')
+	len = strnlen(set->endpoint, sizeof(set->endpoint) - 1);
+	while (len > 8 && set->endpoint[len - 1] == '/')
 		len--;
-	snprintf(c->url, sizeof(c->url), "%.*s%s", (int)len, cfg->otlp_endpoint, path);
-	c->gzip = cfg->otlp_gzip;
-	c->timeout_ms = cfg->otlp_timeout_ms ? cfg->otlp_timeout_ms : 10000;
-	snprintf(c->ca_file, sizeof(c->ca_file), "%s", cfg->tls_ca_file);
-	snprintf(c->cert_file, sizeof(c->cert_file), "%s", cfg->tls_cert_file);
-	snprintf(c->key_file, sizeof(c->key_file), "%s", cfg->tls_key_file);
-	c->insecure_skip_verify = cfg->tls_insecure_skip_verify;
+	snprintf(c->url, sizeof(c->url), "%.*s%s", (int)len, set->endpoint, path);
+	c->gzip = set->gzip;
+	c->timeout_ms = set->timeout_ms ? set->timeout_ms : OTLP_TIMEOUT_DEFAULT_MS;
+	snprintf(c->ca_file, sizeof(c->ca_file), "%s", set->ca_file);
+	snprintf(c->cert_file, sizeof(c->cert_file), "%s", set->cert_file);
+	snprintf(c->key_file, sizeof(c->key_file), "%s", set->key_file);
+	c->insecure_skip_verify = set->insecure_skip_verify;
 	snprintf(c->user_agent, sizeof(c->user_agent), "bpfmesh/%s", version ? version : "dev");
-	if (build_headers(cfg, c)) {
+	if (build_headers(set, c)) {
 		otlp_http_conf_free(c);
 		return -ENOMEM;
 	}
@@ -249,7 +248,7 @@ static int apply_conf(struct otlp_http *h)
 	}
 #undef SET
 	if (rc != CURLE_OK) {
-		log_error("otlp: libcurl refused a setting: %s", curl_easy_strerror(rc));
+		exp_log_error("otlp: libcurl refused a setting: %s", curl_easy_strerror(rc));
 		return -EINVAL;
 	}
 	return 0;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* otlp_http.h: the OTLP exporter's transport: libcurl settings made from a
- * Telemetry document (URL, headers, gzip, timeout, TLS) and one POST that a
+/* otlp_http.h: the OTLP exporter's transport: libcurl settings made from
+ * struct otlp_settings (URL, headers, gzip, timeout, TLS) and one POST that a
  * stop can cut short from another thread. The handles are kept between posts
  * so the connection (and its TLS session) is reused. */
 #ifndef BPFMESH_OTLP_HTTP_H
@@ -11,22 +11,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
+#include "otlp_settings.h"
 
 #define OTLP_TRACES_PATH "/v1/traces"
 #define OTLP_METRICS_PATH "/v1/metrics"
 #define OTLP_PATH_MAX 16	     /* a signal's path with its NUL */
 #define OTLP_RESPONSE_MAX (4u << 20) /* the spec's default answer limit */
 
-/* What one Telemetry document says about the connection, immutable once made. */
+/* What one otlp_settings says about the connection, immutable once made. */
 struct otlp_http_conf {
-	char url[sizeof(((struct cfg_telemetry *)0)->otlp_endpoint) + OTLP_PATH_MAX];
+	char url[OTLP_ENDPOINT_MAX + OTLP_PATH_MAX];
 	struct curl_slist *headers;
 	bool gzip;
 	uint64_t timeout_ms;
-	char ca_file[CFG_PATH_MAX];
-	char cert_file[CFG_PATH_MAX];
-	char key_file[CFG_PATH_MAX];
+	char ca_file[OTLP_FILE_MAX];
+	char cert_file[OTLP_FILE_MAX];
+	char key_file[OTLP_FILE_MAX];
 	bool insecure_skip_verify;
 	char user_agent[64];
 };
@@ -34,9 +34,9 @@ struct otlp_http_conf {
 /* Builds the settings: endpoint + path (OTLP_TRACES_PATH, OTLP_METRICS_PATH),
  * the configured headers (those that would break the protocol, or carry a
  * line break, are left out with a warning), Content-Type and, with gzip,
- * Content-Encoding. Returns 0, -EINVAL (no otlp section, not an http(s) URL, a
+ * Content-Encoding. Returns 0, -EINVAL (no settings, not an http(s) URL, a
  * path of OTLP_PATH_MAX or more) or -ENOMEM. */
-int otlp_http_conf_new(const struct cfg_telemetry *cfg, const char *path, const char *version,
+int otlp_http_conf_new(const struct otlp_settings *set, const char *path, const char *version,
 		       struct otlp_http_conf **out);
 void otlp_http_conf_free(struct otlp_http_conf *c);
 

@@ -113,7 +113,7 @@ static void free_metrics(struct otlp_metrics *m)
 	free(m);
 }
 
-struct otlp_metrics *otlp_metrics_start(const struct cfg_telemetry *cfg,
+struct otlp_metrics *otlp_metrics_start(const struct otlp_settings *set,
 					const struct otlp_metrics_opts *opts)
 {
 	struct otlp_metrics *m;
@@ -136,7 +136,7 @@ struct otlp_metrics *otlp_metrics_start(const struct cfg_telemetry *cfg,
 		.ops = {.take = take_pending, .encode = taken_snapshot},
 		.arg = m,
 	    },
-	    cfg);
+	    set);
 	if (!m->sender) {
 		err = -errno;
 		goto fail;
@@ -151,9 +151,9 @@ fail:
 	return NULL;
 }
 
-int otlp_metrics_reconfigure(struct otlp_metrics *m, const struct cfg_telemetry *cfg)
+int otlp_metrics_reconfigure(struct otlp_metrics *m, const struct otlp_settings *set)
 {
-	return otlp_sender_reconfigure(m->sender, cfg);
+	return otlp_sender_reconfigure(m->sender, set);
 }
 
 void otlp_metrics_stop(struct otlp_metrics *m)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "otlp_encode.h"
-#include "otlp_metrics.h"
+#include "otlp_metrics_snapshot.h"
 
 /* Serializes s: one ResourceMetrics per distinct (service.name,
  * service.namespace, host.name), in order of first appearance, each with one

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/log.h"
+#include "exp_log.h"
 #include "otlp_http.h"
 #include "otlp_sender.h"
 
@@ -155,8 +155,8 @@ static void log_drops(struct otlp_sender *s, uint64_t now, bool final)
 					len ? ", " : "", otlp_drop_name(d), delta);
 	}
 	if (total)
-		log_warn("%s: %" PRIu64 " %s dropped (%s); %" PRIu64 " since start",
-			 s->sig->log_prefix, total, s->sig->items, detail, all);
+		exp_log_warn("%s: %" PRIu64 " %s dropped (%s); %" PRIu64 " since start",
+			     s->sig->log_prefix, total, s->sig->items, detail, all);
 }
 
 /* A short line on what the collector said, for the log. */
@@ -192,10 +192,21 @@ static void log_failure(struct otlp_sender *s, const struct otlp_http_result *r,
 	if (!ratelog_allow(&s->fail_log, otlp_mono_ns(), s->c.drop_log_interval_ms * MS))
 		return;
 	describe_answer(r, what, sizeof(what));
-	log_error("%s: POST %s: %s; %zu %s dropped (%s)%s", s->sig->log_prefix, s->conf->url, what,
-		  n, s->sig->items, why,
-		  s->fail_log.suppressed ? "; similar failures since the last report" : "");
+	exp_log_error("%s: POST %s: %s; %zu %s dropped (%s)%s", s->sig->log_prefix, s->conf->url,
+		      what, n, s->sig->items, why,
+		      s->fail_log.suppressed ? "; similar failures since the last report" : "");
 	s->fail_log.suppressed = 0;
+}
+
+/* A debug line per retry; the hook decides whether it is shown. */
+static void log_retry(struct otlp_sender *s, const struct otlp_http_result *r, unsigned attempt,
+		      size_t n, uint64_t wait_ms)
+{
+	char what[256];
+
+	describe_answer(r, what, sizeof(what));
+	exp_log_debug("%s: attempt %u for %zu %s failed (%s), retrying in %" PRIu64 " ms",
+		      s->sig->log_prefix, attempt + 1, n, s->sig->items, what, wait_ms);
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -209,8 +220,8 @@ static void on_delivered(struct otlp_sender *s, const struct otlp_http_result *r
 	/* 200 with a body we cannot read is still a delivery: the spec has no
 	 * retry for it, and the items were taken */
 	if (s->sig->decode_response(r->body, r->body_len, &rejected, msg, sizeof(msg))) {
-		log_debug("%s: 2xx answer is not an %s; ignored", s->sig->log_prefix,
-			  s->sig->response_name);
+		exp_log_debug("%s: 2xx answer is not an %s; ignored", s->sig->log_prefix,
+			      s->sig->response_name);
 		rejected = 0;
 		msg[0] = 0;
 	}
@@ -221,16 +232,16 @@ static void on_delivered(struct otlp_sender *s, const struct otlp_http_result *r
 	if ((rejected || msg[0]) &&
 	    ratelog_allow(&s->partial_log, otlp_mono_ns(), s->c.drop_log_interval_ms * MS)) {
 		if (rejected)
-			log_warn("%s: collector rejected %" PRId64 " of %zu %s: %s",
-				 s->sig->log_prefix, rejected, n, s->sig->items,
-				 msg[0] ? msg : "(no reason given)");
+			exp_log_warn("%s: collector rejected %" PRId64 " of %zu %s: %s",
+				     s->sig->log_prefix, rejected, n, s->sig->items,
+				     msg[0] ? msg : "(no reason given)");
 		else
-			log_info("%s: collector accepted the %s with a warning: %s",
-				 s->sig->log_prefix, s->sig->items, msg);
+			exp_log_info("%s: collector accepted the %s with a warning: %s",
+				     s->sig->log_prefix, s->sig->items, msg);
 		s->partial_log.suppressed = 0;
 	}
 	if (s->failing)
-		log_info("%s: delivering to %s again", s->sig->log_prefix, s->conf->url);
+		exp_log_info("%s: delivering to %s again", s->sig->log_prefix, s->conf->url);
 	s->failing = false;
 }
 
@@ -248,7 +259,7 @@ static void adopt_pending_conf(struct otlp_sender *s)
 	otlp_http_conf_free(s->conf);
 	s->conf = c;
 	otlp_http_use(s->http, c);
-	log_info("otlp: exporting %s to %s%s", s->sig->name, c->url, c->gzip ? " (gzip)" : "");
+	exp_log_info("otlp: exporting %s to %s%s", s->sig->name, c->url, c->gzip ? " (gzip)" : "");
 }
 
 /* Sleeps ms, or less when a stop comes; new work does not cut it short, so
@@ -368,15 +379,7 @@ static void send_payload(struct otlp_sender *s, struct otlp_payload *p, bool sto
 			s->failing = true;
 			break;
 		}
-		if (log_verbosity >= LOG_DEBUG) {
-			char what[256];
-
-			describe_answer(&r, what, sizeof(what));
-			log_debug("%s: attempt %u for %zu %s failed (%s), retrying in %" PRIu64
-				  " ms",
-				  s->sig->log_prefix, attempt + 1, p->n_items, s->sig->items, what,
-				  wait_ms);
-		}
+		log_retry(s, &r, attempt, p->n_items, wait_ms);
 		count(&s->retries, 1);
 		attempt++;
 		/* a payload can be retried for half a minute: report the drops
@@ -443,7 +446,7 @@ static void *run(void *arg)
 /* ---- lifecycle ------------------------------------------------------------ */
 
 struct otlp_sender *otlp_sender_new(const struct otlp_sender_conf *c,
-				    const struct cfg_telemetry *cfg)
+				    const struct otlp_settings *set)
 {
 	pthread_condattr_t ca;
 	struct otlp_sender *s;
@@ -467,11 +470,11 @@ struct otlp_sender *otlp_sender_new(const struct otlp_sender_conf *c,
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
 
-	err = otlp_http_conf_new(cfg, s->sig->path, s->version, &s->pending_conf);
+	err = otlp_http_conf_new(set, s->sig->path, s->version, &s->pending_conf);
 	if (err) {
-		log_error("%s: %s", s->sig->log_prefix,
-			  err == -EINVAL ? "no http:// or https:// endpoint configured"
-					 : "out of memory");
+		exp_log_error("%s: %s", s->sig->log_prefix,
+			      err == -EINVAL ? "no http:// or https:// endpoint configured"
+					     : "out of memory");
 		goto fail;
 	}
 	s->http = otlp_http_new();
@@ -498,10 +501,10 @@ int otlp_sender_run(struct otlp_sender *s)
 	return err;
 }
 
-int otlp_sender_reconfigure(struct otlp_sender *s, const struct cfg_telemetry *cfg)
+int otlp_sender_reconfigure(struct otlp_sender *s, const struct otlp_settings *set)
 {
 	struct otlp_http_conf *c, *old;
-	int err = otlp_http_conf_new(cfg, s->sig->path, s->version, &c);
+	int err = otlp_http_conf_new(set, s->sig->path, s->version, &c);
 
 	if (err)
 		return err;

@@ -10,7 +10,7 @@
  * covers new work, new settings and a stop) and hands work over through
  * struct otlp_sender_ops: the sender asks for it, the exporter moves it out.
  *
- *   s = otlp_sender_new(&conf, telemetry);   then set up the queue
+ *   s = otlp_sender_new(&conf, settings);    then set up the queue
  *   otlp_sender_run(s);                      the thread starts
  *   producer: otlp_sender_lock(s); queue; otlp_sender_wake(s); otlp_sender_unlock(s);
  *   otlp_sender_stop(s);                     joins; count what is left over
@@ -22,10 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
-#include "otlp.h"
+#include "otlp_drop.h"
 #include "otlp_encode.h"
 #include "otlp_retry.h"
+#include "otlp_settings.h"
 
 /* One request body: raw protobuf, and its gzip once needed. */
 struct otlp_payload {
@@ -88,11 +88,11 @@ struct otlp_sender_stats {
 
 struct otlp_sender;
 
-/* Settings for cfg's otlp section; the thread does not run yet. Returns NULL
- * with errno set (EINVAL: no or bad endpoint, logged; ENOMEM). c->signal
- * must outlive the sender. */
+/* A sender for set (see otlp_settings.h); the thread does not run yet.
+ * Returns NULL with errno set (EINVAL: no or bad endpoint, logged; ENOMEM).
+ * c->signal must outlive the sender. */
 struct otlp_sender *otlp_sender_new(const struct otlp_sender_conf *c,
-				    const struct cfg_telemetry *cfg);
+				    const struct otlp_settings *set);
 /* InstrumentationScope.version and bpfmesh/VERSION in User-Agent. */
 const char *otlp_sender_version(const struct otlp_sender *s);
 
@@ -107,7 +107,7 @@ void otlp_sender_wake(struct otlp_sender *s);
 
 /* New settings as a whole, used from the next request on; see
  * otlp_reconfigure(). Returns 0, -EINVAL (the old set stays) or -ENOMEM. */
-int otlp_sender_reconfigure(struct otlp_sender *s, const struct cfg_telemetry *cfg);
+int otlp_sender_reconfigure(struct otlp_sender *s, const struct otlp_settings *set);
 
 /* Any thread: n items dropped for why. */
 void otlp_sender_drop(struct otlp_sender *s, enum otlp_drop why, uint64_t n);

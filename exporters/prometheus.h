@@ -18,7 +18,6 @@
  *   struct prom_label l[] = {{"service", "users"}, {"reason", "refused"}};
  *   prom_family_begin(w, "bpfmesh_connect_refusals", PROM_COUNTER, "Refused connects.");
  *   prom_sample(w, l, 2, 42);
- *   prom_write_http_histograms(w, registry);
  *   prom_finish(w, &text, &len);   // text is malloc'd: the caller frees it
  *   prom_writer_free(w);
  *
@@ -28,8 +27,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include "metrics/metrics.h"
 
 #define PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -68,17 +65,6 @@ int prom_sample(struct prom_writer *w, const struct prom_label *labels, size_t n
  * for a label named "le". */
 int prom_histogram(struct prom_writer *w, const struct prom_label *labels, size_t n,
 		   const double *bounds, size_t nbounds, const uint64_t *counts, double sum);
-
-/* http_server_request_duration_seconds and http_client_request_duration_seconds
- * from the registry, labels service_name, http_request_method,
- * http_response_status_code, http_route. Both families are written, also
- * when empty. 0 or -ENOMEM. */
-int prom_write_http_histograms(struct prom_writer *w, const struct metrics *m);
-/* The same in two steps, for series copied out of the registry: both
- * families (written also when empty), then one series. 0 or a negative
- * errno (-EINVAL: a rejected or duplicate series, counted). */
-int prom_http_families(struct prom_writer *w);
-int prom_http_histogram(struct prom_writer *w, const struct metrics_hist *h);
 
 /* The exposition, NUL-terminated, malloc'd for the caller. 0 or -ENOMEM (also
  * when any earlier allocation failed: a partial scrape would lie). */

@@ -16,6 +16,7 @@
 #include "lib/cgroup.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "trace/otlp_conf.h"
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -140,6 +141,7 @@ int agent_start(struct agent *a)
 	struct lbm_fds fds;
 
 	libbpf_set_print(libbpf_log);
+	otlp_conf_log_to_agent();
 	a->started_ns = mono_ns();
 	if (cgroup_resolve(a->opts.cgroup, a->cgroup, sizeof(a->cgroup))) {
 		log_error("no cgroup v2 mount found in /proc/mounts; pass --cgroup PATH");

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* exports.c: the span sinks the agent wires to the tracing pipeline. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/exports.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "trace/otlp_conf.h"
 
 #define STORE_SPANS 4096
 
@@ -43,13 +45,16 @@ void exports_apply(struct exports *x, const struct mesh_config *cfg)
 	const struct cfg_telemetry *tel = cfg ? cfg->telemetry : NULL;
 
 	if (tel && tel->otlp_set) {
+		struct otlp_settings *set = otlp_conf_from_telemetry(tel);
+
 		if (!x->otlp) {
-			x->otlp = otlp_start(tel, NULL);
+			x->otlp = otlp_start(set, NULL);
 			if (!x->otlp)
 				log_error("OTLP exporter to %s did not start", tel->otlp_endpoint);
 		} else {
-			otlp_reconfigure(x->otlp, tel);
+			otlp_reconfigure(x->otlp, set);
 		}
+		free(set);
 	} else if (x->otlp) {
 		otlp_stop(x->otlp);
 		x->otlp = NULL;

@@ -17,6 +17,8 @@
 #include "daemon/meshmetrics.h"
 #include "metrics/metrics.h"
 #include "daemon/metrics_export.h"
+#include "metrics/prom_http.h"
+#include "trace/otlp_conf.h"
 
 /* A histogram series copied out of the registry, so that the exposition is
  * written after the agent's lock is given back: h points into the copy. */
@@ -261,14 +263,17 @@ void metrics_export_apply(struct agent *a)
 	if (!t->metrics_start_unix_ns)
 		t->metrics_start_unix_ns = unix_now();
 	if (tel && tel->otlp_set) {
+		struct otlp_settings *set = otlp_conf_from_telemetry(tel);
+
 		if (!t->otlp_metrics) {
-			t->otlp_metrics = otlp_metrics_start(tel, NULL);
+			t->otlp_metrics = otlp_metrics_start(set, NULL);
 			if (!t->otlp_metrics)
 				log_error("OTLP metrics exporter to %s did not start",
 					  tel->otlp_endpoint);
 		} else {
-			otlp_metrics_reconfigure(t->otlp_metrics, tel);
+			otlp_metrics_reconfigure(t->otlp_metrics, set);
 		}
+		free(set);
 		t->metrics_interval_ns = tel->otlp_metrics_interval_ms * 1000000ULL;
 	} else {
 		metrics_export_stop(a);

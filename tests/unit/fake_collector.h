@@ -4,7 +4,7 @@
  * head, body and arrival time of the first FAKE_MAX requests and answers each
  * as its script says (status, Retry-After, body, a delay, or no answer at
  * all); later requests get 200. Also the helpers those tests share: a
- * monotonic clock, WAIT_UNTIL, gunzip, a Telemetry section for a port and the
+ * monotonic clock, WAIT_UNTIL, gunzip, exporter settings for a port and the
  * group setup.
  *
  * Static functions in a header: the Makefile builds every tests/unit/test_*.c
@@ -29,9 +29,9 @@
 #include <protobuf-c/protobuf-c.h>
 #include <zlib.h>
 
-#include "config/config.h"
+#include "exporters/exp_log.h"
 #include "exporters/otlp_encode.h"
-#include "lib/log.h"
+#include "exporters/otlp_settings.h"
 
 #define MS 1000000ULL
 #define FAKE_MAX 8
@@ -218,15 +218,14 @@ static inline void fake_stop(struct fake *f)
 	free(f);
 }
 
-/* An otlp section for the fake's port (heap: the struct is large). */
-static inline struct cfg_telemetry *telemetry(uint16_t port, bool gzip)
+/* Exporter settings for the fake's port (heap: the struct is large). */
+static inline struct otlp_settings *settings(uint16_t port, bool gzip)
 {
-	struct cfg_telemetry *t = calloc(1, sizeof(*t));
+	struct otlp_settings *t = calloc(1, sizeof(*t));
 
-	t->otlp_set = true;
-	snprintf(t->otlp_endpoint, sizeof(t->otlp_endpoint), "http://127.0.0.1:%u/", port);
-	t->otlp_gzip = gzip;
-	t->otlp_timeout_ms = 2000;
+	snprintf(t->endpoint, sizeof(t->endpoint), "http://127.0.0.1:%u/", port);
+	t->gzip = gzip;
+	t->timeout_ms = 2000;
 	return t;
 }
 
@@ -312,6 +311,13 @@ static inline void assert_retried_export(const struct fake *f, const char *path)
 }
 
 /* The group setup: the tests talk to 127.0.0.1 only, with no proxy in between. */
+/* The exporters' warnings and errors, without their info lines. */
+static inline void warnings_to_stderr(enum exp_log_level level, const char *msg)
+{
+	if (level <= EXP_LOG_WARN)
+		fprintf(stderr, "%s\n", msg);
+}
+
 static inline int fake_collector_setup(void **state)
 {
 	(void)state;
@@ -321,7 +327,7 @@ static inline int fake_collector_setup(void **state)
 	unsetenv("HTTPS_PROXY");
 	unsetenv("all_proxy");
 	unsetenv("ALL_PROXY");
-	log_verbosity = LOG_WARN;
+	exp_log_set(warnings_to_stderr);
 	return 0;
 }
 

@@ -584,8 +584,8 @@ static ExportReq *decode_gzip_body(const struct otlp_buf *body)
 static void test_export_retry_after_and_partial(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, true);
-	struct cfg_header hdr = {"X-Tenant", "team-a"};
+	struct otlp_settings *t = settings(f->port, true);
+	struct otlp_header hdr = {"X-Tenant", "team-a"};
 	struct otlp_opts o = {.batch_delay_ms = 20,
 			      .backoff = {.initial_ms = 20, .max_ms = 50, .max_elapsed_ms = 5000},
 			      .scope_version = "9.9"};
@@ -635,7 +635,7 @@ static void test_export_retry_after_and_partial(void **state)
 static void test_export_not_retryable(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, false);
+	struct otlp_settings *t = settings(f->port, false);
 	struct otlp_opts o = {.batch_delay_ms = 20, .backoff = {.initial_ms = 10}};
 	struct span s = make_span(1, "a", "", "");
 	struct otlp_stats st;
@@ -669,7 +669,7 @@ static void test_export_not_retryable(void **state)
  * going; the queue fills, further spans are refused at once and counted. */
 static void test_queue_full_drops(void **state)
 {
-	struct cfg_telemetry *t = telemetry(9, true);
+	struct otlp_settings *t = settings(9, true);
 	struct otlp_opts o = {.queue_spans = 4,
 			      .batch_spans = 2,
 			      .batch_delay_ms = 10,
@@ -719,14 +719,14 @@ static void test_queue_full_drops(void **state)
 static void test_stop_aborts_hung_request(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, true);
+	struct otlp_settings *t = settings(f->port, true);
 	struct otlp_opts o = {.batch_delay_ms = 10, .stop_grace_ms = 300};
 	struct span s = make_span(1, "a", "", "");
 	struct otlp *x;
 	uint64_t t0;
 
 	(void)state;
-	t->otlp_timeout_ms = 10000;
+	t->timeout_ms = 10000;
 	f->script[0].hang = true;
 	fake_go(f);
 	x = otlp_start(t, &o);
@@ -745,7 +745,7 @@ static void test_stop_aborts_hung_request(void **state)
 static void test_stop_delivers_queue(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, true);
+	struct otlp_settings *t = settings(f->port, true);
 	struct otlp_opts o = {.batch_delay_ms = 60000, .stop_grace_ms = 2000};
 	struct span s = make_span(1, "a", "", "");
 	struct otlp *x;
@@ -773,7 +773,7 @@ static void test_stop_delivers_queue(void **state)
 static void test_invalid_and_batch_size(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, true);
+	struct otlp_settings *t = settings(f->port, true);
 	struct otlp_opts o = {.batch_spans = 3, .batch_delay_ms = 60000};
 	struct span s = make_span(1, "a", "", ""), bad = s;
 	struct otlp_stats st;
@@ -805,11 +805,11 @@ static void test_invalid_and_batch_size(void **state)
 static void test_reconfigure(void **state)
 {
 	struct fake *a = fake_start(), *b = fake_start();
-	struct cfg_telemetry *ta = telemetry(a->port, true), *tb = telemetry(b->port, false);
-	struct cfg_header hdr = {"Authorization", "Bearer xyz"};
+	struct otlp_settings *ta = settings(a->port, true), *tb = settings(b->port, false);
+	struct otlp_header hdr = {"Authorization", "Bearer xyz"};
 	struct otlp_opts o = {.batch_delay_ms = 10};
 	struct span s = make_span(1, "a", "", "");
-	struct cfg_telemetry none = {0};
+	struct otlp_settings none = {0};
 	struct otlp_stats st;
 	struct otlp *x;
 
@@ -843,7 +843,7 @@ static void test_reconfigure(void **state)
  * while the thread is busy retrying. */
 static void test_drop_log_rate_limited(void **state)
 {
-	struct cfg_telemetry *t = telemetry(9, true);
+	struct otlp_settings *t = settings(9, true);
 	struct otlp_opts o = {.queue_spans = 2,
 			      .batch_spans = 2,
 			      .batch_delay_ms = 10,
@@ -852,15 +852,15 @@ static void test_drop_log_rate_limited(void **state)
 			      .stop_grace_ms = 100};
 	struct span s = make_span(1, "a", "", "");
 	char path[] = "/tmp/test_otlp_log.XXXXXX", line[512];
-	int fd = mkstemp(path), saved = dup(STDERR_FILENO), reports = 0, lvl = log_verbosity;
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO), reports = 0;
 	uint64_t t0 = mono_ns(), elapsed_ms;
 	struct otlp *x;
 	FILE *f;
 
 	(void)state;
 	assert_true(fd >= 0 && saved >= 0);
+	/* the group setup's log hook writes warnings to stderr */
 	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
-	log_verbosity = LOG_WARN;
 	x = otlp_start(t, &o);
 	assert_non_null(x);
 	/* 700 ms of a producer that finds the queue full */
@@ -872,7 +872,6 @@ static void test_drop_log_rate_limited(void **state)
 	elapsed_ms = (mono_ns() - t0) / MS;
 	dup2(saved, STDERR_FILENO);
 	close(saved);
-	log_verbosity = lvl;
 
 	f = fdopen(fd, "r");
 	rewind(f);
@@ -888,16 +887,19 @@ static void test_drop_log_rate_limited(void **state)
 
 static void test_start_refuses_bad_config(void **state)
 {
-	struct cfg_telemetry t = {0};
+	struct otlp_settings t = {0};
 
 	(void)state;
 	errno = 0;
 	assert_null(otlp_start(NULL, NULL));
 	assert_int_equal(errno, EINVAL);
-	assert_null(otlp_start(&t, NULL)); /* no otlp section */
-	t.otlp_set = true;
-	snprintf(t.otlp_endpoint, sizeof(t.otlp_endpoint), "ftp://127.0.0.1:4318");
+	errno = 0;
+	assert_null(otlp_start(&t, NULL)); /* no endpoint */
+	assert_int_equal(errno, EINVAL);
+	snprintf(t.endpoint, sizeof(t.endpoint), "ftp://127.0.0.1:4318");
+	errno = 0;
 	assert_null(otlp_start(&t, NULL));
+	assert_int_equal(errno, EINVAL);
 	assert_string_equal(otlp_drop_name(OTLP_DROP_QUEUE_FULL), "queue_full");
 	assert_string_equal(otlp_drop_name(OTLP_DROP_FAILED), "export_failed");
 }

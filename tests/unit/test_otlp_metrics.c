@@ -766,8 +766,8 @@ static void assert_accounted(const struct otlp_metrics_stats *st)
 static void test_export_retry_after_and_partial(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, true);
-	struct cfg_header hdr = {"X-Tenant", "team-a"};
+	struct otlp_settings *t = settings(f->port, true);
+	struct otlp_header hdr = {"X-Tenant", "team-a"};
 	struct otlp_metrics_opts o = {
 	    .backoff = {.initial_ms = 20, .max_ms = 50, .max_elapsed_ms = 5000},
 	    .scope_version = "9.9"};
@@ -817,7 +817,7 @@ static void test_export_retry_after_and_partial(void **state)
 static void test_newer_snapshot_replaces_retry(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, false);
+	struct otlp_settings *t = settings(f->port, false);
 	struct otlp_metrics_opts o = {.backoff = {.initial_ms = 20, .max_elapsed_ms = 5000}};
 	struct fixture *a = fixture_new(1), *b = fixture_new(2), *c = fixture_new(3);
 	struct otlp_metrics_stats st;
@@ -866,7 +866,7 @@ static void test_newer_snapshot_replaces_retry(void **state)
 static void test_newer_snapshot_waits_for_slow_request(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, true);
+	struct otlp_settings *t = settings(f->port, true);
 	struct fixture *a = fixture_new(1), *b = fixture_new(2), *c = fixture_new(3);
 	struct otlp_metrics_stats st;
 	struct otlp_metrics *m;
@@ -911,7 +911,7 @@ static void test_newer_snapshot_waits_for_slow_request(void **state)
  * last one as a shutdown drop. */
 static void test_dead_collector_never_blocks(void **state)
 {
-	struct cfg_telemetry *t = telemetry(9, true);
+	struct otlp_settings *t = settings(9, true);
 	struct otlp_metrics_opts o = {
 	    .backoff = {.initial_ms = 20, .max_ms = 50, .max_elapsed_ms = 60000},
 	    .stop_grace_ms = 200};
@@ -955,7 +955,7 @@ static void test_dead_collector_never_blocks(void **state)
 static void test_hung_collector(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, true);
+	struct otlp_settings *t = settings(f->port, true);
 	struct otlp_metrics_opts o = {.stop_grace_ms = 300};
 	struct fixture *fx = fixture_new(5);
 	struct otlp_metrics_stats st;
@@ -963,7 +963,7 @@ static void test_hung_collector(void **state)
 	uint64_t t0;
 
 	(void)state;
-	t->otlp_timeout_ms = 10000;
+	t->timeout_ms = 10000;
 	f->script[0].hang = true;
 	fake_go(f);
 	m = otlp_metrics_start(t, &o);
@@ -989,7 +989,7 @@ static void test_hung_collector(void **state)
 static void test_export_not_retryable(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, false);
+	struct otlp_settings *t = settings(f->port, false);
 	struct otlp_metrics_opts o = {.backoff = {.initial_ms = 10}};
 	struct fixture *fx = fixture_new(5);
 	struct otlp_metrics_stats st;
@@ -1025,7 +1025,7 @@ static void test_export_not_retryable(void **state)
 static void test_stop_delivers(void **state)
 {
 	struct fake *f = fake_start();
-	struct cfg_telemetry *t = telemetry(f->port, true);
+	struct otlp_settings *t = settings(f->port, true);
 	struct fixture *fx = fixture_new(5);
 	struct otlp_metrics *m;
 
@@ -1045,7 +1045,7 @@ static void test_stop_delivers(void **state)
  * not queued and leaves a waiting one alone. */
 static void test_submit_invalid(void **state)
 {
-	struct cfg_telemetry *t = telemetry(9, true);
+	struct otlp_settings *t = settings(9, true);
 	struct otlp_metrics_opts o = {.backoff = {.initial_ms = 2000}, .stop_grace_ms = 100};
 	struct fixture *fx = fixture_new(5);
 	struct otlp_number_point bad = {.time_unix_ns = 0};
@@ -1078,15 +1078,14 @@ static void test_submit_invalid(void **state)
 static void test_reconfigure(void **state)
 {
 	struct fake *a = fake_start(), *b = fake_start();
-	struct cfg_telemetry *ta = telemetry(a->port, true), *tb = telemetry(b->port, false);
-	struct cfg_telemetry none = {0};
+	struct otlp_settings *ta = settings(a->port, true), *tb = settings(b->port, false);
+	struct otlp_settings none = {0};
 	struct fixture *fx = fixture_new(5);
 	struct otlp_metrics_stats st;
 	struct otlp_metrics *m;
 
 	(void)state;
-	snprintf(tb->otlp_endpoint, sizeof(tb->otlp_endpoint), "http://127.0.0.1:%u/otlp//",
-		 b->port);
+	snprintf(tb->endpoint, sizeof(tb->endpoint), "http://127.0.0.1:%u/otlp//", b->port);
 	fake_go(a);
 	fake_go(b);
 	m = otlp_metrics_start(ta, NULL);
@@ -1113,31 +1112,34 @@ static void test_reconfigure(void **state)
 
 static void test_start_refuses_bad_config(void **state)
 {
-	struct cfg_telemetry t = {0};
+	struct otlp_settings t = {0};
 
 	(void)state;
 	errno = 0;
 	assert_null(otlp_metrics_start(NULL, NULL));
 	assert_int_equal(errno, EINVAL);
-	assert_null(otlp_metrics_start(&t, NULL)); /* no otlp section */
-	t.otlp_set = true;
-	snprintf(t.otlp_endpoint, sizeof(t.otlp_endpoint), "ftp://127.0.0.1:4318");
+	errno = 0;
+	assert_null(otlp_metrics_start(&t, NULL)); /* no endpoint */
+	assert_int_equal(errno, EINVAL);
+	snprintf(t.endpoint, sizeof(t.endpoint), "ftp://127.0.0.1:4318");
+	errno = 0;
 	assert_null(otlp_metrics_start(&t, NULL));
+	assert_int_equal(errno, EINVAL);
 	otlp_metrics_stop(NULL);
 }
 
-/* The longest endpoint the config takes still gets its whole /v1/metrics. */
+/* The longest endpoint the settings take still gets its whole /v1/metrics. */
 static void test_longest_endpoint(void **state)
 {
-	struct cfg_telemetry *t = telemetry(9, true);
+	struct otlp_settings *t = settings(9, true);
 	struct otlp_metrics_opts o = {.stop_grace_ms = 100};
 	struct otlp_metrics *m;
-	size_t n = sizeof(t->otlp_endpoint) - 1;
+	size_t n = sizeof(t->endpoint) - 1;
 
 	(void)state;
-	memset(t->otlp_endpoint, 'a', n);
-	memcpy(t->otlp_endpoint, "http://", 7);
-	t->otlp_endpoint[n] = 0;
+	memset(t->endpoint, 'a', n);
+	memcpy(t->endpoint, "http://", 7);
+	t->endpoint[n] = 0;
 	m = otlp_metrics_start(t, &o);
 	assert_non_null(m);
 	otlp_metrics_stop(m);
