@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 
 #include "lb/access.h"
+#include "lb/lbabi.h"
 #include "bpf/lb.h"
 #include "lib/cgroup.h"
 #include "lib/log.h"
@@ -66,9 +67,11 @@ void access_init(struct access *ac, int map_fd)
 static int want_policy(struct access *ac, struct wants *ws, const struct mesh_config *cfg,
 		       const struct cfg_access_policy *ap, uint32_t svc_id)
 {
-	uint8_t action = ap->action == CFG_DENY ? LB_ACCESS_DENY : LB_ACCESS_ALLOW;
+	int action = lb_access_action_of(ap->action);
 	int err;
 
+	if (action < 0)
+		return action;
 	if (action == LB_ACCESS_ALLOW && (err = want_put(ws, svc_id, 0, LB_ACCESS_ALLOW_ONLY)))
 		return err;
 	for (int f = 0; f < ap->n_from; f++) {
