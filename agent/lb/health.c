@@ -19,8 +19,6 @@
 
 #define MS 1000000ULL
 
-static const char *const state_names[] = {"healthy", "ejected", "half-open"};
-static const char *const breaker_names[] = {"CLOSED", "OPEN", "HALF_OPEN"};
 static const char *const reason_names[LB_REASON_MAX] = {
     [LB_REASON_NONE] = "",
     [LB_REASON_CONNECT_FAILURES] = "consecutive connect failures",
@@ -34,9 +32,33 @@ static const char *const reason_names[LB_REASON_MAX] = {
     [LB_REASON_ACTIVE_OK] = "active health check passed",
 };
 
-const char *health_state_name(int s) { return s >= 0 && s < 3 ? state_names[s] : "unknown"; }
+/* Switches on the kernel's enums (bpf/health.h): a state added there and not
+ * named here fails the build (-Wswitch). */
+const char *health_state_name(int s)
+{
+	switch ((enum lb_ep_state)s) {
+	case LB_EP_HEALTHY:
+		return "healthy";
+	case LB_EP_EJECTED:
+		return "ejected";
+	case LB_EP_HALF_OPEN:
+		return "half-open";
+	}
+	return "unknown";
+}
 
-const char *health_breaker_name(int s) { return s >= 0 && s < 3 ? breaker_names[s] : "unknown"; }
+const char *health_breaker_name(int s)
+{
+	switch ((enum lb_breaker_state)s) {
+	case LB_BREAKER_CLOSED:
+		return "CLOSED";
+	case LB_BREAKER_OPEN:
+		return "OPEN";
+	case LB_BREAKER_HALF_OPEN:
+		return "HALF_OPEN";
+	}
+	return "unknown";
+}
 
 const char *health_reason_name(int r)
 {
