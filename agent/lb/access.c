@@ -104,8 +104,8 @@ int access_apply(struct access *ac, const struct mesh_config *cfg, const struct 
 		const struct cfg_access_policy *ap = &cfg->access[i];
 
 		/* one service has a kernel service per port and family */
-		for (uint32_t id = 1; !err && id < lm->max_svc; id++)
-			if (lm->svcs[id].used && lm->svcs[id].cfg_si == ap->service_idx)
+		for (uint32_t id = 1; !err && id < lm->mir.max_svc; id++)
+			if (lm->mir.svcs[id].used && lm->mir.svcs[id].cfg_si == ap->service_idx)
 				err = want_policy(ac, &ws, cfg, ap, id);
 	}
 	if (err)

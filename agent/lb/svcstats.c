@@ -71,8 +71,8 @@ void svcstats_service(struct agent *a, int si, struct svc_view *v)
 	bool any = false;
 
 	memset(v, 0, sizeof(*v));
-	for (uint32_t id = 1; id < a->lm.max_svc; id++)
-		if (a->lm.svcs[id].used && a->lm.svcs[id].cfg_si == si)
+	for (uint32_t id = 1; id < a->lm.mir.max_svc; id++)
+		if (a->lm.mir.svcs[id].used && a->lm.mir.svcs[id].cfg_si == si)
 			add_rt(a, id, v, &any);
 }
 
@@ -84,10 +84,10 @@ int svcstats_services(struct agent *a, struct svc_view *v, int n)
 		return -ENOMEM;
 	memset(v, 0, n * sizeof(*v));
 	/* one pass over the kernel services, not one per configured service */
-	for (uint32_t id = 1; id < a->lm.max_svc; id++) {
-		int si = a->lm.svcs[id].cfg_si;
+	for (uint32_t id = 1; id < a->lm.mir.max_svc; id++) {
+		int si = a->lm.mir.svcs[id].cfg_si;
 
-		if (a->lm.svcs[id].used && si >= 0 && si < n)
+		if (a->lm.mir.svcs[id].used && si >= 0 && si < n)
 			add_rt(a, id, &v[si], &any[si]);
 	}
 	free(any);
