@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* access.c: the wanted lb_access entries are computed whole, then the map is
- * diffed against them: stale keys deleted, the rest written. */
+/* access.c: AccessPolicy into lb_access (see access.h). The wanted entries
+ * are computed whole, then the map is diffed against them: stale keys
+ * deleted, the rest written. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
