@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* lb.h: the ABI of the load-balancing component, shared by bpf/lb.bpf.c and the
- * agent (agent/lb/lbmaps.c). Pinned maps outlive binaries: never reuse a field,
- * mark retired ones reserved, and bump LB_ABI_VERSION (and rename the map)
- * when a layout changes, so an agent refuses pins it cannot read.
+ * agent (agent/lb/: lbplan.c plans the contents, lbmaps.c writes them).
+ * Pinned maps outlive binaries: never reuse a field, mark retired ones
+ * reserved, and bump LB_ABI_VERSION (and rename the map) when a layout
+ * changes, so an agent refuses pins it cannot read.
  */
 #ifndef BPFMESH_LB_H
 #define BPFMESH_LB_H

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* access.c: the wanted lb_access entries are computed whole, then the map is
- * diffed against them: stale keys deleted, the rest written. */
+/* access.c: AccessPolicy into lb_access (see access.h). The wanted entries
+ * are computed whole, then the map is diffed against them: stale keys
+ * deleted, the rest written. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "lb/access.h"
+#include "lb/lbabi.h"
 #include "bpf/lb.h"
 #include "lib/cgroup.h"
 #include "lib/log.h"
@@ -66,9 +68,11 @@ void access_init(struct access *ac, int map_fd)
 static int want_policy(struct access *ac, struct wants *ws, const struct mesh_config *cfg,
 		       const struct cfg_access_policy *ap, uint32_t svc_id)
 {
-	uint8_t action = ap->action == CFG_DENY ? LB_ACCESS_DENY : LB_ACCESS_ALLOW;
+	int action = lb_access_action_of(ap->action);
 	int err;
 
+	if (action < 0)
+		return action;
 	if (action == LB_ACCESS_ALLOW && (err = want_put(ws, svc_id, 0, LB_ACCESS_ALLOW_ONLY)))
 		return err;
 	for (int f = 0; f < ap->n_from; f++) {
@@ -101,8 +105,8 @@ int access_apply(struct access *ac, const struct mesh_config *cfg, const struct 
 		const struct cfg_access_policy *ap = &cfg->access[i];
 
 		/* one service has a kernel service per port and family */
-		for (uint32_t id = 1; !err && id < lm->max_svc; id++)
-			if (lm->svcs[id].used && lm->svcs[id].cfg_si == ap->service_idx)
+		for (uint32_t id = 1; !err && id < lm->mir.max_svc; id++)
+			if (lm->mir.svcs[id].used && lm->mir.svcs[id].cfg_si == ap->service_idx)
 				err = want_policy(ac, &ws, cfg, ap, id);
 	}
 	if (err)

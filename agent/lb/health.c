@@ -21,8 +21,6 @@
 
 #define MS 1000000ULL
 
-static const char *const state_names[] = {"healthy", "ejected", "half-open"};
-static const char *const breaker_names[] = {"CLOSED", "OPEN", "HALF_OPEN"};
 static const char *const reason_names[LB_REASON_MAX] = {
     [LB_REASON_NONE] = "",
     [LB_REASON_CONNECT_FAILURES] = "consecutive connect failures",
@@ -36,9 +34,33 @@ static const char *const reason_names[LB_REASON_MAX] = {
     [LB_REASON_ACTIVE_OK] = "active health check passed",
 };
 
-const char *health_state_name(int s) { return s >= 0 && s < 3 ? state_names[s] : "unknown"; }
+/* Switches on the kernel's enums (bpf/health.h): a state added there and not
+ * named here fails the build (-Wswitch). */
+const char *health_state_name(int s)
+{
+	switch ((enum lb_ep_state)s) {
+	case LB_EP_HEALTHY:
+		return "healthy";
+	case LB_EP_EJECTED:
+		return "ejected";
+	case LB_EP_HALF_OPEN:
+		return "half-open";
+	}
+	return "unknown";
+}
 
-const char *health_breaker_name(int s) { return s >= 0 && s < 3 ? breaker_names[s] : "unknown"; }
+const char *health_breaker_name(int s)
+{
+	switch ((enum lb_breaker_state)s) {
+	case LB_BREAKER_CLOSED:
+		return "CLOSED";
+	case LB_BREAKER_OPEN:
+		return "OPEN";
+	case LB_BREAKER_HALF_OPEN:
+		return "HALF_OPEN";
+	}
+	return "unknown";
+}
 
 const char *health_reason_name(int r)
 {
@@ -108,13 +130,13 @@ int health_apply(struct health *h, const struct mesh_config *cfg)
 	int rc = 0;
 
 	h->cfg = cfg;
-	for (id = 1; id < lm->max_svc; id++) {
+	for (id = 1; id < lm->mir.max_svc; id++) {
 		const struct cfg_traffic_policy *tp;
 		struct lb_svc_policy pol, cur;
 
-		if (!lm->svcs[id].used)
+		if (!lm->mir.svcs[id].used)
 			continue;
-		tp = health_policy_of(cfg, lm->svcs[id].cfg_si);
+		tp = health_policy_of(cfg, lm->mir.svcs[id].cfg_si);
 		if (!tp) {
 			bpf_map_delete_elem(lm->fd.svc_policy, &id);
 			continue;
@@ -125,7 +147,7 @@ int health_apply(struct health *h, const struct mesh_config *cfg)
 			continue;
 		if (bpf_map_update_elem(lm->fd.svc_policy, &id, &pol, BPF_ANY)) {
 			rc = -errno;
-			log_error("service %s: writing its policy: %s", lm->svcs[id].key,
+			log_error("service %s: writing its policy: %s", lm->mir.svcs[id].key,
 				  strerror(errno));
 		}
 	}
@@ -134,13 +156,14 @@ int health_apply(struct health *h, const struct mesh_config *cfg)
 
 static const char *svc_key(struct health *h, uint32_t id)
 {
-	return id && id < h->lm->max_svc && h->lm->svcs[id].used ? h->lm->svcs[id].key : "?";
+	return id && id < h->lm->mir.max_svc && h->lm->mir.svcs[id].used ? h->lm->mir.svcs[id].key
+									 : "?";
 }
 
 static void ep_str(struct health *h, uint32_t id, char *buf, size_t len)
 {
-	if (id && id < h->lm->max_be && h->lm->bes[id].used)
-		lbm_backend_str(&h->lm->bes[id], buf, len);
+	if (id && id < h->lm->mir.max_be && h->lm->mir.bes[id].used)
+		lbm_backend_str(&h->lm->mir.bes[id], buf, len);
 	else
 		snprintf(buf, len, "endpoint#%u", id);
 }
@@ -155,12 +178,12 @@ static void terminate_ejected(struct health *h, uint32_t ep_id, uint32_t svc_id)
 	char ep[64];
 	int n, netns;
 
-	if (!h->term || ep_id >= h->lm->max_be || !h->lm->bes[ep_id].used)
+	if (!h->term || ep_id >= h->lm->mir.max_be || !h->lm->mir.bes[ep_id].used)
 		return;
 	if (bpf_map_lookup_elem(h->lm->fd.svc_policy, &svc_id, &pol) ||
 	    !(pol.flags & LB_POL_TERMINATE))
 		return;
-	b = &h->lm->bes[ep_id];
+	b = &h->lm->mir.bes[ep_id];
 	lbm_be_key(b, &k);
 	n = terminator_run(h->term, &k, 1, &netns);
 	ep_str(h, ep_id, ep, sizeof(ep));
@@ -178,7 +201,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e))
 		return 0;
 	h->transitions++;
-	if (h->watch && e->ep_id && e->ep_id < h->lm->max_be)
+	if (h->watch && e->ep_id && e->ep_id < h->lm->mir.max_be)
 		h->watch[e->ep_id] = 1;
 	ep_str(h, e->ep_id, ep, sizeof(ep));
 	secs = e->until > e->ts ? (e->until - e->ts) / 1e9 : 0;
@@ -219,7 +242,7 @@ int health_init(struct health *h, struct lbmaps *lm, int events_fd, int drops_fd
 	h->events_fd = events_fd;
 	h->drops_fd = drops_fd;
 	h->lost_fd = lost_fd;
-	h->watch = calloc(lm->max_be, 1);
+	h->watch = calloc(lm->mir.max_be, 1);
 	if (!h->watch)
 		return -ENOMEM;
 	h->rb = ring_buffer__new(events_fd, on_event, h, NULL);
@@ -254,13 +277,13 @@ void health_tick(struct health *h, uint64_t now)
 	if (now - h->last_tick_ns < 1000 * MS)
 		return;
 	h->last_tick_ns = now;
-	for (id = 1; id < lm->max_be; id++) {
+	for (id = 1; id < lm->mir.max_be; id++) {
 		const struct cfg_traffic_policy *tp;
 		struct lb_ep_health st;
 		uint64_t interval;
 
 		/* only endpoints an event named, after one full scan at start */
-		if (!lm->bes[id].used || (h->scanned && !h->watch[id]))
+		if (!lm->mir.bes[id].used || (h->scanned && !h->watch[id]))
 			continue;
 		if (bpf_map_lookup_elem_flags(lm->fd.ep_health, &id, &st, BPF_F_LOCK))
 			continue;
@@ -269,8 +292,8 @@ void health_tick(struct health *h, uint64_t now)
 			continue;
 		}
 		h->watch[id] = 1;
-		tp = st.svc_id < lm->max_svc && lm->svcs[st.svc_id].used
-			 ? health_policy_of(h->cfg, lm->svcs[st.svc_id].cfg_si)
+		tp = st.svc_id < lm->mir.max_svc && lm->mir.svcs[st.svc_id].used
+			 ? health_policy_of(h->cfg, lm->mir.svcs[st.svc_id].cfg_si)
 			 : NULL;
 		interval = tp ? tp->interval_ms * MS : 10000 * MS;
 		if (now - st.changed_at < interval)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lbtable.h: the lookup tables the kernel selects endpoints from, computed in
- * userspace: the weighted slot table (random, roundRobin) and the maglev
- * table. Pure functions, unit-tested in tests/unit/test_lbtable.c. */
+/* lbtable.h: the table math behind the lookup tables the kernel selects
+ * endpoints from: the weighted slot table (random, roundRobin) and the maglev
+ * table, over endpoint indexes. Pure functions that lbplan.c turns into each
+ * service's tables of ep ids; unit-tested in tests/unit/test_lbtable.c. */
 #ifndef BPFMESH_LBTABLE_H
 #define BPFMESH_LBTABLE_H
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* loader.h: loading, pinning, attaching and adopting the kernel programs. */
+/* loader.h: loading, pinning, attaching and adopting the kernel programs,
+ * sizing their maps (--max-*) and handing the map fds to lbmaps. */
 #ifndef BPFMESH_LOADER_H
 #define BPFMESH_LOADER_H
 

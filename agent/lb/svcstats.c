@@ -71,8 +71,8 @@ void svcstats_service(struct lbmaps *lm, struct health *hl, int si, struct svc_v
 	bool any = false;
 
 	memset(v, 0, sizeof(*v));
-	for (uint32_t id = 1; id < lm->max_svc; id++)
-		if (lm->svcs[id].used && lm->svcs[id].cfg_si == si)
+	for (uint32_t id = 1; id < lm->mir.max_svc; id++)
+		if (lm->mir.svcs[id].used && lm->mir.svcs[id].cfg_si == si)
 			add_rt(hl, id, v, &any);
 }
 
@@ -84,10 +84,10 @@ int svcstats_services(struct lbmaps *lm, struct health *hl, struct svc_view *v, 
 		return -ENOMEM;
 	memset(v, 0, n * sizeof(*v));
 	/* one pass over the kernel services, not one per configured service */
-	for (uint32_t id = 1; id < lm->max_svc; id++) {
-		int si = lm->svcs[id].cfg_si;
+	for (uint32_t id = 1; id < lm->mir.max_svc; id++) {
+		int si = lm->mir.svcs[id].cfg_si;
 
-		if (lm->svcs[id].used && si >= 0 && si < n)
+		if (lm->mir.svcs[id].used && si >= 0 && si < n)
 			add_rt(hl, id, &v[si], &any[si]);
 	}
 	free(any);
