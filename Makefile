@@ -141,6 +141,7 @@ bench: deps all
 check:
 	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning -Iagent -I. agent exporters
+	tests/check_layers.sh
 	@# one license for the kernel code (SPDX, the object's license string) and
 	@# one for the rest: README.md, "License"
 	@bad="$$(grep -L '^/[/*] SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)' bpf/*.[ch] bpf/lib/*.h) \
