@@ -205,15 +205,16 @@ int cmd_agent(int argc, char **argv)
 		 a.opts.listen);
 
 	while (!agent_exiting) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 		    {.fd = agent_health_fd(&a), .events = POLLIN},
 		    {.fd = agent_trace_fd(&a), .events = POLLIN},
+		    {.fd = agent_cgroups_fd(&a), .events = POLLIN},
 		    {.fd = wfd, .events = POLLIN},
 		};
 		/* 20 ms: the capture programs wake us only when their ring
 		 * fills up, so we read it on this beat (and the span builder
 		 * wants a tick every 50 ms) */
-		int n = poll(pfd, wfd >= 0 ? 3 : 2, 20);
+		int n = poll(pfd, 4, 20); /* a negative fd is skipped */
 
 		if (n < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -221,7 +222,8 @@ int cmd_agent(int argc, char **argv)
 		}
 		agent_consume(&a, n > 0 && (pfd[0].revents & POLLIN));
 		now = mono_ns();
-		if (n > 0 && wfd >= 0 && (pfd[2].revents & POLLIN))
+		agent_follow_cgroups(&a, now);
+		if (n > 0 && wfd >= 0 && (pfd[3].revents & POLLIN))
 			cfgw_read(&watch, now);
 		cfgw_check(&watch, now);
 		if (agent_hangup) {

@@ -192,6 +192,16 @@ int agent_health_fd(struct agent *a) { return health_events_fd(&a->health); }
 
 int agent_trace_fd(struct agent *a) { return tracing_fd(&a->tracing); }
 
+int agent_cgroups_fd(struct agent *a) { return access_fd(&a->access); }
+
+void agent_follow_cgroups(struct agent *a, uint64_t now)
+{
+	pthread_mutex_lock(&a->lock);
+	if (a->cfg && a->cfg->n_access && access_changed(&a->access, now))
+		access_follow(&a->access, a->cfg, &a->lm);
+	pthread_mutex_unlock(&a->lock);
+}
+
 void agent_consume(struct agent *a, bool health_events)
 {
 	if (health_events) {
@@ -212,17 +222,12 @@ void agent_tick(struct agent *a, uint64_t now)
 	tracing_tick(&a->tracing, now);
 	exports_tick(&a->exp, now);
 	metrics_export_tick(a, now);
-	/* interfaces and workload cgroups named in the config that did not
-	 * exist yet */
-	if ((a->tcg.missing || a->access.missing) && a->cfg &&
-	    now - a->missing_retried_ns > 2000000000ULL) {
+	/* interfaces named in the config that did not exist yet (workload
+	 * cgroups are followed: agent_follow_cgroups) */
+	if (a->tcg.missing && a->cfg && now - a->missing_retried_ns > 2000000000ULL) {
 		a->missing_retried_ns = now;
-		if (a->tcg.missing) {
-			tcguard_apply(&a->tcg, a->cfg);
-			loader_set_tc_capture(&a->ld, a->tcg.n_attached > 0);
-		}
-		if (a->access.missing)
-			access_apply(&a->access, a->cfg, &a->lm);
+		tcguard_apply(&a->tcg, a->cfg);
+		loader_set_tc_capture(&a->ld, a->tcg.n_attached > 0);
 	}
 	pthread_mutex_unlock(&a->lock);
 }
@@ -238,6 +243,7 @@ void agent_stop(struct agent *a)
 	terminator_free(&a->term);
 	health_free(&a->health);
 	tcguard_free(&a->tcg);
+	access_free(&a->access);
 	lbmaps_free(&a->lm);
 	if (a->loaded)
 		loader_close(&a->ld);

@@ -50,7 +50,7 @@ struct agent {
 	uint64_t reload_errors;	 /* rejected configurations */
 	char last_error[2048];
 	uint64_t started_ns;
-	uint64_t missing_retried_ns; /* last retry of absent interfaces and cgroups */
+	uint64_t missing_retried_ns; /* last retry of absent interfaces */
 };
 
 /* Load and attach (or adopt) the programs and maps under opts.bpffs, start
@@ -65,6 +65,11 @@ int agent_reload(struct agent *a);
 /* The rings to poll: the health controller's events and the capture's. */
 int agent_health_fd(struct agent *a);
 int agent_trace_fd(struct agent *a);
+/* The cgroups AccessPolicies name: poll the descriptor, then on every loop
+ * agent_follow_cgroups() re-applies the policies when one came, went or was
+ * made again (takes the lock). */
+int agent_cgroups_fd(struct agent *a);
+void agent_follow_cgroups(struct agent *a, uint64_t now_mono_ns);
 /* Read what the rings hold (health events only when health_events). Takes
  * the lock. */
 void agent_consume(struct agent *a, bool health_events);
