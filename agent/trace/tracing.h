@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tracing.h: the agent's tracing pipeline: kernel capture events ->
- * observations (events.c) -> spans (spanbuild.c) -> the recent-span store
+ * observations (events.c, with the protocol parsers of proto.h) -> their
+ * service (identity.c) -> spans (spanbuild.c) -> the recent-span store
  * (/api/v1/traces), the OTLP exporter (exporters/otlp.c) and the request
  * metrics (metrics.c: every span, sampled or not). Runs on the agent's main
  * thread under the agent's lock; the exporter has its own thread. */
@@ -11,19 +12,13 @@
 
 #include "config/config.h"
 #include "trace/events.h"
+#include "trace/identity.h"
 #include "trace/spanstore.h"
 
 struct spanbuild;
 struct otlp;
 struct metrics;
 struct otlp_metrics;
-
-#define TRACING_CG_CACHE 256
-
-struct cg_cache {
-	uint64_t id;
-	char path[240];
-};
 
 struct tracing {
 	struct events ev;
@@ -36,12 +31,8 @@ struct tracing {
 	struct otlp_metrics *otlp_metrics; /* NULL without Telemetry.otlp */
 	uint64_t metrics_start_unix_ns;	   /* start of the cumulative series */
 	uint64_t metrics_interval_ns, metrics_sent_mono;
-	const struct mesh_config *cfg; /* in force; names services */
-	char cgroot[512];	       /* the cgroup v2 mount, to read /proc/PID/cgroup against */
-	int cg_mount_fd;	       /* open on cgroot, for open_by_handle_at */
-	struct cg_cache cg_cache[TRACING_CG_CACHE]; /* cgroup id -> path */
-	uint32_t cur_tgid;			    /* the observation being fed: its process ... */
-	uint64_t cur_cgroup_id;			    /* ... and that process's cgroup id */
+	const struct mesh_config *cfg; /* in force */
+	struct identity id;	       /* names the service of each request's socket */
 	char host[64];
 	int64_t clock_offset_ns; /* unix = monotonic + offset */
 	char sb_key[4096];	 /* the Telemetry settings the builder was made with */
