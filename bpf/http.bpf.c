@@ -17,13 +17,15 @@
  * outlier detection (consecutive5xxErrors, consecutiveGatewayErrors) at once,
  * in the kernel, like connect failures do in lb.bpf.c.
  *
- * Only segment heads are looked at: a segment that does not start with an
- * HTTP method or "HTTP/1." costs one 8-byte load and, on sockets that never
- * carried HTTP, one hash miss. A request segment is sent as it is (its first
- * HTTP_HEAD_MAX bytes): the agent finds requests pipelined after the first,
- * which share the segment's timestamp anyway. Only a response head is
- * scanned here, for the Content-Length or chunked framing that tells when its
- * last byte passes.
+ * This file is capture: packets, connection keys, records, the ring. What
+ * a protocol's bytes mean is in its own header: lib/http1.bpf.h for HTTP/1.x
+ * (which segments start a request or a response, a response's framing, its
+ * status), lib/outlier.bpf.h for what a status does to an endpoint. A
+ * segment that starts no message costs one 8-byte load and, on sockets that
+ * never carried HTTP, one hash miss. A request segment is sent as it is (its
+ * first HTTP_HEAD_MAX bytes): the agent finds requests pipelined after the
+ * first, which share the segment's timestamp anyway. Only a response head is
+ * scanned here, for the framing that tells when its last byte passes.
  *
  * Records are sized to what they carry, and they never wake the agent, which
  * reads the ring every 20 ms: at tens of thousands of requests a second, a
@@ -34,10 +36,10 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
 #include "http.h"
+#include "lib/http1.bpf.h"
 /* The load balancer's pinned maps, shared (by pin name) so that a response
  * can count against the endpoint its connection was sent to. */
-#include "lib/lb_maps.bpf.h"
-#include "lib/health.bpf.h"
+#include "lib/outlier.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -74,33 +76,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } http_drops SEC(".maps");
 
-/* What the scan of one response head found. It lives in a map value, not
- * on the stack: the verifier then treats every field as unknown, so the
- * bpf_loop callback converges at once instead of being explored value by
- * value. */
-struct scan {
-	__u32 n;       /* bytes in the head buffer */
-	__u32 hdr_end; /* offset after the first "\r\n\r\n", 0 = not found */
-	__s64 cl;      /* Content-Length, -1 = none */
-	__u32 chunked; /* Transfer-Encoding names chunked */
-	__u32 reserved;
-};
-
-#define HTTP_SLACK 32 /* header names and values are read a word past an offset */
-
-/* The event being built, its head filled straight from the segment, and the
- * scan over that head. */
-struct scratch {
-	struct scan st;
-	struct http_event ev;
-	char slack[HTTP_SLACK];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct scratch);
+	__type(value, struct http1_scratch);
 } http_scratch SEC(".maps");
 
 static __always_inline void http_drop(__u32 reason)
@@ -109,38 +89,6 @@ static __always_inline void http_drop(__u32 reason)
 
 	if (n)
 		*n += 1;
-}
-
-/* "GET ", "POST", "PUT ", "DELE", "HEAD", "OPTI", "PATC", "CONN", "TRAC" as
- * little-endian words, then the byte after the method must be a space. */
-static __always_inline bool http_is_request(__u64 w)
-{
-	__u32 lo = (__u32)w;
-	__u8 b4 = w >> 32, b5 = w >> 40, b6 = w >> 48, b7 = w >> 56;
-
-	switch (lo) {
-	case 0x20544547: /* "GET " */
-	case 0x20545550: /* "PUT " */
-		return true;
-	case 0x54534f50: /* "POST" */
-	case 0x44414548: /* "HEAD" */
-		return b4 == ' ';
-	case 0x43544150: /* "PATC" */
-	case 0x43415254: /* "TRAC" */
-		return b5 == ' ';
-	case 0x454c4544: /* "DELE" */
-		return b6 == ' ';
-	case 0x4954504f: /* "OPTI" */
-	case 0x4e4e4f43: /* "CONN" */
-		return b7 == 'S' || b7 == 'T';
-	}
-	return false;
-}
-
-static __always_inline bool http_is_response(__u64 w)
-{
-	/* "HTTP/1." */
-	return (w & 0x00ffffffffffffffULL) == 0x002e312f50545448ULL;
 }
 
 struct seg {
@@ -256,122 +204,17 @@ static __always_inline struct http_event *ev_reserve_hdr(void)
 	return e;
 }
 
-static __always_inline struct scratch *scratch_get(void)
+static __always_inline struct http1_scratch *scratch_get(void)
 {
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&http_scratch, &zero);
 }
 
-/* Eight head bytes from off on (little-endian word); the slack keeps a read
- * past the last offset inside the map value. */
-static __always_inline __u64 load8(const struct scratch *sc, __u32 off)
-{
-	__u64 w;
-
-	__builtin_memcpy(&w, &sc->ev.head[off & (HTTP_SCAN_MAX - 1)], 8);
-	return w;
-}
-
-#define LOWER8 0x2020202020202020ULL	 /* ORed in: ASCII letters to lower case */
-#define W_CONTENT_ 0x2d746e65746e6f63ULL /* "content-" */
-#define W_LENGTH 0x003a6874676e656cULL	 /* "length:" (7 bytes) */
-#define W_TRANSFER 0x726566736e617274ULL /* "transfer" */
-#define W_ENCODIN 0x6e69646f636e652dULL	 /* "-encodin" */
-#define W_G 0x3a67U			 /* "g:" */
-#define W_CHUNKED 0x0064656b6e756863ULL	 /* "chunked" (7 bytes) */
-#define BYTES7 0x00ffffffffffffffULL
-
-/* Content-Length's digits, after optional spaces, from q on. */
-static __always_inline __s64 parse_length(const struct scratch *sc, __u32 q, __u32 n)
-{
-	__s64 v = -1;
-
-#pragma unroll
-	for (int k = 0; k < 24; k++) {
-		char c;
-
-		if (q + k >= n)
-			break;
-		c = sc->ev.head[(q + k) & (HTTP_SCAN_MAX - 1)];
-		if (c >= '0' && c <= '9')
-			v = (v < 0 ? 0 : v) * 10 + (c - '0');
-		else if (c != ' ' || v >= 0)
-			break;
-	}
-	return v;
-}
-
-/* Does the header value from q on (up to its line end) name chunked? */
-static __always_inline bool value_chunked(const struct scratch *sc, __u32 q, __u32 n)
-{
-#pragma unroll
-	for (int k = 0; k < 32; k++) {
-		if (q + k + 7 > n || sc->ev.head[(q + k) & (HTTP_SCAN_MAX - 1)] == '\r')
-			return false;
-		if (((load8(sc, q + k) | LOWER8) & BYTES7) == W_CHUNKED)
-			return true;
-	}
-	return false;
-}
-
-/* A line ends at p: the head ends here, or the next line may be a header
- * that frames the body. Returns true when the head ended. */
-static __always_inline bool on_newline(struct scratch *sc, __u32 p)
-{
-	struct scan *st = &sc->st;
-	__u32 n = st->n;
-	__u64 w1, w2;
-
-	if (p >= 3 && (__u32)load8(sc, p - 3) == 0x0a0d0a0d) { /* "\r\n\r\n" */
-		st->hdr_end = p + 1;
-		return true;
-	}
-	if (p + 20 > n)
-		return false;
-	w1 = load8(sc, p + 1) | LOWER8;
-	w2 = load8(sc, p + 9) | LOWER8;
-	if (w1 == W_CONTENT_ && (w2 & BYTES7) == W_LENGTH)
-		st->cl = parse_length(sc, p + 16, n);
-	else if (w1 == W_TRANSFER && w2 == W_ENCODIN &&
-		 (((__u16)load8(sc, p + 17)) | 0x0020) == W_G && value_chunked(sc, p + 19, n))
-		st->chunked = 1;
-	return false;
-}
-
-struct scan_ctx {
-	struct scratch *sc;
-};
-
-/* One word of the head per call: most words hold no newline and cost one
- * load and a few ALU operations; only line ends are looked at. */
-static long scan_response(__u32 i, void *ctx)
-{
-	/* the map value comes through the stack: no lookup per word */
-	struct scratch *sc = ((struct scan_ctx *)ctx)->sc;
-	__u32 off = i * 8;
-	__u64 w, x;
-
-	if (off >= sc->st.n || off >= HTTP_SCAN_MAX)
-		return 1;
-	w = load8(sc, off);
-	x = w ^ 0x0a0a0a0a0a0a0a0aULL; /* a zero byte where w has '\n' */
-	if (!((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL))
-		return 0;
-#pragma unroll
-	for (int b = 0; b < 8; b++) {
-		if (((w >> (b * 8)) & 0xff) != '\n' || off + b >= sc->st.n)
-			continue;
-		if (on_newline(sc, off + b))
-			return 1;
-	}
-	return 0;
-}
-
 /* The segment's first bytes into the event's head; the scan state reset. */
-static __always_inline struct scratch *load_head(struct __sk_buff *skb, const struct seg *s)
+static __always_inline struct http1_scratch *load_head(struct __sk_buff *skb, const struct seg *s)
 {
-	struct scratch *sc = scratch_get();
+	struct http1_scratch *sc = scratch_get();
 	__u32 len = s->len;
 
 	if (!sc)
@@ -389,8 +232,8 @@ static __always_inline struct scratch *load_head(struct __sk_buff *skb, const st
 }
 
 /* Send the event built in the scratch with the head bytes it carries. */
-static __always_inline void emit_head(const struct seg *s, struct scratch *sc, __u8 kind, __u64 now,
-				      __u8 complete)
+static __always_inline void emit_head(const struct seg *s, struct http1_scratch *sc, __u8 kind,
+				      __u64 now, __u8 complete)
 {
 	struct http_event *e = &sc->ev;
 	__u32 hl = sc->st.n;
@@ -405,75 +248,32 @@ static __always_inline void emit_head(const struct seg *s, struct scratch *sc, _
 		http_drop(HTTP_DROP_RINGBUF);
 }
 
-static __always_inline bool ends_chunked(struct __sk_buff *skb, const struct seg *s)
-{
-	char t[5];
-
-	if (s->len < 5 || bpf_skb_load_bytes(skb, s->off + s->len - 5, t, 5))
-		return false;
-	return t[0] == '0' && t[1] == '\r' && t[2] == '\n' && t[3] == '\r' && t[4] == '\n';
-}
-
-/* A response on a connection the load balancer made: 5xx and gateway errors
- * (502, 503, 504) count against its endpoint, anything else ends both runs.
- * Like Envoy, the two runs are counted independently. */
-static __always_inline void outlier_feed(const struct seg *s, const char *head, __u64 now)
+/* A response received by a socket the load balancer connected: its status
+ * feeds outlier detection. tc keys are not sockets the balancer knows. */
+static __always_inline void outlier_on_response(const struct seg *s, const char *head, __u64 now)
 {
 	struct lb_conn *conn;
-	struct lb_ep_health *h;
-	struct lb_ep_stats *st;
 	__u32 status;
 
 	if (s->dir != HTTP_DIR_INGRESS || (s->cookie & HTTP_TC_KEY) || s->len < 12)
 		return;
-	conn = bpf_map_lookup_elem(&lb_conns, &s->cookie);
+	conn = outlier_conn(&s->cookie);
 	if (!conn)
 		return;
-	if (head[9] < '1' || head[9] > '5' || head[10] < '0' || head[10] > '9' || head[11] < '0' ||
-	    head[11] > '9')
-		return;
-	status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
-	if (status >= 500) {
-		st = bpf_map_lookup_elem(&lb_ep_stats, &conn->ep_id);
-		if (st)
-			st->http_5xx++;
-		if (status >= 502 && status <= 504)
-			lb_ep_failure(conn->ep_id, conn->svc_id, LB_REASON_GATEWAY, now);
-		lb_ep_failure(conn->ep_id, conn->svc_id, LB_REASON_5XX, now);
-		return;
-	}
-	h = bpf_map_lookup_elem(&lb_ep_health, &conn->ep_id);
-	if (!h || (!h->consec_5xx && !h->consec_gateway))
-		return;
-	bpf_spin_lock(&h->lock);
-	h->consec_5xx = 0;
-	h->consec_gateway = 0;
-	bpf_spin_unlock(&h->lock);
+	status = http1_status(head);
+	if (status)
+		outlier_feed(conn, status, now);
 }
 
 static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
-	struct scratch *sc = load_head(skb, s);
+	struct http1_scratch *sc = load_head(skb, s);
 	struct http_conn c = {}, *old;
-	struct scan_ctx ctx;
-	__u8 complete = 0;
+	__u8 complete;
 
 	if (!sc)
 		return;
-	ctx.sc = sc;
-	bpf_loop(HTTP_SCAN_MAX / 8, scan_response, &ctx, 0);
-	if (sc->st.hdr_end && sc->st.cl >= 0) {
-		c.resp_left = sc->st.cl - (__s64)(s->len - sc->st.hdr_end);
-		if (c.resp_left <= 0)
-			complete = 1;
-		else
-			c.resp_mode = 1;
-	} else if (sc->st.hdr_end && sc->st.chunked) {
-		if (ends_chunked(skb, s))
-			complete = 1;
-		else
-			c.resp_mode = 2;
-	}
+	complete = http1_response_framing(skb, s->off, s->len, sc, &c);
 	/* in place when the socket is known: an LRU update costs several
 	 * times a lookup */
 	old = bpf_map_lookup_elem(&http_conns, &s->cookie);
@@ -481,13 +281,13 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 		*old = c;
 	else if (bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_ANY))
 		http_drop(HTTP_DROP_CONNS);
-	outlier_feed(s, sc->ev.head, now);
+	outlier_on_response(s, sc->ev.head, now);
 	emit_head(s, sc, HTTP_EV_RESPONSE, now, complete);
 }
 
 static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
-	struct scratch *sc = load_head(skb, s);
+	struct http1_scratch *sc = load_head(skb, s);
 	struct http_conn c = {};
 
 	if (!sc)
@@ -504,13 +304,8 @@ static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct
 {
 	struct http_event *e;
 
-	if (c->resp_mode == 1) {
-		c->resp_left -= s->len;
-		if (c->resp_left > 0)
-			return;
-	} else if (c->resp_mode != 2 || !ends_chunked(skb, s)) {
+	if (!http1_body_ends(skb, s->off, s->len, c))
 		return;
-	}
 	c->resp_mode = 0;
 	e = ev_reserve_hdr();
 	if (!e)
@@ -533,9 +328,9 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 	s.cookie = tc ? tuple_key(s.family, s.local, s.remote, s.lport, s.rport)
 		      : bpf_get_socket_cookie(skb);
 	/* the clock is read only for segments that carry an event */
-	if (s.len >= 8 && http_is_response(w)) {
+	if (s.len >= 8 && http1_is_response(w)) {
 		on_response(skb, &s, bpf_ktime_get_ns());
-	} else if (s.len >= 8 && http_is_request(w)) {
+	} else if (s.len >= 8 && http1_is_request(w)) {
 		on_request(skb, &s, bpf_ktime_get_ns());
 	} else {
 		c = bpf_map_lookup_elem(&http_conns, &s.cookie);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* events.c: kernel capture events -> http_obs, in order per socket. */
+/* events.c: kernel capture records -> observations, in order per socket.
+ * The records' bytes are the parsers' business (proto.h): here they are
+ * only handed to the one that claims them. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -10,21 +12,21 @@
 
 #include "bpf/http.h"
 #include "trace/events.h"
-#include "trace/httpparse.h"
+#include "trace/proto.h"
 #include "lib/log.h"
 
 #define EV_WAIT_NS (100ULL * 1000000ULL)
 #define EV_PENDING_MAX 4096
-#define EV_PIPELINE_MAX 16 /* requests taken from one segment */
 
 struct ev_pending {
-	struct http_obs obs;
+	struct obs obs;
 	uint64_t since;
 };
 
-static void obs_from(const struct http_event *e, struct http_obs *o)
+/* The capture fields of a record; the rest zero. */
+static void obs_from(const struct http_event *e, struct obs *o)
 {
-	memset(o, 0, sizeof(*o) - sizeof(o->head));
+	memset(o, 0, sizeof(*o));
 	o->cookie = e->cookie;
 	o->ts_ns = e->ts;
 	o->local.family = o->remote.family = e->family == 2 ? AF_INET : AF_INET6;
@@ -34,7 +36,7 @@ static void obs_from(const struct http_event *e, struct http_obs *o)
 	o->remote.port = e->rport;
 }
 
-static void deliver(struct events *ev, const struct http_obs *o) { ev->deliver(o, ev->ctx); }
+static void deliver(struct events *ev, struct obs *o) { ev->deliver(o, ev->ctx); }
 
 /* Deliver, in order, the waiting requests of a socket (all, or only up to
  * and including the first one that `tid` claims). */
@@ -58,14 +60,14 @@ static void on_thread(struct events *ev, const struct http_event *e)
 
 	ev->threads++;
 	for (i = 0; i < ev->n_pending; i++) {
-		struct http_obs *o = &ev->pending[i].obs;
+		struct obs *o = &ev->pending[i].obs;
 
 		if (o->cookie != e->cookie || o->role != role || o->tid)
 			continue;
 		/* requests pipelined in one segment (same time) were moved by
 		 * the same call */
 		for (int j = i; j < ev->n_pending; j++) {
-			struct http_obs *p = &ev->pending[j].obs;
+			struct obs *p = &ev->pending[j].obs;
 
 			if (p->cookie != e->cookie || p->role != role || p->tid ||
 			    p->ts_ns != o->ts_ns)
@@ -94,46 +96,8 @@ static void on_thread(struct events *ev, const struct http_event *e)
 	}
 }
 
-/* Does a request line start at p (n bytes left)? A method, then a space. */
-static bool request_starts(const char *p, int n)
-{
-	static const char *const methods[] = {"GET",   "POST",	  "PUT",     "DELETE", "HEAD",
-					      "PATCH", "OPTIONS", "CONNECT", "TRACE"};
-
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		int l = (int)strlen(methods[i]);
-
-		if (n > l && !memcmp(p, methods[i], l) && p[l] == ' ')
-			return true;
-	}
-	return false;
-}
-
-int events_split_requests(const char *head, int len, int *starts, int max)
-{
-	int n = 0, i = 0;
-
-	if (max < 1 || len < 1)
-		return 0;
-	starts[n++] = 0;
-	/* after each blank line, another method starts a pipelined request;
-	 * anything else is a body, and we stop there (as GET pipelines have
-	 * none, this finds what clients pipeline) */
-	while (n < max) {
-		const char *end = memmem(head + i, len - i, "\r\n\r\n", 4);
-
-		if (!end)
-			break;
-		i = (int)(end - head) + 4;
-		if (i >= len || !request_starts(head + i, len - i))
-			break;
-		starts[n++] = i;
-	}
-	return n;
-}
-
 /* A request waits (at most EV_WAIT_NS) for the thread that sent or read it. */
-static void hold_request(struct events *ev, const struct http_obs *o, uint64_t ts)
+static void hold_request(struct events *ev, struct obs *o, uint64_t ts)
 {
 	ev->requests++;
 	if (ev->n_pending == ev->cap_pending) {
@@ -158,39 +122,42 @@ static void hold_request(struct events *ev, const struct http_obs *o, uint64_t t
 	ev->pending[ev->n_pending++].since = ts;
 }
 
-int events_split_responses(const char *head, int len, int seg_len, int *starts, bool *ends, int max)
+/* The messages of a REQUEST or RESPONSE record, split and parsed by the
+ * parser of their protocol; bytes that no parser claims still make one
+ * observation (OBS_PARSE_BAD), so that what follows on the socket keeps its
+ * place. */
+static int parse_record(const struct http_event *e, uint8_t kind, struct obs *out,
+			struct proto_msg *m)
 {
-	int n = 0, off = 0;
+	const struct proto_parser *pp = proto_detect(kind, e->head, e->head_len);
+	int n = pp ? pp->split(kind, e->head, e->head_len, e->seg_len, m, PROTO_MSGS_MAX) : 0;
 
-	while (n < max && off < len) {
-		struct http_response r;
-		int rc = http_parse_response(head + off, len - off, &r);
-		int64_t next;
-
-		starts[n] = off;
-		ends[n] = false;
-		n++;
-		/* the next response starts after this one's body, when the
-		 * framing says where (a HEAD response may mislead us: then no
-		 * response head is found there and we stop) */
-		if (rc != HTTP_PARSE_OK || r.chunked)
-			break;
-		next = off + (int64_t)r.head_len +
-		       (r.status == 204 || r.status == 304 || r.status < 200 ? 0
-			: r.content_length > 0				     ? r.content_length
-									     : 0);
-		if (r.content_length < 0 && r.status >= 200 && r.status != 204 && r.status != 304)
-			break; /* delimited by the close */
-		if (next == seg_len) {
-			ends[n - 1] = true; /* ends with the segment */
-			break;
-		}
-		if (next >= len || len - next < 8 || memcmp(head + next, "HTTP/1.", 7))
-			break;
-		ends[n - 1] = true; /* another response follows in this segment */
-		off = (int)next;
+	if (!n) {
+		n = 1;
+		m[0] = (struct proto_msg){0, e->head_len, false};
+	}
+	for (int k = 0; k < n; k++) {
+		obs_from(e, &out[k]);
+		out[k].kind = kind;
+		if (pp)
+			pp->parse(kind, e->head + m[k].off, (size_t)m[k].len, &out[k]);
+		else
+			out[k].parse = OBS_PARSE_BAD;
 	}
 	return n;
+}
+
+/* A request record: requests pipelined in one segment share its time. */
+static void on_requests(struct events *ev, const struct http_event *e)
+{
+	static struct obs o[PROTO_MSGS_MAX];
+	struct proto_msg m[PROTO_MSGS_MAX];
+	int n = parse_record(e, OBS_REQUEST, o, m);
+
+	for (int k = 0; k < n; k++) {
+		o[k].role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
+		hold_request(ev, &o[k], e->ts);
+	}
 }
 
 /* A response record: responses pipelined in one segment (answers to
@@ -198,60 +165,36 @@ int events_split_responses(const char *head, int len, int seg_len, int *starts, 
  * the segment holds it; the last one's end is the kernel's word. */
 static void on_responses(struct events *ev, const struct http_event *e)
 {
-	int starts[EV_PIPELINE_MAX];
-	bool ends[EV_PIPELINE_MAX];
-	int n =
-	    events_split_responses(e->head, e->head_len, e->seg_len, starts, ends, EV_PIPELINE_MAX);
-	struct http_obs o;
+	static struct obs o[PROTO_MSGS_MAX];
+	struct proto_msg m[PROTO_MSGS_MAX];
+	int n = parse_record(e, OBS_RESPONSE, o, m);
+	uint8_t role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_SERVER : OBS_ROLE_CLIENT;
+	struct obs end;
 
-	if (!n) {
-		n = 1;
-		starts[0] = 0;
-		ends[0] = false;
-	}
 	for (int k = 0; k < n; k++) {
-		int end = k + 1 < n ? starts[k + 1] : e->head_len;
-
-		obs_from(e, &o);
-		o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_SERVER : OBS_ROLE_CLIENT;
+		o[k].role = role;
 		ev->responses++;
-		o.kind = OBS_RESPONSE;
-		o.head_len = end - starts[k] > OBS_HEAD_MAX ? OBS_HEAD_MAX : end - starts[k];
-		memcpy(o.head, e->head + starts[k], o.head_len);
-		deliver(ev, &o);
+		deliver(ev, &o[k]);
 		/* the kernel's complete flag speaks of the segment's first
 		 * response (its framing is what it followed) */
-		if (!ends[k] && !(n == 1 && e->complete))
+		if (!m[k].ends && !(n == 1 && e->complete))
 			continue;
-		o.head_len = 0;
-		o.kind = OBS_RESPONSE_END;
-		deliver(ev, &o);
+		obs_from(e, &end);
+		end.role = role;
+		end.kind = OBS_RESPONSE_END;
+		deliver(ev, &end);
 	}
 }
 
 void events_handle(struct events *ev, const struct http_event *e)
 {
-	struct http_obs o;
+	struct obs o;
 
 	ev->events++;
 	switch (e->kind) {
-	case HTTP_EV_REQUEST: {
-		int starts[EV_PIPELINE_MAX],
-		    n = events_split_requests(e->head, e->head_len, starts, EV_PIPELINE_MAX);
-
-		for (int k = 0; k < n; k++) {
-			int end = k + 1 < n ? starts[k + 1] : e->head_len;
-
-			obs_from(e, &o);
-			o.kind = OBS_REQUEST;
-			o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
-			o.head_len =
-			    end - starts[k] > OBS_HEAD_MAX ? OBS_HEAD_MAX : end - starts[k];
-			memcpy(o.head, e->head + starts[k], o.head_len);
-			hold_request(ev, &o, e->ts);
-		}
+	case HTTP_EV_REQUEST:
+		on_requests(ev, e);
 		return;
-	}
 	case HTTP_EV_THREAD:
 		on_thread(ev, e);
 		return;
@@ -269,7 +212,7 @@ void events_handle(struct events *ev, const struct http_event *e)
 	case HTTP_EV_CLOSE:
 		ev->closes++;
 		flush_cookie(ev, e->cookie);
-		memset(&o, 0, sizeof(o) - sizeof(o.head));
+		memset(&o, 0, sizeof(o));
 		o.cookie = e->cookie;
 		o.kind = OBS_CLOSE;
 		o.ts_ns = e->ts;

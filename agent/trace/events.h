@@ -1,20 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* events.h: reads the kernel's HTTP capture events (bpf/http.h) and turns
- * them into http_obs observations for the span builder. A request's thread
- * is only known when the application reads it (server) or right after it
- * sent it (client), so requests wait here briefly for that. */
+/* events.h: the capture reader: reads the kernel's capture records
+ * (bpf/http.h) and turns them into observations (obs.h), the bytes of each
+ * read by the parser of its protocol (proto.h). A request's thread is only
+ * known when the application reads it (server) or right after it sent it
+ * (client), so requests wait here briefly for that. */
 #ifndef BPFMESH_EVENTS_H
 #define BPFMESH_EVENTS_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
-#include "trace/httpobs.h"
+#include "trace/obs.h"
 
 struct ring_buffer;
 struct http_event;
 
-typedef void (*events_obs_fn)(const struct http_obs *obs, void *ctx);
+/* Each observation, in order per socket; the callee may complete it (the
+ * pipeline adds the service) before it feeds it on. */
+typedef void (*events_obs_fn)(struct obs *obs, void *ctx);
 
 struct ev_pending;
 
@@ -34,18 +36,6 @@ void events_free(struct events *ev);
 int events_fd(struct events *ev);			   /* to poll */
 void events_consume(struct events *ev);			   /* read what is there */
 void events_tick(struct events *ev, uint64_t now_mono_ns); /* release requests that waited enough */
-
-/* Where the requests of one captured segment start (pipelining): offsets
- * into head, the first being 0; returns how many (at most max). Exposed for
- * tests. */
-int events_split_requests(const char *head, int len, int *starts, int max);
-
-/* Where the responses of one captured segment start (answers to pipelined
- * requests), following Content-Length; ends[k] says that response k ends
- * within the segment (seg_len: the segment's payload bytes). Exposed for
- * tests. */
-int events_split_responses(const char *head, int len, int seg_len, int *starts, bool *ends,
-			   int max);
 
 /* One kernel event (exposed for tests). */
 void events_handle(struct events *ev, const struct http_event *e);

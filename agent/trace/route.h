@@ -33,7 +33,7 @@ struct route_table *route_table_new(const char *const *templates, int n_template
 void route_table_free(struct route_table *rt);
 
 /* http.route of a request path (no query; a '?' or '#' ends it anyway) into
- * out. truncated: path is a prefix of the real one (httpparse cut it), so
+ * out. truncated: path is a prefix of the real one (the capture cut it), so
  * its last segment may be partial: it becomes "*" and no template is tried. */
 enum route_source route_of(struct route_table *rt, const char *path, bool truncated, char *out,
 			   size_t outsz);

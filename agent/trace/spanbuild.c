@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* spanbuild.c: observations in (see spanbuild.h): requests queue per socket,
  * responses and their ends pair with them in order, closes end what is left;
- * the tick ends overdue responses and emits what is due. */
+ * the tick ends overdue responses and emits what is due. The top of the
+ * builder's files (spanbuild_int.h): it calls the others, none calls it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +11,10 @@
 #include <sys/socket.h>
 
 #include "trace/spanbuild_int.h"
+
+_Static_assert(OBS_NAME_MAX == SPAN_NAME_MAX && OBS_TARGET_MAX == SPAN_STR &&
+		   OBS_METHOD_MAX == sizeof(((struct span *)0)->method),
+	       "observation fields copy into span fields whole");
 
 static const char *const drop_names[SB_DROP__MAX] = {
     [SB_DROP_SAMPLED_OUT] = "sampled_out",
@@ -95,20 +100,20 @@ static void span_name(char *dst, size_t size, const char *verb, const char *rout
 }
 
 static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p,
-			 const struct http_request *req)
+			 const struct obs *o)
 {
 	struct span *sp = &p->sp;
-	bool known = method_known(req->method);
-	const char *verb = known ? req->method : "HTTP";
+	bool known = method_known(o->method);
+	const char *verb = known ? o->method : "HTTP";
 
-	snprintf(sp->method, sizeof(sp->method), "%s", known ? req->method : "_OTHER");
-	memcpy(sp->path, req->path, sizeof(sp->path));
+	snprintf(sp->method, sizeof(sp->method), "%s", known ? o->method : "_OTHER");
+	memcpy(sp->path, o->target, sizeof(sp->path));
 	if (s->rt) {
-		if (route_of(s->rt, req->path, req->path_truncated, sp->route, sizeof(sp->route)) ==
+		if (route_of(s->rt, o->target, o->target_truncated, sp->route, sizeof(sp->route)) ==
 		    ROUTE_OVERFLOW_CAP)
 			sb->st.route_overflows++;
 	} else {
-		route_fold(req->path, req->path_truncated, sp->route, sizeof(sp->route));
+		route_fold(o->target, o->target_truncated, sp->route, sizeof(sp->route));
 	}
 	/* OpenTelemetry: http.route is what a server matched, so only a SERVER
 	 * span is named after it; a CLIENT span is named "{method}", and keeps
@@ -127,11 +132,19 @@ static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend
 	memcpy(sp->host_name, sb->host_name, sizeof(sp->host_name));
 }
 
-static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const struct http_obs *o,
-				const struct http_request *req)
+/* The traceparent a request carried, when it is a valid one. */
+static bool request_tp(const struct obs *o, struct trace_parent *tp)
+{
+	return o->traceparent[0] &&
+	       !tracectx_parse_traceparent(o->traceparent,
+					   strnlen(o->traceparent, sizeof(o->traceparent)), tp);
+}
+
+static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const struct obs *o)
 {
 	struct sb_pend *p = calloc(1, sizeof(*p));
-	bool tp = req->has_traceparent;
+	struct trace_parent req_tp;
+	bool tp = request_tp(o, &req_tp);
 	struct sb_group *g;
 
 	if (!p)
@@ -142,15 +155,15 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	 * own context: its span is the parent, whatever this thread serves
 	 * (spanbuild_link.c tells a header only passed on unchanged). Either
 	 * way the span joins that trace. */
-	g = tp ? sb_group_new(sb, req->tp.trace_id, req->tp.flags & 1) : sb_group_new(sb, NULL, -1);
+	g = tp ? sb_group_new(sb, req_tp.trace_id, req_tp.flags & 1) : sb_group_new(sb, NULL, -1);
 	if (!g) {
 		free(p);
 		return NULL;
 	}
 	if (tp) {
-		memcpy(p->sp.parent_span_id, req->tp.span_id, sizeof(p->sp.parent_span_id));
+		memcpy(p->sp.parent_span_id, req_tp.span_id, sizeof(p->sp.parent_span_id));
 		p->has_tp = true;
-		p->tp = req->tp;
+		p->tp = req_tp;
 		p->app_parent = p->sp.kind == SPAN_KIND_CLIENT;
 		if (p->app_parent)
 			sb->st.client_traceparents++;
@@ -165,9 +178,10 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	p->tgid = o->tgid;
 	p->tid = o->tid;
 	p->start_ns = o->ts_ns;
-	memcpy(p->method, req->method, sizeof(p->method));
-	p->path_truncated = req->path_truncated;
-	fill_request(sb, s, p, req);
+	memcpy(p->method, o->method, sizeof(p->method));
+	p->path_truncated = o->target_truncated;
+	p->bodiless_response = o->bodiless_response;
+	fill_request(sb, s, p, o);
 	dl_push(&sb->all, &p->all);
 	dl_push(&s->pends, &p->on_sock);
 	if (!s->pair_from)
@@ -180,17 +194,46 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	return p;
 }
 
-static void on_request(struct spanbuild *sb, const struct http_obs *o)
+/* --- sockets --- */
+
+/* Forget a socket: what is still open on it can never end now (dropped, not
+ * made up); a started response ends where it started; finished spans stay
+ * held, only without their socket. */
+static void sock_evict(struct spanbuild *sb, struct sb_sock *s, enum sb_drop why, uint64_t now)
+{
+	struct sb_node *n;
+
+	while ((n = s->pends.head)) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, on_sock);
+
+		dl_del(&s->pends, n);
+		p->sock = NULL;
+		if (p->state == SB_OPEN)
+			sb_drop(sb, p, why);
+		else if (p->state == SB_RESPONDED)
+			sb_finish(sb, p, p->resp_ns, false, now);
+	}
+	sb_sock_free(sb, s);
+}
+
+/* A socket first seen: at max_sockets, the least recently used one goes. */
+static struct sb_sock *sock_new(struct spanbuild *sb, const struct obs *o)
+{
+	if (sb->n_sockets >= sb->cfg.max_sockets && sb->lru.head)
+		sock_evict(sb, sb_of(sb->lru.head, struct sb_sock, lru), SB_DROP_SOCKET_EVICTED,
+			   o->ts_ns);
+	return sb_sock_new(sb, o);
+}
+
+static void on_request(struct spanbuild *sb, const struct obs *o)
 {
 	struct sb_sock *s = sb_sock_find(sb, o->cookie);
-	struct http_request req;
 	struct sb_pend *p;
-	int rc;
 
 	if (!s && o->role != OBS_ROLE_CLIENT && o->role != OBS_ROLE_SERVER)
 		return;
 	if (!s)
-		s = sb_sock_new(sb, o);
+		s = sock_new(sb, o);
 	if (!s) {
 		sb->st.dropped[SB_DROP_PENDING_FULL]++;
 		return;
@@ -198,15 +241,12 @@ static void on_request(struct spanbuild *sb, const struct http_obs *o)
 	if (s->closed || s->upgraded)
 		return;
 	sb_sock_touch(sb, s, o->ts_ns);
-	if (s->svc_gen != sb->svc_gen || (o->tgid && o->tgid != s->svc_tgid))
-		sb_sock_service(sb, s, o);
+	sb_sock_service(sb, s, o);
 	if (s->not_traced) {
 		sb->st.dropped[SB_DROP_NOT_TRACED]++;
 		return;
 	}
-	rc = http_parse_request(o->head, o->head_len < OBS_HEAD_MAX ? o->head_len : OBS_HEAD_MAX,
-				&req);
-	if (rc == HTTP_PARSE_NOT_HTTP || !req.method[0]) {
+	if (o->parse == OBS_PARSE_BAD) {
 		untracked_request(sb, s, SB_DROP_BAD_HEAD);
 		return;
 	}
@@ -218,7 +258,7 @@ static void on_request(struct spanbuild *sb, const struct http_obs *o)
 		untracked_request(sb, s, SB_DROP_PENDING_FULL);
 		return;
 	}
-	p = pend_new(sb, s, o, &req);
+	p = pend_new(sb, s, o);
 	if (!p) {
 		untracked_request(sb, s, SB_DROP_PENDING_FULL);
 		return;
@@ -249,13 +289,11 @@ static void end_earlier(struct spanbuild *sb, struct sb_sock *s, struct sb_pend 
 	}
 }
 
-static void on_response(struct spanbuild *sb, const struct http_obs *o)
+static void on_response(struct spanbuild *sb, const struct obs *o)
 {
 	struct sb_sock *s = sb_sock_find(sb, o->cookie);
-	struct http_response r;
 	struct sb_pend *p;
 	bool no_body;
-	int rc;
 
 	if (!s) {
 		sb->st.unpaired_responses++;
@@ -264,10 +302,8 @@ static void on_response(struct spanbuild *sb, const struct http_obs *o)
 	if (s->not_traced || s->upgraded || s->closed)
 		return;
 	sb_sock_touch(sb, s, o->ts_ns);
-	rc = http_parse_response(o->head, o->head_len < OBS_HEAD_MAX ? o->head_len : OBS_HEAD_MAX,
-				 &r);
 	/* 100 Continue, 103 Early Hints: the final response is still to come */
-	if (rc != HTTP_PARSE_NOT_HTTP && r.status >= 100 && r.status < 200 && r.status != 101)
+	if (o->status >= 100 && o->status < 200 && o->status != 101)
 		return;
 	if (!s->fifo_len) {
 		if (s->skip)
@@ -284,22 +320,22 @@ static void on_response(struct spanbuild *sb, const struct http_obs *o)
 	p->state = SB_RESPONDED;
 	p->resp_seen = true;
 	p->resp_ns = o->ts_ns;
-	if (rc == HTTP_PARSE_NOT_HTTP || !r.status) {
+	if (!o->status) {
 		p->sp.status = SPAN_STATUS_ERROR;
 		snprintf(p->sp.status_message, sizeof(p->sp.status_message),
 			 "response status unreadable");
 		return;
 	}
-	sb_set_http_status(p, r.status);
-	if (r.status == 101) {
-		s->upgraded = true; /* not HTTP/1.x from here on */
+	sb_set_http_status(p, o->status);
+	if (o->status == 101) {
+		s->upgraded = true; /* another protocol from here on */
 		sb_finish(sb, p, o->ts_ns, true, o->ts_ns);
 		return;
 	}
-	/* RFC 9112 6.3: these have no body, whatever their headers say */
-	no_body = !strcmp(p->method, "HEAD") || r.status == 204 || r.status == 304 ||
-		  (rc == HTTP_PARSE_OK && !r.chunked && r.content_length == 0);
-	p->close_delimited = rc == HTTP_PARSE_OK && !no_body && !r.chunked && r.content_length < 0;
+	/* the request or the response head says there is no body (HEAD, 204,
+	 * 304, a zero length): the response ends with its head */
+	no_body = p->bodiless_response || o->body == OBS_BODY_NONE;
+	p->close_delimited = !no_body && o->body == OBS_BODY_TO_CLOSE;
 	if (no_body)
 		sb_finish(sb, p, o->ts_ns, false, o->ts_ns); /* a RESPONSE_END may refine it */
 }
@@ -329,7 +365,7 @@ static struct sb_pend *end_target(struct sb_sock *s, uint64_t ts)
 	return best;
 }
 
-static void on_response_end(struct spanbuild *sb, const struct http_obs *o)
+static void on_response_end(struct spanbuild *sb, const struct obs *o)
 {
 	struct sb_sock *s = sb_sock_find(sb, o->cookie);
 	struct sb_pend *p;
@@ -355,7 +391,7 @@ static void on_response_end(struct spanbuild *sb, const struct http_obs *o)
 
 /* --- close --- */
 
-static void on_close(struct spanbuild *sb, const struct http_obs *o)
+static void on_close(struct spanbuild *sb, const struct obs *o)
 {
 	struct sb_sock *s = sb_sock_find(sb, o->cookie);
 	uint64_t now = o->ts_ns;
@@ -382,7 +418,7 @@ static void on_close(struct spanbuild *sb, const struct http_obs *o)
 	sb_sock_release(sb, s);
 }
 
-void sb_feed(struct spanbuild *sb, const struct http_obs *o)
+void sb_feed(struct spanbuild *sb, const struct obs *o)
 {
 	sb->st.observations++;
 	switch (o->kind) {
@@ -428,14 +464,14 @@ void sb_tick(struct spanbuild *sb, uint64_t now)
 
 		if (s->last_ns + sb->cfg.idle_timeout_ns > now)
 			break;
-		sb_sock_evict(sb, s, SB_DROP_IDLE, now);
+		sock_evict(sb, s, SB_DROP_IDLE, now);
 	}
 }
 
 void sb_flush(struct spanbuild *sb)
 {
 	while (sb->lru.head)
-		sb_sock_evict(sb, sb_of(sb->lru.head, struct sb_sock, lru), SB_DROP_FLUSH, 0);
+		sock_evict(sb, sb_of(sb->lru.head, struct sb_sock, lru), SB_DROP_FLUSH, 0);
 	while (sb->all.head) {
 		struct sb_pend *p = sb_of(sb->all.head, struct sb_pend, all);
 
@@ -489,8 +525,6 @@ void sb_set_sampling(struct spanbuild *sb, double ratio, bool errors, uint64_t s
 {
 	sampler_init(&sb->sampler, ratio, errors, slower_than_ms);
 }
-
-void sb_services_changed(struct spanbuild *sb) { sb->svc_gen++; }
 
 void sb_get_stats(const struct spanbuild *sb, struct sb_stats *out)
 {

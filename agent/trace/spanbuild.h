@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* spanbuild.h: the span builder turns the stream of HTTP/1.x observations
- * (httpobs.h) into finished spans (span.h): it pairs responses with requests
- * per socket, links the two sides of a same-node call, nests a process's
+/* spanbuild.h: the span builder turns the stream of observations (obs.h)
+ * into finished spans (span.h): it pairs responses with requests per
+ * socket, links the two sides of a same-node call, nests a process's
  * outgoing calls under the request it is serving, honours W3C traceparent
- * headers, and samples per trace.
+ * headers, and samples per trace. It reads the fields that the protocol's
+ * parser (proto.h) and the pipeline's identity (identity.h) put in each
+ * observation and never a byte of the wire; the one value it decodes is the
+ * traceparent, with tracectx.h, as every protocol carries it alike.
+ *
+ * A span's service is the one its request's observation names; a socket
+ * keeps the latest (its responses are ignored while it is not traced).
  *
  * Parents, strongest first:
  * - a SERVER span whose CLIENT side was seen on this node is that CLIENT
@@ -57,26 +63,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "trace/httpobs.h"
+#include "trace/obs.h"
 #include "exporters/span.h"
-
-/* Service of a socket's process. local is the socket's own address, with an
- * IPv4-mapped IPv6 address folded to AF_INET (IPv4 bytes in addr[0..3]);
- * tgid may be 0 (unknown). Returns 0 with name and ns (SPAN_NAME_MAX bytes
- * each) filled; > 0 when unknown: the builder names it after comm, with ns
- * ""; < 0 when the process is not traced: its requests make no spans. Asked
- * once per socket (again when the socket's tgid changes or after
- * sb_services_changed()). */
-typedef int (*sb_service_fn)(void *ctx, const struct obs_addr *local, uint32_t tgid,
-			     const char *comm, char *name, char *ns);
 
 /* Every finished span, sampled or not when emit_unsampled (then sp->sampled
  * says which: latency histograms want them all, OTLP only the sampled). */
 typedef void (*sb_emit_fn)(const struct span *sp, void *ctx);
 
 struct sb_config {
-	sb_service_fn service_of; /* NULL: every process is named after its comm */
-	void *service_ctx;
 	sb_emit_fn emit; /* required */
 	void *emit_ctx;
 	const char *host_name;	 /* host.name; NULL = "" */
@@ -105,13 +99,13 @@ struct sb_config {
 
 enum sb_drop {
 	SB_DROP_SAMPLED_OUT = 0, /* the sampler said no (still emitted when emit_unsampled) */
-	SB_DROP_BAD_HEAD,	 /* a request head that is not HTTP/1.x */
+	SB_DROP_BAD_HEAD,	 /* a request its parser could not read (OBS_PARSE_BAD) */
 	SB_DROP_FIFO_FULL,	 /* SB_FIFO_MAX requests already open on the socket */
 	SB_DROP_PENDING_FULL,	 /* max_pending spans open, none finished to make room */
 	SB_DROP_SOCKET_EVICTED,	 /* still open when its socket was evicted (max_sockets) */
 	SB_DROP_IDLE,		 /* still open when its socket was silent idle_timeout_ns */
 	SB_DROP_FLUSH,		 /* still open at sb_flush() */
-	SB_DROP_NOT_TRACED,	 /* service_of said the process is not traced */
+	SB_DROP_NOT_TRACED,	 /* the observation said the process is not traced */
 	SB_DROP__MAX,
 };
 
@@ -138,7 +132,7 @@ struct spanbuild;
 struct spanbuild *sb_new(const struct sb_config *cfg);
 void sb_free(struct spanbuild *sb); /* drops what is held, emits nothing */
 
-void sb_feed(struct spanbuild *sb, const struct http_obs *obs);
+void sb_feed(struct spanbuild *sb, const struct obs *obs);
 
 /* Call often (every 50-100 ms) with CLOCK_MONOTONIC: ends responses whose
  * RESPONSE_END is overdue, emits held spans that are due, forgets idle
@@ -154,8 +148,6 @@ void sb_set_sampling(struct spanbuild *sb, double ratio, bool errors, uint64_t s
 /* Replaces the templates and forgets every service's routes. 0 or -ENOMEM
  * (then the old templates stay). */
 int sb_set_routes(struct spanbuild *sb, const char *const *routes, int n_routes, int route_cap);
-/* Workloads changed: ask service_of again for every socket. */
-void sb_services_changed(struct spanbuild *sb);
 
 void sb_get_stats(const struct spanbuild *sb, struct sb_stats *out);
 const char *sb_drop_name(enum sb_drop why); /* "sampled_out", "bad_head", ... */

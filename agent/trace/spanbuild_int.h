@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* spanbuild_int.h: the span builder's state, shared by its files:
- * spanbuild.c (observations in, the per-socket request FIFO, ticks),
- * spanbuild_tables.c (sockets, processes, services, ids),
- * spanbuild_link.c (traces: same-node pairs, in-process nesting) and
- * spanbuild_emit.c (ending, sampling and emitting spans). */
+/* spanbuild_int.h: the span builder's state, shared by its files, which
+ * call each other one way only, each using only the ones listed before it:
+ * 1. spanbuild_tables.c: sockets, processes, services and their route
+ *    tables, ids, lists (calls no other builder file);
+ * 2. spanbuild_link.c: traces: same-node pairs, in-process nesting;
+ * 3. spanbuild_emit.c: ending, sampling and emitting spans, freeing them;
+ * 4. spanbuild.c: observations in, the per-socket request FIFO, socket
+ *    eviction, ticks, configuration (the public API, spanbuild.h). */
 #ifndef BPFMESH_SPANBUILD_INT_H
 #define BPFMESH_SPANBUILD_INT_H
 
 #include <stddef.h>
 
-#include "trace/httpparse.h"
 #include "trace/route.h"
 #include "trace/sampling.h"
 #include "trace/spanbuild.h"
+#include "trace/tracectx.h"
 #include "lib/strmap.h"
 
 /* Intrusive doubly linked list. */
@@ -59,16 +62,17 @@ struct sb_pend {
 	struct sb_proc *proc;	 /* NULL when the thread is unknown */
 	struct sb_pend *partner; /* the other side of a same-node call */
 	struct sb_node all, on_sock, on_proc;
-	char method[HTTP_METHOD_MAX]; /* as sent, for matching the two sides */
+	char method[OBS_METHOD_MAX]; /* as sent, for matching the two sides */
 	bool path_truncated;
-	uint8_t state; /* enum sb_state */
+	bool bodiless_response; /* its response has no body (HEAD) */
+	uint8_t state;		/* enum sb_state */
 	bool resp_seen;
 	bool end_exact;	      /* end from RESPONSE_END or a close that framed it */
 	bool close_delimited; /* a response without length: the close ends it */
 	bool local_parent;    /* parent from pairing or nesting (beats an incoming traceparent) */
 	bool app_parent;      /* CLIENT: parent from the traceparent the application sent */
 	bool has_tp;	      /* the request carried a valid traceparent, tp */
-	struct http_traceparent tp;
+	struct trace_parent tp;
 	uint32_t tgid, tid;
 	uint64_t start_ns, resp_ns, end_ns;
 	uint64_t done_ns; /* when it was known to be finished: the hold starts */
@@ -93,9 +97,9 @@ struct sb_sock {
 	struct obs_addr local, remote; /* IPv4-mapped IPv6 folded to IPv4 */
 	uint64_t last_ns;
 	uint64_t last_resp_ns; /* start of the latest final response, tracked or not */
-	uint32_t svc_gen, svc_tgid;
+	uint32_t svc_gen;      /* sb->svc_gen when rt was looked up */
 	struct route_table *rt;
-	char service[SPAN_NAME_MAX], service_ns[SPAN_NAME_MAX];
+	char service[SPAN_NAME_MAX], service_ns[SPAN_NAME_MAX]; /* of its latest request */
 };
 
 /* A process, for in-process nesting: its SERVER and CLIENT spans held. */
@@ -133,13 +137,14 @@ struct spanbuild {
 
 #define SB_MAX_SERVICES 1024
 
-/* spanbuild_tables.c */
+/* 1. spanbuild_tables.c */
 struct sb_sock *sb_sock_find(struct spanbuild *sb, uint64_t cookie);
-struct sb_sock *sb_sock_new(struct spanbuild *sb, const struct http_obs *o);
+struct sb_sock *sb_sock_new(struct spanbuild *sb, const struct obs *o); /* no room check */
 void sb_sock_touch(struct spanbuild *sb, struct sb_sock *s, uint64_t ts);
-void sb_sock_evict(struct spanbuild *sb, struct sb_sock *s, enum sb_drop why, uint64_t now);
+void sb_sock_free(struct spanbuild *sb, struct sb_sock *s);    /* holds no span */
 void sb_sock_release(struct spanbuild *sb, struct sb_sock *s); /* frees it when closed and empty */
-void sb_sock_service(struct spanbuild *sb, struct sb_sock *s, const struct http_obs *o);
+void sb_sock_service(struct spanbuild *sb, struct sb_sock *s,
+		     const struct obs *o); /* the request's service */
 struct sb_sock *sb_conn_bucket(struct spanbuild *sb, const struct sb_sock *s);
 bool sb_sock_peers(const struct sb_sock *a,
 		   const struct sb_sock *b); /* two sides of one connection */
@@ -151,13 +156,13 @@ void sb_services_reset(struct spanbuild *sb);
 void sb_rand_id(struct spanbuild *sb, uint8_t *id, size_t n); /* random, never all zero */
 void sb_rand_seed(struct spanbuild *sb, uint64_t seed);
 
-/* spanbuild_link.c */
+/* 2. spanbuild_link.c */
 struct sb_group *sb_group_new(struct spanbuild *sb, const uint8_t *trace_id, int remote_sampled);
 struct sb_group *sb_group_root(struct sb_pend *p);
 void sb_group_unref(struct sb_group *g);
 void sb_link_new_request(struct spanbuild *sb, struct sb_pend *p);
 
-/* spanbuild_emit.c */
+/* 3. spanbuild_emit.c */
 void sb_set_http_status(struct sb_pend *p, uint16_t code);
 void sb_set_error(struct sb_pend *p, int err); /* a connection error ended it */
 void sb_finish(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns, bool exact, uint64_t now);

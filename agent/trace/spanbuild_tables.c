@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,27 +82,6 @@ struct sb_sock *sb_sock_find(struct spanbuild *sb, uint64_t cookie)
 	return s;
 }
 
-/* Compare addresses as bytes: IPv4-mapped IPv6 is folded to IPv4 and unused
- * bytes are zero, so a dual-stack server's view of a v4 client matches the
- * client's own. */
-static void normalize(const struct obs_addr *in, struct obs_addr *out)
-{
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	memset(out, 0, sizeof(*out));
-	out->port = in->port;
-	if (in->family == AF_INET6 && !memcmp(in->addr, mapped, sizeof(mapped))) {
-		out->family = AF_INET;
-		memcpy(out->addr, in->addr + 12, 4);
-	} else if (in->family == AF_INET) {
-		out->family = AF_INET;
-		memcpy(out->addr, in->addr, 4);
-	} else {
-		out->family = in->family;
-		memcpy(out->addr, in->addr, 16);
-	}
-}
-
 static bool addr_eq(const struct obs_addr *a, const struct obs_addr *b)
 {
 	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, 16);
@@ -145,7 +123,7 @@ static void unlink_chain(struct sb_sock **pp, struct sb_sock *s, size_t next_off
 		*pp = *(struct sb_sock **)((char *)s + next_off);
 }
 
-static void sock_free(struct spanbuild *sb, struct sb_sock *s)
+void sb_sock_free(struct spanbuild *sb, struct sb_sock *s)
 {
 	unlink_chain(&sb->sock_ht[mix64(s->cookie) & sb->sock_mask], s,
 		     offsetof(struct sb_sock, hnext));
@@ -155,21 +133,19 @@ static void sock_free(struct spanbuild *sb, struct sb_sock *s)
 	free(s);
 }
 
-struct sb_sock *sb_sock_new(struct spanbuild *sb, const struct http_obs *o)
+struct sb_sock *sb_sock_new(struct spanbuild *sb, const struct obs *o)
 {
-	struct sb_sock *s;
+	struct sb_sock *s = calloc(1, sizeof(*s));
 	size_t h;
 
-	if (sb->n_sockets >= sb->cfg.max_sockets && sb->lru.head)
-		sb_sock_evict(sb, sb_of(sb->lru.head, struct sb_sock, lru), SB_DROP_SOCKET_EVICTED,
-			      o->ts_ns);
-	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->cookie = o->cookie;
 	s->role = o->role;
-	normalize(&o->local, &s->local);
-	normalize(&o->remote, &s->remote);
+	/* compared as bytes: a dual-stack server's view of a v4 client
+	 * matches the client's own */
+	obs_addr_fold(&o->local, &s->local);
+	obs_addr_fold(&o->remote, &s->remote);
 	s->last_ns = o->ts_ns;
 	h = mix64(s->cookie) & sb->sock_mask;
 	s->hnext = sb->sock_ht[h];
@@ -179,7 +155,6 @@ struct sb_sock *sb_sock_new(struct spanbuild *sb, const struct http_obs *o)
 	sb->conn_ht[h] = s;
 	dl_push(&sb->lru, &s->lru);
 	sb->n_sockets++;
-	sb_sock_service(sb, s, o);
 	return s;
 }
 
@@ -191,30 +166,10 @@ void sb_sock_touch(struct spanbuild *sb, struct sb_sock *s, uint64_t ts)
 	dl_push(&sb->lru, &s->lru);
 }
 
-/* Forget a socket: what is still open on it can never end now (dropped, not
- * made up); a started response ends where it started; finished spans stay
- * held, only without their socket. */
-void sb_sock_evict(struct spanbuild *sb, struct sb_sock *s, enum sb_drop why, uint64_t now)
-{
-	struct sb_node *n;
-
-	while ((n = s->pends.head)) {
-		struct sb_pend *p = sb_of(n, struct sb_pend, on_sock);
-
-		dl_del(&s->pends, n);
-		p->sock = NULL;
-		if (p->state == SB_OPEN)
-			sb_drop(sb, p, why);
-		else if (p->state == SB_RESPONDED)
-			sb_finish(sb, p, p->resp_ns, false, now);
-	}
-	sock_free(sb, s);
-}
-
 void sb_sock_release(struct spanbuild *sb, struct sb_sock *s)
 {
 	if (s->closed && !s->pends.head)
-		sock_free(sb, s);
+		sb_sock_free(sb, s);
 }
 
 /* --- services and their route tables --- */
@@ -247,27 +202,21 @@ static struct route_table *routes_for(struct spanbuild *sb, const char *ns, cons
 	return sb->svc_rt[sb->n_svc++];
 }
 
-void sb_sock_service(struct spanbuild *sb, struct sb_sock *s, const struct http_obs *o)
+/* The service a request's observation names (identity.h resolved it) is
+ * its socket's from now on; its route table is looked up again only when
+ * it changed, or when the tables were reset. */
+void sb_sock_service(struct spanbuild *sb, struct sb_sock *s, const struct obs *o)
 {
-	char name[SPAN_NAME_MAX] = "", ns[SPAN_NAME_MAX] = "";
-	int rc = 1;
-
-	if (sb->cfg.service_of)
-		rc = sb->cfg.service_of(sb->cfg.service_ctx, &s->local, o->tgid, o->comm, name, ns);
+	if (s->svc_gen == sb->svc_gen && s->not_traced == o->not_traced &&
+	    !strncmp(s->service, o->service, sizeof(s->service)) &&
+	    !strncmp(s->service_ns, o->service_ns, sizeof(s->service_ns)))
+		return;
 	s->svc_gen = sb->svc_gen;
-	s->svc_tgid = o->tgid;
-	s->not_traced = rc < 0;
-	if (rc > 0) {
-		/* OpenTelemetry's fallback is unknown_service; the process name says more */
-		snprintf(name, sizeof(name), "%.*s", (int)sizeof(o->comm), o->comm);
-		if (!name[0])
-			strcpy(name, "unknown_service");
-		ns[0] = '\0';
-	}
-	name[SPAN_NAME_MAX - 1] = ns[SPAN_NAME_MAX - 1] = '\0';
-	memcpy(s->service, name, sizeof(name));
-	memcpy(s->service_ns, ns, sizeof(ns));
-	s->rt = rc < 0 ? NULL : routes_for(sb, ns, name);
+	s->not_traced = o->not_traced;
+	snprintf(s->service, sizeof(s->service), "%.*s", (int)sizeof(o->service) - 1, o->service);
+	snprintf(s->service_ns, sizeof(s->service_ns), "%.*s", (int)sizeof(o->service_ns) - 1,
+		 o->service_ns);
+	s->rt = s->not_traced ? NULL : routes_for(sb, s->service_ns, s->service);
 }
 
 void sb_services_reset(struct spanbuild *sb)
@@ -278,7 +227,7 @@ void sb_services_reset(struct spanbuild *sb)
 	route_table_free(sb->svc_overflow_rt);
 	sb->svc_overflow_rt = NULL;
 	strmap_free(&sb->svc_idx);
-	sb->svc_gen++; /* sockets ask again, and drop their table pointers */
+	sb->svc_gen++; /* sockets drop their table pointers */
 }
 
 /* --- processes --- */
@@ -317,7 +266,7 @@ void sb_proc_release(struct spanbuild *sb, struct sb_proc *p)
 void sb_tables_free(struct spanbuild *sb)
 {
 	while (sb->lru.head)
-		sock_free(sb, sb_of(sb->lru.head, struct sb_sock, lru));
+		sb_sock_free(sb, sb_of(sb->lru.head, struct sb_sock, lru));
 	for (size_t i = 0; sb->proc_ht && i <= sb->proc_mask; i++) {
 		while (sb->proc_ht[i]) {
 			struct sb_proc *p = sb->proc_ht[i];

@@ -1,152 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* tracing.c: wiring of the tracing pipeline, and how a socket's process is
- * named: the Workload whose cgroup holds the process (preferring one that
- * serves the socket's port), else the Service with the socket's address as
- * an endpoint, else the process name. */
-#include <arpa/inet.h>
+/* tracing.c: wiring of the tracing pipeline: observations from the capture
+ * reader get the service of their socket (identity.h) before they go to the
+ * span builder. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/cgroup.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/percpu.h"
 #include "trace/spanbuild.h"
 #include "trace/tracing.h"
-
-/* The process's cgroup v2 path relative to the mount ("" when unknown). */
-static void proc_cgroup(uint32_t tgid, char *buf, size_t len)
-{
-	char path[64], line[1024];
-	FILE *f;
-
-	buf[0] = 0;
-	snprintf(path, sizeof(path), "/proc/%u/cgroup", tgid);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		/* the v2 hierarchy is "0::/path" */
-		if (!strncmp(line, "0::", 3)) {
-			line[strcspn(line, "\n")] = 0;
-			snprintf(buf, len, "%.511s", line[3] == '/' ? line + 4 : line + 3);
-			break;
-		}
-	}
-	fclose(f);
-}
-
-/* The cgroup v2 path (relative to the mount) of a cgroup id, as the kernel
- * gives it with bpf_get_current_cgroup_id(): the id is the cgroup's kernfs
- * file handle, so open_by_handle_at() finds the directory even after the
- * process left it. Cached: a cgroup's path does not change. */
-static int cgroup_path_of_id(struct tracing *t, uint64_t id, char *buf, size_t len)
-{
-	struct cg_cache *c = &t->cg_cache[id % TRACING_CG_CACHE];
-	struct {
-		struct file_handle fh;
-		uint64_t id;
-	} h = {.fh = {.handle_bytes = sizeof(uint64_t), .handle_type = 0xfe /* FILEID_KERNFS */}};
-	char link[64], path[PATH_MAX];
-	size_t root = strlen(t->cgroot);
-	ssize_t n;
-	int fd;
-
-	if (c->id == id) {
-		snprintf(buf, len, "%s", c->path);
-		return 0;
-	}
-	if (t->cg_mount_fd < 0)
-		t->cg_mount_fd = open(t->cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (t->cg_mount_fd < 0)
-		return -errno;
-	h.id = id;
-	fd = open_by_handle_at(t->cg_mount_fd, &h.fh, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	close(fd);
-	if (n < 0 || (size_t)n < root || strncmp(path, t->cgroot, root))
-		return -ENOENT;
-	path[n] = 0;
-	snprintf(c->path, sizeof(c->path), "%.*s", (int)sizeof(c->path) - 1,
-		 path + root + (path[root] == '/'));
-	c->id = id;
-	snprintf(buf, len, "%s", c->path);
-	return 0;
-}
-
-static bool cgroup_within(const char *proc_cg, const char *wl_cg, const char *cgroot)
-{
-	size_t root = strlen(cgroot), n;
-
-	/* Workload.cgroup is relative to the mount, or an absolute path under it */
-	if (wl_cg[0] == '/' && !strncmp(wl_cg, cgroot, root))
-		wl_cg += root + (wl_cg[root] == '/');
-	n = strlen(wl_cg);
-	return n && !strncmp(proc_cg, wl_cg, n) && (proc_cg[n] == 0 || proc_cg[n] == '/');
-}
-
-static int service_of(void *ctx, const struct obs_addr *local, uint32_t tgid, const char *comm,
-		      char *name, char *ns)
-{
-	struct tracing *t = ctx;
-	const struct mesh_config *cfg = t->cfg;
-	char cg[512];
-	int best = -1;
-
-	(void)comm;
-	if (!cfg)
-		return 1;
-	if (tgid) {
-		/* the kernel's cgroup id first: the process may be gone by now */
-		if (tgid != t->cur_tgid || !t->cur_cgroup_id ||
-		    cgroup_path_of_id(t, t->cur_cgroup_id, cg, sizeof(cg)))
-			proc_cgroup(tgid, cg, sizeof(cg));
-		for (int i = 0; cg[0] && i < cfg->n_workloads; i++) {
-			const struct cfg_workload *w = &cfg->workloads[i];
-
-			if (!cgroup_within(cg, w->cgroup, t->cgroot))
-				continue;
-			if (best < 0)
-				best = i;
-			for (int p = 0; p < w->n_ports; p++)
-				if (w->ports[p] == local->port)
-					best = i;
-		}
-	}
-	if (best >= 0) {
-		snprintf(name, SPAN_NAME_MAX, "%.127s", cfg->workloads[best].service);
-		snprintf(ns, SPAN_NAME_MAX, "%.127s", cfg->workloads[best].meta.ns);
-		return 0;
-	}
-	for (int s = 0; s < cfg->n_services; s++) {
-		const struct cfg_service *sv = &cfg->services[s];
-
-		for (int e = 0; e < sv->n_endpoints; e++) {
-			const struct cfg_endpoint *ep = &sv->endpoints[e];
-
-			if (ep->addr.family != local->family ||
-			    memcmp(ep->addr.addr, local->addr, local->family == AF_INET ? 4 : 16))
-				continue;
-			for (int p = 0; p < sv->n_ports; p++) {
-				if ((ep->port ? ep->port : sv->ports[p].target_port) != local->port)
-					continue;
-				snprintf(name, SPAN_NAME_MAX, "%.127s", sv->meta.name);
-				snprintf(ns, SPAN_NAME_MAX, "%.127s", sv->meta.ns);
-				return 0;
-			}
-		}
-	}
-	return 1;
-}
 
 static void emit(const struct span *sp, void *ctx)
 {
@@ -167,15 +34,18 @@ int tracing_add_sink(struct tracing *t, const char *name, span_sink_fn fn, void 
 	return 0;
 }
 
-static void on_obs(const struct http_obs *o, void *ctx)
+static void on_obs(struct obs *o, void *ctx)
 {
 	struct tracing *t = ctx;
 
-	if (t->sb) {
-		t->cur_tgid = o->tgid; /* for service_of, called from sb_feed */
-		t->cur_cgroup_id = o->cgroup_id;
-		sb_feed(t->sb, o);
-	}
+	if (!t->sb)
+		return;
+	/* only a request says which process a socket serves */
+	if (o->kind == OBS_REQUEST)
+		identity_resolve(&t->id, o);
+	sb_feed(t->sb, o);
+	if (o->kind == OBS_CLOSE)
+		identity_forget(&t->id, o->cookie);
 }
 
 static int64_t clock_offset(void)
@@ -206,8 +76,6 @@ static void rebuild(struct tracing *t, const struct cfg_telemetry *tel)
 {
 	const char **routes = NULL;
 	struct sb_config c = {
-	    .service_of = service_of,
-	    .service_ctx = t,
 	    .emit = emit,
 	    .emit_ctx = t,
 	    .host_name = t->host,
@@ -240,9 +108,9 @@ int tracing_init(struct tracing *t, int ring_fd, int drops_fd)
 	memset(t, 0, sizeof(*t));
 	gethostname(t->host, sizeof(t->host) - 1);
 	t->clock_offset_ns = clock_offset();
-	cgroup2_mount(t->cgroot, sizeof(t->cgroot));
+	if (identity_init(&t->id))
+		return -ENOMEM;
 	snprintf(t->sb_key, sizeof(t->sb_key), "unset");
-	t->cg_mount_fd = -1;
 	return events_init(&t->ev, ring_fd, drops_fd, on_obs, t);
 }
 
@@ -252,12 +120,11 @@ void tracing_apply(struct tracing *t, const struct mesh_config *cfg)
 	char key[sizeof(t->sb_key)];
 
 	t->cfg = cfg;
+	identity_set_config(&t->id, cfg);
 	sb_key_of(tel, key, sizeof(key));
 	if (strcmp(key, t->sb_key) || !t->sb) {
 		rebuild(t, tel);
 		snprintf(t->sb_key, sizeof(t->sb_key), "%s", key);
-	} else {
-		sb_services_changed(t->sb);
 	}
 }
 
@@ -304,7 +171,5 @@ void tracing_free(struct tracing *t)
 	}
 	t->sb = NULL;
 	events_free(&t->ev);
-	if (t->cg_mount_fd >= 0)
-		close(t->cg_mount_fd);
-	t->cg_mount_fd = -1;
+	identity_free(&t->id);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tracing.h: the agent's tracing pipeline: kernel capture events ->
- * observations (events.c) -> spans (spanbuild.c) -> the sinks the agent
+ * observations (events.c, with the protocol parsers of proto.h) -> their
+ * service (identity.c) -> spans (spanbuild.c) -> the sinks the agent
  * registered (agent/daemon/exports.c: request metrics, the recent-span
  * store, the OTLP exporter). Runs on the agent's main thread under the
  * agent's lock. */
@@ -14,6 +15,7 @@
 #include "config/config.h"
 #include "exporters/span.h"
 #include "trace/events.h"
+#include "trace/identity.h"
 #include "trace/spanbuild.h"
 
 struct spanbuild;
@@ -32,24 +34,13 @@ struct span_sink {
 	bool sampled_only; /* else every span, sampled or not (sp->sampled says) */
 };
 
-#define TRACING_CG_CACHE 256
-
-struct cg_cache {
-	uint64_t id;
-	char path[240];
-};
-
 struct tracing {
 	struct events ev;
 	struct spanbuild *sb;
 	struct span_sink sinks[TRACING_MAX_SINKS];
 	int n_sinks;
-	const struct mesh_config *cfg; /* in force; names services */
-	char cgroot[512];	       /* the cgroup v2 mount, to read /proc/PID/cgroup against */
-	int cg_mount_fd;	       /* open on cgroot, for open_by_handle_at */
-	struct cg_cache cg_cache[TRACING_CG_CACHE]; /* cgroup id -> path */
-	uint32_t cur_tgid;			    /* the observation being fed: its process ... */
-	uint64_t cur_cgroup_id;			    /* ... and that process's cgroup id */
+	const struct mesh_config *cfg; /* in force */
+	struct identity id;	       /* whose a socket is */
 	char host[64];
 	int64_t clock_offset_ns; /* unix = monotonic + offset */
 	char sb_key[4096];	 /* the Telemetry settings the builder was made with */

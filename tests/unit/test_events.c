@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_events.c: kernel capture records -> observations: pipelined requests
- * of one segment are split, each waits for its thread, and one THREAD record
- * (one recv) claims every request of its segment. */
+ * of one segment are split and parsed by their protocol's parser, each waits
+ * for its thread, and one THREAD record (one recv) claims every request of
+ * its segment; pipelined responses each get their end; bytes that no parser
+ * claims still make an observation. (The splitting itself is tested with
+ * the parser, test_proto_http1.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,61 +18,28 @@
 #include "bpf/http.h"
 #include "trace/events.h"
 
-static struct http_obs seen[16];
+static struct obs seen[16];
 static int n_seen;
 
-static void collect(const struct http_obs *o, void *ctx)
+static void collect(struct obs *o, void *ctx)
 {
 	(void)ctx;
 	if (n_seen < 16)
 		seen[n_seen++] = *o;
 }
 
-static void test_split(void **state)
+/* A REQUEST or RESPONSE record of socket 7 carrying head. */
+static void record(struct http_event *e, uint8_t kind, uint8_t dir, const char *head)
 {
-	const char *one = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
-	const char *three = "GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
-			    "HEAD /c HTTP/1.1\r\n\r\n";
-	const char *body = "POST /a HTTP/1.1\r\nContent-Length: 9\r\n\r\nGETTY=123";
-	const char *cut = "GET /a HTTP/1.1\r\n\r\nGET /b HT";
-	int st[8];
-
-	(void)state;
-	assert_int_equal(events_split_requests(one, strlen(one), st, 8), 1);
-	assert_int_equal(st[0], 0);
-	assert_int_equal(events_split_requests(three, strlen(three), st, 8), 3);
-	assert_memory_equal(three + st[1], "POST /b ", 8);
-	assert_memory_equal(three + st[2], "HEAD /c ", 8);
-	/* a body that happens to start like a method is not a request */
-	assert_int_equal(events_split_requests(body, strlen(body), st, 8), 1);
-	/* a request cut by the capture still starts where it starts */
-	assert_int_equal(events_split_requests(cut, strlen(cut), st, 8), 2);
-	assert_int_equal(events_split_requests(three, strlen(three), st, 2), 2); /* max */
-	assert_int_equal(events_split_requests("", 0, st, 8), 0);
-}
-
-static void test_split_responses(void **state)
-{
-	const char *two = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-			  "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-	const char *cont = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-			   "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc";
-	const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n";
-	int st[8];
-	bool ends[8];
-
-	(void)state;
-	assert_int_equal(events_split_responses(two, strlen(two), strlen(two), st, ends, 8), 2);
-	assert_memory_equal(two + st[1], "HTTP/1.1 404", 12);
-	assert_true(ends[0] && ends[1]);
-	/* the second one's body goes on in the next segments */
-	assert_int_equal(events_split_responses(cont, strlen(cont), strlen(cont), st, ends, 8), 2);
-	assert_true(ends[0]);
-	assert_false(ends[1]);
-	/* chunked: the kernel follows it; we do not look further */
-	assert_int_equal(
-	    events_split_responses(chunked, strlen(chunked), strlen(chunked), st, ends, 8), 1);
-	assert_false(ends[0]);
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->dir = dir;
+	e->family = AF_INET;
+	e->cookie = 7;
+	e->ts = 1000;
+	e->head_len = strlen(head);
+	e->seg_len = e->head_len;
+	memcpy(e->head, head, e->head_len);
 }
 
 static void test_pipelined_segment(void **state)
@@ -82,14 +52,7 @@ static void test_pipelined_segment(void **state)
 	memset(&ev, 0, sizeof(ev));
 	ev.deliver = collect;
 	n_seen = 0;
-	memset(&e, 0, sizeof(e));
-	e.kind = HTTP_EV_REQUEST;
-	e.dir = HTTP_DIR_INGRESS;
-	e.family = AF_INET;
-	e.cookie = 7;
-	e.ts = 1000;
-	e.head_len = strlen(seg);
-	memcpy(e.head, seg, strlen(seg));
+	record(&e, HTTP_EV_REQUEST, HTTP_DIR_INGRESS, seg);
 	events_handle(&ev, &e);
 	assert_int_equal(n_seen, 0); /* both wait for their thread */
 	assert_int_equal(ev.requests, 2);
@@ -104,23 +67,98 @@ static void test_pipelined_segment(void **state)
 	events_handle(&ev, &e);
 	assert_int_equal(n_seen, 2);
 	assert_int_equal(seen[0].kind, OBS_REQUEST);
-	assert_memory_equal(seen[0].head, "GET /a ", 7);
-	assert_memory_equal(seen[1].head, "GET /b ", 7);
-	assert_int_equal(seen[0].head_len, 19);
+	assert_int_equal(seen[0].role, OBS_ROLE_SERVER);
+	assert_int_equal(seen[0].proto, OBS_PROTO_HTTP1);
+	assert_int_equal(seen[0].parse, OBS_PARSE_OK);
+	assert_string_equal(seen[0].method, "GET");
+	assert_string_equal(seen[0].target, "/a");
+	assert_int_equal(seen[1].parse, OBS_PARSE_OK);
+	assert_string_equal(seen[1].target, "/b");
 	assert_int_equal(seen[0].tid, 43);
 	assert_int_equal(seen[1].tid, 43); /* one recv moved both */
 	assert_int_equal(seen[1].tgid, 42);
 	assert_int_equal(seen[1].ts_ns, 1000);
 	assert_int_equal(ev.n_pending, 0);
+	assert_string_equal(seen[1].comm, "httpsvc");
+	free(ev.pending);
+}
+
+/* Two responses in one segment (answers to pipelined requests): each one
+ * starts and ends; the client socket (ingress) is the CLIENT's. */
+static void test_pipelined_responses(void **state)
+{
+	const char *seg = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+			  "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+	struct events ev;
+	struct http_event e;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.deliver = collect;
+	n_seen = 0;
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_INGRESS, seg);
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 4);
+	assert_int_equal(seen[0].kind, OBS_RESPONSE);
+	assert_int_equal(seen[0].role, OBS_ROLE_CLIENT);
+	assert_int_equal(seen[0].status, 200);
+	assert_int_equal(seen[0].body, OBS_BODY_FRAMED);
+	assert_int_equal(seen[1].kind, OBS_RESPONSE_END);
+	assert_int_equal(seen[1].status, 0); /* an end carries no message */
+	assert_int_equal(seen[2].kind, OBS_RESPONSE);
+	assert_int_equal(seen[2].status, 404);
+	assert_int_equal(seen[2].body, OBS_BODY_NONE);
+	assert_int_equal(seen[3].kind, OBS_RESPONSE_END);
+	assert_int_equal(ev.responses, 2);
+
+	/* one response, its end not in the segment: the kernel's word */
+	n_seen = 0;
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_INGRESS,
+	       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n");
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 1);
+	e.complete = 1;
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 3);
+	assert_int_equal(seen[2].kind, OBS_RESPONSE_END);
+}
+
+/* Bytes that no parser claims: one observation all the same, unread, so
+ * that the responses after it still pair in order. */
+static void test_unclaimed_bytes(void **state)
+{
+	struct events ev;
+	struct http_event e;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.deliver = collect;
+	n_seen = 0;
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_INGRESS, "SSH-2.0-OpenSSH_9.2\r\n");
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].kind, OBS_RESPONSE);
+	assert_int_equal(seen[0].proto, OBS_PROTO_NONE);
+	assert_int_equal(seen[0].parse, OBS_PARSE_BAD);
+	assert_int_equal(seen[0].status, 0);
+	record(&e, HTTP_EV_REQUEST, HTTP_DIR_EGRESS, "\x16\x03\x01\x02\x00\x01");
+	events_handle(&ev, &e);
+	assert_int_equal(ev.n_pending, 1);
+	events_tick(&ev, 1000 + 200000000ULL); /* its thread never came */
+	assert_int_equal(n_seen, 2);
+	assert_int_equal(seen[1].kind, OBS_REQUEST);
+	assert_int_equal(seen[1].role, OBS_ROLE_CLIENT);
+	assert_int_equal(seen[1].parse, OBS_PARSE_BAD);
+	assert_int_equal(ev.late_threads, 1);
 	free(ev.pending);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_split),
-	    cmocka_unit_test(test_split_responses),
 	    cmocka_unit_test(test_pipelined_segment),
+	    cmocka_unit_test(test_pipelined_responses),
+	    cmocka_unit_test(test_unclaimed_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

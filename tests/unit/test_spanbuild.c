@@ -3,7 +3,9 @@
  * pipelining, same-node pairs in both arrival orders, the gateway -> user ->
  * order chain, traceparent (incoming, and sent by the application), span
  * names and routes, resets, status mapping, sampling per trace and the
- * memory bounds. */
+ * memory bounds. The observations are made as the pipeline makes them:
+ * their heads read by the HTTP/1 parser module (proto.h), their service
+ * named before they reach the builder. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include "trace/proto.h"
 #include "trace/spanbuild.h"
 
 #define MS(x) ((uint64_t)(x)*1000000ULL)
@@ -37,30 +40,35 @@ static void capture(const struct span *sp, void *ctx)
 }
 
 /* Workloads of the tests, by process: 100 gateway, 200 user-service,
- * 300 order-service, 666 not traced; others unknown (named after comm). */
-static int service_of(void *ctx, const struct obs_addr *local, uint32_t tgid, const char *comm,
-		      char *name, char *ns)
+ * 300 order-service, 666 not traced; others unknown (named after comm), as
+ * the pipeline's identity names them. renamed: user-service (200) is
+ * "users" in namespace "shop2" (a changed configuration). */
+static bool renamed;
+
+static void name_service(struct obs *o)
 {
-	(void)ctx;
-	(void)local;
-	(void)comm;
-	switch (tgid) {
+	const char *name = NULL;
+
+	switch (o->tgid) {
 	case 100:
-		strcpy(name, "gateway");
+		name = "gateway";
 		break;
 	case 200:
-		strcpy(name, "user-service");
+		name = renamed ? "users" : "user-service";
 		break;
 	case 300:
-		strcpy(name, "order-service");
+		name = "order-service";
 		break;
 	case 666:
-		return -1;
-	default:
-		return 1;
+		o->not_traced = true;
+		return;
 	}
-	strcpy(ns, "shop");
-	return 0;
+	if (name) {
+		snprintf(o->service, sizeof(o->service), "%s", name);
+		snprintf(o->service_ns, sizeof(o->service_ns), "%s", renamed ? "shop2" : "shop");
+		return;
+	}
+	snprintf(o->service, sizeof(o->service), "%s", o->comm[0] ? o->comm : "unknown_service");
 }
 
 static int setup(void **state)
@@ -68,9 +76,9 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	f->spans = calloc(MAX_SPANS, sizeof(*f->spans));
+	renamed = false;
 	f->cfg.emit = capture;
 	f->cfg.emit_ctx = f;
-	f->cfg.service_of = service_of;
 	f->cfg.host_name = "node-1";
 	f->cfg.clock_offset_ns = 1700000000000000000LL - (int64_t)T0;
 	f->cfg.sampling_ratio = 1.0;
@@ -130,8 +138,10 @@ static void conn(struct side *c, struct side *s, uint64_t cookie, uint16_t cport
 static void feed(struct fx *f, const struct side *sd, uint8_t kind, uint64_t ts, const char *head,
 		 int err)
 {
-	struct http_obs o;
+	const struct proto_parser *http1 = proto_by_id(OBS_PROTO_HTTP1);
+	struct obs o;
 
+	assert_non_null(http1);
 	memset(&o, 0, sizeof(o));
 	o.cookie = sd->cookie;
 	o.kind = kind;
@@ -143,17 +153,17 @@ static void feed(struct fx *f, const struct side *sd, uint8_t kind, uint64_t ts,
 	o.local = sd->local;
 	o.remote = sd->remote;
 	o.error = err;
-	if (head) {
-		o.head_len = (uint16_t)strlen(head);
-		memcpy(o.head, head, o.head_len);
-	}
+	if (head)
+		http1->parse(kind, head, strlen(head), &o);
+	if (kind == OBS_REQUEST)
+		name_service(&o);
 	sb_feed(f->sb, &o);
 }
 
 static void request(struct fx *f, const struct side *sd, uint64_t ts, const char *method,
 		    const char *path)
 {
-	char head[OBS_HEAD_MAX];
+	char head[512];
 
 	snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: x\r\n\r\n", method, path);
 	feed(f, sd, OBS_REQUEST, ts, head, 0);
@@ -161,7 +171,7 @@ static void request(struct fx *f, const struct side *sd, uint64_t ts, const char
 
 static void response(struct fx *f, const struct side *sd, uint64_t ts, int status)
 {
-	char head[OBS_HEAD_MAX];
+	char head[512];
 
 	snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Length: 10\r\n\r\n", status);
 	feed(f, sd, OBS_RESPONSE, ts, head, 0);
@@ -303,7 +313,7 @@ static void test_pipelining(void **state)
 	assert_string_equal(third->server.address, "127.0.0.1");
 	assert_int_equal(third->server.port, 8080);
 	assert_string_equal(third->client.address, "");
-	/* unknown to service_of: named after the process */
+	/* unknown to the identity: named after the process */
 	assert_string_equal(third->service_name, "client");
 	assert_string_equal(third->service_namespace, "");
 }
@@ -587,7 +597,7 @@ static void test_v6_errors_route_cap(void **state)
 
 static const char *tp_head(const char *flags)
 {
-	static char head[OBS_HEAD_MAX];
+	static char head[512];
 
 	snprintf(head, sizeof(head),
 		 "GET /traced HTTP/1.1\r\n"
@@ -678,7 +688,7 @@ static void hex(const char *s, uint8_t *out, size_t n)
 static void request_tp(struct fx *f, const struct side *sd, uint64_t ts, const char *path,
 		       const char *tp)
 {
-	char head[OBS_HEAD_MAX];
+	char head[512];
 
 	snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: x\r\n%s%s%s\r\n", path,
 		 tp ? "traceparent: " : "", tp ? tp : "", tp ? "\r\n" : "");
@@ -1376,7 +1386,7 @@ static void test_reconfigure(void **state)
 	sb_set_clock_offset(f->sb, 0);
 	exchange(f, &s, T0 + MS(3), T0 + MS(4), T0 + MS(5), "/items/xyz", 200);
 	sb_set_sampling(f->sb, 0, false, 0);
-	sb_services_changed(f->sb);
+	renamed = true; /* the socket's service changes with the configuration */
 	exchange(f, &s, T0 + MS(6), T0 + MS(7), T0 + MS(8), "/items/zzz", 500);
 	settle(f, T0 + MS(8));
 	assert_int_equal(f->n, 0); /* sampling is decided when a span goes out */
@@ -1386,6 +1396,8 @@ static void test_reconfigure(void **state)
 	assert_int_equal(f->n, 1);
 	assert_string_equal(f->spans[0].route, "/items/{sku}");
 	assert_int_equal(f->spans[0].start_unix_ns, T0 + MS(9));
+	assert_string_equal(f->spans[0].service_name, "users");
+	assert_string_equal(f->spans[0].service_namespace, "shop2");
 	assert_string_equal(sb_drop_name(SB_DROP_FIFO_FULL), "fifo_full");
 	assert_string_equal(sb_drop_name(SB_DROP__MAX), "unknown");
 }

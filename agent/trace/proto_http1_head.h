@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* httpparse.h: parsing of HTTP/1.x request and response head prefixes, as the
- * kernel captures them (at most OBS_HEAD_MAX bytes, possibly cut anywhere and
- * possibly followed by body bytes). Only what span reconstruction needs is
- * extracted; nothing that the prefix does not show is ever guessed. */
-#ifndef BPFMESH_HTTPPARSE_H
-#define BPFMESH_HTTPPARSE_H
+/* proto_http1_head.h: the grammar of HTTP/1.x request and response head
+ * prefixes, as the kernel captures them (possibly cut anywhere and possibly
+ * followed by body bytes), for the HTTP/1 parser module (proto_http1.c).
+ * Only what span reconstruction and framing need is extracted; nothing that
+ * the prefix does not show is ever guessed. */
+#ifndef BPFMESH_PROTO_HTTP1_HEAD_H
+#define BPFMESH_PROTO_HTTP1_HEAD_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_METHOD_MAX 16
-#define HTTP_TARGET_MAX 256 /* path and query buffers (span.h SPAN_STR) */
+#include "trace/obs.h"
+
+#define HTTP_METHOD_MAX OBS_METHOD_MAX
+#define HTTP_TARGET_MAX OBS_TARGET_MAX /* path and query buffers */
 
 enum http_parse_rc {
 	HTTP_PARSE_NOT_HTTP = -1, /* not an HTTP/1.x head */
@@ -19,12 +22,6 @@ enum http_parse_rc {
 	/* The prefix ends inside the head: fields come from complete lines only
 	 * (a header cut in the middle is ignored, not half-read). */
 	HTTP_PARSE_TRUNCATED = 1,
-};
-
-struct http_traceparent {
-	uint8_t trace_id[16];
-	uint8_t span_id[8]; /* the caller's span: the parent */
-	uint8_t flags;	    /* bit 0: sampled */
 };
 
 struct http_request {
@@ -35,9 +32,15 @@ struct http_request {
 	char query[HTTP_TARGET_MAX];  /* after '?', without it */
 	bool path_truncated;	      /* path is only a prefix of the real one */
 	bool query_truncated;
-	int version;	      /* 10 or 11; 0 when the request line is cut before it */
-	bool has_traceparent; /* exactly one, valid, traceparent header */
-	struct http_traceparent tp;
+	int version; /* 10 or 11; 0 when the request line is cut before it */
+	/* Trace Context and Host field values, as sent (not validated): the
+	 * first traceparent (cut to fit) and how many were sent; every
+	 * tracestate line, comma-joined, "" when they do not fit; the first
+	 * Host, "" when it does not fit */
+	int n_traceparent;
+	char traceparent[OBS_TRACEPARENT_MAX];
+	char tracestate[OBS_TRACESTATE_MAX];
+	char host[OBS_HOST_MAX];
 	int64_t content_length; /* -1: absent or invalid */
 	bool chunked;		/* Transfer-Encoding ends in "chunked" */
 	bool conn_close;	/* Connection: close */
@@ -60,10 +63,6 @@ int http_parse_request(const char *p, size_t n, struct http_request *out);
 /* Parse a response head prefix; on HTTP_PARSE_TRUNCATED, status is 0 when the
  * status line was cut before the code. */
 int http_parse_response(const char *p, size_t n, struct http_response *out);
-
-/* W3C Trace Context traceparent value (version-format 00; later versions are
- * read by their version-00 prefix as the spec asks). 0 or -EINVAL. */
-int http_parse_traceparent(const char *v, size_t n, struct http_traceparent *out);
 
 /* Cheap checks on the first bytes: a known method followed by a space, or
  * "HTTP/1.". */

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* httpparse.c: HTTP/1.x head prefixes (see httpparse.h). Strict where a
- * wrong guess would mislabel a span (request line, status line, traceparent),
- * lenient on header lines we do not use. */
-#include <errno.h>
+/* proto_http1_head.c: HTTP/1.x head prefixes (see proto_http1_head.h).
+ * Strict where a wrong guess would mislabel a span (request line, status
+ * line), lenient on header lines we do not use. */
 #include <string.h>
 #include <strings.h>
 
-#include "trace/httpparse.h"
+#include "trace/proto_http1_head.h"
 
 static const char *const known_methods[] = {"GET",     "POST",	"PUT",	   "DELETE", "HEAD",
 					    "OPTIONS", "PATCH", "CONNECT", "TRACE"};
@@ -37,57 +36,6 @@ static bool is_tchar(unsigned char c)
 
 /* Visible characters; anything else ends a request-target. */
 static bool is_target_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
-
-static int hexval_lc(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* n lowercase hex digit pairs into out; false when one is not. */
-static bool hex_bytes(const char *s, uint8_t *out, size_t nbytes)
-{
-	for (size_t i = 0; i < nbytes; i++) {
-		int hi = hexval_lc(s[2 * i]), lo = hexval_lc(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
-static bool all_zero(const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
-int http_parse_traceparent(const char *v, size_t n, struct http_traceparent *out)
-{
-	uint8_t version;
-
-	/* version "-" trace-id "-" parent-id "-" flags: 2+1+32+1+16+1+2 = 55 */
-	if (n < 55 || !hex_bytes(v, &version, 1) || version == 0xff)
-		return -EINVAL;
-	/* Version 00 has exactly this shape; a later version may append fields
-	 * after a '-', and its first 55 characters are read as version 00. */
-	if ((version == 0 && n != 55) || (n > 55 && v[55] != '-'))
-		return -EINVAL;
-	if (v[2] != '-' || v[35] != '-' || v[52] != '-')
-		return -EINVAL;
-	if (!hex_bytes(v + 3, out->trace_id, 16) || !hex_bytes(v + 36, out->span_id, 8) ||
-	    !hex_bytes(v + 53, &out->flags, 1))
-		return -EINVAL;
-	if (all_zero(out->trace_id, 16) || all_zero(out->span_id, 8))
-		return -EINVAL;
-	return 0;
-}
 
 /* Copy up to len bytes into a HTTP_TARGET_MAX buffer; true when it all fit. */
 static bool copy_part(char *dst, const char *src, size_t len)
@@ -165,8 +113,9 @@ struct hdr_out {
 	bool *chunked;
 	bool *conn_close;
 	struct http_request *req; /* NULL for a response */
-	int n_traceparent;
 	bool cl_invalid;
+	bool tracestate_full; /* a tracestate line did not fit: none is kept */
+	bool host_seen;
 };
 
 static bool name_is(const char *name, size_t len, const char *want)
@@ -225,6 +174,41 @@ static bool list_has(const char *v, size_t len, const char *token, const char **
 	return found;
 }
 
+/* A field value into a buffer of size bytes: cut to fit (cut), or left
+ * empty when it does not fit. */
+static void copy_value(char *dst, size_t size, const char *v, size_t len, bool cut)
+{
+	if (len >= size) {
+		if (!cut) {
+			dst[0] = '\0';
+			return;
+		}
+		len = size - 1;
+	}
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+}
+
+/* Field lines of one name combine into one value, comma-joined (RFC 9110
+ * 5.3); a list that does not fit is dropped whole, never cut. */
+static void join_tracestate(struct hdr_out *h, const char *v, size_t len)
+{
+	char *ts = h->req->tracestate;
+	size_t have = strlen(ts), sep = have && len ? 1 : 0;
+
+	if (h->tracestate_full || !len)
+		return;
+	if (have + sep + len >= sizeof(h->req->tracestate)) {
+		h->tracestate_full = true;
+		ts[0] = '\0';
+		return;
+	}
+	if (sep)
+		ts[have++] = ',';
+	memcpy(ts + have, v, len);
+	ts[have + len] = '\0';
+}
+
 static void header_line(struct hdr_out *h, const char *l, size_t len)
 {
 	const char *colon = memchr(l, ':', len), *v, *last = NULL;
@@ -248,10 +232,15 @@ static void header_line(struct hdr_out *h, const char *l, size_t len)
 		if (list_has(v, vlen, "close", &last, &last_len))
 			*h->conn_close = true;
 	} else if (h->req && name_is(l, nlen, "traceparent")) {
-		/* W3C: a request with several traceparent headers has no valid one */
-		h->n_traceparent++;
-		h->req->has_traceparent =
-		    h->n_traceparent == 1 && !http_parse_traceparent(v, vlen, &h->req->tp);
+		/* W3C: a request with several traceparent headers has no valid
+		 * one, so the count goes with the first */
+		if (!h->req->n_traceparent++)
+			copy_value(h->req->traceparent, sizeof(h->req->traceparent), v, vlen, true);
+	} else if (h->req && name_is(l, nlen, "tracestate")) {
+		join_tracestate(h, v, vlen);
+	} else if (h->req && name_is(l, nlen, "host") && !h->host_seen) {
+		h->host_seen = true;
+		copy_value(h->req->host, sizeof(h->req->host), v, vlen, false);
 	}
 }
 
@@ -308,7 +297,8 @@ static int line_end(const char *p, size_t n, size_t *i)
 
 int http_parse_request(const char *p, size_t n, struct http_request *r)
 {
-	struct hdr_out h = {&r->content_length, &r->chunked, &r->conn_close, r, 0, false};
+	struct hdr_out h = {
+	    &r->content_length, &r->chunked, &r->conn_close, r, false, false, false};
 	size_t i = 0, ts;
 	int rc;
 
@@ -347,7 +337,8 @@ int http_parse_request(const char *p, size_t n, struct http_request *r)
 
 int http_parse_response(const char *p, size_t n, struct http_response *r)
 {
-	struct hdr_out h = {&r->content_length, &r->chunked, &r->conn_close, NULL, 0, false};
+	struct hdr_out h = {
+	    &r->content_length, &r->chunked, &r->conn_close, NULL, false, false, false};
 	unsigned status = 0;
 	size_t i;
 	int rc;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_httpparse.c: HTTP/1.x head prefixes: whole heads, heads cut anywhere,
- * pipelined heads in one buffer, traceparent validation and junk. */
+/* test_proto_http1_head.c: the HTTP/1.x head grammar: whole heads, heads
+ * cut anywhere, pipelined heads in one buffer, Trace Context and Host
+ * values, and junk. (Trace Context validation: test_tracectx.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "trace/httpparse.h"
+#include "trace/proto_http1_head.h"
+#include "trace/tracectx.h"
 
 static int req(const char *s, struct http_request *r)
 {
@@ -42,7 +44,9 @@ static void test_request_basic(void **state)
 	assert_true(r.conn_close);
 	assert_false(r.chunked);
 	assert_int_equal(r.content_length, 17);
-	assert_false(r.has_traceparent);
+	assert_int_equal(r.n_traceparent, 0);
+	assert_string_equal(r.traceparent, "");
+	assert_string_equal(r.host, "user-service");
 	assert_int_equal(r.head_len, strlen(h) - strlen("body bytes follow"));
 }
 
@@ -113,37 +117,24 @@ static void test_traceparent(void **state)
 	static const uint8_t tid[16] = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
 					0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36};
 	static const uint8_t sid[8] = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
-	struct http_traceparent tp;
+	struct trace_parent tp;
 	struct http_request r;
+	char big[700];
 
 	(void)state;
 	assert_int_equal(req("GET / HTTP/1.1\r\ntraceparent: "
 			     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n",
 			     &r),
 			 HTTP_PARSE_OK);
-	assert_true(r.has_traceparent);
-	assert_memory_equal(r.tp.trace_id, tid, 16);
-	assert_memory_equal(r.tp.span_id, sid, 8);
-	assert_int_equal(r.tp.flags, 1);
+	assert_int_equal(r.n_traceparent, 1);
+	assert_string_equal(r.traceparent,
+			    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	assert_int_equal(tracectx_parse_traceparent(r.traceparent, strlen(r.traceparent), &tp), 0);
+	assert_memory_equal(tp.trace_id, tid, 16);
+	assert_memory_equal(tp.span_id, sid, 8);
+	assert_int_equal(tp.flags, 1);
 
-#define TP(s) http_parse_traceparent(s, strlen(s), &tp)
-	assert_int_equal(TP("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"), 0);
-	assert_int_equal(tp.flags, 0);
-	/* uppercase hex, zero ids, version ff, wrong shapes */
-	assert_int_not_equal(TP("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"), 0);
-	assert_int_not_equal(TP("00-00000000000000000000000000000000-00f067aa0ba902b7-01"), 0);
-	assert_int_not_equal(TP("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"), 0);
-	assert_int_not_equal(TP("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), 0);
-	assert_int_not_equal(TP("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xx"), 0);
-	assert_int_not_equal(TP("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"), 0);
-	assert_int_not_equal(TP("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), 0);
-	assert_int_not_equal(TP("00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01"), 0);
-	/* a later version is read by its version-00 prefix */
-	assert_int_equal(TP("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"), 0);
-	assert_int_not_equal(TP("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x"), 0);
-#undef TP
-
-	/* two traceparent headers: neither is trusted */
+	/* two traceparent headers: both counted (neither is trusted) */
 	assert_int_equal(
 	    req("GET / HTTP/1.1\r\n"
 		"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
@@ -151,9 +142,36 @@ static void test_traceparent(void **state)
 		"\r\n",
 		&r),
 	    HTTP_PARSE_OK);
-	assert_false(r.has_traceparent);
-	assert_int_equal(req("GET / HTTP/1.1\r\ntraceparent: garbage\r\n\r\n", &r), HTTP_PARSE_OK);
-	assert_false(r.has_traceparent);
+	assert_int_equal(r.n_traceparent, 2);
+	/* the value as sent, whatever it is: validation is Trace Context's */
+	assert_int_equal(req("GET / HTTP/1.1\r\ntraceparent:  garbage \r\n\r\n", &r),
+			 HTTP_PARSE_OK);
+	assert_int_equal(r.n_traceparent, 1);
+	assert_string_equal(r.traceparent, "garbage");
+	assert_int_not_equal(tracectx_parse_traceparent(r.traceparent, strlen(r.traceparent), &tp),
+			     0);
+
+	/* tracestate lines are one comma-joined list; one that does not fit
+	 * is dropped whole, never cut */
+	assert_int_equal(req("GET / HTTP/1.1\r\ntracestate: a=1,b=2\r\nHost: h\r\n"
+			     "TraceState: c=3\r\n\r\n",
+			     &r),
+			 HTTP_PARSE_OK);
+	assert_string_equal(r.tracestate, "a=1,b=2,c=3");
+	strcpy(big, "GET / HTTP/1.1\r\ntracestate: a=1\r\ntracestate: b=");
+	memset(big + strlen(big), 'x', 300);
+	strcpy(big + strlen("GET / HTTP/1.1\r\ntracestate: a=1\r\ntracestate: b=") + 300,
+	       "\r\ntracestate: c=3\r\n\r\n");
+	assert_int_equal(req(big, &r), HTTP_PARSE_OK);
+	assert_string_equal(r.tracestate, "");
+	/* a Host that does not fit is left out; the first one counts */
+	assert_int_equal(req("GET / HTTP/1.1\r\nHost: a:80\r\nHost: b\r\n\r\n", &r), HTTP_PARSE_OK);
+	assert_string_equal(r.host, "a:80");
+	strcpy(big, "GET / HTTP/1.1\r\nHost: ");
+	memset(big + strlen(big), 'h', 200);
+	strcpy(big + strlen("GET / HTTP/1.1\r\nHost: ") + 200, "\r\nHost: second\r\n\r\n");
+	assert_int_equal(req(big, &r), HTTP_PARSE_OK);
+	assert_string_equal(r.host, "");
 }
 
 /* Every prefix of a head: never more than the prefix shows. */
@@ -187,7 +205,10 @@ static void test_request_every_prefix(void **state)
 		}
 		/* a header is used only once its line is complete */
 		assert_int_equal(r.content_length, n >= cl_line_end ? 123 : -1);
-		assert_int_equal(r.has_traceparent, n >= tp_line_end);
+		assert_int_equal(r.n_traceparent, n >= tp_line_end);
+		if (n >= tp_line_end)
+			assert_string_equal(r.traceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-"
+							   "00f067aa0ba902b7-01");
 	}
 }
 

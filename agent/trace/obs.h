@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* obs.h: one observation of a request/response protocol on a socket, the
+ * one thing that flows from capture to spans. The capture reader (events.c)
+ * makes it from the kernel's records, with the protocol's parser (proto.h)
+ * for the fields the bytes hold; the pipeline (tracing.c) adds the service
+ * of the socket's process (identity.h); the span builder (spanbuild.h)
+ * reads it and never sees a byte of the wire. Nothing in it is specific to
+ * one protocol: HTTP/1.x, HTTP/2 and gRPC all fill the same fields.
+ *
+ * A connection has two sockets (client side, server side), each with its
+ * own cookie; bpfmesh may see one side or both. */
+#ifndef BPFMESH_OBS_H
+#define BPFMESH_OBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define OBS_METHOD_MAX 16
+#define OBS_TARGET_MAX 256	/* path (span.h SPAN_STR) */
+#define OBS_HOST_MAX 128	/* span.h SPAN_NAME_MAX */
+#define OBS_TRACEPARENT_MAX 128 /* a valid value is read from its first 56 characters */
+#define OBS_TRACESTATE_MAX 256
+#define OBS_NAME_MAX 128 /* service names (span.h SPAN_NAME_MAX) */
+
+enum obs_kind {
+	OBS_REQUEST = 1,      /* a request starts (its first byte) */
+	OBS_RESPONSE = 2,     /* a response starts */
+	OBS_RESPONSE_END = 3, /* last byte of the response the framing announced */
+	OBS_CLOSE = 4,	      /* the socket closed (error != 0: reset, timeout, ...) */
+};
+
+enum obs_role {
+	OBS_ROLE_CLIENT = 1, /* this socket sends requests */
+	OBS_ROLE_SERVER = 2, /* this socket receives requests */
+};
+
+/* Which parser read the message (proto.c registers them). */
+enum obs_proto {
+	OBS_PROTO_NONE = 0, /* no parser claimed the bytes; or no message (END, CLOSE) */
+	OBS_PROTO_HTTP1 = 1,
+};
+
+/* How much of a message's head the parser could read. */
+enum obs_parse {
+	OBS_PARSE_OK = 0,  /* all of it */
+	OBS_PARSE_CUT = 1, /* the capture ends inside it: fields from complete parts only */
+	OBS_PARSE_BAD = 2, /* not a message (of the protocol claimed, or of any): no field */
+};
+
+/* What the head of a response says about its body. */
+enum obs_body {
+	OBS_BODY_FRAMED = 0,   /* framed (or unknown): RESPONSE_END or a timeout ends it */
+	OBS_BODY_NONE = 1,     /* none: the response ends with its head */
+	OBS_BODY_TO_CLOSE = 2, /* no length: the connection's close ends it */
+};
+
+struct obs_addr {
+	int family; /* AF_INET / AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port; /* host order */
+};
+
+struct obs {
+	/* capture (events.c), every kind */
+	uint64_t cookie;	       /* socket cookie: one side of one connection */
+	uint8_t kind;		       /* enum obs_kind */
+	uint8_t role;		       /* enum obs_role */
+	uint64_t ts_ns;		       /* CLOCK_MONOTONIC: first byte (REQUEST, RESPONSE), last byte
+					* (RESPONSE_END) or close */
+	uint32_t tgid, tid;	       /* thread that sent (client) or read (server) the request;
+					* 0 when unknown */
+	char comm[16];		       /* that process's name */
+	uint64_t cgroup_id;	       /* its cgroup v2 id (0 when unknown) */
+	struct obs_addr local, remote; /* of this socket */
+	int error;		       /* OBS_CLOSE: errno (ECONNRESET, ETIMEDOUT), 0 = orderly */
+
+	/* the protocol's parser (proto.h): REQUEST and RESPONSE */
+	uint8_t proto;	    /* enum obs_proto */
+	uint8_t parse;	    /* enum obs_parse */
+	uint32_t stream_id; /* the message's stream on the connection; 0 when the protocol
+			     * has one exchange at a time, answered in order (HTTP/1.x) */
+	/* REQUEST */
+	char method[OBS_METHOD_MAX]; /* as sent ("GET", "BREW"); gRPC: "POST" */
+	char target[OBS_TARGET_MAX]; /* the path, without query; gRPC: "/package.Service/Method" */
+	bool target_truncated;	     /* target is only a prefix of the real one */
+	bool bodiless_response;	     /* its response has no body, whatever its head says (HEAD) */
+	char host[OBS_HOST_MAX];     /* Host / :authority as sent; "" when absent or too long */
+	/* W3C Trace Context headers as sent, not validated (tracectx.h does):
+	 * "" when absent; traceparent also "" when sent more than once (then no
+	 * value is valid), tracestate the comma-joined field lines, "" when
+	 * they do not fit (never a cut list) */
+	char traceparent[OBS_TRACEPARENT_MAX];
+	char tracestate[OBS_TRACESTATE_MAX];
+	/* RESPONSE */
+	uint16_t status; /* 100..599; 0 when unreadable */
+	uint8_t body;	 /* enum obs_body */
+
+	/* the service of the socket's process (identity.h): REQUEST */
+	char service[OBS_NAME_MAX];
+	char service_ns[OBS_NAME_MAX];
+	bool
+	    not_traced; /* its requests make no spans (honoured; identity.c sets it for none yet) */
+};
+
+/* Addresses compare as bytes: IPv4-mapped IPv6 folded to IPv4, unused
+ * bytes zero, so a dual-stack server's view of a v4 client matches the
+ * client's own. */
+static inline void obs_addr_fold(const struct obs_addr *in, struct obs_addr *out)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	struct obs_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.port = in->port;
+	if (in->family == AF_INET6 && !memcmp(in->addr, mapped, sizeof(mapped))) {
+		a.family = AF_INET;
+		memcpy(a.addr, in->addr + 12, 4);
+	} else if (in->family == AF_INET) {
+		a.family = AF_INET;
+		memcpy(a.addr, in->addr, 4);
+	} else {
+		a.family = in->family;
+		memcpy(a.addr, in->addr, 16);
+	}
+	*out = a;
+}
+
+#endif

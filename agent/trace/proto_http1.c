@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proto_http1.c: the HTTP/1.x parser module of the protocol seam (proto.h).
+ * The kernel (bpf/lib/http1.bpf.h) sends a segment that starts a request or
+ * a response, its first HTTP_HEAD_MAX bytes; here such a segment is split
+ * into the requests (or responses) pipelined in it, and each head is read
+ * with the grammar of proto_http1_head.c into the neutral fields of an
+ * observation. HTTP/1.x has one exchange at a time per connection, answered
+ * in order: stream_id stays 0. */
+#include <string.h>
+
+#include "trace/proto.h"
+#include "trace/proto_http1_head.h"
+
+/* Bytes of one message's head that are parsed: the prefix the span builder
+ * read when observations carried a copy of the head (the kernel sends up to
+ * HTTP_HEAD_MAX of the segment). */
+#define HTTP1_PARSE_MAX 512
+
+static bool http1_detect(uint8_t kind, const char *p, size_t n)
+{
+	if (kind == OBS_REQUEST)
+		return http_looks_like_request(p, n);
+	return kind == OBS_RESPONSE && http_looks_like_response(p, n);
+}
+
+/* After each blank line, another method starts a pipelined request;
+ * anything else is a body, and the split stops there (GET pipelines have
+ * none, so this finds what clients pipeline). */
+static int split_requests(const char *head, int len, struct proto_msg *m, int max)
+{
+	int n = 0, i = 0;
+
+	if (max < 1 || len < 1)
+		return 0;
+	m[n++] = (struct proto_msg){0, len, false};
+	while (n < max) {
+		const char *end = memmem(head + i, len - i, "\r\n\r\n", 4);
+
+		if (!end)
+			break;
+		i = (int)(end - head) + 4;
+		if (i >= len || !http_looks_like_request(head + i, len - i))
+			break;
+		m[n - 1].len = i - m[n - 1].off;
+		m[n++] = (struct proto_msg){i, len - i, false};
+	}
+	return n;
+}
+
+/* Responses answer pipelined requests back to back: the next one starts
+ * after this one's body, when the framing says where (a HEAD response may
+ * mislead: then no response head is found there and the split stops).
+ * ends: the response's last byte is in the segment (seg_len payload bytes,
+ * of which len were captured). */
+static int split_responses(const char *head, int len, int seg_len, struct proto_msg *m, int max)
+{
+	int n = 0, off = 0;
+
+	while (n < max && off < len) {
+		struct http_response r;
+		int rc = http_parse_response(head + off, len - off, &r);
+		int64_t next;
+
+		m[n++] = (struct proto_msg){off, len - off, false};
+		if (rc != HTTP_PARSE_OK || r.chunked)
+			break;
+		next = off + (int64_t)r.head_len +
+		       (r.status == 204 || r.status == 304 || r.status < 200 ? 0
+			: r.content_length > 0				     ? r.content_length
+									     : 0);
+		if (r.content_length < 0 && r.status >= 200 && r.status != 204 && r.status != 304)
+			break; /* delimited by the close */
+		if (next == seg_len) {
+			m[n - 1].ends = true; /* ends with the segment */
+			break;
+		}
+		if (next >= len || len - next < 8 || memcmp(head + next, "HTTP/1.", 7))
+			break;
+		m[n - 1].ends = true; /* another response follows in this segment */
+		m[n - 1].len = (int)next - off;
+		off = (int)next;
+	}
+	return n;
+}
+
+static int http1_split(uint8_t kind, const char *p, int n, int seg_len, struct proto_msg *msgs,
+		       int max)
+{
+	if (kind == OBS_REQUEST)
+		return split_requests(p, n, msgs, max);
+	return split_responses(p, n, seg_len, msgs, max);
+}
+
+static void parse_request(const char *p, size_t n, struct obs *o)
+{
+	struct http_request r;
+	int rc = http_parse_request(p, n, &r);
+
+	if (rc == HTTP_PARSE_NOT_HTTP || !r.method[0]) {
+		o->parse = OBS_PARSE_BAD;
+		return;
+	}
+	o->parse = rc == HTTP_PARSE_OK ? OBS_PARSE_OK : OBS_PARSE_CUT;
+	memcpy(o->method, r.method, sizeof(o->method));
+	memcpy(o->target, r.path, sizeof(o->target));
+	o->target_truncated = r.path_truncated;
+	/* RFC 9112 6.3: the response to HEAD has no body */
+	o->bodiless_response = !strcmp(r.method, "HEAD");
+	memcpy(o->host, r.host, sizeof(o->host));
+	/* W3C: with several traceparent headers, none is valid */
+	if (r.n_traceparent == 1)
+		memcpy(o->traceparent, r.traceparent, sizeof(o->traceparent));
+	memcpy(o->tracestate, r.tracestate, sizeof(o->tracestate));
+}
+
+static void parse_response(const char *p, size_t n, struct obs *o)
+{
+	struct http_response r;
+	int rc = http_parse_response(p, n, &r);
+
+	if (rc == HTTP_PARSE_NOT_HTTP) {
+		o->parse = OBS_PARSE_BAD;
+		return;
+	}
+	o->parse = rc == HTTP_PARSE_OK ? OBS_PARSE_OK : OBS_PARSE_CUT;
+	o->status = r.status;
+	/* RFC 9112 6.3: 204 and 304 have no body whatever their headers say;
+	 * without a length or chunks the close ends it; a head cut before its
+	 * framing headers leaves the framing to the kernel's end event */
+	if (r.status == 204 || r.status == 304)
+		o->body = OBS_BODY_NONE;
+	else if (rc == HTTP_PARSE_OK && !r.chunked && r.content_length == 0)
+		o->body = OBS_BODY_NONE;
+	else if (rc == HTTP_PARSE_OK && !r.chunked && r.content_length < 0)
+		o->body = OBS_BODY_TO_CLOSE;
+	else
+		o->body = OBS_BODY_FRAMED;
+}
+
+static void http1_parse(uint8_t kind, const char *p, size_t n, struct obs *o)
+{
+	if (n > HTTP1_PARSE_MAX)
+		n = HTTP1_PARSE_MAX;
+	o->proto = OBS_PROTO_HTTP1;
+	o->stream_id = 0;
+	if (kind == OBS_REQUEST)
+		parse_request(p, n, o);
+	else
+		parse_response(p, n, o);
+}
+
+const struct proto_parser proto_http1 = {
+    .name = "http1",
+    .id = OBS_PROTO_HTTP1,
+    .detect = http1_detect,
+    .split = http1_split,
+    .parse = http1_parse,
+};

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http1.bpf.h: the kernel side of HTTP/1.x, the protocol's part of capture
+ * (http.bpf.c): which segment heads start a request or a response, the
+ * framing of a response (Content-Length or chunked) scanned from its head,
+ * when a body segment brings the response's last byte, and the status code
+ * read for outlier detection. The agent's side of the same protocol is
+ * agent/trace/proto_http1.c; what it parses is not parsed here.
+ *
+ * Only segment heads are looked at: a segment that does not start with an
+ * HTTP method or "HTTP/1." costs one 8-byte load. Only a response head is
+ * scanned, one word per bpf_loop call.
+ */
+#ifndef BPFMESH_HTTP1_BPF_H
+#define BPFMESH_HTTP1_BPF_H
+
+#include "http.h"
+
+/* "GET ", "POST", "PUT ", "DELE", "HEAD", "OPTI", "PATC", "CONN", "TRAC" as
+ * little-endian words, then the byte after the method must be a space. */
+static __always_inline bool http1_is_request(__u64 w)
+{
+	__u32 lo = (__u32)w;
+	__u8 b4 = w >> 32, b5 = w >> 40, b6 = w >> 48, b7 = w >> 56;
+
+	switch (lo) {
+	case 0x20544547: /* "GET " */
+	case 0x20545550: /* "PUT " */
+		return true;
+	case 0x54534f50: /* "POST" */
+	case 0x44414548: /* "HEAD" */
+		return b4 == ' ';
+	case 0x43544150: /* "PATC" */
+	case 0x43415254: /* "TRAC" */
+		return b5 == ' ';
+	case 0x454c4544: /* "DELE" */
+		return b6 == ' ';
+	case 0x4954504f: /* "OPTI" */
+	case 0x4e4e4f43: /* "CONN" */
+		return b7 == 'S' || b7 == 'T';
+	}
+	return false;
+}
+
+static __always_inline bool http1_is_response(__u64 w)
+{
+	/* "HTTP/1." */
+	return (w & 0x00ffffffffffffffULL) == 0x002e312f50545448ULL;
+}
+
+/* What the scan of one response head found. It lives in a map value, not
+ * on the stack: the verifier then treats every field as unknown, so the
+ * bpf_loop callback converges at once instead of being explored value by
+ * value. */
+struct http1_scan {
+	__u32 n;       /* bytes in the head buffer */
+	__u32 hdr_end; /* offset after the first "\r\n\r\n", 0 = not found */
+	__s64 cl;      /* Content-Length, -1 = none */
+	__u32 chunked; /* Transfer-Encoding names chunked */
+	__u32 reserved;
+};
+
+#define HTTP1_SLACK 32 /* header names and values are read a word past an offset */
+
+/* Capture's per-CPU scratch: the record being built, its head filled
+ * straight from the segment, and the scan over that head, in one map value
+ * so that the head is scanned where it will be sent from. */
+struct http1_scratch {
+	struct http1_scan st;
+	struct http_event ev;
+	char slack[HTTP1_SLACK];
+};
+
+/* Eight head bytes from off on (little-endian word); the slack keeps a read
+ * past the last offset inside the map value. */
+static __always_inline __u64 http1_load8(const struct http1_scratch *sc, __u32 off)
+{
+	__u64 w;
+
+	__builtin_memcpy(&w, &sc->ev.head[off & (HTTP_SCAN_MAX - 1)], 8);
+	return w;
+}
+
+#define LOWER8 0x2020202020202020ULL	 /* ORed in: ASCII letters to lower case */
+#define W_CONTENT_ 0x2d746e65746e6f63ULL /* "content-" */
+#define W_LENGTH 0x003a6874676e656cULL	 /* "length:" (7 bytes) */
+#define W_TRANSFER 0x726566736e617274ULL /* "transfer" */
+#define W_ENCODIN 0x6e69646f636e652dULL	 /* "-encodin" */
+#define W_G 0x3a67U			 /* "g:" */
+#define W_CHUNKED 0x0064656b6e756863ULL	 /* "chunked" (7 bytes) */
+#define BYTES7 0x00ffffffffffffffULL
+
+/* Content-Length's digits, after optional spaces, from q on. */
+static __always_inline __s64 http1_parse_length(const struct http1_scratch *sc, __u32 q, __u32 n)
+{
+	__s64 v = -1;
+
+#pragma unroll
+	for (int k = 0; k < 24; k++) {
+		char c;
+
+		if (q + k >= n)
+			break;
+		c = sc->ev.head[(q + k) & (HTTP_SCAN_MAX - 1)];
+		if (c >= '0' && c <= '9')
+			v = (v < 0 ? 0 : v) * 10 + (c - '0');
+		else if (c != ' ' || v >= 0)
+			break;
+	}
+	return v;
+}
+
+/* Does the header value from q on (up to its line end) name chunked? */
+static __always_inline bool http1_value_chunked(const struct http1_scratch *sc, __u32 q, __u32 n)
+{
+#pragma unroll
+	for (int k = 0; k < 32; k++) {
+		if (q + k + 7 > n || sc->ev.head[(q + k) & (HTTP_SCAN_MAX - 1)] == '\r')
+			return false;
+		if (((http1_load8(sc, q + k) | LOWER8) & BYTES7) == W_CHUNKED)
+			return true;
+	}
+	return false;
+}
+
+/* A line ends at p: the head ends here, or the next line may be a header
+ * that frames the body. Returns true when the head ended. */
+static __always_inline bool http1_on_newline(struct http1_scratch *sc, __u32 p)
+{
+	struct http1_scan *st = &sc->st;
+	__u32 n = st->n;
+	__u64 w1, w2;
+
+	if (p >= 3 && (__u32)http1_load8(sc, p - 3) == 0x0a0d0a0d) { /* "\r\n\r\n" */
+		st->hdr_end = p + 1;
+		return true;
+	}
+	if (p + 20 > n)
+		return false;
+	w1 = http1_load8(sc, p + 1) | LOWER8;
+	w2 = http1_load8(sc, p + 9) | LOWER8;
+	if (w1 == W_CONTENT_ && (w2 & BYTES7) == W_LENGTH)
+		st->cl = http1_parse_length(sc, p + 16, n);
+	else if (w1 == W_TRANSFER && w2 == W_ENCODIN &&
+		 (((__u16)http1_load8(sc, p + 17)) | 0x0020) == W_G &&
+		 http1_value_chunked(sc, p + 19, n))
+		st->chunked = 1;
+	return false;
+}
+
+struct http1_scan_ctx {
+	struct http1_scratch *sc;
+};
+
+/* One word of the head per call: most words hold no newline and cost one
+ * load and a few ALU operations; only line ends are looked at. */
+static long http1_scan_word(__u32 i, void *ctx)
+{
+	/* the map value comes through the stack: no lookup per word */
+	struct http1_scratch *sc = ((struct http1_scan_ctx *)ctx)->sc;
+	__u32 off = i * 8;
+	__u64 w, x;
+
+	if (off >= sc->st.n || off >= HTTP_SCAN_MAX)
+		return 1;
+	w = http1_load8(sc, off);
+	x = w ^ 0x0a0a0a0a0a0a0a0aULL; /* a zero byte where w has '\n' */
+	if (!((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL))
+		return 0;
+#pragma unroll
+	for (int b = 0; b < 8; b++) {
+		if (((w >> (b * 8)) & 0xff) != '\n' || off + b >= sc->st.n)
+			continue;
+		if (http1_on_newline(sc, off + b))
+			return 1;
+	}
+	return 0;
+}
+
+/* Does the segment (len payload bytes from off) end the last chunk? */
+static __always_inline bool http1_ends_chunked(struct __sk_buff *skb, __u32 off, __u32 len)
+{
+	char t[5];
+
+	if (len < 5 || bpf_skb_load_bytes(skb, off + len - 5, t, 5))
+		return false;
+	return t[0] == '0' && t[1] == '\r' && t[2] == '\n' && t[3] == '\r' && t[4] == '\n';
+}
+
+/* The framing of the response whose head is in sc (a segment of len payload
+ * bytes from off): c says what is still to come; true when the whole
+ * response was in this segment. */
+static __always_inline __u8 http1_response_framing(struct __sk_buff *skb, __u32 off, __u32 len,
+						   struct http1_scratch *sc, struct http_conn *c)
+{
+	struct http1_scan_ctx ctx;
+	__u8 complete = 0;
+
+	ctx.sc = sc;
+	bpf_loop(HTTP_SCAN_MAX / 8, http1_scan_word, &ctx, 0);
+	if (sc->st.hdr_end && sc->st.cl >= 0) {
+		c->resp_left = sc->st.cl - (__s64)(len - sc->st.hdr_end);
+		if (c->resp_left <= 0)
+			complete = 1;
+		else
+			c->resp_mode = 1;
+	} else if (sc->st.hdr_end && sc->st.chunked) {
+		if (http1_ends_chunked(skb, off, len))
+			complete = 1;
+		else
+			c->resp_mode = 2;
+	}
+	return complete;
+}
+
+/* A body segment (len payload bytes from off) of the response in flight on
+ * c: true when it brings the response's last byte. */
+static __always_inline bool http1_body_ends(struct __sk_buff *skb, __u32 off, __u32 len,
+					    struct http_conn *c)
+{
+	if (c->resp_mode == 1) {
+		c->resp_left -= len;
+		return c->resp_left <= 0;
+	}
+	return c->resp_mode == 2 && http1_ends_chunked(skb, off, len);
+}
+
+/* The status code of a response head of at least 12 bytes ("HTTP/1.x NNN"),
+ * 100..599; 0 when it is not three digits from 1xx to 5xx. */
+static __always_inline __u32 http1_status(const char *head)
+{
+	if (head[9] < '1' || head[9] > '5' || head[10] < '0' || head[10] > '9' || head[11] < '0' ||
+	    head[11] > '9')
+		return 0;
+	return (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+}
+
+#endif
