@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* http1.bpf.h: the kernel side of HTTP/1.x, the protocol's part of capture
  * (http.bpf.c): which segment heads start a request or a response, the
  * framing of a response (Content-Length or chunked) scanned from its head,

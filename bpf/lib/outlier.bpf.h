@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* outlier.bpf.h: outlier detection from response status codes
  * (consecutive5xxErrors, consecutiveGatewayErrors), fed by capture in the
  * kernel, like connect failures are in lb.bpf.c. Whatever the protocol, a
