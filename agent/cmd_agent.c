@@ -242,7 +242,12 @@ int cmd_agent(int argc, char **argv)
 		if (now - last_tick < 50000000ULL)
 			continue;
 		last_tick = now;
-		agent_tick(&a, now);
+		if (agent_tick(&a, now)) {
+			log_info(
+			    "endpoints removed earlier are gone from the maps: applying %s again",
+			    a.opts.config);
+			agent_reload(&a);
+		}
 	}
 	rc = 0;
 out:

@@ -188,6 +188,12 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 		jw_kbool(&w, "ready", ready);
 		jw_kbool(&w, "attached", a->attached);
 		jw_kbool(&w, "configApplied", a->applied);
+		/* ready means the data path works; whether it runs what is on
+		 * disk is said apart, so a probe does not restart a healthy
+		 * agent over a bad config */
+		jw_kbool(&w, "configCurrent", a->applied && !a->last_error[0]);
+		if (a->last_error[0])
+			jw_kstr(&w, "configError", a->last_error);
 		if (!ready)
 			jw_kstr(&w, "reason",
 				!a->attached	   ? "programs not attached"

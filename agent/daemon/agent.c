@@ -92,6 +92,9 @@ int agent_reload(struct agent *a)
 		goto out;
 	}
 	rc = lbmaps_apply(&a->lm, cfg, err, sizeof(err), &touched);
+	/* refused for room the grace of removed endpoints still holds, or
+	 * partly written: tried again when endpoints are freed */
+	a->apply_pending = rc != 0;
 	if (rc) {
 		a->reload_errors++;
 		snprintf(a->last_error, sizeof(a->last_error), "%s", err);
@@ -214,10 +217,12 @@ void agent_consume(struct agent *a, bool health_events)
 	pthread_mutex_unlock(&a->lock);
 }
 
-void agent_tick(struct agent *a, uint64_t now)
+bool agent_tick(struct agent *a, uint64_t now)
 {
+	bool retry;
+
 	pthread_mutex_lock(&a->lock);
-	lbmaps_gc(&a->lm, false);
+	retry = lbmaps_gc(&a->lm, false) > 0 && a->apply_pending;
 	health_tick(&a->health, now);
 	tracing_tick(&a->tracing, now);
 	exports_tick(&a->exp, now);
@@ -230,6 +235,7 @@ void agent_tick(struct agent *a, uint64_t now)
 		loader_set_tc_capture(&a->ld, a->tcg.n_attached > 0);
 	}
 	pthread_mutex_unlock(&a->lock);
+	return retry;
 }
 
 void agent_stop(struct agent *a)

@@ -46,6 +46,7 @@ struct agent {
 	bool loaded;		 /* the loader holds the programs and maps */
 	bool attached;		 /* every subsystem started */
 	bool applied;		 /* cfg is what the maps hold */
+	bool apply_pending;	 /* the last config read was not (wholly) written to the maps */
 	uint64_t reloads;	 /* successful applies */
 	uint64_t reload_errors;	 /* rejected configurations */
 	char last_error[2048];
@@ -74,9 +75,10 @@ void agent_follow_cgroups(struct agent *a, uint64_t now_mono_ns);
  * the lock. */
 void agent_consume(struct agent *a, bool health_events);
 /* Housekeeping, every 50 ms: endpoint GC, ejection timers, span builder
- * ticks, metrics export, retries of interfaces and cgroups that were
- * missing. Takes the lock. */
-void agent_tick(struct agent *a, uint64_t now_mono_ns);
+ * ticks, metrics export, retries of interfaces that were missing. Takes the
+ * lock. True when the configuration on disk was not applied for want of
+ * room in the maps and the GC just made some: call agent_reload() again. */
+bool agent_tick(struct agent *a, uint64_t now_mono_ns);
 /* Stop every subsystem; the programs stay attached and pinned. */
 void agent_stop(struct agent *a);
 

@@ -406,16 +406,17 @@ int lbmaps_apply(struct lbmaps *lm, const struct mesh_config *cfg, char *err, si
 	return rc;
 }
 
-void lbmaps_gc(struct lbmaps *lm, bool force)
+int lbmaps_gc(struct lbmaps *lm, bool force)
 {
 	struct lbmirror *m = &lm->mir;
 	uint64_t now = mono_ns();
 	bool waiting = false;
+	int freed = 0;
 	uint32_t id;
 
 	/* the walk covers every endpoint slot (max_be): only when one waits */
 	if (!m->gc_pending)
-		return;
+		return 0;
 	for (id = 1; id < m->max_be; id++) {
 		struct lbm_backend *b = &m->bes[id];
 		struct lb_backend empty = {};
@@ -431,6 +432,8 @@ void lbmaps_gc(struct lbmaps *lm, bool force)
 		bpf_map_delete_elem(lm->fd.be_addr, &bk);
 		bpf_map_update_elem(lm->fd.backends, &id, &empty, BPF_ANY);
 		lbmirror_forget_backend(m, id);
+		freed++;
 	}
 	m->gc_pending = waiting;
+	return freed;
 }

@@ -37,7 +37,7 @@ int lbmaps_apply(struct lbmaps *lm, const struct mesh_config *cfg, char *err, si
 		 bool *touched);
 
 /* Delete endpoints removed from the config once no reader can hold them. */
-void lbmaps_gc(struct lbmaps *lm, bool force);
+int lbmaps_gc(struct lbmaps *lm, bool force); /* how many endpoints it freed */
 
 /* An endpoint's counters summed over CPUs, and its open connections. */
 struct lb_ep_stats;

@@ -117,8 +117,10 @@ start_agent() {
 	wait_ready
 }
 
+# polls for up to 60 s: loading the programs takes seconds, more on a busy
+# 2-core machine; a ready agent returns at once
 wait_ready() {
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do
 		if api_curl -sf "http://$API/readyz" >/dev/null 2>&1; then return 0; fi
 		if ! kill -0 "$AGENT_PID" 2>/dev/null; then break; fi
 		sleep 0.1
@@ -130,7 +132,7 @@ wait_ready() {
 # wait_log PATTERN: until the agent log has PATTERN N times (default 1)
 wait_log() {
 	local want=${2:-1}
-	for _ in $(seq 100); do
+	for _ in $(seq 400); do
 		[ "$(grep -c -- "$1" "$TMP/agent.log")" -ge "$want" ] && return 0
 		sleep 0.05
 	done
