@@ -12,10 +12,12 @@ enum otlp_drop {
 	OTLP_DROP_REJECTED,	  /* delivered, but refused by a partial success */
 	OTLP_DROP_SHUTDOWN,	  /* still queued or in flight when the stop gave up */
 	OTLP_DROP_ENCODE,	  /* out of memory while encoding */
+	OTLP_DROP_UNCONFIRMED,	  /* a 2xx whose body is not the protocol's answer */
 	OTLP_DROP__MAX,
 };
 
-/* "queue_full", "invalid", "export_failed", "rejected", "shutdown", "encode_error":
+/* "queue_full", "invalid", "export_failed", "rejected", "shutdown", "encode_error",
+ * "unconfirmed":
  * the reason label for metrics and logs; "unknown" out of range. */
 const char *otlp_drop_name(enum otlp_drop d);
 

@@ -217,13 +217,20 @@ static void on_delivered(struct otlp_sender *s, const struct otlp_http_result *r
 	char msg[256];
 
 	count(&s->delivered, 1);
-	/* 200 with a body we cannot read is still a delivery: the spec has no
-	 * retry for it, and the items were taken */
+	/* A 2xx whose body is not the protocol's answer (a proxy's HTML page,
+	 * a server that is no collector) confirms nothing: the items are not
+	 * counted as exported, nor retried, which could duplicate them (the
+	 * OpenTelemetry SDKs also fail such an export). */
 	if (s->sig->decode_response(r->body, r->body_len, &rejected, msg, sizeof(msg))) {
-		exp_log_debug("%s: 2xx answer is not an %s; ignored", s->sig->log_prefix,
-			      s->sig->response_name);
-		rejected = 0;
-		msg[0] = 0;
+		otlp_sender_drop(s, OTLP_DROP_UNCONFIRMED, n);
+		if (ratelog_allow(&s->fail_log, otlp_mono_ns(), s->c.drop_log_interval_ms * MS)) {
+			exp_log_warn("%s: POST %s: HTTP %ld, but the answer is not an %s; %zu %s "
+				     "counted as unconfirmed",
+				     s->sig->log_prefix, s->conf->url, r->status,
+				     s->sig->response_name, n, s->sig->items);
+			s->fail_log.suppressed = 0;
+		}
+		return;
 	}
 	if (rejected > (int64_t)n)
 		rejected = (int64_t)n;

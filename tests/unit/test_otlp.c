@@ -665,6 +665,40 @@ static void test_export_not_retryable(void **state)
 	free(t);
 }
 
+/* A 2xx whose body is not an ExportTraceServiceResponse confirms nothing:
+ * the spans are counted as unconfirmed, not exported, and not sent again. */
+static void test_export_junk_answer(void **state)
+{
+	struct fake *f = fake_start();
+	struct otlp_settings *t = settings(f->port, false);
+	struct otlp_opts o = {.batch_delay_ms = 20, .backoff = {.initial_ms = 10}};
+	struct span s[2] = {make_span(1, "a", "", ""), make_span(2, "a", "", "")};
+	struct otlp_stats st;
+	struct otlp *x;
+
+	(void)state;
+	f->script[0] = (struct reply){.status = 200};
+	f->script[0].body.data = (uint8_t *)strdup("<html>ok</html>");
+	f->script[0].body.len = 15;
+	fake_go(f);
+	x = otlp_start(t, &o);
+	assert_non_null(x);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(otlp_submit(x, &s[i]), 0);
+	WAIT_UNTIL((otlp_get_stats(x, &st), st.spans_dropped[OTLP_DROP_UNCONFIRMED] == 2), 5000);
+	usleep(100 * 1000); /* time for a retry that must not come */
+	otlp_get_stats(x, &st);
+	assert_int_equal(st.spans_exported, 0);
+	assert_int_equal(st.spans_dropped[OTLP_DROP_UNCONFIRMED], 2);
+	assert_int_equal(st.retries, 0);
+	assert_accounted(&st, 2);
+	assert_int_equal(fake_requests(f), 1);
+	assert_string_equal(otlp_drop_name(OTLP_DROP_UNCONFIRMED), "unconfirmed");
+	otlp_stop(x);
+	fake_stop(f);
+	free(t);
+}
+
 /* Nothing listens on 127.0.0.1:9: the thread retries while the producer keeps
  * going; the queue fills, further spans are refused at once and counted. */
 static void test_queue_full_drops(void **state)
@@ -924,6 +958,7 @@ int main(void)
 	    cmocka_unit_test(test_start_refuses_bad_config),
 	    cmocka_unit_test(test_export_retry_after_and_partial),
 	    cmocka_unit_test(test_export_not_retryable),
+	    cmocka_unit_test(test_export_junk_answer),
 	    cmocka_unit_test(test_queue_full_drops),
 	    cmocka_unit_test(test_stop_aborts_hung_request),
 	    cmocka_unit_test(test_stop_delivers_queue),
