@@ -98,7 +98,7 @@ static void usage(FILE *f)
 		"  --config DIR|FILE     configuration (YAML, see deploy/examples)\n"
 		"  --cgroup PATH         cgroup v2 to attach to (default: the root of the\n"
 		"                        cgroup v2 mount, found in /proc/mounts)\n"
-		"  --bpffs PATH          pin directory (default /sys/fs/bpf/bpfmesh)\n"
+		"  --bpffs PATH          pin directory (default /sys/fs/bpf/bpfmesh), see below\n"
 		"  --listen ADDR         API address (default 127.0.0.1:9440)\n"
 		"  --api-token-file FILE require `Authorization: Bearer TOKEN` on the API\n"
 		"                        (TOKEN: the file's content); /healthz, /readyz\n"
@@ -110,7 +110,15 @@ static void usage(FILE *f)
 		"  -h, --help            this text\n"
 		"\n"
 		"Killing the agent leaves the data path working; a restarted agent adopts\n"
-		"the pinned programs and maps. `bpfmesh detach` removes them.\n",
+		"the pinned programs and maps. `bpfmesh detach` removes them.\n"
+		"\n"
+		"The pin directory: the agent creates PATH 0700, owned by root. It\n"
+		"refuses to start when PATH, or a directory above it on the bpffs, is not\n"
+		"owned by root (or by the agent's user) or is writable by its group or\n"
+		"others (a sticky directory above PATH, such as /sys/fs/bpf itself,\n"
+		"excepted), and when PATH has a symlink on the way or in it; it follows\n"
+		"none. One agent per pin directory: a second one on the same PATH exits\n"
+		"with status 1 and names the first one's pid.\n",
 		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1);
 }
 
