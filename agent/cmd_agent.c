@@ -112,13 +112,14 @@ static void usage(FILE *f)
 		"Killing the agent leaves the data path working; a restarted agent adopts\n"
 		"the pinned programs and maps. `bpfmesh detach` removes them.\n"
 		"\n"
-		"The pin directory: the agent creates PATH 0700, owned by root. It\n"
-		"refuses to start when PATH, or a directory above it on the bpffs, is not\n"
-		"owned by root (or by the agent's user) or is writable by its group or\n"
-		"others (a sticky directory above PATH, such as /sys/fs/bpf itself,\n"
-		"excepted), and when PATH has a symlink on the way or in it; it follows\n"
-		"none. One agent per pin directory: a second one on the same PATH exits\n"
-		"with status 1 and names the first one's pid.\n",
+		"The pin directory: when no bpffs is mounted at /sys/fs/bpf and PATH is\n"
+		"under it, the agent mounts one there (mode 0700) and logs it. It creates\n"
+		"PATH 0700, owned by root. It refuses to start when PATH, or a directory\n"
+		"above it on the bpffs, is not owned by root (or by the agent's user) or\n"
+		"is writable by its group or others (a sticky directory above PATH, such\n"
+		"as /sys/fs/bpf itself, excepted), and when PATH has a symlink on the way\n"
+		"or in it; it follows none. One agent per pin directory: a second one on\n"
+		"the same PATH exits with status 1 and names the first one's pid.\n",
 		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1);
 }
 

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "lb/loader.h"
+#include "lib/bpffs.h"
 #include "lib/cgroup.h"
 
 int cli_validate(int argc, char **argv)
@@ -49,6 +50,7 @@ static void detach_usage(FILE *f)
 		   "PATH is checked as the agent checks it: every directory of it on the\n"
 		   "bpffs owned by root and writable by nobody else, no symlink on the way\n"
 		   "or in it (symlinks are left in place, and the exit status is then 1).\n"
+		   "Where no bpffs is mounted there is nothing to detach (exit status 0).\n"
 		   "\n"
 		   "Options:\n"
 		   "  --bpffs PATH   pin directory (default /sys/fs/bpf/bpfmesh)\n"
@@ -69,7 +71,7 @@ int cli_detach(int argc, char **argv)
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
-	const char *bpffs = "/sys/fs/bpf/bpfmesh", *cg = NULL;
+	const char *bpffs = "/sys/fs/bpf/bpfmesh", *cg = NULL, *root;
 	bool force = false;
 	char cgpath[512];
 	int opt, n, left;
@@ -113,7 +115,12 @@ int cli_detach(int argc, char **argv)
 		return 1;
 	}
 	if (n == -ENOENT) {
-		printf("nothing pinned at %s\n", bpffs);
+		root = bpffs_std_root(bpffs);
+		if (root && !bpffs_is_at(root))
+			printf("bpffs is not mounted at %s: nothing to detach under %s\n", root,
+			       bpffs);
+		else
+			printf("nothing pinned at %s\n", bpffs);
 		n = 0;
 	} else if (n < 0) {
 		/* the reason is logged */

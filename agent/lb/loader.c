@@ -23,6 +23,7 @@
 
 #include "bpf/lb.h"
 #include "lb/loader.h"
+#include "lib/bpffs.h"
 #include "lib/cgroup.h"
 #include "lib/log.h"
 #include "skel/lb.skel.h"
@@ -243,8 +244,11 @@ static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo
 /* The pin directory, checked and locked: one agent per pin directory. */
 static int open_pindir(struct loader *l, const char *bpffs)
 {
-	int err = pindir_open(&l->pd, bpffs, PINDIR_CREATE);
+	int err = bpffs_mount_if_missing(bpffs);
 
+	if (err)
+		return err;
+	err = pindir_open(&l->pd, bpffs, PINDIR_CREATE);
 	if (err == -EBUSY) {
 		if (l->pd.holder)
 			log_error("pin directory %s is held by pid %d (another bpfmesh agent): one "

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_pindir.c: the pin directory's trust rule, finding a lock's holder in
  * /proc/locks, the walk's refusals that need no bpffs (relative paths, '..',
- * symlinks, a directory that is not on a bpffs). The checks on a real bpffs
- * are in tests/e2e/test_pindir.sh. */
+ * symlinks, a directory that is not on a bpffs) and where the agent mounts
+ * bpffs. The checks on a real bpffs are in tests/e2e/test_pindir.sh. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "lb/pindir.h"
+#include "lib/bpffs.h"
 #include "lib/log.h"
 
 struct trust_case {
@@ -134,12 +135,22 @@ static void test_walk_refusals(void **state)
 	assert_int_equal(open_err(path, 0), -ENOTDIR);
 }
 
+static void test_std_root(void **state)
+{
+	(void)state;
+	assert_string_equal(bpffs_std_root("/sys/fs/bpf/bpfmesh"), BPFFS_ROOT);
+	assert_string_equal(bpffs_std_root("/sys/fs/bpf"), BPFFS_ROOT);
+	assert_null(bpffs_std_root("/sys/fs/bpfmesh"));
+	assert_null(bpffs_std_root("/run/bpffs/bpfmesh"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_trust),
 	    cmocka_unit_test(test_lock_holder),
 	    cmocka_unit_test_setup_teardown(test_walk_refusals, make_scratch, remove_scratch),
+	    cmocka_unit_test(test_std_root),
 	};
 
 	log_verbosity = LOG_ERROR - 1; /* the refusals are expected */
