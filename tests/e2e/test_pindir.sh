@@ -11,6 +11,15 @@
 # delete what they do not own. A second agent on A's pin directory, and
 # detach while A runs, are refused and name A's pid; `detach --force` is
 # not.
+#
+# It runs in a private mount namespace with a bpffs of its own at
+# /sys/fs/bpf, mode 1777 as on many hosts: the traps need a world-writable
+# bpffs whatever the host's mode (systemd mounts it 0700), nobody's files
+# never land in the host's, and what is pinned goes with the namespace.
+if [ "${BPFMESH_PINDIR_NS:-}" != 1 ]; then
+	BPFMESH_PINDIR_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+fi
+mount -t bpf -o mode=1777 bpf /sys/fs/bpf || { echo "[test_pindir] cannot mount a bpffs"; exit 1; }
 . "$(dirname "$0")/lib.sh"
 setup_base
 mkdir -p "$CG/a" "$CG/b"
