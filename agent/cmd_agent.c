@@ -60,7 +60,7 @@ static void usage(FILE *f)
 		"  --config DIR|FILE     configuration (YAML, see deploy/examples)\n"
 		"  --cgroup PATH         cgroup v2 to attach to (default: the root of the\n"
 		"                        cgroup v2 mount, found in /proc/mounts)\n"
-		"  --bpffs PATH          pin directory (default /sys/fs/bpf/bpfmesh)\n"
+		"  --bpffs PATH          pin directory (default /sys/fs/bpf/bpfmesh), see below\n"
 		"  --listen ADDR         API address (default 127.0.0.1:9440)\n"
 		"  --api-token-file FILE require `Authorization: Bearer TOKEN` on the API\n"
 		"                        (TOKEN: the file's content); /healthz, /readyz\n"
@@ -72,7 +72,16 @@ static void usage(FILE *f)
 		"  -h, --help            this text\n"
 		"\n"
 		"Killing the agent leaves the data path working; a restarted agent adopts\n"
-		"the pinned programs and maps. `bpfmesh detach` removes them.\n",
+		"the pinned programs and maps. `bpfmesh detach` removes them.\n"
+		"\n"
+		"The pin directory: when no bpffs is mounted at /sys/fs/bpf and PATH is\n"
+		"under it, the agent mounts one there (mode 0700) and logs it. It creates\n"
+		"PATH 0700, owned by root. It refuses to start when PATH, or a directory\n"
+		"above it on the bpffs, is not owned by root (or by the agent's user) or\n"
+		"is writable by its group or others (a sticky directory above PATH, such\n"
+		"as /sys/fs/bpf itself, excepted), and when PATH has a symlink on the way\n"
+		"or in it; it follows none. One agent per pin directory: a second one on\n"
+		"the same PATH exits with status 1 and names the first one's pid.\n",
 		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1);
 }
 

@@ -74,16 +74,14 @@ static int cmp_link(const void *a, const void *b)
 	return strcmp(((const struct link_rec *)a)->pin, ((const struct link_rec *)b)->pin);
 }
 
-/* Every link pinned under <bpffs>/links, sorted by pin name. */
-static int scan_links(const char *bpffs, struct link_rec *out, int max)
+/* Every link pinned under <bpffs>/links, sorted by pin name; read through
+ * the agent's checked pin directory, so no symlink is followed. */
+static int scan_links(const struct pindir *pd, struct link_rec *out, int max)
 {
-	char dir[600], path[900];
 	struct dirent *de;
 	int n = 0;
-	DIR *d;
+	DIR *d = pindir_opendir(pd, PIN_LINKS);
 
-	snprintf(dir, sizeof(dir), "%s/links", bpffs);
-	d = opendir(dir);
 	if (!d)
 		return 0;
 	while (n < max && (de = readdir(d))) {
@@ -92,8 +90,7 @@ static int scan_links(const char *bpffs, struct link_rec *out, int max)
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		fd = bpf_obj_get(path);
+		fd = pindir_get(pd, PIN_LINKS, de->d_name);
 		if (fd < 0)
 			continue;
 		memset(&out[n], 0, sizeof(out[n]));
@@ -448,7 +445,8 @@ static void write_maps(struct jsonw *w, struct bpf_object *obj, const char *onam
 			jw_kstr(w, "count", "unknown");
 			st_knull(w, "usedPercent");
 		}
-		if (bpf_map__is_pinned(m) && bpf_map__pin_path(m))
+		/* the loader sets it on the maps it pinned or reused */
+		if (bpf_map__pin_path(m))
 			jw_kstr(w, "pinned", bpf_map__pin_path(m));
 		else
 			st_knull(w, "pinned");
@@ -460,7 +458,7 @@ void api_write_status(struct agent *a, struct jsonw *w)
 {
 	struct link_rec *links = calloc(MAX_LINKS, sizeof(*links));
 	struct seen_maps seen = {};
-	int n_links = links ? scan_links(a->opts.bpffs, links, MAX_LINKS) : 0;
+	int n_links = links ? scan_links(&a->ld.pd, links, MAX_LINKS) : 0;
 
 	if (!links)
 		w->failed = true;

@@ -166,7 +166,7 @@ int agent_start(struct agent *a)
 			loader_map_fd(&a->ld, "lb_drops"), loader_map_fd(&a->ld, "lb_ev_lost")))
 		return -EIO;
 	access_init(&a->access, loader_map_fd(&a->ld, "lb_access"));
-	tcguard_init(&a->tcg, a->opts.bpffs, loader_prog_fd(&a->ld, "bm_tc_guard"),
+	tcguard_init(&a->tcg, &a->ld.pd, loader_prog_fd(&a->ld, "bm_tc_guard"),
 		     loader_prog_fd(&a->ld, "bm_http_tc_in"),
 		     loader_prog_fd(&a->ld, "bm_http_tc_out"));
 	terminator_init(&a->term, loader_prog(&a->ld, "bm_iter_tcp"),

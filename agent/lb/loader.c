@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* loader.c: the kernel side's lifecycle.
  *
- * Pins: <bpffs>/maps/<map> (libbpf pin-by-name) and <bpffs>/links/<prog>.
- * A restarted agent reuses the pinned maps, so connection state and counters
- * survive, and swaps its freshly loaded programs into the pinned links with
- * BPF_LINK_UPDATE, which is atomic: no connect() ever runs unbalanced.
+ * Pins: <bpffs>/maps/<map> (the maps declared pin-by-name) and
+ * <bpffs>/links/<prog>, all through the checked and locked pin directory of
+ * pindir.c: libbpf's own pinning would follow a symlink at the pin's name,
+ * so the loader reuses and pins those maps itself. A restarted agent reuses
+ * the pinned maps, so connection state and counters survive, and swaps its
+ * freshly loaded programs into the pinned links with BPF_LINK_UPDATE, which
+ * is atomic: no connect() ever runs unbalanced.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,69 +22,98 @@
 #include <bpf/libbpf.h>
 
 #include "bpf/lb.h"
-#include "lib/cgroup.h"
 #include "lb/loader.h"
+#include "lib/bpffs.h"
+#include "lib/cgroup.h"
 #include "lib/log.h"
 #include "skel/lb.skel.h"
 #include "skel/http.skel.h"
 
 #define PROG_PREFIX "bm_"
 
-static int mkdir_p(const char *path)
-{
-	char tmp[512], *p;
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* Take the sizes of maps pinned by an earlier agent, and refuse pins whose
- * key or value layout differs from ours with a message that says what to do. */
-static int adopt_map_sizes(struct loader *l, struct bpf_object *obj)
+/* Take over libbpf's pin-by-name: reuse the maps pinned by an earlier agent
+ * (their sizes too), refusing pins whose key or value layout differs from
+ * ours with a message that says what to do; the others are pinned after the
+ * load (pin_new_maps). */
+static int adopt_pinned_maps(struct loader *l, struct bpf_object *obj)
 {
 	struct bpf_map *map;
-	char path[600];
 
 	bpf_object__for_each_map(map, obj)
 	{
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
-		int fd;
+		int fd, err;
 
-		snprintf(path, sizeof(path), "%s/maps/%s", l->bpffs, bpf_map__name(map));
-		fd = bpf_obj_get(path);
-		if (fd < 0)
+		if (!bpf_map__pin_path(map))
 			continue;
-		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-			close(fd);
-			continue;
+		if (l->n_pins == LOADER_MAX_PINS) {
+			log_error("more than %d pinned maps", LOADER_MAX_PINS);
+			return -E2BIG;
 		}
-		close(fd);
+		bpf_map__set_pin_path(map, NULL);
+		l->pins[l->n_pins].map = map;
+		l->pins[l->n_pins].obj = obj;
+		l->pins[l->n_pins++].reused = false;
+		fd = pindir_get(&l->pd, PIN_MAPS, bpf_map__name(map));
+		if (fd == -ENOENT)
+			continue;
+		if (fd < 0)
+			return fd;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			err = -errno;
+			log_error("pinned map %s/maps/%s: %s", l->bpffs, bpf_map__name(map),
+				  strerror(-err));
+			close(fd);
+			return err;
+		}
 		if (info.key_size != bpf_map__key_size(map) ||
 		    info.value_size != bpf_map__value_size(map) ||
-		    info.type != bpf_map__type(map)) {
-			log_error("pinned map %s has another layout (key %u, value %u bytes; this "
-				  "agent expects %u, %u): it was made by an incompatible bpfmesh; "
-				  "run `bpfmesh detach --bpffs %s` first",
-				  path, info.key_size, info.value_size, bpf_map__key_size(map),
-				  bpf_map__value_size(map), l->bpffs);
+		    info.type != bpf_map__type(map) || info.map_flags != bpf_map__map_flags(map)) {
+			log_error(
+			    "pinned map %s/maps/%s has another layout (key %u, value %u bytes, "
+			    "flags %#x; this agent expects %u, %u, %#x): it was made by an "
+			    "incompatible bpfmesh; run `bpfmesh detach --bpffs %s` first",
+			    l->bpffs, bpf_map__name(map), info.key_size, info.value_size,
+			    info.map_flags, bpf_map__key_size(map), bpf_map__value_size(map),
+			    bpf_map__map_flags(map), l->bpffs);
+			close(fd);
 			return -EEXIST;
 		}
-		if (info.max_entries && info.max_entries != bpf_map__max_entries(map)) {
+		if (info.max_entries && info.max_entries != bpf_map__max_entries(map))
 			log_info("map %s: keeping the pinned size %u (asked for %u)",
 				 bpf_map__name(map), info.max_entries, bpf_map__max_entries(map));
-			bpf_map__set_max_entries(map, info.max_entries);
+		err = bpf_map__reuse_fd(map, fd);
+		close(fd);
+		if (err) {
+			log_error("reusing pinned map %s/maps/%s: %s", l->bpffs, bpf_map__name(map),
+				  strerror(-err));
+			return err;
 		}
+		l->pins[l->n_pins - 1].reused = true;
+	}
+	return 0;
+}
+
+/* Pin the maps of obj that no earlier agent had pinned; then every pinned
+ * map's pin path says where it is (for the status API). */
+static int pin_new_maps(struct loader *l, struct bpf_object *obj)
+{
+	char path[600];
+	int i, err;
+
+	for (i = 0; i < l->n_pins; i++) {
+		struct bpf_map *map = l->pins[i].map;
+
+		if (l->pins[i].obj != obj)
+			continue;
+		if (!l->pins[i].reused) {
+			err = pindir_pin(&l->pd, PIN_MAPS, bpf_map__name(map), bpf_map__fd(map));
+			if (err)
+				return err;
+		}
+		snprintf(path, sizeof(path), "%s/maps/%s", l->bpffs, bpf_map__name(map));
+		bpf_map__set_pin_path(map, path);
 	}
 	return 0;
 }
@@ -115,18 +147,18 @@ static int attach_prog(struct loader *l, struct bpf_program *prog)
 	const char *name = bpf_program__name(prog);
 	uint64_t cg_id = cgroup_id_of(l->cgroup);
 	struct bpf_link *link;
-	char path[600];
 	int fd, err;
 
-	snprintf(path, sizeof(path), "%s/links/%s", l->bpffs, name);
-	fd = bpf_obj_get(path);
+	fd = pindir_get(&l->pd, PIN_LINKS, name);
+	if (fd < 0 && fd != -ENOENT)
+		return fd;
 	if (bpf_program__type(prog) == BPF_PROG_TYPE_TRACING) {
 		/* tp_btf links cannot be updated in place: the new program
 		 * replaces the pinned one (it reads the same pinned maps) */
 		if (fd >= 0) {
 			bpf_link_detach(fd);
 			close(fd);
-			unlink(path);
+			pindir_unpin(&l->pd, PIN_LINKS, name);
 		}
 		link = bpf_program__attach(prog);
 		goto pin;
@@ -140,9 +172,10 @@ static int attach_prog(struct loader *l, struct bpf_program *prog)
 			err = bpf_link_update(fd, bpf_program__fd(prog), NULL);
 			close(fd);
 			if (err) {
-				log_error("%s: updating pinned link %s: %s", name, path,
-					  strerror(errno));
-				return -errno;
+				err = -errno;
+				log_error("%s: updating pinned link %s/links/%s: %s", name,
+					  l->bpffs, name, strerror(-err));
+				return err;
 			}
 			l->n_adopted++;
 			l->n_attached++;
@@ -152,7 +185,7 @@ static int attach_prog(struct loader *l, struct bpf_program *prog)
 		log_info("%s: pinned link is on another cgroup, moving it to %s", name, l->cgroup);
 		bpf_link_detach(fd);
 		close(fd);
-		unlink(path);
+		pindir_unpin(&l->pd, PIN_LINKS, name);
 	}
 	link = bpf_program__attach_cgroup(prog, l->cgroup_fd);
 pin:
@@ -161,9 +194,8 @@ pin:
 		log_error("%s: attaching (cgroup %s): %s", name, l->cgroup, strerror(-err));
 		return err;
 	}
-	err = bpf_link__pin(link, path);
+	err = pindir_pin(&l->pd, PIN_LINKS, name, bpf_link__fd(link));
 	if (err) {
-		log_error("%s: pinning link at %s: %s", name, path, strerror(-err));
 		bpf_link__destroy(link);
 		return err;
 	}
@@ -186,7 +218,7 @@ static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo
 		log_error("opening the capture object: %s", strerror(-err));
 		return err;
 	}
-	err = adopt_map_sizes(l, l->http->obj);
+	err = adopt_pinned_maps(l, l->http->obj);
 	if (err)
 		return err;
 	err = http_bpf__load(l->http);
@@ -194,6 +226,9 @@ static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo
 		log_error("loading the capture programs: %s", strerror(-err));
 		return err;
 	}
+	err = pin_new_maps(l, l->http->obj);
+	if (err)
+		return err;
 	bpf_object__for_each_program(prog, l->http->obj)
 	{
 		/* the tc programs go on interfaces (tcguard.c) */
@@ -206,31 +241,52 @@ static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo
 	return 0;
 }
 
+/* The pin directory, checked and locked: one agent per pin directory. */
+static int open_pindir(struct loader *l, const char *bpffs)
+{
+	int err = bpffs_mount_if_missing(bpffs);
+
+	if (err)
+		return err;
+	err = pindir_open(&l->pd, bpffs, PINDIR_CREATE);
+	if (err == -EBUSY) {
+		if (l->pd.holder)
+			log_error("pin directory %s is held by pid %d (another bpfmesh agent): one "
+				  "agent per pin directory; stop it, or pick another --bpffs",
+				  l->pd.path, (int)l->pd.holder);
+		else
+			log_error("pin directory %s is held by another process (another bpfmesh "
+				  "agent?): one agent per pin directory",
+				  l->pd.path);
+	}
+	if (!err)
+		err = pindir_check_entries(&l->pd);
+	if (!err)
+		snprintf(l->bpffs, sizeof(l->bpffs), "%s", l->pd.path);
+	return err;
+}
+
 int loader_start(struct loader *l, const struct loader_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct bpf_program *prog;
-	char maps_dir[600], links_dir[600];
 	int err;
 
 	memset(l, 0, sizeof(*l));
 	l->cgroup_fd = -1;
+	pindir_init(&l->pd);
 	snprintf(l->bpffs, sizeof(l->bpffs), "%s", o->bpffs);
 	snprintf(l->cgroup, sizeof(l->cgroup), "%s", o->cgroup);
-	snprintf(maps_dir, sizeof(maps_dir), "%s/maps", l->bpffs);
-	snprintf(links_dir, sizeof(links_dir), "%s/links", l->bpffs);
-	if ((err = mkdir_p(maps_dir)) || (err = mkdir_p(links_dir))) {
-		log_error("creating %s: %s (is bpffs mounted?)", l->bpffs, strerror(-err));
-		return err;
-	}
-	l->cgroup_fd = open(l->cgroup, O_RDONLY | O_DIRECTORY);
+	err = open_pindir(l, o->bpffs);
+	if (err)
+		goto fail;
+	l->cgroup_fd = open(l->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (l->cgroup_fd < 0) {
 		err = -errno;
 		log_error("opening cgroup %s: %s", l->cgroup, strerror(-err));
-		return err;
+		goto fail;
 	}
 
-	oo.pin_root_path = maps_dir;
 	l->skel = lb_bpf__open_opts(&oo);
 	if (!l->skel) {
 		err = -errno;
@@ -253,7 +309,7 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 		bpf_map__set_max_entries(l->skel->maps.lb_svc_rt, o->max_services + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_svc_policy, o->max_services + 1);
 	}
-	err = adopt_map_sizes(l, l->skel->obj);
+	err = adopt_pinned_maps(l, l->skel->obj);
 	if (err)
 		goto fail;
 	err = lb_bpf__load(l->skel);
@@ -263,6 +319,9 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 			  strerror(-err), l->bpffs, l->bpffs);
 		goto fail;
 	}
+	err = pin_new_maps(l, l->skel->obj);
+	if (err)
+		goto fail;
 	err = check_meta(l);
 	if (err)
 		goto fail;
@@ -299,6 +358,8 @@ void loader_close(struct loader *l)
 	if (l->cgroup_fd >= 0)
 		close(l->cgroup_fd);
 	l->cgroup_fd = -1;
+	/* the lock goes with it */
+	pindir_close(&l->pd);
 }
 
 void loader_map_fds(const struct loader *l, struct lbm_fds *fds)
@@ -345,39 +406,38 @@ int loader_prog_fd(const struct loader *l, const char *name)
 	return p ? bpf_program__fd(p) : -ENOENT;
 }
 
-static int remove_dir_pins(const char *dir, bool links)
+/* Detach the links pinned in links/ and remove every pin; what is not a pin
+ * stays (pindir logs it) and is counted in *left. */
+static int remove_pins(const struct pindir *pd, enum pin_sub sub, int *left)
 {
 	struct dirent *de;
-	char path[1024];
-	int n = 0;
-	DIR *d = opendir(dir);
+	int n = 0, fd, err;
+	DIR *d = pindir_opendir(pd, sub);
 
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (links) {
-			int fd = bpf_obj_get(path);
-
+		if (sub == PIN_LINKS) {
+			fd = pindir_get(pd, sub, de->d_name);
 			if (fd >= 0) {
 				if (!bpf_link_detach(fd))
 					n++;
 				close(fd);
 			}
 		}
-		if (unlink(path))
-			log_warn("removing %s: %s", path, strerror(errno));
+		err = pindir_unpin(pd, sub, de->d_name);
+		if (err && err != -ENOENT)
+			(*left)++;
 	}
 	closedir(d);
-	rmdir(dir);
 	return n;
 }
 
 /* Links whose pins are gone still hold their programs on the cgroup: find
  * bpfmesh's by walking every link in the system. */
-static int detach_unpinned(const char *cgroup)
+int loader_detach_unpinned(const char *cgroup)
 {
 	uint64_t cg_id = cgroup_id_of(cgroup);
 	__u32 id = 0;
@@ -410,18 +470,22 @@ static int detach_unpinned(const char *cgroup)
 	return n;
 }
 
-int loader_detach(const char *bpffs, const char *cgroup)
+int loader_detach_pins(const char *bpffs, bool force, pid_t *holder, int *left)
 {
-	char path[600];
-	int n;
+	struct pindir pd;
+	int n, err;
 
-	snprintf(path, sizeof(path), "%s/links", bpffs);
-	n = remove_dir_pins(path, true);
-	snprintf(path, sizeof(path), "%s/maps", bpffs);
-	remove_dir_pins(path, false);
-	if (rmdir(bpffs) && errno != ENOENT)
-		log_warn("removing %s: %s", bpffs, strerror(errno));
-	if (cgroup)
-		n += detach_unpinned(cgroup);
+	*holder = 0;
+	*left = 0;
+	err = pindir_open(&pd, bpffs, force ? PINDIR_NOLOCK : 0);
+	if (err) {
+		*holder = pd.holder;
+		pindir_close(&pd);
+		return err;
+	}
+	n = remove_pins(&pd, PIN_LINKS, left);
+	remove_pins(&pd, PIN_MAPS, left);
+	*left += pindir_remove(&pd);
+	pindir_close(&pd);
 	return n;
 }

@@ -7,10 +7,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "lb/lbmaps.h"
+#include "lb/pindir.h"
 
 struct lb_bpf;
 struct http_bpf;
+struct bpf_map;
+struct bpf_object;
 
 struct loader_opts {
 	const char *bpffs;	/* pin root, e.g. /sys/fs/bpf/bpfmesh */
@@ -19,9 +24,18 @@ struct loader_opts {
 	uint32_t max_services;	/* 0: default */
 };
 
+#define LOADER_MAX_PINS 64
+
 struct loader {
 	struct lb_bpf *skel;
 	struct http_bpf *http; /* HTTP capture */
+	struct pindir pd;      /* checked, and locked while the agent runs */
+	struct {
+		struct bpf_map *map;
+		struct bpf_object *obj;
+		bool reused;	 /* pinned by an earlier agent */
+	} pins[LOADER_MAX_PINS]; /* the maps pinned by name, of both objects */
+	int n_pins;
 	char bpffs[512];
 	char cgroup[512];
 	int cgroup_fd;
@@ -29,10 +43,13 @@ struct loader {
 	int n_adopted; /* links taken over from an earlier agent */
 };
 
-/* open -> size maps (adopting pinned sizes) -> load (reusing pinned maps) ->
- * check the layout version -> attach or take over pinned links. */
+/* mount bpffs if missing -> check and lock the pin directory -> open ->
+ * size maps -> load (reusing pinned maps) -> pin the new ones -> check the
+ * layout version -> attach or take over pinned links. Afterwards a map's
+ * bpf_map__pin_path() is where it is pinned (NULL: not pinned). */
 int loader_start(struct loader *l, const struct loader_opts *o);
-/* Close our fds; pins and links stay, so the data path keeps working. */
+/* Close our fds and release the pin directory's lock; pins and links stay,
+ * so the data path keeps working. */
 void loader_close(struct loader *l);
 void loader_map_fds(const struct loader *l, struct lbm_fds *fds);
 /* A map's fd by name, or a negative errno. */
@@ -45,9 +62,15 @@ int loader_prog_fd(const struct loader *l, const char *name);
 /* Tell the capture tracepoints whether tc capture is attached anywhere. */
 void loader_set_tc_capture(struct loader *l, bool on);
 
-/* Remove every attachment and pin of bpfmesh under bpffs; when cgroup is set,
- * also links of bpfmesh programs on that cgroup whose pins were lost.
- * Returns the number of attachments removed, or a negative errno. */
-int loader_detach(const char *bpffs, const char *cgroup);
+/* Remove every attachment and pin of bpfmesh under the pin directory bpffs,
+ * checked as the agent checks it, and the directory. Returns the number of
+ * links detached; -ENOENT when there is no such directory; -EBUSY when a
+ * running agent holds it (its pid in *holder, 0 if unknown) and force is not
+ * set; another negative errno after logging. *left: entries that are not
+ * bpfmesh's pins, left in place. */
+int loader_detach_pins(const char *bpffs, bool force, pid_t *holder, int *left);
+/* Links of bpfmesh programs on the cgroup whose pins were lost: detach them.
+ * Returns how many. */
+int loader_detach_unpinned(const char *cgroup);
 
 #endif

@@ -24,11 +24,11 @@
 #define BPF_TCX_EGRESS 47
 #endif
 
-void tcguard_init(struct tcguard *g, const char *bpffs, int guard_fd, int capture_in_fd,
+void tcguard_init(struct tcguard *g, const struct pindir *pd, int guard_fd, int capture_in_fd,
 		  int capture_out_fd)
 {
 	memset(g, 0, sizeof(*g));
-	snprintf(g->bpffs, sizeof(g->bpffs), "%s", bpffs);
+	g->pd = pd;
 	/* capture first on egress, so it still sees what the guard then drops */
 	g->progs[0] = (struct tcg_prog){capture_out_fd, BPF_TCX_EGRESS, "tchttp-out-", "capture"};
 	g->progs[1] = (struct tcg_prog){capture_in_fd, BPF_TCX_INGRESS, "tchttp-in-", "capture"};
@@ -54,16 +54,16 @@ static bool attached(const struct tcguard *g, const char *ifname)
 
 static void unpin_one(const struct tcguard *g, const struct tcg_prog *p, const char *ifname)
 {
-	char path[600];
+	char name[64];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/links/%s%s", g->bpffs, p->prefix, ifname);
-	fd = bpf_obj_get(path);
+	snprintf(name, sizeof(name), "%s%s", p->prefix, ifname);
+	fd = pindir_get(g->pd, PIN_LINKS, name);
 	if (fd >= 0) {
 		bpf_link_detach(fd);
 		close(fd);
 	}
-	unlink(path);
+	pindir_unpin(g->pd, PIN_LINKS, name);
 }
 
 static void unpin(const struct tcguard *g, const char *ifname)
@@ -74,7 +74,7 @@ static void unpin(const struct tcguard *g, const char *ifname)
 
 static int attach(struct tcguard *g, const char *ifname)
 {
-	char path[600];
+	char name[64];
 	unsigned idx = if_nametoindex(ifname);
 	int fd, err;
 
@@ -96,10 +96,9 @@ static int attach(struct tcguard *g, const char *ifname)
 			unpin(g, ifname);
 			return err;
 		}
-		snprintf(path, sizeof(path), "%s/links/%s%s", g->bpffs, p->prefix, ifname);
-		if (bpf_obj_pin(fd, path))
-			log_warn("tc %s on %s: pinning %s: %s", p->what, ifname, path,
-				 strerror(errno));
+		/* pindir logs a failure; the link then lives while we do */
+		snprintf(name, sizeof(name), "%s%s", p->prefix, ifname);
+		pindir_pin(g->pd, PIN_LINKS, name, fd);
 		close(fd);
 	}
 	log_info("tc guard and HTTP capture attached to %s", ifname);

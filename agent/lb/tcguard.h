@@ -7,6 +7,7 @@
 #define BPFMESH_TCGUARD_H
 
 #include "config/config.h"
+#include "lb/pindir.h"
 
 #define TCG_PROGS 3
 
@@ -18,14 +19,14 @@ struct tcg_prog {
 };
 
 struct tcguard {
-	char bpffs[512];
+	const struct pindir *pd; /* the loader's */
 	struct tcg_prog progs[TCG_PROGS];
 	char (*attached)[16]; /* interfaces this agent attached */
 	int n_attached;
 	int missing; /* wanted interfaces that do not exist (yet) */
 };
 
-void tcguard_init(struct tcguard *g, const char *bpffs, int guard_fd, int capture_in_fd,
+void tcguard_init(struct tcguard *g, const struct pindir *pd, int guard_fd, int capture_in_fd,
 		  int capture_out_fd);
 /* Attach to every interface the Workloads name, detach from the others. */
 void tcguard_apply(struct tcguard *g, const struct mesh_config *cfg);

@@ -69,6 +69,13 @@ cleanup() {
 	done
 	ip netns del "$NS" 2>/dev/null
 	for n in "${EXTRA_NS[@]:-}"; do [ -n "$n" ] && ip netns del "$n" 2>/dev/null; done
+	# unlinking a pin releases its link: nothing stays attached once the
+	# processes that held the links are gone
+	for p in "${EXTRA_PINS[@]:-}"; do
+		[ -n "$p" ] || continue
+		rm -rf "$p"
+		[ -e "$p" ] || [ -L "$p" ] && echo "[$TEST_NAME] cleanup left $p"
+	done
 	rm -rf "$TMP" "$PINS"
 	if [ -e "$PINS" ] || [ -d "$CG" ]; then echo "[$TEST_NAME] cleanup left $PINS or $CG"; fi
 	exit $rc
@@ -77,6 +84,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 EXTRA_NS=()
 EXTRA_CG=() # cgroups a test made outside $CG (e.g. pods the agent does not attach to)
+EXTRA_PINS=() # pin directories (or paths on bpffs) a test made besides $PINS
 
 setup_base() {
 	[ -n "$CGROOT" ] || { echo "no cgroup2 mount"; exit 1; }
