@@ -7,7 +7,7 @@
 # about zero. Then the maps are filled with held sockets (the agent runs with
 # a small --max-sockets): the sockets beyond the limit are refused and
 # counted, and sockets that were open before the map filled still see the
-# service address.
+# service address. One UDP socket may hold LB_UDP_PAIRS_MAX (16) pairs.
 # CHURN_MAX_SOCKETS=65536 CHURN_N=70000 runs it at the default map size.
 . "$(dirname "$0")/lib.sh"
 MAXS=${CHURN_MAX_SOCKETS:-1024}
@@ -24,6 +24,10 @@ spec:
   - {name: udp, port: 53, targetPort: 18053, protocol: UDP}
   endpoints: [{address: "127.0.0.1"}, {address: "127.0.0.2"}]
 YAML
+for i in $(seq 17); do
+	echo "---"
+	service_yaml "u$i" "127.100.1.$i" 53 18053 - 127.0.0.1 | sed 's/targetPort: 18053}/targetPort: 18053, protocol: UDP}/'
+done >> "$CONF/svc.yaml"
 for i in 1 2; do start_echo "ep$i" -t "127.0.0.$i:18080" -u "127.0.0.$i:18053"; done
 if [ "$MAXS" = 65536 ]; then start_agent; else start_agent --max-sockets "$MAXS"; fi
 ulimit -n "$(ulimit -Hn)" # the clients hold up to MAXS + 50 sockets each
@@ -70,6 +74,31 @@ expect_eq "udp requests failed" 0 "$(field "$out" failed)"
 expect_eq "udp recvfrom source mismatches" 0 "$(field "$out" peer_mismatch)"
 expect_range "lb_udp_rev after $N udp sockets closed" 0 2 "$(settle lb_udp_rev 2)"
 expect_range "lb_udp_aff2 after $N udp sockets closed" 0 2 "$(settle lb_udp_aff2 2)"
+
+# one unconnected UDP socket to 17 services: the 17th pair is refused
+out=$(in_cg python3 -c '
+import errno, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+ok = err = bad = 0
+for i in range(1, 18):
+    dst = ("127.100.1.%d" % i, 53)
+    try:
+        s.sendto(b"hi\n", dst)
+        _, src = s.recvfrom(128)
+        ok += 1
+        bad += src != dst
+    except OSError as e:
+        err += e.errno == errno.ECONNREFUSED
+print("answered", ok)
+print("refused", err)
+print("peer_mismatch", bad)
+')
+expect_eq "one udp socket, 17 services: answered" 16 "$(field "$out" answered)"
+expect_eq "one udp socket, 17 services: 17th refused" 1 "$(field "$out" refused)"
+expect_eq "one udp socket, 17 services: source mismatches" 0 "$(field "$out" peer_mismatch)"
+expect_eq "udp_pairs_full refusals counted" 1 "$(refusal udpPairsFull)"
+expect_range "lb_udp_rev after that socket closed" 0 2 "$(settle lb_udp_rev 2)"
 
 # fill the maps with held sockets: what does not fit is refused and counted
 # (each client holds MAXS + 50 sockets: only where the fd limit allows)
