@@ -117,8 +117,11 @@ start_agent() {
 	wait_ready
 }
 
+# Loading and verifying the programs takes well under a second on an idle
+# machine, but 12-16 s on a shared 2-core one under load (either version of
+# the agent): wait up to 30 s.
 wait_ready() {
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		if api_curl -sf "http://$API/readyz" >/dev/null 2>&1; then return 0; fi
 		if ! kill -0 "$AGENT_PID" 2>/dev/null; then break; fi
 		sleep 0.1
