@@ -64,6 +64,24 @@ static __always_inline bool lb_v4mapped(__u32 a0, __u32 a1, __u32 a2)
 	return !a0 && !a1 && a2 == bpf_htonl(0xffff);
 }
 
+/* A v4-mapped address in k becomes the IPv4 address it maps. A global
+ * function: the verifier checks it once, and its caller goes on with one
+ * key of unknown family rather than every later path twice. */
+__noinline int lb_fe_unmap(struct lb_fe_key *k)
+{
+	__u32 *a;
+
+	if (!k)
+		return 0;
+	a = (__u32 *)k->addr;
+	if (k->family != AF_INET6 || !lb_v4mapped(a[0], a[1], a[2]))
+		return 0;
+	a[0] = a[3];
+	a[1] = a[2] = a[3] = 0;
+	k->family = AF_INET;
+	return 1;
+}
+
 /* Read the address the application passed (destination for connect/sendmsg,
  * peer for getpeername/recvmsg) into a frontend-shaped key. hook is the
  * hook's family; a v4-mapped address of a v6 hook is read as the IPv4
@@ -75,6 +93,7 @@ static __always_inline void lb_ctx_addr(struct bpf_sock_addr *ctx, int hook, str
 
 	__builtin_memset(k, 0, sizeof(*k));
 	k->family = hook;
+	k->port = (__u16)ctx->user_port;
 	if (hook == AF_INET) {
 		a[0] = ctx->user_ip4;
 	} else {
@@ -82,13 +101,8 @@ static __always_inline void lb_ctx_addr(struct bpf_sock_addr *ctx, int hook, str
 		a[1] = ctx->user_ip6[1];
 		a[2] = ctx->user_ip6[2];
 		a[3] = ctx->user_ip6[3];
-		if (lb_v4mapped(a[0], a[1], a[2])) {
-			a[0] = a[3];
-			a[1] = a[2] = a[3] = 0;
-			k->family = AF_INET;
-		}
+		lb_fe_unmap(k);
 	}
-	k->port = (__u16)ctx->user_port;
 }
 
 /* Write addr (of family) where the hook's address lives: an IPv4 address

@@ -173,7 +173,9 @@ _Static_assert(sizeof(struct lb_aff_key) == 16, "lb_aff_key ABI");
 
 /* lb_udp_sk (socket storage of an unconnected UDP socket): the lb_udp_rev
  * and lb_udp_aff2 keys it made, so sock_release can delete them; the keys
- * carry the socket's cookie, so a pair names an endpoint and a service. */
+ * carry the socket's cookie, so a pair names an endpoint and a service.
+ * When all are taken, a pair whose service moved to another endpoint is
+ * reused; a socket whose LB_UDP_PAIRS_MAX pairs are all current is refused. */
 struct lb_udp_pair {
 	__u8 addr[16]; /* endpoint, as in lb_revnat_key */
 	__u16 port;
@@ -184,7 +186,7 @@ struct lb_udp_pair {
 _Static_assert(sizeof(struct lb_udp_pair) == 24, "lb_udp_pair ABI");
 
 struct lb_udp_sk {
-	__u32 n; /* pairs taken; beyond LB_UDP_PAIRS_MAX a sendmsg() was refused */
+	__u32 n; /* pairs in use */
 	__u32 reserved;
 	struct lb_udp_pair pairs[LB_UDP_PAIRS_MAX];
 };
@@ -220,8 +222,8 @@ enum lb_drop_reason {
 	LB_DROP_ALL_EJECTED = 6,   /* every endpoint ejected */
 	LB_DROP_TC_EJECTED = 7,	   /* tc guard dropped a SYN to an ejected endpoint */
 	LB_DROP_ACCESS_DENIED = 8, /* AccessPolicy: the client's workload may not connect (EPERM) */
-	LB_DROP_CONNS_FULL = 9, /* lb_conns full (or no MPTCP socket storage): connect() refused */
-	LB_DROP_UDP_PAIRS = 10, /* a UDP socket reached LB_UDP_PAIRS_MAX pairs: sendmsg() refused */
+	LB_DROP_CONNS_FULL = 9,	   /* lb_conns (or MPTCP storage) full: connect() refused */
+	LB_DROP_UDP_PAIRS = 10,	   /* a UDP socket's pairs all in use: sendmsg() refused */
 	LB_DROP_MAX = 16,
 };
 

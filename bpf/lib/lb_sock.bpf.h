@@ -99,22 +99,73 @@ static __always_inline void lb_mptcp_forget(struct bpf_sock *ctx)
 	m->sf_cookie = 0;
 }
 
-/* Index a (service, endpoint) pair whose lb_udp_rev or lb_udp_aff2 key the
- * socket made, so lb_udp_forget can delete it. */
-static __always_inline __u32 lb_udp_remember(struct bpf_sock *sk, const struct lb_revnat_key *rk,
-					     __u32 svc_id)
+static __always_inline bool lb_udp_pair_is(const struct lb_udp_pair *p, const __u8 *addr,
+					   __u16 port, __u8 family)
+{
+	return p->port == port && p->family == family && lb_addr_eq(p->addr, addr);
+}
+
+/* All pairs taken: free one whose service the socket now sends to another
+ * endpoint (its affinity moved, say after an ejection), so a long-lived
+ * socket is not refused after so many endpoint changes. Its lb_udp_rev
+ * entry, if still its own, only served late replies from that endpoint.
+ * The keys the pair named stay covered: the pairs that wrote their current
+ * values are indexed too. Returns the slot, or LB_UDP_PAIRS_MAX. */
+static __always_inline __u32 lb_udp_recycle(struct lb_udp_sk *s, __u64 cookie)
+{
+	struct lb_revnat_key rk = {.cookie = cookie};
+	struct lb_aff_key ak = {.cookie = cookie};
+	struct lb_backend *be;
+	struct lb_revnat *rv;
+	__u32 *ep;
+
+	for (__u32 i = 0; i < LB_UDP_PAIRS_MAX; i++) {
+		struct lb_udp_pair *p = &s->pairs[i];
+
+		ak.svc_id = p->svc_id;
+		ep = bpf_map_lookup_elem(&lb_udp_aff2, &ak);
+		be = ep ? bpf_map_lookup_elem(&lb_backends, ep) : NULL;
+		if (be && lb_udp_pair_is(p, be->addr, be->port, be->family))
+			continue; /* still where the service's datagrams go */
+		__builtin_memcpy(rk.addr, p->addr, sizeof(rk.addr));
+		rk.port = p->port;
+		rk.family = p->family;
+		rv = bpf_map_lookup_elem(&lb_udp_rev, &rk);
+		if (rv && rv->svc_id == p->svc_id)
+			bpf_map_delete_elem(&lb_udp_rev, &rk);
+		return i;
+	}
+	return LB_UDP_PAIRS_MAX;
+}
+
+/* Index the (service, endpoint) pair whose lb_udp_rev or lb_udp_aff2 entry
+ * the socket just wrote in its storage s, so lb_udp_forget can delete it,
+ * unless it is indexed already. sendmsg() runs its hook under the socket
+ * lock: there is one writer per socket. A global function, so the verifier
+ * checks its loops once instead of on every path of the caller. Returns a
+ * refusal reason + 1, or 0. */
+__noinline int lb_udp_index(struct lb_udp_sk *s, const struct lb_revnat_key *rk, __u32 svc_id)
 {
 	struct lb_udp_pair *p;
-	struct lb_udp_sk *s;
-	__u32 i;
+	__u32 i, n, slot;
 
-	s = bpf_sk_storage_get(&lb_udp_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!s)
+	if (!s || !rk)
 		return LB_DROP_REVNAT_FULL + 1;
-	i = __sync_fetch_and_add(&s->n, 1);
-	if (i >= LB_UDP_PAIRS_MAX)
-		return LB_DROP_UDP_PAIRS + 1;
-	p = &s->pairs[i];
+	n = s->n;
+	for (i = 0; i < LB_UDP_PAIRS_MAX && i < n; i++) {
+		p = &s->pairs[i];
+		if (p->svc_id == svc_id && lb_udp_pair_is(p, rk->addr, rk->port, rk->family))
+			return 0;
+	}
+	if (n < LB_UDP_PAIRS_MAX) {
+		slot = n;
+		s->n = n + 1;
+	} else {
+		slot = lb_udp_recycle(s, rk->cookie);
+		if (slot >= LB_UDP_PAIRS_MAX)
+			return LB_DROP_UDP_PAIRS + 1;
+	}
+	p = &s->pairs[slot];
 	__builtin_memcpy(p->addr, rk->addr, sizeof(p->addr));
 	p->port = rk->port;
 	p->family = rk->family;
@@ -122,11 +173,22 @@ static __always_inline __u32 lb_udp_remember(struct bpf_sock *sk, const struct l
 	return 0;
 }
 
+static __always_inline __u32 lb_udp_remember(struct bpf_sock *sk, const struct lb_revnat_key *rk,
+					     __u32 svc_id)
+{
+	struct lb_udp_sk *s;
+
+	s = bpf_sk_storage_get(&lb_udp_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return LB_DROP_REVNAT_FULL + 1;
+	return lb_udp_index(s, rk, svc_id);
+}
+
 /* An unconnected UDP socket sends to ep_id of svc_id: make sure recvmsg()
  * can show the service address (key) back and the next datagram sticks to
  * the endpoint. aff_ep is the affinity the socket had (LB_EP_NONE: none).
- * New keys are indexed on the socket; if anything does not fit, the keys
- * this call made are taken back and the datagram is refused. Returns a
+ * What is written is indexed on the socket; if anything does not fit, the
+ * keys this call made are taken back and the datagram is refused. Returns a
  * refusal reason + 1, or 0. */
 static __always_inline __u32 lb_udp_bind(struct bpf_sock *sk, __u64 cookie, __u32 svc_id,
 					 __u32 ep_id, __u32 aff_ep, const struct lb_backend *be,
@@ -135,7 +197,7 @@ static __always_inline __u32 lb_udp_bind(struct bpf_sock *sk, __u64 cookie, __u3
 	struct lb_aff_key ak = {.cookie = cookie, .svc_id = svc_id};
 	struct lb_revnat_key rk = {.cookie = cookie};
 	struct lb_revnat rv = {.port = key->port, .svc_id = svc_id}, *old;
-	bool new_rev, new_aff = aff_ep == LB_EP_NONE;
+	bool new_rev, rev_ok;
 	__u32 refusal;
 
 	__builtin_memcpy(rk.addr, be->addr, sizeof(rk.addr));
@@ -144,24 +206,21 @@ static __always_inline __u32 lb_udp_bind(struct bpf_sock *sk, __u64 cookie, __u3
 	__builtin_memcpy(rv.addr, key->addr, sizeof(rv.addr));
 	old = bpf_map_lookup_elem(&lb_udp_rev, &rk);
 	new_rev = !old;
+	rev_ok =
+	    old && old->svc_id == svc_id && old->port == rv.port && lb_addr_eq(old->addr, rv.addr);
 	/* the common case, another datagram where the last one went: no write */
-	if (old && old->svc_id == svc_id && old->port == rv.port &&
-	    lb_addr_eq(old->addr, rv.addr)) {
-		if (aff_ep == ep_id)
-			return 0;
-	} else if (bpf_map_update_elem(&lb_udp_rev, &rk, &rv, BPF_ANY)) {
+	if (rev_ok && aff_ep == ep_id)
+		return 0;
+	if (!rev_ok && bpf_map_update_elem(&lb_udp_rev, &rk, &rv, BPF_ANY))
 		return LB_DROP_REVNAT_FULL + 1;
-	}
 	if (aff_ep != ep_id && bpf_map_update_elem(&lb_udp_aff2, &ak, &ep_id, BPF_ANY)) {
 		refusal = LB_DROP_REVNAT_FULL + 1;
 		goto undo;
 	}
-	if (!new_rev && !new_aff)
-		return 0;
 	refusal = lb_udp_remember(sk, &rk, svc_id);
 	if (!refusal)
 		return 0;
-	if (new_aff)
+	if (aff_ep == LB_EP_NONE)
 		bpf_map_delete_elem(&lb_udp_aff2, &ak);
 undo:
 	if (new_rev)

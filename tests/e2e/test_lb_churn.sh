@@ -100,6 +100,43 @@ expect_eq "one udp socket, 17 services: source mismatches" 0 "$(field "$out" pee
 expect_eq "udp_pairs_full refusals counted" 1 "$(refusal udpPairsFull)"
 expect_range "lb_udp_rev after that socket closed" 0 2 "$(settle lb_udp_rev 2)"
 
+# a long-lived socket whose service moves to another endpoint 20 times (the
+# old one taken out of the config): pairs of moved services are reused
+start_echo mv $(for k in $(seq 3 22); do echo -u "127.0.0.$k:18053"; done)
+move_to() { # k: the service mv has the one endpoint 127.0.0.k
+	local before
+	before=$(grep -c "config applied" "$TMP/agent.log")
+	service_yaml mv 127.100.2.1 53 18053 - "127.0.0.$1" |
+		sed 's/targetPort: 18053}/targetPort: 18053, protocol: UDP}/' > "$CONF/mv.yaml.tmp"
+	mv "$CONF/mv.yaml.tmp" "$CONF/mv.yaml"
+	wait_log "config applied" $((before + 1))
+}
+move_to 3
+coproc MV { in_cg python3 -u -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+dst = ("127.100.2.1", 53)
+for _ in sys.stdin:
+    try:
+        s.sendto(b"hi\n", dst)
+        _, src = s.recvfrom(128)
+        print("ok" if src == dst else "mismatch %s" % (src,))
+    except OSError as e:
+        print("error %s" % e)
+'; }
+moved_ok=0
+for k in $(seq 3 22); do
+	[ "$k" -gt 3 ] && move_to "$k"
+	echo >&"${MV[1]}"
+	read -r -t 5 reply <&"${MV[0]}" || reply=timeout
+	[ "$reply" = ok ] && moved_ok=$((moved_ok + 1)) || log "move to 127.0.0.$k: $reply"
+done
+expect_eq "one socket, service moved 20 times: answered from the service address" 20 "$moved_ok"
+expect_eq "udp_pairs_full refusals after the moves" 1 "$(refusal udpPairsFull)"
+kill "$MV_PID" 2>/dev/null
+wait "$MV_PID" 2>/dev/null
+
 # fill the maps with held sockets: what does not fit is refused and counted
 # (each client holds MAXS + 50 sockets: only where the fd limit allows)
 if [ $((MAXS + 200)) -gt "$(ulimit -n)" ]; then
