@@ -48,7 +48,7 @@ all: $(BUILD)/bpfmesh $(E2E_BINS)
 DEB_PKGS := clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
             libyaml-dev libmicrohttpd-dev libjson-c-dev libcmocka-dev iproute2 procps curl \
             python3 protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev clang-format cppcheck \
-            python3-yaml python3-jsonschema
+            python3-yaml python3-jsonschema python3-grpcio
 # promtool and a Prometheus server for test_metrics; without its recommends
 # (a node exporter that would start a daemon on the machine)
 DEB_PKGS_BARE := prometheus

@@ -68,6 +68,10 @@ static void usage(FILE *f)
 		"  --metrics-auth        with --api-token-file, /metrics needs the token too\n"
 		"  --max-endpoints N     endpoint capacity of the maps (default %d)\n"
 		"  --max-services N      service port capacity of the maps (default %d)\n"
+		"  --max-sockets N       open sockets sent through a service that the maps\n"
+		"                        hold (connect()ed sockets; unconnected UDP socket x\n"
+		"                        endpoint pairs) before new ones are refused\n"
+		"                        (default %d)\n"
 		"  -v, --verbose         debug logging (libbpf included)\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -82,7 +86,7 @@ static void usage(FILE *f)
 		"as /sys/fs/bpf itself, excepted), and when PATH has a symlink on the way\n"
 		"or in it; it follows none. One agent per pin directory: a second one on\n"
 		"the same PATH exits with status 1 and names the first one's pid.\n",
-		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1);
+		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1, LB_MAX_CONNS);
 }
 
 /* Telemetry.prometheus.listen: a second listener for /metrics, started,
@@ -119,6 +123,7 @@ int cmd_agent(int argc, char **argv)
 	    {"listen", required_argument, 0, 'l'},
 	    {"max-endpoints", required_argument, 0, 'E'},
 	    {"max-services", required_argument, 0, 'S'},
+	    {"max-sockets", required_argument, 0, 'K'},
 	    {"api-token-file", required_argument, 0, 'T'},
 	    {"metrics-auth", no_argument, 0, 'M'},
 	    {"verbose", no_argument, 0, 'v'},
@@ -158,6 +163,10 @@ int cmd_agent(int argc, char **argv)
 			break;
 		case 'S':
 			if (parse_count("--max-services", optarg, &a.opts.max_services))
+				return 2;
+			break;
+		case 'K':
+			if (parse_count("--max-sockets", optarg, &a.opts.max_sockets))
 				return 2;
 			break;
 		case 'T':

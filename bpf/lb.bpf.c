@@ -11,6 +11,7 @@
 #include "lib/health_maps.bpf.h"
 #include "lib/health.bpf.h"
 #include "lib/lb_select.bpf.h"
+#include "lib/lb_sock.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -57,32 +58,67 @@ static __always_inline __u8 lb_ctx_proto(struct bpf_sock_addr *ctx)
 	return 0;
 }
 
+/* ::ffff:a.b.c.d, how an AF_INET6 socket reaches an IPv4 address */
+static __always_inline bool lb_v4mapped(__u32 a0, __u32 a1, __u32 a2)
+{
+	return !a0 && !a1 && a2 == bpf_htonl(0xffff);
+}
+
+/* A v4-mapped address in k becomes the IPv4 address it maps. A global
+ * function: the verifier checks it once, and its caller goes on with one
+ * key of unknown family rather than every later path twice. */
+__noinline int lb_fe_unmap(struct lb_fe_key *k)
+{
+	__u32 *a;
+
+	if (!k)
+		return 0;
+	a = (__u32 *)k->addr;
+	if (k->family != AF_INET6 || !lb_v4mapped(a[0], a[1], a[2]))
+		return 0;
+	a[0] = a[3];
+	a[1] = a[2] = a[3] = 0;
+	k->family = AF_INET;
+	return 1;
+}
+
 /* Read the address the application passed (destination for connect/sendmsg,
- * peer for getpeername/recvmsg) into a frontend-shaped key. */
-static __always_inline void lb_ctx_addr(struct bpf_sock_addr *ctx, int family, struct lb_fe_key *k)
+ * peer for getpeername/recvmsg) into a frontend-shaped key. hook is the
+ * hook's family; a v4-mapped address of a v6 hook is read as the IPv4
+ * address it maps (k->family AF_INET), so v4 services, endpoints and
+ * per-socket state serve it, as Cilium's socket LB does. */
+static __always_inline void lb_ctx_addr(struct bpf_sock_addr *ctx, int hook, struct lb_fe_key *k)
 {
 	__u32 *a = (__u32 *)k->addr;
 
 	__builtin_memset(k, 0, sizeof(*k));
-	if (family == AF_INET) {
+	k->family = hook;
+	k->port = (__u16)ctx->user_port;
+	if (hook == AF_INET) {
 		a[0] = ctx->user_ip4;
 	} else {
 		a[0] = ctx->user_ip6[0];
 		a[1] = ctx->user_ip6[1];
 		a[2] = ctx->user_ip6[2];
 		a[3] = ctx->user_ip6[3];
+		lb_fe_unmap(k);
 	}
-	k->port = (__u16)ctx->user_port;
-	k->family = family;
 }
 
-static __always_inline void lb_ctx_set_addr(struct bpf_sock_addr *ctx, int family, const __u8 *addr,
-					    __u16 port)
+/* Write addr (of family) where the hook's address lives: an IPv4 address
+ * in a v6 hook as ::ffff:a.b.c.d. */
+static __always_inline void lb_ctx_set_addr(struct bpf_sock_addr *ctx, int hook, int family,
+					    const __u8 *addr, __u16 port)
 {
 	const __u32 *a = (const __u32 *)addr;
 
-	if (family == AF_INET) {
+	if (hook == AF_INET) {
 		ctx->user_ip4 = a[0];
+	} else if (family == AF_INET) {
+		ctx->user_ip6[0] = 0;
+		ctx->user_ip6[1] = 0;
+		ctx->user_ip6[2] = bpf_htonl(0xffff);
+		ctx->user_ip6[3] = a[0];
 	} else {
 		ctx->user_ip6[0] = a[0];
 		ctx->user_ip6[1] = a[1];
@@ -94,7 +130,8 @@ static __always_inline void lb_ctx_set_addr(struct bpf_sock_addr *ctx, int famil
 
 /* Maglev key: the client's source address when the socket is bound (Istio's
  * consistentHash.useSourceIp), else the client's cgroup and network namespace,
- * so one workload sticks to one endpoint. */
+ * so one workload sticks to one endpoint. family is the destination's: a v6
+ * socket dialling ::ffff:VIP hashes its IPv4 source, as a v4 socket would. */
 static __always_inline __u32 lb_maglev_hash(struct bpf_sock_addr *ctx, int family)
 {
 	struct bpf_sock *sk = ctx->sk;
@@ -130,20 +167,26 @@ static __always_inline __u32 lb_select(struct bpf_sock_addr *ctx, int family,
 }
 
 /* An unconnected UDP socket keeps talking to the endpoint it was first sent
- * to, while that endpoint still exists, so request/response protocols work. */
-static __always_inline __u32 lb_udp_affinity(__u32 svc_id, __u64 cookie, __u64 now)
+ * to, while that endpoint still exists, so request/response protocols work.
+ * *had is the endpoint the socket has affinity to (LB_EP_NONE: none), the
+ * result the one to use (LB_EP_NONE: choose again). */
+static __always_inline __u32 lb_udp_affinity(__u32 svc_id, __u64 cookie, __u64 now, __u32 *had)
 {
 	struct lb_aff_key key = {.cookie = cookie, .svc_id = svc_id};
 	struct lb_backend *be;
-	__u32 *ep = bpf_map_lookup_elem(&lb_udp_aff, &key);
+	__u32 *ep = bpf_map_lookup_elem(&lb_udp_aff2, &key);
+	__u32 id;
 
+	*had = LB_EP_NONE;
 	if (!ep)
 		return LB_EP_NONE;
-	be = bpf_map_lookup_elem(&lb_backends, ep);
+	id = *ep;
+	*had = id;
+	be = bpf_map_lookup_elem(&lb_backends, &id);
 	if (!be || !be->family || (be->flags & LB_BE_F_REMOVED) ||
-	    !lb_ep_available(*ep, svc_id, now))
+	    !lb_ep_available(id, svc_id, now))
 		return LB_EP_NONE;
-	return *ep;
+	return id;
 }
 
 /* Service protections, checked before an endpoint is chosen, for connect()
@@ -195,20 +238,21 @@ static __always_inline bool lb_access_ok(__u32 svc_id)
 	return !allow_only || allowed;
 }
 
-static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool sendmsg)
+/* hook: the hook's address family; key.family, the family of the service
+ * address (AF_INET for ::ffff:VIP), is what services, endpoints and the
+ * per-socket state are kept in. */
+static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int hook, bool sendmsg)
 {
-	struct lb_revnat_key rk = {};
-	struct lb_revnat rv = {};
 	struct lb_fe_key key;
 	struct lb_backend *be;
 	struct lb_ep_stats *st;
 	struct lb_svc *svc;
 	struct lb_fe *fe;
-	__u32 ep_id = LB_EP_NONE, refusal;
+	__u32 ep_id = LB_EP_NONE, aff_ep = LB_EP_NONE, refusal;
 	bool pool = false;
 	__u64 cookie, now;
 
-	lb_ctx_addr(ctx, family, &key);
+	lb_ctx_addr(ctx, hook, &key);
 	key.proto = lb_ctx_proto(ctx);
 	if (!key.proto)
 		return SYS_PROCEED;
@@ -227,7 +271,7 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 	cookie = bpf_get_socket_cookie(ctx);
 	now = bpf_ktime_get_ns();
 	if (sendmsg) {
-		ep_id = lb_udp_affinity(fe->svc_id, cookie, now);
+		ep_id = lb_udp_affinity(fe->svc_id, cookie, now, &aff_ep);
 	} else {
 		refusal = lb_admit(svc, fe->svc_id, key.proto == IPPROTO_TCP, now, &pool);
 		if (refusal) {
@@ -236,30 +280,21 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 		}
 	}
 	if (ep_id == LB_EP_NONE)
-		ep_id = lb_select(ctx, family, svc, fe->svc_id, now);
+		ep_id = lb_select(ctx, key.family, svc, fe->svc_id, now);
 	if (ep_id == LB_EP_NONE) {
 		lb_count_drop(svc->n_eps ? LB_DROP_ALL_EJECTED : LB_DROP_NO_ENDPOINT);
 		goto refuse;
 	}
 	be = bpf_map_lookup_elem(&lb_backends, &ep_id);
-	if (!be || be->family != family) {
+	if (!be || be->family != key.family) {
 		lb_count_drop(LB_DROP_NO_BACKEND);
 		goto refuse;
 	}
 
+	/* no per-socket state, no translation: a socket that could not show
+	 * the service address back would see the endpoint's */
 	if (sendmsg) {
-		struct lb_aff_key ak = {.cookie = cookie, .svc_id = fe->svc_id};
-
-		rk.cookie = cookie;
-		__builtin_memcpy(rk.addr, be->addr, sizeof(rk.addr));
-		rk.port = be->port;
-		rk.family = family;
-		__builtin_memcpy(rv.addr, key.addr, sizeof(rv.addr));
-		rv.port = key.port;
-		rv.svc_id = fe->svc_id;
-		if (bpf_map_update_elem(&lb_revnat, &rk, &rv, BPF_ANY))
-			lb_count_drop(LB_DROP_REVNAT_FULL);
-		bpf_map_update_elem(&lb_udp_aff, &ak, &ep_id, BPF_ANY);
+		refusal = lb_udp_bind(ctx->sk, cookie, fe->svc_id, ep_id, aff_ep, be, &key);
 	} else {
 		struct lb_conn c = {}, *old;
 
@@ -267,8 +302,10 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 		 * back its bulkhead slot first; only policies take slots */
 		if (svc->flags & LB_SVC_F_POLICY) {
 			old = bpf_map_lookup_elem(&lb_conns, &cookie);
-			if (old && old->pool)
+			if (old && old->pool) {
+				old->pool = 0;
 				lb_pool_release(old->svc_id);
+			}
 		}
 		__builtin_memcpy(c.addr, key.addr, sizeof(c.addr));
 		__builtin_memcpy(c.ep_addr, be->addr, sizeof(c.ep_addr));
@@ -276,20 +313,21 @@ static __always_inline int lb_xlate(struct bpf_sock_addr *ctx, int family, bool 
 		c.ep_port = be->port;
 		c.ep_id = ep_id;
 		c.svc_id = fe->svc_id;
-		c.family = family;
+		c.family = key.family;
 		c.pool = pool;
-		if (bpf_map_update_elem(&lb_conns, &cookie, &c, BPF_ANY))
-			lb_count_drop(LB_DROP_REVNAT_FULL);
-		else
+		refusal = lb_conn_track(ctx->sk, cookie, &c, key.proto == IPPROTO_TCP);
+		if (!refusal)
 			pool = false;
 	}
-	if (pool) /* nowhere to remember the slot: do not hold it */
-		lb_pool_release(fe->svc_id);
+	if (refusal) {
+		lb_count_drop(refusal - 1);
+		goto refuse;
+	}
 	st = bpf_map_lookup_elem(&lb_ep_stats, &ep_id);
 	if (st)
 		st->selected++; /* per CPU */
 
-	lb_ctx_set_addr(ctx, family, be->addr, be->port);
+	lb_ctx_set_addr(ctx, hook, key.family, be->addr, be->port);
 	return SYS_PROCEED;
 
 refuse:
@@ -301,16 +339,10 @@ refuse:
 	return SYS_REJECT;
 }
 
-static __always_inline bool lb_addr_eq(const __u8 *a, const __u8 *b)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-
-	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
-}
-
 /* Show the service address instead of the endpoint the socket was sent to:
- * connect()ed sockets from lb_conns, unconnected UDP from lb_revnat. */
-static __always_inline int lb_revxlate(struct bpf_sock_addr *ctx, int family, bool udp_msg)
+ * connect()ed sockets from lb_conns (an MPTCP socket from its storage),
+ * unconnected UDP from lb_udp_rev. */
+static __always_inline int lb_revxlate(struct bpf_sock_addr *ctx, int hook, bool udp_msg)
 {
 	struct lb_revnat_key rk = {};
 	struct lb_fe_key peer;
@@ -318,10 +350,17 @@ static __always_inline int lb_revxlate(struct bpf_sock_addr *ctx, int family, bo
 	struct lb_conn *c;
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 
-	lb_ctx_addr(ctx, family, &peer);
+	lb_ctx_addr(ctx, hook, &peer);
 	c = bpf_map_lookup_elem(&lb_conns, &cookie);
-	if (c && c->ep_port == peer.port && lb_addr_eq(c->ep_addr, peer.addr)) {
-		lb_ctx_set_addr(ctx, family, c->addr, c->port);
+	if (!c && !udp_msg && ctx->protocol == IPPROTO_MPTCP) {
+		struct lb_mptcp_sk *m = bpf_sk_storage_get(&lb_mptcp_sk, ctx->sk, 0, 0);
+
+		if (m && m->sf_cookie)
+			c = &m->conn;
+	}
+	if (c && c->ep_port == peer.port && c->family == peer.family &&
+	    lb_addr_eq(c->ep_addr, peer.addr)) {
+		lb_ctx_set_addr(ctx, hook, c->family, c->addr, c->port);
 		return SYS_PROCEED;
 	}
 	if (!udp_msg)
@@ -329,10 +368,10 @@ static __always_inline int lb_revxlate(struct bpf_sock_addr *ctx, int family, bo
 	rk.cookie = cookie;
 	__builtin_memcpy(rk.addr, peer.addr, sizeof(rk.addr));
 	rk.port = peer.port;
-	rk.family = family;
-	rv = bpf_map_lookup_elem(&lb_revnat, &rk);
+	rk.family = peer.family;
+	rv = bpf_map_lookup_elem(&lb_udp_rev, &rk);
 	if (rv)
-		lb_ctx_set_addr(ctx, family, rv->addr, rv->port);
+		lb_ctx_set_addr(ctx, hook, peer.family, rv->addr, rv->port);
 	return SYS_PROCEED;
 }
 
@@ -490,33 +529,19 @@ int bm_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-/* The socket is gone: its bulkhead slot, its open-connection count and its
- * lb_conns entry go too. */
+/* The socket is gone: free what the load balancer kept for it. Every
+ * socket the application held passes here (an MPTCP subflow does not: its
+ * MPTCP socket frees its entry); nothing is left behind in a map. */
 SEC("cgroup/sock_release")
 int bm_sock_release(struct bpf_sock *ctx)
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct lb_conn *c = bpf_map_lookup_elem(&lb_conns, &cookie);
 
-	if (!c)
-		return 1;
-	if (c->pool) {
-		c->pool = 0;
-		lb_pool_release(c->svc_id);
-	}
-	/* closed by the application before TCP reached CLOSE: it stops
-	 * counting as open now, since sockops will not find it later */
-	if (c->counted) {
-		struct lb_ep_stats *st = bpf_map_lookup_elem(&lb_ep_stats, &c->ep_id);
-		__s64 *live = bpf_map_lookup_elem(&lb_ep_active, &c->ep_id);
-
-		c->counted = 0;
-		if (st)
-			st->closed++;
-		if (live)
-			__sync_fetch_and_add(live, -1);
-	}
-	bpf_map_delete_elem(&lb_conns, &cookie);
+	if (ctx->protocol == IPPROTO_UDP)
+		lb_udp_forget(ctx, cookie);
+	else if (ctx->protocol == IPPROTO_MPTCP)
+		lb_mptcp_forget(ctx);
+	lb_conn_release(cookie);
 	return 1;
 }
 
@@ -584,12 +609,21 @@ static __always_inline int lb_term_sock(struct seq_file *seq, struct sock_common
 	if (skc->skc_state == TCP_TIME_WAIT || skc->skc_state == TCP_NEW_SYN_RECV)
 		return 0;
 	k.family = skc->skc_family;
-	if (k.family == AF_INET)
+	if (k.family == AF_INET) {
 		__builtin_memcpy(k.addr, &skc->skc_daddr, 4);
-	else if (k.family == AF_INET6)
-		__builtin_memcpy(k.addr, &skc->skc_v6_daddr, 16);
-	else
+	} else if (k.family == AF_INET6) {
+		const __u32 *d = skc->skc_v6_daddr.in6_u.u6_addr32;
+
+		/* a v6 socket sent to a v4 endpoint (::ffff:a.b.c.d) */
+		if (lb_v4mapped(d[0], d[1], d[2])) {
+			__builtin_memcpy(k.addr, &d[3], 4);
+			k.family = AF_INET;
+		} else {
+			__builtin_memcpy(k.addr, &skc->skc_v6_daddr, 16);
+		}
+	} else {
 		return 0;
+	}
 	k.port = skc->skc_dport;
 	if (!bpf_map_lookup_elem(&lb_term, &k))
 		return 0;

@@ -25,6 +25,7 @@
 #define LB_MAGLEV_M 65537
 #define LB_MAX_REVNAT 65536	 /* unconnected UDP socket x endpoint -> service address */
 #define LB_MAX_CONNS 65536	 /* open connect()ed sockets sent to an endpoint */
+#define LB_UDP_PAIRS_MAX 16	 /* (service, endpoint) pairs of one unconnected UDP socket */
 #define LB_MAX_EPS_PER_SVC 256	 /* bounds the least-connections scan */
 #define LB_WEIGHT_TABLE_MAX 4096 /* weighted slot table cap per service */
 
@@ -118,8 +119,11 @@ struct lb_ep_stats {
 };
 _Static_assert(sizeof(struct lb_ep_stats) == 64, "lb_ep_stats ABI");
 
-/* lb_revnat: which service address a socket meant, to show it back in
- * getpeername() and UDP recvmsg(). */
+/* lb_udp_rev: which service address an unconnected UDP socket meant, to
+ * show it back in recvmsg(). A plain hash, not an LRU: an evicted entry would
+ * show a live socket the endpoint. Entries go at sock_release (lb_udp_sk);
+ * a full map refuses the sendmsg(). (It was lb_revnat, an LRU.) IPv4
+ * addresses are kept as 4 bytes, also for a v6 socket that dialled ::ffff:VIP. */
 struct lb_revnat_key {
 	__u64 cookie;  /* socket cookie */
 	__u8 addr[16]; /* endpoint address */
@@ -140,7 +144,8 @@ _Static_assert(sizeof(struct lb_revnat) == 24, "lb_revnat ABI");
 /* lb_conns value, keyed by socket cookie: a connect()ed socket that was sent
  * to an endpoint. A hash entry made at connect() and deleted at
  * sock_release is several times cheaper on this path than sk_storage or an
- * LRU map (measured: bench/connect_cost.sh). */
+ * LRU map (measured: bench/connect_cost.sh). A full map refuses the
+ * connect(). IPv4 addresses are 4 bytes whatever the socket's family. */
 struct lb_conn {
 	__u8 addr[16];	  /* the service address the application asked for */
 	__u8 ep_addr[16]; /* the endpoint it was sent to */
@@ -157,13 +162,47 @@ struct lb_conn {
 };
 _Static_assert(sizeof(struct lb_conn) == 56, "lb_conn ABI");
 
-/* UDP affinity: an unconnected UDP socket keeps its endpoint per service. */
+/* lb_udp_aff2 (UDP affinity): an unconnected UDP socket keeps its endpoint
+ * per service. A plain hash freed at sock_release, as lb_udp_rev. (It was
+ * lb_udp_aff, an LRU.) */
 struct lb_aff_key {
 	__u64 cookie;
 	__u32 svc_id;
 	__u32 reserved;
 };
 _Static_assert(sizeof(struct lb_aff_key) == 16, "lb_aff_key ABI");
+
+/* lb_udp_sk (socket storage of an unconnected UDP socket): the lb_udp_rev
+ * and lb_udp_aff2 keys it made, so sock_release can delete them; the keys
+ * carry the socket's cookie, so a pair names an endpoint and a service.
+ * When all are taken, a pair whose service moved to another endpoint is
+ * reused; a socket whose LB_UDP_PAIRS_MAX pairs are all current is refused. */
+struct lb_udp_pair {
+	__u8 addr[16]; /* endpoint, as in lb_revnat_key */
+	__u16 port;
+	__u8 family;
+	__u8 reserved;
+	__u32 svc_id;
+};
+_Static_assert(sizeof(struct lb_udp_pair) == 24, "lb_udp_pair ABI");
+
+struct lb_udp_sk {
+	__u32 n; /* pairs in use */
+	__u32 reserved;
+	struct lb_udp_pair pairs[LB_UDP_PAIRS_MAX];
+};
+_Static_assert(sizeof(struct lb_udp_sk) == 392, "lb_udp_sk ABI");
+
+/* lb_mptcp_sk (socket storage of an MPTCP socket): connect() runs the hook
+ * on the first subflow, a kernel socket that never reaches sock_release and
+ * whose cookie is its own; the socket the application holds keeps here the
+ * subflow's lb_conns key (freed when the application closes it) and what
+ * getpeername() shows. */
+struct lb_mptcp_sk {
+	__u64 sf_cookie;
+	struct lb_conn conn;
+};
+_Static_assert(sizeof(struct lb_mptcp_sk) == 64, "lb_mptcp_sk ABI");
 
 /* lb_meta[0]: identifies the layout of the pinned maps. */
 struct lb_meta {
@@ -177,13 +216,15 @@ _Static_assert(sizeof(struct lb_meta) == 32, "lb_meta ABI");
 enum lb_drop_reason {
 	LB_DROP_NO_ENDPOINT = 0,   /* service has no (usable) endpoint */
 	LB_DROP_NO_BACKEND = 1,	   /* slot named an endpoint missing from lb_backends */
-	LB_DROP_REVNAT_FULL = 2,   /* lb_revnat or lb_conns update failed */
+	LB_DROP_REVNAT_FULL = 2,   /* lb_udp_rev or lb_udp_aff2 full: UDP sendmsg() refused */
 	LB_DROP_BREAKER_OPEN = 3,  /* circuit breaker OPEN, or HALF_OPEN permits used */
 	LB_DROP_BULKHEAD = 4,	   /* connectionPool.tcp.maxConnections reached */
 	LB_DROP_RATE_LIMIT = 5,	   /* rateLimit bucket empty */
 	LB_DROP_ALL_EJECTED = 6,   /* every endpoint ejected */
 	LB_DROP_TC_EJECTED = 7,	   /* tc guard dropped a SYN to an ejected endpoint */
 	LB_DROP_ACCESS_DENIED = 8, /* AccessPolicy: the client's workload may not connect (EPERM) */
+	LB_DROP_CONNS_FULL = 9,	   /* lb_conns (or MPTCP storage) full: connect() refused */
+	LB_DROP_UDP_PAIRS = 10,	   /* a UDP socket's pairs all in use: sendmsg() refused */
 	LB_DROP_MAX = 16,
 };
 

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +144,34 @@ static void check_addresses(struct cfgp_doc *d, const struct cfg_service *s, yam
 	}
 }
 
+/* A service address is served by the endpoints of its own family (a v6
+ * socket cannot reach a v4 endpoint through a v6 address, nor the reverse;
+ * IPv4 clients on v6 sockets dial the v4 address as ::ffff:a.b.c.d): an
+ * address whose family no endpoint has would refuse every connect(). */
+static void check_address_families(struct cfgp_doc *d, const struct cfg_service *s,
+				   yaml_node_t *seq)
+{
+	char path[CFGP_PATH_LEN], text[INET6_ADDRSTRLEN];
+	bool has[2] = {false, false};
+	int i;
+
+	for (i = 0; i < s->n_endpoints; i++)
+		has[s->endpoints[i].addr.family == AF_INET6] |= s->endpoints[i].addr.family != 0;
+	if (!has[0] && !has[1])
+		return; /* no endpoints (yet): refused as such, at once */
+	for (i = 0; i < s->n_addrs; i++) {
+		int fam = s->addrs[i].family;
+
+		if (!fam || has[fam == AF_INET6])
+			continue;
+		inet_ntop(fam, s->addrs[i].addr, text, sizeof(text));
+		cfgp_index(path, "spec.addresses", i);
+		cfgp_err(d, item(d, seq, i), path, "%s is an %s address but every endpoint is %s",
+			 text, fam == AF_INET6 ? "IPv6" : "IPv4",
+			 fam == AF_INET6 ? "IPv4" : "IPv6");
+	}
+}
+
 /* An endpoint port replaces the targetPort; with several service ports it
  * could not say which one it replaces. */
 static void check_endpoint_ports(struct cfgp_doc *d, const struct cfg_service *s, yaml_node_t *seq)
@@ -215,6 +244,7 @@ void cfgp_service(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_meta *
 
 	check_ports(d, s, cfgp_get(d, spec, "ports"));
 	check_addresses(d, s, cfgp_get(d, spec, "addresses"));
+	check_address_families(d, s, cfgp_get(d, spec, "addresses"));
 	check_endpoint_ports(d, s, cfgp_get(d, spec, "endpoints"));
 	record_addresses(d, cfg->n_services - 1, cfgp_get(d, spec, "addresses"));
 }

@@ -154,6 +154,7 @@ int agent_start(struct agent *a)
 	lo.cgroup = a->cgroup;
 	lo.max_endpoints = a->opts.max_endpoints;
 	lo.max_services = a->opts.max_services;
+	lo.max_sockets = a->opts.max_sockets;
 	if (loader_start(&a->ld, &lo))
 		return -EIO;
 	a->loaded = true;

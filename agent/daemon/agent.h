@@ -24,7 +24,7 @@ struct agent_opts {
 	const char *cgroup; /* NULL: root of the cgroup v2 mount */
 	const char *bpffs;
 	const char *listen;
-	uint32_t max_endpoints, max_services;
+	uint32_t max_endpoints, max_services, max_sockets;
 	const char *api_token_file; /* NULL: the API is open */
 	bool metrics_auth;	    /* /metrics needs the token too */
 };

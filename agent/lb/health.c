@@ -338,5 +338,7 @@ const struct health_refusal health_refusals[] = {
     {LB_DROP_NO_BACKEND, "no_backend", "noBackend"},
     {LB_DROP_REVNAT_FULL, "revnat_full", "revnatFull"},
     {LB_DROP_ACCESS_DENIED, "access_denied", "accessDenied"},
+    {LB_DROP_CONNS_FULL, "conns_full", "connsFull"},
+    {LB_DROP_UDP_PAIRS, "udp_pairs_full", "udpPairsFull"},
 };
 const int health_n_refusals = sizeof(health_refusals) / sizeof(health_refusals[0]);

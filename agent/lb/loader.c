@@ -140,6 +140,28 @@ static int check_meta(struct loader *l)
 	return 0;
 }
 
+/* Maps an earlier bpfmesh pinned under names this one no longer uses (their
+ * layout changed, so they got new names). Once our programs hold the pinned
+ * links, nothing reads them: unpinning frees them. */
+static const char *const retired_maps[] = {
+    "lb_revnat",  /* LRU: evicted live sockets' entries; now lb_udp_rev */
+    "lb_udp_aff", /* LRU; now lb_udp_aff2 */
+};
+
+static void remove_retired_pins(const struct loader *l)
+{
+	for (size_t i = 0; i < sizeof(retired_maps) / sizeof(retired_maps[0]); i++) {
+		int err = pindir_unpin(&l->pd, PIN_MAPS, retired_maps[i]);
+
+		if (!err)
+			log_info("removed %s/maps/%s, a map of an earlier bpfmesh", l->bpffs,
+				 retired_maps[i]);
+		else if (err != -ENOENT)
+			log_warn("removing %s/maps/%s: %s", l->bpffs, retired_maps[i],
+				 strerror(-err));
+	}
+}
+
 /* Attach one program: take over a pinned link on the same cgroup, or make a
  * new link and pin it. */
 static int attach_prog(struct loader *l, struct bpf_program *prog)
@@ -309,6 +331,11 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 		bpf_map__set_max_entries(l->skel->maps.lb_svc_rt, o->max_services + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_svc_policy, o->max_services + 1);
 	}
+	if (o->max_sockets) {
+		bpf_map__set_max_entries(l->skel->maps.lb_conns, o->max_sockets);
+		bpf_map__set_max_entries(l->skel->maps.lb_udp_rev, o->max_sockets);
+		bpf_map__set_max_entries(l->skel->maps.lb_udp_aff2, o->max_sockets);
+	}
 	err = adopt_pinned_maps(l, l->skel->obj);
 	if (err)
 		goto fail;
@@ -339,6 +366,7 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	err = start_capture(l, &oo);
 	if (err)
 		goto fail;
+	remove_retired_pins(l);
 	log_info("attached %d programs to %s (%d taken over from pinned links), pinned under %s",
 		 l->n_attached, l->cgroup, l->n_adopted, l->bpffs);
 	return 0;

@@ -22,6 +22,7 @@ struct loader_opts {
 	const char *cgroup;	/* cgroup v2 path to attach to */
 	uint32_t max_endpoints; /* 0: default */
 	uint32_t max_services;	/* 0: default */
+	uint32_t max_sockets;	/* 0: default */
 };
 
 #define LOADER_MAX_PINS 64

@@ -84,26 +84,44 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_rr SEC(".maps");
 
+/* Per-socket state: plain hashes freed on every close path (sock_release,
+ * lb_udp_sk, lb_mptcp_sk), so a full map means that many live sockets and
+ * refuses new ones instead of evicting a live one. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_MAX_REVNAT);
 	__type(key, struct lb_revnat_key);
 	__type(value, struct lb_revnat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lb_revnat SEC(".maps");
+} lb_udp_rev SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_MAX_REVNAT);
 	__type(key, struct lb_aff_key);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} lb_udp_aff SEC(".maps");
+} lb_udp_aff2 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct lb_udp_sk);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_udp_sk SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct lb_mptcp_sk);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} lb_mptcp_sk SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, LB_MAX_CONNS);
-
 	__type(key, __u64);
 	__type(value, struct lb_conn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

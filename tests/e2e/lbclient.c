@@ -3,8 +3,12 @@
  * to ADDR PORT, reads the endpoint's name from each, and prints per-endpoint
  * counts, failures by errno, and how often getpeername()/recvfrom() did not
  * show ADDR:PORT back.
- *   lbclient [-u|-U] [-k] [-S] [-v] [-w MS] [-n N | -T SECONDS] ADDR PORT
- * -w gives each connect MS milliseconds (ETIMEDOUT after). */
+ *   lbclient [-u|-U] [-k] [-S] [-v] [-M] [-P] [-w MS] [-n N | -T SECONDS] ADDR PORT
+ * -w gives each connect MS milliseconds (ETIMEDOUT after). -M dials an IPv4
+ * ADDR from an AF_INET6 socket as ::ffff:ADDR (as gRPC C-core and Java do).
+ * -P makes TCP sockets with IPPROTO_MPTCP. With -k, once stdin closes, every
+ * held socket asks again (getpeername, or one more UDP request) and
+ * held_mismatch counts those that did not show ADDR:PORT. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +21,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
 
 #define MAX_NAMES 64
 
@@ -127,18 +135,33 @@ static int connect_with_timeout(int fd, const struct sockaddr *sa, socklen_t len
 	return 0;
 }
 
+/* One more exchange on a held socket: does it still show dst back? */
+static bool held_ok(int fd, int mode, const struct sockaddr_storage *dst, socklen_t dlen)
+{
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[128];
+
+	if (mode != 1)
+		return !getpeername(fd, (void *)&peer, &plen) && same_addr(&peer, dst);
+	if (sendto(fd, "hi\n", 3, 0, (const void *)dst, dlen) < 0 || poll(&p, 1, 3000) <= 0)
+		return false;
+	return recvfrom(fd, buf, sizeof(buf), 0, (void *)&peer, &plen) > 0 && same_addr(&peer, dst);
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage dst = {}, peer;
 	socklen_t dlen, plen;
 	int opt, n = 100, mode = 0 /* 0 tcp, 1 udp, 2 udp connected */, i;
-	bool hold = false, bind_src = false, verbose = false;
+	bool hold = false, bind_src = false, verbose = false, mapped = false, mptcp = false;
 	double seconds = 0, t_end = 0;
 	int connect_ms = 0;
 	int *held = NULL;
 	long total = 0;
 
-	while ((opt = getopt(argc, argv, "n:uUkSvT:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:uUkSvMPT:w:")) != -1) {
 		switch (opt) {
 		case 'n': n = atoi(optarg); break;
 		case 'u': mode = 1; break;
@@ -146,19 +169,27 @@ int main(int argc, char **argv)
 		case 'k': hold = true; break;
 		case 'S': bind_src = true; break;
 		case 'v': verbose = true; break;
+		case 'M': mapped = true; break;
+		case 'P': mptcp = true; break;
 		case 'T': seconds = atof(optarg); break;
 		case 'w': connect_ms = atoi(optarg); break;
 		default: return 2;
 		}
 	}
 	if (optind + 2 != argc) {
-		fprintf(stderr, "usage: lbclient [-u|-U] [-k] [-S] [-v] [-n N|-T S] ADDR PORT\n");
+		fprintf(stderr, "usage: lbclient [-u|-U] [-k] [-S] [-v] [-M] [-P] [-n N|-T S] ADDR PORT\n");
 		return 2;
 	}
 	struct sockaddr_in *d4 = (void *)&dst;
 	struct sockaddr_in6 *d6 = (void *)&dst;
 
-	if (inet_pton(AF_INET, argv[optind], &d4->sin_addr) == 1) {
+	if (mapped && inet_pton(AF_INET, argv[optind], &d6->sin6_addr.s6_addr[12]) == 1) {
+		d6->sin6_addr.s6_addr[10] = 0xff;
+		d6->sin6_addr.s6_addr[11] = 0xff;
+		d6->sin6_family = AF_INET6;
+		d6->sin6_port = htons(atoi(argv[optind + 1]));
+		dlen = sizeof(*d6);
+	} else if (inet_pton(AF_INET, argv[optind], &d4->sin_addr) == 1) {
 		d4->sin_family = AF_INET;
 		d4->sin_port = htons(atoi(argv[optind + 1]));
 		dlen = sizeof(*d4);
@@ -177,7 +208,8 @@ int main(int argc, char **argv)
 
 	for (i = 0; seconds > 0 ? now_us() < t_end : i < n; i++) {
 		char buf[128], src[64] = "-";
-		int fd = socket(dst.ss_family, mode ? SOCK_DGRAM : SOCK_STREAM, 0);
+		int fd = socket(dst.ss_family, mode ? SOCK_DGRAM : SOCK_STREAM,
+				mode || !mptcp ? 0 : IPPROTO_MPTCP);
 		double t0 = now_us();
 
 		total++;
@@ -264,11 +296,17 @@ int main(int argc, char **argv)
 	printf("peer_mismatch %ld\n", mismatch);
 	fflush(stdout);
 	if (hold) {
-		/* hold the connections until stdin closes */
+		/* hold the connections until stdin closes, then ask again */
+		long held_mismatch = 0;
 		char c;
 
 		while (read(0, &c, 1) > 0)
 			;
+		for (i = 0; i < n; i++)
+			if (held[i] > 0 && !held_ok(held[i], mode, &dst, dlen))
+				held_mismatch++;
+		printf("held_mismatch %ld\n", held_mismatch);
+		fflush(stdout);
 	}
 	return 0;
 }

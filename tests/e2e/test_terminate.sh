@@ -3,7 +3,8 @@
 # outlierDetection.terminateConnections: the mesh's open connections to an
 # endpoint that is ejected, or removed from the config, are destroyed
 # (bpf_sock_destroy from socket iterators, in the clients' namespace), TCP and
-# connected UDP, so clients reconnect to healthy endpoints.
+# connected UDP, also v6 sockets sent to a v4 endpoint as ::ffff:EP, so
+# clients reconnect to healthy endpoints.
 . "$(dirname "$0")/lib.sh"
 setup_base
 conf() { # endpoints...
@@ -40,17 +41,21 @@ for f in tcp udp; do
 	for _ in $(seq 100); do grep -q peer_mismatch "$TMP/$f.out" 2>/dev/null && break; sleep 0.05; done
 done
 expect_eq "held tcp connections on ep1" 5 "$(field "$(cat "$TMP/tcp.out")" x ep1)"
-expect_eq "open connections to ep1 (API)" 5 "$(ep_json web 127.0.0.1 connectionsActive)"
+# after the others: round robin gives ep1 and ep2 two each
+exec 6> >(in_cg "$E2E/lbclient" -M -k -n 4 127.100.0.10 80 > "$TMP/mapped.out")
+for _ in $(seq 100); do grep -q peer_mismatch "$TMP/mapped.out" 2>/dev/null && break; sleep 0.05; done
+expect_eq "held v4-mapped connections on ep1" 2 "$(field "$(cat "$TMP/mapped.out")" x ep1)"
+expect_eq "open connections to ep1 (API)" 7 "$(ep_json web 127.0.0.1 connectionsActive)"
 
 kill -USR1 "$EP1"; sleep 0.2   # ep1 refuses new connections, keeps the old
 out=$(in_cg "$E2E/lbclient" -n 2 127.100.0.10 80)
 expect_eq "the refused connect that ejects ep1" 1 "$(errcount "$out" ECONNREFUSED)"
-wait_log "terminated 5 connection(s) to ejected endpoint 127.0.0.1:18080 in"
+wait_log "terminated 7 connection(s) to ejected endpoint 127.0.0.1:18080 in"
 sleep 0.2
 expect_eq "open connections to ep1 after termination" 0 "$(ep_json web 127.0.0.1 connectionsActive)"
-expect_eq "open connections to ep2 untouched" 5 "$(ep_json web 127.0.0.2 connectionsActive)"
+expect_eq "open connections to ep2 untouched" 7 "$(ep_json web 127.0.0.2 connectionsActive)"
 
-conf 127.0.0.1             # ep2 taken out of the config: TCP 5 + connected UDP 2
-wait_log "terminated 7 connection(s) to 2 removed endpoint(s) in"
-exec 7>&- 8>&-
+conf 127.0.0.1             # ep2 taken out of the config: TCP 5 + v4-mapped 2 + connected UDP 2
+wait_log "terminated 9 connection(s) to 2 removed endpoint(s) in"
+exec 6>&- 7>&- 8>&-
 finish

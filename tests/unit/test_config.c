@@ -1147,6 +1147,51 @@ static void test_address_conflicts(void **state)
 		      "28:53: spec.ports[2]: duplicate port 80/TCP");
 }
 
+/* A service address needs an endpoint of its family: a v6 address with only
+ * v4 endpoints (or the reverse) would refuse every connect(). */
+static void test_address_families(void **state)
+{
+	struct mesh_config *cfg;
+
+	cfg =
+	    load_text_ok(*state, HDR "kind: Service\n"
+				     "metadata: {name: dual}\n"
+				     "spec:\n"
+				     "  addresses: [\"127.100.0.10\", \"fd00::10\"]\n"
+				     "  ports: [{port: 80}]\n"
+				     "  endpoints: [{address: \"127.0.0.1\"}, {address: \"::1\"}]\n"
+				     "---\n" HDR "kind: Service\n"
+				     "metadata: {name: v6}\n"
+				     "spec:\n"
+				     "  addresses: [\"fd00::11\"]\n"
+				     "  ports: [{port: 80}]\n"
+				     "  endpoints: [{address: \"::1\"}]\n"
+				     "---\n" HDR "kind: Service\n"
+				     "metadata: {name: none-yet}\n"
+				     "spec: {addresses: [\"fd00::12\"], ports: [{port: 80}]}\n");
+	assert_int_equal(cfg->n_services, 3);
+	config_free(cfg);
+
+	EXPECT_ERRORS(*state,
+		      HDR "kind: Service\n"
+			  "metadata: {name: a}\n"
+			  "spec:\n"
+			  "  addresses: [\"127.100.0.10\", \"fd00::10\"]\n"
+			  "  ports: [{port: 80}]\n"
+			  "  endpoints: [{address: \"127.0.0.1\"}, {address: \"127.0.0.2\"}]\n"
+			  "---\n" HDR "kind: Service\n"
+			  "metadata: {name: b}\n"
+			  "spec:\n"
+			  "  addresses:\n"
+			  "  - \"127.100.0.11\"\n"
+			  "  ports: [{port: 80}]\n"
+			  "  endpoints: [{address: \"::1\"}]\n",
+		      "5:31: spec.addresses[1]: fd00::10 is an IPv6 address but every endpoint is "
+		      "IPv4",
+		      "14:5: spec.addresses[0]: 127.100.0.11 is an IPv4 address but every endpoint "
+		      "is IPv6");
+}
+
 static void test_second_telemetry(void **state)
 {
 	const char *dir = *state;
@@ -1683,6 +1728,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_enums, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_endpoint_port_multi_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_address_conflicts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_address_families, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_second_telemetry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_io_errors, setup, teardown),
