@@ -71,9 +71,14 @@ static void usage(FILE *f)
 		"  -v, --verbose         debug logging (libbpf included)\n"
 		"  -h, --help            this text\n"
 		"\n"
+		"The API holds at most %d connections, %d per client address, and\n"
+		"closes one idle for %d s; its server errors are logged at most once per\n"
+		"%d s per kind, with a count of the rest.\n"
+		"\n"
 		"Killing the agent leaves the data path working; a restarted agent adopts\n"
 		"the pinned programs and maps. `bpfmesh detach` removes them.\n",
-		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1);
+		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1, API_MAX_CONNECTIONS,
+		API_MAX_CONNECTIONS_PER_IP, API_IDLE_TIMEOUT_S, API_LOG_INTERVAL_S);
 }
 
 /* Telemetry.prometheus.listen: a second listener for /metrics, started,
@@ -241,6 +246,8 @@ int cmd_agent(int argc, char **argv)
 			continue;
 		last_tick = now;
 		agent_tick(&a, now);
+		api_tick(api);
+		api_tick(mapi);
 	}
 	rc = 0;
 out:
