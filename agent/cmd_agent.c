@@ -66,6 +66,14 @@ static void usage(FILE *f)
 		"                        (TOKEN: the file's content); /healthz, /readyz\n"
 		"                        and /metrics stay open\n"
 		"  --metrics-auth        with --api-token-file, /metrics needs the token too\n"
+		"  --api-open-sensitive  without --api-token-file, serve /api/v1/traces and\n"
+		"                        /api/v1/config to any client (default: only to\n"
+		"                        root or the agent's user, connecting from this host)\n"
+		"  --api-allowed-hosts LIST\n"
+		"                        Host header values the API answers besides its\n"
+		"                        listen address (and localhost on loopback, any\n"
+		"                        IP address on 0.0.0.0 or [::]): comma-separated\n"
+		"                        names or addresses, '*' for any; others get 421\n"
 		"  --max-endpoints N     endpoint capacity of the maps (default %d)\n"
 		"  --max-services N      service port capacity of the maps (default %d)\n"
 		"  -v, --verbose         debug logging (libbpf included)\n"
@@ -117,6 +125,8 @@ int cmd_agent(int argc, char **argv)
 	    {"max-services", required_argument, 0, 'S'},
 	    {"api-token-file", required_argument, 0, 'T'},
 	    {"metrics-auth", no_argument, 0, 'M'},
+	    {"api-open-sensitive", no_argument, 0, 'O'},
+	    {"api-allowed-hosts", required_argument, 0, 'H'},
 	    {"verbose", no_argument, 0, 'v'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
@@ -162,6 +172,12 @@ int cmd_agent(int argc, char **argv)
 		case 'M':
 			a.opts.metrics_auth = true;
 			break;
+		case 'O':
+			a.opts.api_open_sensitive = true;
+			break;
+		case 'H':
+			a.opts.api_allowed_hosts = optarg;
+			break;
 		case 'v':
 			log_verbosity = LOG_DEBUG;
 			break;
@@ -186,6 +202,13 @@ int cmd_agent(int argc, char **argv)
 	 * half-started agent or an open API behind */
 	if (api_auth_init(&auth, a.opts.api_token_file, a.opts.metrics_auth, err, sizeof(err))) {
 		fprintf(stderr, "bpfmesh agent: --api-token-file %s\n", err);
+		return 2;
+	}
+	auth.open_sensitive = a.opts.api_open_sensitive;
+	if (a.opts.api_allowed_hosts &&
+	    api_hosts_parse(&auth.hosts, a.opts.api_allowed_hosts, err, sizeof(err))) {
+		fprintf(stderr, "bpfmesh agent: --api-allowed-hosts %s\n", err);
+		api_auth_free(&auth);
 		return 2;
 	}
 	signal(SIGINT, on_signal);

@@ -159,20 +159,19 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 {
 	struct api *api = cls;
 	struct agent *a = api->a;
-	/* first, so an unauthenticated client learns nothing, not even
-	 * which paths exist */
-	const char *denied = api_auth_check(api->auth, c, url);
+	const char *win, *why;
+	/* first, so a client that may not ask learns nothing, not even which
+	 * paths exist */
+	unsigned denied = api_access_check(api->auth, &api->listen, c, url, version, &why);
 	struct jsonw w = {};
 	unsigned status = 200;
 	uint32_t window_s = API_WINDOW_DEFAULT_S;
-	const char *win, *why;
 
-	(void)version;
 	(void)upload;
 	(void)upload_len;
 	(void)ctx;
 	if (denied)
-		return (mhd_result)api_auth_reply(c, denied);
+		return (mhd_result)api_access_reply(c, denied, why);
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return (mhd_result)api_reply_error_hdr(c, 405, "method not allowed", "Allow",
 						       "GET, HEAD");

@@ -282,6 +282,14 @@ json_object *cli_get_json(const struct qopts *o, const char *path, int also_ok, 
 			o->token ? "the token in --token-file is not the agent's"
 				 : "the agent wants a token: pass --token-file FILE or set "
 				   "BPFMESH_TOKEN_FILE");
+	else if (st == 403)
+		fprintf(stderr, "bpfmesh: run this as root on the agent's host, or give the agent "
+				"--api-token-file and this command --token-file FILE\n");
+	else if (st == 421)
+		fprintf(stderr,
+			"bpfmesh: the agent does not answer to the name in --agent %s: use "
+			"its --listen address, or add the name to its --api-allowed-hosts\n",
+			o->agent);
 	json_object_put(root);
 	free(body);
 	*rc = CLI_AGENT_ERROR;

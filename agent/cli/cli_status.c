@@ -140,9 +140,13 @@ static void print_status(const struct qopts *o, json_object *ready, json_object 
 	printf("\nready:      %s", jbool(ready, "ready") ? "yes" : "no");
 	if (jstr(ready, "reason")[0])
 		printf(" (%s)", jstr(ready, "reason"));
-	printf("\nconfig:     %s (%s); %lld reloads, %lld rejected\n", jstr(cfg, "source"),
-	       jbool(cfg, "applied") ? "applied" : "not applied", (long long)jint(cfg, "reloads"),
-	       (long long)jint(cfg, "reloadErrors"));
+	if (!cfg) /* withheld: what /api/v1/status says of it */
+		printf("\nconfig:     %s (%s); reloads and errors: only for root or with a token\n",
+		       jstr(ag, "config"), jbool(ag, "configApplied") ? "applied" : "not applied");
+	else
+		printf("\nconfig:     %s (%s); %lld reloads, %lld rejected\n", jstr(cfg, "source"),
+		       jbool(cfg, "applied") ? "applied" : "not applied",
+		       (long long)jint(cfg, "reloads"), (long long)jint(cfg, "reloadErrors"));
 	if (jstr(cfg, "lastError")[0])
 		printf("last error: %s\n", jstr(cfg, "lastError"));
 	if (!st) {
@@ -151,10 +155,15 @@ static void print_status(const struct qopts *o, json_object *ready, json_object 
 		       jbool(ready, "attached") ? "yes" : "no");
 		return;
 	}
-	printf("API auth:   %s\n", !jbool(ag, "authRequired") ? "none (open)"
-				   : jbool(ag, "metricsAuth")
-				       ? "bearer token, /metrics included"
-				       : "bearer token (/healthz, /readyz, /metrics open)");
+	if (jbool(ag, "authRequired"))
+		printf("API auth:   %s\n", jbool(ag, "metricsAuth")
+					       ? "bearer token, /metrics included"
+					       : "bearer token (/healthz, /readyz, /metrics open)");
+	else
+		printf("API auth:   %s\n",
+		       !strcmp(jstr(ag, "sensitiveAccess"), "root")
+			   ? "none; traces and config only for root on the agent's host"
+			   : "none (open)");
 	printf("kernel:     %s %s\n", jstr(k, "release"), jstr(k, "machine"));
 	print_features(jobj(k, "features"));
 	printf("cgroup:     %s\n", jstr(att, "cgroup"));
@@ -192,6 +201,8 @@ static const char *chomp(char *s)
 	"cgroup, each program's hook and state, tc interfaces, stale pinned links)\n"              \
 	"and the maps with their entries and use. From /readyz, /api/v1/config and\n"              \
 	"/api/v1/status; --json prints them as {\"readiness\", \"config\", \"status\"}.\n"         \
+	"Without a token, the agent shows /api/v1/config only to root (or its own\n"               \
+	"user) on its host; for anyone else the reload counts are left out.\n"                     \
 	"\n"                                                                                       \
 	"Options:\n" CLI_QOPTS_HELP
 
@@ -199,6 +210,7 @@ int cli_status(int argc, char **argv)
 {
 	json_object *ready = NULL, *cfg = NULL, *st = NULL;
 	char *rraw = NULL, *craw = NULL, *sraw = NULL;
+	bool cfg_withheld = false;
 	struct qopts o;
 	int rc = cli_parse(argc, argv, &o, 0, 0, STATUS_HELP);
 
@@ -207,9 +219,18 @@ int cli_status(int argc, char **argv)
 	/* not ready is an answer, not an error */
 	ready = cli_get_json(&o, "/readyz", 503, &rc, &rraw);
 	if (ready)
-		cfg = cli_get_json(&o, "/api/v1/config", 0, &rc, &craw);
+		cfg = cli_get_json(&o, "/api/v1/config", 403, &rc, &craw);
+	/* without a token the agent shows its configuration to root only
+	 * (403): show the rest */
+	if (cfg && json_object_is_type(cfg, json_type_object) && jobj(cfg, "error")) {
+		json_object_put(cfg);
+		free(craw);
+		cfg = NULL;
+		craw = NULL;
+		cfg_withheld = true;
+	}
 	/* an agent from before /api/v1/status answers 404: show the rest */
-	if (cfg)
+	if (cfg || cfg_withheld)
 		st = cli_get_json(&o, "/api/v1/status", 404, &rc, &sraw);
 	if (st && jobj(st, "error")) {
 		json_object_put(st);
@@ -217,10 +238,10 @@ int cli_status(int argc, char **argv)
 		st = NULL;
 		sraw = NULL;
 	}
-	if (ready && cfg && rc == CLI_OK) {
+	if (ready && (cfg || cfg_withheld) && rc == CLI_OK) {
 		if (o.json)
 			printf("{\"readiness\":%s,\"config\":%s,\"status\":%s}\n", chomp(rraw),
-			       chomp(craw), sraw ? chomp(sraw) : "null");
+			       craw ? chomp(craw) : "null", sraw ? chomp(sraw) : "null");
 		else
 			print_status(&o, ready, cfg, st);
 	}

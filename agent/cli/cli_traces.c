@@ -42,6 +42,8 @@ static void print_span(json_object *sp, bool with_service)
 	"name (METHOD route), HTTP status code (! marks a span with status ERROR)\n"               \
 	"and duration in milliseconds. SERVICE is the span's service.name: a\n"                    \
 	"Service's name, or the process name of a client outside any Workload.\n"                  \
+	"Spans hold request paths: without a token the agent serves them only to\n"                \
+	"root (or its own user) on its host.\n"                                                    \
 	"\n"                                                                                       \
 	"Options:\n"                                                                               \
 	"  --limit N            at most N spans, 1 to 1000 (default 20)\n" CLI_QOPTS_HELP

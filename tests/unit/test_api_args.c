@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_api_args.c: the API's parameter checks (api_args.c) and its bearer
- * token: reading the file, which paths need it, comparing it. */
+ * token: reading the file, which paths need it, comparing it; the paths
+ * that need root without one. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -263,6 +264,19 @@ static void test_auth(void **state)
 			 -1);
 }
 
+static void test_sensitive(void **state)
+{
+	(void)state;
+	assert_true(api_path_sensitive("/api/v1/traces"));
+	assert_true(api_path_sensitive("/api/v1/config"));
+	assert_false(api_path_sensitive("/api/v1/services"));
+	assert_false(api_path_sensitive("/api/v1/status"));
+	assert_false(api_path_sensitive("/metrics"));
+	assert_false(api_path_sensitive("/healthz"));
+	/* not served at all (404), so nothing to protect */
+	assert_false(api_path_sensitive("/api/v1/traces/"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +287,7 @@ int main(void)
 	    cmocka_unit_test(test_unescape),
 	    cmocka_unit_test(test_token_read),
 	    cmocka_unit_test(test_auth),
+	    cmocka_unit_test(test_sensitive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
