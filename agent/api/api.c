@@ -124,13 +124,6 @@ static mhd_result reply_error(struct MHD_Connection *c, unsigned status, const c
 	return reply_json(c, status, &w);
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-
-	return n >= k && !strcmp(s + n - k, suffix);
-}
-
 /* GET /metrics: the Prometheus text exposition. */
 static mhd_result reply_metrics(struct MHD_Connection *c, struct agent *a)
 {
@@ -203,33 +196,25 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 		jw_obj_close(&w);
 		status = ready ? 200 : 503;
 	} else if (!strcmp(url, "/api/v1/services")) {
-		api_write_services(a, &w, NULL, window_s);
-	} else if (!strncmp(url, "/api/v1/services/", 17) && ends_with(url, "/latency")) {
-		/* before the generic branch: "web/latency" is not namespace web */
-		char ref[2 * CFG_NAME_MAX], ns[CFG_NAME_MAX], n[CFG_NAME_MAX];
-		size_t len = strlen(url + 17) - strlen("/latency");
-
-		snprintf(ref, sizeof(ref), "%.*s", (int)len, url + 17);
-		if (len >= sizeof(ref) ||
-		    api_arg_service(ref, ns, sizeof(ns), n, sizeof(n), &why)) {
-			pthread_mutex_unlock(&a->lock);
-			return reply_error(c, 400,
-					   len >= sizeof(ref) ? "malformed service name" : why);
-		}
-		if (api_write_latency(a, &w, ns, n, window_s)) {
-			pthread_mutex_unlock(&a->lock);
-			jw_free(&w);
-			return reply_error(c, 404, "unknown service");
-		}
+		api_write_services(a, &w, NULL, NULL, window_s);
 	} else if (!strncmp(url, "/api/v1/services/", 17)) {
-		const char *name = url + 17;
-		char ns[CFG_NAME_MAX], n[CFG_NAME_MAX];
+		struct api_svc_path p;
+		int err;
 
-		if (api_arg_service(name, ns, sizeof(ns), n, sizeof(n), &why)) {
+		if (api_arg_service_path(url + 17, &p, &why)) {
 			pthread_mutex_unlock(&a->lock);
 			return reply_error(c, 400, why);
 		}
-		if (api_write_services(a, &w, name, window_s)) {
+		/* "A/latency": the service latency of namespace A if there is
+		 * one, else the latency of A */
+		if (p.alt && config_find_service(a->cfg, p.ns, p.name) < 0) {
+			snprintf(p.ns, sizeof(p.ns), "default");
+			snprintf(p.name, sizeof(p.name), "%s", p.alt_name);
+			p.latency = true;
+		}
+		err = p.latency ? api_write_latency(a, &w, p.ns, p.name, window_s)
+				: api_write_services(a, &w, p.ns, p.name, window_s);
+		if (err) {
 			pthread_mutex_unlock(&a->lock);
 			jw_free(&w);
 			return reply_error(c, 404, "unknown service");

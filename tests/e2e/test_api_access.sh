@@ -116,6 +116,28 @@ expect_eq "HTTP/1.0 without Host" 200 "$(code --http1.0 -H 'Host:' /api/v1/servi
 expect_eq "HTTP/1.1 without Host" 400 "$(code -H 'Host:' /api/v1/services)"
 grep -q '"error":.*Host' "$TMP/body" && pass "400 body names Host" || fail "400 body: $(head -c 200 "$TMP/body")"
 
+# --- services named "latency": in default and in namespace latency
+expect_eq "/services/latency" "200 default latency 127.0.0.2" \
+	"$(code /api/v1/services/latency) $(json 'd["namespace"], d["name"], d["endpoints"][0]["address"]' | tr -d "(),'")"
+expect_eq "/services/default/latency" "200 default 127.0.0.2" \
+	"$(code /api/v1/services/default/latency) $(json 'd["namespace"], d["endpoints"][0]["address"]' | tr -d "(),'")"
+expect_eq "/services/latency/latency: the service latency of namespace latency" "200 latency 127.0.0.3" \
+	"$(code /api/v1/services/latency/latency) $(json 'd["namespace"], d["endpoints"][0]["address"]' | tr -d "(),'")"
+expect_eq "/services/latency/latency/latency" "200 latency latency 60" \
+	"$(code /api/v1/services/latency/latency/latency) $(json 'd["namespace"], d["service"], d["windowSeconds"]' | tr -d "(),'")"
+expect_eq "/services/default/latency/latency" "200 default latency" \
+	"$(code /api/v1/services/default/latency/latency) $(json 'd["namespace"], d["service"]' | tr -d "(),'")"
+expect_eq "/services/web/latency (no namespace web): web's latency" "200 default web True" \
+	"$(code /api/v1/services/web/latency) $(json 'd["namespace"], d["service"], "routes" in d' | tr -d "(),'")"
+expect_eq "/services/default/web/latency" "200 default web" \
+	"$(code '/api/v1/services/default/web/latency?window=30s') $(json 'd["namespace"], d["service"]' | tr -d "(),'")"
+expect_eq "/services/latency?window=30s" 200 "$(code '/api/v1/services/latency?window=30s')"
+expect_eq "/services/latency/web: unknown" 404 "$(code /api/v1/services/latency/web)"
+expect_eq "/services/nosuch/latency: unknown" 404 "$(code /api/v1/services/nosuch/latency)"
+expect_eq "/services/latency/latency/latency/latency" 400 "$(code /api/v1/services/latency/latency/latency/latency)"
+expect_eq "/services/a/b/c" 400 "$(code /api/v1/services/a/b/c)"
+expect_eq "/services/latency/" 400 "$(code /api/v1/services/latency/)"
+
 # --- --api-open-sensitive, --api-allowed-hosts
 stop_pid "$AGENT_PID"
 start_agent --api-open-sensitive --api-allowed-hosts "bpfmesh.example,10.9.8.7" || finish
