@@ -66,6 +66,14 @@ static void usage(FILE *f)
 		"                        (TOKEN: the file's content); /healthz, /readyz\n"
 		"                        and /metrics stay open\n"
 		"  --metrics-auth        with --api-token-file, /metrics needs the token too\n"
+		"  --api-open-sensitive  without --api-token-file, serve /api/v1/traces and\n"
+		"                        /api/v1/config to any client (default: only to\n"
+		"                        root or the agent's user, connecting from this host)\n"
+		"  --api-allowed-hosts LIST\n"
+		"                        Host header values the API answers besides its\n"
+		"                        listen address (and localhost on loopback, any\n"
+		"                        IP address on 0.0.0.0 or [::]): comma-separated\n"
+		"                        names or addresses, '*' for any; others get 421\n"
 		"  --max-endpoints N     endpoint capacity of the maps (default %d)\n"
 		"  --max-services N      service port capacity of the maps (default %d)\n"
 		"  --max-sockets N       open sockets sent through a service that the maps\n"
@@ -74,6 +82,10 @@ static void usage(FILE *f)
 		"                        (default %d)\n"
 		"  -v, --verbose         debug logging (libbpf included)\n"
 		"  -h, --help            this text\n"
+		"\n"
+		"The API holds at most %d connections, %d per client address, and\n"
+		"closes one idle for %d s; its server errors are logged at most once per\n"
+		"%d s per kind, with a count of the rest.\n"
 		"\n"
 		"Killing the agent leaves the data path working; a restarted agent adopts\n"
 		"the pinned programs and maps. `bpfmesh detach` removes them.\n"
@@ -86,7 +98,8 @@ static void usage(FILE *f)
 		"as /sys/fs/bpf itself, excepted), and when PATH has a symlink on the way\n"
 		"or in it; it follows none. One agent per pin directory: a second one on\n"
 		"the same PATH exits with status 1 and names the first one's pid.\n",
-		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1, LB_MAX_CONNS);
+		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1, LB_MAX_CONNS, API_MAX_CONNECTIONS,
+		API_MAX_CONNECTIONS_PER_IP, API_IDLE_TIMEOUT_S, API_LOG_INTERVAL_S);
 }
 
 /* Telemetry.prometheus.listen: a second listener for /metrics, started,
@@ -126,6 +139,8 @@ int cmd_agent(int argc, char **argv)
 	    {"max-sockets", required_argument, 0, 'K'},
 	    {"api-token-file", required_argument, 0, 'T'},
 	    {"metrics-auth", no_argument, 0, 'M'},
+	    {"api-open-sensitive", no_argument, 0, 'O'},
+	    {"api-allowed-hosts", required_argument, 0, 'H'},
 	    {"verbose", no_argument, 0, 'v'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
@@ -175,6 +190,12 @@ int cmd_agent(int argc, char **argv)
 		case 'M':
 			a.opts.metrics_auth = true;
 			break;
+		case 'O':
+			a.opts.api_open_sensitive = true;
+			break;
+		case 'H':
+			a.opts.api_allowed_hosts = optarg;
+			break;
 		case 'v':
 			log_verbosity = LOG_DEBUG;
 			break;
@@ -199,6 +220,13 @@ int cmd_agent(int argc, char **argv)
 	 * half-started agent or an open API behind */
 	if (api_auth_init(&auth, a.opts.api_token_file, a.opts.metrics_auth, err, sizeof(err))) {
 		fprintf(stderr, "bpfmesh agent: --api-token-file %s\n", err);
+		return 2;
+	}
+	auth.open_sensitive = a.opts.api_open_sensitive;
+	if (a.opts.api_allowed_hosts &&
+	    api_hosts_parse(&auth.hosts, a.opts.api_allowed_hosts, err, sizeof(err))) {
+		fprintf(stderr, "bpfmesh agent: --api-allowed-hosts %s\n", err);
+		api_auth_free(&auth);
 		return 2;
 	}
 	signal(SIGINT, on_signal);
@@ -266,6 +294,8 @@ int cmd_agent(int argc, char **argv)
 			    a.opts.config);
 			agent_reload(&a);
 		}
+		api_tick(api);
+		api_tick(mapi);
 	}
 	rc = 0;
 out:

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* api.c: HTTP routing for the agent API. Handlers run on libmicrohttpd's
- * thread and take the agent lock only while they format a response. */
+/* api.c: HTTP routing for the agent API, and the server's settings. Handlers
+ * run on libmicrohttpd's thread and take the agent lock only while they
+ * format a response. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +21,10 @@
 #include "api/api_services.h"
 #include "api/api_status.h"
 #include "exporters/prometheus.h"
+#include "lib/clock.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/lograte.h"
 #include "daemon/metrics_export.h"
 
 #if MHD_VERSION < 0x00097002
@@ -33,6 +38,9 @@ struct api {
 	struct agent *a;
 	const struct api_auth *auth;
 	bool metrics_only; /* Telemetry.prometheus.listen: /metrics and /healthz */
+	struct sockaddr_storage listen;
+	const char *name;  /* in the log: "API" or "metrics listener" */
+	struct lograte lr; /* libmicrohttpd's complaints, per kind */
 };
 
 int api_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len)
@@ -116,13 +124,6 @@ static mhd_result reply_error(struct MHD_Connection *c, unsigned status, const c
 	return reply_json(c, status, &w);
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-
-	return n >= k && !strcmp(s + n - k, suffix);
-}
-
 /* GET /metrics: the Prometheus text exposition. */
 static mhd_result reply_metrics(struct MHD_Connection *c, struct agent *a)
 {
@@ -151,20 +152,19 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 {
 	struct api *api = cls;
 	struct agent *a = api->a;
-	/* first, so an unauthenticated client learns nothing, not even
-	 * which paths exist */
-	const char *denied = api_auth_check(api->auth, c, url);
+	const char *win, *why;
+	/* first, so a client that may not ask learns nothing, not even which
+	 * paths exist */
+	unsigned denied = api_access_check(api->auth, &api->listen, c, url, version, &why);
 	struct jsonw w = {};
 	unsigned status = 200;
 	uint32_t window_s = API_WINDOW_DEFAULT_S;
-	const char *win, *why;
 
-	(void)version;
 	(void)upload;
 	(void)upload_len;
 	(void)ctx;
 	if (denied)
-		return (mhd_result)api_auth_reply(c, denied);
+		return (mhd_result)api_access_reply(c, denied, why);
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return (mhd_result)api_reply_error_hdr(c, 405, "method not allowed", "Allow",
 						       "GET, HEAD");
@@ -202,33 +202,25 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 		jw_obj_close(&w);
 		status = ready ? 200 : 503;
 	} else if (!strcmp(url, "/api/v1/services")) {
-		api_write_services(a, &w, NULL, window_s);
-	} else if (!strncmp(url, "/api/v1/services/", 17) && ends_with(url, "/latency")) {
-		/* before the generic branch: "web/latency" is not namespace web */
-		char ref[2 * CFG_NAME_MAX], ns[CFG_NAME_MAX], n[CFG_NAME_MAX];
-		size_t len = strlen(url + 17) - strlen("/latency");
-
-		snprintf(ref, sizeof(ref), "%.*s", (int)len, url + 17);
-		if (len >= sizeof(ref) ||
-		    api_arg_service(ref, ns, sizeof(ns), n, sizeof(n), &why)) {
-			pthread_mutex_unlock(&a->lock);
-			return reply_error(c, 400,
-					   len >= sizeof(ref) ? "malformed service name" : why);
-		}
-		if (api_write_latency(a, &w, ns, n, window_s)) {
-			pthread_mutex_unlock(&a->lock);
-			jw_free(&w);
-			return reply_error(c, 404, "unknown service");
-		}
+		api_write_services(a, &w, NULL, NULL, window_s);
 	} else if (!strncmp(url, "/api/v1/services/", 17)) {
-		const char *name = url + 17;
-		char ns[CFG_NAME_MAX], n[CFG_NAME_MAX];
+		struct api_svc_path p;
+		int err;
 
-		if (api_arg_service(name, ns, sizeof(ns), n, sizeof(n), &why)) {
+		if (api_arg_service_path(url + 17, &p, &why)) {
 			pthread_mutex_unlock(&a->lock);
 			return reply_error(c, 400, why);
 		}
-		if (api_write_services(a, &w, name, window_s)) {
+		/* "A/latency": the service latency of namespace A if there is
+		 * one, else the latency of A */
+		if (p.alt && config_find_service(a->cfg, p.ns, p.name) < 0) {
+			snprintf(p.ns, sizeof(p.ns), "default");
+			snprintf(p.name, sizeof(p.name), "%s", p.alt_name);
+			p.latency = true;
+		}
+		err = p.latency ? api_write_latency(a, &w, p.ns, p.name, window_s)
+				: api_write_services(a, &w, p.ns, p.name, window_s);
+		if (err) {
 			pthread_mutex_unlock(&a->lock);
 			jw_free(&w);
 			return reply_error(c, 404, "unknown service");
@@ -262,31 +254,85 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 	return reply_json(c, status, &w);
 }
 
+/* libmicrohttpd's error log: a client can make it complain once per
+ * connection (over the limits, reset, timed out), so each kind of message
+ * reaches the agent's log at most once per API_LOG_INTERVAL_S, and
+ * api_tick() says how many were left out. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct api *api = cls;
+	char msg[LOGRATE_TEXT];
+	uint64_t left_out;
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (n = strlen(msg); n && (msg[n - 1] == '\n' || msg[n - 1] == ' ' || msg[n - 1] == '.');)
+		msg[--n] = 0;
+	if (!lograte_allow(&api->lr, fmt, msg, mono_ns(), &left_out))
+		return;
+	if (left_out)
+		log_warn("%s: %s (%" PRIu64 " more like it were left out before this one)",
+			 api->name, msg, left_out);
+	else
+		log_warn("%s: %s", api->name, msg);
+}
+
+static void report_left_out(const char *text, uint64_t count, void *ctx)
+{
+	struct api *api = ctx;
+
+	log_warn("%s: %" PRIu64 " more \"%s\" suppressed in the last %us", api->name, count, text,
+		 API_LOG_INTERVAL_S);
+}
+
+void api_tick(struct api *api)
+{
+	if (api)
+		lograte_flush(&api->lr, mono_ns(), report_left_out, api);
+}
+
 static struct api *start(struct agent *a, const struct api_auth *auth, const char *listen,
 			 bool metrics_only)
 {
-	struct sockaddr_storage ss;
-	unsigned len;
 	struct api *api;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned len;
+	/* epoll: no FD_SETSIZE ceiling (select() failed every connection
+	 * past descriptor 1023); poll() where epoll is missing */
+	unsigned flags = (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+			      ? MHD_USE_EPOLL_INTERNAL_THREAD
+			      : MHD_USE_POLL_INTERNAL_THREAD) |
+			 MHD_USE_ERROR_LOG;
 
-	if (api_parse_listen(listen, &ss, &len)) {
-		log_error("--listen %s: expected HOST:PORT or [V6]:PORT", listen);
-		return NULL;
-	}
 	api = calloc(1, sizeof(*api));
 	if (!api)
 		return NULL;
+	if (api_parse_listen(listen, &api->listen, &len)) {
+		log_error("--listen %s: expected HOST:PORT or [V6]:PORT", listen);
+		free(api);
+		return NULL;
+	}
 	api->a = a;
 	api->auth = auth;
 	api->metrics_only = metrics_only;
-	if (ss.ss_family == AF_INET6)
+	api->name = metrics_only ? "metrics listener" : "API";
+	lograte_init(&api->lr, API_LOG_INTERVAL_S * 1000000000ULL);
+	if (api->listen.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, api, MHD_OPTION_SOCK_ADDR, &ss,
-				  MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_UNESCAPE_CALLBACK,
-				  api_unescape, NULL, MHD_OPTION_END);
+	struct MHD_OptionItem opts[] = {
+	    {MHD_OPTION_SOCK_ADDR, 0, &api->listen},
+	    {MHD_OPTION_CONNECTION_LIMIT, API_MAX_CONNECTIONS, NULL},
+	    {MHD_OPTION_PER_IP_CONNECTION_LIMIT, API_MAX_CONNECTIONS_PER_IP, NULL},
+	    {MHD_OPTION_CONNECTION_TIMEOUT, API_IDLE_TIMEOUT_S, NULL},
+	    {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)api_unescape, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+
+	/* the logger first, so that complaints about the options reach it */
+	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, api, MHD_OPTION_EXTERNAL_LOGGER,
+				  mhd_log, api, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!api->d) {
-		log_error("API: cannot listen on %s: %s", listen, strerror(errno));
+		log_error("%s: cannot listen on %s: %s", api->name, listen, strerror(errno));
+		lograte_destroy(&api->lr);
 		free(api);
 		return NULL;
 	}
@@ -308,5 +354,7 @@ void api_stop(struct api *api)
 	if (!api)
 		return;
 	MHD_stop_daemon(api->d);
+	api_tick(api);
+	lograte_destroy(&api->lr);
 	free(api);
 }

@@ -88,6 +88,39 @@ int api_arg_service(const char *s, char *ns, size_t ns_len, char *name, size_t n
 	return 0;
 }
 
+int api_arg_service_path(const char *s, struct api_svc_path *p, const char **why)
+{
+	static const char suffix[] = "/latency";
+	size_t n = strlen(s), k = sizeof(suffix) - 1;
+	char ref[2 * CFG_NAME_MAX], lns[CFG_NAME_MAX], lname[CFG_NAME_MAX];
+	const char *why_plain, *why_lat = NULL;
+	bool plain, lat = false;
+
+	memset(p, 0, sizeof(*p));
+	plain = !api_arg_service(s, p->ns, sizeof(p->ns), p->name, sizeof(p->name), &why_plain);
+	/* NAME/latency or NS/NAME/latency: the reference before the suffix */
+	if (n > k && !strcmp(s + n - k, suffix) && n - k < sizeof(ref)) {
+		snprintf(ref, sizeof(ref), "%.*s", (int)(n - k), s);
+		lat = !api_arg_service(ref, lns, sizeof(lns), lname, sizeof(lname), &why_lat);
+	}
+	*why = NULL;
+	if (plain && lat) {
+		p->alt = true;
+		snprintf(p->alt_name, sizeof(p->alt_name), "%s", lname);
+		return 0;
+	}
+	if (lat) {
+		snprintf(p->ns, sizeof(p->ns), "%s", lns);
+		snprintf(p->name, sizeof(p->name), "%s", lname);
+		p->latency = true;
+		return 0;
+	}
+	if (plain)
+		return 0;
+	*why = why_lat ? why_lat : why_plain;
+	return -EINVAL;
+}
+
 int api_arg_text(const char *s, size_t max)
 {
 	size_t n = 0;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* api_auth.c: the API's bearer token: read once at startup, compared in
- * constant time so response timing does not reveal how much of a guess
- * was right. */
+/* api_auth.c: the API's gate (api_auth.h). The bearer token is read once at
+ * startup and compared in constant time so response timing does not reveal
+ * how much of a guess was right. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include "api/api_auth.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/peeruid.h"
 #include "lib/token.h"
 
 int api_auth_init(struct api_auth *au, const char *path, bool metrics, char *err, size_t err_len)
@@ -42,6 +43,7 @@ void api_auth_free(struct api_auth *au)
 	if (au->token)
 		explicit_bzero(au->token, au->len);
 	free(au->token);
+	api_hosts_free(&au->hosts);
 	memset(au, 0, sizeof(*au));
 }
 
@@ -90,6 +92,65 @@ const char *api_auth_check(const struct api_auth *au, struct MHD_Connection *c, 
 		return NULL;
 	return api_auth_verify(
 	    au, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+}
+
+bool api_path_sensitive(const char *url)
+{
+	return !strcmp(url, "/api/v1/traces") || !strcmp(url, "/api/v1/config");
+}
+
+/* Root, or the user the agent runs as, at the other end of a connection
+ * from this host; a remote client cannot be told apart from any other. */
+static bool peer_privileged(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	uid_t uid;
+	int err;
+
+	if (!ci)
+		return false;
+	err = peer_uid(ci->connect_fd, &uid);
+	if (err) {
+		if (err != -ENOENT)
+			log_debug("API: cannot tell who is at the other end: %s", strerror(-err));
+		return false;
+	}
+	return uid == 0 || uid == geteuid();
+}
+
+unsigned api_access_check(const struct api_auth *au, const struct sockaddr_storage *listen,
+			  struct MHD_Connection *c, const char *url, const char *version,
+			  const char **why)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+
+	/* RFC 9112 3.2: a 1.1 request without Host is answered 400 (and
+	 * libmicrohttpd would serve it) */
+	if ((!host || !*host) && !au->hosts.any && strcmp(version, MHD_HTTP_VERSION_1_0)) {
+		*why = "an HTTP/1.1 request needs a Host header";
+		return 400;
+	}
+	if (!api_host_allowed(&au->hosts, listen, host)) {
+		*why = "this agent does not answer for that Host header (DNS rebinding?); use "
+		       "its listen address, or start it with --api-allowed-hosts";
+		return 421;
+	}
+	*why = api_auth_check(au, c, url);
+	if (*why)
+		return 401;
+	if (!au->token && !au->open_sensitive && api_path_sensitive(url) && !peer_privileged(c)) {
+		*why = "without --api-token-file, the agent serves this path only to root or its "
+		       "own user on its host (or start it with --api-open-sensitive)";
+		return 403;
+	}
+	return 0;
+}
+
+int api_access_reply(struct MHD_Connection *c, unsigned status, const char *why)
+{
+	return status == 401 ? api_auth_reply(c, why)
+			     : api_reply_error_hdr(c, status, why, NULL, NULL);
 }
 
 int api_reply_error_hdr(struct MHD_Connection *c, unsigned status, const char *msg,

@@ -1,19 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* api_auth.h: bearer-token authentication of the agent API
- * (--api-token-file, --metrics-auth). Probes (/healthz, /readyz) stay open so
- * kubelet and systemd need no secret; /metrics too unless --metrics-auth. */
+/* api_auth.h: who may ask the agent API what. In order:
+ *   1. the Host header must name the listener (api_host.h: DNS rebinding);
+ *   2. with --api-token-file, the bearer token on every path but the probes
+ *      (/healthz, /readyz: kubelet and systemd need no secret) and /metrics
+ *      (unless --metrics-auth);
+ *   3. without a token, the paths that show what requests carried and how
+ *      the node is set up (/api/v1/traces: every url.path, tokens in paths
+ *      included; /api/v1/config) only to root or the agent's own user on
+ *      this host, unless --api-open-sensitive. */
 #ifndef BPFMESH_API_AUTH_H
 #define BPFMESH_API_AUTH_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "api/api_host.h"
+
 struct MHD_Connection;
+struct sockaddr_storage;
 
 struct api_auth {
 	char *token; /* NULL: the API is open */
 	size_t len;
-	bool metrics; /* /metrics needs the token too */
+	bool metrics;		/* /metrics needs the token too */
+	bool open_sensitive;	/* without a token: traces and config for anyone */
+	struct api_hosts hosts; /* --api-allowed-hosts (none: n == 0) */
 };
 
 /* Load the token (path NULL: no authentication). 0, or -1 with err set. */
@@ -30,6 +41,17 @@ const char *api_auth_verify(const struct api_auth *au, const char *authorization
 /* The gate at the top of the API handler: NULL when the request may go
  * on, else the reason to answer with api_auth_reply(). */
 const char *api_auth_check(const struct api_auth *au, struct MHD_Connection *c, const char *url);
+
+/* Paths that without a token only root or the agent's user may read. */
+bool api_path_sensitive(const char *url);
+
+/* The whole gate, 1 to 3 above, for a listener on listen: 0 when the
+ * request may go on, else the status to answer (400 HTTP/1.1 without Host,
+ * 421 Host, 401 token, 403 sensitive) with *why for api_access_reply(). */
+unsigned api_access_check(const struct api_auth *au, const struct sockaddr_storage *listen,
+			  struct MHD_Connection *c, const char *url, const char *version,
+			  const char **why);
+int api_access_reply(struct MHD_Connection *c, unsigned status, const char *why);
 
 /* Queue 401 {"error": why} with WWW-Authenticate: Bearer. Returns MHD's
  * result (MHD_YES / MHD_NO). */

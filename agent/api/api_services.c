@@ -113,22 +113,15 @@ static void write_service(struct agent *a, struct jsonw *w, const struct cfg_ser
 	jw_obj_close(w);
 }
 
-int api_write_services(struct agent *a, struct jsonw *w, const char *name, uint32_t window_s)
+int api_write_services(struct agent *a, struct jsonw *w, const char *ns, const char *name,
+		       uint32_t window_s)
 {
 	const struct mesh_config *cfg = a->cfg;
 	struct svc_view *views;
-	char ns[CFG_NAME_MAX] = "default";
-	const char *n = name;
 	int i;
 
 	if (name) {
-		const char *slash = strchr(name, '/');
-
-		if (slash) {
-			snprintf(ns, sizeof(ns), "%.*s", (int)(slash - name), name);
-			n = slash + 1;
-		}
-		i = cfg ? config_find_service(cfg, ns, n) : -1;
+		i = cfg ? config_find_service(cfg, ns, name) : -1;
 		if (i < 0)
 			return -ENOENT;
 		write_service(a, w, &cfg->services[i], window_s, true, NULL);

@@ -9,11 +9,11 @@
 #include "daemon/agent.h"
 #include "lib/jsonw.h"
 
-/* All services, or one (name "ns/name" or "name" in namespace default),
- * with their request latency over the last window_s seconds (one service:
- * also by route). Returns 0, or -ENOENT when the named service does not
- * exist. */
-int api_write_services(struct agent *a, struct jsonw *w, const char *name, uint32_t window_s);
+/* All services (name NULL), or the service name of namespace ns, with
+ * their request latency over the last window_s seconds (one service: also
+ * by route). Returns 0, or -ENOENT when the named service does not exist. */
+int api_write_services(struct agent *a, struct jsonw *w, const char *ns, const char *name,
+		       uint32_t window_s);
 void api_write_config(struct agent *a, struct jsonw *w);
 void api_write_refusals(struct agent *a, struct jsonw *w);
 void api_write_tracing(struct agent *a, struct jsonw *w);

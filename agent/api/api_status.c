@@ -204,6 +204,11 @@ static void write_agent(struct agent *a, struct jsonw *w)
 	/* the agent refuses to start when the token file cannot be read */
 	jw_kbool(w, "authRequired", a->opts.api_token_file != NULL);
 	jw_kbool(w, "metricsAuth", a->opts.api_token_file && a->opts.metrics_auth);
+	/* who may read /api/v1/traces and /api/v1/config (api_auth.h) */
+	jw_kstr(w, "sensitiveAccess",
+		a->opts.api_token_file	     ? "token"
+		: a->opts.api_open_sensitive ? "anyone"
+					     : "root");
 	jw_obj_close(w);
 }
 

@@ -282,10 +282,143 @@ json_object *cli_get_json(const struct qopts *o, const char *path, int also_ok, 
 			o->token ? "the token in --token-file is not the agent's"
 				 : "the agent wants a token: pass --token-file FILE or set "
 				   "BPFMESH_TOKEN_FILE");
+	else if (st == 403)
+		fprintf(stderr, "bpfmesh: run this as root on the agent's host, or give the agent "
+				"--api-token-file and this command --token-file FILE\n");
+	else if (st == 421)
+		fprintf(stderr,
+			"bpfmesh: the agent does not answer to the name in --agent %s: use "
+			"its --listen address, or add the name to its --api-allowed-hosts\n",
+			o->agent);
 	json_object_put(root);
 	free(body);
 	*rc = CLI_AGENT_ERROR;
 	return NULL;
+}
+
+static const char *type_name(json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_object:
+		return "an object";
+	case json_type_array:
+		return "an array";
+	case json_type_string:
+		return "a string";
+	case json_type_int:
+	case json_type_double:
+		return "a number";
+	case json_type_boolean:
+		return "a boolean";
+	default:
+		return "null";
+	}
+}
+
+static bool has_type(json_object *v, enum jtype t)
+{
+	switch (t) {
+	case JT_OBJECT:
+		return json_object_is_type(v, json_type_object);
+	case JT_ARRAY:
+		return json_object_is_type(v, json_type_array);
+	case JT_STRING:
+		return json_object_is_type(v, json_type_string);
+	case JT_NUMBER:
+		return json_object_is_type(v, json_type_int) ||
+		       json_object_is_type(v, json_type_double);
+	case JT_BOOL:
+		return json_object_is_type(v, json_type_boolean);
+	}
+	return false;
+}
+
+static const char *const jtype_names[] = {
+    [JT_OBJECT] = "an object", [JT_ARRAY] = "an array", [JT_STRING] = "a string",
+    [JT_NUMBER] = "a number",  [JT_BOOL] = "a boolean",
+};
+
+struct jcheck {
+	const struct qopts *o;
+	const char *what;
+	char name[512]; /* the field where we are, as jq writes it */
+};
+
+static bool jwrong(struct jcheck *jc, json_object *v, enum jtype want)
+{
+	fprintf(stderr, "bpfmesh: %s from the agent at %s: %s is %s, expected %s\n", jc->what,
+		jc->o->agent, jc->name[0] ? jc->name : ".", type_name(v), jtype_names[want]);
+	return false;
+}
+
+/* Walk path from v, which is the field jc->name; false after printing the
+ * first field of a wrong type. */
+static bool jwalk(struct jcheck *jc, json_object *v, const char *path, enum jtype want)
+{
+	size_t at = strlen(jc->name), klen;
+	const char *slash, *key_end;
+	char key[128];
+	bool each_elem = false, each_member = false, ok = true;
+	json_object *child;
+
+	if (!v || json_object_is_type(v, json_type_null))
+		return true;
+	if (!*path)
+		return has_type(v, want) || jwrong(jc, v, want);
+	if (!json_object_is_type(v, json_type_object))
+		return jwrong(jc, v, JT_OBJECT);
+	slash = strchr(path, '/');
+	key_end = slash ? slash : path + strlen(path);
+	if (key_end - path >= 2 && !strncmp(key_end - 2, "[]", 2)) {
+		each_elem = true;
+		key_end -= 2;
+	} else if (key_end - path >= 2 && !strncmp(key_end - 2, "{}", 2)) {
+		each_member = true;
+		key_end -= 2;
+	}
+	klen = (size_t)(key_end - path);
+	snprintf(key, sizeof(key), "%.*s", (int)klen, path);
+	path = slash ? slash + 1 : key_end + strlen(key_end);
+	child = jobj(v, key);
+	if (!child)
+		return true;
+	snprintf(jc->name + at, sizeof(jc->name) - at, ".%s", key);
+	if (each_elem || each_member) {
+		size_t at2 = strlen(jc->name);
+
+		if (each_elem && !json_object_is_type(child, json_type_array))
+			ok = jwrong(jc, child, JT_ARRAY);
+		else if (each_member && !json_object_is_type(child, json_type_object))
+			ok = jwrong(jc, child, JT_OBJECT);
+		for (size_t i = 0; ok && each_elem && i < json_object_array_length(child); i++) {
+			snprintf(jc->name + at2, sizeof(jc->name) - at2, "[%zu]", i);
+			ok = jwalk(jc, json_object_array_get_idx(child, i), path, want);
+		}
+		if (ok && each_member) {
+			json_object_object_foreach(child, k, mv)
+			{
+				snprintf(jc->name + at2, sizeof(jc->name) - at2, ".%s", k);
+				ok = jwalk(jc, mv, path, want);
+				if (!ok)
+					break;
+			}
+		}
+	} else {
+		ok = jwalk(jc, child, path, want);
+	}
+	jc->name[at] = 0;
+	return ok;
+}
+
+int cli_json_check(const struct qopts *o, const char *what, json_object *doc,
+		   const struct jfield *fields, size_t n)
+{
+	struct jcheck jc = {.o = o, .what = what};
+
+	for (size_t i = 0; i < n; i++)
+		if (!jwalk(&jc, doc, fields[i].path, fields[i].type))
+			return CLI_AGENT_ERROR;
+	return CLI_OK;
 }
 
 char *cli_escape(const char *s)
@@ -331,6 +464,16 @@ bool jbool(json_object *o, const char *k)
 	json_object *v = jobj(o, k);
 
 	return v && json_object_get_boolean(v);
+}
+
+int jlen(json_object *a)
+{
+	return json_object_is_type(a, json_type_array) ? (int)json_object_array_length(a) : 0;
+}
+
+json_object *jat(json_object *a, int i)
+{
+	return i >= 0 && i < jlen(a) ? json_object_array_get_idx(a, i) : NULL;
 }
 
 void fmt_ms(char *buf, size_t len, double ms)

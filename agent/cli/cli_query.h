@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli_query.h: what the query commands (services, top, status, traces)
- * share: their options, one GET to the agent with its error handling, and
- * JSON accessors that tolerate missing fields (older or newer agents). */
+ * share: their options, one GET to the agent with its error handling, a
+ * type check of the agent's answer against what the command reads, and JSON
+ * accessors that tolerate missing fields (older or newer agents). */
 #ifndef BPFMESH_CLI_QUERY_H
 #define BPFMESH_CLI_QUERY_H
 
@@ -52,8 +53,8 @@ struct qopts {
 	"  --json               print the API's JSON as it is\n"                                   \
 	"  -h, --help           this text\n"                                                       \
 	"\n"                                                                                       \
-	"Exit status: 0 done, 1 the agent answered with an error, 2 bad options or\n"              \
-	"the agent cannot be reached.\n"
+	"Exit status: 0 done, 1 the agent answered with an error (or with fields of\n"             \
+	"unexpected types), 2 bad options or the agent cannot be reached.\n"
 
 /* Parse argv for a command taking the shared options plus `extra` (QO_*).
  * Returns -1 to go on, else the exit status (0 after --help). */
@@ -71,6 +72,34 @@ int cli_get(const struct qopts *o, const char *path, char **body);
 json_object *cli_get_json(const struct qopts *o, const char *path, int also_ok, int *rc,
 			  char **raw);
 
+/* The type a field must have when it is there. */
+enum jtype {
+	JT_OBJECT = 1,
+	JT_ARRAY,
+	JT_STRING,
+	JT_NUMBER, /* integer or not */
+	JT_BOOL,
+};
+
+/* A field of an answer: keys separated by '/', a key followed by "[]"
+ * stands for each element of that array, by "{}" for each member of that
+ * object; "" is the document itself. E.g. "services[]/latency/server/rps",
+ * "refusals{}". Keys may contain dots ("http.response.status_code"). */
+struct jfield {
+	const char *path;
+	enum jtype type;
+};
+
+/* Check doc (from the agent's `what`, e.g. "/api/v1/services") against the
+ * fields a command reads, in order: an absent or null field is fine (an
+ * older or newer agent), one of another type is not: then print which, as
+ * jq names it (".services[2].endpoints is a string, expected an array"),
+ * and return CLI_AGENT_ERROR; else CLI_OK. A container on the way must be
+ * what the path says too. The printing code may then read the fields
+ * without json-c's assertions firing. */
+int cli_json_check(const struct qopts *o, const char *what, json_object *doc,
+		   const struct jfield *fields, size_t n);
+
 /* Percent-encode a query value; malloc'd. */
 char *cli_escape(const char *s);
 
@@ -80,6 +109,10 @@ int64_t jint(json_object *o, const char *k);
 double jdbl(json_object *o, const char *k);
 json_object *jobj(json_object *o, const char *k);
 bool jbool(json_object *o, const char *k);
+/* Array length and element, 0 / NULL for anything but an array (json-c
+ * asserts on those). */
+int jlen(json_object *a);
+json_object *jat(json_object *a, int i);
 
 /* A latency in ms as people read it: 0.42ms, 12.3ms, 1.25s; "-" for NAN. */
 void fmt_ms(char *buf, size_t len, double ms);

@@ -17,6 +17,44 @@
 #include "cli/cli.h"
 #include "cli/cli_query.h"
 
+/* What the table reads of /api/v1/services. */
+static const struct jfield services_fields[] = {
+    {"", JT_OBJECT},
+    {"services", JT_ARRAY},
+    {"services[]", JT_OBJECT},
+    {"services[]/name", JT_STRING},
+    {"services[]/namespace", JT_STRING},
+    {"services[]/latency", JT_OBJECT},
+    {"services[]/latency/windowSeconds", JT_NUMBER},
+    {"services[]/latency/server", JT_OBJECT},
+    {"services[]/latency/server/rps", JT_NUMBER},
+    {"services[]/latency/server/errorRate", JT_NUMBER},
+    {"services[]/latency/server/p50Ms", JT_NUMBER},
+    {"services[]/latency/server/p99Ms", JT_NUMBER},
+    {"services[]/latency/client", JT_OBJECT},
+    {"services[]/latency/client/rps", JT_NUMBER},
+    {"services[]/latency/client/errorRate", JT_NUMBER},
+    {"services[]/latency/client/p50Ms", JT_NUMBER},
+    {"services[]/latency/client/p99Ms", JT_NUMBER},
+    {"services[]/endpointsHealthy", JT_NUMBER},
+    {"services[]/endpointsTotal", JT_NUMBER},
+    {"services[]/breaker", JT_OBJECT},
+    {"services[]/breaker/state", JT_STRING},
+    {"services[]/endpoints", JT_ARRAY},
+    {"services[]/endpoints[]", JT_OBJECT},
+    {"services[]/endpoints[]/address", JT_STRING},
+    {"services[]/endpoints[]/port", JT_NUMBER},
+    {"services[]/endpoints[]/health", JT_STRING},
+    {"services[]/endpoints[]/ejections", JT_NUMBER},
+    {"services[]/endpoints[]/ejectedForMs", JT_NUMBER},
+    {"services[]/endpoints[]/selected", JT_NUMBER},
+    {"services[]/endpoints[]/connectionsOpened", JT_NUMBER},
+    {"services[]/endpoints[]/connectionsActive", JT_NUMBER},
+    {"refusals", JT_OBJECT},
+    {"refusals{}", JT_NUMBER},
+};
+#define N_SERVICES_FIELDS (sizeof(services_fields) / sizeof(services_fields[0]))
+
 struct row {
 	json_object *svc;
 	char name[300];
@@ -98,7 +136,7 @@ static void print_refusals(FILE *out, json_object *root)
 	const char *sep = "refused connect(): ";
 	bool any = false;
 
-	if (!r)
+	if (!json_object_is_type(r, json_type_object))
 		return;
 	json_object_object_foreach(r, k, v)
 	{
@@ -117,8 +155,8 @@ static int table_window(json_object *root)
 {
 	json_object *arr = jobj(root, "services");
 
-	for (int i = 0; arr && i < (int)json_object_array_length(arr); i++) {
-		json_object *lat = jobj(json_object_array_get_idx(arr, i), "latency");
+	for (int i = 0; i < jlen(arr); i++) {
+		json_object *lat = jobj(jat(arr, i), "latency");
 
 		if (jint(lat, "windowSeconds"))
 			return (int)jint(lat, "windowSeconds");
@@ -129,7 +167,7 @@ static int table_window(json_object *root)
 static void print_table(FILE *out, json_object *root, const char *sort, bool endpoints)
 {
 	json_object *arr = jobj(root, "services");
-	int n = arr ? (int)json_object_array_length(arr) : 0;
+	int n = jlen(arr);
 	struct row *rows = calloc(n ? n : 1, sizeof(*rows));
 
 	if (!rows) {
@@ -137,7 +175,7 @@ static void print_table(FILE *out, json_object *root, const char *sort, bool end
 		return;
 	}
 	for (int i = 0; i < n; i++)
-		row_init(&rows[i], json_object_array_get_idx(arr, i));
+		row_init(&rows[i], jat(arr, i));
 	if (sort)
 		qsort_r(rows, n, sizeof(*rows), cmp_row, (void *)sort);
 	fprintf(out, "%-32s %8s %7s %9s %9s  %-9s  %s\n", "SERVICE", "RPS", "ERR%", "P50", "P99",
@@ -156,8 +194,8 @@ static void print_table(FILE *out, json_object *root, const char *sort, bool end
 			 (long long)jint(s, "endpointsTotal"));
 		fprintf(out, "%-32s %8s %7s %9s %9s  %-9s  %s\n", rows[i].name, rps, err, p50, p99,
 			epn, jobj(s, "breaker") ? jstr(jobj(s, "breaker"), "state") : "-");
-		for (int j = 0; endpoints && eps && j < (int)json_object_array_length(eps); j++)
-			print_endpoint(out, json_object_array_get_idx(eps, j));
+		for (int j = 0; endpoints && j < jlen(eps); j++)
+			print_endpoint(out, jat(eps, j));
 	}
 	if (!n)
 		fprintf(out, "(no services configured)\n");
@@ -191,7 +229,10 @@ int cli_services(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	root = cli_get_json(&o, "/api/v1/services", 0, &rc, &raw);
-	if (root) {
+	if (root && !o.json)
+		rc = cli_json_check(&o, "/api/v1/services", root, services_fields,
+				    N_SERVICES_FIELDS);
+	if (root && rc == CLI_OK) {
 		if (o.json)
 			fputs(raw, stdout);
 		else
@@ -324,6 +365,14 @@ int cli_top(int argc, char **argv)
 		if (top_stop)
 			break;
 		root = cli_get_json(&o, "/api/v1/services", 0, &rc, &raw);
+		if (root && !o.json)
+			rc = cli_json_check(&o, "/api/v1/services", root, services_fields,
+					    N_SERVICES_FIELDS);
+		if (root && rc != CLI_OK) {
+			json_object_put(root);
+			free(raw);
+			root = NULL;
+		}
 		if (!root)
 			break;
 		if (o.json) {

@@ -10,6 +10,65 @@
 #include "cli/cli.h"
 #include "cli/cli_query.h"
 
+/* What the report reads of /readyz, /api/v1/config and /api/v1/status. */
+static const struct jfield ready_fields[] = {
+    {"", JT_OBJECT},
+    {"ready", JT_BOOL},
+    {"attached", JT_BOOL},
+    {"reason", JT_STRING},
+};
+static const struct jfield config_fields[] = {
+    {"", JT_OBJECT},	    {"source", JT_STRING},	 {"applied", JT_BOOL},
+    {"reloads", JT_NUMBER}, {"reloadErrors", JT_NUMBER}, {"lastError", JT_STRING},
+};
+static const struct jfield status_fields[] = {
+    {"", JT_OBJECT},
+    {"agent", JT_OBJECT},
+    {"agent/version", JT_STRING},
+    {"agent/pid", JT_NUMBER},
+    {"agent/uptimeSeconds", JT_NUMBER},
+    {"agent/authRequired", JT_BOOL},
+    {"agent/metricsAuth", JT_BOOL},
+    {"agent/sensitiveAccess", JT_STRING},
+    {"kernel", JT_OBJECT},
+    {"kernel/release", JT_STRING},
+    {"kernel/machine", JT_STRING},
+    {"kernel/features", JT_OBJECT},
+    {"kernel/features{}", JT_BOOL},
+    {"attachments", JT_OBJECT},
+    {"attachments/cgroup", JT_STRING},
+    {"attachments/bpffs", JT_STRING},
+    {"attachments/linksTakenOver", JT_NUMBER},
+    {"attachments/programs", JT_ARRAY},
+    {"attachments/programs[]", JT_OBJECT},
+    {"attachments/programs[]/name", JT_STRING},
+    {"attachments/programs[]/section", JT_STRING},
+    {"attachments/programs[]/state", JT_STRING},
+    {"attachments/links", JT_ARRAY},
+    {"attachments/links[]", JT_OBJECT},
+    {"attachments/links[]/program", JT_STRING},
+    {"attachments/links[]/type", JT_STRING},
+    {"attachments/links[]/cgroup", JT_STRING},
+    {"attachments/links[]/interface", JT_STRING},
+    {"attachments/links[]/direction", JT_STRING},
+    {"attachments/links[]/current", JT_BOOL},
+    {"attachments/links[]/pin", JT_STRING},
+    {"attachments/links[]/programId", JT_NUMBER},
+    {"attachments/tc", JT_OBJECT},
+    {"attachments/tc/interfaces", JT_ARRAY},
+    {"attachments/tc/interfaces[]", JT_STRING},
+    {"attachments/tc/missing", JT_NUMBER},
+    {"maps", JT_ARRAY},
+    {"maps[]", JT_OBJECT},
+    {"maps[]/name", JT_STRING},
+    {"maps[]/type", JT_STRING},
+    {"maps[]/count", JT_STRING},
+    {"maps[]/entries", JT_NUMBER},
+    {"maps[]/maxEntries", JT_NUMBER},
+    {"maps[]/usedPercent", JT_NUMBER},
+};
+#define N_FIELDS(f) (sizeof(f) / sizeof((f)[0]))
+
 static void fmt_uptime(char *buf, size_t len, double s)
 {
 	long t = isnan(s) ? 0 : (long)s;
@@ -66,17 +125,16 @@ static int link_target(char *buf, size_t len, json_object *l)
 static void print_programs(json_object *att)
 {
 	json_object *progs = jobj(att, "programs"), *links = jobj(att, "links");
-	int n = progs ? (int)json_object_array_length(progs) : 0;
-	int nl = links ? (int)json_object_array_length(links) : 0;
+	int n = jlen(progs), nl = jlen(links);
 
 	printf("\n%-17s %-28s %-13s %s\n", "PROGRAM", "HOOK", "STATE", "ON");
 	for (int i = 0; i < n; i++) {
-		json_object *p = json_object_array_get_idx(progs, i);
+		json_object *p = jat(progs, i);
 		char on[512] = "";
 		size_t off = 0;
 
 		for (int j = 0; j < nl; j++) {
-			json_object *l = json_object_array_get_idx(links, j);
+			json_object *l = jat(links, j);
 
 			if (strcmp(jstr(l, "program"), jstr(p, "name")) || off >= sizeof(on))
 				continue;
@@ -90,7 +148,7 @@ static void print_programs(json_object *att)
 	}
 	/* pins that run a program this agent did not load */
 	for (int i = 0; i < nl; i++) {
-		json_object *l = json_object_array_get_idx(links, i);
+		json_object *l = jat(links, i);
 
 		if (!jbool(l, "current"))
 			printf(
@@ -101,11 +159,11 @@ static void print_programs(json_object *att)
 
 static void print_maps(json_object *maps)
 {
-	int n = maps ? (int)json_object_array_length(maps) : 0;
+	int n = jlen(maps);
 
 	printf("\n%-15s %-16s %10s %10s %7s\n", "MAP", "TYPE", "ENTRIES", "MAX", "USE");
 	for (int i = 0; i < n; i++) {
-		json_object *m = json_object_array_get_idx(maps, i);
+		json_object *m = jat(maps, i);
 		const char *count = jstr(m, "count");
 		char entries[32] = "-", use[16] = "-";
 
@@ -140,9 +198,13 @@ static void print_status(const struct qopts *o, json_object *ready, json_object 
 	printf("\nready:      %s", jbool(ready, "ready") ? "yes" : "no");
 	if (jstr(ready, "reason")[0])
 		printf(" (%s)", jstr(ready, "reason"));
-	printf("\nconfig:     %s (%s); %lld reloads, %lld rejected\n", jstr(cfg, "source"),
-	       jbool(cfg, "applied") ? "applied" : "not applied", (long long)jint(cfg, "reloads"),
-	       (long long)jint(cfg, "reloadErrors"));
+	if (!cfg) /* withheld: what /api/v1/status says of it */
+		printf("\nconfig:     %s (%s); reloads and errors: only for root or with a token\n",
+		       jstr(ag, "config"), jbool(ag, "configApplied") ? "applied" : "not applied");
+	else
+		printf("\nconfig:     %s (%s); %lld reloads, %lld rejected\n", jstr(cfg, "source"),
+		       jbool(cfg, "applied") ? "applied" : "not applied",
+		       (long long)jint(cfg, "reloads"), (long long)jint(cfg, "reloadErrors"));
 	if (jstr(cfg, "lastError")[0])
 		printf("last error: %s\n", jstr(cfg, "lastError"));
 	if (!st) {
@@ -151,21 +213,24 @@ static void print_status(const struct qopts *o, json_object *ready, json_object 
 		       jbool(ready, "attached") ? "yes" : "no");
 		return;
 	}
-	printf("API auth:   %s\n", !jbool(ag, "authRequired") ? "none (open)"
-				   : jbool(ag, "metricsAuth")
-				       ? "bearer token, /metrics included"
-				       : "bearer token (/healthz, /readyz, /metrics open)");
+	if (jbool(ag, "authRequired"))
+		printf("API auth:   %s\n", jbool(ag, "metricsAuth")
+					       ? "bearer token, /metrics included"
+					       : "bearer token (/healthz, /readyz, /metrics open)");
+	else
+		printf("API auth:   %s\n",
+		       !strcmp(jstr(ag, "sensitiveAccess"), "root")
+			   ? "none; traces and config only for root on the agent's host"
+			   : "none (open)");
 	printf("kernel:     %s %s\n", jstr(k, "release"), jstr(k, "machine"));
 	print_features(jobj(k, "features"));
 	printf("cgroup:     %s\n", jstr(att, "cgroup"));
 	printf("pinned at:  %s (%d links, %lld taken over at start)\n", jstr(att, "bpffs"),
-	       jobj(att, "links") ? (int)json_object_array_length(jobj(att, "links")) : 0,
-	       (long long)jint(att, "linksTakenOver"));
+	       jlen(jobj(att, "links")), (long long)jint(att, "linksTakenOver"));
 	printf("tc:         ");
-	for (int i = 0; ifs && i < (int)json_object_array_length(ifs); i++)
-		printf("%s%s", i ? ", " : "",
-		       json_object_get_string(json_object_array_get_idx(ifs, i)));
-	if (!ifs || !json_object_array_length(ifs))
+	for (int i = 0; i < jlen(ifs); i++)
+		printf("%s%s", i ? ", " : "", json_object_get_string(jat(ifs, i)));
+	if (!jlen(ifs))
 		printf("no interfaces");
 	if (jint(tc, "missing"))
 		printf(" (%lld named by Workloads not found yet)", (long long)jint(tc, "missing"));
@@ -192,6 +257,8 @@ static const char *chomp(char *s)
 	"cgroup, each program's hook and state, tc interfaces, stale pinned links)\n"              \
 	"and the maps with their entries and use. From /readyz, /api/v1/config and\n"              \
 	"/api/v1/status; --json prints them as {\"readiness\", \"config\", \"status\"}.\n"         \
+	"Without a token, the agent shows /api/v1/config only to root (or its own\n"               \
+	"user) on its host; for anyone else the reload counts are left out.\n"                     \
 	"\n"                                                                                       \
 	"Options:\n" CLI_QOPTS_HELP
 
@@ -199,6 +266,7 @@ int cli_status(int argc, char **argv)
 {
 	json_object *ready = NULL, *cfg = NULL, *st = NULL;
 	char *rraw = NULL, *craw = NULL, *sraw = NULL;
+	bool cfg_withheld = false;
 	struct qopts o;
 	int rc = cli_parse(argc, argv, &o, 0, 0, STATUS_HELP);
 
@@ -207,20 +275,37 @@ int cli_status(int argc, char **argv)
 	/* not ready is an answer, not an error */
 	ready = cli_get_json(&o, "/readyz", 503, &rc, &rraw);
 	if (ready)
-		cfg = cli_get_json(&o, "/api/v1/config", 0, &rc, &craw);
+		cfg = cli_get_json(&o, "/api/v1/config", 403, &rc, &craw);
+	/* without a token the agent shows its configuration to root only
+	 * (403): show the rest */
+	if (cfg && json_object_is_type(cfg, json_type_object) && jobj(cfg, "error")) {
+		json_object_put(cfg);
+		free(craw);
+		cfg = NULL;
+		craw = NULL;
+		cfg_withheld = true;
+	}
 	/* an agent from before /api/v1/status answers 404: show the rest */
-	if (cfg)
+	if (cfg || cfg_withheld)
 		st = cli_get_json(&o, "/api/v1/status", 404, &rc, &sraw);
-	if (st && jobj(st, "error")) {
+	if (st && json_object_is_type(st, json_type_object) && jobj(st, "error")) {
 		json_object_put(st);
 		free(sraw);
 		st = NULL;
 		sraw = NULL;
 	}
-	if (ready && cfg && rc == CLI_OK) {
+	if (!o.json && rc == CLI_OK && ready)
+		rc = cli_json_check(&o, "/readyz", ready, ready_fields, N_FIELDS(ready_fields));
+	if (!o.json && rc == CLI_OK && cfg)
+		rc = cli_json_check(&o, "/api/v1/config", cfg, config_fields,
+				    N_FIELDS(config_fields));
+	if (!o.json && rc == CLI_OK && st)
+		rc = cli_json_check(&o, "/api/v1/status", st, status_fields,
+				    N_FIELDS(status_fields));
+	if (ready && (cfg || cfg_withheld) && rc == CLI_OK) {
 		if (o.json)
 			printf("{\"readiness\":%s,\"config\":%s,\"status\":%s}\n", chomp(rraw),
-			       chomp(craw), sraw ? chomp(sraw) : "null");
+			       craw ? chomp(craw) : "null", sraw ? chomp(sraw) : "null");
 		else
 			print_status(&o, ready, cfg, st);
 	}

@@ -9,6 +9,23 @@
 #include "cli/cli.h"
 #include "cli/cli_query.h"
 
+/* What the listing reads of /api/v1/traces. */
+static const struct jfield traces_fields[] = {
+    {"", JT_OBJECT},
+    {"spans", JT_ARRAY},
+    {"spans[]", JT_OBJECT},
+    {"spans[]/startTimeUnixNano", JT_NUMBER},
+    {"spans[]/durationMs", JT_NUMBER},
+    {"spans[]/service", JT_STRING},
+    {"spans[]/traceId", JT_STRING},
+    {"spans[]/spanId", JT_STRING},
+    {"spans[]/kind", JT_STRING},
+    {"spans[]/name", JT_STRING},
+    {"spans[]/status", JT_STRING},
+    {"spans[]/attributes", JT_OBJECT},
+    {"spans[]/attributes/http.response.status_code", JT_NUMBER},
+};
+
 static void print_span(json_object *sp, bool with_service)
 {
 	json_object *attrs = jobj(sp, "attributes");
@@ -42,6 +59,8 @@ static void print_span(json_object *sp, bool with_service)
 	"name (METHOD route), HTTP status code (! marks a span with status ERROR)\n"               \
 	"and duration in milliseconds. SERVICE is the span's service.name: a\n"                    \
 	"Service's name, or the process name of a client outside any Workload.\n"                  \
+	"Spans hold request paths: without a token the agent serves them only to\n"                \
+	"root (or its own user) on its host.\n"                                                    \
 	"\n"                                                                                       \
 	"Options:\n"                                                                               \
 	"  --limit N            at most N spans, 1 to 1000 (default 20)\n" CLI_QOPTS_HELP
@@ -64,11 +83,16 @@ int cli_traces(int argc, char **argv)
 		 esc ? "&service=" : "", esc ? esc : "");
 	free(esc);
 	root = cli_get_json(&o, path, 0, &rc, &raw);
-	if (root && o.json) {
+	if (root && !o.json)
+		rc = cli_json_check(&o, "/api/v1/traces", root, traces_fields,
+				    sizeof(traces_fields) / sizeof(traces_fields[0]));
+	if (rc != CLI_OK) {
+		/* printed */
+	} else if (root && o.json) {
 		fputs(raw, stdout);
 	} else if (root) {
 		spans = jobj(root, "spans");
-		int n = spans ? (int)json_object_array_length(spans) : 0;
+		int n = jlen(spans);
 
 		if (!n) {
 			printf("no spans%s%s yet\n", o.n_args ? " of " : "",
@@ -81,7 +105,7 @@ int cli_traces(int argc, char **argv)
 			       "CODE", "MS");
 			/* the API gives the newest first; a log reads oldest first */
 			for (int i = n - 1; i >= 0; i--)
-				print_span(json_object_array_get_idx(spans, i), !o.n_args);
+				print_span(jat(spans, i), !o.n_args);
 		}
 	}
 	json_object_put(root);

@@ -25,8 +25,10 @@ struct agent_opts {
 	const char *bpffs;
 	const char *listen;
 	uint32_t max_endpoints, max_services, max_sockets;
-	const char *api_token_file; /* NULL: the API is open */
-	bool metrics_auth;	    /* /metrics needs the token too */
+	const char *api_token_file;    /* NULL: the API is open */
+	bool metrics_auth;	       /* /metrics needs the token too */
+	bool api_open_sensitive;       /* no token: traces and config for anyone */
+	const char *api_allowed_hosts; /* --api-allowed-hosts, as given */
 };
 
 struct agent {

@@ -125,10 +125,11 @@ start_agent() {
 	wait_ready
 }
 
-# polls for up to 60 s: loading the programs takes seconds, more on a busy
-# 2-core machine; a ready agent returns at once
+# wait_ready: until /readyz answers 200. Loading and verifying the programs
+# takes seconds, over 10 on a machine busy with other builds and tests.
 wait_ready() {
-	for _ in $(seq 600); do
+	local end=$((SECONDS + ${READY_TIMEOUT:-60}))
+	while [ "$SECONDS" -lt "$end" ]; do
 		if api_curl -sf "http://$API/readyz" >/dev/null 2>&1; then return 0; fi
 		if ! kill -0 "$AGENT_PID" 2>/dev/null; then break; fi
 		sleep 0.1

@@ -258,6 +258,78 @@ for k in "rps:web shop/api idle" "p99:shop/api web idle" "errors:shop/api web id
 done
 echo "$out" | head -1 | grep -q -- "- window 60s -" && pass "top header names the window" || fail "top header: $(echo "$out" | head -1)"
 
+# an agent that answers the wrong types: exit 1 with the field named, never
+# a json-c assertion (a stand-in agent serves the document of the case
+# named in $TMP/mode)
+cat > "$TMP/badtypes.py" <<'PY'
+import http.server, json, sys
+mode_file = sys.argv[1]
+ok_ready = {"ready": True, "attached": True, "configApplied": True}
+ok_config = {"source": "/etc/bpfmesh", "applied": True, "reloads": 1, "reloadErrors": 0,
+             "lastError": "", "files": [], "services": []}
+ok_status = {"agent": {"version": "x", "pid": 1}, "kernel": {"release": "6.18", "features": {}},
+             "attachments": {"programs": [], "links": []}, "maps": []}
+cases = {
+    "services-string": {"/api/v1/services": {"services": "web"}},
+    "services-root-array": {"/api/v1/services": [1, 2]},
+    "endpoints-number": {"/api/v1/services": {"services": [{"name": "web", "endpoints": 5}]}},
+    "name-number": {"/api/v1/services": {"services": [{"name": 7}]}},
+    "latency-array": {"/api/v1/services": {"services": [{"name": "web", "latency": []}]}},
+    "rps-string": {"/api/v1/services": {"services": [{"name": "web", "latency": {"server": {"rps": "fast"}}}]}},
+    "refusals-array": {"/api/v1/services": {"services": [], "refusals": [1]}},
+    "refusal-string": {"/api/v1/services": {"services": [], "refusals": {"noEndpoint": "x"}}},
+    "programs-object": {"/api/v1/status": dict(ok_status, attachments={"programs": {"a": 1}})},
+    "features-array": {"/api/v1/status": dict(ok_status, kernel={"features": [1]})},
+    "maps-element": {"/api/v1/status": dict(ok_status, maps=["lb_conns"])},
+    "interfaces-number": {"/api/v1/status": dict(ok_status, attachments={"tc": {"interfaces": [5]}})},
+    "ready-string": {"/readyz": {"ready": "yes"}},
+    "config-array": {"/api/v1/config": []},
+    "spans-object": {"/api/v1/traces": {"spans": {}}},
+    "span-attributes": {"/api/v1/traces": {"spans": [{"traceId": "a", "attributes": "x"}]}},
+}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        case = cases[open(mode_file).read().strip()]
+        path = self.path.split("?")[0]
+        doc = case.get(path, {"/readyz": ok_ready, "/api/v1/config": ok_config,
+                              "/api/v1/status": ok_status, "/api/v1/services": {"services": []},
+                              "/api/v1/traces": {"spans": []}}.get(path))
+        body = json.dumps(doc).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+echo services-string > "$TMP/mode"
+( exec nsenter --net="/run/netns/$NS" python3 "$TMP/badtypes.py" "$TMP/mode" > "$TMP/bad.port" ) &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$TMP/bad.port" ] && break; sleep 0.05; done
+BAD="127.0.0.1:$(cat "$TMP/bad.port")"
+for c in "services-string services .services" "services-root-array services ." \
+	"endpoints-number services .services[0].endpoints" "name-number services .services[0].name" \
+	"latency-array services .services[0].latency" "rps-string services .services[0].latency.server.rps" \
+	"refusals-array services .refusals" "refusal-string services .refusals.noEndpoint" \
+	"latency-array top .services[0].latency" "programs-object status .attachments.programs" \
+	"features-array status .kernel.features" "maps-element status .maps[0]" \
+	"interfaces-number status .attachments.tc.interfaces[0]" "ready-string status .ready" \
+	"config-array status ." "spans-object traces .spans" \
+	"span-attributes traces .spans[0].attributes"; do
+	set -- $c
+	mode=$1 cmd=$2 field=${c#* * }
+	echo "$mode" > "$TMP/mode"
+	args=(); [ "$cmd" = top ] && args=(-n 1)
+	err=$(bm "$cmd" "${args[@]}" --agent "$BAD" 2>&1 >/dev/null); rc=$?
+	expect_eq "$cmd, agent answering $mode: exit" 1 "$rc"
+	case "$err" in
+	*": $field is "*) pass "$cmd, $mode: names $field" ;;
+	*) fail "$cmd, $mode: expected the field '$field' named: $err" ;;
+	esac
+done
+
 # no agent: a clear message and exit status 2
 free=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 for cmd in services status traces top; do

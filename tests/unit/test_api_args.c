@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_api_args.c: the API's parameter checks (api_args.c) and its bearer
- * token: reading the file, which paths need it, comparing it. */
+/* test_api_args.c: the API's parameter checks (api_args.c), the routing of
+ * service paths, and its bearer token: reading the file, which paths need
+ * it, comparing it; the paths that need root without one. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -117,6 +119,59 @@ static void test_service_lengths(void **state)
 	snprintf(in, sizeof(in), "%s/web", label);
 	assert_int_equal(api_arg_service(in, ns, sizeof(ns), name, sizeof(name), &why), 0);
 	assert_string_equal(ns, label);
+}
+
+/* Every valid name reaches its service and its latency, "latency" too. */
+static void test_service_path(void **state)
+{
+	static const struct {
+		const char *in, *ns, *name; /* ns NULL: rejected */
+		bool latency;
+		const char *alt; /* also the latency of default/alt */
+	} cases[] = {
+	    {"web", "default", "web", false, NULL},
+	    {"latency", "default", "latency", false, NULL},
+	    {"shop/web", "shop", "web", false, NULL},
+	    {"latency/web", "latency", "web", false, NULL},
+	    {"default/latency", "default", "latency", false, "default"},
+	    {"latency/latency", "latency", "latency", false, "latency"},
+	    {"web/latency", "web", "latency", false, "web"},
+	    {"shop/web/latency", "shop", "web", true, NULL},
+	    {"latency/latency/latency", "latency", "latency", true, NULL},
+	    {"default/latency/latency", "default", "latency", true, NULL},
+	    /* not a namespace (a label has no dot): only the latency reading */
+	    {"web.v2/latency", "default", "web.v2", true, NULL},
+	    {"a.b/latency/latency", NULL, NULL, false, NULL},
+	    {"", NULL, NULL, false, NULL},
+	    {"/latency", NULL, NULL, false, NULL},
+	    {"latency/", NULL, NULL, false, NULL},
+	    {"web/latency/", NULL, NULL, false, NULL},
+	    {"a/b/c", NULL, NULL, false, NULL},
+	    {"a/b/c/latency", NULL, NULL, false, NULL},
+	    {"latency/latency/latency/latency", NULL, NULL, false, NULL},
+	    {"Latency", NULL, NULL, false, NULL},
+	    {"web/Latency", NULL, NULL, false, NULL},
+	};
+	struct api_svc_path p;
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = api_arg_service_path(cases[i].in, &p, &why);
+
+		if (!cases[i].ns) {
+			if (rc != -EINVAL || !why || !*why)
+				fail_msg("'%s': expected a rejection with a reason", cases[i].in);
+			continue;
+		}
+		if (rc)
+			fail_msg("'%s': rejected: %s", cases[i].in, why);
+		if (strcmp(p.ns, cases[i].ns) || strcmp(p.name, cases[i].name) ||
+		    p.latency != cases[i].latency || p.alt != !!cases[i].alt ||
+		    (cases[i].alt && strcmp(p.alt_name, cases[i].alt)))
+			fail_msg("'%s': got %s/%s latency %d alt %d '%s'", cases[i].in, p.ns,
+				 p.name, p.latency, p.alt, p.alt_name);
+	}
 }
 
 static void test_text(void **state)
@@ -263,16 +318,31 @@ static void test_auth(void **state)
 			 -1);
 }
 
+static void test_sensitive(void **state)
+{
+	(void)state;
+	assert_true(api_path_sensitive("/api/v1/traces"));
+	assert_true(api_path_sensitive("/api/v1/config"));
+	assert_false(api_path_sensitive("/api/v1/services"));
+	assert_false(api_path_sensitive("/api/v1/status"));
+	assert_false(api_path_sensitive("/metrics"));
+	assert_false(api_path_sensitive("/healthz"));
+	/* not served at all (404), so nothing to protect */
+	assert_false(api_path_sensitive("/api/v1/traces/"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_long),
 	    cmocka_unit_test(test_service),
 	    cmocka_unit_test(test_service_lengths),
+	    cmocka_unit_test(test_service_path),
 	    cmocka_unit_test(test_text),
 	    cmocka_unit_test(test_unescape),
 	    cmocka_unit_test(test_token_read),
 	    cmocka_unit_test(test_auth),
+	    cmocka_unit_test(test_sensitive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
