@@ -47,8 +47,10 @@ for n in "${names[@]}"; do
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
 	cov=$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*/[^ ]*' "$log" | tail -1)
+	# the edges instrumented in what the harness links, for a proportion
+	edges=$(sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' "$log" | head -1)
 	if [ $rc -eq 0 ]; then
-		echo "fuzz $n: ok, ${secs}s, ${runs:-?} runs, ${eps:-?} exec/s, $cov"
+		echo "fuzz $n: ok, ${secs}s, ${runs:-?} runs, ${eps:-?} exec/s, $cov, edges ${edges:-?}"
 		passed=$((passed + 1))
 	else
 		echo "fuzz $n: FAIL (exit $rc), input kept in $out/crashes/$n/, log $log:"
