@@ -40,14 +40,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rt = route_table_new(templates, n_templates, cap);
 	if (!rt)
 		abort();
+	for (int i = 0; i < n_templates; i++)
+		if (templates[i][0] == '/' && !strpbrk(templates[i], "?#"))
+			FUZZ_CHECK(route_template_match(templates[i], templates[i]));
 	for (; line; line = next) {
-		bool truncated = line[0] && line[strlen(line) - 1] == '~'; /* "cut here" */
+		static char fold[8200], again[8200]; /* a fold is at most one byte longer */
 		enum route_source src;
-		char fold[600];
+		bool truncated;
+		size_t slashes = 0;
 
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
+		truncated = line[0] && line[strlen(line) - 1] == '~'; /* "cut here" */
 		memset(out, 0xa5, sizeof(out));
 		src = route_of(rt, line, truncated, out, outsz);
 		FUZZ_CHECK(strnlen(out, outsz) < outsz);
@@ -56,8 +61,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(!out[0] && line[0] != '/');
 		else
 			FUZZ_CHECK(out[0] == '/' || outsz == 1);
+		if (src == ROUTE_TEMPLATE)
+			FUZZ_CHECK(!truncated);
+
+		/* the heuristic keeps the segments (one '/' each) and is
+		 * idempotent: a folded route folds to itself */
 		route_fold(line, truncated, fold, sizeof(fold));
 		FUZZ_CHECK(strnlen(fold, sizeof(fold)) < sizeof(fold));
+		if (line[0] == '/' && !truncated) {
+			for (size_t i = 0; i < strcspn(line, "?#"); i++)
+				slashes += line[i] == '/';
+			for (size_t i = 0; fold[i]; i++)
+				slashes -= fold[i] == '/';
+			FUZZ_CHECK(slashes == 0);
+			route_fold(fold, false, again, sizeof(again));
+			FUZZ_CHECK(!strcmp(fold, again));
+		}
 		for (int i = 0; i < n_templates; i++)
 			(void)route_template_match(templates[i], line);
 		(void)route_segment_is_id(line, strlen(line));
