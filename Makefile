@@ -38,17 +38,21 @@ E2E_SRCS   := $(wildcard tests/e2e/*.c)
 E2E_BINS   := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(E2E_SRCS))
 HDRS       := $(wildcard agent/*/*.h bpf/*.h bpf/lib/*.h exporters/*.h)
 
-.PHONY: all deps vmlinux test test-unit test-unit-asan test-bpf test-e2e demo bench check clean
+.PHONY: all deps vmlinux test test-unit test-unit-asan test-unit-ubsan test-bpf test-e2e \
+	test-e2e-ubsan demo bench check clean fuzz fuzz-build test-fuzz
 .DELETE_ON_ERROR:
 .SECONDARY:
 
 all: $(BUILD)/bpfmesh $(E2E_BINS)
 
 # Debian packages the build, the tests and the demo need; installs only what is missing.
+# libclang-rt-14-dev: clang 14's libFuzzer and sanitizer runtimes (`make fuzz`;
+# clang only recommends it).
 DEB_PKGS := clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
             libyaml-dev libmicrohttpd-dev libjson-c-dev libcmocka-dev iproute2 procps curl \
             python3 protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev clang-format cppcheck \
-            python3-yaml python3-jsonschema python3-grpcio
+            python3-yaml python3-jsonschema python3-grpcio \
+            libclang-rt-14-dev
 # promtool and a Prometheus server for test_metrics; without its recommends
 # (a node exporter that would start a daemon on the machine)
 DEB_PKGS_BARE := prometheus
@@ -129,6 +133,20 @@ test-unit-asan:
 test-e2e: all
 	@tests/e2e/run.sh
 
+# The agent, the CLI and the tests built by clang with UBSan, in build-ubsan:
+# clang checks what gcc's UBSan does not (pointer arithmetic on NULL above
+# all). The unit tests run on it, and the end-to-end suite runs the agent and
+# the CLI from it; any report fails the run (tests/e2e/run-ubsan.sh).
+UBSAN_MAKE := $(MAKE) BUILD=build-ubsan CC=$(CLANG) LDFLAGS="-fsanitize=undefined" \
+              OPT="-O2 -g -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+test-unit-ubsan:
+	@$(UBSAN_MAKE) test-unit
+
+test-e2e-ubsan:
+	@$(UBSAN_MAKE) all
+	@tests/e2e/run-ubsan.sh
+
 test: deps
 	@tests/run-all.sh
 
@@ -138,18 +156,64 @@ demo: deps all
 bench: deps all
 	bench/run.sh
 
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME/),
+# built with clang in their own tree: the parsers they call are compiled with
+# coverage and ASan+UBSan, into an archive the harnesses link what they use
+# from. `make fuzz` runs each for FUZZ_SECONDS; `make test-fuzz` is CI's short
+# run. FUZZ=NAME runs one. tests/fuzz/run.sh fails on a crash, leak, timeout
+# or sanitizer report and keeps the input in $(FUZZ_BUILD)/crashes/NAME/.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wall -Wextra -Werror -std=gnu11 \
+                -D_GNU_SOURCE -MMD -MP -I. -Iagent -I$(BUILD) -I$(BUILD)/proto \
+                $(shell pkg-config --cflags yaml-0.1 libprotobuf-c zlib 2>/dev/null)
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
+# The input surfaces and what they call; nothing here needs the kernel.
+FUZZ_LIB_SRCS := $(filter-out agent/config/watch.c,$(wildcard agent/config/*.c)) \
+                 agent/lib/strmap.c agent/trace/proto_http1_head.c agent/trace/tracectx.c \
+                 agent/trace/route.c agent/api/api_args.c \
+                 exporters/otlp_encode.c exporters/otlp_metrics_encode.c exporters/otlp_strings.c
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB_SRCS)) \
+                 $(patsubst $(BUILD)/proto/%.o,$(FUZZ_BUILD)/proto/%.o,$(PROTO_OBJS))
+
+$(FUZZ_BUILD)/proto/%.o: $(BUILD)/proto/%.c | $(PROTO_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/%.o: %.c | $(PROTO_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libparsers.a: $(FUZZ_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libparsers.a
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ \
+		$(shell pkg-config --libs yaml-0.1 libprotobuf-c zlib 2>/dev/null) -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ)
+
+test-fuzz: fuzz-build
+	@tests/fuzz/run.sh --ci 15 $(FUZZ)
+
 check:
-	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS)
+	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS) $(FUZZ_SRCS) tests/fuzz/*.h
 	cppcheck --quiet --error-exitcode=1 --enable=warning -Iagent -I. agent exporters
 	tests/check_layers.sh
 	@# one license for the kernel code (SPDX, the object's license string) and
 	@# one for the rest: README.md, "License"
 	@bad="$$(grep -L '^/[/*] SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)' bpf/*.[ch] bpf/lib/*.h) \
 	      $$(grep -L 'SEC("license") = "Dual BSD/GPL"' bpf/*.bpf.c) \
-	      $$(grep -L 'SPDX-License-Identifier: Apache-2.0' $(AGENT_SRCS) $(HDRS:bpf/%=) $(UNIT_SRCS))"; \
+	      $$(grep -L 'SPDX-License-Identifier: Apache-2.0' $(AGENT_SRCS) $(HDRS:bpf/%=) $(UNIT_SRCS) $(FUZZ_SRCS))"; \
 	if [ -n "$$(echo $$bad)" ]; then echo "license statement missing or different in:" $$bad; exit 1; fi
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-ubsan $(FUZZ_BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

@@ -413,9 +413,13 @@ static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
  * fields are walked by hand. */
 int otlp_status_message(const uint8_t *body, size_t len, char *msg, size_t msg_size)
 {
-	const uint8_t *p = body, *end = body + len;
+	const uint8_t *p = body, *end;
 	uint64_t tag, v;
 
+	/* an empty answer may come as NULL, and NULL + 0 is undefined */
+	if (!len)
+		return -ENOENT;
+	end = body + len;
 	while (p < end) {
 		if (!read_varint(&p, end, &tag))
 			return -ENOENT;

@@ -1,10 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # `make test`: build, style and static checks (clang-format, cppcheck), unit
-# tests, unit tests under AddressSanitizer and UndefinedBehaviorSanitizer,
-# in-kernel program tests (BPF_PROG_TEST_RUN), end-to-end tests on the real
-# kernel. Every stage runs even when an earlier one failed; the last line sums
-# them up.
+# tests, unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (gcc)
+# and under clang's UBSan, a short run of every fuzzer (seeds replayed, then
+# 15 s of mutation each), in-kernel program tests (BPF_PROG_TEST_RUN),
+# end-to-end tests on the real kernel, and the same with the agent and CLI
+# built with clang's UBSan. Every stage runs even when an earlier one failed;
+# the last line sums them up.
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p build
@@ -22,8 +24,11 @@ stage build make -s all
 stage check make -s check # clang-format and cppcheck
 stage unit make -s test-unit
 stage unit-asan make -s test-unit-asan
+stage unit-ubsan make -s test-unit-ubsan
+stage fuzz make -s test-fuzz
 stage bpf make -s test-bpf
 stage e2e make -s test-e2e
+stage e2e-ubsan make -s test-e2e-ubsan
 passed=0 failed=0
 while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < build/test-counts
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1 # a stage that failed before counting

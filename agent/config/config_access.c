@@ -41,11 +41,9 @@ void cfgp_access_policy(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_
 	yaml_node_t *from;
 	int i, idx;
 
-	a = realloc(cfg->access, (size_t)(cfg->n_access + 1) * sizeof(*a));
-	if (!a) {
-		d->ld->oom = true;
+	a = cfgp_grow(d->ld, cfg->access, cfg->n_access, &d->ld->cap_access, sizeof(*a));
+	if (!a)
 		return;
-	}
 	cfg->access = a;
 	idx = cfg->n_access++;
 	a = &a[idx];

@@ -76,6 +76,10 @@ struct cfgp_loader {
 	int n_refs, cap_refs;
 	struct cfgp_addr_use *uses;
 	int n_uses, cap_uses;
+	/* capacities of mesh_config's object arrays: they grow by doubling,
+	 * not by one per document, which copied the whole array (objects of
+	 * 9 KB) once per document: quadratic in a file of many documents */
+	int cap_services, cap_policies, cap_workloads, cap_access;
 	int io_err; /* first I/O error, negative errno */
 	bool oom;
 };

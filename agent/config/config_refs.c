@@ -175,9 +175,14 @@ static void check_one_policy(struct cfgp_loader *ld)
 
 	for (i = 0; i < ld->n_refs; i++) {
 		const struct cfgp_ref *r = &ld->refs[i];
-		const struct cfg_traffic_policy *p = &cfg->policies[r->obj];
+		const struct cfg_traffic_policy *p;
 
-		if (r->kind != CFGP_REF_POLICY_SERVICE || p->service_idx < 0)
+		/* r->obj indexes the array of its own kind: policies may be
+		 * NULL, or shorter, when r is another kind's reference */
+		if (r->kind != CFGP_REF_POLICY_SERVICE)
+			continue;
+		p = &cfg->policies[r->obj];
+		if (p->service_idx < 0)
 			continue;
 		for (j = 0; j < r->obj; j++) {
 			const struct cfg_traffic_policy *o = &cfg->policies[j];

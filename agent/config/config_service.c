@@ -219,11 +219,9 @@ void cfgp_service(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_meta *
 	struct cfg_service *s;
 	int i;
 
-	s = realloc(cfg->services, (size_t)(cfg->n_services + 1) * sizeof(*s));
-	if (!s) {
-		d->ld->oom = true;
+	s = cfgp_grow(d->ld, cfg->services, cfg->n_services, &d->ld->cap_services, sizeof(*s));
+	if (!s)
 		return;
-	}
 	cfg->services = s;
 	s = &s[cfg->n_services++];
 	memset(s, 0, sizeof(*s));

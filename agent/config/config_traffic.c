@@ -141,11 +141,9 @@ void cfgp_traffic_policy(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg
 	struct mesh_config *cfg = d->ld->cfg;
 	TP *p;
 
-	p = realloc(cfg->policies, (size_t)(cfg->n_policies + 1) * sizeof(*p));
-	if (!p) {
-		d->ld->oom = true;
+	p = cfgp_grow(d->ld, cfg->policies, cfg->n_policies, &d->ld->cap_policies, sizeof(*p));
+	if (!p)
 		return;
-	}
 	cfg->policies = p;
 	p = &p[cfg->n_policies++];
 	memset(p, 0, sizeof(*p));

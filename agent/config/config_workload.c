@@ -55,11 +55,9 @@ void cfgp_workload(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_meta 
 	struct mesh_config *cfg = d->ld->cfg;
 	struct cfg_workload *w;
 
-	w = realloc(cfg->workloads, (size_t)(cfg->n_workloads + 1) * sizeof(*w));
-	if (!w) {
-		d->ld->oom = true;
+	w = cfgp_grow(d->ld, cfg->workloads, cfg->n_workloads, &d->ld->cap_workloads, sizeof(*w));
+	if (!w)
 		return;
-	}
 	cfg->workloads = w;
 	w = &w[cfg->n_workloads++];
 	memset(w, 0, sizeof(*w));

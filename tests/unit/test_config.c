@@ -1386,6 +1386,28 @@ static void test_one_policy_per_service(void **state)
 		      "\"default/first\" (at @/c.yaml:6:1)");
 }
 
+/* References of other kinds with no TrafficPolicy at all: the one-policy
+ * check took &policies[r->obj] of every reference before looking at its
+ * kind, NULL + 0 (UBSan: "applying zero offset to null pointer"; found by
+ * tests/fuzz/fuzz_config.c). */
+static void test_references_without_policies(void **state)
+{
+	struct mesh_config *cfg;
+
+	cfg = load_text_ok(*state, SVC_API "---\n" HDR "kind: Workload\n"
+					   "metadata: {name: client}\n"
+					   "spec: {service: api, cgroup: shop/client}\n"
+					   "---\n" HDR "kind: AccessPolicy\n"
+					   "metadata: {name: deny}\n"
+					   "spec: {service: api, action: DENY, from: [client]}\n");
+	assert_int_equal(cfg->n_policies, 0);
+	assert_null(cfg->policies);
+	assert_int_equal(cfg->n_access, 1);
+	assert_int_equal(cfg->access[0].service_idx, 0);
+	assert_int_equal(cfg->access[0].from_idx[0], 0);
+	config_free(cfg);
+}
+
 static void test_health_check(void **state)
 {
 	EXPECT_ERRORS(*state,
@@ -1700,6 +1722,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_label_duplicate_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_documents, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fifo_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_references_without_policies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_service_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_service_defaults, setup, teardown),
 	    cmocka_unit_test(test_lb_policy_names),
