@@ -4,7 +4,10 @@
  * counts, failures by errno, and how often getpeername()/recvfrom() did not
  * show ADDR:PORT back.
  *   lbclient [-u|-U] [-k] [-S] [-v] [-w MS] [-n N | -T SECONDS] ADDR PORT
- * -w gives each connect MS milliseconds (ETIMEDOUT after). */
+ * -w gives each connect MS milliseconds (ETIMEDOUT after).
+ * Times are its own, never its start-up's: how long the failed attempts
+ * took (the median, which one preemption on a busy machine cannot move, and
+ * the max) and elapsed_us, from the first attempt to the end of the last. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,8 @@ static int n_names;
 static long errs[256];
 static long failed, mismatch;
 static double max_fail_us;
+static double *fail_us; /* every failed attempt's duration, for the median */
+static size_t fail_cap;
 
 static void count(const char *name)
 {
@@ -54,10 +59,39 @@ static void fail(int err, double t0)
 {
 	double dt = now_us() - t0;
 
+	if ((size_t)failed == fail_cap) {
+		size_t cap = fail_cap ? 2 * fail_cap : 256;
+		double *p = realloc(fail_us, cap * sizeof(*p));
+
+		if (p) {
+			fail_us = p;
+			fail_cap = cap;
+		}
+	}
+	if ((size_t)failed < fail_cap)
+		fail_us[failed] = dt;
 	failed++;
 	errs[err & 0xff]++;
 	if (dt > max_fail_us)
 		max_fail_us = dt;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median failed attempt (the lower middle one), 0 with none. */
+static double median_fail_us(void)
+{
+	size_t n = (size_t)failed < fail_cap ? (size_t)failed : fail_cap;
+
+	if (!n)
+		return 0;
+	qsort(fail_us, n, sizeof(*fail_us), cmp_double);
+	return fail_us[(n - 1) / 2];
 }
 
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -133,7 +167,7 @@ int main(int argc, char **argv)
 	socklen_t dlen, plen;
 	int opt, n = 100, mode = 0 /* 0 tcp, 1 udp, 2 udp connected */, i;
 	bool hold = false, bind_src = false, verbose = false;
-	double seconds = 0, t_end = 0;
+	double seconds = 0, t_end = 0, t_start;
 	int connect_ms = 0;
 	int *held = NULL;
 	long total = 0;
@@ -172,8 +206,9 @@ int main(int argc, char **argv)
 	}
 	if (hold)
 		held = calloc(n, sizeof(*held));
+	t_start = now_us();
 	if (seconds > 0)
-		t_end = now_us() + seconds * 1e6;
+		t_end = t_start + seconds * 1e6;
 
 	for (i = 0; seconds > 0 ? now_us() < t_end : i < n; i++) {
 		char buf[128], src[64] = "-";
@@ -253,6 +288,8 @@ int main(int argc, char **argv)
 		else
 			close(fd);
 	}
+	double elapsed = now_us() - t_start;
+
 	for (i = 0; i < n_names; i++)
 		printf("endpoint %s %ld\n", names[i], counts[i]);
 	printf("total %ld\n", total);
@@ -261,6 +298,8 @@ int main(int argc, char **argv)
 		if (errs[i])
 			printf("error %s %ld\n", strerrorname_np(i) ? strerrorname_np(i) : "?", errs[i]);
 	printf("max_fail_us %.0f\n", max_fail_us);
+	printf("median_fail_us %.0f\n", median_fail_us());
+	printf("elapsed_us %.0f\n", elapsed);
 	printf("peer_mismatch %ld\n", mismatch);
 	fflush(stdout);
 	if (hold) {

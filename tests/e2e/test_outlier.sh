@@ -33,10 +33,12 @@ start_agent
 
 out=$(in_cg "$E2E/lbclient" -n 30 127.100.0.10 80)
 expect_eq "all healthy: failed" 0 "$(field "$out" failed)"
+expect_eq "all healthy: served" 30 "$(served "$out")"
 
 stop_pid "$EP2"
 out=$(in_cg "$E2E/lbclient" -n 90 127.100.0.10 80)
 expect_eq "ep2 dead: failed connects (consecutiveConnectFailures)" 2 "$(field "$out" failed)"
+expect_eq "ep2 dead: the rest served by ep1 and ep3" 88 "$(served "$out" ep1 ep3)"
 expect_eq "ep2 dead: failures were ECONNREFUSED" 2 "$(errcount "$out" ECONNREFUSED)"
 expect_eq "ep2 dead: connects reaching ep2 after ejection (refused counter)" 2 "$(ep_json web 127.0.0.2 connectRefused)"
 expect_eq "ep2 health" ejected "$(ep_json web 127.0.0.2 health)"
@@ -50,6 +52,7 @@ start_echo ep2 -t 127.0.0.2:18080
 sleep 1.6
 out=$(in_cg "$E2E/lbclient" -n 60 127.100.0.10 80)
 expect_eq "revived: failed" 0 "$(field "$out" failed)"
+expect_eq "revived: served" 60 "$(served "$out")"
 expect_range "revived: ep2 serves again" 15 25 "$(field "$out" x ep2)"
 expect_eq "ep2 health after the trial" healthy "$(ep_json web 127.0.0.2 health)"
 wait_log "endpoint 127.0.0.2:18080 of default/web:80/TCP/v4 restored: half-open trial connection succeeded"
@@ -66,6 +69,9 @@ expect_eq "all dead: the rest refused by the kernel" 14 "$(( $(refusal allEjecte
 before=$(refusal allEjected)
 out=$(in_cg "$E2E/lbclient" -n 50 127.100.0.10 80)
 expect_eq "all ejected: refused" 50 "$(errcount "$out" ECONNREFUSED)"
-expect_range "all ejected: slowest refusal (us)" 0 500 "$(field "$out" max_fail_us)"
+# at once: the median refusal in microseconds; the slowest one, which may
+# include a preemption on a busy machine, far from any connect timeout
+expect_range "all ejected: median refusal (us)" 0 500 "$(field "$out" median_fail_us)"
+expect_range "all ejected: slowest refusal (ms)" 0 250 "$(field_ms "$out" max_fail_us)"
 expect_eq "all ejected: refusals counted by the kernel" 50 "$(( $(refusal allEjected) - before ))"
 finish
