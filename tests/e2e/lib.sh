@@ -184,12 +184,14 @@ wait_client() {
 	return 1
 }
 
-# wait_for WHAT SECONDS CMD...: poll CMD (every 50 ms) until it succeeds
+# wait_for WHAT SECONDS CMD...: poll CMD (every 50 ms) until it succeeds,
+# for at most SECONDS of wall time (however long each try takes)
 wait_for() {
-	local what=$1 n=$(($2 * 20)); shift 2
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.05; done
-	fail "$what: not within $n x 50 ms"
-	return 1
+	local what=$1 secs=$2 end=$((SECONDS + $2)); shift 2
+	until "$@"; do
+		[ "$SECONDS" -ge "$end" ] && { fail "$what: not within $secs s"; return 1; }
+		sleep 0.05
+	done
 }
 
 # served OUTPUT [NAME...]: connections (or UDP answers) that succeeded, all
