@@ -65,8 +65,13 @@ expect_range "the service's own median (us): at least its 20 ms delay" 20000 100
 # a p50 in us agrees with the service's own times within the sketch's 1%
 # and the 1 ms by which a tracer's and a socket's timestamps may differ
 p50_lo=$(( m_p40 * 99 / 100 - 1000 )) p50_hi=$(( m_p60 * 101 / 100 + 1000 ))
-sleep 1.5 # spans are held briefly for late partners
-
+# spans are held briefly for late partners: until every request is counted
+web_count() {
+	curl -sf "http://$API/metrics" |
+		awk '/^http_server_request_duration_seconds_count\{/ && /service_name="web"/ { s += $2 } END { print s + 0 }'
+}
+all_counted() { [ "$(web_count)" -ge "$N" ]; }
+wait_for "every request in the histogram" 30 all_counted
 curl -sf "http://$API/metrics" > "$TMP/metrics.txt"
 if promtool check metrics < "$TMP/metrics.txt" > "$TMP/promtool.out" 2>&1; then
 	pass "promtool check metrics"
@@ -112,8 +117,13 @@ expect_range "PromQL histogram_quantile(0.5) in ms (the service's own median's b
 
 # deploy/dashboards/bpfmesh.json: every query is valid PromQL for this
 # Prometheus, and the request panels show the service (rate() wants two
-# scrapes of a series: a few more seconds of 1 s scrapes)
-sleep 3
+# scrapes of a series: until it answers for the service)
+rate_q='sum(rate(http_server_request_duration_seconds_count{service_name="web"}[1m]))'
+has_rate() {
+	curl -sf -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$rate_q" |
+		python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["data"]["result"] else 1)' 2>/dev/null
+}
+wait_for "Prometheus has a rate for web" 60 has_rate
 python3 - "$ROOT/deploy/dashboards/bpfmesh.json" "127.0.0.1:$PROM_PORT" > "$TMP/dash.out" <<'PY'
 import json, sys, urllib.parse, urllib.request
 dash = json.load(open(sys.argv[1]))

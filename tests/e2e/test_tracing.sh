@@ -76,7 +76,8 @@ svc orders 18102 --delay-ms 3
 svc users 18101 --upstream 127.100.1.3:80
 svc gateway 18100 --upstream 127.100.1.2:80
 start_agent
-sleep 0.3
+svcs_ready() { grep -q ready "$TMP/gateway.out" && grep -q ready "$TMP/users.out" && grep -q ready "$TMP/orders.out"; }
+wait_for "the three services listen" 30 svcs_ready
 urls=$(for i in $(seq $N); do printf 'http://127.100.1.1/api/v1/users/%d ' "$i"; done)
 ( echo $BASHPID > "$CG/client/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
 	curl -s -o /dev/null -w '%{http_code}\n' $urls ) > "$TMP/codes" 2>&1
