@@ -7,7 +7,8 @@
  * -w gives each connect MS milliseconds (ETIMEDOUT after).
  * Times are its own, never its start-up's: how long the failed attempts
  * took (the median, which one preemption on a busy machine cannot move, and
- * the max) and elapsed_us, from the first attempt to the end of the last. */
+ * the max), elapsed_us, from the first attempt to the end of the last, and
+ * span_us, from the first attempt's start to the last one's. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@ static long failed, mismatch;
 static double max_fail_us;
 static double *fail_us; /* every failed attempt's duration, for the median */
 static size_t fail_cap;
+static double t_first, t_last; /* when the first and the last attempt began */
 
 static void count(const char *name)
 {
@@ -216,6 +218,9 @@ int main(int argc, char **argv)
 		double t0 = now_us();
 
 		total++;
+		if (total == 1)
+			t_first = t0;
+		t_last = t0;
 		if (fd < 0) {
 			fail(errno, t0);
 			continue;
@@ -300,6 +305,7 @@ int main(int argc, char **argv)
 	printf("max_fail_us %.0f\n", max_fail_us);
 	printf("median_fail_us %.0f\n", median_fail_us());
 	printf("elapsed_us %.0f\n", elapsed);
+	printf("span_us %.0f\n", t_last - t_first);
 	printf("peer_mismatch %ld\n", mismatch);
 	fflush(stdout);
 	if (hold) {
