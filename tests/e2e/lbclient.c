@@ -4,11 +4,7 @@
  * counts, failures by errno, and how often getpeername()/recvfrom() did not
  * show ADDR:PORT back.
  *   lbclient [-u|-U] [-k] [-S] [-v] [-w MS] [-n N | -T SECONDS] ADDR PORT
- * -w gives each connect MS milliseconds (ETIMEDOUT after).
- * Times are its own, never its start-up's: how long the failed attempts
- * took (the median, which one preemption on a busy machine cannot move, and
- * the max), elapsed_us, from the first attempt to the end of the last, and
- * span_us, from the first attempt's start to the last one's. */
+ * -w gives each connect MS milliseconds (ETIMEDOUT after). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,9 +26,13 @@ static int n_names;
 static long errs[256];
 static long failed, mismatch;
 static double max_fail_us;
+/* Times are lbclient's own, never its start-up's: how long the failed
+ * attempts took (median_fail_us, which one preemption on a busy machine
+ * cannot move, and max_fail_us), elapsed_us from the first attempt to the end
+ * of the last, and span_us from the first attempt's start to the last one's. */
 static double *fail_us; /* every failed attempt's duration, for the median */
 static size_t fail_cap;
-static double t_first, t_last; /* when the first and the last attempt began */
+static double t_start, t_first, t_last;
 
 static void count(const char *name)
 {
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 	socklen_t dlen, plen;
 	int opt, n = 100, mode = 0 /* 0 tcp, 1 udp, 2 udp connected */, i;
 	bool hold = false, bind_src = false, verbose = false;
-	double seconds = 0, t_end = 0, t_start;
+	double seconds = 0, t_end = 0;
 	int connect_ms = 0;
 	int *held = NULL;
 	long total = 0;
