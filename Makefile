@@ -56,6 +56,8 @@ DEB_PKGS := clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-
 # promtool and a Prometheus server for test_metrics; without its recommends
 # (a node exporter that would start a daemon on the machine)
 DEB_PKGS_BARE := prometheus
+# OpenSSL for the test OTLP receiver's TLS, and its CLI for the test's CA
+DEB_PKGS += libssl-dev openssl
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -105,10 +107,11 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
 
-# The test OTLP receiver decodes with the generated code and inflates with zlib.
+# The test OTLP receiver decodes with the generated code, inflates with zlib
+# and speaks TLS with OpenSSL.
 $(BUILD)/tests/e2e/otlp_receiver: tests/e2e/otlp_receiver.c $(PROTO_OBJS) | $(PROTO_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(PROTO_OBJS) -o $@ -lprotobuf-c -lz
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(PROTO_OBJS) -o $@ -lprotobuf-c -lz -lssl -lcrypto
 
 $(BUILD)/tests/e2e/%: tests/e2e/%.c
 	@mkdir -p $(@D)

@@ -34,6 +34,13 @@ static int n_names;
 static long errs[256];
 static long failed, mismatch;
 static double max_fail_us;
+/* Times are lbclient's own, never its start-up's: how long the failed
+ * attempts took (median_fail_us, which one preemption on a busy machine
+ * cannot move, and max_fail_us), elapsed_us from the first attempt to the end
+ * of the last, and span_us from the first attempt's start to the last one's. */
+static double *fail_us; /* every failed attempt's duration, for the median */
+static size_t fail_cap;
+static double t_start, t_first, t_last;
 
 static void count(const char *name)
 {
@@ -62,10 +69,39 @@ static void fail(int err, double t0)
 {
 	double dt = now_us() - t0;
 
+	if ((size_t)failed == fail_cap) {
+		size_t cap = fail_cap ? 2 * fail_cap : 256;
+		double *p = realloc(fail_us, cap * sizeof(*p));
+
+		if (p) {
+			fail_us = p;
+			fail_cap = cap;
+		}
+	}
+	if ((size_t)failed < fail_cap)
+		fail_us[failed] = dt;
 	failed++;
 	errs[err & 0xff]++;
 	if (dt > max_fail_us)
 		max_fail_us = dt;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median failed attempt (the lower middle one), 0 with none. */
+static double median_fail_us(void)
+{
+	size_t n = (size_t)failed < fail_cap ? (size_t)failed : fail_cap;
+
+	if (!n)
+		return 0;
+	qsort(fail_us, n, sizeof(*fail_us), cmp_double);
+	return fail_us[(n - 1) / 2];
 }
 
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -203,8 +239,9 @@ int main(int argc, char **argv)
 	}
 	if (hold)
 		held = calloc(n, sizeof(*held));
+	t_start = now_us();
 	if (seconds > 0)
-		t_end = now_us() + seconds * 1e6;
+		t_end = t_start + seconds * 1e6;
 
 	for (i = 0; seconds > 0 ? now_us() < t_end : i < n; i++) {
 		char buf[128], src[64] = "-";
@@ -213,6 +250,9 @@ int main(int argc, char **argv)
 		double t0 = now_us();
 
 		total++;
+		if (total == 1)
+			t_first = t0;
+		t_last = t0;
 		if (fd < 0) {
 			fail(errno, t0);
 			continue;
@@ -285,6 +325,8 @@ int main(int argc, char **argv)
 		else
 			close(fd);
 	}
+	double elapsed = now_us() - t_start;
+
 	for (i = 0; i < n_names; i++)
 		printf("endpoint %s %ld\n", names[i], counts[i]);
 	printf("total %ld\n", total);
@@ -293,6 +335,9 @@ int main(int argc, char **argv)
 		if (errs[i])
 			printf("error %s %ld\n", strerrorname_np(i) ? strerrorname_np(i) : "?", errs[i]);
 	printf("max_fail_us %.0f\n", max_fail_us);
+	printf("median_fail_us %.0f\n", median_fail_us());
+	printf("elapsed_us %.0f\n", elapsed);
+	printf("span_us %.0f\n", t_last - t_first);
 	printf("peer_mismatch %ld\n", mismatch);
 	fflush(stdout);
 	if (hold) {

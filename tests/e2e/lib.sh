@@ -106,8 +106,20 @@ start_echo() {
 	# exec all the way down, so $! is echosrv itself and a kill reaches it
 	( exec nsenter --net="/run/netns/$NS" "$E2E/echosrv" "$name" "$@" > "$TMP/echo-$name.out" 2>&1 ) &
 	PIDS+=($!)
-	for _ in $(seq 50); do grep -q ready "$TMP/echo-$name.out" 2>/dev/null && return 0; sleep 0.05; done
+	for _ in $(seq 200); do grep -q ready "$TMP/echo-$name.out" 2>/dev/null && return 0; sleep 0.05; done
 	fail "echosrv $name did not start: $(cat "$TMP/echo-$name.out")"
+	return 1
+}
+
+# start_status NAME ADDR PORT [STATUS]: a statussrv.py endpoint in the
+# namespace (GET /status/NNN answers NNN, any other path STATUS)
+start_status() {
+	local name=$1; shift
+	( exec nsenter --net="/run/netns/$NS" python3 "$ROOT/tests/e2e/statussrv.py" "$name" "$@" \
+		> "$TMP/status-$name.out" 2>&1 ) &
+	PIDS+=($!)
+	for _ in $(seq 200); do grep -q ready "$TMP/status-$name.out" 2>/dev/null && return 0; sleep 0.05; done
+	fail "statussrv $name did not start: $(cat "$TMP/status-$name.out")"
 	return 1
 }
 
@@ -149,13 +161,55 @@ wait_log() {
 	return 1
 }
 
-# field OUTPUT KEY [NAME]: read a number from lbclient output
+# field OUTPUT KEY, field OUTPUT x NAME: a number from lbclient's output (a
+# key, or how many connections endpoint NAME served: 0 when none). Output
+# without lbclient's closing lines (the client never ran or died) or without
+# KEY prints a word instead, which no expected number matches: a check never
+# passes on a client that did not run.
 field() {
+	if ! lbclient_ran "$1"; then echo "no-lbclient-output"; return; fi
 	if [ $# -eq 3 ]; then
 		echo "$1" | awk -v n="$3" '$1 == "endpoint" && $2 == n { print $3; f=1 } END { if (!f) print 0 }'
 	else
-		echo "$1" | awk -v k="$2" '$1 == k { print $2; f=1 } END { if (!f) print 0 }'
+		echo "$1" | awk -v k="$2" '$1 == k { print $2; f=1 } END { if (!f) print "no-" k "-in-output" }'
 	fi
+}
+
+# lbclient_ran OUTPUT: lbclient ran to its end (its last line is printed last)
+lbclient_ran() { echo "$1" | grep -q '^peer_mismatch [0-9]'; }
+
+# field_ms OUTPUT KEY: a microsecond figure of lbclient's in milliseconds
+field_ms() {
+	local us
+	us=$(field "$1" "$2")
+	case "$us" in *[!0-9]*|"") echo "$us" ;; *) echo $((us / 1000)) ;; esac
+}
+
+# wait_client FILE: until the lbclient writing FILE has printed its results
+# (held connections: it then waits on stdin); up to 60 s on a busy machine
+wait_client() {
+	for _ in $(seq 600); do grep -q '^peer_mismatch [0-9]' "$1" 2>/dev/null && return 0; sleep 0.1; done
+	fail "lbclient writing $(basename "$1") never finished: $(cat "$1" 2>/dev/null)"
+	return 1
+}
+
+# wait_for WHAT SECONDS CMD...: poll CMD (every 50 ms) until it succeeds,
+# for at most SECONDS of wall time (however long each try takes)
+wait_for() {
+	local what=$1 secs=$2 end=$((SECONDS + $2)); shift 2
+	until "$@"; do
+		[ "$SECONDS" -ge "$end" ] && { fail "$what: not within $secs s"; return 1; }
+		sleep 0.05
+	done
+}
+
+# served OUTPUT [NAME...]: connections (or UDP answers) that succeeded, all
+# endpoints or those named, summed
+served() {
+	if ! lbclient_ran "$1"; then echo "no-lbclient-output"; return; fi
+	local out=$1; shift
+	echo "$out" | awk -v names=" $* " '$1 == "endpoint" && (names == "  " || index(names, " " $2 " ")) { s += $3 }
+		END { print s + 0 }'
 }
 
 finish() {
@@ -192,7 +246,11 @@ print(json.load(sys.stdin)["refusals"][sys.argv[1]])' "$1"
 # stop_pid PID: end one process started by the test
 stop_pid() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 
-errcount() { echo "$1" | awk -v e="$2" '$1 == "error" && $2 == e { print $3; f=1 } END { if (!f) print 0 }'; }
+# errcount OUTPUT ERRNO-NAME: lbclient's failures with that errno (0: none)
+errcount() {
+	if ! lbclient_ran "$1"; then echo "no-lbclient-output"; return; fi
+	echo "$1" | awk -v e="$2" '$1 == "error" && $2 == e { print $3; f=1 } END { if (!f) print 0 }'
+}
 
 # service_yaml NAME ADDRESS PORT TARGETPORT POLICY [ENDPOINT...]: one Service
 # document (POLICY "-" leaves loadBalancer out; no ENDPOINT: none)

@@ -2,6 +2,7 @@
 /* otlp_receiver: a test OTLP/HTTP collector for the end-to-end tests.
  *   otlp_receiver [--port PORT] [--metrics-out FILE] [--fail-first N]
  *                 [--fail-code CODE] [--retry-after SECONDS] [--partial N]
+ *                 [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
  *                 [--verbose]
  * Listens on 127.0.0.1:PORT (default 4318; 0 picks one, shown on stderr),
  * prints "ready" on stdout once listening, then takes HTTP/1.1 POST
@@ -27,7 +28,13 @@
  * not printed (the exporter is expected to send it again). --partial N answers
  * every accepted request with 200 and a partial_success rejecting N spans or
  * data points. --verbose describes each request (headers, sizes, answer) on
- * stderr. Exits 0 on SIGTERM or SIGINT. */
+ * stderr. With --tls-cert and --tls-key it speaks HTTPS (OpenSSL, TLS 1.2 or
+ * later) with that certificate; --tls-client-ca also asks every client for a
+ * certificate and refuses one that FILE's CA did not sign, or none (mTLS).
+ * Each handshake is reported on stderr: "otlp_receiver: TLS handshake done
+ * (client certificate: SUBJECT)" or "(no client certificate)", or
+ * "otlp_receiver: TLS handshake failed: REASON". Exits 0 on SIGTERM or
+ * SIGINT. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -43,8 +50,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
@@ -72,6 +84,7 @@ enum signal { SIG_TRACES = 0, SIG_METRICS = 1 };
 
 static struct {
 	int fail_first, fail_code, retry_after, partial;
+	const char *tls_cert, *tls_key, *tls_client_ca;
 	bool verbose;
 	int n_req;
 	int failed[2];	   /* requests of each signal failed so far by --fail-first */
@@ -79,6 +92,103 @@ static struct {
 } opt = {.fail_code = 503, .retry_after = -1, .partial = -1};
 
 static volatile sig_atomic_t stop;
+
+/* TLS: a connection's SSL by its fd (NULL: plain TCP), so that the request
+ * handling below reads and writes through io_read() and io_write() alone. */
+#define MAX_FD 4096
+static SSL_CTX *tls_ctx;
+static SSL *tls_of[MAX_FD];
+
+static ssize_t io_read(int fd, void *buf, size_t len)
+{
+	SSL *ssl = fd < MAX_FD ? tls_of[fd] : NULL;
+	int r;
+
+	if (!ssl)
+		return read(fd, buf, len);
+	r = SSL_read(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+	return r > 0 ? r : -1;
+}
+
+static ssize_t io_write(int fd, const void *buf, size_t len)
+{
+	SSL *ssl = fd < MAX_FD ? tls_of[fd] : NULL;
+	size_t done = 0;
+
+	if (!ssl)
+		return write(fd, buf, len);
+	while (done < len) {
+		int r = SSL_write(ssl, (const char *)buf + done, (int)(len - done));
+
+		if (r <= 0)
+			return -1;
+		done += (size_t)r;
+	}
+	return (ssize_t)len;
+}
+
+static void io_close(int fd)
+{
+	if (fd < MAX_FD && tls_of[fd]) {
+		SSL_free(tls_of[fd]);
+		tls_of[fd] = NULL;
+	}
+	close(fd);
+}
+
+static int tls_init(void)
+{
+	tls_ctx = SSL_CTX_new(TLS_server_method());
+	if (!tls_ctx || !SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION) ||
+	    SSL_CTX_use_certificate_chain_file(tls_ctx, opt.tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(tls_ctx, opt.tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(tls_ctx) != 1)
+		goto fail;
+	if (opt.tls_client_ca) {
+		if (SSL_CTX_load_verify_locations(tls_ctx, opt.tls_client_ca, NULL) != 1)
+			goto fail;
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
+	return 0;
+fail:
+	fprintf(stderr, "otlp_receiver: TLS setup: ");
+	ERR_print_errors_fp(stderr);
+	return -1;
+}
+
+/* The server side of the handshake on a new connection; blocking, but
+ * bounded by a receive timeout, so a client that stalls cannot hang us. */
+static int tls_accept(int fd)
+{
+	struct timeval tv = {.tv_sec = 5};
+	char subject[256] = "no client certificate";
+	unsigned long e;
+	X509 *peer;
+	SSL *ssl;
+
+	if (fd >= MAX_FD || !(ssl = SSL_new(tls_ctx)))
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	SSL_set_fd(ssl, fd);
+	if (SSL_accept(ssl) != 1) {
+		e = ERR_get_error();
+		fprintf(stderr, "otlp_receiver: TLS handshake failed: %s\n",
+			e ? ERR_reason_error_string(e) : "connection closed");
+		ERR_clear_error();
+		SSL_free(ssl);
+		return -1;
+	}
+	peer = SSL_get1_peer_certificate(ssl);
+	if (peer) {
+		snprintf(subject, sizeof(subject), "client certificate: ");
+		X509_NAME_oneline(X509_get_subject_name(peer), subject + strlen(subject),
+				  (int)(sizeof(subject) - strlen(subject)));
+		X509_free(peer);
+	}
+	fprintf(stderr, "otlp_receiver: TLS handshake done (%s)\n", subject);
+	tls_of[fd] = ssl;
+	return 0;
+}
 
 static void on_sig(int s)
 {
@@ -455,7 +565,7 @@ static int reply(int fd, int code, const char *reason, const char *extra, const 
 		     close_after ? "Connection: close\r\n" : "");
 	if (opt.verbose)
 		fprintf(stderr, "otlp_receiver: answer %d, %zu bytes\n", code, len);
-	if (write(fd, head, (size_t)n) != n || (len && write(fd, body, len) != (ssize_t)len))
+	if (io_write(fd, head, (size_t)n) != n || (len && io_write(fd, body, len) != (ssize_t)len))
 		return -1;
 	return close_after ? -1 : 0;
 }
@@ -683,7 +793,7 @@ static int drain(struct conn *c)
 			/* a client that asked waits for this before sending the body */
 			if (!c->continued && header(c->buf, "Expect", val, sizeof(val)) &&
 			    !strcasecmp(val, "100-continue")) {
-				if (write(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 25)
+				if (io_write(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 25)
 					return -1;
 				c->continued = true;
 			}
@@ -703,6 +813,7 @@ static int read_conn(struct conn *c)
 {
 	ssize_t r;
 	char *grown;
+	int rc;
 
 	if (c->cap - c->len < 65536) {
 		size_t cap = c->cap ? c->cap * 2 : 131072;
@@ -712,11 +823,15 @@ static int read_conn(struct conn *c)
 		c->buf = grown;
 		c->cap = cap;
 	}
-	r = read(c->fd, c->buf + c->len, c->cap - c->len);
+	r = io_read(c->fd, c->buf + c->len, c->cap - c->len);
 	if (r <= 0)
 		return -1;
 	c->len += (size_t)r;
-	return drain(c);
+	rc = drain(c);
+	/* TLS may hold decrypted bytes that poll() cannot see */
+	if (!rc && c->fd < MAX_FD && tls_of[c->fd] && SSL_pending(tls_of[c->fd]) > 0)
+		return read_conn(c);
+	return rc;
 }
 
 static int listen_on(int port)
@@ -745,6 +860,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: otlp_receiver [--port PORT] [--metrics-out FILE] [--fail-first N]\n"
 		"                     [--fail-code CODE] [--retry-after SECONDS] [--partial N]\n"
+		"                     [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
 		"                     [--verbose]\n");
 }
 
@@ -757,6 +873,9 @@ static int parse_args(int argc, char **argv, int *port)
 	    {"fail-code", required_argument, NULL, 'c'},
 	    {"retry-after", required_argument, NULL, 'r'},
 	    {"partial", required_argument, NULL, 'P'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
+	    {"tls-client-ca", required_argument, NULL, 'A'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -792,13 +911,23 @@ static int parse_args(int argc, char **argv, int *port)
 		case 'v':
 			opt.verbose = true;
 			break;
+		case 'C':
+			opt.tls_cert = optarg;
+			break;
+		case 'K':
+			opt.tls_key = optarg;
+			break;
+		case 'A':
+			opt.tls_client_ca = optarg;
+			break;
 		default:
 			usage();
 			return ch == 'h' ? 1 : -1;
 		}
 	}
 	if (optind < argc || *port < 0 || *port > 65535 || opt.fail_code < 100 ||
-	    opt.fail_code > 599) {
+	    opt.fail_code > 599 || !opt.tls_cert != !opt.tls_key ||
+	    (opt.tls_client_ca && !opt.tls_cert)) {
 		usage();
 		return -1;
 	}
@@ -818,6 +947,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (opt.tls_cert && tls_init())
+		return 1;
 	lfd = listen_on(port);
 	if (lfd < 0)
 		return 1;
@@ -839,24 +970,25 @@ int main(int argc, char **argv)
 			if (!(pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			if (read_conn(&conns[i]) < 0) {
-				close(conns[i].fd);
+				io_close(conns[i].fd);
 				free(conns[i].buf);
 				conns[i] = conns[--n];
 			}
 		}
 		if (pfd[0].revents & POLLIN) {
 			fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0 && n == MAX_CONNS)
+			if (fd >= 0 && (n == MAX_CONNS || (tls_ctx && tls_accept(fd))))
 				close(fd);
 			else if (fd >= 0)
 				conns[n++] = (struct conn){.fd = fd};
 		}
 	}
 	for (i = 0; i < n; i++) {
-		close(conns[i].fd);
+		io_close(conns[i].fd);
 		free(conns[i].buf);
 	}
 	close(lfd);
+	SSL_CTX_free(tls_ctx);
 	if (opt.metrics_out && opt.metrics_out != stdout)
 		fclose(opt.metrics_out);
 	return 0;

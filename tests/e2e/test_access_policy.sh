@@ -41,9 +41,11 @@ out=$(in_wl intruder "$E2E/lbclient" -n 10 127.100.0.10 80)
 expect_eq "DENY: intruder's connects failed" 10 "$(field "$out" failed)"
 expect_eq "DENY: with EPERM" 10 "$(errcount "$out" EPERM)"
 out=$(in_wl frontend/worker "$E2E/lbclient" -n 10 127.100.0.10 80)
-expect_eq "DENY: frontend's child cgroup connects" 0 "$(field "$out" failed)"
+expect_eq "DENY: frontend's child cgroup: failed" 0 "$(field "$out" failed)"
+expect_eq "DENY: frontend's child cgroup connects" 10 "$(served "$out" ep1)"
 out=$(in_wl other "$E2E/lbclient" -n 10 127.100.0.10 80)
-expect_eq "DENY: a workload no policy names connects" 0 "$(field "$out" failed)"
+expect_eq "DENY: a workload no policy names: failed" 0 "$(field "$out" failed)"
+expect_eq "DENY: a workload no policy names connects" 10 "$(served "$out" ep1)"
 expect_eq "refusals counted" 10 "$(refusal accessDenied)"
 
 # ALLOW frontend only: everyone else is refused
@@ -54,9 +56,11 @@ expect_eq "ALLOW: a workload not named is refused" 10 "$(errcount "$out" EPERM)"
 out=$(in_wl intruder "$E2E/lbclient" -n 10 127.100.0.10 80)
 expect_eq "ALLOW: intruder is refused" 10 "$(errcount "$out" EPERM)"
 out=$(in_wl frontend "$E2E/lbclient" -n 10 127.100.0.10 80)
-expect_eq "ALLOW: frontend connects" 0 "$(field "$out" failed)"
+expect_eq "ALLOW: frontend: failed" 0 "$(field "$out" failed)"
+expect_eq "ALLOW: frontend connects" 10 "$(served "$out" ep1)"
 out=$(in_wl frontend/worker "$E2E/lbclient" -n 10 127.100.0.10 80)
-expect_eq "ALLOW: frontend's child cgroup connects" 0 "$(field "$out" failed)"
+expect_eq "ALLOW: frontend's child cgroup: failed" 0 "$(field "$out" failed)"
+expect_eq "ALLOW: frontend's child cgroup connects" 10 "$(served "$out" ep1)"
 
 # ALLOW and DENY of the same workload: DENY wins
 { svc_yaml; policy_yaml ALLOW frontend; policy_yaml DENY frontend; } > "$CONF/web.yaml.new" &&
@@ -69,7 +73,8 @@ expect_eq "DENY wins over ALLOW" 10 "$(errcount "$out" EPERM)"
 svc_yaml > "$CONF/web.yaml.new" && mv "$CONF/web.yaml.new" "$CONF/web.yaml"
 wait_log "config applied" 4
 out=$(in_wl intruder "$E2E/lbclient" -n 10 127.100.0.10 80)
-expect_eq "policies removed: intruder connects" 0 "$(field "$out" failed)"
+expect_eq "policies removed: intruder: failed" 0 "$(field "$out" failed)"
+expect_eq "policies removed: intruder connects" 10 "$(served "$out" ep1)"
 entries=$(bpftool -j map dump pinned "$PINS/maps/lb_access" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 expect_eq "lb_access emptied" 0 "$entries"
 finish

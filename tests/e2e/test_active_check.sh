@@ -45,12 +45,17 @@ start_echo ep2 -t 127.0.0.2:18080
 # web: a real HTTP service, and an endpoint that speaks no HTTP
 ( exec nsenter --net="/run/netns/$NS" "$E2E/httpsvc" --name http-ok --listen 127.0.0.3:18081 > "$TMP/httpsvc.out" 2>&1 ) &
 PIDS+=($!)
+wait_for "httpsvc http-ok listens" 30 grep -q ready "$TMP/httpsvc.out"
 start_echo not-http -t 127.0.0.4:18081
 start_agent
-sleep 0.6
+# the first probes (100 ms apart): the endpoint that speaks no HTTP fails
+# its two, and by then every endpoint has been probed twice
+not_http_ejected() { [ "$(ep_json web 127.0.0.4 health)" = ejected ]; }
+wait_for "the non-HTTP endpoint ejected by its probes" 30 not_http_ejected
 
 out=$(in_cg "$E2E/lbclient" -n 20 127.100.0.10 80)
 expect_eq "tcp checks pass: ep1" 10 "$(field "$out" x ep1)"
+expect_eq "tcp checks pass: ep2" 10 "$(field "$out" x ep2)"
 expect_eq "http check: the non-HTTP endpoint" ejected "$(ep_json web 127.0.0.4 health)"
 expect_eq "http check: the HTTP endpoint" healthy "$(ep_json web 127.0.0.3 health)"
 expect_eq "http check: ejection reason" "active health check failed" "$(ep_json web 127.0.0.4 reason)"
@@ -66,4 +71,5 @@ kill -USR2 "$EP1"            # accepting again
 wait_log "endpoint 127.0.0.1:18080 restored: active health check passed 2 times"
 out=$(in_cg "$E2E/lbclient" -n 20 127.100.0.10 80)
 expect_eq "restored: ep1" 10 "$(field "$out" x ep1)"
+expect_eq "restored: ep2" 10 "$(field "$out" x ep2)"
 finish

@@ -45,16 +45,17 @@ expect_eq "roundRobin ep3" 200 "$(field "$out" x ep3)"
 # least connections: 30 connections held open arrive 10/10/10, because each
 # new one goes to the endpoint with the fewest established
 exec 7> >(in_cg "$E2E/lbclient" -k -n 30 127.100.0.3 80 > "$TMP/lc.out")
-for _ in $(seq 100); do grep -q peer_mismatch "$TMP/lc.out" 2>/dev/null && break; sleep 0.05; done
+wait_client "$TMP/lc.out"
 out=$(cat "$TMP/lc.out")
 for i in 1 2 3; do expect_eq "leastConnections held ep$i" 10 "$(field "$out" x "ep$i")"; done
 active=$(curl -sf "http://$API/api/v1/services/lc" | grep -o '"connectionsActive":[0-9]*' | cut -d: -f2 | tr '\n' ' ' | sed 's/ $//')
 expect_eq "sockops active counts while held" "10 10 10" "$active"
-# with ep1..3 holding 10 each, closing the held ones and holding 6 on a fresh run
+# closing the held ones: sockops counts them down
 exec 7>&-
-sleep 0.3
-active=$(curl -sf "http://$API/api/v1/services/lc" | grep -o '"connectionsActive":[0-9]*' | cut -d: -f2 | tr '\n' ' ' | sed 's/ $//')
-expect_eq "sockops active counts after close" "0 0 0" "$active"
+lc_active() { curl -sf "http://$API/api/v1/services/lc" | grep -o '"connectionsActive":[0-9]*' | cut -d: -f2 | tr '\n' ' ' | sed 's/ $//'; }
+lc_idle() { [ "$(lc_active)" = "0 0 0" ]; }
+wait_for "sockops active counts back to 0" 30 lc_idle
+expect_eq "sockops active counts after close" "0 0 0" "$(lc_active)"
 
 # maglev: a client's source address always maps to the same endpoint, and
 # 250 sources spread over the three

@@ -3,8 +3,9 @@
 # Request metrics end to end: a client calls a service with a known 20 ms
 # service time through the agent. /metrics passes `promtool check metrics`;
 # a real Prometheus server scrapes the agent and answers PromQL on the
-# histogram; the latency API's p50 is within 2 ms of 20 ms; the CLI prints
-# the service; OTLP metrics reach a test receiver. Sampling keeps only a few
+# histogram; the latency API's p50 is the median of what the service itself
+# measured for its requests (about 20 ms, more on a busy machine); the CLI
+# prints the service; OTLP metrics reach a test receiver. Sampling keeps only a few
 # traces: metrics count every request anyway.
 . "$(dirname "$0")/lib.sh"
 setup_base
@@ -35,16 +36,42 @@ YAML
 "$E2E/otlp_receiver" --port "$RECV_PORT" --metrics-out "$TMP/metrics.jsonl" > /dev/null 2> "$TMP/receiver.err" &
 PIDS+=($!)
 ( echo $BASHPID > "$CG/web/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
-	"$E2E/httpsvc" --name web --listen 127.0.0.1:18300 --delay-ms 20 ) > "$TMP/web.out" 2>&1 &
+	"$E2E/httpsvc" --name web --listen 127.0.0.1:18300 --delay-ms 20 --timing ) > "$TMP/web.out" 2>&1 &
 PIDS+=($!)
 start_agent
-sleep 0.3
+wait_for "httpsvc web listens" 30 grep -q ready "$TMP/web.out"
 urls=$(for i in $(seq $N); do printf 'http://127.100.3.1/api/v1/items/%d ' "$i"; done)
 ( echo $BASHPID > "$CG/client/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
 	curl -s -o /dev/null -w '%{http_code}\n' $urls ) > "$TMP/codes" 2>&1
 expect_eq "requests answered 200" "$N" "$(grep -c '^200$' "$TMP/codes")"
-sleep 1.5 # spans are held briefly for late partners
-
+# what the service measured itself ("request GET PATH 200 WIRE_US APP_US":
+# from its socket's timestamps of the request's first byte in and the
+# response's last byte out): its 40th, 50th and 60th percentiles, and the
+# histogram buckets (OpenTelemetry's defaults, ms) the 40th and 60th fall in
+python3 - "$TMP/web.out" > "$TMP/measured" <<'PY'
+import sys
+us = sorted(int(l.split()[4]) for l in open(sys.argv[1])
+            if l.startswith("request ") and int(l.split()[4]) >= 0)
+b = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, 1e9]
+pct = lambda q: us[min(len(us) - 1, int(q * len(us)))] if us else -1
+lo = max(x for x in b if x * 1000 < pct(0.4))
+hi = min(x for x in b if x * 1000 >= pct(0.6))
+print(len(us), pct(0.4), pct(0.5), pct(0.6), lo, int(hi))
+PY
+read -r m_n m_p40 m_p50 m_p60 m_blo m_bhi < "$TMP/measured"
+log "the service's own times: p40 $m_p40 us, p50 $m_p50 us, p60 $m_p60 us (buckets ${m_blo}..${m_bhi} ms)"
+expect_eq "requests the service timed itself" "$N" "$m_n"
+expect_range "the service's own median (us): at least its 20 ms delay" 20000 10000000 "$m_p50"
+# a p50 in us agrees with the service's own times within the sketch's 1%
+# and the 1 ms by which a tracer's and a socket's timestamps may differ
+p50_lo=$(( m_p40 * 99 / 100 - 1000 )) p50_hi=$(( m_p60 * 101 / 100 + 1000 ))
+# spans are held briefly for late partners: until every request is counted
+web_count() {
+	curl -sf "http://$API/metrics" |
+		awk '/^http_server_request_duration_seconds_count\{/ && /service_name="web"/ { s += $2 } END { print s + 0 }'
+}
+all_counted() { [ "$(web_count)" -ge "$N" ]; }
+wait_for "every request in the histogram" 30 all_counted
 curl -sf "http://$API/metrics" > "$TMP/metrics.txt"
 if promtool check metrics < "$TMP/metrics.txt" > "$TMP/promtool.out" 2>&1; then
 	pass "promtool check metrics"
@@ -86,12 +113,17 @@ expect_eq "PromQL $q" "$N" "$got"
 q='histogram_quantile(0.5, sum by (le) (http_server_request_duration_seconds_bucket{service_name="web"}))'
 p50=$(curl -sf -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$q" |
 	python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1]) * 1000) if r else -1)')
-expect_range "PromQL histogram_quantile(0.5) in ms (buckets 10..25 ms)" 10 25 "$p50"
+expect_range "PromQL histogram_quantile(0.5) in ms (the service's own median's buckets)" "$m_blo" "$m_bhi" "$p50"
 
 # deploy/dashboards/bpfmesh.json: every query is valid PromQL for this
 # Prometheus, and the request panels show the service (rate() wants two
-# scrapes of a series: a few more seconds of 1 s scrapes)
-sleep 3
+# scrapes of a series: until it answers for the service)
+rate_q='sum(rate(http_server_request_duration_seconds_count{service_name="web"}[1m]))'
+has_rate() {
+	curl -sf -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$rate_q" |
+		python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["data"]["result"] else 1)' 2>/dev/null
+}
+wait_for "Prometheus has a rate for web" 60 has_rate
 python3 - "$ROOT/deploy/dashboards/bpfmesh.json" "127.0.0.1:$PROM_PORT" > "$TMP/dash.out" <<'PY'
 import json, sys, urllib.parse, urllib.request
 dash = json.load(open(sys.argv[1]))
@@ -116,12 +148,12 @@ PY
 expect_eq "dashboard queries Prometheus rejects" 0 "$(awk '$1 == "invalid" { print $2 }' "$TMP/dash.out")"
 expect_eq "dashboard request panels without data" 0 "$(awk '$1 == "empty" && NF == 2 { print $2 }' "$TMP/dash.out")"
 
-# the latency API: p50 within 2 ms of the service's 20 ms
+# the latency API: p50 as the service measured it
 api_p50=$(curl -sf "http://$API/api/v1/services/web/latency?window=60s" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 print(int(d["server"]["p50Ms"] * 1000))')
-expect_range "API p50 of web (us)" 18000 22000 "$api_p50"
+expect_range "API p50 of web (us)" "$p50_lo" "$p50_hi" "$api_p50"
 lat=$(curl -sf "http://$API/api/v1/services/web/latency?window=60s" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
@@ -139,8 +171,8 @@ cli_p50=$("$BIN" services --agent "$API" --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 s = [x for x in d["services"] if x["name"] == "web"][0]
-print(int(s["latency"]["server"]["p50Ms"]))')
-expect_range "bpfmesh services --json p50 (ms)" 18 22 "$cli_p50"
+print(int(s["latency"]["server"]["p50Ms"] * 1000))')
+expect_range "bpfmesh services --json p50 (us)" "$p50_lo" "$p50_hi" "$cli_p50"
 
 # OTLP metrics: the histogram arrives at the receiver with every request
 for _ in $(seq 20); do

@@ -25,7 +25,8 @@ write_conf 1 2 3
 for i in 1 2 3 4; do start_echo "ep$i" -t "127.0.0.$i:18080"; done
 start_agent
 
-in_cg "$E2E/lbclient" -T 3 127.100.0.10 80 > "$TMP/during.out" &
+# long enough for both reloads to land in it, even on a busy machine
+in_cg "$E2E/lbclient" -T 6 127.100.0.10 80 > "$TMP/during.out" &
 PIDS+=($!)
 sleep 0.7
 write_conf 1 2 3 4      # add ep4

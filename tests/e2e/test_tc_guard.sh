@@ -25,6 +25,7 @@ for n in "$POD:10.80.1" "$CLI:10.80.2"; do
 done
 ( exec nsenter --net="/run/netns/$POD" "$E2E/echosrv" pod -t 10.80.1.2:8080 > "$TMP/pod.out" 2>&1 ) &
 POD_PID=$!; PIDS+=($POD_PID)
+wait_for "the pod's echosrv listens" 30 grep -q ready "$TMP/pod.out"
 start_echo local -t 127.0.0.1:8080
 cat > "$CONF/svc.yaml" <<YAML
 apiVersion: bpfmesh.io/v1alpha1
@@ -65,17 +66,17 @@ mkfifo "$TMP/go"; exec 9<>"$TMP/go"
 in_cli timeout 20 bash -c 'exec 3<>/dev/tcp/10.80.1.2/8080; read -r l <&3; echo "first $l";
 	read -r _; echo ping >&3; read -r l <&3; echo "after $l"' < "$TMP/go" > "$TMP/flow.out" 2>&1 &
 FLOW=$!; PIDS+=($FLOW)
-sleep 0.3
+wait_for "the held flow is established" 30 grep -q '^first pod$' "$TMP/flow.out"
 
 # the pod stops accepting (without dying): one refused connect through the
 # service address ejects it
 kill -USR1 "$POD_PID"
-sleep 0.2
+wait_for "the pod closed its listener" 30 grep -q '^closed$' "$TMP/pod.out"
 out=$(in_cg "$E2E/lbclient" -n 4 127.100.0.10 80)
 expect_eq "through the VIP: one refused connect" 1 "$(errcount "$out" ECONNREFUSED)"
 expect_eq "pod endpoint" ejected "$(ep_json web 10.80.1.2 health)"
 kill -USR2 "$POD_PID"     # accepting again, but still ejected for 60 s
-sleep 0.2
+wait_for "the pod listens again" 30 grep -q '^open$' "$TMP/pod.out"
 
 out=$(in_cli "$E2E/lbclient" -w 500 -n 3 10.80.1.2 8080)
 expect_eq "ejected: direct SYNs from the client namespace dropped (timeouts)" 3 "$(errcount "$out" ETIMEDOUT)"

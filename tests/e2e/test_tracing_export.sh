@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Tracing without keep-alive, an incoming W3C traceparent, and a collector
 # that fails: answering 503 twice loses nothing; down, the agent keeps
-# running, retries, and counts what it could not deliver.
+# running, retries, counts what it could not deliver, and keeps its queue
+# bounded when more comes than it holds.
 . "$(dirname "$0")/lib.sh"
 setup_base
 RECV_PORT=$((API_PORT + 1))
@@ -34,7 +35,7 @@ RECV=$!; PIDS+=($RECV)
 	"$E2E/httpsvc" --name web --listen 127.0.0.1:18110 ) > "$TMP/web.out" 2>&1 &
 PIDS+=($!)
 start_agent
-sleep 0.3
+wait_for "httpsvc web listens" 30 grep -q ready "$TMP/web.out"
 client() { ( echo $BASHPID > "$CG/client/cgroup.procs" && exec nsenter --net="/run/netns/$NS" "$@" ); }
 
 # 10 requests, a new connection each; the first from outside the mesh (no
@@ -68,5 +69,20 @@ done
 expect_range "failed deliveries counted while the collector is down" 3 1000 "$(tstat 't["requestsFailed"]')"
 expect_eq "agent still healthy" 200 "$(api_curl -s -o /dev/null -w '%{http_code}' "http://$API/healthz")"
 expect_eq "spans still recorded for the API" 5 "$(api_curl -sf "http://$API/api/v1/traces?service=web&limit=100" | grep -o '"url.path":"/down/[0-9]"' | wc -l)"
-expect_eq "queue within its capacity" True "$(tstat 't["queueLength"] <= t["queueCapacity"]')"
+# overflow: as many requests as the queue holds spans, two spans each (the
+# service's SERVER and curl's CLIENT), on one connection: more than the
+# queue and the batch in hand together; what does not fit is refused and
+# counted, and the queue never grows past its capacity
+cap=$(tstat 't["queueCapacity"]')
+urls=$(for i in $(seq "$cap"); do printf 'http://127.100.1.1/full/%d ' "$i"; done)
+client curl -s -o /dev/null -w '%{http_code}\n' $urls > "$TMP/full.codes"
+expect_eq "overflow requests answered" "$cap" "$(grep -c '^200$' "$TMP/full.codes")"
+queue_refused() { [ "$(tstat 't["dropped"]["queue_full"]')" -gt 0 ]; }
+wait_for "spans refused by the full queue" 30 queue_refused
+tstat 't' > "$TMP/otlp.stats"
+log "exporter while the collector is down: $(cat "$TMP/otlp.stats")"
+expect_range "spans refused by the full queue (dropped.queue_full)" 1 1000000 "$(tstat 't["dropped"]["queue_full"]')"
+expect_eq "queue at most its capacity ($cap) after the overflow" True "$(tstat 't["queueLength"] <= t["queueCapacity"]')"
+expect_range "spans taken into the queue" "$cap" 1000000 "$(tstat 't["submitted"]')"
+expect_eq "agent healthy after the overflow" 200 "$(api_curl -s -o /dev/null -w '%{http_code}' "http://$API/healthz")"
 finish

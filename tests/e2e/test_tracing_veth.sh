@@ -73,7 +73,8 @@ svc users --upstream 10.78.3.2:8080
 svc gateway --upstream 10.78.2.2:8080
 start_agent
 wait_log "HTTP capture attached to bmv${ID}4"
-sleep 0.3
+svcs_ready() { grep -q ready "$TMP/gateway.out" && grep -q ready "$TMP/users.out" && grep -q ready "$TMP/orders.out"; }
+wait_for "the three services listen" 30 svcs_ready
 urls=$(for i in $(seq $N); do printf 'http://10.78.1.2:8080/api/v1/users/%d ' "$i"; done)
 in_pod client curl -s -o /dev/null -w '%{http_code}\n' $urls > "$TMP/codes" 2>&1
 for i in $(seq $M); do

@@ -15,10 +15,11 @@ for p in 1 2; do
 	ip -n "$ns" link set eth0 up
 	ip -n "$ns" link set lo up
 	ip -n "$ns" route add default via "10.77.$p.1"
-	nsenter --net="/run/netns/$ns" "$E2E/echosrv" "pod$p" -t "10.77.$p.2:8080" > "$TMP/pod$p.out" 2>&1 &
+	( exec nsenter --net="/run/netns/$ns" "$E2E/echosrv" "pod$p" -t "10.77.$p.2:8080" > "$TMP/pod$p.out" 2>&1 ) &
 	PIDS+=($!)
 done
-sleep 0.3
+pods_ready() { grep -q ready "$TMP/pod1.out" && grep -q ready "$TMP/pod2.out"; }
+wait_for "the pods' echosrv listen" 30 pods_ready
 cat > "$CONF/svc.yaml" <<YAML
 apiVersion: bpfmesh.io/v1alpha1
 kind: Service

@@ -44,6 +44,21 @@ static inline uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static inline int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of n durations (sorts them): one preemption of the caller on a
+ * busy machine, or under a sanitizer, moves the slowest call, not this. */
+static inline uint64_t median_ns(uint64_t *d, size_t n)
+{
+	qsort(d, n, sizeof(*d), cmp_u64);
+	return d[(n - 1) / 2];
+}
+
 /* Polls until the predicate holds or ms pass. */
 #define WAIT_UNTIL(cond, ms)                                                                       \
 	do {                                                                                       \
