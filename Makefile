@@ -38,7 +38,7 @@ E2E_SRCS   := $(wildcard tests/e2e/*.c)
 E2E_BINS   := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(E2E_SRCS))
 HDRS       := $(wildcard agent/*/*.h bpf/*.h bpf/lib/*.h exporters/*.h)
 
-.PHONY: all deps vmlinux test test-unit test-unit-asan test-bpf test-e2e demo bench check clean
+.PHONY: all deps vmlinux test test-unit test-unit-asan test-bpf test-e2e test-kernels demo bench check clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -129,6 +129,16 @@ test-unit-asan:
 test-e2e: all
 	@tests/e2e/run.sh
 
+# The guest's per-program load matrix (tests/kernels/progload.c): libbpf only.
+$(BUILD)/tests/kernels/progload: tests/kernels/progload.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf)
+
+# Debian 12's packaged kernels (6.1, 6.12), fetched with apt and cached, each
+# booted in qemu with the agent in an initramfs (tests/kernels/README.md).
+test-kernels: all $(BUILD)/tests/kernels/progload $(BPF_OBJS)
+	@BUILD=$(BUILD) tests/kernels/run.sh
+
 test: deps
 	@tests/run-all.sh
 
@@ -139,7 +149,7 @@ bench: deps all
 	bench/run.sh
 
 check:
-	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS)
+	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS) $(wildcard tests/kernels/*.c)
 	cppcheck --quiet --error-exitcode=1 --enable=warning -Iagent -I. agent exporters
 	tests/check_layers.sh
 	@# one license for the kernel code (SPDX, the object's license string) and
