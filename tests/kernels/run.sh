@@ -377,13 +377,17 @@ done
 echo
 printf '%-22s %-13s %-6s %s\n' kernel check result "what happened (known failures: and what tests/kernels/expect says)"
 awk -F'\t' '{ printf "%-22s %-13s %-6s %s\n", $1, $2, $3, $4; if ($5 != "" && $5 != $4) printf "%-22s %-13s %-6s expected: %s\n", "", "", "", $5 }' "$ROWS"
-echo
-echo "programs (each loaded alone, CONFIG_HZ from clock_getres):"
+header="programs that load (progload, run where a check failed; CONFIG_HZ from clock_getres):"
 for l in $LABELS; do
 	p=$OUT/$l/programs.txt
 	[ -s "$p" ] || continue
+	[ -n "$header" ] && printf '\n%s\n' "$header"
+	header=""
 	echo "  $l: $(grep -c ' ok$' "$p") of $(wc -l < "$p") load"
-	grep ' fail ' "$p" | sed 's/^PROG kernel=[^ ]* object=\([^ ]*\) prog=\([^ ]*\) type=[^ ]* ms=[^ ]* fail /    \1 \2: /'
+	# one line per object and reason: a missing kfunc fails every program
+	grep ' fail ' "$p" | sed 's/^PROG kernel=[^ ]* object=\([^ ]*\) prog=\([^ ]*\) type=[^ ]* ms=[^ ]* fail /\1\t\2\t/; s/ reason=/: /' |
+		awk -F'\t' '{ k = $1 "\t" $3; if (!(k in p)) o[n++] = k; p[k] = p[k] (p[k] == "" ? "" : " ") $2 }
+			END { for (i = 0; i < n; i++) { split(o[i], a, "\t"); printf "    %s %s: %s\n", a[1], p[o[i]], a[2] } }'
 done
 echo
 echo "timing (seconds):"
