@@ -39,7 +39,7 @@ E2E_BINS   := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(E2E_SRCS))
 HDRS       := $(wildcard agent/*/*.h bpf/*.h bpf/lib/*.h exporters/*.h)
 
 .PHONY: all deps vmlinux test test-unit test-unit-asan test-unit-ubsan test-bpf test-e2e \
-	test-e2e-ubsan demo bench check clean fuzz fuzz-build test-fuzz
+	test-e2e-ubsan test-kernels demo bench check clean fuzz fuzz-build test-fuzz
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -150,6 +150,16 @@ test-e2e-ubsan:
 	@$(UBSAN_MAKE) all
 	@tests/e2e/run-ubsan.sh
 
+# The guest's per-program load matrix (tests/kernels/progload.c): libbpf only.
+$(BUILD)/tests/kernels/progload: tests/kernels/progload.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf)
+
+# Debian 12's packaged kernels (6.1, 6.12), fetched with apt and cached, each
+# booted in qemu with the agent in an initramfs (tests/kernels/README.md).
+test-kernels: all $(BUILD)/tests/kernels/progload $(BPF_OBJS)
+	@BUILD=$(BUILD) tests/kernels/run.sh
+
 test: deps
 	@tests/run-all.sh
 
@@ -206,7 +216,8 @@ test-fuzz: fuzz-build
 	@tests/fuzz/run.sh --ci 15 $(FUZZ)
 
 check:
-	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS) $(FUZZ_SRCS) tests/fuzz/*.h
+	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS) $(FUZZ_SRCS) tests/fuzz/*.h \
+		$(wildcard tests/kernels/*.c)
 	cppcheck --quiet --error-exitcode=1 --enable=warning -Iagent -I. agent exporters
 	tests/check_layers.sh
 	@# one license for the kernel code (SPDX, the object's license string) and

@@ -7,6 +7,11 @@
 # end-to-end tests on the real kernel, and the same with the agent and CLI
 # built with clang's UBSan. Every stage runs even when an earlier one failed;
 # the last line sums them up.
+# tests, unit tests under AddressSanitizer and UndefinedBehaviorSanitizer,
+# in-kernel program tests (BPF_PROG_TEST_RUN), end-to-end tests on the real
+# kernel, and the agent on Debian 12's own kernels in qemu (make test-kernels,
+# a few minutes under software emulation). Every stage runs even when an
+# earlier one failed; the last line sums them up.
 set -u
 cd "$(dirname "$0")/.."
 # E2E_ONLY narrows the end-to-end stage to some tests: a CI run that
@@ -18,8 +23,12 @@ if [ -n "${E2E_ONLY:-}" ]; then
 	fi
 	echo "=== E2E_ONLY=$E2E_ONLY: only the end-to-end tests whose name contains it run"
 fi
-mkdir -p build
-rm -f build/test-counts build/test-skips
+# each suite appends "passed failed" to TEST_COUNTS (skips to TEST_SKIPS), in
+# the build directory so that runs in different ones do not mix
+out="${BUILD:-build}"
+mkdir -p "$out"
+export TEST_COUNTS="$out/test-counts" TEST_SKIPS="$out/test-skips"
+rm -f "$TEST_COUNTS" "$TEST_SKIPS"
 status=0
 stage() {
 	echo "=== $1"
@@ -38,9 +47,10 @@ stage fuzz make -s test-fuzz
 stage bpf make -s test-bpf
 stage e2e make -s test-e2e
 stage e2e-ubsan make -s test-e2e-ubsan
+stage kernels make -s test-kernels # Debian 12's 6.1 and 6.12 in qemu
 passed=0 failed=0
-while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < build/test-counts
+while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < "$TEST_COUNTS"
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1 # a stage that failed before counting
-skipped=$(awk '{ s += $1 } END { print s + 0 }' build/test-skips 2>/dev/null || echo 0)
+skipped=$(awk '{ s += $1 } END { print s + 0 }' "$TEST_SKIPS" 2>/dev/null || echo 0)
 echo "total: $passed passed, $failed failed$([ "$skipped" -gt 0 ] && echo ", $skipped skipped")$([ -n "${E2E_ONLY:-}" ] && echo " (E2E_ONLY=$E2E_ONLY)")"
 exit $status

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Run the cmocka unit test binaries given as arguments; print one summary
 # line and record the counts for tests/run-all.sh (skips apart, in
-# build/test-skips). A test that skipped (cmocka's skip()) ran nothing: under
+# $TEST_SKIPS, build/test-skips by default). A test that skipped (cmocka's skip()) ran nothing: under
 # CI=true it counts as failed, elsewhere the summary line says how many.
 set -u
 passed=0 failed=0 skipped=0
@@ -21,8 +21,8 @@ if [ "${CI:-}" = true ]; then
 	skipped=0
 fi
 mkdir -p build
-echo "$passed $failed" >> build/test-counts
-echo "$skipped" >> build/test-skips
+echo "$passed $failed" >> "${TEST_COUNTS:-build/test-counts}"
+echo "$skipped" >> "${TEST_SKIPS:-build/test-skips}"
 summary="unit: $passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"

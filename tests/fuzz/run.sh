@@ -60,7 +60,7 @@ for n in "${names[@]}"; do
 done
 if [ $ci -eq 1 ]; then
 	mkdir -p build
-	echo "$passed $failed" >>build/test-counts
+	echo "$passed $failed" >>"${TEST_COUNTS:-build/test-counts}"
 fi
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
