@@ -111,6 +111,41 @@ static void put_docs(const char *dir, const char *name, ...)
 	free(text);
 }
 
+/* The same objects as a file: the in-memory sources joined into dir/name. */
+static void put_sources(const char *dir, const char *name, const struct cfg_source *mem, int n)
+{
+	char *text = NULL, *more;
+
+	for (int i = 0; i < n; i++) {
+		assert_int_not_equal(asprintf(&more, "%s%s%.*s", text ? text : "",
+					      text ? "---\n" : "", (int)mem[i].len, mem[i].text),
+				     -1);
+		free(text);
+		text = more;
+	}
+	put(dir, name, text ? text : "");
+	free(text);
+}
+
+/* A whole file's text, for an in-memory source. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
 /* ---- loading and expectations ---- */
 
 #define SRC(n, t)                                                                                  \
@@ -583,11 +618,15 @@ static void test_slice_conditions(void **state)
 	};
 	struct loaded l;
 
-	(void)state;
-	load(&l, NULL, mem, 3);
-	expect_ok(&l, NULL, NONE);
-	expect_endpoints(service(l.cfg, "t", "s"), MSGS("10.0.0.1", "10.0.0.2", "fd00::1"));
-	unload(&l);
+	for (int in_file = 0; in_file < 2; in_file++) {
+		if (in_file)
+			put_sources(*state, "c.yaml", mem, 3);
+		load(&l, in_file ? *state : NULL, mem, in_file ? 0 : 3);
+		expect_ok(&l, NULL, NONE);
+		expect_endpoints(service(l.cfg, "t", "s"), MSGS("10.0.0.1", "10.0.0.2", "fd00::1"));
+		assert_int_equal(service(l.cfg, "t", "s")->meta.origin.memory, !in_file);
+		unload(&l);
+	}
 }
 
 /* A single-port service takes each slice's number for a named port; a
@@ -621,7 +660,6 @@ static void test_named_target_ports(void **state)
 	const struct cfg_service *s;
 	struct loaded l;
 
-	(void)state;
 	load(&l, NULL, mem, 7);
 	expect_ok(&l, NULL, NONE);
 	s = service(l.cfg, "t", "m");
@@ -638,6 +676,21 @@ static void test_named_target_ports(void **state)
 		 "port): its endpoints are left out",
 		 "EndpointSlice t/one-2 (k8s:EndpointSlice/t/one-2:1:1): no port \"\" "
 		 "(TCP): its endpoints are left out"));
+	unload(&l);
+
+	/* the same objects in a file */
+	put_sources(*state, "c.yaml", mem, 7);
+	load(&l, *state, NULL, 0);
+	expect_ok(&l, NULL, NONE);
+	expect_endpoints(service(l.cfg, "t", "m"), MSGS("10.1.0.1", "10.1.0.2", "10.1.0.3"));
+	expect_endpoints(service(l.cfg, "t", "one"), MSGS("10.1.1.1"));
+	expect_skipped(
+	    l.cfg, *state,
+	    MSGS("EndpointSlice t/m-3 (@/c.yaml:26:1): its ports are not the other "
+		 "EndpointSlices' (a multi-port service has one targetPort per port): its "
+		 "endpoints are left out",
+		 "EndpointSlice t/one-2 (@/c.yaml:51:1): no port \"\" (TCP): its "
+		 "endpoints are left out"));
 	unload(&l);
 }
 
@@ -830,6 +883,8 @@ static void test_lb_policy(void **state)
 #define OWNER(kind, name) "{apiVersion: apps/v1, kind: " kind ", name: " name ", controller: true}"
 #define RUNNING "{phase: Running}"
 
+static void expect_pod_owners(const struct mesh_config *cfg);
+
 /* A pod's service name: app.kubernetes.io/name, else app, else its owner
  * (a ReplicaSet resolved to its Deployment), else its own name. */
 static void test_pod_owners(void **state)
@@ -863,15 +918,25 @@ static void test_pod_owners(void **state)
 		    "{phase: Running, podIP: 10.244.1.9}")),
 	    SRC("k8s:Pod/shop/bare", POD("shop", "bare", "{app: \"\"}", "[]", RUNNING)),
 	};
-	const struct cfg_workload *w;
 	struct loaded l;
 
-	(void)state;
-	load(&l, NULL, mem, 7);
-	expect_ok(&l, NULL, NONE);
-	assert_int_equal(l.cfg->n_workloads, 6);
+	for (int in_file = 0; in_file < 2; in_file++) {
+		if (in_file)
+			put_sources(*state, "c.yaml", mem, 7);
+		load(&l, in_file ? *state : NULL, mem, in_file ? 0 : 7);
+		expect_ok(&l, NULL, NONE);
+		expect_pod_owners(l.cfg);
+		unload(&l);
+	}
+}
 
-	w = workload(l.cfg, "shop", "web-5d4f8-abcde");
+static void expect_pod_owners(const struct mesh_config *cfg)
+{
+	const struct cfg_workload *w;
+
+	assert_int_equal(cfg->n_workloads, 6);
+
+	w = workload(cfg, "shop", "web-5d4f8-abcde");
 	assert_true(w->meta.origin.discovered);
 	assert_string_equal(w->service, "shop-web");
 	assert_int_equal(w->service_idx, -1);
@@ -891,29 +956,70 @@ static void test_pod_owners(void **state)
 	assert_addr(&w->addrs[1], "fd00::5");
 
 	/* no ReplicaSet among the sources: the pod-template-hash cut off */
-	w = workload(l.cfg, "shop", "api-6b7c9d-xyz12");
+	w = workload(cfg, "shop", "api-6b7c9d-xyz12");
 	assert_string_equal(w->owner_kind, "Deployment");
 	assert_string_equal(w->owner_name, "api");
 	assert_string_equal(w->service, "api");
 	assert_int_equal(w->n_addrs, 0);
-	w = workload(l.cfg, "shop", "odd-rs-q1");
+	w = workload(cfg, "shop", "odd-rs-q1");
 	assert_string_equal(w->owner_kind, "ReplicaSet");
 	assert_string_equal(w->service, "odd-rs");
-	w = workload(l.cfg, "shop", "db-0");
+	w = workload(cfg, "shop", "db-0");
 	assert_string_equal(w->owner_kind, "StatefulSet");
 	assert_string_equal(w->owner_name, "db");
 	assert_string_equal(w->service, "db");
 	/* the controller among the owners */
-	w = workload(l.cfg, "kube-system", "agent-x7");
+	w = workload(cfg, "kube-system", "agent-x7");
 	assert_string_equal(w->owner_kind, "DaemonSet");
 	assert_string_equal(w->service, "node-agent");
 	assert_int_equal(w->n_addrs, 1);
 	assert_addr(&w->addrs[0], "10.244.1.9");
 	/* an empty app label is no name */
-	w = workload(l.cfg, "shop", "bare");
+	w = workload(cfg, "shop", "bare");
 	assert_string_equal(w->owner_kind, "");
 	assert_string_equal(w->service, "bare");
-	unload(&l);
+}
+
+/* `kubectl get pod -o yaml`, as a file and as the API's object. */
+static void test_kubectl_pod(void **state)
+{
+	const char *path = DATA_DIR "/kubectl-get-pod.yaml";
+	char *text = slurp(path);
+	const struct cfg_source mem[] = {SRC("k8s:Pod/shop/web-7c9f8d6b5d-x2kqp", text)};
+	const struct cfg_workload *w;
+	struct loaded l;
+
+	(void)state;
+	for (int in_file = 0; in_file < 2; in_file++) {
+		load(&l, in_file ? path : NULL, mem, in_file ? 0 : 1);
+		expect_ok(&l, NULL, NONE);
+		assert_int_equal(l.cfg->n_workloads, 1);
+		w = workload(l.cfg, "shop", "web-7c9f8d6b5d-x2kqp");
+		assert_int_equal(w->meta.origin.memory, !in_file);
+		assert_true(w->meta.origin.discovered);
+		assert_string_equal(w->meta.origin.file,
+				    in_file ? path : "k8s:Pod/shop/web-7c9f8d6b5d-x2kqp");
+		assert_int_equal(w->meta.origin.line, 6);
+		assert_string_equal(w->service, "web");
+		assert_string_equal(w->pod_name, "web-7c9f8d6b5d-x2kqp");
+		assert_string_equal(w->pod_uid, "3f0a7c1e-0e8e-4f55-b0a1-6b8b1c9d2e70");
+		assert_string_equal(w->node_name, "kind-worker");
+		assert_string_equal(w->owner_kind, "Deployment");
+		assert_string_equal(w->owner_name, "web");
+		assert_string_equal(w->cgroup, "");
+		assert_int_equal(w->n_containers, 2);
+		assert_string_equal(w->containers[0].name, "log-shipper");
+		assert_string_equal(
+		    w->containers[0].id,
+		    "containerd://"
+		    "6c3f0e9a1b2c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6");
+		assert_string_equal(w->containers[1].name, "web");
+		assert_int_equal(w->n_addrs, 1);
+		assert_addr(&w->addrs[0], "10.244.1.17");
+		assert_int_equal(w->n_k8s_services, 0);
+		unload(&l);
+	}
+	free(text);
 }
 
 /* A pod carries the names of the Services of its namespace that select it. */
@@ -1317,12 +1423,13 @@ int main(void)
 	    cmocka_unit_test(test_api_error_names_source),
 	    cmocka_unit_test_setup_teardown(test_list_file, setup, teardown),
 	    cmocka_unit_test(test_list_memory),
-	    cmocka_unit_test(test_slice_conditions),
-	    cmocka_unit_test(test_named_target_ports),
+	    cmocka_unit_test_setup_teardown(test_slice_conditions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_named_target_ports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_endpoints, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lb_policy, setup, teardown),
-	    cmocka_unit_test(test_pod_owners),
+	    cmocka_unit_test_setup_teardown(test_pod_owners, setup, teardown),
+	    cmocka_unit_test(test_kubectl_pod),
 	    cmocka_unit_test_setup_teardown(test_pod_selectors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_cr_and_file, setup, teardown),
