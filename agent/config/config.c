@@ -50,8 +50,10 @@ static void list_files(struct cfgp_loader *ld, const char *path)
 	struct stat st;
 
 	if (stat(path, &st)) {
-		cfgp_err_raw(ld, -1, "%s: cannot open: %s", path, strerror(errno));
-		ld->io_err = -errno;
+		int err = errno;
+
+		cfgp_err_raw(ld, -1, "%s: cannot open: %s", path, strerror(err));
+		ld->io_err = -err;
 	} else if (S_ISDIR(st.st_mode)) {
 		cfgp_list_dir(ld, path);
 	} else if (strlen(path) >= CFG_PATH_MAX) {
