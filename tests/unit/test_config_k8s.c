@@ -577,6 +577,48 @@ static void test_list_memory(void **state)
 	unload(&l);
 }
 
+/* `kubectl get pods -A -o yaml` of a big cluster is large, not costly: the
+ * bound on a document's walk counts what aliases add to it, not its nodes. */
+static void test_big_list(void **state)
+{
+	const char *dir = *state;
+	char *pod = slurp(DATA_DIR "/kubectl-get-pod.yaml"), *text, *item, *p;
+	size_t cap = 600 * (strlen(pod) + 600), o = 0;
+	struct loaded l;
+	int i;
+
+	/* the pod as a List item: every line indented by two, the first "- " */
+	text = malloc(cap);
+	assert_non_null(text);
+	o += (size_t)snprintf(text + o, cap - o, "apiVersion: v1\nkind: List\nitems:\n");
+	for (i = 0; i < 500; i++) {
+		bool first = true;
+
+		item = strdup(pod);
+		assert_non_null(item);
+		for (p = strtok(item, "\n"); p; p = strtok(NULL, "\n")) {
+			if (p[0] == '#')
+				continue;
+			if (!strncmp(p, "  name: web-7c9f8d6b5d-x2kqp", 28))
+				o += (size_t)snprintf(text + o, cap - o, "    name: pod-%d\n", i);
+			else
+				o += (size_t)snprintf(text + o, cap - o, "%s%s\n",
+						      first ? "- " : "  ", p);
+			first = false;
+		}
+		free(item);
+	}
+	put(dir, "pods.yaml", text);
+	load(&l, dir, NULL, 0);
+	expect_ok(&l, dir, NONE);
+	assert_int_equal(l.cfg->n_workloads, 500);
+	assert_string_equal(l.cfg->workloads[499].meta.name, "pod-499");
+	assert_string_equal(l.cfg->workloads[499].owner_name, "web");
+	unload(&l);
+	free(text);
+	free(pod);
+}
+
 /* ---- EndpointSlices ---- */
 
 #define K8S_SVC(ns, name, spec)                                                                    \
@@ -1423,6 +1465,7 @@ int main(void)
 	    cmocka_unit_test(test_api_error_names_source),
 	    cmocka_unit_test_setup_teardown(test_list_file, setup, teardown),
 	    cmocka_unit_test(test_list_memory),
+	    cmocka_unit_test_setup_teardown(test_big_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slice_conditions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_named_target_ports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_endpoints, setup, teardown),
