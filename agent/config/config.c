@@ -1,368 +1,401 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* config.c: config_load() and friends: finding the files, reading them into
- * YAML documents, and handing out a complete set or nothing.
+/* config.c: config_load() and config_load_sources(): the sources, the passes
+ * over them, and handing out a complete set or nothing.
+ *
+ * A pass reads every source that is not left out, turns the core Kubernetes
+ * objects into configuration and checks the references. An error in a file
+ * ends it: the set is refused. An error of an in-memory object leaves that
+ * object out of the next pass; its errors become warnings. The passes stop
+ * when one has no error, which a bounded number of them reaches (an object
+ * can only fail for the lack of an object it names, CFGP_MAX_PASSES).
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "config/config_internal.h"
+#include "config/config_k8s.h"
 
-/* No real configuration comes near this; a larger file is a mistake (a log,
- * an image) and would only cost memory. */
-#define MAX_FILE_SIZE (16 << 20)
-
-static bool has_yaml_ext(const char *name)
+static int add_src(struct cfgp_run *run, const char *name, const char *text, size_t len,
+		   bool memory)
 {
-	size_t len = strlen(name);
+	struct cfgp_src *srcs;
+	char *copy = strdup(name);
 
-	return (len > 5 && !strcmp(name + len - 5, ".yaml")) ||
-	       (len > 4 && !strcmp(name + len - 4, ".yml"));
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int add_file(struct cfgp_loader *ld, const char *path)
-{
-	struct mesh_config *cfg = ld->cfg;
-	char **files, *copy;
-
-	copy = strdup(path);
-	files = realloc(cfg->files, (size_t)(cfg->n_files + 1) * sizeof(*files));
-	if (!copy || !files) {
+	srcs = realloc(run->srcs, (size_t)(run->n_srcs + 1) * sizeof(*srcs));
+	if (!copy || !srcs) {
 		free(copy);
-		if (files)
-			cfg->files = files;
-		ld->oom = true;
+		if (srcs)
+			run->srcs = srcs;
 		return -ENOMEM;
 	}
-	cfg->files = files;
-	files[cfg->n_files++] = copy;
+	run->srcs = srcs;
+	srcs[run->n_srcs++] =
+	    (struct cfgp_src){.name = copy, .text = (char *)text, .len = len, .memory = memory};
 	return 0;
 }
 
-static void io_error(struct cfgp_loader *ld, int file, const char *path, const char *what, int err)
+void cfgp_add_file(struct cfgp_loader *ld, const char *path)
 {
-	cfgp_err_raw(ld, file, "%s: %s: %s", path, what, strerror(err));
-	if (!ld->io_err)
-		ld->io_err = -err;
-}
-
-/* Hidden entries are skipped: a Kubernetes ConfigMap volume keeps its real
- * files in "..data" and editors keep their swap files there too. */
-static void list_dir(struct cfgp_loader *ld, const char *dir)
-{
-	struct dirent *de;
-	struct stat st;
-	char **names = NULL, **tmp, path[CFG_PATH_MAX];
-	size_t n = 0, i;
-	bool slash = dir[0] && dir[strlen(dir) - 1] == '/';
-	DIR *d;
-
-	d = opendir(dir);
-	if (!d) {
-		io_error(ld, -1, dir, "cannot open", errno);
-		return;
-	}
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || !has_yaml_ext(de->d_name))
-			continue;
-		tmp = realloc(names, (n + 1) * sizeof(*names));
-		if (!tmp) {
-			ld->oom = true;
-			break;
-		}
-		names = tmp;
-		if (!(names[n] = strdup(de->d_name))) {
-			ld->oom = true;
-			break;
-		}
-		n++;
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_str);
-
-	for (i = 0; i < n && !ld->oom; i++) {
-		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", dir, slash ? "" : "/",
-				     names[i]) >= sizeof(path)) {
-			io_error(ld, -1, names[i], "cannot open", ENAMETOOLONG);
-			continue;
-		}
-		/* stat, not lstat: ConfigMap entries are symlinks to the real files. */
-		if (!stat(path, &st) && !S_ISREG(st.st_mode))
-			continue;
-		add_file(ld, path);
-	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-static char *read_file(struct cfgp_loader *ld, int file, size_t *len)
-{
-	const char *path = ld->cfg->files[file];
-	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
-	ssize_t r;
-	int fd;
-
-	/* non-blocking: a FIFO or a device must not hang the agent or
-	 * `bpfmesh validate`; it is refused below */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		io_error(ld, file, path, "cannot open", errno);
-		return NULL;
-	}
-	if (fstat(fd, &st)) {
-		io_error(ld, file, path, "cannot read", errno);
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		cfgp_err_raw(ld, file, "%s: not a regular file", path);
-		if (!ld->io_err)
-			ld->io_err = -EINVAL;
-		goto fail;
-	}
-	if (st.st_size > MAX_FILE_SIZE) {
-		io_error(ld, file, path, "cannot read", EFBIG);
-		goto fail;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
+	if (add_src(ld->run, path, NULL, 0, false))
 		ld->oom = true;
-		goto fail;
-	}
-	/* Read to the end rather than trust st_size: the file may be growing. */
-	while (got < (size_t)st.st_size) {
-		r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			io_error(ld, file, path, "cannot read", errno);
-			goto fail;
-		}
-		if (!r)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*len = got;
-	return buf;
-fail:
-	free(buf);
-	close(fd);
-	return NULL;
-}
-
-/* libyaml's reader errors carry a byte offset instead of a line and column. */
-static struct cfgp_mark offset_mark(int file, const char *buf, size_t len, size_t off)
-{
-	struct cfgp_mark m = {.file = file, .line = 1, .column = 1};
-	size_t i;
-
-	for (i = 0; i < off && i < len; i++) {
-		if (buf[i] == '\n') {
-			m.line++;
-			m.column = 1;
-		} else {
-			m.column++;
-		}
-	}
-	return m;
-}
-
-static void yaml_error(struct cfgp_loader *ld, int file, const yaml_parser_t *p, const char *buf,
-		       size_t len)
-{
-	struct cfgp_mark at;
-
-	if (p->error == YAML_MEMORY_ERROR) {
-		ld->oom = true;
-		return;
-	}
-	if (p->error == YAML_READER_ERROR)
-		at = offset_mark(file, buf, len, p->problem_offset);
 	else
-		at = (struct cfgp_mark){
-		    .file = file,
-		    .line = (int)p->problem_mark.line + 1,
-		    .column = (int)p->problem_mark.column + 1,
-		};
-	cfgp_err_at(ld, at, NULL, "invalid YAML: %s%s%s", p->problem ? p->problem : "error",
-		    p->context ? " " : "", p->context ? p->context : "");
+		ld->run->n_files++;
 }
 
-/* How many nodes a walk of n visits, aliases followed: libyaml shares an
- * aliased node, but every walk of the document visits it again for each
- * alias, so nine aliases of nine aliases of ... expand exponentially (the
- * "billion laughs"). Memoised per node, so this costs one pass. Nesting
- * deeper than any schema (CFGP_MAX_DEPTH) is refused before the recursion
- * could run out of stack. */
-#define CFGP_MAX_DEPTH 64
-
-struct expansion {
-	yaml_document_t *doc;
-	uint64_t *memo;
-	bool too_deep;
-};
-
-static uint64_t expanded(struct expansion *x, int id, int depth)
+static void list_files(struct cfgp_loader *ld, const char *path)
 {
-	yaml_node_t *n = yaml_document_get_node(x->doc, id);
-	uint64_t total = 1;
+	struct stat st;
+
+	if (stat(path, &st)) {
+		int err = errno;
+
+		cfgp_err_raw(ld, -1, "%s: cannot open: %s", path, strerror(err));
+		ld->io_err = -err;
+	} else if (S_ISDIR(st.st_mode)) {
+		cfgp_list_dir(ld, path);
+	} else if (strlen(path) >= CFG_PATH_MAX) {
+		cfgp_err_raw(ld, -1, "%s: cannot open: %s", path, strerror(ENAMETOOLONG));
+		ld->io_err = -ENAMETOOLONG;
+	} else {
+		cfgp_add_file(ld, path);
+	}
+}
+
+/* cfg->files: the file sources, in order. */
+static void copy_file_names(struct cfgp_loader *ld)
+{
+	struct mesh_config *cfg = ld->cfg;
+	int i, n = ld->run->n_files;
 
 	if (!n)
-		return 1;
-	/* UINT64_MAX: on the path being summed, an alias to its own
-	 * ancestor; the schema walk meets such a node once and reports a
-	 * type error there, so it counts once here */
-	if (x->memo[id - 1])
-		return x->memo[id - 1] == UINT64_MAX ? 1 : x->memo[id - 1];
-	if (depth > CFGP_MAX_DEPTH) {
-		x->too_deep = true;
-		return CFGP_MAX_EXPANDED + 1;
-	}
-	x->memo[id - 1] = UINT64_MAX;
-	if (n->type == YAML_SEQUENCE_NODE) {
-		for (yaml_node_item_t *i = n->data.sequence.items.start;
-		     i < n->data.sequence.items.top && total <= CFGP_MAX_EXPANDED; i++)
-			total += expanded(x, *i, depth + 1);
-	} else if (n->type == YAML_MAPPING_NODE) {
-		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-		     p < n->data.mapping.pairs.top && total <= CFGP_MAX_EXPANDED; p++)
-			total += expanded(x, p->key, depth + 1) + expanded(x, p->value, depth + 1);
-	}
-	x->memo[id - 1] = total;
-	return total;
-}
-
-/* 0 when the document is small enough to walk, else an error was reported. */
-static int check_expansion(struct cfgp_loader *ld, int file, yaml_document_t *doc,
-			   yaml_node_t *root)
-{
-	size_t n = (size_t)(doc->nodes.top - doc->nodes.start);
-	struct expansion x = {.doc = doc, .memo = calloc(n ? n : 1, sizeof(uint64_t))};
-	struct cfgp_mark at = {.file = file,
-			       .line = (int)root->start_mark.line + 1,
-			       .column = (int)root->start_mark.column + 1};
-	uint64_t total;
-
-	if (!x.memo) {
-		ld->oom = true;
-		return -1;
-	}
-	total = expanded(&x, (int)(root - doc->nodes.start) + 1, 0);
-	free(x.memo);
-	if (x.too_deep)
-		cfgp_err_at(ld, at, NULL, "document nests deeper than %d levels; refused",
-			    CFGP_MAX_DEPTH);
-	else if (total > CFGP_MAX_EXPANDED)
-		cfgp_err_at(ld, at, NULL,
-			    "document has %zu nodes but expands to more than %d through YAML "
-			    "aliases; refused",
-			    n, CFGP_MAX_EXPANDED);
-	return x.too_deep || total > CFGP_MAX_EXPANDED ? -1 : 0;
-}
-
-static void load_file(struct cfgp_loader *ld, int file)
-{
-	struct cfgp_doc d = {.ld = ld, .file = file};
-	yaml_document_t doc;
-	yaml_parser_t parser;
-	yaml_node_t *root;
-	int n_docs = 0;
-	bool failed = false;
-	size_t len;
-	char *buf;
-
-	buf = read_file(ld, file, &len);
-	if (!buf)
 		return;
-	if (!yaml_parser_initialize(&parser)) {
+	cfg->files = calloc((size_t)n, sizeof(*cfg->files));
+	if (!cfg->files) {
 		ld->oom = true;
-		free(buf);
 		return;
 	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	d.doc = &doc;
-	while (!ld->oom) {
-		if (!yaml_parser_load(&parser, &doc)) {
-			yaml_error(ld, file, &parser, buf, len);
-			failed = true;
-			break;
+	for (i = 0; i < n; i++) {
+		if (!(cfg->files[i] = strdup(ld->run->srcs[i].name))) {
+			ld->oom = true;
+			return;
 		}
-		root = yaml_document_get_root_node(&doc);
-		if (!root) {
-			yaml_document_delete(&doc);
-			break;
-		}
-		/* An empty document (a stray "---") is skipped, as kubectl does. */
-		if (!cfgp_is_null(root)) {
-			n_docs++;
-			if (!check_expansion(ld, file, &doc, root))
-				cfgp_document(&d, root);
-		}
-		yaml_document_delete(&doc);
+		cfg->n_files++;
 	}
-	yaml_parser_delete(&parser);
-	free(buf);
-	if (!n_docs && !failed && !ld->oom)
-		cfgp_err_at(ld, (struct cfgp_mark){.file = file, .line = 1, .column = 1}, NULL,
-			    "file has no documents");
+}
+
+static void loader_free(struct cfgp_loader *ld)
+{
+	int i;
+
+	for (i = 0; i < ld->n_errs; i++)
+		free(ld->errs[i].msg);
+	free(ld->errs);
+	for (i = 0; i < ld->n_warns; i++)
+		free(ld->warns[i].msg);
+	free(ld->warns);
+	free(ld->refs);
+	free(ld->uses);
+	free(ld->objs);
+	free(ld->file_errs);
+	free(ld->file_dropped);
+	free(ld->src_bad);
+	cfgp_k8s_free(ld->k8s);
+	strmap_free(&ld->names);
+	config_free(ld->cfg);
+	memset(ld, 0, sizeof(*ld));
+}
+
+static bool left_out(const struct cfgp_run *run, int src, int doc, int item)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "%d/%d/%d", src, doc, item);
+	return strmap_get(&run->left_out, key, NULL);
+}
+
+bool cfgp_left_out(const struct cfgp_loader *ld, int src, int doc, int item)
+{
+	return left_out(ld->run, src, doc, item);
+}
+
+static bool from_file(const struct cfgp_run *run, const struct cfgp_error *e)
+{
+	return e->at.file < run->n_files;
+}
+
+/* The first error of each bad in-memory object (or source) names why it is
+ * left out in cfg->skipped; all of them become warnings. */
+static int leave_out(struct cfgp_loader *ld)
+{
+	struct cfgp_run *run = ld->run;
+	struct cfg_skipped *sk;
+	char key[64];
+	int i;
+
+	for (i = 0; i < ld->n_errs; i++) {
+		struct cfgp_error *e = &ld->errs[i];
+		const struct cfgp_obj *o = e->at.obj >= 0 ? &ld->objs[e->at.obj] : NULL;
+		const struct cfgp_src *src = &run->srcs[e->at.file];
+
+		if (o && !o->skipped) {
+			snprintf(key, sizeof(key), "%d/%d/%d", o->src, o->doc, o->item);
+			ld->objs[e->at.obj].skipped = true;
+		} else if (!o && ld->src_bad[e->at.file]) {
+			snprintf(key, sizeof(key), "%d/-1/-1", e->at.file);
+			ld->src_bad[e->at.file] = false; /* one entry */
+		} else {
+			continue;
+		}
+		if (strmap_put(&run->left_out, key, 1))
+			return -ENOMEM;
+		sk = cfgp_grow(ld, run->skipped, run->n_skipped, &run->cap_skipped, sizeof(*sk));
+		if (!sk)
+			return -ENOMEM;
+		run->skipped = sk;
+		sk = &sk[run->n_skipped++];
+		memset(sk, 0, sizeof(*sk));
+		if (o) {
+			snprintf(sk->kind, sizeof(sk->kind), "%s", o->kind);
+			snprintf(sk->ns, sizeof(sk->ns), "%s", o->ns);
+			snprintf(sk->name, sizeof(sk->name), "%s", o->name);
+		}
+		snprintf(sk->origin.file, sizeof(sk->origin.file), "%s", src->name);
+		sk->origin.line = o ? o->at.line : e->at.line;
+		sk->origin.column = o ? o->at.column : e->at.column;
+		sk->origin.memory = true;
+		snprintf(sk->reason, sizeof(sk->reason), "invalid: %s", e->msg + e->what);
+	}
+	/* whole sources: their documents are not tried again */
+	for (i = 0; i < run->n_srcs; i++) {
+		if (!ld->src_bad[i] || !run->srcs[i].memory)
+			continue;
+		snprintf(key, sizeof(key), "%d/-1/-1", i);
+		if (strmap_put(&run->left_out, key, 1))
+			return -ENOMEM;
+	}
+	for (i = 0; i < ld->n_errs; i++) {
+		struct cfgp_error *k =
+		    cfgp_grow(ld, run->kept, run->n_kept, &run->cap_kept, sizeof(*k));
+
+		if (!k)
+			return -ENOMEM;
+		run->kept = k;
+		k[run->n_kept++] = ld->errs[i];
+	}
+	ld->n_errs = 0;
+	return 0;
+}
+
+/* The errors of files (and of the path) to errs, the rest to warnings. */
+static void split_errors(struct cfgp_loader *ld, struct cfg_errors *errs)
+{
+	struct cfgp_run *run = ld->run;
+	struct cfgp_error *f = calloc((size_t)ld->n_errs + 1, sizeof(*f));
+	int i, nf = 0;
+
+	if (!f) {
+		ld->oom = true;
+		return;
+	}
+	for (i = 0; i < ld->n_errs; i++) {
+		if (from_file(run, &ld->errs[i])) {
+			f[nf++] = ld->errs[i];
+		} else {
+			struct cfgp_error *k =
+			    cfgp_grow(ld, run->kept, run->n_kept, &run->cap_kept, sizeof(*k));
+
+			if (!k) {
+				free(ld->errs[i].msg);
+				continue;
+			}
+			run->kept = k;
+			k[run->n_kept++] = ld->errs[i];
+		}
+	}
+	ld->n_errs = 0;
+	cfgp_errors_give(f, nf, errs);
+}
+
+/* Warnings: the left-out objects' errors of every pass and the last pass's
+ * own warnings, by position. */
+static void give_warnings(struct cfgp_loader *ld, struct cfg_errors *warnings)
+{
+	struct cfgp_run *run = ld->run;
+	int i;
+
+	for (i = 0; i < ld->n_warns; i++) {
+		struct cfgp_error *k =
+		    cfgp_grow(ld, run->kept, run->n_kept, &run->cap_kept, sizeof(*k));
+
+		if (!k) {
+			free(ld->warns[i].msg);
+			continue;
+		}
+		run->kept = k;
+		k[run->n_kept++] = ld->warns[i];
+	}
+	free(ld->warns);
+	ld->warns = NULL;
+	ld->n_warns = ld->cap_warns = 0;
+	if (run->n_kept)
+		qsort(run->kept, (size_t)run->n_kept, sizeof(*run->kept), cfgp_cmp_errors);
+	cfgp_errors_give(run->kept, run->n_kept, warnings);
+	run->kept = NULL;
+	run->n_kept = run->cap_kept = 0;
+}
+
+/* The left-out objects join the last pass's own skipped ones. */
+static int add_skipped(struct cfgp_loader *ld)
+{
+	struct mesh_config *cfg = ld->cfg;
+	struct cfgp_run *run = ld->run;
+	struct cfg_skipped *s;
+
+	if (!run->n_skipped)
+		return 0;
+	s = realloc(cfg->skipped, (size_t)(cfg->n_skipped + run->n_skipped) * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	memcpy(s + cfg->n_skipped, run->skipped, (size_t)run->n_skipped * sizeof(*s));
+	cfg->skipped = s;
+	cfg->n_skipped += run->n_skipped;
+	return 0;
+}
+
+/* One pass; returns the loader with its results (the caller frees it). */
+static void pass(struct cfgp_loader *ld, struct cfgp_run *run, const char *path,
+		 const struct cfg_source *mem, int n_mem, bool first)
+{
+	int i;
+
+	ld->run = run;
+	ld->cfg = calloc(1, sizeof(*ld->cfg));
+	ld->k8s = calloc(1, sizeof(*ld->k8s));
+	if (!ld->cfg || !ld->k8s) {
+		ld->oom = true;
+		return;
+	}
+	if (first) {
+		if (path)
+			list_files(ld, path);
+		for (i = 0; i < n_mem && !ld->oom; i++)
+			if (add_src(run, mem[i].name ? mem[i].name : "", mem[i].text, mem[i].len,
+				    true))
+				ld->oom = true;
+	}
+	ld->src_bad = calloc((size_t)run->n_srcs + 1, sizeof(*ld->src_bad));
+	if (!ld->src_bad)
+		ld->oom = true;
+	copy_file_names(ld);
+	for (i = 0; i < run->n_srcs && !ld->oom; i++)
+		if (!left_out(run, i, -1, -1))
+			cfgp_read_source(ld, i);
+	if (!ld->oom)
+		cfgp_discover(ld);
+	cfgp_resolve(ld);
+	cfgp_errors_sort(ld);
+}
+
+static void run_free(struct cfgp_run *run)
+{
+	int i;
+
+	for (i = 0; i < run->n_srcs; i++) {
+		free(run->srcs[i].name);
+		if (!run->srcs[i].memory)
+			free(run->srcs[i].text);
+	}
+	free(run->srcs);
+	strmap_free(&run->left_out);
+	for (i = 0; i < run->n_kept; i++)
+		free(run->kept[i].msg);
+	free(run->kept);
+	free(run->skipped);
+}
+
+int config_load_sources(const char *path, const struct cfg_source *mem, int n_mem,
+			struct mesh_config **out, struct cfg_errors *errs,
+			struct cfg_errors *warnings)
+{
+	struct cfgp_run run = {0};
+	struct cfgp_loader ld = {0};
+	int n, i, ret = 0;
+
+	*out = NULL;
+	if (errs)
+		*errs = (struct cfg_errors){0};
+	if (warnings)
+		*warnings = (struct cfg_errors){0};
+
+	for (n = 0;; n++) {
+		bool file_err = false, mem_err = false;
+
+		pass(&ld, &run, path, mem, n_mem, n == 0);
+		for (i = 0; i < ld.n_errs; i++) {
+			if (from_file(&run, &ld.errs[i]))
+				file_err = true;
+			else
+				mem_err = true;
+		}
+		if (ld.oom) {
+			ret = -ENOMEM;
+			break;
+		}
+		if (file_err || ld.io_err) {
+			ret = ld.io_err ? ld.io_err : -EINVAL;
+			split_errors(&ld, errs);
+			break;
+		}
+		if (mem_err && n + 1 == CFGP_MAX_PASSES) {
+			/* cannot happen with today's kinds; refuse rather than apply
+			 * a set that still has errors */
+			ret = -EINVAL;
+			cfgp_errors_give(ld.errs, ld.n_errs, errs);
+			ld.errs = NULL;
+			ld.n_errs = 0;
+			break;
+		}
+		if (!mem_err) {
+			if (add_skipped(&ld)) {
+				ret = -ENOMEM;
+				break;
+			}
+			*out = ld.cfg;
+			ld.cfg = NULL;
+			break;
+		}
+		if (leave_out(&ld)) {
+			ret = -ENOMEM;
+			break;
+		}
+		loader_free(&ld);
+	}
+	give_warnings(&ld, warnings);
+	loader_free(&ld);
+	run_free(&run);
+	return ret;
 }
 
 int config_load(const char *path, struct mesh_config **out, struct cfg_errors *errs)
 {
-	struct cfgp_loader ld = {0};
-	struct stat st;
-	int i, ret;
+	return config_load_sources(path, NULL, 0, out, errs, NULL);
+}
 
-	*out = NULL;
-	if (errs) {
-		errs->msgs = NULL;
-		errs->n = 0;
-	}
-	ld.cfg = calloc(1, sizeof(*ld.cfg));
-	if (!ld.cfg)
-		return -ENOMEM;
+int cfg_max_endpoints(enum cfg_lb_policy p)
+{
+	return p == CFG_LB_LEAST_CONN ? CFG_MAX_ENDPOINTS_LEAST_CONN : CFG_MAX_ENDPOINTS;
+}
 
-	if (stat(path, &st))
-		io_error(&ld, -1, path, "cannot open", errno);
-	else if (S_ISDIR(st.st_mode))
-		list_dir(&ld, path);
-	else if (strlen(path) >= CFG_PATH_MAX)
-		io_error(&ld, -1, path, "cannot open", ENAMETOOLONG);
-	else
-		add_file(&ld, path);
-
-	for (i = 0; i < ld.cfg->n_files && !ld.oom; i++)
-		load_file(&ld, i);
-	cfgp_resolve(&ld);
-
-	ret = ld.oom ? -ENOMEM : ld.io_err ? ld.io_err : ld.n_errs ? -EINVAL : 0;
-	cfgp_errors_finish(&ld, errs);
-	free(ld.refs);
-	free(ld.uses);
-	free(ld.file_errs);
-	free(ld.file_dropped);
-	strmap_free(&ld.names);
-	if (ret) {
-		config_free(ld.cfg);
-		return ret;
-	}
-	*out = ld.cfg;
-	return 0;
+static void free_workload(struct cfg_workload *w)
+{
+	free(w->ports);
+	free(w->interfaces);
+	free(w->containers);
+	free(w->k8s_services);
+	free(w->addrs);
 }
 
 void config_free(struct mesh_config *cfg)
@@ -378,12 +411,11 @@ void config_free(struct mesh_config *cfg)
 	}
 	free(cfg->services);
 	free(cfg->policies);
-	for (i = 0; i < cfg->n_workloads; i++) {
-		free(cfg->workloads[i].ports);
-		free(cfg->workloads[i].interfaces);
-	}
+	for (i = 0; i < cfg->n_workloads; i++)
+		free_workload(&cfg->workloads[i]);
 	free(cfg->workloads);
 	for (i = 0; i < cfg->n_access; i++) {
+		free(cfg->access[i].entries);
 		free(cfg->access[i].from);
 		free(cfg->access[i].from_idx);
 	}
@@ -392,5 +424,7 @@ void config_free(struct mesh_config *cfg)
 	for (i = 0; i < cfg->n_files; i++)
 		free(cfg->files[i]);
 	free(cfg->files);
+	free(cfg->namespaces);
+	free(cfg->skipped);
 	free(cfg);
 }

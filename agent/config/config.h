@@ -6,11 +6,21 @@
  * documents, and returns either a complete set or a list of errors. Nothing
  * half-parsed ever leaves this module: the caller applies a set whole or not at
  * all.
+ *
+ * config_load_sources() adds in-memory documents (the Kubernetes API's
+ * objects, one JSON or YAML text each) to the files, and reads the core
+ * Kubernetes kinds (v1 Service, discovery.k8s.io/v1 EndpointSlice, v1 Pod,
+ * apps/v1 ReplicaSet, v1 Namespace, v1 List) as well as the bpfmesh.io kinds,
+ * from files and from memory alike. A file wins over a custom resource, a
+ * custom resource over an object discovered from a core kind. An invalid file
+ * still refuses the whole set; an invalid in-memory object is left out (with
+ * its errors as warnings), and so is whatever then fails for lack of it.
  */
 #ifndef BPFMESH_CONFIG_H
 #define BPFMESH_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define CFG_NAME_MAX 254 /* RFC 1123 subdomain (253) + NUL */
@@ -25,9 +35,11 @@ enum cfg_lb_policy {
 
 /* Where a document or a value came from, for error messages and /api/v1/config. */
 struct cfg_origin {
-	char file[CFG_PATH_MAX]; /* path as given (dir/name.yaml) */
+	char file[CFG_PATH_MAX]; /* path as given (dir/name.yaml), or the in-memory source's name */
 	int line;		 /* 1-based */
 	int column;		 /* 1-based */
+	bool memory;		 /* from an in-memory source (the API server), not a file */
+	bool discovered;	 /* made from a core Kubernetes kind (Service, Pod) */
 };
 
 struct cfg_meta {
@@ -107,26 +119,62 @@ struct cfg_traffic_policy {
 	uint32_t burst;			 /* default = connections_per_second */
 };
 
+/* A container of a pod, from status.containerStatuses. */
+struct cfg_container {
+	char name[64]; /* DNS label */
+	char id[128];  /* as the kubelet reports it: "containerd://<64 hex>", "" before it runs */
+};
+
 struct cfg_workload {
-	struct cfg_meta meta;
+	struct cfg_meta meta; /* a pod's: meta.name is the pod's name */
 	char service[CFG_NAME_MAX];
-	int service_idx;
-	char cgroup[CFG_PATH_MAX]; /* cgroup v2 path, relative to the mount or absolute */
+	int service_idx;	   /* -1 for a pod whose service name is no configured service */
+	char cgroup[CFG_PATH_MAX]; /* cgroup v2 path, relative to the mount or absolute; "" for a
+				    * pod: the agent finds it from pod_uid */
 	uint16_t *ports;
 	int n_ports;
 	char (*interfaces)[16]; /* host-side interfaces (IFNAMSIZ) for tc capture */
 	int n_interfaces;
+
+	/* A pod (meta.origin.discovered); all empty for a Workload document. */
+	char pod_name[CFG_NAME_MAX];
+	char pod_uid[64];
+	char node_name[CFG_NAME_MAX];
+	char owner_kind[64]; /* Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, ...; "" */
+	char owner_name[CFG_NAME_MAX];
+	struct cfg_container *containers;
+	int n_containers;
+	char (*k8s_services)[CFG_NAME_MAX]; /* Services of meta.ns whose selector selects it */
+	int n_k8s_services;
+	struct cfg_addr *addrs; /* status.podIPs */
+	int n_addrs;
 };
 
 enum cfg_action { CFG_ALLOW = 0, CFG_DENY = 1 };
+
+/* One spec.from entry as written: a workload name (a plain string or
+ * {workload: NAME}), {service: [NS/]NAME} (the workloads of a service: the
+ * Workloads that serve it and the pods its selector selects) or
+ * {namespace: NS} (every workload of the namespace). */
+enum cfg_from_kind { CFG_FROM_WORKLOAD = 0, CFG_FROM_SERVICE = 1, CFG_FROM_NAMESPACE = 2 };
+
+struct cfg_from {
+	enum cfg_from_kind kind;
+	char ns[CFG_NAME_MAX];	 /* the policy's namespace unless written */
+	char name[CFG_NAME_MAX]; /* workload or service; "" for a namespace */
+};
 
 struct cfg_access_policy {
 	struct cfg_meta meta;
 	char service[CFG_NAME_MAX];
 	int service_idx;
 	enum cfg_action action;
-	char (*from)[CFG_NAME_MAX]; /* workload names */
-	int *from_idx;		    /* indexes into mesh_config.workloads */
+	struct cfg_from *entries; /* spec.from as written */
+	int n_entries;
+	/* The workloads the entries name, each once, in entry order: what the
+	 * kernel enforces. from[] holds their names (meta.name). */
+	char (*from)[CFG_NAME_MAX];
+	int *from_idx; /* indexes into mesh_config.workloads */
 	int n_from;
 };
 
@@ -159,6 +207,18 @@ struct cfg_telemetry {
 	char prometheus_listen[128]; /* host:port, empty = the agent's --listen */
 };
 
+/* An object read but not turned into configuration, and why: a headless or
+ * ExternalName Service, an SCTP port, an FQDN EndpointSlice, a pod that has
+ * stopped, a kind bpfmesh does not read, an object another source overrides,
+ * an invalid in-memory object. For /api/v1/status. */
+struct cfg_skipped {
+	char kind[64];
+	char ns[CFG_NAME_MAX]; /* "" for cluster-scoped or unnamed objects */
+	char name[CFG_NAME_MAX];
+	struct cfg_origin origin;
+	char reason[512];
+};
+
 struct mesh_config {
 	struct cfg_service *services;
 	int n_services;
@@ -171,6 +231,10 @@ struct mesh_config {
 	struct cfg_telemetry *telemetry; /* NULL when absent; at most one */
 	char **files;			 /* the source files, sorted */
 	int n_files;
+	char (*namespaces)[CFG_NAME_MAX]; /* v1 Namespace objects read */
+	int n_namespaces;
+	struct cfg_skipped *skipped;
+	int n_skipped;
 };
 
 /* Errors are collected, not stopped at, so `bpfmesh validate` shows them all.
@@ -180,11 +244,41 @@ struct cfg_errors {
 	int n;
 };
 
+/* Endpoints per service and address family that the kernel's tables hold, by
+ * loadBalancer.policy: random, roundRobin and maglev get a weighted slot
+ * table of LB_WEIGHT_TABLE_MAX slots, one at least per endpoint;
+ * leastConnections scans LB_MAX_EPS_PER_SVC endpoints (bpf/lb.h; the unit
+ * tests check that the numbers agree). */
+#define CFG_MAX_ENDPOINTS 4096
+#define CFG_MAX_ENDPOINTS_LEAST_CONN 256
+int cfg_max_endpoints(enum cfg_lb_policy p);
+
+/* An in-memory source, read like a file: YAML or JSON, one or more
+ * documents (a `kind: List` too). name stands for the file in messages:
+ * "k8s:Service/prod/web:LINE:COL: FIELD: message". */
+struct cfg_source {
+	const char *name;
+	const char *text; /* need not end in NUL */
+	size_t len;
+};
+
 /* Load a directory (every *.yaml and *.yml, sorted by name) or a single file.
  * Returns 0 and sets *out on success; returns -EINVAL with errs filled when any
  * document is invalid (then *out is NULL); other negative errno for I/O errors,
  * also described in errs. */
 int config_load(const char *path, struct mesh_config **out, struct cfg_errors *errs);
+
+/* config_load() of path (NULL: no files) and the in-memory sources mem[0..n_mem-1]
+ * together. Errors of the files refuse the set as config_load() does (errs).
+ * An in-memory object with an error is left out, and so, in turn, is every
+ * object that then fails for its lack (bounded); their errors go to warnings,
+ * the objects to (*out)->skipped. warnings also gets the conflicts between
+ * sources that define the same kind, namespace and name (the file wins over
+ * the custom resource, which wins over the object discovered from a core
+ * kind). errs and warnings may be NULL. */
+int config_load_sources(const char *path, const struct cfg_source *mem, int n_mem,
+			struct mesh_config **out, struct cfg_errors *errs,
+			struct cfg_errors *warnings);
 void config_free(struct mesh_config *cfg);
 void cfg_errors_free(struct cfg_errors *errs);
 

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* config_document.c: the envelope every document shares (apiVersion, kind,
- * metadata, spec), name rules and duplicates, and the hand-off to the kind's
- * own parser.
+/* config_document.c: the envelope every object shares (apiVersion, kind,
+ * metadata, spec), `kind: List`, names and their precedence between sources,
+ * and the hand-off to the kind's own reader: a bpfmesh.io kind's, or a core
+ * Kubernetes kind's (config_k8s_*.c). Other Kubernetes kinds are skipped.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config_internal.h"
+#include "config/config_k8s.h"
 
 #define API_VERSION "bpfmesh.io/v1alpha1"
 
@@ -18,95 +19,23 @@ static const char *const kind_names[] = {
     [K_ACCESS] = "AccessPolicy", [K_TELEMETRY] = "Telemetry",
 };
 
-/* What the envelope walk collects before the kind is known. */
-struct envelope {
-	yaml_node_t *api, *kind, *metadata, *spec;
-	struct cfg_meta meta;
-};
-
-static bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-/* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most max characters. */
-static bool is_label(const char *s, size_t len, size_t max)
-{
-	size_t i;
-
-	if (!len || len > max || !lower_alnum(s[0]) || !lower_alnum(s[len - 1]))
-		return false;
-	for (i = 0; i < len; i++)
-		if (!lower_alnum(s[i]) && s[i] != '-')
-			return false;
-	return true;
-}
-
-/* RFC 1123 subdomain, as Kubernetes checks object names: dot-separated labels. */
-static const char *check_name(const char *s)
-{
-	const char *dot;
-
-	for (;;) {
-		dot = strchr(s, '.');
-		if (!is_label(s, dot ? (size_t)(dot - s) : strlen(s), 63))
-			return "is not a valid name (RFC 1123: lowercase letters, digits, '-' and "
-			       "'.', starting and ending with a letter or digit)";
-		if (!dot)
-			return NULL;
-		s = dot + 1;
-	}
-}
-
-static const char *check_namespace(const char *s)
-{
-	if (!is_label(s, strlen(s), 63))
-		return "is not a valid namespace (RFC 1123 label: at most 63 lowercase letters, "
-		       "digits and '-', starting and ending with a letter or digit)";
-	return NULL;
-}
-
-/* labels and annotations are accepted for tooling and otherwise ignored;
- * a key given twice is an error there too (Kubernetes refuses it). */
-static void string_map(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base)
-{
-	char sub[CFGP_PATH_LEN];
-	struct strmap seen = {0};
-	yaml_node_pair_t *p;
-	yaml_node_t *k, *v;
-
-	(void)base;
-	if (n->type != YAML_MAPPING_NODE) {
-		cfgp_err(d, n, path, "expected a mapping");
-		return;
-	}
-	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		k = cfgp_node(d, p->key);
-		v = cfgp_node(d, p->value);
-		if (k->type != YAML_SCALAR_NODE) {
-			cfgp_err(d, k, path, "mapping keys must be strings");
-			continue;
-		}
-		cfgp_join(sub, path, (char *)k->data.scalar.value);
-		if (strmap_get(&seen, (char *)k->data.scalar.value, NULL))
-			cfgp_err(d, k, sub, "duplicate key");
-		else if (strmap_put(&seen, (char *)k->data.scalar.value, 0))
-			d->ld->oom = true;
-		if (v->type != YAML_SCALAR_NODE)
-			cfgp_err(d, v, sub, "expected a string");
-	}
-	strmap_free(&seen);
-}
-
-static const struct cfgp_field meta_fields[] = {
-    F_STR("name", struct cfg_meta, name, .required = true, .check = check_name),
-    F_STR("namespace", struct cfg_meta, ns, .check = check_namespace),
-    F_FUNC("labels", string_map),
-    F_FUNC("annotations", string_map),
-    {0},
+/* The core kinds bpfmesh reads, by apiVersion and kind. */
+static const struct core_kind {
+	const char *api, *kind;
+	void (*read)(struct cfgp_doc *d, yaml_node_t *root, struct cfgp_env *env);
+	bool namespaced;
+} core_kinds[] = {
+    {"v1", "Service", cfgp_k8s_service, true},
+    {"discovery.k8s.io/v1", "EndpointSlice", cfgp_k8s_slice, true},
+    {"v1", "Pod", cfgp_k8s_pod, true},
+    {"apps/v1", "ReplicaSet", cfgp_k8s_replicaset, true},
+    {"v1", "Namespace", cfgp_k8s_namespace, false},
 };
 
 static void env_api(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base)
 {
 	(void)d, (void)path;
-	((struct envelope *)base)->api = n;
+	((struct cfgp_env *)base)->api = n;
 }
 
 static void env_kind(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base)
@@ -115,15 +44,16 @@ static void env_kind(struct cfgp_doc *d, yaml_node_t *n, const char *path, void 
 		cfgp_err(d, n, path, "expected a string");
 		return;
 	}
-	((struct envelope *)base)->kind = n;
+	((struct cfgp_env *)base)->kind = n;
 }
 
 static void env_metadata(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base)
 {
-	struct envelope *env = base;
+	struct cfgp_env *env = base;
 
 	env->metadata = n;
-	cfgp_walk(d, n, path, meta_fields, &env->meta);
+	cfgp_walk(d, n, path, cfgp_meta_fields, env);
+	env->name = cfgp_get(d, n, "name");
 }
 
 static void env_spec(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base)
@@ -132,14 +62,16 @@ static void env_spec(struct cfgp_doc *d, yaml_node_t *n, const char *path, void 
 		cfgp_err(d, n, path, "expected a mapping");
 		return;
 	}
-	((struct envelope *)base)->spec = n;
+	((struct cfgp_env *)base)->spec = n;
 }
 
+/* status: what a controller reports; kubectl writes it out, nobody edits it. */
 static const struct cfgp_field env_fields[] = {
     F_FUNC("apiVersion", env_api),
     F_FUNC("kind", env_kind, .required = true),
     F_FUNC("metadata", env_metadata, .required = true),
     F_FUNC("spec", env_spec, .required = true),
+    F_FUNC("status", cfgp_ignore),
     {0},
 };
 
@@ -161,20 +93,17 @@ static enum kind check_kind(struct cfgp_doc *d, yaml_node_t *n)
 	return K_NONE;
 }
 
-static const struct cfg_meta *meta_at(const struct mesh_config *cfg, enum kind k, int i)
+static const struct cfg_meta *meta_of(const struct mesh_config *cfg, const char *kind, int i)
 {
-	switch (k) {
-	case K_SERVICE:
+	if (!strcmp(kind, "Service"))
 		return i < cfg->n_services ? &cfg->services[i].meta : NULL;
-	case K_POLICY:
+	if (!strcmp(kind, "TrafficPolicy"))
 		return i < cfg->n_policies ? &cfg->policies[i].meta : NULL;
-	case K_WORKLOAD:
+	if (!strcmp(kind, "Workload"))
 		return i < cfg->n_workloads ? &cfg->workloads[i].meta : NULL;
-	case K_ACCESS:
+	if (!strcmp(kind, "AccessPolicy"))
 		return i < cfg->n_access ? &cfg->access[i].meta : NULL;
-	default:
-		return NULL;
-	}
+	return NULL;
 }
 
 static int count_of(const struct mesh_config *cfg, enum kind k)
@@ -209,40 +138,86 @@ int cfgp_find(const struct cfgp_loader *ld, const char *kind, const char *ns, co
 	return strmap_get(&ld->names, key, &i) ? (int)i : -1;
 }
 
-/* Names are unique per kind and namespace, as in Kubernetes. The document
- * about to be added gets the next index of its kind (every document of a
- * kind is added, even with errors). One hash lookup per document. */
-static void check_duplicate(struct cfgp_doc *d, enum kind k, const struct envelope *env)
+int cfgp_rank(const struct cfg_origin *o) { return (o->discovered ? 2 : 0) + (o->memory ? 1 : 0); }
+
+const char *cfgp_rank_name(const struct cfg_origin *o)
+{
+	static const char *const names[] = {"file", "custom resource",
+					    "Kubernetes object of a file", "Kubernetes object"};
+
+	return names[cfgp_rank(o)];
+}
+
+/* Names are unique per kind and namespace, as in Kubernetes. One hash lookup
+ * per object. */
+enum cfgp_claim cfgp_claim(struct cfgp_loader *ld, const char *kind, const struct cfg_meta *meta,
+			   int idx, struct cfgp_mark at, const char *path)
 {
 	const struct cfg_meta *m;
 	char q[CFGP_QUOTE_LEN], full[2 * CFG_NAME_MAX], key[3 * CFG_NAME_MAX];
-	yaml_node_t *name = cfgp_get(d, env->metadata, "name");
-	int i;
+	int i = cfgp_find(ld, kind, meta->ns, meta->name);
 
-	if (!env->meta.name[0] || !name)
-		return;
-	i = cfgp_find(d->ld, kind_names[k], env->meta.ns, env->meta.name);
 	if (i < 0) {
-		name_key(key, sizeof(key), kind_names[k], env->meta.ns, env->meta.name);
-		if (strmap_put(&d->ld->names, key, (uint32_t)count_of(d->ld->cfg, k)))
-			d->ld->oom = true;
-		return;
+		name_key(key, sizeof(key), kind, meta->ns, meta->name);
+		if (strmap_put(&ld->names, key, (uint32_t)idx))
+			ld->oom = true;
+		return CFGP_CLAIMED;
 	}
-	m = meta_at(d->ld->cfg, k, i);
+	m = meta_of(ld->cfg, kind, i);
 	if (!m)
-		return;
+		return CFGP_DUPLICATE;
 	snprintf(full, sizeof(full), "%s/%s", m->ns, m->name);
-	cfgp_err(d, name, "metadata.name", "duplicate %s %s (first defined at %s:%d:%d)",
-		 kind_names[k], cfgp_quote(q, full), m->origin.file, m->origin.line,
-		 m->origin.column);
+	if (cfgp_rank(&m->origin) >= cfgp_rank(&meta->origin)) {
+		cfgp_err_at(ld, at, path, "duplicate %s %s (first defined at %s:%d:%d)", kind,
+			    cfgp_quote(q, full), m->origin.file, m->origin.line, m->origin.column);
+		return CFGP_DUPLICATE;
+	}
+	cfgp_warn_at(ld, at, path,
+		     "%s %s is also defined at %s:%d:%d (%s), which wins over this %s", kind,
+		     cfgp_quote(q, full), m->origin.file, m->origin.line, m->origin.column,
+		     cfgp_rank_name(&m->origin), cfgp_rank_name(&meta->origin));
+	cfgp_skip(ld, kind, meta->ns, meta->name,
+		  (struct cfgp_mark){.file = at.file,
+				     .obj = at.obj,
+				     .line = meta->origin.line,
+				     .column = meta->origin.column},
+		  "overridden by the %s at %s:%d:%d", cfgp_rank_name(&m->origin), m->origin.file,
+		  m->origin.line, m->origin.column);
+	return CFGP_OVERRIDDEN;
 }
 
-static void telemetry(struct cfgp_doc *d, const struct envelope *env)
+/* The document about to be added gets the next index of its kind (every
+ * document of a kind is added, even with errors, unless another source's
+ * wins). */
+static enum cfgp_claim check_duplicate(struct cfgp_doc *d, enum kind k, const struct cfgp_env *env)
+{
+	if (!env->meta.name[0] || !env->name)
+		return CFGP_CLAIMED;
+	return cfgp_claim(d->ld, kind_names[k], &env->meta, count_of(d->ld->cfg, k),
+			  cfgp_mark_of(d, env->name), "metadata.name");
+}
+
+static void telemetry(struct cfgp_doc *d, const struct cfgp_env *env)
 {
 	struct mesh_config *cfg = d->ld->cfg;
-	struct cfg_telemetry *t = cfgp_telemetry(d, env->spec, &env->meta);
 	const struct cfg_origin *first;
+	struct cfg_telemetry *t;
 
+	/* one Telemetry: a file's wins over a custom resource */
+	if (cfg->telemetry &&
+	    cfgp_rank(&cfg->telemetry->meta.origin) < cfgp_rank(&env->meta.origin)) {
+		first = &cfg->telemetry->meta.origin;
+		cfgp_warn_at(
+		    d->ld, cfgp_mark_of(d, env->kind), "kind",
+		    "only one Telemetry applies: the one at %s:%d:%d (%s) wins over this %s",
+		    first->file, first->line, first->column, cfgp_rank_name(first),
+		    cfgp_rank_name(&env->meta.origin));
+		cfgp_skip(d->ld, "Telemetry", env->meta.ns, env->meta.name, d->ld->objs[d->obj].at,
+			  "overridden by the %s at %s:%d:%d", cfgp_rank_name(first), first->file,
+			  first->line, first->column);
+		return;
+	}
+	t = cfgp_telemetry(d, env->spec, &env->meta);
 	if (!t)
 		return;
 	if (!cfg->telemetry) {
@@ -256,33 +231,48 @@ static void telemetry(struct cfgp_doc *d, const struct envelope *env)
 	cfgp_telemetry_free(t);
 }
 
-void cfgp_document(struct cfgp_doc *d, yaml_node_t *root)
+static void name_object(struct cfgp_doc *d, const char *kind, const struct cfg_meta *meta)
 {
-	struct envelope env = {0};
-	struct cfgp_mark at;
+	struct cfgp_obj *o = &d->ld->objs[d->obj];
+
+	snprintf(o->kind, sizeof(o->kind), "%s", kind);
+	snprintf(o->ns, sizeof(o->ns), "%s", meta->ns);
+	snprintf(o->name, sizeof(o->name), "%s", meta->name);
+}
+
+static void start_meta(struct cfgp_doc *d, yaml_node_t *root, struct cfgp_env *env, bool core,
+		       bool namespaced)
+{
+	struct cfgp_mark at = cfgp_mark_of(d, root);
+
+	if (namespaced)
+		strcpy(env->meta.ns, "default");
+	snprintf(env->meta.origin.file, sizeof(env->meta.origin.file), "%s",
+		 cfgp_src_name(d->ld, d->file));
+	env->meta.origin.line = at.line;
+	env->meta.origin.column = at.column;
+	env->meta.origin.memory = d->ld->run->srcs[d->file].memory;
+	env->meta.origin.discovered = core;
+}
+
+static void bpfmesh_object(struct cfgp_doc *d, yaml_node_t *root)
+{
+	struct cfgp_env env = {0};
 	enum kind k = K_NONE;
 
-	if (root->type != YAML_MAPPING_NODE) {
-		cfgp_err(d, root, NULL, "expected a mapping");
-		return;
-	}
-	at = cfgp_mark_of(d, root);
-	strcpy(env.meta.ns, "default");
-	strcpy(env.meta.origin.file, d->ld->cfg->files[d->file]);
-	env.meta.origin.line = at.line;
-	env.meta.origin.column = at.column;
-
+	start_meta(d, root, &env, false, true);
 	cfgp_walk(d, root, "", env_fields, &env);
 	if (!env.api || env.api->type != YAML_SCALAR_NODE ||
 	    strcmp((char *)env.api->data.scalar.value, API_VERSION))
 		cfgp_err(d, env.api ? env.api : root, "apiVersion", "must be \"" API_VERSION "\"");
 	if (env.kind)
 		k = check_kind(d, env.kind);
+	name_object(d, k != K_NONE ? kind_names[k] : "", &env.meta);
 
 	/* An object whose spec is missing or wrong is still registered, so that
 	 * documents referring to it do not report a second, misleading error. */
-	if (k != K_TELEMETRY && k != K_NONE)
-		check_duplicate(d, k, &env);
+	if (k != K_TELEMETRY && k != K_NONE && check_duplicate(d, k, &env) == CFGP_OVERRIDDEN)
+		k = K_NONE;
 	switch (k) {
 	case K_SERVICE:
 		cfgp_service(d, env.spec, &env.meta);
@@ -302,4 +292,169 @@ void cfgp_document(struct cfgp_doc *d, yaml_node_t *root)
 	case K_NONE:
 		break;
 	}
+	cfgp_env_free(&env);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static bool is_bpfmesh_kind(const char *s)
+{
+	for (int k = K_SERVICE; k <= K_TELEMETRY; k++)
+		if (!strcmp(s, kind_names[k]))
+			return true;
+	return false;
+}
+
+/* A core kind is read; any other Kubernetes kind (a Deployment, a ConfigMap
+ * of `kubectl get all -o yaml`) is skipped, by name. */
+static void core_object(struct cfgp_doc *d, yaml_node_t *root, const char *api, yaml_node_t *kind)
+{
+	const struct core_kind *ck = NULL;
+	struct cfgp_env env = {.keep = true};
+	yaml_node_t *md;
+	const char *k;
+	size_t i;
+
+	if (!kind) {
+		cfgp_err(d, root, "kind", "required field is missing");
+		return;
+	}
+	if (!(k = cfgp_string(d, kind, "kind")))
+		return;
+	for (i = 0; i < sizeof(core_kinds) / sizeof(core_kinds[0]); i++)
+		if (!strcmp(core_kinds[i].api, api) && !strcmp(core_kinds[i].kind, k))
+			ck = &core_kinds[i];
+	start_meta(d, root, &env, true, !ck || ck->namespaced);
+	md = cfgp_get(d, root, "metadata");
+	if (!ck) {
+		struct cfgp_mark at = cfgp_mark_of(d, root);
+		const char *name = scalar(cfgp_get(d, md, "name"));
+		const char *ns = scalar(cfgp_get(d, md, "namespace"));
+
+		snprintf(env.meta.name, sizeof(env.meta.name), "%s", name ? name : "");
+		snprintf(env.meta.ns, sizeof(env.meta.ns), "%s", ns ? ns : "");
+		name_object(d, k, &env.meta);
+		cfgp_skip(d->ld, k, env.meta.ns, env.meta.name, at, "%s %s is not read by bpfmesh",
+			  api, k);
+		return;
+	}
+	if (!md || cfgp_is_null(md))
+		cfgp_err(d, root, "metadata", "required field is missing");
+	else
+		env_metadata(d, md, "metadata", &env);
+	name_object(d, k, &env.meta);
+	if (!env.meta.name[0]) {
+		cfgp_env_free(&env);
+		return;
+	}
+	ck->read(d, root, &env);
+	cfgp_env_free(&env);
+}
+
+static void object(struct cfgp_doc *d, yaml_node_t *root)
+{
+	yaml_node_t *api_n, *kind_n;
+	const char *api, *kind;
+
+	if (root->type != YAML_MAPPING_NODE) {
+		cfgp_err(d, root, NULL, "expected a mapping");
+		return;
+	}
+	api_n = cfgp_get(d, root, "apiVersion");
+	kind_n = cfgp_get(d, root, "kind");
+	api = scalar(api_n);
+	kind = scalar(kind_n);
+	if (api && !strcmp(api, "v1") && kind && !strcmp(kind, "Service"))
+		core_object(d, root, api, kind_n);
+	else if (api && strncmp(api, "bpfmesh.io/", 11) && !(kind && is_bpfmesh_kind(kind)))
+		core_object(d, root, api, kind_n);
+	else
+		bpfmesh_object(d, root);
+}
+
+static int new_object(struct cfgp_doc *d, int doc, int item, const yaml_node_t *n)
+{
+	struct cfgp_loader *ld = d->ld;
+	struct cfgp_obj *o = cfgp_grow(ld, ld->objs, ld->n_objs, &ld->cap_objs, sizeof(*o));
+
+	if (!o)
+		return -1;
+	ld->objs = o;
+	o = &o[ld->n_objs];
+	memset(o, 0, sizeof(*o));
+	o->src = d->file;
+	o->doc = doc;
+	o->item = item;
+	d->obj = -1;
+	o->at = cfgp_mark_of(d, n);
+	o->at.obj = ld->n_objs;
+	return ld->n_objs++;
+}
+
+static const struct cfgp_field list_fields[] = {
+    F_FUNC("apiVersion", cfgp_ignore),
+    F_FUNC("kind", cfgp_ignore),
+    F_FUNC("metadata", cfgp_ignore),
+    F_FUNC("items", cfgp_ignore, .required = true),
+    {0},
+};
+
+/* kubectl's `kind: List`: each item is an object of its own, left out on
+ * its own. */
+static void list(struct cfgp_doc *d, yaml_node_t *root, int doc)
+{
+	yaml_node_t *api = cfgp_get(d, root, "apiVersion"), *items, *item;
+	int i, n, list_obj = d->obj;
+
+	cfgp_walk(d, root, "", list_fields, NULL);
+	snprintf(d->ld->objs[list_obj].kind, sizeof(d->ld->objs[list_obj].kind), "List");
+	if (!scalar(api) || strcmp(scalar(api), "v1"))
+		cfgp_err(d, api ? api : root, "apiVersion", "must be \"v1\" for a List");
+	items = cfgp_get(d, root, "items");
+	if (!items || cfgp_is_null(items))
+		return;
+	if (items->type != YAML_SEQUENCE_NODE) {
+		cfgp_err(d, items, "items", "expected a sequence");
+		return;
+	}
+	n = (int)(items->data.sequence.items.top - items->data.sequence.items.start);
+	if (n > CFGP_MAX_ITEMS) {
+		cfgp_err(d, items, "items", "%d items exceed the limit of %d per List", n,
+			 CFGP_MAX_ITEMS);
+		return;
+	}
+	for (i = 0; i < n && !d->ld->oom; i++) {
+		item = cfgp_node(d, items->data.sequence.items.start[i]);
+		if ((d->obj = new_object(d, doc, i, item)) < 0)
+			break;
+		if (cfgp_left_out(d->ld, d->file, doc, i))
+			continue;
+		if (item->type == YAML_MAPPING_NODE && scalar(cfgp_get(d, item, "kind")) &&
+		    !strcmp(scalar(cfgp_get(d, item, "kind")), "List")) {
+			snprintf(d->ld->objs[d->obj].kind, sizeof(d->ld->objs[d->obj].kind),
+				 "List");
+			cfgp_err(d, item, "kind", "a List inside a List is not read");
+		} else
+			object(d, item);
+	}
+	d->obj = list_obj;
+}
+
+void cfgp_document(struct cfgp_doc *d, yaml_node_t *root, int doc)
+{
+	const char *kind;
+
+	if ((d->obj = new_object(d, doc, -1, root)) < 0)
+		return;
+	if (cfgp_left_out(d->ld, d->file, doc, -1))
+		return;
+	kind = root->type == YAML_MAPPING_NODE ? scalar(cfgp_get(d, root, "kind")) : NULL;
+	if (kind && !strcmp(kind, "List"))
+		list(d, root, doc);
+	else
+		object(d, root);
+	d->obj = -1;
 }

@@ -30,11 +30,11 @@ void *cfgp_grow(struct cfgp_loader *ld, void *arr, int n, int *cap, size_t size)
 	return p;
 }
 
-/* Per file, the first CFGP_ERRS_PER_FILE errors are kept and the rest only
+/* Per source, the first CFGP_ERRS_PER_FILE errors are kept and the rest only
  * counted: a file of generated garbage must not make a million messages. */
 static bool over_file_cap(struct cfgp_loader *ld, int file)
 {
-	int n = ld->cfg->n_files;
+	int n = ld->run->n_srcs;
 
 	if (file < 0 || file >= n)
 		return false;
@@ -54,26 +54,41 @@ static bool over_file_cap(struct cfgp_loader *ld, int file)
 	return true;
 }
 
-static void push(struct cfgp_loader *ld, struct cfgp_mark at, char *msg)
+/* An error marks its object (or, without one, its source) bad, also when
+ * the message itself is over the cap: the object is left out all the same. */
+static void mark_bad(struct cfgp_loader *ld, struct cfgp_mark at)
 {
-	struct cfgp_error *errs;
+	if (at.obj >= 0 && at.obj < ld->n_objs)
+		ld->objs[at.obj].bad = true;
+	else if (at.file >= 0 && at.file < ld->run->n_srcs && ld->src_bad)
+		ld->src_bad[at.file] = true;
+}
+
+static void push(struct cfgp_loader *ld, struct cfgp_mark at, char *msg, int what, bool warning)
+{
+	struct cfgp_error *errs, **arr = warning ? &ld->warns : &ld->errs;
+	int *n = warning ? &ld->n_warns : &ld->n_errs,
+	    *cap = warning ? &ld->cap_warns : &ld->cap_errs;
 
 	if (!msg) {
 		ld->oom = true;
 		return;
 	}
-	if (over_file_cap(ld, at.file)) {
-		free(msg);
-		return;
+	if (!warning) {
+		mark_bad(ld, at);
+		if (over_file_cap(ld, at.file)) {
+			free(msg);
+			return;
+		}
 	}
-	errs = cfgp_grow(ld, ld->errs, ld->n_errs, &ld->cap_errs, sizeof(*errs));
+	errs = cfgp_grow(ld, *arr, *n, cap, sizeof(*errs));
 	if (!errs) {
 		free(msg);
 		return;
 	}
-	ld->errs = errs;
-	errs[ld->n_errs] = (struct cfgp_error){.at = at, .seq = ld->n_errs, .msg = msg};
-	ld->n_errs++;
+	*arr = errs;
+	errs[*n] = (struct cfgp_error){.at = at, .seq = *n, .msg = msg, .what = what};
+	(*n)++;
 }
 
 static char *vformat(const char *fmt, va_list ap)
@@ -85,20 +100,30 @@ static char *vformat(const char *fmt, va_list ap)
 	return s;
 }
 
-static void verr_at(struct cfgp_loader *ld, struct cfgp_mark at, const char *path, const char *fmt,
-		    va_list ap)
+const char *cfgp_src_name(const struct cfgp_loader *ld, int file)
 {
-	char *what = vformat(fmt, ap), *msg = NULL;
+	return file >= 0 && file < ld->run->n_srcs ? ld->run->srcs[file].name : "";
+}
+
+/* An item of a kind: List says which: "items[3].spec.ports[0]". */
+static void verr_at(struct cfgp_loader *ld, struct cfgp_mark at, const char *path, const char *fmt,
+		    va_list ap, bool warning)
+{
+	char *what = vformat(fmt, ap), *msg = NULL, item[32] = "";
+	int loc = 0;
 
 	if (!what) {
 		ld->oom = true;
 		return;
 	}
-	if (asprintf(&msg, "%s:%d:%d: %s%s%s", ld->cfg->files[at.file], at.line, at.column,
-		     path && *path ? path : "", path && *path ? ": " : "", what) < 0)
+	if (at.obj >= 0 && at.obj < ld->n_objs && ld->objs[at.obj].item >= 0)
+		snprintf(item, sizeof(item), "items[%d]%s", ld->objs[at.obj].item,
+			 path && *path ? "." : ": ");
+	if (asprintf(&msg, "%s:%d:%d: %n%s%s%s%s", cfgp_src_name(ld, at.file), at.line, at.column,
+		     &loc, item, path && *path ? path : "", path && *path ? ": " : "", what) < 0)
 		msg = NULL;
 	free(what);
-	push(ld, at, msg);
+	push(ld, at, msg, loc, warning);
 }
 
 void cfgp_err_at(struct cfgp_loader *ld, struct cfgp_mark at, const char *path, const char *fmt,
@@ -107,7 +132,17 @@ void cfgp_err_at(struct cfgp_loader *ld, struct cfgp_mark at, const char *path, 
 	va_list ap;
 
 	va_start(ap, fmt);
-	verr_at(ld, at, path, fmt, ap);
+	verr_at(ld, at, path, fmt, ap, false);
+	va_end(ap);
+}
+
+void cfgp_warn_at(struct cfgp_loader *ld, struct cfgp_mark at, const char *path, const char *fmt,
+		  ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr_at(ld, at, path, fmt, ap, true);
 	va_end(ap);
 }
 
@@ -115,6 +150,7 @@ struct cfgp_mark cfgp_mark_of(const struct cfgp_doc *d, const yaml_node_t *n)
 {
 	return (struct cfgp_mark){
 	    .file = d->file,
+	    .obj = d->obj,
 	    .line = (int)n->start_mark.line + 1,
 	    .column = (int)n->start_mark.column + 1,
 	};
@@ -125,7 +161,7 @@ void cfgp_err(struct cfgp_doc *d, const yaml_node_t *n, const char *path, const 
 	va_list ap;
 
 	va_start(ap, fmt);
-	verr_at(d->ld, cfgp_mark_of(d, n), path, fmt, ap);
+	verr_at(d->ld, cfgp_mark_of(d, n), path, fmt, ap, false);
 	va_end(ap);
 }
 
@@ -137,10 +173,10 @@ void cfgp_err_raw(struct cfgp_loader *ld, int file, const char *fmt, ...)
 	va_start(ap, fmt);
 	msg = vformat(fmt, ap);
 	va_end(ap);
-	push(ld, (struct cfgp_mark){.file = file}, msg);
+	push(ld, (struct cfgp_mark){.file = file, .obj = -1}, msg, 0, false);
 }
 
-static int cmp_errors(const void *a, const void *b)
+int cfgp_cmp_errors(const void *a, const void *b)
 {
 	const struct cfgp_error *x = a, *y = b;
 
@@ -153,43 +189,49 @@ static int cmp_errors(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-void cfgp_errors_finish(struct cfgp_loader *ld, struct cfg_errors *errs)
+void cfgp_errors_sort(struct cfgp_loader *ld)
 {
 	int i;
 
-	/* after the file's own: they sort last within the file */
-	for (i = 0; ld->file_dropped && i < ld->cfg->n_files; i++) {
+	/* after the source's own: they sort last within the source */
+	for (i = 0; ld->file_dropped && i < ld->run->n_srcs; i++) {
 		int more = ld->file_dropped[i];
 		char *msg;
 
 		if (!more)
 			continue;
 		ld->file_dropped[i] = 0;
-		if (asprintf(&msg, "%s: %d more error%s not shown", ld->cfg->files[i], more,
+		if (asprintf(&msg, "%s: %d more error%s not shown", cfgp_src_name(ld, i), more,
 			     more == 1 ? "" : "s") < 0)
 			msg = NULL;
 		ld->file_errs[i] = 0; /* let this one in */
-		push(ld, (struct cfgp_mark){.file = i, .line = INT_MAX}, msg);
+		push(ld, (struct cfgp_mark){.file = i, .obj = -1, .line = INT_MAX}, msg, 0, false);
 	}
 	if (ld->n_errs)
-		qsort(ld->errs, (size_t)ld->n_errs, sizeof(*ld->errs), cmp_errors);
-	if (errs && ld->n_errs) {
-		errs->msgs = calloc((size_t)ld->n_errs, sizeof(*errs->msgs));
-		if (errs->msgs) {
-			for (i = 0; i < ld->n_errs; i++)
-				errs->msgs[i] = ld->errs[i].msg;
-			errs->n = ld->n_errs;
-			free(ld->errs);
-			ld->errs = NULL;
-			ld->n_errs = 0;
+		qsort(ld->errs, (size_t)ld->n_errs, sizeof(*ld->errs), cfgp_cmp_errors);
+	if (ld->n_warns)
+		qsort(ld->warns, (size_t)ld->n_warns, sizeof(*ld->warns), cfgp_cmp_errors);
+}
+
+void cfgp_errors_give(struct cfgp_error *errs, int n, struct cfg_errors *out)
+{
+	char **msgs;
+	int i;
+
+	if (out && n) {
+		msgs = realloc(out->msgs, (size_t)(out->n + n) * sizeof(*msgs));
+		if (msgs) {
+			for (i = 0; i < n; i++)
+				msgs[out->n + i] = errs[i].msg;
+			out->msgs = msgs;
+			out->n += n;
+			free(errs);
 			return;
 		}
 	}
-	for (i = 0; i < ld->n_errs; i++)
-		free(ld->errs[i].msg);
-	free(ld->errs);
-	ld->errs = NULL;
-	ld->n_errs = 0;
+	for (i = 0; i < n; i++)
+		free(errs[i].msg);
+	free(errs);
 }
 
 void cfg_errors_free(struct cfg_errors *errs)
@@ -242,4 +284,29 @@ const char *cfgp_quote(char buf[CFGP_QUOTE_LEN], const char *s)
 	buf[o++] = '"';
 	buf[o] = '\0';
 	return buf;
+}
+
+void cfgp_skip(struct cfgp_loader *ld, const char *kind, const char *ns, const char *name,
+	       struct cfgp_mark at, const char *fmt, ...)
+{
+	struct mesh_config *cfg = ld->cfg;
+	struct cfg_skipped *s;
+	va_list ap;
+
+	s = cfgp_grow(ld, cfg->skipped, cfg->n_skipped, &ld->cap_skipped, sizeof(*s));
+	if (!s)
+		return;
+	cfg->skipped = s;
+	s = &s[cfg->n_skipped++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->kind, sizeof(s->kind), "%s", kind ? kind : "");
+	snprintf(s->ns, sizeof(s->ns), "%s", ns ? ns : "");
+	snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
+	snprintf(s->origin.file, sizeof(s->origin.file), "%s", cfgp_src_name(ld, at.file));
+	s->origin.line = at.line;
+	s->origin.column = at.column;
+	s->origin.memory = at.file >= ld->run->n_files;
+	va_start(ap, fmt);
+	vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+	va_end(ap);
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config_internal.h"
+#include "config/config_k8s.h"
 
 void cfgp_add_ref(struct cfgp_doc *d, const yaml_node_t *n, enum cfgp_ref_kind kind, int obj,
 		  int item)
@@ -28,11 +28,159 @@ void cfgp_add_ref(struct cfgp_doc *d, const yaml_node_t *n, enum cfgp_ref_kind k
 	};
 }
 
+static bool names_workloads(const struct mesh_config *cfg, const struct cfg_from *e, int wi)
+{
+	const struct cfg_workload *w = &cfg->workloads[wi];
+
+	if (strcmp(w->meta.ns, e->ns))
+		return false;
+	if (e->kind == CFG_FROM_NAMESPACE)
+		return true;
+	if (!strcmp(w->service, e->name))
+		return true;
+	for (int i = 0; i < w->n_k8s_services; i++)
+		if (!strcmp(w->k8s_services[i], e->name))
+			return true;
+	return false;
+}
+
+static bool known_service(const struct cfgp_loader *ld, const char *ns, const char *name)
+{
+	for (int i = 0; i < ld->k8s->n_svcs; i++)
+		if (!strcmp(ld->k8s->svcs[i].meta.ns, ns) &&
+		    !strcmp(ld->k8s->svcs[i].meta.name, name))
+			return true;
+	return cfgp_find(ld, "Service", ns, name) >= 0;
+}
+
+static bool known_namespace(const struct mesh_config *cfg, const char *ns)
+{
+	if (!cfg->n_namespaces) /* files: no Namespace objects to check against */
+		return true;
+	for (int i = 0; i < cfg->n_namespaces; i++)
+		if (!strcmp(cfg->namespaces[i], ns))
+			return true;
+	return false;
+}
+
+/* A workload must exist, as any reference's target. A service or a
+ * namespace may have no workload here (its pods run on other nodes); one
+ * that does not exist at all is likely a typo, so it is said, but it is no
+ * error: the entry then names no workload, which for ALLOW admits nobody
+ * more and for DENY refuses nobody. */
+static void resolve_from(struct cfgp_loader *ld, const struct cfgp_ref *r)
+{
+	const struct mesh_config *cfg = ld->cfg;
+	const struct cfg_from *e = &cfg->access[r->obj].entries[r->item];
+	char q[CFGP_QUOTE_LEN], full[2 * CFG_NAME_MAX], path[CFGP_PATH_LEN];
+	int i;
+
+	snprintf(full, sizeof(full), "%s/%s", e->ns, e->name);
+	snprintf(path, sizeof(path), "spec.from[%d]", r->item);
+	switch (e->kind) {
+	case CFG_FROM_WORKLOAD:
+		if (cfgp_find(ld, "Workload", e->ns, e->name) < 0)
+			cfgp_err_at(ld, r->at, path, "unknown workload %s", cfgp_quote(q, full));
+		return;
+	case CFG_FROM_SERVICE:
+		if (known_service(ld, e->ns, e->name))
+			return;
+		break;
+	case CFG_FROM_NAMESPACE:
+		if (known_namespace(cfg, e->ns))
+			return;
+		break;
+	}
+	for (i = 0; i < cfg->n_workloads; i++)
+		if (names_workloads(cfg, e, i))
+			return;
+	if (e->kind == CFG_FROM_SERVICE)
+		cfgp_warn_at(ld, r->at, path, "no service %s is known: the entry names no workload",
+			     cfgp_quote(q, full));
+	else
+		cfgp_warn_at(ld, r->at, path,
+			     "no namespace %s is known: the entry names no workload",
+			     cfgp_quote(q, e->ns));
+}
+
+struct from_list {
+	int *idx;
+	int n, cap;
+	bool *seen;
+};
+
+static int add_from(struct from_list *l, int wi)
+{
+	int *idx;
+
+	if (wi < 0 || l->seen[wi])
+		return 0;
+	l->seen[wi] = true;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 4;
+		idx = realloc(l->idx, (size_t)l->cap * sizeof(*idx));
+		if (!idx)
+			return -1;
+		l->idx = idx;
+	}
+	l->idx[l->n++] = wi;
+	return 0;
+}
+
+/* The workloads of a policy's entries, each once, in entry order. */
+static int flatten(struct cfgp_loader *ld, struct cfg_access_policy *a, bool *seen)
+{
+	const struct mesh_config *cfg = ld->cfg;
+	struct from_list l = {.seen = seen};
+	int i, e, rc = 0;
+
+	memset(seen, 0, (size_t)cfg->n_workloads * sizeof(*seen));
+	for (e = 0; e < a->n_entries && !rc; e++) {
+		const struct cfg_from *f = &a->entries[e];
+
+		if (f->kind == CFG_FROM_WORKLOAD) {
+			rc = add_from(&l, cfgp_find(ld, "Workload", f->ns, f->name));
+			continue;
+		}
+		for (i = 0; i < cfg->n_workloads && !rc; i++)
+			if (names_workloads(cfg, f, i))
+				rc = add_from(&l, i);
+	}
+	a->from_idx = l.idx;
+	if (rc || !l.n)
+		return rc;
+	a->from = calloc((size_t)l.n, sizeof(*a->from));
+	if (!a->from)
+		return -1;
+	for (i = 0; i < l.n; i++)
+		snprintf(a->from[i], CFG_NAME_MAX, "%s", cfg->workloads[l.idx[i]].meta.name);
+	a->n_from = l.n;
+	return 0;
+}
+
+static void flatten_all(struct cfgp_loader *ld)
+{
+	struct mesh_config *cfg = ld->cfg;
+	bool *seen;
+
+	if (!cfg->n_access)
+		return;
+	seen = calloc((size_t)cfg->n_workloads + 1, sizeof(*seen));
+	if (!seen) {
+		ld->oom = true;
+		return;
+	}
+	for (int i = 0; i < cfg->n_access && !ld->oom; i++)
+		if (flatten(ld, &cfg->access[i], seen))
+			ld->oom = true;
+	free(seen);
+}
+
 /* References stay inside the referring document's namespace. */
 static void resolve_ref(struct cfgp_loader *ld, const struct cfgp_ref *r)
 {
 	struct mesh_config *cfg = ld->cfg;
-	char q[CFGP_QUOTE_LEN], full[2 * CFG_NAME_MAX], path[CFGP_PATH_LEN];
+	char q[CFGP_QUOTE_LEN], full[2 * CFG_NAME_MAX];
 	const char *ns = NULL, *name = NULL;
 	int *idx = NULL;
 
@@ -53,15 +201,7 @@ static void resolve_ref(struct cfgp_loader *ld, const struct cfgp_ref *r)
 		idx = &cfg->access[r->obj].service_idx;
 		break;
 	case CFGP_REF_ACCESS_FROM:
-		ns = cfg->access[r->obj].meta.ns;
-		name = cfg->access[r->obj].from[r->item];
-		*(idx = &cfg->access[r->obj].from_idx[r->item]) =
-		    cfgp_find(ld, "Workload", ns, name);
-		if (*idx < 0) {
-			snprintf(full, sizeof(full), "%s/%s", ns, name);
-			snprintf(path, sizeof(path), "spec.from[%d]", r->item);
-			cfgp_err_at(ld, r->at, path, "unknown workload %s", cfgp_quote(q, full));
-		}
+		resolve_from(ld, r);
 		return;
 	}
 	if (!idx)
@@ -211,4 +351,5 @@ void cfgp_resolve(struct cfgp_loader *ld)
 		resolve_ref(ld, &ld->refs[i]);
 	check_vips(ld);
 	check_one_policy(ld);
+	flatten_all(ld);
 }

@@ -95,6 +95,11 @@ static void type_err(struct cfgp_doc *d, yaml_node_t *n, const char *path,
 
 const char *cfgp_check_ref(const char *s) { return *s ? NULL : "is empty: name a document"; }
 
+void cfgp_ignore(struct cfgp_doc *d, yaml_node_t *n, const char *path, void *base)
+{
+	(void)d, (void)n, (void)path, (void)base;
+}
+
 const char *cfgp_string(struct cfgp_doc *d, yaml_node_t *n, const char *path)
 {
 	if (n->type != YAML_SCALAR_NODE) {
@@ -424,7 +429,10 @@ void cfgp_walk(struct cfgp_doc *d, yaml_node_t *map, const char *path,
 		for (i = 0; fields[i].key && strcmp(fields[i].key, key); i++)
 			;
 		if (!fields[i].key) {
-			cfgp_err(d, k, sub, "unknown field");
+			for (i = 0; fields[i].key && strcmp(fields[i].key, "*"); i++)
+				;
+			if (!fields[i].key)
+				cfgp_err(d, k, sub, "unknown field");
 			continue;
 		}
 		bit = 1ULL << i;

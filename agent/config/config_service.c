@@ -16,7 +16,7 @@ static const struct cfgp_enum protocols[] = {
     {NULL, 0},
 };
 
-static const struct cfgp_enum policies[] = {
+const struct cfgp_enum cfgp_lb_policies[] = {
     {"random", CFG_LB_RANDOM},
     {"roundRobin", CFG_LB_ROUND_ROBIN},
     {"leastConnections", CFG_LB_LEAST_CONN},
@@ -71,7 +71,7 @@ static const struct cfgp_list endpoint_list = {
 };
 
 static const struct cfgp_field lb_fields[] = {
-    F_ENUM("policy", struct cfg_service, policy, policies),
+    F_ENUM("policy", struct cfg_service, policy, cfgp_lb_policies),
     {0},
 };
 
@@ -191,26 +191,52 @@ static void check_endpoint_ports(struct cfgp_doc *d, const struct cfg_service *s
 	}
 }
 
+void cfgp_add_addr_use(struct cfgp_loader *ld, int svc, int addr, struct cfgp_mark at)
+{
+	struct cfgp_addr_use *uses;
+
+	uses = cfgp_grow(ld, ld->uses, ld->n_uses, &ld->cap_uses, sizeof(*uses));
+	if (!uses)
+		return;
+	ld->uses = uses;
+	uses[ld->n_uses++] = (struct cfgp_addr_use){.svc = svc, .addr = addr, .at = at};
+}
+
 static void record_addresses(struct cfgp_doc *d, int svc, yaml_node_t *seq)
 {
-	struct cfgp_loader *ld = d->ld;
-	const struct cfg_service *s = &ld->cfg->services[svc];
-	struct cfgp_addr_use *uses;
+	const struct cfg_service *s = &d->ld->cfg->services[svc];
 	int i;
 
-	for (i = 0; i < s->n_addrs; i++) {
-		if (!s->addrs[i].family)
-			continue;
-		uses = cfgp_grow(ld, ld->uses, ld->n_uses, &ld->cap_uses, sizeof(*uses));
-		if (!uses)
-			return;
-		ld->uses = uses;
-		uses[ld->n_uses++] = (struct cfgp_addr_use){
-		    .svc = svc,
-		    .addr = i,
-		    .at = cfgp_mark_of(d, item(d, seq, i)),
-		};
+	for (i = 0; i < s->n_addrs; i++)
+		if (s->addrs[i].family)
+			cfgp_add_addr_use(d->ld, svc, i, cfgp_mark_of(d, item(d, seq, i)));
+}
+
+/* The kernel builds a table per service port and family: each family's
+ * endpoints must fit the policy's (config.h). */
+void cfgp_check_endpoint_limit(struct cfgp_loader *ld, const struct cfg_service *s,
+			       struct cfgp_mark at, const char *path, const char *whence)
+{
+	int max = cfg_max_endpoints(s->policy), v4 = 0, v6 = 0, i;
+	char others[64];
+
+	for (i = 0; i < s->n_endpoints; i++) {
+		v4 += s->endpoints[i].addr.family == AF_INET;
+		v6 += s->endpoints[i].addr.family == AF_INET6;
 	}
+	if (v4 <= max && v6 <= max)
+		return;
+	if (s->policy == CFG_LB_LEAST_CONN)
+		snprintf(others, sizeof(others), "random, roundRobin and maglev: %d",
+			 CFG_MAX_ENDPOINTS);
+	else
+		snprintf(others, sizeof(others), "leastConnections: %d",
+			 CFG_MAX_ENDPOINTS_LEAST_CONN);
+	cfgp_err_at(ld, at, path,
+		    "%d %s endpoints%s exceed the limit of %d per service and address family for "
+		    "%s (%s)",
+		    v4 > max ? v4 : v6, v4 > max ? "IPv4" : "IPv6", whence, max,
+		    cfg_lb_policy_name(s->policy), others);
 }
 
 void cfgp_service(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_meta *meta)
@@ -244,5 +270,8 @@ void cfgp_service(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_meta *
 	check_addresses(d, s, cfgp_get(d, spec, "addresses"));
 	check_address_families(d, s, cfgp_get(d, spec, "addresses"));
 	check_endpoint_ports(d, s, cfgp_get(d, spec, "endpoints"));
+	if (s->n_endpoints)
+		cfgp_check_endpoint_limit(d->ld, s, cfgp_mark_of(d, cfgp_get(d, spec, "endpoints")),
+					  "spec.endpoints", "");
 	record_addresses(d, cfg->n_services - 1, cfgp_get(d, spec, "addresses"));
 }

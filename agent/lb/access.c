@@ -182,7 +182,9 @@ static int want_policy(struct access *ac, struct wants *ws, const struct mesh_co
 		char path[CFG_PATH_MAX];
 		uint64_t id = 0;
 
-		if (cgroup_resolve(w->cgroup, path, sizeof(path)))
+		/* a pod's cgroup is not known until its UID is found on the
+		 * node: "" would resolve to the mount, that is every process */
+		if (!w->cgroup[0] || cgroup_resolve(w->cgroup, path, sizeof(path)))
 			continue;
 		id = cgroup_id_of(path);
 		follow(ac, path, id);

@@ -110,6 +110,10 @@ CEL = {
         port_names_unique,
     "!has(self.endpoints) || size(self.ports) == 1 || self.endpoints.all(e, !has(e.port))":
         lambda s: "endpoints" not in s or len(s["ports"]) == 1 or all("port" not in e for e in s["endpoints"]),
+    "!has(self.endpoints) || [false, true].all(v6, self.endpoints.filter(e, e.address.contains(':') == v6).size() <= (self.loadBalancer.policy == 'leastConnections' ? 256 : 4096))":
+        lambda s: "endpoints" not in s or all(
+            sum(1 for e in s["endpoints"] if (":" in e["address"]) == v6)
+            <= (256 if s["loadBalancer"]["policy"] == "leastConnections" else 4096) for v6 in (False, True)),
     "!has(self.maxEjectionTime) || duration(self.maxEjectionTime) >= duration(has(self.baseEjectionTime) ? self.baseEjectionTime : '30s')":
         lambda s: "maxEjectionTime" not in s or dur_ns(s["maxEjectionTime"]) >= dur_ns(s.get("baseEjectionTime", "30s")),
     "has(self.http) != has(self.tcp)":
@@ -398,6 +402,11 @@ for doc in yaml.safe_load_all(open(f"{ROOT}/deploy/kubernetes/daemonset.yaml", e
                           "passes its CRD schema", short(errs))
 check(cm_docs, "daemonset.yaml has a ConfigMap with config documents")
 
+# What `kubectl get -o yaml` writes is read as it is (agent/config/config_k8s_*.c).
+for path in sorted(glob.glob(f"{ROOT}/tests/unit/data/kubectl-*.yaml")):
+    rc, out = bpfmesh_validate(path)
+    check(rc == 0, f"{os.path.relpath(path, ROOT)}: bpfmesh validate accepts kubectl's output", out.strip())
+
 # ---- 3. every field the parser knows is in the schema, and no other ----
 def schema_names(node, out):
     for k, sub in node.get("properties", {}).items():
@@ -515,7 +524,8 @@ BAD = [
     (S1, "endpoint without address", drop("endpoints.0.address"), "spec.endpoints[0].address"),
     (S1, "endpoint weight 0", put("endpoints.0.weight", 0), "spec.endpoints[0].weight"),
     (S1, "endpoint weight 65536", put("endpoints.0.weight", 65536), "spec.endpoints[0].weight"),
-    (S1, "257 endpoints", put("endpoints", [{"address": "127.0.0.1"}] * 257), "spec.endpoints"),
+    (S2, "257 endpoints with leastConnections", put("endpoints", [{"address": "127.0.0.2"}] * 257), "spec.endpoints"),
+    (S1, "4097 IPv4 endpoints", put("endpoints", [{"address": "127.0.0.1"}] * 4097), "spec.endpoints"),
     (S1, "unknown field", put("loadbalancer", {"policy": "random"}), "spec.loadbalancer"),
     (S1, "unknown field in a port", put("ports.0.nodePort", 30080), "spec.ports[0].nodePort"),
     (S1, "duplicate port name", both(drop("endpoints.0.port"), put("ports", [{"name": "a", "port": 80}, {"name": "a", "port": 81}])),
@@ -563,6 +573,11 @@ BAD = [
     (AP, "action in lowercase", put("action", "allow"), "spec.action"),
     (AP, "action missing", drop("action"), "spec.action"),
     (AP, "from not a list", put("from", "ks-one"), "spec.from"),
+    (AP, "from entry naming a workload and a service", put("from", [{"workload": "ks-one", "service": "ks-one"}]),
+     "spec.from[0]"),
+    (AP, "empty from entry", put("from", [{}]), "spec.from[0]"),
+    (AP, "from entry with a bad namespace", put("from", [{"namespace": "K_S"}]), "spec.from[0].namespace"),
+    (AP, "from entry with a service in a bad namespace", put("from", [{"service": "a.b/web"}]), "spec.from[0].service"),
     (TEL, "compression zstd", put("otlp.compression", "zstd"), "spec.otlp.compression"),
     (TEL, "endpoint not http(s)", put("otlp.endpoint", "grpc://collector:4317"), "spec.otlp.endpoint"),
     (TEL, "otlp without endpoint", drop("otlp.endpoint"), "spec.otlp.endpoint"),
@@ -582,10 +597,13 @@ BAD = [
     (S1, "name with capitals", doc_level(lambda d: d["metadata"].update(name="Ks_One")), "metadata.name"),
     (S1, "namespace with a dot", doc_level(lambda d: d["metadata"].update(namespace="k.s")), "metadata.namespace"),
     (S1, "spec missing", doc_level(lambda d: d.pop("spec")), "spec"),
-    (S1, "unknown top-level field", doc_level(lambda d: d.update(status={})), "status"),
+    (S1, "unknown top-level field", doc_level(lambda d: d.update(specs={})), "specs"),
 ]
 GOOD = [
     (S1, "IPv6-only addresses", put("addresses", ["fd00:bf::10", "fd00:bf::11"]), None),
+    (S1, "257 endpoints with maglev", put("endpoints", [{"address": "127.0.0.1"}] * 257), None),
+    (S2, "256 IPv4 and 256 IPv6 endpoints with leastConnections",
+     put("endpoints", [{"address": "127.0.0.2"}] * 256 + [{"address": "::1"}] * 256), None),
     (S1, "same port for TCP and UDP", both(drop("endpoints.0.port"), put("ports", [{"port": 53}, {"port": 53, "protocol": "UDP"}])), None),
     (S1, "null loadBalancer (default policy)", put("loadBalancer", None), None),
     (TP1, "durations 1h2m3.5s, +5s, .5s, 1us", both(put("connectionPool.tcp.connectTimeout", "1h2m3.5s"),

@@ -796,11 +796,11 @@ static void test_unknown_field(void **state)
 			  "  ports: [{port: 80}]\n"
 			  "  endpoints:\n"
 			  "  - {adress: \"10.1.0.1\"}\n"
-			  "status: {}\n",
+			  "state: {}\n",
 		      "5:3: metadata.nmespace: unknown field",
 		      "10:5: spec.endpoints[0].address: required field is missing",
 		      "10:6: spec.endpoints[0].adress: unknown field",
-		      "11:1: status: unknown field");
+		      "11:1: state: unknown field");
 }
 
 static void test_wrong_types(void **state)
@@ -1218,10 +1218,13 @@ static void add_endpoints(char *buf, size_t size, int n)
 					i / 250, i % 250 + 1);
 }
 
+/* Endpoints per service and family: as many as the kernel's tables hold for
+ * the policy (config.h: 256 for leastConnections, 4096 for the others). */
 static void test_limits(void **state)
 {
 	const char *dir = *state;
-	char *text = calloc(1, 65536);
+	const size_t size = 1 << 18;
+	char *text = calloc(1, size);
 	size_t len;
 	int i;
 
@@ -1232,31 +1235,51 @@ static void test_limits(void **state)
 			 "spec:\n"
 			 "  addresses: [\"10.0.0.1\"]\n"
 			 "  ports: [{port: 80}]\n"
+			 "  loadBalancer: {policy: leastConnections}\n"
 			 "  endpoints:\n");
-	add_endpoints(text, 65536, 256);
+	add_endpoints(text, size, 256);
 	put(dir, "c.yaml", text);
 	config_free(load_ok(dir));
 
-	/* ...300 are not, nor are 17 addresses or 17 ports. */
+	/* ...and 4096 with the other policies, but not 4097... */
 	strcpy(text, HDR "kind: Service\n"
 			 "metadata: {name: s}\n"
 			 "spec:\n"
+			 "  addresses: [\"10.0.0.1\"]\n"
+			 "  ports: [{port: 80}]\n"
+			 "  endpoints:\n");
+	add_endpoints(text, size, 4096);
+	put(dir, "c.yaml", text);
+	config_free(load_ok(dir));
+	add_endpoints(text, size, 1);
+	EXPECT_ERRORS(
+	    dir, text,
+	    "8:3: spec.endpoints: 4097 IPv4 endpoints exceed the limit of 4096 per service "
+	    "and address family for random (leastConnections: 256)");
+
+	/* ...300 are not with leastConnections, nor are 17 addresses or 17 ports. */
+	strcpy(text, HDR "kind: Service\n"
+			 "metadata: {name: s}\n"
+			 "spec:\n"
+			 "  loadBalancer: {policy: leastConnections}\n"
 			 "  addresses: [");
 	len = strlen(text);
 	for (i = 0; i < 17; i++)
-		len += (size_t)snprintf(text + len, 65536 - len, "%s\"10.0.0.%d\"", i ? ", " : "",
+		len += (size_t)snprintf(text + len, size - len, "%s\"10.0.0.%d\"", i ? ", " : "",
 					i + 1);
 	strcat(text, "]\n  ports: [");
 	len = strlen(text);
 	for (i = 0; i < 17; i++)
 		len +=
-		    (size_t)snprintf(text + len, 65536 - len, "%s{port: %d}", i ? ", " : "", i + 1);
+		    (size_t)snprintf(text + len, size - len, "%s{port: %d}", i ? ", " : "", i + 1);
 	strcat(text, "]\n  endpoints:\n");
-	add_endpoints(text, 65536, 300);
+	add_endpoints(text, size, 300);
 	EXPECT_ERRORS(dir, text,
-		      "5:14: spec.addresses: 17 addresses exceed the limit of 16 per service",
-		      "6:10: spec.ports: 17 ports exceed the limit of 16 per service",
-		      "8:3: spec.endpoints: 300 endpoints exceed the limit of 256 per service");
+		      "6:14: spec.addresses: 17 addresses exceed the limit of 16 per service",
+		      "7:10: spec.ports: 17 ports exceed the limit of 16 per service",
+		      "9:3: spec.endpoints: 300 IPv4 endpoints exceed the limit of 256 per service "
+		      "and address family for leastConnections (random, roundRobin and maglev: "
+		      "4096)");
 	free(text);
 }
 
