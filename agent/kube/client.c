@@ -73,6 +73,7 @@ struct kres {
 	/* retries */
 	unsigned backoff_ms;
 	bool force_token;
+	bool gone_pending; /* a 404 for a resource that had objects: confirm first */
 	bool down;
 	uint64_t down_ns, down_errors;
 	/* under k->lock */
@@ -397,6 +398,7 @@ static void list_complete(struct kres *r, const char *rv)
 	note_refused(r, refused,
 		     r->first_refusal[0] ? r->first_refusal : "over the bound of objects or bytes");
 	list_restart(r);
+	r->gone_pending = false;
 	snprintf(r->w.rv, sizeof(r->w.rv), "%s", rv);
 	pthread_mutex_lock(&r->k->lock);
 	r->st.synced = true;
@@ -418,6 +420,43 @@ static void body_trim(struct kres *r)
 		r->body_cap = 0;
 	}
 	r->body_len = 0;
+}
+
+/* The resource does not exist (a CRD not installed): empty, and asked again
+ * later; an answer, not an outage. A resource that had objects is emptied
+ * only when a second 404 a recheck later says the same: an API server just
+ * restarted answers 404 for custom resources until its CRD handlers are
+ * ready, and emptying them then would flap the configuration. */
+static void list_404(struct kres *r)
+{
+	size_t objects, bytes;
+	bool absent;
+
+	list_restart(r);
+	set_reachable(r);
+	r->from = FROM_ANY;
+	kstore_counts(r->k->store, r->idx, &objects, &bytes);
+	pthread_mutex_lock(&r->k->lock);
+	absent = r->st.absent;
+	pthread_mutex_unlock(&r->k->lock);
+	if (objects && !r->gone_pending) {
+		r->gone_pending = true;
+		log_info("kube: %s: not served by the API server (404); its %zu objects stay until "
+			 "it says so again in %.1f s",
+			 r->st.name, objects, r->k->opt.absent_recheck_ms / 1000.0);
+		schedule(r, PH_LIST, r->k->opt.absent_recheck_ms);
+		return;
+	}
+	r->gone_pending = false;
+	kstore_replace(r->k->store, r->idx, NULL, 0);
+	if (!absent)
+		log_info("kube: %s: not served by the API server (404); asked again every %.1f s",
+			 r->st.name, r->k->opt.absent_recheck_ms / 1000.0);
+	pthread_mutex_lock(&r->k->lock);
+	r->st.synced = true;
+	r->st.absent = true;
+	pthread_mutex_unlock(&r->k->lock);
+	schedule(r, PH_LIST, r->k->opt.absent_recheck_ms);
 }
 
 static void list_done(struct kres *r, CURLcode cc)
@@ -459,21 +498,7 @@ static void list_done(struct kres *r, CURLcode cc)
 		return;
 	}
 	if (r->status == 404) {
-		/* the resource does not exist (a CRD not installed): empty, and
-		 * asked again later; an answer, not an outage */
-		list_restart(r);
-		kstore_replace(r->k->store, r->idx, NULL, 0);
-		pthread_mutex_lock(&r->k->lock);
-		if (!r->st.absent)
-			log_info("kube: %s: not served by the API server (404); asked again every "
-				 "%.1f s",
-				 r->st.name, r->k->opt.absent_recheck_ms / 1000.0);
-		r->st.synced = true;
-		r->st.absent = true;
-		pthread_mutex_unlock(&r->k->lock);
-		set_reachable(r);
-		r->from = FROM_ANY;
-		schedule(r, PH_LIST, r->k->opt.absent_recheck_ms);
+		list_404(r);
 		return;
 	}
 	error_message(r, msg, sizeof(msg));

@@ -228,6 +228,18 @@ ctl crds '{"installed": true}'
 apply '{"apiVersion":"bpfmesh.io/v1alpha1","kind":"TrafficPolicy","metadata":{"name":"web","namespace":"prod"},"spec":{"service":"prod/web"}}'
 converge "the TrafficPolicy appears"
 wait_st trafficpolicies.bpfmesh.io absent 0 "the CRD is no longer absent"
+# removed: the first 404 keeps the objects (an API server starting answers
+# 404 for custom resources for a while); the second, a recheck later, empties
+ctl crds '{"installed": false}'
+sleep 0.4
+grep -q '^TrafficPolicy prod/web ' "$OUT" && pass "a first 404 keeps the custom resources" ||
+	fail "the custom resources went at the first 404"
+wait_st trafficpolicies.bpfmesh.io absent 1 "a second 404 makes the resource absent"
+grep -q '^TrafficPolicy ' "$OUT" && fail "custom resources kept after the CRD went" ||
+	pass "the CRD's objects are gone"
+ctl crds '{"installed": true}'
+apply '{"apiVersion":"bpfmesh.io/v1alpha1","kind":"TrafficPolicy","metadata":{"name":"web","namespace":"prod"},"spec":{"service":"prod/web"}}'
+converge "the CRD installed again"
 
 log "token rotation"
 # the kubelet's way: a new file renamed into place
