@@ -65,7 +65,8 @@ struct kube_snapshot {
 struct kube_resource_status {
 	char name[160];	       /* "services", "endpointslices.discovery.k8s.io" */
 	bool synced;	       /* listed (or found absent) at least once */
-	bool absent;	       /* the server has no such resource (404): empty */
+	bool absent;	       /* the server has no such resource (404; a resource that
+				* had objects needs a second 404 a recheck later): empty */
 	bool watching;	       /* a watch stream is open now */
 	bool failing;	       /* requests fail now (an outage): the last objects stay */
 	time_t watching_since; /* wall clock, when the open watch started; 0: none */
