@@ -113,6 +113,12 @@ $(BUILD)/tests/e2e/otlp_receiver: tests/e2e/otlp_receiver.c $(PROTO_OBJS) | $(PR
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(PROTO_OBJS) -o $@ -lprotobuf-c -lz -lssl -lcrypto
 
+# kubewatch drives agent/kube alone: the client and the lib/ it may use.
+KUBE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard agent/kube/*.c agent/lib/*.c))
+$(BUILD)/tests/e2e/kubewatch: tests/e2e/kubewatch.c $(KUBE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(KUBE_OBJS) -o $@ $(LDLIBS)
+
 $(BUILD)/tests/e2e/%: tests/e2e/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ -lpthread

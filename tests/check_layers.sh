@@ -14,13 +14,14 @@ declare -A allow=(
 	[exporters]="proto"
 	[bpf]=""
 	[config]="lib"
+	[kube]="lib"
 	[lb]="lib config bpf skel"
 	[trace]="lib config bpf exporters"
 	[metrics]="lib config trace exporters"
-	[daemon]="lib config lb trace metrics exporters bpf skel"
-	[api]="lib config lb trace metrics daemon exporters bpf skel"
-	[cli]="lib config lb bpf"
-	[root]="lib config lb trace metrics daemon api cli exporters bpf skel"
+	[daemon]="lib config kube lb trace metrics exporters bpf skel"
+	[api]="lib config kube lb trace metrics daemon exporters bpf skel"
+	[cli]="lib config kube lb bpf"
+	[root]="lib config kube lb trace metrics daemon api cli exporters bpf skel"
 )
 
 folder_of() { # source file -> its folder
@@ -48,7 +49,7 @@ target_of() { # including file, included path -> the folder included
 		return
 	fi
 	case "$first" in
-	lib | config | lb | trace | metrics | daemon | api | cli) echo "$first" ;;
+	lib | config | kube | lb | trace | metrics | daemon | api | cli) echo "$first" ;;
 	exporters | bpf | skel) echo "$first" ;;
 	opentelemetry) echo proto ;;
 	*) if [ -e "$(dirname "$src")/$inc" ]; then folder_of "$src"; else echo "unknown:$inc"; fi ;;
