@@ -601,7 +601,9 @@ BAD = [
 ]
 GOOD = [
     (S1, "IPv6-only addresses", put("addresses", ["fd00:bf::10", "fd00:bf::11"]), None),
-    (S1, "257 endpoints with maglev", put("endpoints", [{"address": "127.0.0.1"}] * 257), None),
+    # ks-one is dual-stack: each family of its addresses needs an endpoint
+    (S1, "257 endpoints with maglev",
+     put("endpoints", [{"address": "127.0.0.1"}] * 256 + [{"address": "::1"}]), None),
     (S2, "256 IPv4 and 256 IPv6 endpoints with leastConnections",
      put("endpoints", [{"address": "127.0.0.2"}] * 256 + [{"address": "::1"}] * 256), None),
     (S1, "same port for TCP and UDP", both(drop("endpoints.0.port"), put("ports", [{"port": 53}, {"port": 53, "protocol": "UDP"}])), None),

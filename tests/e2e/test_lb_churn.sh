@@ -49,8 +49,17 @@ settle() {
 }
 
 # a live socket of each kind, open through all of it
-exec 7> >(in_cg "$E2E/lbclient" -k -n 1 127.100.0.10 80 > "$TMP/live-tcp.out")
-exec 8> >(in_cg "$E2E/lbclient" -u -k -n 1 127.100.0.10 53 > "$TMP/live-udp.out")
+# The held clients stop holding when their stdin (fds 5-8 here) closes: a
+# child started later must not inherit those fds, or it keeps them open.
+noheld() { exec 5>&- 6>&- 7>&- 8>&-; }
+# wait_held FILE...: until each held client has printed its second answer
+wait_held() {
+	for f in "$@"; do
+		for _ in $(seq 300); do grep -q '^held_mismatch' "$f" 2>/dev/null && break; sleep 0.1; done
+	done
+}
+exec 7> >(noheld; in_cg "$E2E/lbclient" -k -n 1 127.100.0.10 80 > "$TMP/live-tcp.out")
+exec 8> >(noheld; in_cg "$E2E/lbclient" -u -k -n 1 127.100.0.10 53 > "$TMP/live-udp.out")
 for f in live-tcp live-udp; do
 	for _ in $(seq 100); do grep -q peer_mismatch "$TMP/$f.out" 2>/dev/null && break; sleep 0.05; done
 done
@@ -102,7 +111,7 @@ expect_range "lb_udp_rev after that socket closed" 0 2 "$(settle lb_udp_rev 2)"
 
 # a long-lived socket whose service moves to another endpoint 20 times (the
 # old one taken out of the config): pairs of moved services are reused
-start_echo mv $(for k in $(seq 3 22); do echo -u "127.0.0.$k:18053"; done)
+start_echo mv $(for k in $(seq 3 22); do echo -u "127.0.0.$k:18053"; done) 7>&- 8>&-
 move_to() { # k: the service mv has the one endpoint 127.0.0.k
 	local before
 	before=$(grep -c "config applied" "$TMP/agent.log")
@@ -112,7 +121,7 @@ move_to() { # k: the service mv has the one endpoint 127.0.0.k
 	wait_log "config applied" $((before + 1))
 }
 move_to 3
-coproc MV { in_cg python3 -u -c '
+coproc MV { noheld; in_cg python3 -u -c '
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(3)
@@ -134,22 +143,22 @@ for k in $(seq 3 22); do
 done
 expect_eq "one socket, service moved 20 times: answered from the service address" 20 "$moved_ok"
 expect_eq "udp_pairs_full refusals after the moves" 1 "$(refusal udpPairsFull)"
-kill "$MV_PID" 2>/dev/null
-wait "$MV_PID" 2>/dev/null
+kill "${MV_PID:-}" 2>/dev/null
+wait "${MV_PID:-}" 2>/dev/null
 
 # fill the maps with held sockets: what does not fit is refused and counted
 # (each client holds MAXS + 50 sockets: only where the fd limit allows)
 if [ $((MAXS + 200)) -gt "$(ulimit -n)" ]; then
 	log "maps of $MAXS entries: too large to fill with held sockets here, not filled"
 	exec 7>&- 8>&-
-	sleep 0.5
+	wait_held "$TMP/live-tcp.out" "$TMP/live-udp.out"
 	expect_eq "live tcp socket: getpeername at the end" 0 \
 		"$(field "$(cat "$TMP/live-tcp.out")" held_mismatch)"
 	expect_eq "live udp socket: reply source at the end" 0 \
 		"$(field "$(cat "$TMP/live-udp.out")" held_mismatch)"
 	finish
 fi
-exec 5> >(in_cg "$E2E/lbclient" -P -k -n $((MAXS + 50)) 127.100.0.10 80 > "$TMP/fill-tcp.out")
+exec 5> >(noheld; in_cg "$E2E/lbclient" -P -k -n $((MAXS + 50)) 127.100.0.10 80 > "$TMP/fill-tcp.out")
 for _ in $(seq 600); do grep -q peer_mismatch "$TMP/fill-tcp.out" 2>/dev/null && break; sleep 0.1; done
 out=$(cat "$TMP/fill-tcp.out")
 expect_range "mptcp connections beyond lb_conns refused" 40 60 "$(errcount "$out" ECONNREFUSED)"
@@ -157,7 +166,7 @@ expect_eq "mptcp getpeername mismatches while filling" 0 "$(field "$out" peer_mi
 expect_range "conns_full refusals counted" 40 60 "$(refusal connsFull)"
 expect_eq "/metrics shows conns_full" 1 \
 	"$(api_curl -sf "http://$API/metrics" | grep -c '^bpfmesh_refusals_total{reason="conns_full"} [1-9]')"
-exec 6> >(in_cg "$E2E/lbclient" -u -k -n $((MAXS + 50)) 127.100.0.10 53 > "$TMP/fill-udp.out")
+exec 6> >(noheld; in_cg "$E2E/lbclient" -u -k -n $((MAXS + 50)) 127.100.0.10 53 > "$TMP/fill-udp.out")
 for _ in $(seq 600); do grep -q peer_mismatch "$TMP/fill-udp.out" 2>/dev/null && break; sleep 0.1; done
 out=$(cat "$TMP/fill-udp.out")
 expect_range "udp sockets beyond lb_udp_rev refused" 40 60 "$(errcount "$out" ECONNREFUSED)"
@@ -166,13 +175,13 @@ expect_range "revnat_full refusals counted" 40 60 "$(refusal revnatFull)"
 
 # the sockets that were open before the maps filled still see the service address
 exec 7>&- 8>&-
-sleep 0.5
+wait_held "$TMP/live-tcp.out" "$TMP/live-udp.out"
 expect_eq "live tcp socket: getpeername after the map was full" 0 \
 	"$(field "$(cat "$TMP/live-tcp.out")" held_mismatch)"
 expect_eq "live udp socket: reply source after the map was full" 0 \
 	"$(field "$(cat "$TMP/live-udp.out")" held_mismatch)"
 exec 5>&- 6>&-
-sleep 0.5
+wait_held "$TMP/fill-tcp.out" "$TMP/fill-udp.out"
 expect_eq "held mptcp sockets: getpeername at the end" 0 "$(field "$(cat "$TMP/fill-tcp.out")" held_mismatch)"
 expect_eq "held udp sockets: reply source at the end" 0 "$(field "$(cat "$TMP/fill-udp.out")" held_mismatch)"
 expect_range "lb_conns after every socket closed" 0 2 "$(settle lb_conns 0)"
