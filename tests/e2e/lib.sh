@@ -15,7 +15,14 @@ PINS="/sys/fs/bpf/bpfmesh-test-$ID"
 NS="bmt-$ID"
 TMP=$(mktemp -d /tmp/bpfmesh-e2e.XXXXXX)
 CONF="$TMP/conf"
-API_PORT=$((20000 + ID % 20000))
+# the API port: below the ephemeral range (32768-60999 by default), where no
+# outgoing connection takes it, and not bound by another test running now
+API_PORT=""
+for k in $(seq 0 50); do
+	p=$((20000 + (ID + k * 997) % 12000))
+	if [ -z "$(ss -Hltnu "sport = :$p" 2>/dev/null)" ]; then API_PORT=$p; break; fi
+done
+API_PORT=${API_PORT:-$((20000 + ID % 12000))}
 API="127.0.0.1:$API_PORT"
 AGENT_PID=""
 PIDS=()
