@@ -174,16 +174,18 @@ int agent_reload(struct agent *a)
 	a->kube_gen = gen;
 	a->kube_objects = n_objects;
 	if (a->kube)
-		snprintf(err, sizeof(err),
-			 "%d services, %d traffic policies, %d workloads (%d pods without a cgroup "
-			 "yet), %d access policies from %s and %zu Kubernetes objects (%d warnings)",
-			 a->cfg->n_services, a->cfg->n_policies, a->cfg->n_workloads,
-			 a->pods_unresolved, a->cfg->n_access, a->opts.config, n_objects, warns.n);
+		snprintf(
+		    err, sizeof(err),
+		    "%d services, %d traffic policies, %d workloads (%d pods without a cgroup "
+		    "yet), %d access policies from %s and %zu Kubernetes objects (%d warnings)",
+		    a->cfg->n_services, a->cfg->n_policies, a->cfg->n_workloads, a->pods_unresolved,
+		    a->cfg->n_access, a->opts.config, n_objects, warns.n);
 	else
-		snprintf(err, sizeof(err),
-			 "%d services, %d traffic policies, %d workloads, %d access policies from %s",
-			 a->cfg->n_services, a->cfg->n_policies, a->cfg->n_workloads,
-			 a->cfg->n_access, a->opts.config);
+		snprintf(
+		    err, sizeof(err),
+		    "%d services, %d traffic policies, %d workloads, %d access policies from %s",
+		    a->cfg->n_services, a->cfg->n_policies, a->cfg->n_workloads, a->cfg->n_access,
+		    a->opts.config);
 out:
 	pthread_mutex_unlock(&a->lock);
 	if (rejected)

@@ -14,8 +14,7 @@
 
 #define MS 1000000ULL
 
-int kubesync_settings(struct kube_settings *set, const char *kubeconfig, char *err,
-		      size_t err_len)
+int kubesync_settings(struct kube_settings *set, const char *kubeconfig, char *err, size_t err_len)
 {
 	memset(set, 0, sizeof(*set));
 	if (kubeconfig)
@@ -162,8 +161,8 @@ int kubesync_sources(struct kubesync *ks, const struct cfg_source **src, size_t 
 			free_sources(ks);
 			return -ENOMEM;
 		}
-		ks->src[i] = (struct cfg_source){.name = ks->names[i], .text = o->json,
-						 .len = o->json_len};
+		ks->src[i] =
+		    (struct cfg_source){.name = ks->names[i], .text = o->json, .len = o->json_len};
 		ks->n_src = i + 1;
 	}
 	ks->pending = false;

@@ -15,7 +15,7 @@
 #include "config/config.h"
 #include "kube/client.h"
 
-#define KUBESYNC_QUIET_MS 100	  /* apply this long after the last change */
+#define KUBESYNC_QUIET_MS 100	   /* apply this long after the last change */
 #define KUBESYNC_MAX_DELAY_MS 1000 /* ... but at most this long after the first */
 #define KUBESYNC_MAX_RES 16
 
@@ -23,9 +23,9 @@ struct kubesync {
 	struct kube *k;
 	char node[CFG_NAME_MAX];
 	char origin[2 * KUBE_URL_MAX + 8]; /* where the API server is, for messages */
-	struct kube_snapshot *snap; /* the newest objects; NULL before the first */
-	uint64_t loaded_gen;	    /* the generation last handed to the config */
-	uint64_t first_ns, last_ns; /* the first and last change not handed over yet */
+	struct kube_snapshot *snap;	   /* the newest objects; NULL before the first */
+	uint64_t loaded_gen;		   /* the generation last handed to the config */
+	uint64_t first_ns, last_ns;	   /* the first and last change not handed over yet */
 	bool pending;
 	/* the sources of the last kubesync_sources() */
 	struct cfg_source *src;
@@ -36,8 +36,7 @@ struct kubesync {
 /* Where the API server is: --kubeconfig PATH when given, else in-cluster
  * when KUBERNETES_SERVICE_HOST and _PORT are set; 1 when neither (file-only
  * mode), 0 with settings filled, -1 with the reason in err. */
-int kubesync_settings(struct kube_settings *set, const char *kubeconfig, char *err,
-		      size_t err_len);
+int kubesync_settings(struct kube_settings *set, const char *kubeconfig, char *err, size_t err_len);
 
 /* The node name: name when given, else $NODE_NAME, else the hostname. */
 void kubesync_node_name(char *buf, size_t len, const char *name);

@@ -67,8 +67,8 @@ bool podcg_parse_pod(const char *name, char *uid, enum podcg_qos *qos, enum podc
 bool podcg_is_kubepods_dir(const char *name)
 {
 	static const char *const names[] = {
-	    "kubepods",		 "kubepods.slice",	      "burstable",
-	    "besteffort",	 "kubepods-burstable.slice", "kubepods-besteffort.slice",
+	    "kubepods",	  "kubepods.slice",	      "burstable",
+	    "besteffort", "kubepods-burstable.slice", "kubepods-besteffort.slice",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -103,8 +103,9 @@ int podcg_pod_path(char *buf, size_t len, enum podcg_driver drv, enum podcg_qos 
 		u[i] = uid[i] == '-' ? '_' : uid[i];
 	return fits(qos == PODCG_GUARANTEED
 			? snprintf(buf, len, "kubepods.slice/kubepods-pod%s.slice", u)
-			: snprintf(buf, len, "kubepods.slice/kubepods-%s.slice/kubepods-%s-pod%s.slice",
-				   q, q, u),
+			: snprintf(buf, len,
+				   "kubepods.slice/kubepods-%s.slice/kubepods-%s-pod%s.slice", q, q,
+				   u),
 		    len);
 }
 

@@ -79,8 +79,8 @@ static void test_pod_names(void **state)
 
 	(void)state;
 	/* kind's --cgroup-root prefixes the systemd names */
-	assert_true(podcg_parse_pod("kubelet-kubepods-besteffort-pod" UID_ ".slice", uid, &qos,
-				    &drv));
+	assert_true(
+	    podcg_parse_pod("kubelet-kubepods-besteffort-pod" UID_ ".slice", uid, &qos, &drv));
 	assert_string_equal(uid, UID);
 	assert_int_equal(qos, PODCG_BESTEFFORT);
 	/* upper-case hex is a UID too */
@@ -134,8 +134,8 @@ static void test_containers(void **state)
 		assert_true(podcg_parse_container(buf, &rt, id, sizeof(id)));
 		assert_int_equal(rt, cases[i].rt);
 		assert_string_equal(id, CID);
-		assert_true(podcg_container_name(buf, sizeof(buf), PODCG_CGROUPFS,
-						 cases[i].rt, idp) > 0);
+		assert_true(
+		    podcg_container_name(buf, sizeof(buf), PODCG_CGROUPFS, cases[i].rt, idp) > 0);
 		assert_string_equal(buf, CID);
 		assert_true(podcg_parse_container(buf, &rt, id, sizeof(id)));
 		assert_int_equal(rt, PODCG_RT_UNKNOWN);
