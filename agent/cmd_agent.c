@@ -20,6 +20,7 @@
 #include "config/watch.h"
 #include "cmd_agent.h"
 #include "daemon/agent.h"
+#include "daemon/kubesync.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 
@@ -74,6 +75,13 @@ static void usage(FILE *f)
 		"                        listen address (and localhost on loopback, any\n"
 		"                        IP address on 0.0.0.0 or [::]): comma-separated\n"
 		"                        names or addresses, '*' for any; others get 421\n"
+		"  --kubeconfig PATH     read Services, EndpointSlices, this node's Pods and\n"
+		"                        the bpfmesh.io resources from the Kubernetes API\n"
+		"                        server PATH names (its current-context); in a pod\n"
+		"                        (KUBERNETES_SERVICE_HOST/PORT set) the service\n"
+		"                        account is used without it\n"
+		"  --node-name NAME      this node, whose pods are watched (default\n"
+		"                        $NODE_NAME, else the hostname)\n"
 		"  --max-endpoints N     endpoint capacity of the maps (default %d)\n"
 		"  --max-services N      service port capacity of the maps (default %d)\n"
 		"  --max-sockets N       open sockets sent through a service that the maps\n"
@@ -87,6 +95,12 @@ static void usage(FILE *f)
 		"closes one idle for %d s; its server errors are logged at most once per\n"
 		"%d s per kind, with a count of the rest.\n"
 		"\n"
+		"With Kubernetes, the files and the API's objects are applied together\n"
+		"(a file wins over a custom resource of the same name), %d ms after the\n"
+		"last change and at most %d ms after the first; nothing is applied (and\n"
+		"/readyz says what it waits for) until every resource was listed once.\n"
+		"While the API server cannot be reached the last applied state stays.\n"
+		"\n"
 		"Killing the agent leaves the data path working; a restarted agent adopts\n"
 		"the pinned programs and maps. `bpfmesh detach` removes them.\n"
 		"\n"
@@ -99,7 +113,8 @@ static void usage(FILE *f)
 		"or in it; it follows none. One agent per pin directory: a second one on\n"
 		"the same PATH exits with status 1 and names the first one's pid.\n",
 		LB_MAX_ENDPOINTS - 1, LB_MAX_SERVICES - 1, LB_MAX_CONNS, API_MAX_CONNECTIONS,
-		API_MAX_CONNECTIONS_PER_IP, API_IDLE_TIMEOUT_S, API_LOG_INTERVAL_S);
+		API_MAX_CONNECTIONS_PER_IP, API_IDLE_TIMEOUT_S, API_LOG_INTERVAL_S,
+		KUBESYNC_QUIET_MS, KUBESYNC_MAX_DELAY_MS);
 }
 
 /* Telemetry.prometheus.listen: a second listener for /metrics, started,
@@ -141,6 +156,8 @@ int cmd_agent(int argc, char **argv)
 	    {"metrics-auth", no_argument, 0, 'M'},
 	    {"api-open-sensitive", no_argument, 0, 'O'},
 	    {"api-allowed-hosts", required_argument, 0, 'H'},
+	    {"kubeconfig", required_argument, 0, 'k'},
+	    {"node-name", required_argument, 0, 'N'},
 	    {"verbose", no_argument, 0, 'v'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
@@ -151,8 +168,9 @@ int cmd_agent(int argc, char **argv)
 	char mlisten[128] = "";
 	static struct cfg_watch watch = {.fd = -1};
 	uint64_t last_tick = 0, now;
-	int opt, rc = 1, wfd = -1, err_watch;
-	char err[600];
+	int opt, rc = 1, wfd = -1, err_watch, kube_mode;
+	char err[600], node[CFG_NAME_MAX];
+	static struct kube_settings kset;
 
 	pthread_mutex_init(&a.lock, NULL);
 	a.opts.bpffs = "/sys/fs/bpf/bpfmesh";
@@ -196,6 +214,12 @@ int cmd_agent(int argc, char **argv)
 		case 'H':
 			a.opts.api_allowed_hosts = optarg;
 			break;
+		case 'k':
+			a.opts.kubeconfig = optarg;
+			break;
+		case 'N':
+			a.opts.node_name = optarg;
+			break;
 		case 'v':
 			log_verbosity = LOG_DEBUG;
 			break;
@@ -229,12 +253,32 @@ int cmd_agent(int argc, char **argv)
 		api_auth_free(&auth);
 		return 2;
 	}
+	/* before anything is attached too: a kubeconfig that cannot be read is
+	 * a usage error, not a half-started agent */
+	kube_mode = kubesync_settings(&kset, a.opts.kubeconfig, err, sizeof(err));
+	if (kube_mode < 0) {
+		fprintf(stderr, "bpfmesh agent: %s: %s\n",
+			a.opts.kubeconfig ? a.opts.kubeconfig : "in-cluster Kubernetes config",
+			err);
+		api_auth_free(&auth);
+		return 2;
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	if (agent_start(&a))
 		goto out;
+	if (kube_mode == 0) {
+		kubesync_node_name(node, sizeof(node), a.opts.node_name);
+		a.kube = kubesync_start(&kset, node, err, sizeof(err));
+		kube_settings_clear(&kset);
+		if (!a.kube) {
+			log_error("Kubernetes API client: %s", err);
+			goto out;
+		}
+		log_info("Kubernetes: API server %s, node %s", a.kube->origin, node);
+	}
 
 	err_watch = cfgw_open(&watch, a.opts.config);
 	if (err_watch)
@@ -251,16 +295,17 @@ int cmd_agent(int argc, char **argv)
 		 a.opts.listen);
 
 	while (!agent_exiting) {
-		struct pollfd pfd[4] = {
+		struct pollfd pfd[5] = {
 		    {.fd = agent_health_fd(&a), .events = POLLIN},
 		    {.fd = agent_trace_fd(&a), .events = POLLIN},
 		    {.fd = agent_cgroups_fd(&a), .events = POLLIN},
 		    {.fd = wfd, .events = POLLIN},
+		    {.fd = kubesync_fd(a.kube), .events = POLLIN},
 		};
 		/* 20 ms: the capture programs wake us only when their ring
 		 * fills up, so we read it on this beat (and the span builder
 		 * wants a tick every 50 ms) */
-		int n = poll(pfd, 4, 20); /* a negative fd is skipped */
+		int n = poll(pfd, 5, 20); /* a negative fd is skipped */
 
 		if (n < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
@@ -277,8 +322,11 @@ int cmd_agent(int argc, char **argv)
 			log_info("SIGHUP: reloading %s", a.opts.config);
 			cfgw_poke(&watch, now);
 		}
-		/* apply once the path has been quiet and no file is half written */
-		if (cfgw_due(&watch, now)) {
+		if (n > 0 && a.kube && (pfd[4].revents & POLLIN))
+			kubesync_read(a.kube, now);
+		/* apply once the path has been quiet and no file is half written,
+		 * or the API's objects have been */
+		if (cfgw_due(&watch, now) || (a.kube && kubesync_due(a.kube, now))) {
 			agent_reload(&a);
 			sync_metrics_listener(&a, &auth, &mapi, mlisten, sizeof(mlisten));
 		}
@@ -302,6 +350,10 @@ out:
 	api_stop(api);
 	api_stop(mapi);
 	cfgw_close(&watch);
+	/* the thread first: nothing reads the snapshots after this */
+	kubesync_stop(a.kube);
+	a.kube = NULL;
+	kube_settings_clear(&kset);
 	agent_stop(&a);
 	api_auth_free(&auth);
 	return rc;

@@ -194,7 +194,13 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 		jw_kbool(&w, "configCurrent", a->applied && !a->last_error[0]);
 		if (a->last_error[0])
 			jw_kstr(&w, "configError", a->last_error);
-		if (!ready)
+		if (!ready && a->attached && !a->last_error[0] && a->kube_waiting[0]) {
+			char why[sizeof(a->kube_waiting) + 64];
+
+			snprintf(why, sizeof(why), "waiting for the first list of Kubernetes %s",
+				 a->kube_waiting);
+			jw_kstr(&w, "reason", why);
+		} else if (!ready)
 			jw_kstr(&w, "reason",
 				!a->attached	   ? "programs not attached"
 				: a->last_error[0] ? a->last_error

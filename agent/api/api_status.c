@@ -459,6 +459,60 @@ static void write_maps(struct jsonw *w, struct bpf_object *obj, const char *onam
 	}
 }
 
+/* The Kubernetes API's resources as the client sees them; absent in
+ * file-only mode. */
+static void write_kubernetes(struct agent *a, struct jsonw *w)
+{
+	struct kube_resource_status st[KUBESYNC_MAX_RES];
+	size_t n = kubesync_status(a->kube, st, KUBESYNC_MAX_RES);
+
+	if (!a->kube)
+		return;
+	jw_key(w, "kubernetes");
+	jw_obj_open(w);
+	jw_kstr(w, "server", a->kube->origin);
+	jw_kstr(w, "node", a->kube->node);
+	jw_kbool(w, "synced", kubesync_synced(a->kube));
+	jw_ku64(w, "appliedGeneration", a->kube_gen);
+	jw_ku64(w, "appliedObjects", a->kube_objects);
+	jw_ku64(w, "podsWithoutCgroup", a->pods_unresolved > 0 ? a->pods_unresolved : 0);
+	jw_key(w, "resources");
+	jw_obj_open(w);
+	for (size_t i = 0; i < n && i < KUBESYNC_MAX_RES; i++) {
+		jw_key(w, st[i].name);
+		jw_obj_open(w);
+		jw_kbool(w, "synced", st[i].synced);
+		jw_kbool(w, "absent", st[i].absent);
+		jw_kbool(w, "watching", st[i].watching);
+		jw_kbool(w, "failing", st[i].failing);
+		jw_kstr(w, "resourceVersion", st[i].resource_version);
+		if (st[i].last_error[0])
+			jw_kstr(w, "lastError", st[i].last_error);
+		else
+			st_knull(w, "lastError");
+		jw_ku64(w, "errors", st[i].errors);
+		jw_ku64(w, "lists", st[i].lists);
+		jw_ku64(w, "objects", st[i].objects);
+		jw_obj_close(w);
+	}
+	jw_obj_close(w);
+	/* what the configuration left out of the objects, and why */
+	jw_key(w, "skipped");
+	jw_arr_open(w);
+	for (int i = 0; a->cfg && i < a->cfg->n_skipped; i++) {
+		const struct cfg_skipped *sk = &a->cfg->skipped[i];
+
+		jw_obj_open(w);
+		jw_kstr(w, "kind", sk->kind);
+		jw_kstr(w, "namespace", sk->ns);
+		jw_kstr(w, "name", sk->name);
+		jw_kstr(w, "reason", sk->reason);
+		jw_obj_close(w);
+	}
+	jw_arr_close(w);
+	jw_obj_close(w);
+}
+
 void api_write_status(struct agent *a, struct jsonw *w)
 {
 	struct link_rec *links = calloc(MAX_LINKS, sizeof(*links));
@@ -471,6 +525,7 @@ void api_write_status(struct agent *a, struct jsonw *w)
 	write_agent(a, w);
 	write_kernel(a, w, links, n_links);
 	write_attachments(a, w, links, n_links);
+	write_kubernetes(a, w);
 	jw_key(w, "maps");
 	jw_arr_open(w);
 	if (a->ld.skel)

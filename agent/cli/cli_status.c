@@ -58,6 +58,13 @@ static const struct jfield status_fields[] = {
     {"attachments/tc/interfaces", JT_ARRAY},
     {"attachments/tc/interfaces[]", JT_STRING},
     {"attachments/tc/missing", JT_NUMBER},
+    {"kubernetes", JT_OBJECT},
+    {"kubernetes/server", JT_STRING},
+    {"kubernetes/node", JT_STRING},
+    {"kubernetes/synced", JT_BOOL},
+    {"kubernetes/podsWithoutCgroup", JT_NUMBER},
+    {"kubernetes/resources", JT_OBJECT},
+    {"kubernetes/resources{}", JT_OBJECT},
     {"maps", JT_ARRAY},
     {"maps[]", JT_OBJECT},
     {"maps[]/name", JT_STRING},
@@ -181,6 +188,35 @@ static void print_maps(json_object *maps)
 	}
 }
 
+/* The Kubernetes API's resources, when the agent reads them. */
+static void print_kubernetes(json_object *k)
+{
+	json_object *res = jobj(k, "resources");
+
+	if (!k)
+		return;
+	printf("kubernetes: %s, node %s (%s)", jstr(k, "server"), jstr(k, "node"),
+	       jbool(k, "synced") ? "listed" : "first list not complete");
+	if (jint(k, "podsWithoutCgroup"))
+		printf("; %lld pods without a cgroup yet", (long long)jint(k, "podsWithoutCgroup"));
+	printf("\n");
+	if (!res || !json_object_is_type(res, json_type_object))
+		return;
+	json_object_object_foreach(res, name, r)
+	{
+		printf("  %-34s %-9s rv %-10s %lld errors", name,
+		       jbool(r, "absent")    ? "absent"
+		       : jbool(r, "failing") ? "FAILING"
+		       : jbool(r, "synced")  ? "synced"
+					     : "listing",
+		       jstr(r, "resourceVersion")[0] ? jstr(r, "resourceVersion") : "-",
+		       (long long)jint(r, "errors"));
+		if (jbool(r, "failing") && jstr(r, "lastError")[0])
+			printf(" (%s)", jstr(r, "lastError"));
+		printf("\n");
+	}
+}
+
 static void print_status(const struct qopts *o, json_object *ready, json_object *cfg,
 			 json_object *st)
 {
@@ -235,6 +271,7 @@ static void print_status(const struct qopts *o, json_object *ready, json_object 
 	if (jint(tc, "missing"))
 		printf(" (%lld named by Workloads not found yet)", (long long)jint(tc, "missing"));
 	printf("\n");
+	print_kubernetes(jobj(st, "kubernetes"));
 	print_programs(att);
 	print_maps(jobj(st, "maps"));
 }
@@ -254,8 +291,9 @@ static const char *chomp(char *s)
 	"\n"                                                                                       \
 	"The agent (version, pid, uptime), whether it is ready, the configuration in\n"            \
 	"force, the kernel and the features bpfmesh relies on, what is attached (the\n"            \
-	"cgroup, each program's hook and state, tc interfaces, stale pinned links)\n"              \
-	"and the maps with their entries and use. From /readyz, /api/v1/config and\n"              \
+	"cgroup, each program's hook and state, tc interfaces, stale pinned links),\n"             \
+	"the Kubernetes resources it watches (when it does) and the maps with their\n"             \
+	"entries and use. From /readyz, /api/v1/config and\n"                                      \
 	"/api/v1/status; --json prints them as {\"readiness\", \"config\", \"status\"}.\n"         \
 	"Without a token, the agent shows /api/v1/config only to root (or its own\n"               \
 	"user) on its host; for anyone else the reload counts are left out.\n"                     \

@@ -13,6 +13,7 @@
 #include "bpf/lb.h"
 #include "daemon/agent.h"
 #include "daemon/metrics_export.h"
+#include "daemon/podcg.h"
 #include "lib/cgroup.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -66,17 +67,68 @@ static void log_rejected(const struct cfg_errors *errs, int rc)
 		log_error("config rejected: %s", strerror(-rc));
 }
 
+/* The files alone, or the files and the newest Kubernetes objects; with
+ * Kubernetes, nothing until every resource was listed once. */
+static int load_config(struct agent *a, struct mesh_config **cfg, struct cfg_errors *errs,
+		       struct cfg_errors *warns, uint64_t *gen, size_t *n_objects)
+{
+	const struct cfg_source *src;
+	char waiting[sizeof(a->kube_waiting)];
+	int rc;
+
+	*gen = 0;
+	*n_objects = 0;
+	if (!a->kube)
+		return config_load(a->opts.config, cfg, errs);
+	if (!kubesync_synced(a->kube)) {
+		kubesync_waiting(a->kube, waiting, sizeof(waiting));
+		pthread_mutex_lock(&a->lock);
+		snprintf(a->kube_waiting, sizeof(a->kube_waiting), "%s", waiting);
+		pthread_mutex_unlock(&a->lock);
+		log_info("waiting for the first list of Kubernetes %s before applying anything",
+			 waiting);
+		return -EAGAIN;
+	}
+	rc = kubesync_sources(a->kube, &src, n_objects, gen);
+	if (rc)
+		return rc;
+	return config_load_sources(a->opts.config, src, (int)*n_objects, cfg, errs, warns);
+}
+
+/* Pods are workloads without a cgroup: find theirs (before access policy
+ * and identity read them). Those not made yet are looked for again on the
+ * beat (agent_tick). */
+static void fill_pod_cgroups(struct agent *a, struct mesh_config *cfg)
+{
+	struct podcg_result r;
+
+	podcg_fill(cfg, a->cgmount, a->cgroup, &r);
+	if (r.truncated)
+		log_warn("pod cgroups: the search stopped at %d directories or %d levels; %d pods "
+			 "without a cgroup",
+			 PODCG_MAX_DIRS, PODCG_MAX_DEPTH, r.unresolved);
+	a->pods_unresolved = r.unresolved;
+}
+
 int agent_reload(struct agent *a)
 {
-	struct cfg_errors errs = {};
+	struct cfg_errors errs = {}, warns = {};
 	struct mesh_config *cfg = NULL;
 	char err[1024];
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = mono_ns(), gen;
+	size_t n_objects;
 	bool touched = false, rejected = false;
 	int rc, i;
 
-	rc = config_load(a->opts.config, &cfg, &errs);
+	rc = load_config(a, &cfg, &errs, &warns, &gen, &n_objects);
+	if (rc == -EAGAIN)
+		return rc;
+	for (i = 0; i < warns.n; i++)
+		log_debug("config: %s", warns.msgs[i]);
+	if (!rc)
+		fill_pod_cgroups(a, cfg);
 	pthread_mutex_lock(&a->lock);
+	a->kube_waiting[0] = 0;
 	if (rc) {
 		size_t off = 0;
 
@@ -119,10 +171,21 @@ int agent_reload(struct agent *a)
 	a->applied = true;
 	a->reloads++;
 	a->last_error[0] = 0;
-	snprintf(err, sizeof(err),
-		 "%d services, %d traffic policies, %d workloads, %d access policies from %s",
-		 a->cfg->n_services, a->cfg->n_policies, a->cfg->n_workloads, a->cfg->n_access,
-		 a->opts.config);
+	a->kube_gen = gen;
+	a->kube_objects = n_objects;
+	if (a->kube)
+		snprintf(
+		    err, sizeof(err),
+		    "%d services, %d traffic policies, %d workloads (%d pods without a cgroup "
+		    "yet), %d access policies from %s and %zu Kubernetes objects (%d warnings)",
+		    a->cfg->n_services, a->cfg->n_policies, a->cfg->n_workloads, a->pods_unresolved,
+		    a->cfg->n_access, a->opts.config, n_objects, warns.n);
+	else
+		snprintf(
+		    err, sizeof(err),
+		    "%d services, %d traffic policies, %d workloads, %d access policies from %s",
+		    a->cfg->n_services, a->cfg->n_policies, a->cfg->n_workloads, a->cfg->n_access,
+		    a->opts.config);
 out:
 	pthread_mutex_unlock(&a->lock);
 	if (rejected)
@@ -135,6 +198,7 @@ out:
 		log_info("config applied: %s in %.1f ms", err, (mono_ns() - t0) / 1e6);
 	config_free(cfg);
 	cfg_errors_free(&errs);
+	cfg_errors_free(&warns);
 	return rc;
 }
 
@@ -150,6 +214,8 @@ int agent_start(struct agent *a)
 		log_error("no cgroup v2 mount found in /proc/mounts; pass --cgroup PATH");
 		return -ENOENT;
 	}
+	/* pods' cgroups are searched for under it (none: pods match nothing) */
+	cgroup2_mount(a->cgmount, sizeof(a->cgmount));
 	lo.bpffs = a->opts.bpffs;
 	lo.cgroup = a->cgroup;
 	lo.max_endpoints = a->opts.max_endpoints;
@@ -234,6 +300,20 @@ bool agent_tick(struct agent *a, uint64_t now)
 		a->missing_retried_ns = now;
 		tcguard_apply(&a->tcg, a->cfg);
 		loader_set_tc_capture(&a->ld, a->tcg.n_attached > 0);
+	}
+	/* pods whose cgroup the kubelet had not made yet */
+	if (a->pods_unresolved > 0 && a->cfg && now - a->pods_rescanned_ns > 1000000000ULL) {
+		struct podcg_result r;
+
+		a->pods_rescanned_ns = now;
+		podcg_fill(a->cfg, a->cgmount, a->cgroup, &r);
+		a->pods_unresolved = r.unresolved;
+		if (r.found) {
+			log_info("pod cgroups: %d found, %d pods without one yet", r.found,
+				 r.unresolved);
+			access_follow(&a->access, a->cfg, &a->lm);
+			tracing_apply(&a->tracing, a->cfg); /* identity resolves again */
+		}
 	}
 	pthread_mutex_unlock(&a->lock);
 	return retry;

@@ -11,6 +11,7 @@
 #include "lb/access.h"
 #include "config/config.h"
 #include "daemon/exports.h"
+#include "daemon/kubesync.h"
 #include "lb/health.h"
 #include "lb/healthcheck.h"
 #include "lb/lbmaps.h"
@@ -29,12 +30,15 @@ struct agent_opts {
 	bool metrics_auth;	       /* /metrics needs the token too */
 	bool api_open_sensitive;       /* no token: traces and config for anyone */
 	const char *api_allowed_hosts; /* --api-allowed-hosts, as given */
+	const char *kubeconfig;	       /* --kubeconfig; NULL: in-cluster or none */
+	const char *node_name;	       /* --node-name; NULL: $NODE_NAME, else the hostname */
 };
 
 struct agent {
 	pthread_mutex_t lock;
 	struct agent_opts opts;
 	char cgroup[512];
+	char cgmount[512]; /* the cgroup v2 mount */
 	struct loader ld;
 	struct lbmaps lm;
 	struct health health;
@@ -54,6 +58,15 @@ struct agent {
 	char last_error[2048];
 	uint64_t started_ns;
 	uint64_t missing_retried_ns; /* last retry of absent interfaces */
+	/* Kubernetes: NULL in file-only mode. Nothing is applied before every
+	 * resource was listed once (an adopted data path keeps what the last
+	 * agent wrote meanwhile); kube_waiting says which ones /readyz waits for. */
+	struct kubesync *kube;
+	char kube_waiting[512];
+	uint64_t kube_gen; /* the snapshot generation of the config in force */
+	size_t kube_objects;
+	int pods_unresolved; /* pod workloads of cfg whose cgroup is not there yet */
+	uint64_t pods_rescanned_ns;
 };
 
 /* Load and attach (or adopt) the programs and maps under opts.bpffs, start
@@ -61,8 +74,10 @@ struct agent {
  * agent_stop() releases what was started. */
 int agent_start(struct agent *a);
 
-/* Load the config and apply it; on any error the configuration in force
- * stays. Takes the lock. Returns 0 or a negative errno. */
+/* Load the config (the files, and with Kubernetes the newest objects) and
+ * apply it; on any error the configuration in force stays. Takes the lock.
+ * Returns 0 or a negative errno (-EAGAIN: the Kubernetes resources are not
+ * all listed yet, nothing was applied). */
 int agent_reload(struct agent *a);
 
 /* The rings to poll: the health controller's events and the capture's. */

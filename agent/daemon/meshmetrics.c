@@ -172,6 +172,22 @@ static void collect_tracing(struct agent *a, struct mm_set *set)
 		mm_add(set, f, xs.registry.overflow[i], 1, "kind", metrics_overflow_name(i));
 }
 
+/* Kubernetes API errors per resource (an outage counts every failed
+ * retry); nothing in file-only mode. */
+static void collect_kube(struct agent *a, struct mm_set *set)
+{
+	struct kube_resource_status st[KUBESYNC_MAX_RES];
+	size_t n = kubesync_status(a->kube, st, KUBESYNC_MAX_RES);
+	struct mm_family *f;
+
+	if (!a->kube)
+		return;
+	f = mm_family(set, "bpfmesh.kube.watch.errors", "{error}",
+		      "Failed Kubernetes API list and watch requests, by resource.", true);
+	for (size_t i = 0; i < n && i < KUBESYNC_MAX_RES; i++)
+		mm_add(set, f, st[i].errors, 1, "resource", st[i].name);
+}
+
 int meshmetrics_collect(struct agent *a, struct mm_set *set)
 {
 	struct mm_family *f;
@@ -185,5 +201,6 @@ int meshmetrics_collect(struct agent *a, struct mm_set *set)
 		      true);
 	mm_add(set, f, a->reloads, 1, "result", "applied");
 	mm_add(set, f, a->reload_errors, 1, "result", "rejected");
+	collect_kube(a, set);
 	return set->oom ? -ENOMEM : 0;
 }

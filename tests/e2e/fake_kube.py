@@ -31,7 +31,8 @@ versions"):
     every request, or POST /tokens) and TLS with client certificates.
 
 Control interface (JSON over HTTP on --control-port, for the tests):
-  POST /apply    an object, or a List of them: create or update
+  POST /apply    an object, or a List of them: create or update (a
+                 metadata.uid given at creation is kept)
   POST /delete   {"apiVersion", "kind", "namespace", "name"}
   POST /compact  forget all history: every older resourceVersion is 410
   POST /gone     {"count": N, "mode": "event"|"http"|"continue"}: the next N
@@ -311,7 +312,9 @@ class Cluster:
             self.rv += 1
             md["resourceVersion"] = str(self.rv)
             if prev is None:
-                md["uid"] = str(uuid.uuid4())
+                # the real server always picks the UID; a test that names a
+                # pod's cgroup after it gives one
+                md["uid"] = md.get("uid") or str(uuid.uuid4())
                 md["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 md["generation"] = 1
             else:
