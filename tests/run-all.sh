@@ -45,6 +45,7 @@ stage unit-asan make -s test-unit-asan
 stage unit-ubsan make -s test-unit-ubsan
 stage fuzz make -s test-fuzz
 stage bpf make -s test-bpf
+stage deploy make -s test-deploy # manifests, RBAC, the image under podman
 stage e2e make -s test-e2e
 stage e2e-ubsan make -s test-e2e-ubsan
 stage kernels make -s test-kernels # Debian 12's 6.1 and 6.12 in qemu
