@@ -10,14 +10,18 @@
 # rates added; p50/p90/p99 of the merged buckets), which for these two
 # agents is neither agent's own p99. A third address where no agent listens
 # is named in a warning, the view is still printed and the exit status is 3
-# (partial); with no agent answering it is 2.
+# (partial); with no agent answering it is 2. --cluster finds the same two
+# agents from their pods in a fake API server (tests/e2e/fake_kube.py).
 . "$(dirname "$0")/lib.sh"
 setup_base
 N1=60 N2=15
 # ports free now: other tests on this machine use lib.sh's fixed ones too
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-API="127.0.0.1:$(free_port)"
-API2="127.0.0.1:$(free_port)"
+# the second "node" on 127.0.0.2, same port: as two nodes' agents, which
+# --cluster finds at their pod addresses and --agent's port
+PORT=$(free_port)
+API="127.0.0.1:$PORT"
+API2="127.0.0.2:$PORT"
 DEAD="127.0.0.1:$(free_port)" # nothing listens there
 CG2="$CGROOT/bpfmesh-test2-$ID"
 PINS2="/sys/fs/bpf/bpfmesh-test2-$ID"
@@ -172,6 +176,61 @@ expect_eq "--agents with an empty element: exit status" 2 "$?"
 "$BIN" services --cluster > /dev/null 2>"$TMP/err"
 expect_eq "--cluster outside a pod without --kubeconfig: exit status" 2 "$?"
 grep -q -- '--agents' "$TMP/err" && pass "--cluster says what it needs" || fail "--cluster: $(cat "$TMP/err")"
+
+# --cluster: the agents from the DaemonSet's running pods in the API (a fake
+# API server): the same view as --agents; other pods are not asked
+echo tok > "$TMP/kube-token"
+python3 "$ROOT/tests/e2e/fake_kube.py" --ready-file "$TMP/kube.ready" --token-file "$TMP/kube-token" \
+	> "$TMP/kube.log" 2>&1 &
+PIDS+=($!)
+wait_for "the fake API server starts" 10 test -s "$TMP/kube.ready"
+read -r KPORT KCTL < "$TMP/kube.ready"
+cat > "$TMP/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+current-context: test
+contexts:
+- {name: test, context: {cluster: fake, user: cli}}
+clusters:
+- {name: fake, cluster: {server: "http://127.0.0.1:$KPORT"}}
+users:
+- {name: cli, user: {tokenFile: kube-token}}
+KC
+pod() { # NAME IP PHASE APP
+	curl -sf -X POST "http://127.0.0.1:$KCTL/apply" -d "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",
+		\"metadata\":{\"name\":\"$1\",\"namespace\":\"bpfmesh-system\",
+		\"labels\":{\"app.kubernetes.io/name\":\"$4\",\"app.kubernetes.io/component\":\"agent\"}},
+		\"spec\":{\"nodeName\":\"$1\"},\"status\":{\"phase\":\"$3\",\"podIP\":\"$2\"}}" >/dev/null ||
+		fail "apply pod $1"
+}
+pod agent-a 127.0.0.1 Running bpfmesh
+pod agent-b 127.0.0.2 Running bpfmesh
+pod agent-c 127.0.0.4 Pending bpfmesh
+pod other 127.0.0.3 Running something-else
+"$BIN" services --cluster --kubeconfig "$TMP/kubeconfig" --agent "127.0.0.1:$PORT" --json \
+	> "$TMP/kcluster.json" 2>"$TMP/err"
+expect_eq "services --cluster --kubeconfig: exit" 0 "$?"
+python3 - "$TMP/kcluster.json" "$TMP/cluster.json" <<'PY' > "$TMP/kcheck"
+import json, sys
+k, a = (json.load(open(p)) for p in sys.argv[1:3])
+print("asked", sorted(x["address"] for x in k["agents"]))
+ws = [next(s for s in d["services"] if s["name"] == "web")["latency"]["server"] for d in (k, a)]
+print("same", all(ws[0][f] == ws[1][f] for f in ("requests", "errors", "p50Ms", "p90Ms", "p99Ms", "maxMs")))
+PY
+expect_eq "--cluster asks the running agent pods at --agent's port" \
+	"['127.0.0.1:$PORT', '127.0.0.2:$PORT']" "$(awk '$1 == "asked" { $1 = ""; sub(/^ /, ""); print }' "$TMP/kcheck")"
+expect_eq "--cluster: the same merged view as --agents" "same True" "$(grep '^same' "$TMP/kcheck")"
+pod agent-c 127.0.0.4 Running bpfmesh # a pod whose agent is away
+"$BIN" services --cluster --kubeconfig "$TMP/kubeconfig" --agent "127.0.0.1:$PORT" > /dev/null 2>"$TMP/err"
+expect_eq "--cluster with an agent pod that does not answer: exit status" 3 "$?"
+grep -q "agent 127.0.0.4:$PORT did not answer" "$TMP/err" && pass "the warning names it" ||
+	fail "no warning: $(cat "$TMP/err")"
+echo other > "$TMP/kube-token-wrong"
+sed 's/tokenFile: kube-token/tokenFile: kube-token-wrong/' "$TMP/kubeconfig" > "$TMP/kubeconfig-wrong"
+"$BIN" services --cluster --kubeconfig "$TMP/kubeconfig-wrong" --agent "127.0.0.1:$PORT" > /dev/null 2>"$TMP/err"
+expect_eq "--cluster with a token the API refuses: exit status" 2 "$?"
+grep -q "cannot find the cluster's agents" "$TMP/err" && pass "says it cannot find the agents" ||
+	fail "API refusal: $(cat "$TMP/err")"
 
 # top: the same view, refreshed
 out=$("$BIN" top --agents "$API,$API2" -n 2 --interval 0.2 2>&1); rc=$?
