@@ -8,7 +8,8 @@
 # built with clang's UBSan. Every stage runs even when an earlier one failed;
 # the last line sums them up.
 # tests, unit tests under AddressSanitizer and UndefinedBehaviorSanitizer,
-# in-kernel program tests (BPF_PROG_TEST_RUN), end-to-end tests on the real
+# in-kernel program tests (BPF_PROG_TEST_RUN), the Kubernetes manifests and
+# the image (make test-deploy), end-to-end tests on the real
 # kernel, and the agent on Debian 12's own kernels in qemu (make test-kernels,
 # a few minutes under software emulation). Every stage runs even when an
 # earlier one failed; the last line sums them up.

@@ -244,7 +244,13 @@ def agent_requests():
 
 
 asked, where = agent_requests()
-if not where:
+callers = sorted(os.path.relpath(p, ROOT) for p in glob.glob(f"{ROOT}/agent/**/*.c", recursive=True)
+                 if "/agent/kube/" not in p and "/agent/cli/" not in p
+                 and re.search(r"\bkube_start\s*\(", open(p, encoding="utf-8").read()))
+if callers and not where:
+    check(False, "the agent's resource table can be read", f"{', '.join(callers)} call kube_start, but no "
+          "struct kube_resource NAME[] = {...} table was found: teach agent_requests() its form")
+elif not where:
     print(f"[{NAME}] SKIP: the agent lists no Kubernetes resources in this tree (no struct kube_resource "
           "table in agent/ outside agent/kube): the ClusterRole is checked against the issue's list only")
 else:
