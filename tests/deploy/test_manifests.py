@@ -146,6 +146,11 @@ check(binding.get("subjects") == [{"kind": "ServiceAccount", "name": sa.get("met
                                    "namespace": NS}], "binding's one subject is the ServiceAccount")
 pm_sel = pm.get("spec", {}).get("selector", {}).get("matchLabels", {})
 check(pm_sel and all(labels.get(k) == v for k, v in pm_sel.items()), "PodMonitor selects the agent's pods")
+src = open(f"{ROOT}/agent/cli/cli_cluster_discover.c", encoding="utf-8").read()
+m = re.search(r'#define AGENT_SELECTOR "([^"]*)"', src)
+want = dict(kv.split("=", 1) for kv in m.group(1).split(",")) if m else {}
+check(want and all(labels.get(k) == v for k, v in want.items()) and all(sel.get(k) == v for k, v in want.items()),
+      "`services --cluster` selects the DaemonSet's pods by their labels", f"{want} vs {labels}")
 c = (pod.get("containers") or [{}])[0]
 ports = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
 check([e.get("port") for e in pm.get("spec", {}).get("podMetricsEndpoints", [])] == ["metrics"]
