@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* cli_cluster.c: ask each agent for its sketches, merge them
  * (cli_cluster_merge.c), print one table or one JSON document. The agents
- * are asked one after the other; one that cannot be reached costs at most
- * the connect timeout of cli_get. */
+ * are asked CLUSTER_PARALLEL at a time, so agents that cannot be reached
+ * cost about one connect timeout of cli_get, not one each; the answers are
+ * merged in the order of the list. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,22 +180,78 @@ static void print_json(FILE *out, const struct cl_view *v, json_object *agents, 
 	json_object_put(root);
 }
 
+#define CLUSTER_PARALLEL 16
+
+struct fetch {
+	const struct qopts *o;
+	char **addrs;
+	size_t n, next;
+	pthread_mutex_t lock;
+	json_object **docs; /* NULL: no usable answer (cli_get_json said why) */
+	int *rcs;
+};
+
+static void *fetch_worker(void *arg)
+{
+	struct fetch *f = arg;
+
+	for (;;) {
+		struct qopts one = *f->o;
+		size_t i;
+
+		pthread_mutex_lock(&f->lock);
+		i = f->next++;
+		pthread_mutex_unlock(&f->lock);
+		if (i >= f->n)
+			return NULL;
+		one.agent = f->addrs[i];
+		f->docs[i] = cli_get_json(&one, "/api/v1/sketches", 0, &f->rcs[i], NULL);
+	}
+}
+
+/* Every agent's answer into f->docs; workers that cannot be started leave
+ * their share to the others (or to this thread). */
+static int fetch_all(struct fetch *f)
+{
+	pthread_t th[CLUSTER_PARALLEL];
+	size_t started = 0, want = f->n < CLUSTER_PARALLEL ? f->n : CLUSTER_PARALLEL;
+
+	f->docs = calloc(f->n ? f->n : 1, sizeof(*f->docs));
+	f->rcs = calloc(f->n ? f->n : 1, sizeof(*f->rcs));
+	if (!f->docs || !f->rcs)
+		return -1;
+	/* json-c picks its hash seed on first use: before the threads do */
+	json_object_put(json_tokener_parse("{\"seed\":0}"));
+	pthread_mutex_init(&f->lock, NULL);
+	while (started < want && !pthread_create(&th[started], NULL, fetch_worker, f))
+		started++;
+	fetch_worker(f);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&f->lock);
+	return 0;
+}
+
 int cli_cluster_print(const struct qopts *o, char **addrs, size_t n, FILE *out, const char *sort)
 {
 	struct cl_view v = {};
 	json_object *agents = json_object_new_array();
 	size_t failed = 0, unreachable = 0;
-	char path[64], err[512];
+	struct fetch f = {.o = o, .addrs = addrs, .n = n};
+	char err[512];
 	int rc = CLI_OK;
 
-	snprintf(path, sizeof(path), "/api/v1/sketches");
+	if (fetch_all(&f)) {
+		fprintf(stderr, "bpfmesh: out of memory\n");
+		free(f.docs);
+		free(f.rcs);
+		json_object_put(agents);
+		return CLI_AGENT_ERROR;
+	}
 	for (size_t i = 0; i < n; i++) {
-		struct qopts one = *o;
-		json_object *doc, *a = json_object_new_object();
-		int grc = CLI_OK;
+		json_object *doc = f.docs[i], *a = json_object_new_object();
+		int grc = f.rcs[i];
 
-		one.agent = addrs[i];
-		doc = cli_get_json(&one, path, 0, &grc, NULL);
 		json_object_object_add(a, "address", json_object_new_string(addrs[i]));
 		if (!doc) {
 			snprintf(err, sizeof(err), "%s",
@@ -230,6 +288,8 @@ int cli_cluster_print(const struct qopts *o, char **addrs, size_t n, FILE *out, 
 		}
 	}
 	json_object_put(agents);
+	free(f.docs);
+	free(f.rcs);
 	cl_view_free(&v);
 	return rc;
 }

@@ -337,16 +337,16 @@ static void top_draw(const char *frame, bool tty)
 	"The services table of `bpfmesh services` (without the endpoint lines),\n"                 \
 	"refreshed in place like top(1), under a line with the agent's address, the\n"             \
 	"time and the latency window. q or Ctrl-C quits. When stdout is not a\n"                   \
-	"terminal, the tables are printed one after another.\n"                                    \
+	"terminal, the tables are printed one after another. With --cluster or\n"                  \
+	"--agents: the table of `bpfmesh services --cluster`, its agents found once,\n"            \
+	"at the start.\n"                                                                          \
 	"\n"                                                                                       \
 	"Options:\n"                                                                               \
 	"  --interval SECONDS   time between refreshes (default 2, from 0.1)\n"                    \
 	"  --sort KEY           rps (default), errors, p50, p99 (biggest first) or name\n"         \
 	"  -n, --iterations N   stop after N refreshes (for scripts)\n"                            \
-	"  --json               one JSON document (/api/v1/services) per refresh\n"                \
-	"                       and line\n" CLI_CLUSTER_HELP                                       \
-	"                       (the table of `bpfmesh services --cluster`; the\n"                 \
-	"                       agents are found once, at the start)\n" CLI_QOPTS_HELP             \
+	"  --json               one JSON document (/api/v1/services, or the merged\n"              \
+	"                       view) per refresh and line\n" CLI_CLUSTER_HELP CLI_QOPTS_HELP      \
 	"3 the cluster view is partial: an agent did not answer.\n"
 
 int cli_top(int argc, char **argv)
