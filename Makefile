@@ -28,7 +28,9 @@ PROTOS     := $(addprefix exporters/proto/opentelemetry/proto/,common/v1/common.
 PROTO_HDRS := $(patsubst exporters/proto/%.proto,$(BUILD)/proto/%.pb-c.h,$(PROTOS))
 PROTO_OBJS := $(patsubst exporters/proto/%.proto,$(BUILD)/proto/%.pb-c.o,$(PROTOS))
 AGENT_SRCS := $(wildcard agent/*.c agent/*/*.c exporters/*.c)
-AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRCS)) $(PROTO_OBJS)
+# `bpfmesh manifests` prints these files, embedded at build time, in apply order
+MANIFESTS  := $(sort $(wildcard deploy/crds/*.yaml)) $(sort $(wildcard deploy/kubernetes/*.yaml))
+AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(AGENT_SRCS)) $(PROTO_OBJS) $(BUILD)/gen/manifests.o
 LIB_OBJS   := $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJS))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
@@ -39,7 +41,8 @@ E2E_BINS   := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(E2E_SRCS))
 HDRS       := $(wildcard agent/*/*.h bpf/*.h bpf/lib/*.h exporters/*.h)
 
 .PHONY: all deps vmlinux test test-unit test-unit-asan test-unit-ubsan test-bpf test-e2e \
-	test-e2e-ubsan test-kernels demo bench check clean fuzz fuzz-build test-fuzz
+	test-e2e-ubsan test-kernels demo bench check clean fuzz fuzz-build test-fuzz \
+	image image-deps test-deploy
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -50,7 +53,7 @@ all: $(BUILD)/bpfmesh $(E2E_BINS)
 # clang only recommends it).
 DEB_PKGS := clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
             libyaml-dev libmicrohttpd-dev libjson-c-dev libcmocka-dev iproute2 procps curl \
-            python3 protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev clang-format cppcheck \
+            python3 xxd protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev clang-format cppcheck \
             python3-yaml python3-jsonschema python3-grpcio \
             libclang-rt-14-dev
 # promtool and a Prometheus server for test_metrics; without its recommends
@@ -75,6 +78,28 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$bare; \
 	fi
 
+# `make image` (deploy/image/build.sh): podman imports the image into its
+# store, runc runs it in the image test where crun cannot (tests/deploy/
+# test_image.sh says why). Kept out of DEB_PKGS: only the image needs them.
+IMAGE_DEB_PKGS := podman runc ca-certificates binutils xxd
+image-deps:
+	@missing=""; for p in $(IMAGE_DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+image: image-deps $(BUILD)/bpfmesh
+	@BUILD=$(BUILD) deploy/image/build.sh
+
+# The manifests (parse, RBAC against the agent's requests, `bpfmesh
+# manifests`) and the image (podman run, its layout, the binary on the image's
+# own loader and libraries).
+test-deploy: all image
+	@BUILD=$(BUILD) tests/deploy/run.sh
+
 # vmlinux.h is committed; this regenerates it from the running kernel's BTF.
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
@@ -98,6 +123,13 @@ $(BUILD)/proto/%.o: $(BUILD)/proto/%.c | $(PROTO_HDRS)
 # files name the ones each object really includes.
 $(BUILD)/%.o: %.c | $(SKELS) $(PROTO_HDRS)
 	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/manifests.c: $(MANIFESTS) deploy/embed-manifests.sh
+	@mkdir -p $(@D)
+	deploy/embed-manifests.sh $(MANIFESTS) > $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/bpfmesh: $(AGENT_OBJS)

@@ -22,6 +22,7 @@ static void usage(FILE *f)
 	      "  status     the agent, its kernel features, attachments and maps\n"
 	      "  traces     the newest spans, of one service or all\n"
 	      "  detach     remove every attachment and pin\n"
+	      "  manifests  the Kubernetes manifests (CRDs, RBAC, DaemonSet), as YAML\n"
 	      "\n"
 	      "`bpfmesh COMMAND --help` describes each command; `bpfmesh --version`\n"
 	      "prints the version.\n",
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 		return cli_status(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "traces"))
 		return cli_traces(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "manifests"))
+		return cli_manifests(argc - 1, argv + 1);
 	fprintf(stderr, "bpfmesh: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -8,7 +8,8 @@
 # built with clang's UBSan. Every stage runs even when an earlier one failed;
 # the last line sums them up.
 # tests, unit tests under AddressSanitizer and UndefinedBehaviorSanitizer,
-# in-kernel program tests (BPF_PROG_TEST_RUN), end-to-end tests on the real
+# in-kernel program tests (BPF_PROG_TEST_RUN), the Kubernetes manifests and
+# the image (make test-deploy), end-to-end tests on the real
 # kernel, and the agent on Debian 12's own kernels in qemu (make test-kernels,
 # a few minutes under software emulation). Every stage runs even when an
 # earlier one failed; the last line sums them up.
@@ -45,6 +46,7 @@ stage unit-asan make -s test-unit-asan
 stage unit-ubsan make -s test-unit-ubsan
 stage fuzz make -s test-fuzz
 stage bpf make -s test-bpf
+stage deploy make -s test-deploy # manifests, RBAC, the image under podman
 stage e2e make -s test-e2e
 stage e2e-ubsan make -s test-e2e-ubsan
 stage kernels make -s test-kernels # Debian 12's 6.1 and 6.12 in qemu

@@ -19,6 +19,7 @@
 #include "api/api_auth.h"
 #include "api/api_latency.h"
 #include "api/api_services.h"
+#include "api/api_sketch.h"
 #include "api/api_status.h"
 #include "exporters/prometheus.h"
 #include "lib/clock.h"
@@ -231,6 +232,8 @@ static mhd_result handle(void *cls, struct MHD_Connection *c, const char *url, c
 			jw_free(&w);
 			return reply_error(c, 404, "unknown service");
 		}
+	} else if (!strcmp(url, "/api/v1/sketches")) {
+		api_write_sketches(a, &w, window_s);
 	} else if (!strcmp(url, "/api/v1/config")) {
 		api_write_config(a, &w);
 	} else if (!strcmp(url, "/api/v1/status")) {

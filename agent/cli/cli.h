@@ -9,5 +9,6 @@ int cli_services(int argc, char **argv);
 int cli_top(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_traces(int argc, char **argv);
+int cli_manifests(int argc, char **argv);
 
 #endif

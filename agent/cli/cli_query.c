@@ -65,6 +65,29 @@ static int parse_extra(const char *cmd, int opt, const char *arg, struct qopts *
 		if (!*arg || *end || o->iterations < 1)
 			return usage_error(cmd, "--iterations %s: expected a number from 1", arg);
 		return -1;
+	case 'A': {
+		/* every element a valid address; empty ones are not */
+		char *copy = strdup(arg), *save = NULL, *tok;
+		bool good = copy && *arg && arg[strlen(arg) - 1] != ',' && !strstr(arg, ",,");
+
+		for (tok = copy ? strtok_r(copy, ",", &save) : NULL; good && tok;
+		     tok = strtok_r(NULL, ",", &save))
+			good = valid_addr(tok);
+		free(copy);
+		if (!good)
+			return usage_error(cmd, "--agents %s: expected HOST:PORT,HOST:PORT,...",
+					   arg);
+		o->agents = arg;
+		o->cluster = true;
+		return -1;
+	}
+	case 'C':
+		o->cluster = true;
+		return -1;
+	case 'K':
+		o->kubeconfig = arg;
+		o->cluster = true;
+		return -1;
 	case 'l':
 		o->limit = strtol(arg, &end, 10);
 		if (!*arg || *end || o->limit < 1 || o->limit > 1000)
@@ -91,6 +114,9 @@ int cli_parse(int argc, char **argv, struct qopts *o, unsigned extra, int max_ar
 	    {{"iterations", required_argument, 0, 'n'}, QO_ITERATIONS},
 	    {{"limit", required_argument, 0, 'l'}, QO_LIMIT},
 	    {{"no-endpoints", no_argument, 0, 'E'}, QO_NO_ENDPOINTS},
+	    {{"cluster", no_argument, 0, 'C'}, QO_CLUSTER},
+	    {{"agents", required_argument, 0, 'A'}, QO_CLUSTER},
+	    {{"kubeconfig", required_argument, 0, 'K'}, QO_CLUSTER},
 	};
 	struct option longopts[sizeof(all) / sizeof(all[0]) + 1] = {};
 	const char *cmd = argv[0], *env;

@@ -28,7 +28,11 @@ enum {
 	QO_ITERATIONS = 1 << 2, /* -n, --iterations N */
 	QO_LIMIT = 1 << 3,	/* --limit N */
 	QO_NO_ENDPOINTS = 1 << 4,
+	QO_CLUSTER = 1 << 5, /* --cluster, --agents LIST, --kubeconfig PATH */
 };
+
+/* The exit status of a cluster view that lacks an agent that did not answer. */
+#define CLI_PARTIAL 3
 
 struct qopts {
 	const char *agent;
@@ -40,7 +44,10 @@ struct qopts {
 	long iterations; /* 0: until stopped */
 	long limit;
 	bool endpoints;
-	char **args; /* positional arguments */
+	bool cluster;		/* --cluster or --agents */
+	const char *agents;	/* --agents: comma-separated HOST:PORT */
+	const char *kubeconfig; /* --kubeconfig: find the agents from the API */
+	char **args;		/* positional arguments */
 	int n_args;
 };
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_cluster.h"
 #include "cli/cli_query.h"
 
 /* What the table reads of /api/v1/services. */
@@ -205,7 +206,8 @@ static void print_table(FILE *out, json_object *root, const char *sort, bool end
 
 #define SERVICES_HELP                                                                              \
 	"Usage: bpfmesh services [--sort KEY] [--no-endpoints] [--json] [--agent ADDR]\n"          \
-	"                        [--token-file FILE]\n"                                            \
+	"                        [--token-file FILE] [--cluster [--kubeconfig PATH]]\n"            \
+	"                        [--agents HOST:PORT,...]\n"                                       \
 	"\n"                                                                                       \
 	"One row per service of a running agent: requests per second (RPS), the\n"                 \
 	"share of failed requests (ERR%), median and 99th percentile latency (P50,\n"              \
@@ -214,20 +216,40 @@ static void print_table(FILE *out, json_object *root, const char *sort, bool end
 	"endpoints: health (xN: times ejected, then the time left), connections\n"                 \
 	"sent to it (selected), established (opened) and open (active).\n"                         \
 	"\n"                                                                                       \
+	"With --cluster or --agents: one table for many agents, their latency\n"                   \
+	"sketches merged exactly (GET /api/v1/sketches): RPS added up, P50/P99 of all\n"           \
+	"their requests together, AGENTS = agents that saw requests / agents that\n"               \
+	"answered; no endpoint lines (endpoints are per node). --json prints the\n"                \
+	"merged view. An agent that does not answer is named on stderr and the exit\n"             \
+	"status is 3: the view is partial.\n"                                                      \
+	"\n"                                                                                       \
 	"Options:\n"                                                                               \
 	"  --sort KEY           rps, errors, p50, p99 (biggest first) or name;\n"                  \
 	"                       default: the configuration's order\n"                              \
-	"  --no-endpoints       services only\n" CLI_QOPTS_HELP
+	"  --no-endpoints       services only\n" CLI_CLUSTER_HELP CLI_QOPTS_HELP                   \
+	"3 the cluster view is partial: an agent did not answer.\n"
 
 int cli_services(int argc, char **argv)
 {
 	struct qopts o;
 	json_object *root;
 	char *raw;
-	int rc = cli_parse(argc, argv, &o, QO_SORT | QO_NO_ENDPOINTS, 0, SERVICES_HELP);
+	int rc =
+	    cli_parse(argc, argv, &o, QO_SORT | QO_NO_ENDPOINTS | QO_CLUSTER, 0, SERVICES_HELP);
 
 	if (rc >= 0)
 		return rc;
+	if (o.cluster) {
+		char **addrs;
+		size_t n;
+
+		rc = cli_cluster_agents(&o, &addrs, &n);
+		if (rc == CLI_OK)
+			rc = cli_cluster_print(&o, addrs, n, stdout, o.sort);
+		cli_cluster_agents_free(addrs, n);
+		cli_qopts_free(&o);
+		return rc;
+	}
 	root = cli_get_json(&o, "/api/v1/services", 0, &rc, &raw);
 	if (root && !o.json)
 		rc = cli_json_check(&o, "/api/v1/services", root, services_fields,
@@ -310,18 +332,22 @@ static void top_draw(const char *frame, bool tty)
 #define TOP_HELP                                                                                   \
 	"Usage: bpfmesh top [--interval SECONDS] [--sort KEY] [-n N] [--json]\n"                   \
 	"                   [--agent ADDR] [--token-file FILE]\n"                                  \
+	"                   [--cluster [--kubeconfig PATH]] [--agents HOST:PORT,...]\n"            \
 	"\n"                                                                                       \
 	"The services table of `bpfmesh services` (without the endpoint lines),\n"                 \
 	"refreshed in place like top(1), under a line with the agent's address, the\n"             \
 	"time and the latency window. q or Ctrl-C quits. When stdout is not a\n"                   \
-	"terminal, the tables are printed one after another.\n"                                    \
+	"terminal, the tables are printed one after another. With --cluster or\n"                  \
+	"--agents: the table of `bpfmesh services --cluster`, its agents found once,\n"            \
+	"at the start.\n"                                                                          \
 	"\n"                                                                                       \
 	"Options:\n"                                                                               \
 	"  --interval SECONDS   time between refreshes (default 2, from 0.1)\n"                    \
 	"  --sort KEY           rps (default), errors, p50, p99 (biggest first) or name\n"         \
 	"  -n, --iterations N   stop after N refreshes (for scripts)\n"                            \
-	"  --json               one JSON document (/api/v1/services) per refresh\n"                \
-	"                       and line\n" CLI_QOPTS_HELP
+	"  --json               one JSON document (/api/v1/services, or the merged\n"              \
+	"                       view) per refresh and line\n" CLI_CLUSTER_HELP CLI_QOPTS_HELP      \
+	"3 the cluster view is partial: an agent did not answer.\n"
 
 int cli_top(int argc, char **argv)
 {
@@ -330,10 +356,17 @@ int cli_top(int argc, char **argv)
 	struct qopts o;
 	bool tty, keys = false;
 	long i;
-	int rc = cli_parse(argc, argv, &o, QO_INTERVAL | QO_SORT | QO_ITERATIONS, 0, TOP_HELP);
+	int rc = cli_parse(argc, argv, &o, QO_INTERVAL | QO_SORT | QO_ITERATIONS | QO_CLUSTER, 0,
+			   TOP_HELP);
+	char **addrs = NULL;
+	size_t n_addrs = 0;
 
 	if (rc >= 0)
 		return rc;
+	if (o.cluster && (rc = cli_cluster_agents(&o, &addrs, &n_addrs)) != CLI_OK) {
+		cli_qopts_free(&o);
+		return rc;
+	}
 	if (!o.sort)
 		o.sort = "rps";
 	tty = !o.json && isatty(STDOUT_FILENO);
@@ -364,6 +397,31 @@ int cli_top(int argc, char **argv)
 			top_wait((long)(o.interval * 1000), keys);
 		if (top_stop)
 			break;
+		if (o.cluster) {
+			/* a partial view is still drawn; no agent at all ends top */
+			if (!(f = open_memstream(&frame, &flen)))
+				break;
+			t = time(NULL);
+			strftime(now, sizeof(now), "%H:%M:%S", localtime_r(&t, &tm));
+			if (!o.json)
+				fprintf(
+				    f, "bpfmesh top - cluster - %s - every %gs, sorted by %s%s\n\n",
+				    now, o.interval, o.sort, keys ? " (q quits)" : "");
+			rc = cli_cluster_print(&o, addrs, n_addrs, f, o.sort);
+			fclose(f);
+			if (rc == CLI_OK || rc == CLI_PARTIAL) {
+				if (o.json) {
+					fputs(frame ? frame : "", stdout);
+					fflush(stdout);
+				} else {
+					top_draw(frame ? frame : "", tty);
+				}
+			}
+			free(frame);
+			if (rc != CLI_OK && rc != CLI_PARTIAL)
+				break;
+			continue;
+		}
 		root = cli_get_json(&o, "/api/v1/services", 0, &rc, &raw);
 		if (root && !o.json)
 			rc = cli_json_check(&o, "/api/v1/services", root, services_fields,
@@ -407,6 +465,7 @@ int cli_top(int argc, char **argv)
 	if (tty)
 		fputs("\033[?25h", stdout);
 	fflush(stdout);
+	cli_cluster_agents_free(addrs, n_addrs);
 	cli_qopts_free(&o);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/jsonw.h"
 #include "metrics/latency.h"
 
 /* ln((1 + a) / (1 - a)) for a = 0.01; a literal so that no thread has to
@@ -496,4 +497,34 @@ void lat_summarize(const struct lat_sketch *acc, uint64_t start_ns, uint64_t sin
 	out->p90_ns = lat_sketch_quantile(acc, 0.90);
 	out->p99_ns = lat_sketch_quantile(acc, 0.99);
 	out->max_ns = acc->max_ns;
+}
+
+void lat_sketch_write_json(const struct lat_sketch *s, struct jsonw *w)
+{
+	jw_ku64(w, "count", s->count);
+	jw_ku64(w, "errors", s->errors);
+	jw_ku64(w, "maxNs", s->max_ns);
+	jw_key(w, "buckets");
+	jw_arr_open(w);
+	for (int i = 0; i < LAT_NBUCKETS; i++) {
+		if (!s->buckets[i])
+			continue;
+		jw_arr_open(w);
+		jw_u64(w, (uint64_t)i);
+		jw_u64(w, s->buckets[i]);
+		jw_u64(w, lat_bucket_value(i));
+		jw_arr_close(w);
+	}
+	jw_arr_close(w);
+}
+
+void lat_layout_write_json(struct jsonw *w)
+{
+	jw_obj_open(w);
+	jw_key(w, "relativeError");
+	jw_dbl(w, LAT_ALPHA);
+	jw_ku64(w, "kLow", LAT_K_LO);
+	jw_ku64(w, "kHigh", LAT_K_HI);
+	jw_ku64(w, "buckets", LAT_NBUCKETS);
+	jw_obj_close(w);
 }

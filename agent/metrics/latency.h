@@ -76,6 +76,18 @@ void lat_sketch_merge(struct lat_sketch *dst, const struct lat_sketch *src);
  * to within LAT_ALPHA, never above the maximum; 0 when empty. */
 uint64_t lat_sketch_quantile(const struct lat_sketch *s, double q);
 
+/* The sketch on the wire, for merging across agents (`bpfmesh services
+ * --cluster`): into the JSON object open at w, "count", "errors", "maxNs" and
+ * "buckets": [[index, count, valueNs], ...], the non-empty buckets in index
+ * order with the value each answers with, so that a reader merges by index
+ * and answers a quantile as lat_sketch_quantile does without the bucket
+ * arithmetic. lat_layout_write_json writes the layout that makes two sketches
+ * mergeable (same alpha and bucket range): {"relativeError", "kLow", "kHigh",
+ * "buckets"}. */
+struct jsonw;
+void lat_sketch_write_json(const struct lat_sketch *s, struct jsonw *w);
+void lat_layout_write_json(struct jsonw *w);
+
 /* The bucket of a value, and the value a bucket answers with. */
 int lat_bucket_of(uint64_t value_ns);
 uint64_t lat_bucket_value(int bucket);

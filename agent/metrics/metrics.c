@@ -618,6 +618,18 @@ int metrics_service_summary(const struct metrics *m, const char *service, enum m
 	return 0;
 }
 
+int metrics_service_sketch(const struct metrics *m, const char *service, enum metrics_side side,
+			   uint32_t window_s, uint64_t now_ns, struct lat_sketch *acc,
+			   struct lat_summary *out)
+{
+	const struct mx_service *s = service_find(m, service);
+
+	if (!s || side >= METRICS_SIDES)
+		return -ENOENT;
+	summarize(m, &s->side[side], window_s, now_ns, acc, out);
+	return 0;
+}
+
 int metrics_route_summary(const struct metrics *m, const char *service, enum metrics_side side,
 			  const char *route, const char *method, uint32_t window_s, uint64_t now_ns,
 			  struct lat_summary *out)

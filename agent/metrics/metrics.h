@@ -116,6 +116,10 @@ size_t metrics_foreach_service(const struct metrics *m, metrics_service_fn fn, v
  * return 0, or -ENOENT for a service, route or endpoint never seen. */
 int metrics_service_summary(const struct metrics *m, const char *service, enum metrics_side side,
 			    uint32_t window_s, uint64_t now_ns, struct lat_summary *out);
+/* The same with the window's sketch itself, for merging across agents. */
+int metrics_service_sketch(const struct metrics *m, const char *service, enum metrics_side side,
+			   uint32_t window_s, uint64_t now_ns, struct lat_sketch *acc,
+			   struct lat_summary *out);
 /* One route; method NULL merges every method of the route. */
 int metrics_route_summary(const struct metrics *m, const char *service, enum metrics_side side,
 			  const char *route, const char *method, uint32_t window_s, uint64_t now_ns,

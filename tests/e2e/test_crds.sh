@@ -4,7 +4,7 @@
 #
 # - every CRD is a well-formed apiextensions.k8s.io/v1 CRD with a structural
 #   schema (every node typed, nothing Kubernetes forbids);
-# - every document of deploy/examples and of the DaemonSet's ConfigMap passes
+# - every document of deploy/examples and of deploy/kubernetes' ConfigMap passes
 #   its kind's schema;
 # - the parser's field names (agent/config_*.c) are exactly the schemas' field
 #   names, and tests/e2e/crds/kitchen-sink.yaml, which sets every field, has
@@ -387,20 +387,21 @@ for path in sorted(glob.glob(f"{ROOT}/deploy/examples/*.yaml")):
             check(not errs, f"{rel}: {doc.get('kind')} {doc['metadata']['name']} passes its CRD schema", short(errs))
 
 cm_docs = []
-for doc in yaml.safe_load_all(open(f"{ROOT}/deploy/kubernetes/daemonset.yaml", encoding="utf-8")):
+for doc in (d for p in sorted(glob.glob(f"{ROOT}/deploy/kubernetes/*.yaml"))
+            for d in yaml.safe_load_all(open(p, encoding="utf-8"))):
     if doc and doc.get("kind") == "ConfigMap":
         for fname, text in sorted(doc.get("data", {}).items()):
             with open(f"{TMP}/{fname}", "w", encoding="utf-8") as f:
                 f.write(text)
             rc, out = bpfmesh_validate(f"{TMP}/{fname}")
-            check(rc == 0, f"daemonset.yaml ConfigMap {fname}: bpfmesh validate accepts it", out.strip())
+            check(rc == 0, f"deploy/kubernetes ConfigMap {fname}: bpfmesh validate accepts it", out.strip())
             for d in yaml.safe_load_all(text):
                 if d is not None:
                     cm_docs.append(d)
                     errs = schema_errors(d)
-                    check(not errs, f"daemonset.yaml ConfigMap {fname}: {d.get('kind')} {d['metadata']['name']} "
+                    check(not errs, f"deploy/kubernetes ConfigMap {fname}: {d.get('kind')} {d['metadata']['name']} "
                           "passes its CRD schema", short(errs))
-check(cm_docs, "daemonset.yaml has a ConfigMap with config documents")
+check(cm_docs, "deploy/kubernetes has a ConfigMap with config documents")
 
 # What `kubectl get -o yaml` writes is read as it is (agent/config/config_k8s_*.c).
 for path in sorted(glob.glob(f"{ROOT}/tests/unit/data/kubectl-*.yaml")):
