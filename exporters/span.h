@@ -28,6 +28,19 @@ struct span_endpoint {
 	uint16_t port;
 };
 
+/* The Kubernetes identity of a pod's span: the resource's k8s.* attributes
+ * (OpenTelemetry semantic conventions), k8s.namespace.name being
+ * span.service_namespace. pod_uid "" means the span is no pod's, and then
+ * every field is "". */
+struct span_k8s {
+	char pod_name[SPAN_NAME_MAX];	/* k8s.pod.name */
+	char pod_uid[40];		/* k8s.pod.uid */
+	char container_name[64];	/* k8s.container.name; "" when the cgroup does not say */
+	char node_name[SPAN_NAME_MAX];	/* k8s.node.name */
+	char owner_kind[16];		/* Deployment, StatefulSet, DaemonSet, ReplicaSet, Job */
+	char owner_name[SPAN_NAME_MAX]; /* k8s.<owner kind>.name */
+};
+
 struct span {
 	uint8_t trace_id[16];
 	uint8_t span_id[8];
@@ -54,6 +67,7 @@ struct span {
 	char service_name[SPAN_NAME_MAX];      /* service.name */
 	char service_namespace[SPAN_NAME_MAX]; /* service.namespace */
 	char host_name[SPAN_NAME_MAX];	       /* host.name */
+	struct span_k8s k8s;		       /* k8s.*, service.instance.id */
 };
 
 #endif

@@ -29,6 +29,7 @@ struct agent_opts {
 	bool metrics_auth;	       /* /metrics needs the token too */
 	bool api_open_sensitive;       /* no token: traces and config for anyone */
 	const char *api_allowed_hosts; /* --api-allowed-hosts, as given */
+	const char *node_name;	       /* --node-name: k8s.node.name of this node's pods */
 };
 
 struct agent {
