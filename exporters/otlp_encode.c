@@ -138,24 +138,6 @@ static bool same_resource(const struct span *a, const struct span *b)
 	       SAME(a, b, k8s.owner_kind) && SAME(a, b, k8s.owner_name);
 }
 
-/* The semantic conventions' attribute for a pod's controller. */
-static const char *owner_key(const char *kind, size_t cap)
-{
-	static const char *const keys[][2] = {
-	    {"Deployment", "k8s.deployment.name"},
-	    {"StatefulSet", "k8s.statefulset.name"},
-	    {"DaemonSet", "k8s.daemonset.name"},
-	    {"ReplicaSet", "k8s.replicaset.name"},
-	    {"Job", "k8s.job.name"},
-	    {"CronJob", "k8s.cronjob.name"},
-	};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strncmp(kind, keys[i][0], cap))
-			return keys[i][1];
-	return NULL;
-}
-
 /* A pod's resource: service.instance.id is the pod UID and the container
  * (one instance per container of a pod), then the k8s.* attributes. */
 static int add_k8s(struct enc *e, struct enc_group *g, size_t *n)
@@ -170,7 +152,8 @@ static int add_k8s(struct enc *e, struct enc_group *g, size_t *n)
 		snprintf(g->inst, sizeof(g->inst), "%s/%s", p->pod_uid, p->container_name);
 	else
 		snprintf(g->inst, sizeof(g->inst), "%s", p->pod_uid);
-	owner = owner_key(p->owner_kind, sizeof(p->owner_kind));
+	owner = memchr(p->owner_kind, 0, sizeof(p->owner_kind)) ? span_k8s_owner_key(p->owner_kind)
+								: NULL;
 	if (add_str(e, g->kv, g->av, g->kv_ptr, n, "service.instance.id", g->inst,
 		    sizeof(g->inst)) ||
 	    add_str(e, g->kv, g->av, g->kv_ptr, n, "k8s.namespace.name", k->service_namespace,
