@@ -257,13 +257,15 @@ static int encode_group(struct enc *e, struct enc_group *g, const char *scope_ve
 	for (size_t i = 0; i < k->n_attrs && i < OTLP_RES_ATTRS_EXTRA; i++) {
 		const struct otlp_attr *a = &k->attrs[i];
 
+		char *key;
+
 		if (a->type != OTLP_ATTR_STRING || !a->key || !a->key[0] || !a->str)
 			continue;
-		if (!(v = enc_str(e, a->str)))
+		if (!(v = enc_str(e, a->str)) || !(key = enc_str(e, a->key)))
 			return -ENOMEM;
 		if (!v[0])
 			continue;
-		kv_str(&g->kv[n], &g->av[n], (char *)a->key, v);
+		kv_str(&g->kv[n], &g->av[n], key, v);
 		g->kv_ptr[n] = &g->kv[n];
 		n++;
 	}

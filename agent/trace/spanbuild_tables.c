@@ -210,8 +210,7 @@ void sb_sock_service(struct spanbuild *sb, struct sb_sock *s, const struct obs *
 	if (s->svc_gen == sb->svc_gen && s->not_traced == o->not_traced &&
 	    !strncmp(s->service, o->service, sizeof(s->service)) &&
 	    !strncmp(s->service_ns, o->service_ns, sizeof(s->service_ns)) &&
-	    !strncmp(s->k8s.pod_uid, o->k8s.pod_uid, sizeof(s->k8s.pod_uid)) &&
-	    !strncmp(s->k8s.container_name, o->k8s.container_name, sizeof(s->k8s.container_name)))
+	    !memcmp(&s->k8s, &o->k8s, sizeof(s->k8s)))
 		return;
 	s->svc_gen = sb->svc_gen;
 	s->not_traced = o->not_traced;
