@@ -13,10 +13,9 @@
  *     The registry fed with synthetic spans of 100 services x 20 routes x 10
  *     endpoints, GET and POST, 200 and 503, SERVER and CLIENT, for MINUTES
  *     (16) simulated minutes in 10 s steps: per step and (service, route,
- *     endpoint) RATE (1) CLIENT and RATE SERVER spans, 4,000 x RATE spans/s; VmRSS, VmHWM, the heap and the
- *     registry's own count (metrics_get_stats) before and at checkpoints,
- *     then one scrape of the full registry. Prints TSV rows, then lines
- *     starting with "@ " (key=value) for the script.
+ *     endpoint) RATE (1) CLIENT and RATE SERVER spans, 4,000 x RATE spans/s; VmRSS, VmHWM, the heap
+ * and the registry's own count (metrics_get_stats) before and at checkpoints, then one scrape of
+ * the full registry. Prints TSV rows, then lines starting with "@ " (key=value) for the script.
  *
  * A "series" is a time series as Prometheus stores it: one sample line of the
  * exposition (a histogram label set is 17 of them: 15 _bucket, _sum,
@@ -106,7 +105,7 @@ static int mesh_build(struct mm_set *set, int services, int endpoints)
 
 			snprintf(ep, sizeof(ep), "127.%d.%d.%d", 120 + i / 65536, i / 256 % 256,
 				 i % 256);
-#define L2 2, "service.name", svc, "endpoint", ep
+#define L2 3, "service.name", svc, "service.namespace", "default", "endpoint", ep
 			mm_add(set, opened, 1000 + i, L2);
 			mm_add(set, closed, 990 + i, L2);
 			mm_add(set, active, i % 10, L2);
@@ -114,27 +113,29 @@ static int mesh_build(struct mm_set *set, int services, int endpoints)
 			mm_add(set, h5xx, i % 3, L2);
 			mm_add(set, ej, 0, L2);
 #undef L2
-			mm_add(set, failures, 0, 3, "service.name", svc, "endpoint", ep, "reason",
-			       "refused");
-			mm_add(set, failures, 0, 3, "service.name", svc, "endpoint", ep, "reason",
-			       "timeout");
-			mm_add(set, failures, 0, 3, "service.name", svc, "endpoint", ep, "reason",
-			       "reset");
+			mm_add(set, failures, 0, 4, "service.name", svc, "service.namespace",
+			       "default", "endpoint", ep, "reason", "refused");
+			mm_add(set, failures, 0, 4, "service.name", svc, "service.namespace",
+			       "default", "endpoint", ep, "reason", "timeout");
+			mm_add(set, failures, 0, 4, "service.name", svc, "service.namespace",
+			       "default", "endpoint", ep, "reason", "reset");
 			for (int k = 0; k < 3; k++)
-				mm_add(set, state, k == 0, 3, "service.name", svc, "endpoint", ep,
-				       "state", ep_states[k]);
+				mm_add(set, state, k == 0, 4, "service.name", svc,
+				       "service.namespace", "default", "endpoint", ep, "state",
+				       ep_states[k]);
 		}
 	}
 	f = mm_family(set, "bpfmesh.breaker.state", "1", "Breaker.", false);
 	for (int s = 0; s < services; s++) {
 		snprintf(svc, sizeof(svc), "svc-%05d", s);
 		for (int k = 0; k < 3; k++)
-			mm_add(set, f, k == 0, 2, "service.name", svc, "state", br_states[k]);
+			mm_add(set, f, k == 0, 3, "service.name", svc, "service.namespace",
+			       "default", "state", br_states[k]);
 	}
 	f = mm_family(set, "bpfmesh.pool.connections", "{connection}", "Pool.", false);
 	for (int s = 0; s < services; s++) {
 		snprintf(svc, sizeof(svc), "svc-%05d", s);
-		mm_add(set, f, 0, 1, "service.name", svc);
+		mm_add(set, f, 0, 2, "service.name", svc, "service.namespace", "default");
 	}
 	f = mm_family(set, "bpfmesh.refusals", "{connection}", "Refusals.", true);
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
@@ -198,7 +199,7 @@ static void d_printf(struct dbuf *b, const char *fmt, ...)
 }
 
 static const char *const d_family[METRICS_SIDES] = {"http_server_request_duration_seconds",
-						     "http_client_request_duration_seconds"};
+						    "http_client_request_duration_seconds"};
 
 static void d_hist(const struct metrics_hist *h, void *ctx)
 {
@@ -487,12 +488,14 @@ static int run_rss(int minutes, int rate)
 						 "10.%d.%d.%d", 1 + s / 250, s % 250, ep + 1);
 					sp.peer.port = 8080;
 					metrics_record(m, &sp,
-						       base + (uint64_t)idx++ * STEP_S * SEC / per_step);
+						       base + (uint64_t)idx++ * STEP_S * SEC /
+								  per_step);
 					span_init(&sp, SPAN_KIND_SERVER, s, r, method, code,
 						  lognormal(median));
 					sp.peer.address[0] = 0;
 					metrics_record(m, &sp,
-						       base + (uint64_t)idx++ * STEP_S * SEC / per_step);
+						       base + (uint64_t)idx++ * STEP_S * SEC /
+								  per_step);
 				}
 		metrics_tick(m, base + STEP_S * SEC); /* the agent: every 5 s */
 		feed_ns += mono_ns() - t0;

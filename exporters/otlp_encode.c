@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -29,7 +30,9 @@ typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
 #define SPAN_ATTRS_MAX 9 /* method, status, path, route, server x2, client, peer x2 */
-#define RES_ATTRS_MAX 3	 /* service.name, service.namespace, host.name */
+/* service.name, service.namespace, host.name, service.instance.id and
+ * k8s.{namespace,pod,pod.uid,container,node,<owner>}.name */
+#define RES_ATTRS_MAX 10
 
 /* One ResourceSpans with its only ScopeSpans. */
 struct enc_group {
@@ -43,6 +46,9 @@ struct enc_group {
 	KeyValue kv[RES_ATTRS_MAX];
 	AnyValue av[RES_ATTRS_MAX];
 	KeyValue *kv_ptr[RES_ATTRS_MAX];
+	/* service.instance.id: the tree points into it until packed */
+	char inst[sizeof(((struct span_k8s *)0)->pod_uid) +
+		  sizeof(((struct span_k8s *)0)->container_name) + 1];
 };
 
 struct enc_span {
@@ -120,11 +126,49 @@ static void add_int(KeyValue *kv, AnyValue *av, KeyValue **ptr, size_t *n, const
 	(*n)++;
 }
 
+#define SAME(a, b, field) (!strncmp((a)->field, (b)->field, sizeof((a)->field)))
+
+/* Two pods of one service are two resources: every resource attribute
+ * counts. */
 static bool same_resource(const struct span *a, const struct span *b)
 {
-	return !strncmp(a->service_name, b->service_name, sizeof(a->service_name)) &&
-	       !strncmp(a->service_namespace, b->service_namespace, sizeof(a->service_namespace)) &&
-	       !strncmp(a->host_name, b->host_name, sizeof(a->host_name));
+	return SAME(a, b, service_name) && SAME(a, b, service_namespace) && SAME(a, b, host_name) &&
+	       SAME(a, b, k8s.pod_uid) && SAME(a, b, k8s.pod_name) &&
+	       SAME(a, b, k8s.container_name) && SAME(a, b, k8s.node_name) &&
+	       SAME(a, b, k8s.owner_kind) && SAME(a, b, k8s.owner_name);
+}
+
+/* A pod's resource: service.instance.id is the pod UID and the container
+ * (one instance per container of a pod), then the k8s.* attributes. */
+static int add_k8s(struct enc *e, struct enc_group *g, size_t *n)
+{
+	const struct span *k = g->key;
+	const struct span_k8s *p = &k->k8s;
+	const char *owner;
+
+	if (!memchr(p->pod_uid, 0, sizeof(p->pod_uid)) || !p->pod_uid[0])
+		return 0;
+	if (memchr(p->container_name, 0, sizeof(p->container_name)) && p->container_name[0])
+		snprintf(g->inst, sizeof(g->inst), "%s/%s", p->pod_uid, p->container_name);
+	else
+		snprintf(g->inst, sizeof(g->inst), "%s", p->pod_uid);
+	owner = memchr(p->owner_kind, 0, sizeof(p->owner_kind)) ? span_k8s_owner_key(p->owner_kind)
+								: NULL;
+	if (add_str(e, g->kv, g->av, g->kv_ptr, n, "service.instance.id", g->inst,
+		    sizeof(g->inst)) ||
+	    add_str(e, g->kv, g->av, g->kv_ptr, n, "k8s.namespace.name", k->service_namespace,
+		    sizeof(k->service_namespace)) ||
+	    add_str(e, g->kv, g->av, g->kv_ptr, n, "k8s.pod.name", p->pod_name,
+		    sizeof(p->pod_name)) ||
+	    add_str(e, g->kv, g->av, g->kv_ptr, n, "k8s.pod.uid", p->pod_uid, sizeof(p->pod_uid)) ||
+	    add_str(e, g->kv, g->av, g->kv_ptr, n, "k8s.container.name", p->container_name,
+		    sizeof(p->container_name)) ||
+	    add_str(e, g->kv, g->av, g->kv_ptr, n, "k8s.node.name", p->node_name,
+		    sizeof(p->node_name)) ||
+	    (owner &&
+	     add_str(e, g->kv, g->av, g->kv_ptr, n, owner, p->owner_name, sizeof(p->owner_name))))
+		return -ENOMEM;
+	return 0;
 }
 
 static bool all_zero(const uint8_t *b, size_t n)
@@ -175,7 +219,8 @@ static int encode_group(struct enc *e, struct enc_group *g, const char *scope_ve
 	if (add_str(e, g->kv, g->av, g->kv_ptr, &n, "service.namespace", k->service_namespace,
 		    sizeof(k->service_namespace)) ||
 	    add_str(e, g->kv, g->av, g->kv_ptr, &n, "host.name", k->host_name,
-		    sizeof(k->host_name)))
+		    sizeof(k->host_name)) ||
+	    add_k8s(e, g, &n))
 		return -ENOMEM;
 	g->res.attributes = g->kv_ptr;
 	g->res.n_attributes = n;

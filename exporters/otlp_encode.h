@@ -22,8 +22,11 @@ struct otlp_buf {
 void otlp_buf_free(struct otlp_buf *b);
 
 /* Serialize n spans into one ExportTraceServiceRequest: one ResourceSpans per
- * (service.name, service.namespace, host.name), in order of first appearance,
- * each with one ScopeSpans (OTLP_SCOPE_NAME, scope_version). Strings that are
+ * resource, in order of first appearance: service.name, service.namespace,
+ * host.name and, for a pod's span (span.k8s), service.instance.id (pod UID
+ * "/" container) and the k8s.* attributes, so two pods or two containers of
+ * one service are two resources. Each has one ScopeSpans
+ * (OTLP_SCOPE_NAME, scope_version). Strings that are
  * not valid UTF-8 are sent with U+FFFD in place of the bad bytes (protobuf
  * strings must be UTF-8, and a collector refuses the whole request otherwise);
  * a string field without its NUL is sent empty. Returns 0, or -ENOMEM. */

@@ -35,7 +35,8 @@ typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
 #define CUMULATIVE                                                                                 \
 	OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
-#define RES_ATTRS_MAX 3 /* service.name, service.namespace, host.name */
+/* service.name, service.namespace, host.name and the resource's own */
+#define RES_ATTRS_MAX (3 + OTLP_RES_ATTRS_EXTRA)
 
 /* One ResourceMetrics with its only ScopeMetrics. */
 struct enc_group {
@@ -168,12 +169,23 @@ static int count_nodes(struct enc *e, const struct otlp_metrics_snapshot *s)
 	return 0;
 }
 
+static bool same_attrs(const struct otlp_metrics_resource *a, const struct otlp_metrics_resource *b)
+{
+	if (a->n_attrs != b->n_attrs)
+		return false;
+	for (size_t i = 0; i < a->n_attrs; i++)
+		if (strcmp(or_empty(a->attrs[i].key), or_empty(b->attrs[i].key)) ||
+		    strcmp(or_empty(a->attrs[i].str), or_empty(b->attrs[i].str)))
+			return false;
+	return true;
+}
+
 static bool same_resource(const struct otlp_metrics_resource *a,
 			  const struct otlp_metrics_resource *b)
 {
 	return !strcmp(or_empty(a->service_name), or_empty(b->service_name)) &&
 	       !strcmp(or_empty(a->service_namespace), or_empty(b->service_namespace)) &&
-	       !strcmp(or_empty(a->host_name), or_empty(b->host_name));
+	       !strcmp(or_empty(a->host_name), or_empty(b->host_name)) && same_attrs(a, b);
 }
 
 /* Groups are few (one per service on the node), so a linear search will do.
@@ -239,6 +251,21 @@ static int encode_group(struct enc *e, struct enc_group *g, const char *scope_ve
 		if (!v[0])
 			continue;
 		kv_str(&g->kv[n], &g->av[n], (char *)opt_keys[i], v);
+		g->kv_ptr[n] = &g->kv[n];
+		n++;
+	}
+	for (size_t i = 0; i < k->n_attrs && i < OTLP_RES_ATTRS_EXTRA; i++) {
+		const struct otlp_attr *a = &k->attrs[i];
+
+		char *key;
+
+		if (a->type != OTLP_ATTR_STRING || !a->key || !a->key[0] || !a->str)
+			continue;
+		if (!(v = enc_str(e, a->str)) || !(key = enc_str(e, a->key)))
+			return -ENOMEM;
+		if (!v[0])
+			continue;
+		kv_str(&g->kv[n], &g->av[n], key, v);
 		g->kv_ptr[n] = &g->kv[n];
 		n++;
 	}

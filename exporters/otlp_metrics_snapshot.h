@@ -83,10 +83,16 @@ struct otlp_metric {
 
 /* One service's metrics: one ResourceMetrics on the wire. Entries with equal
  * strings (NULL counts as "") become one, so a service may be listed twice. */
+#define OTLP_RES_ATTRS_EXTRA 8
+
 struct otlp_metrics_resource {
 	const char *service_name;      /* NULL or "": "unknown_service", as SDKs send */
 	const char *service_namespace; /* optional */
 	const char *host_name;	       /* optional */
+	/* more string attributes of the resource (k8s.*), at most
+	 * OTLP_RES_ATTRS_EXTRA; empty values are left out */
+	const struct otlp_attr *attrs;
+	size_t n_attrs;
 	const struct otlp_metric *metrics;
 	size_t n_metrics;
 };

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SPAN_STR 256	  /* path, route, name */
 #define SPAN_NAME_MAX 128 /* service names, addresses */
@@ -27,6 +28,38 @@ struct span_endpoint {
 	char address[SPAN_NAME_MAX]; /* textual IP */
 	uint16_t port;
 };
+
+/* The Kubernetes identity of a pod's span: the resource's k8s.* attributes
+ * (OpenTelemetry semantic conventions), k8s.namespace.name being
+ * span.service_namespace. pod_uid "" means the span is no pod's, and then
+ * every field is "". */
+struct span_k8s {
+	char pod_name[SPAN_NAME_MAX];	/* k8s.pod.name */
+	char pod_uid[40];		/* k8s.pod.uid */
+	char container_name[64];	/* k8s.container.name; "" when the cgroup does not say */
+	char node_name[SPAN_NAME_MAX];	/* k8s.node.name */
+	char owner_kind[16];		/* Deployment, StatefulSet, DaemonSet, ReplicaSet, Job */
+	char owner_name[SPAN_NAME_MAX]; /* k8s.<owner kind>.name */
+};
+
+/* The semantic conventions' attribute for a pod's controller kind
+ * ("Deployment": "k8s.deployment.name"), NULL for one they do not name. */
+static inline const char *span_k8s_owner_key(const char *kind)
+{
+	static const char *const keys[][2] = {
+	    {"Deployment", "k8s.deployment.name"},
+	    {"StatefulSet", "k8s.statefulset.name"},
+	    {"DaemonSet", "k8s.daemonset.name"},
+	    {"ReplicaSet", "k8s.replicaset.name"},
+	    {"Job", "k8s.job.name"},
+	    {"CronJob", "k8s.cronjob.name"},
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(kind, keys[i][0]))
+			return keys[i][1];
+	return NULL;
+}
 
 struct span {
 	uint8_t trace_id[16];
@@ -54,6 +87,7 @@ struct span {
 	char service_name[SPAN_NAME_MAX];      /* service.name */
 	char service_namespace[SPAN_NAME_MAX]; /* service.namespace */
 	char host_name[SPAN_NAME_MAX];	       /* host.name */
+	struct span_k8s k8s;		       /* k8s.*, service.instance.id */
 };
 
 #endif

@@ -51,13 +51,13 @@ static void side_fields(struct jsonw *w, const struct lat_summary *s)
 	jw_dbl(w, ms_of(s->max_ns));
 }
 
-static void side(struct jsonw *w, const struct metrics *m, const char *service,
+static void side(struct jsonw *w, const struct metrics *m, const char *ns, const char *service,
 		 enum metrics_side sd, uint32_t window_s, uint64_t now)
 {
 	struct lat_summary s;
 
 	jw_key(w, metrics_side_name(sd));
-	if (!m || metrics_service_summary(m, service, sd, window_s, now, &s)) {
+	if (!m || metrics_service_summary(m, ns, service, sd, window_s, now, &s)) {
 		jw_null(w);
 		return;
 	}
@@ -66,22 +66,22 @@ static void side(struct jsonw *w, const struct metrics *m, const char *service,
 	jw_obj_close(w);
 }
 
-static void brief(struct jsonw *w, const struct metrics *m, const char *service, uint32_t window_s,
-		  uint64_t now)
+static void brief(struct jsonw *w, const struct metrics *m, const char *ns, const char *service,
+		  uint32_t window_s, uint64_t now)
 {
 	jw_ku64(w, "windowSeconds", window_s);
 	jw_key(w, "relativeError");
 	jw_dbl(w, LAT_ALPHA);
-	side(w, m, service, METRICS_SERVER, window_s, now);
-	side(w, m, service, METRICS_CLIENT, window_s, now);
+	side(w, m, ns, service, METRICS_SERVER, window_s, now);
+	side(w, m, ns, service, METRICS_CLIENT, window_s, now);
 }
 
-void api_write_latency_brief(struct agent *a, struct jsonw *w, const char *service,
+void api_write_latency_brief(struct agent *a, struct jsonw *w, const char *ns, const char *service,
 			     uint32_t window_s)
 {
 	jw_key(w, "latency");
 	jw_obj_open(w);
-	brief(w, a->exp.metrics, service, window_s, mono_ns());
+	brief(w, a->exp.metrics, ns, service, window_s, mono_ns());
 	jw_obj_close(w);
 }
 
@@ -109,14 +109,27 @@ static void on_endpoint(const char *address, uint16_t port, const struct lat_sum
 	jw_obj_close(w);
 }
 
-void api_write_latency_routes(struct agent *a, struct jsonw *w, const char *service,
+void api_write_latency_routes(struct agent *a, struct jsonw *w, const char *ns, const char *service,
 			      uint32_t window_s)
 {
 	jw_key(w, "routes");
 	jw_arr_open(w);
 	if (a->exp.metrics)
-		metrics_foreach_route(a->exp.metrics, service, window_s, mono_ns(), on_route, w);
+		metrics_foreach_route(a->exp.metrics, ns, service, window_s, mono_ns(), on_route,
+				      w);
 	jw_arr_close(w);
+}
+
+/* Whether the registry has seen requests of the service. */
+static bool seen(const struct metrics *m, const char *ns, const char *service, uint32_t window_s,
+		 uint64_t now)
+{
+	struct lat_summary s;
+
+	for (int sd = 0; m && sd < METRICS_SIDES; sd++)
+		if (!metrics_service_summary(m, ns, service, sd, window_s, now, &s))
+			return true;
+	return false;
 }
 
 int api_write_latency(struct agent *a, struct jsonw *w, const char *ns, const char *service,
@@ -124,22 +137,24 @@ int api_write_latency(struct agent *a, struct jsonw *w, const char *ns, const ch
 {
 	const struct metrics *m = a->exp.metrics;
 	uint64_t now = mono_ns();
-	struct lat_summary s;
 	bool known = a->cfg && config_find_service(a->cfg, ns, service) >= 0;
 
-	for (int sd = 0; !known && m && sd < METRICS_SIDES; sd++)
-		known = !metrics_service_summary(m, service, sd, window_s, now, &s);
-	if (!known)
+	/* a process that no configuration names has no namespace: its bare
+	 * name (read as namespace default) finds it when default has none */
+	if (!known && !seen(m, ns, service, window_s, now) && !strcmp(ns, "default") &&
+	    seen(m, "", service, window_s, now))
+		ns = "";
+	else if (!known && !seen(m, ns, service, window_s, now))
 		return -ENOENT;
 	jw_obj_open(w);
 	jw_kstr(w, "service", service);
 	jw_kstr(w, "namespace", ns);
-	brief(w, m, service, window_s, now);
-	api_write_latency_routes(a, w, service, window_s);
+	brief(w, m, ns, service, window_s, now);
+	api_write_latency_routes(a, w, ns, service, window_s);
 	jw_key(w, "endpoints");
 	jw_arr_open(w);
 	if (m)
-		metrics_foreach_endpoint(m, service, window_s, now, on_endpoint, w);
+		metrics_foreach_endpoint(m, ns, service, window_s, now, on_endpoint, w);
 	jw_arr_close(w);
 	jw_obj_close(w);
 	return 0;

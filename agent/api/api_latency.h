@@ -20,15 +20,17 @@ int api_arg_window(const char *s, uint32_t *window_s, const char **why);
 /* "latency": {"windowSeconds": W, "relativeError": 0.01, "server": SIDE|null,
  * "client": SIDE|null}, SIDE being {"requests", "errors", "rps",
  * "errorRate", "p50Ms", "p90Ms", "p99Ms", "maxMs"} (null: never seen). */
-void api_write_latency_brief(struct agent *a, struct jsonw *w, const char *service,
+void api_write_latency_brief(struct agent *a, struct jsonw *w, const char *ns, const char *service,
 			     uint32_t window_s);
 
 /* "routes": [{"side", "route", "method", SIDE fields}...], in the order
  * first seen. */
-void api_write_latency_routes(struct agent *a, struct jsonw *w, const char *service,
+void api_write_latency_routes(struct agent *a, struct jsonw *w, const char *ns, const char *service,
 			      uint32_t window_s);
 
-/* The whole answer of /api/v1/services/{name}/latency: the brief, then
+/* The whole answer of /api/v1/services/{namespace}/{name}/latency (a bare
+ * {name} is of namespace default; of no namespace, for a process that no
+ * configuration names, when default has no such service): the brief, then
  * "routes" (side, route, method and SIDE fields) and "endpoints" (the client
  * side per endpoint called). -ENOENT when the service is neither configured
  * nor seen in any request. */

@@ -106,9 +106,9 @@ static void write_service(struct agent *a, struct jsonw *w, const struct cfg_ser
 	jw_ku64(w, "endpointsTotal", s->n_endpoints);
 	jw_ku64(w, "endpointsHealthy", healthy);
 	if (window_s) {
-		api_write_latency_brief(a, w, s->meta.name, window_s);
+		api_write_latency_brief(a, w, s->meta.ns, s->meta.name, window_s);
 		if (single)
-			api_write_latency_routes(a, w, s->meta.name, window_s);
+			api_write_latency_routes(a, w, s->meta.ns, s->meta.name, window_s);
 	}
 	jw_obj_close(w);
 }

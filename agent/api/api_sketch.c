@@ -15,14 +15,15 @@ struct sketch_ctx {
 	uint64_t now;
 };
 
-static void write_side(struct sketch_ctx *c, const char *service, enum metrics_side sd)
+static void write_side(struct sketch_ctx *c, const char *ns, const char *service,
+		       enum metrics_side sd)
 {
 	const struct metrics *m = c->a->exp.metrics;
 	struct lat_sketch acc;
 	struct lat_summary s;
 
 	jw_key(c->w, metrics_side_name(sd));
-	if (!m || metrics_service_sketch(m, service, sd, c->window_s, c->now, &acc, &s)) {
+	if (!m || metrics_service_sketch(m, ns, service, sd, c->window_s, c->now, &acc, &s)) {
 		jw_null(c->w);
 		return;
 	}
@@ -40,25 +41,26 @@ static void write_service(struct sketch_ctx *c, const char *ns, const char *name
 	jw_kstr(c->w, "namespace", ns);
 	jw_kstr(c->w, "name", name);
 	for (int sd = 0; sd < METRICS_SIDES; sd++)
-		write_side(c, name, (enum metrics_side)sd);
+		write_side(c, ns, name, (enum metrics_side)sd);
 	jw_obj_close(c->w);
 }
 
-static bool configured(const struct agent *a, const char *name)
+static bool configured(const struct agent *a, const char *ns, const char *name)
 {
 	for (int i = 0; a->cfg && i < a->cfg->n_services; i++)
-		if (!strcmp(a->cfg->services[i].meta.name, name))
+		if (!strcmp(a->cfg->services[i].meta.ns, ns) &&
+		    !strcmp(a->cfg->services[i].meta.name, name))
 			return true;
 	return false;
 }
 
 /* a service seen in requests that the configuration does not name */
-static void on_service(const char *service, void *ctx)
+static void on_service(const char *ns, const char *service, void *ctx)
 {
 	struct sketch_ctx *c = ctx;
 
-	if (!configured(c->a, service))
-		write_service(c, "", service);
+	if (!configured(c->a, ns, service))
+		write_service(c, ns, service);
 }
 
 void api_write_sketches(struct agent *a, struct jsonw *w, uint32_t window_s)

@@ -215,6 +215,7 @@ static void print_table(FILE *out, json_object *root, const char *sort, bool end
 	"state; '-' where the agent has no requests seen. Below each service, its\n"               \
 	"endpoints: health (xN: times ejected, then the time left), connections\n"                 \
 	"sent to it (selected), established (opened) and open (active).\n"                         \
+	"A service of a namespace other than default is shown as NAMESPACE/NAME.\n"                \
 	"\n"                                                                                       \
 	"With --cluster or --agents: one table for many agents, their latency\n"                   \
 	"sketches merged exactly (GET /api/v1/sketches): RPS added up, P50/P99 of all\n"           \

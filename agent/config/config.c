@@ -256,7 +256,8 @@ static int add_skipped(struct cfgp_loader *ld)
 
 	if (!run->n_skipped)
 		return 0;
-	s = realloc(cfg->skipped, (size_t)(cfg->n_skipped + run->n_skipped) * sizeof(*s));
+	s = cfgp_reserve(ld, cfg->skipped, cfg->n_skipped + run->n_skipped, &ld->cap_skipped,
+			 sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	memcpy(s + cfg->n_skipped, run->skipped, (size_t)run->n_skipped * sizeof(*s));

@@ -339,7 +339,8 @@ void cfgp_discover(struct cfgp_loader *ld)
 	if (!k->n_svcs && !k->n_slices && !k->n_pods)
 		return;
 	/* room for every Service: the array does not move while they come */
-	s = realloc(ld->cfg->services, (size_t)(ld->cfg->n_services + k->n_svcs + 1) * sizeof(*s));
+	s = cfgp_reserve(ld, ld->cfg->services, ld->cfg->n_services + k->n_svcs + 1,
+			 &ld->cap_services, sizeof(*s));
 	if (!s || index_slices(ld, &ix)) {
 		if (s)
 			ld->cfg->services = s;

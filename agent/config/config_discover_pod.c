@@ -167,7 +167,8 @@ void cfgp_discover_pods(struct cfgp_loader *ld)
 			goto oom;
 	}
 	/* room for every pod: the array does not move while they come */
-	w = realloc(cfg->workloads, (size_t)(cfg->n_workloads + k->n_pods) * sizeof(*w));
+	w = cfgp_reserve(ld, cfg->workloads, cfg->n_workloads + k->n_pods, &ld->cap_workloads,
+			 sizeof(*w));
 	if (!w)
 		goto oom;
 	cfg->workloads = w;

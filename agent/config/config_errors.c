@@ -30,6 +30,21 @@ void *cfgp_grow(struct cfgp_loader *ld, void *arr, int n, int *cap, size_t size)
 	return p;
 }
 
+void *cfgp_reserve(struct cfgp_loader *ld, void *arr, int want, int *cap, size_t size)
+{
+	void *p;
+
+	if (want <= *cap)
+		return arr;
+	p = realloc(arr, (size_t)want * size);
+	if (!p) {
+		ld->oom = true;
+		return NULL;
+	}
+	*cap = want;
+	return p;
+}
+
 /* Per source, the first CFGP_ERRS_PER_FILE errors are kept and the rest only
  * counted: a file of generated garbage must not make a million messages. */
 static bool over_file_cap(struct cfgp_loader *ld, int file)

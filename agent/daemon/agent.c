@@ -245,6 +245,7 @@ int agent_start(struct agent *a)
 		log_error("starting the tracing pipeline failed");
 		return -EIO;
 	}
+	tracing_set_node_name(&a->tracing, a->opts.node_name);
 	if (exports_init(&a->exp, &a->tracing)) {
 		log_error("starting the span sinks: out of memory");
 		return -ENOMEM;

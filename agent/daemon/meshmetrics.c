@@ -41,7 +41,7 @@ static void collect_endpoints(struct agent *a, struct mm_set *set)
 			      "Times the endpoint was ejected by outlier detection.", true);
 	for (int si = 0; cfg && si < cfg->n_services; si++) {
 		const struct cfg_service *s = &cfg->services[si];
-		const char *svc = s->meta.name;
+		const char *svc = s->meta.name, *ns = s->meta.ns;
 
 		for (int ei = 0; ei < s->n_endpoints; ei++) {
 			const struct cfg_endpoint *e = &s->endpoints[ei];
@@ -55,25 +55,23 @@ static void collect_endpoints(struct agent *a, struct mm_set *set)
 					 e->addr.family == AF_INET6 ? "]" : "", e->port);
 			else
 				snprintf(ep, sizeof(ep), "%s", v.address);
-#define L2 2, "service.name", svc, "endpoint", ep
-			mm_add(set, opened, v.sum.opened, L2);
-			mm_add(set, closed, v.sum.closed, L2);
-			mm_add(set, active, v.active, L2);
-			mm_add(set, selected, v.sum.selected, L2);
-			mm_add(set, h5xx, v.sum.http_5xx, L2);
-			mm_add(set, ejections, v.worst.ejections, L2);
-#undef L2
-			mm_add(set, failures, v.sum.refused, 3, "service.name", svc, "endpoint", ep,
-			       "reason", "refused");
-			mm_add(set, failures, v.sum.timed_out, 3, "service.name", svc, "endpoint",
-			       ep, "reason", "timeout");
-			mm_add(set, failures, v.sum.reset, 3, "service.name", svc, "endpoint", ep,
-			       "reason", "reset");
+/* every per-service series names its service by namespace and name */
+#define SVC_EP "service.name", svc, "service.namespace", ns, "endpoint", ep
+			mm_add(set, opened, v.sum.opened, 3, SVC_EP);
+			mm_add(set, closed, v.sum.closed, 3, SVC_EP);
+			mm_add(set, active, v.active, 3, SVC_EP);
+			mm_add(set, selected, v.sum.selected, 3, SVC_EP);
+			mm_add(set, h5xx, v.sum.http_5xx, 3, SVC_EP);
+			mm_add(set, ejections, v.worst.ejections, 3, SVC_EP);
+			mm_add(set, failures, v.sum.refused, 4, SVC_EP, "reason", "refused");
+			mm_add(set, failures, v.sum.timed_out, 4, SVC_EP, "reason", "timeout");
+			mm_add(set, failures, v.sum.reset, 4, SVC_EP, "reason", "reset");
 			for (int k = 0; k < 3; k++)
-				mm_add(set, state, v.worst.state == k, 3, "service.name", svc,
-				       "endpoint", ep, "state", states[k]);
+				mm_add(set, state, v.worst.state == k, 4, SVC_EP, "state",
+				       states[k]);
 		}
 	}
+#undef SVC_EP
 }
 
 static void collect_services(struct agent *a, struct mm_set *set)
@@ -95,10 +93,12 @@ static void collect_services(struct agent *a, struct mm_set *set)
 			set->oom = true;
 		for (int si = 0; v && !set->oom && si < cfg->n_services; si++) {
 			for (int k = 0; k < 3; k++)
-				mm_add(set, breaker, v[si].worst.breaker == k, 2, "service.name",
-				       cfg->services[si].meta.name, "state", states[k]);
-			mm_add(set, pool, v[si].pool_active, 1, "service.name",
-			       cfg->services[si].meta.name);
+				mm_add(set, breaker, v[si].worst.breaker == k, 3, "service.name",
+				       cfg->services[si].meta.name, "service.namespace",
+				       cfg->services[si].meta.ns, "state", states[k]);
+			mm_add(set, pool, v[si].pool_active, 2, "service.name",
+			       cfg->services[si].meta.name, "service.namespace",
+			       cfg->services[si].meta.ns);
 		}
 		free(v);
 	}

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,7 +25,7 @@
  * written after the agent's lock is given back: h points into the copy. */
 struct hist_copy {
 	struct metrics_hist h;
-	char *labels[4]; /* service, method, status code, route */
+	char *labels[5]; /* service, method, status code, route, namespace */
 	uint64_t counts[METRICS_HTTP_BOUNDS + 1];
 };
 
@@ -37,7 +38,7 @@ struct hist_copies {
 static void copy_hist(const struct metrics_hist *h, void *ctx)
 {
 	struct hist_copies *hc = ctx;
-	const char *l[4] = {h->service, h->method, h->status_code, h->route};
+	const char *l[5] = {h->service, h->method, h->status_code, h->route, h->service_ns};
 	struct hist_copy *c;
 
 	if (hc->n == hc->cap) {
@@ -53,17 +54,18 @@ static void copy_hist(const struct metrics_hist *h, void *ctx)
 	}
 	c = &hc->h[hc->n++];
 	memcpy(c->counts, h->counts, sizeof(c->counts));
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		if (!(c->labels[i] = strdup(l[i])))
 			hc->oom = true;
 	c->h = *h;
+	c->h.k8s = NULL;
 	c->h.counts = NULL; /* set once the array stops moving */
 }
 
 static void free_copies(struct hist_copies *hc)
 {
 	for (size_t i = 0; i < hc->n; i++)
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < 5; k++)
 			free(hc->h[i].labels[k]);
 	free(hc->h);
 }
@@ -96,6 +98,8 @@ int metrics_prom_text(struct agent *a, char **text, size_t *len)
 		c->h.method = c->labels[1];
 		c->h.status_code = c->labels[2];
 		c->h.route = c->labels[3];
+		c->h.service_ns = c->labels[4];
+		c->h.k8s = NULL; /* not a Prometheus label */
 		c->h.counts = c->counts;
 		err = prom_http_histogram(w, &c->h);
 		if (err == -EINVAL) /* a duplicate or rejected series: counted, not fatal */
@@ -125,7 +129,8 @@ static uint64_t unix_now(void)
 
 struct hist_row {
 	enum metrics_side side;
-	const char *service;
+	const char *service, *service_ns;
+	const struct span_k8s *k8s;
 	struct otlp_attr attrs[HIST_ATTRS];
 	size_t n_attrs;
 	const uint64_t *counts;
@@ -161,6 +166,8 @@ static void on_hist(const struct metrics_hist *h, void *ctx)
 	memset(r, 0, sizeof(*r));
 	r->side = h->side;
 	r->service = h->service;
+	r->service_ns = h->service_ns;
+	r->k8s = h->k8s;
 	r->counts = h->counts;
 	r->count = h->count;
 	r->sum = h->sum;
@@ -180,8 +187,46 @@ static const char *const hist_name[METRICS_SIDES] = {OTLP_METRIC_HTTP_SERVER_DUR
 static const char *const hist_help[METRICS_SIDES] = {"Duration of HTTP server requests.",
 						     "Duration of HTTP client requests."};
 
-/* One resource per service with its two histograms, then the mesh's own
- * metrics under service.name "bpfmesh". Rows come in service order. */
+/* A service's resource attributes beyond service.*: what its pod identity
+ * says (metrics.h: one pod's, or node and owner shared by several). inst
+ * holds service.instance.id. Returns how many. */
+struct res_k8s {
+	struct otlp_attr a[OTLP_RES_ATTRS_EXTRA];
+	char inst[sizeof(((struct span_k8s *)0)->pod_uid) +
+		  sizeof(((struct span_k8s *)0)->container_name) + 1];
+};
+
+static size_t k8s_attrs(const char *ns, const struct span_k8s *k, struct res_k8s *out)
+{
+	const char *owner;
+	size_t n = 0;
+
+	if (!k || (!k->pod_uid[0] && !k->node_name[0] && !k->owner_name[0]))
+		return 0;
+	if (k->pod_uid[0]) {
+		snprintf(out->inst, sizeof(out->inst), "%s%s%s", k->pod_uid,
+			 k->container_name[0] ? "/" : "", k->container_name);
+		out->a[n++] = OTLP_ATTR_STR("service.instance.id", out->inst);
+	}
+	out->a[n++] = OTLP_ATTR_STR("k8s.namespace.name", ns);
+	out->a[n++] = OTLP_ATTR_STR("k8s.pod.name", k->pod_name);
+	out->a[n++] = OTLP_ATTR_STR("k8s.pod.uid", k->pod_uid);
+	out->a[n++] = OTLP_ATTR_STR("k8s.container.name", k->container_name);
+	out->a[n++] = OTLP_ATTR_STR("k8s.node.name", k->node_name);
+	owner = span_k8s_owner_key(k->owner_kind);
+	if (owner)
+		out->a[n++] = OTLP_ATTR_STR(owner, k->owner_name);
+	return n;
+}
+
+static bool same_service(const struct hist_row *a, const struct hist_row *b)
+{
+	return !strcmp(a->service, b->service) && !strcmp(a->service_ns, b->service_ns);
+}
+
+/* One resource per service (namespace and name, and on Kubernetes its pod's
+ * identity) with its two histograms, then the mesh's own metrics under
+ * service.name "bpfmesh". Rows come in service order. */
 static int submit(struct agent *a, uint64_t now)
 {
 	struct exports *t = &a->exp;
@@ -190,6 +235,7 @@ static int submit(struct agent *a, uint64_t now)
 	struct otlp_histogram_point *pts = NULL;
 	struct otlp_metric *ms = NULL, *mesh = NULL;
 	struct otlp_metrics_resource *res = NULL;
+	struct res_k8s *rk = NULL;
 	size_t n_res = 0, n_mesh = 0, n_ms = 0;
 	void *mesh_block = NULL;
 	int err = -ENOMEM;
@@ -200,7 +246,8 @@ static int submit(struct agent *a, uint64_t now)
 	pts = calloc(rs.n + 1, sizeof(*pts));
 	ms = calloc(2 * rs.n + 1, sizeof(*ms));
 	res = calloc(rs.n + 2, sizeof(*res));
-	if (rs.oom || !pts || !ms || !res)
+	rk = calloc(rs.n + 1, sizeof(*rk));
+	if (rs.oom || !pts || !ms || !res || !rk)
 		goto out;
 	for (size_t i = 0; i < rs.n; i++) {
 		const struct hist_row *r = &rs.r[i];
@@ -217,14 +264,18 @@ static int submit(struct agent *a, uint64_t now)
 		    .sum = r->sum,
 		};
 		/* a new service or side starts a new metric (rows are grouped) */
-		if (!i || strcmp(r->service, rs.r[i - 1].service)) {
-			res[n_res++] = (struct otlp_metrics_resource){
+		if (!i || !same_service(r, &rs.r[i - 1])) {
+			res[n_res] = (struct otlp_metrics_resource){
 			    .service_name = r->service,
+			    .service_namespace = r->service_ns,
 			    .host_name = a->tracing.host,
+			    .attrs = rk[n_res].a,
+			    .n_attrs = k8s_attrs(r->service_ns, r->k8s, &rk[n_res]),
 			    .metrics = &ms[n_ms],
 			};
+			n_res++;
 		}
-		if (!i || strcmp(r->service, rs.r[i - 1].service) || r->side != rs.r[i - 1].side) {
+		if (!i || !same_service(r, &rs.r[i - 1]) || r->side != rs.r[i - 1].side) {
 			ms[n_ms++] = (struct otlp_metric){
 			    .name = hist_name[r->side],
 			    .description = hist_help[r->side],
@@ -248,6 +299,7 @@ static int submit(struct agent *a, uint64_t now)
 out:
 	free(mesh_block);
 	free(res);
+	free(rk);
 	free(ms);
 	free(pts);
 	free(rs.r);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "daemon/podcg.h"
-#include "daemon/podcg_name.h"
+#include "lib/podcg_name.h"
 
 static bool wants_cgroup(const struct cfg_workload *w) { return w->pod_uid[0] && !w->cgroup[0]; }
 

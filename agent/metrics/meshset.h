@@ -15,7 +15,7 @@
 #include "exporters/otlp_metrics.h"
 #include "exporters/prometheus.h"
 
-#define MM_LABELS 3
+#define MM_LABELS 4
 #define MM_VALUE_MAX 160
 
 struct mm_sample {

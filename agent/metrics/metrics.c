@@ -50,7 +50,12 @@ struct mx_endpoint {
 };
 
 struct mx_service {
+	char *ns; /* "" for a process that no configuration names */
 	char *name;
+	/* the Kubernetes identity its spans share: a field on which two spans
+	 * differed (two pods of a Deployment) is "" */
+	struct span_k8s k8s;
+	bool k8s_seen;
 	struct lat_window side[METRICS_SIDES];
 	struct mx_hist *hist;
 	uint32_t nhist, caphist;
@@ -124,6 +129,7 @@ static void service_free(struct metrics *m, struct mx_service *s)
 	free(s->route);
 	free(s->ep);
 	free(s->name);
+	free(s->ns);
 }
 
 void metrics_free(struct metrics *m)
@@ -219,21 +225,32 @@ static void make_key(char *key, char kind, uint32_t si, const char *const *parts
 
 static const char *const side_str[METRICS_SIDES] = {"0", "1"};
 
-/* Index of a service, made on first sight; past the cap or the budget, the
- * overflow service. -1 on ENOMEM. */
-static int service_get(struct metrics *m, const char *name)
+/* A service's key: its namespace (an RFC 1123 label or "", never free
+ * text), then its name. */
+static void service_key(char *key, const char *ns, const char *name)
+{
+	const char *parts[] = {ns, name};
+
+	make_key(key, 'S', 0, parts, 2);
+}
+
+/* Index of a service (namespace and name: web of prod and web of staging
+ * are two), made on first sight; past the cap or the budget, the overflow
+ * service (no namespace). -1 on ENOMEM. */
+static int service_get(struct metrics *m, const char *ns, const char *name)
 {
 	char key[KEY_MAX];
 	struct mx_service *s;
 	uint32_t i;
 
-	make_key(key, 'S', 0, &name, 1);
+	service_key(key, ns, name);
 	if (key_get(m, key, &i))
 		return (int)i;
 	if (m->nsvc >= m->cfg.max_services || !have_room(m)) {
 		m->st.overflow[METRICS_OVF_SERVICE]++;
+		ns = "";
 		name = METRICS_OTHER;
-		make_key(key, 'S', 0, &name, 1);
+		service_key(key, ns, name);
 		if (key_get(m, key, &i))
 			return (int)i;
 	}
@@ -241,11 +258,11 @@ static int service_get(struct metrics *m, const char *name)
 		return -1;
 	s = &m->svc[m->nsvc];
 	s->name = dup_counted(m, name);
-	if (!s->name)
-		return -1;
-	if (key_put(m, key, m->nsvc)) {
+	s->ns = dup_counted(m, ns);
+	if (!s->name || !s->ns || key_put(m, key, m->nsvc)) {
 		free(s->name);
-		s->name = NULL;
+		free(s->ns);
+		s->name = s->ns = NULL;
 		return -1;
 	}
 	return (int)m->nsvc++;
@@ -413,11 +430,42 @@ static const char *method_label(const char *method)
 	return METRICS_METHOD_OTHER;
 }
 
+static void field_merge(char *have, const char *seen, size_t len)
+{
+	if (strncmp(have, seen, len))
+		have[0] = 0;
+}
+
+static void k8s_merge(struct mx_service *s, const struct span_k8s *k)
+{
+	struct span_k8s *h = &s->k8s;
+
+	if (!s->k8s_seen) {
+		*h = *k;
+		h->pod_name[sizeof(h->pod_name) - 1] = h->pod_uid[sizeof(h->pod_uid) - 1] = 0;
+		h->container_name[sizeof(h->container_name) - 1] = 0;
+		h->node_name[sizeof(h->node_name) - 1] = 0;
+		h->owner_kind[sizeof(h->owner_kind) - 1] = 0;
+		h->owner_name[sizeof(h->owner_name) - 1] = 0;
+		s->k8s_seen = true;
+		return;
+	}
+	/* one pod and container, or none */
+	if (strncmp(h->pod_uid, k->pod_uid, sizeof(h->pod_uid)) ||
+	    strncmp(h->container_name, k->container_name, sizeof(h->container_name)))
+		h->pod_uid[0] = h->pod_name[0] = h->container_name[0] = 0;
+	field_merge(h->node_name, k->node_name, sizeof(h->node_name));
+	if (strncmp(h->owner_kind, k->owner_kind, sizeof(h->owner_kind)) ||
+	    strncmp(h->owner_name, k->owner_name, sizeof(h->owner_name)))
+		h->owner_kind[0] = h->owner_name[0] = 0;
+}
+
 void metrics_record(struct metrics *m, const struct span *sp, uint64_t now_ns)
 {
 	uint64_t dur =
 	    sp->end_unix_ns > sp->start_unix_ns ? sp->end_unix_ns - sp->start_unix_ns : 0;
 	const char *service = sp->service_name[0] ? sp->service_name : "unknown";
+	const char *ns = sp->service_namespace;
 	const char *method = method_label(sp->method);
 	const struct span_endpoint *ep;
 	char status[8] = "";
@@ -445,10 +493,11 @@ void metrics_record(struct metrics *m, const struct span *sp, uint64_t now_ns)
 			   ? m->cfg.max_bytes - (bytes_now(m) - m->mem.bytes)
 			   : 1;
 
-	si = service_get(m, service);
+	si = service_get(m, ns, service);
 	if (si < 0)
 		return;
 	s = &m->svc[si];
+	k8s_merge(s, &sp->k8s);
 	lat_window_record(&s->side[side], &m->mem, now_ns, dur, err);
 
 	h = hist_get(m, (uint32_t)si, side, method, status, sp->route);
@@ -525,11 +574,12 @@ static int cmp_service(const void *a, const void *b)
 {
 	const struct mx_service *x = *(const struct mx_service *const *)a;
 	const struct mx_service *y = *(const struct mx_service *const *)b;
+	int c = strcmp(x->ns, y->ns);
 
-	return strcmp(x->name, y->name);
+	return c ? c : strcmp(x->name, y->name);
 }
 
-/* The services in name order, or NULL (none, or ENOMEM). */
+/* The services in (namespace, name) order, or NULL (none, or ENOMEM). */
 static const struct mx_service **sorted_services(const struct metrics *m)
 {
 	const struct mx_service **v;
@@ -559,6 +609,8 @@ void metrics_foreach_histogram(const struct metrics *m, metrics_hist_fn fn, void
 			struct metrics_hist view = {
 			    .side = h->side,
 			    .service = v[i]->name,
+			    .service_ns = v[i]->ns,
+			    .k8s = &v[i]->k8s,
 			    .method = h->method,
 			    .status_code = h->status,
 			    .route = h->route,
@@ -581,17 +633,18 @@ size_t metrics_foreach_service(const struct metrics *m, metrics_service_fn fn, v
 	if (!v)
 		return 0;
 	for (i = 0; i < m->nsvc; i++)
-		fn(v[i]->name, ctx);
+		fn(v[i]->ns, v[i]->name, ctx);
 	free(v);
 	return m->nsvc;
 }
 
-static const struct mx_service *service_find(const struct metrics *m, const char *name)
+static const struct mx_service *service_find(const struct metrics *m, const char *ns,
+					     const char *name)
 {
 	char key[KEY_MAX];
 	uint32_t i;
 
-	make_key(key, 'S', 0, &name, 1);
+	service_key(key, ns, name);
 	return key_get(m, key, &i) ? &m->svc[i] : NULL;
 }
 
@@ -606,10 +659,11 @@ static void summarize(const struct metrics *m, const struct lat_window *w, uint3
 	lat_summarize(acc, start, m->start_ns, now_ns, out);
 }
 
-int metrics_service_summary(const struct metrics *m, const char *service, enum metrics_side side,
-			    uint32_t window_s, uint64_t now_ns, struct lat_summary *out)
+int metrics_service_summary(const struct metrics *m, const char *ns, const char *service,
+			    enum metrics_side side, uint32_t window_s, uint64_t now_ns,
+			    struct lat_summary *out)
 {
-	const struct mx_service *s = service_find(m, service);
+	const struct mx_service *s = service_find(m, ns, service);
 	struct lat_sketch acc;
 
 	if (!s || side >= METRICS_SIDES)
@@ -618,11 +672,11 @@ int metrics_service_summary(const struct metrics *m, const char *service, enum m
 	return 0;
 }
 
-int metrics_service_sketch(const struct metrics *m, const char *service, enum metrics_side side,
-			   uint32_t window_s, uint64_t now_ns, struct lat_sketch *acc,
-			   struct lat_summary *out)
+int metrics_service_sketch(const struct metrics *m, const char *ns, const char *service,
+			   enum metrics_side side, uint32_t window_s, uint64_t now_ns,
+			   struct lat_sketch *acc, struct lat_summary *out)
 {
-	const struct mx_service *s = service_find(m, service);
+	const struct mx_service *s = service_find(m, ns, service);
 
 	if (!s || side >= METRICS_SIDES)
 		return -ENOENT;
@@ -630,11 +684,11 @@ int metrics_service_sketch(const struct metrics *m, const char *service, enum me
 	return 0;
 }
 
-int metrics_route_summary(const struct metrics *m, const char *service, enum metrics_side side,
-			  const char *route, const char *method, uint32_t window_s, uint64_t now_ns,
-			  struct lat_summary *out)
+int metrics_route_summary(const struct metrics *m, const char *ns, const char *service,
+			  enum metrics_side side, const char *route, const char *method,
+			  uint32_t window_s, uint64_t now_ns, struct lat_summary *out)
 {
-	const struct mx_service *s = service_find(m, service);
+	const struct mx_service *s = service_find(m, ns, service);
 	struct lat_sketch acc;
 	uint64_t start = 0;
 	bool found = false;
@@ -659,10 +713,10 @@ int metrics_route_summary(const struct metrics *m, const char *service, enum met
 	return 0;
 }
 
-int metrics_foreach_route(const struct metrics *m, const char *service, uint32_t window_s,
-			  uint64_t now_ns, metrics_route_fn fn, void *ctx)
+int metrics_foreach_route(const struct metrics *m, const char *ns, const char *service,
+			  uint32_t window_s, uint64_t now_ns, metrics_route_fn fn, void *ctx)
 {
-	const struct mx_service *s = service_find(m, service);
+	const struct mx_service *s = service_find(m, ns, service);
 	struct lat_sketch acc;
 	struct lat_summary sum;
 	uint32_t i;
@@ -678,10 +732,10 @@ int metrics_foreach_route(const struct metrics *m, const char *service, uint32_t
 	return 0;
 }
 
-int metrics_foreach_endpoint(const struct metrics *m, const char *service, uint32_t window_s,
-			     uint64_t now_ns, metrics_endpoint_fn fn, void *ctx)
+int metrics_foreach_endpoint(const struct metrics *m, const char *ns, const char *service,
+			     uint32_t window_s, uint64_t now_ns, metrics_endpoint_fn fn, void *ctx)
 {
-	const struct mx_service *s = service_find(m, service);
+	const struct mx_service *s = service_find(m, ns, service);
 	struct lat_sketch acc;
 	struct lat_summary sum;
 	uint32_t i;

@@ -2,11 +2,15 @@
 /* metrics.h: the registry of request metrics, fed with every finished span
  * (sampled or not, sb_config.emit_unsampled). It keeps
  *  - the OpenTelemetry HTTP duration histograms, cumulative since start, per
- *    (side, service.name, http.request.method, http.response.status_code,
+ *    (side, service.namespace, service.name, http.request.method, http.response.status_code,
  *    http.route), with the OTel default buckets, for Prometheus and OTLP;
  *  - sliding-window latency sketches (latency.h) per (service, side), per
  *    (service, side, route, method) and per (service, endpoint) of the
  *    client side, for the latency API and `bpfmesh top`.
+ *
+ * A service is its namespace and name (span.service_namespace and
+ * service_name): web of prod and web of staging never share a series.
+ * Processes that no configuration names have the namespace "".
  *
  * Cardinality is bounded twice: per service, the number of series of each
  * kind is capped, and the whole registry has a byte budget. A span that
@@ -92,12 +96,17 @@ void metrics_get_stats(const struct metrics *m, struct metrics_stats *out);
 const char *metrics_overflow_name(enum metrics_overflow kind); /* "service", ... */
 const char *metrics_side_name(enum metrics_side side);	       /* "server", "client" */
 
-/* The histograms, services in name order. counts are per bucket, not
+/* The histograms, services in (namespace, name) order. counts are per bucket, not
  * cumulative: METRICS_HTTP_BOUNDS + 1 of them, the last one above the last
  * bound. Empty strings are labels without a value. */
 struct metrics_hist {
 	enum metrics_side side;
 	const char *service;
+	const char *service_ns;
+	/* what all the service's spans had in common of their pod's
+	 * identity: one pod's, or only node and owner when they came from
+	 * several pods; all "" for no pod */
+	const struct span_k8s *k8s;
 	const char *method;
 	const char *status_code; /* "200"; "5xx" in an overflow series; "" without a response */
 	const char *route;
@@ -108,34 +117,35 @@ struct metrics_hist {
 typedef void (*metrics_hist_fn)(const struct metrics_hist *h, void *ctx);
 void metrics_foreach_histogram(const struct metrics *m, metrics_hist_fn fn, void *ctx);
 
-/* Known services in name order; returns how many. */
-typedef void (*metrics_service_fn)(const char *service, void *ctx);
+/* Known services in (namespace, name) order; returns how many. */
+typedef void (*metrics_service_fn)(const char *ns, const char *service, void *ctx);
 size_t metrics_foreach_service(const struct metrics *m, metrics_service_fn fn, void *ctx);
 
 /* Over the last window_s seconds (10 s .. 15 min, see latency.h). These
  * return 0, or -ENOENT for a service, route or endpoint never seen. */
-int metrics_service_summary(const struct metrics *m, const char *service, enum metrics_side side,
-			    uint32_t window_s, uint64_t now_ns, struct lat_summary *out);
+int metrics_service_summary(const struct metrics *m, const char *ns, const char *service,
+			    enum metrics_side side, uint32_t window_s, uint64_t now_ns,
+			    struct lat_summary *out);
 /* The same with the window's sketch itself, for merging across agents. */
-int metrics_service_sketch(const struct metrics *m, const char *service, enum metrics_side side,
-			   uint32_t window_s, uint64_t now_ns, struct lat_sketch *acc,
-			   struct lat_summary *out);
+int metrics_service_sketch(const struct metrics *m, const char *ns, const char *service,
+			   enum metrics_side side, uint32_t window_s, uint64_t now_ns,
+			   struct lat_sketch *acc, struct lat_summary *out);
 /* One route; method NULL merges every method of the route. */
-int metrics_route_summary(const struct metrics *m, const char *service, enum metrics_side side,
-			  const char *route, const char *method, uint32_t window_s, uint64_t now_ns,
-			  struct lat_summary *out);
+int metrics_route_summary(const struct metrics *m, const char *ns, const char *service,
+			  enum metrics_side side, const char *route, const char *method,
+			  uint32_t window_s, uint64_t now_ns, struct lat_summary *out);
 
 typedef void (*metrics_route_fn)(enum metrics_side side, const char *route, const char *method,
 				 const struct lat_summary *s, void *ctx);
 /* Every (side, route, method) of a service, in the order first seen. */
-int metrics_foreach_route(const struct metrics *m, const char *service, uint32_t window_s,
-			  uint64_t now_ns, metrics_route_fn fn, void *ctx);
+int metrics_foreach_route(const struct metrics *m, const char *ns, const char *service,
+			  uint32_t window_s, uint64_t now_ns, metrics_route_fn fn, void *ctx);
 
 /* The client side's endpoints: network.peer.address:port where the span has
  * it, else server.address:port. */
 typedef void (*metrics_endpoint_fn)(const char *address, uint16_t port, const struct lat_summary *s,
 				    void *ctx);
-int metrics_foreach_endpoint(const struct metrics *m, const char *service, uint32_t window_s,
-			     uint64_t now_ns, metrics_endpoint_fn fn, void *ctx);
+int metrics_foreach_endpoint(const struct metrics *m, const char *ns, const char *service,
+			     uint32_t window_s, uint64_t now_ns, metrics_endpoint_fn fn, void *ctx);
 
 #endif

@@ -33,15 +33,14 @@ int prom_http_families(struct prom_writer *w)
 int prom_http_histogram(struct prom_writer *w, const struct metrics_hist *h)
 {
 	struct prom_label l[] = {
-	    {"service_name", h->service},
-	    {"http_request_method", h->method},
-	    {"http_response_status_code", h->status_code},
+	    {"service_name", h->service},	{"service_namespace", h->service_ns},
+	    {"http_request_method", h->method}, {"http_response_status_code", h->status_code},
 	    {"http_route", h->route},
 	};
 	int err = prom_family_begin(w, http_family[h->side], PROM_HISTOGRAM, http_help[h->side]);
 
 	if (!err)
-		err = prom_histogram(w, l, 4, metrics_http_bounds, METRICS_HTTP_BOUNDS, h->counts,
+		err = prom_histogram(w, l, 5, metrics_http_bounds, METRICS_HTTP_BOUNDS, h->counts,
 				     h->sum);
 	return err;
 }

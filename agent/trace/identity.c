@@ -12,6 +12,7 @@
 
 #include "lib/cgroup.h"
 #include "trace/identity.h"
+#include "trace/podcg.h"
 
 struct id_sock {
 	uint64_t cookie;
@@ -20,6 +21,7 @@ struct id_sock {
 	struct id_sock *hnext, *prev, *next;
 	char service[OBS_NAME_MAX], service_ns[OBS_NAME_MAX];
 	bool not_traced;
+	struct span_k8s k8s;
 };
 
 /* The process's cgroup v2 path relative to the mount ("" when unknown). */
@@ -96,16 +98,63 @@ static bool cgroup_within(const char *proc_cg, const char *wl_cg, const char *cg
 	return n && !strncmp(proc_cg, wl_cg, n) && (proc_cg[n] == 0 || proc_cg[n] == '/');
 }
 
+/* Whether workload w holds a process of cgroup cg, and how well: 0 not at
+ * all, 1 by its cgroup, 2 as a pod (a pod is more specific than a Workload
+ * whose cgroup holds a whole slice of pods); +2 when it also serves the
+ * socket's port. cid: the container id the path names below a pod. */
+static int workload_score(const struct identity *id, const struct cfg_workload *w, const char *cg,
+			  uint16_t port, char *cid, size_t cid_len)
+{
+	int score = 0;
+
+	cid[0] = 0;
+	if (w->pod_uid[0] && podcg_match(cg, w->pod_uid, cid, cid_len))
+		score = 2;
+	else if (cgroup_within(cg, w->cgroup, id->cgroot))
+		score = w->pod_uid[0] ? 2 : 1;
+	if (!score)
+		return 0;
+	for (int p = 0; p < w->n_ports; p++)
+		if (w->ports[p] == port)
+			return score + 2;
+	return score;
+}
+
+/* A pod's identity for its spans. The container is the one whose
+ * containerID the cgroup names; none when the process sits in the pod's own
+ * cgroup or the runtime's id is not (yet) in the pod's status: naming the
+ * only container of a pod then would be a guess. */
+static void pod_identity(const struct identity *id, const struct cfg_workload *w, const char *cid,
+			 struct span_k8s *k)
+{
+	memset(k, 0, sizeof(*k));
+	snprintf(k->pod_name, sizeof(k->pod_name), "%.*s", (int)sizeof(k->pod_name) - 1,
+		 w->pod_name);
+	snprintf(k->pod_uid, sizeof(k->pod_uid), "%.*s", (int)sizeof(k->pod_uid) - 1, w->pod_uid);
+	snprintf(k->node_name, sizeof(k->node_name), "%.*s", (int)sizeof(k->node_name) - 1,
+		 w->node_name[0] ? w->node_name : id->node_name);
+	snprintf(k->owner_kind, sizeof(k->owner_kind), "%.*s", (int)sizeof(k->owner_kind) - 1,
+		 w->owner_kind);
+	snprintf(k->owner_name, sizeof(k->owner_name), "%.*s", (int)sizeof(k->owner_name) - 1,
+		 w->owner_name);
+	for (int c = 0; cid[0] && c < w->n_containers; c++)
+		if (podcg_same_container(w->containers[c].id, cid))
+			snprintf(k->container_name, sizeof(k->container_name), "%.*s",
+				 (int)sizeof(k->container_name) - 1, w->containers[c].name);
+}
+
 /* The configured service of the process (tgid, cgroup cg_id) behind a
  * socket with address local (folded, obs.h): 0 with name and ns filled
- * (OBS_NAME_MAX bytes each), 1 when no Workload or Service names it. */
+ * (OBS_NAME_MAX bytes each) and k (the pod's identity, or all ""), 1 when
+ * no Workload or Service names it. */
 static int configured(struct identity *id, const struct obs_addr *local, uint32_t tgid,
-		      uint64_t cg_id, char *name, char *ns)
+		      uint64_t cg_id, char *name, char *ns, struct span_k8s *k)
 {
 	const struct mesh_config *cfg = id->cfg;
-	char cg[512];
-	int best = -1;
+	char cg[512], cid[128], best_cid[128] = "";
+	int best = -1, best_score = 0;
 
+	memset(k, 0, sizeof(*k));
 	if (!cfg)
 		return 1;
 	if (tgid) {
@@ -113,20 +162,23 @@ static int configured(struct identity *id, const struct obs_addr *local, uint32_
 		if (!cg_id || cgroup_path_of_id(id, cg_id, cg, sizeof(cg)))
 			proc_cgroup(tgid, cg, sizeof(cg));
 		for (int i = 0; cg[0] && i < cfg->n_workloads; i++) {
-			const struct cfg_workload *w = &cfg->workloads[i];
+			int score = workload_score(id, &cfg->workloads[i], cg, local->port, cid,
+						   sizeof(cid));
 
-			if (!cgroup_within(cg, w->cgroup, id->cgroot))
-				continue;
-			if (best < 0)
+			if (score > best_score) {
 				best = i;
-			for (int p = 0; p < w->n_ports; p++)
-				if (w->ports[p] == local->port)
-					best = i;
+				best_score = score;
+				snprintf(best_cid, sizeof(best_cid), "%s", cid);
+			}
 		}
 	}
 	if (best >= 0) {
-		snprintf(name, OBS_NAME_MAX, "%.127s", cfg->workloads[best].service);
-		snprintf(ns, OBS_NAME_MAX, "%.127s", cfg->workloads[best].meta.ns);
+		const struct cfg_workload *w = &cfg->workloads[best];
+
+		snprintf(name, OBS_NAME_MAX, "%.127s", w->service);
+		snprintf(ns, OBS_NAME_MAX, "%.127s", w->meta.ns);
+		if (w->pod_uid[0])
+			pod_identity(id, w, best_cid, k);
 		return 0;
 	}
 	for (int s = 0; s < cfg->n_services; s++) {
@@ -159,7 +211,7 @@ static void resolve(struct identity *id, const struct obs *o, struct id_sock *s)
 	/* No Workload says "not traced" yet (Workload.tracing): every process
 	 * is traced. */
 	s->not_traced = false;
-	if (configured(id, &local, o->tgid, o->cgroup_id, s->service, s->service_ns) > 0) {
+	if (configured(id, &local, o->tgid, o->cgroup_id, s->service, s->service_ns, &s->k8s) > 0) {
 		/* OpenTelemetry's fallback is unknown_service; the process name says more */
 		snprintf(s->service, sizeof(s->service), "%.*s", (int)sizeof(o->comm), o->comm);
 		if (!s->service[0])
@@ -272,6 +324,7 @@ void identity_resolve(struct identity *id, struct obs *o)
 	}
 	memcpy(o->service, s->service, sizeof(o->service));
 	memcpy(o->service_ns, s->service_ns, sizeof(o->service_ns));
+	o->k8s = s->k8s;
 	o->not_traced = s->not_traced;
 }
 
@@ -286,6 +339,13 @@ void identity_forget(struct identity *id, uint64_t cookie)
 void identity_set_config(struct identity *id, const struct mesh_config *cfg)
 {
 	id->cfg = cfg;
+	id->gen++;
+}
+
+void identity_set_node_name(struct identity *id, const char *node)
+{
+	snprintf(id->node_name, sizeof(id->node_name), "%.*s", (int)sizeof(id->node_name) - 1,
+		 node ? node : "");
 	id->gen++;
 }
 

@@ -4,7 +4,12 @@
  * The Workload whose cgroup holds the process (preferring one that serves the
  * socket's port), else the Service with the socket's address as an endpoint,
  * else the process name (OpenTelemetry's unknown_service when there is none,
- * in no namespace).
+ * in no namespace). A pod (a Workload made from a v1 Pod) holds the process
+ * when its cgroup is under the pod's cgroup, found by the pod's UID in the
+ * path (podcg.h) or by Workload.cgroup when the agent filled it; the
+ * observation then carries the pod's identity (obs.k8s), with the container
+ * when the cgroup names one, and the node (the pod's spec.nodeName, else the
+ * agent's node name).
  *
  * The process's cgroup comes from the kernel's cgroup id first (the process
  * may be gone by now; the id names the cgroup for as long as it exists),
@@ -38,7 +43,8 @@ struct identity {
 	struct id_sock **ht; /* by cookie, IDENTITY_SOCKETS buckets */
 	struct id_sock *lru_head, *lru_tail;
 	uint32_t n_socks;
-	uint64_t resolved, reused; /* resolutions made, and answered from the socket's */
+	uint64_t resolved, reused;     /* resolutions made, and answered from the socket's */
+	char node_name[SPAN_NAME_MAX]; /* this node (--node-name); "" off Kubernetes */
 };
 
 /* 0, or -ENOMEM. Finds the cgroup v2 mount (none: cgroups match nothing). */
@@ -49,7 +55,10 @@ void identity_free(struct identity *id);
  * is resolved again at its next request. */
 void identity_set_config(struct identity *id, const struct mesh_config *cfg);
 
-/* Sets o's service, service_ns and not_traced for its socket (a REQUEST). */
+/* The agent's node, for k8s.node.name of pods that do not name theirs. */
+void identity_set_node_name(struct identity *id, const char *node);
+
+/* Sets o's service, service_ns, k8s and not_traced for its socket (a REQUEST). */
 void identity_resolve(struct identity *id, struct obs *o);
 
 /* The socket closed. */

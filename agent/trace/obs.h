@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "exporters/span.h"
+
 #define OBS_METHOD_MAX 16
 #define OBS_TARGET_MAX 256	/* path (span.h SPAN_STR) */
 #define OBS_HOST_MAX 128	/* span.h SPAN_NAME_MAX */
@@ -100,6 +102,7 @@ struct obs {
 	/* the service of the socket's process (identity.h): REQUEST */
 	char service[OBS_NAME_MAX];
 	char service_ns[OBS_NAME_MAX];
+	struct span_k8s k8s; /* the pod's identity, when the process is a pod's */
 	bool
 	    not_traced; /* its requests make no spans (honoured; identity.c sets it for none yet) */
 };

@@ -130,6 +130,7 @@ static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend
 	memcpy(sp->service_name, s->service, sizeof(sp->service_name));
 	memcpy(sp->service_namespace, s->service_ns, sizeof(sp->service_namespace));
 	memcpy(sp->host_name, sb->host_name, sizeof(sp->host_name));
+	sp->k8s = s->k8s;
 }
 
 /* The traceparent a request carried, when it is a valid one. */

@@ -100,6 +100,7 @@ struct sb_sock {
 	uint32_t svc_gen;      /* sb->svc_gen when rt was looked up */
 	struct route_table *rt;
 	char service[SPAN_NAME_MAX], service_ns[SPAN_NAME_MAX]; /* of its latest request */
+	struct span_k8s k8s;					/* its pod, ditto */
 };
 
 /* A process, for in-process nesting: its SERVER and CLIENT spans held. */

@@ -209,13 +209,15 @@ void sb_sock_service(struct spanbuild *sb, struct sb_sock *s, const struct obs *
 {
 	if (s->svc_gen == sb->svc_gen && s->not_traced == o->not_traced &&
 	    !strncmp(s->service, o->service, sizeof(s->service)) &&
-	    !strncmp(s->service_ns, o->service_ns, sizeof(s->service_ns)))
+	    !strncmp(s->service_ns, o->service_ns, sizeof(s->service_ns)) &&
+	    !memcmp(&s->k8s, &o->k8s, sizeof(s->k8s)))
 		return;
 	s->svc_gen = sb->svc_gen;
 	s->not_traced = o->not_traced;
 	snprintf(s->service, sizeof(s->service), "%.*s", (int)sizeof(o->service) - 1, o->service);
 	snprintf(s->service_ns, sizeof(s->service_ns), "%.*s", (int)sizeof(o->service_ns) - 1,
 		 o->service_ns);
+	s->k8s = o->k8s;
 	s->rt = s->not_traced ? NULL : routes_for(sb, s->service_ns, s->service);
 }
 

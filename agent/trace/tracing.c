@@ -128,6 +128,11 @@ void tracing_apply(struct tracing *t, const struct mesh_config *cfg)
 	}
 }
 
+void tracing_set_node_name(struct tracing *t, const char *node)
+{
+	identity_set_node_name(&t->id, node);
+}
+
 const char *tracing_kernel_drop_name(int i)
 {
 	/* by http_drop_reason; HTTP_DROP_PIPELINE is no longer counted (the

@@ -72,6 +72,9 @@ int tracing_add_sink(struct tracing *t, const char *name, span_sink_fn fn, void 
 void tracing_free(struct tracing *t);
 /* A new configuration in force (call after it replaced the old one). */
 void tracing_apply(struct tracing *t, const struct mesh_config *cfg);
+/* This node's name (k8s.node.name of pods that do not name theirs); NULL or
+ * "" off Kubernetes. */
+void tracing_set_node_name(struct tracing *t, const char *node);
 int tracing_fd(struct tracing *t);
 void tracing_consume(struct tracing *t);
 void tracing_tick(struct tracing *t, uint64_t now_mono_ns);

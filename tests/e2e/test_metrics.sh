@@ -130,7 +130,7 @@ dash = json.load(open(sys.argv[1]))
 bad = empty = 0
 for p in dash["panels"]:
     for t in p.get("targets", []):
-        q = t["expr"].replace("$service", ".*").replace("$__rate_interval", "1m")
+        q = t["expr"].replace("$service", ".*").replace("$namespace", ".*").replace("$__rate_interval", "1m")
         url = "http://%s/api/v1/query?%s" % (sys.argv[2], urllib.parse.urlencode({"query": q}))
         try:
             r = json.load(urllib.request.urlopen(url, timeout=5))

@@ -162,6 +162,115 @@ static void test_workload_by_cgroup_id(void **state)
 	expect(&f->id, req(4, AF_INET, "127.0.0.1", 8000, gone, 0, "gw"), "gw", "");
 }
 
+#define POD_UID "3f0a7c1e-0e8e-4f55-b0a1-6b8b1c9d2e70"
+#define POD_CID "4b825dc642cb6eb9a060e54bf8d69288fbee4904aa2e3c5e1f0a1b2c3d4e5f60"
+
+/* Makes dir/rel one level at a time; its cgroup id, 0 on failure. */
+static uint64_t mkcg(const char *dir, const char *rel, char *made, size_t len)
+{
+	char path[1024];
+	const char *p = rel;
+
+	while ((p = strchr(p, '/'))) {
+		snprintf(path, sizeof(path), "%s/%.*s", dir, (int)(p - rel), rel);
+		mkdir(path, 0755);
+		p++;
+	}
+	snprintf(made, len, "%s/%s", dir, rel);
+	if (mkdir(made, 0755))
+		return 0;
+	return cgroup_id_of(made);
+}
+
+/* Removes dir/rel and its parents up to dir. */
+static void rmcg(const char *dir, const char *rel)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	while (strlen(path) > strlen(dir)) {
+		rmdir(path);
+		*strrchr(path, '/') = 0;
+	}
+}
+
+/* A pod: found by its UID in a kubelet-style cgroup path below the test's
+ * cgroup, with the container its runtime scope names; its identity goes
+ * with the observation. */
+static void test_pod_by_cgroup(void **state)
+{
+	static const char rel_ctr[] =
+	    "kubepods.slice/kubepods-burstable.slice/"
+	    "kubepods-burstable-pod3f0a7c1e_0e8e_4f55_b0a1_6b8b1c9d2e70.slice/"
+	    "cri-containerd-" POD_CID ".scope";
+	struct fx *f = *state;
+	struct cfg_workload wl[3];
+	struct cfg_container ctr[2] = {{"log-shipper", "containerd://0123"},
+				       {"web", "containerd://" POD_CID}};
+	char made[1024], pod_dir[1024];
+	uint64_t ctr_id, pod_id;
+	struct obs o;
+
+	if (!f->cg_id) {
+		print_message("    not root or no cgroup v2: the pod case is not run\n");
+		skip();
+	}
+	ctr_id = mkcg(f->cg_path, rel_ctr, made, sizeof(made));
+	snprintf(pod_dir, sizeof(pod_dir), "%s", made);
+	*strrchr(pod_dir, '/') = 0;
+	pod_id = cgroup_id_of(pod_dir);
+	memcpy(wl, f->wl, 2 * sizeof(*wl));
+	memset(&wl[2], 0, sizeof(wl[2]));
+	snprintf(wl[2].meta.name, sizeof(wl[2].meta.name), "web-7c9f8d6b5d-x2kqp");
+	snprintf(wl[2].meta.ns, sizeof(wl[2].meta.ns), "prod");
+	snprintf(wl[2].service, sizeof(wl[2].service), "web");
+	snprintf(wl[2].pod_name, sizeof(wl[2].pod_name), "web-7c9f8d6b5d-x2kqp");
+	snprintf(wl[2].pod_uid, sizeof(wl[2].pod_uid), POD_UID);
+	snprintf(wl[2].owner_kind, sizeof(wl[2].owner_kind), "Deployment");
+	snprintf(wl[2].owner_name, sizeof(wl[2].owner_name), "web");
+	wl[2].containers = ctr;
+	wl[2].n_containers = 2;
+	f->cfg.workloads = wl;
+	f->cfg.n_workloads = 3;
+	identity_set_config(&f->id, &f->cfg);
+	identity_set_node_name(&f->id, "node-a");
+	if (!ctr_id || !pod_id) {
+		rmcg(f->cg_path, rel_ctr);
+		fail_msg("could not make the pod's cgroups under %s", f->cg_path);
+	}
+
+	/* the container's cgroup: the pod beats the Workload of the test's
+	 * cgroup, which holds it too */
+	o = req(1, AF_INET, "127.0.0.1", 8080, 0x7ffffff0, ctr_id, "web");
+	identity_resolve(&f->id, &o);
+	assert_string_equal(o.service, "web");
+	assert_string_equal(o.service_ns, "prod");
+	assert_string_equal(o.k8s.pod_name, "web-7c9f8d6b5d-x2kqp");
+	assert_string_equal(o.k8s.pod_uid, POD_UID);
+	assert_string_equal(o.k8s.container_name, "web");
+	assert_string_equal(o.k8s.owner_kind, "Deployment");
+	assert_string_equal(o.k8s.owner_name, "web");
+	/* no spec.nodeName: the agent's node */
+	assert_string_equal(o.k8s.node_name, "node-a");
+
+	/* the pod's own cgroup names no container; the pod's node wins */
+	snprintf(wl[2].node_name, sizeof(wl[2].node_name), "kind-worker");
+	identity_set_config(&f->id, &f->cfg);
+	o = req(2, AF_INET, "127.0.0.1", 8080, 0x7ffffff0, pod_id, "web");
+	identity_resolve(&f->id, &o);
+	assert_string_equal(o.k8s.pod_uid, POD_UID);
+	assert_string_equal(o.k8s.container_name, "");
+	assert_string_equal(o.k8s.node_name, "kind-worker");
+
+	/* a process of the Workload that is no pod carries no k8s identity */
+	o = req(3, AF_INET, "127.0.0.1", 8000, 0x7ffffff0, f->cg_id, "gw");
+	identity_resolve(&f->id, &o);
+	assert_string_equal(o.service, "gateway");
+	assert_string_equal(o.k8s.pod_uid, "");
+	assert_string_equal(o.k8s.pod_name, "");
+	rmcg(f->cg_path, rel_ctr);
+}
+
 static void test_once_per_socket(void **state)
 {
 	struct fx *f = *state;
@@ -216,6 +325,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_config, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_service_endpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_workload_by_cgroup_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pod_by_cgroup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_once_per_socket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),
 	};

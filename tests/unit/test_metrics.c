@@ -48,11 +48,19 @@ static void collect_hist(const struct metrics_hist *h, void *ctx)
 
 	assert_true(hs->n < 64);
 	p = hs->lines[hs->n++];
-	n = snprintf(p, 512, "%s|%s|%s|%s|%s|n=%llu|sum=%.4f|", metrics_side_name(h->side),
-		     h->service, h->method, h->status_code, h->route, (unsigned long long)h->count,
-		     h->sum);
+	n = snprintf(p, 512, "%s|%s|%s|%s|%s|%s|n=%llu|sum=%.4f|", metrics_side_name(h->side),
+		     h->service, h->service_ns, h->method, h->status_code, h->route,
+		     (unsigned long long)h->count, h->sum);
 	for (i = 0; i <= METRICS_HTTP_BOUNDS; i++)
 		n += snprintf(p + n, (size_t)(512 - n), "%llu,", (unsigned long long)h->counts[i]);
+}
+
+static const struct span_k8s *pod_seen;
+
+static void grab_k8s(const struct metrics_hist *h, void *ctx)
+{
+	if (!strcmp(h->service_ns, ctx))
+		pod_seen = h->k8s;
 }
 
 static const char *find_hist(const struct hists *hs, const char *prefix)
@@ -85,11 +93,11 @@ static void test_histogram_from_spans(void **state)
 	assert_int_equal(hs.n, 2);
 	/* 5 ms is in le=0.005 (bounds are inclusive), 30 ms in le=0.05, 12 s
 	 * above 10 */
-	l = find_hist(&hs, "server|users|GET|200|/users/{id}|");
+	l = find_hist(&hs, "server|users||GET|200|/users/{id}|");
 	assert_non_null(l);
 	assert_non_null(strstr(l, "n=3|sum=12.0350|1,0,0,1,0,0,0,0,0,0,0,0,0,0,1,"));
 	/* an unknown method is _OTHER; no response is an empty status code */
-	l = find_hist(&hs, "client|web|_OTHER|||n=1|");
+	l = find_hist(&hs, "client|web||_OTHER|||n=1|");
 	assert_non_null(l);
 	/* services in name order */
 	assert_non_null(strstr(hs.lines[0], "|users|"));
@@ -146,7 +154,8 @@ static void test_summaries(void **state)
 		metrics_record(m, &sv, 100 * SEC + (uint64_t)i * 100 * MS);
 		metrics_record(m, &cl, 100 * SEC + (uint64_t)i * 100 * MS);
 	}
-	assert_int_equal(metrics_service_summary(m, "users", METRICS_SERVER, 60, 115 * SEC, &s), 0);
+	assert_int_equal(metrics_service_summary(m, "", "users", METRICS_SERVER, 60, 115 * SEC, &s),
+			 0);
 	assert_int_equal(s.count, 100);
 	assert_int_equal(s.errors, 10);
 	assert_float_equal(s.error_rate, 0.1, 1e-9);
@@ -156,31 +165,34 @@ static void test_summaries(void **state)
 	/* the 60 s window at 115 s starts with the slot from 50 s */
 	assert_int_equal(s.span_ns, 65 * SEC);
 	assert_float_equal(s.rate, 100.0 / 65, 1e-9);
-	assert_int_equal(metrics_service_summary(m, "web", METRICS_CLIENT, 60, 115 * SEC, &s), 0);
+	assert_int_equal(metrics_service_summary(m, "", "web", METRICS_CLIENT, 60, 115 * SEC, &s),
+			 0);
 	assert_int_equal(s.errors, 25);
-	assert_int_equal(metrics_service_summary(m, "users", METRICS_CLIENT, 60, 115 * SEC, &s), 0);
+	assert_int_equal(metrics_service_summary(m, "", "users", METRICS_CLIENT, 60, 115 * SEC, &s),
+			 0);
 	assert_int_equal(s.count, 0);
-	assert_int_equal(metrics_service_summary(m, "nobody", METRICS_SERVER, 60, 115 * SEC, &s),
-			 -ENOENT);
+	assert_int_equal(
+	    metrics_service_summary(m, "", "nobody", METRICS_SERVER, 60, 115 * SEC, &s), -ENOENT);
 
-	assert_int_equal(
-	    metrics_route_summary(m, "users", METRICS_SERVER, "/users", "GET", 60, 115 * SEC, &s),
-	    0);
+	assert_int_equal(metrics_route_summary(m, "", "users", METRICS_SERVER, "/users", "GET", 60,
+					       115 * SEC, &s),
+			 0);
 	assert_int_equal(s.count, 50);
-	assert_int_equal(
-	    metrics_route_summary(m, "users", METRICS_SERVER, "/users", NULL, 60, 115 * SEC, &s),
-	    0);
+	assert_int_equal(metrics_route_summary(m, "", "users", METRICS_SERVER, "/users", NULL, 60,
+					       115 * SEC, &s),
+			 0);
 	assert_int_equal(s.count, 100);
 	assert_int_equal(s.max_ns, 100 * MS);
-	assert_int_equal(
-	    metrics_route_summary(m, "users", METRICS_CLIENT, "/users", NULL, 60, 115 * SEC, &s),
-	    -ENOENT);
+	assert_int_equal(metrics_route_summary(m, "", "users", METRICS_CLIENT, "/users", NULL, 60,
+					       115 * SEC, &s),
+			 -ENOENT);
 
 	/* 70 s later the last minute is empty, the last 5 are not */
-	assert_int_equal(metrics_service_summary(m, "users", METRICS_SERVER, 60, 185 * SEC, &s), 0);
-	assert_int_equal(s.count, 0);
-	assert_int_equal(metrics_service_summary(m, "users", METRICS_SERVER, 300, 185 * SEC, &s),
+	assert_int_equal(metrics_service_summary(m, "", "users", METRICS_SERVER, 60, 185 * SEC, &s),
 			 0);
+	assert_int_equal(s.count, 0);
+	assert_int_equal(
+	    metrics_service_summary(m, "", "users", METRICS_SERVER, 300, 185 * SEC, &s), 0);
 	assert_int_equal(s.count, 100);
 	metrics_free(m);
 }
@@ -211,12 +223,80 @@ static void on_endpoint(const char *address, uint16_t port, const struct lat_sum
 	v->count[v->n++] = s->count;
 }
 
-static void on_service(const char *service, void *ctx)
+static void on_service(const char *ns, const char *service, void *ctx)
 {
 	struct seen *v = ctx;
 
 	assert_true(v->n < 8);
-	snprintf(v->what[v->n++], sizeof(v->what[0]), "%s", service);
+	snprintf(v->what[v->n++], sizeof(v->what[0]), "%s%s%s", ns, ns[0] ? "/" : "", service);
+}
+
+/* web of prod and web of staging are two services: their own histograms,
+ * windows and routes; and a service's pod identity is what its spans have
+ * in common. */
+static void test_namespaces(void **state)
+{
+	struct metrics *m = metrics_new(NULL, 0);
+	struct span p = mk(SPAN_KIND_SERVER, "web", "GET", "/a", 200, 10 * MS);
+	struct span q = mk(SPAN_KIND_SERVER, "web", "GET", "/a", 500, 20 * MS);
+	struct hists hs = {0};
+	struct lat_summary s;
+	struct seen v = {0};
+	int prod = -1, staging = -1;
+
+	(void)state;
+	snprintf(p.service_namespace, sizeof(p.service_namespace), "prod");
+	snprintf(q.service_namespace, sizeof(q.service_namespace), "staging");
+	snprintf(p.k8s.pod_uid, sizeof(p.k8s.pod_uid), "uid-1");
+	snprintf(p.k8s.pod_name, sizeof(p.k8s.pod_name), "web-1");
+	snprintf(p.k8s.node_name, sizeof(p.k8s.node_name), "node-a");
+	snprintf(p.k8s.owner_kind, sizeof(p.k8s.owner_kind), "Deployment");
+	snprintf(p.k8s.owner_name, sizeof(p.k8s.owner_name), "web");
+	metrics_record(m, &p, SEC);
+	metrics_record(m, &q, SEC);
+	metrics_record(m, &q, SEC);
+
+	assert_int_equal(metrics_foreach_service(m, on_service, &v), 2);
+	assert_string_equal(v.what[0], "prod/web");
+	assert_string_equal(v.what[1], "staging/web");
+	assert_int_equal(metrics_service_summary(m, "prod", "web", METRICS_SERVER, 60, SEC, &s), 0);
+	assert_int_equal(s.count, 1);
+	assert_int_equal(s.errors, 0);
+	assert_int_equal(metrics_service_summary(m, "staging", "web", METRICS_SERVER, 60, SEC, &s),
+			 0);
+	assert_int_equal(s.count, 2);
+	assert_int_equal(s.errors, 2);
+	assert_int_equal(metrics_service_summary(m, "", "web", METRICS_SERVER, 60, SEC, &s),
+			 -ENOENT);
+	assert_int_equal(metrics_service_summary(m, "default", "web", METRICS_SERVER, 60, SEC, &s),
+			 -ENOENT);
+
+	/* one histogram series each, told apart by the namespace */
+	metrics_foreach_histogram(m, collect_hist, &hs);
+	assert_int_equal(hs.n, 2);
+	for (int i = 0; i < hs.n; i++) {
+		if (strstr(hs.lines[i], "|prod|"))
+			prod = i;
+		if (strstr(hs.lines[i], "|staging|"))
+			staging = i;
+	}
+	assert_true(prod >= 0 && staging >= 0);
+	assert_non_null(strstr(hs.lines[prod], "|200|/a|n=1|"));
+	assert_non_null(strstr(hs.lines[staging], "|500|/a|n=2|"));
+
+	/* a second pod of prod/web: the pod is no longer one, node and owner
+	 * still are */
+	snprintf(p.k8s.pod_uid, sizeof(p.k8s.pod_uid), "uid-2");
+	snprintf(p.k8s.pod_name, sizeof(p.k8s.pod_name), "web-2");
+	metrics_record(m, &p, SEC);
+	pod_seen = NULL;
+	metrics_foreach_histogram(m, grab_k8s, "prod");
+	assert_non_null(pod_seen);
+	assert_string_equal(pod_seen->pod_uid, "");
+	assert_string_equal(pod_seen->pod_name, "");
+	assert_string_equal(pod_seen->node_name, "node-a");
+	assert_string_equal(pod_seen->owner_name, "web");
+	metrics_free(m);
 }
 
 static void test_foreach(void **state)
@@ -242,20 +322,20 @@ static void test_foreach(void **state)
 	assert_string_equal(v.what[1], "zeta");
 
 	memset(&v, 0, sizeof(v));
-	assert_int_equal(metrics_foreach_route(m, "alpha", 60, 2 * SEC, on_route, &v), 0);
+	assert_int_equal(metrics_foreach_route(m, "", "alpha", 60, 2 * SEC, on_route, &v), 0);
 	assert_int_equal(v.n, 1);
 	assert_string_equal(v.what[0], "client POST /b");
 	assert_int_equal(v.count[0], 3);
 
 	/* the peer (where the connection went) before server.address */
 	memset(&v, 0, sizeof(v));
-	assert_int_equal(metrics_foreach_endpoint(m, "alpha", 60, 2 * SEC, on_endpoint, &v), 0);
+	assert_int_equal(metrics_foreach_endpoint(m, "", "alpha", 60, 2 * SEC, on_endpoint, &v), 0);
 	assert_int_equal(v.n, 2);
 	assert_string_equal(v.what[0], "127.100.0.10:80");
 	assert_int_equal(v.count[0], 1);
 	assert_string_equal(v.what[1], "127.0.0.1:18082");
 	assert_int_equal(v.count[1], 2);
-	assert_int_equal(metrics_foreach_endpoint(m, "nobody", 60, 2 * SEC, on_endpoint, &v),
+	assert_int_equal(metrics_foreach_endpoint(m, "", "nobody", 60, 2 * SEC, on_endpoint, &v),
 			 -ENOENT);
 	metrics_free(m);
 }
@@ -297,15 +377,16 @@ static void test_series_caps(void **state)
 
 	metrics_foreach_histogram(m, collect_hist, &hs);
 	/* the overflow keeps the status class */
-	assert_non_null(find_hist(&hs, "client|web|_OTHER|2xx|_other|n=1|"));
-	assert_non_null(find_hist(&hs, "client|web|_OTHER|5xx|_other|n=1|"));
-	assert_non_null(find_hist(&hs, "server|_other|GET|200|/|n=2|"));
-	assert_non_null(find_hist(&hs, "server|svc0|GET|200|/|n=1|"));
+	assert_non_null(find_hist(&hs, "client|web||_OTHER|2xx|_other|n=1|"));
+	assert_non_null(find_hist(&hs, "client|web||_OTHER|5xx|_other|n=1|"));
+	assert_non_null(find_hist(&hs, "server|_other||GET|200|/|n=2|"));
+	assert_non_null(find_hist(&hs, "server|svc0||GET|200|/|n=1|"));
 
 	assert_int_equal(
-	    metrics_route_summary(m, "web", METRICS_CLIENT, METRICS_OTHER, NULL, 60, SEC, &s), 0);
+	    metrics_route_summary(m, "", "web", METRICS_CLIENT, METRICS_OTHER, NULL, 60, SEC, &s),
+	    0);
 	assert_int_equal(s.count, 3);
-	assert_int_equal(metrics_foreach_endpoint(m, "web", 60, SEC, on_endpoint, &v), 0);
+	assert_int_equal(metrics_foreach_endpoint(m, "", "web", 60, SEC, on_endpoint, &v), 0);
 	assert_int_equal(v.n, 2);
 	assert_string_equal(v.what[1], "_other:0");
 	assert_int_equal(v.count[1], 4);
@@ -341,7 +422,8 @@ static void test_byte_budget(void **state)
 	       (unsigned long long)st.sketch_degraded);
 	assert_true(st.bytes <= cfg.max_bytes + 8 * 1024);
 	assert_true(st.overflow[METRICS_OVF_ROUTE] > 0);
-	assert_int_equal(metrics_service_summary(m, "big", METRICS_SERVER, 900, 800 * SEC, &s), 0);
+	assert_int_equal(metrics_service_summary(m, "", "big", METRICS_SERVER, 900, 800 * SEC, &s),
+			 0);
 	assert_int_equal(s.count, 20000);
 	metrics_free(m);
 }
@@ -452,6 +534,7 @@ int main(void)
 	    cmocka_unit_test(test_error_classification),
 	    cmocka_unit_test(test_summaries),
 	    cmocka_unit_test(test_foreach),
+	    cmocka_unit_test(test_namespaces),
 	    cmocka_unit_test(test_series_caps),
 	    cmocka_unit_test(test_byte_budget),
 	    cmocka_unit_test(test_tick_releases),

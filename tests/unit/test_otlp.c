@@ -209,6 +209,87 @@ static void test_encode_roundtrip(void **state)
 	otlp_buf_free(&b);
 }
 
+static void set_pod(struct span *s, const char *pod, const char *uid, const char *ctr,
+		    const char *kind, const char *owner)
+{
+	snprintf(s->k8s.pod_name, sizeof(s->k8s.pod_name), "%s", pod);
+	snprintf(s->k8s.pod_uid, sizeof(s->k8s.pod_uid), "%s", uid);
+	snprintf(s->k8s.container_name, sizeof(s->k8s.container_name), "%s", ctr);
+	snprintf(s->k8s.node_name, sizeof(s->k8s.node_name), "kind-worker");
+	snprintf(s->k8s.owner_kind, sizeof(s->k8s.owner_kind), "%s", kind);
+	snprintf(s->k8s.owner_name, sizeof(s->k8s.owner_name), "%s", owner);
+}
+
+/* The value of resource attribute key, NULL when absent. */
+static const char *res_attr(const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs,
+			    const char *key)
+{
+	for (size_t i = 0; i < rs->resource->n_attributes; i++)
+		if (!strcmp(rs->resource->attributes[i]->key, key))
+			return rs->resource->attributes[i]->value->string_value;
+	return NULL;
+}
+
+/* A pod's spans carry the Kubernetes resource attributes; two pods (or two
+ * containers of one pod) of the same service are two resources; a span that
+ * is no pod's keeps the plain service resource. */
+static void test_encode_k8s_resources(void **state)
+{
+	struct span s[5];
+	struct otlp_buf b;
+	ExportReq *r;
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		s[i] = make_span((uint8_t)(i + 1), "web", "prod", "node-1");
+	set_pod(&s[0], "web-7c9f8d6b5d-x2kqp", "3f0a7c1e-0e8e-4f55-b0a1-6b8b1c9d2e70", "web",
+		"Deployment", "web");
+	set_pod(&s[1], "web-7c9f8d6b5d-9zzkq", "11111111-2222-3333-4444-555555555555", "web",
+		"Deployment", "web");
+	s[2] = s[0]; /* same pod and container: same resource */
+	memset(s[2].span_id, 0x77, 8);
+	set_pod(&s[3], "db-0", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "", "StatefulSet", "db");
+	/* s[4]: no pod */
+
+	assert_int_equal(otlp_encode_traces(s, 5, "1", &b), 0);
+	r = decode(&b);
+	assert_int_equal(r->n_resource_spans, 4);
+	assert_int_equal(r->resource_spans[0]->scope_spans[0]->n_spans, 2);
+	assert_span_equal(r->resource_spans[0]->scope_spans[0]->spans[1], &s[2]);
+
+	assert_int_equal(r->resource_spans[0]->resource->n_attributes, 10);
+	assert_string_equal(res_attr(r->resource_spans[0], "service.name"), "web");
+	assert_string_equal(res_attr(r->resource_spans[0], "service.namespace"), "prod");
+	assert_string_equal(res_attr(r->resource_spans[0], "service.instance.id"),
+			    "3f0a7c1e-0e8e-4f55-b0a1-6b8b1c9d2e70/web");
+	assert_string_equal(res_attr(r->resource_spans[0], "k8s.namespace.name"), "prod");
+	assert_string_equal(res_attr(r->resource_spans[0], "k8s.pod.name"), "web-7c9f8d6b5d-x2kqp");
+	assert_string_equal(res_attr(r->resource_spans[0], "k8s.pod.uid"),
+			    "3f0a7c1e-0e8e-4f55-b0a1-6b8b1c9d2e70");
+	assert_string_equal(res_attr(r->resource_spans[0], "k8s.container.name"), "web");
+	assert_string_equal(res_attr(r->resource_spans[0], "k8s.node.name"), "kind-worker");
+	assert_string_equal(res_attr(r->resource_spans[0], "k8s.deployment.name"), "web");
+
+	assert_string_equal(res_attr(r->resource_spans[1], "k8s.pod.name"), "web-7c9f8d6b5d-9zzkq");
+	assert_string_equal(res_attr(r->resource_spans[1], "service.instance.id"),
+			    "11111111-2222-3333-4444-555555555555/web");
+
+	/* no container known: none, and the instance is the pod */
+	assert_int_equal(r->resource_spans[2]->resource->n_attributes, 9);
+	assert_null(res_attr(r->resource_spans[2], "k8s.container.name"));
+	assert_null(res_attr(r->resource_spans[2], "k8s.deployment.name"));
+	assert_string_equal(res_attr(r->resource_spans[2], "k8s.statefulset.name"), "db");
+	assert_string_equal(res_attr(r->resource_spans[2], "service.instance.id"),
+			    "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+
+	/* not a pod: service.name, service.namespace, host.name only */
+	assert_int_equal(r->resource_spans[3]->resource->n_attributes, 3);
+	assert_null(res_attr(r->resource_spans[3], "k8s.namespace.name"));
+	assert_null(res_attr(r->resource_spans[3], "service.instance.id"));
+	free_req(r);
+	otlp_buf_free(&b);
+}
+
 static void test_encode_resource_defaults(void **state)
 {
 	struct span s = make_span(9, "", "", "");
@@ -947,6 +1028,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_encode_roundtrip),
+	    cmocka_unit_test(test_encode_k8s_resources),
 	    cmocka_unit_test(test_encode_resource_defaults),
 	    cmocka_unit_test(test_encode_wire_types),
 	    cmocka_unit_test(test_encode_bad_strings),

@@ -652,6 +652,62 @@ static void test_encode_bad_strings(void **state)
 	otlp_buf_free(&b);
 }
 
+/* A resource's own attributes (a pod's k8s.*) follow service.*, empty ones
+ * left out; two pods of one service are two resources. */
+static void test_encode_resource_attrs(void **state)
+{
+	struct otlp_number_point p = {.time_unix_ns = T1, .as_int = 1};
+	struct otlp_metric m = {
+	    .name = "x", .kind = OTLP_METRIC_GAUGE, .numbers = &p, .n_points = 1};
+	struct otlp_attr pod1[] = {OTLP_ATTR_STR("k8s.pod.name", "web-1"),
+				   OTLP_ATTR_STR("k8s.container.name", ""),
+				   OTLP_ATTR_STR("k8s.node.name", "node-a")};
+	struct otlp_attr pod2[] = {OTLP_ATTR_STR("k8s.pod.name", "web-2"),
+				   OTLP_ATTR_STR("k8s.container.name", ""),
+				   OTLP_ATTR_STR("k8s.node.name", "node-a")};
+	struct otlp_metrics_resource res[3] = {
+	    {.service_name = "web",
+	     .service_namespace = "prod",
+	     .attrs = pod1,
+	     .n_attrs = 3,
+	     .metrics = &m,
+	     .n_metrics = 1},
+	    {.service_name = "web",
+	     .service_namespace = "prod",
+	     .attrs = pod2,
+	     .n_attrs = 3,
+	     .metrics = &m,
+	     .n_metrics = 1},
+	    {.service_name = "web",
+	     .service_namespace = "prod",
+	     .attrs = pod1,
+	     .n_attrs = 3,
+	     .metrics = &m,
+	     .n_metrics = 1},
+	};
+	struct otlp_metrics_snapshot s = {.resources = res, .n_resources = 3};
+	struct otlp_buf b;
+	size_t points, invalid;
+	ExportReq *r;
+
+	(void)state;
+	assert_int_equal(otlp_metrics_encode(&s, "v", &b, &points, &invalid), 0);
+	r = decode(b.data, b.len);
+	assert_int_equal(r->n_resource_metrics, 2);
+	assert_int_equal(r->resource_metrics[0]->resource->n_attributes, 4);
+	assert_str_attr(r->resource_metrics[0]->resource->attributes[0], "service.name", "web");
+	assert_str_attr(r->resource_metrics[0]->resource->attributes[1], "service.namespace",
+			"prod");
+	assert_str_attr(r->resource_metrics[0]->resource->attributes[2], "k8s.pod.name", "web-1");
+	assert_str_attr(r->resource_metrics[0]->resource->attributes[3], "k8s.node.name", "node-a");
+	assert_str_attr(r->resource_metrics[1]->resource->attributes[2], "k8s.pod.name", "web-2");
+	/* the third entry is the first pod's again: its metrics join it */
+	assert_int_equal(r->resource_metrics[0]->scope_metrics[0]->n_metrics, 2);
+	assert_int_equal(r->resource_metrics[1]->scope_metrics[0]->n_metrics, 1);
+	free_req(r);
+	otlp_buf_free(&b);
+}
+
 /* Many services listed in turn, as a registry walk may list them: one
  * ResourceMetrics each, every point in it, in order. */
 static void test_encode_many(void **state)
@@ -1151,6 +1207,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_encode_roundtrip),
+	    cmocka_unit_test(test_encode_resource_attrs),
 	    cmocka_unit_test(test_encode_wire_types),
 	    cmocka_unit_test(test_encode_invalid),
 	    cmocka_unit_test(test_encode_empty),

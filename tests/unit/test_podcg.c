@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Pod cgroups: the kubelet's pod and container cgroup names
- * (agent/daemon/podcg_name.c): every QoS class under the systemd and
+ * (agent/lib/podcg_name.c): every QoS class under the systemd and
  * cgroupfs drivers, the containerd, CRI-O and Docker scopes, and names that
  * only look like them; and the search (podcg.c) over a directory tree laid
  * out like a node's, the kubepods root nested as kind nests it. */
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "daemon/podcg.h"
-#include "daemon/podcg_name.h"
+#include "lib/podcg_name.h"
 
 #define UID "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 #define UID_ "1b4e28ba_2fa1_11d2_883f_0016d3cca427"

@@ -190,12 +190,43 @@ static void test_http_histograms_two_steps(void **state)
 	metrics_free(m);
 }
 
+/* web of prod and web of staging: two series, told apart by
+ * service_namespace. */
+static void test_http_histograms_namespaces(void **state)
+{
+	struct metrics *m = metrics_new(NULL, 0);
+	struct prom_writer *w = prom_writer_new();
+	struct span sp;
+	char *t;
+
+	(void)state;
+	sp = mk(SPAN_KIND_SERVER, "web", "GET", "/a", 200, 30 * MS);
+	snprintf(sp.service_namespace, sizeof(sp.service_namespace), "prod");
+	metrics_record(m, &sp, 0);
+	snprintf(sp.service_namespace, sizeof(sp.service_namespace), "staging");
+	metrics_record(m, &sp, 0);
+	metrics_record(m, &sp, 0);
+	assert_int_equal(prom_write_http_histograms(w, m), 0);
+	t = finish(w);
+	assert_int_equal(count_of(t, "http_server_request_duration_seconds_count{"), 2);
+	assert_non_null(strstr(t, "http_server_request_duration_seconds_count{service_name=\"web\","
+				  "service_namespace=\"prod\",http_request_method=\"GET\","
+				  "http_response_status_code=\"200\",http_route=\"/a\"} 1\n"));
+	assert_non_null(strstr(t, "http_server_request_duration_seconds_count{service_name=\"web\","
+				  "service_namespace=\"staging\",http_request_method=\"GET\","
+				  "http_response_status_code=\"200\",http_route=\"/a\"} 2\n"));
+	free(t);
+	prom_writer_free(w);
+	metrics_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_http_histograms),
 	    cmocka_unit_test(test_http_histograms_empty),
 	    cmocka_unit_test(test_http_histograms_two_steps),
+	    cmocka_unit_test(test_http_histograms_namespaces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

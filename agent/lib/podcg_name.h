@@ -49,7 +49,9 @@ int podcg_container_name(char *buf, size_t len, enum podcg_driver drv, enum podc
 			 const char *id);
 
 /* A container cgroup's name: true with its runtime and id (up to idlen
- * bytes). A bare cgroupfs name is PODCG_RT_UNKNOWN. */
+ * bytes); "<runtime>-<id>" without ".scope" too. A bare cgroupfs name is
+ * PODCG_RT_UNKNOWN. A conmon scope ("crio-conmon-<id>.scope") is no
+ * container's. */
 bool podcg_parse_container(const char *name, enum podcg_runtime *rt, char *id, size_t idlen);
 
 /* The runtime and id of a container ID as the kubelet reports it,

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/podcg_name.h"
+#include "lib/podcg_name.h"
 
 static const char *const qos_names[] = {"guaranteed", "burstable", "besteffort"};
 
@@ -136,11 +136,14 @@ bool podcg_parse_container(const char *name, enum podcg_runtime *rt, char *id, s
 	for (int r = PODCG_RT_CONTAINERD; r <= PODCG_RT_DOCKER; r++) {
 		size_t p = strlen(scope_prefix[r]);
 
-		if (n > p + 6 && !strncmp(name, scope_prefix[r], p) &&
-		    !strcmp(name + n - 6, ".scope") && all_hex(name + p, n - p - 6) &&
-		    n - p - 6 < idlen) {
+		/* "<runtime>-<id>.scope" (systemd), "<runtime>-<id>" (cgroupfs
+		 * under some runtimes) */
+		size_t k = n > 6 && !strcmp(name + n - 6, ".scope") ? n - 6 : n;
+
+		if (k > p && !strncmp(name, scope_prefix[r], p) && all_hex(name + p, k - p) &&
+		    k - p < idlen) {
 			*rt = r;
-			snprintf(id, idlen, "%.*s", (int)(n - p - 6), name + p);
+			snprintf(id, idlen, "%.*s", (int)(k - p), name + p);
 			return true;
 		}
 	}
