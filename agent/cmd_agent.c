@@ -267,10 +267,13 @@ int cmd_agent(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	/* resolved once: the Kubernetes client's field selector and the
+	 * k8s.node.name of pods' spans say the same */
+	kubesync_node_name(node, sizeof(node), a.opts.node_name);
+	a.opts.node_name = node;
 	if (agent_start(&a))
 		goto out;
 	if (kube_mode == 0) {
-		kubesync_node_name(node, sizeof(node), a.opts.node_name);
 		a.kube = kubesync_start(&kset, node, err, sizeof(err));
 		kube_settings_clear(&kset);
 		if (!a.kube) {
