@@ -51,10 +51,9 @@ int cli_cluster_agents(const struct qopts *o, char ***addrs, size_t *n)
 }
 
 struct crow {
+	struct svc_figs f; /* first: svc_figs_cmp sorts rows */
 	const struct cl_service *s;
 	const struct cl_side *side; /* NULL: no requests in the window */
-	char name[520];
-	double rps, err, p50, p99; /* ms; NAN without data */
 };
 
 /* As one agent's table: the server side, else the client side. */
@@ -67,37 +66,13 @@ static void crow_init(const struct cl_view *v, struct crow *r, const struct cl_s
 	r->s = s;
 	r->side = side;
 	if (!strcmp(s->ns, "default") || !s->ns[0])
-		snprintf(r->name, sizeof(r->name), "%s", s->name);
+		snprintf(r->f.name, sizeof(r->f.name), "%s", s->name);
 	else
-		snprintf(r->name, sizeof(r->name), "%s/%s", s->ns, s->name);
-	r->rps = side ? side->rps : NAN;
-	r->err = side ? (double)side->errors / (double)side->count : NAN;
-	r->p50 = side ? cl_quantile(v, side, 0.50) / 1e6 : NAN;
-	r->p99 = side ? cl_quantile(v, side, 0.99) / 1e6 : NAN;
-}
-
-static double crow_key(const struct crow *r, const char *key)
-{
-	if (!strcmp(key, "rps"))
-		return r->rps;
-	if (!strcmp(key, "errors"))
-		return r->err;
-	return !strcmp(key, "p50") ? r->p50 : r->p99;
-}
-
-static int crow_cmp(const void *pa, const void *pb, void *key)
-{
-	const struct crow *a = pa, *b = pb;
-
-	if (strcmp(key, "name")) {
-		double va = crow_key(a, key), vb = crow_key(b, key);
-
-		if (isnan(va) != isnan(vb))
-			return isnan(va) ? 1 : -1;
-		if (!isnan(va) && va != vb)
-			return va > vb ? -1 : 1;
-	}
-	return strcmp(a->name, b->name);
+		snprintf(r->f.name, sizeof(r->f.name), "%s/%s", s->ns, s->name);
+	r->f.rps = side ? side->rps : NAN;
+	r->f.err = side ? (double)side->errors / (double)side->count : NAN;
+	r->f.p50 = side ? cl_quantile(v, side, 0.50) / 1e6 : NAN;
+	r->f.p99 = side ? cl_quantile(v, side, 0.99) / 1e6 : NAN;
 }
 
 static void print_table(FILE *out, const struct cl_view *v, size_t asked, const char *sort)
@@ -111,21 +86,16 @@ static void print_table(FILE *out, const struct cl_view *v, size_t asked, const 
 	for (size_t i = 0; i < v->n; i++)
 		crow_init(v, &rows[i], &v->svc[i]);
 	if (sort)
-		qsort_r(rows, v->n, sizeof(*rows), crow_cmp, (void *)sort);
+		qsort_r(rows, v->n, sizeof(*rows), svc_figs_cmp, (void *)sort);
 	fprintf(out, "cluster: %u of %zu agents answered, window %us, sketches merged\n", v->agents,
 		asked, v->window_s);
 	fprintf(out, "%-32s %8s %7s %9s %9s  %s\n", "SERVICE", "RPS", "ERR%", "P50", "P99",
 		"AGENTS");
 	for (size_t i = 0; i < v->n; i++) {
-		char rps[16] = "-", err[16] = "-", p50[16], p99[16];
+		char rps[16], err[16], p50[16], p99[16];
 
-		if (!isnan(rows[i].rps))
-			snprintf(rps, sizeof(rps), rows[i].rps < 10 ? "%.2f" : "%.1f", rows[i].rps);
-		if (!isnan(rows[i].err))
-			snprintf(err, sizeof(err), "%.1f%%", 100 * rows[i].err);
-		fmt_ms(p50, sizeof(p50), rows[i].p50);
-		fmt_ms(p99, sizeof(p99), rows[i].p99);
-		fprintf(out, "%-32s %8s %7s %9s %9s  %u/%u\n", rows[i].name, rps, err, p50, p99,
+		svc_figs_cells(&rows[i].f, rps, err, p50, p99);
+		fprintf(out, "%-32s %8s %7s %9s %9s  %u/%u\n", rows[i].f.name, rps, err, p50, p99,
 			rows[i].s->agents, v->agents);
 	}
 	if (!v->n)

@@ -513,3 +513,40 @@ void fmt_ms(char *buf, size_t len, double ms)
 	else
 		snprintf(buf, len, "%.2fs", ms / 1000);
 }
+
+static double figs_value(const struct svc_figs *f, const char *key)
+{
+	if (!strcmp(key, "rps"))
+		return f->rps;
+	if (!strcmp(key, "errors"))
+		return f->err;
+	return !strcmp(key, "p50") ? f->p50 : f->p99;
+}
+
+int svc_figs_cmp(const void *pa, const void *pb, void *key)
+{
+	const struct svc_figs *a = pa, *b = pb;
+
+	if (strcmp(key, "name")) {
+		double va = figs_value(a, key), vb = figs_value(b, key);
+
+		if (isnan(va) != isnan(vb))
+			return isnan(va) ? 1 : -1;
+		if (!isnan(va) && va != vb)
+			return va > vb ? -1 : 1;
+	}
+	return strcmp(a->name, b->name);
+}
+
+void svc_figs_cells(const struct svc_figs *f, char rps[16], char err[16], char p50[16],
+		    char p99[16])
+{
+	snprintf(rps, 16, "-");
+	snprintf(err, 16, "-");
+	if (!isnan(f->rps))
+		snprintf(rps, 16, f->rps < 10 ? "%.2f" : "%.1f", f->rps);
+	if (!isnan(f->err))
+		snprintf(err, 16, "%.1f%%", 100 * f->err);
+	fmt_ms(p50, 16, f->p50);
+	fmt_ms(p99, 16, f->p99);
+}

@@ -124,4 +124,19 @@ json_object *jat(json_object *a, int i);
 /* A latency in ms as people read it: 0.42ms, 12.3ms, 1.25s; "-" for NAN. */
 void fmt_ms(char *buf, size_t len, double ms);
 
+/* The figures of a line of the services and top tables, one agent's or the
+ * cluster's: the first member of each command's row, so that one comparator
+ * sorts both. */
+struct svc_figs {
+	char name[520];		   /* NAME, or NAMESPACE/NAME out of default */
+	double rps, err, p50, p99; /* err a fraction, p50/p99 in ms; NAN: no data */
+};
+/* qsort_r comparator of rows that start with a struct svc_figs, by key
+ * ("name", "rps", "errors", "p50", "p99"): biggest first, rows without data
+ * last, then by name. */
+int svc_figs_cmp(const void *pa, const void *pb, void *key);
+/* The RPS, ERR%, P50 and P99 cells of a row ("-" without data). */
+void svc_figs_cells(const struct svc_figs *f, char rps[16], char err[16], char p50[16],
+		    char p99[16]);
+
 #endif

@@ -57,9 +57,8 @@ static const struct jfield services_fields[] = {
 #define N_SERVICES_FIELDS (sizeof(services_fields) / sizeof(services_fields[0]))
 
 struct row {
+	struct svc_figs f; /* first: svc_figs_cmp sorts rows */
 	json_object *svc;
-	char name[300];
-	double rps, err, p50, p99; /* NAN: no latency data */
 };
 
 /* The server side is what the service itself answered; a service with
@@ -73,39 +72,14 @@ static void row_init(struct row *r, json_object *svc)
 		side = jobj(lat, "client");
 	r->svc = svc;
 	if (!strcmp(jstr(svc, "namespace"), "default") || !jstr(svc, "namespace")[0])
-		snprintf(r->name, sizeof(r->name), "%s", jstr(svc, "name"));
+		snprintf(r->f.name, sizeof(r->f.name), "%s", jstr(svc, "name"));
 	else
-		snprintf(r->name, sizeof(r->name), "%s/%s", jstr(svc, "namespace"),
+		snprintf(r->f.name, sizeof(r->f.name), "%s/%s", jstr(svc, "namespace"),
 			 jstr(svc, "name"));
-	r->rps = jdbl(side, "rps");
-	r->err = jdbl(side, "errorRate");
-	r->p50 = jdbl(side, "p50Ms");
-	r->p99 = jdbl(side, "p99Ms");
-}
-
-static double sort_value(const struct row *r, const char *key)
-{
-	if (!strcmp(key, "rps"))
-		return r->rps;
-	if (!strcmp(key, "errors"))
-		return r->err;
-	return !strcmp(key, "p50") ? r->p50 : r->p99;
-}
-
-/* Biggest first, rows without data last, then by name. */
-static int cmp_row(const void *pa, const void *pb, void *key)
-{
-	const struct row *a = pa, *b = pb;
-
-	if (strcmp(key, "name")) {
-		double va = sort_value(a, key), vb = sort_value(b, key);
-
-		if (isnan(va) != isnan(vb))
-			return isnan(va) ? 1 : -1;
-		if (!isnan(va) && va != vb)
-			return va > vb ? -1 : 1;
-	}
-	return strcmp(a->name, b->name);
+	r->f.rps = jdbl(side, "rps");
+	r->f.err = jdbl(side, "errorRate");
+	r->f.p50 = jdbl(side, "p50Ms");
+	r->f.p99 = jdbl(side, "p99Ms");
 }
 
 static void print_endpoint(FILE *out, json_object *e)
@@ -178,23 +152,18 @@ static void print_table(FILE *out, json_object *root, const char *sort, bool end
 	for (int i = 0; i < n; i++)
 		row_init(&rows[i], jat(arr, i));
 	if (sort)
-		qsort_r(rows, n, sizeof(*rows), cmp_row, (void *)sort);
+		qsort_r(rows, n, sizeof(*rows), svc_figs_cmp, (void *)sort);
 	fprintf(out, "%-32s %8s %7s %9s %9s  %-9s  %s\n", "SERVICE", "RPS", "ERR%", "P50", "P99",
 		"ENDPOINTS", "BREAKER");
 	for (int i = 0; i < n; i++) {
 		json_object *s = rows[i].svc, *eps = jobj(s, "endpoints");
-		char rps[16] = "-", err[16] = "-", p50[16], p99[16], epn[32];
+		char rps[16], err[16], p50[16], p99[16], epn[32];
 
-		if (!isnan(rows[i].rps))
-			snprintf(rps, sizeof(rps), rows[i].rps < 10 ? "%.2f" : "%.1f", rows[i].rps);
-		if (!isnan(rows[i].err))
-			snprintf(err, sizeof(err), "%.1f%%", 100 * rows[i].err);
-		fmt_ms(p50, sizeof(p50), rows[i].p50);
-		fmt_ms(p99, sizeof(p99), rows[i].p99);
+		svc_figs_cells(&rows[i].f, rps, err, p50, p99);
 		snprintf(epn, sizeof(epn), "%lld/%lld", (long long)jint(s, "endpointsHealthy"),
 			 (long long)jint(s, "endpointsTotal"));
-		fprintf(out, "%-32s %8s %7s %9s %9s  %-9s  %s\n", rows[i].name, rps, err, p50, p99,
-			epn, jobj(s, "breaker") ? jstr(jobj(s, "breaker"), "state") : "-");
+		fprintf(out, "%-32s %8s %7s %9s %9s  %-9s  %s\n", rows[i].f.name, rps, err, p50,
+			p99, epn, jobj(s, "breaker") ? jstr(jobj(s, "breaker"), "state") : "-");
 		for (int j = 0; endpoints && j < jlen(eps); j++)
 			print_endpoint(out, jat(eps, j));
 	}
