@@ -27,7 +27,7 @@ struct events {
 	void *ctx;
 	struct ev_pending *pending; /* requests waiting for their thread */
 	int n_pending, cap_pending;
-	uint64_t wait_ns; /* how long a request waits for its thread */
+	uint64_t wait_ns; /* how long a request waits for its thread; 0: none comes */
 	uint64_t events, requests, responses, closes, threads, late_threads;
 };
 
