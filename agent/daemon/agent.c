@@ -189,8 +189,7 @@ int agent_start(struct agent *a)
 		log_error("starting the tracing pipeline failed");
 		return -EIO;
 	}
-	if (!a->ld.plan.thread_tps)
-		a->tracing.ev.wait_ns = 0; /* no thread events will come */
+	a->tracing.ev.no_threads = !a->ld.plan.thread_tps;
 	if (exports_init(&a->exp, &a->tracing)) {
 		log_error("starting the span sinks: out of memory");
 		return -ENOMEM;

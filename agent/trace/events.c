@@ -100,8 +100,7 @@ static void on_thread(struct events *ev, const struct http_event *e)
 static void hold_request(struct events *ev, struct obs *o, uint64_t ts)
 {
 	ev->requests++;
-	/* no thread events on this kernel (the agent set wait_ns 0) */
-	if (!ev->wait_ns) {
+	if (ev->no_threads) {
 		deliver(ev, o);
 		return;
 	}
