@@ -78,17 +78,21 @@ static int classic_attach(unsigned idx, const struct tcg_prog *p)
 	return bpf_tc_attach(&h, &o);
 }
 
-static void classic_detach(const char *ifname)
+/* Our filters off the interface (the clsact qdisc stays: others may use
+ * it); only those of loaded programs were attached. */
+static void classic_detach(const struct tcguard *g, const char *ifname)
 {
 	unsigned idx = if_nametoindex(ifname);
 
 	for (int i = 0; idx && i < TCG_PROGS; i++) {
+		const struct tcg_prog *p = &g->progs[i];
 		struct bpf_tc_opts o = {
-		    .sz = sizeof(o), .handle = TCG_HANDLE, .priority = TCG_PRIO + i};
-		struct tcg_prog p = {.attach_type = i == 1 ? BPF_TCX_INGRESS : BPF_TCX_EGRESS};
+		    .sz = sizeof(o), .handle = TCG_HANDLE, .priority = (__u32)p->priority};
 		struct bpf_tc_hook h;
 
-		classic_hook(&h, idx, &p);
+		if (p->fd < 0)
+			continue;
+		classic_hook(&h, idx, p);
 		bpf_tc_detach(&h, &o);
 	}
 }
@@ -127,7 +131,7 @@ static void unpin_one(const struct tcguard *g, const struct tcg_prog *p, const c
 static void unpin(const struct tcguard *g, const char *ifname)
 {
 	if (g->classic) {
-		classic_detach(ifname);
+		classic_detach(g, ifname);
 		return;
 	}
 	for (int i = 0; i < TCG_PROGS; i++)
