@@ -69,13 +69,20 @@ static int classic_attach(unsigned idx, const struct tcg_prog *p)
 				.prog_fd = p->fd,
 				.flags = BPF_TC_F_REPLACE};
 	struct bpf_tc_hook h;
-	int err;
 
 	classic_hook(&h, idx, p);
-	err = bpf_tc_hook_create(&h);
-	if (err && err != -EEXIST)
-		return err;
 	return bpf_tc_attach(&h, &o);
+}
+
+/* The interface's clsact qdisc, made when missing (once per interface: the
+ * kernel's "exists" answer comes with a libbpf warning). */
+static int classic_qdisc(unsigned idx)
+{
+	struct bpf_tc_hook h = {
+	    .sz = sizeof(h), .ifindex = (int)idx, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS};
+	int err = bpf_tc_hook_create(&h);
+
+	return err == -EEXIST ? 0 : err;
 }
 
 /* Our filters off the interface (the clsact qdisc stays: others may use
@@ -150,6 +157,10 @@ static int attach(struct tcguard *g, const char *ifname)
 	 * the same name: start over (classic filters are replaced in place) */
 	if (!g->classic)
 		unpin(g, ifname);
+	else if ((err = classic_qdisc(idx))) {
+		log_error("tc on %s: making its clsact qdisc: %s", ifname, strerror(-err));
+		return err;
+	}
 	for (int i = 0; i < TCG_PROGS; i++) {
 		const struct tcg_prog *p = &g->progs[i];
 
