@@ -219,9 +219,20 @@ static __always_inline struct http1_scratch *load_head(struct __sk_buff *skb, co
 
 	if (!sc)
 		return NULL;
+	if (len < 1) {
+		http_drop(HTTP_DROP_LOAD);
+		return NULL;
+	}
 	if (len > HTTP_HEAD_MAX)
 		len = HTTP_HEAD_MAX;
-	if (len < 1 || bpf_skb_load_bytes(skb, s->off, sc->ev.head, len)) {
+	/* 1..HTTP_HEAD_MAX in a form every verifier follows: 6.1's learns
+	 * nothing from `len < 1` (newer ones do), so the helper's size would
+	 * still start at 0. The barrier keeps clang from dropping the mask,
+	 * which it can prove idle; (len - 1) & (MAX - 1) + 1 leaves a register
+	 * bounded by ALU ops alone. HTTP_HEAD_MAX is a power of two. */
+	barrier_var(len);
+	len = ((len - 1) & (HTTP_HEAD_MAX - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, s->off, sc->ev.head, len)) {
 		http_drop(HTTP_DROP_LOAD);
 		return NULL;
 	}

@@ -30,11 +30,9 @@
 #define TC_ACT_UNSPEC (-1)
 #define TC_ACT_SHOT 2
 
+/* Given by the agent (libbpf's kconfig open option, computed from the
+ * running kernel's tick), so no /boot/config-* is needed. */
 extern int CONFIG_HZ __kconfig;
-extern int bpf_sock_destroy(struct sock_common *sk) __ksym;
-
-#define TCP_TIME_WAIT 6
-#define TCP_NEW_SYN_RECV 12
 
 #define SYS_PROCEED 1
 #define SYS_REJECT 0
@@ -56,12 +54,6 @@ static __always_inline __u8 lb_ctx_proto(struct bpf_sock_addr *ctx)
 	if (ctx->type == SOCK_DGRAM)
 		return IPPROTO_UDP;
 	return 0;
-}
-
-/* ::ffff:a.b.c.d, how an AF_INET6 socket reaches an IPv4 address */
-static __always_inline bool lb_v4mapped(__u32 a0, __u32 a1, __u32 a2)
-{
-	return !a0 && !a1 && a2 == bpf_htonl(0xffff);
 }
 
 /* A v4-mapped address in k becomes the IPv4 address it maps. A global
@@ -593,61 +585,4 @@ int bm_tc_guard(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	lb_count_drop(LB_DROP_TC_EJECTED);
 	return TC_ACT_SHOT;
-}
-
-/* terminateConnections: destroy the mesh's sockets to the endpoints listed
- * in lb_term (as Cilium's terminatePodConnections), so clients reconnect and
- * are balanced elsewhere. Only sockets sent through a service (an lb_conns
- * entry) are touched; a connection the application made straight to the
- * endpoint's address is its own business. The agent runs these iterators in
- * every network namespace with processes in the attached cgroup. */
-static __always_inline int lb_term_sock(struct seq_file *seq, struct sock_common *skc)
-{
-	struct lb_be_key k = {};
-	__u64 cookie;
-
-	if (skc->skc_state == TCP_TIME_WAIT || skc->skc_state == TCP_NEW_SYN_RECV)
-		return 0;
-	k.family = skc->skc_family;
-	if (k.family == AF_INET) {
-		__builtin_memcpy(k.addr, &skc->skc_daddr, 4);
-	} else if (k.family == AF_INET6) {
-		const __u32 *d = skc->skc_v6_daddr.in6_u.u6_addr32;
-
-		/* a v6 socket sent to a v4 endpoint (::ffff:a.b.c.d) */
-		if (lb_v4mapped(d[0], d[1], d[2])) {
-			__builtin_memcpy(k.addr, &d[3], 4);
-			k.family = AF_INET;
-		} else {
-			__builtin_memcpy(k.addr, &skc->skc_v6_daddr, 16);
-		}
-	} else {
-		return 0;
-	}
-	k.port = skc->skc_dport;
-	if (!bpf_map_lookup_elem(&lb_term, &k))
-		return 0;
-	cookie = bpf_get_socket_cookie(skc);
-	if (!bpf_map_lookup_elem(&lb_conns, &cookie))
-		return 0;
-	/* one byte per destroyed socket: the agent counts what it reads */
-	if (!bpf_sock_destroy(skc))
-		bpf_seq_write(seq, "x", 1);
-	return 0;
-}
-
-SEC("iter/tcp")
-int bm_iter_tcp(struct bpf_iter__tcp *ctx)
-{
-	struct sock_common *skc = ctx->sk_common;
-
-	return skc ? lb_term_sock(ctx->meta->seq, skc) : 0;
-}
-
-SEC("iter/udp")
-int bm_iter_udp(struct bpf_iter__udp *ctx)
-{
-	struct udp_sock *udp = ctx->udp_sk;
-
-	return udp ? lb_term_sock(ctx->meta->seq, &udp->inet.sk.__sk_common) : 0;
 }

@@ -21,6 +21,7 @@
 #include "lib/clock.h"
 #include "skel/http.skel.h"
 #include "skel/lb.skel.h"
+#include "skel/term.skel.h"
 
 /* uapi of 6.6 and later; the build host's headers may be older */
 #define ST_LINK_TYPE_TCX 11
@@ -144,43 +145,26 @@ static const char *tcx_direction(const struct bpf_link_info *li)
 							: "unknown";
 }
 
-static void write_features(struct agent *a, struct jsonw *w, const struct link_rec *links,
-			   int n_links)
+/* What the loader probed (lb/featprobe.c) and proved by attaching, and
+ * the parts that are off on this kernel, one line each (lb/features.c). */
+static void write_features(struct agent *a, struct jsonw *w)
 {
-	/* a query (no attach) on lo, which every namespace has: 6.6+ answers
-	 * for tcx, older kernels reject the attach type */
-	static int tcx = -1;
-	__u32 flags = 0, cnt = 0;
-	int jit = -1;
-	FILE *f;
+	const struct kfeatures *f = &a->ld.feat;
 
-	for (int i = 0; tcx < 1 && i < n_links; i++)
-		if (links[i].info.type == ST_LINK_TYPE_TCX)
-			tcx = 1;
-	if (tcx < 0)
-		tcx =
-		    !bpf_prog_query(1, (enum bpf_attach_type)ST_TCX_EGRESS, 0, &flags, NULL, &cnt);
-	f = fopen("/proc/sys/net/core/bpf_jit_enable", "r");
-	if (f) {
-		if (fscanf(f, "%d", &jit) != 1)
-			jit = -1;
-		fclose(f);
-	}
 	jw_key(w, "features");
 	jw_obj_open(w);
-	jw_kbool(w, "btf", !access("/sys/kernel/btf/vmlinux", R_OK));
-	/* the ones below are what loading and attaching proved */
-	jw_kbool(w, "ringbuf", loader_map_fd(&a->ld, "lb_events") >= 0);
-	jw_kbool(w, "cgroupLinks", a->ld.n_attached > 0);
-	/* the iterators call bpf_sock_destroy: they load only where it exists */
-	jw_kbool(w, "sockDestroy", loader_prog_fd(&a->ld, "bm_iter_tcp") >= 0);
-	jw_kbool(w, "socketIterators", a->term.tcp && a->term.udp);
-	jw_kbool(w, "tcx", tcx == 1);
-	if (jit >= 0)
-		jw_kbool(w, "bpfJit", jit > 0);
-	else
-		st_knull(w, "bpfJit");
+	for (int i = 0; i < KF_N; i++) {
+		if (f->known[i])
+			jw_kbool(w, kfeat_name(i), f->has[i]);
+		else
+			st_knull(w, kfeat_name(i));
+	}
 	jw_obj_close(w);
+	jw_key(w, "off");
+	jw_arr_open(w);
+	for (int i = 0; i < a->ld.plan.n_off; i++)
+		jw_str(w, a->ld.plan.off[i]);
+	jw_arr_close(w);
 }
 
 static void write_agent(struct agent *a, struct jsonw *w)
@@ -212,8 +196,7 @@ static void write_agent(struct agent *a, struct jsonw *w)
 	jw_obj_close(w);
 }
 
-static void write_kernel(struct agent *a, struct jsonw *w, const struct link_rec *links,
-			 int n_links)
+static void write_kernel(struct agent *a, struct jsonw *w)
 {
 	struct utsname u;
 
@@ -223,7 +206,7 @@ static void write_kernel(struct agent *a, struct jsonw *w, const struct link_rec
 	jw_obj_open(w);
 	jw_kstr(w, "release", u.release);
 	jw_kstr(w, "machine", u.machine);
-	write_features(a, w, links, n_links);
+	write_features(a, w);
 	jw_obj_close(w);
 }
 
@@ -309,6 +292,9 @@ static void write_program(struct agent *a, struct jsonw *w, const struct prog_re
 		jw_kstr(w, "state", a->term.tcp && a->term.udp ? "on demand" : "unavailable");
 	else if (n)
 		jw_kstr(w, "state", "attached");
+	else if (type == BPF_PROG_TYPE_SCHED_CLS && a->tcg.classic && a->tcg.n_attached)
+		/* filters have no links to read back */
+		jw_kstr(w, "state", "attached (classic tc)");
 	else
 		jw_kstr(w, "state",
 			type == BPF_PROG_TYPE_SCHED_CLS ? "no interfaces" : "not attached");
@@ -326,6 +312,8 @@ static void write_attachments(struct agent *a, struct jsonw *w, const struct lin
 		n = add_progs(a->ld.skel->obj, "lb", progs, n, MAX_PROGS);
 	if (a->ld.http)
 		n = add_progs(a->ld.http->obj, "http", progs, n, MAX_PROGS);
+	if (a->ld.term)
+		n = add_progs(a->ld.term->obj, "term", progs, n, MAX_PROGS);
 	jw_key(w, "attachments");
 	jw_obj_open(w);
 	jw_kstr(w, "cgroup", a->cgroup);
@@ -523,7 +511,7 @@ void api_write_status(struct agent *a, struct jsonw *w)
 		w->failed = true;
 	jw_obj_open(w);
 	write_agent(a, w);
-	write_kernel(a, w, links, n_links);
+	write_kernel(a, w);
 	write_attachments(a, w, links, n_links);
 	write_kubernetes(a, w);
 	jw_key(w, "maps");

@@ -99,6 +99,7 @@ static void print_features(json_object *f)
 	    {"socketIterators", "socket iterators"},
 	    {"sockDestroy", "bpf_sock_destroy"},
 	    {"tcx", "tcx"},
+	    {"sockLengthTracepoints", "sock_send/recv_length"},
 	    {"bpfJit", "JIT"},
 	};
 	const char *sep = "";
@@ -260,6 +261,9 @@ static void print_status(const struct qopts *o, json_object *ready, json_object 
 			   : "none (open)");
 	printf("kernel:     %s %s\n", jstr(k, "release"), jstr(k, "machine"));
 	print_features(jobj(k, "features"));
+	/* what is off on this kernel, one line each (an older agent has none) */
+	for (int i = 0; i < jlen(jobj(k, "off")); i++)
+		printf("off:        %s\n", json_object_get_string(jat(jobj(k, "off"), i)));
 	printf("cgroup:     %s\n", jstr(att, "cgroup"));
 	printf("pinned at:  %s (%d links, %lld taken over at start)\n", jstr(att, "bpffs"),
 	       jlen(jobj(att, "links")), (long long)jint(att, "linksTakenOver"));

@@ -19,17 +19,20 @@
 #include "lib/log.h"
 #include "trace/otlp_conf.h"
 
+/* libbpf's messages one log line per line: a verifier log arrives as one
+ * message of many kilobytes. Its own "libbpf: " prefix is kept once. */
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char buf[1024];
-	int n;
+	enum log_level lv = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
+	char *buf = NULL, *line, *save = NULL;
 
 	if (level == LIBBPF_DEBUG && log_verbosity < LOG_DEBUG)
 		return 0;
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	if (n > 0 && buf[n - 1 < (int)sizeof(buf) - 1 ? n - 1 : (int)sizeof(buf) - 2] == '\n')
-		buf[n - 1 < (int)sizeof(buf) - 1 ? n - 1 : (int)sizeof(buf) - 2] = 0;
-	log_msg(level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG, "libbpf: %s", buf);
+	if (vasprintf(&buf, fmt, ap) < 0)
+		return 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_msg(lv, "libbpf: %s", strncmp(line, "libbpf: ", 8) ? line : line + 8);
+	free(buf);
 	return 0;
 }
 
@@ -143,6 +146,13 @@ int agent_reload(struct agent *a)
 		rejected = true;
 		goto out;
 	}
+	/* what this kernel cannot serve is refused like an invalid document */
+	rc = kplan_check_config(&a->ld.plan, cfg, err, sizeof(err));
+	if (rc) {
+		a->reload_errors++;
+		snprintf(a->last_error, sizeof(a->last_error), "%s", err);
+		goto out;
+	}
 	rc = lbmaps_apply(&a->lm, cfg, err, sizeof(err), &touched);
 	/* refused for room the grace of removed endpoints still holds, or
 	 * partly written: tried again when endpoints are freed */
@@ -235,7 +245,7 @@ int agent_start(struct agent *a)
 	access_init(&a->access, loader_map_fd(&a->ld, "lb_access"));
 	tcguard_init(&a->tcg, &a->ld.pd, loader_prog_fd(&a->ld, "bm_tc_guard"),
 		     loader_prog_fd(&a->ld, "bm_http_tc_in"),
-		     loader_prog_fd(&a->ld, "bm_http_tc_out"));
+		     loader_prog_fd(&a->ld, "bm_http_tc_out"), a->ld.plan.tc_classic);
 	terminator_init(&a->term, loader_prog(&a->ld, "bm_iter_tcp"),
 			loader_prog(&a->ld, "bm_iter_udp"), loader_map_fd(&a->ld, "lb_term"),
 			a->cgroup);
@@ -246,6 +256,7 @@ int agent_start(struct agent *a)
 		return -EIO;
 	}
 	tracing_set_node_name(&a->tracing, a->opts.node_name);
+	a->tracing.ev.no_threads = !a->ld.plan.thread_tps;
 	if (exports_init(&a->exp, &a->tracing)) {
 		log_error("starting the span sinks: out of memory");
 		return -ENOMEM;

@@ -202,5 +202,12 @@ int meshmetrics_collect(struct agent *a, struct mm_set *set)
 	mm_add(set, f, a->reloads, 1, "result", "applied");
 	mm_add(set, f, a->reload_errors, 1, "result", "rejected");
 	collect_kube(a, set);
+	f = mm_family(set, "bpfmesh.kernel.feature", "1",
+		      "What the running kernel offers the agent: 1 present, 0 absent "
+		      "(kernel.features of /api/v1/status).",
+		      false);
+	for (int i = 0; i < KF_N; i++)
+		if (a->ld.feat.known[i])
+			mm_add(set, f, a->ld.feat.has[i], 1, "feature", kfeat_name(i));
 	return set->oom ? -ENOMEM : 0;
 }

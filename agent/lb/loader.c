@@ -28,6 +28,7 @@
 #include "lib/log.h"
 #include "skel/lb.skel.h"
 #include "skel/http.skel.h"
+#include "skel/term.skel.h"
 
 #define PROG_PREFIX "bm_"
 
@@ -228,10 +229,25 @@ pin:
 	return 0;
 }
 
-/* HTTP capture (bpf/http.bpf.c): its own object, the same pin root. */
+/* Forget the pins of an object that is going away (its load failed). */
+static void drop_pins_of(struct loader *l, const struct bpf_object *obj)
+{
+	int n = 0;
+
+	for (int i = 0; i < l->n_pins; i++)
+		if (l->pins[i].obj != obj)
+			l->pins[n++] = l->pins[i];
+	l->n_pins = n;
+}
+
+/* HTTP capture (bpf/http.bpf.c): its own object, the same pin root. Not
+ * needed for the mesh: where the kernel refuses it, capture is off (one
+ * line) and the agent goes on. The thread tracepoints load only where the
+ * kernel has them. */
 static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo)
 {
 	struct bpf_program *prog;
+	char line[KPLAN_LINE];
 	int err;
 
 	l->http = http_bpf__open_opts(oo);
@@ -240,13 +256,23 @@ static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo
 		log_error("opening the capture object: %s", strerror(-err));
 		return err;
 	}
+	bpf_program__set_autoload(l->http->progs.bm_http_send, l->plan.thread_tps);
+	bpf_program__set_autoload(l->http->progs.bm_http_recv, l->plan.thread_tps);
 	err = adopt_pinned_maps(l, l->http->obj);
 	if (err)
 		return err;
 	err = http_bpf__load(l->http);
 	if (err) {
-		log_error("loading the capture programs: %s", strerror(-err));
-		return err;
+		snprintf(line, sizeof(line),
+			 "HTTP capture off: this kernel refused its programs (%s; libbpf's "
+			 "lines above say why)",
+			 strerror(-err));
+		log_warn("%s", line);
+		kplan_off(&l->plan, line);
+		drop_pins_of(l, l->http->obj);
+		http_bpf__destroy(l->http);
+		l->http = NULL;
+		return 0;
 	}
 	err = pin_new_maps(l, l->http->obj);
 	if (err)
@@ -254,13 +280,61 @@ static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo
 	bpf_object__for_each_program(prog, l->http->obj)
 	{
 		/* the tc programs go on interfaces (tcguard.c) */
-		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS)
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS ||
+		    !bpf_program__autoload(prog))
 			continue;
 		err = attach_prog(l, prog);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+/* terminateConnections' socket iterators (bpf/term.bpf.c), where the
+ * kernel has bpf_sock_destroy and the iterators: every map of the object
+ * is the load balancer's, given by fd. Not fatal either. */
+static void start_term(struct loader *l, const struct bpf_object_open_opts *oo)
+{
+	struct bpf_map *map, *lbm;
+	char line[KPLAN_LINE];
+	int err = 0;
+
+	if (!l->plan.terminate)
+		return;
+	l->term = term_bpf__open_opts(oo);
+	if (!l->term) {
+		err = -errno;
+		goto off;
+	}
+	bpf_object__for_each_map(map, l->term->obj)
+	{
+		bpf_map__set_pin_path(map, NULL);
+		lbm = bpf_object__find_map_by_name(l->skel->obj, bpf_map__name(map));
+		if (lbm && (err = bpf_map__reuse_fd(map, bpf_map__fd(lbm))))
+			goto off;
+	}
+	err = term_bpf__load(l->term);
+	if (!err)
+		return;
+off:
+	snprintf(line, sizeof(line),
+		 "terminateConnections off: this kernel refused the socket iterators (%s)",
+		 strerror(-err));
+	log_warn("%s", line);
+	kplan_off(&l->plan, line);
+	l->plan.terminate = false;
+	if (l->term)
+		term_bpf__destroy(l->term);
+	l->term = NULL;
+}
+
+/* What the kernel has, the plan made of it, and what is off said once. */
+static void probe_kernel(struct loader *l)
+{
+	kfeatures_probe(&l->feat);
+	kplan_make(&l->feat, &l->plan);
+	for (int i = 0; i < l->plan.n_off; i++)
+		log_warn("%s", l->plan.off[i]);
 }
 
 /* The pin directory, checked and locked: one agent per pin directory. */
@@ -292,6 +366,7 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct bpf_program *prog;
+	char kconfig[64];
 	int err;
 
 	memset(l, 0, sizeof(*l));
@@ -308,6 +383,11 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 		log_error("opening cgroup %s: %s", l->cgroup, strerror(-err));
 		goto fail;
 	}
+	probe_kernel(l);
+	/* the __kconfig externs from the running kernel: libbpf would read
+	 * /boot/config-* or /proc/config.gz, which containers lack */
+	snprintf(kconfig, sizeof(kconfig), "CONFIG_HZ=%d\n", l->feat.hz);
+	oo.kconfig = kconfig;
 
 	l->skel = lb_bpf__open_opts(&oo);
 	if (!l->skel) {
@@ -341,9 +421,10 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 		goto fail;
 	err = lb_bpf__load(l->skel);
 	if (err) {
-		log_error("loading BPF programs: %s (pins under %s may be from an incompatible "
-			  "bpfmesh: `bpfmesh detach --bpffs %s`)",
-			  strerror(-err), l->bpffs, l->bpffs);
+		/* pinned maps of another layout were refused above, by name */
+		log_error("loading the load balancer's programs (bpf/lb.bpf.c): %s; libbpf's "
+			  "lines above say why (-v adds the verifier's log)",
+			  strerror(-err));
 		goto fail;
 	}
 	err = pin_new_maps(l, l->skel->obj);
@@ -354,15 +435,16 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 		goto fail;
 	bpf_object__for_each_program(prog, l->skel->obj)
 	{
-		/* the tc guard goes on interfaces and the socket iterators
-		 * are run on demand, not attached to the cgroup */
-		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS ||
-		    bpf_program__type(prog) == BPF_PROG_TYPE_TRACING)
+		/* the tc guard goes on interfaces */
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS)
 			continue;
 		err = attach_prog(l, prog);
 		if (err)
 			goto fail;
 	}
+	l->feat.has[KF_CGROUP_LINKS] = l->n_attached > 0;
+	l->feat.known[KF_CGROUP_LINKS] = true;
+	start_term(l, &oo);
 	err = start_capture(l, &oo);
 	if (err)
 		goto fail;
@@ -383,6 +465,9 @@ void loader_close(struct loader *l)
 	if (l->http)
 		http_bpf__destroy(l->http);
 	l->http = NULL;
+	if (l->term)
+		term_bpf__destroy(l->term);
+	l->term = NULL;
 	if (l->cgroup_fd >= 0)
 		close(l->cgroup_fd);
 	l->cgroup_fd = -1;
@@ -418,7 +503,11 @@ struct bpf_program *loader_prog(const struct loader *l, const char *name)
 {
 	struct bpf_program *p = bpf_object__find_program_by_name(l->skel->obj, name);
 
-	return p || !l->http ? p : bpf_object__find_program_by_name(l->http->obj, name);
+	if (!p && l->http)
+		p = bpf_object__find_program_by_name(l->http->obj, name);
+	if (!p && l->term)
+		p = bpf_object__find_program_by_name(l->term->obj, name);
+	return p;
 }
 
 void loader_set_tc_capture(struct loader *l, bool on)
@@ -431,7 +520,8 @@ int loader_prog_fd(const struct loader *l, const char *name)
 {
 	struct bpf_program *p = loader_prog(l, name);
 
-	return p ? bpf_program__fd(p) : -ENOENT;
+	/* a program of a loaded object left out on this kernel has fd -1 */
+	return p && bpf_program__fd(p) >= 0 ? bpf_program__fd(p) : -ENOENT;
 }
 
 /* Detach the links pinned in links/ and remove every pin; what is not a pin

@@ -9,11 +9,13 @@
 
 #include <sys/types.h>
 
+#include "lb/features.h"
 #include "lb/lbmaps.h"
 #include "lb/pindir.h"
 
 struct lb_bpf;
 struct http_bpf;
+struct term_bpf;
 struct bpf_map;
 struct bpf_object;
 
@@ -29,7 +31,10 @@ struct loader_opts {
 
 struct loader {
 	struct lb_bpf *skel;
-	struct http_bpf *http; /* HTTP capture */
+	struct http_bpf *http; /* HTTP capture; NULL where the kernel refused it */
+	struct term_bpf *term; /* terminateConnections; NULL where the kernel lacks it */
+	struct kfeatures feat; /* what the kernel has, probed at start */
+	struct kplan plan;     /* what loads on it, and what is off */
 	struct pindir pd;      /* checked, and locked while the agent runs */
 	struct {
 		struct bpf_map *map;
@@ -44,9 +49,12 @@ struct loader {
 	int n_adopted; /* links taken over from an earlier agent */
 };
 
-/* mount bpffs if missing -> check and lock the pin directory -> open ->
- * size maps -> load (reusing pinned maps) -> pin the new ones -> check the
- * layout version -> attach or take over pinned links. Afterwards a map's
+/* mount bpffs if missing -> check and lock the pin directory -> probe the
+ * kernel's features -> open -> size maps -> load (reusing pinned maps) -> pin
+ * the new ones -> check the layout version -> attach or take over pinned
+ * links. Only the load balancer's object is fatal; capture and the socket
+ * iterators load where the kernel takes them, and what is off is logged
+ * once and kept in l->plan. Afterwards a map's
  * bpf_map__pin_path() is where it is pinned (NULL: not pinned). */
 int loader_start(struct loader *l, const struct loader_opts *o);
 /* Close our fds and release the pin directory's lock; pins and links stay,

@@ -29,6 +29,9 @@ int terminator_init(struct terminator *t, struct bpf_program *tcp, struct bpf_pr
 	memset(t, 0, sizeof(*t));
 	t->term_fd = term_fd;
 	snprintf(t->cgroup, sizeof(t->cgroup), "%s", cgroup);
+	/* not loaded on this kernel: the loader said so once */
+	if (!tcp || !udp || bpf_program__fd(tcp) < 0 || bpf_program__fd(udp) < 0)
+		return -EOPNOTSUPP;
 	t->tcp = bpf_program__attach_iter(tcp, NULL);
 	t->udp = bpf_program__attach_iter(udp, NULL);
 	if (!t->tcp || !t->udp) {

@@ -100,6 +100,10 @@ static void on_thread(struct events *ev, const struct http_event *e)
 static void hold_request(struct events *ev, struct obs *o, uint64_t ts)
 {
 	ev->requests++;
+	if (ev->no_threads) {
+		deliver(ev, o);
+		return;
+	}
 	if (ev->n_pending == ev->cap_pending) {
 		if (ev->cap_pending >= EV_PENDING_MAX) {
 			/* never hold more than this: oldest goes first */
@@ -244,6 +248,9 @@ int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn fn, 
 	ev->ctx = ctx;
 	ev->drops_fd = drops_fd;
 	ev->wait_ns = EV_WAIT_NS;
+	/* capture did not load on this kernel: no ring, nothing to read */
+	if (ring_fd < 0)
+		return 0;
 	ev->rb = ring_buffer__new(ring_fd, on_ring, ev, NULL);
 	if (!ev->rb) {
 		log_error("http_events ring buffer: %s", strerror(errno));

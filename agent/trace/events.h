@@ -28,6 +28,7 @@ struct events {
 	struct ev_pending *pending; /* requests waiting for their thread */
 	int n_pending, cap_pending;
 	uint64_t wait_ns; /* how long a request waits for its thread */
+	bool no_threads;  /* the kernel sends no thread events: nothing waits */
 	uint64_t events, requests, responses, closes, threads, late_threads;
 };
 

@@ -12,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include "lb_maps.bpf.h"
 #include "health.bpf.h"
+#include "lb_addr.bpf.h"
 
 static __always_inline bool lb_addr_eq(const __u8 *a, const __u8 *b)
 {

@@ -127,6 +127,8 @@ print("tc_interfaces", at["tc"]["interfaces"] == [sys.argv[5]])
 print("guard", progs["bm_tc_guard"]["state"], progs["bm_tc_guard"]["interfaces"] == [sys.argv[5]])
 print("tcx_link", [(l["interface"], l["direction"]) for l in at["links"] if l.get("program") == "bm_tc_guard"] == [(sys.argv[5], "egress")])
 print("tcx", k["features"]["tcx"])
+print("sock_length", k["features"]["sockLengthTracepoints"], k["features"]["sockDestroy"])
+print("off", k["off"])
 PY
 val() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "$TMP/status.check"; }
 expect_eq "status: pid" True "$(val pid_positive)"
@@ -147,6 +149,9 @@ expect_eq "status: tc interfaces" True "$(val tc_interfaces)"
 expect_eq "status: tc guard" "attached True" "$(val guard)"
 expect_eq "status: tc guard's tcx link, egress on $IF" True "$(val tcx_link)"
 expect_eq "status: tcx feature" True "$(val tcx)"
+# the reference kernel has everything: nothing is off
+expect_eq "status: sock_*_length tracepoints and bpf_sock_destroy" "True True" "$(val sock_length)"
+expect_eq "status: nothing off" "[]" "$(val off)"
 
 # --- the CLI
 out=$(bm services --agent "$API" --token-file "$TMP/token" 2>&1); rc=$?
@@ -175,6 +180,9 @@ expect_eq "status: bm_tc_guard line" "bm_tc_guard tc attached $IF egress" "$(ech
 expect_eq "status: tc line" "tc: $IF" "$(echo "$out" | awk '$1 == "tc:" { print $1, $2 }')"
 expect_eq "status: lb_frontends line" "lb_frontends hash 2" "$(echo "$out" | awk '$1 == "lb_frontends" { print $1, $2, $3 }')"
 echo "$out" | grep -q '^ready: *yes' && pass "status: ready" || fail "status: $out"
+echo "$out" | grep -q '^features: .*sock_send/recv_length yes' && pass "status: features line" ||
+	fail "status: features line: $(echo "$out" | grep '^features:')"
+expect_eq "status: no off lines on the reference kernel" "" "$(echo "$out" | grep '^off:')"
 bm status --agent "$API" --token-file "$TMP/token" --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)

@@ -34,6 +34,8 @@ ACCEL=${KERNELS_ACCEL:-auto}
 PROGLOAD=${KERNELS_PROGLOAD:-auto}
 BOOT_CONFIG=${KERNELS_BOOT_CONFIG:-0}
 PKGS="qemu-system-x86 busybox-static"
+# kernel modules put in the guest (and loaded by /init) for classic tc
+MODULES="./lib/modules/*/kernel/net/sched/sch_ingress.ko* ./lib/modules/*/kernel/net/sched/cls_bpf.ko*"
 
 TMP=$(mktemp -d /tmp/bpfmesh-kernels.XXXXXX)
 QEMU_PID=""
@@ -126,7 +128,8 @@ fetch() {
 		return 1
 	fi
 	d="$CACHE/${pkg}_$ver"
-	if [ -f "$d/vmlinuz" ]; then
+	# modules/: kept since classic tc is tested; older caches lack it
+	if [ -f "$d/vmlinuz" ] && [ -d "$d/modules" ]; then
 		KDIR=$d
 		say "$s: $pkg $ver (cached)"
 		return 0
@@ -151,7 +154,11 @@ fetch() {
 		fetch_done
 		return 1
 	fi
-	mkdir -p "$FETCH_TMP/k"
+	mkdir -p "$FETCH_TMP/k/modules"
+	# the modules classic tc needs (clsact, cls_bpf): a node's kernel loads
+	# them on demand, the guest has no /lib/modules; some series may lack them
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$FETCH_TMP/x" --wildcards $MODULES 2> /dev/null
+	find "$FETCH_TMP/x/lib" -name '*.ko*' -exec mv {} "$FETCH_TMP/k/modules/" \; 2> /dev/null
 	mv "$FETCH_TMP"/x/boot/vmlinuz-* "$FETCH_TMP/k/vmlinuz"
 	mv "$FETCH_TMP"/x/boot/config-* "$FETCH_TMP/k/config"
 	echo "$pkg $ver" > "$FETCH_TMP/k/package"
@@ -197,6 +204,18 @@ build_initramfs() {
 	(cd "$ROOTFS" && find . | /bin/busybox cpio -o -H newc -R 0:0 2>/dev/null) | gzip -1 > "$TMP/initramfs.gz"
 }
 
+# initramfs_for KDIR: the initramfs plus the kernel's modules in /lib/modules
+# (cpio archives may be concatenated)
+initramfs_for() {
+	local r=$TMP/mod-rootfs out=$TMP/initramfs-mod.gz
+	rm -rf "$r"
+	mkdir -p "$r/lib/modules"
+	cp "$1"/modules/*.ko* "$r/lib/modules/" 2> /dev/null
+	cp "$TMP/initramfs.gz" "$out"
+	(cd "$r" && find . | /bin/busybox cpio -o -H newc -R 0:0 2>/dev/null) | gzip -1 >> "$out"
+	echo "$out"
+}
+
 # initramfs_with_config CONFIG: the initramfs plus /boot/config-RELEASE
 # (KERNELS_BOOT_CONFIG=1 only; cpio archives may be concatenated)
 initramfs_with_config() {
@@ -204,7 +223,7 @@ initramfs_with_config() {
 	rm -rf "$r"
 	mkdir -p "$r/boot"
 	cp "$1" "$r/boot/config-$2"
-	cp "$TMP/initramfs.gz" "$TMP/initramfs-boot.gz"
+	cp "$3" "$TMP/initramfs-boot.gz"
 	(cd "$r" && find . | /bin/busybox cpio -o -H newc -R 0:0 2>/dev/null) | gzip -1 >> "$TMP/initramfs-boot.gz"
 	echo "$TMP/initramfs-boot.gz"
 }
@@ -249,7 +268,8 @@ boot() {
 	fi
 	# what is left after the agent gave up: checks, progload, the logs
 	ready=$((limit * 2 / 3))
-	[ "$BOOT_CONFIG" = 1 ] && initrd=$(initramfs_with_config "$kdir/config" "$label")
+	initrd=$(initramfs_for "$kdir")
+	[ "$BOOT_CONFIG" = 1 ] && initrd=$(initramfs_with_config "$kdir/config" "$label" "$initrd")
 	t0=$(date +%s.%N)
 	timeout -k 5 "$limit" qemu-system-x86_64 "${accel_args[@]}" -machine q35 -m 1024 -smp 2 \
 		-nographic -monitor none -serial stdio -serial "file:$dir/guest.log" -nic none -no-reboot \

@@ -153,12 +153,36 @@ static void test_unclaimed_bytes(void **state)
 	free(ev.pending);
 }
 
+/* A kernel without the sock_*_length tracepoints sends no thread events:
+ * requests go out at once, without a thread, never held. */
+static void test_no_thread_events(void **state)
+{
+	const char *seg = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+	struct events ev;
+	struct http_event e;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.deliver = collect;
+	ev.wait_ns = 100000000ULL;
+	ev.no_threads = true;
+	n_seen = 0;
+	record(&e, HTTP_EV_REQUEST, HTTP_DIR_INGRESS, seg);
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 2);
+	assert_int_equal(ev.n_pending, 0);
+	assert_int_equal(seen[0].tid, 0);
+	assert_string_equal(seen[1].target, "/b");
+	free(ev.pending);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pipelined_segment),
 	    cmocka_unit_test(test_pipelined_responses),
 	    cmocka_unit_test(test_unclaimed_bytes),
+	    cmocka_unit_test(test_no_thread_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
