@@ -3,16 +3,12 @@
 # `make test`: build, style and static checks (clang-format, cppcheck), unit
 # tests, unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (gcc)
 # and under clang's UBSan, a short run of every fuzzer (seeds replayed, then
-# 15 s of mutation each), in-kernel program tests (BPF_PROG_TEST_RUN),
-# end-to-end tests on the real kernel, and the same with the agent and CLI
-# built with clang's UBSan. Every stage runs even when an earlier one failed;
-# the last line sums them up.
-# tests, unit tests under AddressSanitizer and UndefinedBehaviorSanitizer,
-# in-kernel program tests (BPF_PROG_TEST_RUN), the Kubernetes manifests and
-# the image (make test-deploy), end-to-end tests on the real
-# kernel, and the agent on Debian 12's own kernels in qemu (make test-kernels,
-# a few minutes under software emulation). Every stage runs even when an
-# earlier one failed; the last line sums them up.
+# 15 s of mutation each), in-kernel program tests (BPF_PROG_TEST_RUN), the
+# Kubernetes manifests and the image (make test-deploy), end-to-end tests on
+# the real kernel, the same with the agent and CLI built with clang's UBSan,
+# and the agent on Debian 12's own kernels in qemu (make test-kernels). Every
+# stage runs even when an earlier one failed; the last lines name the failed
+# tests with their FAIL lines, each stage's time, and sum them up.
 set -u
 cd "$(dirname "$0")/.."
 # E2E_ONLY narrows the end-to-end stage to some tests: a CI run that
@@ -28,16 +24,19 @@ fi
 # the build directory so that runs in different ones do not mix
 out="${BUILD:-build}"
 mkdir -p "$out"
-export TEST_COUNTS="$out/test-counts" TEST_SKIPS="$out/test-skips"
-rm -f "$TEST_COUNTS" "$TEST_SKIPS"
-status=0
+export TEST_COUNTS="$out/test-counts" TEST_SKIPS="$out/test-skips" TEST_FAILLOG="$out/test-failures"
+rm -f "$TEST_COUNTS" "$TEST_SKIPS" "$TEST_FAILLOG"
+status=0 times=""
 stage() {
-	echo "=== $1"
+	local name=$1 t0=$SECONDS
+	echo "=== $name"
 	shift
 	if ! "$@"; then
 		echo "=== stage failed: $*"
+		echo "stage $name failed: $*" >>"$TEST_FAILLOG"
 		status=1
 	fi
+	times="$times $name $((SECONDS - t0))s"
 }
 stage build make -s all
 stage check make -s check # clang-format and cppcheck
@@ -53,6 +52,11 @@ stage kernels make -s test-kernels # Debian 12's 6.1 and 6.12 in qemu
 passed=0 failed=0
 while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < "$TEST_COUNTS"
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1 # a stage that failed before counting
+if [ -s "$TEST_FAILLOG" ]; then
+	echo "=== what failed"
+	cat "$TEST_FAILLOG"
+fi
+echo "stage times:$times"
 skipped=$(awk '{ s += $1 } END { print s + 0 }' "$TEST_SKIPS" 2>/dev/null || echo 0)
 echo "total: $passed passed, $failed failed$([ "$skipped" -gt 0 ] && echo ", $skipped skipped")$([ -n "${E2E_ONLY:-}" ] && echo " (E2E_ONLY=$E2E_ONLY)")"
 exit $status

@@ -8,7 +8,7 @@
  *
  * Only segment heads are looked at: a segment that does not start with an
  * HTTP method or "HTTP/1." costs one 8-byte load. Only a response head is
- * scanned, one word per bpf_loop call.
+ * scanned, a word or a line end per bpf_loop call.
  */
 #ifndef BPFMESH_HTTP1_BPF_H
 #define BPFMESH_HTTP1_BPF_H
@@ -56,7 +56,7 @@ struct http1_scan {
 	__u32 hdr_end; /* offset after the first "\r\n\r\n", 0 = not found */
 	__s64 cl;      /* Content-Length, -1 = none */
 	__u32 chunked; /* Transfer-Encoding names chunked */
-	__u32 reserved;
+	__u32 pos;     /* where the scan goes on */
 };
 
 #define HTTP1_SLACK 32 /* header names and values are read a word past an offset */
@@ -151,29 +151,38 @@ struct http1_scan_ctx {
 	struct http1_scratch *sc;
 };
 
-/* One word of the head per call: most words hold no newline and cost one
- * load and a few ALU operations; only line ends are looked at. */
-static long http1_scan_word(__u32 i, void *ctx)
+/* One step of the scan from st.pos: a word without a newline costs one load
+ * and a few ALU operations and moves on by 8 bytes; a word with one moves
+ * past its first newline, which is looked at. One line end per call keeps
+ * http1_on_newline inlined once: unrolled for each byte of the word, the
+ * callback was eight times its size and most of the programs' load time. */
+static long http1_scan_step(__u32 i, void *ctx)
 {
 	/* the map value comes through the stack: no lookup per word */
 	struct http1_scratch *sc = ((struct http1_scan_ctx *)ctx)->sc;
-	__u32 off = i * 8;
+	__u32 pos = sc->st.pos, b;
 	__u64 w, x;
 
-	if (off >= sc->st.n || off >= HTTP_SCAN_MAX)
+	(void)i;
+	if (pos >= sc->st.n || pos >= HTTP_SCAN_MAX)
 		return 1;
-	w = http1_load8(sc, off);
+	w = http1_load8(sc, pos);
 	x = w ^ 0x0a0a0a0a0a0a0a0aULL; /* a zero byte where w has '\n' */
-	if (!((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL))
+	if (!((x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL)) {
+		sc->st.pos = pos + 8;
 		return 0;
-#pragma unroll
-	for (int b = 0; b < 8; b++) {
-		if (((w >> (b * 8)) & 0xff) != '\n' || off + b >= sc->st.n)
-			continue;
-		if (http1_on_newline(sc, off + b))
-			return 1;
 	}
-	return 0;
+	/* the test above is exact about whether a zero byte exists: the first
+	 * newline is one of bytes 0..7, the last when none before it is */
+#pragma unroll
+	for (b = 0; b < 7; b++)
+		if (((w >> (b * 8)) & 0xff) == '\n')
+			break;
+	pos += b;
+	if (pos >= sc->st.n)
+		return 1;
+	sc->st.pos = pos + 1;
+	return http1_on_newline(sc, pos);
 }
 
 /* Does the segment (len payload bytes from off) end the last chunk? */
@@ -196,7 +205,7 @@ static __always_inline __u8 http1_response_framing(struct __sk_buff *skb, __u32 
 	__u8 complete = 0;
 
 	ctx.sc = sc;
-	bpf_loop(HTTP_SCAN_MAX / 8, http1_scan_word, &ctx, 0);
+	bpf_loop(HTTP_SCAN_MAX, http1_scan_step, &ctx, 0); /* >= 1 byte per step */
 	if (sc->st.hdr_end && sc->st.cl >= 0) {
 		c->resp_left = sc->st.cl - (__s64)(len - sc->st.hdr_end);
 		if (c->resp_left <= 0)

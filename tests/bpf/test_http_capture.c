@@ -185,6 +185,33 @@ static void test_response_chunked(void **state)
 	assert_int_equal(got[1].complete, 1);
 }
 
+/* The head scan looks at one line end per step: short lines put several
+ * in one word, and the framing header may come last, far into the head. */
+static void test_response_dense_lines(void **state)
+{
+	char seg[1024];
+	int n;
+
+	(void)state;
+	n_got = 0;
+	n = snprintf(seg, sizeof(seg), "HTTP/1.1 200 OK\r\n");
+	for (int i = 0; i < 80; i++) /* "A:\r\n": two newlines in most words */
+		n += snprintf(seg + n, sizeof(seg) - n, "%c:\r\n", 'a' + i % 26);
+	n += snprintf(seg + n, sizeof(seg) - n, "Content-Length: 3\r\n\r\nabc");
+	assert_true(n > 300 && n < 512);
+	run(egress(), seg);
+	assert_int_equal(n_got, 1);
+	assert_int_equal(got[0].complete, 1);
+	/* a body that looks like headers is not read as the head's */
+	run(egress(), "HTTP/1.1 200 OK\r\nX: y\r\n\r\n\r\nContent-Length: 1\r\n\r\n");
+	assert_int_equal(n_got, 2);
+	assert_int_equal(got[1].complete, 0);
+	/* a head that ends on the last byte of a word */
+	run(egress(), "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX: yyyyy\r\n\r\n");
+	assert_int_equal(n_got, 3);
+	assert_int_equal(got[2].complete, 1);
+}
+
 static void test_not_http(void **state)
 {
 	(void)state;
@@ -349,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined_requests),
 		cmocka_unit_test(test_response_content_length),
 		cmocka_unit_test(test_response_chunked),
+		cmocka_unit_test(test_response_dense_lines),
 		cmocka_unit_test(test_not_http),
 		cmocka_unit_test(test_tc_request_response),
 		cmocka_unit_test(test_tc_ipv6),

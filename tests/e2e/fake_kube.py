@@ -717,6 +717,10 @@ class ApiHandler(BaseHTTPRequestHandler):
 class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: an agent opens a list and a watch
+    # per resource at once, and a SYN beyond the backlog waits a 1 s
+    # retransmission (a real API server listens with the kernel's maximum)
+    request_queue_size = 128
 
     def __init__(self, addr, cluster, tls, verbose):
         self.cluster, self.tls, self.verbose = cluster, tls, verbose

@@ -55,11 +55,31 @@ fi
 awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "e2e: the agent loads its programs (%.1fs)\n", e - s }'
 
 passed=0 failed=0 failed_names="" ran=0
+faillog="${TEST_FAILLOG:-${BUILD:-build}/test-failures}"
+outlog=$(mktemp /tmp/bpfmesh-e2e-out.XXXXXX)
+trap 'rm -f "$outlog"' EXIT
 for t in tests/e2e/test_*.sh; do
 	[ -n "${E2E_ONLY:-}" ] && [[ "$t" != *"$E2E_ONLY"* ]] && continue
 	ran=$((ran + 1))
 	start=$(date +%s.%N)
-	if timeout 300 bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names="$failed_names $(basename "$t")"; fi
+	# the output goes through a file to repeat a failed test's FAIL lines
+	# at the end, where a CI log that shows only its tail still names what
+	# broke (a file, not a pipe: a process the test leaves behind must not
+	# hold the suite up)
+	timeout 300 bash "$t" >"$outlog" 2>&1
+	rc=$?
+	cat "$outlog"
+	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1)) failed_names="$failed_names $(basename "$t")"
+		{
+			echo "$(basename "$t") (${BUILD:-build}):"
+			grep -a -E '\] FAIL|^FAIL' "$outlog" | head -20 | sed 's/^/  /'
+			echo "  last lines:"
+			tail -n 8 "$outlog" | sed 's/^/    /'
+		} >>"$faillog"
+	fi
 	awk -v s="$start" -v e="$(date +%s.%N)" -v n="$(basename "$t")" 'BEGIN { printf "%s took %.1fs\n", n, e - s }'
 done
 if [ "$ran" -eq 0 ]; then

@@ -29,7 +29,7 @@ start_fake() {
 	python3 "$FAKE" --ready-file "$TMP/$name.ready" --bookmark-interval 1 "$@" \
 		> "$TMP/$name.log" 2>&1 &
 	PIDS+=($!)
-	for _ in $(seq 100); do [ -s "$TMP/$name.ready" ] && break; sleep 0.05; done
+	for _ in $(seq 400); do [ -s "$TMP/$name.ready" ] && break; sleep 0.05; done
 	read -r API_PORT_K CTL_PORT < "$TMP/$name.ready" || { fail "$name did not start"; cat "$TMP/$name.log"; finish; }
 	CTL="http://127.0.0.1:$CTL_PORT"
 }
@@ -39,7 +39,7 @@ delete() { ctl delete "$1"; }
 
 start_kw() { # KUBECONFIG
 	"$KW" --kubeconfig "$1" --out "$OUT" --status "$STATUS" --backoff-ms 100 --backoff-max-ms 800 \
-		--absent-ms 800 --watch-timeout 4 --page-limit 2 "${RESOURCES[@]}" >> "$KWLOG" 2>&1 &
+		--absent-ms 1500 --watch-timeout 4 --page-limit 2 "${RESOURCES[@]}" >> "$KWLOG" 2>&1 &
 	KW_PID=$!
 	PIDS+=($KW_PID)
 }
