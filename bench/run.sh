@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # bench/run.sh: every benchmark (`make bench`), or the ones named:
 #   bench/run.sh [http_overhead] [connect_cost] [eject] [scale] [capture] [metrics]
+#                [kube_converge]
 # Each prints figures and ratios against a baseline measured in the same
 # run; none passes or fails on a threshold. See bench/README.md.
 set -u -o pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ALL="http_overhead connect_cost eject scale capture metrics"
+ALL="http_overhead connect_cost eject scale capture metrics kube_converge"
 benches=${*:-$ALL}
 
 for b in $benches; do
