@@ -26,8 +26,9 @@
 #define LB_MAX_REVNAT 65536	 /* unconnected UDP socket x endpoint -> service address */
 #define LB_MAX_CONNS 65536	 /* open connect()ed sockets sent to an endpoint */
 #define LB_UDP_PAIRS_MAX 16	 /* (service, endpoint) pairs of one unconnected UDP socket */
-#define LB_MAX_EPS_PER_SVC 256	 /* bounds the least-connections scan */
 #define LB_WEIGHT_TABLE_MAX 4096 /* weighted slot table cap per service */
+#define LB_MAX_EPS_PER_SVC 4096	 /* endpoint list per service: the fallback scan's bound */
+#define LB_LC_WINDOW 256	 /* list entries least connections compares, from a random start */
 
 enum lb_policy {
 	LB_POLICY_RANDOM = 0,

@@ -385,11 +385,6 @@ int config_load(const char *path, struct mesh_config **out, struct cfg_errors *e
 	return config_load_sources(path, NULL, 0, out, errs, NULL);
 }
 
-int cfg_max_endpoints(enum cfg_lb_policy p)
-{
-	return p == CFG_LB_LEAST_CONN ? CFG_MAX_ENDPOINTS_LEAST_CONN : CFG_MAX_ENDPOINTS;
-}
-
 static void free_workload(struct cfg_workload *w)
 {
 	free(w->ports);

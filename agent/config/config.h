@@ -244,14 +244,11 @@ struct cfg_errors {
 	int n;
 };
 
-/* Endpoints per service and address family that the kernel's tables hold, by
- * loadBalancer.policy: random, roundRobin and maglev get a weighted slot
- * table of LB_WEIGHT_TABLE_MAX slots, one at least per endpoint;
- * leastConnections scans LB_MAX_EPS_PER_SVC endpoints (bpf/lb.h; the unit
- * tests check that the numbers agree). */
+/* Endpoints per service and address family that the kernel's tables hold:
+ * a weighted slot table of LB_WEIGHT_TABLE_MAX slots (one at least per
+ * endpoint) and an endpoint list of LB_MAX_EPS_PER_SVC (bpf/lb.h; the unit
+ * tests check that the numbers agree), whatever the policy. */
 #define CFG_MAX_ENDPOINTS 4096
-#define CFG_MAX_ENDPOINTS_LEAST_CONN 256
-int cfg_max_endpoints(enum cfg_lb_policy p);
 
 /* An in-memory source, read like a file: YAML or JSON, one or more
  * documents (a `kind: List` too). name stands for the file in messages:

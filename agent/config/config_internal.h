@@ -18,7 +18,7 @@
 #define CFGP_MAX_ADDRS 16  /* the limits protect the kernel's per-service maps */
 #define CFGP_MAX_PORTS 16
 /* A Service's endpoints list holds both families; each family is then held
- * to cfg_max_endpoints() of the service's policy. */
+ * to CFG_MAX_ENDPOINTS. */
 #define CFGP_MAX_ENDPOINTS (2 * CFG_MAX_ENDPOINTS)
 /* Bounds on what one document may make the loader do, so that a small file
  * cannot cost much memory or time (YAML aliases multiply a walk). */
@@ -364,8 +364,8 @@ struct cfg_telemetry *cfgp_telemetry(struct cfgp_doc *d, yaml_node_t *spec,
 				     const struct cfg_meta *meta);
 void cfgp_telemetry_free(struct cfg_telemetry *t);
 
-/* A Service's endpoints of each family within cfg_max_endpoints() of its
- * policy; else an error at (at, path), naming what comes from where. */
+/* A Service's endpoints of each family within CFG_MAX_ENDPOINTS; else an
+ * error at (at, path), naming what comes from where. */
 void cfgp_check_endpoint_limit(struct cfgp_loader *ld, const struct cfg_service *s,
 			       struct cfgp_mark at, const char *path, const char *whence);
 /* Addresses of service svc, for the cross-service conflict check. */

@@ -213,30 +213,22 @@ static void record_addresses(struct cfgp_doc *d, int svc, yaml_node_t *seq)
 }
 
 /* The kernel builds a table per service port and family: each family's
- * endpoints must fit the policy's (config.h). */
+ * endpoints must fit it (config.h). */
 void cfgp_check_endpoint_limit(struct cfgp_loader *ld, const struct cfg_service *s,
 			       struct cfgp_mark at, const char *path, const char *whence)
 {
-	int max = cfg_max_endpoints(s->policy), v4 = 0, v6 = 0, i;
-	char others[64];
+	int v4 = 0, v6 = 0, i;
 
 	for (i = 0; i < s->n_endpoints; i++) {
 		v4 += s->endpoints[i].addr.family == AF_INET;
 		v6 += s->endpoints[i].addr.family == AF_INET6;
 	}
-	if (v4 <= max && v6 <= max)
+	if (v4 <= CFG_MAX_ENDPOINTS && v6 <= CFG_MAX_ENDPOINTS)
 		return;
-	if (s->policy == CFG_LB_LEAST_CONN)
-		snprintf(others, sizeof(others), "random, roundRobin and maglev: %d",
-			 CFG_MAX_ENDPOINTS);
-	else
-		snprintf(others, sizeof(others), "leastConnections: %d",
-			 CFG_MAX_ENDPOINTS_LEAST_CONN);
 	cfgp_err_at(ld, at, path,
-		    "%d %s endpoints%s exceed the limit of %d per service and address family for "
-		    "%s (%s)",
-		    v4 > max ? v4 : v6, v4 > max ? "IPv4" : "IPv6", whence, max,
-		    cfg_lb_policy_name(s->policy), others);
+		    "%d %s endpoints%s exceed the limit of %d per service and address family",
+		    v4 > CFG_MAX_ENDPOINTS ? v4 : v6, v4 > CFG_MAX_ENDPOINTS ? "IPv4" : "IPv6",
+		    whence, CFG_MAX_ENDPOINTS);
 }
 
 void cfgp_service(struct cfgp_doc *d, yaml_node_t *spec, const struct cfg_meta *meta)

@@ -175,16 +175,21 @@ static long lc_visit(__u32 i, struct lc_ctx *c)
 	return 0;
 }
 
+/* Every endpoint up to LB_LC_WINDOW; beyond, the LB_LC_WINDOW list entries
+ * from a random start: a bounded cost per connect that still leans every
+ * connection to the least loaded of a large sample (Envoy's least request
+ * compares two), and reaches every endpoint. */
 static __always_inline __u32 lb_select_least_conn(const struct lb_svc *svc, __u32 svc_id, __u64 now)
 {
 	struct lc_ctx c = {.best = LB_EP_NONE};
 
 	if (!list_walk_init(&c.w, svc, svc_id, now))
 		return LB_EP_NONE;
-	bpf_loop(LB_MAX_EPS_PER_SVC, lc_visit, &c, 0);
+	bpf_loop(LB_LC_WINDOW, lc_visit, &c, 0);
 	if (c.best != LB_EP_NONE && lb_ep_available(c.best, svc_id, now))
 		return c.best;
-	/* lost a race for the last half-open permit */
+	/* lost a race for the last half-open permit, or none eligible in the
+	 * window: the whole list */
 	return lb_scan_available(svc, svc_id, now);
 }
 

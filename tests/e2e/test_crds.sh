@@ -110,10 +110,9 @@ CEL = {
         port_names_unique,
     "!has(self.endpoints) || size(self.ports) == 1 || self.endpoints.all(e, !has(e.port))":
         lambda s: "endpoints" not in s or len(s["ports"]) == 1 or all("port" not in e for e in s["endpoints"]),
-    "!has(self.endpoints) || [false, true].all(v6, self.endpoints.filter(e, e.address.contains(':') == v6).size() <= (self.loadBalancer.policy == 'leastConnections' ? 256 : 4096))":
+    "!has(self.endpoints) || [false, true].all(v6, self.endpoints.filter(e, e.address.contains(':') == v6).size() <= 4096)":
         lambda s: "endpoints" not in s or all(
-            sum(1 for e in s["endpoints"] if (":" in e["address"]) == v6)
-            <= (256 if s["loadBalancer"]["policy"] == "leastConnections" else 4096) for v6 in (False, True)),
+            sum(1 for e in s["endpoints"] if (":" in e["address"]) == v6) <= 4096 for v6 in (False, True)),
     "!has(self.maxEjectionTime) || duration(self.maxEjectionTime) >= duration(has(self.baseEjectionTime) ? self.baseEjectionTime : '30s')":
         lambda s: "maxEjectionTime" not in s or dur_ns(s["maxEjectionTime"]) >= dur_ns(s.get("baseEjectionTime", "30s")),
     "has(self.http) != has(self.tcp)":
@@ -525,7 +524,7 @@ BAD = [
     (S1, "endpoint without address", drop("endpoints.0.address"), "spec.endpoints[0].address"),
     (S1, "endpoint weight 0", put("endpoints.0.weight", 0), "spec.endpoints[0].weight"),
     (S1, "endpoint weight 65536", put("endpoints.0.weight", 65536), "spec.endpoints[0].weight"),
-    (S2, "257 endpoints with leastConnections", put("endpoints", [{"address": "127.0.0.2"}] * 257), "spec.endpoints"),
+    (S2, "4097 IPv6 endpoints with leastConnections", put("endpoints", [{"address": "::1"}] * 4097), "spec.endpoints"),
     (S1, "4097 IPv4 endpoints", put("endpoints", [{"address": "127.0.0.1"}] * 4097), "spec.endpoints"),
     (S1, "unknown field", put("loadbalancer", {"policy": "random"}), "spec.loadbalancer"),
     (S1, "unknown field in a port", put("ports.0.nodePort", 30080), "spec.ports[0].nodePort"),
@@ -605,8 +604,8 @@ GOOD = [
     # ks-one is dual-stack: each family of its addresses needs an endpoint
     (S1, "257 endpoints with maglev",
      put("endpoints", [{"address": "127.0.0.1"}] * 256 + [{"address": "::1"}]), None),
-    (S2, "256 IPv4 and 256 IPv6 endpoints with leastConnections",
-     put("endpoints", [{"address": "127.0.0.2"}] * 256 + [{"address": "::1"}] * 256), None),
+    (S2, "4096 IPv4 and 4096 IPv6 endpoints with leastConnections",
+     put("endpoints", [{"address": "127.0.0.2"}] * 4096 + [{"address": "::1"}] * 4096), None),
     (S1, "same port for TCP and UDP", both(drop("endpoints.0.port"), put("ports", [{"port": 53}, {"port": 53, "protocol": "UDP"}])), None),
     (S1, "null loadBalancer (default policy)", put("loadBalancer", None), None),
     (TP1, "durations 1h2m3.5s, +5s, .5s, 1us", both(put("connectionPool.tcp.connectTimeout", "1h2m3.5s"),

@@ -268,12 +268,9 @@ static void test_kernel_limits(void **state)
 	(void)state;
 	/* config.h cannot include bpf/lb.h (agent/config includes only lib/) */
 	assert_int_equal(CFG_MAX_ENDPOINTS, LB_WEIGHT_TABLE_MAX);
-	assert_int_equal(CFG_MAX_ENDPOINTS_LEAST_CONN, LB_MAX_EPS_PER_SVC);
+	assert_int_equal(CFG_MAX_ENDPOINTS, LB_MAX_EPS_PER_SVC);
 	assert_true(CFG_MAX_ENDPOINTS <= LB_MAGLEV_M);
-	assert_int_equal(cfg_max_endpoints(CFG_LB_RANDOM), 4096);
-	assert_int_equal(cfg_max_endpoints(CFG_LB_ROUND_ROBIN), 4096);
-	assert_int_equal(cfg_max_endpoints(CFG_LB_MAGLEV), 4096);
-	assert_int_equal(cfg_max_endpoints(CFG_LB_LEAST_CONN), 256);
+	assert_true(LB_LC_WINDOW <= LB_MAX_EPS_PER_SVC);
 }
 
 /* ---- kubectl's output, in a file ---- */
@@ -695,17 +692,18 @@ static char *endpoint_list(int first, int n)
 	return s;
 }
 
-/* More than 256 endpoints per service, over several slices; the limit is the
- * policy's. */
+/* More than 256 endpoints per service, over several slices, for every
+ * policy; beyond 4096 per family the Service is left out (from the API) or
+ * the set refused (in a file). */
 static void test_many_endpoints(void **state)
 {
 	const char *dir = *state;
-	char *texts[4], *eps;
-	struct cfg_source mem[4];
+	char *texts[6], *eps, *files;
+	struct cfg_source mem[6];
 	struct loaded l;
 	int i;
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 5; i++) {
 		eps = endpoint_list(i * 1000, 1000);
 		assert_int_not_equal(
 		    asprintf(&texts[i + 1],
@@ -727,29 +725,37 @@ static void test_many_endpoints(void **state)
 	assert_int_equal(service(l.cfg, "t", "big")->ports[0].target_port, 8080);
 	unload(&l);
 
-	/* leastConnections scans 256: the Service is left out */
+	/* leastConnections too: it compares a window of the list (bpf/lb.h) */
 	free(texts[0]);
 	texts[0] = strdup("apiVersion: v1\nkind: Service\nmetadata:\n  name: big\n  namespace: t\n"
 			  "  annotations: {bpfmesh.io/lb-policy: leastConnections}\n"
 			  "spec: {clusterIP: 10.96.3.1, ports: [{port: 80}]}\n");
 	mem[0] = (struct cfg_source)SRC("k8s:Service/t/big", texts[0]);
 	load(&l, NULL, mem, 4);
-	expect_ok(
-	    &l, NULL,
-	    MSGS("k8s:Service/t/big:7:7: 3000 IPv4 endpoints of its EndpointSlices exceed the "
-		 "limit of 256 per service and address family for leastConnections (random, "
-		 "roundRobin and maglev: 4096)"));
+	expect_ok(&l, NULL, NONE);
+	assert_int_equal(service(l.cfg, "t", "big")->n_endpoints, 3000);
+	assert_int_equal(service(l.cfg, "t", "big")->policy, CFG_LB_LEAST_CONN);
+	unload(&l);
+
+	/* 5000: the Service is left out */
+	load(&l, NULL, mem, 6);
+	expect_ok(&l, NULL,
+		  MSGS("k8s:Service/t/big:7:7: 5000 IPv4 endpoints of its EndpointSlices exceed "
+		       "the limit of 4096 per service and address family"));
 	assert_int_equal(l.cfg->n_services, 0);
 	unload(&l);
 
 	/* the same in a file refuses the set */
 	put(dir, "svc.yaml", texts[0]);
-	put(dir, "slices.yaml", texts[1]);
+	assert_int_not_equal(asprintf(&files, "%s---\n%s---\n%s---\n%s---\n%s", texts[1], texts[2],
+				      texts[3], texts[4], texts[5]),
+			     -1);
+	put(dir, "slices.yaml", files);
+	free(files);
 	load(&l, dir, NULL, 0);
 	expect_refused(&l, dir,
-		       MSGS("@/svc.yaml:7:7: 1000 IPv4 endpoints of its EndpointSlices exceed the "
-			    "limit of 256 per service and address family for leastConnections "
-			    "(random, roundRobin and maglev: 4096)"));
+		       MSGS("@/svc.yaml:7:7: 5000 IPv4 endpoints of its EndpointSlices exceed the "
+			    "limit of 4096 per service and address family"));
 	unload(&l);
 
 	/* a slice holds at most 1000 (the API server's limit) */
@@ -770,7 +776,7 @@ static void test_many_endpoints(void **state)
 	    MSGS("@/slices.yaml:5:12: endpoints: 1001 endpoints exceed the limit of 1000 "
 		 "per EndpointSlice"));
 	unload(&l);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 6; i++)
 		free(texts[i]);
 }
 
