@@ -12,30 +12,52 @@
 #include "lib/bpffs.h"
 #include "lib/cgroup.h"
 
+/* What was read and left out (a headless Service, an SCTP port, a stopped
+ * pod, a kind bpfmesh does not read): the agent would leave it out too. */
+static void print_skipped(const struct mesh_config *cfg)
+{
+	for (int i = 0; i < cfg->n_skipped; i++) {
+		const struct cfg_skipped *k = &cfg->skipped[i];
+
+		printf("%s:%d:%d: skipped %s %s%s%s: %s\n", k->origin.file, k->origin.line,
+		       k->origin.column, k->kind, k->ns, k->ns[0] ? "/" : "", k->name, k->reason);
+	}
+}
+
 int cli_validate(int argc, char **argv)
 {
 	struct mesh_config *cfg = NULL;
-	struct cfg_errors errs = {};
+	struct cfg_errors errs = {}, warns = {};
 	int rc, i;
 
 	if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		fprintf(
-		    argc == 2 ? stdout : stderr,
-		    "Usage: bpfmesh validate DIR|FILE\n\n"
-		    "Check a configuration offline with the agent's own rules. Prints every\n"
-		    "error as FILE:LINE:COLUMN: FIELD: message and exits 1 when there is one.\n");
+		fprintf(argc == 2 ? stdout : stderr,
+			"Usage: bpfmesh validate DIR|FILE\n\n"
+			"Check a configuration offline with the agent's own rules. Prints every\n"
+			"error as FILE:LINE:COLUMN: FIELD: message and exits 1 when there is one.\n"
+			"Objects the agent would read and leave out (a headless or ExternalName\n"
+			"Service, an SCTP port, a pod that stopped, a kind it does not read) are\n"
+			"listed as FILE:LINE:COLUMN: skipped KIND NAMESPACE/NAME: reason, and\n"
+			"warnings (a name defined twice) on stderr; neither fails the check.\n");
 		return argc == 2 ? 0 : 2;
 	}
-	rc = config_load(argv[1], &cfg, &errs);
+	rc = config_load_sources(argv[1], NULL, 0, &cfg, &errs, &warns);
 	for (i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msgs[i]);
-	if (!rc)
+	for (i = 0; i < warns.n; i++)
+		fprintf(stderr, "warning: %s\n", warns.msgs[i]);
+	if (!rc) {
+		print_skipped(cfg);
 		printf("%s: valid: %d services, %d traffic policies, %d workloads, %d access "
-		       "policies, %d telemetry\n",
+		       "policies, %d telemetry%s",
 		       argv[1], cfg->n_services, cfg->n_policies, cfg->n_workloads, cfg->n_access,
-		       cfg->telemetry ? 1 : 0);
+		       cfg->telemetry ? 1 : 0, cfg->n_skipped ? "" : "\n");
+		if (cfg->n_skipped)
+			printf("; %d objects skipped\n", cfg->n_skipped);
+	}
 	config_free(cfg);
 	cfg_errors_free(&errs);
+	cfg_errors_free(&warns);
 	return rc ? 1 : 0;
 }
 
