@@ -106,7 +106,8 @@ static int scan_links(const struct pindir *pd, struct link_rec *out, int max)
 	return n;
 }
 
-static int add_progs(struct bpf_object *obj, const char *name, struct prog_rec *out, int n, int max)
+static int add_progs(const struct loader *l, struct bpf_object *obj, const char *name,
+		     struct prog_rec *out, int n, int max)
 {
 	struct bpf_program *p;
 
@@ -114,12 +115,16 @@ static int add_progs(struct bpf_object *obj, const char *name, struct prog_rec *
 	{
 		struct bpf_prog_info pi = {};
 		__u32 len = sizeof(pi);
+		struct bpf_program *q = p;
 
 		if (n == max)
 			break;
-		out[n] = (struct prog_rec){.p = p, .obj = name};
-		if (bpf_program__fd(p) >= 0 &&
-		    !bpf_obj_get_info_by_fd(bpf_program__fd(p), &pi, &len))
+		/* an interface program loaded later is its own instance's */
+		if (loader_is_tc_prog(bpf_program__name(p)))
+			q = loader_prog(l, bpf_program__name(p));
+		out[n] = (struct prog_rec){.p = q, .obj = name};
+		if (bpf_program__fd(q) >= 0 &&
+		    !bpf_obj_get_info_by_fd(bpf_program__fd(q), &pi, &len))
 			out[n].id = pi.id;
 		n++;
 	}
@@ -285,7 +290,12 @@ static void write_program(struct agent *a, struct jsonw *w, const struct prog_re
 				jw_str(w, ifname);
 		jw_arr_close(w);
 	}
-	if (!p->id)
+	if (!p->id && loader_is_tc_prog(bpf_program__name(p->p)))
+		jw_kstr(w, "state",
+			a->ld.tc_state == LOADER_TC_FAILED
+			    ? "not loaded: the kernel refused it"
+			    : "not loaded: no Workload names an interface yet");
+	else if (!p->id)
 		jw_kstr(w, "state", "not loaded");
 	else if (bpf_program__expected_attach_type(p->p) == BPF_TRACE_ITER)
 		/* socket iterators run when connections are terminated */
@@ -309,11 +319,11 @@ static void write_attachments(struct agent *a, struct jsonw *w, const struct lin
 	int n = 0;
 
 	if (a->ld.skel)
-		n = add_progs(a->ld.skel->obj, "lb", progs, n, MAX_PROGS);
+		n = add_progs(&a->ld, a->ld.skel->obj, "lb", progs, n, MAX_PROGS);
 	if (a->ld.http)
-		n = add_progs(a->ld.http->obj, "http", progs, n, MAX_PROGS);
+		n = add_progs(&a->ld, a->ld.http->obj, "http", progs, n, MAX_PROGS);
 	if (a->ld.term)
-		n = add_progs(a->ld.term->obj, "term", progs, n, MAX_PROGS);
+		n = add_progs(&a->ld, a->ld.term->obj, "term", progs, n, MAX_PROGS);
 	jw_key(w, "attachments");
 	jw_obj_open(w);
 	jw_kstr(w, "cgroup", a->cgroup);

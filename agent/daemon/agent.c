@@ -113,6 +113,21 @@ static void fill_pod_cgroups(struct agent *a, struct mesh_config *cfg)
 	a->pods_unresolved = r.unresolved;
 }
 
+/* The interface programs load when a Workload first names an interface
+ * (loader.h); a kernel that refuses them is not asked again. */
+static void need_tc(struct agent *a, const struct mesh_config *cfg)
+{
+	bool named = false;
+
+	for (int i = 0; i < cfg->n_workloads && !named; i++)
+		named = cfg->workloads[i].n_interfaces > 0;
+	if (!named || a->ld.tc_state != LOADER_TC_UNLOADED || loader_load_tc(&a->ld))
+		return;
+	tcguard_set_progs(&a->tcg, loader_prog_fd(&a->ld, "bm_tc_guard"),
+			  loader_prog_fd(&a->ld, "bm_http_tc_in"),
+			  loader_prog_fd(&a->ld, "bm_http_tc_out"));
+}
+
 int agent_reload(struct agent *a)
 {
 	struct cfg_errors errs = {}, warns = {};
@@ -167,6 +182,7 @@ int agent_reload(struct agent *a)
 		goto out;
 	}
 	health_apply(&a->health, cfg);
+	need_tc(a, cfg);
 	tcguard_apply(&a->tcg, cfg);
 	loader_set_tc_capture(&a->ld, a->tcg.n_attached > 0);
 	access_apply(&a->access, cfg, &a->lm);

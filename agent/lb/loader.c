@@ -256,6 +256,9 @@ static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo
 		log_error("opening the capture object: %s", strerror(-err));
 		return err;
 	}
+	/* tc capture loads when an interface is first named (tcload.c) */
+	bpf_program__set_autoload(l->http->progs.bm_http_tc_in, false);
+	bpf_program__set_autoload(l->http->progs.bm_http_tc_out, false);
 	bpf_program__set_autoload(l->http->progs.bm_http_send, l->plan.thread_tps);
 	bpf_program__set_autoload(l->http->progs.bm_http_recv, l->plan.thread_tps);
 	err = adopt_pinned_maps(l, l->http->obj);
@@ -366,7 +369,6 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct bpf_program *prog;
-	char kconfig[64];
 	int err;
 
 	memset(l, 0, sizeof(*l));
@@ -386,8 +388,8 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	probe_kernel(l);
 	/* the __kconfig externs from the running kernel: libbpf would read
 	 * /boot/config-* or /proc/config.gz, which containers lack */
-	snprintf(kconfig, sizeof(kconfig), "CONFIG_HZ=%d\n", l->feat.hz);
-	oo.kconfig = kconfig;
+	snprintf(l->kconfig, sizeof(l->kconfig), "CONFIG_HZ=%d\n", l->feat.hz);
+	oo.kconfig = l->kconfig;
 
 	l->skel = lb_bpf__open_opts(&oo);
 	if (!l->skel) {
@@ -395,6 +397,8 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 		log_error("opening BPF object: %s", strerror(-err));
 		goto fail;
 	}
+	/* the tc guard loads when an interface is first named (tcload.c) */
+	bpf_program__set_autoload(l->skel->progs.bm_tc_guard, false);
 	if (o->max_endpoints) {
 		bpf_map__set_max_entries(l->skel->maps.lb_backends, o->max_endpoints + 1);
 		bpf_map__set_max_entries(l->skel->maps.lb_ep_stats, o->max_endpoints + 1);
@@ -436,7 +440,8 @@ int loader_start(struct loader *l, const struct loader_opts *o)
 	bpf_object__for_each_program(prog, l->skel->obj)
 	{
 		/* the tc guard goes on interfaces */
-		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS)
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS ||
+		    !bpf_program__autoload(prog))
 			continue;
 		err = attach_prog(l, prog);
 		if (err)
@@ -459,6 +464,7 @@ fail:
 
 void loader_close(struct loader *l)
 {
+	loader_close_tc(l);
 	if (l->skel)
 		lb_bpf__destroy(l->skel);
 	l->skel = NULL;
@@ -501,7 +507,18 @@ int loader_map_fd(const struct loader *l, const char *name)
 
 struct bpf_program *loader_prog(const struct loader *l, const char *name)
 {
-	struct bpf_program *p = bpf_object__find_program_by_name(l->skel->obj, name);
+	struct bpf_program *p = NULL;
+
+	/* the interface programs, once loaded, are those of their instances */
+	if (l->tc_lb && loader_is_tc_prog(name))
+		p = bpf_object__find_program_by_name(l->tc_lb->obj, name);
+	if (p && bpf_program__fd(p) >= 0)
+		return p;
+	if (l->tc_http && loader_is_tc_prog(name))
+		p = bpf_object__find_program_by_name(l->tc_http->obj, name);
+	if (p && bpf_program__fd(p) >= 0)
+		return p;
+	p = bpf_object__find_program_by_name(l->skel->obj, name);
 
 	if (!p && l->http)
 		p = bpf_object__find_program_by_name(l->http->obj, name);

@@ -29,10 +29,22 @@ struct loader_opts {
 
 #define LOADER_MAX_PINS 64
 
+/* The interface programs (tcload.c): loaded when first needed. */
+enum loader_tc_state {
+	LOADER_TC_UNLOADED = 0,
+	LOADER_TC_LOADED,
+	LOADER_TC_FAILED, /* the kernel refused them: not tried again */
+};
+
 struct loader {
 	struct lb_bpf *skel;
-	struct http_bpf *http; /* HTTP capture; NULL where the kernel refused it */
-	struct term_bpf *term; /* terminateConnections; NULL where the kernel lacks it */
+	struct http_bpf *http;	  /* HTTP capture; NULL where the kernel refused it */
+	struct term_bpf *term;	  /* terminateConnections; NULL where the kernel lacks it */
+	struct lb_bpf *tc_lb;	  /* the tc guard's instance of lb_bpf (tcload.c) */
+	struct http_bpf *tc_http; /* tc capture's instance of http_bpf */
+	enum loader_tc_state tc_state;
+	int tc_err;
+	char kconfig[64];      /* the __kconfig values given to libbpf, for later loads */
 	struct kfeatures feat; /* what the kernel has, probed at start */
 	struct kplan plan;     /* what loads on it, and what is off */
 	struct pindir pd;      /* checked, and locked while the agent runs */
@@ -68,6 +80,14 @@ struct bpf_program;
 struct bpf_program *loader_prog(const struct loader *l, const char *name);
 /* A program's fd by name, or a negative errno. */
 int loader_prog_fd(const struct loader *l, const char *name);
+/* The programs that go on interfaces (bm_tc_guard, bm_http_tc_in/out) are
+ * not loaded at start: loader_load_tc() loads them, once, when a
+ * configuration first names an interface (0, or the kernel's refusal, which
+ * is logged once and kept). loader_prog() and loader_prog_fd() then find
+ * them. */
+bool loader_is_tc_prog(const char *name);
+int loader_load_tc(struct loader *l);
+void loader_close_tc(struct loader *l);
 /* Tell the capture tracepoints whether tc capture is attached anywhere. */
 void loader_set_tc_capture(struct loader *l, bool on);
 

@@ -52,6 +52,13 @@ void tcguard_init(struct tcguard *g, const struct pindir *pd, int guard_fd, int 
 	g->progs[2] = (struct tcg_prog){guard_fd, BPF_TCX_EGRESS, TCG_PRIO + 2, "tc-", "guard"};
 }
 
+void tcguard_set_progs(struct tcguard *g, int guard_fd, int capture_in_fd, int capture_out_fd)
+{
+	g->progs[0].fd = capture_out_fd;
+	g->progs[1].fd = capture_in_fd;
+	g->progs[2].fd = guard_fd;
+}
+
 static void classic_hook(struct bpf_tc_hook *h, unsigned idx, const struct tcg_prog *p)
 {
 	memset(h, 0, sizeof(*h));

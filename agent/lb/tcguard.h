@@ -32,6 +32,8 @@ struct tcguard {
 /* classic: no tcx on this kernel (features.h's plan). */
 void tcguard_init(struct tcguard *g, const struct pindir *pd, int guard_fd, int capture_in_fd,
 		  int capture_out_fd, bool classic);
+/* The programs' fds once they are loaded (< 0: not loaded, skipped). */
+void tcguard_set_progs(struct tcguard *g, int guard_fd, int capture_in_fd, int capture_out_fd);
 /* Attach to every interface the Workloads name, detach from the others. */
 void tcguard_apply(struct tcguard *g, const struct mesh_config *cfg);
 void tcguard_free(struct tcguard *g);

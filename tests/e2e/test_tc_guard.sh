@@ -43,7 +43,22 @@ metadata: {name: web}
 spec:
   service: web
   outlierDetection: {consecutiveConnectFailures: 1, baseEjectionTime: 60s, maxEjectionPercent: 50}
----
+YAML
+start_agent
+# no Workload names an interface yet: the interface programs are not loaded
+tc_state() { # PROGRAM: its state in /api/v1/status
+	api_curl -sf "http://$API/api/v1/status" | python3 -c '
+import json, sys
+print([p["state"] for p in json.load(sys.stdin)["attachments"]["programs"] if p["name"] == sys.argv[1]][0])' "$1"
+}
+for p in bm_tc_guard bm_http_tc_in bm_http_tc_out; do
+	expect_eq "$p before any interface is named" "not loaded: no Workload names an interface yet" \
+		"$(tc_state "$p")"
+done
+grep -q "loaded the interface programs" "$TMP/agent.log" && fail "interface programs loaded at start" ||
+	pass "interface programs not loaded at start"
+# a reload that names one loads them, then attaches
+cat > "$CONF/.pod.yaml" <<YAML
 apiVersion: bpfmesh.io/v1alpha1
 kind: Workload
 metadata: {name: web-pod}
@@ -53,8 +68,10 @@ spec:
   ports: [8080]
   interfaces: [$HOSTIF]
 YAML
-start_agent
+mv "$CONF/.pod.yaml" "$CONF/pod.yaml"
+wait_log "loaded the interface programs"
 wait_log "HTTP capture attached to $HOSTIF"
+expect_eq "bm_tc_guard once a Workload names an interface" attached "$(tc_state bm_tc_guard)"
 in_cli() { nsenter --net="/run/netns/$CLI" "$@"; }
 
 out=$(in_cli "$E2E/lbclient" -w 500 -n 5 10.80.1.2 8080)
