@@ -66,7 +66,7 @@ for t in tests/e2e/test_*.sh; do
 	# at the end, where a CI log that shows only its tail still names what
 	# broke (a file, not a pipe: a process the test leaves behind must not
 	# hold the suite up)
-	timeout 300 bash "$t" >"$outlog" 2>&1
+	timeout -k 30 300 bash "$t" >"$outlog" 2>&1
 	rc=$?
 	cat "$outlog"
 	if [ "$rc" -eq 0 ]; then
