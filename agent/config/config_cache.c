@@ -26,8 +26,11 @@ struct cache_entry {
 	uint64_t seen; /* the load that last used it */
 	struct cfgp_obj obj;
 	bool slice; /* slice, else svc */
-	struct cfgp_k8s_svc svc;
-	struct cfgp_k8s_slice sl;
+	/* one of the two, each about 5 KB (an origin holds a path) */
+	union {
+		struct cfgp_k8s_svc svc;
+		struct cfgp_k8s_slice sl;
+	} * rec;
 };
 
 struct cfg_cache {
@@ -44,12 +47,16 @@ static void entry_free(struct cache_entry *e)
 {
 	free(e->name);
 	free(e->text);
-	free(e->svc.ips);
-	free(e->svc.ip_at);
-	free(e->svc.ports);
-	cfgp_kv_free(e->svc.selector, e->svc.n_selector);
-	free(e->sl.eps);
-	free(e->sl.ports);
+	if (e->rec && e->slice) {
+		free(e->rec->sl.eps);
+		free(e->rec->sl.ports);
+	} else if (e->rec) {
+		free(e->rec->svc.ips);
+		free(e->rec->svc.ip_at);
+		free(e->rec->svc.ports);
+		cfgp_kv_free(e->rec->svc.selector, e->rec->svc.n_selector);
+	}
+	free(e->rec);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -147,6 +154,8 @@ static bool copy_svc(struct cfgp_k8s_svc *dst, const struct cfgp_k8s_svc *s)
 	dst->ip_at = dup_mem(s->ip_at, (size_t)s->n_ips * sizeof(*s->ip_at), &oom);
 	dst->ports = dup_mem(s->ports, (size_t)s->n_ports * sizeof(*s->ports), &oom);
 	dst->selector = dup_kv(s->selector, s->n_selector, &oom);
+	if (!dst->selector)
+		dst->n_selector = 0;
 	return !oom;
 }
 
@@ -225,7 +234,7 @@ bool cfgp_cache_replay(struct cfgp_loader *ld, int file)
 			return true;
 		k->slices = s;
 		s = &s[k->n_slices];
-		if (!copy_slice(s, &e->sl)) {
+		if (!copy_slice(s, &e->rec->sl)) {
 			free_slice(s);
 			ld->oom = true;
 			return true;
@@ -243,7 +252,7 @@ bool cfgp_cache_replay(struct cfgp_loader *ld, int file)
 			return true;
 		k->svcs = s;
 		s = &s[k->n_svcs];
-		if (!copy_svc(s, &e->svc)) {
+		if (!copy_svc(s, &e->rec->svc)) {
 			free_svc(s);
 			ld->oom = true;
 			return true;
@@ -306,9 +315,10 @@ void cfgp_cache_store(struct cfgp_loader *ld, int file, const struct cfgp_cache_
 	ne.obj = ld->objs[before->objs];
 	ne.slice = slice;
 	ne.seen = c->load;
-	if (!ne.name || !ne.text ||
-	    !(slice ? copy_slice(&ne.sl, &ld->k8s->slices[before->slices])
-		    : copy_svc(&ne.svc, &ld->k8s->svcs[before->svcs]))) {
+	ne.rec = calloc(1, sizeof(*ne.rec));
+	if (!ne.name || !ne.text || !ne.rec ||
+	    !(slice ? copy_slice(&ne.rec->sl, &ld->k8s->slices[before->slices])
+		    : copy_svc(&ne.rec->svc, &ld->k8s->svcs[before->svcs]))) {
 		entry_free(&ne);
 		return; /* not kept: read again next time */
 	}
