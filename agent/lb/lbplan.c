@@ -25,22 +25,69 @@ static const char *proto_name(uint8_t p) { return p == IPPROTO_UDP ? "UDP" : "TC
  * mirror's entry, or an earlier entry of the same plan with the same key. */
 struct svc_base {
 	bool known, maglev;
+	bool table_ok; /* slots is the table of eps and weights (not a failed one) */
 	uint8_t policy, flags, gen;
 	uint32_t n_slots, n_eps, stale_slots, stale_eps;
 	const uint32_t *slots, *eps, *weights;
 };
 
+/* An endpoint the configuration names, once per (family, address, port). */
+struct want_be {
+	int family;
+	uint8_t addr[16]; /* as its first use in the configuration has it */
+	uint16_t port;
+	bool known; /* the mirror has an id for it: mid */
+	uint32_t mid;
+	uint32_t id; /* its id in the plan */
+};
+
 /* The configuration's wants, before ids: eps[] of each plan service holds
- * config endpoint indexes until plan_backends() turns them into ep ids. */
+ * config endpoint indexes and hashes[] indexes into bes until
+ * plan_backends() turns them into ep ids and maglev seeds. */
 struct wants {
-	struct strmap fes; /* frontend hex key -> index into plan svcs */
-	struct strmap bes; /* endpoint key -> 1 */
+	struct strmap fes;   /* frontend hex key -> index into plan svcs */
+	struct want_be *bes; /* in first-use order */
+	size_t n_bes;
+	uint32_t *idx; /* open addressing over bes: 0 empty, else index + 1 */
+	size_t cap;    /* power of two, sized once for every endpoint */
 };
 
 static void wants_free(struct wants *w)
 {
 	strmap_free(&w->fes);
-	strmap_free(&w->bes);
+	free(w->bes);
+	free(w->idx);
+}
+
+/* room for n endpoints, none of them repeated */
+static int wants_init(struct wants *w, size_t n)
+{
+	w->cap = 64;
+	while (w->cap < 2 * n)
+		w->cap *= 2;
+	w->bes = calloc(n + 1, sizeof(*w->bes));
+	w->idx = calloc(w->cap, sizeof(*w->idx));
+	return w->bes && w->idx ? 0 : -ENOMEM;
+}
+
+/* The index in w->bes of endpoint fam/addr/port, added if new. */
+static uint32_t wants_be(struct wants *w, int fam, const uint8_t *addr, uint16_t port)
+{
+	size_t mask = w->cap - 1, j = lbm_backend_hash(fam, addr, port) & mask;
+	size_t alen = fam == AF_INET ? 4 : 16;
+	struct want_be *b;
+
+	for (; w->idx[j]; j = (j + 1) & mask) {
+		b = &w->bes[w->idx[j] - 1];
+		if (b->family == fam && b->port == port && !memcmp(b->addr, addr, alen))
+			return w->idx[j] - 1;
+	}
+	b = &w->bes[w->n_bes];
+	b->family = fam;
+	memcpy(b->addr, addr, 16);
+	b->port = port;
+	w->idx[j] = ++w->n_bes;
+	return w->n_bes - 1;
 }
 
 /* A service's weighted slot table never exceeds this many slots. */
@@ -116,13 +163,10 @@ static int want_service(const struct mesh_config *cfg, int si, int pi, int fam,
 	}
 	for (int ei = 0; ei < s->n_endpoints; ei++) {
 		const struct cfg_endpoint *e = &s->endpoints[ei];
-		char key[LBM_BE_KEY_LEN];
 
 		if (e->addr.family != fam)
 			continue;
-		lbm_backend_key(fam, e->addr.addr, ep_port(e, p), key, sizeof(key));
-		if (strmap_put(&w->bes, key, 1))
-			return -ENOMEM;
+		ps->hashes[ps->n_eps] = wants_be(w, fam, e->addr.addr, ep_port(e, p));
 		ps->weights[ps->n_eps] = e->weight ? e->weight : 1;
 		ps->eps[ps->n_eps++] = ei;
 	}
@@ -136,11 +180,15 @@ static int want_build(const struct mesh_config *cfg, struct lbplan *p, struct wa
 {
 	static const int fams[2] = {AF_INET, AF_INET6};
 	int si, pi, fi, ai, n = 0, rc;
+	size_t n_eps = 0;
 
-	for (si = 0; si < cfg->n_services; si++)
+	/* an endpoint has one family: it is in at most one entry per port */
+	for (si = 0; si < cfg->n_services; si++) {
 		n += cfg->services[si].n_ports * 2;
+		n_eps += (size_t)cfg->services[si].n_ports * cfg->services[si].n_endpoints;
+	}
 	p->svcs = calloc(n ? n : 1, sizeof(*p->svcs));
-	if (!p->svcs)
+	if (!p->svcs || wants_init(w, n_eps))
 		return -ENOMEM;
 	for (si = 0; si < cfg->n_services; si++) {
 		const struct cfg_service *s = &cfg->services[si];
@@ -166,18 +214,18 @@ static int want_build(const struct mesh_config *cfg, struct lbplan *p, struct wa
 }
 
 /* Refuse a configuration that cannot fit before any of it is written. */
-static int check_capacity(const struct lbmirror *m, const struct lbplan *p, const struct wants *w,
+static int check_capacity(const struct lbmirror *m, const struct lbplan *p, struct wants *w,
 			  char *err, size_t errlen)
 {
 	uint64_t new_be = 0, new_svc = 0, slots = 0, maglev = 0;
-	const char *k;
-	uint32_t v;
-	size_t pos = 0;
 	int i;
 
-	while (strmap_next(&w->bes, &pos, &k, &v))
-		if (!strmap_get(&m->be_ids, k, NULL))
-			new_be++;
+	for (size_t b = 0; b < w->n_bes; b++) {
+		struct want_be *wb = &w->bes[b];
+
+		wb->known = lbmirror_backend_id(m, wb->family, wb->addr, wb->port, &wb->mid);
+		new_be += !wb->known;
+	}
 	for (i = 0; i < p->n_svcs; i++) {
 		const struct lbplan_svc *ps = &p->svcs[i];
 
@@ -249,19 +297,45 @@ static uint32_t alloc_id(const struct lbmirror *m, uint32_t *cursor, uint32_t ma
 }
 
 /* Endpoint ids: the mirror's for a known endpoint (revived when it waits for
- * collection), a new one otherwise. Each endpoint is written once. */
+ * collection), a new one otherwise, taken in first-use order. Each endpoint
+ * is written once. */
 static int plan_backends(const struct lbmirror *m, const struct mesh_config *cfg, struct lbplan *p,
-			 size_t n_keys, char *err, size_t errlen)
+			 struct wants *w, char *err, size_t errlen)
 {
-	struct strmap planned = {0}; /* endpoint key -> index into p->bes */
 	uint32_t cursor = m->next_be;
 	bool *taken = calloc(m->max_be, sizeof(*taken));
 	int rc = 0;
 
-	p->bes = calloc(n_keys + 1, sizeof(*p->bes));
+	p->bes = calloc(w->n_bes + 1, sizeof(*p->bes));
 	if (!taken || !p->bes) {
 		rc = -ENOMEM;
 		goto out;
+	}
+	for (size_t d = 0; d < w->n_bes; d++) {
+		struct want_be *wb = &w->bes[d];
+		struct lbplan_be *b = NULL;
+
+		if (wb->known) {
+			wb->id = wb->mid;
+			if (m->bes[wb->id].removed) /* back before it was collected */
+				b = &p->bes[p->n_bes];
+		} else {
+			wb->id = alloc_id(m, &cursor, m->max_be, be_used, taken);
+			if (!wb->id) {
+				snprintf(err, errlen, "no free endpoint id");
+				rc = -ENOSPC;
+				goto out;
+			}
+			b = &p->bes[p->n_bes];
+			b->is_new = true;
+		}
+		if (b) {
+			b->id = wb->id;
+			b->family = wb->family;
+			memcpy(b->addr, wb->addr, 16);
+			b->port = wb->port;
+			p->n_bes++;
+		}
 	}
 	for (int i = 0; i < p->n_svcs; i++) {
 		struct lbplan_svc *ps = &p->svcs[i];
@@ -270,37 +344,8 @@ static int plan_backends(const struct lbmirror *m, const struct mesh_config *cfg
 
 		for (uint32_t k = 0; k < ps->n_eps; k++) {
 			const struct cfg_endpoint *e = &s->endpoints[ps->eps[k]];
-			uint16_t port = ep_port(e, cp);
-			struct lbplan_be *b = NULL;
-			char key[LBM_BE_KEY_LEN];
-			uint32_t id, at;
+			uint32_t id = w->bes[ps->hashes[k]].id;
 
-			lbm_backend_key(ps->val.family, e->addr.addr, port, key, sizeof(key));
-			if (strmap_get(&planned, key, &at)) {
-				id = p->bes[at].id;
-			} else if (strmap_get(&m->be_ids, key, &id)) {
-				if (m->bes[id].removed) /* back before it was collected */
-					b = &p->bes[p->n_bes];
-			} else {
-				id = alloc_id(m, &cursor, m->max_be, be_used, taken);
-				if (!id) {
-					snprintf(err, errlen, "no free endpoint id");
-					rc = -ENOSPC;
-					goto out;
-				}
-				b = &p->bes[p->n_bes];
-				b->is_new = true;
-			}
-			if (b) {
-				b->id = id;
-				b->family = ps->val.family;
-				memcpy(b->addr, e->addr.addr, 16);
-				b->port = port;
-				if (strmap_put(&planned, key, p->n_bes++)) {
-					rc = -ENOMEM;
-					goto out;
-				}
-			}
 			ps->eps[k] = id;
 			/* the maglev seed is the endpoint as the mirror records it */
 			if (m->bes[id].used)
@@ -308,11 +353,10 @@ static int plan_backends(const struct lbmirror *m, const struct mesh_config *cfg
 								 m->bes[id].port);
 			else
 				ps->hashes[k] =
-				    lb_endpoint_hash(ps->val.family, e->addr.addr, port);
+				    lb_endpoint_hash(ps->val.family, e->addr.addr, ep_port(e, cp));
 		}
 	}
 out:
-	strmap_free(&planned);
 	free(taken);
 	return rc;
 }
@@ -326,6 +370,7 @@ static void base_of_mirror(const struct lbm_svc *s, struct svc_base *b)
 {
 	*b = (struct svc_base){
 	    .known = s->known,
+	    .table_ok = true, /* a failed table is never committed */
 	    .maglev = s->maglev,
 	    .policy = s->policy,
 	    .flags = s->flags,
@@ -344,6 +389,7 @@ static void base_of_plan(const struct lbplan_svc *ps, struct svc_base *b)
 {
 	*b = (struct svc_base){
 	    .known = true,
+	    .table_ok = !ps->table_err,
 	    .maglev = ps->maglev,
 	    .policy = ps->val.policy,
 	    .flags = ps->val.flags,
@@ -358,14 +404,27 @@ static void base_of_plan(const struct lbplan_svc *ps, struct svc_base *b)
 	};
 }
 
-/* The weighted table of ps, as ep ids. */
-static int plan_slots(struct lbplan_svc *ps)
+/* The weighted table of ps, as ep ids. The table depends on nothing but the
+ * weights and the ep ids, so a service whose endpoints and weights are the
+ * ones its base holds gets the base's table back without building it: an
+ * apply then costs the services that changed, not every service. */
+static int plan_slots(struct lbplan_svc *ps, const struct svc_base *b)
 {
 	uint32_t cap = table_size(ps->weights, ps->n_eps), *order;
 	int n;
 
 	if (!ps->n_eps)
 		return 0;
+	if (b->known && b->table_ok && b->n_eps == ps->n_eps &&
+	    same_u32(b->eps, ps->eps, ps->n_eps) && same_u32(b->weights, ps->weights, ps->n_eps)) {
+		ps->slots = malloc((b->n_slots + 1) * sizeof(*ps->slots));
+		if (!ps->slots)
+			return -ENOMEM;
+		if (b->n_slots)
+			memcpy(ps->slots, b->slots, b->n_slots * sizeof(*ps->slots));
+		ps->n_slots = b->n_slots;
+		return 0;
+	}
 	order = calloc(cap, sizeof(*order));
 	ps->slots = calloc(cap, sizeof(*ps->slots));
 	if (!order || !ps->slots) {
@@ -445,7 +504,7 @@ static int plan_services(const struct lbmirror *m, struct lbplan *p, char *err, 
 			}
 			ps->is_new = true;
 		}
-		if (strmap_put(&planned, ps->key, i) || plan_slots(ps)) {
+		if (strmap_put(&planned, ps->key, i) || plan_slots(ps, &base)) {
 			rc = -ENOMEM;
 			goto out;
 		}
@@ -532,7 +591,7 @@ int lbplan_build(const struct lbmirror *m, const struct mesh_config *cfg, struct
 	if (!rc)
 		rc = check_capacity(m, p, &w, err, errlen);
 	if (!rc)
-		rc = plan_backends(m, cfg, p, w.bes.len, err, errlen);
+		rc = plan_backends(m, cfg, p, &w, err, errlen);
 	if (!rc)
 		rc = plan_services(m, p, err, errlen);
 	if (!rc)
@@ -578,7 +637,6 @@ int lbplan_maglev_table(const struct lbplan_svc *ps, uint32_t *table)
 int lbplan_commit_backend(struct lbmirror *m, const struct lbplan_be *b)
 {
 	struct lbm_backend *mb = &m->bes[b->id];
-	char key[LBM_BE_KEY_LEN];
 
 	if (!b->is_new) {
 		mb->removed = false;
@@ -589,8 +647,8 @@ int lbplan_commit_backend(struct lbmirror *m, const struct lbplan_be *b)
 	memcpy(mb->addr, b->addr, 16);
 	mb->port = b->port;
 	m->next_be = b->id + 1;
-	lbm_backend_key(b->family, b->addr, b->port, key, sizeof(key));
-	return strmap_put(&m->be_ids, key, b->id);
+	lbmirror_commit_backend_id(m, b->id);
+	return 0;
 }
 
 void lbplan_commit_service_id(struct lbmirror *m, const struct lbplan_svc *ps)
