@@ -123,11 +123,15 @@ static void beidx_put(struct lbmirror *m, uint32_t id)
 	x->len++;
 }
 
-static void beidx_del(struct lbmirror *m, int family, const uint8_t *addr, uint16_t port)
+/* Only id's own entry: when pinned maps held the same endpoint twice
+ * (adoption keeps the last id), collecting the other one must not take
+ * the registration of the one in use. */
+static void beidx_del(struct lbmirror *m, uint32_t id)
 {
-	uint32_t *at = beidx_find(m, family, addr, port);
+	const struct lbm_backend *b = &m->bes[id];
+	uint32_t *at = beidx_find(m, b->family, b->addr, b->port);
 
-	if (at) {
+	if (at && *at == id) {
 		*at = LBM_BEIDX_TOMB;
 		m->be_ids.len--;
 	}
@@ -274,7 +278,7 @@ void lbmirror_forget_backend(struct lbmirror *m, uint32_t id)
 {
 	struct lbm_backend *b = &m->bes[id];
 
-	beidx_del(m, b->family, b->addr, b->port);
+	beidx_del(m, id);
 	memset(b, 0, sizeof(*b));
 }
 

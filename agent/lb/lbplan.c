@@ -6,6 +6,14 @@
  * and tables, then what goes away. Ids are taken in the order the writer
  * commits them (endpoints first, then services, each in config order), with
  * the mirror's cursors, so an id freed by a removal is reused late.
+ *
+ * An apply usually changes one service of many, so the work per unchanged
+ * service is kept small: its endpoints are checked against the ep ids the
+ * mirror holds for it (reuse_mirror) instead of looked up one by one, and
+ * its table is the mirror's when ids and weights did not change
+ * (plan_slots). Endpoints are keyed by their binary (family, address, port)
+ * in tables sized once. tests/unit/test_lbplan_equiv.c compares the plans
+ * with those of the full planner this replaced.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,26 +56,31 @@ struct wants {
 	struct strmap fes;   /* frontend hex key -> index into plan svcs */
 	struct want_be *bes; /* in first-use order */
 	size_t n_bes;
-	uint32_t *idx; /* open addressing over bes: 0 empty, else index + 1 */
-	size_t cap;    /* power of two, sized once for every endpoint */
+	uint32_t *idx;	    /* open addressing over bes: 0 empty, else index + 1 */
+	size_t cap;	    /* power of two, sized once for every endpoint */
+	struct strmap keys; /* plan service keys seen so far */
+	bool *reused;	    /* by plan svc: its ep ids are the mirror's (see reuse_mirror) */
 };
 
 static void wants_free(struct wants *w)
 {
 	strmap_free(&w->fes);
+	strmap_free(&w->keys);
 	free(w->bes);
 	free(w->idx);
+	free(w->reused);
 }
 
-/* room for n endpoints, none of them repeated */
-static int wants_init(struct wants *w, size_t n)
+/* room for n endpoints, none of them repeated, and n_svcs plan services */
+static int wants_init(struct wants *w, size_t n, size_t n_svcs)
 {
 	w->cap = 64;
 	while (w->cap < 2 * n)
 		w->cap *= 2;
 	w->bes = calloc(n + 1, sizeof(*w->bes));
 	w->idx = calloc(w->cap, sizeof(*w->idx));
-	return w->bes && w->idx ? 0 : -ENOMEM;
+	w->reused = calloc(n_svcs + 1, sizeof(*w->reused));
+	return w->bes && w->idx && w->reused ? 0 : -ENOMEM;
 }
 
 /* The index in w->bes of endpoint fam/addr/port, added if new. */
@@ -119,11 +132,53 @@ static uint8_t svc_flags(const struct mesh_config *cfg, int si)
 	return flags;
 }
 
+/* Whether ps's endpoints of family fam are, in order and with their weights,
+ * the ones the mirror's service of the same key holds; if so ps takes the
+ * mirror's ep ids. The planner then looks none of them up: an endpoint a
+ * known service names is in use, not removed, and registered under that id
+ * (an id is flagged removed only when no service of a written plan names
+ * it, and collected only then). Not for a key an earlier entry of the plan
+ * has (names cut short): that one's base is the plan's, not the mirror's. */
+static bool reuse_mirror(const struct lbmirror *m, const struct cfg_service *s,
+			 const struct cfg_port *p, int fam, struct lbplan_svc *ps, bool dup)
+{
+	const struct lbm_svc *ms;
+	uint32_t sid, k = 0;
+
+	if (dup || !strmap_get(&m->svc_ids, ps->key, &sid))
+		return false;
+	ms = &m->svcs[sid];
+	if (!ms->known || !ms->used)
+		return false;
+	for (int ei = 0; ei < s->n_endpoints; ei++) {
+		const struct cfg_endpoint *e = &s->endpoints[ei];
+		uint32_t wt = e->weight ? e->weight : 1, id;
+
+		if (e->addr.family != fam)
+			continue;
+		if (k == ms->n_eps || ms->weights[k] != wt)
+			return false;
+		id = ms->eps[k];
+		if (!id || id >= m->max_be || !m->bes[id].used || m->bes[id].removed ||
+		    !lbm_backend_is(&m->bes[id], fam, e->addr.addr, ep_port(e, p)))
+			return false;
+		ps->eps[k] = id;
+		ps->weights[k++] = wt;
+	}
+	if (k != ms->n_eps)
+		return false;
+	ps->n_eps = k;
+	return true;
+}
+
 /* One kernel service for a service port in family fam: its frontends and
  * the endpoints of that family (a v4 socket can only go to a v4 endpoint). */
-static int want_service(const struct mesh_config *cfg, int si, int pi, int fam,
-			struct lbplan_svc *ps, int idx, struct wants *w, char *err, size_t errlen)
+static int want_service(const struct lbmirror *m, const struct mesh_config *cfg, int si, int pi,
+			int fam, struct lbplan_svc *ps, int idx, struct wants *w, char *err,
+			size_t errlen)
 {
+	bool dup;
+
 	const struct cfg_service *s = &cfg->services[si];
 	const struct cfg_port *p = &s->ports[pi];
 	int policy = lb_policy_of(s->policy);
@@ -161,6 +216,13 @@ static int want_service(const struct mesh_config *cfg, int si, int pi, int fam,
 		if (strmap_put(&w->fes, hex, idx))
 			return -ENOMEM;
 	}
+	dup = strmap_get(&w->keys, ps->key, NULL);
+	if (!dup && strmap_put(&w->keys, ps->key, idx))
+		return -ENOMEM;
+	if (reuse_mirror(m, s, p, fam, ps, dup)) {
+		w->reused[idx] = true;
+		return 0;
+	}
 	for (int ei = 0; ei < s->n_endpoints; ei++) {
 		const struct cfg_endpoint *e = &s->endpoints[ei];
 
@@ -175,8 +237,8 @@ static int want_service(const struct mesh_config *cfg, int si, int pi, int fam,
 
 /* One kernel service per service port and address family that has a
  * service address. */
-static int want_build(const struct mesh_config *cfg, struct lbplan *p, struct wants *w, char *err,
-		      size_t errlen)
+static int want_build(const struct lbmirror *m, const struct mesh_config *cfg, struct lbplan *p,
+		      struct wants *w, char *err, size_t errlen)
 {
 	static const int fams[2] = {AF_INET, AF_INET6};
 	int si, pi, fi, ai, n = 0, rc;
@@ -188,7 +250,7 @@ static int want_build(const struct mesh_config *cfg, struct lbplan *p, struct wa
 		n_eps += (size_t)cfg->services[si].n_ports * cfg->services[si].n_endpoints;
 	}
 	p->svcs = calloc(n ? n : 1, sizeof(*p->svcs));
-	if (!p->svcs || wants_init(w, n_eps))
+	if (!p->svcs || wants_init(w, n_eps, n))
 		return -ENOMEM;
 	for (si = 0; si < cfg->n_services; si++) {
 		const struct cfg_service *s = &cfg->services[si];
@@ -201,7 +263,7 @@ static int want_build(const struct mesh_config *cfg, struct lbplan *p, struct wa
 					has_vip |= s->addrs[ai].family == fams[fi];
 				if (!has_vip)
 					continue;
-				rc = want_service(cfg, si, pi, fams[fi], &p->svcs[p->n_svcs],
+				rc = want_service(m, cfg, si, pi, fams[fi], &p->svcs[p->n_svcs],
 						  p->n_svcs, w, err, errlen);
 				p->n_svcs++; /* counted even when incomplete: freed whole */
 				if (rc)
@@ -342,13 +404,24 @@ static int plan_backends(const struct lbmirror *m, const struct mesh_config *cfg
 		const struct cfg_service *s = &cfg->services[ps->cfg_si];
 		const struct cfg_port *cp = &s->ports[ps->cfg_pi];
 
+		if (w->reused[i] && ps->val.policy != LB_POLICY_MAGLEV)
+			continue; /* ids in place, no seeds needed */
 		for (uint32_t k = 0; k < ps->n_eps; k++) {
-			const struct cfg_endpoint *e = &s->endpoints[ps->eps[k]];
-			uint32_t id = w->bes[ps->hashes[k]].id;
+			const struct cfg_endpoint *e = NULL; /* reused: the mirror has it */
+			uint32_t id;
 
-			ps->eps[k] = id;
-			/* the maglev seed is the endpoint as the mirror records it */
-			if (m->bes[id].used)
+			if (w->reused[i]) {
+				id = ps->eps[k];
+			} else {
+				e = &s->endpoints[ps->eps[k]];
+				id = w->bes[ps->hashes[k]].id;
+				ps->eps[k] = id;
+			}
+			/* the maglev seed is the endpoint as the mirror records it;
+			 * only a maglev table reads it */
+			if (ps->val.policy != LB_POLICY_MAGLEV)
+				ps->hashes[k] = 0;
+			else if (m->bes[id].used)
 				ps->hashes[k] = lb_endpoint_hash(m->bes[id].family, m->bes[id].addr,
 								 m->bes[id].port);
 			else
@@ -587,7 +660,7 @@ int lbplan_build(const struct lbmirror *m, const struct mesh_config *cfg, struct
 
 	memset(p, 0, sizeof(*p));
 	err[0] = 0;
-	rc = want_build(cfg, p, &w, err, errlen);
+	rc = want_build(m, cfg, p, &w, err, errlen);
 	if (!rc)
 		rc = check_capacity(m, p, &w, err, errlen);
 	if (!rc)

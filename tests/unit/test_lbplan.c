@@ -594,6 +594,28 @@ static void test_changed_endpoint_ids(void **state)
 	assert_int_equal(p->bes_gone[0], 4);
 }
 
+/* Pinned maps that held one endpoint under two ids: the last one adopted is
+ * registered, and collecting the other leaves that registration alone. */
+static void test_adopted_twice(void **state)
+{
+	struct fx *f = *state;
+	struct lb_backend kb = {.family = AF_INET, .port = htons(18001)};
+	uint32_t id = 0;
+
+	assert_int_equal(inet_pton(AF_INET, "127.0.0.1", kb.addr), 1);
+	lbmirror_adopt_backend(&f->m, 1, &kb, NOW);
+	lbmirror_adopt_backend(&f->m, 2, &kb, NOW);
+	assert_true(lbmirror_backend_id(&f->m, AF_INET, kb.addr, 18001, &id));
+	assert_int_equal(id, 2);
+	lbmirror_forget_backend(&f->m, 1);
+	assert_true(lbmirror_backend_id(&f->m, AF_INET, kb.addr, 18001, &id));
+	assert_int_equal(id, 2);
+	assert_int_equal(f->m.be_ids.len, 1);
+	lbmirror_forget_backend(&f->m, 2);
+	assert_false(lbmirror_backend_id(&f->m, AF_INET, kb.addr, 18001, NULL));
+	assert_int_equal(f->m.be_ids.len, 0);
+}
+
 static void test_ids_reused_late(void **state)
 {
 	struct fx *f = *state;
@@ -791,6 +813,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ids_reused_late, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unchanged_not_replanned, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changed_endpoint_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_adopted_twice, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_capacity_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_maglev_or_weighted, setup, teardown),
 	    cmocka_unit_test(test_enum_mapping),
