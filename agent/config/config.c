@@ -321,11 +321,20 @@ int config_load_sources(const char *path, const struct cfg_source *mem, int n_me
 			struct mesh_config **out, struct cfg_errors *errs,
 			struct cfg_errors *warnings)
 {
-	struct cfgp_run run = {0};
+	return config_load_cached(path, mem, n_mem, NULL, out, errs, warnings);
+}
+
+int config_load_cached(const char *path, const struct cfg_source *mem, int n_mem,
+		       struct cfg_cache *cache, struct mesh_config **out, struct cfg_errors *errs,
+		       struct cfg_errors *warnings)
+{
+	struct cfgp_run run = {.cache = cache};
 	struct cfgp_loader ld = {0};
 	int n, i, ret = 0;
 
 	*out = NULL;
+	if (cache)
+		cfgp_cache_begin(cache);
 	if (errs)
 		*errs = (struct cfg_errors){0};
 	if (warnings)
@@ -377,6 +386,8 @@ int config_load_sources(const char *path, const struct cfg_source *mem, int n_me
 	give_warnings(&ld, warnings);
 	loader_free(&ld);
 	run_free(&run);
+	if (cache)
+		cfgp_cache_end(cache);
 	return ret;
 }
 

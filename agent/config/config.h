@@ -276,6 +276,24 @@ int config_load(const char *path, struct mesh_config **out, struct cfg_errors *e
 int config_load_sources(const char *path, const struct cfg_source *mem, int n_mem,
 			struct mesh_config **out, struct cfg_errors *errs,
 			struct cfg_errors *warnings);
+/* What in-memory Services and EndpointSlices read into, kept from one load
+ * to the next by source name and text, so that an unchanged object is not
+ * parsed again: config_load_cached() with the same cache each time gives
+ * what config_load_sources() gives. It holds one entry per such source of
+ * the last load (those of objects that are gone are dropped). Not shared
+ * between threads. */
+struct cfg_cache;
+struct cfg_cache_stats {
+	size_t entries;	     /* after the last load */
+	size_t hits, misses; /* sources of the last load (every pass) */
+};
+struct cfg_cache *cfg_cache_new(void);
+void cfg_cache_free(struct cfg_cache *cache);
+void cfg_cache_stats(const struct cfg_cache *cache, struct cfg_cache_stats *st);
+/* config_load_sources() with a cache (NULL: none). */
+int config_load_cached(const char *path, const struct cfg_source *mem, int n_mem,
+		       struct cfg_cache *cache, struct mesh_config **out, struct cfg_errors *errs,
+		       struct cfg_errors *warnings);
 void config_free(struct mesh_config *cfg);
 void cfg_errors_free(struct cfg_errors *errs);
 

@@ -95,6 +95,7 @@ struct cfgp_src {
 /* What the passes over the sources share (config.c). An object is left out
  * by its place: source, YAML document and item of a kind: List. */
 struct cfgp_run {
+	struct cfg_cache *cache; /* NULL: every source is read */
 	struct cfgp_src *srcs;
 	int n_srcs, n_files;
 	struct strmap left_out;	 /* "src/doc/item" -> 1 */
@@ -370,6 +371,23 @@ void cfgp_check_endpoint_limit(struct cfgp_loader *ld, const struct cfg_service 
 			       struct cfgp_mark at, const char *path, const char *whence);
 /* Addresses of service svc, for the cross-service conflict check. */
 void cfgp_add_addr_use(struct cfgp_loader *ld, int svc, int addr, struct cfgp_mark at);
+
+/* ---- the cache of in-memory objects (config_cache.c) ---- */
+
+/* The loader's counts before a source is read. */
+struct cfgp_cache_mark {
+	int errs, warns, objs, svcs, slices, pods, rss, refs, uses, cfg;
+	size_t names;
+};
+void cfgp_cache_begin(struct cfg_cache *c);
+void cfgp_cache_end(struct cfg_cache *c);
+/* The source's object from the cache when its text is the cached one:
+ * true when it was replayed (or the replay ran out of memory, ld->oom). */
+bool cfgp_cache_replay(struct cfgp_loader *ld, int file);
+void cfgp_cache_mark(const struct cfgp_loader *ld, struct cfgp_cache_mark *m);
+/* Keeps what reading the source added since before, when it is one clean
+ * Service or EndpointSlice. */
+void cfgp_cache_store(struct cfgp_loader *ld, int file, const struct cfgp_cache_mark *before);
 
 /* Records a reference for cfgp_resolve(). */
 void cfgp_add_ref(struct cfgp_doc *d, const yaml_node_t *n, enum cfgp_ref_kind kind, int obj,

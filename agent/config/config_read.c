@@ -267,6 +267,7 @@ void cfgp_read_source(struct cfgp_loader *ld, int file)
 {
 	struct cfgp_src *src = &ld->run->srcs[file];
 	struct cfgp_doc d = {.ld = ld, .file = file, .obj = -1};
+	struct cfgp_cache_mark before;
 	yaml_document_t doc;
 	yaml_parser_t parser;
 	yaml_node_t *root;
@@ -278,6 +279,11 @@ void cfgp_read_source(struct cfgp_loader *ld, int file)
 		if (!src->text)
 			return;
 		src->read = true;
+	}
+	if (src->memory && ld->run->cache) {
+		if (cfgp_cache_replay(ld, file))
+			return;
+		cfgp_cache_mark(ld, &before);
 	}
 	if (!yaml_parser_initialize(&parser)) {
 		ld->oom = true;
@@ -309,4 +315,6 @@ void cfgp_read_source(struct cfgp_loader *ld, int file)
 		cfgp_err_at(ld, (struct cfgp_mark){.file = file, .obj = -1, .line = 1, .column = 1},
 			    NULL,
 			    src->memory ? "source has no documents" : "file has no documents");
+	else if (src->memory && ld->run->cache)
+		cfgp_cache_store(ld, file, &before);
 }

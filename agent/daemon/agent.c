@@ -75,9 +75,7 @@ static void log_rejected(const struct cfg_errors *errs, int rc)
 static int load_config(struct agent *a, struct mesh_config **cfg, struct cfg_errors *errs,
 		       struct cfg_errors *warns, uint64_t *gen, size_t *n_objects)
 {
-	const struct cfg_source *src;
 	char waiting[sizeof(a->kube_waiting)];
-	int rc;
 
 	*gen = 0;
 	*n_objects = 0;
@@ -92,10 +90,7 @@ static int load_config(struct agent *a, struct mesh_config **cfg, struct cfg_err
 			 waiting);
 		return -EAGAIN;
 	}
-	rc = kubesync_sources(a->kube, &src, n_objects, gen);
-	if (rc)
-		return rc;
-	return config_load_sources(a->opts.config, src, (int)*n_objects, cfg, errs, warns);
+	return kubesync_load(a->kube, a->opts.config, cfg, errs, warns, gen, n_objects);
 }
 
 /* Pods are workloads without a cgroup: find theirs (before access policy

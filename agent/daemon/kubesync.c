@@ -65,8 +65,15 @@ struct kubesync *kubesync_start(const struct kube_settings *set, const char *nod
 	    {"bpfmesh.io/v1alpha1", "workloads", "Workload", true, NULL, NULL},
 	};
 	ks->loaded_gen = UINT64_MAX;
+	ks->cache = cfg_cache_new();
+	if (!ks->cache) {
+		snprintf(err, err_len, "out of memory");
+		free(ks);
+		return NULL;
+	}
 	ks->k = kube_start(set, res, sizeof(res) / sizeof(res[0]), NULL, err, err_len);
 	if (!ks->k) {
+		cfg_cache_free(ks->cache);
 		free(ks);
 		return NULL;
 	}
@@ -91,6 +98,7 @@ void kubesync_stop(struct kubesync *ks)
 	kube_stop(ks->k);
 	kube_snapshot_put(ks->snap);
 	free_sources(ks);
+	cfg_cache_free(ks->cache);
 	free(ks);
 }
 
@@ -170,6 +178,18 @@ int kubesync_sources(struct kubesync *ks, const struct cfg_source **src, size_t 
 	*src = ks->src;
 	*n = ks->n_src;
 	return 0;
+}
+
+int kubesync_load(struct kubesync *ks, const char *path, struct mesh_config **cfg,
+		  struct cfg_errors *errs, struct cfg_errors *warns, uint64_t *generation,
+		  size_t *n_objects)
+{
+	const struct cfg_source *src;
+	int rc = kubesync_sources(ks, &src, n_objects, generation);
+
+	if (rc)
+		return rc;
+	return config_load_cached(path, src, (int)*n_objects, ks->cache, cfg, errs, warns);
 }
 
 size_t kubesync_status(struct kubesync *ks, struct kube_resource_status *out, size_t n)

@@ -29,6 +29,8 @@ struct kubesync {
 	bool pending;
 	/* the sources of the last kubesync_sources() */
 	struct cfg_source *src;
+	/* what the config read from them, for the next load (config.h) */
+	struct cfg_cache *cache;
 	char **names;
 	size_t n_src;
 };
@@ -63,6 +65,14 @@ bool kubesync_due(const struct kubesync *ks, uint64_t now_ns);
  * stop); counts them as handed over. 0, or -ENOMEM. */
 int kubesync_sources(struct kubesync *ks, const struct cfg_source **src, size_t *n,
 		     uint64_t *generation);
+
+/* config_load_cached() of the files at path and the newest objects,
+ * through the cache of what the earlier loads read: objects that did not
+ * change are not parsed again. The generation and count of the objects
+ * handed over as kubesync_sources(). */
+int kubesync_load(struct kubesync *ks, const char *path, struct mesh_config **cfg,
+		  struct cfg_errors *errs, struct cfg_errors *warns, uint64_t *generation,
+		  size_t *n_objects);
 
 /* The resources' state, in the order watched; returns how many. */
 size_t kubesync_status(struct kubesync *ks, struct kube_resource_status *out, size_t n);

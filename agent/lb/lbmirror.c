@@ -15,12 +15,126 @@
 
 _Static_assert(LBM_FE_HEX_LEN == sizeof(struct lb_fe_key) * 2 + 1, "frontend hex key length");
 
-void lbm_backend_key(int family, const uint8_t *addr, uint16_t port, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
+/* Every family but AF_INET compares as v6, as the text key did ("6|..."). */
+static size_t addr_len(int family) { return family == AF_INET ? 4 : 16; }
 
-	inet_ntop(family, addr, a, sizeof(a));
-	snprintf(buf, len, "%s|%s|%u", family == AF_INET ? "4" : "6", a, port);
+uint64_t lbm_backend_hash(int family, const uint8_t *addr, uint16_t port)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	size_t i, n = addr_len(family);
+
+	h = (h ^ (family == AF_INET ? 4 : 6)) * 1099511628211ULL;
+	for (i = 0; i < n; i++)
+		h = (h ^ addr[i]) * 1099511628211ULL;
+	h = (h ^ (port & 0xff)) * 1099511628211ULL;
+	h = (h ^ (port >> 8)) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+bool lbm_backend_is(const struct lbm_backend *b, int family, const uint8_t *addr, uint16_t port)
+{
+	return (b->family == AF_INET) == (family == AF_INET) && b->port == port &&
+	       !memcmp(b->addr, addr, addr_len(family));
+}
+
+/* ---- the endpoint index (see struct lbm_beidx) ---- */
+
+static int beidx_init(struct lbm_beidx *x, uint32_t max_be)
+{
+	size_t cap = 64;
+
+	while (cap < 2 * (size_t)max_be)
+		cap *= 2;
+	x->slot = calloc(cap, sizeof(*x->slot));
+	if (!x->slot)
+		return -ENOMEM;
+	x->cap = cap;
+	x->len = x->used = 0;
+	return 0;
+}
+
+/* The slot holding the endpoint's id, or NULL. */
+static uint32_t *beidx_find(const struct lbmirror *m, int family, const uint8_t *addr,
+			    uint16_t port)
+{
+	const struct lbm_beidx *x = &m->be_ids;
+	size_t mask = x->cap - 1, j, n;
+
+	if (!x->cap)
+		return NULL;
+	j = lbm_backend_hash(family, addr, port) & mask;
+	for (n = 0; n < x->cap && x->slot[j]; n++, j = (j + 1) & mask)
+		if (x->slot[j] != LBM_BEIDX_TOMB &&
+		    lbm_backend_is(&m->bes[x->slot[j]], family, addr, port))
+			return &x->slot[j];
+	return NULL;
+}
+
+/* Tombstones only accumulate while ids come and go: rebuilt in place when
+ * they and the ids fill 3/4 of the table (ids alone never pass half). */
+static void beidx_rehash(struct lbmirror *m)
+{
+	struct lbm_beidx *x = &m->be_ids;
+	size_t mask = x->cap - 1, i, j;
+	uint32_t *old = x->slot;
+
+	x->slot = calloc(x->cap, sizeof(*x->slot));
+	if (!x->slot) { /* keep the old one: lookups stay right, only slower */
+		x->slot = old;
+		return;
+	}
+	x->used = 0;
+	for (i = 0; i < x->cap; i++) {
+		const struct lbm_backend *b;
+
+		if (!old[i] || old[i] == LBM_BEIDX_TOMB)
+			continue;
+		b = &m->bes[old[i]];
+		for (j = lbm_backend_hash(b->family, b->addr, b->port) & mask; x->slot[j];
+		     j = (j + 1) & mask)
+			;
+		x->slot[j] = old[i];
+		x->used++;
+	}
+	free(old);
+}
+
+/* Record id (whose bes[] entry is filled) under its endpoint; an id already
+ * recorded for the same endpoint is replaced, as a map put would. */
+static void beidx_put(struct lbmirror *m, uint32_t id)
+{
+	struct lbm_beidx *x = &m->be_ids;
+	const struct lbm_backend *b = &m->bes[id];
+	uint32_t *at = beidx_find(m, b->family, b->addr, b->port);
+	size_t mask = x->cap - 1, j;
+
+	if (at) {
+		*at = id;
+		return;
+	}
+	if ((x->used + 1) * 4 >= x->cap * 3)
+		beidx_rehash(m);
+	for (j = lbm_backend_hash(b->family, b->addr, b->port) & mask;
+	     x->slot[j] && x->slot[j] != LBM_BEIDX_TOMB; j = (j + 1) & mask)
+		;
+	if (!x->slot[j])
+		x->used++;
+	x->slot[j] = id;
+	x->len++;
+}
+
+/* Only id's own entry: when pinned maps held the same endpoint twice
+ * (adoption keeps the last id), collecting the other one must not take
+ * the registration of the one in use. */
+static void beidx_del(struct lbmirror *m, uint32_t id)
+{
+	const struct lbm_backend *b = &m->bes[id];
+	uint32_t *at = beidx_find(m, b->family, b->addr, b->port);
+
+	if (at && *at == id) {
+		*at = LBM_BEIDX_TOMB;
+		m->be_ids.len--;
+	}
 }
 
 void lbm_backend_str(const struct lbm_backend *be, char *buf, size_t len)
@@ -44,11 +158,15 @@ void lbm_be_key(const struct lbm_backend *b, struct lb_be_key *k)
 
 void lbm_fe_hex(const struct lb_fe_key *k, char *buf)
 {
+	static const char digits[] = "0123456789abcdef";
 	const uint8_t *p = (const uint8_t *)k;
 	size_t i;
 
-	for (i = 0; i < sizeof(*k); i++)
-		sprintf(buf + 2 * i, "%02x", p[i]);
+	for (i = 0; i < sizeof(*k); i++) {
+		buf[2 * i] = digits[p[i] >> 4];
+		buf[2 * i + 1] = digits[p[i] & 0xf];
+	}
+	buf[2 * i] = 0;
 }
 
 void lbm_fe_unhex(const char *s, struct lb_fe_key *k)
@@ -76,7 +194,7 @@ int lbmirror_init(struct lbmirror *m, const struct lbm_limits *lim)
 		return -EINVAL;
 	m->svcs = calloc(m->max_svc, sizeof(*m->svcs));
 	m->bes = calloc(m->max_be, sizeof(*m->bes));
-	if (!m->svcs || !m->bes)
+	if (!m->svcs || !m->bes || beidx_init(&m->be_ids, m->max_be))
 		return -ENOMEM;
 	m->next_svc = m->next_be = 1;
 	return 0;
@@ -99,7 +217,7 @@ void lbmirror_free(struct lbmirror *m)
 	free(m->svcs);
 	free(m->bes);
 	strmap_free(&m->svc_ids);
-	strmap_free(&m->be_ids);
+	free(m->be_ids.slot);
 	strmap_free(&m->fes);
 	memset(m, 0, sizeof(*m));
 }
@@ -110,7 +228,6 @@ void lbmirror_adopt_backend(struct lbmirror *m, uint32_t id, const struct lb_bac
 			    uint64_t now_ns)
 {
 	struct lbm_backend *b = &m->bes[id];
-	char key[LBM_BE_KEY_LEN];
 
 	b->used = true;
 	b->family = be->family;
@@ -120,8 +237,7 @@ void lbmirror_adopt_backend(struct lbmirror *m, uint32_t id, const struct lb_bac
 	m->gc_pending |= b->removed;
 	if (b->removed)
 		b->removed_ns = now_ns;
-	lbm_backend_key(b->family, b->addr, b->port, key, sizeof(key));
-	strmap_put(&m->be_ids, key, id);
+	beidx_put(m, id);
 }
 
 /* Tables are not read back (known stays false): the first apply rewrites
@@ -161,18 +277,19 @@ void lbmirror_forget_service(struct lbmirror *m, uint32_t id)
 void lbmirror_forget_backend(struct lbmirror *m, uint32_t id)
 {
 	struct lbm_backend *b = &m->bes[id];
-	char key[LBM_BE_KEY_LEN];
 
-	lbm_backend_key(b->family, b->addr, b->port, key, sizeof(key));
-	strmap_del(&m->be_ids, key);
+	beidx_del(m, id);
 	memset(b, 0, sizeof(*b));
 }
 
 bool lbmirror_backend_id(const struct lbmirror *m, int family, const uint8_t *addr, uint16_t port,
 			 uint32_t *id)
 {
-	char key[LBM_BE_KEY_LEN];
+	const uint32_t *at = beidx_find(m, family, addr, port);
 
-	lbm_backend_key(family, addr, port, key, sizeof(key));
-	return strmap_get(&m->be_ids, key, id);
+	if (at && id)
+		*id = *at;
+	return at != NULL;
 }
+
+void lbmirror_commit_backend_id(struct lbmirror *m, uint32_t id) { beidx_put(m, id); }

@@ -48,6 +48,18 @@ struct lbm_backend {
 	uint64_t removed_ns; /* CLOCK_MONOTONIC when flagged removed */
 };
 
+/* Endpoint ids by binary (family, address, port), sized once for max_be
+ * ids: open addressing over ids, the key read from bes[id]. Replaces a text
+ * key per endpoint ("4|10.0.0.1|8080"), which cost the planner an
+ * inet_ntop, a snprintf and a strdup per endpoint and apply. */
+struct lbm_beidx {
+	uint32_t *slot; /* 0: empty; LBM_BEIDX_TOMB: deleted; else an ep id */
+	size_t cap;	/* power of two, at least twice max_be */
+	size_t len;	/* ids present */
+	size_t used;	/* ids + tombstones */
+};
+#define LBM_BEIDX_TOMB UINT32_MAX
+
 /* The sizes of the maps the mirror stands for (max_entries). */
 struct lbm_limits {
 	uint32_t max_fe, max_svc, max_be, max_slots, max_maglev;
@@ -59,7 +71,7 @@ struct lbmirror {
 	struct lbm_backend *bes;    /* index = ep_id */
 	bool gc_pending;	    /* some backend waits in removed state for lbmaps_gc */
 	struct strmap svc_ids;	    /* key -> svc_id */
-	struct strmap be_ids;	    /* backend key -> ep_id */
+	struct lbm_beidx be_ids;    /* (family, addr, port) -> ep_id of bes[] */
 	struct strmap fes;	    /* frontend key (hex) -> svc_id */
 	uint32_t next_svc, next_be; /* allocation cursors: ids are reused late */
 };
@@ -82,12 +94,18 @@ void lbmirror_forget_backend(struct lbmirror *m, uint32_t id);
 /* The kernel id of endpoint family/addr/port (host order), if it has one. */
 bool lbmirror_backend_id(const struct lbmirror *m, int family, const uint8_t *addr, uint16_t port,
 			 uint32_t *id);
+/* Index id, whose bes[] entry was just filled, by its endpoint. */
+void lbmirror_commit_backend_id(struct lbmirror *m, uint32_t id);
 
-/* Registry keys: an endpoint's ("4|10.0.0.1|8080"), a frontend's (hex of
- * struct lb_fe_key, LBM_FE_HEX_LEN bytes with the NUL) and back. */
-#define LBM_BE_KEY_LEN 128
+/* Hash of an endpoint's identity as the registries compare it: family, the
+ * family's address bytes (4 or 16), port. */
+uint64_t lbm_backend_hash(int family, const uint8_t *addr, uint16_t port);
+/* Whether b is the endpoint family/addr/port, compared the same way. */
+bool lbm_backend_is(const struct lbm_backend *b, int family, const uint8_t *addr, uint16_t port);
+
+/* Registry key of a frontend (hex of struct lb_fe_key, LBM_FE_HEX_LEN bytes
+ * with the NUL) and back. */
 #define LBM_FE_HEX_LEN 41
-void lbm_backend_key(int family, const uint8_t *addr, uint16_t port, char *buf, size_t len);
 void lbm_fe_hex(const struct lb_fe_key *k, char *buf);
 void lbm_fe_unhex(const char *s, struct lb_fe_key *k);
 

@@ -6,6 +6,14 @@
  * and tables, then what goes away. Ids are taken in the order the writer
  * commits them (endpoints first, then services, each in config order), with
  * the mirror's cursors, so an id freed by a removal is reused late.
+ *
+ * An apply usually changes one service of many, so the work per unchanged
+ * service is kept small: its endpoints are checked against the ep ids the
+ * mirror holds for it (reuse_mirror) instead of looked up one by one, and
+ * its table is the mirror's when ids and weights did not change
+ * (plan_slots). Endpoints are keyed by their binary (family, address, port)
+ * in tables sized once. tests/unit/test_lbplan_equiv.c compares the plans
+ * with those of the full planner this replaced.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,22 +33,74 @@ static const char *proto_name(uint8_t p) { return p == IPPROTO_UDP ? "UDP" : "TC
  * mirror's entry, or an earlier entry of the same plan with the same key. */
 struct svc_base {
 	bool known, maglev;
+	bool table_ok; /* slots is the table of eps and weights (not a failed one) */
 	uint8_t policy, flags, gen;
 	uint32_t n_slots, n_eps, stale_slots, stale_eps;
 	const uint32_t *slots, *eps, *weights;
 };
 
+/* An endpoint the configuration names, once per (family, address, port). */
+struct want_be {
+	int family;
+	uint8_t addr[16]; /* as its first use in the configuration has it */
+	uint16_t port;
+	bool known; /* the mirror has an id for it: mid */
+	uint32_t mid;
+	uint32_t id; /* its id in the plan */
+};
+
 /* The configuration's wants, before ids: eps[] of each plan service holds
- * config endpoint indexes until plan_backends() turns them into ep ids. */
+ * config endpoint indexes and hashes[] indexes into bes until
+ * plan_backends() turns them into ep ids and maglev seeds. */
 struct wants {
-	struct strmap fes; /* frontend hex key -> index into plan svcs */
-	struct strmap bes; /* endpoint key -> 1 */
+	struct strmap fes;   /* frontend hex key -> index into plan svcs */
+	struct want_be *bes; /* in first-use order */
+	size_t n_bes;
+	uint32_t *idx;	    /* open addressing over bes: 0 empty, else index + 1 */
+	size_t cap;	    /* power of two, sized once for every endpoint */
+	struct strmap keys; /* plan service keys seen so far */
+	bool *reused;	    /* by plan svc: its ep ids are the mirror's (see reuse_mirror) */
 };
 
 static void wants_free(struct wants *w)
 {
 	strmap_free(&w->fes);
-	strmap_free(&w->bes);
+	strmap_free(&w->keys);
+	free(w->bes);
+	free(w->idx);
+	free(w->reused);
+}
+
+/* room for n endpoints, none of them repeated, and n_svcs plan services */
+static int wants_init(struct wants *w, size_t n, size_t n_svcs)
+{
+	w->cap = 64;
+	while (w->cap < 2 * n)
+		w->cap *= 2;
+	w->bes = calloc(n + 1, sizeof(*w->bes));
+	w->idx = calloc(w->cap, sizeof(*w->idx));
+	w->reused = calloc(n_svcs + 1, sizeof(*w->reused));
+	return w->bes && w->idx && w->reused ? 0 : -ENOMEM;
+}
+
+/* The index in w->bes of endpoint fam/addr/port, added if new. */
+static uint32_t wants_be(struct wants *w, int fam, const uint8_t *addr, uint16_t port)
+{
+	size_t mask = w->cap - 1, j = lbm_backend_hash(fam, addr, port) & mask;
+	size_t alen = fam == AF_INET ? 4 : 16;
+	struct want_be *b;
+
+	for (; w->idx[j]; j = (j + 1) & mask) {
+		b = &w->bes[w->idx[j] - 1];
+		if (b->family == fam && b->port == port && !memcmp(b->addr, addr, alen))
+			return w->idx[j] - 1;
+	}
+	b = &w->bes[w->n_bes];
+	b->family = fam;
+	memcpy(b->addr, addr, 16);
+	b->port = port;
+	w->idx[j] = ++w->n_bes;
+	return w->n_bes - 1;
 }
 
 /* A service's weighted slot table never exceeds this many slots. */
@@ -72,11 +132,53 @@ static uint8_t svc_flags(const struct mesh_config *cfg, int si)
 	return flags;
 }
 
+/* Whether ps's endpoints of family fam are, in order and with their weights,
+ * the ones the mirror's service of the same key holds; if so ps takes the
+ * mirror's ep ids. The planner then looks none of them up: an endpoint a
+ * known service names is in use, not removed, and registered under that id
+ * (an id is flagged removed only when no service of a written plan names
+ * it, and collected only then). Not for a key an earlier entry of the plan
+ * has (names cut short): that one's base is the plan's, not the mirror's. */
+static bool reuse_mirror(const struct lbmirror *m, const struct cfg_service *s,
+			 const struct cfg_port *p, int fam, struct lbplan_svc *ps, bool dup)
+{
+	const struct lbm_svc *ms;
+	uint32_t sid, k = 0;
+
+	if (dup || !strmap_get(&m->svc_ids, ps->key, &sid))
+		return false;
+	ms = &m->svcs[sid];
+	if (!ms->known || !ms->used)
+		return false;
+	for (int ei = 0; ei < s->n_endpoints; ei++) {
+		const struct cfg_endpoint *e = &s->endpoints[ei];
+		uint32_t wt = e->weight ? e->weight : 1, id;
+
+		if (e->addr.family != fam)
+			continue;
+		if (k == ms->n_eps || ms->weights[k] != wt)
+			return false;
+		id = ms->eps[k];
+		if (!id || id >= m->max_be || !m->bes[id].used || m->bes[id].removed ||
+		    !lbm_backend_is(&m->bes[id], fam, e->addr.addr, ep_port(e, p)))
+			return false;
+		ps->eps[k] = id;
+		ps->weights[k++] = wt;
+	}
+	if (k != ms->n_eps)
+		return false;
+	ps->n_eps = k;
+	return true;
+}
+
 /* One kernel service for a service port in family fam: its frontends and
  * the endpoints of that family (a v4 socket can only go to a v4 endpoint). */
-static int want_service(const struct mesh_config *cfg, int si, int pi, int fam,
-			struct lbplan_svc *ps, int idx, struct wants *w, char *err, size_t errlen)
+static int want_service(const struct lbmirror *m, const struct mesh_config *cfg, int si, int pi,
+			int fam, struct lbplan_svc *ps, int idx, struct wants *w, char *err,
+			size_t errlen)
 {
+	bool dup;
+
 	const struct cfg_service *s = &cfg->services[si];
 	const struct cfg_port *p = &s->ports[pi];
 	int policy = lb_policy_of(s->policy);
@@ -114,15 +216,19 @@ static int want_service(const struct mesh_config *cfg, int si, int pi, int fam,
 		if (strmap_put(&w->fes, hex, idx))
 			return -ENOMEM;
 	}
+	dup = strmap_get(&w->keys, ps->key, NULL);
+	if (!dup && strmap_put(&w->keys, ps->key, idx))
+		return -ENOMEM;
+	if (reuse_mirror(m, s, p, fam, ps, dup)) {
+		w->reused[idx] = true;
+		return 0;
+	}
 	for (int ei = 0; ei < s->n_endpoints; ei++) {
 		const struct cfg_endpoint *e = &s->endpoints[ei];
-		char key[LBM_BE_KEY_LEN];
 
 		if (e->addr.family != fam)
 			continue;
-		lbm_backend_key(fam, e->addr.addr, ep_port(e, p), key, sizeof(key));
-		if (strmap_put(&w->bes, key, 1))
-			return -ENOMEM;
+		ps->hashes[ps->n_eps] = wants_be(w, fam, e->addr.addr, ep_port(e, p));
 		ps->weights[ps->n_eps] = e->weight ? e->weight : 1;
 		ps->eps[ps->n_eps++] = ei;
 	}
@@ -131,16 +237,20 @@ static int want_service(const struct mesh_config *cfg, int si, int pi, int fam,
 
 /* One kernel service per service port and address family that has a
  * service address. */
-static int want_build(const struct mesh_config *cfg, struct lbplan *p, struct wants *w, char *err,
-		      size_t errlen)
+static int want_build(const struct lbmirror *m, const struct mesh_config *cfg, struct lbplan *p,
+		      struct wants *w, char *err, size_t errlen)
 {
 	static const int fams[2] = {AF_INET, AF_INET6};
 	int si, pi, fi, ai, n = 0, rc;
+	size_t n_eps = 0;
 
-	for (si = 0; si < cfg->n_services; si++)
+	/* an endpoint has one family: it is in at most one entry per port */
+	for (si = 0; si < cfg->n_services; si++) {
 		n += cfg->services[si].n_ports * 2;
+		n_eps += (size_t)cfg->services[si].n_ports * cfg->services[si].n_endpoints;
+	}
 	p->svcs = calloc(n ? n : 1, sizeof(*p->svcs));
-	if (!p->svcs)
+	if (!p->svcs || wants_init(w, n_eps, n))
 		return -ENOMEM;
 	for (si = 0; si < cfg->n_services; si++) {
 		const struct cfg_service *s = &cfg->services[si];
@@ -153,7 +263,7 @@ static int want_build(const struct mesh_config *cfg, struct lbplan *p, struct wa
 					has_vip |= s->addrs[ai].family == fams[fi];
 				if (!has_vip)
 					continue;
-				rc = want_service(cfg, si, pi, fams[fi], &p->svcs[p->n_svcs],
+				rc = want_service(m, cfg, si, pi, fams[fi], &p->svcs[p->n_svcs],
 						  p->n_svcs, w, err, errlen);
 				p->n_svcs++; /* counted even when incomplete: freed whole */
 				if (rc)
@@ -166,18 +276,18 @@ static int want_build(const struct mesh_config *cfg, struct lbplan *p, struct wa
 }
 
 /* Refuse a configuration that cannot fit before any of it is written. */
-static int check_capacity(const struct lbmirror *m, const struct lbplan *p, const struct wants *w,
+static int check_capacity(const struct lbmirror *m, const struct lbplan *p, struct wants *w,
 			  char *err, size_t errlen)
 {
 	uint64_t new_be = 0, new_svc = 0, slots = 0, maglev = 0;
-	const char *k;
-	uint32_t v;
-	size_t pos = 0;
 	int i;
 
-	while (strmap_next(&w->bes, &pos, &k, &v))
-		if (!strmap_get(&m->be_ids, k, NULL))
-			new_be++;
+	for (size_t b = 0; b < w->n_bes; b++) {
+		struct want_be *wb = &w->bes[b];
+
+		wb->known = lbmirror_backend_id(m, wb->family, wb->addr, wb->port, &wb->mid);
+		new_be += !wb->known;
+	}
 	for (i = 0; i < p->n_svcs; i++) {
 		const struct lbplan_svc *ps = &p->svcs[i];
 
@@ -249,70 +359,77 @@ static uint32_t alloc_id(const struct lbmirror *m, uint32_t *cursor, uint32_t ma
 }
 
 /* Endpoint ids: the mirror's for a known endpoint (revived when it waits for
- * collection), a new one otherwise. Each endpoint is written once. */
+ * collection), a new one otherwise, taken in first-use order. Each endpoint
+ * is written once. */
 static int plan_backends(const struct lbmirror *m, const struct mesh_config *cfg, struct lbplan *p,
-			 size_t n_keys, char *err, size_t errlen)
+			 struct wants *w, char *err, size_t errlen)
 {
-	struct strmap planned = {0}; /* endpoint key -> index into p->bes */
 	uint32_t cursor = m->next_be;
 	bool *taken = calloc(m->max_be, sizeof(*taken));
 	int rc = 0;
 
-	p->bes = calloc(n_keys + 1, sizeof(*p->bes));
+	p->bes = calloc(w->n_bes + 1, sizeof(*p->bes));
 	if (!taken || !p->bes) {
 		rc = -ENOMEM;
 		goto out;
+	}
+	for (size_t d = 0; d < w->n_bes; d++) {
+		struct want_be *wb = &w->bes[d];
+		struct lbplan_be *b = NULL;
+
+		if (wb->known) {
+			wb->id = wb->mid;
+			if (m->bes[wb->id].removed) /* back before it was collected */
+				b = &p->bes[p->n_bes];
+		} else {
+			wb->id = alloc_id(m, &cursor, m->max_be, be_used, taken);
+			if (!wb->id) {
+				snprintf(err, errlen, "no free endpoint id");
+				rc = -ENOSPC;
+				goto out;
+			}
+			b = &p->bes[p->n_bes];
+			b->is_new = true;
+		}
+		if (b) {
+			b->id = wb->id;
+			b->family = wb->family;
+			memcpy(b->addr, wb->addr, 16);
+			b->port = wb->port;
+			p->n_bes++;
+		}
 	}
 	for (int i = 0; i < p->n_svcs; i++) {
 		struct lbplan_svc *ps = &p->svcs[i];
 		const struct cfg_service *s = &cfg->services[ps->cfg_si];
 		const struct cfg_port *cp = &s->ports[ps->cfg_pi];
 
+		if (w->reused[i] && ps->val.policy != LB_POLICY_MAGLEV)
+			continue; /* ids in place, no seeds needed */
 		for (uint32_t k = 0; k < ps->n_eps; k++) {
-			const struct cfg_endpoint *e = &s->endpoints[ps->eps[k]];
-			uint16_t port = ep_port(e, cp);
-			struct lbplan_be *b = NULL;
-			char key[LBM_BE_KEY_LEN];
-			uint32_t id, at;
+			const struct cfg_endpoint *e = NULL; /* reused: the mirror has it */
+			uint32_t id;
 
-			lbm_backend_key(ps->val.family, e->addr.addr, port, key, sizeof(key));
-			if (strmap_get(&planned, key, &at)) {
-				id = p->bes[at].id;
-			} else if (strmap_get(&m->be_ids, key, &id)) {
-				if (m->bes[id].removed) /* back before it was collected */
-					b = &p->bes[p->n_bes];
+			if (w->reused[i]) {
+				id = ps->eps[k];
 			} else {
-				id = alloc_id(m, &cursor, m->max_be, be_used, taken);
-				if (!id) {
-					snprintf(err, errlen, "no free endpoint id");
-					rc = -ENOSPC;
-					goto out;
-				}
-				b = &p->bes[p->n_bes];
-				b->is_new = true;
+				e = &s->endpoints[ps->eps[k]];
+				id = w->bes[ps->hashes[k]].id;
+				ps->eps[k] = id;
 			}
-			if (b) {
-				b->id = id;
-				b->family = ps->val.family;
-				memcpy(b->addr, e->addr.addr, 16);
-				b->port = port;
-				if (strmap_put(&planned, key, p->n_bes++)) {
-					rc = -ENOMEM;
-					goto out;
-				}
-			}
-			ps->eps[k] = id;
-			/* the maglev seed is the endpoint as the mirror records it */
-			if (m->bes[id].used)
+			/* the maglev seed is the endpoint as the mirror records it;
+			 * only a maglev table reads it */
+			if (ps->val.policy != LB_POLICY_MAGLEV)
+				ps->hashes[k] = 0;
+			else if (m->bes[id].used)
 				ps->hashes[k] = lb_endpoint_hash(m->bes[id].family, m->bes[id].addr,
 								 m->bes[id].port);
 			else
 				ps->hashes[k] =
-				    lb_endpoint_hash(ps->val.family, e->addr.addr, port);
+				    lb_endpoint_hash(ps->val.family, e->addr.addr, ep_port(e, cp));
 		}
 	}
 out:
-	strmap_free(&planned);
 	free(taken);
 	return rc;
 }
@@ -326,6 +443,7 @@ static void base_of_mirror(const struct lbm_svc *s, struct svc_base *b)
 {
 	*b = (struct svc_base){
 	    .known = s->known,
+	    .table_ok = true, /* a failed table is never committed */
 	    .maglev = s->maglev,
 	    .policy = s->policy,
 	    .flags = s->flags,
@@ -344,6 +462,7 @@ static void base_of_plan(const struct lbplan_svc *ps, struct svc_base *b)
 {
 	*b = (struct svc_base){
 	    .known = true,
+	    .table_ok = !ps->table_err,
 	    .maglev = ps->maglev,
 	    .policy = ps->val.policy,
 	    .flags = ps->val.flags,
@@ -358,14 +477,27 @@ static void base_of_plan(const struct lbplan_svc *ps, struct svc_base *b)
 	};
 }
 
-/* The weighted table of ps, as ep ids. */
-static int plan_slots(struct lbplan_svc *ps)
+/* The weighted table of ps, as ep ids. The table depends on nothing but the
+ * weights and the ep ids, so a service whose endpoints and weights are the
+ * ones its base holds gets the base's table back without building it: an
+ * apply then costs the services that changed, not every service. */
+static int plan_slots(struct lbplan_svc *ps, const struct svc_base *b)
 {
 	uint32_t cap = table_size(ps->weights, ps->n_eps), *order;
 	int n;
 
 	if (!ps->n_eps)
 		return 0;
+	if (b->known && b->table_ok && b->n_eps == ps->n_eps &&
+	    same_u32(b->eps, ps->eps, ps->n_eps) && same_u32(b->weights, ps->weights, ps->n_eps)) {
+		ps->slots = malloc((b->n_slots + 1) * sizeof(*ps->slots));
+		if (!ps->slots)
+			return -ENOMEM;
+		if (b->n_slots)
+			memcpy(ps->slots, b->slots, b->n_slots * sizeof(*ps->slots));
+		ps->n_slots = b->n_slots;
+		return 0;
+	}
 	order = calloc(cap, sizeof(*order));
 	ps->slots = calloc(cap, sizeof(*ps->slots));
 	if (!order || !ps->slots) {
@@ -445,7 +577,7 @@ static int plan_services(const struct lbmirror *m, struct lbplan *p, char *err, 
 			}
 			ps->is_new = true;
 		}
-		if (strmap_put(&planned, ps->key, i) || plan_slots(ps)) {
+		if (strmap_put(&planned, ps->key, i) || plan_slots(ps, &base)) {
 			rc = -ENOMEM;
 			goto out;
 		}
@@ -528,11 +660,11 @@ int lbplan_build(const struct lbmirror *m, const struct mesh_config *cfg, struct
 
 	memset(p, 0, sizeof(*p));
 	err[0] = 0;
-	rc = want_build(cfg, p, &w, err, errlen);
+	rc = want_build(m, cfg, p, &w, err, errlen);
 	if (!rc)
 		rc = check_capacity(m, p, &w, err, errlen);
 	if (!rc)
-		rc = plan_backends(m, cfg, p, w.bes.len, err, errlen);
+		rc = plan_backends(m, cfg, p, &w, err, errlen);
 	if (!rc)
 		rc = plan_services(m, p, err, errlen);
 	if (!rc)
@@ -578,7 +710,6 @@ int lbplan_maglev_table(const struct lbplan_svc *ps, uint32_t *table)
 int lbplan_commit_backend(struct lbmirror *m, const struct lbplan_be *b)
 {
 	struct lbm_backend *mb = &m->bes[b->id];
-	char key[LBM_BE_KEY_LEN];
 
 	if (!b->is_new) {
 		mb->removed = false;
@@ -589,8 +720,8 @@ int lbplan_commit_backend(struct lbmirror *m, const struct lbplan_be *b)
 	memcpy(mb->addr, b->addr, 16);
 	mb->port = b->port;
 	m->next_be = b->id + 1;
-	lbm_backend_key(b->family, b->addr, b->port, key, sizeof(key));
-	return strmap_put(&m->be_ids, key, b->id);
+	lbmirror_commit_backend_id(m, b->id);
+	return 0;
 }
 
 void lbplan_commit_service_id(struct lbmirror *m, const struct lbplan_svc *ps)

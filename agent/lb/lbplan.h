@@ -40,7 +40,8 @@ struct lbplan_svc {
 	uint32_t n_eps;	   /* endpoints of this family */
 	uint32_t *eps;	   /* their ep ids, in config order (the endpoint list) */
 	uint32_t *weights; /* weight of each eps[] entry */
-	uint64_t *hashes;  /* lb_endpoint_hash() of each eps[] entry (maglev seeds) */
+	uint64_t *hashes;  /* lb_endpoint_hash() of each eps[] entry (maglev seeds);
+			      0 unless the policy is maglev */
 	uint32_t n_slots;
 	uint32_t *slots; /* ep ids of the weighted table (random, roundRobin) */
 	int table_err;	 /* lb_weighted_table() failed: the writer stops at this service */

@@ -102,18 +102,153 @@ struct loaded {
 	struct cfg_errors errs, warns;
 };
 
-static void load(struct loaded *l, const char *path, const struct cfg_source *mem, int n)
-{
-	memset(l, 0, sizeof(*l));
-	l->cfg = (struct mesh_config *)l; /* must be overwritten */
-	l->rc = config_load_sources(path, mem, n, &l->cfg, &l->errs, &l->warns);
-}
-
 static void unload(struct loaded *l)
 {
 	config_free(l->cfg);
 	cfg_errors_free(&l->errs);
 	cfg_errors_free(&l->warns);
+}
+
+/* ---- the cache: every load here is checked against a cached one ---- */
+
+static void dump_origin(FILE *f, const struct cfg_origin *o)
+{
+	fprintf(f, " @%s:%d:%d%s%s", o->file, o->line, o->column, o->memory ? " mem" : "",
+		o->discovered ? " disc" : "");
+}
+
+static void dump_meta(FILE *f, const char *kind, const struct cfg_meta *m)
+{
+	fprintf(f, "\n%s %s/%s", kind, m->ns, m->name);
+	dump_origin(f, &m->origin);
+}
+
+static void dump_addr(FILE *f, const struct cfg_addr *a)
+{
+	char t[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(a->family, a->addr, t, sizeof(t));
+	fprintf(f, " %s", t);
+}
+
+/* What a load gave, as text: equal texts, equal loads (for what the cache
+ * could change). */
+static char *dump_loaded(const struct loaded *l)
+{
+	const struct mesh_config *c = l->cfg;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int i, j;
+
+	assert_non_null(f);
+	fprintf(f, "rc %d", l->rc);
+	for (i = 0; i < l->errs.n; i++)
+		fprintf(f, "\nerr %s", l->errs.msgs[i]);
+	for (i = 0; i < l->warns.n; i++)
+		fprintf(f, "\nwarn %s", l->warns.msgs[i]);
+	for (i = 0; c && i < c->n_services; i++) {
+		const struct cfg_service *s = &c->services[i];
+
+		dump_meta(f, "svc", &s->meta);
+		fprintf(f, " policy %d", s->policy);
+		for (j = 0; j < s->n_addrs; j++)
+			dump_addr(f, &s->addrs[j]);
+		for (j = 0; j < s->n_ports; j++)
+			fprintf(f, " %s:%u>%u/%u", s->ports[j].name, s->ports[j].port,
+				s->ports[j].target_port, s->ports[j].protocol);
+		for (j = 0; j < s->n_endpoints; j++) {
+			dump_addr(f, &s->endpoints[j].addr);
+			fprintf(f, ":%u*%u", s->endpoints[j].port, s->endpoints[j].weight);
+		}
+	}
+	for (i = 0; c && i < c->n_policies; i++) {
+		dump_meta(f, "tp", &c->policies[i].meta);
+		fprintf(f, " %s %d", c->policies[i].service, c->policies[i].service_idx);
+	}
+	for (i = 0; c && i < c->n_workloads; i++) {
+		const struct cfg_workload *w = &c->workloads[i];
+
+		dump_meta(f, "wl", &w->meta);
+		fprintf(f, " %s %d %s %s %s/%s", w->service, w->service_idx, w->pod_uid,
+			w->node_name, w->owner_kind, w->owner_name);
+		for (j = 0; j < w->n_k8s_services; j++)
+			fprintf(f, " k8s:%s", w->k8s_services[j]);
+		for (j = 0; j < w->n_addrs; j++)
+			dump_addr(f, &w->addrs[j]);
+		for (j = 0; j < w->n_containers; j++)
+			fprintf(f, " c:%s=%s", w->containers[j].name, w->containers[j].id);
+	}
+	for (i = 0; c && i < c->n_access; i++) {
+		dump_meta(f, "ap", &c->access[i].meta);
+		fprintf(f, " %s %d", c->access[i].service, c->access[i].action);
+		for (j = 0; j < c->access[i].n_from; j++)
+			fprintf(f, " %s=%d", c->access[i].from[j], c->access[i].from_idx[j]);
+	}
+	if (c && c->telemetry)
+		dump_meta(f, "telemetry", &c->telemetry->meta);
+	for (i = 0; c && i < c->n_namespaces; i++)
+		fprintf(f, "\nns %s", c->namespaces[i]);
+	for (i = 0; c && i < c->n_files; i++)
+		fprintf(f, "\nfile %s", c->files[i]);
+	for (i = 0; c && i < c->n_skipped; i++) {
+		fprintf(f, "\nskipped %s %s/%s", c->skipped[i].kind, c->skipped[i].ns,
+			c->skipped[i].name);
+		dump_origin(f, &c->skipped[i].origin);
+		fprintf(f, " %s", c->skipped[i].reason);
+	}
+	fclose(f);
+	return text;
+}
+
+static void expect_same_load(const char *what, const char *want, const struct loaded *got)
+{
+	char *text = dump_loaded(got);
+
+	if (strcmp(want, text)) {
+		print_error("uncached load:\n%s\n\n%s:\n%s\n", want, what, text);
+		fail_msg("the cache changed what the load gave");
+	}
+	free(text);
+}
+
+static bool distinct_names(const struct cfg_source *mem, int n)
+{
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < i; j++)
+			if (!strcmp(mem[i].name, mem[j].name))
+				return false;
+	return true;
+}
+
+/* config_load_sources(); then the same through a cache, cold and warm: the
+ * same result, every message and skip reason included. */
+static void load(struct loaded *l, const char *path, const struct cfg_source *mem, int n)
+{
+	struct cfg_cache *cache = cfg_cache_new();
+	struct cfg_cache_stats st;
+	struct loaded c;
+	char *want;
+
+	memset(l, 0, sizeof(*l));
+	l->cfg = (struct mesh_config *)l; /* must be overwritten */
+	l->rc = config_load_sources(path, mem, n, &l->cfg, &l->errs, &l->warns);
+	want = dump_loaded(l);
+	assert_non_null(cache);
+	for (int round = 0; round < 2; round++) {
+		memset(&c, 0, sizeof(c));
+		c.rc = config_load_cached(path, mem, n, cache, &c.cfg, &c.errs, &c.warns);
+		expect_same_load(round ? "warm cache" : "cold cache", want, &c);
+		unload(&c);
+		cfg_cache_stats(cache, &st);
+		assert_true(st.entries <= (size_t)n);
+		/* warm: every kept object came from the cache (sources of one
+		 * name take turns in its entry) */
+		if (round && distinct_names(mem, n))
+			assert_true(st.hits >= st.entries);
+	}
+	free(want);
+	cfg_cache_free(cache);
 }
 
 /* "@" in s becomes dir. */
@@ -1053,6 +1188,81 @@ static void test_pod_selectors(void **state)
 	HDR "kind: Service\nmetadata: {name: " name ", namespace: " ns "}\n"                       \
 	    "spec: {addresses: [\"" addr "\"], ports: [{port: 80}]}\n"
 
+/* One load through the cache against the same load without it. */
+static void load_cached_checked(const char *what, struct cfg_cache *cache, const char *dir,
+				const struct cfg_source *mem, int n, struct cfg_cache_stats *st)
+{
+	struct loaded plain, c = {0};
+	char *want;
+
+	load(&plain, dir, mem, n);
+	want = dump_loaded(&plain);
+	c.rc = config_load_cached(dir, mem, n, cache, &c.cfg, &c.errs, &c.warns);
+	expect_same_load(what, want, &c);
+	cfg_cache_stats(cache, st);
+	free(want);
+	unload(&c);
+	unload(&plain);
+}
+
+/* The cache across loads whose sources move, change and go: an object read
+ * from the cache in another place gives the messages of its new place
+ * (precedence warnings, an address two Services claim), a changed one is
+ * read again, and the entries of objects gone are dropped. */
+static void test_cache_across_loads(void **state)
+{
+	const char *dir = *state;
+	const struct cfg_source a[] = {
+	    SRC("k8s:Service.bpfmesh.io/prod/api", BM_SVC("prod", "api", "10.100.0.3")),
+	    SRC("k8s:Service/prod/api",
+		K8S_SVC("prod", "api", "{clusterIP: 10.96.0.6, ports: [{port: 80}]}")),
+	    SRC("k8s:Service/prod/web",
+		K8S_SVC("prod", "web", "{clusterIP: 10.96.0.5, ports: [{port: 80}]}")),
+	    SRC("k8s:Service/prod/web2",
+		K8S_SVC("prod", "web2", "{clusterIP: 10.96.0.5, ports: [{port: 80}]}")),
+	    SRC("k8s:EndpointSlice/prod/web-1",
+		SLICE("prod", "web-1", "web", "IPv4", "[{addresses: [10.0.0.1]}]",
+		      "[{port: 8080}]")),
+	    SRC("k8s:Service/prod/db",
+		K8S_SVC("prod", "db", "{clusterIP: 10.96.0.7, ports: [{port: 80}]}")),
+	    SRC("k8s:EndpointSlice/prod/db-1",
+		SLICE("prod", "db-1", "db", "IPv4", "[{addresses: [10.0.0.2]}]", "[{port: 5432}]")),
+	};
+	/* another order, one object new, one changed */
+	const struct cfg_source b[] = {
+	    SRC("k8s:Service/prod/new",
+		K8S_SVC("prod", "new", "{clusterIP: 10.96.0.9, ports: [{port: 80}]}")),
+	    a[6],
+	    SRC("k8s:EndpointSlice/prod/web-1",
+		SLICE("prod", "web-1", "web", "IPv4", "[{addresses: [10.0.0.3]}]",
+		      "[{port: 8080}]")),
+	    a[5],
+	    a[3],
+	    a[2],
+	    a[1],
+	    a[0],
+	};
+	struct cfg_cache *cache = cfg_cache_new();
+	struct cfg_cache_stats st;
+
+	assert_non_null(cache);
+	put(dir, "web.yaml", BM_SVC("prod", "other", "10.100.0.1"));
+	load_cached_checked("first load", cache, dir, a, 7, &st);
+	/* the five Services and two slices of Kubernetes, read clean (web2's
+	 * address conflict is found after reading) */
+	assert_int_equal(st.entries, 6);
+	assert_int_equal(st.hits, 6); /* the second pass (web2 left out) */
+	load_cached_checked("moved, changed, new", cache, dir, b, 8, &st);
+	assert_int_equal(st.entries, 7);
+	/* new and web-1 once, the custom resource (not kept) in each pass */
+	assert_int_equal(st.misses, 2 + 2);
+	load_cached_checked("again", cache, dir, b, 8, &st);
+	load_cached_checked("most gone", cache, dir, b + 1, 2, &st);
+	assert_int_equal(st.entries, 2);
+	assert_int_equal(st.hits, 2);
+	cfg_cache_free(cache);
+}
+
 /* A file wins over a custom resource, a custom resource over a discovered
  * object: a warning at the loser names both. */
 static void test_precedence(void **state)
@@ -1424,6 +1634,7 @@ int main(void)
 	    cmocka_unit_test(test_kubectl_pod),
 	    cmocka_unit_test_setup_teardown(test_pod_selectors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cache_across_loads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_cr_and_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fixed_point, setup, teardown),
 	    cmocka_unit_test(test_broken_source),

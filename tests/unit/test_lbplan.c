@@ -476,6 +476,146 @@ static void test_change_keeps_adds_removes(void **state)
 	assert_int_equal(p->bes_gone[1], 4);
 }
 
+/* One service of two changes: only that one is planned anew. The other's
+ * table is the mirror's, not a rebuilt one: a table the mirror holds in
+ * another order (as no build would give) comes back as it is, unchanged. */
+static void test_unchanged_not_replanned(void **state)
+{
+	static const char b_weighted[] =
+	    HDR "kind: Service\n"
+		"metadata: {name: a}\n"
+		"spec:\n"
+		"  addresses: [\"127.100.0.1\"]\n"
+		"  ports: [{name: http, port: 80}]\n"
+		"  endpoints:\n"
+		"  - {address: \"127.0.0.1\", port: 18001}\n"
+		"  - {address: \"127.0.0.1\", port: 18002}\n"
+		"---\n" HDR "kind: Service\n"
+		"metadata: {name: b}\n"
+		"spec:\n"
+		"  addresses: [\"127.100.0.2\"]\n"
+		"  ports: [{name: http, port: 80}]\n"
+		"  endpoints:\n"
+		"  - {address: \"127.0.0.1\", port: 18009, weight: 2}\n"
+		"  - {address: \"127.0.0.1\", port: 18001}\n";
+	struct fx *f = *state;
+	const struct lbplan *p;
+	const struct lbplan_svc *a, *b;
+	uint32_t *ms;
+
+	plan_and_commit(f, two_svcs);
+	ms = f->m.svcs[1].slots;
+	assert_int_equal(f->m.svcs[1].n_slots, 2);
+	assert_int_equal(ms[0], 1);
+	ms[0] = 2;
+	ms[1] = 1;
+
+	/* b gains 18001 (a's, id 1) and a weight; a is as it was */
+	p = plan(f, b_weighted);
+	a = svc(p, "default/a:80/TCP/v4");
+	assert_false(a->changed);
+	assert_int_equal(a->val.gen, 0);
+	assert_int_equal(a->n_slots, 2);
+	assert_int_equal(a->slots[0], 2);
+	assert_int_equal(a->slots[1], 1);
+	b = svc(p, "default/b:80/TCP/v4");
+	assert_true(b->changed);
+	assert_int_equal(b->val.gen, 1); /* flipped */
+	assert_int_equal(b->val.stale_slots, 1);
+	assert_eps(b, 2, (const uint32_t[]){3, 1}, (const uint32_t[]){2, 1});
+	assert_int_equal(b->n_slots, 3);
+	assert_int_equal(slots_of(b, 3), 2);
+	assert_int_equal(slots_of(b, 1), 1);
+	assert_int_equal(p->n_bes + p->n_bes_gone + p->n_fes + p->n_fes_del, 0);
+	assert_int_equal(lbplan_commit(&f->m, p, NOW), 0);
+
+	/* the same again: nothing changes, b's generation stays */
+	p = plan(f, b_weighted);
+	assert_false(svc(p, "default/a:80/TCP/v4")->changed);
+	b = svc(p, "default/b:80/TCP/v4");
+	assert_false(b->changed);
+	assert_int_equal(b->val.gen, 1);
+
+	/* back to one endpoint per service: b flips back, clearing its
+	 * generation 0 beyond the new table; 18001 stays a's, so no id goes */
+	p = plan(f, two_svcs);
+	assert_false(svc(p, "default/a:80/TCP/v4")->changed);
+	b = svc(p, "default/b:80/TCP/v4");
+	assert_true(b->changed);
+	assert_int_equal(b->val.gen, 0);
+	assert_int_equal(b->clear_slots, 1);
+	assert_eps(b, 1, (const uint32_t[]){3}, (const uint32_t[]){1});
+	assert_int_equal(p->n_bes_gone, 0);
+}
+
+/* An endpoint's id follows it, not its place: replaced by a new address it
+ * goes (collected later) and the newcomer takes a fresh id; an id freed by
+ * the collector is taken again only once the cursor comes round. */
+static void test_changed_endpoint_ids(void **state)
+{
+	static const char a_moved[] = HDR "kind: Service\n"
+					  "metadata: {name: a}\n"
+					  "spec:\n"
+					  "  addresses: [\"127.100.0.1\"]\n"
+					  "  ports: [{name: http, port: 80}]\n"
+					  "  endpoints:\n"
+					  "  - {address: \"127.0.0.1\", port: 18001}\n"
+					  "  - {address: \"127.0.0.2\", port: 18002}\n"
+					  "---\n" HDR "kind: Service\n"
+					  "metadata: {name: b}\n"
+					  "spec:\n"
+					  "  addresses: [\"127.100.0.2\"]\n"
+					  "  ports: [{name: http, port: 80}]\n"
+					  "  endpoints:\n"
+					  "  - {address: \"127.0.0.1\", port: 18009}\n";
+	struct fx *f = *state;
+	const struct lbplan *p;
+	const struct lbplan_svc *a;
+
+	plan_and_commit(f, two_svcs);
+	p = plan_and_commit(f, a_moved);
+	a = svc(p, "default/a:80/TCP/v4");
+	assert_true(a->changed);
+	assert_eps(a, 2, (const uint32_t[]){1, 4}, (const uint32_t[]){1, 1});
+	assert_be(be(p, 4), true, AF_INET, "127.0.0.2", 18002);
+	assert_false(svc(p, "default/b:80/TCP/v4")->changed);
+	assert_int_equal(p->n_bes_gone, 1);
+	assert_int_equal(p->bes_gone[0], 2);
+	/* collected: 127.0.0.1:18002 has no id any more */
+	lbmirror_forget_backend(&f->m, 2);
+	assert_false(lbmirror_backend_id(&f->m, AF_INET, f->m.bes[1].addr, 18002, NULL));
+	assert_true(lbmirror_backend_id(&f->m, AF_INET, f->m.bes[1].addr, 18001, NULL));
+	/* it comes back: a new id after the cursor, not the freed 2 */
+	p = plan(f, two_svcs);
+	a = svc(p, "default/a:80/TCP/v4");
+	assert_eps(a, 2, (const uint32_t[]){1, 5}, (const uint32_t[]){1, 1});
+	assert_be(be(p, 5), true, AF_INET, "127.0.0.1", 18002);
+	assert_int_equal(p->n_bes_gone, 1);
+	assert_int_equal(p->bes_gone[0], 4);
+}
+
+/* Pinned maps that held one endpoint under two ids: the last one adopted is
+ * registered, and collecting the other leaves that registration alone. */
+static void test_adopted_twice(void **state)
+{
+	struct fx *f = *state;
+	struct lb_backend kb = {.family = AF_INET, .port = htons(18001)};
+	uint32_t id = 0;
+
+	assert_int_equal(inet_pton(AF_INET, "127.0.0.1", kb.addr), 1);
+	lbmirror_adopt_backend(&f->m, 1, &kb, NOW);
+	lbmirror_adopt_backend(&f->m, 2, &kb, NOW);
+	assert_true(lbmirror_backend_id(&f->m, AF_INET, kb.addr, 18001, &id));
+	assert_int_equal(id, 2);
+	lbmirror_forget_backend(&f->m, 1);
+	assert_true(lbmirror_backend_id(&f->m, AF_INET, kb.addr, 18001, &id));
+	assert_int_equal(id, 2);
+	assert_int_equal(f->m.be_ids.len, 1);
+	lbmirror_forget_backend(&f->m, 2);
+	assert_false(lbmirror_backend_id(&f->m, AF_INET, kb.addr, 18001, NULL));
+	assert_int_equal(f->m.be_ids.len, 0);
+}
+
 static void test_ids_reused_late(void **state)
 {
 	struct fx *f = *state;
@@ -671,6 +811,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ports_and_overrides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_change_keeps_adds_removes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ids_reused_late, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unchanged_not_replanned, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changed_endpoint_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_adopted_twice, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_capacity_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_maglev_or_weighted, setup, teardown),
 	    cmocka_unit_test(test_enum_mapping),
