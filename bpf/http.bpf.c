@@ -3,7 +3,8 @@
  * attached cgroup (loopback included), with cgroup_skb programs, and for
  * workloads in other network namespaces with tc programs on the host side of
  * their veths (Workload.interfaces); the thread that sent or read a request
- * comes from the sock_send_length and sock_recv_length tracepoints,
+ * comes from the sock_send_length and sock_recv_length tracepoints, which
+ * record it only when a socket's thread changes,
  * connection ends from inet_sock_set_state.
  *
  * A cgroup_skb packet carries its socket, so connections are keyed by the
@@ -286,11 +287,12 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 		return;
 	complete = http1_response_framing(skb, s->off, s->len, sc, &c);
 	/* in place when the socket is known: an LRU update costs several
-	 * times a lookup */
+	 * times a lookup (and the threads it remembers stay) */
 	old = bpf_map_lookup_elem(&http_conns, &s->cookie);
-	if (old)
-		*old = c;
-	else if (bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_ANY))
+	if (old) {
+		old->resp_left = c.resp_left;
+		old->resp_mode = c.resp_mode;
+	} else if (bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_ANY))
 		http_drop(HTTP_DROP_CONNS);
 	outlier_on_response(s, sc->ev.head, now);
 	emit_head(s, sc, HTTP_EV_RESPONSE, now, complete);
@@ -417,27 +419,37 @@ static __always_inline __u64 sock_tuple_key(struct sock *sk)
 	return tuple_key(AF_INET, local, remote, lport, rport);
 }
 
-/* The key under which capture knows this socket, or 0. */
-static __always_inline __u64 known_key(struct sock *sk)
+/* The state of this socket if capture knows it (its key in *key), or NULL:
+ * a socket that never carried HTTP costs its cookie and one hash miss. */
+static __always_inline struct http_conn *known_conn(struct sock *sk, __u64 *key)
 {
-	__u64 key = bpf_get_socket_cookie(sk);
+	struct http_conn *c;
 
-	if (bpf_map_lookup_elem(&http_conns, &key))
-		return key;
-	if (!tc_capture)
-		return 0;
-	key = sock_tuple_key(sk);
-	return key && bpf_map_lookup_elem(&http_conns, &key) ? key : 0;
+	*key = bpf_get_socket_cookie(sk);
+	c = bpf_map_lookup_elem(&http_conns, key);
+	if (c || !tc_capture)
+		return c;
+	*key = sock_tuple_key(sk);
+	return *key ? bpf_map_lookup_elem(&http_conns, key) : NULL;
 }
 
 /* Which thread sent or read: the tracepoints run in the task's context,
- * right after the data moved, on sockets that carried HTTP. */
+ * right after the data moved, on sockets that carried HTTP. Only a change
+ * of thread is recorded (http_conn.thread): the agent gives a request the
+ * socket's last thread when no record says otherwise before its response.
+ * The thread is remembered only once its record is in the ring, so a full
+ * ring loses no change. */
 static __always_inline void thread_event(struct sock *sk, __u8 dir)
 {
-	__u64 cookie = known_key(sk);
+	__u64 tid = bpf_get_current_pid_tgid(), cookie;
+	struct http_conn *c = known_conn(sk, &cookie);
 	struct http_event *e;
+	__u64 *last;
 
-	if (!cookie)
+	if (!c)
+		return;
+	last = &c->thread[dir == HTTP_DIR_EGRESS ? 0 : 1];
+	if (*last == tid)
 		return;
 	e = ev_reserve_hdr();
 	if (!e)
@@ -445,12 +457,13 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 	__builtin_memset(e, 0, HTTP_EV_HDR);
 	e->ts = bpf_ktime_get_ns();
 	e->cookie = cookie;
-	e->pid_tgid = bpf_get_current_pid_tgid();
+	e->pid_tgid = tid;
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->kind = HTTP_EV_THREAD;
 	e->dir = dir;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, wake_flags());
+	*last = tid;
 }
 
 SEC("tp_btf/sock_send_length")
@@ -478,8 +491,7 @@ int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 
 	if (newstate != TCP_CLOSE || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	cookie = known_key(sk);
-	if (!cookie)
+	if (!known_conn(sk, &cookie))
 		return 0;
 	e = ev_reserve_hdr();
 	if (e) {

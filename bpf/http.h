@@ -19,7 +19,7 @@ enum http_ev_kind {
 	HTTP_EV_RESPONSE = 2,	  /* a response head starts */
 	HTTP_EV_RESPONSE_END = 3, /* the response's last byte (Content-Length or chunked) */
 	HTTP_EV_CLOSE = 4,	  /* a socket that carried HTTP closed */
-	HTTP_EV_THREAD = 5,	  /* a thread read from (or wrote to) an HTTP socket */
+	HTTP_EV_THREAD = 5, /* another thread than before sent on (or read from) an HTTP socket */
 };
 
 enum http_dir {
@@ -66,12 +66,17 @@ enum http_drop_reason {
 	HTTP_DROP_MAX = 8,
 };
 
-/* http_conns value: framing state of the response in flight on a socket. */
+/* http_conns value: framing state of the response in flight on a socket,
+ * and the threads the agent was last told about. A THREAD record is sent
+ * only when a socket's sending (or reading) thread differs from the one
+ * before: a thread keeps a keep-alive connection for many requests, and
+ * the agent remembers it per socket (agent/trace/evthreads.c). */
 struct http_conn {
 	__s64 resp_left; /* body bytes still to come (Content-Length) */
 	__u8 resp_mode;	 /* 0 none, 1 length, 2 chunked */
 	__u8 reserved[7];
+	__u64 thread[2]; /* pid_tgid of the last THREAD record: [0] sent, [1] read */
 };
-_Static_assert(sizeof(struct http_conn) == 16, "http_conn ABI");
+_Static_assert(sizeof(struct http_conn) == 32, "http_conn ABI");
 
 #endif
