@@ -161,7 +161,7 @@ static long http1_scan_step(__u32 i, void *ctx)
 	/* the map value comes through the stack: no lookup per word */
 	struct http1_scratch *sc = ((struct http1_scan_ctx *)ctx)->sc;
 	__u32 pos = sc->st.pos, b;
-	__u64 w, x;
+	__u64 w, x, m;
 
 	(void)i;
 	if (pos >= sc->st.n || pos >= HTTP_SCAN_MAX)
@@ -172,12 +172,11 @@ static long http1_scan_step(__u32 i, void *ctx)
 		sc->st.pos = pos + 8;
 		return 0;
 	}
-	/* the test above is exact about whether a zero byte exists: the first
-	 * newline is one of bytes 0..7, the last when none before it is */
-#pragma unroll
-	for (b = 0; b < 7; b++)
-		if (((w >> (b * 8)) & 0xff) == '\n')
-			break;
+	/* the lowest bit of the test is exact (a borrow only runs upwards):
+	 * 0x80 << 8b for the first newline at byte b; the multiply puts b in
+	 * the top byte (byte 7 - b of the constant holds b) */
+	m = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+	b = (((m & -m) >> 7) * 0x0001020304050607ULL) >> 56;
 	pos += b;
 	if (pos >= sc->st.n)
 		return 1;
@@ -205,6 +204,8 @@ static __always_inline __u8 http1_response_framing(struct __sk_buff *skb, __u32 
 	__u8 complete = 0;
 
 	ctx.sc = sc;
+	/* "HTTP/1.x NNN" is 12 bytes: the status line's end is past them */
+	sc->st.pos = 12;
 	bpf_loop(HTTP_SCAN_MAX, http1_scan_step, &ctx, 0); /* >= 1 byte per step */
 	if (sc->st.hdr_end && sc->st.cl >= 0) {
 		c->resp_left = sc->st.cl - (__s64)(len - sc->st.hdr_end);
