@@ -7,13 +7,12 @@
  * record it only when a socket's thread changes,
  * connection ends from inet_sock_set_state.
  *
- * A cgroup_skb packet carries its socket, so a connection's state is kept
- * in the socket (http_sk) and its records name it by the socket cookie. A
- * packet on a host-side veth has left its socket behind in the pod's
- * namespace: there the key is a hash of the connection's 4-tuple as the pod
- * sees it, with the top bit set (cookies count up from 1 and never reach
- * it), and the state is in http_tc_conns. The tracepoints compute the same
- * key from a socket without state while tc capture is on.
+ * A cgroup_skb packet carries its socket, so connections are keyed by the
+ * socket cookie. A packet on a host-side veth has left its socket behind in
+ * the pod's namespace: there the key is a hash of the connection's 4-tuple
+ * as the pod sees it, with the top bit set (cookies count up from 1 and never
+ * reach it). The tracepoints compute the same key from the socket when its
+ * cookie is unknown and tc capture is on.
  *
  * A response received by a socket the load balancer sent to an endpoint feeds
  * outlier detection (consecutive5xxErrors, consecutiveGatewayErrors) at once,
@@ -23,11 +22,11 @@
  * a protocol's bytes mean is in its own header: lib/http1.bpf.h for HTTP/1.x
  * (which segments start a request or a response, a response's framing, its
  * status), lib/outlier.bpf.h for what a status does to an endpoint. A
- * segment that starts no message costs one 8-byte load and a look at its
- * socket's storage (http_sk). A request segment is sent as it is (its
- * first HTTP_HEAD_MAX bytes): the agent finds requests pipelined after the
- * first, which share the segment's timestamp anyway. Only a response head is
- * scanned here, for the framing that tells when its last byte passes.
+ * segment that starts no message costs one 8-byte load and one hash lookup.
+ * A request segment is sent as it is (its first HTTP_HEAD_MAX bytes): the
+ * agent finds requests pipelined after the first, which share the segment's
+ * timestamp anyway. Only a response head is scanned here, for the framing
+ * that tells when its last byte passes.
  *
  * Records are sized to what they carry, and they never wake the agent, which
  * reads the ring every 20 ms: at tens of thousands of requests a second, a
@@ -62,27 +61,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } http_events SEC(".maps");
 
-/* The state of a socket of the attached cgroup that carried HTTP, in the
- * socket itself: found from the socket in a few loads (no hash, no cookie),
- * so that a packet or a send/recv of a socket without HTTP costs one test,
- * and gone with the socket. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct http_conn);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} http_sk SEC(".maps");
-
-/* The state of a connection seen by tc on a host-side interface, by its
- * 4-tuple key (HTTP_TC_KEY): the socket is in the pod's namespace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, HTTP_MAX_CONNS);
 	__type(key, __u64);
 	__type(value, struct http_conn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} http_tc_conns SEC(".maps");
+} http_conns2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -292,38 +277,7 @@ static __always_inline void outlier_on_response(const struct seg *s, const char 
 		outlier_feed(conn, status, now);
 }
 
-/* The state of the segment's connection: the socket's (cgroup_skb) or the
- * 4-tuple's (tc); made when create and it has none. NULL: none, or it could
- * not be made (counted). */
-static __always_inline struct http_conn *conn_of(struct __sk_buff *skb, const struct seg *s,
-						 bool tc, bool create)
-{
-	struct http_conn *c, zero = {};
-	struct bpf_sock *sk;
-
-	if (tc) {
-		c = bpf_map_lookup_elem(&http_tc_conns, &s->cookie);
-		if (c || !create)
-			return c;
-		/* in place once there: an LRU update costs several lookups */
-		if (bpf_map_update_elem(&http_tc_conns, &s->cookie, &zero, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&http_tc_conns, &s->cookie))
-			http_drop(HTTP_DROP_CONNS);
-		return bpf_map_lookup_elem(&http_tc_conns, &s->cookie);
-	}
-	sk = skb->sk;
-	if (!sk)
-		return NULL;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return NULL;
-	c = bpf_sk_storage_get(&http_sk, sk, NULL, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
-	if (!c && create)
-		http_drop(HTTP_DROP_CONNS);
-	return c;
-}
-
-static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, bool tc, __u64 now)
+static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
 	struct http1_scratch *sc = load_head(skb, s);
 	struct http_conn c = {}, *old;
@@ -332,23 +286,33 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, bo
 	if (!sc)
 		return;
 	complete = http1_response_framing(skb, s->off, s->len, sc, &c);
-	/* only the framing: the threads it remembers stay */
-	old = conn_of(skb, s, tc, true);
+	/* in place when the socket is known: an LRU update costs several
+	 * times a lookup (and the threads it remembers stay) */
+	old = bpf_map_lookup_elem(&http_conns2, &s->cookie);
 	if (old) {
 		old->resp_left = c.resp_left;
 		old->resp_mode = c.resp_mode;
-	}
+	} else if (bpf_map_update_elem(&http_conns2, &s->cookie, &c, BPF_ANY))
+		http_drop(HTTP_DROP_CONNS);
 	outlier_on_response(s, sc->ev.head, now);
 	emit_head(s, sc, HTTP_EV_RESPONSE, now, complete);
 }
 
-static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, bool tc, __u64 now)
+static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
 	struct http1_scratch *sc = load_head(skb, s);
+	__u8 role = s->dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER;
+	struct http_conn c = {.roles = role}, *old;
 
 	if (!sc)
 		return;
-	conn_of(skb, s, tc, true); /* the tracepoints now know the socket */
+	old = bpf_map_lookup_elem(&http_conns2, &s->cookie);
+	if (old) {
+		if (!(old->roles & role))
+			old->roles |= role;
+	} else if (bpf_map_update_elem(&http_conns2, &s->cookie, &c, BPF_NOEXIST)) {
+		http_drop(HTTP_DROP_CONNS);
+	}
 	emit_head(s, sc, HTTP_EV_REQUEST, now, 0);
 }
 
@@ -379,25 +343,17 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 		return;
 	if (s.len >= 8 && bpf_skb_load_bytes(skb, s.off, &w, 8))
 		return;
-	if (tc)
-		s.cookie = tuple_key(s.family, s.local, s.remote, s.lport, s.rport);
-	/* the clock and the cookie are read only for segments that carry an
-	 * event */
+	s.cookie = tc ? tuple_key(s.family, s.local, s.remote, s.lport, s.rport)
+		      : bpf_get_socket_cookie(skb);
+	/* the clock is read only for segments that carry an event */
 	if (s.len >= 8 && http1_is_response(w)) {
-		if (!tc)
-			s.cookie = bpf_get_socket_cookie(skb);
-		on_response(skb, &s, tc, bpf_ktime_get_ns());
+		on_response(skb, &s, bpf_ktime_get_ns());
 	} else if (s.len >= 8 && http1_is_request(w)) {
-		if (!tc)
-			s.cookie = bpf_get_socket_cookie(skb);
-		on_request(skb, &s, tc, bpf_ktime_get_ns());
+		on_request(skb, &s, bpf_ktime_get_ns());
 	} else {
-		c = conn_of(skb, &s, tc, false);
-		if (c && c->resp_mode) {
-			if (!tc)
-				s.cookie = bpf_get_socket_cookie(skb);
+		c = bpf_map_lookup_elem(&http_conns2, &s.cookie);
+		if (c && c->resp_mode)
 			on_body(skb, &s, c, bpf_ktime_get_ns());
-		}
 	}
 }
 
@@ -468,19 +424,22 @@ static __always_inline __u64 sock_tuple_key(struct sock *sk)
 	return tuple_key(AF_INET, local, remote, lport, rport);
 }
 
-/* The state of this socket if capture knows it, or NULL: a socket that
- * never carried HTTP costs one test (while tc capture is on, also its
- * 4-tuple key and a hash miss). *key: the 4-tuple key of a connection tc
- * saw, 0 for a socket of the cgroup (its cookie, read when needed). */
+/* The state of this socket if capture knows it (its key in *key), or NULL.
+ * A socket whose cookie was never made (the field is 0 until someone asks
+ * for it, capture's head packets do) never carried HTTP here: one load;
+ * else one hash lookup. Only while tc capture is on does a socket without
+ * state also pay for its 4-tuple key and a second lookup. */
 static __always_inline struct http_conn *known_conn(struct sock *sk, __u64 *key)
 {
-	struct http_conn *c = bpf_sk_storage_get(&http_sk, sk, NULL, 0);
+	struct http_conn *c = NULL;
 
-	*key = 0;
+	*key = sk->__sk_common.skc_cookie.counter;
+	if (*key)
+		c = bpf_map_lookup_elem(&http_conns2, key);
 	if (c || !tc_capture)
 		return c;
 	*key = sock_tuple_key(sk);
-	return *key ? bpf_map_lookup_elem(&http_tc_conns, key) : NULL;
+	return *key ? bpf_map_lookup_elem(&http_conns2, key) : NULL;
 }
 
 /* Which thread sent or read: the tracepoints run in the task's context,
@@ -491,12 +450,16 @@ static __always_inline struct http_conn *known_conn(struct sock *sk, __u64 *key)
  * ring loses no change. */
 static __always_inline void thread_event(struct sock *sk, __u8 dir)
 {
-	__u64 tid = bpf_get_current_pid_tgid(), key;
-	struct http_conn *c = known_conn(sk, &key);
+	__u64 tid = bpf_get_current_pid_tgid(), cookie;
+	struct http_conn *c = known_conn(sk, &cookie);
 	struct http_event *e;
 	__u64 *last;
 
 	if (!c)
+		return;
+	/* a request's thread is its sender's on a client socket, its reader's
+	 * on a server socket: the other way's is nobody's business */
+	if (!(c->roles & (dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER)))
 		return;
 	last = &c->thread[dir == HTTP_DIR_EGRESS ? 0 : 1];
 	if (*last == tid)
@@ -506,7 +469,7 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 		return;
 	__builtin_memset(e, 0, HTTP_EV_HDR);
 	e->ts = bpf_ktime_get_ns();
-	e->cookie = key ? key : bpf_get_socket_cookie(sk);
+	e->cookie = cookie;
 	e->pid_tgid = tid;
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->kind = HTTP_EV_THREAD;
@@ -536,30 +499,22 @@ int BPF_PROG(bm_http_recv, struct sock *sk, int ret, int flags)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 {
+	__u64 cookie;
 	struct http_event *e;
-	struct http_conn *c;
-	__u64 key;
 
 	if (newstate != TCP_CLOSE || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	c = known_conn(sk, &key);
-	if (!c)
+	if (!known_conn(sk, &cookie))
 		return 0;
 	e = ev_reserve_hdr();
 	if (e) {
 		__builtin_memset(e, 0, HTTP_EV_HDR);
 		e->ts = bpf_ktime_get_ns();
-		e->cookie = key ? key : bpf_get_socket_cookie(sk);
+		e->cookie = cookie;
 		e->kind = HTTP_EV_CLOSE;
 		e->error = sk->sk_err;
 		bpf_ringbuf_submit(e, wake_flags());
 	}
-	/* A closed socket may connect again: it starts afresh. Its storage
-	 * goes with it; deleting it here would take the storage's lock and an
-	 * RCU callback once more per connection. */
-	if (key)
-		bpf_map_delete_elem(&http_tc_conns, &key);
-	else
-		__builtin_memset(c, 0, sizeof(*c));
+	bpf_map_delete_elem(&http_conns2, &cookie);
 	return 0;
 }

@@ -12,7 +12,7 @@
 
 #define HTTP_HEAD_MAX 1024   /* bytes of a segment sent with a head event */
 #define HTTP_SCAN_MAX 1024   /* bytes of a response head scanned for its framing */
-#define HTTP_MAX_CONNS 65536 /* tc connections with HTTP state (LRU) */
+#define HTTP_MAX_CONNS 65536 /* sockets with HTTP state (LRU) */
 
 enum http_ev_kind {
 	HTTP_EV_REQUEST = 1,	  /* a request head starts in this segment */
@@ -60,13 +60,13 @@ _Static_assert(sizeof(struct http_event) == HTTP_EV_HDR + HTTP_HEAD_MAX, "http_e
 /* http_drops index: why capture lost something (never silently). */
 enum http_drop_reason {
 	HTTP_DROP_RINGBUF = 0,	/* ring buffer full */
-	HTTP_DROP_CONNS = 1,	/* a connection's state could not be made */
+	HTTP_DROP_CONNS = 1,	/* http_conns2 update failed */
 	HTTP_DROP_LOAD = 2,	/* payload could not be read */
 	HTTP_DROP_PIPELINE = 3, /* unused: the agent splits pipelined requests */
 	HTTP_DROP_MAX = 8,
 };
 
-/* http_sk and http_tc_conns value: framing state of the response in flight on a socket,
+/* http_conns2 value: framing state of the response in flight on a socket,
  * and the threads the agent was last told about. A THREAD record is sent
  * only when a socket's sending (or reading) thread differs from the one
  * before: a thread keeps a keep-alive connection for many requests, and
@@ -74,9 +74,15 @@ enum http_drop_reason {
 struct http_conn {
 	__s64 resp_left; /* body bytes still to come (Content-Length) */
 	__u8 resp_mode;	 /* 0 none, 1 length, 2 chunked */
-	__u8 reserved[7];
+	__u8 roles;	 /* HTTP_ROLE_*: what requests the socket sent or received */
+	__u8 reserved[6];
 	__u64 thread[2]; /* pid_tgid of the last THREAD record: [0] sent, [1] read */
 };
 _Static_assert(sizeof(struct http_conn) == 32, "http_conn ABI");
+
+/* http_conn.roles: THREAD records are sent for the way that moves requests,
+ * sends on a client socket and reads on a server socket. */
+#define HTTP_ROLE_CLIENT 1 /* the socket sent a request */
+#define HTTP_ROLE_SERVER 2 /* the socket received a request */
 
 #endif
