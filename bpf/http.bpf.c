@@ -55,6 +55,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * node-wide tracepoints pay for the 4-tuple key of an unknown socket. */
 __u32 tc_capture = 0;
 
+/* Made at the first thread record of this load of the programs: a thread
+ * is remembered in http_conn as pid_tgid ^ thread_salt. The state map is
+ * pinned and outlives an agent, the agent's memory of threads does not: a
+ * restarted agent (a new load, a new salt) hears of every socket's thread
+ * once more. */
+__u64 thread_salt = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 * 1024 * 1024);
@@ -461,8 +468,10 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 	 * on a server socket: the other way's is nobody's business */
 	if (!(c->roles & (dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER)))
 		return;
+	if (!thread_salt) /* two CPUs racing here cost one record more */
+		thread_salt = ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32()) | 1;
 	last = &c->thread[dir == HTTP_DIR_EGRESS ? 0 : 1];
-	if (*last == tid)
+	if (*last == (tid ^ thread_salt))
 		return;
 	e = ev_reserve_hdr();
 	if (!e)
@@ -476,7 +485,7 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 	e->dir = dir;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, wake_flags());
-	*last = tid;
+	*last = tid ^ thread_salt;
 }
 
 SEC("tp_btf/sock_send_length")

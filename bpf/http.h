@@ -76,7 +76,7 @@ struct http_conn {
 	__u8 resp_mode;	 /* 0 none, 1 length, 2 chunked */
 	__u8 roles;	 /* HTTP_ROLE_*: what requests the socket sent or received */
 	__u8 reserved[6];
-	__u64 thread[2]; /* pid_tgid of the last THREAD record: [0] sent, [1] read */
+	__u64 thread[2]; /* the last THREAD record's pid_tgid ^ thread_salt: [0] sent, [1] read */
 };
 _Static_assert(sizeof(struct http_conn) == 32, "http_conn ABI");
 
