@@ -3,7 +3,8 @@
  * attached cgroup (loopback included), with cgroup_skb programs, and for
  * workloads in other network namespaces with tc programs on the host side of
  * their veths (Workload.interfaces); the thread that sent or read a request
- * comes from the sock_send_length and sock_recv_length tracepoints,
+ * comes from the sock_send_length and sock_recv_length tracepoints, which
+ * record it only when a socket's thread changes,
  * connection ends from inet_sock_set_state.
  *
  * A cgroup_skb packet carries its socket, so connections are keyed by the
@@ -21,11 +22,11 @@
  * a protocol's bytes mean is in its own header: lib/http1.bpf.h for HTTP/1.x
  * (which segments start a request or a response, a response's framing, its
  * status), lib/outlier.bpf.h for what a status does to an endpoint. A
- * segment that starts no message costs one 8-byte load and, on sockets that
- * never carried HTTP, one hash miss. A request segment is sent as it is (its
- * first HTTP_HEAD_MAX bytes): the agent finds requests pipelined after the
- * first, which share the segment's timestamp anyway. Only a response head is
- * scanned here, for the framing that tells when its last byte passes.
+ * segment that starts no message costs one 8-byte load and one hash lookup.
+ * A request segment is sent as it is (its first HTTP_HEAD_MAX bytes): the
+ * agent finds requests pipelined after the first, which share the segment's
+ * timestamp anyway. Only a response head is scanned here, for the framing
+ * that tells when its last byte passes.
  *
  * Records are sized to what they carry, and they never wake the agent, which
  * reads the ring every 20 ms: at tens of thousands of requests a second, a
@@ -54,6 +55,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * node-wide tracepoints pay for the 4-tuple key of an unknown socket. */
 __u32 tc_capture = 0;
 
+/* Made at the first thread record of this load of the programs: a thread
+ * is remembered in http_conn as pid_tgid ^ thread_salt. The state map is
+ * pinned and outlives an agent, the agent's memory of threads does not: a
+ * restarted agent (a new load, a new salt) hears of every socket's thread
+ * once more. */
+__u64 thread_salt = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 * 1024 * 1024);
@@ -66,7 +74,7 @@ struct {
 	__type(key, __u64);
 	__type(value, struct http_conn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} http_conns SEC(".maps");
+} http_conns2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -286,11 +294,12 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 		return;
 	complete = http1_response_framing(skb, s->off, s->len, sc, &c);
 	/* in place when the socket is known: an LRU update costs several
-	 * times a lookup */
-	old = bpf_map_lookup_elem(&http_conns, &s->cookie);
-	if (old)
-		*old = c;
-	else if (bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_ANY))
+	 * times a lookup (and the threads it remembers stay) */
+	old = bpf_map_lookup_elem(&http_conns2, &s->cookie);
+	if (old) {
+		old->resp_left = c.resp_left;
+		old->resp_mode = c.resp_mode;
+	} else if (bpf_map_update_elem(&http_conns2, &s->cookie, &c, BPF_ANY))
 		http_drop(HTTP_DROP_CONNS);
 	outlier_on_response(s, sc->ev.head, now);
 	emit_head(s, sc, HTTP_EV_RESPONSE, now, complete);
@@ -299,13 +308,18 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
 	struct http1_scratch *sc = load_head(skb, s);
-	struct http_conn c = {};
+	__u8 role = s->dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER;
+	struct http_conn c = {.roles = role}, *old;
 
 	if (!sc)
 		return;
-	if (!bpf_map_lookup_elem(&http_conns, &s->cookie) &&
-	    bpf_map_update_elem(&http_conns, &s->cookie, &c, BPF_NOEXIST))
+	old = bpf_map_lookup_elem(&http_conns2, &s->cookie);
+	if (old) {
+		if (!(old->roles & role))
+			old->roles |= role;
+	} else if (bpf_map_update_elem(&http_conns2, &s->cookie, &c, BPF_NOEXIST)) {
 		http_drop(HTTP_DROP_CONNS);
+	}
 	emit_head(s, sc, HTTP_EV_REQUEST, now, 0);
 }
 
@@ -344,7 +358,7 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 	} else if (s.len >= 8 && http1_is_request(w)) {
 		on_request(skb, &s, bpf_ktime_get_ns());
 	} else {
-		c = bpf_map_lookup_elem(&http_conns, &s.cookie);
+		c = bpf_map_lookup_elem(&http_conns2, &s.cookie);
 		if (c && c->resp_mode)
 			on_body(skb, &s, c, bpf_ktime_get_ns());
 	}
@@ -417,27 +431,47 @@ static __always_inline __u64 sock_tuple_key(struct sock *sk)
 	return tuple_key(AF_INET, local, remote, lport, rport);
 }
 
-/* The key under which capture knows this socket, or 0. */
-static __always_inline __u64 known_key(struct sock *sk)
+/* The state of this socket if capture knows it (its key in *key), or NULL.
+ * A socket whose cookie was never made (the field is 0 until someone asks
+ * for it, capture's head packets do) never carried HTTP here: one load;
+ * else one hash lookup. Only while tc capture is on does a socket without
+ * state also pay for its 4-tuple key and a second lookup. */
+static __always_inline struct http_conn *known_conn(struct sock *sk, __u64 *key)
 {
-	__u64 key = bpf_get_socket_cookie(sk);
+	struct http_conn *c = NULL;
 
-	if (bpf_map_lookup_elem(&http_conns, &key))
-		return key;
-	if (!tc_capture)
-		return 0;
-	key = sock_tuple_key(sk);
-	return key && bpf_map_lookup_elem(&http_conns, &key) ? key : 0;
+	*key = sk->__sk_common.skc_cookie.counter;
+	if (*key)
+		c = bpf_map_lookup_elem(&http_conns2, key);
+	if (c || !tc_capture)
+		return c;
+	*key = sock_tuple_key(sk);
+	return *key ? bpf_map_lookup_elem(&http_conns2, key) : NULL;
 }
 
 /* Which thread sent or read: the tracepoints run in the task's context,
- * right after the data moved, on sockets that carried HTTP. */
+ * right after the data moved, on sockets that carried HTTP. Only a change
+ * of thread is recorded (http_conn.thread): the agent gives a request the
+ * socket's last thread when no record says otherwise before its response.
+ * The thread is remembered only once its record is in the ring, so a full
+ * ring loses no change. */
 static __always_inline void thread_event(struct sock *sk, __u8 dir)
 {
-	__u64 cookie = known_key(sk);
+	__u64 tid = bpf_get_current_pid_tgid(), cookie;
+	struct http_conn *c = known_conn(sk, &cookie);
 	struct http_event *e;
+	__u64 *last;
 
-	if (!cookie)
+	if (!c)
+		return;
+	/* a request's thread is its sender's on a client socket, its reader's
+	 * on a server socket: the other way's is nobody's business */
+	if (!(c->roles & (dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER)))
+		return;
+	if (!thread_salt) /* two CPUs racing here cost one record more */
+		thread_salt = ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32()) | 1;
+	last = &c->thread[dir == HTTP_DIR_EGRESS ? 0 : 1];
+	if (*last == (tid ^ thread_salt))
 		return;
 	e = ev_reserve_hdr();
 	if (!e)
@@ -445,12 +479,13 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 	__builtin_memset(e, 0, HTTP_EV_HDR);
 	e->ts = bpf_ktime_get_ns();
 	e->cookie = cookie;
-	e->pid_tgid = bpf_get_current_pid_tgid();
+	e->pid_tgid = tid;
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->kind = HTTP_EV_THREAD;
 	e->dir = dir;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, wake_flags());
+	*last = tid ^ thread_salt;
 }
 
 SEC("tp_btf/sock_send_length")
@@ -478,8 +513,7 @@ int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 
 	if (newstate != TCP_CLOSE || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	cookie = known_key(sk);
-	if (!cookie)
+	if (!known_conn(sk, &cookie))
 		return 0;
 	e = ev_reserve_hdr();
 	if (e) {
@@ -490,6 +524,6 @@ int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 		e->error = sk->sk_err;
 		bpf_ringbuf_submit(e, wake_flags());
 	}
-	bpf_map_delete_elem(&http_conns, &cookie);
+	bpf_map_delete_elem(&http_conns2, &cookie);
 	return 0;
 }

@@ -19,7 +19,7 @@ enum http_ev_kind {
 	HTTP_EV_RESPONSE = 2,	  /* a response head starts */
 	HTTP_EV_RESPONSE_END = 3, /* the response's last byte (Content-Length or chunked) */
 	HTTP_EV_CLOSE = 4,	  /* a socket that carried HTTP closed */
-	HTTP_EV_THREAD = 5,	  /* a thread read from (or wrote to) an HTTP socket */
+	HTTP_EV_THREAD = 5, /* another thread than before sent on (or read from) an HTTP socket */
 };
 
 enum http_dir {
@@ -60,18 +60,29 @@ _Static_assert(sizeof(struct http_event) == HTTP_EV_HDR + HTTP_HEAD_MAX, "http_e
 /* http_drops index: why capture lost something (never silently). */
 enum http_drop_reason {
 	HTTP_DROP_RINGBUF = 0,	/* ring buffer full */
-	HTTP_DROP_CONNS = 1,	/* http_conns update failed */
+	HTTP_DROP_CONNS = 1,	/* http_conns2 update failed */
 	HTTP_DROP_LOAD = 2,	/* payload could not be read */
 	HTTP_DROP_PIPELINE = 3, /* unused: the agent splits pipelined requests */
 	HTTP_DROP_MAX = 8,
 };
 
-/* http_conns value: framing state of the response in flight on a socket. */
+/* http_conns2 value: framing state of the response in flight on a socket,
+ * and the threads the agent was last told about. A THREAD record is sent
+ * only when a socket's sending (or reading) thread differs from the one
+ * before: a thread keeps a keep-alive connection for many requests, and
+ * the agent remembers it per socket (agent/trace/evthreads.c). */
 struct http_conn {
 	__s64 resp_left; /* body bytes still to come (Content-Length) */
 	__u8 resp_mode;	 /* 0 none, 1 length, 2 chunked */
-	__u8 reserved[7];
+	__u8 roles;	 /* HTTP_ROLE_*: what requests the socket sent or received */
+	__u8 reserved[6];
+	__u64 thread[2]; /* the last THREAD record's pid_tgid ^ thread_salt: [0] sent, [1] read */
 };
-_Static_assert(sizeof(struct http_conn) == 16, "http_conn ABI");
+_Static_assert(sizeof(struct http_conn) == 32, "http_conn ABI");
+
+/* http_conn.roles: THREAD records are sent for the way that moves requests,
+ * sends on a client socket and reads on a server socket. */
+#define HTTP_ROLE_CLIENT 1 /* the socket sent a request */
+#define HTTP_ROLE_SERVER 2 /* the socket received a request */
 
 #endif

@@ -147,6 +147,7 @@ static int check_meta(struct loader *l)
 static const char *const retired_maps[] = {
     "lb_revnat",  /* LRU: evicted live sockets' entries; now lb_udp_rev */
     "lb_udp_aff", /* LRU; now lb_udp_aff2 */
+    "http_conns", /* 16-byte values; now http_conns2 (the threads last recorded) */
 };
 
 static void remove_retired_pins(const struct loader *l)

@@ -36,7 +36,23 @@ static void obs_from(const struct http_event *e, struct obs *o)
 	o->remote.port = e->rport;
 }
 
-static void deliver(struct events *ev, struct obs *o) { ev->deliver(o, ev->ctx); }
+/* A request no THREAD record claimed was moved by the socket's last thread
+ * (the kernel records only changes). */
+static void deliver(struct events *ev, struct obs *o)
+{
+	if (o->kind == OBS_REQUEST && !o->tid) {
+		const struct ev_thread *th = evthreads_get(
+		    &ev->by_sock, o->cookie, o->role == OBS_ROLE_CLIENT ? EVT_SEND : EVT_RECV);
+
+		if (th) {
+			o->tgid = th->tgid;
+			o->tid = th->tid;
+			o->cgroup_id = th->cgroup_id;
+			memcpy(o->comm, th->comm, sizeof(o->comm));
+		}
+	}
+	ev->deliver(o, ev->ctx);
+}
 
 /* Deliver, in order, the waiting requests of a socket (all, or only up to
  * and including the first one that `tid` claims). */
@@ -56,9 +72,15 @@ static void flush_cookie(struct events *ev, uint64_t cookie)
 static void on_thread(struct events *ev, const struct http_event *e)
 {
 	uint8_t role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
+	struct ev_thread th = {
+	    .tgid = e->pid_tgid >> 32, .tid = (uint32_t)e->pid_tgid, .cgroup_id = e->cgroup_id};
 	int i;
 
 	ev->threads++;
+	memcpy(th.comm, e->comm, sizeof(th.comm));
+	th.comm[sizeof(th.comm) - 1] = 0;
+	evthreads_set(&ev->by_sock, e->cookie, e->dir == HTTP_DIR_EGRESS ? EVT_SEND : EVT_RECV,
+		      &th);
 	for (i = 0; i < ev->n_pending; i++) {
 		struct obs *o = &ev->pending[i].obs;
 
@@ -72,11 +94,10 @@ static void on_thread(struct events *ev, const struct http_event *e)
 			if (p->cookie != e->cookie || p->role != role || p->tid ||
 			    p->ts_ns != o->ts_ns)
 				continue;
-			p->tgid = e->pid_tgid >> 32;
-			p->tid = (uint32_t)e->pid_tgid;
-			p->cgroup_id = e->cgroup_id;
-			memcpy(p->comm, e->comm, sizeof(p->comm));
-			p->comm[sizeof(p->comm) - 1] = 0;
+			p->tgid = th.tgid;
+			p->tid = th.tid;
+			p->cgroup_id = th.cgroup_id;
+			memcpy(p->comm, th.comm, sizeof(p->comm));
 			i = j;
 		}
 		/* this request and the ones before it on the socket can go */
@@ -222,6 +243,7 @@ void events_handle(struct events *ev, const struct http_event *e)
 		o.ts_ns = e->ts;
 		o.error = e->error;
 		deliver(ev, &o);
+		evthreads_forget(&ev->by_sock, e->cookie);
 		return;
 	}
 }
@@ -263,6 +285,7 @@ void events_free(struct events *ev)
 {
 	ring_buffer__free(ev->rb);
 	free(ev->pending);
+	evthreads_free(&ev->by_sock);
 	memset(ev, 0, sizeof(*ev));
 }
 

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "trace/evthreads.h"
 #include "trace/obs.h"
 
 struct ring_buffer;
@@ -27,8 +28,9 @@ struct events {
 	void *ctx;
 	struct ev_pending *pending; /* requests waiting for their thread */
 	int n_pending, cap_pending;
-	uint64_t wait_ns; /* how long a request waits for its thread */
-	bool no_threads;  /* the kernel sends no thread events: nothing waits */
+	uint64_t wait_ns;	  /* how long a request waits for its thread */
+	bool no_threads;	  /* the kernel sends no thread events: nothing waits */
+	struct evthreads by_sock; /* each socket's last sending and reading thread */
 	uint64_t events, requests, responses, closes, threads, late_threads;
 };
 

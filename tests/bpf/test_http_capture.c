@@ -210,6 +210,19 @@ static void test_response_dense_lines(void **state)
 	run(egress(), "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX: yyyyy\r\n\r\n");
 	assert_int_equal(n_got, 3);
 	assert_int_equal(got[2].complete, 1);
+	/* the scan starts after "HTTP/1.x NNN": a status line without a
+	 * reason phrase ends right there */
+	run(egress(), "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(n_got, 4);
+	assert_int_equal(got[3].complete, 1);
+	run(egress(), "HTTP/1.1 200\r\nContent-Length: 9\r\n\r\nok");
+	assert_int_equal(n_got, 5);
+	assert_int_equal(got[4].complete, 0);
+	/* newlines at every byte position of a word, the framing header last */
+	run(egress(), "HTTP/1.1 200 OK\r\nA:1\r\nBb:2\r\nCcc:3\r\nDddd:4\r\nEeeee:5\r\n"
+		      "Ffffff:6\r\nGgggggg:7\r\nHhhhhhhh:8\r\ncontent-length: 1\r\n\r\nz");
+	assert_int_equal(n_got, 6);
+	assert_int_equal(got[5].complete, 1);
 }
 
 static void test_not_http(void **state)

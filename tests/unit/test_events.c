@@ -2,9 +2,10 @@
 /* test_events.c: kernel capture records -> observations: pipelined requests
  * of one segment are split and parsed by their protocol's parser, each waits
  * for its thread, and one THREAD record (one recv) claims every request of
- * its segment; pipelined responses each get their end; bytes that no parser
- * claims still make an observation. (The splitting itself is tested with
- * the parser, test_proto_http1.c.) */
+ * its segment; the kernel records only a change of thread, so a request no
+ * record claims gets the socket's last thread when its response comes; pipelined responses each get
+ * their end; bytes that no parser claims still make an observation. (The splitting itself is tested
+ * with the parser, test_proto_http1.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -80,7 +81,7 @@ static void test_pipelined_segment(void **state)
 	assert_int_equal(seen[1].ts_ns, 1000);
 	assert_int_equal(ev.n_pending, 0);
 	assert_string_equal(seen[1].comm, "httpsvc");
-	free(ev.pending);
+	events_free(&ev);
 }
 
 /* Two responses in one segment (answers to pipelined requests): each one
@@ -150,7 +151,7 @@ static void test_unclaimed_bytes(void **state)
 	assert_int_equal(seen[1].role, OBS_ROLE_CLIENT);
 	assert_int_equal(seen[1].parse, OBS_PARSE_BAD);
 	assert_int_equal(ev.late_threads, 1);
-	free(ev.pending);
+	events_free(&ev);
 }
 
 /* A kernel without the sock_*_length tracepoints sends no thread events:
@@ -173,16 +174,100 @@ static void test_no_thread_events(void **state)
 	assert_int_equal(ev.n_pending, 0);
 	assert_int_equal(seen[0].tid, 0);
 	assert_string_equal(seen[1].target, "/b");
-	free(ev.pending);
+	events_free(&ev);
+}
+
+static void thread_record(struct http_event *e, uint8_t dir, uint32_t tid, const char *comm)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = HTTP_EV_THREAD;
+	e->dir = dir;
+	e->cookie = 7;
+	e->ts = 1100;
+	e->pid_tgid = (42ULL << 32) | tid;
+	e->cgroup_id = 99;
+	memcpy(e->comm, comm, strlen(comm) + 1);
+}
+
+/* Keep-alive: the first request's reader is recorded, the next one's (the
+ * same thread) is not; it waits for its response and gets the socket's last
+ * reader. Another reader is recorded and wins; after the close the socket's
+ * threads are forgotten. */
+static void test_thread_changes_only(void **state)
+{
+	struct events ev;
+	struct http_event e;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.deliver = collect;
+	ev.wait_ns = 100000000ULL;
+	n_seen = 0;
+	record(&e, HTTP_EV_REQUEST, HTTP_DIR_INGRESS, "GET /1 HTTP/1.1\r\n\r\n");
+	events_handle(&ev, &e);
+	thread_record(&e, HTTP_DIR_INGRESS, 43, "worker");
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].tid, 43);
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_EGRESS,
+	       "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 3);
+
+	/* the same reader: no record; the request waits for its response */
+	record(&e, HTTP_EV_REQUEST, HTTP_DIR_INGRESS, "GET /2 HTTP/1.1\r\n\r\n");
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 3);
+	assert_int_equal(ev.n_pending, 1);
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_EGRESS,
+	       "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 6);
+	assert_int_equal(seen[3].kind, OBS_REQUEST);
+	assert_string_equal(seen[3].target, "/2");
+	assert_int_equal(seen[3].tid, 43);
+	assert_int_equal(seen[3].tgid, 42);
+	assert_int_equal(seen[3].cgroup_id, 99);
+	assert_string_equal(seen[3].comm, "worker");
+	assert_int_equal(seen[4].kind, OBS_RESPONSE);
+
+	/* another reader: recorded, it claims the request */
+	record(&e, HTTP_EV_REQUEST, HTTP_DIR_INGRESS, "GET /3 HTTP/1.1\r\n\r\n");
+	events_handle(&ev, &e);
+	thread_record(&e, HTTP_DIR_INGRESS, 44, "worker2");
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 7);
+	assert_int_equal(seen[6].tid, 44);
+	assert_string_equal(seen[6].comm, "worker2");
+
+	/* the sender's thread is another record's business */
+	record(&e, HTTP_EV_REQUEST, HTTP_DIR_EGRESS, "GET /4 HTTP/1.1\r\n\r\n");
+	events_handle(&ev, &e);
+	events_tick(&ev, 1000 + 200000000ULL);
+	assert_int_equal(n_seen, 8);
+	assert_int_equal(seen[7].role, OBS_ROLE_CLIENT);
+	assert_int_equal(seen[7].tid, 0);
+
+	/* closed: the socket's threads go with it (a new socket may get its
+	 * cookie's slot, never its threads) */
+	memset(&e, 0, sizeof(e));
+	e.kind = HTTP_EV_CLOSE;
+	e.cookie = 7;
+	events_handle(&ev, &e);
+	record(&e, HTTP_EV_REQUEST, HTTP_DIR_INGRESS, "GET /5 HTTP/1.1\r\n\r\n");
+	events_handle(&ev, &e);
+	events_tick(&ev, 1000 + 200000000ULL);
+	assert_int_equal(seen[n_seen - 1].tid, 0);
+	assert_string_equal(seen[n_seen - 1].target, "/5");
+	events_free(&ev);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pipelined_segment),
-	    cmocka_unit_test(test_pipelined_responses),
-	    cmocka_unit_test(test_unclaimed_bytes),
-	    cmocka_unit_test(test_no_thread_events),
+	    cmocka_unit_test(test_pipelined_segment),	cmocka_unit_test(test_pipelined_responses),
+	    cmocka_unit_test(test_unclaimed_bytes),	cmocka_unit_test(test_no_thread_events),
+	    cmocka_unit_test(test_thread_changes_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

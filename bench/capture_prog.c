@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+/* capture_prog.c: the run time of the capture programs per packet kind, for
+ * bench/capture.sh. BPF_PROG_TEST_RUN of the cgroup_skb egress program (the
+ * ingress one runs the same code) on crafted IPv4 packets: a segment without
+ * a head (a body or any other TCP payload of a socket capture knows), a pure
+ * ACK, a request head (wrk's), a response head (nginx's, one segment), and a
+ * response head whose body follows in later segments. The maps are the
+ * program's own (nothing pinned) and the ring is emptied between batches.
+ * The harness's own cost per run (about a hundred ns) is included: compare
+ * kinds, and take bpf_stats in capture.sh part 3 for absolute figures.
+ *
+ * Before that, the load itself: its wall time and, per program, the
+ * instructions the verifier processed.
+ *
+ *   capture_prog [RUNS]   prints "load_ms N", "insns PROGRAM N" and
+ *                         "KIND ns_per_run" lines
+ */
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "skel/http.skel.h"
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	(void)data;
+	(void)size;
+	(*(long *)ctx)++;
+	return 0;
+}
+
+/* Ethernet + IPv4 + TCP from 10.0.0.1:40000 to 10.0.0.2:80 with payload
+ * (the test run takes a frame; the program sees it from the IP header on). */
+static size_t craft(uint8_t *buf, const char *payload)
+{
+	size_t plen = strlen(payload);
+	struct ethhdr *eth = (void *)buf;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct tcphdr *tcp = (void *)(ip + 1);
+
+	memset(buf, 0, sizeof(*eth) + sizeof(*ip) + sizeof(*tcp));
+	eth->h_proto = htons(ETH_P_IP);
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->protocol = IPPROTO_TCP;
+	ip->ttl = 64;
+	ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp) + plen);
+	ip->saddr = htonl(0x0a000001);
+	ip->daddr = htonl(0x0a000002);
+	tcp->source = htons(40000);
+	tcp->dest = htons(80);
+	tcp->doff = 5;
+	tcp->ack = 1;
+	memcpy(tcp + 1, payload, plen);
+	return sizeof(*eth) + sizeof(*ip) + sizeof(*tcp) + plen;
+}
+
+/* ns per run over runs runs, in batches that the ring holds. */
+static double measure(int fd, struct ring_buffer *rb, const char *payload, int runs)
+{
+	static uint8_t pkt[8192];
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	double total = 0;
+	int done = 0;
+
+	opts.data_in = pkt;
+	opts.data_size_in = craft(pkt, payload);
+	while (done < runs) {
+		opts.repeat = runs - done < 1000 ? runs - done : 1000;
+		if (bpf_prog_test_run_opts(fd, &opts)) {
+			perror("BPF_PROG_TEST_RUN");
+			exit(1);
+		}
+		total += (double)opts.duration * opts.repeat;
+		done += opts.repeat;
+		ring_buffer__consume(rb);
+	}
+	return total / runs;
+}
+
+int main(int argc, char **argv)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+				   "Date: Thu, 03 Dec 2026 06:00:00 GMT\r\n"
+				   "Content-Type: text/plain\r\nContent-Length: 2\r\n"
+				   "Connection: keep-alive\r\n\r\nok";
+	static const char resp_big[] =
+	    "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 100000\r\n\r\nxx";
+	char body[1400];
+	int runs = argc > 1 ? atoi(argv[1]) : 20000;
+	struct http_bpf *skel;
+	struct bpf_map *map;
+	struct bpf_program *prog;
+	struct ring_buffer *rb;
+	struct timespec t0, t1;
+	long n = 0;
+	int fd;
+
+	libbpf_set_print(NULL);
+	skel = http_bpf__open();
+	if (!skel)
+		return 1;
+	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (http_bpf__load(skel)) {
+		fprintf(stderr, "capture_prog: loading the capture programs failed\n");
+		return 1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("load_ms %.0f\n", (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		struct bpf_prog_info info = {0};
+		__u32 len = sizeof(info);
+
+		if (!bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			printf("insns %s %u\n", bpf_program__name(prog), info.verified_insns);
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.http_events), on_event, &n, NULL);
+	if (!rb)
+		return 1;
+	fd = bpf_program__fd(skel->progs.bm_http_egress);
+	memset(body, 'x', sizeof(body) - 1);
+	body[sizeof(body) - 1] = 0;
+	/* a request first: the socket is then one capture knows */
+	measure(fd, rb, req, 10);
+	printf("ack %.0f\n", measure(fd, rb, "", runs));
+	printf("no_head %.0f\n", measure(fd, rb, body, runs));
+	printf("request_head %.0f\n", measure(fd, rb, req, runs));
+	printf("response_head %.0f\n", measure(fd, rb, resp, runs));
+	printf("response_head_body_follows %.0f\n", measure(fd, rb, resp_big, runs));
+	printf("records %ld\n", n);
+	ring_buffer__free(rb);
+	http_bpf__destroy(skel);
+	return 0;
+}
