@@ -184,12 +184,15 @@ out:
 
 /* A fresh inner map per write: swapping it into lb_maglev is atomic for
  * readers, where rewriting a live table in place would not be. */
-static int write_maglev(struct lbmaps *lm, const struct lbplan_svc *ps)
+/* A maglev service's table as a new inner map (its fd in *out), filled. */
+static int make_maglev(const struct lbplan_svc *ps, int *out)
 {
 	uint32_t *table = calloc(LB_MAGLEV_M, sizeof(*table));
-	int inner = -1, err = 0, i;
+	uint32_t *idx = malloc(LB_MAGLEV_M * sizeof(*idx));
+	__u32 count = LB_MAGLEV_M;
+	int inner = -1, err, i;
 
-	if (!table) {
+	if (!table || !idx) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -201,36 +204,75 @@ static int write_maglev(struct lbmaps *lm, const struct lbplan_svc *ps)
 		err = -errno;
 		goto out;
 	}
-	{
-		uint32_t *idx = malloc(LB_MAGLEV_M * sizeof(*idx));
-		__u32 count = LB_MAGLEV_M;
-
-		if (!idx) {
-			err = -ENOMEM;
-			goto out;
-		}
-		for (i = 0; i < LB_MAGLEV_M; i++)
-			idx[i] = i;
-		err = bpf_map_update_batch(inner, idx, table, &count, NULL);
-		free(idx);
-		if (err) {
-			for (i = 0, err = 0; i < LB_MAGLEV_M && !err; i++) {
-				__u32 k = i;
-
-				err =
-				    bpf_map_update_elem(inner, &k, &table[i], BPF_ANY) ? -errno : 0;
-			}
-			if (err)
-				goto out;
-		}
-	}
-	if (bpf_map_update_elem(lm->fd.maglev, &ps->id, &inner, BPF_ANY))
-		err = -errno;
+	for (i = 0; i < LB_MAGLEV_M; i++)
+		idx[i] = i;
+	err = bpf_map_update_batch(inner, idx, table, &count, NULL);
+	if (err)
+		for (i = 0, err = 0; i < LB_MAGLEV_M && !err; i++)
+			err = bpf_map_update_elem(inner, &idx[i], &table[i], BPF_ANY) ? -errno : 0;
 out:
-	if (inner >= 0)
+	if (err && inner >= 0) {
 		close(inner);
+		inner = -1;
+	}
+	*out = inner;
+	free(idx);
 	free(table);
 	return err;
+}
+
+/* The maglev tables of the plan's changed services, made first and put in
+ * lb_maglev together: every update of a map of maps waits for an RCU grace
+ * period (the kernel makes sure no program still reads the inner map it
+ * replaced), 8 ms or more each on this 2-CPU VM, and a batch waits once
+ * (where the kernel batches maps of maps; else one by one). A service's
+ * table is in place before its lb_services entry changes (write_service),
+ * as before. */
+static int write_maglevs(struct lbmaps *lm, const struct lbplan *p, char *err, size_t errlen)
+{
+	uint32_t *keys = calloc(p->n_svcs ? p->n_svcs : 1, sizeof(*keys));
+	int *fds = calloc(p->n_svcs ? p->n_svcs : 1, sizeof(*fds));
+	__u32 count;
+	int n = 0, i, rc = 0;
+
+	if (!keys || !fds) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "maglev tables: out of memory");
+		goto out;
+	}
+	for (i = 0; i < p->n_svcs; i++) {
+		const struct lbplan_svc *ps = &p->svcs[i];
+
+		if (!ps->maglev || !ps->changed || ps->table_err)
+			continue;
+		rc = make_maglev(ps, &fds[n]);
+		if (rc) {
+			snprintf(err, errlen, "service %s: writing tables: %s", ps->key,
+				 strerror(-rc));
+			goto out;
+		}
+		keys[n++] = ps->id;
+	}
+	if (!n)
+		goto out;
+	count = (__u32)n;
+	if (bpf_map_update_batch(lm->fd.maglev, keys, fds, &count, NULL)) {
+		/* count: how many went in before the refusal; left as it was
+		 * (n) where the kernel has no batch update for this map */
+		for (i = count < (__u32)n ? (int)count : 0; i < n; i++) {
+			if (bpf_map_update_elem(lm->fd.maglev, &keys[i], &fds[i], BPF_ANY)) {
+				rc = -errno;
+				snprintf(err, errlen, "lb_maglev update: %s", strerror(errno));
+				goto out;
+			}
+		}
+	}
+out:
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	free(keys);
+	free(fds);
+	return rc;
 }
 
 static int write_slots(int fd, uint32_t svc_id, uint32_t bits, const uint32_t *eps,
@@ -283,8 +325,6 @@ static int write_service(struct lbmaps *lm, const struct lbplan_svc *ps, char *e
 	if (!rc)
 		rc = write_slots(lm->fd.slots, ps->id, gb | LB_SLOT_LIST_BIT, ps->eps, ps->weights,
 				 ps->n_eps, ps->clear_eps);
-	if (!rc && ps->maglev)
-		rc = write_maglev(lm, ps);
 	if (rc) {
 		snprintf(err, errlen, "service %s: writing tables: %s", ps->key, strerror(-rc));
 		return rc;
@@ -357,6 +397,8 @@ static int write_plan(struct lbmaps *lm, const struct lbplan *p, char *err, size
 	int i, rc;
 
 	rc = write_backends(lm, p, err, errlen);
+	if (!rc)
+		rc = write_maglevs(lm, p, err, errlen);
 	if (rc)
 		return rc;
 	for (i = 0; i < p->n_svcs; i++) {
