@@ -123,6 +123,38 @@ static void need_tc(struct agent *a, const struct mesh_config *cfg)
 			  loader_prog_fd(&a->ld, "bm_http_tc_out"));
 }
 
+/* At most this many new warnings are logged per load; the rest are
+ * counted in one line (all of them are at debug level). */
+#define NEW_WARNINGS_LOGGED 10
+
+/* The configuration's warnings (a name defined twice, an object left out of
+ * a Kubernetes set) come back on every reload while their cause stays: a
+ * new one is logged at warn level, once; the others only at debug level. */
+static void log_new_warnings(struct agent *a, const struct cfg_errors *warns)
+{
+	struct strmap now = {0};
+	int fresh = 0, i;
+
+	for (i = 0; i < warns->n; i++) {
+		log_debug("config: %s", warns->msgs[i]);
+		if (strmap_get(&a->warned, warns->msgs[i], NULL) ||
+		    strmap_get(&now, warns->msgs[i], NULL))
+			continue;
+		if (fresh++ < NEW_WARNINGS_LOGGED)
+			log_warn("config: %s", warns->msgs[i]);
+		(void)strmap_put(&now, warns->msgs[i], 0); /* ENOMEM: logged again later */
+	}
+	if (fresh > NEW_WARNINGS_LOGGED)
+		log_warn("config: %d more new warnings (-v logs every warning)",
+			 fresh - NEW_WARNINGS_LOGGED);
+	/* what is still warned about, new or not, is what is remembered */
+	for (i = 0; i < warns->n; i++)
+		if (strmap_get(&a->warned, warns->msgs[i], NULL))
+			(void)strmap_put(&now, warns->msgs[i], 0);
+	strmap_free(&a->warned);
+	a->warned = now;
+}
+
 int agent_reload(struct agent *a)
 {
 	struct cfg_errors errs = {}, warns = {};
@@ -136,8 +168,7 @@ int agent_reload(struct agent *a)
 	rc = load_config(a, &cfg, &errs, &warns, &gen, &n_objects);
 	if (rc == -EAGAIN)
 		return rc;
-	for (i = 0; i < warns.n; i++)
-		log_debug("config: %s", warns.msgs[i]);
+	log_new_warnings(a, &warns);
 	if (!rc)
 		fill_pod_cgroups(a, cfg);
 	pthread_mutex_lock(&a->lock);
@@ -359,4 +390,5 @@ void agent_stop(struct agent *a)
 		loader_close(&a->ld);
 	config_free(a->cfg);
 	a->cfg = NULL;
+	strmap_free(&a->warned);
 }

@@ -18,6 +18,7 @@
 #include "lb/loader.h"
 #include "lb/tcguard.h"
 #include "lb/terminate.h"
+#include "lib/strmap.h"
 #include "trace/tracing.h"
 
 struct agent_opts {
@@ -56,6 +57,9 @@ struct agent {
 	uint64_t reloads;	 /* successful applies */
 	uint64_t reload_errors;	 /* rejected configurations */
 	char last_error[2048];
+	/* the configuration's warnings at the last load: a new one is logged
+	 * once, at warn level (log_new_warnings) */
+	struct strmap warned;
 	uint64_t started_ns;
 	uint64_t missing_retried_ns; /* last retry of absent interfaces */
 	/* Kubernetes: NULL in file-only mode. Nothing is applied before every

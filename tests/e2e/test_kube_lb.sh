@@ -108,4 +108,24 @@ seen_after ep4 "$t2" && fail "ep4 still chosen after the change converged" || pa
 grep -q 'kube: services: the API server answers again' "$TMP/agent.log" && pass "the end of the outage is logged" ||
 	fail "no log line for the end of the outage"
 expect_eq "failed requests in the whole test" 0 "$(grep -c ERR "$FLOW")"
+
+log "a file that defines the same Service: warned once, not at every reload"
+cat > "$CONF/.web.yaml" <<YAML
+apiVersion: bpfmesh.io/v1alpha1
+kind: Service
+metadata: {name: web, namespace: prod}
+spec:
+  addresses: ["127.100.0.10"]
+  ports: [{port: 80, targetPort: 18080}]
+  endpoints: [{address: "127.0.0.1"}, {address: "127.0.0.2"}, {address: "127.0.0.3"}]
+YAML
+mv "$CONF/.web.yaml" "$CONF/web.yaml"
+wait_log 'warn  config: .*Service "prod/web" is also defined'
+applied=$(grep -c "config applied" "$TMP/agent.log")
+for i in 1 2 3; do
+	kapply "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"other-$i\"}}"
+	wait_log "config applied" $((applied + i))
+done
+expect_eq "the conflict's warning lines after 3 more reloads" 1 \
+	"$(grep -c 'warn  config: .*Service "prod/web" is also defined' "$TMP/agent.log")"
 finish
