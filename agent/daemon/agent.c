@@ -136,21 +136,19 @@ static void log_new_warnings(struct agent *a, const struct cfg_errors *warns)
 	int fresh = 0, i;
 
 	for (i = 0; i < warns->n; i++) {
-		log_debug("config: %s", warns->msgs[i]);
-		if (strmap_get(&a->warned, warns->msgs[i], NULL) ||
-		    strmap_get(&now, warns->msgs[i], NULL))
+		const char *w = warns->msgs[i];
+
+		log_debug("config: %s", w);
+		if (strmap_get(&now, w, NULL))
 			continue;
-		if (fresh++ < NEW_WARNINGS_LOGGED)
-			log_warn("config: %s", warns->msgs[i]);
-		(void)strmap_put(&now, warns->msgs[i], 0); /* ENOMEM: logged again later */
+		/* ENOMEM: not remembered, logged again at the next load */
+		(void)strmap_put(&now, w, 0);
+		if (!strmap_get(&a->warned, w, NULL) && fresh++ < NEW_WARNINGS_LOGGED)
+			log_warn("config: %s", w);
 	}
 	if (fresh > NEW_WARNINGS_LOGGED)
 		log_warn("config: %d more new warnings (-v logs every warning)",
 			 fresh - NEW_WARNINGS_LOGGED);
-	/* what is still warned about, new or not, is what is remembered */
-	for (i = 0; i < warns->n; i++)
-		if (strmap_get(&a->warned, warns->msgs[i], NULL))
-			(void)strmap_put(&now, warns->msgs[i], 0);
 	strmap_free(&a->warned);
 	a->warned = now;
 }

@@ -299,7 +299,6 @@ static int start_capture(struct loader *l, const struct bpf_object_open_opts *oo
  * is the load balancer's, given by fd. Not fatal either. */
 static void start_term(struct loader *l, const struct bpf_object_open_opts *oo)
 {
-	struct bpf_map *map, *lbm;
 	char line[KPLAN_LINE];
 	int err = 0;
 
@@ -310,14 +309,9 @@ static void start_term(struct loader *l, const struct bpf_object_open_opts *oo)
 		err = -errno;
 		goto off;
 	}
-	bpf_object__for_each_map(map, l->term->obj)
-	{
-		bpf_map__set_pin_path(map, NULL);
-		lbm = bpf_object__find_map_by_name(l->skel->obj, bpf_map__name(map));
-		if (lbm && (err = bpf_map__reuse_fd(map, bpf_map__fd(lbm))))
-			goto off;
-	}
-	err = term_bpf__load(l->term);
+	err = loader_share_maps(l->term->obj, l->skel->obj);
+	if (!err)
+		err = term_bpf__load(l->term);
 	if (!err)
 		return;
 off:

@@ -86,6 +86,10 @@ int loader_prog_fd(const struct loader *l, const char *name);
  * is logged once and kept). loader_prog() and loader_prog_fd() then find
  * them. */
 bool loader_is_tc_prog(const char *name);
+/* Before loading an object whose programs work on another's state: every
+ * map of second that is not internal (.rodata, .bss, .kconfig) becomes
+ * first's map of the same name, by fd; -ENOENT when first has none. */
+int loader_share_maps(struct bpf_object *second, const struct bpf_object *first);
 int loader_load_tc(struct loader *l);
 void loader_close_tc(struct loader *l);
 /* Tell the capture tracepoints whether tc capture is attached anywhere. */

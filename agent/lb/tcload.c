@@ -31,8 +31,7 @@ static void only_tc(struct bpf_object *obj)
 	}
 }
 
-/* Every map of the second instance is the first's, by fd. */
-static int share_maps(struct bpf_object *second, const struct bpf_object *first)
+int loader_share_maps(struct bpf_object *second, const struct bpf_object *first)
 {
 	struct bpf_map *m;
 
@@ -75,7 +74,7 @@ int loader_load_tc(struct loader *l)
 		goto fail;
 	}
 	only_tc(l->tc_lb->obj);
-	err = share_maps(l->tc_lb->obj, l->skel->obj);
+	err = loader_share_maps(l->tc_lb->obj, l->skel->obj);
 	if (!err)
 		err = lb_bpf__load(l->tc_lb);
 	if (err)
@@ -88,7 +87,7 @@ int loader_load_tc(struct loader *l)
 			goto fail;
 		}
 		only_tc(l->tc_http->obj);
-		err = share_maps(l->tc_http->obj, l->http->obj);
+		err = loader_share_maps(l->tc_http->obj, l->http->obj);
 		if (!err)
 			err = http_bpf__load(l->tc_http);
 		if (err)

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "cfgfile.h"
+
 #include "config/config.h"
 #include "lb/features.h"
 
@@ -186,21 +188,7 @@ static int teardown(void **state)
 
 static const struct mesh_config *load(struct fx *f, const char *text)
 {
-	struct cfg_errors errs = {0};
-	FILE *fp = fopen(f->file, "w");
-	int rc;
-
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-	config_free(f->cfg);
-	f->cfg = NULL;
-	rc = config_load(f->dir, &f->cfg, &errs);
-	for (int i = 0; i < errs.n; i++)
-		print_error("config: %s\n", errs.msgs[i]);
-	cfg_errors_free(&errs);
-	assert_int_equal(rc, 0);
-	return f->cfg;
+	return cfgfile_load(f->dir, f->file, &f->cfg, text);
 }
 
 #define SVC                                                                                        \

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "cfgfile.h"
+
 #include "bpf/lb.h"
 #include "config/config.h"
 #include "lb/lbabi.h"
@@ -76,21 +78,7 @@ static int teardown(void **state)
 /* Load text as the whole configuration (it must be valid). */
 static const struct mesh_config *load(struct fx *f, const char *text)
 {
-	struct cfg_errors errs = {0};
-	FILE *fp = fopen(f->file, "w");
-	int rc;
-
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
-	config_free(f->cfg);
-	f->cfg = NULL;
-	rc = config_load(f->dir, &f->cfg, &errs);
-	for (int i = 0; i < errs.n; i++)
-		print_error("config: %s\n", errs.msgs[i]);
-	cfg_errors_free(&errs);
-	assert_int_equal(rc, 0);
-	return f->cfg;
+	return cfgfile_load(f->dir, f->file, &f->cfg, text);
 }
 
 /* Plan text against the mirror; the plan must be accepted. */
