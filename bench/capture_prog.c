@@ -2,8 +2,9 @@
 /* capture_prog.c: the run time of the capture programs per packet kind, for
  * bench/capture.sh. BPF_PROG_TEST_RUN of the cgroup_skb egress program (the
  * ingress one runs the same code) on crafted IPv4 packets: a segment without
- * a head (a body or any other TCP payload of a socket capture knows), a pure
- * ACK, a request head (wrk's), a response head (nginx's, one segment), and a
+ * a head (a body or any other TCP payload of a socket capture knows), one
+ * that starts with uppercase letters (SMTP), a pure ACK, a request head
+ * (wrk's) and one with an extension method, a response head (nginx's, one segment), and a
  * response head whose body follows in later segments. The maps are the
  * program's own (nothing pinned) and the ring is emptied between batches.
  * The harness's own cost per run (about a hundred ns) is included: compare
@@ -137,6 +138,10 @@ int main(int argc, char **argv)
 	measure(fd, rb, req, 10);
 	printf("ack %.0f\n", measure(fd, rb, "", runs));
 	printf("no_head %.0f\n", measure(fd, rb, body, runs));
+	/* text protocols start with uppercase words: the extension-method check */
+	printf("no_head_upper %.0f\n", measure(fd, rb, "EHLO mail.example.com\r\n", runs));
+	printf("request_head_ext %.0f\n",
+	       measure(fd, rb, "PROPFIND / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n", runs));
 	printf("request_head %.0f\n", measure(fd, rb, req, runs));
 	printf("response_head %.0f\n", measure(fd, rb, resp, runs));
 	printf("response_head_body_follows %.0f\n", measure(fd, rb, resp_big, runs));

@@ -355,7 +355,7 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 	/* the clock is read only for segments that carry an event */
 	if (s.len >= 8 && http1_is_response(w)) {
 		on_response(skb, &s, bpf_ktime_get_ns());
-	} else if (s.len >= 8 && http1_is_request(w)) {
+	} else if (s.len >= 8 && http1_is_request(skb, s.off, s.len, w)) {
 		on_request(skb, &s, bpf_ktime_get_ns());
 	} else {
 		c = bpf_map_lookup_elem(&http_conns2, &s.cookie);

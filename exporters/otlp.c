@@ -16,6 +16,7 @@
 #include "otlp.h"
 #include "otlp_encode.h"
 #include "otlp_http.h"
+#include "otlp_node.h"
 #include "otlp_sender.h"
 
 #define MS 1000000ULL
@@ -23,6 +24,7 @@
 struct otlp {
 	struct otlp_opts opts;
 	struct otlp_sender *sender; /* its lock guards ring, head, count, first_ns */
+	struct otlp_node node;	    /* the machine's resource attributes */
 
 	struct span *ring;
 	size_t head, count; /* oldest span at ring[head] */
@@ -72,6 +74,13 @@ static void terminate_strings(struct span *s)
 	TERM(s->service_name);
 	TERM(s->service_namespace);
 	TERM(s->host_name);
+	TERM(s->tracestate);
+	TERM(s->method_original);
+	TERM(s->error_type);
+	TERM(s->query);
+	TERM(s->authority);
+	TERM(s->user_agent);
+	TERM(s->exe_name);
 #undef TERM
 }
 
@@ -149,8 +158,8 @@ static struct otlp_payload *encode_batch(void *arg)
 	struct otlp *o = arg;
 	struct otlp_payload *p = calloc(1, sizeof(*p));
 
-	if (!p ||
-	    otlp_encode_traces(o->batch, o->batch_n, otlp_sender_version(o->sender), &p->raw)) {
+	if (!p || otlp_encode_traces_node(o->batch, o->batch_n, otlp_sender_version(o->sender),
+					  &o->node, &p->raw)) {
 		free(p);
 		otlp_sender_drop(o->sender, OTLP_DROP_ENCODE, o->batch_n);
 		return NULL;
@@ -191,6 +200,7 @@ struct otlp *otlp_start(const struct otlp_settings *set, const struct otlp_opts 
 	if (opts)
 		o->opts = *opts;
 	set_defaults(&o->opts);
+	otlp_node_detect(&o->node);
 	o->sender = otlp_sender_new(
 	    &(struct otlp_sender_conf){
 		.signal = &traces,

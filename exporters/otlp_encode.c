@@ -16,6 +16,7 @@
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "otlp_encode.h"
+#include "otlp_node.h"
 #include "otlp_strings.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest ExportReq;
@@ -29,10 +30,14 @@ typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
-#define SPAN_ATTRS_MAX 9 /* method, status, path, route, server x2, client, peer x2 */
-/* service.name, service.namespace, host.name, service.instance.id and
- * k8s.{namespace,pod,pod.uid,container,node,<owner>}.name */
-#define RES_ATTRS_MAX 10
+/* http.request.method(_original), http.response.status_code, error.type,
+ * url.{scheme,path,query,full}, http.route, server x2, client, peer x2,
+ * network.protocol.version, user_agent.original */
+#define SPAN_ATTRS_MAX 16
+/* service.name, service.namespace, host.name, service.instance.id,
+ * k8s.{namespace,pod,pod.uid,container,node,<owner>}.name, telemetry.sdk x3,
+ * process.pid, process.executable.name, host.id, host.arch, os.type */
+#define RES_ATTRS_MAX 18
 
 /* One ResourceSpans with its only ScopeSpans. */
 struct enc_group {
@@ -47,8 +52,7 @@ struct enc_group {
 	AnyValue av[RES_ATTRS_MAX];
 	KeyValue *kv_ptr[RES_ATTRS_MAX];
 	/* service.instance.id: the tree points into it until packed */
-	char inst[sizeof(((struct span_k8s *)0)->pod_uid) +
-		  sizeof(((struct span_k8s *)0)->container_name) + 1];
+	char inst[SPAN_NAME_MAX + 16];
 };
 
 struct enc_span {
@@ -57,6 +61,7 @@ struct enc_span {
 	KeyValue kv[SPAN_ATTRS_MAX];
 	AnyValue av[SPAN_ATTRS_MAX];
 	KeyValue *kv_ptr[SPAN_ATTRS_MAX];
+	char full[SPAN_NAME_MAX + 2 * SPAN_STR + 16]; /* url.full */
 };
 
 struct enc {
@@ -67,6 +72,7 @@ struct enc {
 	Span **span_ptrs; /* all spans, grouped: each group's ss.spans points inside */
 	ResourceSpans **rs_ptrs;
 	struct otlp_strpool strs; /* sanitized string copies */
+	const struct otlp_node *node;
 };
 
 void otlp_buf_free(struct otlp_buf *b)
@@ -133,9 +139,10 @@ static void add_int(KeyValue *kv, AnyValue *av, KeyValue **ptr, size_t *n, const
 static bool same_resource(const struct span *a, const struct span *b)
 {
 	return SAME(a, b, service_name) && SAME(a, b, service_namespace) && SAME(a, b, host_name) &&
-	       SAME(a, b, k8s.pod_uid) && SAME(a, b, k8s.pod_name) &&
-	       SAME(a, b, k8s.container_name) && SAME(a, b, k8s.node_name) &&
-	       SAME(a, b, k8s.owner_kind) && SAME(a, b, k8s.owner_name);
+	       a->pid == b->pid && SAME(a, b, exe_name) && SAME(a, b, k8s.pod_uid) &&
+	       SAME(a, b, k8s.pod_name) && SAME(a, b, k8s.container_name) &&
+	       SAME(a, b, k8s.node_name) && SAME(a, b, k8s.owner_kind) &&
+	       SAME(a, b, k8s.owner_name);
 }
 
 /* A pod's resource: service.instance.id is the pod UID and the container
@@ -167,6 +174,64 @@ static int add_k8s(struct enc *e, struct enc_group *g, size_t *n)
 		    sizeof(p->node_name)) ||
 	    (owner &&
 	     add_str(e, g->kv, g->av, g->kv_ptr, n, owner, p->owner_name, sizeof(p->owner_name))))
+		return -ENOMEM;
+	return 0;
+}
+
+/* telemetry.sdk.language of a process, from its name where that says it
+ * (an interpreter or a runtime); NULL when it does not (a Go or C binary
+ * is named after the program). */
+static const char *sdk_language(const char *exe)
+{
+	static const char *const lang[][2] = {
+	    {"node", "nodejs"}, {"python", "python"}, {"java", "java"},	      {"ruby", "ruby"},
+	    {"php", "php"},	{"dotnet", "dotnet"}, {"beam.smp", "erlang"},
+	};
+
+	for (size_t i = 0; i < sizeof(lang) / sizeof(lang[0]); i++) {
+		size_t len = strlen(lang[i][0]);
+
+		/* "python3.11", "php-fpm": the name and a version or a variant */
+		if (!strncmp(exe, lang[i][0], len) &&
+		    (!exe[len] || exe[len] == '.' || exe[len] == '-' ||
+		     (exe[len] >= '0' && exe[len] <= '9')))
+			return lang[i][1];
+	}
+	return NULL;
+}
+
+/* The SDK (bpfmesh), the process, and the machine. A process outside a pod
+ * is its own instance: host and pid. */
+static int add_process(struct enc *e, struct enc_group *g, const char *scope_version, size_t *n)
+{
+	const struct span *k = g->key;
+	const char *lang =
+	    memchr(k->exe_name, 0, sizeof(k->exe_name)) ? sdk_language(k->exe_name) : NULL;
+	const struct otlp_node *nd = e->node;
+
+	if (!g->inst[0] && k->pid && memchr(k->host_name, 0, sizeof(k->host_name))) {
+		snprintf(g->inst, sizeof(g->inst), "%s:%u",
+			 nd && nd->host_id[0] ? nd->host_id : k->host_name, k->pid);
+		if (add_str(e, g->kv, g->av, g->kv_ptr, n, "service.instance.id", g->inst,
+			    sizeof(g->inst)))
+			return -ENOMEM;
+	}
+	if (add_str(e, g->kv, g->av, g->kv_ptr, n, "telemetry.sdk.name", OTLP_SCOPE_NAME,
+		    sizeof(OTLP_SCOPE_NAME)) ||
+	    (scope_version && add_str(e, g->kv, g->av, g->kv_ptr, n, "telemetry.sdk.version",
+				      scope_version, strlen(scope_version) + 1)) ||
+	    (lang && add_str(e, g->kv, g->av, g->kv_ptr, n, "telemetry.sdk.language", lang,
+			     strlen(lang) + 1)))
+		return -ENOMEM;
+	add_int(g->kv, g->av, g->kv_ptr, n, "process.pid", k->pid);
+	if (add_str(e, g->kv, g->av, g->kv_ptr, n, "process.executable.name", k->exe_name,
+		    sizeof(k->exe_name)))
+		return -ENOMEM;
+	if (nd &&
+	    (add_str(e, g->kv, g->av, g->kv_ptr, n, "host.id", nd->host_id, sizeof(nd->host_id)) ||
+	     add_str(e, g->kv, g->av, g->kv_ptr, n, "host.arch", nd->host_arch,
+		     sizeof(nd->host_arch)) ||
+	     add_str(e, g->kv, g->av, g->kv_ptr, n, "os.type", nd->os_type, sizeof(nd->os_type))))
 		return -ENOMEM;
 	return 0;
 }
@@ -220,7 +285,7 @@ static int encode_group(struct enc *e, struct enc_group *g, const char *scope_ve
 		    sizeof(k->service_namespace)) ||
 	    add_str(e, g->kv, g->av, g->kv_ptr, &n, "host.name", k->host_name,
 		    sizeof(k->host_name)) ||
-	    add_k8s(e, g, &n))
+	    add_k8s(e, g, &n) || add_process(e, g, scope_version, &n))
 		return -ENOMEM;
 	g->res.attributes = g->kv_ptr;
 	g->res.n_attributes = n;
@@ -233,6 +298,34 @@ static int encode_group(struct enc *e, struct enc_group *g, const char *scope_ve
 	g->rs.scope_spans = &g->ss_ptr;
 	g->rs.n_scope_spans = 1;
 	return 0;
+}
+
+/* network.protocol.version as the conventions write it: "1.1", "2". */
+static const char *protocol_version(uint8_t v)
+{
+	switch (v) {
+	case 10:
+		return "1.0";
+	case 11:
+		return "1.1";
+	case 20:
+		return "2";
+	default:
+		return "";
+	}
+}
+
+/* A CLIENT span's url.full: http://authority/path?query, when the path is
+ * known whole (a cut one would make a wrong URL). */
+static bool url_full(struct enc_span *es, const struct span *s)
+{
+	if (!memchr(s->authority, 0, sizeof(s->authority)) || !s->authority[0] ||
+	    !memchr(s->path, 0, sizeof(s->path)) || s->path[0] != '/' ||
+	    !memchr(s->query, 0, sizeof(s->query)))
+		return false;
+	snprintf(es->full, sizeof(es->full), "http://%s%s%s%s", s->authority, s->path,
+		 s->query[0] ? "?" : "", s->query);
+	return true;
 }
 
 static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
@@ -251,9 +344,12 @@ static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 		sp->parent_span_id.data = (uint8_t *)s->parent_span_id;
 		sp->parent_span_id.len = sizeof(s->parent_span_id);
 	}
-	/* bits 0-7 are the W3C trace flags; whether the parent is remote is not
-	 * known here, so bits 8-9 stay 0 ("unknown") */
-	sp->flags = s->sampled ? 1 : 0;
+	/* bits 0-7 are the W3C trace flags; bit 8 says that bit 9 (the parent
+	 * came from another process, in a traceparent) is known: it always is */
+	sp->flags = (uint32_t)((s->trace_flags & ~1u) | (s->sampled ? 1u : 0u)) |
+		    OTLP_FLAGS_HAS_IS_REMOTE | (s->parent_remote ? OTLP_FLAGS_IS_REMOTE : 0);
+	if (!(sp->trace_state = ENC_STR(e, s->tracestate)))
+		return -ENOMEM;
 	if (!(sp->name = ENC_STR(e, s->name)))
 		return -ENOMEM;
 	switch (s->kind) {
@@ -277,13 +373,25 @@ static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 		sp->status = &es->st;
 
 	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.request.method", s->method,
-		    sizeof(s->method)))
+		    sizeof(s->method)) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.request.method_original",
+		    s->method_original, sizeof(s->method_original)))
 		return -ENOMEM;
 	add_int(es->kv, es->av, es->kv_ptr, &n, "http.response.status_code", s->status_code);
+	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "error.type", s->error_type,
+		    sizeof(s->error_type)) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "url.scheme", "http", 5) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "url.path", s->path, sizeof(s->path)) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "url.query", s->query, sizeof(s->query)))
+		return -ENOMEM;
+	/* url.full is a client attribute; the server knows no scheme or
+	 * authority of its own beyond what Host says (server.*) */
+	if (s->kind == SPAN_KIND_CLIENT && url_full(es, s) &&
+	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "url.full", es->full, sizeof(es->full)))
+		return -ENOMEM;
 	/* http.route is a server attribute (semantic conventions); CLIENT spans
 	 * keep theirs in struct span for the client latency histograms only */
-	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "url.path", s->path, sizeof(s->path)) ||
-	    (s->kind == SPAN_KIND_SERVER && add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route",
+	if ((s->kind == SPAN_KIND_SERVER && add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route",
 						    s->route, sizeof(s->route))) ||
 	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "server.address", s->server.address,
 		    sizeof(s->server.address)))
@@ -298,6 +406,11 @@ static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 		    sizeof(s->peer.address)))
 		return -ENOMEM;
 	add_int(es->kv, es->av, es->kv_ptr, &n, "network.peer.port", s->peer.port);
+	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "network.protocol.version",
+		    protocol_version(s->http_version), 4) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "user_agent.original", s->user_agent,
+		    sizeof(s->user_agent)))
+		return -ENOMEM;
 	sp->attributes = es->kv_ptr;
 	sp->n_attributes = n;
 	return 0;
@@ -330,6 +443,12 @@ static int pack(ExportReq *req, struct otlp_buf *out)
 int otlp_encode_traces(const struct span *spans, size_t n, const char *scope_version,
 		       struct otlp_buf *out)
 {
+	return otlp_encode_traces_node(spans, n, scope_version, NULL, out);
+}
+
+int otlp_encode_traces_node(const struct span *spans, size_t n, const char *scope_version,
+			    const struct otlp_node *node, struct otlp_buf *out)
+{
 	ExportReq req =
 	    OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
 	struct enc e = {0};
@@ -338,6 +457,7 @@ int otlp_encode_traces(const struct span *spans, size_t n, const char *scope_ver
 
 	out->data = NULL;
 	out->len = 0;
+	e.node = node;
 	if (!n)
 		return pack(&req, out);
 	e.groups = calloc(n, sizeof(*e.groups));

@@ -11,7 +11,13 @@
 
 #include "exporters/span.h"
 
-#define OTLP_SCOPE_NAME "bpfmesh"
+#define OTLP_SCOPE_NAME "bpfmesh" /* also telemetry.sdk.name */
+
+/* OTLP Span.flags above the W3C trace flags (SpanFlags in trace.proto) */
+#define OTLP_FLAGS_HAS_IS_REMOTE 0x100 /* SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK */
+#define OTLP_FLAGS_IS_REMOTE 0x200     /* SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK */
+
+struct otlp_node;
 
 /* A heap buffer the caller releases with otlp_buf_free(). */
 struct otlp_buf {
@@ -32,6 +38,17 @@ void otlp_buf_free(struct otlp_buf *b);
  * a string field without its NUL is sent empty. Returns 0, or -ENOMEM. */
 int otlp_encode_traces(const struct span *spans, size_t n, const char *scope_version,
 		       struct otlp_buf *out);
+
+/* The same, with the machine's resource attributes (otlp_node.h; NULL: none)
+ * on every resource. Either way a resource also has telemetry.sdk.name
+ * (bpfmesh), .version (scope_version) and .language (where the process's
+ * name says it), process.pid and process.executable.name, and a process
+ * outside a pod service.instance.id "host.id (else host.name):pid". Spans
+ * carry url.scheme, url.query, url.full (CLIENT), error.type,
+ * network.protocol.version, user_agent.original, tracestate and the W3C
+ * flags with the remote-parent bits. */
+int otlp_encode_traces_node(const struct span *spans, size_t n, const char *scope_version,
+			    const struct otlp_node *node, struct otlp_buf *out);
 
 /* gzip (RFC 1952) of in, for Content-Encoding: gzip. Returns 0, or -ENOMEM. */
 int otlp_gzip(const uint8_t *in, size_t len, struct otlp_buf *out);

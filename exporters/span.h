@@ -68,25 +68,40 @@ struct span {
 	uint8_t kind;		   /* enum span_kind */
 	uint8_t status;		   /* enum span_status */
 	uint8_t sampled;	   /* W3C trace-flags bit 0 */
+	/* W3C trace-flags of the span's context (bit 0 set from sampled at
+	 * export) and whether its parent came from a traceparent header rather
+	 * than from a span bpfmesh made (OTLP Span.flags bits 8-9) */
+	uint8_t trace_flags;
+	bool parent_remote;
 	uint64_t start_unix_ns;
 	uint64_t end_unix_ns;
 
 	char name[SPAN_STR];		    /* SERVER "GET /api/v1/users/{id}", CLIENT "GET" */
 	char status_message[SPAN_NAME_MAX]; /* e.g. "connection reset" when no response came */
+	char tracestate[256];		    /* W3C tracestate of the incoming context, "" none */
 
-	/* attributes */
-	char method[16];	     /* http.request.method */
-	uint16_t status_code;	     /* http.response.status_code; 0 = no response */
-	char path[SPAN_STR];	     /* url.path */
-	char route[SPAN_STR];	     /* http.route (exported on SERVER spans only) */
-	struct span_endpoint server; /* server.address / server.port */
-	struct span_endpoint client; /* client.address (SERVER spans) */
-	struct span_endpoint peer;   /* network.peer.address / .port */
+	/* attributes (OpenTelemetry HTTP semantic conventions, stable) */
+	char method[16];		/* http.request.method; "_OTHER" for an unknown one */
+	char method_original[16];	/* http.request.method_original: the "_OTHER" one */
+	uint16_t status_code;		/* http.response.status_code; 0 = no response */
+	char error_type[32];		/* error.type: "500", "connection_reset", ...; "" none */
+	uint8_t http_version;		/* network.protocol.version: 10, 11; 0 unknown */
+	char path[SPAN_STR];		/* url.path */
+	char query[SPAN_STR];		/* url.query, already redacted as configured */
+	char authority[SPAN_NAME_MAX];	/* CLIENT url.full's host[:port], the Host header */
+	char user_agent[SPAN_NAME_MAX]; /* user_agent.original */
+	char route[SPAN_STR];		/* http.route (exported on SERVER spans only) */
+	struct span_endpoint server;	/* server.address / server.port: as the application
+					 * addressed the server (Host header, else the socket) */
+	struct span_endpoint client;	/* client.address (SERVER spans) */
+	struct span_endpoint peer;	/* network.peer.address / .port */
 
 	/* resource */
 	char service_name[SPAN_NAME_MAX];      /* service.name */
 	char service_namespace[SPAN_NAME_MAX]; /* service.namespace */
 	char host_name[SPAN_NAME_MAX];	       /* host.name */
+	uint32_t pid;			       /* process.pid; 0 unknown */
+	char exe_name[16];		       /* process.executable.name (the process's comm) */
 	struct span_k8s k8s;		       /* k8s.*, service.instance.id */
 };
 

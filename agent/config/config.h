@@ -200,6 +200,7 @@ struct cfg_telemetry {
 	double sampling_ratio;		/* default 1.0, range [0,1] */
 	bool sample_errors;		/* sampling.alwaysSampleErrors, default true */
 	uint64_t sample_slower_than_ms; /* sampling.latencyThreshold, 0 = off */
+	bool redact_query; /* tracing.redactQuery: url.query/url.full values "REDACTED" */
 
 	char (*routes)[512]; /* http.route templates, each starts with '/' */
 	int n_routes;

@@ -127,6 +127,11 @@ static const struct cfgp_field sampling_fields[] = {
     {0},
 };
 
+static const struct cfgp_field tracing_fields[] = {
+    F_BOOL("redactQuery", TEL, redact_query),
+    {0},
+};
+
 static const struct cfgp_field route_item = {
     .type = CFGP_STR,
     .size = 512,
@@ -148,6 +153,7 @@ static const struct cfgp_field prometheus_fields[] = {
 static const struct cfgp_field spec_fields[] = {
     F_SECTION("otlp", otlp_fields, TEL, otlp_set),
     F_GROUP("sampling", sampling_fields),
+    F_GROUP("tracing", tracing_fields),
     F_LIST("routes", TEL, routes, n_routes, &route_list),
     F_GROUP("prometheus", prometheus_fields),
     {0},

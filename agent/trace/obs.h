@@ -56,6 +56,8 @@ enum obs_body {
 	OBS_BODY_FRAMED = 0,   /* framed (or unknown): RESPONSE_END or a timeout ends it */
 	OBS_BODY_NONE = 1,     /* none: the response ends with its head */
 	OBS_BODY_TO_CLOSE = 2, /* no length: the connection's close ends it */
+	OBS_BODY_LENGTH = 3,   /* framed by Content-Length or chunked, read from the whole
+				* head: a close before RESPONSE_END cuts the response */
 };
 
 struct obs_addr {
@@ -89,6 +91,10 @@ struct obs {
 	bool target_truncated;	     /* target is only a prefix of the real one */
 	bool bodiless_response;	     /* its response has no body, whatever its head says (HEAD) */
 	char host[OBS_HOST_MAX];     /* Host / :authority as sent; "" when absent or too long */
+	char query[OBS_TARGET_MAX];  /* after '?', without it; "" none */
+	bool query_truncated;	     /* query is only a prefix of the real one */
+	uint8_t version;	     /* 10 (HTTP/1.0), 11, 20 (HTTP/2); 0 unknown */
+	char user_agent[OBS_HOST_MAX]; /* User-Agent as sent, cut to fit */
 	/* W3C Trace Context headers as sent, not validated (tracectx.h does):
 	 * "" when absent; traceparent also "" when sent more than once (then no
 	 * value is valid), tracestate the comma-joined field lines, "" when

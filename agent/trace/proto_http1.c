@@ -104,6 +104,10 @@ static void parse_request(const char *p, size_t n, struct obs *o)
 	memcpy(o->method, r.method, sizeof(o->method));
 	memcpy(o->target, r.path, sizeof(o->target));
 	o->target_truncated = r.path_truncated;
+	memcpy(o->query, r.query, sizeof(o->query));
+	o->query_truncated = r.query_truncated;
+	o->version = (uint8_t)r.version;
+	memcpy(o->user_agent, r.user_agent, sizeof(o->user_agent));
 	/* RFC 9112 6.3: the response to HEAD has no body */
 	o->bodiless_response = !strcmp(r.method, "HEAD");
 	memcpy(o->host, r.host, sizeof(o->host));
@@ -133,6 +137,8 @@ static void parse_response(const char *p, size_t n, struct obs *o)
 		o->body = OBS_BODY_NONE;
 	else if (rc == HTTP_PARSE_OK && !r.chunked && r.content_length < 0)
 		o->body = OBS_BODY_TO_CLOSE;
+	else if (rc == HTTP_PARSE_OK)
+		o->body = OBS_BODY_LENGTH;
 	else
 		o->body = OBS_BODY_FRAMED;
 }

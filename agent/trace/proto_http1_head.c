@@ -10,6 +10,22 @@
 static const char *const known_methods[] = {"GET",     "POST",	"PUT",	   "DELETE", "HEAD",
 					    "OPTIONS", "PATCH", "CONNECT", "TRACE"};
 
+/* An extension method (PURGE, PROPFIND, MKCOL, ...): 3-16 uppercase
+ * letters, a space, then a target in origin, asterisk or absolute form. The
+ * kernel (bpf/lib/http1.bpf.h) applies the same rule. */
+static bool looks_like_other_method(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && i < 16 && p[i] >= 'A' && p[i] <= 'Z')
+		i++;
+	if (i < 3 || i + 1 >= n || p[i] != ' ' || (i == 3 && !memcmp(p, "PRI", 3)))
+		return false; /* "PRI *" is the HTTP/2 preface */
+	p += i + 1;
+	n -= i + 1;
+	return p[0] == '/' || p[0] == '*' || (n >= 4 && !memcmp(p, "http", 4));
+}
+
 bool http_looks_like_request(const char *p, size_t n)
 {
 	for (size_t i = 0; i < sizeof(known_methods) / sizeof(known_methods[0]); i++) {
@@ -18,7 +34,7 @@ bool http_looks_like_request(const char *p, size_t n)
 		if (n > len && !memcmp(p, known_methods[i], len) && p[len] == ' ')
 			return true;
 	}
-	return false;
+	return looks_like_other_method(p, n);
 }
 
 bool http_looks_like_response(const char *p, size_t n)
@@ -116,6 +132,7 @@ struct hdr_out {
 	bool cl_invalid;
 	bool tracestate_full; /* a tracestate line did not fit: none is kept */
 	bool host_seen;
+	bool ua_seen;
 };
 
 static bool name_is(const char *name, size_t len, const char *want)
@@ -241,6 +258,9 @@ static void header_line(struct hdr_out *h, const char *l, size_t len)
 	} else if (h->req && name_is(l, nlen, "host") && !h->host_seen) {
 		h->host_seen = true;
 		copy_value(h->req->host, sizeof(h->req->host), v, vlen, false);
+	} else if (h->req && name_is(l, nlen, "user-agent") && !h->ua_seen) {
+		h->ua_seen = true;
+		copy_value(h->req->user_agent, sizeof(h->req->user_agent), v, vlen, true);
 	}
 }
 
@@ -298,7 +318,7 @@ static int line_end(const char *p, size_t n, size_t *i)
 int http_parse_request(const char *p, size_t n, struct http_request *r)
 {
 	struct hdr_out h = {
-	    &r->content_length, &r->chunked, &r->conn_close, r, false, false, false};
+	    &r->content_length, &r->chunked, &r->conn_close, r, false, false, false, false};
 	size_t i = 0, ts;
 	int rc;
 
@@ -338,7 +358,7 @@ int http_parse_request(const char *p, size_t n, struct http_request *r)
 int http_parse_response(const char *p, size_t n, struct http_response *r)
 {
 	struct hdr_out h = {
-	    &r->content_length, &r->chunked, &r->conn_close, NULL, false, false, false};
+	    &r->content_length, &r->chunked, &r->conn_close, NULL, false, false, false, false};
 	unsigned status = 0;
 	size_t i;
 	int rc;

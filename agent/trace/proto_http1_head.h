@@ -41,10 +41,11 @@ struct http_request {
 	char traceparent[OBS_TRACEPARENT_MAX];
 	char tracestate[OBS_TRACESTATE_MAX];
 	char host[OBS_HOST_MAX];
-	int64_t content_length; /* -1: absent or invalid */
-	bool chunked;		/* Transfer-Encoding ends in "chunked" */
-	bool conn_close;	/* Connection: close */
-	size_t head_len;	/* bytes up to and including the blank line (OK only) */
+	char user_agent[OBS_HOST_MAX]; /* the first User-Agent, cut to fit */
+	int64_t content_length;	       /* -1: absent or invalid */
+	bool chunked;		       /* Transfer-Encoding ends in "chunked" */
+	bool conn_close;	       /* Connection: close */
+	size_t head_len;	       /* bytes up to and including the blank line (OK only) */
 };
 
 struct http_response {
@@ -64,7 +65,9 @@ int http_parse_request(const char *p, size_t n, struct http_request *out);
  * status line was cut before the code. */
 int http_parse_response(const char *p, size_t n, struct http_response *out);
 
-/* Cheap checks on the first bytes: a known method followed by a space, or
+/* Cheap checks on the first bytes: a method (an RFC 9110 token, the known
+ * ones or any of 3-16 uppercase letters) followed by a space and the start
+ * of a request-target ('/', '*', "http"; anything after a known method), or
  * "HTTP/1.". */
 bool http_looks_like_request(const char *p, size_t n);
 bool http_looks_like_response(const char *p, size_t n);

@@ -39,11 +39,14 @@ bool sampling_ratio_keep(const struct sampler *s, const uint8_t trace_id[16])
 	return sampling_randomness(trace_id) >= s->threshold;
 }
 
-bool sampling_trace_keep(const struct sampler *s, const uint8_t trace_id[16], int remote_sampled)
+bool sampling_trace_keep(const struct sampler *s, const uint8_t trace_id[16], int remote_sampled,
+			 bool forced)
 {
+	/* W3C Trace Context: the caller decided for the whole trace; a span
+	 * exported under an unsampled parent would hang under one nobody has */
 	if (remote_sampled >= 0)
 		return remote_sampled > 0;
-	return sampling_ratio_keep(s, trace_id);
+	return forced || sampling_ratio_keep(s, trace_id);
 }
 
 bool sampling_span_forced(const struct sampler *s, bool error, uint64_t duration_ns)

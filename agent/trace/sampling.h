@@ -34,11 +34,13 @@ bool sampling_ratio_keep(const struct sampler *s, const uint8_t trace_id[16]);
 
 /* A trace's decision, parent-based as OpenTelemetry's default
  * parentbased_traceidratio sampler: remote_sampled is the sampled flag of an
- * incoming traceparent (1 keep, 0 drop), or -1 when the trace started here,
- * and then the ratio rule decides. Overrides come on top (below). */
-bool sampling_trace_keep(const struct sampler *s, const uint8_t trace_id[16], int remote_sampled);
+ * incoming traceparent (1 keep, 0 drop: final, errors and slow spans
+ * included), or -1 when the trace started here (a root): then a forced span
+ * (below) keeps it, else the ratio rule decides. */
+bool sampling_trace_keep(const struct sampler *s, const uint8_t trace_id[16], int remote_sampled,
+			 bool forced);
 
-/* A span that must be kept whatever the trace decision: an error when
+/* A span that keeps its trace, when the trace started here: an error when
  * keep_errors, or one that took longer than slower_than_ns. */
 bool sampling_span_forced(const struct sampler *s, bool error, uint64_t duration_ns);
 

@@ -32,20 +32,6 @@ const char *sb_drop_name(enum sb_drop why)
 	return (unsigned)why < SB_DROP__MAX ? drop_names[why] : "unknown";
 }
 
-/* OpenTelemetry: methods outside this set are reported as "_OTHER", and the
- * span is named "HTTP" instead, so a scanner's random verbs cannot multiply
- * span names. */
-static bool method_known(const char *m)
-{
-	static const char *const known[] = {"GET",     "POST",	"PUT",	   "DELETE", "HEAD",
-					    "OPTIONS", "PATCH", "CONNECT", "TRACE",  "QUERY"};
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (!strcmp(m, known[i]))
-			return true;
-	return false;
-}
-
 /* --- the request FIFO of a socket --- */
 
 static void fifo_push(struct sb_sock *s, struct sb_pend *p)
@@ -77,36 +63,11 @@ static void untracked_request(struct spanbuild *sb, struct sb_sock *s, enum sb_d
 
 /* --- requests --- */
 
-static void endpoint(const struct obs_addr *a, struct span_endpoint *e)
-{
-	if (!inet_ntop(a->family, a->addr, e->address, sizeof(e->address)))
-		e->address[0] = '\0';
-	e->port = a->port;
-}
-
-/* "METHOD route", or the method alone when there is no route; a route
- * that does not fit is cut, the name is only a label. */
-static void span_name(char *dst, size_t size, const char *verb, const char *route)
-{
-	size_t o = 0;
-
-	for (; *verb && o + 1 < size; verb++)
-		dst[o++] = *verb;
-	if (*route && o + 1 < size)
-		dst[o++] = ' ';
-	for (; *route && o + 1 < size; route++)
-		dst[o++] = *route;
-	dst[o] = '\0';
-}
-
 static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p,
 			 const struct obs *o)
 {
 	struct span *sp = &p->sp;
-	bool known = method_known(o->method);
-	const char *verb = known ? o->method : "HTTP";
 
-	snprintf(sp->method, sizeof(sp->method), "%s", known ? o->method : "_OTHER");
 	memcpy(sp->path, o->target, sizeof(sp->path));
 	if (s->rt) {
 		if (route_of(s->rt, o->target, o->target_truncated, sp->route, sizeof(sp->route)) ==
@@ -115,18 +76,7 @@ static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend
 	} else {
 		route_fold(o->target, o->target_truncated, sp->route, sizeof(sp->route));
 	}
-	/* OpenTelemetry: http.route is what a server matched, so only a SERVER
-	 * span is named after it; a CLIENT span is named "{method}", and keeps
-	 * the route only for the latency histograms (not exported). */
-	span_name(sp->name, sizeof(sp->name), verb, sp->kind == SPAN_KIND_SERVER ? sp->route : "");
-	/* server.* is the serving end; client.* only on SERVER spans */
-	endpoint(&s->remote, &sp->peer);
-	if (sp->kind == SPAN_KIND_CLIENT) {
-		endpoint(&s->remote, &sp->server);
-	} else {
-		endpoint(&s->local, &sp->server);
-		endpoint(&s->remote, &sp->client);
-	}
+	sb_http_attrs(sb, s, p, o);
 	memcpy(sp->service_name, s->service, sizeof(sp->service_name));
 	memcpy(sp->service_namespace, s->service_ns, sizeof(sp->service_namespace));
 	memcpy(sp->host_name, sb->host_name, sizeof(sp->host_name));
@@ -166,6 +116,8 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 		p->has_tp = true;
 		p->tp = req_tp;
 		p->app_parent = p->sp.kind == SPAN_KIND_CLIENT;
+		p->sp.trace_flags = req_tp.flags;
+		memcpy(p->sp.tracestate, o->tracestate, sizeof(p->sp.tracestate));
 		if (p->app_parent)
 			sb->st.client_traceparents++;
 		else
@@ -337,6 +289,7 @@ static void on_response(struct spanbuild *sb, const struct obs *o)
 	 * 304, a zero length): the response ends with its head */
 	no_body = p->bodiless_response || o->body == OBS_BODY_NONE;
 	p->close_delimited = !no_body && o->body == OBS_BODY_TO_CLOSE;
+	p->length_declared = !no_body && o->body == OBS_BODY_LENGTH;
 	if (no_body)
 		sb_finish(sb, p, o->ts_ns, false, o->ts_ns); /* a RESPONSE_END may refine it */
 }
@@ -402,8 +355,11 @@ static void on_close(struct spanbuild *sb, const struct obs *o)
 	for (struct sb_node *n = s->pends.head; n; n = n->next) {
 		struct sb_pend *p = sb_of(n, struct sb_pend, on_sock);
 
-		if (p->state == SB_OPEN || (p->state == SB_RESPONDED && o->error)) {
-			/* no (whole) response: an error, the status code stays what was seen */
+		if (p->state == SB_OPEN ||
+		    (p->state == SB_RESPONDED && (o->error || p->length_declared))) {
+			/* no (whole) response: an error, the status code stays what was
+			 * seen; it ended when the close came (its last byte came before,
+			 * but the kernel reports no byte of a body but the last) */
 			sb_set_error(p, o->error);
 			sb_finish(sb, p, now, true, now);
 		} else if (p->state == SB_RESPONDED) {

@@ -80,6 +80,7 @@ struct sb_config {
 	bool sample_errors;		/* sampling.alwaysSampleErrors */
 	uint64_t sample_slower_than_ms; /* sampling.latencyThreshold, 0 = off */
 	bool emit_unsampled;		/* emit spans the sampler drops, sampled = 0 */
+	bool redact_query; /* Telemetry tracing.redactQuery: every url.query value "REDACTED" */
 
 	const char *const *routes; /* Telemetry.routes templates (copied) */
 	int n_routes;

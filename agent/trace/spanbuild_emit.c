@@ -14,19 +14,27 @@
 void sb_set_http_status(struct sb_pend *p, uint16_t code)
 {
 	p->sp.status_code = code;
-	if (code >= 500 || (p->sp.kind == SPAN_KIND_CLIENT && code >= 400))
+	/* error.type: the status code as a string, when it is an error */
+	if (code >= 500 || (p->sp.kind == SPAN_KIND_CLIENT && code >= 400)) {
 		p->sp.status = SPAN_STATUS_ERROR;
-	else
+		snprintf(p->sp.error_type, sizeof(p->sp.error_type), "%u", code);
+	} else {
 		p->sp.status = SPAN_STATUS_UNSET;
+		p->sp.error_type[0] = '\0';
+	}
 }
 
 void sb_set_error(struct sb_pend *p, int err)
 {
 	const char *msg;
 
+	/* an orderly close that cut a response it had announced the length of */
+	snprintf(p->sp.error_type, sizeof(p->sp.error_type), "%s",
+		 !err && !p->resp_seen ? "connection_closed" : sb_conn_error_type(err));
 	switch (err) {
 	case 0:
-		msg = "connection closed before the response";
+		msg = p->resp_seen ? "connection closed before the end of the response"
+				   : "connection closed before the response";
 		break;
 	case ECONNRESET:
 		msg = "connection reset";
@@ -133,13 +141,16 @@ void sb_drop(struct spanbuild *sb, struct sb_pend *p, enum sb_drop why)
 void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 {
 	struct sb_group *g = sb_group_root(p);
-	bool keep = g->forced || sampling_trace_keep(&sb->sampler, g->trace_id, g->remote_sampled);
+	bool keep = sampling_trace_keep(&sb->sampler, g->trace_id, g->remote_sampled, g->forced);
 
 	if (keep || sb->cfg.emit_unsampled) {
 		struct span sp = p->sp;
 
 		memcpy(sp.trace_id, g->trace_id, sizeof(sp.trace_id));
 		sp.sampled = keep;
+		/* the caller's other flags (W3C level 2 "random") stay as sent */
+		sp.trace_flags = (uint8_t)((sp.trace_flags & ~1u) | keep);
+		sp.parent_remote = p->has_tp && !p->local_parent;
 		sp.start_unix_ns = p->start_ns + (uint64_t)sb->cfg.clock_offset_ns;
 		sp.end_unix_ns = p->end_ns + (uint64_t)sb->cfg.clock_offset_ns;
 		sb->cfg.emit(&sp, sb->cfg.emit_ctx);

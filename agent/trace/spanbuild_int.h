@@ -2,7 +2,8 @@
 /* spanbuild_int.h: the span builder's state, shared by its files, which
  * call each other one way only, each using only the ones listed before it:
  * 1. spanbuild_tables.c: sockets, processes, services and their route
- *    tables, ids, lists (calls no other builder file);
+ *    tables, ids, lists (calls no other builder file); beside it
+ *    spanbuild_attrs.c: a span's HTTP attributes (neither calls the other);
  * 2. spanbuild_link.c: traces: same-node pairs, in-process nesting;
  * 3. spanbuild_emit.c: ending, sampling and emitting spans, freeing them;
  * 4. spanbuild.c: observations in, the per-socket request FIFO, socket
@@ -69,6 +70,7 @@ struct sb_pend {
 	bool resp_seen;
 	bool end_exact;	      /* end from RESPONSE_END or a close that framed it */
 	bool close_delimited; /* a response without length: the close ends it */
+	bool length_declared; /* its length was declared: a close before its end cuts it */
 	bool local_parent;    /* parent from pairing or nesting (beats an incoming traceparent) */
 	bool app_parent;      /* CLIENT: parent from the traceparent the application sent */
 	bool has_tp;	      /* the request carried a valid traceparent, tp */
@@ -156,6 +158,14 @@ int sb_tables_init(struct spanbuild *sb);
 void sb_services_reset(struct spanbuild *sb);
 void sb_rand_id(struct spanbuild *sb, uint8_t *id, size_t n); /* random, never all zero */
 void sb_rand_seed(struct spanbuild *sb, uint64_t seed);
+
+/* 1b. spanbuild_attrs.c (calls no other builder file) */
+bool sb_method_known(const char *m);
+bool sb_host_endpoint(const char *host, struct span_endpoint *e); /* from a Host value */
+void sb_redact_query(char *dst, size_t size, const char *q, bool all);
+void sb_http_attrs(struct spanbuild *sb, const struct sb_sock *s, struct sb_pend *p,
+		   const struct obs *o);
+const char *sb_conn_error_type(int err); /* error.type of a connection error */
 
 /* 2. spanbuild_link.c */
 struct sb_group *sb_group_new(struct spanbuild *sb, const uint8_t *trace_id, int remote_sampled);

@@ -66,8 +66,8 @@ static void sb_key_of(const struct cfg_telemetry *tel, char *key, size_t len)
 		snprintf(key, len, "none");
 		return;
 	}
-	off = snprintf(key, len, "%g|%d|%llu", tel->sampling_ratio, tel->sample_errors,
-		       (unsigned long long)tel->sample_slower_than_ms);
+	off = snprintf(key, len, "%g|%d|%llu|%d", tel->sampling_ratio, tel->sample_errors,
+		       (unsigned long long)tel->sample_slower_than_ms, tel->redact_query);
 	for (int i = 0; i < tel->n_routes && off < len; i++)
 		off += snprintf(key + off, len - off, "|%s", tel->routes[i]);
 }
@@ -84,6 +84,7 @@ static void rebuild(struct tracing *t, const struct cfg_telemetry *tel)
 	    .sample_errors = tel ? tel->sample_errors : true,
 	    .sample_slower_than_ms = tel ? tel->sample_slower_than_ms : 0,
 	    .emit_unsampled = true,
+	    .redact_query = tel && tel->redact_query,
 	};
 
 	if (tel && tel->n_routes) {

@@ -7,7 +7,8 @@
  * agent/trace/proto_http1.c; what it parses is not parsed here.
  *
  * Only segment heads are looked at: a segment that does not start with an
- * HTTP method or "HTTP/1." costs one 8-byte load. Only a response head is
+ * HTTP method or "HTTP/1." costs one 8-byte load (and one more when it
+ * starts with three uppercase letters, for an extension method). Only a response head is
  * scanned, two words or a line end per bpf_loop call.
  */
 #ifndef BPFMESH_HTTP1_BPF_H
@@ -15,9 +16,73 @@
 
 #include "http.h"
 
+static __always_inline bool http1_is_upper(__u8 c) { return (__u8)(c - 'A') < 26; }
+
+#define HTTP1_EXT_HEAD 24 /* 16 letters, a space and "http" fit */
+
+/* An extension method (RFC 9110 allows any token; PURGE, PROPFIND, MKCOL,
+ * ...): 3-16 uppercase letters, a space, and a request-target that starts
+ * with '/', '*' or "http" (origin, asterisk, absolute form). Only a segment
+ * whose first three bytes are uppercase letters, and not a known method,
+ * gets here, so other traffic pays three compares; this one loads the head
+ * again, HTTP1_EXT_HEAD bytes at most. "PRI *" is the HTTP/2 preface. */
+static __always_inline bool http1_is_ext_request(struct __sk_buff *skb, __u32 off, __u32 len,
+						 __u64 w)
+{
+	char b[32] = {};
+	__u32 n = len < HTTP1_EXT_HEAD ? len : HTTP1_EXT_HEAD, i = 0;
+	__u8 c;
+
+	if (!http1_is_upper(w) || !http1_is_upper(w >> 8) || !http1_is_upper(w >> 16))
+		return false;
+	if ((__u32)w == 0x20495250) /* "PRI " */
+		return false;
+		/* a method that ends inside the word is judged there, unless its
+		 * target may be "http..." (more bytes): EHLO, AUTH, ... load nothing */
+#pragma unroll
+	for (int k = 3; k < 7; k++) {
+		if (i)
+			continue;
+		c = w >> (8 * k);
+		if (c == ' ')
+			i = k;
+		else if (!http1_is_upper(c))
+			return false;
+	}
+	if (i) {
+		c = w >> (8 * (i + 1));
+		if (c == '/' || c == '*')
+			return true;
+		if (c != 'h')
+			return false;
+		i = 0;
+	}
+	if (n < 8 || bpf_skb_load_bytes(skb, off, b, n))
+		return false;
+		/* bytes past n stay 0, which ends the method as no letter */
+#pragma unroll
+	for (int k = 3; k < 17; k++) {
+		if (i)
+			continue;
+		if (b[k] == ' ')
+			i = k;
+		else if (!http1_is_upper(b[k]))
+			return false;
+	}
+	if (!i || i + 2 > n)
+		return false;
+	c = b[(i + 1) & 31];
+	if (c == '/' || c == '*')
+		return true;
+	return i + 5 <= n && c == 'h' && b[(i + 2) & 31] == 't' && b[(i + 3) & 31] == 't' &&
+	       b[(i + 4) & 31] == 'p';
+}
+
 /* "GET ", "POST", "PUT ", "DELE", "HEAD", "OPTI", "PATC", "CONN", "TRAC" as
- * little-endian words, then the byte after the method must be a space. */
-static __always_inline bool http1_is_request(__u64 w)
+ * little-endian words, then the byte after the method must be a space; any
+ * other method by the rule above. w: the segment's first 8 bytes (len >= 8
+ * payload bytes from off). */
+static __always_inline bool http1_is_request(struct __sk_buff *skb, __u32 off, __u32 len, __u64 w)
 {
 	__u32 lo = (__u32)w;
 	__u8 b4 = w >> 32, b5 = w >> 40, b6 = w >> 48, b7 = w >> 56;
@@ -28,17 +93,25 @@ static __always_inline bool http1_is_request(__u64 w)
 		return true;
 	case 0x54534f50: /* "POST" */
 	case 0x44414548: /* "HEAD" */
-		return b4 == ' ';
+		if (b4 == ' ')
+			return true;
+		break;
 	case 0x43544150: /* "PATC" */
 	case 0x43415254: /* "TRAC" */
-		return b5 == ' ';
+		if (b5 == ' ')
+			return true;
+		break;
 	case 0x454c4544: /* "DELE" */
-		return b6 == ' ';
+		if (b6 == ' ')
+			return true;
+		break;
 	case 0x4954504f: /* "OPTI" */
 	case 0x4e4e4f43: /* "CONN" */
-		return b7 == 'S' || b7 == 'T';
+		if (b7 == 'S' || b7 == 'T')
+			return true;
+		break;
 	}
-	return false;
+	return http1_is_ext_request(skb, off, len, w);
 }
 
 static __always_inline bool http1_is_response(__u64 w)

@@ -56,7 +56,7 @@ static int setup(void **state)
 	if (!skel)
 		return -1;
 	bpf_object__for_each_map(map, skel->obj)
-		bpf_map__set_pin_path(map, NULL); /* a test pins nothing */
+	    bpf_map__set_pin_path(map, NULL); /* a test pins nothing */
 	if (http_bpf__load(skel)) {
 		fprintf(stderr, "loading the capture programs failed (root? BTF?)\n");
 		return -1;
@@ -111,17 +111,15 @@ static void run(int prog_fd, const char *payload)
 	ring_buffer__consume(rb);
 }
 
-static int egress(void)
-{
-	return bpf_program__fd(skel->progs.bm_http_egress);
-}
+static int egress(void) { return bpf_program__fd(skel->progs.bm_http_egress); }
 
 static void test_request_head(void **state)
 {
 	(void)state;
 	n_got = 0;
-	run(egress(), "GET /api/v1/users/42 HTTP/1.1\r\nHost: users\r\n"
-		      "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n");
+	run(egress(),
+	    "GET /api/v1/users/42 HTTP/1.1\r\nHost: users\r\n"
+	    "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n");
 	assert_int_equal(n_got, 1);
 	assert_int_equal(got[0].kind, HTTP_EV_REQUEST);
 	assert_int_equal(got[0].dir, HTTP_DIR_EGRESS);
@@ -231,9 +229,38 @@ static void test_not_http(void **state)
 	n_got = 0;
 	run(egress(), "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
 	run(egress(), "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"); /* a TLS hello */
-	run(egress(), "GETX / HTTP/1.1\r\n\r\n");
+	run(egress(), "get / HTTP/1.1\r\n\r\n");
 	run(egress(), "HTTP/2.0 200\r\n\r\n");
+	run(egress(), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");     /* the HTTP/2 preface */
+	run(egress(), "ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\n\r\n"); /* 17 letters */
+	run(egress(), "PURGE\r\nHost: x\r\n\r\n");	       /* no target */
+	run(egress(), "PURGE xyz HTTP/1.1\r\n\r\n");	       /* no target start */
+	run(egress(), "HELO mail.example.com\r\n");	       /* SMTP */
+	run(egress(), "AUTH PLAIN dGVzdA==\r\n");
 	assert_int_equal(n_got, 0);
+}
+
+/* Any token method is a request (RFC 9110): uppercase letters, a space and
+ * a target, the method also longer than the first 8 bytes. */
+static void test_extension_methods(void **state)
+{
+	static const char *const heads[] = {
+	    "PURGE /cache/x HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "MKCOL /dav/new HTTP/1.1\r\n\r\n",
+	    "PROPFIND /dav HTTP/1.1\r\n\r\n",
+	    "MKCALENDAR /cal HTTP/1.1\r\n\r\n",
+	    "ABCDEFGHIJKLMNOP * HTTP/1.1\r\n\r\n", /* 16 letters */
+	    "PURGE http://cache/x HTTP/1.1\r\n\r\n",
+	    "BREW / HTTP/1.1\r\n\r\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		n_got = 0;
+		run(egress(), heads[i]);
+		if (n_got != 1 || got[0].kind != HTTP_EV_REQUEST)
+			fail_msg("\"%.20s\": expected one request record, got %d", heads[i], n_got);
+	}
 }
 
 /* tc sees whole frames. A frame of the connection 10.0.0.1:lport (the pod)
@@ -385,15 +412,16 @@ static void test_tc_not_tcp(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_request_head),
-		cmocka_unit_test(test_pipelined_requests),
-		cmocka_unit_test(test_response_content_length),
-		cmocka_unit_test(test_response_chunked),
-		cmocka_unit_test(test_response_dense_lines),
-		cmocka_unit_test(test_not_http),
-		cmocka_unit_test(test_tc_request_response),
-		cmocka_unit_test(test_tc_ipv6),
-		cmocka_unit_test(test_tc_not_tcp),
+	    cmocka_unit_test(test_request_head),
+	    cmocka_unit_test(test_pipelined_requests),
+	    cmocka_unit_test(test_response_content_length),
+	    cmocka_unit_test(test_response_chunked),
+	    cmocka_unit_test(test_response_dense_lines),
+	    cmocka_unit_test(test_not_http),
+	    cmocka_unit_test(test_extension_methods),
+	    cmocka_unit_test(test_tc_request_response),
+	    cmocka_unit_test(test_tc_ipv6),
+	    cmocka_unit_test(test_tc_not_tcp),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

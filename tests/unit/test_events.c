@@ -103,7 +103,7 @@ static void test_pipelined_responses(void **state)
 	assert_int_equal(seen[0].kind, OBS_RESPONSE);
 	assert_int_equal(seen[0].role, OBS_ROLE_CLIENT);
 	assert_int_equal(seen[0].status, 200);
-	assert_int_equal(seen[0].body, OBS_BODY_FRAMED);
+	assert_int_equal(seen[0].body, OBS_BODY_LENGTH);
 	assert_int_equal(seen[1].kind, OBS_RESPONSE_END);
 	assert_int_equal(seen[1].status, 0); /* an end carries no message */
 	assert_int_equal(seen[2].kind, OBS_RESPONSE);

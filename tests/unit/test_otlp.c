@@ -115,12 +115,13 @@ static void assert_span_equal(const Span *p, const struct span *s)
 		assert_int_equal(p->parent_span_id.len, 8);
 		assert_memory_equal(p->parent_span_id.data, s->parent_span_id, 8);
 	}
-	assert_int_equal(p->flags, s->sampled ? 1 : 0);
+	/* W3C flags, and bit 8: whether the parent is remote (bit 9) is known */
+	assert_int_equal(p->flags, (s->sampled ? 1 : 0) | 0x100 | (s->parent_remote ? 0x200 : 0));
 	assert_string_equal(p->name, s->name);
 	assert_int_equal(p->kind, s->kind);
 	assert_true(p->start_time_unix_nano == s->start_unix_ns);
 	assert_true(p->end_time_unix_nano == s->end_unix_ns);
-	assert_string_equal(p->trace_state, "");
+	assert_string_equal(p->trace_state, s->tracestate);
 	assert_int_equal(p->n_events, 0);
 	assert_int_equal(p->n_links, 0);
 	if (s->status == SPAN_STATUS_UNSET && !s->status_message[0]) {
@@ -133,10 +134,20 @@ static void assert_span_equal(const Span *p, const struct span *s)
 
 	if (s->method[0])
 		assert_str_attr(p->attributes[a++], "http.request.method", s->method);
+	if (s->method_original[0])
+		assert_str_attr(p->attributes[a++], "http.request.method_original",
+				s->method_original);
 	if (s->status_code)
 		assert_int_attr(p->attributes[a++], "http.response.status_code", s->status_code);
+	if (s->error_type[0])
+		assert_str_attr(p->attributes[a++], "error.type", s->error_type);
+	assert_str_attr(p->attributes[a++], "url.scheme", "http");
 	if (s->path[0])
 		assert_str_attr(p->attributes[a++], "url.path", s->path);
+	if (s->query[0])
+		assert_str_attr(p->attributes[a++], "url.query", s->query);
+	if (s->kind == SPAN_KIND_CLIENT && s->authority[0] && s->path[0] == '/')
+		assert_string_equal(p->attributes[a++]->key, "url.full");
 	if (s->kind == SPAN_KIND_SERVER && s->route[0]) /* a server attribute */
 		assert_str_attr(p->attributes[a++], "http.route", s->route);
 	if (s->server.address[0])
@@ -149,6 +160,10 @@ static void assert_span_equal(const Span *p, const struct span *s)
 		assert_str_attr(p->attributes[a++], "network.peer.address", s->peer.address);
 	if (s->peer.port)
 		assert_int_attr(p->attributes[a++], "network.peer.port", s->peer.port);
+	if (s->http_version)
+		assert_string_equal(p->attributes[a++]->key, "network.protocol.version");
+	if (s->user_agent[0])
+		assert_str_attr(p->attributes[a++], "user_agent.original", s->user_agent);
 	assert_int_equal(p->n_attributes, a);
 }
 
@@ -192,7 +207,8 @@ static void test_encode_roundtrip(void **state)
 		Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = r->resource_spans[g];
 
 		assert_non_null(rs->resource);
-		assert_int_equal(rs->resource->n_attributes, 3);
+		/* and telemetry.sdk.name, .version */
+		assert_int_equal(rs->resource->n_attributes, 5);
 		assert_str_attr(rs->resource->attributes[0], "service.name", want[g].svc);
 		assert_str_attr(rs->resource->attributes[1], "service.namespace", want[g].ns);
 		assert_str_attr(rs->resource->attributes[2], "host.name", "node-1");
@@ -257,7 +273,7 @@ static void test_encode_k8s_resources(void **state)
 	assert_int_equal(r->resource_spans[0]->scope_spans[0]->n_spans, 2);
 	assert_span_equal(r->resource_spans[0]->scope_spans[0]->spans[1], &s[2]);
 
-	assert_int_equal(r->resource_spans[0]->resource->n_attributes, 10);
+	assert_int_equal(r->resource_spans[0]->resource->n_attributes, 12);
 	assert_string_equal(res_attr(r->resource_spans[0], "service.name"), "web");
 	assert_string_equal(res_attr(r->resource_spans[0], "service.namespace"), "prod");
 	assert_string_equal(res_attr(r->resource_spans[0], "service.instance.id"),
@@ -275,7 +291,7 @@ static void test_encode_k8s_resources(void **state)
 			    "11111111-2222-3333-4444-555555555555/web");
 
 	/* no container known: none, and the instance is the pod */
-	assert_int_equal(r->resource_spans[2]->resource->n_attributes, 9);
+	assert_int_equal(r->resource_spans[2]->resource->n_attributes, 11);
 	assert_null(res_attr(r->resource_spans[2], "k8s.container.name"));
 	assert_null(res_attr(r->resource_spans[2], "k8s.deployment.name"));
 	assert_string_equal(res_attr(r->resource_spans[2], "k8s.statefulset.name"), "db");
@@ -283,7 +299,7 @@ static void test_encode_k8s_resources(void **state)
 			    "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
 
 	/* not a pod: service.name, service.namespace, host.name only */
-	assert_int_equal(r->resource_spans[3]->resource->n_attributes, 3);
+	assert_int_equal(r->resource_spans[3]->resource->n_attributes, 5);
 	assert_null(res_attr(r->resource_spans[3], "k8s.namespace.name"));
 	assert_null(res_attr(r->resource_spans[3], "service.instance.id"));
 	free_req(r);
@@ -300,8 +316,9 @@ static void test_encode_resource_defaults(void **state)
 	assert_int_equal(otlp_encode_traces(&s, 1, NULL, &b), 0);
 	r = decode(&b);
 	assert_int_equal(r->n_resource_spans, 1);
-	/* service.name is never left out; empty namespace and host are */
-	assert_int_equal(r->resource_spans[0]->resource->n_attributes, 1);
+	/* service.name is never left out, nor telemetry.sdk.name; empty
+	 * namespace and host are, and the version without a scope version */
+	assert_int_equal(r->resource_spans[0]->resource->n_attributes, 2);
 	assert_str_attr(r->resource_spans[0]->resource->attributes[0], "service.name",
 			"unknown_service");
 	assert_string_equal(r->resource_spans[0]->scope_spans[0]->scope->version, "");
@@ -326,7 +343,7 @@ static void test_encode_wire_types(void **state)
 	struct span s = make_span(1, "svc", "", "");
 	struct otlp_buf b;
 	uint8_t start[9] = {0x39}, end[9] = {0x41};
-	const uint8_t flags[] = {0x85, 0x01, 0x01, 0x00, 0x00, 0x00};
+	const uint8_t flags[] = {0x85, 0x01, 0x01, 0x01, 0x00, 0x00}; /* sampled, HAS_IS_REMOTE */
 	const uint8_t status[] = {0x7a, 0x02, 0x18, 0x02}; /* Span.status (15), code ERROR */
 	const uint8_t kind[] = {0x30, 0x02};
 
@@ -363,9 +380,9 @@ static void test_encode_bad_strings(void **state)
 	assert_int_equal(otlp_encode_traces(&s, 1, "v", &b), 0);
 	r = decode(&b);
 	p = r->resource_spans[0]->scope_spans[0]->spans[0];
-	assert_str_attr(p->attributes[2], "url.path",
+	assert_str_attr(p->attributes[3], "url.path",
 			"/caf\xc3\xa9/\xef\xbf\xbdx\xef\xbf\xbd\xef\xbf\xbd");
-	assert_string_equal(p->attributes[3]->key, "server.address"); /* no http.route */
+	assert_string_equal(p->attributes[4]->key, "server.address"); /* no http.route */
 	free_req(r);
 	otlp_buf_free(&b);
 }

@@ -325,9 +325,18 @@ static void test_looks_like(void **state)
 	assert_true(http_looks_like_request("DELETE /x", 9));
 	assert_true(http_looks_like_request("TRACE ", 6));
 	assert_false(http_looks_like_request("GET", 3));
-	assert_false(http_looks_like_request("GETX /", 6));
 	assert_false(http_looks_like_request("get /", 5));
-	assert_false(http_looks_like_request("BREW /pot", 9));
+	/* extension methods: 3-16 uppercase letters, a space, '/', '*', "http" */
+	assert_true(http_looks_like_request("GETX /", 6));
+	assert_true(http_looks_like_request("BREW /pot", 9));
+	assert_true(http_looks_like_request("PURGE http://c/x", 16));
+	assert_true(http_looks_like_request("ABCDEFGHIJKLMNOP *", 18));
+	assert_false(http_looks_like_request("ABCDEFGHIJKLMNOPQ /", 19));
+	assert_false(http_looks_like_request("PURGE x", 7));
+	assert_false(http_looks_like_request("PURGE htt", 9));
+	assert_false(http_looks_like_request("PU /", 4));
+	assert_false(http_looks_like_request("EHLO mail", 9));
+	assert_false(http_looks_like_request("PRI * HTTP/2.0", 14));
 	assert_true(http_looks_like_response("HTTP/1.1 200", 12));
 	assert_true(http_looks_like_response("HTTP/1.", 7));
 	assert_false(http_looks_like_response("HTTP/1", 6));

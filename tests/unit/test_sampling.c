@@ -123,10 +123,15 @@ static void test_parent_based(void **state)
 	sampler_init(&none, 0.0, false, 0);
 	sampler_init(&all, 1.0, false, 0);
 	random_id(id);
-	assert_true(sampling_trace_keep(&none, id, 1));
-	assert_false(sampling_trace_keep(&all, id, 0));
-	assert_true(sampling_trace_keep(&all, id, -1));
-	assert_false(sampling_trace_keep(&none, id, -1));
+	assert_true(sampling_trace_keep(&none, id, 1, false));
+	assert_false(sampling_trace_keep(&all, id, 0, false));
+	assert_true(sampling_trace_keep(&all, id, -1, false));
+	assert_false(sampling_trace_keep(&none, id, -1, false));
+	/* W3C parent-based: an error or slow span keeps a trace that started
+	 * here, never one whose caller said "not sampled" */
+	assert_true(sampling_trace_keep(&none, id, -1, true));
+	assert_false(sampling_trace_keep(&all, id, 0, true));
+	assert_true(sampling_trace_keep(&none, id, 1, true));
 }
 
 static void test_overrides(void **state)
