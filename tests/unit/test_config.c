@@ -505,6 +505,7 @@ static void test_telemetry_full(void **state)
 				    "      insecureSkipVerify: true\n"
 				    "  sampling: {ratio: 0.25, alwaysSampleErrors: false, "
 				    "latencyThreshold: 300ms}\n"
+				    "  tracing: {redactQuery: true}\n"
 				    "  routes: [\"/api/v1/users/{id}\", /cart]\n"
 				    "  prometheus: {listen: \"127.0.0.1:9464\"}\n");
 	t = cfg->telemetry;
@@ -527,6 +528,7 @@ static void test_telemetry_full(void **state)
 	assert_true(t->sampling_ratio == 0.25);
 	assert_false(t->sample_errors);
 	assert_int_equal(t->sample_slower_than_ms, 300);
+	assert_true(t->redact_query);
 	assert_int_equal(t->n_routes, 2);
 	assert_string_equal(t->routes[0], "/api/v1/users/{id}");
 	assert_string_equal(t->routes[1], "/cart");
@@ -554,6 +556,7 @@ static void test_telemetry_defaults(void **state)
 	assert_true(t->sampling_ratio == 1.0);
 	assert_true(t->sample_errors);
 	assert_int_equal(t->sample_slower_than_ms, 0);
+	assert_false(t->redact_query);
 	assert_int_equal(t->n_routes, 0);
 	assert_string_equal(t->prometheus_listen, "");
 	config_free(cfg);

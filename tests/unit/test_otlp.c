@@ -21,6 +21,7 @@
 
 #include "exporters/otlp.h"
 #include "exporters/otlp_encode.h"
+#include "exporters/otlp_node.h"
 #include "exporters/otlp_retry.h"
 #include "lib/log.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
@@ -116,7 +117,8 @@ static void assert_span_equal(const Span *p, const struct span *s)
 		assert_memory_equal(p->parent_span_id.data, s->parent_span_id, 8);
 	}
 	/* W3C flags, and bit 8: whether the parent is remote (bit 9) is known */
-	assert_int_equal(p->flags, (s->sampled ? 1 : 0) | 0x100 | (s->parent_remote ? 0x200 : 0));
+	assert_int_equal(p->flags, (s->trace_flags & ~1u) | (s->sampled ? 1 : 0) | 0x100 |
+				       (s->parent_remote ? 0x200 : 0));
 	assert_string_equal(p->name, s->name);
 	assert_int_equal(p->kind, s->kind);
 	assert_true(p->start_time_unix_nano == s->start_unix_ns);
@@ -362,6 +364,88 @@ static void test_encode_wire_types(void **state)
 	assert_true(contains(&b, status, sizeof(status)));
 	assert_true(contains(&b, kind, sizeof(kind)));
 	otlp_buf_free(&b);
+}
+
+/* The attribute named key of a span or resource, NULL when absent. */
+static KeyValue *find_attr(KeyValue **kv, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(kv[i]->key, key))
+			return kv[i];
+	return NULL;
+}
+
+#define ATTR(obj, key) find_attr((obj)->attributes, (obj)->n_attributes, (key))
+
+/* A CLIENT span of an unknown method with a cut response, under a remote
+ * parent with tracestate: every convention the span builder fills, and the
+ * resource of a process outside a pod on a known machine. */
+static void test_encode_semconv(void **state)
+{
+	struct span s = make_span(1, "web", "shop", "node-1");
+	struct otlp_node node = {"4c4c4544004e3510", "amd64", "linux"};
+	struct otlp_buf b;
+	ExportReq *r;
+	Span *p;
+	Opentelemetry__Proto__Resource__V1__Resource *res;
+
+	(void)state;
+	s.kind = SPAN_KIND_CLIENT;
+	snprintf(s.method, sizeof(s.method), "_OTHER");
+	snprintf(s.method_original, sizeof(s.method_original), "PURGE");
+	snprintf(s.error_type, sizeof(s.error_type), "connection_reset");
+	snprintf(s.path, sizeof(s.path), "/cache/x");
+	snprintf(s.query, sizeof(s.query), "a=1&sig=REDACTED");
+	snprintf(s.authority, sizeof(s.authority), "127.100.0.10");
+	snprintf(s.user_agent, sizeof(s.user_agent), "curl/8.5.0");
+	snprintf(s.tracestate, sizeof(s.tracestate), "vendor=a1");
+	s.http_version = 11;
+	s.trace_flags = 0x02; /* level 2 "random": kept beside sampled */
+	s.parent_remote = true;
+	s.pid = 4242;
+	snprintf(s.exe_name, sizeof(s.exe_name), "python3.11");
+	assert_int_equal(otlp_encode_traces_node(&s, 1, "0.9.0", &node, &b), 0);
+	r = decode(&b);
+	p = r->resource_spans[0]->scope_spans[0]->spans[0];
+	assert_span_equal(p, &s);
+	assert_int_equal(p->flags, 0x303);
+	assert_string_equal(p->trace_state, "vendor=a1");
+	assert_str_attr(ATTR(p, "url.full"), "url.full",
+			"http://127.100.0.10/cache/x?a=1&sig=REDACTED");
+	assert_str_attr(ATTR(p, "network.protocol.version"), "network.protocol.version", "1.1");
+	assert_str_attr(ATTR(p, "url.scheme"), "url.scheme", "http");
+	assert_null(ATTR(p, "http.route"));
+	assert_null(ATTR(p, "client.address"));
+
+	res = r->resource_spans[0]->resource;
+	assert_str_attr(ATTR(res, "telemetry.sdk.name"), "telemetry.sdk.name", "bpfmesh");
+	assert_str_attr(ATTR(res, "telemetry.sdk.version"), "telemetry.sdk.version", "0.9.0");
+	assert_str_attr(ATTR(res, "telemetry.sdk.language"), "telemetry.sdk.language", "python");
+	assert_str_attr(ATTR(res, "service.instance.id"), "service.instance.id",
+			"4c4c4544004e3510:4242");
+	assert_int_attr(ATTR(res, "process.pid"), "process.pid", 4242);
+	assert_str_attr(ATTR(res, "process.executable.name"), "process.executable.name",
+			"python3.11");
+	assert_str_attr(ATTR(res, "host.id"), "host.id", "4c4c4544004e3510");
+	assert_str_attr(ATTR(res, "host.arch"), "host.arch", "amd64");
+	assert_str_attr(ATTR(res, "os.type"), "os.type", "linux");
+	free_req(r);
+	otlp_buf_free(&b);
+
+	/* a Go binary says nothing of its language; two processes are two
+	 * resources */
+	struct span two[2] = {s, s};
+
+	snprintf(two[0].exe_name, sizeof(two[0].exe_name), "user-service");
+	two[1].pid = 4343;
+	assert_int_equal(otlp_encode_traces_node(two, 2, "0.9.0", &node, &b), 0);
+	r = decode(&b);
+	assert_int_equal(r->n_resource_spans, 2);
+	assert_null(ATTR(r->resource_spans[0]->resource, "telemetry.sdk.language"));
+	free_req(r);
+	otlp_buf_free(&b);
+	assert_string_equal(otlp_node_arch("aarch64"), "arm64");
+	assert_null(otlp_node_arch("vax"));
 }
 
 static void test_encode_bad_strings(void **state)
@@ -1048,6 +1132,7 @@ int main(void)
 	    cmocka_unit_test(test_encode_k8s_resources),
 	    cmocka_unit_test(test_encode_resource_defaults),
 	    cmocka_unit_test(test_encode_wire_types),
+	    cmocka_unit_test(test_encode_semconv),
 	    cmocka_unit_test(test_encode_bad_strings),
 	    cmocka_unit_test(test_encode_empty_and_large),
 	    cmocka_unit_test(test_gzip_roundtrip),
