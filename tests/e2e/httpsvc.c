@@ -19,6 +19,11 @@
  * GET /healthz answers 200 {"status":"ok","service":"NAME","connections":N,
  * "requests":M} at once, without delay or upstream calls.
  *
+ * Broken answers, for tracing tests: GET /_status/NNN answers NNN (its body
+ * as above); GET /_cut/MS sends a head that announces 100 body bytes and 10
+ * of them, waits MS ms and closes the connection (FIN); /_reset/MS does the
+ * same and resets it (SO_LINGER 0).
+ *
  * With --timing, every answered request prints a line on stdout:
  *   request METHOD TARGET STATUS WIRE_US APP_US
  * its service time, measured two ways from the read that brought the
@@ -729,6 +734,11 @@ static int serve(const struct request *rq, struct sbuf *body)
 	}
 	if (opt.delay_ms)
 		pause_ms(opt.delay_ms);
+	if (!strncmp(path, "/_status/", 9)) {
+		status = atoi(path + 9);
+		if (status < 100 || status > 599)
+			status = 200;
+	}
 
 	sb_str(body, "{\"service\":");
 	sb_json(body, opt.name);
@@ -934,6 +944,25 @@ static void linger_close(int fd)
 	}
 }
 
+/* /_cut/MS and /_reset/MS: a response cut after 10 of its 100 bytes.
+ * true when rq was one (the connection is then done). */
+static bool cut_response(int fd, const struct request *rq)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nServer: httpsvc\r\n"
+				   "Content-Length: 100\r\n\r\n0123456789";
+	bool reset = !strncmp(rq->target, "/_reset/", 8);
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+	if (!reset && strncmp(rq->target, "/_cut/", 6))
+		return false;
+	if (send_all(fd, head, sizeof(head) - 1) == 0)
+		pause_ms(atoi(rq->target + (reset ? 8 : 6)));
+	/* the close that follows (conn_main's) sends RST instead of FIN */
+	if (reset)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	return true;
+}
+
 static void conn_serve(int fd)
 {
 	char *buf = malloc(BUF_SIZE + 1);
@@ -943,6 +972,7 @@ static void conn_serve(int fd)
 	/* --timing: when the first byte in buf came and the latest read, by
 	 * the socket's timestamps (wire) and by the clock after the read (app) */
 	uint64_t first_wire = 0, last_wire = 0, first_app = 0, last_app = 0;
+	bool cut = false;
 
 	if (!buf)
 		return;
@@ -1009,6 +1039,10 @@ static void conn_serve(int fd)
 		first_wire = last_wire;
 		first_app = last_app;
 
+		if (cut_response(fd, &rq)) {
+			cut = true; /* no linger: the close (or reset) must come now */
+			break;
+		}
 		status = serve(&rq, &body);
 		keep = rq.keep_alive && !stopping();
 		if (body.oom) {
@@ -1029,7 +1063,8 @@ static void conn_serve(int fd)
 		if (!keep)
 			break;
 	}
-	linger_close(fd);
+	if (!cut)
+		linger_close(fd);
 	free(buf);
 }
 

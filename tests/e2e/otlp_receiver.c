@@ -11,7 +11,8 @@
  * span on stdout, flushed after each request:
  *   {"trace_id":"hex","span_id":"hex","parent_span_id":"hex or empty",
  *    "name":"...","kind":2,"start_unix_ns":N,"end_unix_ns":N,"flags":N,
- *    "status_code":N,"status_message":"...","attributes":{"key":value,...},
+ *    "status_code":N,"status_message":"...","trace_state":"...",
+ *    "attributes":{"key":value,...},
  *    "resource":{"service.name":"...",...},"scope":{"name":"...","version":"..."}}
  * and, with --metrics-out FILE ("-" for stdout), an ExportMetricsServiceRequest
  * into one JSON object per data point in FILE (appended, flushed after each
@@ -321,6 +322,8 @@ static size_t print_spans(const ExportReq *r)
 				       sp->end_time_unix_nano, sp->flags,
 				       sp->status ? (int)sp->status->code : 0);
 				json_str(stdout, sp->status ? sp->status->message : "");
+				fputs(",\"trace_state\":", stdout);
+				json_str(stdout, sp->trace_state ? sp->trace_state : "");
 				fputs(",\"attributes\":", stdout);
 				json_attrs(stdout, sp->attributes, sp->n_attributes);
 				fputs(",\"resource\":", stdout);
