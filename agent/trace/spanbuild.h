@@ -28,7 +28,9 @@
  * as valid by the W3C rules (version 00 of exactly 55 characters, a later
  * version read by its version-00 prefix, never ff; lowercase hex; trace-id
  * and parent-id not all zero, one traceparent header only); any other is
- * ignored. The sampled flag of a traceparent decides its trace's sampling.
+ * ignored. The sampled flag of a traceparent decides its trace's sampling,
+ * errors and slow spans included (W3C parent-based); the overrides keep only
+ * traces that started here.
  *
  * Names and routes (OpenTelemetry HTTP conventions): a SERVER span is named
  * "METHOD route", a CLIENT span "METHOD" ("HTTP" for an unknown method).
@@ -47,7 +49,9 @@
  * while the span is still held, still sets its end. A socket that closes with
  * requests unanswered ends them with status ERROR and a status message
  * ("connection reset", "connection timed out", "connection closed before the
- * response"); http.response.status_code stays 0, it is never made up.
+ * response"); http.response.status_code stays 0, it is never made up. So
+ * does a close (or a reset) before the end of a response whose head declared
+ * its length (Content-Length, chunked): ERROR, error.type, ended at the close.
  *
  * Finished spans are held, not emitted at once: at least pair_window_ns so
  * that the other side of a same-node call, observed a little later, can still
@@ -70,6 +74,14 @@
  * says which: latency histograms want them all, OTLP only the sampled). */
 typedef void (*sb_emit_fn)(const struct span *sp, void *ctx);
 
+/* The address a CLIENT socket's connect() named, before the load balancer
+ * sent it to an endpoint: 0 and *out, or < 0 when it was not load-balanced
+ * (or is not known). Asked once per CLIENT socket, when its first request
+ * is fed: the agent reads it from the load balancer's map, whose entry
+ * goes with the socket, so a connection closed by then (one request, read
+ * late) is not known and the Host header names the server instead. */
+typedef int (*sb_service_addr_fn)(uint64_t cookie, struct obs_addr *out, void *ctx);
+
 struct sb_config {
 	sb_emit_fn emit; /* required */
 	void *emit_ctx;
@@ -81,6 +93,10 @@ struct sb_config {
 	uint64_t sample_slower_than_ms; /* sampling.latencyThreshold, 0 = off */
 	bool emit_unsampled;		/* emit spans the sampler drops, sampled = 0 */
 	bool redact_query; /* Telemetry tracing.redactQuery: every url.query value "REDACTED" */
+	/* CLIENT server.*: the service address the application connected to;
+	 * NULL: the Host header, else the socket's peer */
+	sb_service_addr_fn service_addr;
+	void *service_addr_ctx;
 
 	const char *const *routes; /* Telemetry.routes templates (copied) */
 	int n_routes;

@@ -130,9 +130,22 @@ void sb_redact_query(char *dst, size_t size, const char *q, bool all)
 	dst[o] = '\0';
 }
 
-void sb_http_attrs(struct spanbuild *sb, const struct sb_sock *s, struct sb_pend *p,
-		   const struct obs *o)
+/* The service address a CLIENT socket connected to, asked once. */
+static const struct obs_addr *service_of(struct spanbuild *sb, struct sb_sock *s, uint64_t cookie)
 {
+	if (!s->svc_addr_asked && sb->cfg.service_addr) {
+		struct obs_addr a;
+
+		s->svc_addr_asked = true;
+		if (!sb->cfg.service_addr(cookie, &a, sb->cfg.service_addr_ctx))
+			obs_addr_fold(&a, &s->svc_addr);
+	}
+	return s->svc_addr.family ? &s->svc_addr : NULL;
+}
+
+void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, const struct obs *o)
+{
+	const struct obs_addr *svc;
 	struct span *sp = &p->sp;
 	bool known = sb_method_known(o->method);
 
@@ -147,12 +160,17 @@ void sb_http_attrs(struct spanbuild *sb, const struct sb_sock *s, struct sb_pend
 	sp->http_version = o->version;
 	memcpy(sp->user_agent, o->user_agent, sizeof(sp->user_agent));
 	sb_redact_query(sp->query, sizeof(sp->query), o->query, sb->cfg.redact_query);
-	/* server.* is the server as the application addressed it: the Host
-	 * header (the URL's authority); without one, the socket's serving end.
-	 * network.peer.* is the other end of the socket (CLIENT: the endpoint
-	 * the load balancer chose); client.* only on SERVER spans. */
+	/* server.* is the server as the application addressed it: on a CLIENT
+	 * span the service address it connected to (the load balancer's
+	 * original destination), else the Host header (the URL's authority),
+	 * else the socket's serving end. network.peer.* is the other end of
+	 * the socket (CLIENT: the endpoint the load balancer chose); client.*
+	 * only on SERVER spans. */
 	endpoint(&s->remote, &sp->peer);
-	if (!sb_host_endpoint(o->host, &sp->server))
+	svc = sp->kind == SPAN_KIND_CLIENT ? service_of(sb, s, o->cookie) : NULL;
+	if (svc)
+		endpoint(svc, &sp->server);
+	else if (!sb_host_endpoint(o->host, &sp->server))
 		endpoint(sp->kind == SPAN_KIND_CLIENT ? &s->remote : &s->local, &sp->server);
 	if (sp->kind == SPAN_KIND_CLIENT) {
 		if (o->host[0])

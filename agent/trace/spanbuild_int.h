@@ -97,6 +97,8 @@ struct sb_sock {
 	uint8_t role;  /* enum obs_role */
 	bool closed, upgraded, not_traced;
 	struct obs_addr local, remote; /* IPv4-mapped IPv6 folded to IPv4 */
+	struct obs_addr svc_addr;      /* CLIENT: what connect() named (family 0: unknown) */
+	bool svc_addr_asked;	       /* cfg.service_addr was asked for it */
 	uint64_t last_ns;
 	uint64_t last_resp_ns; /* start of the latest final response, tracked or not */
 	uint32_t svc_gen;      /* sb->svc_gen when rt was looked up */
@@ -163,8 +165,7 @@ void sb_rand_seed(struct spanbuild *sb, uint64_t seed);
 bool sb_method_known(const char *m);
 bool sb_host_endpoint(const char *host, struct span_endpoint *e); /* from a Host value */
 void sb_redact_query(char *dst, size_t size, const char *q, bool all);
-void sb_http_attrs(struct spanbuild *sb, const struct sb_sock *s, struct sb_pend *p,
-		   const struct obs *o);
+void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, const struct obs *o);
 const char *sb_conn_error_type(int err); /* error.type of a connection error */
 
 /* 2. spanbuild_link.c */

@@ -86,9 +86,15 @@ void span_write_json(struct jsonw *w, const struct span *sp)
 	jw_key(w, "attributes");
 	jw_obj_open(w);
 	jw_kstr(w, "http.request.method", sp->method);
+	if (sp->method_original[0])
+		jw_kstr(w, "http.request.method_original", sp->method_original);
 	if (sp->status_code)
 		jw_ku64(w, "http.response.status_code", sp->status_code);
+	if (sp->error_type[0])
+		jw_kstr(w, "error.type", sp->error_type);
 	jw_kstr(w, "url.path", sp->path);
+	if (sp->query[0])
+		jw_kstr(w, "url.query", sp->query);
 	if (sp->kind == SPAN_KIND_SERVER)
 		jw_kstr(w, "http.route", sp->route);
 	jw_obj_close(w);

@@ -2,6 +2,7 @@
 /* tracing.c: wiring of the tracing pipeline: observations from the capture
  * reader get the service of their socket (identity.h) before they go to the
  * span builder. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
+#include "bpf/lb.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/percpu.h"
@@ -72,6 +76,22 @@ static void sb_key_of(const struct cfg_telemetry *tel, char *key, size_t len)
 		off += snprintf(key + off, len - off, "|%s", tel->routes[i]);
 }
 
+/* A connect()ed socket the load balancer sent to an endpoint has its
+ * service address in lb_conns, by the socket's cookie, while it lives. */
+static int lb_service_addr(uint64_t cookie, struct obs_addr *out, void *ctx)
+{
+	struct tracing *t = ctx;
+	struct lb_conn c;
+
+	if (t->lb_conns_fd < 0 || bpf_map_lookup_elem(t->lb_conns_fd, &cookie, &c))
+		return -ENOENT;
+	memset(out, 0, sizeof(*out));
+	out->family = c.family;
+	memcpy(out->addr, c.addr, c.family == AF_INET ? 4 : 16);
+	out->port = ntohs(c.port);
+	return 0;
+}
+
 static void rebuild(struct tracing *t, const struct cfg_telemetry *tel)
 {
 	const char **routes = NULL;
@@ -85,6 +105,8 @@ static void rebuild(struct tracing *t, const struct cfg_telemetry *tel)
 	    .sample_slower_than_ms = tel ? tel->sample_slower_than_ms : 0,
 	    .emit_unsampled = true,
 	    .redact_query = tel && tel->redact_query,
+	    .service_addr = t->lb_conns_fd >= 0 ? lb_service_addr : NULL,
+	    .service_addr_ctx = t,
 	};
 
 	if (tel && tel->n_routes) {
@@ -107,6 +129,7 @@ static void rebuild(struct tracing *t, const struct cfg_telemetry *tel)
 int tracing_init(struct tracing *t, int ring_fd, int drops_fd)
 {
 	memset(t, 0, sizeof(*t));
+	t->lb_conns_fd = -1;
 	gethostname(t->host, sizeof(t->host) - 1);
 	t->clock_offset_ns = clock_offset();
 	if (identity_init(&t->id))
@@ -132,6 +155,12 @@ void tracing_apply(struct tracing *t, const struct mesh_config *cfg)
 void tracing_set_node_name(struct tracing *t, const char *node)
 {
 	identity_set_node_name(&t->id, node);
+}
+
+void tracing_set_lb_conns(struct tracing *t, int fd)
+{
+	t->lb_conns_fd = fd;
+	snprintf(t->sb_key, sizeof(t->sb_key), "unset"); /* the builder is made anew */
 }
 
 const char *tracing_kernel_drop_name(int i)

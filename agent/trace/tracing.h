@@ -45,6 +45,7 @@ struct tracing {
 	int64_t clock_offset_ns; /* unix = monotonic + offset */
 	char sb_key[4096];	 /* the Telemetry settings the builder was made with */
 	uint64_t spans;
+	int lb_conns_fd; /* -1: no load balancer to ask */
 };
 
 /* The pipeline's counters, stage by stage, read at once: the API
@@ -75,6 +76,10 @@ void tracing_apply(struct tracing *t, const struct mesh_config *cfg);
 /* This node's name (k8s.node.name of pods that do not name theirs); NULL or
  * "" off Kubernetes. */
 void tracing_set_node_name(struct tracing *t, const char *node);
+
+/* The load balancer's lb_conns map (bpf/lb.h): CLIENT spans then name the
+ * service address the application connected to in server.*. -1: none. */
+void tracing_set_lb_conns(struct tracing *t, int fd);
 int tracing_fd(struct tracing *t);
 void tracing_consume(struct tracing *t);
 void tracing_tick(struct tracing *t, uint64_t now_mono_ns);

@@ -46,6 +46,15 @@ T00=11111111111111111111111111111111 T01=22222222222222222222222222222222 PSPAN=
 client curl -s -o /dev/null -H "traceparent: 00-$T00-$PSPAN-00" http://127.100.1.1/_status/500
 client curl -s -o /dev/null -H "traceparent: 00-$T01-$PSPAN-01" -H "tracestate: vendor=a1,other=b2" \
 	-A "semconv-test/1.0" "http://127.100.1.1/items/7?color=red&sig=abc"
+# a pooled connection (open while the agent reads its request), with a Host
+# that is not the service address
+client python3 -c '
+import http.client, time
+c = http.client.HTTPConnection("127.100.1.1", 80)
+c.request("GET", "/host", headers={"Host": "shop.example:8080"})
+c.getresponse().read()
+time.sleep(1)
+c.close()'
 client curl -s -o /dev/null -X PURGE http://127.100.1.1/cache/x
 # cut after 10 of 100 bytes, 40 ms after the head: by a close, by a reset
 client curl -s -o /dev/null http://127.100.1.1/_cut/40
@@ -92,6 +101,17 @@ expect_eq "resource process.executable.name (SERVER)" httpsvc "$(jget "$S" 'd["r
 expect_eq "resource os.type" linux "$(jget "$S" 'd["resource"]["os.type"]')"
 expect_eq "resource has process.pid, host.arch, service.instance.id, telemetry.sdk.version" True \
 	"$(jget "$S" 'all(k in d["resource"] for k in ("process.pid", "host.arch", "service.instance.id", "telemetry.sdk.version"))')"
+
+# a Host other than the service address: the SERVER names the Host, the
+# CLIENT the service address it connected to (the load balancer's original
+# destination, read while the connection is open) and its URL the Host
+S=$(span 2 /host)
+C=$(span 3 /host)
+expect_eq "SERVER server.* from Host" "shop.example:8080" \
+	"$(jget "$S" 'd["attributes"]["server.address"] + ":" + str(d["attributes"]["server.port"])')"
+expect_eq "CLIENT server.* the service address, whatever Host says" "127.100.1.1:80" \
+	"$(jget "$C" 'd["attributes"]["server.address"] + ":" + str(d["attributes"]["server.port"])')"
+expect_eq "CLIENT url.full from Host" "http://shop.example:8080/host" "$(jget "$C" 'd["attributes"]["url.full"]')"
 
 # PURGE: _OTHER with the original, named HTTP, counted
 S=$(span 2 /cache/x)

@@ -415,6 +415,55 @@ static void test_client_without_host_and_v6_host(void **state)
 	assert_string_equal(f->spans[0].authority, "[fd00::10]:8080");
 }
 
+/* The load balancer's original destination, as the pipeline looks it up
+ * (lb_conns by cookie): cookie 3 was sent from 127.100.0.10:80. */
+static int lookups;
+
+static int fake_service_addr(uint64_t cookie, struct obs_addr *out, void *ctx)
+{
+	(void)ctx;
+	lookups++;
+	if (cookie != 3)
+		return -ENOENT;
+	*out = v4("127.100.0.10", 80);
+	return 0;
+}
+
+/* CLIENT server.* is the service address the application connected to,
+ * whatever Host says; network.peer.* the endpoint; asked once a socket. */
+static void test_client_service_address(void **state)
+{
+	struct fx *f = *state;
+	struct side c = client_side(3, 40000), other = client_side(9, 40001);
+
+	f->cfg.service_addr = fake_service_addr;
+	lookups = 0;
+	start(f);
+	for (int i = 0; i < 3; i++) {
+		feed(f, &c, OBS_REQUEST, T0 + MS(10 * i), "GET /a HTTP/1.1\r\nHost: users\r\n\r\n",
+		     0);
+		feed(f, &c, OBS_RESPONSE, T0 + MS(10 * i + 1),
+		     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0);
+	}
+	feed(f, &other, OBS_REQUEST, T0, "GET /b HTTP/1.1\r\nHost: users:8080\r\n\r\n", 0);
+	feed(f, &other, OBS_RESPONSE, T0 + MS(1), "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+	     0);
+	settle(f, T0 + MS(30));
+	assert_int_equal(f->n, 4);
+	assert_int_equal(lookups, 2);
+	for (int i = 0; i < f->n; i++) {
+		const struct span *sp = &f->spans[i];
+		bool lb = !strcmp(sp->path, "/a");
+
+		assert_string_equal(sp->server.address, lb ? "127.100.0.10" : "users");
+		assert_int_equal(sp->server.port, lb ? 80 : 8080);
+		assert_string_equal(sp->peer.address, "127.0.0.1");
+		assert_int_equal(sp->peer.port, 18081);
+		/* url.full keeps the URL's authority, the Host */
+		assert_string_equal(sp->authority, lb ? "users" : "users:8080");
+	}
+}
+
 static void test_redact_query(void **state)
 {
 	struct fx *f = *state;
@@ -442,6 +491,7 @@ int main(void)
 	    T(test_server_attributes),
 	    T(test_client_attributes),
 	    T(test_client_without_host_and_v6_host),
+	    T(test_client_service_address),
 	    T(test_redact_query),
 	};
 #undef T
