@@ -130,6 +130,16 @@ void sb_redact_query(char *dst, size_t size, const char *q, bool all)
 	dst[o] = '\0';
 }
 
+/* url.full's authority without a Host: the server's address and port; one
+ * that does not fit is left out (url.full is then not sent). */
+static void authority_of(char *dst, size_t size, const struct span_endpoint *e, bool v6)
+{
+	int n = snprintf(dst, size, v6 ? "[%s]:%u" : "%s:%u", e->address, e->port);
+
+	if (n < 0 || (size_t)n >= size)
+		dst[0] = '\0';
+}
+
 /* The service address a CLIENT socket connected to, asked once. */
 static const struct obs_addr *service_of(struct spanbuild *sb, struct sb_sock *s, uint64_t cookie)
 {
@@ -175,12 +185,9 @@ void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, c
 	if (sp->kind == SPAN_KIND_CLIENT) {
 		if (o->host[0])
 			snprintf(sp->authority, sizeof(sp->authority), "%s", o->host);
-		else if (s->remote.family == AF_INET6)
-			snprintf(sp->authority, sizeof(sp->authority), "[%s]:%u",
-				 sp->server.address, sp->server.port);
 		else
-			snprintf(sp->authority, sizeof(sp->authority), "%s:%u", sp->server.address,
-				 sp->server.port);
+			authority_of(sp->authority, sizeof(sp->authority), &sp->server,
+				     (svc ? svc : &s->remote)->family == AF_INET6);
 	} else {
 		endpoint(&s->remote, &sp->client);
 	}
