@@ -3,7 +3,6 @@
  * responses and their ends pair with them in order, closes end what is left;
  * the tick ends overdue responses and emits what is due. The top of the
  * builder's files (spanbuild_int.h): it calls the others, none calls it. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -30,6 +30,8 @@ static int request(const char *p, size_t n, struct http_request *rq)
 	check_str(rq->method, sizeof(rq->method));
 	check_str(rq->path, sizeof(rq->path));
 	check_str(rq->query, sizeof(rq->query));
+	check_str(rq->host, sizeof(rq->host));
+	check_str(rq->user_agent, sizeof(rq->user_agent));
 	FUZZ_CHECK(rq->version == 0 || rq->version == 10 || rq->version == 11);
 	FUZZ_CHECK(rq->content_length >= -1);
 	if (rc == HTTP_PARSE_OK)
