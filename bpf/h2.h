@@ -81,11 +81,11 @@
 
 #define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
-#define H2_FRAME_HDR 9	       /* length (24 bits), type, flags, stream id (31 bits, BE) */
-#define H2_KEEP_MAX 4096       /* payload bytes of a kept frame in the stream */
-#define H2_SEG_COPY_MAX 8192   /* bytes copied from one segment at most */
-#define H2_SEG_FRAMES_MAX 64   /* frame headers walked in one segment at most */
-#define H2_MAX_CONNS 16384     /* sockets followed as HTTP/2 at once (agent side too) */
+#define H2_FRAME_HDR 9	     /* length (24 bits), type, flags, stream id (31 bits, BE) */
+#define H2_KEEP_MAX 4096     /* payload bytes of a kept frame in the stream */
+#define H2_SEG_COPY_MAX 8192 /* bytes copied from one segment at most */
+#define H2_SEG_FRAMES_MAX 64 /* frame headers walked in one segment at most */
+#define H2_MAX_CONNS 16384   /* sockets followed as HTTP/2 at once (agent side too) */
 
 /* Frame types (RFC 9113 6) and flags the capture and the agent use. */
 enum h2_frame_type {
@@ -108,25 +108,31 @@ enum h2_frame_type {
 #define H2_FLAG_PRIORITY 0x20
 
 /* The types whose payload is in the compacted stream, as a bit mask. */
-#define H2_KEEP_TYPES                                                                             \
-	((1u << H2_HEADERS) | (1u << H2_CONTINUATION) | (1u << H2_PUSH_PROMISE) |                 \
+#define H2_KEEP_TYPES                                                                              \
+	((1u << H2_HEADERS) | (1u << H2_CONTINUATION) | (1u << H2_PUSH_PROMISE) |                  \
 	 (1u << H2_RST_STREAM) | (1u << H2_SETTINGS) | (1u << H2_GOAWAY))
 
 /* http_event.complete of an H2 record. */
-#define H2_F_GAP 0x01	   /* bytes of this direction's stream were lost before this record;
-			    * it starts on a frame header */
-#define H2_F_START 0x02	   /* the first record of this direction (right after the preface or
-			    * the 101): nothing came before it */
-#define H2_F_CLIENT 0x04   /* this socket is the connection's client (sent the preface) */
-#define H2_F_UPGRADE 0x08  /* the connection became HTTP/2 by an h2c upgrade: stream 1 is
-			    * the answer to the HTTP/1.x request that asked for it */
-#define H2_F_TAIL_OPEN 0x10 /* the segment ends inside the payload of a DATA or HEADERS frame
-			     * with END_STREAM whose header is in this record */
-#define H2_F_END_TAIL 0x20  /* the segment holds the last byte of the frame that H2_F_TAIL_OPEN
-			     * announced (before any byte of this record) */
-#define H2_F_STOP 0x40	    /* the kernel lost the frames: no more records for this direction */
-#define H2_F_ALIGNED 0x80   /* the record starts on a frame header (always with GAP and START):
-			     * where an agent that starts mid-connection picks up */
+#define H2_F_GAP                                                                                   \
+	0x01 /* bytes of this direction's stream were lost before this record;                     \
+	      * it starts on a frame header */
+#define H2_F_START                                                                                 \
+	0x02		 /* the first record of this direction (right after the preface or         \
+			  * the 101): nothing came before it */
+#define H2_F_CLIENT 0x04 /* this socket is the connection's client (sent the preface) */
+#define H2_F_UPGRADE                                                                               \
+	0x08 /* the connection became HTTP/2 by an h2c upgrade: stream 1 is                        \
+	      * the answer to the HTTP/1.x request that asked for it */
+#define H2_F_TAIL_OPEN                                                                             \
+	0x10 /* the segment ends inside the payload of a DATA or HEADERS frame                     \
+	      * with END_STREAM whose header is in this record */
+#define H2_F_END_TAIL                                                                              \
+	0x20	       /* the segment holds the last byte of the frame that H2_F_TAIL_OPEN         \
+			* announced (before any byte of this record) */
+#define H2_F_STOP 0x40 /* the kernel lost the frames: no more records for this direction */
+#define H2_F_ALIGNED                                                                               \
+	0x80 /* the record starts on a frame header (always with GAP and START):                   \
+	      * where an agent that starts mid-connection picks up */
 
 /* Kernel state of one direction of an HTTP/2 socket (see above). */
 struct h2_dir {

@@ -19,8 +19,8 @@ struct h2_frame {
 	uint8_t flags;	 /* H2_FLAG_* */
 	uint32_t stream; /* stream id (31 bits) */
 	const uint8_t *payload;
-	uint32_t kept;	 /* payload bytes at payload: h2_frame_kept() of the header */
-	uint64_t ts;	 /* time of the record that held the header's first byte */
+	uint32_t kept;	    /* payload bytes at payload: h2_frame_kept() of the header */
+	uint64_t ts;	    /* time of the record that held the header's first byte */
 	bool at_record_end; /* its last kept byte is the record's last byte: with H2_F_TAIL_OPEN,
 			     * the frame goes on in a later segment */
 };
@@ -29,11 +29,11 @@ typedef void (*h2_frame_fn)(const struct h2_frame *f, void *ctx);
 
 struct h2_reasm {
 	uint8_t hdr[H2_FRAME_HDR];
-	uint8_t have;	/* header bytes received */
-	uint32_t need;	/* kept payload bytes of the current frame */
-	uint32_t got;	/* of those, received */
-	uint64_t ts;	/* of the current frame's first byte */
-	uint8_t *buf;	/* H2_KEEP_MAX bytes, allocated when a payload spans records */
+	uint8_t have;	 /* header bytes received */
+	uint32_t need;	 /* kept payload bytes of the current frame */
+	uint32_t got;	 /* of those, received */
+	uint64_t ts;	 /* of the current frame's first byte */
+	uint8_t *buf;	 /* H2_KEEP_MAX bytes, allocated when a payload spans records */
 	uint64_t frames; /* handed on */
 };
 

@@ -49,8 +49,9 @@ static inline size_t hpack_block(nghttp2_hd_deflater *d, const char *const *kv, 
 	size_t n = 0;
 
 	for (; kv[2 * n]; n++)
-		nv[n] = (nghttp2_nv){(uint8_t *)kv[2 * n], (uint8_t *)kv[2 * n + 1],
-				     strlen(kv[2 * n]), strlen(kv[2 * n + 1]), NGHTTP2_NV_FLAG_NONE};
+		nv[n] =
+		    (nghttp2_nv){(uint8_t *)kv[2 * n], (uint8_t *)kv[2 * n + 1], strlen(kv[2 * n]),
+				 strlen(kv[2 * n + 1]), NGHTTP2_NV_FLAG_NONE};
 	ssize_t rv = nghttp2_hd_deflate_hd(d, out, cap, nv, n);
 
 	return rv < 0 ? 0 : (size_t)rv;

@@ -180,11 +180,11 @@ static void test_split_across_records(void **state)
 		memset(&conns, 0, sizeof(conns));
 		n_seen = 0;
 		for (size_t off = 0; off < cn; off += chunk, ts++)
-			record(C, off ? 0 : H2_F_START, ts,
-			       cbuf + off, cn - off < chunk ? cn - off : chunk);
+			record(C, off ? 0 : H2_F_START, ts, cbuf + off,
+			       cn - off < chunk ? cn - off : chunk);
 		for (size_t off = 0; off < sn; off += chunk, ts++)
-			record(S, off ? 0 : H2_F_START, ts,
-			       sbuf + off, sn - off < chunk ? sn - off : chunk);
+			record(S, off ? 0 : H2_F_START, ts, sbuf + off,
+			       sn - off < chunk ? sn - off : chunk);
 		if (n_seen != 6)
 			fail_msg("chunk %zu: %d observations, expected 6", chunk, n_seen);
 		assert_string_equal(find(OBS_REQUEST, 1)->target, "/upload");
@@ -199,10 +199,13 @@ static void test_split_across_records(void **state)
 /* HEADERS with padding and priority, its block in three fragments. */
 static void test_continuation_padding_priority(void **state)
 {
-	const char *kv[] = {":method", "GET", ":path", "/split/block", ":authority", "svc",
-			    "x-long", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-			    "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-			    NULL};
+	const char *kv[] = {
+	    ":method",	   "GET",
+	    ":path",	   "/split/block",
+	    ":authority",  "svc",
+	    "x-long",	   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	    NULL};
 	uint8_t blk[1024], first[256];
 	size_t n = hpack_block(cdef, kv, blk, sizeof(blk)), a = n / 3, b = 2 * n / 3;
 
@@ -427,7 +430,7 @@ static void test_gap_no_wrong_path(void **state)
 				 paths[i]);
 		assert_true(o->desync);
 		assert_int_equal(o->ts_ns, 10 + i);
-		assert_string_equal(o->method, "GET"); /* static: still known */
+		assert_string_equal(o->method, "GET");	   /* static: still known */
 		assert_int_equal(o->parse, OBS_PARSE_CUT); /* fields may be missing */
 		cut += !o->target[0];
 	}
@@ -475,9 +478,10 @@ static void test_gap_status(void **state)
 
 static void grpc_request(uint32_t stream, const char *path)
 {
-	const char *kv[] = {":method",	    "POST", ":scheme", "http",		   ":path", path,
-			    ":authority",   "svc",  "te",      "trailers",	   "content-type",
-			    "application/grpc",	    "grpc-timeout", "1S",	   NULL};
+	const char *kv[] = {
+	    ":method",	    "POST", ":scheme", "http",	   ":path",	   path,
+	    ":authority",   "svc",  "te",      "trailers", "content-type", "application/grpc",
+	    "grpc-timeout", "1S",   NULL};
 
 	wire_headers(&wc, cdef, stream, false, kv);
 	wire_frame(&wc, H2_DATA, H2_FLAG_END_STREAM, stream, NULL, 12);
@@ -487,8 +491,9 @@ static void test_grpc_trailers(void **state)
 {
 	const char *head[] = {":status", "200", "content-type", "application/grpc", NULL};
 	const char *trailers[] = {"grpc-status", "0", "grpc-message", "", NULL};
-	const char *only[] = {":status",      "200", "content-type", "application/grpc",
-			      "grpc-status", "14",  "grpc-message", "unavailable", NULL};
+	const char *only[] = {":status",	  "200",	 "content-type",
+			      "application/grpc", "grpc-status", "14",
+			      "grpc-message",	  "unavailable", NULL};
 	const struct obs *o;
 
 	(void)state;
@@ -566,8 +571,8 @@ static void test_end_in_later_segment(void **state)
 static void test_block_cut_by_capture(void **state)
 {
 	static char big[6000];
-	const char *kv[] = {":method", "GET", ":path", "/cut", ":authority", "svc",
-			    "cookie",  big,   NULL};
+	const char *kv[] = {":method", "GET",	 ":path", "/cut", ":authority",
+			    "svc",     "cookie", big,	  NULL};
 	const struct obs *o;
 
 	(void)state;
