@@ -29,7 +29,7 @@ typedef Opentelemetry__Proto__Common__V1__InstrumentationScope Scope;
 typedef Opentelemetry__Proto__Common__V1__KeyValue KeyValue;
 typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
-#define SPAN_ATTRS_MAX 9 /* method, status, path, route, server x2, client, peer x2 */
+#define SPAN_ATTRS_MAX 13 /* method, status, path, route, server x2, client, peer x2, rpc x4 */
 /* service.name, service.namespace, host.name, service.instance.id and
  * k8s.{namespace,pod,pod.uid,container,node,<owner>}.name */
 #define RES_ATTRS_MAX 10
@@ -235,6 +235,34 @@ static int encode_group(struct enc *e, struct enc_group *g, const char *scope_ve
 	return 0;
 }
 
+/* gRPC semantic conventions: rpc.system, rpc.service and rpc.method from
+ * the route "package.Service/Method", and rpc.grpc.status_code, whose 0
+ * (OK) is a value, not an absence. */
+static int add_rpc(struct enc *e, struct enc_span *es, const struct span *s, size_t *n)
+{
+	char svc[SPAN_STR] = "", method[SPAN_STR] = "";
+	const char *slash = memchr(s->route, '/', sizeof(s->route));
+
+	if (slash && memchr(s->route, 0, sizeof(s->route))) {
+		memcpy(svc, s->route, (size_t)(slash - s->route));
+		svc[slash - s->route] = '\0';
+		snprintf(method, sizeof(method), "%s", slash + 1);
+	}
+	if (add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.system", "grpc", 5) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.service", svc, sizeof(svc)) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.method", method, sizeof(method)))
+		return -ENOMEM;
+	if (s->has_grpc_status) {
+		kv_init(&es->kv[*n], &es->av[*n], "rpc.grpc.status_code");
+		es->av[*n].value_case =
+		    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+		es->av[*n].int_value = s->grpc_status_code;
+		es->kv_ptr[*n] = &es->kv[*n];
+		(*n)++;
+	}
+	return 0;
+}
+
 static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 {
 	Span *sp = &es->sp;
@@ -283,8 +311,9 @@ static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 	/* http.route is a server attribute (semantic conventions); CLIENT spans
 	 * keep theirs in struct span for the client latency histograms only */
 	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "url.path", s->path, sizeof(s->path)) ||
-	    (s->kind == SPAN_KIND_SERVER && add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route",
-						    s->route, sizeof(s->route))) ||
+	    (s->kind == SPAN_KIND_SERVER && !s->rpc_grpc &&
+	     add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route", s->route,
+		     sizeof(s->route))) ||
 	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "server.address", s->server.address,
 		    sizeof(s->server.address)))
 		return -ENOMEM;
@@ -298,6 +327,8 @@ static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 		    sizeof(s->peer.address)))
 		return -ENOMEM;
 	add_int(es->kv, es->av, es->kv_ptr, &n, "network.peer.port", s->peer.port);
+	if (s->rpc_grpc && add_rpc(e, es, s, &n))
+		return -ENOMEM;
 	sp->attributes = es->kv_ptr;
 	sp->n_attributes = n;
 	return 0;
