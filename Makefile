@@ -227,6 +227,8 @@ FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
 FUZZ_LIB_SRCS := $(filter-out agent/config/watch.c,$(wildcard agent/config/*.c)) \
                  agent/lib/strmap.c agent/trace/proto_http1_head.c agent/trace/tracectx.c \
                  agent/trace/route.c agent/api/api_args.c \
+                 agent/trace/h2_conn.c agent/trace/h2_frames.c agent/trace/h2_hpack.c \
+                 agent/trace/proto_h2.c \
                  exporters/otlp_encode.c exporters/otlp_metrics_encode.c exporters/otlp_strings.c
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB_SRCS)) \
                  $(patsubst $(BUILD)/proto/%.o,$(FUZZ_BUILD)/proto/%.o,$(PROTO_OBJS))
@@ -245,7 +247,7 @@ $(FUZZ_BUILD)/libparsers.a: $(FUZZ_LIB_OBJS)
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libparsers.a
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ \
-		$(shell pkg-config --libs yaml-0.1 libprotobuf-c zlib 2>/dev/null) -lm
+		$(shell pkg-config --libs yaml-0.1 libprotobuf-c zlib libnghttp2 2>/dev/null) -lm
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -115,8 +115,11 @@ static void fail_block(struct h2_hpack *h)
 void h2_hpack_fragment(struct h2_hpack *h, const uint8_t *p, size_t n, bool first, bool last,
 		       bool cut, h2_field_fn fn, void *ctx)
 {
+	static const uint8_t none[1];
 	nghttp2_hd_inflater *inf;
 
+	if (!p) /* an empty fragment (no payload kept) */
+		p = none;
 	if (first)
 		inf = open_block(h, p, n);
 	else if (!h->in_block)
