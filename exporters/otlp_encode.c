@@ -57,6 +57,9 @@ struct enc_span {
 	KeyValue kv[SPAN_ATTRS_MAX];
 	AnyValue av[SPAN_ATTRS_MAX];
 	KeyValue *kv_ptr[SPAN_ATTRS_MAX];
+	/* rpc.service and rpc.method, cut from the route: the encoded tree
+	 * points into them until it is packed */
+	char rpc_service[SPAN_STR], rpc_method[SPAN_STR];
 };
 
 struct enc {
@@ -240,17 +243,18 @@ static int encode_group(struct enc *e, struct enc_group *g, const char *scope_ve
  * (OK) is a value, not an absence. */
 static int add_rpc(struct enc *e, struct enc_span *es, const struct span *s, size_t *n)
 {
-	char svc[SPAN_STR] = "", method[SPAN_STR] = "";
+	char *svc = es->rpc_service, *method = es->rpc_method;
 	const char *slash = memchr(s->route, '/', sizeof(s->route));
 
+	svc[0] = method[0] = '\0';
 	if (slash && memchr(s->route, 0, sizeof(s->route))) {
 		memcpy(svc, s->route, (size_t)(slash - s->route));
 		svc[slash - s->route] = '\0';
-		snprintf(method, sizeof(method), "%s", slash + 1);
+		snprintf(method, SPAN_STR, "%s", slash + 1);
 	}
 	if (add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.system", "grpc", 5) ||
-	    add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.service", svc, sizeof(svc)) ||
-	    add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.method", method, sizeof(method)))
+	    add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.service", svc, SPAN_STR) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.method", method, SPAN_STR))
 		return -ENOMEM;
 	if (s->has_grpc_status) {
 		kv_init(&es->kv[*n], &es->av[*n], "rpc.grpc.status_code");
