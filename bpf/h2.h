@@ -70,10 +70,15 @@
  *
  * Frames that end a stream after their segment: when the payload of a DATA
  * or HEADERS frame with END_STREAM continues past the segment that holds its
- * header, the record(s) of that segment have H2_F_TAIL_OPEN, and the segment
- * that holds the frame's last byte gets a record with H2_F_END_TAIL (with no
- * bytes of its own when it has nothing to copy), so that the agent ends the
- * stream at the time of its last byte. */
+ * header, the last record of that segment has H2_F_TAIL_OPEN, and the
+ * segment that holds the frame's last byte gets a record with H2_F_END_TAIL
+ * (with no bytes of its own when it has nothing to copy), so that the agent
+ * ends the stream at the time of its last byte. Otherwise a segment with
+ * nothing to copy (the middle of a DATA payload) sends no record.
+ *
+ * The rest is as for HTTP/1.x sockets: THREAD records when the thread that
+ * sends (client) or reads (server) requests changes, and a CLOSE record,
+ * which also frees the agent's state of the connection. */
 #ifndef BPFMESH_H2_H
 #define BPFMESH_H2_H
 
@@ -85,7 +90,7 @@
 #define H2_KEEP_MAX 4096     /* payload bytes of a kept frame in the stream */
 #define H2_SEG_COPY_MAX 8192 /* bytes copied from one segment at most */
 #define H2_SEG_FRAMES_MAX 64 /* frame headers walked in one segment at most */
-#define H2_MAX_CONNS 16384   /* sockets followed as HTTP/2 at once (agent side too) */
+#define H2_MAX_CONNS 16384   /* sockets followed as HTTP/2 at once (h2_socks) */
 
 /* Frame types (RFC 9113 6) and flags the capture and the agent use. */
 enum h2_frame_type {
@@ -113,26 +118,32 @@ enum h2_frame_type {
 	 (1u << H2_RST_STREAM) | (1u << H2_SETTINGS) | (1u << H2_GOAWAY))
 
 /* http_event.complete of an H2 record. */
-#define H2_F_GAP                                                                                   \
-	0x01 /* bytes of this direction's stream were lost before this record;                     \
-	      * it starts on a frame header */
-#define H2_F_START                                                                                 \
-	0x02		 /* the first record of this direction (right after the preface or         \
-			  * the 101): nothing came before it */
-#define H2_F_CLIENT 0x04 /* this socket is the connection's client (sent the preface) */
-#define H2_F_UPGRADE                                                                               \
-	0x08 /* the connection became HTTP/2 by an h2c upgrade: stream 1 is                        \
-	      * the answer to the HTTP/1.x request that asked for it */
-#define H2_F_TAIL_OPEN                                                                             \
-	0x10 /* the segment ends inside the payload of a DATA or HEADERS frame                     \
-	      * with END_STREAM whose header is in this record */
-#define H2_F_END_TAIL                                                                              \
-	0x20	       /* the segment holds the last byte of the frame that H2_F_TAIL_OPEN         \
-			* announced (before any byte of this record) */
-#define H2_F_STOP 0x40 /* the kernel lost the frames: no more records for this direction */
-#define H2_F_ALIGNED                                                                               \
-	0x80 /* the record starts on a frame header (always with GAP and START):                   \
-	      * where an agent that starts mid-connection picks up */
+enum h2_rec_flag {
+	/* bytes of this direction's stream were lost before this record; it
+	 * starts on a frame header */
+	H2_F_GAP = 0x01,
+	/* the first record of this direction (right after the preface or the
+	 * 101): nothing came before it */
+	H2_F_START = 0x02,
+	/* this socket is the connection's client (it sent the preface): set
+	 * on every record of the socket */
+	H2_F_CLIENT = 0x04,
+	/* the connection became HTTP/2 by an h2c upgrade: stream 1 is the
+	 * answer to the HTTP/1.x request that asked for it (set on every
+	 * record) */
+	H2_F_UPGRADE = 0x08,
+	/* on the segment's last record: the segment ends inside the payload of
+	 * a DATA or HEADERS frame with END_STREAM */
+	H2_F_TAIL_OPEN = 0x10,
+	/* the segment holds the last byte of the frame that H2_F_TAIL_OPEN
+	 * announced, which comes before any byte of this record */
+	H2_F_END_TAIL = 0x20,
+	/* the kernel lost the frames: no more records for this direction */
+	H2_F_STOP = 0x40,
+	/* the record starts on a frame header (always so with GAP and START):
+	 * where an agent that starts mid-connection picks up */
+	H2_F_ALIGNED = 0x80,
+};
 
 /* Kernel state of one direction of an HTTP/2 socket (see above). */
 struct h2_dir {
@@ -145,6 +156,18 @@ struct h2_dir {
 	__u8 reserved[4];
 };
 _Static_assert(sizeof(struct h2_dir) == 24, "h2_dir ABI");
+
+/* Value of the kernel's map of HTTP/2 sockets (an LRU hash "h2_socks",
+ * H2_MAX_CONNS entries, keyed like http_conns2: socket cookie or tc
+ * connection key). A map of its own, so that http_conn (pinned) keeps its
+ * layout. An entry is made at recognition and deleted at close. */
+struct h2_sock {
+	struct h2_dir dir[2]; /* [0] frames this socket sends, [1] frames it receives */
+	__u8 client;	      /* H2_F_CLIENT */
+	__u8 upgrade;	      /* H2_F_UPGRADE */
+	__u8 reserved[6];
+};
+_Static_assert(sizeof(struct h2_sock) == 56, "h2_sock ABI");
 
 static inline __u8 h2_flags(const struct http_event *e) { return e->complete; }
 
