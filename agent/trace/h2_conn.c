@@ -191,7 +191,8 @@ static void server_headers(struct h2_rec *r, struct h2_side *sd, bool whole, boo
 	struct h2_stream *s = stream_find(r->k, sd->blk_stream);
 
 	if (!s) {
-		if (!(r->k->upgrade && sd->blk_stream == 1))
+		/* even: a pushed stream (PUSH_PROMISE), no request of ours */
+		if (!(r->k->upgrade && sd->blk_stream == 1) && (sd->blk_stream & 1))
 			r->c->st.unknown_streams++;
 		return;
 	}

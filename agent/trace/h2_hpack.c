@@ -39,6 +39,8 @@ void h2_hpack_settings(struct h2_hpack *h, uint32_t v)
 	/* not while a block is inflated (nghttp2 refuses): its next block */
 	if (h->inf && !h->in_block)
 		nghttp2_hd_inflate_change_table_size(h->inf, v);
+	else
+		h->settings_new = true;
 }
 
 static void drop_own(struct h2_hpack *h)
@@ -72,7 +74,9 @@ static nghttp2_hd_inflater *open_block(struct h2_hpack *h, const uint8_t *p, siz
 	h->block_alone = false;
 	if (!h->desync) {
 		/* a SETTINGS that came during the last block */
-		nghttp2_hd_inflate_change_table_size(h->inf, h->settings_max);
+		if (h->settings_new)
+			nghttp2_hd_inflate_change_table_size(h->inf, h->settings_max);
+		h->settings_new = false;
 		return h->inf;
 	}
 	/* 001 00000: a size update to 0 empties the table: in step again */

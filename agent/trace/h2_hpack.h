@@ -43,6 +43,7 @@ struct h2_hpack {
 	bool in_block;			   /* a block's fragments are being fed */
 	bool block_failed;		   /* the current block stopped decoding */
 	bool block_alone;		   /* the current block is decoded alone */
+	bool settings_new;		   /* settings_max grew during a block: apply at the next */
 	uint64_t resyncs;		   /* times a size update to 0 put it back in step */
 };
 

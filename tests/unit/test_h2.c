@@ -551,6 +551,39 @@ static void test_h2c_upgrade(void **state)
 	assert_int_equal(conns.st.unknown_streams, 0);
 }
 
+/* A pushed stream: its PUSH_PROMISE's block is decoded (it changes the
+ * server's table, which the response after it relies on), the push makes
+ * no request and counts as no unknown stream. */
+static void test_push_promise(void **state)
+{
+	const char *promised[] = {":method",	 "GET",	       ":path",
+				  "/style.css",	 ":authority", "svc",
+				  "x-pushed-by", "server-one", NULL};
+	const char *resp[] = {":status", "200", "x-pushed-by", "server-one", NULL};
+	uint8_t pp[256];
+	size_t n;
+
+	(void)state;
+	request(1, "GET", "/index.html", true);
+	send_side(C, 10, H2_F_START);
+	pp[0] = 2; /* pad length */
+	memset(pp + 1, 0, 4);
+	pp[4] = 2; /* promised stream 2 */
+	n = hpack_block(sdef, promised, pp + 5, sizeof(pp) - 7);
+	memset(pp + 5 + n, 0, 2);
+	wire_frame(&ws, H2_PUSH_PROMISE, H2_FLAG_END_HEADERS | H2_FLAG_PADDED, 1, pp, n + 7);
+	wire_headers(&ws, sdef, 1, false, resp); /* x-pushed-by: a reference now */
+	wire_headers(&ws, sdef, 2, false, resp);
+	wire_frame(&ws, H2_DATA, H2_FLAG_END_STREAM, 2, NULL, 10);
+	wire_frame(&ws, H2_DATA, H2_FLAG_END_STREAM, 1, NULL, 10);
+	send_side(S, 20, H2_F_START);
+	assert_int_equal(n_seen, 3);
+	assert_int_equal(find(OBS_RESPONSE, 1)->status, 200);
+	assert_int_equal(find(OBS_RESPONSE, 1)->parse, OBS_PARSE_OK);
+	assert_false(find(OBS_RESPONSE_END, 1)->desync);
+	assert_int_equal(conns.st.unknown_streams, 0);
+}
+
 /* The DATA frame with END_STREAM goes on past its segment: the stream ends
  * at the segment of its last byte (H2_F_END_TAIL). */
 static void test_end_in_later_segment(void **state)
@@ -656,6 +689,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_gap_status, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_grpc_trailers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_h2c_upgrade, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_push_promise, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_end_in_later_segment, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_block_cut_by_capture, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mid_connection_start, setup, teardown),
