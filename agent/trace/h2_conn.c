@@ -413,6 +413,7 @@ static void conn_free(struct h2_conns *c, struct h2_conn *k)
 	while (k->n_streams)
 		stream_free(c, k, &k->streams[0]);
 	for (int i = 0; i < 2; i++) {
+		c->st.resyncs += k->side[i].hp.resyncs;
 		h2_reasm_free(&k->side[i].rs);
 		h2_hpack_free(&k->side[i].hp);
 	}

@@ -42,7 +42,7 @@ struct h2_stats {
 	uint64_t unaligned;	  /* records skipped until one started on a frame header */
 	uint64_t streams_full;	  /* requests not followed: H2_STREAMS_MAX in flight */
 	uint64_t unknown_streams; /* responses to requests never seen */
-	uint64_t resyncs;	  /* HPACK back in step after a size update to 0 */
+	uint64_t resyncs;	  /* HPACK back in step after a size update to 0 (closed conns) */
 };
 
 typedef void (*h2_obs_fn)(struct obs *o, void *ctx);
