@@ -9,7 +9,7 @@ BPFTOOL  ?= bpftool
 CC       ?= gcc
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
-PKGS     := libbpf libelf zlib yaml-0.1 libmicrohttpd json-c libprotobuf-c libcurl
+PKGS     := libbpf libelf zlib yaml-0.1 libmicrohttpd json-c libprotobuf-c libcurl libnghttp2
 OPT      ?= -O2 -g
 # -MMD: every object depends on exactly the headers it includes (build/**/*.d).
 CFLAGS   := $(OPT) -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -MMD -MP -I. -Iagent -I$(BUILD) -I$(BUILD)/proto \
@@ -56,6 +56,8 @@ DEB_PKGS := clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-
             python3 xxd protobuf-c-compiler libprotobuf-c-dev libcurl4-openssl-dev clang-format cppcheck \
             python3-yaml python3-jsonschema python3-grpcio \
             libclang-rt-14-dev
+# HPACK decoding of captured HTTP/2 header blocks (agent/trace/h2_hpack.c)
+DEB_PKGS += libnghttp2-dev
 # promtool and a Prometheus server for test_metrics; without its recommends
 # (a node exporter that would start a daemon on the machine)
 DEB_PKGS_BARE := prometheus
@@ -225,6 +227,8 @@ FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
 FUZZ_LIB_SRCS := $(filter-out agent/config/watch.c,$(wildcard agent/config/*.c)) \
                  agent/lib/strmap.c agent/trace/proto_http1_head.c agent/trace/tracectx.c \
                  agent/trace/route.c agent/api/api_args.c \
+                 agent/trace/h2_conn.c agent/trace/h2_frames.c agent/trace/h2_hpack.c \
+                 agent/trace/proto_h2.c \
                  exporters/otlp_encode.c exporters/otlp_metrics_encode.c exporters/otlp_strings.c
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_LIB_SRCS)) \
                  $(patsubst $(BUILD)/proto/%.o,$(FUZZ_BUILD)/proto/%.o,$(PROTO_OBJS))
@@ -243,7 +247,7 @@ $(FUZZ_BUILD)/libparsers.a: $(FUZZ_LIB_OBJS)
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libparsers.a
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -o $@ \
-		$(shell pkg-config --libs yaml-0.1 libprotobuf-c zlib 2>/dev/null) -lm
+		$(shell pkg-config --libs yaml-0.1 libprotobuf-c zlib libnghttp2 2>/dev/null) -lm
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -20,6 +20,7 @@ enum http_ev_kind {
 	HTTP_EV_RESPONSE_END = 3, /* the response's last byte (Content-Length or chunked) */
 	HTTP_EV_CLOSE = 4,	  /* a socket that carried HTTP closed */
 	HTTP_EV_THREAD = 5, /* another thread than before sent on (or read from) an HTTP socket */
+	HTTP_EV_H2 = 8,	    /* frames of an HTTP/2 connection (bpf/h2.h) */
 };
 
 enum http_dir {

@@ -32,8 +32,8 @@ typedef Opentelemetry__Proto__Common__V1__AnyValue AnyValue;
 
 /* http.request.method(_original), http.response.status_code, error.type,
  * url.{scheme,path,query,full}, http.route, server x2, client, peer x2,
- * network.protocol.version, user_agent.original */
-#define SPAN_ATTRS_MAX 16
+ * network.protocol.version, user_agent.original, rpc x4 */
+#define SPAN_ATTRS_MAX 20
 /* service.name, service.namespace, host.name, service.instance.id,
  * k8s.{namespace,pod,pod.uid,container,node,<owner>}.name, telemetry.sdk x3,
  * process.pid, process.executable.name, host.id, host.arch, os.type */
@@ -62,6 +62,9 @@ struct enc_span {
 	AnyValue av[SPAN_ATTRS_MAX];
 	KeyValue *kv_ptr[SPAN_ATTRS_MAX];
 	char full[SPAN_NAME_MAX + 2 * SPAN_STR + 16]; /* url.full */
+	/* rpc.service and rpc.method, cut from the route: the encoded tree
+	 * points into them until it is packed */
+	char rpc_service[SPAN_STR], rpc_method[SPAN_STR];
 };
 
 struct enc {
@@ -328,6 +331,35 @@ static bool url_full(struct enc_span *es, const struct span *s)
 	return true;
 }
 
+/* gRPC semantic conventions: rpc.system, rpc.service and rpc.method from
+ * the route "package.Service/Method", and rpc.grpc.status_code, whose 0
+ * (OK) is a value, not an absence. */
+static int add_rpc(struct enc *e, struct enc_span *es, const struct span *s, size_t *n)
+{
+	char *svc = es->rpc_service, *method = es->rpc_method;
+	const char *slash = memchr(s->route, '/', sizeof(s->route));
+
+	svc[0] = method[0] = '\0';
+	if (slash && memchr(s->route, 0, sizeof(s->route))) {
+		memcpy(svc, s->route, (size_t)(slash - s->route));
+		svc[slash - s->route] = '\0';
+		snprintf(method, SPAN_STR, "%s", slash + 1);
+	}
+	if (add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.system", "grpc", 5) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.service", svc, SPAN_STR) ||
+	    add_str(e, es->kv, es->av, es->kv_ptr, n, "rpc.method", method, SPAN_STR))
+		return -ENOMEM;
+	if (s->has_grpc_status) {
+		kv_init(&es->kv[*n], &es->av[*n], "rpc.grpc.status_code");
+		es->av[*n].value_case =
+		    OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+		es->av[*n].int_value = s->grpc_status_code;
+		es->kv_ptr[*n] = &es->kv[*n];
+		(*n)++;
+	}
+	return 0;
+}
+
 static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 {
 	Span *sp = &es->sp;
@@ -391,8 +423,9 @@ static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 		return -ENOMEM;
 	/* http.route is a server attribute (semantic conventions); CLIENT spans
 	 * keep theirs in struct span for the client latency histograms only */
-	if ((s->kind == SPAN_KIND_SERVER && add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route",
-						    s->route, sizeof(s->route))) ||
+	if ((s->kind == SPAN_KIND_SERVER && !s->rpc_grpc &&
+	     add_str(e, es->kv, es->av, es->kv_ptr, &n, "http.route", s->route,
+		     sizeof(s->route))) ||
 	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "server.address", s->server.address,
 		    sizeof(s->server.address)))
 		return -ENOMEM;
@@ -409,7 +442,8 @@ static int encode_span(struct enc *e, struct enc_span *es, const struct span *s)
 	if (add_str(e, es->kv, es->av, es->kv_ptr, &n, "network.protocol.version",
 		    protocol_version(s->http_version), 4) ||
 	    add_str(e, es->kv, es->av, es->kv_ptr, &n, "user_agent.original", s->user_agent,
-		    sizeof(s->user_agent)))
+		    sizeof(s->user_agent)) ||
+	    (s->rpc_grpc && add_rpc(e, es, s, &n)))
 		return -ENOMEM;
 	sp->attributes = es->kv_ptr;
 	sp->n_attributes = n;

@@ -95,6 +95,11 @@ struct span {
 					 * addressed the server (Host header, else the socket) */
 	struct span_endpoint client;	/* client.address (SERVER spans) */
 	struct span_endpoint peer;	/* network.peer.address / .port */
+	/* gRPC (rpc.*): route is "package.Service/Method", the path without
+	 * its '/'; rpc.service and rpc.method are its two parts */
+	bool rpc_grpc;		  /* rpc.system = grpc; no http.route */
+	bool has_grpc_status;	  /* rpc.grpc.status_code known */
+	uint8_t grpc_status_code; /* 0 OK .. 16 UNAUTHENTICATED */
 
 	/* resource */
 	char service_name[SPAN_NAME_MAX];      /* service.name */

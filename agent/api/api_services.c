@@ -158,6 +158,13 @@ void api_write_tracing(struct agent *a, struct jsonw *w)
 	jw_ku64(w, "captureEvents", ts.capture_events);
 	jw_ku64(w, "requestsSeen", ts.requests);
 	jw_ku64(w, "spans", ts.spans);
+	jw_key(w, "http2");
+	jw_obj_open(w);
+	jw_ku64(w, "connections", ts.h2.conns);
+	jw_ku64(w, "requests", ts.h2.streams);
+	jw_ku64(w, "desyncRequests", ts.h2.desync_requests);
+	jw_ku64(w, "gaps", ts.h2.gaps);
+	jw_obj_close(w);
 	if (a->tracing.sb) {
 		const struct sb_stats *st = &ts.builder;
 

@@ -124,6 +124,14 @@ static void collect_tracing(struct agent *a, struct mm_set *set)
 		      "What HTTP capture lost in the kernel, by reason.", true);
 	for (int i = 0; i < TRACING_KERNEL_DROPS; i++)
 		mm_add(set, f, ts.kernel_drops[i], 1, "reason", tracing_kernel_drop_name(i));
+	f = mm_family(set, "bpfmesh.capture.http2.requests", "{request}",
+		      "HTTP/2 requests (streams) seen.", true);
+	mm_add(set, f, ts.h2.streams, 0);
+	f = mm_family(set, "bpfmesh.capture.http2.desync_requests", "{request}",
+		      "HTTP/2 requests of a connection that had lost bytes: timed and counted, "
+		      "fields (path) may be missing.",
+		      true);
+	mm_add(set, f, ts.h2.desync_requests, 0);
 	f = mm_family(set, "bpfmesh.spans", "{span}", "Spans built, sampled or not.", true);
 	mm_add(set, f, ts.spans, 0);
 	if (a->tracing.sb) {

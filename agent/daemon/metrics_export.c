@@ -125,10 +125,13 @@ static uint64_t unix_now(void)
 
 /* ---- OTLP ------------------------------------------------------------- */
 
-#define HIST_ATTRS 3
+#define HIST_ATTRS 4
 
 struct hist_row {
 	enum metrics_side side;
+	bool rpc;
+	char rpc_service[256]; /* of route "package.Service/Method" */
+	int rpc_service_attr;  /* its attrs[] index, pointed at it once rows stop moving; -1 */
 	const char *service, *service_ns;
 	const struct span_k8s *k8s;
 	struct otlp_attr attrs[HIST_ATTRS];
@@ -143,6 +146,29 @@ struct rows {
 	size_t n, cap;
 	bool oom;
 };
+
+/* gRPC semantic conventions: rpc.system, rpc.service, rpc.method and
+ * rpc.grpc.status_code, from the series' route and status code. */
+static void rpc_row(struct hist_row *r, const struct metrics_hist *h)
+{
+	const char *slash = strchr(h->route, '/');
+	size_t n = slash ? (size_t)(slash - h->route) : 0;
+	char *end;
+	long code = strtol(h->status_code, &end, 10);
+
+	if (n >= sizeof(r->rpc_service))
+		n = sizeof(r->rpc_service) - 1;
+	memcpy(r->rpc_service, h->route, n);
+	r->rpc_service[n] = '\0';
+	r->attrs[r->n_attrs++] = OTLP_ATTR_STR("rpc.system", "grpc");
+	r->rpc_service_attr = n ? (int)r->n_attrs : -1;
+	if (n)
+		r->attrs[r->n_attrs++] = OTLP_ATTR_STR("rpc.service", "");
+	if (slash && slash[1])
+		r->attrs[r->n_attrs++] = OTLP_ATTR_STR("rpc.method", slash + 1);
+	if (h->status_code[0] && !*end)
+		r->attrs[r->n_attrs++] = OTLP_ATTR_INT("rpc.grpc.status_code", code);
+}
 
 static void on_hist(const struct metrics_hist *h, void *ctx)
 {
@@ -171,6 +197,11 @@ static void on_hist(const struct metrics_hist *h, void *ctx)
 	r->counts = h->counts;
 	r->count = h->count;
 	r->sum = h->sum;
+	r->rpc = h->rpc;
+	if (h->rpc) {
+		rpc_row(r, h);
+		return;
+	}
 	if (h->method[0])
 		r->attrs[r->n_attrs++] = OTLP_ATTR_STR("http.request.method", h->method);
 	code = strtol(h->status_code, &end, 10);
@@ -182,10 +213,12 @@ static void on_hist(const struct metrics_hist *h, void *ctx)
 		r->attrs[r->n_attrs++] = OTLP_ATTR_STR("http.route", h->route);
 }
 
-static const char *const hist_name[METRICS_SIDES] = {OTLP_METRIC_HTTP_SERVER_DURATION,
-						     OTLP_METRIC_HTTP_CLIENT_DURATION};
-static const char *const hist_help[METRICS_SIDES] = {"Duration of HTTP server requests.",
-						     "Duration of HTTP client requests."};
+static const char *const hist_name[2][METRICS_SIDES] = {
+    {OTLP_METRIC_HTTP_SERVER_DURATION, OTLP_METRIC_HTTP_CLIENT_DURATION},
+    {"rpc.server.duration", "rpc.client.duration"}};
+static const char *const hist_help[2][METRICS_SIDES] = {
+    {"Duration of HTTP server requests.", "Duration of HTTP client requests."},
+    {"Duration of gRPC server calls.", "Duration of gRPC client calls."}};
 
 /* A service's resource attributes beyond service.*: what its pod identity
  * says (metrics.h: one pod's, or node and owner shared by several). inst
@@ -250,8 +283,10 @@ static int submit(struct agent *a, uint64_t now)
 	if (rs.oom || !pts || !ms || !res || !rk)
 		goto out;
 	for (size_t i = 0; i < rs.n; i++) {
-		const struct hist_row *r = &rs.r[i];
+		struct hist_row *r = &rs.r[i];
 
+		if (r->rpc && r->rpc_service_attr >= 0) /* the rows no longer move */
+			r->attrs[r->rpc_service_attr].str = r->rpc_service;
 		pts[i] = (struct otlp_histogram_point){
 		    .attrs = r->attrs,
 		    .n_attrs = r->n_attrs,
@@ -275,10 +310,11 @@ static int submit(struct agent *a, uint64_t now)
 			};
 			n_res++;
 		}
-		if (!i || !same_service(r, &rs.r[i - 1]) || r->side != rs.r[i - 1].side) {
+		if (!i || !same_service(r, &rs.r[i - 1]) || r->side != rs.r[i - 1].side ||
+		    r->rpc != rs.r[i - 1].rpc) {
 			ms[n_ms++] = (struct otlp_metric){
-			    .name = hist_name[r->side],
-			    .description = hist_help[r->side],
+			    .name = hist_name[r->rpc][r->side],
+			    .description = hist_help[r->rpc][r->side],
 			    .unit = "s",
 			    .kind = OTLP_METRIC_HISTOGRAM,
 			    .histograms = &pts[i],

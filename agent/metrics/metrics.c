@@ -31,6 +31,7 @@ struct mx_hist {
 	char method[METHOD_MAX];
 	char status[4];
 	uint8_t side;
+	bool rpc; /* a gRPC series (metrics_hist.rpc) */
 	uint64_t counts[METRICS_HTTP_BOUNDS + 1];
 	double sum;
 	uint64_t count;
@@ -268,23 +269,23 @@ static int service_get(struct metrics *m, const char *ns, const char *name)
 	return (int)m->nsvc++;
 }
 
-static void hist_key(char *key, uint32_t si, int side, const char *method, const char *status,
-		     const char *route)
+static void hist_key(char *key, uint32_t si, int side, bool rpc, const char *method,
+		     const char *status, const char *route)
 {
-	const char *parts[] = {side_str[side], method, status, route};
+	const char *parts[] = {side_str[side], rpc ? "rpc" : "http", method, status, route};
 
-	make_key(key, 'H', si, parts, 4);
+	make_key(key, 'H', si, parts, 5);
 }
 
-static struct mx_hist *hist_get(struct metrics *m, uint32_t si, int side, const char *method,
-				const char *status, const char *route)
+static struct mx_hist *hist_get(struct metrics *m, uint32_t si, int side, bool rpc,
+				const char *method, const char *status, const char *route)
 {
 	struct mx_service *s = &m->svc[si];
 	char key[KEY_MAX], cls[4] = "";
 	struct mx_hist *h;
 	uint32_t i;
 
-	hist_key(key, si, side, method, status, route);
+	hist_key(key, si, side, rpc, method, status, route);
 	if (key_get(m, key, &i))
 		return &s->hist[i];
 	if (s->nhist >= m->cfg.max_histograms || !have_room(m)) {
@@ -296,7 +297,7 @@ static struct mx_hist *hist_get(struct metrics *m, uint32_t si, int side, const 
 		method = METRICS_METHOD_OTHER;
 		status = cls;
 		route = METRICS_OTHER;
-		hist_key(key, si, side, method, status, route);
+		hist_key(key, si, side, rpc, method, status, route);
 		if (key_get(m, key, &i))
 			return &s->hist[i];
 	}
@@ -314,6 +315,7 @@ static struct mx_hist *hist_get(struct metrics *m, uint32_t si, int side, const 
 	snprintf(h->method, sizeof(h->method), "%s", method);
 	snprintf(h->status, sizeof(h->status), "%s", status);
 	h->side = (uint8_t)side;
+	h->rpc = rpc;
 	s->nhist++;
 	return h;
 }
@@ -500,7 +502,16 @@ void metrics_record(struct metrics *m, const struct span *sp, uint64_t now_ns)
 	k8s_merge(s, &sp->k8s);
 	lat_window_record(&s->side[side], &m->mem, now_ns, dur, err);
 
-	h = hist_get(m, (uint32_t)si, side, method, status, sp->route);
+	/* gRPC: rpc.server.duration / rpc.client.duration per service and
+	 * method (the route), by gRPC status code */
+	if (sp->rpc_grpc) {
+		if (sp->has_grpc_status)
+			snprintf(status, sizeof(status), "%u", sp->grpc_status_code);
+		else
+			status[0] = '\0';
+	}
+	h = hist_get(m, (uint32_t)si, side, sp->rpc_grpc, sp->rpc_grpc ? "" : method, status,
+		     sp->route);
 	if (h) {
 		for (b = 0; b < METRICS_HTTP_BOUNDS && dur > bounds_ns[b]; b++)
 			;
@@ -608,6 +619,7 @@ void metrics_foreach_histogram(const struct metrics *m, metrics_hist_fn fn, void
 			const struct mx_hist *h = &v[i]->hist[j];
 			struct metrics_hist view = {
 			    .side = h->side,
+			    .rpc = h->rpc,
 			    .service = v[i]->name,
 			    .service_ns = v[i]->ns,
 			    .k8s = &v[i]->k8s,

@@ -4,6 +4,8 @@
  *  - the OpenTelemetry HTTP duration histograms, cumulative since start, per
  *    (side, service.namespace, service.name, http.request.method, http.response.status_code,
  *    http.route), with the OTel default buckets, for Prometheus and OTLP;
+ *    gRPC spans go to the RPC duration histograms instead, per (side,
+ *    service, rpc.service/rpc.method, rpc.grpc.status_code);
  *  - sliding-window latency sketches (latency.h) per (service, side), per
  *    (service, side, route, method) and per (service, endpoint) of the
  *    client side, for the latency API and `bpfmesh top`.
@@ -101,6 +103,10 @@ const char *metrics_side_name(enum metrics_side side);	       /* "server", "clie
  * bound. Empty strings are labels without a value. */
 struct metrics_hist {
 	enum metrics_side side;
+	/* a gRPC series (rpc.server.duration, rpc.client.duration): route is
+	 * "package.Service/Method", status_code the gRPC status code ("" when
+	 * unknown), method "" */
+	bool rpc;
 	const char *service;
 	const char *service_ns;
 	/* what all the service's spans had in common of their pod's

@@ -2,6 +2,7 @@
 /* prom_http.c: the request histograms of the registry as Prometheus
  * histogram families (prom_http.h). */
 #include <errno.h>
+#include <string.h>
 
 #include "metrics/prom_http.h"
 
@@ -18,6 +19,40 @@ static const char *const http_help[METRICS_SIDES] = {
     "Duration of HTTP server requests.",
     "Duration of HTTP client requests.",
 };
+
+/* gRPC (DESIGN.md's names; seconds, the HTTP buckets) */
+static const char *const rpc_family[METRICS_SIDES] = {
+    "rpc_server_duration",
+    "rpc_client_duration",
+};
+static const char *const rpc_help[METRICS_SIDES] = {
+    "Duration of gRPC server calls, in seconds.",
+    "Duration of gRPC client calls, in seconds.",
+};
+
+/* route "package.Service/Method" -> rpc_service, rpc_method */
+static int prom_rpc_histogram(struct prom_writer *w, const struct metrics_hist *h)
+{
+	char svc[256] = "";
+	const char *slash = strchr(h->route, '/');
+	const char *method = slash ? slash + 1 : "";
+	size_t n = slash ? (size_t)(slash - h->route) : 0;
+	struct prom_label l[] = {
+	    {"service_name", h->service}, {"service_namespace", h->service_ns},
+	    {"rpc_system", "grpc"},	  {"rpc_service", svc},
+	    {"rpc_method", method},	  {"rpc_grpc_status_code", h->status_code},
+	};
+	int err = prom_family_begin(w, rpc_family[h->side], PROM_HISTOGRAM, rpc_help[h->side]);
+
+	if (n >= sizeof(svc))
+		n = sizeof(svc) - 1;
+	memcpy(svc, h->route, n);
+	svc[n] = '\0';
+	if (!err)
+		err = prom_histogram(w, l, 6, metrics_http_bounds, METRICS_HTTP_BOUNDS, h->counts,
+				     h->sum);
+	return err;
+}
 
 int prom_http_families(struct prom_writer *w)
 {
@@ -37,8 +72,11 @@ int prom_http_histogram(struct prom_writer *w, const struct metrics_hist *h)
 	    {"http_request_method", h->method}, {"http_response_status_code", h->status_code},
 	    {"http_route", h->route},
 	};
-	int err = prom_family_begin(w, http_family[h->side], PROM_HISTOGRAM, http_help[h->side]);
+	int err;
 
+	if (h->rpc)
+		return prom_rpc_histogram(w, h);
+	err = prom_family_begin(w, http_family[h->side], PROM_HISTOGRAM, http_help[h->side]);
 	if (!err)
 		err = prom_histogram(w, l, 5, metrics_http_bounds, METRICS_HTTP_BOUNDS, h->counts,
 				     h->sum);

@@ -10,6 +10,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "bpf/h2.h"
 #include "bpf/http.h"
 #include "trace/events.h"
 #include "trace/proto.h"
@@ -211,6 +212,30 @@ static void on_responses(struct events *ev, const struct http_event *e)
 	}
 }
 
+/* An HTTP/2 observation (h2_conn.h): requests wait for their thread like
+ * HTTP/1.x ones; what follows on the socket releases them. */
+static void h2_out(struct obs *o, void *ctx)
+{
+	struct events *ev = ctx;
+
+	if (o->kind == OBS_REQUEST) {
+		hold_request(ev, o, o->ts_ns);
+		return;
+	}
+	flush_cookie(ev, o->cookie);
+	if (o->kind == OBS_RESPONSE)
+		ev->responses++;
+	deliver(ev, o);
+}
+
+static void on_h2(struct events *ev, const struct http_event *e)
+{
+	struct obs base;
+
+	obs_from(e, &base);
+	h2_conns_record(&ev->h2, e, &base, h2_out, ev);
+}
+
 void events_handle(struct events *ev, const struct http_event *e)
 {
 	struct obs o;
@@ -234,8 +259,13 @@ void events_handle(struct events *ev, const struct http_event *e)
 		o.kind = OBS_RESPONSE_END;
 		deliver(ev, &o);
 		return;
+	case HTTP_EV_H2:
+		on_h2(ev, e);
+		return;
 	case HTTP_EV_CLOSE:
 		ev->closes++;
+		obs_from(e, &o);
+		h2_conns_close(&ev->h2, e->cookie, &o, h2_out, ev);
 		flush_cookie(ev, e->cookie);
 		memset(&o, 0, sizeof(o));
 		o.cookie = e->cookie;
@@ -286,6 +316,7 @@ void events_free(struct events *ev)
 	ring_buffer__free(ev->rb);
 	free(ev->pending);
 	evthreads_free(&ev->by_sock);
+	h2_conns_free(&ev->h2);
 	memset(ev, 0, sizeof(*ev));
 }
 

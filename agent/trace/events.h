@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "trace/evthreads.h"
+#include "trace/h2_conn.h"
 #include "trace/obs.h"
 
 struct ring_buffer;
@@ -31,6 +32,7 @@ struct events {
 	uint64_t wait_ns;	  /* how long a request waits for its thread */
 	bool no_threads;	  /* the kernel sends no thread events: nothing waits */
 	struct evthreads by_sock; /* each socket's last sending and reading thread */
+	struct h2_conns h2;	  /* HTTP/2 connections (HTTP_EV_H2 records) */
 	uint64_t events, requests, responses, closes, threads, late_threads;
 };
 

@@ -42,6 +42,13 @@ enum obs_role {
 enum obs_proto {
 	OBS_PROTO_NONE = 0, /* no parser claimed the bytes; or no message (END, CLOSE) */
 	OBS_PROTO_HTTP1 = 1,
+	OBS_PROTO_H2 = 2, /* HTTP/2 (h2c), gRPC over it (trace/h2_conn.h) */
+};
+
+/* The RPC system a request belongs to, when it is one. */
+enum obs_rpc {
+	OBS_RPC_NONE = 0,
+	OBS_RPC_GRPC = 1, /* content-type application/grpc* */
 };
 
 /* How much of a message's head the parser could read. */
@@ -104,6 +111,14 @@ struct obs {
 	/* RESPONSE */
 	uint16_t status; /* 100..599; 0 when unreadable */
 	uint8_t body;	 /* enum obs_body */
+	/* HTTP/2: REQUEST, RESPONSE, RESPONSE_END */
+	uint8_t rpc;	      /* enum obs_rpc, of the request */
+	bool desync;	      /* the connection lost bytes: fields may be missing, never wrong */
+	bool has_grpc_status; /* grpc-status from the trailers (RESPONSE_END) or a trailers-only
+			       * response (RESPONSE and RESPONSE_END) */
+	uint8_t grpc_status;
+	bool stream_reset; /* RESPONSE_END: RST_STREAM or GOAWAY ended the stream, not END_STREAM */
+	uint32_t h2_error; /* its error code (RFC 9113 7) */
 
 	/* the service of the socket's process (identity.h): REQUEST */
 	char service[OBS_NAME_MAX];

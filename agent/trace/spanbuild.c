@@ -62,13 +62,46 @@ static void untracked_request(struct spanbuild *sb, struct sb_sock *s, enum sb_d
 
 /* --- requests --- */
 
+/* gRPC semantic conventions: the span and its route are named
+ * "package.Service/Method", the path without its leading '/'; a path that
+ * is not one (desync lost it, or a cut one) leaves the name "grpc". */
+static void grpc_request(struct span *sp, const struct obs *o)
+{
+	const char *m = o->target[0] == '/' ? strchr(o->target + 1, '/') : NULL;
+
+	sp->rpc_grpc = true;
+	if (!m || m == o->target + 1 || !m[1] || o->target_truncated) {
+		snprintf(sp->name, sizeof(sp->name), "grpc");
+		return;
+	}
+	snprintf(sp->route, sizeof(sp->route), "%s", o->target + 1);
+	snprintf(sp->name, sizeof(sp->name), "%s", o->target + 1);
+}
+
+/* gRPC semantic conventions: a server's span is an error only for the codes
+ * that say the server failed; a client's for any code but OK. */
+static void grpc_status(struct sb_pend *p, uint8_t code)
+{
+	static const bool server_error[17] = {
+	    [2] = true, [4] = true, [12] = true, [13] = true, [14] = true, [15] = true};
+
+	p->sp.has_grpc_status = true;
+	p->sp.grpc_status_code = code;
+	if (p->sp.kind == SPAN_KIND_CLIENT ? code != 0 : code < 17 && server_error[code])
+		p->sp.status = SPAN_STATUS_ERROR;
+	else
+		p->sp.status = SPAN_STATUS_UNSET;
+}
+
 static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p,
 			 const struct obs *o)
 {
 	struct span *sp = &p->sp;
 
 	memcpy(sp->path, o->target, sizeof(sp->path));
-	if (s->rt) {
+	if (o->rpc == OBS_RPC_GRPC) {
+		grpc_request(sp, o);
+	} else if (s->rt) {
 		if (route_of(s->rt, o->target, o->target_truncated, sp->route, sizeof(sp->route)) ==
 		    ROUTE_OVERFLOW_CAP)
 			sb->st.route_overflows++;
@@ -131,6 +164,7 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	p->tid = o->tid;
 	p->start_ns = o->ts_ns;
 	memcpy(p->method, o->method, sizeof(p->method));
+	p->stream_id = o->stream_id;
 	p->path_truncated = o->target_truncated;
 	p->bodiless_response = o->bodiless_response;
 	fill_request(sb, s, p, o);
@@ -177,6 +211,37 @@ static struct sb_sock *sock_new(struct spanbuild *sb, const struct obs *o)
 	return sb_sock_new(sb, o);
 }
 
+/* A request on a stream (HTTP/2): no place in line to keep, its response
+ * names its stream. */
+static void on_stream_request(struct spanbuild *sb, struct sb_sock *s, const struct obs *o)
+{
+	struct sb_pend *p;
+
+	if (o->parse == OBS_PARSE_BAD) {
+		sb->st.dropped[SB_DROP_BAD_HEAD]++;
+		return;
+	}
+	if ((sb->n_pending >= sb->cfg.max_pending && !sb_make_room(sb)) ||
+	    !(p = pend_new(sb, s, o))) {
+		sb->st.dropped[SB_DROP_PENDING_FULL]++;
+		return;
+	}
+	sb_link_new_request(sb, p);
+}
+
+/* The request of a stream, newest first: stream ids are not reused on a
+ * connection. */
+static struct sb_pend *stream_pend(struct sb_sock *s, uint32_t id)
+{
+	for (struct sb_node *n = s->pends.tail; n; n = n->prev) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, on_sock);
+
+		if (p->stream_id == id)
+			return p;
+	}
+	return NULL;
+}
+
 static void on_request(struct spanbuild *sb, const struct obs *o)
 {
 	struct sb_sock *s = sb_sock_find(sb, o->cookie);
@@ -190,12 +255,17 @@ static void on_request(struct spanbuild *sb, const struct obs *o)
 		sb->st.dropped[SB_DROP_PENDING_FULL]++;
 		return;
 	}
-	if (s->closed || s->upgraded)
+	/* after an h2c upgrade, HTTP/2 streams go on */
+	if (s->closed || (s->upgraded && !o->stream_id))
 		return;
 	sb_sock_touch(sb, s, o->ts_ns);
 	sb_sock_service(sb, s, o);
 	if (s->not_traced) {
 		sb->st.dropped[SB_DROP_NOT_TRACED]++;
+		return;
+	}
+	if (o->stream_id) {
+		on_stream_request(sb, s, o);
 		return;
 	}
 	if (o->parse == OBS_PARSE_BAD) {
@@ -241,22 +311,34 @@ static void end_earlier(struct spanbuild *sb, struct sb_sock *s, struct sb_pend 
 	}
 }
 
+static void responded(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p,
+		      const struct obs *o);
+
 static void on_response(struct spanbuild *sb, const struct obs *o)
 {
 	struct sb_sock *s = sb_sock_find(sb, o->cookie);
 	struct sb_pend *p;
-	bool no_body;
 
 	if (!s) {
 		sb->st.unpaired_responses++;
 		return;
 	}
-	if (s->not_traced || s->upgraded || s->closed)
+	if (s->not_traced || (s->upgraded && !o->stream_id) || s->closed)
 		return;
 	sb_sock_touch(sb, s, o->ts_ns);
 	/* 100 Continue, 103 Early Hints: the final response is still to come */
 	if (o->status >= 100 && o->status < 200 && o->status != 101)
 		return;
+	if (o->stream_id) {
+		p = stream_pend(s, o->stream_id);
+		if (!p || p->resp_seen || p->state == SB_DONE) {
+			sb->st.unpaired_responses++;
+			return;
+		}
+		s->last_resp_ns = o->ts_ns;
+		responded(sb, s, p, o);
+		return;
+	}
 	if (!s->fifo_len) {
 		if (s->skip)
 			s->skip--;
@@ -269,16 +351,31 @@ static void on_response(struct spanbuild *sb, const struct obs *o)
 	end_earlier(sb, s, p, o->ts_ns);
 	if (!p)
 		return; /* the answer to a request that has no span */
+	responded(sb, s, p, o);
+}
+
+/* A request's response started (o). */
+static void responded(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p,
+		      const struct obs *o)
+{
+	bool no_body;
+
 	p->state = SB_RESPONDED;
 	p->resp_seen = true;
 	p->resp_ns = o->ts_ns;
 	if (!o->status) {
-		p->sp.status = SPAN_STATUS_ERROR;
-		snprintf(p->sp.status_message, sizeof(p->sp.status_message),
-			 "response status unreadable");
+		/* a desynchronised HTTP/2 connection may not know it: no error
+		 * made up for that */
+		if (!o->desync) {
+			p->sp.status = SPAN_STATUS_ERROR;
+			snprintf(p->sp.status_message, sizeof(p->sp.status_message),
+				 "response status unreadable");
+		}
 		return;
 	}
 	sb_set_http_status(p, o->status);
+	if (o->has_grpc_status && p->sp.rpc_grpc)
+		grpc_status(p, o->grpc_status); /* trailers-only */
 	if (o->status == 101) {
 		s->upgraded = true; /* another protocol from here on */
 		sb_finish(sb, p, o->ts_ns, true, o->ts_ns);
@@ -318,6 +415,29 @@ static struct sb_pend *end_target(struct sb_sock *s, uint64_t ts)
 	return best;
 }
 
+/* A stream ended: END_STREAM of its response (trailers with their gRPC
+ * status), or a reset that cut it short. */
+static void on_stream_end(struct spanbuild *sb, struct sb_sock *s, const struct obs *o)
+{
+	struct sb_pend *p = stream_pend(s, o->stream_id);
+
+	if (!p) {
+		sb->st.unpaired_ends++;
+		return;
+	}
+	if (o->stream_reset) {
+		p->sp.status = SPAN_STATUS_ERROR;
+		snprintf(p->sp.status_message, sizeof(p->sp.status_message),
+			 "stream reset (HTTP/2 error %u)", o->h2_error);
+	} else if (o->has_grpc_status && p->sp.rpc_grpc) {
+		grpc_status(p, o->grpc_status);
+	}
+	if (p->state == SB_DONE) /* ended at a bodiless response's head */
+		sb_set_end(sb, p, o->ts_ns);
+	else
+		sb_finish(sb, p, o->ts_ns, true, o->ts_ns);
+}
+
 static void on_response_end(struct spanbuild *sb, const struct obs *o)
 {
 	struct sb_sock *s = sb_sock_find(sb, o->cookie);
@@ -327,9 +447,13 @@ static void on_response_end(struct spanbuild *sb, const struct obs *o)
 		sb->st.unpaired_ends++;
 		return;
 	}
-	if (s->not_traced || s->upgraded || s->closed)
+	if (s->not_traced || (s->upgraded && !o->stream_id) || s->closed)
 		return;
 	sb_sock_touch(sb, s, o->ts_ns);
+	if (o->stream_id) {
+		on_stream_end(sb, s, o);
+		return;
+	}
 	p = end_target(s, o->ts_ns);
 	if (!p) {
 		sb->st.unpaired_ends++;
@@ -404,8 +528,9 @@ void sb_tick(struct spanbuild *sb, uint64_t now)
 
 		uint64_t deadline = p->resp_ns + sb->cfg.response_end_timeout_ns;
 
-		/* known finished since the deadline, not since this (late) tick */
-		if (p->state == SB_RESPONDED && now >= deadline)
+		/* known finished since the deadline, not since this (late) tick;
+		 * an HTTP/2 stream (a streaming RPC) ends with its stream */
+		if (p->state == SB_RESPONDED && !p->stream_id && now >= deadline)
 			sb_finish(sb, p, p->resp_ns, false, deadline);
 	}
 	for (n = sb->all.head; n; n = next) {

@@ -40,7 +40,10 @@
  *
  * Per socket, open requests wait in a FIFO (SB_FIFO_MAX deep): a response
  * belongs to the oldest request still waiting for one, which is right for
- * keep-alive and for pipelining (HTTP/1.1 answers in order). A span starts at
+ * keep-alive and for pipelining (HTTP/1.1 answers in order); an observation
+ * with a stream id (HTTP/2) pairs with the request of its stream instead,
+ * and its span ends with its stream (RESPONSE_END, or a reset: ERROR),
+ * never by the response-end timeout (a streaming RPC). A span starts at
  * the request's first byte and ends at the last byte of its response
  * (OBS_RESPONSE_END). When no RESPONSE_END comes, the span ends where its
  * response started: once the next response on that socket begins, once the

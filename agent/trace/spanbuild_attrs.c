@@ -165,8 +165,9 @@ void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, c
 	/* OpenTelemetry: http.route is what a server matched, so only a SERVER
 	 * span is named after it; a CLIENT span is named "{method}", and keeps
 	 * the route only for the latency histograms (not exported). */
-	span_name(sp->name, sizeof(sp->name), known ? o->method : "HTTP",
-		  sp->kind == SPAN_KIND_SERVER ? sp->route : "");
+	if (!sp->rpc_grpc) /* named package.Service/Method already */
+		span_name(sp->name, sizeof(sp->name), known ? o->method : "HTTP",
+			  sp->kind == SPAN_KIND_SERVER ? sp->route : "");
 	sp->http_version = o->version;
 	memcpy(sp->user_agent, o->user_agent, sizeof(sp->user_agent));
 	sb_redact_query(sp->query, sizeof(sp->query), o->query, sb->cfg.redact_query);

@@ -74,6 +74,7 @@ struct sb_pend {
 	bool local_parent;    /* parent from pairing or nesting (beats an incoming traceparent) */
 	bool app_parent;      /* CLIENT: parent from the traceparent the application sent */
 	bool has_tp;	      /* the request carried a valid traceparent, tp */
+	uint32_t stream_id;   /* HTTP/2: paired by (socket, stream), not in the FIFO */
 	struct trace_parent tp;
 	uint32_t tgid, tid;
 	uint64_t start_ns, resp_ns, end_ns;

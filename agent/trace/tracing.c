@@ -180,6 +180,7 @@ void tracing_get_stats(struct tracing *t, struct tracing_stats *st)
 	st->requests = t->ev.requests;
 	st->responses = t->ev.responses;
 	st->closes = t->ev.closes;
+	st->h2 = t->ev.h2.st;
 	for (int i = 0; i < TRACING_KERNEL_DROPS; i++)
 		st->kernel_drops[i] = percpu_sum(t->ev.drops_fd, i);
 	if (t->sb)

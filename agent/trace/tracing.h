@@ -55,6 +55,7 @@ struct tracing_stats {
 	uint64_t capture_events;		     /* records read from the ring */
 	uint64_t requests, responses, closes;	     /* of those, by kind */
 	uint64_t kernel_drops[TRACING_KERNEL_DROPS]; /* http_drops, by reason */
+	struct h2_stats h2;			     /* HTTP/2 connections (h2_conn.h) */
 	/* the span builder (all zero before the first configuration) */
 	struct sb_stats builder;
 	uint64_t spans; /* handed to the sinks, sampled or not */
