@@ -90,6 +90,7 @@ struct sb_config {
 	uint64_t max_hold_ns;		  /* 10 s */
 	uint64_t response_end_timeout_ns; /* 5 s */
 	uint64_t idle_timeout_ns;	  /* 300 s: forget a silent socket */
+	uint64_t sdk_ttl_ns;		  /* 10 min: a process's own traceparent marks it SDK'd */
 	uint32_t max_sockets;		  /* 16384 */
 	uint32_t max_pending;		  /* 8192 spans open or held */
 	uint64_t seed;			  /* ids; 0 = from getrandom() */
@@ -122,6 +123,9 @@ struct sb_stats {
 	uint64_t client_traceparents; /* CLIENT requests that carried a valid traceparent */
 	uint64_t early_emits;	      /* held spans emitted early to make room */
 	uint64_t route_overflows;     /* requests routed to ROUTE_OVERFLOW (cap hit) */
+	uint64_t sdk_duplicates;      /* spans not exported: the process's SDK exports them */
+	uint64_t sdk_marks;	      /* own traceparents that marked a process SDK-instrumented */
+	uint32_t sdk_processes;	      /* processes SDK-instrumented now (seen within sdk_ttl_ns) */
 	uint32_t sockets;	      /* tracked now */
 	uint32_t pending;	      /* spans open or held now */
 };
