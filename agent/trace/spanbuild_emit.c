@@ -136,8 +136,8 @@ void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 	uint8_t trace_id[16];
 	/* an SDK exports this span: counted in histograms, exported by none */
 	bool own = sb_link_emit_prepare(sb, p, trace_id);
-	bool keep = own && (g->forced ||
-			    sampling_trace_keep(&sb->sampler, trace_id, g->remote_sampled));
+	bool keep =
+	    own && (g->forced || sampling_trace_keep(&sb->sampler, trace_id, g->remote_sampled));
 
 	if (!own)
 		sb->st.sdk_duplicates++;
