@@ -114,7 +114,8 @@ struct sb_sock {
 struct sb_sdk_proc {
 	uint32_t tgid; /* 0: free */
 	uint64_t cgroup_id;
-	uint64_t seen_ns; /* last own traceparent sent */
+	uint64_t svc_hash; /* its service's, for requests whose thread is unknown */
+	uint64_t seen_ns;  /* last own traceparent sent */
 };
 
 #define SB_SDK_SLOTS 1024 /* processes remembered, 4-way sets by pid */

@@ -108,6 +108,19 @@ static uint64_t sdk_ttl(const struct spanbuild *sb)
 	return sb->cfg.sdk_ttl_ns ? sb->cfg.sdk_ttl_ns : SB_SDK_TTL_NS;
 }
 
+/* FNV-1a of "namespace/name" */
+static uint64_t svc_hash(const struct span *sp)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const char *c = sp->service_namespace; *c; c++)
+		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
+	h = (h ^ '/') * 0x100000001b3ULL;
+	for (const char *c = sp->service_name; *c; c++)
+		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
+	return h;
+}
+
 /* c carried a traceparent of its process's own: remember the process, in
  * the set's slot of the same process, else the free or stalest one. */
 static void sdk_mark(struct spanbuild *sb, const struct sb_pend *c)
@@ -122,6 +135,7 @@ static void sdk_mark(struct spanbuild *sb, const struct sb_pend *c)
 				e = &set[i];
 		e->tgid = c->tgid;
 		e->cgroup_id = c->cgroup_id;
+		e->svc_hash = svc_hash(&c->sp);
 		e->seen_ns = 0;
 	}
 	if (c->start_ns > e->seen_ns)
@@ -131,17 +145,26 @@ static void sdk_mark(struct spanbuild *sb, const struct sb_pend *c)
 
 /* Does an SDK in p's process export its spans? The Workload says so, or
  * the process sent a traceparent of its own not longer than the TTL before
- * p started (or after: the first request's call marks it). */
+ * p started (or after: the first request's call marks it). A request whose
+ * thread the capture could not tell (tgid 0) goes by its service: some
+ * process of it on this node is marked. */
 static bool sdk_process(struct spanbuild *sb, const struct sb_pend *p)
 {
 	const struct sb_sdk_proc *e;
+	uint64_t h;
 
 	if (p->instr != OBS_INSTR_AUTO)
 		return p->instr == OBS_INSTR_YES;
-	if (!p->tgid)
-		return false;
-	e = sdk_find(sb, p->tgid, p->cgroup_id);
-	return e && e->seen_ns + sdk_ttl(sb) >= p->start_ns;
+	if (p->tgid) {
+		e = sdk_find(sb, p->tgid, p->cgroup_id);
+		return e && e->seen_ns + sdk_ttl(sb) >= p->start_ns;
+	}
+	h = svc_hash(&p->sp);
+	for (int i = 0; i < SB_SDK_SLOTS; i++)
+		if (sb->sdk[i].tgid && sb->sdk[i].svc_hash == h &&
+		    sb->sdk[i].seen_ns + sdk_ttl(sb) >= p->start_ns)
+			return true;
+	return false;
 }
 
 uint32_t sb_sdk_count(const struct spanbuild *sb, uint64_t now)

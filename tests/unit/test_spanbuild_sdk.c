@@ -83,6 +83,7 @@ struct side {
 	struct obs_addr local, remote;
 	uint32_t tgid, tid;
 	uint64_t cgroup_id;
+	uint32_t svc; /* names its service "svc-N"; 0: its tgid does */
 };
 
 static struct obs_addr v4(const char *ip, uint16_t port)
@@ -97,20 +98,20 @@ static struct obs_addr v4(const char *ip, uint16_t port)
 static void conn(struct side *c, struct side *s, uint64_t cookie, uint16_t cport, uint16_t sport,
 		 uint32_t ctgid, uint32_t stgid)
 {
-	*c = (struct side){cookie,
-			   OBS_ROLE_CLIENT,
-			   v4("127.0.0.1", cport),
-			   v4("127.0.0.1", sport),
-			   ctgid,
-			   ctgid + 1,
-			   ctgid};
-	*s = (struct side){cookie + 1,
-			   OBS_ROLE_SERVER,
-			   v4("127.0.0.1", sport),
-			   v4("127.0.0.1", cport),
-			   stgid,
-			   stgid + 1,
-			   stgid};
+	*c = (struct side){.cookie = cookie,
+			   .role = OBS_ROLE_CLIENT,
+			   .local = v4("127.0.0.1", cport),
+			   .remote = v4("127.0.0.1", sport),
+			   .tgid = ctgid,
+			   .tid = ctgid + 1,
+			   .cgroup_id = ctgid};
+	*s = (struct side){.cookie = cookie + 1,
+			   .role = OBS_ROLE_SERVER,
+			   .local = v4("127.0.0.1", sport),
+			   .remote = v4("127.0.0.1", cport),
+			   .tgid = stgid,
+			   .tid = stgid + 1,
+			   .cgroup_id = stgid};
 }
 
 /* A request served for a client off this node (no pair). */
@@ -149,7 +150,7 @@ static void feed(struct fx *f, const struct side *sd, uint8_t kind, uint64_t ts,
 	if (head)
 		http1->parse(kind, head, strlen(head), &o);
 	if (kind == OBS_REQUEST) {
-		snprintf(o.service, sizeof(o.service), "svc-%u", sd->tgid);
+		snprintf(o.service, sizeof(o.service), "svc-%u", sd->svc ? sd->svc : sd->tgid);
 		if (sd->tgid == PID_SDK_CFG)
 			o.instrumented = OBS_INSTR_YES;
 		else if (sd->tgid == PID_NO_SDK_CFG)
@@ -322,6 +323,33 @@ static void test_sdk_mark_expires(void **state)
 	assert_int_equal(SERVER(f, "/after")->sampled, 1);
 }
 
+/* A request whose thread the capture could not tell goes by its service:
+ * SDK-instrumented when a process of that service is marked. */
+static void test_unknown_thread_by_service(void **state)
+{
+	struct fx *f = *state;
+	struct side out, in_same, in_other;
+
+	start(f);
+	call_out(&out, 10, 41000, 100);
+	outside(&in_same, 20, 50000, 100);
+	outside(&in_other, 30, 50001, 300);
+	in_same.tgid = in_same.tid = 0;
+	in_same.svc = 100;
+	in_other.tgid = in_other.tid = 0;
+	in_other.svc = 300;
+	req(f, &out, T0, "/own", TP_APP);
+	resp(f, &out, T0 + MS(1));
+	req(f, &in_same, T0 + MS(2), "/same", NULL);
+	resp(f, &in_same, T0 + MS(3));
+	req(f, &in_other, T0 + MS(2), "/other", NULL);
+	resp(f, &in_other, T0 + MS(3));
+	settle(f, T0 + MS(3));
+	assert_int_equal(f->n, 3);
+	assert_int_equal(SERVER(f, "/same")->sampled, 0);
+	assert_int_equal(SERVER(f, "/other")->sampled, 1);
+}
+
 /* instrumented: true marks a process that never sent a traceparent (its
  * calls without one are its own, roots, even with the thread's evidence);
  * false keeps bpfmesh's spans of a process that sends its own. */
@@ -488,6 +516,7 @@ int main(void)
 	    T(test_own_traceparent_marks_sdk),
 	    T(test_forwarded_traceparent_not_sdk),
 	    T(test_sdk_mark_expires),
+	    T(test_unknown_thread_by_service),
 	    T(test_workload_says),
 	    T(test_sdk_export_call_not_nested),
 	    T(test_nesting_evidence),
