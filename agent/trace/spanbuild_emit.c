@@ -132,19 +132,19 @@ void sb_drop(struct spanbuild *sb, struct sb_pend *p, enum sb_drop why)
 
 void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 {
+	/* false: an SDK exports this span (counted in histograms, exported by
+	 * none); first, as it may move p to a trace of its own */
+	bool own = sb_link_emit_prepare(sb, p);
 	struct sb_group *g = sb_group_root(p);
-	uint8_t trace_id[16];
-	/* an SDK exports this span: counted in histograms, exported by none */
-	bool own = sb_link_emit_prepare(sb, p, trace_id);
 	bool keep =
-	    own && (g->forced || sampling_trace_keep(&sb->sampler, trace_id, g->remote_sampled));
+	    own && (g->forced || sampling_trace_keep(&sb->sampler, g->trace_id, g->remote_sampled));
 
 	if (!own)
 		sb->st.sdk_duplicates++;
 	if (keep || sb->cfg.emit_unsampled) {
 		struct span sp = p->sp;
 
-		memcpy(sp.trace_id, trace_id, sizeof(sp.trace_id));
+		memcpy(sp.trace_id, g->trace_id, sizeof(sp.trace_id));
 		sp.sampled = keep;
 		sp.start_unix_ns = p->start_ns + (uint64_t)sb->cfg.clock_offset_ns;
 		sp.end_unix_ns = p->end_ns + (uint64_t)sb->cfg.clock_offset_ns;

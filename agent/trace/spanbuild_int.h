@@ -74,10 +74,8 @@ struct sb_pend {
 	bool has_tp;	      /* the request carried a valid traceparent, tp */
 	bool nested;	      /* CLIENT: parent from in-process nesting */
 	bool tp_forwarded;    /* CLIENT: tp is one a request its process serves came with */
-	bool own_trace;	      /* nesting undone after groups merged: trace_override is its trace */
 	uint8_t instr;	      /* enum obs_instr, from its Workload */
-	uint8_t trace_override[16];
-	uint64_t cgroup_id; /* its process's: a pid reused in another cgroup is another process */
+	uint64_t cgroup_id;   /* its process's: a pid reused in another cgroup is another process */
 	struct trace_parent tp;
 	uint32_t tgid, tid;
 	uint64_t start_ns, resp_ns, end_ns;
@@ -181,8 +179,9 @@ struct sb_group *sb_group_new(struct spanbuild *sb, const uint8_t *trace_id, int
 struct sb_group *sb_group_root(struct sb_pend *p);
 void sb_group_unref(struct sb_group *g);
 void sb_link_new_request(struct spanbuild *sb, struct sb_pend *p);
-/* At emit: p's trace id (16 bytes); false when an SDK exports p's span. */
-bool sb_link_emit_prepare(struct spanbuild *sb, struct sb_pend *p, uint8_t *trace_id);
+/* Before p is emitted (it may move to a trace of its own): false when an
+ * SDK exports p's span. */
+bool sb_link_emit_prepare(struct spanbuild *sb, struct sb_pend *p);
 uint32_t sb_sdk_count(const struct spanbuild *sb, uint64_t now); /* SDK'd processes now */
 
 /* 3. spanbuild_emit.c */

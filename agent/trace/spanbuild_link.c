@@ -317,13 +317,44 @@ static bool forwarded(const struct sb_pend *s, const struct sb_pend *c)
 	return s->has_tp && tp_same(&s->tp, &c->tp);
 }
 
+/* p, and what hangs under it on this node (the callee's SERVER span, the
+ * calls nested under that), move to group g: a nesting undone after the
+ * groups merged. Spans linked to them later join g by the usual merges. */
+static void regroup(struct sb_pend *p, struct sb_group *g, int depth)
+{
+	struct sb_group *old = sb_group_root(p);
+
+	if (old == g || depth > 16)
+		return;
+	if (p->state != SB_DONE) {
+		old->n_open--;
+		g->n_open++;
+	}
+	g->refs++;
+	p->group = g;
+	sb_group_unref(old);
+	if (p->sp.kind == SPAN_KIND_CLIENT) {
+		struct sb_pend *s = p->partner;
+
+		if (s && s->local_parent &&
+		    !memcmp(s->sp.parent_span_id, p->sp.span_id, sizeof(p->sp.span_id)))
+			regroup(s, g, depth + 1);
+		return;
+	}
+	for (struct sb_node *n = p->proc ? p->proc->clients.head : NULL; n; n = n->next) {
+		struct sb_pend *c = sb_of(n, struct sb_pend, on_proc);
+
+		if (c->nested &&
+		    !memcmp(c->sp.parent_span_id, p->sp.span_id, sizeof(p->sp.span_id)))
+			regroup(c, g, depth + 1);
+	}
+}
+
 /* A nesting found wrong (a second request in flight on the thread, or an
- * SDK's own call): c loses its parent. Its group was merged already, so a
- * span left without a parent in its old trace gets a trace of its own, and
- * so does its callee on this node that hangs under it. */
+ * SDK's own call): c loses its parent, and gets a trace of its own. */
 static void unnest(struct spanbuild *sb, struct sb_pend *c)
 {
-	struct sb_pend *s = c->partner;
+	struct sb_group *g;
 
 	c->nested = false;
 	c->local_parent = false;
@@ -335,13 +366,9 @@ static void unnest(struct spanbuild *sb, struct sb_pend *c)
 		return;
 	}
 	memset(c->sp.parent_span_id, 0, sizeof(c->sp.parent_span_id));
-	c->own_trace = true;
-	sb_rand_id(sb, c->trace_override, sizeof(c->trace_override));
-	if (s && s->local_parent &&
-	    !memcmp(s->sp.parent_span_id, c->sp.span_id, sizeof(c->sp.span_id))) {
-		s->own_trace = true;
-		memcpy(s->trace_override, c->trace_override, sizeof(s->trace_override));
-	}
+	g = sb_group_new(sb, NULL, -1);
+	if (g) /* else it stays a root in the old trace */
+		regroup(c, g, 0);
 }
 
 /* c was sent by the thread serving s. */
@@ -416,13 +443,12 @@ void sb_link_new_request(struct spanbuild *sb, struct sb_pend *p)
 		find_pair(sb, p);
 }
 
-bool sb_link_emit_prepare(struct spanbuild *sb, struct sb_pend *p, uint8_t *trace_id)
+bool sb_link_emit_prepare(struct spanbuild *sb, struct sb_pend *p)
 {
 	bool sdk = sdk_process(sb, p);
 
 	/* the process was found SDK-instrumented after its call was nested */
 	if (sdk && p->nested && !p->has_tp)
 		unnest(sb, p);
-	memcpy(trace_id, p->own_trace ? p->trace_override : sb_group_root(p)->trace_id, 16);
 	return !sdk || (p->sp.kind == SPAN_KIND_CLIENT && !p->has_tp);
 }

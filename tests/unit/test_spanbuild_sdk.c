@@ -481,31 +481,43 @@ static void test_nesting_evidence(void **state)
 
 /* An event loop with two requests in flight, the second observed after the
  * call (records of two CPUs): the nesting made first is undone, the call a
- * root in a trace of its own, its callee on this node with it. */
+ * root in a trace of its own; what hangs under it on this node goes with
+ * it, the callee's SERVER span and the calls the callee made for it, those
+ * linked before the undoing and after. */
 static void test_nesting_undone_by_late_request(void **state)
 {
 	struct fx *f = *state;
-	struct side in1, in2, out, callee;
+	struct side in1, in2, out, callee, dep2, dep3;
 
 	start(f);
 	outside(&in1, 10, 50000, 100);
 	outside(&in2, 12, 50001, 100);
 	conn(&out, &callee, 20, 41000, 8081, 100, 200);
+	call_out(&dep2, 30, 42000, 200);
+	call_out(&dep3, 32, 42001, 200);
 	in2.tid = out.tid = in1.tid;
+	dep2.tid = dep3.tid = callee.tid;
 	req(f, &in1, T0, "/one", NULL);
 	req(f, &out, T0 + MS(2), "/dep", NULL);
 	req(f, &callee, T0 + MS(3), "/dep", NULL);
+	req(f, &dep2, T0 + MS(4), "/dep2", NULL);
+	resp(f, &dep2, T0 + MS(5));
 	req(f, &in2, T0 + MS(1), "/two", NULL);
-	resp(f, &callee, T0 + MS(4));
-	resp(f, &out, T0 + MS(5));
-	resp(f, &in1, T0 + MS(6));
-	resp(f, &in2, T0 + MS(7));
-	settle(f, T0 + MS(7));
-	assert_int_equal(f->n, 4);
+	req(f, &dep3, T0 + MS(6), "/dep3", NULL);
+	resp(f, &dep3, T0 + MS(7));
+	resp(f, &callee, T0 + MS(8));
+	resp(f, &out, T0 + MS(9));
+	resp(f, &in1, T0 + MS(10));
+	resp(f, &in2, T0 + MS(11));
+	settle(f, T0 + MS(11));
+	assert_int_equal(f->n, 6);
 	assert_true(is_root(CLIENT(f, "/dep")));
 	assert_memory_not_equal(CLIENT(f, "/dep")->trace_id, SERVER(f, "/one")->trace_id, 16);
 	assert_child(SERVER(f, "/dep"), CLIENT(f, "/dep"));
-	assert_int_equal(STAT(f, nested), 0);
+	assert_child(CLIENT(f, "/dep2"), SERVER(f, "/dep"));
+	assert_child(CLIENT(f, "/dep3"), SERVER(f, "/dep"));
+	assert_int_equal(STAT(f, nested), 2);
+	assert_int_equal(STAT(f, pending), 0);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
