@@ -112,11 +112,18 @@ struct sb_sock {
 struct sb_sdk_proc {
 	uint32_t tgid; /* 0: free */
 	uint64_t cgroup_id;
-	uint64_t svc_hash; /* its service's, for requests whose thread is unknown */
-	uint64_t seen_ns;  /* last own traceparent sent */
+	uint64_t seen_ns; /* last own traceparent sent */
 };
 
-#define SB_SDK_SLOTS 1024 /* processes remembered, 4-way sets by pid */
+/* The same by service, for requests whose thread the capture could not
+ * tell: direct-mapped by a hash of "namespace/name". */
+struct sb_sdk_svc {
+	uint64_t hash;
+	uint64_t seen_ns;
+};
+
+#define SB_SDK_SLOTS 1024    /* processes remembered, 4-way sets by pid */
+#define SB_SDK_SVC_SLOTS 256 /* services remembered */
 
 /* A process, for in-process nesting: its SERVER and CLIENT spans held. */
 struct sb_proc {
@@ -151,6 +158,7 @@ struct spanbuild {
 	struct sb_stats st;
 	uint64_t now_ns; /* the latest time seen: observation or tick */
 	struct sb_sdk_proc sdk[SB_SDK_SLOTS];
+	struct sb_sdk_svc sdk_svc[SB_SDK_SVC_SLOTS];
 };
 
 #define SB_MAX_SERVICES 1024

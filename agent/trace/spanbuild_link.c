@@ -126,6 +126,8 @@ static uint64_t svc_hash(const struct span *sp)
 static void sdk_mark(struct spanbuild *sb, const struct sb_pend *c)
 {
 	struct sb_sdk_proc *e = sdk_find(sb, c->tgid, c->cgroup_id), *set;
+	struct sb_sdk_svc *v;
+	uint64_t h;
 
 	if (!e) {
 		set = sdk_set(sb, c->tgid);
@@ -135,11 +137,16 @@ static void sdk_mark(struct spanbuild *sb, const struct sb_pend *c)
 				e = &set[i];
 		e->tgid = c->tgid;
 		e->cgroup_id = c->cgroup_id;
-		e->svc_hash = svc_hash(&c->sp);
 		e->seen_ns = 0;
 	}
 	if (c->start_ns > e->seen_ns)
 		e->seen_ns = c->start_ns;
+	h = svc_hash(&c->sp);
+	v = &sb->sdk_svc[h % SB_SDK_SVC_SLOTS];
+	if (v->hash != h)
+		*v = (struct sb_sdk_svc){.hash = h};
+	if (c->start_ns > v->seen_ns)
+		v->seen_ns = c->start_ns;
 	sb->st.sdk_marks++;
 }
 
@@ -151,6 +158,7 @@ static void sdk_mark(struct spanbuild *sb, const struct sb_pend *c)
 static bool sdk_process(struct spanbuild *sb, const struct sb_pend *p)
 {
 	const struct sb_sdk_proc *e;
+	const struct sb_sdk_svc *v;
 	uint64_t h;
 
 	if (p->instr != OBS_INSTR_AUTO)
@@ -160,11 +168,8 @@ static bool sdk_process(struct spanbuild *sb, const struct sb_pend *p)
 		return e && e->seen_ns + sdk_ttl(sb) >= p->start_ns;
 	}
 	h = svc_hash(&p->sp);
-	for (int i = 0; i < SB_SDK_SLOTS; i++)
-		if (sb->sdk[i].tgid && sb->sdk[i].svc_hash == h &&
-		    sb->sdk[i].seen_ns + sdk_ttl(sb) >= p->start_ns)
-			return true;
-	return false;
+	v = &sb->sdk_svc[h % SB_SDK_SVC_SLOTS];
+	return v->hash == h && v->seen_ns && v->seen_ns + sdk_ttl(sb) >= p->start_ns;
 }
 
 uint32_t sb_sdk_count(const struct spanbuild *sb, uint64_t now)
