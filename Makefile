@@ -63,6 +63,12 @@ DEB_PKGS += libnghttp2-dev
 DEB_PKGS_BARE := prometheus
 # OpenSSL for the test OTLP receiver's TLS, and its CLI for the test's CA
 DEB_PKGS += libssl-dev openssl
+# Node.js and npm for tests/e2e/otel-node (a service with the OpenTelemetry JS
+# SDK); its npm packages are pinned by its package-lock.json (npm ci below).
+# npm only where no npm is installed: some nodejs builds bundle it and
+# conflict with Debian's.
+DEB_PKGS += nodejs
+OTEL_NODE := tests/e2e/otel-node
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -79,6 +85,10 @@ deps:
 		echo "installing:$$bare"; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$bare; \
 	fi
+	@command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm
+	@# without them test_otel_sdk is skipped; under CI that is a failure
+	@cd $(OTEL_NODE) && npm ci --no-audit --no-fund --loglevel=error || \
+		{ echo "npm ci in $(OTEL_NODE) failed: test_otel_sdk will be skipped"; [ "$$CI" != true ]; }
 
 # `make image` (deploy/image/build.sh): podman imports the image into its
 # store, runc runs it in the image test where crun cannot (tests/deploy/

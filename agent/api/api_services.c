@@ -173,6 +173,8 @@ void api_write_tracing(struct agent *a, struct jsonw *w)
 		jw_ku64(w, "nestedInProcess", st->nested);
 		jw_ku64(w, "serverTraceparents", st->traceparents);
 		jw_ku64(w, "clientTraceparents", st->client_traceparents);
+		jw_ku64(w, "sdkProcesses", st->sdk_processes);
+		jw_ku64(w, "sdkDuplicates", st->sdk_duplicates);
 		jw_ku64(w, "unpairedResponses", st->unpaired_responses);
 		jw_ku64(w, "spansHeld", st->pending);
 		jw_ku64(w, "sockets", st->sockets);

@@ -125,6 +125,10 @@ struct cfg_container {
 	char id[128];  /* as the kubelet reports it: "containerd://<64 hex>", "" before it runs */
 };
 
+/* cfg_workload.instrumented (tracing.instrumented): zero is auto, so a
+ * zeroed Workload (a pod) is auto. */
+enum cfg_instrumented { CFG_INSTR_AUTO = 0, CFG_INSTR_TRUE = 1, CFG_INSTR_FALSE = 2 };
+
 struct cfg_workload {
 	struct cfg_meta meta; /* a pod's: meta.name is the pod's name */
 	char service[CFG_NAME_MAX];
@@ -135,6 +139,8 @@ struct cfg_workload {
 	int n_ports;
 	char (*interfaces)[16]; /* host-side interfaces (IFNAMSIZ) for tc capture */
 	int n_interfaces;
+	uint8_t instrumented; /* tracing.instrumented: CFG_INSTR_* (an OpenTelemetry SDK
+			       * exports its spans: bpfmesh exports no duplicates) */
 
 	/* A pod (meta.origin.discovered); all empty for a Workload document. */
 	char pod_name[CFG_NAME_MAX];

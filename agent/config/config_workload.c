@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* config_workload.c: the Workload kind: which cgroup's processes serve which
- * service, on which ports, behind which host interfaces.
+ * service, on which ports, behind which host interfaces, and whether an
+ * OpenTelemetry SDK traces them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +43,27 @@ static const struct cfgp_list ifname_list = {
     .max = CFGP_MAX_WL_IFACES,
 };
 
+/* tracing.instrumented: an OpenTelemetry SDK in the process exports its
+ * spans (true), or bpfmesh's spans are wanted whatever it sends (false);
+ * auto: known by the traceparents it sends (config.h: CFG_INSTR_*). */
+static const struct cfgp_enum instrumented_names[] = {
+    {"auto", CFG_INSTR_AUTO},
+    {"true", CFG_INSTR_TRUE},
+    {"false", CFG_INSTR_FALSE},
+    {NULL, 0},
+};
+
+static const struct cfgp_field tracing_fields[] = {
+    F_ENUM("instrumented", struct cfg_workload, instrumented, instrumented_names),
+    {0},
+};
+
 static const struct cfgp_field spec_fields[] = {
     F_STR("service", struct cfg_workload, service, .required = true, .check = cfgp_check_ref),
     F_STR("cgroup", struct cfg_workload, cgroup, .required = true, .check = check_cgroup),
     F_LIST("ports", struct cfg_workload, ports, n_ports, &port_list),
     F_LIST("interfaces", struct cfg_workload, interfaces, n_interfaces, &ifname_list),
+    F_GROUP("tracing", tracing_fields),
     {0},
 };
 

@@ -21,6 +21,7 @@ struct id_sock {
 	struct id_sock *hnext, *prev, *next;
 	char service[OBS_NAME_MAX], service_ns[OBS_NAME_MAX];
 	bool not_traced;
+	uint8_t instrumented; /* enum obs_instr */
 	struct span_k8s k8s;
 };
 
@@ -145,16 +146,18 @@ static void pod_identity(const struct identity *id, const struct cfg_workload *w
 
 /* The configured service of the process (tgid, cgroup cg_id) behind a
  * socket with address local (folded, obs.h): 0 with name and ns filled
- * (OBS_NAME_MAX bytes each) and k (the pod's identity, or all ""), 1 when
- * no Workload or Service names it. */
+ * (OBS_NAME_MAX bytes each), k (the pod's identity, or all "") and instr
+ * (its Workload's tracing.instrumented, else auto), 1 when no Workload or
+ * Service names it. */
 static int configured(struct identity *id, const struct obs_addr *local, uint32_t tgid,
-		      uint64_t cg_id, char *name, char *ns, struct span_k8s *k)
+		      uint64_t cg_id, char *name, char *ns, struct span_k8s *k, uint8_t *instr)
 {
 	const struct mesh_config *cfg = id->cfg;
 	char cg[512], cid[128], best_cid[128] = "";
 	int best = -1, best_score = 0;
 
 	memset(k, 0, sizeof(*k));
+	*instr = OBS_INSTR_AUTO;
 	if (!cfg)
 		return 1;
 	if (tgid) {
@@ -179,6 +182,9 @@ static int configured(struct identity *id, const struct obs_addr *local, uint32_
 		snprintf(ns, OBS_NAME_MAX, "%.127s", w->meta.ns);
 		if (w->pod_uid[0])
 			pod_identity(id, w, best_cid, k);
+		*instr = w->instrumented == CFG_INSTR_TRUE    ? OBS_INSTR_YES
+			 : w->instrumented == CFG_INSTR_FALSE ? OBS_INSTR_NO
+							      : OBS_INSTR_AUTO;
 		return 0;
 	}
 	for (int s = 0; s < cfg->n_services; s++) {
@@ -208,10 +214,12 @@ static void resolve(struct identity *id, const struct obs *o, struct id_sock *s)
 
 	obs_addr_fold(&o->local, &local);
 	s->service[0] = s->service_ns[0] = '\0';
-	/* No Workload says "not traced" yet (Workload.tracing): every process
-	 * is traced. */
+	/* No Workload says "not traced": every process is traced; one whose
+	 * SDK exports its spans is told apart by the span builder, which keeps
+	 * its requests for the metrics (obs.instrumented). */
 	s->not_traced = false;
-	if (configured(id, &local, o->tgid, o->cgroup_id, s->service, s->service_ns, &s->k8s) > 0) {
+	if (configured(id, &local, o->tgid, o->cgroup_id, s->service, s->service_ns, &s->k8s,
+		       &s->instrumented) > 0) {
 		/* OpenTelemetry's fallback is unknown_service; the process name says more */
 		snprintf(s->service, sizeof(s->service), "%.*s", (int)sizeof(o->comm), o->comm);
 		if (!s->service[0])
@@ -326,6 +334,7 @@ void identity_resolve(struct identity *id, struct obs *o)
 	memcpy(o->service_ns, s->service_ns, sizeof(o->service_ns));
 	o->k8s = s->k8s;
 	o->not_traced = s->not_traced;
+	o->instrumented = s->instrumented;
 }
 
 void identity_forget(struct identity *id, uint64_t cookie)

@@ -58,7 +58,8 @@ void identity_set_config(struct identity *id, const struct mesh_config *cfg);
 /* The agent's node, for k8s.node.name of pods that do not name theirs. */
 void identity_set_node_name(struct identity *id, const char *node);
 
-/* Sets o's service, service_ns, k8s and not_traced for its socket (a REQUEST). */
+/* Sets o's service, service_ns, k8s, not_traced and instrumented (its
+ * Workload's tracing.instrumented) for its socket (a REQUEST). */
 void identity_resolve(struct identity *id, struct obs *o);
 
 /* The socket closed. */

@@ -67,6 +67,15 @@ enum obs_body {
 				* head: a close before RESPONSE_END cuts the response */
 };
 
+/* Whether the process exports spans of its own with an OpenTelemetry SDK
+ * (Workload spec.tracing.instrumented): then the span builder exports none
+ * that duplicate them. AUTO: when it is seen sending traceparents of its own. */
+enum obs_instr {
+	OBS_INSTR_AUTO = 0,
+	OBS_INSTR_YES = 1,
+	OBS_INSTR_NO = 2,
+};
+
 struct obs_addr {
 	int family; /* AF_INET / AF_INET6 */
 	uint8_t addr[16];
@@ -126,6 +135,7 @@ struct obs {
 	struct span_k8s k8s; /* the pod's identity, when the process is a pod's */
 	bool
 	    not_traced; /* its requests make no spans (honoured; identity.c sets it for none yet) */
+	uint8_t instrumented; /* enum obs_instr: its Workload's spec.tracing.instrumented */
 };
 
 /* Addresses compare as bytes: IPv4-mapped IPv6 folded to IPv4, unused

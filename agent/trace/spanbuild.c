@@ -162,6 +162,8 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	p->sock = s;
 	p->tgid = o->tgid;
 	p->tid = o->tid;
+	p->instr = o->instrumented;
+	p->cgroup_id = o->cgroup_id;
 	p->start_ns = o->ts_ns;
 	memcpy(p->method, o->method, sizeof(p->method));
 	p->stream_id = o->stream_id;
@@ -501,6 +503,8 @@ static void on_close(struct spanbuild *sb, const struct obs *o)
 void sb_feed(struct spanbuild *sb, const struct obs *o)
 {
 	sb->st.observations++;
+	if (o->ts_ns > sb->now_ns)
+		sb->now_ns = o->ts_ns;
 	switch (o->kind) {
 	case OBS_REQUEST:
 		on_request(sb, o);
@@ -523,6 +527,8 @@ void sb_tick(struct spanbuild *sb, uint64_t now)
 {
 	struct sb_node *n, *next;
 
+	if (now > sb->now_ns)
+		sb->now_ns = now;
 	for (n = sb->all.head; n; n = n->next) {
 		struct sb_pend *p = sb_of(n, struct sb_pend, all);
 
@@ -612,6 +618,7 @@ void sb_get_stats(const struct spanbuild *sb, struct sb_stats *out)
 	*out = sb->st;
 	out->sockets = sb->n_sockets;
 	out->pending = sb->n_pending;
+	out->sdk_processes = sb_sdk_count(sb, sb->now_ns);
 }
 
 static void set_default(uint64_t *v, uint64_t def)

@@ -12,18 +12,21 @@
  * keeps the latest (its responses are ignored while it is not traced).
  *
  * Parents, strongest first:
+ * - a request with a valid traceparent is the child of the span it names,
+ *   in its trace (headers win): a SERVER span whatever same-node pairing
+ *   says, a CLIENT span (the application propagates its own context) even
+ *   when the thread was serving a request; except a header that was only
+ *   passed on unchanged (the one a request the process serves came with):
+ *   then it names an ancestor, and the same-node CLIENT span (for a SERVER
+ *   span) or the SERVER span served (for a CLIENT span, as below) is the
+ *   closer parent in the same trace;
  * - a SERVER span whose CLIENT side was seen on this node is that CLIENT
- *   span's child (in its trace), whatever traceparent the request carried;
- * - a CLIENT request with a valid traceparent (the application propagates
- *   its own context) makes a span in the header's trace, the child of the
- *   header's parent-id, the application's own span, even when the thread
- *   was serving a request; unless the header is the very one that request
- *   came with (passed on unchanged, no span of the application's own in
- *   between): then it nests as below;
- * - a CLIENT request sent by a thread while it serves exactly one SERVER
- *   request is that SERVER span's child (in-process nesting);
- * - a SERVER request with a valid traceparent is the child of the caller's
- *   span it names, in its trace.
+ *   span's child (in its trace);
+ * - a CLIENT request is the child of the SERVER request its thread is
+ *   serving, with evidence only: the same thread read that request, the
+ *   call comes between that read and its response, and the thread serves
+ *   no other request then (an event loop with several in flight: no
+ *   parent, even when the second request is observed after the call).
  * Otherwise a span is a root, in a trace of its own. A traceparent counts
  * as valid by the W3C rules (version 00 of exactly 55 characters, a later
  * version read by its version-00 prefix, never ff; lowercase hex; trace-id
@@ -31,6 +34,17 @@
  * ignored. The sampled flag of a traceparent decides its trace's sampling,
  * errors and slow spans included (W3C parent-based); the overrides keep only
  * traces that started here.
+ *
+ * OpenTelemetry SDKs: a process that sends a traceparent of its own (not
+ * one passed on), or whose Workload says tracing.instrumented: true
+ * (obs.instrumented; false: never), exports its spans with an SDK for
+ * sdk_ttl_ns after the last one it sent (per pid and cgroup; a request of
+ * unknown thread goes by its service). Its SERVER spans and its CLIENT
+ * spans with a traceparent are the SDK's duplicates: emitted unsampled,
+ * for the histograms only (sdk_duplicates). Its calls without one (the
+ * SDK's own exports to its collector) are roots, never nested: a nesting
+ * made before the process was known loses its parent at emit, with a trace
+ * of its own that its callee's SERVER span on this node follows.
  *
  * Names and routes (OpenTelemetry HTTP conventions): a SERVER span is named
  * "METHOD route", a CLIENT span "METHOD" ("HTTP" for an unknown method).
@@ -110,6 +124,7 @@ struct sb_config {
 	uint64_t max_hold_ns;		  /* 10 s */
 	uint64_t response_end_timeout_ns; /* 5 s */
 	uint64_t idle_timeout_ns;	  /* 300 s: forget a silent socket */
+	uint64_t sdk_ttl_ns;		  /* 10 min: a process's own traceparent marks it SDK'd */
 	uint32_t max_sockets;		  /* 16384 */
 	uint32_t max_pending;		  /* 8192 spans open or held */
 	uint64_t seed;			  /* ids; 0 = from getrandom() */
@@ -142,6 +157,9 @@ struct sb_stats {
 	uint64_t client_traceparents; /* CLIENT requests that carried a valid traceparent */
 	uint64_t early_emits;	      /* held spans emitted early to make room */
 	uint64_t route_overflows;     /* requests routed to ROUTE_OVERFLOW (cap hit) */
+	uint64_t sdk_duplicates;      /* spans not exported: the process's SDK exports them */
+	uint64_t sdk_marks;	      /* own traceparents that marked a process SDK-instrumented */
+	uint32_t sdk_processes;	      /* processes SDK-instrumented now (seen within sdk_ttl_ns) */
 	uint32_t sockets;	      /* tracked now */
 	uint32_t pending;	      /* spans open or held now */
 };

@@ -140,9 +140,15 @@ void sb_drop(struct spanbuild *sb, struct sb_pend *p, enum sb_drop why)
 
 void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 {
+	/* false: an SDK exports this span (counted in histograms, exported by
+	 * none); first, as it may move p to a trace of its own */
+	bool own = sb_link_emit_prepare(sb, p);
 	struct sb_group *g = sb_group_root(p);
-	bool keep = sampling_trace_keep(&sb->sampler, g->trace_id, g->remote_sampled, g->forced);
+	bool keep =
+	    own && sampling_trace_keep(&sb->sampler, g->trace_id, g->remote_sampled, g->forced);
 
+	if (!own)
+		sb->st.sdk_duplicates++;
 	if (keep || sb->cfg.emit_unsampled) {
 		struct span sp = p->sp;
 
@@ -157,7 +163,7 @@ void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 		sb->st.spans_emitted++;
 		sb->st.spans_sampled += keep;
 	}
-	if (!keep)
+	if (!keep && own)
 		sb->st.dropped[SB_DROP_SAMPLED_OUT]++;
 	pend_free(sb, p);
 }

@@ -71,10 +71,14 @@ struct sb_pend {
 	bool end_exact;	      /* end from RESPONSE_END or a close that framed it */
 	bool close_delimited; /* a response without length: the close ends it */
 	bool length_declared; /* its length was declared: a close before its end cuts it */
-	bool local_parent;    /* parent from pairing or nesting (beats an incoming traceparent) */
+	bool local_parent;    /* parent from pairing or nesting */
 	bool app_parent;      /* CLIENT: parent from the traceparent the application sent */
 	bool has_tp;	      /* the request carried a valid traceparent, tp */
+	bool nested;	      /* CLIENT: parent from in-process nesting */
+	bool tp_forwarded;    /* CLIENT: tp is one a request its process serves came with */
+	uint8_t instr;	      /* enum obs_instr, from its Workload */
 	uint32_t stream_id;   /* HTTP/2: paired by (socket, stream), not in the FIFO */
+	uint64_t cgroup_id;   /* its process's: a pid reused in another cgroup is another process */
 	struct trace_parent tp;
 	uint32_t tgid, tid;
 	uint64_t start_ns, resp_ns, end_ns;
@@ -108,6 +112,24 @@ struct sb_sock {
 	struct span_k8s k8s;					/* its pod, ditto */
 };
 
+/* A process seen sending traceparents of its own (not ones it was sent):
+ * an OpenTelemetry SDK exports its spans (spanbuild_link.c). */
+struct sb_sdk_proc {
+	uint32_t tgid; /* 0: free */
+	uint64_t cgroup_id;
+	uint64_t seen_ns; /* last own traceparent sent */
+};
+
+/* The same by service, for requests whose thread the capture could not
+ * tell: direct-mapped by a hash of "namespace/name". */
+struct sb_sdk_svc {
+	uint64_t hash;
+	uint64_t seen_ns;
+};
+
+#define SB_SDK_SLOTS 1024    /* processes remembered, 4-way sets by pid */
+#define SB_SDK_SVC_SLOTS 256 /* services remembered */
+
 /* A process, for in-process nesting: its SERVER and CLIENT spans held. */
 struct sb_proc {
 	uint32_t tgid;
@@ -139,6 +161,9 @@ struct spanbuild {
 
 	uint64_t rng[4];
 	struct sb_stats st;
+	uint64_t now_ns; /* the latest time seen: observation or tick */
+	struct sb_sdk_proc sdk[SB_SDK_SLOTS];
+	struct sb_sdk_svc sdk_svc[SB_SDK_SVC_SLOTS];
 };
 
 #define SB_MAX_SERVICES 1024
@@ -174,6 +199,10 @@ struct sb_group *sb_group_new(struct spanbuild *sb, const uint8_t *trace_id, int
 struct sb_group *sb_group_root(struct sb_pend *p);
 void sb_group_unref(struct sb_group *g);
 void sb_link_new_request(struct spanbuild *sb, struct sb_pend *p);
+/* Before p is emitted (it may move to a trace of its own): false when an
+ * SDK exports p's span. */
+bool sb_link_emit_prepare(struct spanbuild *sb, struct sb_pend *p);
+uint32_t sb_sdk_count(const struct spanbuild *sb, uint64_t now); /* SDK'd processes now */
 
 /* 3. spanbuild_emit.c */
 void sb_set_http_status(struct sb_pend *p, uint16_t code);

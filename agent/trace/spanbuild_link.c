@@ -4,18 +4,34 @@
  * request); links found later merge traces:
  * - same node: a CLIENT request on one socket and a SERVER request on the
  *   other socket of the same connection are one call; the SERVER span becomes
- *   the CLIENT span's child (this beats a traceparent the request carried);
- * - same process: a CLIENT request sent by a thread while it serves a SERVER
- *   request becomes that SERVER span's child, unless the application sent a
- *   traceparent of its own with it: then its own span (the header's parent)
- *   stays the parent, and the two spans share only a trace when the header
- *   continues the SERVER span's one.
+ *   the CLIENT span's child, unless the request carried a traceparent: headers
+ *   win, it stays the child of the span the header names (an SDK's CLIENT
+ *   span), but for a header the caller only passed on unchanged from the
+ *   request it serves, whose own span bpfmesh exports (then the header names
+ *   an ancestor of the caller's span, in the same trace);
+ * - same process: a CLIENT request sent by the thread that read a SERVER
+ *   request, between that read and its response, while that thread serves
+ *   no other request, becomes that SERVER span's child; unless the
+ *   application sent a traceparent of its own with it: then its own span
+ *   (the header's parent) stays the parent, and the two spans share only a
+ *   trace when the header continues the SERVER span's one. No thread id, or
+ *   two requests in flight on the thread (an event loop): no parent, rather
+ *   than a wrong one;
+ * - SDK-instrumented processes (its Workload says so, or it was seen sending
+ *   a traceparent of its own within sdk_ttl_ns): its SERVER spans and its
+ *   CLIENT spans with a traceparent duplicate the SDK's and are emitted
+ *   unsampled (histograms count them, nothing exports them); its calls
+ *   without a traceparent (the SDK's own export calls, uninstrumented
+ *   libraries) are not nested under the request it happens to serve.
  * Either side may be observed first, so both are searched for on each new
  * request. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "trace/spanbuild_int.h"
+
+#define SB_SDK_TTL_NS (600ULL * 1000000000ULL)
+#define SB_SDK_WAYS 4
 
 /* Slack for timestamps of the two sides of a call, taken at different hooks. */
 #define SB_PAIR_SLACK_NS 1000000ULL
@@ -70,6 +86,120 @@ static void group_merge(struct sb_group *from, struct sb_group *into)
 	into->forced |= from->forced;
 }
 
+/* --- SDK-instrumented processes --- */
+
+static struct sb_sdk_proc *sdk_set(struct spanbuild *sb, uint32_t tgid)
+{
+	return &sb->sdk[(tgid * 2654435761u) % (SB_SDK_SLOTS / SB_SDK_WAYS) * SB_SDK_WAYS];
+}
+
+static struct sb_sdk_proc *sdk_find(struct spanbuild *sb, uint32_t tgid, uint64_t cgroup_id)
+{
+	struct sb_sdk_proc *set = sdk_set(sb, tgid);
+
+	for (int i = 0; i < SB_SDK_WAYS; i++)
+		if (set[i].tgid == tgid && set[i].cgroup_id == cgroup_id)
+			return &set[i];
+	return NULL;
+}
+
+static uint64_t sdk_ttl(const struct spanbuild *sb)
+{
+	return sb->cfg.sdk_ttl_ns ? sb->cfg.sdk_ttl_ns : SB_SDK_TTL_NS;
+}
+
+/* FNV-1a of "namespace/name" */
+static uint64_t svc_hash(const struct span *sp)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const char *c = sp->service_namespace; *c; c++)
+		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
+	h = (h ^ '/') * 0x100000001b3ULL;
+	for (const char *c = sp->service_name; *c; c++)
+		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
+	return h;
+}
+
+/* c carried a traceparent of its process's own: remember the process, in
+ * the set's slot of the same process, else the free or stalest one. */
+static void sdk_mark(struct spanbuild *sb, const struct sb_pend *c)
+{
+	struct sb_sdk_proc *e = sdk_find(sb, c->tgid, c->cgroup_id), *set;
+	struct sb_sdk_svc *v;
+	uint64_t h;
+
+	if (!e) {
+		set = sdk_set(sb, c->tgid);
+		e = &set[0];
+		for (int i = 1; i < SB_SDK_WAYS && e->tgid; i++)
+			if (!set[i].tgid || set[i].seen_ns < e->seen_ns)
+				e = &set[i];
+		e->tgid = c->tgid;
+		e->cgroup_id = c->cgroup_id;
+		e->seen_ns = 0;
+	}
+	if (c->start_ns > e->seen_ns)
+		e->seen_ns = c->start_ns;
+	h = svc_hash(&c->sp);
+	v = &sb->sdk_svc[h % SB_SDK_SVC_SLOTS];
+	if (v->hash != h)
+		*v = (struct sb_sdk_svc){.hash = h};
+	if (c->start_ns > v->seen_ns)
+		v->seen_ns = c->start_ns;
+	sb->st.sdk_marks++;
+}
+
+/* Does an SDK in p's process export its spans? The Workload says so, or
+ * the process sent a traceparent of its own not longer than the TTL before
+ * p started (or after: the first request's call marks it). A request whose
+ * thread the capture could not tell (tgid 0) goes by its service: some
+ * process of it on this node is marked. */
+static bool sdk_process(struct spanbuild *sb, const struct sb_pend *p)
+{
+	const struct sb_sdk_proc *e;
+	const struct sb_sdk_svc *v;
+	uint64_t h;
+
+	if (p->instr != OBS_INSTR_AUTO)
+		return p->instr == OBS_INSTR_YES;
+	if (p->tgid) {
+		e = sdk_find(sb, p->tgid, p->cgroup_id);
+		return e && e->seen_ns + sdk_ttl(sb) >= p->start_ns;
+	}
+	h = svc_hash(&p->sp);
+	v = &sb->sdk_svc[h % SB_SDK_SVC_SLOTS];
+	return v->hash == h && v->seen_ns && v->seen_ns + sdk_ttl(sb) >= p->start_ns;
+}
+
+uint32_t sb_sdk_count(const struct spanbuild *sb, uint64_t now)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < SB_SDK_SLOTS; i++)
+		n += sb->sdk[i].tgid && sb->sdk[i].seen_ns + sdk_ttl(sb) >= now;
+	return n;
+}
+
+/* c's traceparent is one a request its process serves came with: passed
+ * on, not the application's own. */
+static bool tp_same(const struct trace_parent *a, const struct trace_parent *b)
+{
+	return !memcmp(a->trace_id, b->trace_id, sizeof(a->trace_id)) &&
+	       !memcmp(a->span_id, b->span_id, sizeof(a->span_id));
+}
+
+static bool tp_passed_on(const struct sb_proc *proc, const struct sb_pend *c)
+{
+	for (struct sb_node *n = proc ? proc->servers.head : NULL; n; n = n->next) {
+		const struct sb_pend *s = sb_of(n, struct sb_pend, on_proc);
+
+		if (s->has_tp && tp_same(&s->tp, &c->tp))
+			return true;
+	}
+	return false;
+}
+
 /* --- same-node pairs --- */
 
 /* Could server request s be client request c, as the other socket saw it? */
@@ -88,14 +218,34 @@ static bool pair_fits(const struct sb_pend *c, const struct sb_pend *s)
 	return !c->resp_seen || s->start_ns <= c->resp_ns + SB_PAIR_SLACK_NS;
 }
 
+/* The caller passed s's header on unchanged and bpfmesh exports the
+ * caller's span: that span is a closer parent than the header's, in the
+ * header's trace. */
+static bool pair_refines_header(struct spanbuild *sb, const struct sb_pend *c,
+				const struct sb_pend *s)
+{
+	return c->has_tp && c->tp_forwarded && tp_same(&c->tp, &s->tp) && !sdk_process(sb, c);
+}
+
 static void link_pair(struct spanbuild *sb, struct sb_pend *c, struct sb_pend *s)
 {
+	struct sb_group *gs, *gc;
+
 	c->partner = s;
 	s->partner = c;
+	sb->st.pairs++;
+	if (s->has_tp && !pair_refines_header(sb, c, s)) {
+		/* headers win: s keeps the parent its header names; one trace
+		 * on this node only when the caller's span is in it too */
+		gs = sb_group_root(s);
+		gc = sb_group_root(c);
+		if (!memcmp(gs->trace_id, gc->trace_id, sizeof(gs->trace_id)))
+			group_merge(gs, gc);
+		return;
+	}
 	memcpy(s->sp.parent_span_id, c->sp.span_id, sizeof(s->sp.parent_span_id));
 	s->local_parent = true;
 	group_merge(sb_group_root(s), sb_group_root(c));
-	sb->st.pairs++;
 }
 
 /* The k-th request of one side is the k-th of the other: the oldest request
@@ -123,11 +273,11 @@ static void find_pair(struct spanbuild *sb, struct sb_pend *p)
 
 /* --- in-process nesting --- */
 
-/* Was thread (tgid, tid) serving s when it sent c? An unknown tid on either
- * side matches any thread of the process. */
+/* Was the thread that sent c serving s then: the thread that read s, between
+ * that and s's response? Without both thread ids there is no evidence. */
 static bool serving(const struct sb_pend *s, const struct sb_pend *c)
 {
-	if (c->tid && s->tid && c->tid != s->tid)
+	if (!c->tid || !s->tid || c->tid != s->tid)
 		return false;
 	if (s->start_ns > c->start_ns)
 		return false;
@@ -137,9 +287,8 @@ static bool serving(const struct sb_pend *s, const struct sb_pend *c)
 }
 
 /* The one SERVER span c can be nested under, or NULL when there is none or
- * more than one (an event loop serving several requests on one thread, or a
- * process with several requests open and thread ids unknown): a wrong parent
- * is worse than none. */
+ * more than one (an event loop serving several requests on one thread): a
+ * wrong parent is worse than none. */
 static struct sb_pend *nest_parent(const struct sb_proc *proc, const struct sb_pend *c)
 {
 	struct sb_pend *only = NULL;
@@ -160,6 +309,7 @@ static void link_nest(struct spanbuild *sb, struct sb_pend *s, struct sb_pend *c
 {
 	memcpy(c->sp.parent_span_id, s->sp.span_id, sizeof(c->sp.parent_span_id));
 	c->local_parent = true;
+	c->nested = true;
 	group_merge(sb_group_root(c), sb_group_root(s));
 	sb->st.nested++;
 }
@@ -169,8 +319,61 @@ static void link_nest(struct spanbuild *sb, struct sb_pend *s, struct sb_pend *c
  * header names s's caller, not an ancestor of c that s does not cover. */
 static bool forwarded(const struct sb_pend *s, const struct sb_pend *c)
 {
-	return s->has_tp && !memcmp(s->tp.trace_id, c->tp.trace_id, sizeof(c->tp.trace_id)) &&
-	       !memcmp(s->tp.span_id, c->tp.span_id, sizeof(c->tp.span_id));
+	return s->has_tp && tp_same(&s->tp, &c->tp);
+}
+
+/* p, and what hangs under it on this node (the callee's SERVER span, the
+ * calls nested under that), move to group g: a nesting undone after the
+ * groups merged. Spans linked to them later join g by the usual merges. */
+static void regroup(struct sb_pend *p, struct sb_group *g, int depth)
+{
+	struct sb_group *old = sb_group_root(p);
+
+	if (old == g || depth > 16)
+		return;
+	if (p->state != SB_DONE) {
+		old->n_open--;
+		g->n_open++;
+	}
+	g->refs++;
+	p->group = g;
+	sb_group_unref(old);
+	if (p->sp.kind == SPAN_KIND_CLIENT) {
+		struct sb_pend *s = p->partner;
+
+		if (s && s->local_parent &&
+		    !memcmp(s->sp.parent_span_id, p->sp.span_id, sizeof(p->sp.span_id)))
+			regroup(s, g, depth + 1);
+		return;
+	}
+	for (struct sb_node *n = p->proc ? p->proc->clients.head : NULL; n; n = n->next) {
+		struct sb_pend *c = sb_of(n, struct sb_pend, on_proc);
+
+		if (c->nested &&
+		    !memcmp(c->sp.parent_span_id, p->sp.span_id, sizeof(p->sp.span_id)))
+			regroup(c, g, depth + 1);
+	}
+}
+
+/* A nesting found wrong (a second request in flight on the thread, or an
+ * SDK's own call): c loses its parent, and gets a trace of its own. */
+static void unnest(struct spanbuild *sb, struct sb_pend *c)
+{
+	struct sb_group *g;
+
+	c->nested = false;
+	c->local_parent = false;
+	sb->st.nested--;
+	if (c->has_tp) {
+		/* the header it passed on names a span of the same trace */
+		memcpy(c->sp.parent_span_id, c->tp.span_id, sizeof(c->sp.parent_span_id));
+		c->app_parent = true;
+		return;
+	}
+	memset(c->sp.parent_span_id, 0, sizeof(c->sp.parent_span_id));
+	g = sb_group_new(sb, NULL, -1);
+	if (g) /* else it stays a root in the old trace */
+		regroup(c, g, 0);
 }
 
 /* c was sent by the thread serving s. */
@@ -192,21 +395,43 @@ static void nest(struct spanbuild *sb, struct sb_pend *s, struct sb_pend *c)
 		group_merge(gc, gs);
 }
 
+/* A call without a traceparent from an SDK-instrumented process: the SDK
+ * propagates the context of every call it traces, so this one it does not
+ * (its own export calls): it belongs to no request. */
+static bool sdk_untraced_call(struct spanbuild *sb, const struct sb_pend *c)
+{
+	return !c->has_tp && sdk_process(sb, c);
+}
+
 static void nest_client(struct spanbuild *sb, struct sb_pend *c)
 {
-	struct sb_pend *s = nest_parent(c->proc, c);
+	struct sb_pend *s;
 
+	if (c->has_tp) {
+		c->tp_forwarded = tp_passed_on(c->proc, c);
+		if (!c->tp_forwarded && c->tgid)
+			sdk_mark(sb, c);
+	}
+	if (sdk_untraced_call(sb, c))
+		return;
+	s = nest_parent(c->proc, c);
 	if (s)
 		nest(sb, s, c);
 }
 
-/* A SERVER request observed after calls its thread made while serving it. */
+/* A SERVER request observed after calls its thread made while serving it;
+ * or one that makes a call nested already ambiguous (two requests in flight
+ * on the thread). */
 static void adopt_clients(struct spanbuild *sb, struct sb_pend *s)
 {
 	for (struct sb_node *n = s->proc->clients.head; n; n = n->next) {
 		struct sb_pend *c = sb_of(n, struct sb_pend, on_proc);
 
-		if (!c->local_parent && serving(s, c) && nest_parent(s->proc, c) == s)
+		if (!serving(s, c) || sdk_untraced_call(sb, c))
+			continue;
+		if (c->nested)
+			unnest(sb, c);
+		else if (!c->local_parent && nest_parent(s->proc, c) == s)
 			nest(sb, s, c);
 	}
 }
@@ -221,4 +446,14 @@ void sb_link_new_request(struct spanbuild *sb, struct sb_pend *p)
 	}
 	if (p->sock)
 		find_pair(sb, p);
+}
+
+bool sb_link_emit_prepare(struct spanbuild *sb, struct sb_pend *p)
+{
+	bool sdk = sdk_process(sb, p);
+
+	/* the process was found SDK-instrumented after its call was nested */
+	if (sdk && p->nested && !p->has_tp)
+		unnest(sb, p);
+	return !sdk || (p->sp.kind == SPAN_KIND_CLIENT && !p->has_tp);
 }

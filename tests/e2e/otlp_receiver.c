@@ -6,8 +6,8 @@
  *                 [--verbose]
  * Listens on 127.0.0.1:PORT (default 4318; 0 picks one, shown on stderr),
  * prints "ready" on stdout once listening, then takes HTTP/1.1 POST
- * /v1/traces and /v1/metrics (keep-alive, Content-Length, Content-Encoding
- * gzip). It decodes an ExportTraceServiceRequest into one JSON object per
+ * /v1/traces and /v1/metrics (keep-alive, Content-Length or chunked bodies,
+ * Content-Encoding gzip). It decodes an ExportTraceServiceRequest into one JSON object per
  * span on stdout, flushed after each request:
  *   {"trace_id":"hex","span_id":"hex","parent_span_id":"hex or empty",
  *    "name":"...","kind":2,"start_unix_ns":N,"end_unix_ns":N,"flags":N,
@@ -148,7 +148,8 @@ static int tls_init(void)
 	if (opt.tls_client_ca) {
 		if (SSL_CTX_load_verify_locations(tls_ctx, opt.tls_client_ca, NULL) != 1)
 			goto fail;
-		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+				   NULL);
 	}
 	return 0;
 fail:
@@ -769,6 +770,54 @@ static int handle(int fd, char *head, const uint8_t *body, size_t body_len)
 	return reply(fd, 200, "OK", NULL, answer ? rbody : NULL, (size_t)answer, close_after);
 }
 
+/* A chunked body (RFC 9112 7.1), as an SDK's exporter may send it (the
+ * Node.js OTLP exporter does): its bytes joined in *out. Returns the
+ * length it took on the wire, 0 while incomplete, -1 when malformed. */
+static long dechunk(const char *p, size_t n, uint8_t **out, size_t *out_len)
+{
+	size_t o = 0, len = 0;
+	uint8_t *b = NULL, *grown;
+
+	for (;;) {
+		const char *eol = memmem(p + o, n - o, "\r\n", 2);
+		unsigned long size;
+		char *num_end;
+
+		if (!eol)
+			break;
+		size = strtoul(p + o, &num_end, 16);
+		if (num_end == p + o || size > BODY_MAX || len + size > BODY_MAX)
+			goto bad;
+		o = (size_t)(eol - p) + 2; /* past the size line and any extension */
+		if (!size) {
+			/* no trailers expected: the last chunk ends in an empty line */
+			const char *done = memmem(p + o, n - o, "\r\n", 2);
+
+			if (!done)
+				break;
+			if (done != p + o)
+				goto bad;
+			*out = b;
+			*out_len = len;
+			return (long)(o + 2);
+		}
+		if (n - o < size + 2)
+			break;
+		grown = realloc(b, len + size);
+		if (!grown)
+			goto bad;
+		b = grown;
+		memcpy(b + len, p + o, size);
+		len += size;
+		o += size + 2;
+	}
+	free(b);
+	return 0;
+bad:
+	free(b);
+	return -1;
+}
+
 /* Handles every complete request in c's buffer. Returns -1 to close. */
 static int drain(struct conn *c)
 {
@@ -785,8 +834,28 @@ static int drain(struct conn *c)
 				   : 0;
 		head_len = (size_t)(end - c->buf) + 4;
 		end[2] = 0; /* the head as a string, ending in its last CRLF */
-		if (header(c->buf, "Transfer-Encoding", val, sizeof(val)))
-			return fail(c->fd, 411, "Length Required", "Content-Length only", true);
+		if (header(c->buf, "Transfer-Encoding", val, sizeof(val))) {
+			uint8_t *body = NULL;
+			long taken;
+
+			if (strcasecmp(val, "chunked"))
+				return fail(c->fd, 411, "Length Required",
+					    "Content-Length or chunked only", true);
+			taken = dechunk(c->buf + head_len, c->len - head_len, &body, &body_len);
+			if (taken < 0)
+				return fail(c->fd, 400, "Bad Request", "bad chunked body", true);
+			if (!taken) {
+				end[2] = '\r';
+				return c->len > 2 * (size_t)BODY_MAX ? -1 : 0;
+			}
+			rc = handle(c->fd, c->buf, body, body_len);
+			free(body);
+			if (rc)
+				return rc;
+			memmove(c->buf, c->buf + head_len + taken, c->len - head_len - taken);
+			c->len -= head_len + (size_t)taken;
+			continue;
+		}
 		cl =
 		    header(c->buf, "Content-Length", val, sizeof(val)) ? strtoul(val, NULL, 10) : 0;
 		if (cl > BODY_MAX)

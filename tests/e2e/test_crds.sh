@@ -570,6 +570,8 @@ BAD = [
     (WL, "interface with a /", put("interfaces", ["eth/0"]), "spec.interfaces[0]"),
     (WL, "interface ..", put("interfaces", [".."]), "spec.interfaces[0]"),
     (WL, "interface name of 16 characters", put("interfaces", ["a" * 16]), "spec.interfaces[0]"),
+    (WL, "tracing.instrumented yes", put("tracing.instrumented", "yes"), "spec.tracing.instrumented"),
+    (WL, "unknown field in tracing", put("tracing.sampled", "true"), "spec.tracing.sampled"),
     (AP, "action in lowercase", put("action", "allow"), "spec.action"),
     (AP, "action missing", drop("action"), "spec.action"),
     (AP, "from not a list", put("from", "ks-one"), "spec.from"),
@@ -600,6 +602,7 @@ BAD = [
     (S1, "unknown top-level field", doc_level(lambda d: d.update(specs={})), "specs"),
 ]
 GOOD = [
+    (WL, "tracing.instrumented auto", put("tracing.instrumented", "auto"), None),
     (S1, "IPv6-only addresses", put("addresses", ["fd00:bf::10", "fd00:bf::11"]), None),
     # ks-one is dual-stack: each family of its addresses needs an endpoint
     (S1, "257 endpoints with maglev",

@@ -576,6 +576,47 @@ static void test_telemetry_defaults(void **state)
 	config_free(cfg);
 }
 
+/* Workload spec.tracing.instrumented: auto (the default), true, false;
+ * anything else is refused with what is allowed. */
+static void test_workload_tracing(void **state)
+{
+	const char *dir = *state;
+	struct mesh_config *cfg;
+
+	cfg = load_text_ok(dir,
+			   HDR "kind: Service\n"
+			       "metadata: {name: web}\n"
+			       "spec: {addresses: [\"10.0.0.1\"], ports: [{port: 80}]}\n"
+			       "---\n" HDR "kind: Workload\n"
+			       "metadata: {name: a}\n"
+			       "spec: {service: web, cgroup: a}\n"
+			       "---\n" HDR "kind: Workload\n"
+			       "metadata: {name: b}\n"
+			       "spec: {service: web, cgroup: b, tracing: {instrumented: true}}\n"
+			       "---\n" HDR "kind: Workload\n"
+			       "metadata: {name: c}\n"
+			       "spec: {service: web, cgroup: c, tracing: {instrumented: false}}\n"
+			       "---\n" HDR "kind: Workload\n"
+			       "metadata: {name: d}\n"
+			       "spec: {service: web, cgroup: d, tracing: {instrumented: auto}}\n");
+	assert_int_equal(cfg->n_workloads, 4);
+	assert_int_equal(cfg->workloads[0].instrumented, CFG_INSTR_AUTO);
+	assert_int_equal(cfg->workloads[1].instrumented, CFG_INSTR_TRUE);
+	assert_int_equal(cfg->workloads[2].instrumented, CFG_INSTR_FALSE);
+	assert_int_equal(cfg->workloads[3].instrumented, CFG_INSTR_AUTO);
+	config_free(cfg);
+	EXPECT_ERRORS(dir,
+		      HDR "kind: Workload\n"
+			  "metadata: {name: a}\n"
+			  "spec:\n"
+			  "  service: web\n"
+			  "  cgroup: a\n"
+			  "  tracing: {instrumented: yes, sampled: 1}\n",
+		      "5:12: spec.service: unknown service \"default/web\"",
+		      "7:27: spec.tracing.instrumented: \"yes\" is not one of auto, true, false",
+		      "7:32: spec.tracing.sampled: unknown field");
+}
+
 /* Files are read in name order, *.yaml and *.yml only, hidden ones skipped;
  * references may point into a later file; empty documents are skipped. */
 static void test_directory(void **state)
@@ -1695,6 +1736,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_telemetry_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_telemetry_defaults, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_workload_tracing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_directory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_single_file, setup, teardown),
 	    cmocka_unit_test(test_examples),

@@ -162,6 +162,37 @@ static void test_workload_by_cgroup_id(void **state)
 	expect(&f->id, req(4, AF_INET, "127.0.0.1", 8000, gone, 0, "gw"), "gw", "");
 }
 
+/* The Workload's tracing.instrumented goes with the observation, auto
+ * where none says; a changed configuration is seen at the next request. */
+static void test_workload_instrumented(void **state)
+{
+	struct fx *f = *state;
+	uint32_t gone = 0x7ffffff0;
+	struct obs o;
+
+	if (!f->cg_id) {
+		print_message("    not root or no cgroup v2: the Workload case is not run\n");
+		skip();
+	}
+	f->wl[1].instrumented = CFG_INSTR_TRUE;
+	identity_set_config(&f->id, &f->cfg);
+	o = req(1, AF_INET, "127.0.0.1", 9000, gone, f->cg_id, "gw");
+	identity_resolve(&f->id, &o);
+	assert_int_equal(o.instrumented, OBS_INSTR_YES);
+	o = req(2, AF_INET, "127.0.0.1", 8000, gone, f->cg_id, "gw");
+	identity_resolve(&f->id, &o);
+	assert_int_equal(o.instrumented, OBS_INSTR_AUTO);
+	/* a Service endpoint, no Workload: auto */
+	o = req(3, AF_INET, "127.0.0.1", 18081, 0, 0, "x");
+	identity_resolve(&f->id, &o);
+	assert_int_equal(o.instrumented, OBS_INSTR_AUTO);
+	f->wl[0].instrumented = CFG_INSTR_FALSE;
+	identity_set_config(&f->id, &f->cfg);
+	o = req(2, AF_INET, "127.0.0.1", 8000, gone, f->cg_id, "gw");
+	identity_resolve(&f->id, &o);
+	assert_int_equal(o.instrumented, OBS_INSTR_NO);
+}
+
 #define POD_UID "3f0a7c1e-0e8e-4f55-b0a1-6b8b1c9d2e70"
 #define POD_CID "4b825dc642cb6eb9a060e54bf8d69288fbee4904aa2e3c5e1f0a1b2c3d4e5f60"
 
@@ -325,6 +356,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_config, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_service_endpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_workload_by_cgroup_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_workload_instrumented, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pod_by_cgroup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_once_per_socket, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bounded, setup, teardown),

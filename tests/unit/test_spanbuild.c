@@ -488,8 +488,8 @@ static void test_chain_in_order(void **state) { chain(*state, false); }
 
 static void test_chain_shuffled(void **state) { chain(*state, true); }
 
-/* Thread ids unknown: a call nests only when the process serves exactly one
- * request at that moment. */
+/* Thread ids unknown: no evidence that the call was made for a request,
+ * even while the process serves exactly one: no parent. */
 static void test_nesting_without_tid(void **state)
 {
 	struct fx *f = *state;
@@ -514,11 +514,10 @@ static void test_nesting_without_tid(void **state)
 	response(f, &b_s, T0 + MS(7), 200);
 	settle(f, T0 + MS(7));
 	assert_int_equal(f->n, 4);
-	assert_child(by_path(f, SPAN_KIND_CLIENT, "/dep-while-one"),
-		     by_path(f, SPAN_KIND_SERVER, "/one"));
+	assert_true(is_zero(by_path(f, SPAN_KIND_CLIENT, "/dep-while-one")->parent_span_id, 8));
 	assert_true(
 	    is_zero(by_path(f, SPAN_KIND_CLIENT, "/dep-while-two-open")->parent_span_id, 8));
-	assert_int_equal(STAT(f, nested), 1);
+	assert_int_equal(STAT(f, nested), 0);
 }
 
 /* A thread serving two requests at once (an event loop): no guess. */
@@ -656,12 +655,16 @@ static void test_traceparent_not_sampled(void **state)
 	assert_int_equal(STAT(f, spans_sampled), 0);
 }
 
-/* The same-node client beats the traceparent its request carried. */
-static void test_pair_beats_traceparent(void **state)
+/* Headers win: the SERVER span is the child of the span its traceparent
+ * names, not of the same-node CLIENT span; the client that sent a header
+ * of its own is SDK-instrumented, its CLIENT span the SDK's to export. */
+static void test_traceparent_beats_pair(void **state)
 {
+	static const uint8_t parent[8] = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
 	struct fx *f = *state;
 	struct side c, s;
 
+	f->cfg.emit_unsampled = true;
 	start(f);
 	conn(&c, &s, 10, 40000, 8080, 100, 200);
 	feed(f, &s, OBS_REQUEST, T0 + MS(1), tp_head("01"), 0);
@@ -670,8 +673,16 @@ static void test_pair_beats_traceparent(void **state)
 	response(f, &c, T0 + MS(3), 200);
 	settle(f, T0 + MS(3));
 	assert_int_equal(f->n, 2);
-	assert_child(by_path(f, SPAN_KIND_SERVER, "/traced"),
-		     by_path(f, SPAN_KIND_CLIENT, "/traced"));
+
+	const struct span *ss = by_path(f, SPAN_KIND_SERVER, "/traced");
+	const struct span *cs = by_path(f, SPAN_KIND_CLIENT, "/traced");
+
+	assert_memory_equal(ss->parent_span_id, parent, 8);
+	assert_memory_equal(ss->trace_id, cs->trace_id, 16);
+	assert_int_equal(ss->sampled, 1);
+	assert_int_equal(cs->sampled, 0);
+	assert_int_equal(STAT(f, pairs), 1);
+	assert_int_equal(STAT(f, sdk_duplicates), 1);
 }
 
 /* --- traceparent on CLIENT requests: the application's own context --- */
@@ -707,14 +718,16 @@ static void assert_ids(const struct span *sp, const char *trace, const char *par
 	assert_memory_equal(sp->parent_span_id, p, sizeof(p));
 }
 
-/* The application sends its context to a service on this node: the CLIENT
- * span is the child of the application's span, the SERVER span (whose
- * request carries the same header) the child of the CLIENT span. */
+/* The application sends its context to a service on this node: it is
+ * SDK-instrumented, its CLIENT span is the SDK's (emitted unsampled, for the
+ * histograms only); the SERVER span (whose request carries the header) is
+ * the child of the application's span. */
 static void client_tp_pair(struct fx *f, bool client_first)
 {
 	const char *tp = "00-" TP_TRACE "-" APP_SPAN "-01";
 	struct side c, s;
 
+	f->cfg.emit_unsampled = true;
 	start(f);
 	conn(&c, &s, 10, 40000, 8080, 100, 200);
 	if (client_first) {
@@ -735,12 +748,13 @@ static void client_tp_pair(struct fx *f, bool client_first)
 	const struct span *ss = by_path(f, SPAN_KIND_SERVER, "/api/v1/users/7");
 
 	assert_ids(cs, TP_TRACE, APP_SPAN);
-	assert_child(ss, cs);
-	assert_int_equal(cs->sampled, 1);
+	assert_ids(ss, TP_TRACE, APP_SPAN);
+	assert_int_equal(cs->sampled, 0);
 	assert_int_equal(ss->sampled, 1);
 	assert_int_equal(STAT(f, client_traceparents), 1);
 	assert_int_equal(STAT(f, traceparents), 1);
 	assert_int_equal(STAT(f, pairs), 1);
+	assert_int_equal(STAT(f, sdk_duplicates), 1);
 }
 
 static void test_client_tp_pair_client_first(void **state) { client_tp_pair(*state, true); }
@@ -748,7 +762,9 @@ static void test_client_tp_pair_client_first(void **state) { client_tp_pair(*sta
 static void test_client_tp_pair_server_first(void **state) { client_tp_pair(*state, false); }
 
 /* gateway (100) serves an outside request and, on the same thread, calls
- * user-service (200) on this node with a traceparent of its own. in_trace:
+ * user-service (200) on this node with a traceparent of its own: an SDK
+ * exports the gateway's spans (bpfmesh's are emitted unsampled), and
+ * user-service's SERVER span hangs under the SDK's CLIENT span. in_trace:
  * the outside request carried a traceparent of the same trace (the
  * application continues it), else it had none (the application started a
  * trace). client_first: the call is observed before the request served. */
@@ -758,6 +774,7 @@ static void client_tp_in_server(struct fx *f, bool in_trace, bool client_first)
 	const char *out_tp = "00-" TP_TRACE "-" APP_SPAN "-01";
 	struct side ext, g_in, g_out, u_in;
 
+	f->cfg.emit_unsampled = true;
 	start(f);
 	conn(&ext, &g_in, 10, 50000, 8000, 1, 100);
 	g_in.remote = v4("10.1.2.3", 50000);
@@ -788,17 +805,21 @@ static void client_tp_in_server(struct fx *f, bool in_trace, bool client_first)
 	const struct span *us = by_path(f, SPAN_KIND_SERVER, "/users/1");
 
 	assert_ids(gc, TP_TRACE, APP_SPAN); /* not nested under gs */
-	assert_child(us, gc);
+	assert_ids(us, TP_TRACE, APP_SPAN);
 	if (in_trace) {
 		assert_ids(gs, TP_TRACE, CALLER_SPAN);
 	} else {
 		assert_true(is_zero(gs->parent_span_id, 8));
 		assert_memory_not_equal(gs->trace_id, gc->trace_id, 16);
 	}
+	assert_int_equal(gs->sampled, 0);
+	assert_int_equal(gc->sampled, 0);
+	assert_int_equal(us->sampled, 1);
 	assert_int_equal(STAT(f, nested), 0);
 	assert_int_equal(STAT(f, pairs), 1);
 	assert_int_equal(STAT(f, client_traceparents), 1);
 	assert_int_equal(STAT(f, traceparents), in_trace ? 2 : 1);
+	assert_int_equal(STAT(f, sdk_duplicates), 2);
 	assert_int_equal(STAT(f, pending), 0);
 }
 
@@ -1490,7 +1511,7 @@ int main(void)
 	    T(test_v6_errors_route_cap),
 	    T(test_traceparent_joins_trace),
 	    T(test_traceparent_not_sampled),
-	    T(test_pair_beats_traceparent),
+	    T(test_traceparent_beats_pair),
 	    T(test_client_tp_pair_client_first),
 	    T(test_client_tp_pair_server_first),
 	    T(test_client_tp_new_trace_in_server),
