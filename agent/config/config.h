@@ -125,6 +125,9 @@ struct cfg_container {
 	char id[128];  /* as the kubelet reports it: "containerd://<64 hex>", "" before it runs */
 };
 
+/* cfg_workload.inject: zero is unset, so a zeroed Workload (a pod) follows Telemetry. */
+enum cfg_inject { CFG_INJECT_UNSET = 0, CFG_INJECT_ON = 1, CFG_INJECT_OFF = 2 };
+
 struct cfg_workload {
 	struct cfg_meta meta; /* a pod's: meta.name is the pod's name */
 	char service[CFG_NAME_MAX];
@@ -135,6 +138,7 @@ struct cfg_workload {
 	int n_ports;
 	char (*interfaces)[16]; /* host-side interfaces (IFNAMSIZ) for tc capture */
 	int n_interfaces;
+	uint8_t inject; /* tracing.inject: CFG_INJECT_* (unset: Telemetry's propagation.inject) */
 
 	/* A pod (meta.origin.discovered); all empty for a Workload document. */
 	char pod_name[CFG_NAME_MAX];
@@ -205,6 +209,8 @@ struct cfg_telemetry {
 	int n_routes;
 
 	char prometheus_listen[128]; /* host:port, empty = the agent's --listen */
+
+	bool propagation_inject; /* propagation.inject: traceparent into outgoing requests */
 };
 
 /* An object read but not turned into configuration, and why: a headless or

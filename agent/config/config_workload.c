@@ -42,11 +42,25 @@ static const struct cfgp_list ifname_list = {
     .max = CFGP_MAX_WL_IFACES,
 };
 
+/* tracing.inject overrides Telemetry's propagation.inject for this
+ * workload only when it is written (config.h: CFG_INJECT_*). */
+static const struct cfgp_enum inject_names[] = {
+    {"true", CFG_INJECT_ON},
+    {"false", CFG_INJECT_OFF},
+    {NULL, 0},
+};
+
+static const struct cfgp_field tracing_fields[] = {
+    F_ENUM("inject", struct cfg_workload, inject, inject_names),
+    {0},
+};
+
 static const struct cfgp_field spec_fields[] = {
     F_STR("service", struct cfg_workload, service, .required = true, .check = cfgp_check_ref),
     F_STR("cgroup", struct cfg_workload, cgroup, .required = true, .check = check_cgroup),
     F_LIST("ports", struct cfg_workload, ports, n_ports, &port_list),
     F_LIST("interfaces", struct cfg_workload, interfaces, n_interfaces, &ifname_list),
+    F_GROUP("tracing", tracing_fields),
     {0},
 };
 
