@@ -37,8 +37,8 @@ __u64 inject_threshold = 0; /* sampling.h: keep when the trace id's low 56 bits 
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
 	__uint(max_entries, INJECT_MAX_SOCKS);
-	__type(key, __u64);
-	__type(value, __u64);
+	__type(key, __u64);   /* socket cookie */
+	__type(value, __u32); /* a socket fd, from userspace (the self-test) */
 } inject_socks SEC(".maps");
 
 /* Sockets whose connect() chose injection, until they are established. */
@@ -264,7 +264,7 @@ __noinline int inject_one(struct sk_msg_md *msg, __u32 off)
 {
 	struct scan s = {};
 	char hdr[INJECT_HDR_LEN];
-	__u32 zero = 0, n, size = msg->size;
+	__u32 zero = 0, n, le, size = msg->size;
 	void *data, *end;
 	long err;
 
@@ -304,20 +304,26 @@ __noinline int inject_one(struct sk_msg_md *msg, __u32 off)
 	if (!request_line(s.buf, n, s.line_end))
 		return off;
 	make_header(hdr, msg_conn(msg));
+	/* The pushed bytes are an element of their own in the message, and the
+	 * kernel sends each element with its own tcp_sendmsg: with TCP_NODELAY
+	 * the head would leave in three segments, and a reader of the first
+	 * (bpfmesh's own capture among them) would see a head cut after its
+	 * request line. Pulling the whole head makes it one element again. */
 	err = bpf_msg_push_data(msg, off + s.line_end, INJECT_HDR_LEN, 0);
 	if (!err)
-		err = bpf_msg_pull_data(msg, off + s.line_end, off + s.line_end + INJECT_HDR_LEN, 0);
+		err = bpf_msg_pull_data(msg, off, off + s.head_end + INJECT_HDR_LEN, 0);
 	if (err) {
 		count(INJECT_ST_PUSH_FAIL);
 		return off;
 	}
+	le = s.line_end & (INJECT_SCAN_MAX - 1);
 	data = (void *)(long)msg->data;
 	end = (void *)(long)msg->data_end;
-	if (data + INJECT_HDR_LEN > end) {
+	if (data + le + INJECT_HDR_LEN > end) {
 		count(INJECT_ST_PUSH_FAIL);
 		return off;
 	}
-	__builtin_memcpy(data, hdr, INJECT_HDR_LEN);
+	__builtin_memcpy(data + le, hdr, INJECT_HDR_LEN);
 	count(INJECT_ST_INJECTED);
 	/* a request without a body (what clients pipeline) ends at its head */
 	return off + s.head_end + INJECT_HDR_LEN;
@@ -337,3 +343,4 @@ int bm_inject_msg(struct sk_msg_md *msg)
 	}
 	return SK_PASS;
 }
+

@@ -23,6 +23,7 @@ struct injector {
 	bool refused;		  /* the kernel or the self-test said no: not tried again */
 	uint64_t key;		  /* the span-id tag's key (inject.h), 0 while off */
 	char status[192];	  /* "on", "off: ..." (status.tracing.injection) */
+	char selftest[160];	  /* the last self-test's outcome */
 	uint64_t st[INJECT_ST_MAX]; /* counters of earlier loads, kept across detach */
 };
 

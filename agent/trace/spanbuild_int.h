@@ -72,6 +72,7 @@ struct sb_pend {
 	bool local_parent;    /* parent from pairing or nesting (beats an incoming traceparent) */
 	bool app_parent;      /* CLIENT: parent from the traceparent the application sent */
 	bool has_tp;	      /* the request carried a valid traceparent, tp */
+	bool injected;	      /* CLIENT: bpfmesh's kernel added its traceparent: its ids */
 	struct trace_parent tp;
 	uint32_t tgid, tid;
 	uint64_t start_ns, resp_ns, end_ns;
@@ -114,6 +115,7 @@ struct spanbuild {
 	struct sb_config cfg; /* routes and host_name not kept */
 	char host_name[SPAN_NAME_MAX];
 	struct sampler sampler;
+	uint64_t inject_key; /* the kernel's span-id tag key (inject_ids.h); 0: off */
 
 	struct sb_sock **sock_ht, **conn_ht;
 	size_t sock_mask; /* both tables have sock_mask + 1 buckets */

@@ -100,6 +100,8 @@ static void rebuild(struct tracing *t, const struct cfg_telemetry *tel)
 	t->sb = sb_new(&c);
 	if (!t->sb)
 		log_error("span builder: %s", strerror(errno));
+	else
+		sb_set_inject_key(t->sb, t->inject_key);
 	free(routes);
 }
 
@@ -131,6 +133,13 @@ void tracing_apply(struct tracing *t, const struct mesh_config *cfg)
 void tracing_set_node_name(struct tracing *t, const char *node)
 {
 	identity_set_node_name(&t->id, node);
+}
+
+void tracing_set_inject_key(struct tracing *t, uint64_t key)
+{
+	t->inject_key = key;
+	if (t->sb)
+		sb_set_inject_key(t->sb, key);
 }
 
 const char *tracing_kernel_drop_name(int i)

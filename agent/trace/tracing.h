@@ -45,6 +45,7 @@ struct tracing {
 	int64_t clock_offset_ns; /* unix = monotonic + offset */
 	char sb_key[4096];	 /* the Telemetry settings the builder was made with */
 	uint64_t spans;
+	uint64_t inject_key; /* injection's span-id tag key, 0 while off (sb_set_inject_key) */
 };
 
 /* The pipeline's counters, stage by stage, read at once: the API
@@ -75,6 +76,9 @@ void tracing_apply(struct tracing *t, const struct mesh_config *cfg);
 /* This node's name (k8s.node.name of pods that do not name theirs); NULL or
  * "" off Kubernetes. */
 void tracing_set_node_name(struct tracing *t, const char *node);
+/* Injection's key (agent/lb/inject.h), 0 when off: the builder tells the
+ * kernel's headers from the applications' by it. */
+void tracing_set_inject_key(struct tracing *t, uint64_t key);
 int tracing_fd(struct tracing *t);
 void tracing_consume(struct tracing *t);
 void tracing_tick(struct tracing *t, uint64_t now_mono_ns);
