@@ -216,8 +216,7 @@ static __always_inline void put_hex(char *p, __u64 v, int nbytes)
  * context pointer, which the verifier refuses. */
 static __always_inline __u64 msg_conn(struct sk_msg_md *msg)
 {
-	__u32 l6[4] = {msg->local_ip6[0], msg->local_ip6[1], msg->local_ip6[2],
-		       msg->local_ip6[3]};
+	__u32 l6[4] = {msg->local_ip6[0], msg->local_ip6[1], msg->local_ip6[2], msg->local_ip6[3]};
 	__u32 r6[4] = {msg->remote_ip6[0], msg->remote_ip6[1], msg->remote_ip6[2],
 		       msg->remote_ip6[3]};
 	__u32 l4[4] = {0, 0, bpf_htonl(0xffff), msg->local_ip4};
@@ -343,4 +342,3 @@ int bm_inject_msg(struct sk_msg_md *msg)
 	}
 	return SK_PASS;
 }
-

@@ -155,7 +155,7 @@ static const struct cfgp_field spec_fields[] = {
     F_GROUP("sampling", sampling_fields),
     F_LIST("routes", TEL, routes, n_routes, &route_list),
     F_GROUP("prometheus", prometheus_fields),
-    F_GROUP("propagation", propagation_fields),
+    F_GROUP("propagation", propagation_fields), /* opt-in traceparent injection */
     {0},
 };
 

@@ -81,8 +81,7 @@ static int load(struct injector *in)
 	int err;
 
 	if (getrandom(&in->key, sizeof(in->key), 0) != sizeof(in->key) || !in->key) {
-		snprintf(in->status, sizeof(in->status), "off: no random key: %s",
-			 strerror(errno));
+		snprintf(in->status, sizeof(in->status), "off: no random key: %s", strerror(errno));
 		return -EIO;
 	}
 	in->skel = inject_bpf__open();
@@ -103,8 +102,8 @@ static int load(struct injector *in)
 	if (inject_selftest(bpf_map__fd(in->skel->maps.inject_socks), why, sizeof(why))) {
 		/* for the tests that show what the self-test guards against */
 		if (ignore_selftest()) {
-			snprintf(in->selftest, sizeof(in->selftest), "self-test failed, ignored: %s",
-				 why);
+			snprintf(in->selftest, sizeof(in->selftest),
+				 "self-test failed, ignored: %s", why);
 			log_warn("traceparent injection: self-test failed (%s), ignored "
 				 "(BPFMESH_INJECT_SELFTEST=ignore): applications may misread "
 				 "injected sockets",
@@ -122,8 +121,8 @@ static int load(struct injector *in)
 	snprintf(in->selftest, sizeof(in->selftest), "self-test passed");
 	return 0;
 refused:
-	snprintf(in->status, sizeof(in->status), "off: the kernel refused the injection programs: %s",
-		 strerror(-err));
+	snprintf(in->status, sizeof(in->status),
+		 "off: the kernel refused the injection programs: %s", strerror(-err));
 	log_error("traceparent injection stays off: loading bpf/inject.bpf.c: %s; libbpf's lines "
 		  "above say why",
 		  strerror(-err));
@@ -188,7 +187,8 @@ int injector_apply(struct injector *in, const struct mesh_config *cfg, int cgrou
 		if (!in->ops) {
 			err = -errno;
 			snprintf(in->status, sizeof(in->status),
-				 "off: attaching the injection sockops program: %s", strerror(-err));
+				 "off: attaching the injection sockops program: %s",
+				 strerror(-err));
 			log_error("traceparent injection stays off: attaching bm_inject_ops: %s",
 				  strerror(-err));
 			detach(in);

@@ -18,12 +18,12 @@ struct bpf_link;
 
 struct injector {
 	struct inject_bpf *skel;
-	struct bpf_link *ops;	  /* bm_inject_ops on the agent's cgroup */
-	bool on;		  /* attached: sockets of injecting cgroups get headers */
-	bool refused;		  /* the kernel or the self-test said no: not tried again */
-	uint64_t key;		  /* the span-id tag's key (inject.h), 0 while off */
-	char status[192];	  /* "on", "off: ..." (status.tracing.injection) */
-	char selftest[160];	  /* the last self-test's outcome */
+	struct bpf_link *ops;	    /* bm_inject_ops on the agent's cgroup */
+	bool on;		    /* attached: sockets of injecting cgroups get headers */
+	bool refused;		    /* the kernel or the self-test said no: not tried again */
+	uint64_t key;		    /* the span-id tag's key (inject.h), 0 while off */
+	char status[192];	    /* "on", "off: ..." (status.tracing.injection) */
+	char selftest[160];	    /* the last self-test's outcome */
 	uint64_t st[INJECT_ST_MAX]; /* counters of earlier loads, kept across detach */
 };
 

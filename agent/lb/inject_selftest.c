@@ -103,7 +103,7 @@ static int check_request(int sfd, char *why, size_t len)
 static int check_response(int cfd, int sfd, char *why, size_t len)
 {
 	int want = (int)sizeof(resp) - 1, avail, p[2];
-	char buf[128];
+	char buf[128] = "";
 	ssize_t n;
 
 	if (send(sfd, resp, want, MSG_NOSIGNAL) != want)

@@ -191,7 +191,8 @@ static void test_own_traceparent(void **state)
 
 static void test_pipelined(void **state)
 {
-	static const char req[] = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char req[] =
+	    "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n";
 	char out[512];
 	size_t n = sizeof(req) - 1, one = n / 2, line = strlen("GET /1 HTTP/1.1\r\n");
 

@@ -69,7 +69,8 @@ static int splice_in(int fd, char *buf, int n)
 
 static int serve(int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0), fd, avail, n, tps = 0;
 	char buf[4096], resp[2048];
@@ -103,7 +104,8 @@ static int serve(int port)
 
 static int client(int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0), head, want, avail, got;
 	char expect[2048], buf[2048];
@@ -113,8 +115,8 @@ static int client(int port)
 	if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
 		return perror("write"), 1;
 	printf("client sent %zu\n", sizeof(req) - 1);
-	head = snprintf(expect, sizeof(expect), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n",
-			BODY);
+	head =
+	    snprintf(expect, sizeof(expect), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", BODY);
 	memset(expect + head, 'x', BODY);
 	want = head + BODY;
 	avail = wait_avail(fd, want);
