@@ -2,11 +2,11 @@
 /* inject.bpf.c: W3C traceparent injection into the HTTP/1.x requests that
  * meshed processes send without one (Telemetry propagation.inject).
  *
- * bm_inject_ops (sockops, on the agent's cgroup) picks the client sockets:
- * at connect(), in the task's context, it asks whether the task's cgroup has
- * injection on (a Workload's setting on the nearest ancestor, else
- * inject_all), and once the connection is established puts such a socket in
- * inject_socks. bm_inject_msg (sk_msg on inject_socks) then sees every send
+ bm_inject_c4/c6 (cgroup connect, on the agent's cgroup) pick the client
+ * sockets: at connect(), in the task's context, they ask whether the task's
+ * cgroup has injection on (a Workload's setting on the nearest ancestor,
+ * else inject_all); bm_inject_ops (sockops) puts such a socket in
+ * inject_socks once it is established. bm_inject_msg (sk_msg on inject_socks) then sees every send
  * of those sockets: a message that starts with a request line gets a
  * traceparent header pushed right after that line, unless its head (up to
  * its blank line) already has one; requests pipelined behind it in the same
@@ -105,31 +105,41 @@ static __always_inline bool cgroup_wants(void)
 	return on;
 }
 
-SEC("sockops")
-int bm_inject_ops(struct bpf_sock_ops *skops)
+/* connect() runs in the task: its cgroup is the caller's (a sockops
+ * program could not ask on 6.1, where it has no cgroup helpers). */
+static __always_inline int choose(struct bpf_sock_addr *ctx)
 {
 	__u64 cookie;
 	__u8 one = 1;
 
-	if (skops->family != 2 /* AF_INET */ && skops->family != 10 /* AF_INET6 */)
+	if (ctx->type != 1 /* SOCK_STREAM */ || !cgroup_wants())
 		return 1;
-	switch (skops->op) {
-	case BPF_SOCK_OPS_TCP_CONNECT_CB:
-		/* connect() runs in the task: its cgroup is the caller's */
-		if (cgroup_wants()) {
-			cookie = bpf_get_socket_cookie(skops);
-			bpf_map_update_elem(&inject_want, &cookie, &one, BPF_ANY);
-		}
-		break;
-	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		cookie = bpf_get_socket_cookie(skops);
-		if (!bpf_map_lookup_elem(&inject_want, &cookie))
-			break;
-		bpf_map_delete_elem(&inject_want, &cookie);
-		if (!bpf_sock_hash_update(skops, &inject_socks, &cookie, BPF_ANY))
-			count(INJECT_ST_SOCKS);
-		break;
-	}
+	cookie = bpf_get_socket_cookie(ctx);
+	bpf_map_update_elem(&inject_want, &cookie, &one, BPF_ANY);
+	return 1; /* never refuses: only notes */
+}
+
+SEC("cgroup/connect4")
+int bm_inject_c4(struct bpf_sock_addr *ctx) { return choose(ctx); }
+
+SEC("cgroup/connect6")
+int bm_inject_c6(struct bpf_sock_addr *ctx) { return choose(ctx); }
+
+/* Established: a chosen socket goes into inject_socks (sockops is where a
+ * program may add a socket to a sockhash). */
+SEC("sockops")
+int bm_inject_ops(struct bpf_sock_ops *skops)
+{
+	__u64 cookie;
+
+	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		return 1;
+	cookie = bpf_get_socket_cookie(skops);
+	if (!bpf_map_lookup_elem(&inject_want, &cookie))
+		return 1;
+	bpf_map_delete_elem(&inject_want, &cookie);
+	if (!bpf_sock_hash_update(skops, &inject_socks, &cookie, BPF_ANY))
+		count(INJECT_ST_SOCKS);
 	return 1;
 }
 
@@ -180,6 +190,7 @@ static long scan_byte(__u64 i, void *ctx)
 /* A request line: a method token, a space, ... " HTTP/1.x\r\n". */
 static __always_inline bool request_line(const struct inject_buf *b, __u32 n, __u32 line_end)
 {
+	const char *p;
 	__u32 i, e;
 
 	for (i = 0; i < 16 && i < n; i++) {
@@ -195,9 +206,12 @@ static __always_inline bool request_line(const struct inject_buf *b, __u32 n, __
 	e = line_end - 11;
 	if (e > INJECT_SCAN_MAX - 11)
 		return false;
-	return b->b[e] == ' ' && b->b[e + 1] == 'H' && b->b[e + 2] == 'T' && b->b[e + 3] == 'T' &&
-	       b->b[e + 4] == 'P' && b->b[e + 5] == '/' && b->b[e + 6] == '1' &&
-	       b->b[e + 7] == '.' && b->b[e + 9] == '\r';
+	/* the bound must hold for the register used: without the barrier the
+	 * compiler recomputes e + k from line_end, unbounded (6.1, 6.12) */
+	asm volatile("" : "+r"(e));
+	p = &b->b[e];
+	return p[0] == ' ' && p[1] == 'H' && p[2] == 'T' && p[3] == 'T' && p[4] == 'P' &&
+	       p[5] == '/' && p[6] == '1' && p[7] == '.' && p[9] == '\r';
 }
 
 static __always_inline void put_hex(char *p, __u64 v, int nbytes)

@@ -55,8 +55,10 @@ static void detach(struct injector *in)
 {
 	/* what this load counted stays in the totals */
 	read_stats(in, in->st);
-	bpf_link__destroy(in->ops);
-	in->ops = NULL;
+	for (int i = 0; i < 3; i++) {
+		bpf_link__destroy(in->links[i]);
+		in->links[i] = NULL;
+	}
 	inject_bpf__destroy(in->skel);
 	in->skel = NULL;
 	in->on = false;
@@ -158,6 +160,19 @@ static void write_cgroups(struct injector *in, const struct mesh_config *cfg)
 	}
 }
 
+static int attach(struct injector *in, int cgroup_fd)
+{
+	struct bpf_program *progs[3] = {in->skel->progs.bm_inject_c4, in->skel->progs.bm_inject_c6,
+					in->skel->progs.bm_inject_ops};
+
+	for (int i = 0; i < 3; i++) {
+		in->links[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
+		if (!in->links[i])
+			return -errno;
+	}
+	return 0;
+}
+
 int injector_apply(struct injector *in, const struct mesh_config *cfg, int cgroup_fd,
 		   uint64_t threshold)
 {
@@ -182,14 +197,12 @@ int injector_apply(struct injector *in, const struct mesh_config *cfg, int cgrou
 	in->skel->bss->inject_all = cfg->telemetry && cfg->telemetry->propagation_inject;
 	in->skel->bss->inject_threshold = threshold;
 	write_cgroups(in, cfg);
-	if (!in->ops) {
-		in->ops = bpf_program__attach_cgroup(in->skel->progs.bm_inject_ops, cgroup_fd);
-		if (!in->ops) {
-			err = -errno;
+	if (!in->links[0]) {
+		err = attach(in, cgroup_fd);
+		if (err) {
 			snprintf(in->status, sizeof(in->status),
-				 "off: attaching the injection sockops program: %s",
-				 strerror(-err));
-			log_error("traceparent injection stays off: attaching bm_inject_ops: %s",
+				 "off: attaching the injection programs: %s", strerror(-err));
+			log_error("traceparent injection stays off: attaching its programs: %s",
 				  strerror(-err));
 			detach(in);
 			return err;

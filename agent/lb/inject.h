@@ -18,7 +18,7 @@ struct bpf_link;
 
 struct injector {
 	struct inject_bpf *skel;
-	struct bpf_link *ops;	    /* bm_inject_ops on the agent's cgroup */
+	struct bpf_link *links[3];  /* bm_inject_c4, _c6, _ops on the agent's cgroup */
 	bool on;		    /* attached: sockets of injecting cgroups get headers */
 	bool refused;		    /* the kernel or the self-test said no: not tried again */
 	uint64_t key;		    /* the span-id tag's key (inject.h), 0 while off */
