@@ -192,6 +192,8 @@ for r in ka1 ka2 pipe1 pipe2; do
 done
 expect_range "injected count in status" 5 1000 "$(status injected)"
 expect_range "own-traceparent count in status" 1 1000 "$(status hasTraceparent)"
+agent_ns "$BIN" status --agent "$API" | grep -q '^injection:  on' \
+	&& pass "bpfmesh status shows injection on" || fail "bpfmesh status: no injection line"
 api_curl -sf "http://$API/metrics" | grep -q 'bpfmesh_inject_requests_total{outcome="injected"}' \
 	&& pass "injection counters in /metrics" || fail "no bpfmesh_inject_requests_total in /metrics"
 
