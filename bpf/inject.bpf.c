@@ -323,16 +323,17 @@ __noinline int inject_one(struct sk_msg_md *msg, __u32 off)
 	 * (bpfmesh's own capture among them) would see a head cut after its
 	 * request line. Pulling the whole head makes it one element again. */
 	err = bpf_msg_push_data(msg, off + s.line_end, INJECT_HDR_LEN, 0);
-	if (!err)
-		err = bpf_msg_pull_data(msg, off, off + s.head_end + INJECT_HDR_LEN, 0);
 	if (err) {
 		count(INJECT_ST_PUSH_FAIL);
 		return off;
 	}
 	le = s.line_end & (INJECT_SCAN_MAX - 1);
+	err = bpf_msg_pull_data(msg, off, off + s.head_end + INJECT_HDR_LEN, 0);
 	data = (void *)(long)msg->data;
 	end = (void *)(long)msg->data_end;
-	if (data + le + INJECT_HDR_LEN > end) {
+	if (err || data + le + INJECT_HDR_LEN > end) {
+		/* the pushed bytes are zeros: never send them */
+		bpf_msg_pop_data(msg, off + s.line_end, INJECT_HDR_LEN, 0);
 		count(INJECT_ST_PUSH_FAIL);
 		return off;
 	}
