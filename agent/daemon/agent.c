@@ -378,6 +378,7 @@ bool agent_tick(struct agent *a, uint64_t now)
 				 r.unresolved);
 			access_follow(&a->access, a->cfg, &a->lm);
 			tracing_apply(&a->tracing, a->cfg); /* identity resolves again */
+			apply_injection(a);		    /* their tracing.inject, by cgroup id */
 		}
 	}
 	pthread_mutex_unlock(&a->lock);
