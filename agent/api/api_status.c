@@ -201,6 +201,27 @@ static void write_agent(struct agent *a, struct jsonw *w)
 	jw_obj_close(w);
 }
 
+/* traceparent injection: "on" or "off: why", and its counters. */
+static void write_tracing(struct agent *a, struct jsonw *w)
+{
+	uint64_t st[INJECT_ST_MAX];
+
+	injector_stats(&a->inj, st);
+	jw_key(w, "tracing");
+	jw_obj_open(w);
+	jw_kstr(w, "injection", a->inj.status[0] ? a->inj.status : "off: not configured");
+	jw_key(w, "injectionCounts");
+	jw_obj_open(w);
+	jw_ku64(w, "injected", st[INJECT_ST_INJECTED]);
+	jw_ku64(w, "hasTraceparent", st[INJECT_ST_HAS_TP]);
+	jw_ku64(w, "headTooBig", st[INJECT_ST_HEAD_BIG]);
+	jw_ku64(w, "headSplit", st[INJECT_ST_HEAD_SPLIT]);
+	jw_ku64(w, "pushFailed", st[INJECT_ST_PUSH_FAIL]);
+	jw_ku64(w, "sockets", st[INJECT_ST_SOCKS]);
+	jw_obj_close(w);
+	jw_obj_close(w);
+}
+
 static void write_kernel(struct agent *a, struct jsonw *w)
 {
 	struct utsname u;
@@ -522,6 +543,7 @@ void api_write_status(struct agent *a, struct jsonw *w)
 	jw_obj_open(w);
 	write_agent(a, w);
 	write_kernel(a, w);
+	write_tracing(a, w);
 	write_attachments(a, w, links, n_links);
 	write_kubernetes(a, w);
 	jw_key(w, "maps");

@@ -35,6 +35,10 @@ static const struct jfield status_fields[] = {
     {"kernel/machine", JT_STRING},
     {"kernel/features", JT_OBJECT},
     {"kernel/features{}", JT_BOOL},
+    {"tracing", JT_OBJECT},
+    {"tracing/injection", JT_STRING},
+    {"tracing/injectionCounts", JT_OBJECT},
+    {"tracing/injectionCounts{}", JT_NUMBER},
     {"attachments", JT_OBJECT},
     {"attachments/cgroup", JT_STRING},
     {"attachments/bpffs", JT_STRING},
@@ -264,6 +268,12 @@ static void print_status(const struct qopts *o, json_object *ready, json_object 
 	/* what is off on this kernel, one line each (an older agent has none) */
 	for (int i = 0; i < jlen(jobj(k, "off")); i++)
 		printf("off:        %s\n", json_object_get_string(jat(jobj(k, "off"), i)));
+	if (jobj(st, "tracing")) /* an older agent has none */
+		printf("injection:  %s (%lld injected, %lld with their own traceparent)\n",
+		       jstr(jobj(st, "tracing"), "injection"),
+		       (long long)jint(jobj(jobj(st, "tracing"), "injectionCounts"), "injected"),
+		       (long long)jint(jobj(jobj(st, "tracing"), "injectionCounts"),
+				       "hasTraceparent"));
 	printf("cgroup:     %s\n", jstr(att, "cgroup"));
 	printf("pinned at:  %s (%d links, %lld taken over at start)\n", jstr(att, "bpffs"),
 	       jlen(jobj(att, "links")), (long long)jint(att, "linksTakenOver"));

@@ -128,6 +128,8 @@ struct cfg_container {
 /* cfg_workload.instrumented (tracing.instrumented): zero is auto, so a
  * zeroed Workload (a pod) is auto. */
 enum cfg_instrumented { CFG_INSTR_AUTO = 0, CFG_INSTR_TRUE = 1, CFG_INSTR_FALSE = 2 };
+/* cfg_workload.inject: zero is unset, so a zeroed Workload (a pod) follows Telemetry. */
+enum cfg_inject { CFG_INJECT_UNSET = 0, CFG_INJECT_ON = 1, CFG_INJECT_OFF = 2 };
 
 struct cfg_workload {
 	struct cfg_meta meta; /* a pod's: meta.name is the pod's name */
@@ -141,6 +143,7 @@ struct cfg_workload {
 	int n_interfaces;
 	uint8_t instrumented; /* tracing.instrumented: CFG_INSTR_* (an OpenTelemetry SDK
 			       * exports its spans: bpfmesh exports no duplicates) */
+	uint8_t inject; /* tracing.inject: CFG_INJECT_* (unset: Telemetry's propagation.inject) */
 
 	/* A pod (meta.origin.discovered); all empty for a Workload document. */
 	char pod_name[CFG_NAME_MAX];
@@ -212,6 +215,8 @@ struct cfg_telemetry {
 	int n_routes;
 
 	char prometheus_listen[128]; /* host:port, empty = the agent's --listen */
+
+	bool propagation_inject; /* propagation.inject: traceparent into outgoing requests */
 };
 
 /* An object read but not turned into configuration, and why: a headless or

@@ -150,12 +150,18 @@ static const struct cfgp_field prometheus_fields[] = {
     {0},
 };
 
+static const struct cfgp_field propagation_fields[] = {
+    F_BOOL("inject", TEL, propagation_inject),
+    {0},
+};
+
 static const struct cfgp_field spec_fields[] = {
     F_SECTION("otlp", otlp_fields, TEL, otlp_set),
     F_GROUP("sampling", sampling_fields),
     F_GROUP("tracing", tracing_fields),
     F_LIST("routes", TEL, routes, n_routes, &route_list),
     F_GROUP("prometheus", prometheus_fields),
+    F_GROUP("propagation", propagation_fields), /* opt-in traceparent injection */
     {0},
 };
 

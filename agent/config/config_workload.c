@@ -53,8 +53,17 @@ static const struct cfgp_enum instrumented_names[] = {
     {NULL, 0},
 };
 
+/* tracing.inject overrides Telemetry's propagation.inject for this
+ * workload only when it is written (config.h: CFG_INJECT_*). */
+static const struct cfgp_enum inject_names[] = {
+    {"true", CFG_INJECT_ON},
+    {"false", CFG_INJECT_OFF},
+    {NULL, 0},
+};
+
 static const struct cfgp_field tracing_fields[] = {
     F_ENUM("instrumented", struct cfg_workload, instrumented, instrumented_names),
+    F_ENUM("inject", struct cfg_workload, inject, inject_names),
     {0},
 };
 

@@ -18,6 +18,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "trace/otlp_conf.h"
+#include "trace/sampling.h"
 
 /* libbpf's messages one log line per line: a verifier log arrives as one
  * message of many kilobytes. Its own "libbpf: " prefix is kept once. */
@@ -123,6 +124,17 @@ static void need_tc(struct agent *a, const struct mesh_config *cfg)
 			  loader_prog_fd(&a->ld, "bm_http_tc_out"));
 }
 
+/* Injection follows the configuration in force; the builder learns its
+ * key before the first injected request can reach the ring. */
+static void apply_injection(struct agent *a)
+{
+	const struct cfg_telemetry *tel = a->cfg->telemetry;
+
+	injector_apply(&a->inj, a->cfg, a->ld.cgroup_fd,
+		       sampling_threshold(tel ? tel->sampling_ratio : 1.0));
+	tracing_set_inject_key(&a->tracing, a->inj.key);
+}
+
 /* At most this many new warnings are logged per load; the rest are
  * counted in one line (all of them are at debug level). */
 #define NEW_WARNINGS_LOGGED 10
@@ -216,6 +228,7 @@ int agent_reload(struct agent *a)
 	a->cfg = cfg;
 	cfg = NULL;
 	tracing_apply(&a->tracing, a->cfg);
+	apply_injection(a);
 	exports_apply(&a->exp, a->cfg);
 	metrics_export_apply(a);
 	a->applied = true;
@@ -366,6 +379,7 @@ bool agent_tick(struct agent *a, uint64_t now)
 				 r.unresolved);
 			access_follow(&a->access, a->cfg, &a->lm);
 			tracing_apply(&a->tracing, a->cfg); /* identity resolves again */
+			apply_injection(a);		    /* their tracing.inject, by cgroup id */
 		}
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -377,6 +391,8 @@ void agent_stop(struct agent *a)
 	if (a->attached)
 		log_info("agent stopping; programs stay attached (pinned under %s)", a->opts.bpffs);
 	healthcheck_stop(&a->hc);
+	/* no header may name a span nobody will export */
+	injector_close(&a->inj);
 	metrics_export_stop(a);
 	tracing_free(&a->tracing); /* flushes held spans into the sinks */
 	exports_free(&a->exp);

@@ -14,6 +14,7 @@
 #include "daemon/kubesync.h"
 #include "lb/health.h"
 #include "lb/healthcheck.h"
+#include "lb/inject.h"
 #include "lb/lbmaps.h"
 #include "lb/loader.h"
 #include "lb/tcguard.h"
@@ -47,6 +48,7 @@ struct agent {
 	struct access access;
 	struct healthcheck hc;
 	struct terminator term;
+	struct injector inj; /* traceparent injection, loaded on first need */
 	struct tracing tracing;
 	struct exports exp;	 /* where spans go: metrics, store, OTLP */
 	struct mesh_config *cfg; /* the configuration in force, or NULL */

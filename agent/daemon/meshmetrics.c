@@ -109,6 +109,22 @@ static void collect_services(struct agent *a, struct mm_set *set)
 		       "reason", health_refusals[i].name);
 }
 
+/* traceparent injection's counters (bpf/inject.h), by outcome */
+static void collect_injection(struct agent *a, struct mm_set *set)
+{
+	static const char *const names[INJECT_ST_MAX] = {
+	    "injected", "has_traceparent", "head_too_big", "head_split", "push_failed", NULL};
+	uint64_t st[INJECT_ST_MAX];
+	struct mm_family *f;
+
+	injector_stats(&a->inj, st);
+	f = mm_family(set, "bpfmesh.inject.requests", "{request}",
+		      "Requests the traceparent injection saw, by outcome.", true);
+	for (int i = 0; i < INJECT_ST_MAX; i++)
+		if (names[i])
+			mm_add(set, f, st[i], 1, "outcome", names[i]);
+}
+
 static void collect_tracing(struct agent *a, struct mm_set *set)
 {
 	struct tracing_stats ts;
@@ -174,6 +190,7 @@ static void collect_tracing(struct agent *a, struct mm_set *set)
 			      "OTLP requests without a 2xx answer (retried or not).", true);
 		mm_add(set, f, xs.metrics_export.requests_failed, 1, "signal", "metrics");
 	}
+	collect_injection(a, set);
 	f = mm_family(set, "bpfmesh.metrics.overflow", "{span}",
 		      "Requests filed under an overflow series (cardinality caps), by kind.", true);
 	for (int i = 0; i < METRICS_OVF__MAX; i++)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "trace/inject_ids.h"
 #include "trace/spanbuild_int.h"
 
 _Static_assert(OBS_NAME_MAX == SPAN_NAME_MAX && OBS_TARGET_MAX == SPAN_STR &&
@@ -123,42 +124,62 @@ static bool request_tp(const struct obs *o, struct trace_parent *tp)
 					   strnlen(o->traceparent, sizeof(o->traceparent)), tp);
 }
 
-static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const struct obs *o)
+/* The span's trace and its own id, from the traceparent it carried. */
+static struct sb_group *pend_ids(struct spanbuild *sb, struct sb_pend *p, const struct obs *o)
 {
-	struct sb_pend *p = calloc(1, sizeof(*p));
-	struct trace_parent req_tp;
-	bool tp = request_tp(o, &req_tp);
+	struct trace_parent tp;
 	struct sb_group *g;
 
-	if (!p)
-		return NULL;
-	p->sp.kind = s->role == OBS_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
+	if (!request_tp(o, &tp)) {
+		sb_rand_id(sb, p->sp.span_id, sizeof(p->sp.span_id));
+		return sb_group_new(sb, NULL, -1);
+	}
+	/* A traceparent bpfmesh's kernel added names this very span: its ids
+	 * are the span's own (the callee got them), no parent; its sampled
+	 * flag came from the sampler's own trace-id rule, so the trace is
+	 * sampled as a root. */
+	if (p->sp.kind == SPAN_KIND_CLIENT && inject_ids_ours(o, &tp, sb->inject_key)) {
+		memcpy(p->sp.span_id, tp.span_id, sizeof(p->sp.span_id));
+		p->injected = true;
+		sb->st.injected++;
+		return sb_group_new(sb, tp.trace_id, -1);
+	}
 	/* A SERVER request's traceparent names the caller's span; a CLIENT
 	 * request's one was written by the application, which propagates its
 	 * own context: its span is the parent, whatever this thread serves
 	 * (spanbuild_link.c tells a header only passed on unchanged). Either
 	 * way the span joins that trace. */
-	g = tp ? sb_group_new(sb, req_tp.trace_id, req_tp.flags & 1) : sb_group_new(sb, NULL, -1);
+	g = sb_group_new(sb, tp.trace_id, tp.flags & 1);
+	memcpy(p->sp.parent_span_id, tp.span_id, sizeof(p->sp.parent_span_id));
+	p->has_tp = true;
+	p->tp = tp;
+	p->app_parent = p->sp.kind == SPAN_KIND_CLIENT;
+	p->sp.trace_flags = tp.flags;
+	memcpy(p->sp.tracestate, o->tracestate, sizeof(p->sp.tracestate));
+	if (p->app_parent)
+		sb->st.client_traceparents++;
+	else
+		sb->st.traceparents++;
+	sb_rand_id(sb, p->sp.span_id, sizeof(p->sp.span_id));
+	return g;
+}
+
+static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const struct obs *o)
+{
+	struct sb_pend *p = calloc(1, sizeof(*p));
+	struct sb_group *g;
+
+	if (!p)
+		return NULL;
+	p->sp.kind = s->role == OBS_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
+	g = pend_ids(sb, p, o);
 	if (!g) {
 		free(p);
 		return NULL;
 	}
-	if (tp) {
-		memcpy(p->sp.parent_span_id, req_tp.span_id, sizeof(p->sp.parent_span_id));
-		p->has_tp = true;
-		p->tp = req_tp;
-		p->app_parent = p->sp.kind == SPAN_KIND_CLIENT;
-		p->sp.trace_flags = req_tp.flags;
-		memcpy(p->sp.tracestate, o->tracestate, sizeof(p->sp.tracestate));
-		if (p->app_parent)
-			sb->st.client_traceparents++;
-		else
-			sb->st.traceparents++;
-	}
 	g->refs = 1;
 	g->n_open = 1;
 	p->group = g;
-	sb_rand_id(sb, p->sp.span_id, sizeof(p->sp.span_id));
 	p->sock = s;
 	p->tgid = o->tgid;
 	p->tid = o->tid;
@@ -612,6 +633,8 @@ void sb_set_sampling(struct spanbuild *sb, double ratio, bool errors, uint64_t s
 {
 	sampler_init(&sb->sampler, ratio, errors, slower_than_ms);
 }
+
+void sb_set_inject_key(struct spanbuild *sb, uint64_t key) { sb->inject_key = key; }
 
 void sb_get_stats(const struct spanbuild *sb, struct sb_stats *out)
 {

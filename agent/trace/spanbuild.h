@@ -155,6 +155,7 @@ struct sb_stats {
 	uint64_t nested;	      /* in-process SERVER -> CLIENT links */
 	uint64_t traceparents;	      /* SERVER requests that carried a valid traceparent */
 	uint64_t client_traceparents; /* CLIENT requests that carried a valid traceparent */
+	uint64_t injected;	      /* CLIENT requests with the traceparent bpfmesh added */
 	uint64_t early_emits;	      /* held spans emitted early to make room */
 	uint64_t route_overflows;     /* requests routed to ROUTE_OVERFLOW (cap hit) */
 	uint64_t sdk_duplicates;      /* spans not exported: the process's SDK exports them */
@@ -187,6 +188,11 @@ void sb_set_sampling(struct spanbuild *sb, double ratio, bool errors, uint64_t s
  * (then the old templates stay). */
 int sb_set_routes(struct spanbuild *sb, const char *const *routes, int n_routes, int route_cap);
 
+/* The key of the span-id tags of injected traceparents (inject_ids.h), 0
+ * while injection is off: a CLIENT request that carries one is a span with
+ * exactly the header's trace id and span id, a root (the kernel made the
+ * trace id; see spanbuild_link.c for a thread that serves a request). */
+void sb_set_inject_key(struct spanbuild *sb, uint64_t key);
 void sb_get_stats(const struct spanbuild *sb, struct sb_stats *out);
 const char *sb_drop_name(enum sb_drop why); /* "sampled_out", "bad_head", ... */
 

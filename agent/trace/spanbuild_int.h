@@ -79,6 +79,7 @@ struct sb_pend {
 	uint8_t instr;	      /* enum obs_instr, from its Workload */
 	uint32_t stream_id;   /* HTTP/2: paired by (socket, stream), not in the FIFO */
 	uint64_t cgroup_id;   /* its process's: a pid reused in another cgroup is another process */
+	bool injected;	      /* CLIENT: bpfmesh's kernel added its traceparent: its ids */
 	struct trace_parent tp;
 	uint32_t tgid, tid;
 	uint64_t start_ns, resp_ns, end_ns;
@@ -141,6 +142,7 @@ struct spanbuild {
 	struct sb_config cfg; /* routes and host_name not kept */
 	char host_name[SPAN_NAME_MAX];
 	struct sampler sampler;
+	uint64_t inject_key; /* the kernel's span-id tag key (inject_ids.h); 0: off */
 
 	struct sb_sock **sock_ht, **conn_ht;
 	size_t sock_mask; /* both tables have sock_mask + 1 buckets */

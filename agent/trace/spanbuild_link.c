@@ -381,6 +381,13 @@ static void nest(struct spanbuild *sb, struct sb_pend *s, struct sb_pend *c)
 {
 	struct sb_group *gs, *gc;
 
+	/* An injected header's trace id was made by the kernel at the send,
+	 * which cannot know the trace of the request the thread serves (the
+	 * agent makes that one later, from the capture): the callee joined
+	 * the header's trace, so c stays there, a root; the local tree is cut
+	 * at this process (README: Tracing, injection). */
+	if (c->injected)
+		return;
 	if (!c->app_parent || forwarded(s, c)) {
 		link_nest(sb, s, c);
 		return;

@@ -123,6 +123,8 @@ static void rebuild(struct tracing *t, const struct cfg_telemetry *tel)
 	t->sb = sb_new(&c);
 	if (!t->sb)
 		log_error("span builder: %s", strerror(errno));
+	else
+		sb_set_inject_key(t->sb, t->inject_key);
 	free(routes);
 }
 
@@ -161,6 +163,13 @@ void tracing_set_lb_conns(struct tracing *t, int fd)
 {
 	t->lb_conns_fd = fd;
 	snprintf(t->sb_key, sizeof(t->sb_key), "unset"); /* the builder is made anew */
+}
+
+void tracing_set_inject_key(struct tracing *t, uint64_t key)
+{
+	t->inject_key = key;
+	if (t->sb)
+		sb_set_inject_key(t->sb, key);
 }
 
 const char *tracing_kernel_drop_name(int i)

@@ -45,7 +45,8 @@ struct tracing {
 	int64_t clock_offset_ns; /* unix = monotonic + offset */
 	char sb_key[4096];	 /* the Telemetry settings the builder was made with */
 	uint64_t spans;
-	int lb_conns_fd; /* -1: no load balancer to ask */
+	int lb_conns_fd;     /* -1: no load balancer to ask */
+	uint64_t inject_key; /* injection's span-id tag key, 0 while off (sb_set_inject_key) */
 };
 
 /* The pipeline's counters, stage by stage, read at once: the API
@@ -81,6 +82,9 @@ void tracing_set_node_name(struct tracing *t, const char *node);
 /* The load balancer's lb_conns map (bpf/lb.h): CLIENT spans then name the
  * service address the application connected to in server.*. -1: none. */
 void tracing_set_lb_conns(struct tracing *t, int fd);
+/* Injection's key (agent/lb/inject.h), 0 when off: the builder tells the
+ * kernel's headers from the applications' by it. */
+void tracing_set_inject_key(struct tracing *t, uint64_t key);
 int tracing_fd(struct tracing *t);
 void tracing_consume(struct tracing *t);
 void tracing_tick(struct tracing *t, uint64_t now_mono_ns);

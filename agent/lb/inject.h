@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* inject.h: traceparent injection (bpf/inject.bpf.c): loaded, self-tested
+ * and attached when a configuration first turns it on somewhere, detached
+ * when a reload turns it off everywhere. Its programs and maps are the
+ * agent's own, never pinned: injection stops with the agent. */
+#ifndef BPFMESH_LB_INJECT_H
+#define BPFMESH_LB_INJECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/inject.h"
+#include "config/config.h"
+
+struct inject_bpf;
+struct bpf_link;
+
+struct injector {
+	struct inject_bpf *skel;
+	struct bpf_link *links[3];  /* bm_inject_c4, _c6, _ops on the agent's cgroup */
+	bool on;		    /* attached: sockets of injecting cgroups get headers */
+	bool refused;		    /* the kernel or the self-test said no: not tried again */
+	uint64_t key;		    /* the span-id tag's key (inject.h), 0 while off */
+	char status[192];	    /* "on", "off: ..." (status.tracing.injection) */
+	char selftest[160];	    /* the last self-test's outcome */
+	uint64_t st[INJECT_ST_MAX]; /* counters of earlier loads, kept across detach */
+};
+
+/* Is injection on for any process under cfg: Telemetry's propagation.inject
+ * or a Workload's tracing.inject: true. */
+bool inject_wanted(const struct mesh_config *cfg);
+
+/* Make the kernel follow cfg: load, self-test and attach on the first
+ * configuration that wants injection; write the Workloads' settings and
+ * the sampling threshold (sampling.h) of the trace ids the kernel makes;
+ * detach when none wants it. cgroup_fd: the agent's cgroup. 0, or a
+ * negative errno after logging (status then says why it is off). */
+int injector_apply(struct injector *in, const struct mesh_config *cfg, int cgroup_fd,
+		   uint64_t threshold);
+/* The counters (enum inject_stat) summed over CPUs and loads. */
+void injector_stats(const struct injector *in, uint64_t st[INJECT_ST_MAX]);
+void injector_close(struct injector *in);
+
+/* The self-test (inject_selftest.c; grafana/beyla#2941: sockets in a
+ * sockhash misreport FIONREAD on some kernels): a loopback pair, the
+ * client's socket in sockhash_fd, a request through the real sk_msg
+ * program. The server must receive exactly the request plus one header
+ * (and FIONREAD say so), the client must see the response with poll,
+ * FIONREAD and splice. 0, or -1 with why (e.g. "FIONREAD 0 after 38
+ * bytes"). */
+int inject_selftest(int sockhash_fd, char *why, size_t len);
+
+#endif
