@@ -12,27 +12,13 @@
 # collector are roots, never nested under a request; A's requests still
 # count in the metrics.
 #
-# The npm packages come from tests/e2e/otel-node/package-lock.json: `make
-# deps` installs them (npm ci), and so does this test when they are missing;
-# when they cannot be installed it is skipped, saying why (under CI=true it
-# fails: CI must have them).
+# The npm packages: tests/e2e/otel-node/sdkenv.sh (installed or skipped).
 #
 # To extend (e.g. with injection on): the figures come from
 # tests/e2e/otel-node/traces.py (one function per check); run_requests and
-# wait_spans below drive and collect a round.
+# wait_spans (sdkenv.sh) drive and collect a round.
 . "$(dirname "$0")/lib.sh"
-NODE_DIR=$ROOT/tests/e2e/otel-node
-sdk_installed() { [ -d "$NODE_DIR/node_modules/@opentelemetry/sdk-trace-node" ]; }
-if command -v node >/dev/null && command -v npm >/dev/null && ! sdk_installed; then
-	log "installing the npm packages of tests/e2e/otel-node (npm ci)"
-	(cd "$NODE_DIR" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || true
-fi
-if ! command -v node >/dev/null || ! sdk_installed; then
-	why="Node.js or the npm packages of tests/e2e/otel-node could not be installed (make deps)"
-	if [ "${CI:-}" = true ]; then fail "$why"; finish; fi
-	log "SKIP: $why"
-	exit 0
-fi
+. "$ROOT/tests/e2e/otel-node/sdkenv.sh"
 AGENT_NETNS=1 # A's SDK and the agent export to one receiver in the test's namespace
 setup_base
 SEQ=50 CONC=20
@@ -75,10 +61,6 @@ YAML
 ( exec nsenter --net="/run/netns/$NS" "$E2E/otlp_receiver" --port "$RECV_PORT" \
 	> "$TMP/spans.jsonl" 2> "$TMP/receiver.err" ) &
 PIDS+=($!)
-in_group() { # CGROUP CMD...: in the test's namespace and that workload's cgroup
-	local g=$1; shift
-	( echo $BASHPID > "$CG/$g/cgroup.procs" && exec nsenter --net="/run/netns/$NS" "$@" )
-}
 in_group b "$E2E/httpsvc" --name b --listen 127.0.0.1:18202 > "$TMP/b.out" 2>&1 &
 PIDS+=($!)
 in_group a node "$NODE_DIR/service.js" --name a --port 18201 --upstream 127.100.2.2:80 \
@@ -87,25 +69,6 @@ PIDS+=($!)
 start_agent
 svcs_ready() { grep -q ready "$TMP/a.out" && grep -q ready "$TMP/b.out"; }
 wait_for "A (Node.js with the SDK) and B listen" 30 svcs_ready
-
-# run_requests PREFIX N PARALLEL [CURL ARGS...]: N requests PREFIXi from curl
-# in the client cgroup, PARALLEL at a time, one connection each; their
-# status codes in $TMP/codes.PREFIX (slashes as _)
-run_requests() {
-	local prefix=$1 n=$2 par=$3; shift 3
-	local out="$TMP/codes${prefix//\//_}"
-	seq "$n" | xargs -P "$par" -I{} bash -c 'echo $BASHPID > "$0/cgroup.procs" &&
-		exec nsenter --net="$1" curl -s -o /dev/null -w "%{http_code}\n" "${@:3}" "http://127.100.2.1$2{}"' \
-		"$CG/client" "/run/netns/$NS" "$prefix" "$@" > "$out"
-	expect_eq "requests $prefix* answered 200" "$n" "$(grep -c '^200$' "$out")"
-}
-# wait_spans PREFIX N: until B's N SERVER spans of PREFIX* came (bpfmesh's
-# come last: held for late partners, then batched)
-b_spans() { grep '"scope":{"name":"bpfmesh"' "$TMP/spans.jsonl" | grep '"kind":2' |
-	grep -c "\"url.path\":\"$1"; }
-wait_spans() { for _ in $(seq 120); do [ "$(b_spans "$1")" -ge "$2" ] && break; sleep 0.25; done; }
-traces() { python3 "$NODE_DIR/traces.py" "$TMP/spans.jsonl" "$@"; }
-val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 
 # a warm-up request: A's first call with its own traceparent marks it
 run_requests /warm/ 1 1

@@ -5,9 +5,10 @@
 //   node service.js --name NAME --port PORT [--upstream HOST:PORT]
 //                   [--otlp URL] [--export-ms N]
 //
-// Every request GET /any/path answers 200 {"service":NAME,"path":...} after
-// one GET of the same path to the upstream, when one is given (the http
-// module's keep-alive agent; an upstream that fails makes a 502). With
+// Every request METHOD /any/path answers 200 {"service":NAME,"path":...}
+// after one request with the same method and path to the upstream, when one
+// is given (the http module's keep-alive agent; an upstream that fails, cuts
+// its response or answers 5xx makes a 502). With
 // --otlp the SDK (sdk-trace-node, instrumentation-http, the OTLP/HTTP
 // protobuf exporter to URL/v1/traces, a batch processor flushing every
 // --export-ms, default 200) traces the service as an instrumented service
@@ -41,6 +42,10 @@ if (opt.otlp) {
 	const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
 	const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
 	const { resourceFromAttributes } = require('@opentelemetry/resources');
+	const { diag, DiagConsoleLogger, DiagLogLevel } = require('@opentelemetry/api');
+
+	// failed exports on stderr (the test's log of the service)
+	diag.setLogger(new DiagConsoleLogger(), DiagLogLevel.WARN);
 
 	provider = new NodeTracerProvider({
 		resource: resourceFromAttributes({ 'service.name': opt.name }),
@@ -57,12 +62,23 @@ if (opt.otlp) {
 const http = require('http');
 const [upHost, upPort] = opt.upstream ? opt.upstream.split(':') : ['', ''];
 
-function callUpstream(path, done) {
-	const req = http.get({ host: upHost, port: Number(upPort), path }, (res) => {
+function callUpstream(method, path, done) {
+	// once: a cut response may end in both an error and a close
+	let answered = false;
+	const once = (code) => {
+		if (!answered) {
+			answered = true;
+			done(code);
+		}
+	};
+	const req = http.request({ host: upHost, port: Number(upPort), method, path }, (res) => {
 		res.resume();
-		res.on('end', () => done(res.statusCode));
+		res.on('end', () => once(res.statusCode));
+		res.on('error', () => once(0));
+		res.on('aborted', () => once(0));
 	});
-	req.on('error', () => done(0));
+	req.on('error', () => once(0));
+	req.end();
 }
 
 const server = http.createServer((req, res) => {
@@ -76,7 +92,7 @@ const server = http.createServer((req, res) => {
 	};
 	req.resume();
 	req.on('end', () => {
-		if (opt.upstream) callUpstream(req.url, answer);
+		if (opt.upstream) callUpstream(req.method, req.url, answer);
 		else answer(200);
 	});
 });
@@ -88,6 +104,10 @@ server.listen(opt.port, '127.0.0.1', () => {
 process.on('SIGTERM', () => {
 	server.close();
 	const end = () => process.exit(0);
-	if (provider) provider.shutdown().then(end, end);
+	const failed = (e) => {
+		process.stderr.write(`SDK shutdown failed: ${e}\n`);
+		end();
+	};
+	if (provider) provider.shutdown().then(end, failed);
 	else end();
 });

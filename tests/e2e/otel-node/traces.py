@@ -6,6 +6,9 @@ per line), for the tests where bpfmesh's spans meet an OpenTelemetry SDK's.
     traces.py FILE chain A B PREFIX    requests PREFIX* into A, which calls B
     traces.py FILE exports A PATH      A's calls to its collector (PATH)
     traces.py FILE nesting S PREFIX    bpfmesh nesting of S's calls
+    traces.py FILE injected C A B PREFIX  C (curl, bpfmesh, injection on)
+                                       -> A (SDK) -> B: one trace each
+    traces.py FILE callee A B PATH     B's bpfmesh SERVER span of A's call
 
 Each prints "key value" lines for the shell test to assert on. A span is
 bpfmesh's when its scope is "bpfmesh", else the SDK's; services are named by
@@ -153,11 +156,70 @@ def nesting(spans, svc, prefix):
     }
 
 
+def injected(spans, c, a, b, prefix):
+    """Injection on: C (no SDK) calls A (with the SDK) for PREFIX*, A calls
+    B with the same path. Per request one trace: C's bpfmesh CLIENT span
+    (a root, its ids the injected header's) -> A's SDK SERVER span -> A's
+    SDK CLIENT span -> B's bpfmesh SERVER span, and nothing else of it."""
+    c_cli = pick(spans, False, c, CLIENT, prefix)
+    sdk_srv = pick(spans, True, a, SERVER, prefix)
+    sdk_cli = pick(spans, True, a, CLIENT, prefix)
+    bm_a = [s for s in spans if bpfmesh(s) and service(s) == a and path(s).startswith(prefix)]
+    bm_srv_b = pick(spans, False, b, SERVER, prefix)
+    paths = set(c_cli) | set(sdk_srv) | set(bm_srv_b)
+    one_trace = roots = a_under_c = sdk_tree = b_under = full = 0
+    for p in paths:
+        cc, ss, sc, bs = c_cli.get(p, []), sdk_srv.get(p, []), sdk_cli.get(p, []), bm_srv_b.get(p, [])
+        if len({s["trace_id"] for s in spans if path(s) == p}) == 1:
+            one_trace += 1
+        ok = [len(cc) == 1 and root(cc[0]),
+              len(cc) == 1 and len(ss) == 1 and child_of(ss[0], cc[0]),
+              len(ss) == 1 and len(sc) == 1 and child_of(sc[0], ss[0]),
+              len(sc) == 1 and len(bs) == 1 and child_of(bs[0], sc[0])]
+        roots += ok[0]
+        a_under_c += ok[1]
+        sdk_tree += ok[2]
+        b_under += ok[3]
+        full += all(ok)
+    return {
+        "requests": len(paths),
+        "one_trace": one_trace,
+        "client_spans_roots": roots,
+        "a_sdk_server_under_client": a_under_c,
+        "a_sdk_client_under_server": sdk_tree,
+        "b_under_sdk_client": b_under,
+        "full_chains": full,
+        "a_bpfmesh_spans": len(bm_a),
+    }
+
+
+def callee(spans, a, b, p):
+    """B's bpfmesh SERVER span(s) of path P, A's SDK CLIENT span of it, and
+    what B's span says."""
+    bs = [s for s in spans if bpfmesh(s) and service(s) == b and s["kind"] == SERVER and path(s) == p]
+    sc = [s for s in spans if not bpfmesh(s) and service(s) == a and s["kind"] == CLIENT and path(s) == p]
+    x = bs[0] if len(bs) == 1 else {"attributes": {}}
+    at = x["attributes"]
+    return {
+        "b_spans": len(bs),
+        "sdk_client_spans": len(sc),
+        "b_under_sdk_client": int(len(bs) == 1 and len(sc) == 1 and child_of(bs[0], sc[0])),
+        "trace_id": x.get("trace_id", "-"),
+        "status_code": x.get("status_code", "-"),
+        "error_type": at.get("error.type", "-"),
+        "method": at.get("http.request.method", "-"),
+        "method_original": at.get("http.request.method_original", "-"),
+        "trace_state": x.get("trace_state") or "-",
+    }
+
+
 COMMANDS = {
     "chain": lambda sp, a: chain(sp, a[0], a[1], a[2]),
     "traced": lambda sp, a: traced(sp, a[0], a[1], a[2], a[3], a[4]),
     "exports": lambda sp, a: exports(sp, a[0], a[1]),
     "nesting": lambda sp, a: nesting(sp, a[0], a[1]),
+    "injected": lambda sp, a: injected(sp, a[0], a[1], a[2], a[3]),
+    "callee": lambda sp, a: callee(sp, a[0], a[1], a[2]),
 }
 
 if __name__ == "__main__":
