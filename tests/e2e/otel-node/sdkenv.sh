@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # sdkenv.sh: what the tests with a real OpenTelemetry SDK share (sourced
 # after lib.sh by test_otel_sdk*.sh): the npm packages of this folder
 # installed or the test skipped, starting services in a workload's cgroup,
