@@ -382,6 +382,8 @@ static __always_inline struct http_event *request_record(struct __sk_buff *skb, 
 {
 	struct http_event *e;
 
+	if (s->len <= 64)
+		return head_reserve(skb, s, HTTP_EV_REQUEST, now, 64, 0);
 	if (s->len <= 128)
 		return head_reserve(skb, s, HTTP_EV_REQUEST, now, 128, 0);
 	if (s->len <= 256)

@@ -36,7 +36,7 @@ enum http_dir {
  * then head_len bytes of head for REQUEST and RESPONSE; THREAD, CLOSE and
  * RESPONSE_END records stop at head. The ring takes only sizes known when
  * the program is verified, so a head record is reserved in one of a few
- * classes (HTTP_EV_HDR + 128, 256, 512 or 1024 bytes of head, a response's
+ * classes (HTTP_EV_HDR + 64, 128, 256, 512 or 1024 bytes of head, a response's
  * 8 bytes more for its scan) and the bytes past head_len are not the
  * segment's. A request record carries the segment's first bytes whole (up
  * to HTTP_HEAD_MAX): the agent finds requests pipelined after the first. A

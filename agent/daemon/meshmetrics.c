@@ -123,7 +123,9 @@ static void collect_tracing(struct agent *a, struct mm_set *set)
 	f = mm_family(set, "bpfmesh.capture.drops", "{event}",
 		      "What HTTP capture lost in the kernel, by reason.", true);
 	for (int i = 0; i < TRACING_KERNEL_DROPS; i++)
-		mm_add(set, f, ts.kernel_drops[i], 1, "reason", tracing_kernel_drop_name(i));
+		if (tracing_kernel_drop_name(i))
+			mm_add(set, f, ts.kernel_drops[i], 1, "reason",
+			       tracing_kernel_drop_name(i));
 	f = mm_family(set, "bpfmesh.spans", "{span}", "Spans built, sampled or not.", true);
 	mm_add(set, f, ts.spans, 0);
 	if (a->tracing.sb) {
