@@ -361,16 +361,21 @@ static __always_inline struct http_event *request_ctx_record(struct __sk_buff *s
 	__builtin_memset(ctx, 0, sizeof(*ctx));
 	ctx->n_traceparent = cs->n_tp;
 	ctx->n_tracestate = cs->n_ts;
-	n = cs->tp_len < HTTP_CTX_TP ? cs->tp_len : HTTP_CTX_TP;
-	barrier_var(n);
-	if (cs->n_tp && n && n <= HTTP_CTX_TP)
+	/* lengths of 1..size in the form 6.1's verifier follows (load_bytes) */
+	if (cs->n_tp) {
+		n = cs->tp_len < HTTP_CTX_TP ? cs->tp_len : HTTP_CTX_TP;
+		barrier_var(n);
+		n = ((n - 1) & (HTTP_CTX_TP - 1)) + 1;
 		bpf_skb_load_bytes(skb, s->off + cs->tp_at, ctx->traceparent, n);
+	}
 	n = cs->ts_len;
-	barrier_var(n);
-	if (n > HTTP_CTX_TS)
+	if (n > HTTP_CTX_TS) {
 		ctx->flags |= HTTP_CTX_TS_LOST;
-	else if (cs->n_ts && n)
+	} else if (cs->n_ts) {
+		barrier_var(n);
+		n = ((n - 1) & (HTTP_CTX_TS - 1)) + 1;
 		bpf_skb_load_bytes(skb, s->off + cs->ts_at, ctx->tracestate, n);
+	}
 	e->head_len = HTTP_HEAD_MAX + sizeof(*ctx);
 	return e;
 }

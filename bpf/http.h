@@ -74,8 +74,9 @@ struct http_event {
 #define HTTP_EV_HDR 96 /* offsetof(struct http_event, head) */
 _Static_assert(sizeof(struct http_event) == HTTP_EV_HDR + HTTP_HEAD_MAX, "http_event ABI");
 
-#define HTTP_CTX_TP 120 /* bytes of a traceparent line kept (a valid one has 68) */
-#define HTTP_CTX_TS 376 /* bytes of a tracestate line kept; a longer one is lost */
+/* powers of two: the copies' lengths are bounded by a mask */
+#define HTTP_CTX_TP 128 /* bytes of a traceparent line kept (a valid one has 68) */
+#define HTTP_CTX_TS 512 /* bytes of a tracestate line kept; a longer one is lost */
 
 /* http_req_ctx.flags */
 #define HTTP_CTX_TS_LOST 1 /* a tracestate line was longer than HTTP_CTX_TS */
@@ -93,10 +94,10 @@ struct http_req_ctx {
 	char traceparent[HTTP_CTX_TP];
 	char tracestate[HTTP_CTX_TS];
 };
-_Static_assert(sizeof(struct http_req_ctx) == 504, "http_req_ctx ABI");
+_Static_assert(sizeof(struct http_req_ctx) == 648, "http_req_ctx ABI");
 
 /* The largest record: a request with its context. */
-#define HTTP_EV_MAX (HTTP_EV_HDR + HTTP_HEAD_MAX + 504)
+#define HTTP_EV_MAX (HTTP_EV_HDR + HTTP_HEAD_MAX + 648)
 
 /* http_drops index: why capture lost something (never silently). */
 enum http_drop_reason {
