@@ -23,10 +23,13 @@
  * (which segments start a request or a response, a response's framing, its
  * status), lib/outlier.bpf.h for what a status does to an endpoint. A
  * segment that starts no message costs one 8-byte load and one hash lookup.
- * A request segment is sent as it is (its first HTTP_HEAD_MAX bytes): the
- * agent finds requests pipelined after the first, which share the segment's
- * timestamp anyway. Only a response head is scanned here, for the framing
- * that tells when its last byte passes.
+ * A head is loaded from the packet straight into its ring record, reserved
+ * in a size class (bpf/http.h). A request segment is sent as it is (its
+ * first HTTP_HEAD_MAX bytes): the agent finds requests pipelined after the
+ * first, which share the segment's timestamp anyway; a longer one whose
+ * head goes on is searched for its trace context. A response head is
+ * scanned here, in its record, for the framing that tells when its last
+ * byte passes.
  *
  * Records are sized to what they carry, and they never wake the agent, which
  * reads the ring every 20 ms: at tens of thousands of requests a second, a

@@ -7,8 +7,10 @@
  * agent/trace/proto_http1.c; what it parses is not parsed here.
  *
  * Only segment heads are looked at: a segment that does not start with an
- * HTTP method or "HTTP/1." costs one 8-byte load. Only a response head is
- * scanned, two words or a line end per bpf_loop call.
+ * HTTP method or "HTTP/1." costs one 8-byte load. A response head is
+ * scanned in its ring record, four words or a line end per bpf_loop call;
+ * a request only when its segment is longer than its record and its head
+ * goes on past it, for its trace context (http1_ctx_search).
  */
 #ifndef BPFMESH_HTTP1_BPF_H
 #define BPFMESH_HTTP1_BPF_H
