@@ -23,10 +23,13 @@
  * (which segments start a request or a response, a response's framing, its
  * status), lib/outlier.bpf.h for what a status does to an endpoint. A
  * segment that starts no message costs one 8-byte load and one hash lookup.
- * A request segment is sent as it is (its first HTTP_HEAD_MAX bytes): the
- * agent finds requests pipelined after the first, which share the segment's
- * timestamp anyway. Only a response head is scanned here, for the framing
- * that tells when its last byte passes.
+ * A head is loaded from the packet straight into its ring record, reserved
+ * in a size class (bpf/http.h). A request segment is sent as it is (its
+ * first HTTP_HEAD_MAX bytes): the agent finds requests pipelined after the
+ * first, which share the segment's timestamp anyway; a longer one whose
+ * head goes on is searched for its trace context. A response head is
+ * scanned here, in its record, for the framing that tells when its last
+ * byte passes.
  *
  * Records are sized to what they carry, and they never wake the agent, which
  * reads the ring every 20 ms: at tens of thousands of requests a second, a
@@ -219,80 +222,111 @@ static __always_inline struct http1_scratch *scratch_get(void)
 	return bpf_map_lookup_elem(&http_scratch, &zero);
 }
 
-/* The segment's first bytes into the event's head; the scan state reset. */
-static __always_inline struct http1_scratch *load_head(struct __sk_buff *skb, const struct seg *s)
+/* The segment's first len bytes (1..class, class a power of two) into
+ * head, straight from the packet. */
+static __always_inline int load_bytes(struct __sk_buff *skb, const struct seg *s, char *head,
+				      __u32 len, __u32 class)
 {
-	struct http1_scratch *sc = scratch_get();
-	__u32 len = s->len;
-
-	if (!sc)
-		return NULL;
-	if (len < 1) {
-		http_drop(HTTP_DROP_LOAD);
-		return NULL;
-	}
-	if (len > HTTP_HEAD_MAX)
-		len = HTTP_HEAD_MAX;
-	/* 1..HTTP_HEAD_MAX in a form every verifier follows: 6.1's learns
-	 * nothing from `len < 1` (newer ones do), so the helper's size would
-	 * still start at 0. The barrier keeps clang from dropping the mask,
-	 * which it can prove idle; (len - 1) & (MAX - 1) + 1 leaves a register
-	 * bounded by ALU ops alone. HTTP_HEAD_MAX is a power of two. */
+	/* 1..class in a form every verifier follows: 6.1's learns nothing
+	 * from `len < 1` (newer ones do), so the helper's size would still
+	 * start at 0. The barrier keeps clang from dropping the mask, which it
+	 * can prove idle; (len - 1) & (class - 1) + 1 leaves a register
+	 * bounded by ALU ops alone. */
 	barrier_var(len);
-	len = ((len - 1) & (HTTP_HEAD_MAX - 1)) + 1;
-	if (bpf_skb_load_bytes(skb, s->off, sc->ev.head, len)) {
+	len = ((len - 1) & (class - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, s->off, head, len)) {
 		http_drop(HTTP_DROP_LOAD);
-		return NULL;
+		return -1;
 	}
-	__builtin_memset(&sc->st, 0, sizeof(sc->st));
-	sc->st.n = len;
-	sc->st.cl = -1;
-	return sc;
+	return 0;
 }
 
-/* Send the event built in the scratch with the head bytes it carries. */
-static __always_inline void emit_head(const struct seg *s, struct http1_scratch *sc, __u8 kind,
-				      __u64 now, __u8 complete)
+/* A head record of class bytes of head (and slack more), reserved in the
+ * ring and filled with the segment's first bytes: one copy, packet to
+ * ring. class is a constant at every call: the ring takes no other size. */
+static __always_inline struct http_event *head_reserve(struct __sk_buff *skb, const struct seg *s,
+						       __u8 kind, __u64 now, __u32 class,
+						       __u32 slack)
 {
-	struct http_event *e = &sc->ev;
-	__u32 hl = sc->st.n;
+	struct http_event *e = bpf_ringbuf_reserve(&http_events, HTTP_EV_HDR + class + slack, 0);
+	__u32 len = s->len < class ? s->len : class;
 
-	ev_fill(e, s, kind, now);
-	if (hl > HTTP_HEAD_MAX)
-		hl = HTTP_HEAD_MAX;
-	e->head_len = hl;
-	e->seg_len = s->len > 0xffff ? 0xffff : s->len;
-	e->complete = complete;
-	if (bpf_ringbuf_output(&http_events, e, HTTP_EV_HDR + hl, wake_flags()))
+	if (!e) {
 		http_drop(HTTP_DROP_RINGBUF);
+		return NULL;
+	}
+	if (load_bytes(skb, s, e->head, len, class)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return NULL;
+	}
+	ev_fill(e, s, kind, now);
+	e->head_len = len;
+	e->seg_len = s->len > 0xffff ? 0xffff : s->len;
+	return e;
 }
 
 /* A response received by a socket the load balancer connected: its status
  * feeds outlier detection. tc keys are not sockets the balancer knows. */
-static __always_inline void outlier_on_response(const struct seg *s, const char *head, __u64 now)
+static __always_inline void outlier_on_response(const struct seg *s, __u32 status, __u64 now)
 {
 	struct lb_conn *conn;
-	__u32 status;
 
-	if (s->dir != HTTP_DIR_INGRESS || (s->cookie & HTTP_TC_KEY) || s->len < 12)
+	if (!status || s->dir != HTTP_DIR_INGRESS || (s->cookie & HTTP_TC_KEY))
 		return;
 	conn = outlier_conn(&s->cookie);
-	if (!conn)
-		return;
-	status = http1_status(head);
-	if (status)
+	if (conn)
 		outlier_feed(conn, status, now);
+}
+
+/* Finish a response record whose head was scanned: its framing into c,
+ * its status into *status; then it goes into the ring. */
+static __always_inline void response_submit(struct __sk_buff *skb, const struct seg *s,
+					    struct http_event *e, struct http1_scratch *sc,
+					    struct http_conn *c, __u32 *status)
+{
+	e->complete = http1_response_framing(skb, s->off, s->len, sc, c);
+	*status = s->len >= 12 ? http1_status(e->head) : 0;
+	bpf_ringbuf_submit(e, wake_flags());
+}
+
+/* A response head is copied into the ring in its first HTTP1_RESP_SHORT
+ * bytes and scanned there; when the agent needs more of the segment
+ * (http1_short_copy_enough), that record goes back and one of up to
+ * HTTP_HEAD_MAX bytes is made. Each record is done with here: what comes
+ * after, once for both, holds no pointer into the ring (the verifier
+ * would walk it once per record size). */
+static __always_inline bool response_record(struct __sk_buff *skb, const struct seg *s, __u64 now,
+					    struct http1_scratch *sc, struct http_conn *c,
+					    __u32 *status)
+{
+	struct http_event *e;
+
+	e = head_reserve(skb, s, HTTP_EV_RESPONSE, now, HTTP1_RESP_SHORT, HTTP1_SLACK);
+	if (!e)
+		return false;
+	http1_scan_head(e->head, e->head_len, HTTP1_RESP_SHORT, sc);
+	if (http1_short_copy_enough(sc, s->len)) {
+		response_submit(skb, s, e, sc, c, status);
+		return true;
+	}
+	bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+	e = head_reserve(skb, s, HTTP_EV_RESPONSE, now, HTTP_HEAD_MAX, HTTP1_SLACK);
+	if (!e)
+		return false;
+	if (!sc->st.hdr_end)
+		http1_scan_head(e->head, e->head_len, HTTP_HEAD_MAX, sc);
+	response_submit(skb, s, e, sc, c, status);
+	return true;
 }
 
 static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
-	struct http1_scratch *sc = load_head(skb, s);
+	struct http1_scratch *sc = scratch_get();
 	struct http_conn c = {}, *old;
-	__u8 complete;
+	__u32 status = 0;
 
-	if (!sc)
+	if (!sc || !response_record(skb, s, now, sc, &c, &status))
 		return;
-	complete = http1_response_framing(skb, s->off, s->len, sc, &c);
 	/* in place when the socket is known: an LRU update costs several
 	 * times a lookup (and the threads it remembers stay) */
 	old = bpf_map_lookup_elem(&http_conns2, &s->cookie);
@@ -301,18 +335,83 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 		old->resp_mode = c.resp_mode;
 	} else if (bpf_map_update_elem(&http_conns2, &s->cookie, &c, BPF_ANY))
 		http_drop(HTTP_DROP_CONNS);
-	outlier_on_response(s, sc->ev.head, now);
-	emit_head(s, sc, HTTP_EV_RESPONSE, now, complete);
+	outlier_on_response(s, status, now);
+}
+
+/* A request longer than its record whose head goes on past it: the record
+ * carries the context lines found further on (bpf/http.h). NULL when there
+ * are none; a head longer than the search is counted. */
+static __always_inline struct http_event *request_ctx_record(struct __sk_buff *skb,
+							     const struct seg *s, __u64 now)
+{
+	struct http1_scratch *sc = scratch_get();
+	struct http1_ctx_scan *cs;
+	struct http_req_ctx *ctx;
+	struct http_event *e;
+	__u32 n;
+
+	if (!sc)
+		return NULL;
+	cs = &sc->cs;
+	if (!http1_ctx_search(skb, s->off, s->len, sc))
+		http_drop(HTTP_DROP_HEAD_LONG);
+	if (!cs->n_tp && !cs->n_ts)
+		return NULL;
+	e = head_reserve(skb, s, HTTP_EV_REQUEST, now, HTTP_HEAD_MAX, sizeof(*ctx));
+	if (!e)
+		return NULL;
+	ctx = (void *)(e->head + HTTP_HEAD_MAX);
+	__builtin_memset(ctx, 0, sizeof(*ctx));
+	ctx->n_traceparent = cs->n_tp;
+	ctx->n_tracestate = cs->n_ts;
+	/* lengths of 1..size in the form 6.1's verifier follows (load_bytes) */
+	if (cs->n_tp) {
+		n = cs->tp_len < HTTP_CTX_TP ? cs->tp_len : HTTP_CTX_TP;
+		barrier_var(n);
+		n = ((n - 1) & (HTTP_CTX_TP - 1)) + 1;
+		bpf_skb_load_bytes(skb, s->off + cs->tp_at, ctx->traceparent, n);
+	}
+	n = cs->ts_len;
+	if (n > HTTP_CTX_TS) {
+		ctx->flags |= HTTP_CTX_TS_LOST;
+	} else if (cs->n_ts) {
+		barrier_var(n);
+		n = ((n - 1) & (HTTP_CTX_TS - 1)) + 1;
+		bpf_skb_load_bytes(skb, s->off + cs->ts_at, ctx->tracestate, n);
+	}
+	e->head_len = HTTP_HEAD_MAX + sizeof(*ctx);
+	return e;
+}
+
+/* A request record in the smallest class that holds the segment's first
+ * bytes (up to HTTP_HEAD_MAX). */
+static __always_inline struct http_event *request_record(struct __sk_buff *skb, const struct seg *s,
+							 __u64 now)
+{
+	struct http_event *e;
+
+	if (s->len <= 64)
+		return head_reserve(skb, s, HTTP_EV_REQUEST, now, 64, 0);
+	if (s->len <= 128)
+		return head_reserve(skb, s, HTTP_EV_REQUEST, now, 128, 0);
+	if (s->len <= 256)
+		return head_reserve(skb, s, HTTP_EV_REQUEST, now, 256, 0);
+	if (s->len <= 512)
+		return head_reserve(skb, s, HTTP_EV_REQUEST, now, 512, 0);
+	if (s->len > HTTP_HEAD_MAX) {
+		e = request_ctx_record(skb, s, now);
+		if (e)
+			return e;
+	}
+	return head_reserve(skb, s, HTTP_EV_REQUEST, now, HTTP_HEAD_MAX, 0);
 }
 
 static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
-	struct http1_scratch *sc = load_head(skb, s);
 	__u8 role = s->dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER;
 	struct http_conn c = {.roles = role}, *old;
+	struct http_event *e;
 
-	if (!sc)
-		return;
 	old = bpf_map_lookup_elem(&http_conns2, &s->cookie);
 	if (old) {
 		if (!(old->roles & role))
@@ -320,7 +419,9 @@ static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u
 	} else if (bpf_map_update_elem(&http_conns2, &s->cookie, &c, BPF_NOEXIST)) {
 		http_drop(HTTP_DROP_CONNS);
 	}
-	emit_head(s, sc, HTTP_EV_REQUEST, now, 0);
+	e = request_record(skb, s, now);
+	if (e)
+		bpf_ringbuf_submit(e, wake_flags());
 }
 
 /* A body segment of the response in flight: has the framing been met? */

@@ -12,6 +12,7 @@
 
 #define HTTP_HEAD_MAX 1024   /* bytes of a segment sent with a head event */
 #define HTTP_SCAN_MAX 1024   /* bytes of a response head scanned for its framing */
+#define HTTP_CTX_SCAN 8192   /* bytes of a request head searched for its trace context */
 #define HTTP_MAX_CONNS 65536 /* sockets with HTTP state (LRU) */
 
 enum http_ev_kind {
@@ -34,8 +35,24 @@ enum http_dir {
 
 /* Records are variable-sized: the fields up to head (HTTP_EV_HDR bytes),
  * then head_len bytes of head for REQUEST and RESPONSE; THREAD, CLOSE and
- * RESPONSE_END records stop at head. A request record carries the segment's
- * first bytes whole: the agent finds requests pipelined after the first. */
+ * RESPONSE_END records stop at head. The ring takes only sizes known when
+ * the program is verified, so a head record is reserved in one of a few
+ * classes (HTTP_EV_HDR + 64, 128, 256, 512 or 1024 bytes of head, a response's
+ * 8 bytes more for its scan) and the bytes past head_len are not the
+ * segment's. A request record carries the segment's first bytes whole (up
+ * to HTTP_HEAD_MAX): the agent finds requests pipelined after the first. A
+ * response record carries them up to 256 bytes when those hold its head
+ * and nothing but its own body follows, else up to HTTP_HEAD_MAX (the agent
+ * splits responses pipelined in one segment).
+ *
+ * A request segment longer than HTTP_HEAD_MAX whose first head does not end
+ * within those bytes is searched further, up to HTTP_CTX_SCAN bytes, for
+ * traceparent and tracestate lines that end past them: when it finds any,
+ * its record carries a struct http_req_ctx after the HTTP_HEAD_MAX head
+ * bytes (head_len = HTTP_HEAD_MAX + sizeof(struct http_req_ctx)). Only the
+ * segment's own bytes are searched: a head continued in the next segment
+ * (a head longer than the MTU on the tc path) is counted like one longer
+ * than HTTP_CTX_SCAN (HTTP_DROP_HEAD_LONG). */
 struct http_event {
 	__u64 ts;	 /* bpf_ktime_get_ns() */
 	__u64 cookie;	 /* socket cookie, or a tc connection key (HTTP_TC_KEY) */
@@ -58,12 +75,41 @@ struct http_event {
 #define HTTP_EV_HDR 96 /* offsetof(struct http_event, head) */
 _Static_assert(sizeof(struct http_event) == HTTP_EV_HDR + HTTP_HEAD_MAX, "http_event ABI");
 
+/* powers of two: the copies' lengths are bounded by a mask */
+#define HTTP_CTX_TP 128 /* bytes of a traceparent line kept (a valid one has 68) */
+#define HTTP_CTX_TS 512 /* bytes of a tracestate line kept; a longer one is lost */
+
+/* http_req_ctx.flags */
+#define HTTP_CTX_TS_LOST 1 /* a tracestate line was longer than HTTP_CTX_TS */
+
+/* The trace context of a request head found past its record's first
+ * HTTP_HEAD_MAX bytes: its lines from the name on, as sent (a CR at the
+ * end included), NUL-padded. Only the first of each name is copied; their
+ * counts say whether there were more (several traceparent lines make none
+ * valid, W3C). */
+struct http_req_ctx {
+	__u8 n_traceparent;
+	__u8 n_tracestate;
+	__u8 flags; /* HTTP_CTX_* */
+	__u8 reserved[5];
+	char traceparent[HTTP_CTX_TP];
+	char tracestate[HTTP_CTX_TS];
+};
+_Static_assert(sizeof(struct http_req_ctx) == 648, "http_req_ctx ABI");
+
+/* The largest record: a request with its context. */
+#define HTTP_EV_MAX (HTTP_EV_HDR + HTTP_HEAD_MAX + 648)
+
 /* http_drops index: why capture lost something (never silently). */
 enum http_drop_reason {
 	HTTP_DROP_RINGBUF = 0,	/* ring buffer full */
 	HTTP_DROP_CONNS = 1,	/* http_conns2 update failed */
 	HTTP_DROP_LOAD = 2,	/* payload could not be read */
 	HTTP_DROP_PIPELINE = 3, /* unused: the agent splits pipelined requests */
+	/* a request head went on past what its context search reads (its
+	 * segment's end, or HTTP_CTX_SCAN bytes): a traceparent past that is
+	 * not seen */
+	HTTP_DROP_HEAD_LONG = 4,
 	HTTP_DROP_MAX = 8,
 };
 

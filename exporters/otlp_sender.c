@@ -216,13 +216,15 @@ static void on_delivered(struct otlp_sender *s, const struct otlp_http_result *r
 	int64_t rejected;
 	char msg[256];
 
-	count(&s->delivered, 1);
+	/* delivered is counted after what became of the items: a reader that
+	 * sees the batch delivered sees its items accounted */
 	/* A 2xx whose body is not the protocol's answer (a proxy's HTML page,
 	 * a server that is no collector) confirms nothing: the items are not
 	 * counted as exported, nor retried, which could duplicate them (the
 	 * OpenTelemetry SDKs also fail such an export). */
 	if (s->sig->decode_response(r->body, r->body_len, &rejected, msg, sizeof(msg))) {
 		otlp_sender_drop(s, OTLP_DROP_UNCONFIRMED, n);
+		count(&s->delivered, 1);
 		if (ratelog_allow(&s->fail_log, otlp_mono_ns(), s->c.drop_log_interval_ms * MS)) {
 			exp_log_warn("%s: POST %s: HTTP %ld, but the answer is not an %s; %zu %s "
 				     "counted as unconfirmed",
@@ -236,6 +238,7 @@ static void on_delivered(struct otlp_sender *s, const struct otlp_http_result *r
 		rejected = (int64_t)n;
 	count(&s->exported, n - (uint64_t)rejected);
 	otlp_sender_drop(s, OTLP_DROP_REJECTED, (uint64_t)rejected);
+	count(&s->delivered, 1);
 	if ((rejected || msg[0]) &&
 	    ratelog_allow(&s->partial_log, otlp_mono_ns(), s->c.drop_log_interval_ms * MS)) {
 		if (rejected)

@@ -139,7 +139,9 @@ static void collect_tracing(struct agent *a, struct mm_set *set)
 	f = mm_family(set, "bpfmesh.capture.drops", "{event}",
 		      "What HTTP capture lost in the kernel, by reason.", true);
 	for (int i = 0; i < TRACING_KERNEL_DROPS; i++)
-		mm_add(set, f, ts.kernel_drops[i], 1, "reason", tracing_kernel_drop_name(i));
+		if (tracing_kernel_drop_name(i))
+			mm_add(set, f, ts.kernel_drops[i], 1, "reason",
+			       tracing_kernel_drop_name(i));
 	f = mm_family(set, "bpfmesh.capture.http2.requests", "{request}",
 		      "HTTP/2 requests (streams) seen.", true);
 	mm_add(set, f, ts.h2.streams, 0);

@@ -278,18 +278,27 @@ void events_handle(struct events *ev, const struct http_event *e)
 	}
 }
 
-/* Records are sized to what they carry (bpf/http.h): complete one. */
+/* Records are sized to their class (bpf/http.h): read in place, where
+ * they are. Only one whose head_len claims more than it holds (never from
+ * this kernel side) is copied, cut to what it has. */
 static int on_ring(void *ctx, void *data, size_t size)
 {
-	static struct http_event e;
-	size_t n = size < sizeof(e) ? size : sizeof(e);
+	static union {
+		struct http_event e;
+		char b[HTTP_EV_MAX];
+	} cut;
+	const struct http_event *e = data;
 
 	if (size < HTTP_EV_HDR)
 		return 0;
-	memcpy(&e, data, n);
-	if (e.head_len > n - HTTP_EV_HDR)
-		e.head_len = n - HTTP_EV_HDR;
-	events_handle(ctx, &e);
+	if (e->head_len > size - HTTP_EV_HDR) {
+		size_t n = size < sizeof(cut) ? size : sizeof(cut);
+
+		memcpy(&cut, data, n);
+		cut.e.head_len = n - HTTP_EV_HDR;
+		e = &cut.e;
+	}
+	events_handle(ctx, e);
 	return 0;
 }
 

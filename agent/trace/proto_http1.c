@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* proto_http1.c: the HTTP/1.x parser module of the protocol seam (proto.h).
  * The kernel (bpf/lib/http1.bpf.h) sends a segment that starts a request or
- * a response, its first HTTP_HEAD_MAX bytes; here such a segment is split
- * into the requests (or responses) pipelined in it, and each head is read
- * with the grammar of proto_http1_head.c into the neutral fields of an
- * observation. HTTP/1.x has one exchange at a time per connection, answered
- * in order: stream_id stays 0. */
+ * a response, its first bytes (bpf/http.h says how many); here such a
+ * segment is split into the requests (or responses) pipelined in it, and
+ * each head is read with the grammar of proto_http1_head.c into the neutral
+ * fields of an observation. A request whose head goes on past those bytes
+ * may come with the trace context lines the kernel found further on
+ * (struct http_req_ctx): they are read as if they followed the last whole
+ * line of the bytes sent. HTTP/1.x has one exchange at a time per
+ * connection, answered in order: stream_id stays 0. */
 #include <string.h>
 
+#include "bpf/http.h"
 #include "trace/proto.h"
 #include "trace/proto_http1_head.h"
 
-/* Bytes of one message's head that are parsed: the prefix the span builder
- * read when observations carried a copy of the head (the kernel sends up to
- * HTTP_HEAD_MAX of the segment). */
+/* Bytes of one response head that are parsed: the prefix the span builder
+ * read when observations carried a copy of the head. A request's are all
+ * the kernel sent: its trace context may be anywhere in the head. */
 #define HTTP1_PARSE_MAX 512
 
 static bool http1_detect(uint8_t kind, const char *p, size_t n)
@@ -91,10 +95,67 @@ static int http1_split(uint8_t kind, const char *p, int n, int seg_len, struct p
 	return split_responses(p, n, seg_len, msgs, max);
 }
 
+/* One context line of the kernel's (NUL-padded, a CR at its end kept)
+ * onto the head being put together at b[*n]; false when it does not fit. */
+static bool add_ctx_line(char *b, size_t *n, size_t cap, const char *line, size_t max)
+{
+	size_t len = strnlen(line, max);
+
+	if (len && line[len - 1] == '\r')
+		len--;
+	if (*n + len + 2 > cap)
+		return false;
+	memcpy(b + *n, line, len);
+	memcpy(b + *n + len, "\r\n", 2);
+	*n += len + 2;
+	return true;
+}
+
+/* A request record with context (longer than HTTP_HEAD_MAX): its head up
+ * to its last whole line, then the context lines, into b. A second
+ * traceparent line goes in too (then none is valid); the tracestate only
+ * when the kernel copied its one line whole. Returns the length, 0 when
+ * the record's bytes hold no whole line (its request line is cut). */
+static size_t join_ctx(const char *p, size_t n, char *b, size_t cap, bool *ts_lost)
+{
+	struct http_req_ctx c;
+	const char *lf = memrchr(p, '\n', HTTP_HEAD_MAX);
+	size_t k;
+
+	if (n < HTTP_HEAD_MAX + sizeof(c) || !lf)
+		return 0;
+	memcpy(&c, p + HTTP_HEAD_MAX, sizeof(c));
+	k = (size_t)(lf - p) + 1;
+	memcpy(b, p, k);
+	*ts_lost = (c.flags & HTTP_CTX_TS_LOST) || c.n_tracestate > 1;
+	for (int i = 0; i < c.n_traceparent && i < 2; i++)
+		add_ctx_line(b, &k, cap, c.traceparent, sizeof(c.traceparent));
+	if (c.n_tracestate && !*ts_lost &&
+	    !add_ctx_line(b, &k, cap, c.tracestate, sizeof(c.tracestate)))
+		*ts_lost = true;
+	return k;
+}
+
 static void parse_request(const char *p, size_t n, struct obs *o)
 {
+	char joined[HTTP_HEAD_MAX + sizeof(struct http_req_ctx) + 8];
 	struct http_request r;
-	int rc = http_parse_request(p, n, &r);
+	bool ts_lost = false;
+	int rc;
+
+	if (n > HTTP_HEAD_MAX) {
+		size_t k = join_ctx(p, n, joined, sizeof(joined), &ts_lost);
+
+		if (k) {
+			p = joined;
+			n = k;
+		} else {
+			n = HTTP_HEAD_MAX;
+		}
+	}
+	rc = http_parse_request(p, n, &r);
+	if (ts_lost)
+		r.tracestate[0] = '\0'; /* never a part of the list for the whole */
 
 	if (rc == HTTP_PARSE_NOT_HTTP || !r.method[0]) {
 		o->parse = OBS_PARSE_BAD;
@@ -145,7 +206,7 @@ static void parse_response(const char *p, size_t n, struct obs *o)
 
 static void http1_parse(uint8_t kind, const char *p, size_t n, struct obs *o)
 {
-	if (n > HTTP1_PARSE_MAX)
+	if (kind != OBS_REQUEST && n > HTTP1_PARSE_MAX)
 		n = HTTP1_PARSE_MAX;
 	o->proto = OBS_PROTO_HTTP1;
 	o->stream_id = 0;

@@ -175,9 +175,9 @@ void tracing_set_inject_key(struct tracing *t, uint64_t key)
 const char *tracing_kernel_drop_name(int i)
 {
 	/* by http_drop_reason; HTTP_DROP_PIPELINE is no longer counted (the
-	 * agent splits pipelined requests) */
-	static const char *const names[TRACING_KERNEL_DROPS] = {"ringbuf_full", "conns_full",
-								"load_failed"};
+	 * agent splits pipelined requests): NULL, not exported */
+	static const char *const names[TRACING_KERNEL_DROPS] = {
+	    "ringbuf_full", "conns_full", "load_failed", NULL, "head_too_long"};
 
 	return i >= 0 && i < TRACING_KERNEL_DROPS ? names[i] : "unknown";
 }

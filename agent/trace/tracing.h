@@ -25,7 +25,7 @@ struct spanbuild;
 typedef void (*span_sink_fn)(const struct span *sp, void *ctx);
 
 #define TRACING_MAX_SINKS 8
-#define TRACING_KERNEL_DROPS 3 /* reasons of bpf/http.h's http_drops the kernel counts */
+#define TRACING_KERNEL_DROPS 5 /* reasons of bpf/http.h's http_drops, 0..HTTP_DROP_HEAD_LONG */
 
 struct span_sink {
 	const char *name; /* for logs */
@@ -62,7 +62,8 @@ struct tracing_stats {
 	uint64_t spans; /* handed to the sinks, sampled or not */
 };
 
-/* by index of tracing_stats.kernel_drops: "ringbuf_full", ... */
+/* by index of tracing_stats.kernel_drops: "ringbuf_full", ...; NULL for a
+ * reason no longer counted (not exported) */
 const char *tracing_kernel_drop_name(int i);
 
 void tracing_get_stats(struct tracing *t, struct tracing_stats *st);

@@ -33,6 +33,7 @@ static struct http_bpf *skel;
 static struct ring_buffer *rb;
 static struct http_event got[MAX_EV];
 static size_t got_size[MAX_EV];
+static struct http_req_ctx got_ctx[MAX_EV]; /* zero unless the record carries one */
 static int n_got;
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -42,6 +43,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (n_got < MAX_EV && size >= HTTP_EV_HDR) {
 		memset(&got[n_got], 0, sizeof(got[0]));
 		got_size[n_got] = size;
+		memset(&got_ctx[n_got], 0, sizeof(got_ctx[0]));
+		if (size >= HTTP_EV_MAX)
+			memcpy(&got_ctx[n_got], (char *)data + HTTP_EV_HDR + HTTP_HEAD_MAX,
+			       sizeof(got_ctx[0]));
 		memcpy(&got[n_got++], data, size < sizeof(got[0]) ? size : sizeof(got[0]));
 	}
 	return 0;
@@ -100,7 +105,7 @@ static size_t craft(uint8_t *buf, const char *payload, size_t plen)
 
 static void run(int prog_fd, const char *payload)
 {
-	uint8_t pkt[4096];
+	static uint8_t pkt[8192];
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 	size_t len = craft(pkt, payload, strlen(payload));
 
@@ -143,7 +148,9 @@ static void test_pipelined_requests(void **state)
 	assert_int_equal(n_got, 1);
 	assert_int_equal(got[0].head_len, strlen(seg));
 	assert_int_equal(got[0].seg_len, strlen(seg));
-	assert_int_equal(got_size[0], HTTP_EV_HDR + strlen(seg)); /* no more than it carries */
+	/* sized to its class: no more than twice what it carries */
+	assert_true(got_size[0] >= HTTP_EV_HDR + strlen(seg));
+	assert_true(got_size[0] <= HTTP_EV_HDR + 2 * strlen(seg));
 	assert_memory_equal(got[0].head, seg, strlen(seg));
 }
 
@@ -167,6 +174,44 @@ static void test_response_content_length(void **state)
 	/* no framing at all: the end is not known (the agent ends at the start) */
 	run(egress(), "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until close");
 	assert_int_equal(n_got, 3);
+	assert_int_equal(got[2].complete, 0);
+}
+
+/* A response is copied in its first 256 bytes when the rest of its segment
+ * is its own body; whole (up to HTTP_HEAD_MAX) when another response may
+ * follow in it, which the agent splits. */
+static void test_response_copy(void **state)
+{
+	static char seg[2048];
+	const char *two = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	int n;
+
+	(void)state;
+	n_got = 0;
+	n = snprintf(seg, sizeof(seg), "HTTP/1.1 200 OK\r\nContent-Length: 1200\r\n\r\n");
+	memset(seg + n, 'b', 1200);
+	seg[n + 1200] = 0;
+	run(egress(), seg);
+	assert_int_equal(n_got, 1);
+	assert_int_equal(got[0].head_len, 256);
+	assert_int_equal(got[0].seg_len, n + 1200);
+	assert_int_equal(got[0].complete, 1);
+	/* pipelined: the first response ends before the segment does */
+	n = 0;
+	for (int i = 0; i < 8; i++)
+		n += snprintf(seg + n, sizeof(seg) - n, "%s", two);
+	run(egress(), seg);
+	assert_int_equal(n_got, 2);
+	assert_int_equal(got[1].head_len, n);
+	assert_memory_equal(got[1].head, seg, n);
+	assert_int_equal(got[1].complete, 1);
+	/* delimited by the close: the agent reads the body's start too */
+	n = snprintf(seg, sizeof(seg), "HTTP/1.0 200 OK\r\n\r\n");
+	memset(seg + n, 'c', 600);
+	seg[n + 600] = 0;
+	run(egress(), seg);
+	assert_int_equal(n_got, 3);
+	assert_int_equal(got[2].head_len, n + 600);
 	assert_int_equal(got[2].complete, 0);
 }
 
@@ -221,6 +266,112 @@ static void test_response_dense_lines(void **state)
 		      "Ffffff:6\r\nGgggggg:7\r\nHhhhhhhh:8\r\ncontent-length: 1\r\n\r\nz");
 	assert_int_equal(n_got, 6);
 	assert_int_equal(got[5].complete, 1);
+}
+
+static uint64_t drops(int reason)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t v[ncpu], sum = 0;
+	uint32_t key = reason;
+
+	assert_true(ncpu > 0);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.http_drops), &key, v), 0);
+	for (int i = 0; i < ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+#define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+/* A request head "GET /pad HTTP/1.1", Host, X-Pad of pad bytes, then
+ * what follows (more lines, the blank line, a body). */
+static const char *padded(size_t pad, const char *rest)
+{
+	static char seg[4096];
+	int n = snprintf(seg, sizeof(seg), "GET /pad HTTP/1.1\r\nHost: a\r\nX-Pad: ");
+
+	memset(seg + n, 'p', pad);
+	snprintf(seg + n + pad, sizeof(seg) - n - pad, "\r\n%s", rest);
+	return seg;
+}
+
+/* A traceparent behind a 2 KiB header: past the record's head bytes, the
+ * kernel finds it and sends it with the record. */
+static void test_request_context_far(void **state)
+{
+	uint64_t long0 = drops(HTTP_DROP_HEAD_LONG);
+
+	(void)state;
+	n_got = 0;
+	run(egress(), padded(2048, "TraceParent: " TP "\r\ntracestate: k=v,l=w\r\n\r\n"));
+	assert_int_equal(n_got, 1);
+	assert_int_equal(got[0].kind, HTTP_EV_REQUEST);
+	assert_int_equal(got[0].head_len, HTTP_HEAD_MAX + sizeof(struct http_req_ctx));
+	assert_int_equal(got_size[0], HTTP_EV_MAX);
+	assert_memory_equal(got[0].head, "GET /pad HTTP/1.1\r\n", 19);
+	assert_int_equal(got_ctx[0].n_traceparent, 1);
+	assert_int_equal(got_ctx[0].n_tracestate, 1);
+	assert_int_equal(got_ctx[0].flags, 0);
+	assert_string_equal(got_ctx[0].traceparent, "TraceParent: " TP "\r");
+	assert_string_equal(got_ctx[0].tracestate, "tracestate: k=v,l=w\r");
+	assert_int_equal(drops(HTTP_DROP_HEAD_LONG), long0);
+
+	/* a line that straddles the record's end is the kernel's to send; two
+	 * traceparent lines are counted (none is valid) */
+	run(egress(), padded(HTTP_HEAD_MAX - 40,
+			     "traceparent: " TP "\r\nX: y\r\ntraceparent: " TP "\r\n\r\n"));
+	assert_int_equal(n_got, 2);
+	assert_int_equal(got_ctx[1].n_traceparent, 2);
+	assert_int_equal(got_ctx[1].n_tracestate, 0);
+	assert_string_equal(got_ctx[1].traceparent, "traceparent: " TP "\r");
+}
+
+/* Nothing further for a head that ends within the record's bytes, whatever
+ * its body holds, nor for context lines the record carries whole. */
+static void test_request_context_near(void **state)
+{
+	static char seg[4096];
+	uint64_t long0 = drops(HTTP_DROP_HEAD_LONG);
+	int n;
+
+	(void)state;
+	n_got = 0;
+	n = snprintf(seg, sizeof(seg), "POST /up HTTP/1.1\r\nContent-Length: 2000\r\n\r\n");
+	memset(seg + n, 'b', 1900);
+	snprintf(seg + n + 1900, sizeof(seg) - n - 1900, "\r\ntraceparent: " TP "\r\n\r\n");
+	run(egress(), seg);
+	snprintf(seg, sizeof(seg), "%s", padded(10, "traceparent: " TP "\r\nX-More: "));
+	n = strlen(seg);
+	memset(seg + n, 'm', 2000);
+	snprintf(seg + n + 2000, sizeof(seg) - n - 2000, "\r\n\r\n");
+	run(egress(), seg);
+	assert_int_equal(n_got, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(got[i].kind, HTTP_EV_REQUEST);
+		assert_true(got[i].head_len <= HTTP_HEAD_MAX);
+		assert_int_equal(got_ctx[i].n_traceparent, 0);
+	}
+	assert_non_null(memmem(got[1].head, got[1].head_len, "traceparent: " TP "\r\n", 70));
+	assert_int_equal(drops(HTTP_DROP_HEAD_LONG), long0);
+}
+
+/* A head that goes on past its segment is counted, never guessed at: a
+ * context line cut by the segment's end is not sent, a whole one is. */
+static void test_request_head_too_long(void **state)
+{
+	uint64_t long0 = drops(HTTP_DROP_HEAD_LONG);
+
+	(void)state;
+	n_got = 0;
+	run(egress(), padded(3000, "traceparent: 00-0af7651916cd43dd8448")); /* no end */
+	assert_int_equal(n_got, 1);
+	assert_int_equal(got[0].head_len, HTTP_HEAD_MAX);
+	assert_int_equal(got_ctx[0].n_traceparent, 0);
+	assert_int_equal(drops(HTTP_DROP_HEAD_LONG), long0 + 1);
+	run(egress(), padded(2000, "traceparent: " TP "\r\nX-Cut: abc"));
+	assert_int_equal(n_got, 2);
+	assert_int_equal(got_ctx[1].n_traceparent, 1);
+	assert_int_equal(drops(HTTP_DROP_HEAD_LONG), long0 + 2);
 }
 
 static void test_not_http(void **state)
@@ -415,8 +566,12 @@ int main(void)
 	    cmocka_unit_test(test_request_head),
 	    cmocka_unit_test(test_pipelined_requests),
 	    cmocka_unit_test(test_response_content_length),
+	    cmocka_unit_test(test_response_copy),
 	    cmocka_unit_test(test_response_chunked),
 	    cmocka_unit_test(test_response_dense_lines),
+	    cmocka_unit_test(test_request_context_far),
+	    cmocka_unit_test(test_request_context_near),
+	    cmocka_unit_test(test_request_head_too_long),
 	    cmocka_unit_test(test_not_http),
 	    cmocka_unit_test(test_extension_methods),
 	    cmocka_unit_test(test_tc_request_response),

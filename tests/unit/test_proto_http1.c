@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bpf/http.h"
 #include "trace/proto.h"
 
 #define TP_VALUE "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -284,13 +285,13 @@ static size_t tp_line_ending_at(char *buf, size_t cap, size_t end)
 }
 
 /* The traceparent is found wherever its line is within the parsed head
- * (the first 512 bytes of a message, what the span builder has always
- * read): first, in the middle, last, in a pipelined request, ending on the
- * last parsed byte; a line that the capture or that window cuts is not
- * read, never half-read. */
+ * (the HTTP_HEAD_MAX bytes of a request record; the kernel sends what is
+ * past them in the record's context, test_context_lines): first, in the
+ * middle, last, in a pipelined request, ending on the last parsed byte; a
+ * line that the capture or that window cuts is not read, never half-read. */
 static void test_traceparent_anywhere(void **state)
 {
-	char buf[1024], seg[1024];
+	char buf[2048], seg[1024];
 	struct proto_msg m[4];
 	struct obs o;
 	size_t n;
@@ -304,11 +305,11 @@ static void test_traceparent_anywhere(void **state)
 				 o.traceparent);
 	}
 	/* its line ends on the last byte parsed, or one past it */
-	n = tp_line_ending_at(buf, sizeof(buf), 512);
+	n = tp_line_ending_at(buf, sizeof(buf), HTTP_HEAD_MAX);
 	parse(OBS_REQUEST, buf, n, &o);
 	assert_int_equal(o.parse, OBS_PARSE_CUT);
 	assert_string_equal(o.traceparent, TP_VALUE);
-	n = tp_line_ending_at(buf, sizeof(buf), 513);
+	n = tp_line_ending_at(buf, sizeof(buf), HTTP_HEAD_MAX + 1);
 	parse(OBS_REQUEST, buf, n, &o);
 	assert_string_equal(o.traceparent, "");
 	/* the capture ends inside its line */
@@ -329,13 +330,51 @@ static void test_traceparent_anywhere(void **state)
 	assert_string_equal(o.traceparent, TP_VALUE);
 }
 
+/* A request record with the context lines the kernel found past its
+ * HTTP_HEAD_MAX bytes (bpf/http.h): read as lines after the last whole one
+ * of the record's head; two traceparent lines make none valid; a
+ * tracestate line that did not fit loses the whole list. */
+static void test_context_lines(void **state)
+{
+	static char rec[HTTP_HEAD_MAX + sizeof(struct http_req_ctx)];
+	struct http_req_ctx *c = (void *)(rec + HTTP_HEAD_MAX);
+	struct obs o;
+	int n;
+
+	(void)state;
+	memset(rec, 0, sizeof(rec));
+	n = snprintf(rec, HTTP_HEAD_MAX, "GET /far HTTP/1.1\r\ntracestate: a=1\r\nX-Pad: ");
+	memset(rec + n, 'p', HTTP_HEAD_MAX - n); /* the pad line is cut by the record's end */
+	c->n_traceparent = 1;
+	c->n_tracestate = 1;
+	snprintf(c->traceparent, sizeof(c->traceparent), "Traceparent:  " TP_VALUE "\r");
+	snprintf(c->tracestate, sizeof(c->tracestate), "tracestate: b=2");
+	parse(OBS_REQUEST, rec, sizeof(rec), &o);
+	assert_int_equal(o.parse, OBS_PARSE_CUT);
+	assert_string_equal(o.method, "GET");
+	assert_string_equal(o.target, "/far");
+	assert_string_equal(o.traceparent, TP_VALUE);
+	assert_string_equal(o.tracestate, "a=1,b=2");
+	/* the same record without its context: nothing from past its bytes */
+	parse(OBS_REQUEST, rec, HTTP_HEAD_MAX, &o);
+	assert_string_equal(o.traceparent, "");
+	assert_string_equal(o.tracestate, "a=1");
+
+	c->n_traceparent = 2;
+	c->flags = HTTP_CTX_TS_LOST;
+	parse(OBS_REQUEST, rec, sizeof(rec), &o);
+	assert_string_equal(o.traceparent, "");
+	assert_string_equal(o.tracestate, "");
+	assert_string_equal(o.target, "/far");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_registry_and_detection), cmocka_unit_test(test_not_http_rejected),
 	    cmocka_unit_test(test_split_requests),	   cmocka_unit_test(test_split_responses),
 	    cmocka_unit_test(test_request_fields),	   cmocka_unit_test(test_response_fields),
-	    cmocka_unit_test(test_traceparent_anywhere),
+	    cmocka_unit_test(test_traceparent_anywhere),   cmocka_unit_test(test_context_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
