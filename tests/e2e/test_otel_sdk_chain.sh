@@ -98,12 +98,6 @@ print(t["injection"] if sys.argv[1] == "state" else t["injectionCounts"][sys.arg
 inject_on() { case "$(status state)" in on*) return 0 ;; esac; return 1; }
 wait_for "injection on" 60 inject_on
 log "injection: $(status state)"
-# KNOWN_FAIL WHAT EXPECTED GOT: a check that waits for work on another
-# branch; it says so instead of failing, and says loudly when it passes
-known_fail() {
-	if [ "$2" == "$3" ]; then pass "$1 = $3 (KNOWN_FAIL passed: make it an expect_eq)"
-	else log "KNOWN_FAIL (until branch capcost merges): $1: expected $2, got $3"; fi
-}
 
 # --- 1. one trace per request
 # a warm-up request: A's first call with its own traceparent marks it
@@ -200,5 +194,5 @@ expect_eq "2 KiB header: B in the trace, under the SDK's CLIENT span" 1 "$(val b
 pad_client=$(grep '"kind":3' "$TMP/spans.jsonl" | grep '"url.path":"/pad/1"' | grep '"service.name":"client"' |
 	python3 -c 'import json, sys
 print(" ".join("%s-%s" % (d["trace_id"], d["parent_span_id"]) for d in map(json.loads, sys.stdin)) or "none")')
-known_fail "2 KiB header: curl's CLIENT span (bpfmesh) in the caller's trace, its child" "$T2K-$PSPAN" "$pad_client"
+expect_eq "2 KiB header: curl's CLIENT span (bpfmesh) in the caller's trace, its child" "$T2K-$PSPAN" "$pad_client"
 finish
