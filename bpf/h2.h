@@ -152,8 +152,8 @@ struct h2_dir {
 	__u8 hdr[H2_FRAME_HDR];
 	__u8 hdr_have;	 /* bytes of hdr[] received (a header split between segments) */
 	__u8 end_stream; /* the current frame ends a stream (H2_F_TAIL_OPEN / END_TAIL) */
-	__u8 flags;	 /* H2_F_GAP, H2_F_START owed to the next record */
-	__u8 reserved[4];
+	__u8 flags;	 /* H2_F_GAP, H2_F_START owed to the next record (and kernel bits) */
+	__u32 seq;	 /* kernel: the TCP sequence number of the next byte */
 };
 _Static_assert(sizeof(struct h2_dir) == 24, "h2_dir ABI");
 

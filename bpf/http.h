@@ -64,6 +64,10 @@ enum http_drop_reason {
 	HTTP_DROP_CONNS = 1,	/* http_conns2 update failed */
 	HTTP_DROP_LOAD = 2,	/* payload could not be read */
 	HTTP_DROP_PIPELINE = 3, /* unused: the agent splits pipelined requests */
+	/* from here on, things seen rather than lost: TLS ClientHellos (a
+	 * connection capture cannot read; bpf/lib/h2.bpf.h) */
+	HTTP_COUNT_TLS_SENT = 4, /* sent by a socket (its client) */
+	HTTP_COUNT_TLS_RECV = 5, /* received by a socket (its server) */
 	HTTP_DROP_MAX = 8,
 };
 
@@ -85,5 +89,6 @@ _Static_assert(sizeof(struct http_conn) == 32, "http_conn ABI");
  * sends on a client socket and reads on a server socket. */
 #define HTTP_ROLE_CLIENT 1 /* the socket sent a request */
 #define HTTP_ROLE_SERVER 2 /* the socket received a request */
+#define HTTP_ROLE_H2 4	   /* the socket is followed as HTTP/2 (h2_socks, bpf/h2.h) */
 
 #endif
