@@ -498,6 +498,25 @@ static void test_tc_upgrade(void **state)
 	stream_of(3, HTTP_DIR_EGRESS, &have);
 	assert_stream(&want, &have);
 
+	/* the server's view: the pod answers the 101 */
+	n_got = 0;
+	c = (struct conn){.lport = 43008, .seq = {1, 1}};
+	send_seg(&c, false, req, strlen(req));
+	send_seg(&c, true, seg.b, seg.n);
+	send_seg(&c, false, cli.b, cli.n);
+	assert_int_equal(n_got, 4);
+	assert_int_equal(got[0].kind, HTTP_EV_REQUEST);
+	assert_int_equal(got[0].dir, HTTP_DIR_INGRESS);
+	assert_int_equal(got[1].kind, HTTP_EV_RESPONSE);
+	assert_int_equal(got[1].dir, HTTP_DIR_EGRESS);
+	assert_int_equal(got[2].kind, HTTP_EV_H2);
+	assert_int_equal(got[2].dir, HTTP_DIR_EGRESS);
+	assert_int_equal(got[2].complete, H2_F_START | H2_F_UPGRADE | H2_F_ALIGNED);
+	assert_int_equal(got[3].dir, HTTP_DIR_INGRESS);
+	assert_int_equal(got[3].complete, H2_F_START | H2_F_UPGRADE | H2_F_ALIGNED);
+	stream_of(3, HTTP_DIR_INGRESS, &have);
+	assert_stream(&want, &have);
+
 	/* a websocket 101 is no HTTP/2 */
 	n_got = 0;
 	c.lport = 43007;
