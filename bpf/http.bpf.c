@@ -375,17 +375,25 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 	}
 }
 
+/* The packet's family: skb->family is the socket's, AF_INET6 for an
+ * IPv4-mapped IPv6 socket (gRPC C-core dials v4 targets from one), whose
+ * packets are IPv4. */
+static __always_inline __u8 cg_family(struct __sk_buff *skb)
+{
+	return skb->protocol == bpf_htons(ETH_P_IP) ? AF_INET : skb->family;
+}
+
 SEC("cgroup_skb/egress")
 int bm_http_egress(struct __sk_buff *skb)
 {
-	capture(skb, HTTP_DIR_EGRESS, skb->family, 0, false);
+	capture(skb, HTTP_DIR_EGRESS, cg_family(skb), 0, false);
 	return 1;
 }
 
 SEC("cgroup_skb/ingress")
 int bm_http_ingress(struct __sk_buff *skb)
 {
-	capture(skb, HTTP_DIR_INGRESS, skb->family, 0, false);
+	capture(skb, HTTP_DIR_INGRESS, cg_family(skb), 0, false);
 	return 1;
 }
 
