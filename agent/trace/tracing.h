@@ -56,6 +56,9 @@ struct tracing_stats {
 	uint64_t requests, responses, closes;	     /* of those, by kind */
 	uint64_t kernel_drops[TRACING_KERNEL_DROPS]; /* http_drops, by reason */
 	struct h2_stats h2;			     /* HTTP/2 connections (h2_conn.h) */
+	/* TLS ClientHellos the kernel counted (bpf/http.h HTTP_COUNT_TLS_*):
+	 * [0] sent by a meshed socket (its client), [1] received (its server) */
+	uint64_t tls_hellos[2];
 	/* the span builder (all zero before the first configuration) */
 	struct sb_stats builder;
 	uint64_t spans; /* handed to the sinks, sampled or not */

@@ -205,6 +205,30 @@ expect_range "nghttp: worst |span - nghttp's time| (us)" 0 1000 "$(val nghttp_wo
 expect_eq "h2load CLIENT spans" "$H2N" "$(val h2load_client_spans)"
 expect_range "h2load: worst quantile |span - log| (us)" 0 1000 "$(val h2load_worst_quantile_us)"
 
+# 4. TLS (openssl s_server -www, curl https): counted, never parsed
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=tls.test -days 1 -keyout "$TMP/key.pem" \
+	-out "$TMP/cert.pem" > /dev/null 2>&1
+( echo $BASHPID > "$CG/srv/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
+	openssl s_server -quiet -www -accept 18202 -cert "$TMP/cert.pem" -key "$TMP/key.pem" ) \
+	> "$TMP/s_server.out" 2>&1 &
+PIDS+=($!)
+wait_for "openssl s_server listens" 30 listening 18202
+for _ in 1 2; do
+	client curl -sk -o /dev/null -w '%{http_code}\n' https://127.0.0.1:18202/ >> "$TMP/tls.out" 2>&1
+done
+expect_eq "curl over TLS" "200 200" "$(echo $(cat "$TMP/tls.out"))"
+sleep 0.5
+tls=$(api_curl -sf "http://$API/api/v1/config" | /usr/bin/python3 -c '
+import json, sys
+t = json.load(sys.stdin)["tracing"]["tls"]
+print(t["clientHellosSent"], t["clientHellosReceived"])')
+expect_eq "TLS connections counted (sent, received)" "2 2" "$tls"
+expect_eq "no span of a TLS connection" 0 "$(grep -c '"server.port":18202' "$TMP/spans.jsonl")"
+expect_eq "bpfmesh status shows them" 1 \
+	"$("$BIN" status --agent "$API" 2>/dev/null | grep -c '^TLS: *2 connections sent a ClientHello, 2 received')"
+tls_metric=$(api_curl -sf "http://$API/metrics" | awk '/^bpfmesh_capture_tls_connections/ && /side="client"/ { print $NF }')
+expect_eq "bpfmesh_capture_tls_connections{side=client}" 2 "$tls_metric"
+
 # the API's latency and the metrics count them; nothing was lost
 api_curl -sf "http://$API/api/v1/services/h2web/latency?window=300s" > "$TMP/latency.json"
 api_curl -sf "http://$API/api/v1/config" > "$TMP/config.json"
