@@ -164,6 +164,9 @@ void api_write_tracing(struct agent *a, struct jsonw *w)
 	jw_ku64(w, "requests", ts.h2.streams);
 	jw_ku64(w, "desyncRequests", ts.h2.desync_requests);
 	jw_ku64(w, "gaps", ts.h2.gaps);
+	jw_ku64(w, "records", ts.h2.records);
+	jw_ku64(w, "frames", ts.h2.frames);
+	jw_ku64(w, "stops", ts.h2.stops);
 	jw_obj_close(w);
 	/* encrypted connections capture cannot read, by their ClientHello */
 	jw_key(w, "tls");
