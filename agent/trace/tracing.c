@@ -157,6 +157,8 @@ void tracing_set_node_name(struct tracing *t, const char *node)
 	identity_set_node_name(&t->id, node);
 }
 
+void tracing_set_h2_outcome(struct tracing *t, int prog_fd) { t->ev.h2_out.prog_fd = prog_fd; }
+
 void tracing_set_lb_conns(struct tracing *t, int fd)
 {
 	t->lb_conns_fd = fd;

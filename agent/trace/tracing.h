@@ -83,6 +83,8 @@ void tracing_set_node_name(struct tracing *t, const char *node);
 
 /* The load balancer's lb_conns map (bpf/lb.h): CLIENT spans then name the
  * service address the application connected to in server.*. -1: none. */
+/* bm_h2_outcome (bpf/h2.h): HTTP/2 responses feed outlier detection (-1: not) */
+void tracing_set_h2_outcome(struct tracing *t, int prog_fd);
 void tracing_set_lb_conns(struct tracing *t, int fd);
 int tracing_fd(struct tracing *t);
 void tracing_consume(struct tracing *t);

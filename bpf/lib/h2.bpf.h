@@ -48,6 +48,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } h2_socks SEC(".maps");
 
+/* The endpoint each balanced HTTP/2 client socket was sent to, copied from
+ * lb_conns at recognition: the agent's outcomes (bm_h2_outcome) come after
+ * its read of the ring, often after the socket closed and its lb_conns
+ * entry went. Never deleted: an LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, H2_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct lb_conn);
+} h2_lb SEC(".maps");
+
 /* One segment's walk, in a per-CPU map value: the verifier then knows
  * nothing of its fields, so the bpf_loop callback converges at once. The
  * record is built in ev (its head, then slack that keeps a copy at any
@@ -410,6 +421,12 @@ static __always_inline void h2_begin(struct __sk_buff *skb, const struct seg *s,
 		http_drop(HTTP_DROP_CONNS);
 		return;
 	}
+	if (client && !(s->cookie & HTTP_TC_KEY)) {
+		struct lb_conn *lc = outlier_conn(&s->cookie);
+
+		if (lc)
+			bpf_map_update_elem(&h2_lb, &s->cookie, lc, BPF_ANY);
+	}
 	hs.client = client;
 	hs.upgrade = upgrade;
 	hs.dir[0].flags = H2_F_START;
@@ -505,6 +522,32 @@ static __always_inline void h2_on_response(struct __sk_buff *skb, const struct s
 	c = bpf_map_lookup_elem(&http_conns2, &s->cookie);
 	h2_begin(skb, s, c, s->dir == HTTP_DIR_INGRESS, true, s->dir == HTTP_DIR_INGRESS ? 0 : 1,
 		 w->hdr_end);
+}
+
+/* One outcome of the agent's batch (struct h2_outcome at index i of the
+ * run's data): a global function, verified once. 1 when there is none. */
+__noinline int h2_outcome_one(struct __sk_buff *skb, __u32 i)
+{
+	struct h2_outcome o;
+	struct lb_conn *conn;
+
+	if (i >= H2_OUTCOMES_MAX || bpf_skb_load_bytes(skb, i * sizeof(o), &o, sizeof(o)))
+		return 1;
+	conn = bpf_map_lookup_elem(&h2_lb, &o.cookie);
+	if (conn && o.status >= 100 && o.status <= 599)
+		outlier_feed(conn, o.status, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* Run by the agent (BPF_PROG_RUN, never attached): the statuses of HTTP/2
+ * responses its client sockets received (bpf/h2.h). */
+SEC("tc")
+int bm_h2_outcome(struct __sk_buff *skb)
+{
+	for (__u32 i = 0; i < H2_OUTCOMES_MAX; i++)
+		if (h2_outcome_one(skb, i))
+			break;
+	return 0;
 }
 
 #endif

@@ -2,6 +2,7 @@
 """grpc_echo: a real gRPC (C-core, python3-grpcio) server and client for the
 e2e tests, with raw-bytes methods so no generated code is needed.
   grpc_echo.py server NAME ADDR:PORT   answers /bpfmesh.test.Echo/Name with NAME
+                                       (NAME unavailable: with UNAVAILABLE)
   grpc_echo.py client TARGET N         N calls; prints "endpoint NAME COUNT",
                                        "failed N" and the first error
   grpc_echo.py rpcserver ADDR:PORT     bpfmesh.test.Echo with Say (unary echo),
@@ -25,6 +26,8 @@ METHOD = "/bpfmesh.test.Echo/Name"
 
 def serve(name, addr):
     def handler(request, context):
+        if name == "unavailable":  # an endpoint that fails every call
+            context.abort(grpc.StatusCode.UNAVAILABLE, "down")
         return name.encode()
 
     generic = grpc.method_handlers_generic_handler(

@@ -9,6 +9,11 @@
 # streaming call is one span; UNAVAILABLE is an ERROR on both sides (gRPC
 # semantic conventions). rpc_server_duration and rpc_client_duration count
 # the calls in /metrics, and the latency API has Service/Method routes.
+# Outlier detection: of a service's two endpoints, one answers every call
+# with UNAVAILABLE; with consecutiveGatewayErrors 3 it is ejected (the
+# agent decodes the trailers and gives the outcome back to the kernel,
+# bm_h2_outcome, at its next read of the ring: a call or two more may reach
+# the endpoint than with HTTP/1.x, whose status the kernel reads itself).
 . "$(dirname "$0")/lib.sh"
 setup_base
 PY=/usr/bin/python3 # Debian's python, where python3-grpcio is installed
@@ -37,14 +42,37 @@ metadata: {name: traces}
 spec:
   otlp: {endpoint: "http://127.0.0.1:$RECV_PORT", timeout: 2s}
   sampling: {ratio: 1.0}
+---
+YAML
+service_yaml flaky 127.100.3.2 80 18310 roundRobin 127.0.0.1 127.0.0.2 >> "$CONF/grpc.yaml"
+cat >> "$CONF/grpc.yaml" <<YAML
+---
+apiVersion: bpfmesh.io/v1alpha1
+kind: TrafficPolicy
+metadata: {name: flaky}
+spec:
+  service: flaky
+  outlierDetection:
+    consecutiveGatewayErrors: 3
+    consecutive5xxErrors: 10
+    interval: 1s
+    baseEjectionTime: 60s
+    maxEjectionPercent: 50
 YAML
 "$E2E/otlp_receiver" --port "$RECV_PORT" > "$TMP/spans.jsonl" 2> "$TMP/receiver.err" &
 PIDS+=($!)
 ( echo $BASHPID > "$CG/gsrv/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
 	$PY "$ROOT/tests/e2e/grpc_echo.py" rpcserver "127.0.0.1:$PORT" ) > "$TMP/server.out" 2>&1 &
 PIDS+=($!)
+for i in 1 2; do
+	( exec nsenter --net="/run/netns/$NS" $PY "$ROOT/tests/e2e/grpc_echo.py" server \
+		"$([ $i = 1 ] && echo unavailable || echo ok)" "127.0.0.$i:18310" ) > "$TMP/flaky$i.out" 2>&1 &
+	PIDS+=($!)
+done
 start_agent
 wait_for "the gRPC server listens" 60 grep -q ready "$TMP/server.out"
+flaky_ready() { grep -q ready "$TMP/flaky1.out" && grep -q ready "$TMP/flaky2.out"; }
+wait_for "the two flaky endpoints listen" 60 flaky_ready
 ( echo $BASHPID > "$CG/client/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
 	$PY "$ROOT/tests/e2e/grpc_echo.py" rpcclient 127.100.3.1:80 "$N" ) > "$TMP/client.out" 2>&1
 sed 's/^/  client: /' "$TMP/client.out"
@@ -117,4 +145,13 @@ log "latency API routes: $routes"
 expect_eq "latency API: Service/Method routes" \
 	"bpfmesh.test.Echo/Count=3 bpfmesh.test.Echo/Fail=2 bpfmesh.test.Echo/Say=$N bpfmesh.test.Echo/Slow=1" \
 	"$routes"
+
+# outlier detection: a channel (a connection) per call, round robin
+( echo $BASHPID > "$CG/client/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
+	$PY "$ROOT/tests/e2e/grpc_echo.py" client 127.100.3.2:80 20 ) > "$TMP/flaky.out" 2>&1
+sed 's/^/  flaky: /' "$TMP/flaky.out"
+failed=$(awk '$1 == "failed" { print $2 }' "$TMP/flaky.out")
+expect_range "UNAVAILABLE calls before the ejection" 3 6 "${failed:-99}"
+expect_eq "the UNAVAILABLE endpoint" ejected "$(ep_json flaky 127.0.0.1 health)"
+expect_eq "the healthy endpoint" healthy "$(ep_json flaky 127.0.0.2 health)"
 finish
