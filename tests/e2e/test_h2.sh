@@ -4,13 +4,15 @@
 # Workload) and real clients in the test cgroup:
 #  - nghttp, N requests with distinct paths in flight at once on one
 #    connection (one a 404, one a 100 kB body over many segments): N SERVER
-#    spans with their paths and statuses, each nghttp CLIENT span within
-#    1 ms of nghttp's own time for that request (request start to response
-#    end; nghttpd reports none);
+#    spans with their paths and statuses; each nghttp CLIENT span inside
+#    nghttp's own time for that request (request start to response end,
+#    its scheduling delays included; nghttpd reports none), the median
+#    difference within 1 ms;
 #  - curl --http2-prior-knowledge: one more request, its CLIENT span too;
 #  - h2load -c 2 -m 16: as many SERVER spans as requests, 16 streams in
-#    flight per connection; its CLIENT spans against its per-request log,
-#    quantile by quantile (h2load's log names no request);
+#    flight per connection; its CLIENT spans against its per-request log
+#    (which names no request): no quantile of the spans above the log's,
+#    the medians within 1 ms;
 #  - h2c upgrade: curl --http2 through nghttpx (Workload h2up; nghttpd does
 #    not upgrade), which asks nghttpd over HTTP/2 in turn: the HTTP/1.1
 #    request that asked for the upgrade (its CLIENT span ends at the 101),
@@ -159,28 +161,40 @@ for l in open(sys.argv[2]):
         mine[f[6]] = float(f[3][:-2]) * 1e3
 cs = [s for s in spans if s["kind"] == 3 and svc(s) == "nghttp" and at(s, "url.path") in mine
       and not at(s, "url.query")]
-worst, what = 0, "-"
+# a span (wire to wire) lies inside nghttp's own time (its clock before
+# the write, after the read: scheduling delays included, milliseconds on a
+# busy machine): never past it, and close to it at the median
+over, what, diffs = -10**9, "-", []
 for s in cs:
     p = at(s, "url.path")
     d = (s["end_unix_ns"] - s["start_unix_ns"]) / 1e3
-    if abs(d - mine[p]) > worst:
-        worst, what = abs(d - mine[p]), "%s span %.0f us nghttp %.0f us" % (p, d, mine[p])
+    diffs.append(abs(d - mine[p]))
+    if d - mine[p] > over:
+        over, what = d - mine[p], "%s span %.0f us nghttp %.0f us" % (p, d, mine[p])
+diffs.sort()
 print("nghttp_measured", len(mine))
 print("nghttp_compared", len(cs))
-print("nghttp_worst_us", int(worst))
-print("nghttp_worst", what.replace(" ", "_"))
+print("nghttp_span_over_us", int(max(over, 0)))
+print("nghttp_closest_to_past", what.replace(" ", "_"))
+print("nghttp_median_diff_us", int(diffs[len(diffs) // 2]) if diffs else -1)
 # h2load's CLIENT spans against its log, quantile by quantile
 log = sorted(int(l.split()[2]) for l in open(sys.argv[3]) if len(l.split()) >= 3)
 hs = sorted((s["end_unix_ns"] - s["start_unix_ns"]) / 1e3 for s in spans
             if s["kind"] == 3 and svc(s) == "h2load")
 print("h2load_client_spans", len(hs))
-qd = 0
+# each request's span (wire to wire) lies inside h2load's own time for it
+# (write to read, its event loop's delays included, milliseconds on a busy
+# machine at the tail): so does every quantile; the medians are close
+over, med = -1, -1
 if log and len(hs) == len(log):
+    over = 0
     for q in (0.1, 0.5, 0.9, 0.99):
         i = int(q * (len(log) - 1))
-        qd = max(qd, abs(hs[i] - log[i]))
+        over = max(over, hs[i] - log[i])
         print("h2load_q%d span %d log %d" % (int(q * 100), hs[i], log[i]))
-print("h2load_worst_quantile_us", int(qd))
+    med = abs(hs[len(hs) // 2] - log[len(log) // 2])
+print("h2load_span_over_log_us", int(max(over, 0)) if over >= 0 else -1)
+print("h2load_median_diff_us", int(med))
 PY
 sed "s/^/  /" "$TMP/check.out"
 val() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/check.out"; }
@@ -201,9 +215,11 @@ expect_eq "upgrade: HTTP/2 requests after it (CLIENT)" 2 "$(val upc_h2)"
 expect_eq "upgrade: HTTP/2 requests after it (h2up SERVER)" 2 "$(val up_h2)"
 expect_eq "h2web: what nghttpx passed on" 5 "$(val up_passed_on)"
 expect_eq "nghttp CLIENT spans compared" $((N + 2)) "$(val nghttp_compared)"
-expect_range "nghttp: worst |span - nghttp's time| (us)" 0 1000 "$(val nghttp_worst_us)"
+expect_range "nghttp: spans past nghttp's own time (us)" 0 100 "$(val nghttp_span_over_us)"
+expect_range "nghttp: median |span - nghttp's time| (us)" 0 1000 "$(val nghttp_median_diff_us)"
 expect_eq "h2load CLIENT spans" "$H2N" "$(val h2load_client_spans)"
-expect_range "h2load: worst quantile |span - log| (us)" 0 1000 "$(val h2load_worst_quantile_us)"
+expect_range "h2load: span quantiles past its log's (us)" 0 100 "$(val h2load_span_over_log_us)"
+expect_range "h2load: |median span - median of its log| (us)" 0 1000 "$(val h2load_median_diff_us)"
 
 # 4. TLS (openssl s_server -www, curl https): counted, never parsed
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=tls.test -days 1 -keyout "$TMP/key.pem" \
