@@ -58,6 +58,8 @@ DEB_PKGS := clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-
             libclang-rt-14-dev
 # HPACK decoding of captured HTTP/2 header blocks (agent/trace/h2_hpack.c)
 DEB_PKGS += libnghttp2-dev
+# HTTP/2 end to end (tests/e2e/test_h2.sh) and bench/h2.sh: nghttpd, nghttp, h2load, nghttpx
+DEB_PKGS += nghttp2-server nghttp2-client nghttp2-proxy
 # promtool and a Prometheus server for test_metrics; without its recommends
 # (a node exporter that would start a daemon on the machine)
 DEB_PKGS_BARE := prometheus

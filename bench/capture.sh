@@ -126,7 +126,8 @@ parse_wrk() {
 }
 
 # The sum of the kernel's capture drop counters (pinned per-CPU http_drops):
-# "ringbuf other" (other: conns, load, pipeline).
+# "ringbuf other" (other: conns, load, pipeline, head_too_long; from index 5
+# on the map counts TLS connections, no drops).
 kernel_drops() {
 	bpftool -j map dump pinned "$PIN/maps/http_drops" 2>/dev/null | jq -r '
 		def hex: ltrimstr("0x") | explode | reduce .[] as $c (0; . * 16 +
@@ -135,7 +136,7 @@ kernel_drops() {
 			elif type == "string" then hex else . end;
 		map({k: (.formatted.key // .key | num),
 			n: ((.formatted.values // .values) | map(.value | num) | add // 0)})
-		| "\(map(select(.k == 0) | .n) | add // 0) \(map(select(.k != 0) | .n) | add // 0)"'
+		| "\(map(select(.k == 0) | .n) | add // 0) \(map(select(.k != 0 and .k < 5) | .n) | add // 0)"'
 }
 
 api_tracing() { curl -sf -m 5 "http://$AGENT_LISTEN/api/v1/config" | jq -c '.tracing // {}'; }

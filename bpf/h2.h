@@ -152,8 +152,8 @@ struct h2_dir {
 	__u8 hdr[H2_FRAME_HDR];
 	__u8 hdr_have;	 /* bytes of hdr[] received (a header split between segments) */
 	__u8 end_stream; /* the current frame ends a stream (H2_F_TAIL_OPEN / END_TAIL) */
-	__u8 flags;	 /* H2_F_GAP, H2_F_START owed to the next record */
-	__u8 reserved[4];
+	__u8 flags;	 /* H2_F_GAP, H2_F_START owed to the next record (and kernel bits) */
+	__u32 seq;	 /* kernel: the TCP sequence number of the next byte */
 };
 _Static_assert(sizeof(struct h2_dir) == 24, "h2_dir ABI");
 
@@ -168,6 +168,23 @@ struct h2_sock {
 	__u8 reserved[6];
 };
 _Static_assert(sizeof(struct h2_sock) == 56, "h2_sock ABI");
+
+/* Outlier detection for HTTP/2: the kernel cannot read a response's
+ * :status on its own (it is mostly an index into the connection's HPACK
+ * table), so the agent, which decodes it, gives each response of a client
+ * socket back: an array of these is the data of a BPF_PROG_RUN of
+ * bm_h2_outcome, which counts it against the socket's endpoint like an
+ * HTTP/1.x response (bpf/lib/outlier.bpf.h), by the endpoint the socket was
+ * sent to (kept at recognition, so the socket may have closed since).
+ * gRPC statuses come as the HTTP
+ * status Envoy maps them to (UNAVAILABLE 503, ...). */
+struct h2_outcome {
+	__u64 cookie; /* the client socket */
+	__u32 status; /* 100..599 */
+	__u32 reserved;
+};
+_Static_assert(sizeof(struct h2_outcome) == 16, "h2_outcome ABI");
+#define H2_OUTCOMES_MAX 32 /* outcomes in one run */
 
 static inline __u8 h2_flags(const struct http_event *e) { return e->complete; }
 

@@ -110,6 +110,7 @@ struct seg {
 	__u8 dir;
 	__u8 local[16], remote[16];
 	__u16 lport, rport;
+	__u32 seq; /* TCP sequence number of the payload's first byte */
 };
 
 /* Parse the IP and TCP headers. cgroup_skb data starts at L3 (l3 = 0), tc
@@ -149,6 +150,7 @@ static __always_inline bool seg_parse(struct __sk_buff *skb, __u8 dir, __u8 fami
 	if (skb->len <= s->off)
 		return false;
 	s->len = skb->len - s->off;
+	s->seq = bpf_ntohl(th.seq);
 	s->lport = bpf_ntohs(dir == HTTP_DIR_EGRESS ? th.source : th.dest);
 	s->rport = bpf_ntohs(dir == HTTP_DIR_EGRESS ? th.dest : th.source);
 	return true;
@@ -440,6 +442,10 @@ static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct
 	bpf_ringbuf_submit(e, wake_flags());
 }
 
+/* HTTP/2 (and the TLS count): after the ring, http_drop() and ev_fill(),
+ * which it uses. */
+#include "lib/h2.bpf.h"
+
 /* tc: seen on a host-side interface, keyed by the 4-tuple, not the socket. */
 static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family, __u32 l3, bool tc)
 {
@@ -456,26 +462,39 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 	/* the clock is read only for segments that carry an event */
 	if (s.len >= 8 && http1_is_response(w)) {
 		on_response(skb, &s, bpf_ktime_get_ns());
+		h2_on_response(skb, &s);
 	} else if (s.len >= 8 && http1_is_request(skb, s.off, s.len, w)) {
 		on_request(skb, &s, bpf_ktime_get_ns());
 	} else {
 		c = bpf_map_lookup_elem(&http_conns2, &s.cookie);
-		if (c && c->resp_mode)
+		if (!c)
+			h2_first_bytes(skb, &s, w);
+		else if (c->roles & HTTP_ROLE_H2)
+			h2_on_segment(skb, &s);
+		else if (c->resp_mode)
 			on_body(skb, &s, c, bpf_ktime_get_ns());
 	}
+}
+
+/* The packet's family: skb->family is the socket's, AF_INET6 for an
+ * IPv4-mapped IPv6 socket (gRPC C-core dials v4 targets from one), whose
+ * packets are IPv4. */
+static __always_inline __u8 cg_family(struct __sk_buff *skb)
+{
+	return skb->protocol == bpf_htons(ETH_P_IP) ? AF_INET : skb->family;
 }
 
 SEC("cgroup_skb/egress")
 int bm_http_egress(struct __sk_buff *skb)
 {
-	capture(skb, HTTP_DIR_EGRESS, skb->family, 0, false);
+	capture(skb, HTTP_DIR_EGRESS, cg_family(skb), 0, false);
 	return 1;
 }
 
 SEC("cgroup_skb/ingress")
 int bm_http_ingress(struct __sk_buff *skb)
 {
-	capture(skb, HTTP_DIR_INGRESS, skb->family, 0, false);
+	capture(skb, HTTP_DIR_INGRESS, cg_family(skb), 0, false);
 	return 1;
 }
 
@@ -609,13 +628,17 @@ int BPF_PROG(bm_http_recv, struct sock *sk, int ret, int flags)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 {
-	__u64 cookie;
+	struct http_conn *c;
 	struct http_event *e;
+	__u64 cookie;
+	__u8 roles;
 
 	if (newstate != TCP_CLOSE || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	if (!known_conn(sk, &cookie))
+	c = known_conn(sk, &cookie);
+	if (!c)
 		return 0;
+	roles = c->roles;
 	e = ev_reserve_hdr();
 	if (e) {
 		__builtin_memset(e, 0, HTTP_EV_HDR);
@@ -626,5 +649,7 @@ int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 		bpf_ringbuf_submit(e, wake_flags());
 	}
 	bpf_map_delete_elem(&http_conns2, &cookie);
+	if (roles & HTTP_ROLE_H2)
+		bpf_map_delete_elem(&h2_socks, &cookie);
 	return 0;
 }

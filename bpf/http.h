@@ -110,6 +110,10 @@ enum http_drop_reason {
 	 * segment's end, or HTTP_CTX_SCAN bytes): a traceparent past that is
 	 * not seen */
 	HTTP_DROP_HEAD_LONG = 4,
+	/* from here on, things seen rather than lost: TLS ClientHellos (a
+	 * connection capture cannot read; bpf/lib/h2.bpf.h) */
+	HTTP_COUNT_TLS_SENT = 5, /* sent by a socket (its client) */
+	HTTP_COUNT_TLS_RECV = 6, /* received by a socket (its server) */
 	HTTP_DROP_MAX = 8,
 };
 
@@ -131,5 +135,6 @@ _Static_assert(sizeof(struct http_conn) == 32, "http_conn ABI");
  * sends on a client socket and reads on a server socket. */
 #define HTTP_ROLE_CLIENT 1 /* the socket sent a request */
 #define HTTP_ROLE_SERVER 2 /* the socket received a request */
+#define HTTP_ROLE_H2 4	   /* the socket is followed as HTTP/2 (h2_socks, bpf/h2.h) */
 
 #endif

@@ -164,6 +164,15 @@ void api_write_tracing(struct agent *a, struct jsonw *w)
 	jw_ku64(w, "requests", ts.h2.streams);
 	jw_ku64(w, "desyncRequests", ts.h2.desync_requests);
 	jw_ku64(w, "gaps", ts.h2.gaps);
+	jw_ku64(w, "records", ts.h2.records);
+	jw_ku64(w, "frames", ts.h2.frames);
+	jw_ku64(w, "stops", ts.h2.stops);
+	jw_obj_close(w);
+	/* encrypted connections capture cannot read, by their ClientHello */
+	jw_key(w, "tls");
+	jw_obj_open(w);
+	jw_ku64(w, "clientHellosSent", ts.tls_hellos[0]);
+	jw_ku64(w, "clientHellosReceived", ts.tls_hellos[1]);
 	jw_obj_close(w);
 	if (a->tracing.sb) {
 		const struct sb_stats *st = &ts.builder;

@@ -321,6 +321,9 @@ static void write_program(struct agent *a, struct jsonw *w, const struct prog_re
 	else if (bpf_program__expected_attach_type(p->p) == BPF_TRACE_ITER)
 		/* socket iterators run when connections are terminated */
 		jw_kstr(w, "state", a->term.tcp && a->term.udp ? "on demand" : "unavailable");
+	else if (!strcmp(bpf_program__name(p->p), "bm_h2_outcome"))
+		/* run by the agent with HTTP/2 outcomes (trace/h2_outlier.h) */
+		jw_kstr(w, "state", "on demand");
 	else if (n)
 		jw_kstr(w, "state", "attached");
 	else if (type == BPF_PROG_TYPE_SCHED_CLS && a->tcg.classic && a->tcg.n_attached)

@@ -285,6 +285,12 @@ static void print_status(const struct qopts *o, json_object *ready, json_object 
 	if (jint(tc, "missing"))
 		printf(" (%lld named by Workloads not found yet)", (long long)jint(tc, "missing"));
 	printf("\n");
+	/* connections whose bytes capture cannot read (an older agent: none) */
+	if (jobj(jobj(cfg, "tracing"), "tls"))
+		printf("TLS:        %lld connections sent a ClientHello, %lld received one: "
+		       "encrypted, not traced\n",
+		       (long long)jint(jobj(jobj(cfg, "tracing"), "tls"), "clientHellosSent"),
+		       (long long)jint(jobj(jobj(cfg, "tracing"), "tls"), "clientHellosReceived"));
 	print_kubernetes(jobj(st, "kubernetes"));
 	print_programs(att);
 	print_maps(jobj(st, "maps"));

@@ -150,6 +150,12 @@ static void collect_tracing(struct agent *a, struct mm_set *set)
 		      "fields (path) may be missing.",
 		      true);
 	mm_add(set, f, ts.h2.desync_requests, 0);
+	f = mm_family(set, "bpfmesh.capture.tls_connections", "{connection}",
+		      "TLS connections (a ClientHello) capture cannot read, by the side of the "
+		      "meshed socket: client (sent it) or server (received it).",
+		      true);
+	mm_add(set, f, ts.tls_hellos[0], 1, "side", "client");
+	mm_add(set, f, ts.tls_hellos[1], 1, "side", "server");
 	f = mm_family(set, "bpfmesh.spans", "{span}", "Spans built, sampled or not.", true);
 	mm_add(set, f, ts.spans, 0);
 	if (a->tracing.sb) {

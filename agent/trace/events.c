@@ -225,6 +225,7 @@ static void h2_out(struct obs *o, void *ctx)
 	flush_cookie(ev, o->cookie);
 	if (o->kind == OBS_RESPONSE)
 		ev->responses++;
+	h2_outlier_note(&ev->h2_out, o);
 	deliver(ev, o);
 }
 
@@ -309,6 +310,7 @@ int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn fn, 
 	ev->ctx = ctx;
 	ev->drops_fd = drops_fd;
 	ev->wait_ns = EV_WAIT_NS;
+	h2_outlier_init(&ev->h2_out, -1);
 	/* capture did not load on this kernel: no ring, nothing to read */
 	if (ring_fd < 0)
 		return 0;
@@ -335,6 +337,7 @@ void events_consume(struct events *ev)
 {
 	if (ev->rb)
 		ring_buffer__consume(ev->rb);
+	h2_outlier_flush(&ev->h2_out);
 }
 
 void events_tick(struct events *ev, uint64_t now)

@@ -11,6 +11,7 @@
 
 #include "trace/evthreads.h"
 #include "trace/h2_conn.h"
+#include "trace/h2_outlier.h"
 #include "trace/obs.h"
 
 struct ring_buffer;
@@ -33,6 +34,7 @@ struct events {
 	bool no_threads;	  /* the kernel sends no thread events: nothing waits */
 	struct evthreads by_sock; /* each socket's last sending and reading thread */
 	struct h2_conns h2;	  /* HTTP/2 connections (HTTP_EV_H2 records) */
+	struct h2_outlier h2_out; /* their responses' outcomes, to outlier detection */
 	uint64_t events, requests, responses, closes, threads, late_threads;
 };
 

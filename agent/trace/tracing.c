@@ -159,6 +159,8 @@ void tracing_set_node_name(struct tracing *t, const char *node)
 	identity_set_node_name(&t->id, node);
 }
 
+void tracing_set_h2_outcome(struct tracing *t, int prog_fd) { t->ev.h2_out.prog_fd = prog_fd; }
+
 void tracing_set_lb_conns(struct tracing *t, int fd)
 {
 	t->lb_conns_fd = fd;
@@ -192,6 +194,8 @@ void tracing_get_stats(struct tracing *t, struct tracing_stats *st)
 	st->h2 = t->ev.h2.st;
 	for (int i = 0; i < TRACING_KERNEL_DROPS; i++)
 		st->kernel_drops[i] = percpu_sum(t->ev.drops_fd, i);
+	st->tls_hellos[0] = percpu_sum(t->ev.drops_fd, HTTP_COUNT_TLS_SENT);
+	st->tls_hellos[1] = percpu_sum(t->ev.drops_fd, HTTP_COUNT_TLS_RECV);
 	if (t->sb)
 		sb_get_stats(t->sb, &st->builder);
 	st->spans = t->spans;

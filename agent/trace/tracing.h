@@ -57,6 +57,9 @@ struct tracing_stats {
 	uint64_t requests, responses, closes;	     /* of those, by kind */
 	uint64_t kernel_drops[TRACING_KERNEL_DROPS]; /* http_drops, by reason */
 	struct h2_stats h2;			     /* HTTP/2 connections (h2_conn.h) */
+	/* TLS ClientHellos the kernel counted (bpf/http.h HTTP_COUNT_TLS_*):
+	 * [0] sent by a meshed socket (its client), [1] received (its server) */
+	uint64_t tls_hellos[2];
 	/* the span builder (all zero before the first configuration) */
 	struct sb_stats builder;
 	uint64_t spans; /* handed to the sinks, sampled or not */
@@ -82,6 +85,8 @@ void tracing_set_node_name(struct tracing *t, const char *node);
 
 /* The load balancer's lb_conns map (bpf/lb.h): CLIENT spans then name the
  * service address the application connected to in server.*. -1: none. */
+/* bm_h2_outcome (bpf/h2.h): HTTP/2 responses feed outlier detection (-1: not) */
+void tracing_set_h2_outcome(struct tracing *t, int prog_fd);
 void tracing_set_lb_conns(struct tracing *t, int fd);
 /* Injection's key (agent/lb/inject.h), 0 when off: the builder tells the
  * kernel's headers from the applications' by it. */

@@ -118,6 +118,7 @@ print("cgroup", at["cgroup"] == sys.argv[2])
 print("bpffs", at["bpffs"] == sys.argv[3])
 print("connect4", progs["bm_connect4"]["state"], progs["bm_connect4"]["links"])
 print("iter", progs["bm_iter_tcp"]["state"])
+print("h2_outcome", progs["bm_h2_outcome"]["state"])
 print("links_current", all(l["current"] for l in at["links"]), len(at["links"]) > 0)
 print("cgroup_links_here", all(l.get("cgroup") == sys.argv[2] for l in at["links"] if l["type"] == "cgroup"))
 print("frontends", maps["lb_frontends"]["count"], maps["lb_frontends"]["entries"])
@@ -139,6 +140,7 @@ expect_eq "status: cgroup" True "$(val cgroup)"
 expect_eq "status: bpffs" True "$(val bpffs)"
 expect_eq "status: bm_connect4" "attached ['bm_connect4']" "$(val connect4)"
 expect_eq "status: socket iterator" "on demand" "$(val iter)"
+expect_eq "status: HTTP/2 outcomes, run by the agent" "on demand" "$(val h2_outcome)"
 expect_eq "status: every pinned link runs this agent's program" "True True" "$(val links_current)"
 expect_eq "status: cgroup links on the test cgroup" True "$(val cgroup_links_here)"
 # 2 services x 1 port x IPv4: two frontends

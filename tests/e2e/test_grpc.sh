@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# gRPC capture end to end: a python3-grpcio (C-core) server as a Workload and
+# a grpcio client in the test cgroup, on one channel through the service
+# address: unary calls, server-streaming calls, calls that fail with
+# UNAVAILABLE and one that runs past its deadline. Both sides' spans are named
+# package.Service/Method with rpc.system, rpc.service, rpc.method and
+# rpc.grpc.status_code from the trailers (trailers-only for the failures); a
+# streaming call is one span; UNAVAILABLE is an ERROR on both sides (gRPC
+# semantic conventions). rpc_server_duration and rpc_client_duration count
+# the calls in /metrics, and the latency API has Service/Method routes.
+# Outlier detection: of a service's two endpoints, one answers every call
+# with UNAVAILABLE; with consecutiveGatewayErrors 3 it is ejected (the
+# agent decodes the trailers and gives the outcome back to the kernel,
+# bm_h2_outcome, at its next read of the ring: a call or two more may reach
+# the endpoint than with HTTP/1.x, whose status the kernel reads itself).
+. "$(dirname "$0")/lib.sh"
+setup_base
+PY=/usr/bin/python3 # Debian's python, where python3-grpcio is installed
+N=10
+RECV_PORT=$((API_PORT + 1))
+PORT=18300
+for w in gsrv client; do mkdir -p "$CG/$w"; done
+$PY -c 'import grpc' 2>/dev/null || { fail "python3-grpcio is needed (make deps)"; finish; }
+cat > "$CONF/grpc.yaml" <<YAML
+apiVersion: bpfmesh.io/v1alpha1
+kind: Service
+metadata: {name: echo}
+spec:
+  addresses: ["127.100.3.1"]
+  ports: [{name: grpc, port: 80, targetPort: $PORT}]
+  endpoints: [{address: "127.0.0.1"}]
+---
+apiVersion: bpfmesh.io/v1alpha1
+kind: Workload
+metadata: {name: echo}
+spec: {service: echo, cgroup: bpfmesh-test-$ID/gsrv}
+---
+apiVersion: bpfmesh.io/v1alpha1
+kind: Telemetry
+metadata: {name: traces}
+spec:
+  otlp: {endpoint: "http://127.0.0.1:$RECV_PORT", timeout: 2s}
+  sampling: {ratio: 1.0}
+---
+YAML
+service_yaml flaky 127.100.3.2 80 18310 roundRobin 127.0.0.1 127.0.0.2 >> "$CONF/grpc.yaml"
+cat >> "$CONF/grpc.yaml" <<YAML
+---
+apiVersion: bpfmesh.io/v1alpha1
+kind: TrafficPolicy
+metadata: {name: flaky}
+spec:
+  service: flaky
+  outlierDetection:
+    consecutiveGatewayErrors: 3
+    consecutive5xxErrors: 10
+    interval: 1s
+    baseEjectionTime: 60s
+    maxEjectionPercent: 50
+YAML
+"$E2E/otlp_receiver" --port "$RECV_PORT" > "$TMP/spans.jsonl" 2> "$TMP/receiver.err" &
+PIDS+=($!)
+( echo $BASHPID > "$CG/gsrv/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
+	$PY "$ROOT/tests/e2e/grpc_echo.py" rpcserver "127.0.0.1:$PORT" ) > "$TMP/server.out" 2>&1 &
+PIDS+=($!)
+for i in 1 2; do
+	( exec nsenter --net="/run/netns/$NS" $PY "$ROOT/tests/e2e/grpc_echo.py" server \
+		"$([ $i = 1 ] && echo unavailable || echo ok)" "127.0.0.$i:18310" ) > "$TMP/flaky$i.out" 2>&1 &
+	PIDS+=($!)
+done
+start_agent
+wait_for "the gRPC server listens" 60 grep -q ready "$TMP/server.out"
+flaky_ready() { grep -q ready "$TMP/flaky1.out" && grep -q ready "$TMP/flaky2.out"; }
+wait_for "the two flaky endpoints listen" 60 flaky_ready
+( echo $BASHPID > "$CG/client/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
+	$PY "$ROOT/tests/e2e/grpc_echo.py" rpcclient 127.100.3.1:80 "$N" ) > "$TMP/client.out" 2>&1
+sed 's/^/  client: /' "$TMP/client.out"
+res() { awk -v m="$1" -v c="$2" '$1 == m && $2 == c { print $3; f=1 } END { if (!f) print 0 }' "$TMP/client.out"; }
+expect_eq "client: Say OK" "$N" "$(res Say OK)"
+expect_eq "client: Count OK (5 replies each)" 3 "$(res Count OK)"
+expect_eq "client: Fail UNAVAILABLE" 2 "$(res Fail UNAVAILABLE)"
+expect_eq "client: Slow DEADLINE_EXCEEDED" 1 "$(res Slow DEADLINE_EXCEEDED)"
+CALLS=$((N + 3 + 2 + 1))
+for _ in $(seq 80); do
+	[ "$(grep -c '"kind":2' "$TMP/spans.jsonl")" -ge "$CALLS" ] && break
+	sleep 0.25
+done
+sleep 1.5 # the slow call's server side ends 500 ms after its deadline
+$PY - "$TMP/spans.jsonl" > "$TMP/check.out" <<'PY'
+import json, sys, collections
+spans = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+grpc = [s for s in spans if s["attributes"].get("rpc.system") == "grpc"]
+for kind, side in ((2, "server"), (3, "client")):
+    ss = [s for s in grpc if s["kind"] == kind]
+    print(side, "spans", len(ss))
+    by = collections.Counter((s["name"], s["attributes"].get("rpc.grpc.status_code"), s["status_code"])
+                             for s in ss)
+    for (name, code, st), c in sorted(by.items(), key=str):
+        print(side, "name", name, code, st, c)
+    say = next((s for s in ss if s["name"] == "bpfmesh.test.Echo/Say"), None)
+    if say:
+        a = say["attributes"]
+        print(side, "rpc.service", a.get("rpc.service"))
+        print(side, "rpc.method", a.get("rpc.method"))
+        print(side, "service.name", say["resource"].get("service.name"))
+PY
+sed 's/^/  /' "$TMP/check.out"
+# name, rpc.grpc.status_code, span status (0 unset, 1 ok, 2 error), count
+nm() { awk -v sd="$1" -v n="bpfmesh.test.Echo/$2" -v c="$3" -v st="$4" \
+	'$1 == sd && $2 == "name" && $3 == n && $4 == c && $5 == st { print $6; f=1 } END { if (!f) print 0 }' "$TMP/check.out"; }
+val() { awk -v sd="$1" -v k="$2" '$1 == sd && $2 == k { print $3 }' "$TMP/check.out"; }
+for sd in server client; do
+	expect_eq "$sd: Say spans, status 0" "$N" "$(nm $sd Say 0 0)"
+	expect_eq "$sd: Count spans (one per streaming call)" 3 "$(nm $sd Count 0 0)"
+	expect_eq "$sd: Fail spans, UNAVAILABLE, ERROR" 2 "$(nm $sd Fail 14 2)"
+	expect_eq "$sd: rpc.service" bpfmesh.test.Echo "$(val $sd rpc.service)"
+	expect_eq "$sd: rpc.method" Say "$(val $sd rpc.method)"
+done
+expect_eq "server: service.name" echo "$(val server service.name)"
+expect_eq "client: the call past its deadline, an ERROR" 1 \
+	"$(awk '$1 == "client" && $2 == "name" && $3 == "bpfmesh.test.Echo/Slow" && $5 == 2 { s += $6 } END { print s + 0 }' "$TMP/check.out")"
+expect_eq "server: the call past its deadline" 1 \
+	"$(awk '$1 == "server" && $2 == "name" && $3 == "bpfmesh.test.Echo/Slow" { s += $6 } END { print s + 0 }' "$TMP/check.out")"
+
+api_curl -sf "http://$API/metrics" > "$TMP/metrics.txt"
+api_curl -sf "http://$API/api/v1/services/echo/latency?window=300s" > "$TMP/latency.json"
+mcount() { awk -v m="$1" -v meth="$2" '$1 ~ "^" m "_count" && index($0, "rpc_method=\"" meth "\"") && /rpc_service="bpfmesh.test.Echo"/ { s += $NF } END { print s + 0 }' "$TMP/metrics.txt"; }
+expect_eq "rpc_server_duration_count{Say}" "$N" "$(mcount rpc_server_duration Say)"
+expect_eq "rpc_server_duration_count{Fail}" 2 "$(mcount rpc_server_duration Fail)"
+expect_eq "rpc_client_duration_count{Say}" "$N" "$(mcount rpc_client_duration Say)"
+expect_eq "rpc_client_duration_count{Count}" 3 "$(mcount rpc_client_duration Count)"
+routes=$($PY -c '
+import json, sys
+lat = json.load(open(sys.argv[1]))
+def walk(o):
+    if isinstance(o, dict):
+        yield o
+        for v in o.values(): yield from walk(v)
+    elif isinstance(o, list):
+        for v in o: yield from walk(v)
+print(" ".join(sorted("%s=%d" % (r["route"], r.get("requests", 0)) for r in walk(lat)
+                      if r.get("side") == "server" and "route" in r)))' "$TMP/latency.json")
+log "latency API routes: $routes"
+expect_eq "latency API: Service/Method routes" \
+	"bpfmesh.test.Echo/Count=3 bpfmesh.test.Echo/Fail=2 bpfmesh.test.Echo/Say=$N bpfmesh.test.Echo/Slow=1" \
+	"$routes"
+
+# outlier detection: a channel (a connection) per call, round robin
+( echo $BASHPID > "$CG/client/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
+	$PY "$ROOT/tests/e2e/grpc_echo.py" client 127.100.3.2:80 20 ) > "$TMP/flaky.out" 2>&1
+sed 's/^/  flaky: /' "$TMP/flaky.out"
+failed=$(awk '$1 == "failed" { print $2 }' "$TMP/flaky.out")
+expect_range "UNAVAILABLE calls before the ejection" 3 6 "${failed:-99}"
+expect_eq "the UNAVAILABLE endpoint" ejected "$(ep_json flaky 127.0.0.1 health)"
+expect_eq "the healthy endpoint" healthy "$(ep_json flaky 127.0.0.2 health)"
+finish
