@@ -218,13 +218,14 @@ static bool pair_fits(const struct sb_pend *c, const struct sb_pend *s)
 	return !c->resp_seen || s->start_ns <= c->resp_ns + SB_PAIR_SLACK_NS;
 }
 
-/* The caller passed s's header on unchanged and bpfmesh exports the
- * caller's span: that span is a closer parent than the header's, in the
- * header's trace. */
+/* The caller passed s's header on unchanged (or its Workload says no SDK
+ * wrote it: instrumented "false") and bpfmesh exports the caller's span:
+ * that span is a closer parent than the header's, in the header's trace. */
 static bool pair_refines_header(struct spanbuild *sb, const struct sb_pend *c,
 				const struct sb_pend *s)
 {
-	return c->has_tp && c->tp_forwarded && tp_same(&c->tp, &s->tp) && !sdk_process(sb, c);
+	return c->has_tp && (c->tp_forwarded || c->instr == OBS_INSTR_NO) &&
+	       tp_same(&c->tp, &s->tp) && !sdk_process(sb, c);
 }
 
 static void link_pair(struct spanbuild *sb, struct sb_pend *c, struct sb_pend *s)

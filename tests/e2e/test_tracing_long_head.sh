@@ -26,6 +26,21 @@ kind: Workload
 metadata: {name: api}
 spec: {service: api, cgroup: bpfmesh-test-$ID/api}
 ---
+# curl sends its own traceparent, which would mark it SDK-instrumented (no
+# bpfmesh CLIENT spans): "false" keeps bpfmesh's spans for it
+apiVersion: bpfmesh.io/v1alpha1
+kind: Service
+metadata: {name: client}
+spec:
+  addresses: ["127.100.2.2"]
+  ports: [{name: http, port: 80, targetPort: 18111}]
+  endpoints: [{address: "127.0.0.1"}]
+---
+apiVersion: bpfmesh.io/v1alpha1
+kind: Workload
+metadata: {name: client}
+spec: {service: client, cgroup: bpfmesh-test-$ID/client, tracing: {instrumented: "false"}}
+---
 apiVersion: bpfmesh.io/v1alpha1
 kind: Telemetry
 metadata: {name: traces}
