@@ -196,4 +196,9 @@ void sb_set_inject_key(struct spanbuild *sb, uint64_t key);
 void sb_get_stats(const struct spanbuild *sb, struct sb_stats *out);
 const char *sb_drop_name(enum sb_drop why); /* "sampled_out", "bad_head", ... */
 
+/* A URL query with the values of sensitive keys (sig, token, ...; all of
+ * them when all) made "REDACTED", keys kept; cut to fit dst. The span
+ * store's API view redacts every value (spanstore.c). */
+void sb_redact_query(char *dst, size_t size, const char *q, bool all);
+
 #endif

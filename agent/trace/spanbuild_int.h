@@ -192,7 +192,6 @@ void sb_rand_seed(struct spanbuild *sb, uint64_t seed);
 /* 1b. spanbuild_attrs.c (calls no other builder file) */
 bool sb_method_known(const char *m);
 bool sb_host_endpoint(const char *host, struct span_endpoint *e); /* from a Host value */
-void sb_redact_query(char *dst, size_t size, const char *q, bool all);
 void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, const struct obs *o);
 const char *sb_conn_error_type(int err); /* error.type of a connection error */
 
