@@ -321,6 +321,26 @@ static __always_inline bool response_record(struct __sk_buff *skb, const struct 
 	return true;
 }
 
+/* http_conn.body_last: when the response's last byte so far passed. */
+static __always_inline void body_last_set(struct http_conn *c, __u64 now)
+{
+	__u64 t = now >> HTTP_BODY_TS_SHIFT;
+
+#pragma unroll
+	for (int i = 0; i < 6; i++)
+		c->body_last[i] = t >> (8 * i);
+}
+
+static __always_inline __u64 body_last_ns(const struct http_conn *c)
+{
+	__u64 t = 0;
+
+#pragma unroll
+	for (int i = 0; i < 6; i++)
+		t |= (__u64)c->body_last[i] << (8 * i);
+	return t << HTTP_BODY_TS_SHIFT;
+}
+
 static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
 	struct http1_scratch *sc = scratch_get();
@@ -329,12 +349,14 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 
 	if (!sc || !response_record(skb, s, now, sc, &c, &status))
 		return;
+	body_last_set(&c, now);
 	/* in place when the socket is known: an LRU update costs several
 	 * times a lookup (and the threads it remembers stay) */
 	old = bpf_map_lookup_elem(&http_conns2, &s->cookie);
 	if (old) {
 		old->resp_left = c.resp_left;
 		old->resp_mode = c.resp_mode;
+		__builtin_memcpy(old->body_last, c.body_last, sizeof(c.body_last));
 	} else if (bpf_map_update_elem(&http_conns2, &s->cookie, &c, BPF_ANY))
 		http_drop(HTTP_DROP_CONNS);
 	outlier_on_response(s, status, now);
@@ -432,6 +454,7 @@ static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct
 {
 	struct http_event *e;
 
+	body_last_set(c, now);
 	if (!http1_body_ends(skb, s->off, s->len, c))
 		return;
 	c->resp_mode = 0;
@@ -646,6 +669,9 @@ int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 		e->cookie = cookie;
 		e->kind = HTTP_EV_CLOSE;
 		e->error = sk->sk_err;
+		/* a response still in flight: where its bytes stopped */
+		if (c->resp_mode)
+			e->body_last_ns = body_last_ns(c);
 		bpf_ringbuf_submit(e, wake_flags());
 	}
 	bpf_map_delete_elem(&http_conns2, &cookie);

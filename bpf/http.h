@@ -54,15 +54,20 @@ enum http_dir {
  * (a head longer than the MTU on the tc path) is counted like one longer
  * than HTTP_CTX_SCAN (HTTP_DROP_HEAD_LONG). */
 struct http_event {
-	__u64 ts;	 /* bpf_ktime_get_ns() */
-	__u64 cookie;	 /* socket cookie, or a tc connection key (HTTP_TC_KEY) */
-	__u64 pid_tgid;	 /* task context only (egress from sendmsg, the recv tracepoint); else 0 */
-	__u64 cgroup_id; /* THREAD: the task's cgroup v2 id (names it after it exited) */
-	__u8 kind;	 /* enum http_ev_kind */
-	__u8 dir;	 /* enum http_dir */
-	__u8 family;	 /* AF_INET / AF_INET6 */
-	__u8 complete;	 /* RESPONSE: the whole response was in this segment */
-	__s32 error;	 /* CLOSE: sk_err */
+	__u64 ts;	/* bpf_ktime_get_ns() */
+	__u64 cookie;	/* socket cookie, or a tc connection key (HTTP_TC_KEY) */
+	__u64 pid_tgid; /* task context only (egress from sendmsg, the recv tracepoint); else 0 */
+	union {
+		__u64 cgroup_id; /* THREAD: the task's cgroup v2 id (names it after it exited) */
+		/* CLOSE: when the last byte of the response in flight passed
+		 * (bpf_ktime_get_ns(), 1.024 us resolution), 0 when none was */
+		__u64 body_last_ns;
+	};
+	__u8 kind;     /* enum http_ev_kind */
+	__u8 dir;      /* enum http_dir */
+	__u8 family;   /* AF_INET / AF_INET6 */
+	__u8 complete; /* RESPONSE: the whole response was in this segment */
+	__s32 error;   /* CLOSE: sk_err */
 	__u8 local[16];
 	__u8 remote[16];
 	__u16 lport; /* host order */
@@ -122,11 +127,17 @@ enum http_drop_reason {
  * only when a socket's sending (or reading) thread differs from the one
  * before: a thread keeps a keep-alive connection for many requests, and
  * the agent remembers it per socket (agent/trace/evthreads.c). */
+#define HTTP_BODY_TS_SHIFT 10 /* http_conn.body_last: ns >> 10 */
+
 struct http_conn {
 	__s64 resp_left; /* body bytes still to come (Content-Length) */
 	__u8 resp_mode;	 /* 0 none, 1 length, 2 chunked */
 	__u8 roles;	 /* HTTP_ROLE_*: what requests the socket sent or received */
-	__u8 reserved[6];
+	/* when the last byte so far of the response in flight passed:
+	 * bpf_ktime_get_ns() >> HTTP_BODY_TS_SHIFT, 48 bits little-endian
+	 * (about 9 years of uptime); reported with the CLOSE, so that a
+	 * response cut by a close or a reset ends at its last byte */
+	__u8 body_last[6];
 	__u64 thread[2]; /* the last THREAD record's pid_tgid ^ thread_salt: [0] sent, [1] read */
 };
 _Static_assert(sizeof(struct http_conn) == 32, "http_conn ABI");

@@ -273,6 +273,7 @@ void events_handle(struct events *ev, const struct http_event *e)
 		o.kind = OBS_CLOSE;
 		o.ts_ns = e->ts;
 		o.error = e->error;
+		o.body_last_ns = e->body_last_ns;
 		deliver(ev, &o);
 		evthreads_forget(&ev->by_sock, e->cookie);
 		return;

@@ -95,6 +95,8 @@ struct obs {
 	uint64_t cgroup_id;	       /* its cgroup v2 id (0 when unknown) */
 	struct obs_addr local, remote; /* of this socket */
 	int error;		       /* OBS_CLOSE: errno (ECONNRESET, ETIMEDOUT), 0 = orderly */
+	uint64_t body_last_ns;	       /* OBS_CLOSE: when the last byte of a response still in
+					* flight passed (CLOCK_MONOTONIC), 0 when unknown */
 
 	/* the protocol's parser (proto.h): REQUEST and RESPONSE */
 	uint8_t proto;	    /* enum obs_proto */

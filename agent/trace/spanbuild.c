@@ -504,10 +504,14 @@ static void on_close(struct spanbuild *sb, const struct obs *o)
 		if (p->state == SB_OPEN ||
 		    (p->state == SB_RESPONDED && (o->error || p->length_declared))) {
 			/* no (whole) response: an error, the status code stays what was
-			 * seen; it ended when the close came (its last byte came before,
-			 * but the kernel reports no byte of a body but the last) */
+			 * seen; a cut response ended at its last byte (the close
+			 * says when it passed), one that never came at the close */
+			uint64_t end = now;
+
+			if (p->state == SB_RESPONDED && o->body_last_ns && o->body_last_ns <= now)
+				end = o->body_last_ns > p->resp_ns ? o->body_last_ns : p->resp_ns;
 			sb_set_error(p, o->error);
-			sb_finish(sb, p, now, true, now);
+			sb_finish(sb, p, end, true, now);
 		} else if (p->state == SB_RESPONDED) {
 			sb_finish(sb, p, p->close_delimited ? now : p->resp_ns, p->close_delimited,
 				  now);

@@ -20,9 +20,9 @@
  * "requests":M} at once, without delay or upstream calls.
  *
  * Broken answers, for tracing tests: GET /_status/NNN answers NNN (its body
- * as above); GET /_cut/MS sends a head that announces 100 body bytes and 10
- * of them, waits MS ms and closes the connection (FIN); /_reset/MS does the
- * same and resets it (SO_LINGER 0).
+ * as above); GET /_cut/MS sends a head that announces 100 body bytes and 5
+ * of them, 5 more MS ms later, waits 5 MS ms more and closes the connection
+ * (FIN); /_reset/MS does the same and resets it (SO_LINGER 0).
  *
  * With --timing, every answered request prints a line on stdout:
  *   request METHOD TARGET STATUS WIRE_US APP_US
@@ -949,14 +949,21 @@ static void linger_close(int fd)
 static bool cut_response(int fd, const struct request *rq)
 {
 	static const char head[] = "HTTP/1.1 200 OK\r\nServer: httpsvc\r\n"
-				   "Content-Length: 100\r\n\r\n0123456789";
+				   "Content-Length: 100\r\n\r\n01234";
 	bool reset = !strncmp(rq->target, "/_reset/", 8);
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	int ms;
 
 	if (!reset && strncmp(rq->target, "/_cut/", 6))
 		return false;
-	if (send_all(fd, head, sizeof(head) - 1) == 0)
-		pause_ms(atoi(rq->target + (reset ? 8 : 6)));
+	/* the last byte at MS, the close at 6 MS: a span that ends at the
+	 * close is told from one that ends at the last byte */
+	ms = atoi(rq->target + (reset ? 8 : 6));
+	if (send_all(fd, head, sizeof(head) - 1) == 0) {
+		pause_ms(ms);
+		if (send_all(fd, "56789", 5) == 0)
+			pause_ms(5 * ms);
+	}
 	/* the close that follows (conn_main's) sends RST instead of FIN */
 	if (reset)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));

@@ -102,6 +102,9 @@ static struct side client_side(uint64_t cookie, uint16_t cport)
 			     v4("127.0.0.1", 18081), 100};
 }
 
+/* OBS_CLOSE's body_last_ns for the next close fed (0: the kernel knew none) */
+static uint64_t close_body_last;
+
 static void feed(struct fx *f, const struct side *sd, uint8_t kind, uint64_t ts, const char *head,
 		 int err)
 {
@@ -119,6 +122,8 @@ static void feed(struct fx *f, const struct side *sd, uint8_t kind, uint64_t ts,
 	o.local = sd->local;
 	o.remote = sd->remote;
 	o.error = err;
+	if (kind == OBS_CLOSE)
+		o.body_last_ns = close_body_last;
 	if (head)
 		http1->parse(kind, head, strlen(head), &o);
 	if (kind == OBS_REQUEST)
@@ -252,6 +257,46 @@ static void test_close_before_content_length(void **state)
 		assert_int_equal(sp->status_code, 200); /* what was seen stays */
 		assert_int_equal(sp->end_unix_ns, OFFSET + end);
 	}
+}
+
+/* The kernel says when the cut response's last byte passed (its CLOSE
+ * record): both sides end there, not at the close; a time that is not
+ * between the response head and the close is not believed. */
+static void test_cut_ends_at_last_byte(void **state)
+{
+	struct fx *f = *state;
+	struct side s = server_side(1, 40000), c = client_side(3, 40000);
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok";
+
+	start(f);
+	feed(f, &c, OBS_REQUEST, T0, "GET /cut HTTP/1.1\r\nHost: a\r\n\r\n", 0);
+	feed(f, &s, OBS_REQUEST, T0 + MS(1), "GET /cut HTTP/1.1\r\nHost: a\r\n\r\n", 0);
+	feed(f, &s, OBS_RESPONSE, T0 + MS(5), resp, 0);
+	feed(f, &c, OBS_RESPONSE, T0 + MS(6), resp, 0);
+	close_body_last = T0 + MS(15);
+	feed(f, &s, OBS_CLOSE, T0 + MS(200), NULL, 0);
+	close_body_last = T0 + MS(16);
+	feed(f, &c, OBS_CLOSE, T0 + MS(201), NULL, ECONNRESET);
+	close_body_last = 0;
+	settle(f, T0 + MS(201));
+	assert_int_equal(f->n, 2);
+	for (int i = 0; i < 2; i++) {
+		const struct span *sp = &f->spans[i];
+		bool server = sp->kind == SPAN_KIND_SERVER;
+
+		assert_int_equal(sp->status, SPAN_STATUS_ERROR);
+		assert_int_equal(sp->end_unix_ns, OFFSET + (server ? MS(15) : MS(16)));
+	}
+	/* a last byte before the head (truncated clock) ends at the head */
+	f->n = 0;
+	feed(f, &c, OBS_REQUEST, T0 + MS(300), "GET /cut HTTP/1.1\r\nHost: a\r\n\r\n", 0);
+	feed(f, &c, OBS_RESPONSE, T0 + MS(305), resp, 0);
+	close_body_last = T0 + MS(304);
+	feed(f, &c, OBS_CLOSE, T0 + MS(400), NULL, 0);
+	close_body_last = 0;
+	settle(f, T0 + MS(400));
+	assert_int_equal(f->n, 1);
+	assert_int_equal(f->spans[0].end_unix_ns, OFFSET + T0 + MS(305) - T0);
 }
 
 /* A reset in the body: the side that sees it has the errno's type; the
@@ -484,6 +529,7 @@ int main(void)
 	    T(test_root_error_and_slow_overrides),
 	    T(test_tracestate_and_remote_parent),
 	    T(test_close_before_content_length),
+	    T(test_cut_ends_at_last_byte),
 	    T(test_reset_in_body),
 	    T(test_whole_responses_not_errors),
 	    T(test_error_type_status),
