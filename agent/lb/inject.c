@@ -63,6 +63,10 @@ static void detach(struct injector *in)
 	in->skel = NULL;
 	in->on = false;
 	in->key = 0;
+	/* inject_skip went with the skeleton */
+	free(in->skip);
+	in->skip = NULL;
+	in->n_skip = 0;
 }
 
 /* BPFMESH_INJECT_SELFTEST=ignore: injection goes on even where its
@@ -134,8 +138,9 @@ out:
 	return err;
 }
 
-/* The Workloads' own settings, by cgroup id; a cgroup not there (yet) has
- * none. The map is rewritten whole: a reload may drop a Workload. */
+/* The Workloads' own settings (instrumented: "true" is one: off), by
+ * cgroup id; a cgroup not there (yet) has none. The map is rewritten whole: a reload may drop a
+ * Workload. */
 static void write_cgroups(struct injector *in, const struct mesh_config *cfg)
 {
 	int fd = bpf_map__fd(in->skel->maps.inject_cgrp);
@@ -148,9 +153,14 @@ static void write_cgroups(struct injector *in, const struct mesh_config *cfg)
 	for (int i = 0; i < cfg->n_workloads; i++) {
 		const struct cfg_workload *w = &cfg->workloads[i];
 		uint8_t v = w->inject == CFG_INJECT_ON ? INJECT_CG_ON : INJECT_CG_OFF;
+		bool sdk = w->inject == CFG_INJECT_UNSET && w->instrumented == CFG_INSTR_TRUE;
 		uint64_t id;
 
-		if (w->inject == CFG_INJECT_UNSET || !w->cgroup[0] ||
+		/* an SDK exports its spans: no header from its first connection
+		 * (a Workload's explicit inject: true still wins) */
+		if (sdk)
+			v = INJECT_CG_SDK;
+		if ((w->inject == CFG_INJECT_UNSET && !sdk) || !w->cgroup[0] ||
 		    cgroup_resolve(w->cgroup, path, sizeof(path)))
 			continue;
 		id = cgroup_id_of(path);
