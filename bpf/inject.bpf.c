@@ -19,7 +19,11 @@
  *
  * SDK-instrumented processes (inject_skip) are left alone: connect4/6 do
  * not choose their sockets, and bm_inject_msg passes their sends unchanged
- * (a connection chosen before the agent marked its process).
+ * (a connection chosen before the agent marked its process). So are the
+ * processes capture saw serving HTTP requests (http_serving, shared with
+ * http.bpf.c): the ids made here would start a new trace at every middle
+ * hop, where bpfmesh's nesting keeps a call in the trace of the request
+ * its thread serves. Injection is for edge clients.
  *
  * The agent loads these programs only when injection is on somewhere and
  * keeps them unpinned: when the agent goes, injection goes (nobody would
@@ -29,6 +33,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "inject.h"
+#include "lib/serving.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -146,6 +151,10 @@ static __always_inline int choose(struct bpf_sock_addr *ctx)
 		return 1;
 	if (on == INJECT_CG_SDK || sdk_task()) {
 		count(INJECT_ST_SKIP_CONN);
+		return 1;
+	}
+	if (serving_task()) {
+		count(INJECT_ST_SRV_CONN);
 		return 1;
 	}
 	cookie = bpf_get_socket_cookie(ctx);
@@ -387,6 +396,11 @@ int bm_inject_msg(struct sk_msg_md *msg)
 	 * marks it) stays in the sockhash, but gets no more headers */
 	if (sdk_task()) {
 		count(INJECT_ST_SKIP_MSG);
+		return SK_PASS;
+	}
+	/* likewise a connection opened before its process first served */
+	if (serving_task()) {
+		count(INJECT_ST_SRV_MSG);
 		return SK_PASS;
 	}
 

@@ -30,6 +30,10 @@
 #define INJECT_CGROUP_LEVELS 16
 /* SDK-instrumented processes excluded from injection (inject_skip). */
 #define INJECT_MAX_SKIP 1024
+/* Processes seen serving HTTP requests (http_serving, lib/serving.bpf.h):
+ * they get no header, as the kernel cannot know the trace of the request a
+ * call serves; bpfmesh's nesting keeps their calls in it instead. */
+#define INJECT_MAX_SERVING 4096
 
 /* inject_stats index (per-CPU counters). */
 enum inject_stat {
@@ -41,7 +45,9 @@ enum inject_stat {
 	INJECT_ST_SOCKS = 5,	  /* client sockets added to inject_socks */
 	INJECT_ST_SKIP_CONN = 6,  /* connect() of an SDK'd process: socket not chosen */
 	INJECT_ST_SKIP_MSG = 7,	  /* a send of an SDK'd process on a socket chosen before */
-	INJECT_ST_MAX = 8,
+	INJECT_ST_SRV_CONN = 8,	  /* connect() of a process seen serving requests: not chosen */
+	INJECT_ST_SRV_MSG = 9,	  /* a send of a serving process on a socket chosen before */
+	INJECT_ST_MAX = 10,
 };
 
 /* inject_cgrp value: a Workload's own setting, which beats inject_all. */

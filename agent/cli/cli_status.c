@@ -40,6 +40,7 @@ static const struct jfield status_fields[] = {
     {"tracing/injectionCounts", JT_OBJECT},
     {"tracing/injectionCounts{}", JT_NUMBER},
     {"tracing/injectionExcluded", JT_NUMBER},
+    {"tracing/injectionServing", JT_NUMBER},
     {"attachments", JT_OBJECT},
     {"attachments/cgroup", JT_STRING},
     {"attachments/bpffs", JT_STRING},
@@ -272,11 +273,12 @@ static void print_status(const struct qopts *o, json_object *ready, json_object 
 	if (jobj(st, "tracing")) /* an older agent has none */
 		printf(
 		    "injection:  %s (%lld injected, %lld with their own traceparent; %lld "
-		    "SDK-instrumented processes excluded)\n",
+		    "SDK-instrumented and %lld serving processes excluded)\n",
 		    jstr(jobj(st, "tracing"), "injection"),
 		    (long long)jint(jobj(jobj(st, "tracing"), "injectionCounts"), "injected"),
 		    (long long)jint(jobj(jobj(st, "tracing"), "injectionCounts"), "hasTraceparent"),
-		    (long long)jint(jobj(st, "tracing"), "injectionExcluded"));
+		    (long long)jint(jobj(st, "tracing"), "injectionExcluded"),
+		    (long long)jint(jobj(st, "tracing"), "injectionServing"));
 	printf("cgroup:     %s\n", jstr(att, "cgroup"));
 	printf("pinned at:  %s (%d links, %lld taken over at start)\n", jstr(att, "bpffs"),
 	       jlen(jobj(att, "links")), (long long)jint(att, "linksTakenOver"));

@@ -331,6 +331,8 @@ int agent_start(struct agent *a)
 		log_error("starting the tracing pipeline failed");
 		return -EIO;
 	}
+	/* injection leaves the processes capture saw serving alone */
+	a->inj.serving_fd = loader_map_fd(&a->ld, "http_serving");
 	tracing_set_node_name(&a->tracing, a->opts.node_name);
 	tracing_set_lb_conns(&a->tracing, loader_map_fd(&a->ld, "lb_conns"));
 	a->tracing.ev.no_threads = !a->ld.plan.thread_tps;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -96,6 +97,12 @@ static int load(struct injector *in)
 		goto refused;
 	}
 	in->skel->rodata->inject_key = in->key;
+	/* capture's map of serving processes; the programs never pin */
+	bpf_map__set_pin_path(in->skel->maps.http_serving, NULL);
+	if (in->serving_fd > 0 && bpf_map__reuse_fd(in->skel->maps.http_serving, in->serving_fd))
+		log_warn("traceparent injection: sharing capture's http_serving: %s; processes "
+			 "that serve requests are not told apart",
+			 strerror(errno));
 	err = inject_bpf__load(in->skel);
 	if (err)
 		goto refused;
@@ -225,6 +232,27 @@ int injector_apply(struct injector *in, const struct mesh_config *cfg, int cgrou
 	else
 		snprintf(in->status, sizeof(in->status), "on");
 	return 0;
+}
+
+size_t injector_serving(const struct injector *in)
+{
+	char path[32];
+	uint32_t key, next;
+	uint32_t *prev = NULL;
+	size_t n = 0;
+	int fd;
+
+	if (!in->skel)
+		return 0;
+	fd = bpf_map__fd(in->skel->maps.http_serving);
+	/* an LRU keeps exited processes until pressure evicts them */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		snprintf(path, sizeof(path), "/proc/%u", next);
+		n += !access(path, F_OK);
+		key = next;
+		prev = &key;
+	}
+	return n;
 }
 
 void injector_close(struct injector *in)

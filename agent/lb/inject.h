@@ -29,6 +29,9 @@ struct injector {
 	struct inject_skip_ent *skip;
 	size_t n_skip;
 	uint64_t skip_checked_ns; /* the last look at the entries' processes */
+	/* capture's pinned http_serving (lib/serving.bpf.h), shared with the
+	 * programs at load; 0: none (the programs get an empty map of their own) */
+	int serving_fd;
 };
 
 /* A process to keep injection away from (an SDK exports its spans). */
@@ -64,6 +67,9 @@ void injector_skip_sync(struct injector *in, const struct inject_sdk_proc *want,
 			uint64_t now_ns);
 /* Processes excluded now (entries not GONE). */
 size_t injector_skipped(const struct injector *in);
+/* Processes seen serving HTTP requests (http_serving) that still run:
+ * injection leaves them alone. 0 while injection is off. */
+size_t injector_serving(const struct injector *in);
 
 /* Is injection on for any process under cfg: Telemetry's propagation.inject
  * or a Workload's tracing.inject: true. */
