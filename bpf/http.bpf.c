@@ -44,6 +44,8 @@
 /* The load balancer's pinned maps, shared (by pin name) so that a response
  * can count against the endpoint its connection was sent to. */
 #include "lib/outlier.bpf.h"
+/* The processes seen serving requests, which injection leaves alone. */
+#include "lib/serving.bpf.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -616,6 +618,15 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 	last = &c->thread[dir == HTTP_DIR_EGRESS ? 0 : 1];
 	if (*last == (tid ^ thread_salt))
 		return;
+	/* a thread reads requests: its process serves (lib/serving.bpf.h).
+	 * Here, not per packet: once per socket and thread, before its first
+	 * call to a callee can connect; again after a full ring, harmless */
+	if (dir == HTTP_DIR_INGRESS) {
+		__u32 tgid = tid >> 32;
+		__u64 cg = bpf_get_current_cgroup_id();
+
+		bpf_map_update_elem(&http_serving, &tgid, &cg, BPF_ANY);
+	}
 	e = ev_reserve_hdr();
 	if (!e)
 		return;

@@ -17,6 +17,14 @@
  * sampler uses (inject_threshold), so the agent's CLIENT span, which adopts
  * these ids, is exported exactly when the callee is told it is sampled.
  *
+ * SDK-instrumented processes (inject_skip) are left alone: connect4/6 do
+ * not choose their sockets, and bm_inject_msg passes their sends unchanged
+ * (a connection chosen before the agent marked its process). So are the
+ * processes capture saw serving HTTP requests (http_serving, shared with
+ * http.bpf.c): the ids made here would start a new trace at every middle
+ * hop, where bpfmesh's nesting keeps a call in the trace of the request
+ * its thread serves. Injection is for edge clients.
+ *
  * The agent loads these programs only when injection is on somewhere and
  * keeps them unpinned: when the agent goes, injection goes (nobody would
  * export the spans the headers name).
@@ -25,6 +33,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "inject.h"
+#include "lib/serving.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -33,6 +42,10 @@ const volatile __u64 inject_key = 0;
 /* Set by the agent at load and on reloads. */
 __u32 inject_all = 0;
 __u64 inject_threshold = 0; /* sampling.h: keep when the trace id's low 56 bits >= this */
+/* Set by the agent while its self-test runs (the sockhash then holds only
+ * the test's socket): the agent's own process may be one capture saw
+ * serving (its API, in a meshed cgroup), and the test must see a header. */
+__u32 inject_selftest = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
@@ -56,6 +69,15 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } inject_cgrp SEC(".maps");
+
+/* tgid -> struct inject_skip: SDK-instrumented processes, written by the
+ * agent (lb/inject_skip.c) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, INJECT_MAX_SKIP);
+	__type(key, __u32);
+	__type(value, struct inject_skip);
+} inject_skip SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -87,11 +109,12 @@ static __always_inline void count(__u32 i)
 
 /* --- which sockets --- */
 
-static __always_inline bool cgroup_wants(void)
+/* INJECT_CG_ON, _OFF or _SDK for the task's cgroup: the deepest ancestor
+ * with a Workload's setting wins, else inject_all. */
+static __always_inline __u8 cgroup_setting(void)
 {
-	__u32 on = inject_all;
+	__u8 on = inject_all ? INJECT_CG_ON : INJECT_CG_OFF;
 
-	/* the deepest ancestor with a setting wins */
 	for (int lv = 0; lv < INJECT_CGROUP_LEVELS; lv++) {
 		__u64 id = bpf_get_current_ancestor_cgroup_id(lv);
 		__u8 *v;
@@ -100,20 +123,44 @@ static __always_inline bool cgroup_wants(void)
 			break;
 		v = bpf_map_lookup_elem(&inject_cgrp, &id);
 		if (v)
-			on = *v == INJECT_CG_ON;
+			on = *v;
 	}
 	return on;
 }
 
+/* Does the current task belong to a process whose SDK exports its own
+ * spans? Its requests without a traceparent are ones the SDK chose not to
+ * trace (its export calls among them): no header, as Beyla leaves services
+ * that export OTel themselves alone. */
+static __always_inline bool sdk_task(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct inject_skip *v = bpf_map_lookup_elem(&inject_skip, &tgid);
+
+	return v && !(v->flags & INJECT_SKIP_GONE) && v->cgroup_id == bpf_get_current_cgroup_id();
+}
+
 /* connect() runs in the task: its cgroup is the caller's (a sockops
- * program could not ask on 6.1, where it has no cgroup helpers). */
+ * program could not ask on 6.1, where it has no cgroup helpers). An SDK'd
+ * process's socket never enters the sockhash (nor its FIONREAD hazard). */
 static __always_inline int choose(struct bpf_sock_addr *ctx)
 {
 	__u64 cookie;
-	__u8 one = 1;
+	__u8 one = 1, on;
 
-	if (ctx->type != 1 /* SOCK_STREAM */ || !cgroup_wants())
+	if (ctx->type != 1 /* SOCK_STREAM */)
 		return 1;
+	on = cgroup_setting();
+	if (on == INJECT_CG_OFF)
+		return 1;
+	if (on == INJECT_CG_SDK || sdk_task()) {
+		count(INJECT_ST_SKIP_CONN);
+		return 1;
+	}
+	if (serving_task()) {
+		count(INJECT_ST_SRV_CONN);
+		return 1;
+	}
 	cookie = bpf_get_socket_cookie(ctx);
 	bpf_map_update_elem(&inject_want, &cookie, &one, BPF_ANY);
 	return 1; /* never refuses: only notes */
@@ -347,6 +394,19 @@ SEC("sk_msg")
 int bm_inject_msg(struct sk_msg_md *msg)
 {
 	__u32 off = 0;
+
+	/* sendmsg runs in the sender's context: a keep-alive connection
+	 * chosen before its process was found SDK'd (its first traced call
+	 * marks it) stays in the sockhash, but gets no more headers */
+	if (!inject_selftest && sdk_task()) {
+		count(INJECT_ST_SKIP_MSG);
+		return SK_PASS;
+	}
+	/* likewise a connection opened before its process first served */
+	if (!inject_selftest && serving_task()) {
+		count(INJECT_ST_SRV_MSG);
+		return SK_PASS;
+	}
 
 	for (int k = 0; k < INJECT_PIPELINE_MAX; k++) {
 		int next = inject_one(msg, off);

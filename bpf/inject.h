@@ -28,6 +28,12 @@
 #define INJECT_MAX_CGROUPS 1024
 /* Ancestor levels of a task's cgroup searched for a Workload's setting. */
 #define INJECT_CGROUP_LEVELS 16
+/* SDK-instrumented processes excluded from injection (inject_skip). */
+#define INJECT_MAX_SKIP 1024
+/* Processes seen serving HTTP requests (http_serving, lib/serving.bpf.h):
+ * they get no header, as the kernel cannot know the trace of the request a
+ * call serves; bpfmesh's nesting keeps their calls in it instead. */
+#define INJECT_MAX_SERVING 4096
 
 /* inject_stats index (per-CPU counters). */
 enum inject_stat {
@@ -37,12 +43,36 @@ enum inject_stat {
 	INJECT_ST_HEAD_SPLIT = 3, /* the head continues in a later send: left alone */
 	INJECT_ST_PUSH_FAIL = 4,  /* bpf_msg_push_data (or the pull after it) failed */
 	INJECT_ST_SOCKS = 5,	  /* client sockets added to inject_socks */
-	INJECT_ST_MAX = 8,
+	INJECT_ST_SKIP_CONN = 6,  /* connect() of an SDK'd process: socket not chosen */
+	INJECT_ST_SKIP_MSG = 7,	  /* a send of an SDK'd process on a socket chosen before */
+	INJECT_ST_SRV_CONN = 8,	  /* connect() of a process seen serving requests: not chosen */
+	INJECT_ST_SRV_MSG = 9,	  /* a send of a serving process on a socket chosen before */
+	INJECT_ST_MAX = 10,
 };
 
 /* inject_cgrp value: a Workload's own setting, which beats inject_all. */
 #define INJECT_CG_ON 1
 #define INJECT_CG_OFF 2
+/* instrumented: "true" (no inject of its own): off, counted as skipped */
+#define INJECT_CG_SDK 3
+
+/* inject_skip (key: the tgid): a process whose OpenTelemetry SDK exports
+ * its own spans (the span builder saw it send traceparents of its own, or
+ * its Workload says instrumented: "true") gets no header. cgroup_id guards
+ * against a reused pid: the kernel skips only a task of that tgid in that
+ * cgroup. start_ticks is the agent's (/proc/PID/stat starttime when the
+ * entry was made; the kernel ignores it): an entry whose process exited or
+ * whose pid now names another process is marked INJECT_SKIP_GONE until the
+ * mark expires, so the pid's next owner is not skipped. */
+struct inject_skip {
+	__u64 cgroup_id;
+	__u64 start_ticks;
+	__u32 flags;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct inject_skip) == 24, "inject_skip is an ABI");
+
+#define INJECT_SKIP_GONE 1
 
 /* The tag: the low 32 bits of a span id, from its high 32 bits r, the
  * connection (inject_conn) and the agent's secret key, with murmur3's

@@ -218,7 +218,17 @@ static void write_tracing(struct agent *a, struct jsonw *w)
 	jw_ku64(w, "headSplit", st[INJECT_ST_HEAD_SPLIT]);
 	jw_ku64(w, "pushFailed", st[INJECT_ST_PUSH_FAIL]);
 	jw_ku64(w, "sockets", st[INJECT_ST_SOCKS]);
+	jw_ku64(w, "sdkConnections", st[INJECT_ST_SKIP_CONN]);
+	jw_ku64(w, "sdkSends", st[INJECT_ST_SKIP_MSG]);
+	jw_ku64(w, "servingConnections", st[INJECT_ST_SRV_CONN]);
+	jw_ku64(w, "servingSends", st[INJECT_ST_SRV_MSG]);
 	jw_obj_close(w);
+	/* processes the span builder found SDK-instrumented, left alone now
+	 * (Workloads with instrumented: "true" are left alone by cgroup) */
+	jw_ku64(w, "injectionExcluded", injector_skipped(&a->inj));
+	/* processes seen serving HTTP requests, left alone (a middle hop's
+	 * calls keep bpfmesh's nesting) */
+	jw_ku64(w, "injectionServing", injector_serving(&a->inj));
 	jw_obj_close(w);
 }
 

@@ -39,6 +39,8 @@ static const struct jfield status_fields[] = {
     {"tracing/injection", JT_STRING},
     {"tracing/injectionCounts", JT_OBJECT},
     {"tracing/injectionCounts{}", JT_NUMBER},
+    {"tracing/injectionExcluded", JT_NUMBER},
+    {"tracing/injectionServing", JT_NUMBER},
     {"attachments", JT_OBJECT},
     {"attachments/cgroup", JT_STRING},
     {"attachments/bpffs", JT_STRING},
@@ -269,11 +271,14 @@ static void print_status(const struct qopts *o, json_object *ready, json_object 
 	for (int i = 0; i < jlen(jobj(k, "off")); i++)
 		printf("off:        %s\n", json_object_get_string(jat(jobj(k, "off"), i)));
 	if (jobj(st, "tracing")) /* an older agent has none */
-		printf("injection:  %s (%lld injected, %lld with their own traceparent)\n",
-		       jstr(jobj(st, "tracing"), "injection"),
-		       (long long)jint(jobj(jobj(st, "tracing"), "injectionCounts"), "injected"),
-		       (long long)jint(jobj(jobj(st, "tracing"), "injectionCounts"),
-				       "hasTraceparent"));
+		printf(
+		    "injection:  %s (%lld injected, %lld with their own traceparent; %lld "
+		    "SDK-instrumented and %lld serving processes excluded)\n",
+		    jstr(jobj(st, "tracing"), "injection"),
+		    (long long)jint(jobj(jobj(st, "tracing"), "injectionCounts"), "injected"),
+		    (long long)jint(jobj(jobj(st, "tracing"), "injectionCounts"), "hasTraceparent"),
+		    (long long)jint(jobj(st, "tracing"), "injectionExcluded"),
+		    (long long)jint(jobj(st, "tracing"), "injectionServing"));
 	printf("cgroup:     %s\n", jstr(att, "cgroup"));
 	printf("pinned at:  %s (%d links, %lld taken over at start)\n", jstr(att, "bpffs"),
 	       jlen(jobj(att, "links")), (long long)jint(att, "linksTakenOver"));

@@ -135,6 +135,29 @@ static void apply_injection(struct agent *a)
 	tracing_set_inject_key(&a->tracing, a->inj.key);
 }
 
+/* The processes the span builder found SDK-instrumented get no header:
+ * on every beat, so a process is left alone from its first traced call's
+ * next beat on (trace/ and lb/ are siblings: the daemon carries the list). */
+static void sync_injection_skip(struct agent *a, uint64_t now)
+{
+	struct sb_sdk_id *ids;
+	struct inject_sdk_proc *want;
+	size_t n;
+
+	if (!a->inj.skel)
+		return;
+	ids = calloc(INJECT_MAX_SKIP, sizeof(*ids));
+	want = calloc(INJECT_MAX_SKIP, sizeof(*want));
+	if (ids && want) {
+		n = tracing_sdk_procs(&a->tracing, ids, INJECT_MAX_SKIP);
+		for (size_t i = 0; i < n; i++)
+			want[i] = (struct inject_sdk_proc){ids[i].tgid, ids[i].cgroup_id};
+		injector_skip_sync(&a->inj, want, n, now);
+	}
+	free(ids);
+	free(want);
+}
+
 /* At most this many new warnings are logged per load; the rest are
  * counted in one line (all of them are at debug level). */
 #define NEW_WARNINGS_LOGGED 10
@@ -308,6 +331,8 @@ int agent_start(struct agent *a)
 		log_error("starting the tracing pipeline failed");
 		return -EIO;
 	}
+	/* injection leaves the processes capture saw serving alone */
+	a->inj.serving_fd = loader_map_fd(&a->ld, "http_serving");
 	tracing_set_node_name(&a->tracing, a->opts.node_name);
 	tracing_set_lb_conns(&a->tracing, loader_map_fd(&a->ld, "lb_conns"));
 	tracing_set_h2_outcome(&a->tracing, loader_prog_fd(&a->ld, "bm_h2_outcome"));
@@ -359,6 +384,7 @@ bool agent_tick(struct agent *a, uint64_t now)
 	retry = lbmaps_gc(&a->lm, false) > 0 && a->apply_pending;
 	health_tick(&a->health, now);
 	tracing_tick(&a->tracing, now);
+	sync_injection_skip(a, now);
 	exports_tick(&a->exp, now);
 	metrics_export_tick(a, now);
 	/* interfaces named in the config that did not exist yet (workload

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -63,6 +64,10 @@ static void detach(struct injector *in)
 	in->skel = NULL;
 	in->on = false;
 	in->key = 0;
+	/* inject_skip went with the skeleton */
+	free(in->skip);
+	in->skip = NULL;
+	in->n_skip = 0;
 }
 
 /* BPFMESH_INJECT_SELFTEST=ignore: injection goes on even where its
@@ -92,6 +97,12 @@ static int load(struct injector *in)
 		goto refused;
 	}
 	in->skel->rodata->inject_key = in->key;
+	/* capture's map of serving processes; the programs never pin */
+	bpf_map__set_pin_path(in->skel->maps.http_serving, NULL);
+	if (in->serving_fd > 0 && bpf_map__reuse_fd(in->skel->maps.http_serving, in->serving_fd))
+		log_warn("traceparent injection: sharing capture's http_serving: %s; processes "
+			 "that serve requests are not told apart",
+			 strerror(errno));
 	err = inject_bpf__load(in->skel);
 	if (err)
 		goto refused;
@@ -101,7 +112,11 @@ static int load(struct injector *in)
 		err = -errno;
 		goto refused;
 	}
-	if (inject_selftest(bpf_map__fd(in->skel->maps.inject_socks), why, sizeof(why))) {
+	/* the agent itself may be marked serving (its API in a meshed cgroup) */
+	in->skel->bss->inject_selftest = 1;
+	err = inject_selftest(bpf_map__fd(in->skel->maps.inject_socks), why, sizeof(why));
+	in->skel->bss->inject_selftest = 0;
+	if (err) {
 		/* for the tests that show what the self-test guards against */
 		if (ignore_selftest()) {
 			snprintf(in->selftest, sizeof(in->selftest),
@@ -134,8 +149,9 @@ out:
 	return err;
 }
 
-/* The Workloads' own settings, by cgroup id; a cgroup not there (yet) has
- * none. The map is rewritten whole: a reload may drop a Workload. */
+/* The Workloads' own settings (instrumented: "true" is one: off), by
+ * cgroup id; a cgroup not there (yet) has none. The map is rewritten whole: a reload may drop a
+ * Workload. */
 static void write_cgroups(struct injector *in, const struct mesh_config *cfg)
 {
 	int fd = bpf_map__fd(in->skel->maps.inject_cgrp);
@@ -148,9 +164,14 @@ static void write_cgroups(struct injector *in, const struct mesh_config *cfg)
 	for (int i = 0; i < cfg->n_workloads; i++) {
 		const struct cfg_workload *w = &cfg->workloads[i];
 		uint8_t v = w->inject == CFG_INJECT_ON ? INJECT_CG_ON : INJECT_CG_OFF;
+		bool sdk = w->inject == CFG_INJECT_UNSET && w->instrumented == CFG_INSTR_TRUE;
 		uint64_t id;
 
-		if (w->inject == CFG_INJECT_UNSET || !w->cgroup[0] ||
+		/* an SDK exports its spans: no header from its first connection
+		 * (a Workload's explicit inject: true still wins) */
+		if (sdk)
+			v = INJECT_CG_SDK;
+		if ((w->inject == CFG_INJECT_UNSET && !sdk) || !w->cgroup[0] ||
 		    cgroup_resolve(w->cgroup, path, sizeof(path)))
 			continue;
 		id = cgroup_id_of(path);
@@ -215,6 +236,27 @@ int injector_apply(struct injector *in, const struct mesh_config *cfg, int cgrou
 	else
 		snprintf(in->status, sizeof(in->status), "on");
 	return 0;
+}
+
+size_t injector_serving(const struct injector *in)
+{
+	char path[32];
+	uint32_t key, next;
+	uint32_t *prev = NULL;
+	size_t n = 0;
+	int fd;
+
+	if (!in->skel)
+		return 0;
+	fd = bpf_map__fd(in->skel->maps.http_serving);
+	/* an LRU keeps exited processes until pressure evicts them */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		snprintf(path, sizeof(path), "/proc/%u", next);
+		n += !access(path, F_OK);
+		key = next;
+		prev = &key;
+	}
+	return n;
 }
 
 void injector_close(struct injector *in)

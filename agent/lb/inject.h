@@ -25,7 +25,51 @@ struct injector {
 	char status[192];	    /* "on", "off: ..." (status.tracing.injection) */
 	char selftest[160];	    /* the last self-test's outcome */
 	uint64_t st[INJECT_ST_MAX]; /* counters of earlier loads, kept across detach */
+	/* what inject_skip holds (inject_skip.c), sorted by tgid */
+	struct inject_skip_ent *skip;
+	size_t n_skip;
+	uint64_t skip_checked_ns; /* the last look at the entries' processes */
+	/* capture's pinned http_serving (lib/serving.bpf.h), shared with the
+	 * programs at load; 0: none (the programs get an empty map of their own) */
+	int serving_fd;
 };
+
+/* A process to keep injection away from (an SDK exports its spans). */
+struct inject_sdk_proc {
+	uint32_t tgid;
+	uint64_t cgroup_id;
+};
+
+/* An entry of inject_skip. */
+struct inject_skip_ent {
+	uint32_t tgid;
+	struct inject_skip v;
+};
+
+/* A process's start time (/proc/PID/stat starttime): 0, or -1 when there
+ * is no such process. */
+typedef int (*inject_start_fn)(uint32_t tgid, uint64_t *start_ticks, void *ctx);
+
+/* The table inject_skip should hold, from the one it holds (cur, sorted by
+ * tgid) and the processes to skip (want, any order, sorted in place): a wanted process
+ * keeps its entry; a new one gets its cgroup and start time (none if it
+ * has exited); with recheck, an entry whose process exited or whose pid now
+ * has another start time is marked INJECT_SKIP_GONE and stays so while it
+ * is wanted (the pid's next owner is not skipped); an entry not wanted
+ * goes. At most max entries (INJECT_MAX_SKIP), sorted by tgid. Pure but
+ * for start. Returns how many were written to out. */
+size_t inject_skip_plan(const struct inject_skip_ent *cur, size_t n_cur,
+			struct inject_sdk_proc *want, size_t n_want, bool recheck,
+			inject_start_fn start, void *ctx, struct inject_skip_ent *out, size_t max);
+/* Make inject_skip follow want (a no-op while injection is off); the
+ * entries' processes are looked at again once a second. */
+void injector_skip_sync(struct injector *in, const struct inject_sdk_proc *want, size_t n_want,
+			uint64_t now_ns);
+/* Processes excluded now (entries not GONE). */
+size_t injector_skipped(const struct injector *in);
+/* Processes seen serving HTTP requests (http_serving) that still run:
+ * injection leaves them alone. 0 while injection is off. */
+size_t injector_serving(const struct injector *in);
 
 /* Is injection on for any process under cfg: Telemetry's propagation.inject
  * or a Workload's tracing.inject: true. */

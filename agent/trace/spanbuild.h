@@ -82,6 +82,7 @@
 #define BPFMESH_SPANBUILD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "trace/obs.h"
@@ -194,6 +195,15 @@ int sb_set_routes(struct spanbuild *sb, const char *const *routes, int n_routes,
  * trace id; see spanbuild_link.c for a thread that serves a request). */
 void sb_set_inject_key(struct spanbuild *sb, uint64_t key);
 void sb_get_stats(const struct spanbuild *sb, struct sb_stats *out);
+/* A process marked SDK-instrumented now (it sent a traceparent of its own
+ * within sdk_ttl_ns; never one whose Workload says instrumented: false):
+ * the daemon keeps traceparent injection away from it. */
+struct sb_sdk_id {
+	uint32_t tgid;
+	uint64_t cgroup_id;
+};
+/* Up to max of them into out; how many were written. */
+size_t sb_sdk_procs(const struct spanbuild *sb, struct sb_sdk_id *out, size_t max);
 const char *sb_drop_name(enum sb_drop why); /* "sampled_out", "bad_head", ... */
 
 /* A URL query with the values of sensitive keys (sig, token, ...; all of

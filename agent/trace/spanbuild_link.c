@@ -129,6 +129,10 @@ static void sdk_mark(struct spanbuild *sb, const struct sb_pend *c)
 	struct sb_sdk_svc *v;
 	uint64_t h;
 
+	/* its Workload says no SDK: nothing to mark (nor to keep injection
+	 * away from, sb_sdk_procs) */
+	if (c->instr == OBS_INSTR_NO)
+		return;
 	if (!e) {
 		set = sdk_set(sb, c->tgid);
 		e = &set[0];
@@ -178,6 +182,16 @@ uint32_t sb_sdk_count(const struct spanbuild *sb, uint64_t now)
 
 	for (int i = 0; i < SB_SDK_SLOTS; i++)
 		n += sb->sdk[i].tgid && sb->sdk[i].seen_ns + sdk_ttl(sb) >= now;
+	return n;
+}
+
+size_t sb_sdk_procs(const struct spanbuild *sb, struct sb_sdk_id *out, size_t max)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < SB_SDK_SLOTS && n < max; i++)
+		if (sb->sdk[i].tgid && sb->sdk[i].seen_ns + sdk_ttl(sb) >= sb->now_ns)
+			out[n++] = (struct sb_sdk_id){sb->sdk[i].tgid, sb->sdk[i].cgroup_id};
 	return n;
 }
 

@@ -212,6 +212,11 @@ void tracing_tick(struct tracing *t, uint64_t now)
 		sb_tick(t->sb, now);
 }
 
+size_t tracing_sdk_procs(struct tracing *t, struct sb_sdk_id *out, size_t max)
+{
+	return t->sb ? sb_sdk_procs(t->sb, out, max) : 0;
+}
+
 void tracing_free(struct tracing *t)
 {
 	if (t->sb) {

@@ -92,6 +92,8 @@ void tracing_set_lb_conns(struct tracing *t, int fd);
  * kernel's headers from the applications' by it. */
 void tracing_set_inject_key(struct tracing *t, uint64_t key);
 int tracing_fd(struct tracing *t);
+/* The processes the span builder holds SDK-instrumented now (sb_sdk_procs). */
+size_t tracing_sdk_procs(struct tracing *t, struct sb_sdk_id *out, size_t max);
 void tracing_consume(struct tracing *t);
 void tracing_tick(struct tracing *t, uint64_t now_mono_ns);
 

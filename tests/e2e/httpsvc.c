@@ -2,7 +2,7 @@
 /* httpsvc: a small HTTP/1.1 service for the demo shop and the e2e tests.
  *
  *   httpsvc --name NAME --listen ADDR:PORT [--upstream HOST:PORT[/path]]...
- *           [--delay-ms N] [--timeout-ms N] [--timing]
+ *           [--delay-ms N] [--timeout-ms N] [--timing] [--no-propagate]
  *
  * GET (or HEAD) of any path answers 200 with
  *   {"service":"NAME","path":"/p","upstreams":[...]}
@@ -14,7 +14,8 @@
  * (its "service" and nested "upstreams" copied from its reply). An upstream
  * that cannot be reached, times out or answers 5xx makes the reply a 502.
  * An incoming traceparent/tracestate is passed on to the upstreams, as an
- * instrumented application would.
+ * instrumented application would; with --no-propagate it is not, as an
+ * application without an SDK would not.
  *
  * GET /healthz answers 200 {"status":"ok","service":"NAME","connections":N,
  * "requests":M} at once, without delay or upstream calls.
@@ -89,6 +90,7 @@ static struct {
 	int delay_ms;
 	int timeout_ms;
 	bool timing;
+	bool no_propagate;
 } opt = {.timeout_ms = 3000};
 
 /* Set by the signal handler, read by every thread: atomic accesses, so that
@@ -436,9 +438,9 @@ static void call_upstream(const struct upstream *u, const char *path, const stru
 		return;
 	sb_printf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\n", path, u->hostport);
 	sb_printf(&req, "User-Agent: httpsvc/%s\r\nAccept: application/json\r\n", opt.name);
-	if (tc->traceparent[0])
+	if (tc->traceparent[0] && !opt.no_propagate)
 		sb_printf(&req, "traceparent: %s\r\n", tc->traceparent);
-	if (tc->tracestate[0])
+	if (tc->tracestate[0] && !opt.no_propagate)
 		sb_printf(&req, "tracestate: %s\r\n", tc->tracestate);
 	sb_str(&req, "Connection: close\r\n\r\n");
 	if (req.oom || send_all(fd, req.p, req.len)) {
@@ -1141,7 +1143,7 @@ static void set_timestamping(int fd, int flags)
 static void usage(FILE *f)
 {
 	fputs("usage: httpsvc --name NAME --listen ADDR:PORT [--upstream HOST:PORT[/path]]...\n"
-	      "               [--delay-ms N] [--timeout-ms N] [--timing]\n"
+	      "               [--delay-ms N] [--timeout-ms N] [--timing] [--no-propagate]\n"
 	      "  --name NAME         the \"service\" field of every answer\n"
 	      "  --listen ADDR:PORT  127.0.0.1:18080, [::1]:18080\n"
 	      "  --upstream H:P[/p]  GET http://H:P/p (default: the request's path) for every\n"
@@ -1149,7 +1151,9 @@ static void usage(FILE *f)
 	      "  --delay-ms N        wait N ms before answering (not /healthz)\n"
 	      "  --timeout-ms N      connect + reply timeout per upstream call (default 3000)\n"
 	      "  --timing            print \"request METHOD TARGET STATUS WIRE_US APP_US\" per\n"
-	      "                      answered request: first byte read to last byte written\n",
+	      "                      answered request: first byte read to last byte written\n"
+	      "  --no-propagate      do not pass an incoming traceparent/tracestate on to the\n"
+	      "                      upstreams (an application without an SDK)\n",
 	      f);
 }
 
@@ -1212,6 +1216,7 @@ int main(int argc, char **argv)
 	    {"delay-ms", required_argument, 0, 'd'},
 	    {"timeout-ms", required_argument, 0, 't'},
 	    {"timing", no_argument, 0, 'T'},
+	    {"no-propagate", no_argument, 0, 'P'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -1245,6 +1250,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			opt.timing = true;
+			break;
+		case 'P':
+			opt.no_propagate = true;
 			break;
 		case 'h':
 			usage(stdout);

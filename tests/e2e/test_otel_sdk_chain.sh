@@ -10,10 +10,15 @@
 #    (bpfmesh, a root: the injected header's ids) -> A's SERVER span (SDK)
 #    -> A's CLIENT span (SDK) -> B's SERVER span (bpfmesh), nothing of
 #    bpfmesh's for A; A's calls carry the SDK's traceparent and are never
-#    injected: injected requests == curl's requests. A's SDK exports only
-#    when A stops (SIGTERM flushes it), after the counted rounds: its export
-#    calls carry no traceparent and are injected like any meshed process's
-#    (the SDK exporting while serving is test_otel_sdk.sh's);
+#    injected. A's SDK exports every 100 ms while serving: once A is marked
+#    SDK-instrumented (its first call with its own traceparent, status
+#    injectionExcluded), its export calls, which carry no traceparent, get
+#    no header either (on a connection opened before the mark too: the
+#    sk_msg program skips its sends, sdkSends), so injected requests ==
+#    curl's requests; bpfmesh's spans of those calls are roots, as with
+#    injection off (test_otel_sdk.sh);
+# 0. a Workload with tracing.instrumented: "true": its processes get no
+#    header from their first connection on (sdkConnections);
 # 2. traceparent flags 00 from curl, B answering 500: no span of that trace
 #    from anyone (the SDK samples parent-based too), B's 500s still counted;
 # 3. tracestate from curl: passed on by the SDK, on B's SERVER span;
@@ -30,7 +35,7 @@ AGENT_NETNS=1 # A's SDK and the agent export to one receiver in the test's names
 setup_base
 SEQ=30 CONC=10
 RECV_PORT=$((API_PORT + 1))
-for w in a b client; do mkdir -p "$CG/$w"; done
+for w in a b client sdkcfg; do mkdir -p "$CG/$w"; done
 cat > "$CONF/chain.yaml" <<YAML
 apiVersion: bpfmesh.io/v1alpha1
 kind: Service
@@ -73,6 +78,12 @@ kind: Workload
 metadata: {name: client}
 spec: {service: client, cgroup: bpfmesh-test-$ID/client, tracing: {instrumented: "false"}}
 ---
+# an SDK says so in its Workload: never injected
+apiVersion: bpfmesh.io/v1alpha1
+kind: Workload
+metadata: {name: sdkcfg}
+spec: {service: client, cgroup: bpfmesh-test-$ID/sdkcfg, tracing: {instrumented: "true"}}
+---
 apiVersion: bpfmesh.io/v1alpha1
 kind: Telemetry
 metadata: {name: traces}
@@ -87,28 +98,43 @@ PIDS+=($!)
 in_group b "$E2E/httpsvc" --name b --listen 127.0.0.1:18212 > "$TMP/b.out" 2>&1 &
 PIDS+=($!)
 in_group a node "$NODE_DIR/service.js" --name a --port 18211 --upstream 127.100.2.2:80 \
-	--otlp "http://127.0.0.1:$RECV_PORT" --export-ms 600000 > "$TMP/a.out" 2>&1 &
+	--otlp "http://127.0.0.1:$RECV_PORT" --export-ms 100 > "$TMP/a.out" 2>&1 &
 PIDS+=($!)
 BPFMESH_INJECT_SELFTEST=ignore start_agent
 svcs_ready() { grep -q ready "$TMP/a.out" && grep -q ready "$TMP/b.out"; }
 wait_for "A (Node.js with the SDK) and B listen" 30 svcs_ready
 status() { api_curl -sf "http://$API/api/v1/status" | python3 -c '
 import json, sys; t = json.load(sys.stdin)["tracing"]
-print(t["injection"] if sys.argv[1] == "state" else t["injectionCounts"][sys.argv[1]])' "$1"; }
+k = sys.argv[1]
+print(t["injection"] if k == "state" else t[k] if k in t else t["injectionCounts"][k])' "$1"; }
 inject_on() { case "$(status state)" in on*) return 0 ;; esac; return 1; }
 wait_for "injection on" 60 inject_on
 log "injection: $(status state)"
 
+# --- 0. instrumented: "true": no header from the first connection (A has
+# served nothing yet: its SDK has nothing to export)
+INJ0=$(status injected) SKC0=$(status sdkConnections)
+for i in 1 2 3; do
+	in_group sdkcfg curl -s -o /dev/null "http://127.100.2.2/sdkcfg/$i" || true
+done
+expect_eq "instrumented: true: requests injected" 0 $(($(status injected) - INJ0))
+expect_eq "instrumented: true: connections left alone" 3 $(($(status sdkConnections) - SKC0))
+
 # --- 1. one trace per request
 # a warm-up request: A's first call with its own traceparent marks it
 run_requests /warm/ 1 1
-INJ0=$(status injected)
+a_excluded() { [ "$(status injectionExcluded)" -ge 1 ]; }
+wait_for "A marked SDK-instrumented, excluded from injection" 10 a_excluded
+skipped() { echo $(($(status sdkConnections) + $(status sdkSends))); }
+INJ0=$(status injected) SKIP0=$(skipped)
 run_requests /seq/ "$SEQ" 1
 INJ1=$(status injected)
 run_requests /conc/ "$CONC" "$CONC"
-INJ2=$(status injected)
+INJ2=$(status injected) SKIP2=$(skipped)
 expect_eq "seq: injected requests (curl's only, none of A's)" "$SEQ" $((INJ1 - INJ0))
 expect_eq "conc: injected requests (curl's only, none of A's)" "$CONC" $((INJ2 - INJ1))
+expect_range "A's export calls while serving, left alone (sdkConnections + sdkSends)" \
+	1 100000 $((SKIP2 - SKIP0))
 
 # --- 2. flags 00, B answers 500 (A then 502)
 T00=11111111111111111111111111111111 T01=22222222222222222222222222222222
@@ -131,12 +157,22 @@ wait_spans /conc/ "$CONC"
 wait_spans /last/ 1
 # A's SDK exports all its spans as it stops (node is the one process in
 # A's cgroup; $! above is the shell that started it)
+INJ_END=$(status injected)
 A_PID=$(cat "$CG/a/cgroup.procs")
 kill -TERM $A_PID
 a_gone() { [ -z "$(cat "$CG/a/cgroup.procs")" ]; }
 wait_for "A flushed its SDK and exited" 30 a_gone
 sdk_last() { grep -v '"scope":{"name":"bpfmesh"' "$TMP/spans.jsonl" | grep -q '/last/1'; }
 wait_for "the SDK's spans exported" 30 sdk_last || sed 's/^/  a: /' "$TMP/a.out"
+
+# A's last export, as it stops (the mark outlives the process): no header
+sleep 0.5
+expect_eq "A's export calls as it stops: injected" "$INJ_END" "$(status injected)"
+traces exports a /v1/traces > "$TMP/exports.fig"
+sed 's/^/  exports: /' "$TMP/exports.fig"
+expect_range "A's export calls seen by bpfmesh" 1 100000 "$(val export_calls "$TMP/exports.fig")"
+expect_eq "A's export calls: roots, none under a request" \
+	"$(val export_calls "$TMP/exports.fig")" "$(val export_calls_roots "$TMP/exports.fig")"
 
 for round in seq:$SEQ conc:$CONC; do
 	r=${round%:*} n=${round#*:} f="$TMP/${round%:*}.fig"

@@ -323,6 +323,34 @@ static void test_sdk_mark_expires(void **state)
 	assert_int_equal(SERVER(f, "/after")->sampled, 1);
 }
 
+/* The marks the daemon hands to traceparent injection (sb_sdk_procs): the
+ * process and its cgroup while the mark lasts; never a process whose
+ * Workload says instrumented: false, however it sends traceparents. */
+static void test_sdk_procs_listed(void **state)
+{
+	struct fx *f = *state;
+	struct side sdk, no;
+	struct sb_sdk_id ids[4];
+
+	f->cfg.sdk_ttl_ns = MS(1000);
+	start(f);
+	call_out(&sdk, 10, 41000, 100);
+	call_out(&no, 20, 41001, PID_NO_SDK_CFG);
+	sdk.cgroup_id = 77;
+	assert_int_equal(sb_sdk_procs(f->sb, ids, 4), 0);
+	req(f, &sdk, T0, "/own", TP_APP);
+	req(f, &no, T0, "/own-too", TP_APP);
+	resp(f, &sdk, T0 + MS(1));
+	resp(f, &no, T0 + MS(1));
+	sb_tick(f->sb, T0 + MS(900));
+	assert_int_equal(sb_sdk_procs(f->sb, ids, 4), 1);
+	assert_int_equal(ids[0].tgid, 100);
+	assert_int_equal(ids[0].cgroup_id, 77);
+	assert_int_equal(sb_sdk_procs(f->sb, ids, 0), 0); /* bounded by max */
+	sb_tick(f->sb, T0 + MS(1002));
+	assert_int_equal(sb_sdk_procs(f->sb, ids, 4), 0); /* expired */
+}
+
 /* A request whose thread the capture could not tell goes by its service:
  * SDK-instrumented when a process of that service is marked. */
 static void test_unknown_thread_by_service(void **state)
@@ -530,6 +558,7 @@ int main(void)
 	    T(test_own_traceparent_marks_sdk),
 	    T(test_forwarded_traceparent_not_sdk),
 	    T(test_sdk_mark_expires),
+	    T(test_sdk_procs_listed),
 	    T(test_unknown_thread_by_service),
 	    T(test_workload_says),
 	    T(test_sdk_export_call_not_nested),
