@@ -18,20 +18,35 @@
 #     cgroup_skb capture programs, ns per request summed over both, and for
 #     h2 ns per frame (the frames the agent put back together, over both
 #     sockets) and capture records per request.
+#  3. zero-drop rate (as bench/capture.sh part 2 does for HTTP/1.1): h2load
+#     h2c -c2 -m8 at a fixed rate (--rps, per client: half the rate asked)
+#     for BENCH_STEP_SECONDS, a freshly started agent per rate, rates raised
+#     until a step loses data or cannot be reached. Lost data: the kernel's
+#     capture drops (pinned http_drops: ring and other), the builder's drops
+#     (not sampled_out), the agent's HTTP/2 stops and desynchronised requests,
+#     and requests the agent did not see (h2load's successes times two, a
+#     CLIENT and a SERVER side each).
 #
 # Environment: BUILD (default build), BENCH_ROUNDS (5), BENCH_REQUESTS per
-# h2load run (100000).
+# h2load run (100000), BENCH_PARTS (default "1 2 3"), BENCH_H2_RATES (part
+# 3's rates in req/s, "5000 10000 20000 30000 40000 50000 60000 80000"),
+# BENCH_STEP_SECONDS (4).
 set -u -o pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS=${BENCH_ROUNDS:-5}
 REQS=${BENCH_REQUESTS:-100000}
+PARTS=${BENCH_PARTS:-1 2 3}
+RATES=${BENCH_H2_RATES:-5000 10000 20000 30000 40000 50000 60000 80000}
+STEP=${BENCH_STEP_SECONDS:-4}
 PROGS="bm_http_egress bm_http_ingress"
 
 bench_init h2
-for v in ROUNDS REQS; do
+for v in ROUNDS REQS STEP; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive number"
 done
+[[ $PARTS =~ ^[123\ ]+$ ]] || die "BENCH_PARTS: a list of 1, 2 and 3"
+[[ $RATES =~ ^[0-9\ ]+$ ]] || die "BENCH_H2_RATES: request rates"
 need h2load:nghttp2-client nginx:nginx-light curl:curl jq:jq bpftool:bpftool ss:iproute2
 bench_cgroup
 P1=$(free_port 18700 18799)
@@ -97,8 +112,32 @@ run_load() {
 
 api() { curl -sf -m 5 "http://$AGENT_LISTEN/api/v1/config" | jq -c '.tracing.http2'; }
 
+# The kernel's capture drops (pinned per-CPU http_drops, summed; index 0 the
+# ring, 1-4 the others, 5 on TLS connections and no drops), as capture.sh.
+kernel_drops() {
+	bpftool -j map dump pinned "$PIN/maps/http_drops" 2>/dev/null | jq -r '
+		def hex: ltrimstr("0x") | explode | reduce .[] as $c (0; . * 16 +
+			(if $c >= 97 then $c - 87 elif $c >= 65 then $c - 55 else $c - 48 end));
+		def num: if type == "array" then reverse | reduce .[] as $b (0; . * 256 + ($b | hex))
+			elif type == "string" then hex else . end;
+		[.[] | {k: (.formatted.key // .key | num),
+			n: ((.formatted.values // .values) | map(.value | num) | add // 0)}
+			| select(.k < 5) | .n] | add // 0'
+}
+
+# From /api/v1/config: "builder-drops(not sampled_out) h2-stops h2-desync
+# h2-requests spans"
+drop_nums() {
+	curl -sf -m 5 "http://$AGENT_LISTEN/api/v1/config" | jq -r '.tracing // {} |
+		[((.builderDrops // {}) | to_entries | map(select(.key != "sampled_out") | .value)
+			| add // 0), .http2.stops // 0, .http2.desyncRequests // 0,
+		 .http2.requests // 0, .spans // 0] | @tsv'
+}
+
 # ======================= 1. overhead ========================================
 : >"$TMP/results"
+: >"$TMP/h2stats"
+if [[ " $PARTS " == *" 1 "* ]]; then
 echo "h2 1/2: h2load -n $REQS, HTTP/1.1 -c16 and h2 -c2 -m8, capture off/on, $ROUNDS rounds" >&2
 for ((r = 0; r < ROUNDS; r++)); do
 	order="off on"
@@ -114,8 +153,11 @@ for ((r = 0; r < ROUNDS; r++)); do
 		fi
 	done
 done
+fi
 
 # ======================= 2. program cost ====================================
+: >"$TMP/cost"
+if [[ " $PARTS " == *" 2 "* ]]; then
 echo "h2 2/2: bpf_stats over one h2load run per protocol" >&2
 agent_start "$TMP/config"
 old_stats=$(cat /proc/sys/kernel/bpf_stats_enabled)
@@ -130,7 +172,6 @@ prog_sum() { # run_time_ns run_cnt over the capture programs
 	for id in $ids; do bpftool -j prog show id "$id" | jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"'; done |
 		awk '{ ns += $1; n += $2 } END { print ns, n }'
 }
-: >"$TMP/cost"
 for proto in h1 h2; do
 	f0=$(api | jq -r '.frames // 0') r0=$(api | jq -r '.records // 0')
 	echo 1 >/proc/sys/kernel/bpf_stats_enabled
@@ -143,9 +184,42 @@ for proto in h1 h2; do
 	echo "$proto $((ns1 - ns0)) $((n1 - n0)) $((f1 - f0)) $((r1 - r0))" >>"$TMP/cost"
 done
 agent_stop
+fi
+
+# ======================= 3. zero-drop rate ==================================
+: >"$TMP/steps"
+if [[ " $PARTS " == *" 3 "* ]]; then
+echo "h2 3/3: h2load h2c -c2 -m8 at fixed rates, ${STEP}s each, a fresh agent per rate: $RATES" >&2
+for rate in $RATES; do
+	agent_start "$TMP/config"
+	kd0=$(kernel_drops)
+	read -r bd0 st0 ds0 rq0 sp0 < <(drop_nums)
+	in_cgroup "$CG" h2load -c2 -m8 --rps=$(((rate + 1) / 2)) -D "$STEP" \
+		"http://127.0.0.1:$P2/" >"$TMP/h2load.out" 2>&1 &
+	wait $! || die "h2load failed: $(tail -n 3 "$TMP/h2load.out")"
+	sleep 1 # what is still in the ring is the step's too
+	kd1=$(kernel_drops)
+	read -r bd1 st1 ds1 rq1 sp1 < <(drop_nums)
+	agent_stop
+	ok=$(awk '/^requests:/ { print $8 }' "$TMP/h2load.out")
+	done_=$(awk -v n="${ok:-0}" -v s="$STEP" 'BEGIN { printf "%.0f", n / s }')
+	seen=$((rq1 - rq0))
+	missing=$((2 * ${ok:-0} - seen))
+	((missing < 0)) && missing=0
+	echo "$rate $done_ $((kd1 - kd0)) $((bd1 - bd0)) $((st1 - st0)) $((ds1 - ds0)) $missing $seen $((sp1 - sp0))" \
+		>>"$TMP/steps"
+	echo "  $rate req/s asked: $done_ done; drops kernel $((kd1 - kd0)) builder $((bd1 - bd0))," \
+		"h2 stops $((st1 - st0)), desync $((ds1 - ds0)), unseen $missing" >&2
+	# a rate that lost data or could not be reached ends the search
+	lost=$(((kd1 - kd0) + (bd1 - bd0) + (st1 - st0) + (ds1 - ds0) + missing))
+	short=$(awk -v a="$done_" -v r="$rate" 'BEGIN { print (a < 0.95 * r) }')
+	{ [ "$lost" -gt 0 ] || [ "$short" = 1 ]; } && break
+done
+fi
 
 # ======================= the tables =========================================
 col() { awk -v p="$1" -v s="$2" -v f="$3" '$1 == p && $2 == s { print $f }' "$TMP/results"; }
+if [ -s "$TMP/results" ]; then
 echo
 echo "h2: results ($(nproc) CPUs, h2load -n $REQS, medians of $ROUNDS alternated rounds)"
 {
@@ -160,6 +234,8 @@ echo "h2: results ($(nproc) CPUs, h2load -n $REQS, medians of $ROUNDS alternated
 } | table
 echo
 echo "agent, h2 on-runs: $(jq -s -c '{requests: map(.requests) | add, desyncRequests: map(.desyncRequests) | add, stops: map(.stops // 0) | add}' "$TMP/h2stats")"
+fi
+if [ -s "$TMP/cost" ]; then
 echo
 echo "capture programs (cgroup_skb egress + ingress), bpf_stats, one run each"
 {
@@ -177,3 +253,22 @@ echo "capture programs (cgroup_skb egress + ingress), bpf_stats, one run each"
 			"$(awk -v a="$ns" -v b="$REQS" 'BEGIN { print a / b }')" "$fr" "$nf" "$rr"
 	done <"$TMP/cost"
 } | table
+fi
+if [ -s "$TMP/steps" ]; then
+	echo
+	echo "h2c -c2 -m8 at fixed rates (h2load --rps), a fresh agent per rate, ${STEP}s each"
+	{
+		printf 'ASKED\tDONE REQ/S\tKERNEL DROPS\tBUILDER DROPS\tH2 STOPS\tDESYNC\tUNSEEN\tREQUESTS SEEN\tSPANS\n'
+		while read -r rate done_ kd bd st ds miss seen sp; do
+			printf '%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n' "$rate" "$done_" "$kd" "$bd" "$st" \
+				"$ds" "$miss" "$seen" "$sp"
+		done <"$TMP/steps"
+	} | table
+	best=$(awk '$3 + $4 + $5 + $6 + $7 == 0 && $2 >= 0.95 * $1 { b = $2 }
+		END { if (b) printf "%d req/s", b; else print "none" }' "$TMP/steps")
+	echo "  highest h2 rate without drops: $best"
+	# the last step short of its rate but clean: the machine's limit, not capture's
+	awk '$3 + $4 + $5 + $6 + $7 == 0 && $2 < 0.95 * $1 { l = $0 } END { if (l) { split(l, f, " ");
+		printf "  (at %d req/s asked h2load reached %d, still without drops: the machine'"'"'s limit with capture on)\n", f[1], f[2] } }' \
+		<(tail -n 1 "$TMP/steps")
+fi

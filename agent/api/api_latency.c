@@ -85,7 +85,7 @@ void api_write_latency_brief(struct agent *a, struct jsonw *w, const char *ns, c
 	jw_obj_close(w);
 }
 
-static void on_route(enum metrics_side sd, const char *route, const char *method,
+static void on_route(enum metrics_side sd, const char *route, const char *method, bool rpc,
 		     const struct lat_summary *s, void *ctx)
 {
 	struct jsonw *w = ctx;
@@ -94,8 +94,20 @@ static void on_route(enum metrics_side sd, const char *route, const char *method
 	jw_kstr(w, "side", metrics_side_name(sd));
 	jw_kstr(w, "route", route);
 	jw_kstr(w, "method", method);
+	jw_key(w, "rpc");
+	jw_bool(w, rpc);
 	side_fields(w, s);
 	jw_obj_close(w);
+}
+
+/* The gRPC routes only: the services list carries them for the CLI's
+ * Service/Method lines (HTTP routes stay in the single-service view, where
+ * they do not multiply a list of many services). */
+static void on_rpc_route(enum metrics_side sd, const char *route, const char *method, bool rpc,
+			 const struct lat_summary *s, void *ctx)
+{
+	if (rpc)
+		on_route(sd, route, method, rpc, s, ctx);
 }
 
 static void on_endpoint(const char *address, uint16_t port, const struct lat_summary *s, void *ctx)
@@ -117,6 +129,17 @@ void api_write_latency_routes(struct agent *a, struct jsonw *w, const char *ns, 
 	if (a->exp.metrics)
 		metrics_foreach_route(a->exp.metrics, ns, service, window_s, mono_ns(), on_route,
 				      w);
+	jw_arr_close(w);
+}
+
+void api_write_latency_rpcs(struct agent *a, struct jsonw *w, const char *ns, const char *service,
+			    uint32_t window_s)
+{
+	jw_key(w, "rpcs");
+	jw_arr_open(w);
+	if (a->exp.metrics)
+		metrics_foreach_route(a->exp.metrics, ns, service, window_s, mono_ns(),
+				      on_rpc_route, w);
 	jw_arr_close(w);
 }
 

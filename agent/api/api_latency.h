@@ -23,10 +23,14 @@ int api_arg_window(const char *s, uint32_t *window_s, const char **why);
 void api_write_latency_brief(struct agent *a, struct jsonw *w, const char *ns, const char *service,
 			     uint32_t window_s);
 
-/* "routes": [{"side", "route", "method", SIDE fields}...], in the order
- * first seen. */
+/* "routes": [{"side", "route", "method", "rpc", SIDE fields}...], in the
+ * order first seen; rpc true for a gRPC route (package.Service/Method). */
 void api_write_latency_routes(struct agent *a, struct jsonw *w, const char *ns, const char *service,
 			      uint32_t window_s);
+
+/* "rpcs": the same for the gRPC routes only. */
+void api_write_latency_rpcs(struct agent *a, struct jsonw *w, const char *ns, const char *service,
+			    uint32_t window_s);
 
 /* The whole answer of /api/v1/services/{namespace}/{name}/latency (a bare
  * {name} is of namespace default; of no namespace, for a process that no

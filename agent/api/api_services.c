@@ -68,7 +68,8 @@ static void write_breaker(struct agent *a, struct jsonw *w, int si, const struct
 	jw_ku64(w, "poolConnections", v.pool_active);
 }
 
-/* window_s 0: without latency (the config view); single: with its routes. */
+/* window_s 0: without latency (the config view); single: with its routes,
+ * else with its gRPC routes (rpcs). */
 static void write_service(struct agent *a, struct jsonw *w, const struct cfg_service *s,
 			  uint32_t window_s, bool single, const struct svc_view *pre)
 {
@@ -109,6 +110,8 @@ static void write_service(struct agent *a, struct jsonw *w, const struct cfg_ser
 		api_write_latency_brief(a, w, s->meta.ns, s->meta.name, window_s);
 		if (single)
 			api_write_latency_routes(a, w, s->meta.ns, s->meta.name, window_s);
+		else
+			api_write_latency_rpcs(a, w, s->meta.ns, s->meta.name, window_s);
 	}
 	jw_obj_close(w);
 }

@@ -37,6 +37,14 @@ static const struct jfield services_fields[] = {
     {"services[]/latency/client/errorRate", JT_NUMBER},
     {"services[]/latency/client/p50Ms", JT_NUMBER},
     {"services[]/latency/client/p99Ms", JT_NUMBER},
+    {"services[]/rpcs", JT_ARRAY},
+    {"services[]/rpcs[]", JT_OBJECT},
+    {"services[]/rpcs[]/side", JT_STRING},
+    {"services[]/rpcs[]/route", JT_STRING},
+    {"services[]/rpcs[]/rps", JT_NUMBER},
+    {"services[]/rpcs[]/errorRate", JT_NUMBER},
+    {"services[]/rpcs[]/p50Ms", JT_NUMBER},
+    {"services[]/rpcs[]/p99Ms", JT_NUMBER},
     {"services[]/endpointsHealthy", JT_NUMBER},
     {"services[]/endpointsTotal", JT_NUMBER},
     {"services[]/breaker", JT_OBJECT},
@@ -59,6 +67,7 @@ static const struct jfield services_fields[] = {
 struct row {
 	struct svc_figs f; /* first: svc_figs_cmp sorts rows */
 	json_object *svc;
+	const char *side; /* the side its figures are of: "server" or "client" */
 };
 
 /* The server side is what the service itself answered; a service with
@@ -68,8 +77,11 @@ static void row_init(struct row *r, json_object *svc)
 {
 	json_object *lat = jobj(svc, "latency"), *side = jobj(lat, "server");
 
-	if (!side)
+	r->side = "server";
+	if (!side) {
 		side = jobj(lat, "client");
+		r->side = "client";
+	}
 	r->svc = svc;
 	if (!strcmp(jstr(svc, "namespace"), "default") || !jstr(svc, "namespace")[0])
 		snprintf(r->f.name, sizeof(r->f.name), "%s", jstr(svc, "name"));
@@ -80,6 +92,28 @@ static void row_init(struct row *r, json_object *svc)
 	r->f.err = jdbl(side, "errorRate");
 	r->f.p50 = jdbl(side, "p50Ms");
 	r->f.p99 = jdbl(side, "p99Ms");
+}
+
+/* A gRPC service's Service/Method lines under its row, of the side the row
+ * shows, with the row's columns. */
+static void print_rpcs(FILE *out, const struct row *r)
+{
+	json_object *rpcs = jobj(r->svc, "rpcs");
+
+	for (int i = 0; i < jlen(rpcs); i++) {
+		json_object *m = jat(rpcs, i);
+		struct svc_figs f;
+		char rps[16], err[16], p50[16], p99[16];
+
+		if (strcmp(jstr(m, "side"), r->side))
+			continue;
+		f.rps = jdbl(m, "rps");
+		f.err = jdbl(m, "errorRate");
+		f.p50 = jdbl(m, "p50Ms");
+		f.p99 = jdbl(m, "p99Ms");
+		svc_figs_cells(&f, rps, err, p50, p99);
+		fprintf(out, "  %-30s %8s %7s %9s %9s\n", jstr(m, "route"), rps, err, p50, p99);
+	}
 }
 
 static void print_endpoint(FILE *out, json_object *e)
@@ -164,6 +198,7 @@ static void print_table(FILE *out, json_object *root, const char *sort, bool end
 			 (long long)jint(s, "endpointsTotal"));
 		fprintf(out, "%-32s %8s %7s %9s %9s  %-9s  %s\n", rows[i].f.name, rps, err, p50,
 			p99, epn, jobj(s, "breaker") ? jstr(jobj(s, "breaker"), "state") : "-");
+		print_rpcs(out, &rows[i]);
 		for (int j = 0; endpoints && j < jlen(eps); j++)
 			print_endpoint(out, jat(eps, j));
 	}
@@ -181,9 +216,10 @@ static void print_table(FILE *out, json_object *root, const char *sort, bool end
 	"One row per service of a running agent: requests per second (RPS), the\n"                 \
 	"share of failed requests (ERR%), median and 99th percentile latency (P50,\n"              \
 	"P99) over the agent's window, healthy/total endpoints and the breaker\n"                  \
-	"state; '-' where the agent has no requests seen. Below each service, its\n"               \
-	"endpoints: health (xN: times ejected, then the time left), connections\n"                 \
-	"sent to it (selected), established (opened) and open (active).\n"                         \
+	"state; '-' where the agent has no requests seen. Below a gRPC service, a\n"               \
+	"line per package.Service/Method with the same figures. Below each\n"                      \
+	"service, its endpoints: health (xN: times ejected, then the time left),\n"                \
+	"connections sent to it (selected), established (opened) and open (active).\n"             \
 	"A service of a namespace other than default is shown as NAMESPACE/NAME.\n"                \
 	"\n"                                                                                       \
 	"With --cluster or --agents: one table for many agents, their latency\n"                   \
@@ -304,12 +340,12 @@ static void top_draw(const char *frame, bool tty)
 	"                   [--agent ADDR] [--token-file FILE]\n"                                  \
 	"                   [--cluster [--kubeconfig PATH]] [--agents HOST:PORT,...]\n"            \
 	"\n"                                                                                       \
-	"The services table of `bpfmesh services` (without the endpoint lines),\n"                 \
-	"refreshed in place like top(1), under a line with the agent's address, the\n"             \
-	"time and the latency window. q or Ctrl-C quits. When stdout is not a\n"                   \
-	"terminal, the tables are printed one after another. With --cluster or\n"                  \
-	"--agents: the table of `bpfmesh services --cluster`, its agents found once,\n"            \
-	"at the start.\n"                                                                          \
+	"The services table of `bpfmesh services` (its gRPC Service/Method lines,\n"               \
+	"not its endpoint lines) refreshed in place like top(1), under a line with\n"              \
+	"the agent's address, the time and the latency window. q or Ctrl-C quits.\n"               \
+	"When stdout is not a terminal, the tables are printed one after another.\n"               \
+	"With --cluster or --agents: the table of `bpfmesh services --cluster`, its\n"             \
+	"agents found once, at the start.\n"                                                       \
 	"\n"                                                                                       \
 	"Options:\n"                                                                               \
 	"  --interval SECONDS   time between refreshes (default 2, from 0.1)\n"                    \

@@ -41,6 +41,7 @@ struct mx_route {
 	char *route;
 	char method[METHOD_MAX];
 	uint8_t side;
+	bool rpc; /* a gRPC route: package.Service/Method */
 	struct lat_window win;
 };
 
@@ -335,8 +336,8 @@ static void endpoint_key(char *key, uint32_t si, const char *address, uint16_t p
 	make_key(key, 'E', si, parts, 2);
 }
 
-static struct mx_route *route_get(struct metrics *m, uint32_t si, int side, const char *method,
-				  const char *route)
+static struct mx_route *route_get(struct metrics *m, uint32_t si, int side, bool rpc,
+				  const char *method, const char *route)
 {
 	struct mx_service *s = &m->svc[si];
 	char key[KEY_MAX];
@@ -367,6 +368,7 @@ static struct mx_route *route_get(struct metrics *m, uint32_t si, int side, cons
 	}
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	r->side = (uint8_t)side;
+	r->rpc = rpc;
 	s->nroute++;
 	return r;
 }
@@ -519,7 +521,7 @@ void metrics_record(struct metrics *m, const struct span *sp, uint64_t now_ns)
 		h->count++;
 		h->sum += (double)dur / 1e9;
 	}
-	r = route_get(m, (uint32_t)si, side, method, sp->route);
+	r = route_get(m, (uint32_t)si, side, sp->rpc_grpc, method, sp->route);
 	if (r)
 		lat_window_record(&r->win, &m->mem, now_ns, dur, err);
 	if (side == METRICS_CLIENT) {
@@ -739,7 +741,7 @@ int metrics_foreach_route(const struct metrics *m, const char *ns, const char *s
 		const struct mx_route *r = &s->route[i];
 
 		summarize(m, &r->win, window_s, now_ns, &acc, &sum);
-		fn(r->side, r->route, r->method, &sum, ctx);
+		fn(r->side, r->route, r->method, r->rpc, &sum, ctx);
 	}
 	return 0;
 }

@@ -142,8 +142,9 @@ int metrics_route_summary(const struct metrics *m, const char *ns, const char *s
 			  uint32_t window_s, uint64_t now_ns, struct lat_summary *out);
 
 typedef void (*metrics_route_fn)(enum metrics_side side, const char *route, const char *method,
-				 const struct lat_summary *s, void *ctx);
-/* Every (side, route, method) of a service, in the order first seen. */
+				 bool rpc, const struct lat_summary *s, void *ctx);
+/* Every (side, route, method) of a service, in the order first seen; rpc:
+ * a gRPC route ("package.Service/Method"). */
 int metrics_foreach_route(const struct metrics *m, const char *ns, const char *service,
 			  uint32_t window_s, uint64_t now_ns, metrics_route_fn fn, void *ctx);
 

@@ -9,7 +9,16 @@ e2e tests, with raw-bytes methods so no generated code is needed.
                                        Count (server streaming: as many replies
                                        as the request's byte says), Fail
                                        (UNAVAILABLE) and Slow (answers after
-                                       500 ms); prints "ready"
+                                       500 ms); prints "ready", then a line
+                                       "call METHOD START_NS DURATION_NS" per
+                                       call: the server's own figure, from
+                                       the handler's start (the request is
+                                       all in, HEADERS and DATA) to its end
+                                       (the last reply or the abort handed
+                                       to C-core, before the trailers go
+                                       out): inside the wire time by the
+                                       request's arrival and the response's
+                                       write
   grpc_echo.py rpcclient TARGET N      on one channel: N Say, 3 Count of 5, 2
                                        Fail, 1 Slow with a 100 ms deadline;
                                        prints "METHOD CODE COUNT" lines
@@ -70,6 +79,29 @@ def call(target, n):
     return 0
 
 
+def timed(name, fn):
+    """fn, printing "call NAME START_NS DURATION_NS" when it is done
+    (returned, raised, or its generator exhausted)."""
+    def note(t0, w0):
+        print("call", name, w0, time.perf_counter_ns() - t0, flush=True)
+
+    def unary(request, context):
+        t0, w0 = time.perf_counter_ns(), time.time_ns()
+        try:
+            return fn(request, context)
+        finally:
+            note(t0, w0)
+
+    def stream(request, context):
+        t0, w0 = time.perf_counter_ns(), time.time_ns()
+        try:
+            yield from fn(request, context)
+        finally:
+            note(t0, w0)
+
+    return stream if name == "Count" else unary
+
+
 def rpc_serve(addr):
     def say(request, context):
         return request
@@ -86,10 +118,10 @@ def rpc_serve(addr):
         return b"late"
 
     handlers = {
-        "Say": grpc.unary_unary_rpc_method_handler(say),
-        "Count": grpc.unary_stream_rpc_method_handler(count),
-        "Fail": grpc.unary_unary_rpc_method_handler(fail),
-        "Slow": grpc.unary_unary_rpc_method_handler(slow),
+        "Say": grpc.unary_unary_rpc_method_handler(timed("Say", say)),
+        "Count": grpc.unary_stream_rpc_method_handler(timed("Count", count)),
+        "Fail": grpc.unary_unary_rpc_method_handler(timed("Fail", fail)),
+        "Slow": grpc.unary_unary_rpc_method_handler(timed("Slow", slow)),
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
                          options=[("grpc.so_reuseport", 0)])

@@ -203,11 +203,12 @@ struct seen {
 	int n;
 };
 
-static void on_route(enum metrics_side side, const char *route, const char *method,
+static void on_route(enum metrics_side side, const char *route, const char *method, bool rpc,
 		     const struct lat_summary *s, void *ctx)
 {
 	struct seen *v = ctx;
 
+	assert_false(rpc);
 	assert_true(v->n < 8);
 	snprintf(v->what[v->n], sizeof(v->what[0]), "%s %s %s", metrics_side_name(side), method,
 		 route);

@@ -388,6 +388,106 @@ static void test_encode_roundtrip(void **state)
 	free(f);
 }
 
+static const KeyValue *find_attr(KeyValue **kv, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(kv[i]->key, key))
+			return kv[i];
+	return NULL;
+}
+
+/* gRPC calls as metrics_export.c hands them over: rpc.server.duration in
+ * seconds (the repo's unit for every duration histogram), a point per
+ * method and status code with the gRPC semantic conventions' attributes;
+ * status code 0 (OK) is an int attribute that is sent, not left out as a
+ * zero. */
+static void test_encode_rpc_duration(void **state)
+{
+	const double bounds[] = {0.005, 0.01};
+	const uint64_t say_counts[] = {9, 1, 0}, fail_counts[] = {2, 0, 0};
+	const struct otlp_attr say[] = {
+	    OTLP_ATTR_STR("rpc.system", "grpc"), OTLP_ATTR_STR("rpc.service", "bpfmesh.test.Echo"),
+	    OTLP_ATTR_STR("rpc.method", "Say"), OTLP_ATTR_INT("rpc.grpc.status_code", 0)};
+	const struct otlp_attr fail[] = {
+	    OTLP_ATTR_STR("rpc.system", "grpc"), OTLP_ATTR_STR("rpc.service", "bpfmesh.test.Echo"),
+	    OTLP_ATTR_STR("rpc.method", "Fail"), OTLP_ATTR_INT("rpc.grpc.status_code", 14)};
+	const struct otlp_histogram_point pts[] = {
+	    {.attrs = say,
+	     .n_attrs = 4,
+	     .start_unix_ns = 1,
+	     .time_unix_ns = 2,
+	     .bounds = bounds,
+	     .n_bounds = 2,
+	     .bucket_counts = say_counts,
+	     .count = 10,
+	     .sum = 0.042},
+	    {.attrs = fail,
+	     .n_attrs = 4,
+	     .start_unix_ns = 1,
+	     .time_unix_ns = 2,
+	     .bounds = bounds,
+	     .n_bounds = 2,
+	     .bucket_counts = fail_counts,
+	     .count = 2,
+	     .sum = 0.001},
+	};
+	struct otlp_metric m = {.name = "rpc.server.duration",
+				.description = "Duration of gRPC server calls.",
+				.unit = "s",
+				.kind = OTLP_METRIC_HISTOGRAM,
+				.histograms = pts,
+				.n_points = 2};
+	struct otlp_metrics_resource res = {.service_name = "echo", .metrics = &m, .n_metrics = 1};
+	struct otlp_metrics_snapshot snap = {.resources = &res, .n_resources = 1};
+	struct otlp_buf b;
+	size_t points = 0, invalid = 1;
+	const Metric *got;
+	const KeyValue *kv;
+	ExportReq *r;
+
+	(void)state;
+	assert_int_equal(otlp_metrics_encode(&snap, "1.0", &b, &points, &invalid), 0);
+	assert_int_equal(points, 2);
+	assert_int_equal(invalid, 0);
+	r = decode(b.data, b.len);
+	assert_int_equal(r->n_resource_metrics, 1);
+	assert_int_equal(r->resource_metrics[0]->n_scope_metrics, 1);
+	assert_int_equal(r->resource_metrics[0]->scope_metrics[0]->n_metrics, 1);
+	got = r->resource_metrics[0]->scope_metrics[0]->metrics[0];
+	assert_string_equal(got->name, "rpc.server.duration");
+	assert_string_equal(got->unit, "s");
+	assert_int_equal(got->data_case, OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM);
+	assert_int_equal(
+	    got->histogram->aggregation_temporality,
+	    OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE);
+	assert_int_equal(got->histogram->n_data_points, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const HistPoint *p = got->histogram->data_points[i];
+
+		assert_int_equal(p->n_attributes, 4);
+		kv = find_attr(p->attributes, p->n_attributes, "rpc.system");
+		assert_non_null(kv);
+		assert_string_equal(kv->value->string_value, "grpc");
+		kv = find_attr(p->attributes, p->n_attributes, "rpc.service");
+		assert_non_null(kv);
+		assert_string_equal(kv->value->string_value, "bpfmesh.test.Echo");
+		kv = find_attr(p->attributes, p->n_attributes, "rpc.method");
+		assert_non_null(kv);
+		assert_string_equal(kv->value->string_value, i ? "Fail" : "Say");
+		kv = find_attr(p->attributes, p->n_attributes, "rpc.grpc.status_code");
+		assert_non_null(kv);
+		assert_int_equal(kv->value->value_case,
+				 OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE);
+		assert_int_equal(kv->value->int_value, i ? 14 : 0);
+		assert_int_equal(p->count, i ? 2 : 10);
+		assert_int_equal(p->n_bucket_counts, 3);
+		assert_int_equal(p->bucket_counts[0], i ? 2 : 9);
+		assert_int_equal(p->n_explicit_bounds, 2);
+	}
+	free_req(r);
+	otlp_buf_free(&b);
+}
+
 static bool contains(const struct otlp_buf *b, const uint8_t *pat, size_t n)
 {
 	for (size_t i = 0; i + n <= b->len; i++)
@@ -1207,6 +1307,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_encode_roundtrip),
+	    cmocka_unit_test(test_encode_rpc_duration),
 	    cmocka_unit_test(test_encode_resource_attrs),
 	    cmocka_unit_test(test_encode_wire_types),
 	    cmocka_unit_test(test_encode_invalid),
