@@ -594,6 +594,15 @@ static __always_inline struct http_conn *known_conn(struct sock *sk, __u64 *key)
 	return *key ? bpf_map_lookup_elem(&http_conns2, key) : NULL;
 }
 
+/* The name of the current process: its thread group leader's comm. */
+static __always_inline void process_comm(char comm[16])
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	if (bpf_probe_read_kernel_str(comm, 16, t->group_leader->comm) < 0)
+		bpf_get_current_comm(comm, 16);
+}
+
 /* Which thread sent or read: the tracepoints run in the task's context,
  * right after the data moved, on sockets that carried HTTP. Only a change
  * of thread is recorded (http_conn.thread): the agent gives a request the
@@ -637,7 +646,10 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->kind = HTTP_EV_THREAD;
 	e->dir = dir;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* the process's name (its main thread's), not the thread's: a
+	 * process without a Workload is named after it, and a worker thread
+	 * ("default-executor", "worker-3") names no service */
+	process_comm(e->comm);
 	bpf_ringbuf_submit(e, wake_flags());
 	*last = tid ^ thread_salt;
 }
