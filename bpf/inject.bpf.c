@@ -2,7 +2,7 @@
 /* inject.bpf.c: W3C traceparent injection into the HTTP/1.x requests that
  * meshed processes send without one (Telemetry propagation.inject).
  *
- bm_inject_c4/c6 (cgroup connect, on the agent's cgroup) pick the client
+ * bm_inject_c4/c6 (cgroup connect, on the agent's cgroup) pick the client
  * sockets: at connect(), in the task's context, they ask whether the task's
  * cgroup has injection on (a Workload's setting on the nearest ancestor,
  * else inject_all); bm_inject_ops (sockops) puts such a socket in

@@ -135,8 +135,11 @@ run_requests /conc/ "$CONC" "$CONC"
 INJ2=$(status injected) SKIP2=$(skipped)
 expect_eq "seq: injected requests (curl's only, none of A's)" "$SEQ" $((INJ1 - INJ0))
 expect_eq "conc: injected requests (curl's only, none of A's)" "$CONC" $((INJ2 - INJ1))
-expect_range "A's export calls while serving, left alone (sdk* + serving* skips)" \
-	1 100000 $((SKIP2 - SKIP0))
+# how A's export calls were left alone depends on when Node opened its
+# collector connection (before the programs: never chosen; after the mark:
+# skipped at connect(), before this window; else skipped per send): a
+# figure, not a check. That none was injected is checked just above.
+log "A's export calls skipped during the rounds (sdk* + serving*): $((SKIP2 - SKIP0))"
 
 # --- 2. flags 00, B answers 500 (A then 502)
 T00=11111111111111111111111111111111 T01=22222222222222222222222222222222
