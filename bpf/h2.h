@@ -23,7 +23,7 @@
  *   ts, cookie, pid_tgid, family, local/remote, lport/rport, comm: as for
  *     HTTP/1.x records (ts: the segment's time);
  *   dir:      HTTP_DIR_EGRESS (the socket sent these frames) or INGRESS;
- *   complete: H2_F_* flags (h2_flags() reads it);
+ *   flags: H2_F_* flags (h2_flags() reads it);
  *   error:    0 (reserved);
  *   seg_len:  payload bytes of the segment (capped at 65535);
  *   head_len, head: the next bytes of the compacted stream (below).
@@ -117,7 +117,7 @@ enum h2_frame_type {
 	((1u << H2_HEADERS) | (1u << H2_CONTINUATION) | (1u << H2_PUSH_PROMISE) |                  \
 	 (1u << H2_RST_STREAM) | (1u << H2_SETTINGS) | (1u << H2_GOAWAY))
 
-/* http_event.complete of an H2 record. */
+/* http_event.flags of an H2 record. */
 enum h2_rec_flag {
 	/* bytes of this direction's stream were lost before this record; it
 	 * starts on a frame header */
@@ -158,7 +158,7 @@ struct h2_dir {
 _Static_assert(sizeof(struct h2_dir) == 24, "h2_dir ABI");
 
 /* Value of the kernel's map of HTTP/2 sockets (an LRU hash "h2_socks",
- * H2_MAX_CONNS entries, keyed like http_conns2: socket cookie or tc
+ * H2_MAX_CONNS entries, keyed like http_conns3: socket cookie or tc
  * connection key). A map of its own, so that http_conn (pinned) keeps its
  * layout. An entry is made at recognition and deleted at close. */
 struct h2_sock {
@@ -186,7 +186,7 @@ struct h2_outcome {
 _Static_assert(sizeof(struct h2_outcome) == 16, "h2_outcome ABI");
 #define H2_OUTCOMES_MAX 32 /* outcomes in one run */
 
-static inline __u8 h2_flags(const struct http_event *e) { return e->complete; }
+static inline __u8 h2_flags(const struct http_event *e) { return e->flags; }
 
 /* A frame header's fields (network byte order on the wire). */
 static inline __u32 h2_frame_len(const __u8 *h) { return (__u32)h[0] << 16 | h[1] << 8 | h[2]; }

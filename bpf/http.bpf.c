@@ -24,12 +24,18 @@
  * status), lib/outlier.bpf.h for what a status does to an endpoint. A
  * segment that starts no message costs one 8-byte load and one hash lookup.
  * A head is loaded from the packet straight into its ring record, reserved
- * in a size class (bpf/http.h). A request segment is sent as it is (its
- * first HTTP_HEAD_MAX bytes): the agent finds requests pipelined after the
- * first, which share the segment's timestamp anyway; a longer one whose
- * head goes on is searched for its trace context. A response head is
- * scanned here, in its record, for the framing that tells when its last
- * byte passes.
+ * in a size class (bpf/http.h). A segment is sent as it is (its first
+ * HTTP_HEAD_MAX bytes): the agent finds requests pipelined after the
+ * first, which share the segment's timestamp anyway; a longer request
+ * whose head goes on is searched for its trace context.
+ *
+ * No framing is parsed here: a response's bytes are followed by their TCP
+ * sequence numbers and stamped with the time they pass, in the socket's
+ * state (struct http_resp_at), and reported with the next record that
+ * needs them. The agent knows from the response's head how many bytes it
+ * has, so it knows which stamp is the last byte's. A line-by-line scan of
+ * every response head for Content-Length or chunked cost more than all
+ * the rest of a head packet (bench/README.md).
  *
  * Records are sized to what they carry, and they never wake the agent, which
  * reads the ring every 20 ms: at tens of thousands of requests a second, a
@@ -79,7 +85,7 @@ struct {
 	__type(key, __u64);
 	__type(value, struct http_conn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} http_conns2 SEC(".maps");
+} http_conns3 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -198,7 +204,7 @@ static __always_inline void ev_fill(struct http_event *e, const struct seg *s, _
 	e->kind = kind;
 	e->dir = s->dir;
 	e->family = s->family;
-	e->complete = 0;
+	e->flags = 0;
 	e->error = 0;
 	__builtin_memcpy(e->local, s->local, 16);
 	__builtin_memcpy(e->remote, s->remote, 16);
@@ -282,86 +288,111 @@ static __always_inline void outlier_on_response(const struct seg *s, __u32 statu
 		outlier_feed(conn, status, now);
 }
 
-/* Finish a response record whose head was scanned: its framing into c,
- * its status into *status; then it goes into the ring. */
-static __always_inline void response_submit(struct __sk_buff *skb, const struct seg *s,
-					    struct http_event *e, struct http1_scratch *sc,
-					    struct http_conn *c, __u32 *status)
+/* A head record in the smallest class that holds the segment's first
+ * bytes (up to HTTP_HEAD_MAX). */
+static __always_inline struct http_event *head_record(struct __sk_buff *skb, const struct seg *s,
+						      __u8 kind, __u64 now)
 {
-	e->complete = http1_response_framing(skb, s->off, s->len, sc, c);
-	*status = s->len >= 12 ? http1_status(e->head) : 0;
-	bpf_ringbuf_submit(e, wake_flags());
+	if (s->len <= 64)
+		return head_reserve(skb, s, kind, now, 64, 0);
+	if (s->len <= 128)
+		return head_reserve(skb, s, kind, now, 128, 0);
+	if (s->len <= 256)
+		return head_reserve(skb, s, kind, now, 256, 0);
+	if (s->len <= 512)
+		return head_reserve(skb, s, kind, now, 512, 0);
+	return head_reserve(skb, s, kind, now, HTTP_HEAD_MAX, 0);
 }
 
-/* A response head is copied into the ring in its first HTTP1_RESP_SHORT
- * bytes and scanned there; when the agent needs more of the segment
- * (http1_short_copy_enough), that record goes back and one of up to
- * HTTP_HEAD_MAX bytes is made. Each record is done with here: what comes
- * after, once for both, holds no pointer into the ring (the verifier
- * would walk it once per record size). */
-static __always_inline bool response_record(struct __sk_buff *skb, const struct seg *s, __u64 now,
-					    struct http1_scratch *sc, struct http_conn *c,
-					    __u32 *status)
+/* How far the response in flight on c got, into a record (HTTP_EVF_RESP). */
+static __always_inline void resp_report(struct http_event *e, const struct http_conn *c)
 {
-	struct http_event *e;
+	e->flags |= HTTP_EVF_RESP;
+	e->body_last_ns = c->resp_last;
+	e->resp = c->resp;
+}
 
-	e = head_reserve(skb, s, HTTP_EV_RESPONSE, now, HTTP1_RESP_SHORT, HTTP1_SLACK);
-	if (!e)
-		return false;
-	http1_scan_head(e->head, e->head_len, HTTP1_RESP_SHORT, sc);
-	if (http1_short_copy_enough(sc, s->len)) {
-		response_submit(skb, s, e, sc, c, status);
-		return true;
+/* The last 8 bytes of the segment (len >= 8) into tail. */
+static __always_inline void load_tail(struct __sk_buff *skb, const struct seg *s, char *tail)
+{
+	if (bpf_skb_load_bytes(skb, s->off + s->len - 8, tail, 8))
+		__builtin_memset(tail, 0, 8);
+}
+
+/* A response head: its record, and the socket's state starts following
+ * its bytes. When the response before it had bytes after its own head
+ * segment, its record says when the last of them passed: that response
+ * ended there. */
+static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now,
+					__u32 *status)
+{
+	struct http_conn *c = bpf_map_lookup_elem(&http_conns3, &s->cookie);
+	struct http_event *e = head_record(skb, s, HTTP_EV_RESPONSE, now);
+	__u64 tail = 0;
+
+	/* past the record's bytes: the agent reads a chunked end here */
+	if (s->len > HTTP_HEAD_MAX)
+		load_tail(skb, s, (char *)&tail);
+	if (e) {
+		if (c && c->resp_state == HTTP_RESP_BODY && c->resp_dir == s->dir) {
+			e->flags |= HTTP_EVF_RESP;
+			e->body_last_ns = c->resp_last;
+		}
+		e->resp.seq0 = s->seq;
+		if (s->len > HTTP_HEAD_MAX) {
+			e->flags |= HTTP_EVF_TAIL;
+			__builtin_memcpy(e->resp.tail, &tail, 8);
+		}
+		*status = s->len >= 12 ? http1_status(e->head) : 0;
+		bpf_ringbuf_submit(e, wake_flags());
+	} else if (s->len >= 12) {
+		*status =
+		    http1_status_at(skb, s->off); /* outliers and h2c count without the ring */
 	}
-	bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-	e = head_reserve(skb, s, HTTP_EV_RESPONSE, now, HTTP_HEAD_MAX, HTTP1_SLACK);
-	if (!e)
-		return false;
-	if (!sc->st.hdr_end)
-		http1_scan_head(e->head, e->head_len, HTTP_HEAD_MAX, sc);
-	response_submit(skb, s, e, sc, c, status);
-	return true;
+	if (!c) {
+		struct http_conn nc = {};
+
+		if (bpf_map_update_elem(&http_conns3, &s->cookie, &nc, BPF_NOEXIST))
+			http_drop(HTTP_DROP_CONNS);
+		c = bpf_map_lookup_elem(&http_conns3, &s->cookie);
+		if (!c)
+			return;
+	}
+	c->resp_last = now;
+	c->resp.seq0 = s->seq;
+	c->resp.bytes = s->len;
+	__builtin_memcpy(c->resp.tail, &tail, 8); /* never the response before's */
+	c->resp_state = HTTP_RESP_HEAD;
+	c->resp_dir = s->dir;
+	if (*status)
+		outlier_on_response(s, *status, now);
 }
 
-/* http_conn.body_last: when the response's last byte so far passed. */
-static __always_inline void body_last_set(struct http_conn *c, __u64 now)
+/* A segment of the response in flight (not its head's): how far it got,
+ * and its last bytes. A retransmission moves nothing but the time. */
+static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct http_conn *c)
 {
-	__u64 t = now >> HTTP_BODY_TS_SHIFT;
+	__u32 end = s->seq + s->len - c->resp.seq0, n = s->len;
+	__u64 t = 0, old;
 
-#pragma unroll
-	for (int i = 0; i < 6; i++)
-		c->body_last[i] = t >> (8 * i);
-}
-
-static __always_inline __u64 body_last_ns(const struct http_conn *c)
-{
-	__u64 t = 0;
-
-#pragma unroll
-	for (int i = 0; i < 6; i++)
-		t |= (__u64)c->body_last[i] << (8 * i);
-	return t << HTTP_BODY_TS_SHIFT;
-}
-
-static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now)
-{
-	struct http1_scratch *sc = scratch_get();
-	struct http_conn c = {}, *old;
-	__u32 status = 0;
-
-	if (!sc || !response_record(skb, s, now, sc, &c, &status))
+	c->resp_last = bpf_ktime_get_ns();
+	c->resp_state = HTTP_RESP_BODY;
+	if ((__s32)(end - c->resp.bytes) <= 0)
 		return;
-	body_last_set(&c, now);
-	/* in place when the socket is known: an LRU update costs several
-	 * times a lookup (and the threads it remembers stay) */
-	old = bpf_map_lookup_elem(&http_conns2, &s->cookie);
-	if (old) {
-		old->resp_left = c.resp_left;
-		old->resp_mode = c.resp_mode;
-		__builtin_memcpy(old->body_last, c.body_last, sizeof(c.body_last));
-	} else if (bpf_map_update_elem(&http_conns2, &s->cookie, &c, BPF_ANY))
-		http_drop(HTTP_DROP_CONNS);
-	outlier_on_response(s, status, now);
+	c->resp.bytes = end;
+	if (n >= 8) {
+		load_tail(skb, s, c->resp.tail);
+		return;
+	}
+	/* a short segment (a chunked body's "0\r\n\r\n" alone) shifts in
+	 * after the bytes before it; 1..7 bytes for every verifier */
+	barrier_var(n);
+	n = ((n - 1) & 7) + 1;
+	if (bpf_skb_load_bytes(skb, s->off, &t, n))
+		return;
+	__builtin_memcpy(&old, c->resp.tail, 8);
+	t = old >> (8 * n) | t << (8 * (8 - n)); /* little-endian: the last byte is the top */
+	__builtin_memcpy(c->resp.tail, &t, 8);
 }
 
 /* A request longer than its record whose head goes on past it: the record
@@ -409,61 +440,42 @@ static __always_inline struct http_event *request_ctx_record(struct __sk_buff *s
 	return e;
 }
 
-/* A request record in the smallest class that holds the segment's first
- * bytes (up to HTTP_HEAD_MAX). */
+/* A request record: its segment's first bytes, with its trace context when
+ * its head goes on past them. */
 static __always_inline struct http_event *request_record(struct __sk_buff *skb, const struct seg *s,
 							 __u64 now)
 {
 	struct http_event *e;
 
-	if (s->len <= 64)
-		return head_reserve(skb, s, HTTP_EV_REQUEST, now, 64, 0);
-	if (s->len <= 128)
-		return head_reserve(skb, s, HTTP_EV_REQUEST, now, 128, 0);
-	if (s->len <= 256)
-		return head_reserve(skb, s, HTTP_EV_REQUEST, now, 256, 0);
-	if (s->len <= 512)
-		return head_reserve(skb, s, HTTP_EV_REQUEST, now, 512, 0);
 	if (s->len > HTTP_HEAD_MAX) {
 		e = request_ctx_record(skb, s, now);
 		if (e)
 			return e;
 	}
-	return head_reserve(skb, s, HTTP_EV_REQUEST, now, HTTP_HEAD_MAX, 0);
+	return head_record(skb, s, HTTP_EV_REQUEST, now);
 }
 
+/* A request: its record, and how far the response before it got when it
+ * had bytes after its head segment (the agent ends it there once it has
+ * them all; a client that pipelines sends before it does). */
 static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
 	__u8 role = s->dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER;
 	struct http_conn c = {.roles = role}, *old;
 	struct http_event *e;
 
-	old = bpf_map_lookup_elem(&http_conns2, &s->cookie);
+	old = bpf_map_lookup_elem(&http_conns3, &s->cookie);
 	if (old) {
 		if (!(old->roles & role))
 			old->roles |= role;
-	} else if (bpf_map_update_elem(&http_conns2, &s->cookie, &c, BPF_NOEXIST)) {
+	} else if (bpf_map_update_elem(&http_conns3, &s->cookie, &c, BPF_NOEXIST)) {
 		http_drop(HTTP_DROP_CONNS);
 	}
 	e = request_record(skb, s, now);
-	if (e)
-		bpf_ringbuf_submit(e, wake_flags());
-}
-
-/* A body segment of the response in flight: has the framing been met? */
-static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct http_conn *c,
-				    __u64 now)
-{
-	struct http_event *e;
-
-	body_last_set(c, now);
-	if (!http1_body_ends(skb, s->off, s->len, c))
-		return;
-	c->resp_mode = 0;
-	e = ev_reserve_hdr();
 	if (!e)
 		return;
-	ev_fill(e, s, HTTP_EV_RESPONSE_END, now);
+	if (old && old->resp_state == HTTP_RESP_BODY)
+		resp_report(e, old);
 	bpf_ringbuf_submit(e, wake_flags());
 }
 
@@ -486,18 +498,21 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 		      : bpf_get_socket_cookie(skb);
 	/* the clock is read only for segments that carry an event */
 	if (s.len >= 8 && http1_is_response(w)) {
-		on_response(skb, &s, bpf_ktime_get_ns());
-		h2_on_response(skb, &s);
+		__u32 status = 0;
+
+		on_response(skb, &s, bpf_ktime_get_ns(), &status);
+		if (status == 101)
+			h2_on_response(skb, &s);
 	} else if (s.len >= 8 && http1_is_request(skb, s.off, s.len, w)) {
 		on_request(skb, &s, bpf_ktime_get_ns());
 	} else {
-		c = bpf_map_lookup_elem(&http_conns2, &s.cookie);
+		c = bpf_map_lookup_elem(&http_conns3, &s.cookie);
 		if (!c)
 			h2_first_bytes(skb, &s, w);
 		else if (c->roles & HTTP_ROLE_H2)
 			h2_on_segment(skb, &s);
-		else if (c->resp_mode)
-			on_body(skb, &s, c, bpf_ktime_get_ns());
+		else if (c->resp_state && c->resp_dir == s.dir)
+			on_body(skb, &s, c);
 	}
 }
 
@@ -587,11 +602,11 @@ static __always_inline struct http_conn *known_conn(struct sock *sk, __u64 *key)
 
 	*key = sk->__sk_common.skc_cookie.counter;
 	if (*key)
-		c = bpf_map_lookup_elem(&http_conns2, key);
+		c = bpf_map_lookup_elem(&http_conns3, key);
 	if (c || !tc_capture)
 		return c;
 	*key = sock_tuple_key(sk);
-	return *key ? bpf_map_lookup_elem(&http_conns2, key) : NULL;
+	return *key ? bpf_map_lookup_elem(&http_conns3, key) : NULL;
 }
 
 /* The name of the current process: its thread group leader's comm. */
@@ -692,12 +707,12 @@ int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 		e->cookie = cookie;
 		e->kind = HTTP_EV_CLOSE;
 		e->error = sk->sk_err;
-		/* a response still in flight: where its bytes stopped */
-		if (c->resp_mode)
-			e->body_last_ns = body_last_ns(c);
+		/* a response still in flight: how far its bytes got */
+		if (c->resp_state)
+			resp_report(e, c);
 		bpf_ringbuf_submit(e, wake_flags());
 	}
-	bpf_map_delete_elem(&http_conns2, &cookie);
+	bpf_map_delete_elem(&http_conns3, &cookie);
 	if (roles & HTTP_ROLE_H2)
 		bpf_map_delete_elem(&h2_socks, &cookie);
 	return 0;

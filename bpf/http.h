@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /* http.h: the ABI of HTTP/1.x capture, shared by bpf/http.bpf.c and the
  * agent's event reader (agent/trace/events.c). The kernel finds where requests
- * and responses start and end on the wire and sends their heads; the agent
- * parses them and builds spans. */
+ * and responses start on the wire and sends their heads; it follows each
+ * response's bytes (TCP sequence numbers, the time its latest byte passed)
+ * without parsing them. The agent parses the heads, knows from a response's
+ * head how many bytes it has, and builds spans. */
 #ifndef BPFMESH_HTTP_H
 #define BPFMESH_HTTP_H
 
@@ -11,15 +13,16 @@
 #endif
 
 #define HTTP_HEAD_MAX 1024   /* bytes of a segment sent with a head event */
-#define HTTP_SCAN_MAX 1024   /* bytes of a response head scanned for its framing */
 #define HTTP_CTX_SCAN 8192   /* bytes of a request head searched for its trace context */
 #define HTTP_MAX_CONNS 65536 /* sockets with HTTP state (LRU) */
 
 enum http_ev_kind {
-	HTTP_EV_REQUEST = 1,	  /* a request head starts in this segment */
-	HTTP_EV_RESPONSE = 2,	  /* a response head starts */
-	HTTP_EV_RESPONSE_END = 3, /* the response's last byte (Content-Length or chunked) */
-	HTTP_EV_CLOSE = 4,	  /* a socket that carried HTTP closed */
+	HTTP_EV_REQUEST = 1,  /* a request head starts in this segment */
+	HTTP_EV_RESPONSE = 2, /* a response head starts */
+	/* 3 was RESPONSE_END, the response's last byte by its framing, which
+	 * the kernel no longer parses (struct http_resp_at says how far a
+	 * response got) */
+	HTTP_EV_CLOSE = 4,  /* a socket that carried HTTP closed */
 	HTTP_EV_THREAD = 5, /* another thread than before sent on (or read from) an HTTP socket */
 	HTTP_EV_H2 = 8,	    /* frames of an HTTP/2 connection (bpf/h2.h) */
 };
@@ -34,16 +37,14 @@ enum http_dir {
 #define HTTP_TC_KEY (1ULL << 63)
 
 /* Records are variable-sized: the fields up to head (HTTP_EV_HDR bytes),
- * then head_len bytes of head for REQUEST and RESPONSE; THREAD, CLOSE and
- * RESPONSE_END records stop at head. The ring takes only sizes known when
- * the program is verified, so a head record is reserved in one of a few
- * classes (HTTP_EV_HDR + 64, 128, 256, 512 or 1024 bytes of head, a response's
- * 8 bytes more for its scan) and the bytes past head_len are not the
- * segment's. A request record carries the segment's first bytes whole (up
- * to HTTP_HEAD_MAX): the agent finds requests pipelined after the first. A
- * response record carries them up to 256 bytes when those hold its head
- * and nothing but its own body follows, else up to HTTP_HEAD_MAX (the agent
- * splits responses pipelined in one segment).
+ * then head_len bytes of head for REQUEST and RESPONSE; THREAD and CLOSE
+ * records stop at head. The ring takes only sizes known when the program
+ * is verified, so a head record is reserved in one of a few classes
+ * (HTTP_EV_HDR + 64, 128, 256, 512 or 1024 bytes of head), the smallest that
+ * holds the segment's first bytes (up to HTTP_HEAD_MAX), and the bytes past
+ * head_len are not the segment's. The agent finds requests pipelined after
+ * the first, and responses pipelined after the first when the first's
+ * framing says where it ends.
  *
  * A request segment longer than HTTP_HEAD_MAX whose first head does not end
  * within those bytes is searched further, up to HTTP_CTX_SCAN bytes, for
@@ -52,29 +53,66 @@ enum http_dir {
  * bytes (head_len = HTTP_HEAD_MAX + sizeof(struct http_req_ctx)). Only the
  * segment's own bytes are searched: a head continued in the next segment
  * (a head longer than the MTU on the tc path) is counted like one longer
- * than HTTP_CTX_SCAN (HTTP_DROP_HEAD_LONG). */
+ * than HTTP_CTX_SCAN (HTTP_DROP_HEAD_LONG).
+ *
+ * Where a response ends is the agent's to say: the kernel reads no framing.
+ * It keeps, per socket, how far the response in flight got (struct
+ * http_resp_at in struct http_conn: sequence numbers, the time its latest
+ * byte passed, the last bytes of its latest segment) and reports that
+ * with the next record on the socket that needs it (a request, the next
+ * response, the close); the agent reads the same state from http_conns3
+ * for a response still open with nothing after it. */
+
+/* How far the response in flight on a socket got. bytes counts from the
+ * first byte of the segment its head started in, by TCP sequence number
+ * (retransmitted bytes count once; a response past 4 GiB wraps). */
+struct http_resp_at {
+	__u32 seq0;  /* TCP sequence number of that segment's first byte */
+	__u32 bytes; /* bytes of the response's direction from seq0 to the furthest seen */
+	/* the last 8 bytes up to the furthest byte (a chunked body's end,
+	 * "0\r\n\r\n"), from the segments that moved it: of the head's
+	 * segment only when that is longer than HTTP_HEAD_MAX (the agent has
+	 * the bytes of a shorter one), so an end split between the head's
+	 * segment and the next is not seen here */
+	char tail[8];
+};
+
+/* http_event.flags of a REQUEST, RESPONSE or CLOSE record (an H2 record's
+ * are bpf/h2.h's) */
+/* RESPONSE: resp.tail holds the segment's last bytes (head_len < seg_len) */
+#define HTTP_EVF_TAIL 1
+/* REQUEST, CLOSE: body_last_ns and resp say how far the response in flight
+ * got; RESPONSE: body_last_ns is when the previous one's last byte passed */
+#define HTTP_EVF_RESP 2
+
 struct http_event {
 	__u64 ts;	/* bpf_ktime_get_ns() */
 	__u64 cookie;	/* socket cookie, or a tc connection key (HTTP_TC_KEY) */
 	__u64 pid_tgid; /* task context only (egress from sendmsg, the recv tracepoint); else 0 */
 	union {
 		__u64 cgroup_id; /* THREAD: the task's cgroup v2 id (names it after it exited) */
-		/* CLOSE: when the last byte of the response in flight passed
-		 * (bpf_ktime_get_ns(), 1.024 us resolution), 0 when none was */
+		/* HTTP_EVF_RESP: when the latest byte of the response in flight
+		 * passed (bpf_ktime_get_ns()); else 0 */
 		__u64 body_last_ns;
 	};
-	__u8 kind;     /* enum http_ev_kind */
-	__u8 dir;      /* enum http_dir */
-	__u8 family;   /* AF_INET / AF_INET6 */
-	__u8 complete; /* RESPONSE: the whole response was in this segment */
-	__s32 error;   /* CLOSE: sk_err */
+	__u8 kind;   /* enum http_ev_kind */
+	__u8 dir;    /* enum http_dir */
+	__u8 family; /* AF_INET / AF_INET6 */
+	__u8 flags;  /* HTTP_EVF_*; HTTP/2: H2_F_* */
+	__s32 error; /* CLOSE: sk_err */
 	__u8 local[16];
 	__u8 remote[16];
 	__u16 lport; /* host order */
 	__u16 rport;
 	__u16 head_len;
 	__u16 seg_len; /* REQUEST, RESPONSE: payload bytes of the segment (capped at 65535) */
-	char comm[16];
+	union {
+		char comm[16]; /* THREAD: the process's name */
+		/* RESPONSE: seq0 is this segment's (resp.bytes 0), tail its last
+		 * bytes with HTTP_EVF_TAIL. REQUEST, CLOSE with HTTP_EVF_RESP:
+		 * the response in flight */
+		struct http_resp_at resp;
+	};
 	char head[HTTP_HEAD_MAX];
 };
 #define HTTP_EV_HDR 96 /* offsetof(struct http_event, head) */
@@ -108,7 +146,7 @@ _Static_assert(sizeof(struct http_req_ctx) == 648, "http_req_ctx ABI");
 /* http_drops index: why capture lost something (never silently). */
 enum http_drop_reason {
 	HTTP_DROP_RINGBUF = 0,	/* ring buffer full */
-	HTTP_DROP_CONNS = 1,	/* http_conns2 update failed */
+	HTTP_DROP_CONNS = 1,	/* http_conns3 update failed */
 	HTTP_DROP_LOAD = 2,	/* payload could not be read */
 	HTTP_DROP_PIPELINE = 3, /* unused: the agent splits pipelined requests */
 	/* a request head went on past what its context search reads (its
@@ -122,25 +160,27 @@ enum http_drop_reason {
 	HTTP_DROP_MAX = 8,
 };
 
-/* http_conns2 value: framing state of the response in flight on a socket,
- * and the threads the agent was last told about. A THREAD record is sent
- * only when a socket's sending (or reading) thread differs from the one
- * before: a thread keeps a keep-alive connection for many requests, and
- * the agent remembers it per socket (agent/trace/evthreads.c). */
-#define HTTP_BODY_TS_SHIFT 10 /* http_conn.body_last: ns >> 10 */
-
+/* http_conns3 value: how far the response in flight got, and the threads
+ * the agent was last told about. A THREAD record is sent only when a
+ * socket's sending (or reading) thread differs from the one before: a
+ * thread keeps a keep-alive connection for many requests, and the agent
+ * remembers it per socket (agent/trace/evthreads.c). */
 struct http_conn {
-	__s64 resp_left; /* body bytes still to come (Content-Length) */
-	__u8 resp_mode;	 /* 0 none, 1 length, 2 chunked */
+	/* when the latest byte of the response in flight passed
+	 * (bpf_ktime_get_ns()); 0 when none is */
+	__u64 resp_last;
+	struct http_resp_at resp;
+	__u8 resp_state; /* HTTP_RESP_*: a response in flight */
+	__u8 resp_dir;	 /* enum http_dir: the way its bytes go */
 	__u8 roles;	 /* HTTP_ROLE_*: what requests the socket sent or received */
-	/* when the last byte so far of the response in flight passed:
-	 * bpf_ktime_get_ns() >> HTTP_BODY_TS_SHIFT, 48 bits little-endian
-	 * (about 9 years of uptime); reported with the CLOSE, so that a
-	 * response cut by a close or a reset ends at its last byte */
-	__u8 body_last[6];
+	__u8 pad[5];
 	__u64 thread[2]; /* the last THREAD record's pid_tgid ^ thread_salt: [0] sent, [1] read */
 };
-_Static_assert(sizeof(struct http_conn) == 32, "http_conn ABI");
+_Static_assert(sizeof(struct http_conn) == 48, "http_conn ABI");
+
+/* http_conn.resp_state */
+#define HTTP_RESP_HEAD 1 /* its head's segment passed, nothing after it yet */
+#define HTTP_RESP_BODY 2 /* and bytes after it */
 
 /* http_conn.roles: THREAD records are sent for the way that moves requests,
  * sends on a client socket and reads on a server socket. */

@@ -145,9 +145,10 @@ static int check_meta(struct loader *l)
  * layout changed, so they got new names). Once our programs hold the pinned
  * links, nothing reads them: unpinning frees them. */
 static const char *const retired_maps[] = {
-    "lb_revnat",  /* LRU: evicted live sockets' entries; now lb_udp_rev */
-    "lb_udp_aff", /* LRU; now lb_udp_aff2 */
-    "http_conns", /* 16-byte values; now http_conns2 (the threads last recorded) */
+    "lb_revnat",   /* LRU: evicted live sockets' entries; now lb_udp_rev */
+    "lb_udp_aff",  /* LRU; now lb_udp_aff2 */
+    "http_conns",  /* 16-byte values; then http_conns2 (the threads last recorded) */
+    "http_conns2", /* 32-byte values; now http_conns3 (how far a response got) */
 };
 
 static void remove_retired_pins(const struct loader *l)

@@ -160,7 +160,7 @@ static int parse_record(const struct http_event *e, uint8_t kind, struct obs *ou
 
 	if (!n) {
 		n = 1;
-		m[0] = (struct proto_msg){0, e->head_len, false};
+		m[0] = (struct proto_msg){0, e->head_len, false, 0};
 	}
 	for (int k = 0; k < n; k++) {
 		obs_from(e, &out[k]);
@@ -173,6 +173,20 @@ static int parse_record(const struct http_event *e, uint8_t kind, struct obs *ou
 	return n;
 }
 
+/* How far the response before a record got (HTTP_EVF_RESP): it may have
+ * ended there. */
+static void resp_at(struct events *ev, const struct http_event *e, uint8_t role)
+{
+	struct obs o;
+
+	obs_from(e, &o);
+	o.role = role;
+	o.kind = OBS_RESPONSE_AT;
+	o.ts_ns = e->body_last_ns;
+	memcpy(&o.resp_at, &e->resp, sizeof(o.resp_at));
+	deliver(ev, &o);
+}
+
 /* A request record: requests pipelined in one segment share its time. */
 static void on_requests(struct events *ev, const struct http_event *e)
 {
@@ -180,15 +194,34 @@ static void on_requests(struct events *ev, const struct http_event *e)
 	struct proto_msg m[PROTO_MSGS_MAX];
 	int n = parse_record(e, OBS_REQUEST, o, m);
 
+	/* on a client socket the responses came in, on a server one out */
+	if ((e->flags & HTTP_EVF_RESP) && e->body_last_ns)
+		resp_at(ev, e, e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER);
 	for (int k = 0; k < n; k++) {
 		o[k].role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
 		hold_request(ev, &o[k], e->ts);
 	}
 }
 
+/* Does the segment of a response record end a chunked body ("0\r\n\r\n",
+ * no trailers)? Its last bytes are in the head when it was copied whole,
+ * else in resp.tail. */
+static bool seg_ends_chunks(const struct http_event *e)
+{
+	static const char last[5] = {'0', '\r', '\n', '\r', '\n'};
+
+	if (e->seg_len < 5)
+		return false;
+	if (e->head_len >= e->seg_len)
+		return !memcmp(e->head + e->seg_len - 5, last, 5);
+	return (e->flags & HTTP_EVF_TAIL) && !memcmp(e->resp.tail + 3, last, 5);
+}
+
 /* A response record: responses pipelined in one segment (answers to
  * pipelined requests) are split like the requests, each with its end when
- * the segment holds it; the last one's end is the kernel's word. */
+ * the segment holds it. One that goes on past the segment ends when the
+ * kernel's count of its bytes says so (OBS_RESPONSE_AT, and the span
+ * builder's poll of the socket's state), or with what follows it. */
 static void on_responses(struct events *ev, const struct http_event *e)
 {
 	static struct obs o[PROTO_MSGS_MAX];
@@ -197,13 +230,22 @@ static void on_responses(struct events *ev, const struct http_event *e)
 	uint8_t role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_SERVER : OBS_ROLE_CLIENT;
 	struct obs end;
 
+	/* the response before this one had bytes after its head's segment:
+	 * the last of them was its end */
+	if ((e->flags & HTTP_EVF_RESP) && e->body_last_ns) {
+		obs_from(e, &end);
+		end.role = role;
+		end.kind = OBS_RESPONSE_END;
+		end.ts_ns = e->body_last_ns;
+		deliver(ev, &end);
+	}
 	for (int k = 0; k < n; k++) {
 		o[k].role = role;
+		o[k].resp_at.seq0 = e->resp.seq0;
+		o[k].resp_need = m[k].need > 0 ? (uint64_t)m[k].need : 0;
 		ev->responses++;
 		deliver(ev, &o[k]);
-		/* the kernel's complete flag speaks of the segment's first
-		 * response (its framing is what it followed) */
-		if (!m[k].ends && !(n == 1 && e->complete))
+		if (!m[k].ends && !(k == n - 1 && o[k].chunked && seg_ends_chunks(e)))
 			continue;
 		obs_from(e, &end);
 		end.role = role;
@@ -253,13 +295,6 @@ void events_handle(struct events *ev, const struct http_event *e)
 		flush_cookie(ev, e->cookie);
 		on_responses(ev, e);
 		return;
-	case HTTP_EV_RESPONSE_END:
-		flush_cookie(ev, e->cookie);
-		obs_from(e, &o);
-		o.role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_SERVER : OBS_ROLE_CLIENT;
-		o.kind = OBS_RESPONSE_END;
-		deliver(ev, &o);
-		return;
 	case HTTP_EV_H2:
 		on_h2(ev, e);
 		return;
@@ -273,7 +308,10 @@ void events_handle(struct events *ev, const struct http_event *e)
 		o.kind = OBS_CLOSE;
 		o.ts_ns = e->ts;
 		o.error = e->error;
-		o.body_last_ns = e->body_last_ns;
+		if (e->flags & HTTP_EVF_RESP) {
+			o.body_last_ns = e->body_last_ns;
+			memcpy(&o.resp_at, &e->resp, sizeof(o.resp_at));
+		}
 		deliver(ev, &o);
 		evthreads_forget(&ev->by_sock, e->cookie);
 		return;

@@ -31,6 +31,9 @@ enum obs_kind {
 	OBS_RESPONSE = 2,     /* a response starts */
 	OBS_RESPONSE_END = 3, /* last byte of the response the framing announced */
 	OBS_CLOSE = 4,	      /* the socket closed (error != 0: reset, timeout, ...) */
+	/* how far the response in flight got (resp_at), its latest byte at
+	 * ts_ns: the response ends there when that is all its head announced */
+	OBS_RESPONSE_AT = 5,
 };
 
 enum obs_role {
@@ -76,6 +79,13 @@ enum obs_instr {
 	OBS_INSTR_NO = 2,
 };
 
+/* How far a response got on the wire (bpf/http.h struct http_resp_at). */
+struct obs_resp_at {
+	uint32_t seq0;	/* TCP sequence number of its head segment's first byte */
+	uint32_t bytes; /* bytes from there to the furthest seen */
+	char tail[8];	/* the last bytes of the segment that brought the furthest */
+};
+
 struct obs_addr {
 	int family; /* AF_INET / AF_INET6 */
 	uint8_t addr[16];
@@ -95,8 +105,12 @@ struct obs {
 	uint64_t cgroup_id;	       /* its cgroup v2 id (0 when unknown) */
 	struct obs_addr local, remote; /* of this socket */
 	int error;		       /* OBS_CLOSE: errno (ECONNRESET, ETIMEDOUT), 0 = orderly */
-	uint64_t body_last_ns;	       /* OBS_CLOSE: when the last byte of a response still in
+	uint64_t body_last_ns;	       /* OBS_CLOSE: when the latest byte of a response still in
 					* flight passed (CLOCK_MONOTONIC), 0 when unknown */
+	/* OBS_CLOSE (when body_last_ns), OBS_RESPONSE_AT: how far that
+	 * response got; OBS_RESPONSE: resp_at.seq0 names the segment its
+	 * head is in (bytes are counted from its first byte) */
+	struct obs_resp_at resp_at;
 
 	/* the protocol's parser (proto.h): REQUEST and RESPONSE */
 	uint8_t proto;	    /* enum obs_proto */
@@ -122,6 +136,10 @@ struct obs {
 	/* RESPONSE */
 	uint16_t status; /* 100..599; 0 when unreadable */
 	uint8_t body;	 /* enum obs_body */
+	/* OBS_BODY_LENGTH: bytes from the first of its head's segment to its
+	 * last (Content-Length framing), 0 when chunked or not known */
+	uint64_t resp_need;
+	bool chunked; /* its body is chunked: it ends with "0\r\n\r\n" */
 	/* HTTP/2: REQUEST, RESPONSE, RESPONSE_END */
 	uint8_t rpc;	      /* enum obs_rpc, of the request */
 	bool desync;	      /* the connection lost bytes: fields may be missing, never wrong */

@@ -24,6 +24,9 @@
 struct proto_msg {
 	int off, len; /* where it starts, and its bytes up to the next one's start */
 	bool ends;    /* RESPONSE: its last byte is within the segment */
+	/* RESPONSE framed by its length: bytes from the record's first byte
+	 * to its last, which may be past the segment; 0 when not known */
+	int64_t need;
 };
 
 struct proto_parser {

@@ -36,7 +36,7 @@ static int split_requests(const char *head, int len, struct proto_msg *m, int ma
 
 	if (max < 1 || len < 1)
 		return 0;
-	m[n++] = (struct proto_msg){0, len, false};
+	m[n++] = (struct proto_msg){0, len, false, 0};
 	while (n < max) {
 		const char *end = memmem(head + i, len - i, "\r\n\r\n", 4);
 
@@ -46,7 +46,7 @@ static int split_requests(const char *head, int len, struct proto_msg *m, int ma
 		if (i >= len || !http_looks_like_request(head + i, len - i))
 			break;
 		m[n - 1].len = i - m[n - 1].off;
-		m[n++] = (struct proto_msg){i, len - i, false};
+		m[n++] = (struct proto_msg){i, len - i, false, 0};
 	}
 	return n;
 }
@@ -55,7 +55,9 @@ static int split_requests(const char *head, int len, struct proto_msg *m, int ma
  * after this one's body, when the framing says where (a HEAD response may
  * mislead: then no response head is found there and the split stops).
  * ends: the response's last byte is in the segment (seg_len payload bytes,
- * of which len were captured). */
+ * of which len were captured); need: where it ends when that is past the
+ * segment (the kernel counts the bytes that follow, bpf/http.h). A chunked
+ * body's end is found by its last bytes (events.c). */
 static int split_responses(const char *head, int len, int seg_len, struct proto_msg *m, int max)
 {
 	int n = 0, off = 0;
@@ -65,7 +67,7 @@ static int split_responses(const char *head, int len, int seg_len, struct proto_
 		int rc = http_parse_response(head + off, len - off, &r);
 		int64_t next;
 
-		m[n++] = (struct proto_msg){off, len - off, false};
+		m[n++] = (struct proto_msg){off, len - off, false, 0};
 		if (rc != HTTP_PARSE_OK || r.chunked)
 			break;
 		next = off + (int64_t)r.head_len +
@@ -74,6 +76,7 @@ static int split_responses(const char *head, int len, int seg_len, struct proto_
 									     : 0);
 		if (r.content_length < 0 && r.status >= 200 && r.status != 204 && r.status != 304)
 			break; /* delimited by the close */
+		m[n - 1].need = next;
 		if (next == seg_len) {
 			m[n - 1].ends = true; /* ends with the segment */
 			break;
@@ -189,9 +192,10 @@ static void parse_response(const char *p, size_t n, struct obs *o)
 	}
 	o->parse = rc == HTTP_PARSE_OK ? OBS_PARSE_OK : OBS_PARSE_CUT;
 	o->status = r.status;
+	o->chunked = rc == HTTP_PARSE_OK && r.chunked;
 	/* RFC 9112 6.3: 204 and 304 have no body whatever their headers say;
 	 * without a length or chunks the close ends it; a head cut before its
-	 * framing headers leaves the framing to the kernel's end event */
+	 * framing headers leaves its end to what follows it on the socket */
 	if (r.status == 204 || r.status == 304)
 		o->body = OBS_BODY_NONE;
 	else if (rc == HTTP_PARSE_OK && !r.chunked && r.content_length == 0)

@@ -409,6 +409,9 @@ static void responded(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p
 	no_body = p->bodiless_response || o->body == OBS_BODY_NONE;
 	p->close_delimited = !no_body && o->body == OBS_BODY_TO_CLOSE;
 	p->length_declared = !no_body && o->body == OBS_BODY_LENGTH;
+	p->chunked = p->length_declared && o->chunked;
+	p->resp_seq0 = o->resp_at.seq0;
+	p->resp_need = p->length_declared ? o->resp_need : 0;
 	if (no_body)
 		sb_finish(sb, p, o->ts_ns, false, o->ts_ns); /* a RESPONSE_END may refine it */
 }
@@ -489,15 +492,85 @@ static void on_response_end(struct spanbuild *sb, const struct obs *o)
 		sb_set_end(sb, p, o->ts_ns);
 }
 
+/* --- how far a response got --- */
+
+/* Has the response of p passed whole, by the kernel's account of its
+ * bytes (at)? Its head said how many (Content-Length), or its chunks end
+ * with the last bytes seen. at must be of its head segment (seq0). */
+static bool resp_complete(const struct sb_pend *p, const struct obs_resp_at *at)
+{
+	static const char last[5] = {'0', '\r', '\n', '\r', '\n'};
+
+	if (at->seq0 != p->resp_seq0)
+		return false;
+	if (p->resp_need)
+		return at->bytes >= p->resp_need;
+	return p->chunked && !memcmp(at->tail + 3, last, 5);
+}
+
+/* The response of a socket still waiting for its end: the one of its
+ * latest responded request (a later response ends the earlier ones). */
+static struct sb_pend *resp_open(struct sb_sock *s)
+{
+	for (struct sb_node *n = s->pends.tail; n; n = n->prev) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, on_sock);
+
+		if (p->resp_seen)
+			return p->state == SB_RESPONDED && !p->stream_id ? p : NULL;
+	}
+	return NULL;
+}
+
+static void resp_end_at(struct spanbuild *sb, struct sb_pend *p, uint64_t last_ns)
+{
+	sb_finish(sb, p, last_ns > p->resp_ns ? last_ns : p->resp_ns, true, sb->now_ns);
+}
+
+static void on_response_at(struct spanbuild *sb, const struct obs *o)
+{
+	struct sb_sock *s = sb_sock_find(sb, o->cookie);
+	struct sb_pend *p;
+
+	if (!s || s->closed || s->not_traced || s->upgraded)
+		return;
+	p = resp_open(s);
+	if (p && resp_complete(p, &o->resp_at))
+		resp_end_at(sb, p, o->ts_ns);
+}
+
+/* At a tick: responses whose length is known and whose last byte no
+ * record reported, by the kernel's state of their socket. */
+static void poll_responses(struct spanbuild *sb)
+{
+	struct obs_resp_at at;
+	uint64_t last;
+
+	for (struct sb_node *n = sb->all.head; n; n = n->next) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, all);
+
+		if (p->state != SB_RESPONDED || p->stream_id || !p->sock || p->sock->closed ||
+		    (!p->resp_need && !p->chunked))
+			continue;
+		if (!sb->cfg.resp_at(p->sock->cookie, &at, &last, sb->cfg.resp_at_ctx) &&
+		    resp_complete(p, &at))
+			resp_end_at(sb, p, last);
+	}
+}
+
 /* --- close --- */
 
 static void on_close(struct spanbuild *sb, const struct obs *o)
 {
 	struct sb_sock *s = sb_sock_find(sb, o->cookie);
 	uint64_t now = o->ts_ns;
+	struct sb_pend *last;
 
 	if (!s || s->closed)
 		return;
+	/* the response in flight may have passed whole before the close */
+	last = o->body_last_ns ? resp_open(s) : NULL;
+	if (last && resp_complete(last, &o->resp_at))
+		resp_end_at(sb, last, o->body_last_ns);
 	for (struct sb_node *n = s->pends.head; n; n = n->next) {
 		struct sb_pend *p = sb_of(n, struct sb_pend, on_sock);
 
@@ -513,7 +586,14 @@ static void on_close(struct spanbuild *sb, const struct obs *o)
 			sb_set_error(p, o->error);
 			sb_finish(sb, p, end, true, now);
 		} else if (p->state == SB_RESPONDED) {
-			sb_finish(sb, p, p->close_delimited ? now : p->resp_ns, p->close_delimited,
+			/* framed by the close: its last byte before it */
+			uint64_t end = !p->close_delimited ? p->resp_ns
+				       : p == last && o->body_last_ns && o->body_last_ns <= now &&
+					       o->resp_at.seq0 == p->resp_seq0
+					   ? o->body_last_ns
+					   : now;
+
+			sb_finish(sb, p, end > p->resp_ns ? end : p->resp_ns, p->close_delimited,
 				  now);
 		} else if (!o->error && !p->end_exact && p->close_delimited) {
 			sb_set_end(sb, p, now);
@@ -543,6 +623,9 @@ void sb_feed(struct spanbuild *sb, const struct obs *o)
 	case OBS_CLOSE:
 		on_close(sb, o);
 		break;
+	case OBS_RESPONSE_AT:
+		on_response_at(sb, o);
+		break;
 	default:
 		break;
 	}
@@ -554,15 +637,24 @@ void sb_tick(struct spanbuild *sb, uint64_t now)
 
 	if (now > sb->now_ns)
 		sb->now_ns = now;
+	if (sb->cfg.resp_at)
+		poll_responses(sb);
 	for (n = sb->all.head; n; n = n->next) {
 		struct sb_pend *p = sb_of(n, struct sb_pend, all);
-
 		uint64_t deadline = p->resp_ns + sb->cfg.response_end_timeout_ns;
+		struct obs_resp_at at;
+		uint64_t end = p->resp_ns, last;
 
 		/* known finished since the deadline, not since this (late) tick;
 		 * an HTTP/2 stream (a streaming RPC) ends with its stream */
-		if (p->state == SB_RESPONDED && !p->stream_id && now >= deadline)
-			sb_finish(sb, p, p->resp_ns, false, deadline);
+		if (p->state != SB_RESPONDED || p->stream_id || now < deadline)
+			continue;
+		/* not known to be whole: at its latest byte known, not exact */
+		if (sb->cfg.resp_at && p->sock && !p->sock->closed &&
+		    !sb->cfg.resp_at(p->sock->cookie, &at, &last, sb->cfg.resp_at_ctx) &&
+		    at.seq0 == p->resp_seq0 && last > end && last <= now)
+			end = last;
+		sb_finish(sb, p, end, false, deadline);
 	}
 	for (n = sb->all.head; n; n = next) {
 		struct sb_pend *p = sb_of(n, struct sb_pend, all);

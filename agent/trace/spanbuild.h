@@ -59,11 +59,14 @@
  * and its span ends with its stream (RESPONSE_END, or a reset: ERROR),
  * never by the response-end timeout (a streaming RPC). A span starts at
  * the request's first byte and ends at the last byte of its response
- * (OBS_RESPONSE_END). When no RESPONSE_END comes, the span ends where its
- * response started: once the next response on that socket begins, once the
- * socket closes (or, for a response framed by the close itself, at the
- * close), or after response_end_timeout_ns; a RESPONSE_END that comes later,
- * while the span is still held, still sets its end. A socket that closes with
+ * (OBS_RESPONSE_END, or an OBS_RESPONSE_AT or a close that says all the
+ * bytes its head announced have passed, or cfg.resp_at asked at a tick).
+ * When none comes, the span ends where its response started: once the
+ * next response on that socket begins, once the socket closes (or, for a
+ * response framed by the close itself, at its last byte before the
+ * close), or after response_end_timeout_ns (at its latest byte known then);
+ * a RESPONSE_END that comes later, while the span is still held, still
+ * sets its end. A socket that closes with
  * requests unanswered ends them with status ERROR and a status message
  * ("connection reset", "connection timed out", "connection closed before the
  * response"); http.response.status_code stays 0, it is never made up. So
@@ -100,6 +103,15 @@ typedef void (*sb_emit_fn)(const struct span *sp, void *ctx);
  * late) is not known and the Host header names the server instead. */
 typedef int (*sb_service_addr_fn)(uint64_t cookie, struct obs_addr *out, void *ctx);
 
+/* How far the HTTP/1.x response in flight on a socket got, and when its
+ * latest byte passed (*last_ns, CLOCK_MONOTONIC): 0 and *at, or < 0 when
+ * nothing is known. The agent reads the kernel's per-socket state
+ * (bpf/http.h struct http_conn). Asked at sb_tick() for a response whose
+ * length its head declared and whose last byte no record has reported
+ * yet: a keep-alive connection that goes quiet after a response longer
+ * than a segment says nothing more until its next request. */
+typedef int (*sb_resp_at_fn)(uint64_t cookie, struct obs_resp_at *at, uint64_t *last_ns, void *ctx);
+
 struct sb_config {
 	sb_emit_fn emit; /* required */
 	void *emit_ctx;
@@ -115,6 +127,8 @@ struct sb_config {
 	 * NULL: the Host header, else the socket's peer */
 	sb_service_addr_fn service_addr;
 	void *service_addr_ctx;
+	sb_resp_at_fn resp_at; /* NULL: a response ends with what follows it */
+	void *resp_at_ctx;
 
 	const char *const *routes; /* Telemetry.routes templates (copied) */
 	int n_routes;

@@ -71,6 +71,9 @@ struct sb_pend {
 	bool end_exact;	      /* end from RESPONSE_END or a close that framed it */
 	bool close_delimited; /* a response without length: the close ends it */
 	bool length_declared; /* its length was declared: a close before its end cuts it */
+	bool chunked;	      /* its body is chunked: its last bytes say it ended */
+	uint32_t resp_seq0;   /* its head segment's first TCP sequence number (obs_resp_at) */
+	uint64_t resp_need;   /* bytes from there to its last, 0 when not known */
 	bool local_parent;    /* parent from pairing or nesting */
 	bool app_parent;      /* CLIENT: parent from the traceparent the application sent */
 	bool has_tp;	      /* the request carried a valid traceparent, tp */

@@ -12,6 +12,7 @@
 
 #include <bpf/bpf.h>
 
+#include "bpf/http.h"
 #include "bpf/lb.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -92,6 +93,22 @@ static int lb_service_addr(uint64_t cookie, struct obs_addr *out, void *ctx)
 	return 0;
 }
 
+/* How far the HTTP/1.x response in flight on a socket got: capture's
+ * state of the socket (bpf/http.h), while a response is in flight. */
+static int http_resp_at(uint64_t cookie, struct obs_resp_at *at, uint64_t *last_ns, void *ctx)
+{
+	struct tracing *t = ctx;
+	struct http_conn c;
+
+	if (t->http_conns_fd < 0 || bpf_map_lookup_elem(t->http_conns_fd, &cookie, &c) ||
+	    !c.resp_state)
+		return -ENOENT;
+	_Static_assert(sizeof(*at) == sizeof(c.resp), "obs_resp_at is http_resp_at");
+	memcpy(at, &c.resp, sizeof(*at));
+	*last_ns = c.resp_last;
+	return 0;
+}
+
 static void rebuild(struct tracing *t, const struct cfg_telemetry *tel)
 {
 	const char **routes = NULL;
@@ -107,6 +124,8 @@ static void rebuild(struct tracing *t, const struct cfg_telemetry *tel)
 	    .redact_query = tel && tel->redact_query,
 	    .service_addr = t->lb_conns_fd >= 0 ? lb_service_addr : NULL,
 	    .service_addr_ctx = t,
+	    .resp_at = t->http_conns_fd >= 0 ? http_resp_at : NULL,
+	    .resp_at_ctx = t,
 	};
 
 	if (tel && tel->n_routes) {
@@ -132,6 +151,7 @@ int tracing_init(struct tracing *t, int ring_fd, int drops_fd)
 {
 	memset(t, 0, sizeof(*t));
 	t->lb_conns_fd = -1;
+	t->http_conns_fd = -1;
 	gethostname(t->host, sizeof(t->host) - 1);
 	t->clock_offset_ns = clock_offset();
 	if (identity_init(&t->id))
@@ -164,6 +184,12 @@ void tracing_set_h2_outcome(struct tracing *t, int prog_fd) { t->ev.h2_out.prog_
 void tracing_set_lb_conns(struct tracing *t, int fd)
 {
 	t->lb_conns_fd = fd;
+	snprintf(t->sb_key, sizeof(t->sb_key), "unset"); /* the builder is made anew */
+}
+
+void tracing_set_http_conns(struct tracing *t, int fd)
+{
+	t->http_conns_fd = fd;
 	snprintf(t->sb_key, sizeof(t->sb_key), "unset"); /* the builder is made anew */
 }
 

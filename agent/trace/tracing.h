@@ -46,6 +46,7 @@ struct tracing {
 	char sb_key[4096];	 /* the Telemetry settings the builder was made with */
 	uint64_t spans;
 	int lb_conns_fd;     /* -1: no load balancer to ask */
+	int http_conns_fd;   /* capture's per-socket state (bpf/http.h); -1: none */
 	uint64_t inject_key; /* injection's span-id tag key, 0 while off (sb_set_inject_key) */
 };
 
@@ -83,11 +84,14 @@ void tracing_apply(struct tracing *t, const struct mesh_config *cfg);
  * "" off Kubernetes. */
 void tracing_set_node_name(struct tracing *t, const char *node);
 
-/* The load balancer's lb_conns map (bpf/lb.h): CLIENT spans then name the
- * service address the application connected to in server.*. -1: none. */
 /* bm_h2_outcome (bpf/h2.h): HTTP/2 responses feed outlier detection (-1: not) */
 void tracing_set_h2_outcome(struct tracing *t, int prog_fd);
+/* The load balancer's lb_conns map (bpf/lb.h): CLIENT spans then name the
+ * service address the application connected to in server.*. -1: none. */
 void tracing_set_lb_conns(struct tracing *t, int fd);
+/* Capture's per-socket state (http_conns3): how far a response got, read
+ * for one that went quiet (sb_config.resp_at); -1: not known. */
+void tracing_set_http_conns(struct tracing *t, int fd);
 /* Injection's key (agent/lb/inject.h), 0 when off: the builder tells the
  * kernel's headers from the applications' by it. */
 void tracing_set_inject_key(struct tracing *t, uint64_t key);

@@ -6,10 +6,10 @@
  * TLS ClientHellos, which are never parsed. The agent's side is
  * agent/trace/h2_*.c.
  *
- * A socket followed as HTTP/2 has HTTP_ROLE_H2 in its http_conns2 entry
+ * A socket followed as HTTP/2 has HTTP_ROLE_H2 in its http_conns3 entry
  * (made at recognition, with its client or server role, so THREAD and CLOSE
  * records come as for HTTP/1.x) and its walk state in h2_socks. capture()
- * looks at http_conns2 for every segment that starts no HTTP/1.x message
+ * looks at http_conns3 for every segment that starts no HTTP/1.x message
  * anyway: that lookup tells an HTTP/2 segment, and a socket without state
  * pays one compare of its first bytes for the preface and the ClientHello.
  *
@@ -108,7 +108,7 @@ static __always_inline int h2_emit(struct h2_walk *w)
 	if (hl)
 		owed = w->d.flags & (H2_F_GAP | H2_F_START);
 	w->ev.head_len = hl;
-	w->ev.complete = w->rec_flags | w->sock_flags | owed;
+	w->ev.flags = w->rec_flags | w->sock_flags | owed;
 	w->rec_len = 0;
 	w->rec_flags = 0;
 	if (bpf_ringbuf_output(&http_events, &w->ev, HTTP_EV_HDR + hl, BPF_RB_NO_WAKEUP)) {
@@ -417,7 +417,7 @@ static __always_inline void h2_begin(struct __sk_buff *skb, const struct seg *s,
 		return;
 	if (c)
 		c->roles |= roles;
-	else if (bpf_map_update_elem(&http_conns2, &s->cookie, &nc, BPF_ANY)) {
+	else if (bpf_map_update_elem(&http_conns3, &s->cookie, &nc, BPF_ANY)) {
 		http_drop(HTTP_DROP_CONNS);
 		return;
 	}
@@ -488,19 +488,18 @@ static long h2_upg_step(__u32 i, void *ctx)
 	return 0;
 }
 
-/* A response head segment (w: its first 8 bytes, "HTTP/1.x"): a 101 that
- * switches to h2c makes the connection HTTP/2 from the byte after its
- * head, which the same segment may hold. One 4-byte load for any other
- * response. */
+/* A 101 response head segment: one that switches to h2c makes the
+ * connection HTTP/2 from the byte after its head, which the same segment
+ * may hold. Capture reads the status of every response (http.bpf.c) and
+ * calls this for a 101 only. */
 static __always_inline void h2_on_response(struct __sk_buff *skb, const struct seg *s)
 {
 	struct h2_upg_ctx x;
 	struct http_conn *c;
 	struct h2_walk *w;
-	__u32 st, n;
+	__u32 n;
 
-	if (s->len < 16 || bpf_skb_load_bytes(skb, s->off + 8, &st, 4) ||
-	    st != 0x31303120) /* " 101" */
+	if (s->len < 16)
 		return;
 	w = h2_walk_get();
 	if (!w)
@@ -519,7 +518,7 @@ static __always_inline void h2_on_response(struct __sk_buff *skb, const struct s
 		return;
 	/* the socket that received the 101 is the client; the preface comes
 	 * from it, after the 101 */
-	c = bpf_map_lookup_elem(&http_conns2, &s->cookie);
+	c = bpf_map_lookup_elem(&http_conns3, &s->cookie);
 	h2_begin(skb, s, c, s->dir == HTTP_DIR_INGRESS, true, s->dir == HTTP_DIR_INGRESS ? 0 : 1,
 		 w->hdr_end);
 }

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_http_capture.c: BPF_PROG_TEST_RUN of the HTTP capture programs on
- * crafted packets: request heads (also pipelined), responses framed by
- * Content-Length or chunked, and traffic that is not HTTP, through the
- * cgroup_skb programs; through the tc programs of host-side interfaces, a
- * request and its response over several segments of one connection (keyed by
- * the 4-tuple), IPv6, and packets that are not TCP. The maps are not pinned:
+ * crafted packets: request heads (also pipelined), response records, and
+ * traffic that is not HTTP, through the cgroup_skb programs; through the tc
+ * programs of host-side interfaces, a request and its response over
+ * several segments of one connection (keyed by the 4-tuple) with how far
+ * the response got (retransmissions, chunked ends), IPv6, and packets that
+ * are not TCP. The maps are not pinned:
  * nothing outlives the test. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -154,32 +155,32 @@ static void test_pipelined_requests(void **state)
 	assert_memory_equal(got[0].head, seg, strlen(seg));
 }
 
-/* Every test run gets a fresh socket (and cookie), so framing across
- * segments of one socket is covered by the end-to-end tests; here: what one
- * segment tells. */
-static void test_response_content_length(void **state)
+/* A response record carries its segment's first bytes (the agent reads
+ * the framing there) and the sequence number the kernel counts its bytes
+ * from; no framing is parsed here, so one whole in its segment and one
+ * that goes on get the same record. */
+static void test_response_record(void **state)
 {
+	const char *one = "HTTP/1.1 503 Service Unavailable\r\ncontent-LENGTH: 2\r\n\r\nno";
+
 	(void)state;
 	n_got = 0;
-	/* 10 body bytes announced, 4 in this segment: the end is still to come */
 	run(egress(), "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcd");
-	assert_int_equal(n_got, 1);
-	assert_int_equal(got[0].kind, HTTP_EV_RESPONSE);
-	assert_int_equal(got[0].complete, 0);
-	/* the whole response in one segment, header names in any case */
-	run(egress(), "HTTP/1.1 503 Service Unavailable\r\ncontent-LENGTH: 2\r\n\r\nno");
-	assert_int_equal(n_got, 2);
-	assert_int_equal(got[1].complete, 1);
-	assert_memory_equal(got[1].head, "HTTP/1.1 503 ", 13);
-	/* no framing at all: the end is not known (the agent ends at the start) */
+	run(egress(), one);
 	run(egress(), "HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until close");
 	assert_int_equal(n_got, 3);
-	assert_int_equal(got[2].complete, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(got[i].kind, HTTP_EV_RESPONSE);
+		assert_int_equal(got[i].flags, 0); /* nothing before it, bytes all in the record */
+		assert_int_equal(got[i].head_len, got[i].seg_len);
+		assert_int_equal(got[i].resp.seq0, 0); /* craft()'s sequence number */
+	}
+	assert_memory_equal(got[1].head, one, strlen(one));
+	assert_true(got_size[1] <= HTTP_EV_HDR + 64); /* sized to its class */
 }
 
-/* A response is copied in its first 256 bytes when the rest of its segment
- * is its own body; whole (up to HTTP_HEAD_MAX) when another response may
- * follow in it, which the agent splits. */
+/* A segment longer than HTTP_HEAD_MAX: its first bytes, and its last ones
+ * for the agent to see a chunked body's end. */
 static void test_response_copy(void **state)
 {
 	static char seg[2048];
@@ -190,13 +191,15 @@ static void test_response_copy(void **state)
 	n_got = 0;
 	n = snprintf(seg, sizeof(seg), "HTTP/1.1 200 OK\r\nContent-Length: 1200\r\n\r\n");
 	memset(seg + n, 'b', 1200);
+	memcpy(seg + n + 1192, "01234567", 8);
 	seg[n + 1200] = 0;
 	run(egress(), seg);
 	assert_int_equal(n_got, 1);
-	assert_int_equal(got[0].head_len, 256);
+	assert_int_equal(got[0].head_len, HTTP_HEAD_MAX);
 	assert_int_equal(got[0].seg_len, n + 1200);
-	assert_int_equal(got[0].complete, 1);
-	/* pipelined: the first response ends before the segment does */
+	assert_int_equal(got[0].flags, HTTP_EVF_TAIL);
+	assert_memory_equal(got[0].resp.tail, "01234567", 8);
+	/* pipelined: every response in the segment's bytes, for the agent */
 	n = 0;
 	for (int i = 0; i < 8; i++)
 		n += snprintf(seg + n, sizeof(seg) - n, "%s", two);
@@ -204,68 +207,18 @@ static void test_response_copy(void **state)
 	assert_int_equal(n_got, 2);
 	assert_int_equal(got[1].head_len, n);
 	assert_memory_equal(got[1].head, seg, n);
-	assert_int_equal(got[1].complete, 1);
-	/* delimited by the close: the agent reads the body's start too */
-	n = snprintf(seg, sizeof(seg), "HTTP/1.0 200 OK\r\n\r\n");
-	memset(seg + n, 'c', 600);
-	seg[n + 600] = 0;
+	assert_int_equal(got[1].flags, 0);
+	/* a chunked body's end past the record's bytes */
+	n = snprintf(seg, sizeof(seg),
+		     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		     "4b0\r\n");
+	memset(seg + n, 'c', 1200);
+	n += 1200;
+	n += snprintf(seg + n, sizeof(seg) - n, "\r\n0\r\n\r\n");
 	run(egress(), seg);
 	assert_int_equal(n_got, 3);
-	assert_int_equal(got[2].head_len, n + 600);
-	assert_int_equal(got[2].complete, 0);
-}
-
-static void test_response_chunked(void **state)
-{
-	(void)state;
-	n_got = 0;
-	run(egress(), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
-	assert_int_equal(n_got, 1);
-	assert_int_equal(got[0].complete, 0);
-	run(egress(), "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n"
-		      "5\r\nhello\r\n0\r\n\r\n");
-	assert_int_equal(n_got, 2);
-	assert_int_equal(got[1].complete, 1);
-}
-
-/* The head scan looks at one line end per step: short lines put several
- * in one word, and the framing header may come last, far into the head. */
-static void test_response_dense_lines(void **state)
-{
-	char seg[1024];
-	int n;
-
-	(void)state;
-	n_got = 0;
-	n = snprintf(seg, sizeof(seg), "HTTP/1.1 200 OK\r\n");
-	for (int i = 0; i < 80; i++) /* "A:\r\n": two newlines in most words */
-		n += snprintf(seg + n, sizeof(seg) - n, "%c:\r\n", 'a' + i % 26);
-	n += snprintf(seg + n, sizeof(seg) - n, "Content-Length: 3\r\n\r\nabc");
-	assert_true(n > 300 && n < 512);
-	run(egress(), seg);
-	assert_int_equal(n_got, 1);
-	assert_int_equal(got[0].complete, 1);
-	/* a body that looks like headers is not read as the head's */
-	run(egress(), "HTTP/1.1 200 OK\r\nX: y\r\n\r\n\r\nContent-Length: 1\r\n\r\n");
-	assert_int_equal(n_got, 2);
-	assert_int_equal(got[1].complete, 0);
-	/* a head that ends on the last byte of a word */
-	run(egress(), "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX: yyyyy\r\n\r\n");
-	assert_int_equal(n_got, 3);
-	assert_int_equal(got[2].complete, 1);
-	/* the scan starts after "HTTP/1.x NNN": a status line without a
-	 * reason phrase ends right there */
-	run(egress(), "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok");
-	assert_int_equal(n_got, 4);
-	assert_int_equal(got[3].complete, 1);
-	run(egress(), "HTTP/1.1 200\r\nContent-Length: 9\r\n\r\nok");
-	assert_int_equal(n_got, 5);
-	assert_int_equal(got[4].complete, 0);
-	/* newlines at every byte position of a word, the framing header last */
-	run(egress(), "HTTP/1.1 200 OK\r\nA:1\r\nBb:2\r\nCcc:3\r\nDddd:4\r\nEeeee:5\r\n"
-		      "Ffffff:6\r\nGgggggg:7\r\nHhhhhhhh:8\r\ncontent-length: 1\r\n\r\nz");
-	assert_int_equal(n_got, 6);
-	assert_int_equal(got[5].complete, 1);
+	assert_int_equal(got[2].flags, HTTP_EVF_TAIL);
+	assert_memory_equal(got[2].resp.tail + 3, "0\r\n\r\n", 5);
 }
 
 static uint64_t drops(int reason)
@@ -414,20 +367,37 @@ static void test_extension_methods(void **state)
 	}
 }
 
+/* TCP sequence numbers of the tc connections' next bytes: [0] the pod's,
+ * [1] its peer's (one connection at a time per port is enough here) */
+static uint32_t tc_seq[65536][2];
+
 /* tc sees whole frames. A frame of the connection 10.0.0.1:lport (the pod)
- * <-> 10.0.0.2:80; from_pod says which way it goes. */
-static size_t craft_tc(uint8_t *buf, uint16_t lport, bool from_pod, const char *payload)
+ * <-> 10.0.0.2:80; from_pod says which way it goes. Each direction's
+ * sequence numbers go on from frame to frame; resend puts a frame's bytes
+ * again where they were. */
+static size_t craft_tc_at(uint8_t *buf, uint16_t lport, bool from_pod, const char *payload,
+			  uint32_t seq)
 {
 	size_t plen = strlen(payload), len = craft(buf, payload, plen);
 	struct iphdr *ip = (void *)(buf + sizeof(struct ethhdr));
 	struct tcphdr *tcp = (void *)(ip + 1);
 
+	tcp->seq = htonl(seq);
 	tcp->source = htons(from_pod ? lport : 80);
 	tcp->dest = htons(from_pod ? 80 : lport);
 	if (!from_pod) {
 		ip->saddr = htonl(0x0a000002);
 		ip->daddr = htonl(0x0a000001);
 	}
+	return len;
+}
+
+static size_t craft_tc(uint8_t *buf, uint16_t lport, bool from_pod, const char *payload)
+{
+	uint32_t *seq = &tc_seq[lport][!from_pod];
+	size_t len = craft_tc_at(buf, lport, from_pod, payload, *seq);
+
+	*seq += strlen(payload);
 	return len;
 }
 
@@ -459,15 +429,29 @@ static void tc_to_pod(uint16_t lport, const char *payload)
 	run_frame(bpf_program__fd(skel->progs.bm_http_tc_out), pkt, len);
 }
 
+/* The per-connection state of a tc key: how far the response got. */
+static struct http_conn conn_of(uint64_t key)
+{
+	struct http_conn c;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.http_conns3), &key, &c), 0);
+	return c;
+}
+
 static void test_tc_request_response(void **state)
 {
+	uint8_t pkt[512];
+	struct http_conn c;
+	size_t len;
+
 	(void)state;
 	n_got = 0;
+	tc_seq[41000][1] = 0xfffffff0; /* the response's bytes wrap the sequence space */
 	tc_from_pod(41000, "GET /orders/7 HTTP/1.1\r\nHost: orders\r\n\r\n");
 	tc_to_pod(41000, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcd");
 	tc_to_pod(41000, "efg");
-	tc_to_pod(41000, "hij"); /* the last body byte */
-	assert_int_equal(n_got, 3);
+	tc_to_pod(41000, "hij"); /* the last body byte: no record, the state moves */
+	assert_int_equal(n_got, 2);
 	assert_int_equal(got[0].kind, HTTP_EV_REQUEST);
 	assert_int_equal(got[0].dir, HTTP_DIR_EGRESS);
 	assert_int_equal(got[0].lport, 41000);
@@ -477,22 +461,73 @@ static void test_tc_request_response(void **state)
 	assert_int_equal(got[0].pid_tgid, 0);
 	assert_int_equal(got[1].kind, HTTP_EV_RESPONSE);
 	assert_int_equal(got[1].dir, HTTP_DIR_INGRESS);
-	assert_int_equal(got[1].complete, 0);
+	assert_int_equal(got[1].flags, 0);
+	assert_int_equal(got[1].resp.seq0, 0xfffffff0);
 	assert_int_equal(got[1].lport, 41000); /* the pod's side, both ways */
-	assert_int_equal(got[2].kind, HTTP_EV_RESPONSE_END);
-	assert_int_equal(got_size[2], HTTP_EV_HDR); /* no head: the fields only */
 	/* both directions are one connection, under a tc key, not a cookie */
 	assert_true(got[0].cookie & HTTP_TC_KEY);
-	assert_true(got[0].cookie == got[1].cookie && got[1].cookie == got[2].cookie);
+	assert_true(got[0].cookie == got[1].cookie);
+	c = conn_of(got[1].cookie);
+	assert_int_equal(c.resp_state, HTTP_RESP_BODY);
+	assert_int_equal(c.resp_dir, HTTP_DIR_INGRESS);
+	assert_int_equal(c.resp.seq0, 0xfffffff0);
+	assert_int_equal(c.resp.bytes, 49); /* 39 head + 10 body: all the head announced */
+	assert_memory_equal(c.resp.tail + 2, "efghij", 6); /* "hij" shifted in after "efg" */
+	assert_true(c.resp_last >= got[1].ts);
 
-	/* another connection of the same pod: another key; keep-alive on it */
+	/* a retransmission of "efg" moves neither the count nor the tail */
+	len = craft_tc_at(pkt, 41000, false, "efg", 0xfffffff0 + 43);
+	run_frame(bpf_program__fd(skel->progs.bm_http_tc_out), pkt, len);
+	c = conn_of(got[1].cookie);
+	assert_int_equal(c.resp.bytes, 49);
+	assert_memory_equal(c.resp.tail + 2, "efghij", 6);
+
+	/* the next request says how far the response before it got */
+	tc_from_pod(41000, "GET /orders/8 HTTP/1.1\r\n\r\n");
+	assert_int_equal(n_got, 3);
+	assert_int_equal(got[2].flags, HTTP_EVF_RESP);
+	assert_int_equal(got[2].resp.seq0, 0xfffffff0);
+	assert_int_equal(got[2].resp.bytes, 49);
+	assert_int_equal(got[2].body_last_ns, c.resp_last);
+	/* and the next response when the one before had bytes after its head */
+	tc_to_pod(41000, "HTTP/1.1 204 No Content\r\n\r\n");
+	assert_int_equal(n_got, 4);
+	assert_int_equal(got[3].flags, HTTP_EVF_RESP);
+	assert_int_equal(got[3].body_last_ns, c.resp_last);
+	c = conn_of(got[3].cookie);
+	assert_int_equal(c.resp_state, HTTP_RESP_HEAD);
+	assert_int_equal(c.resp.bytes, 27);
+
+	/* another connection of the same pod: another key; keep-alive on it,
+	 * a response whole in its segment reports nothing to the next request */
 	tc_from_pod(41001, "GET /a HTTP/1.1\r\n\r\n");
 	tc_to_pod(41001, "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
 	tc_from_pod(41001, "GET /b HTTP/1.1\r\n\r\n");
-	assert_int_equal(n_got, 6);
-	assert_true(got[3].cookie != got[0].cookie);
-	assert_true(got[3].cookie == got[4].cookie && got[4].cookie == got[5].cookie);
-	assert_int_equal(got[4].complete, 1);
+	assert_int_equal(n_got, 7);
+	assert_true(got[4].cookie != got[0].cookie);
+	assert_true(got[4].cookie == got[5].cookie && got[5].cookie == got[6].cookie);
+	assert_int_equal(got[6].flags, 0);
+	assert_int_equal(got[6].body_last_ns, 0);
+}
+
+/* A chunked body's end sent alone, and split: it reaches the state's tail. */
+static void test_tc_chunked_end(void **state)
+{
+	struct http_conn c;
+
+	(void)state;
+	n_got = 0;
+	tc_from_pod(41002, "GET /stream HTTP/1.1\r\n\r\n");
+	tc_to_pod(41002, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	tc_to_pod(41002, "5\r\nhello\r\n");
+	c = conn_of(got[0].cookie);
+	assert_memory_equal(c.resp.tail, "\nhello\r\n", 8);
+	tc_to_pod(41002, "0\r\n");
+	tc_to_pod(41002, "\r\n");
+	c = conn_of(got[0].cookie);
+	assert_memory_equal(c.resp.tail + 3, "0\r\n\r\n", 5);
+	assert_int_equal(c.resp.bytes, 47 + 10 + 5);
+	assert_int_equal(n_got, 2);
 }
 
 static void test_tc_ipv6(void **state)
@@ -565,16 +600,15 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_head),
 	    cmocka_unit_test(test_pipelined_requests),
-	    cmocka_unit_test(test_response_content_length),
+	    cmocka_unit_test(test_response_record),
 	    cmocka_unit_test(test_response_copy),
-	    cmocka_unit_test(test_response_chunked),
-	    cmocka_unit_test(test_response_dense_lines),
 	    cmocka_unit_test(test_request_context_far),
 	    cmocka_unit_test(test_request_context_near),
 	    cmocka_unit_test(test_request_head_too_long),
 	    cmocka_unit_test(test_not_http),
 	    cmocka_unit_test(test_extension_methods),
 	    cmocka_unit_test(test_tc_request_response),
+	    cmocka_unit_test(test_tc_chunked_end),
 	    cmocka_unit_test(test_tc_ipv6),
 	    cmocka_unit_test(test_tc_not_tcp),
 	};

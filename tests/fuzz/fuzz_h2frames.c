@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		e.kind = HTTP_EV_H2;
 		e.dir = sock & 1 ? HTTP_DIR_INGRESS : HTTP_DIR_EGRESS;
-		e.complete = flags;
+		e.flags = flags;
 		e.head_len = (uint16_t)n;
 		memcpy(e.head, data + i, n);
 		h2_conns_record(&c, &e, &base, check, NULL);

@@ -93,7 +93,7 @@ static inline void h2_record(struct http_event *e, uint64_t cookie, uint8_t dir,
 	e->cookie = cookie;
 	e->dir = dir;
 	e->family = AF_INET;
-	e->complete = flags;
+	e->flags = flags;
 	e->ts = ts;
 	e->head_len = (uint16_t)n;
 	e->seg_len = (uint16_t)n;

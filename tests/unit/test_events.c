@@ -112,16 +112,94 @@ static void test_pipelined_responses(void **state)
 	assert_int_equal(seen[3].kind, OBS_RESPONSE_END);
 	assert_int_equal(ev.responses, 2);
 
-	/* one response, its end not in the segment: the kernel's word */
+	/* chunked, its end not in the segment: what follows will say */
 	n_seen = 0;
 	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_INGRESS,
 	       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n");
+	e.resp.seq0 = 5000;
 	events_handle(&ev, &e);
 	assert_int_equal(n_seen, 1);
-	e.complete = 1;
+	assert_true(seen[0].chunked);
+	assert_int_equal(seen[0].resp_need, 0);
+	assert_int_equal(seen[0].resp_at.seq0, 5000);
+	/* its end in the segment's bytes */
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_INGRESS,
+	       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n");
 	events_handle(&ev, &e);
 	assert_int_equal(n_seen, 3);
 	assert_int_equal(seen[2].kind, OBS_RESPONSE_END);
+	/* past the record's bytes: in the tail the kernel sent */
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_INGRESS,
+	       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4b0\r\ncc");
+	e.seg_len = 1300;
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 4);
+	e.flags = HTTP_EVF_TAIL;
+	memcpy(e.resp.tail, "cc\r\n0\r\n\r\n" + 1, 8);
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 6);
+	assert_int_equal(seen[5].kind, OBS_RESPONSE_END);
+	/* a length past the segment: how many bytes from its first */
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_INGRESS,
+	       "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 7);
+	assert_false(seen[6].chunked);
+	assert_int_equal(seen[6].resp_need, 40 + 100); /* 40 bytes of head */
+	events_free(&ev);
+}
+
+/* How far the response before a record got: a request's record brings it
+ * as OBS_RESPONSE_AT before the request, a response's as the end of the
+ * response before it. */
+static void test_response_progress(void **state)
+{
+	struct events ev;
+	struct http_event e;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.deliver = collect;
+	ev.no_threads = true;
+	n_seen = 0;
+	record(&e, HTTP_EV_REQUEST, HTTP_DIR_EGRESS, "GET /b HTTP/1.1\r\n\r\n");
+	e.flags = HTTP_EVF_RESP;
+	e.body_last_ns = 900;
+	e.resp.seq0 = 77;
+	e.resp.bytes = 4000;
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 2);
+	assert_int_equal(seen[0].kind, OBS_RESPONSE_AT);
+	assert_int_equal(seen[0].role, OBS_ROLE_CLIENT); /* the responses came in */
+	assert_int_equal(seen[0].ts_ns, 900);
+	assert_int_equal(seen[0].resp_at.seq0, 77);
+	assert_int_equal(seen[0].resp_at.bytes, 4000);
+	assert_int_equal(seen[1].kind, OBS_REQUEST);
+
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_INGRESS, "HTTP/1.1 204 No Content\r\n\r\n");
+	e.flags = HTTP_EVF_RESP;
+	e.body_last_ns = 950;
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 5);
+	assert_int_equal(seen[2].kind, OBS_RESPONSE_END);
+	assert_int_equal(seen[2].ts_ns, 950);
+	assert_int_equal(seen[3].kind, OBS_RESPONSE);
+	assert_int_equal(seen[4].kind, OBS_RESPONSE_END); /* 204: whole in its head */
+
+	/* a close with a response in flight: how far it got */
+	memset(&e, 0, sizeof(e));
+	e.kind = HTTP_EV_CLOSE;
+	e.cookie = 7;
+	e.ts = 2000;
+	e.flags = HTTP_EVF_RESP;
+	e.body_last_ns = 1500;
+	e.resp.bytes = 10;
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 6);
+	assert_int_equal(seen[5].kind, OBS_CLOSE);
+	assert_int_equal(seen[5].body_last_ns, 1500);
+	assert_int_equal(seen[5].resp_at.bytes, 10);
+	events_free(&ev);
 }
 
 /* Bytes that no parser claims: one observation all the same, unread, so
@@ -265,9 +343,9 @@ static void test_thread_changes_only(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pipelined_segment),	cmocka_unit_test(test_pipelined_responses),
-	    cmocka_unit_test(test_unclaimed_bytes),	cmocka_unit_test(test_no_thread_events),
-	    cmocka_unit_test(test_thread_changes_only),
+	    cmocka_unit_test(test_pipelined_segment), cmocka_unit_test(test_pipelined_responses),
+	    cmocka_unit_test(test_response_progress), cmocka_unit_test(test_unclaimed_bytes),
+	    cmocka_unit_test(test_no_thread_events),  cmocka_unit_test(test_thread_changes_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -135,28 +135,36 @@ static void conn(struct side *c, struct side *s, uint64_t cookie, uint16_t cport
 	    stgid + 1,	"server"};
 }
 
+/* An observation of sd as events.c makes it, head parsed. */
+static void make_obs(struct obs *o, const struct side *sd, uint8_t kind, uint64_t ts,
+		     const char *head, int err)
+{
+	const struct proto_parser *http1 = proto_by_id(OBS_PROTO_HTTP1);
+
+	assert_non_null(http1);
+	memset(o, 0, sizeof(*o));
+	o->cookie = sd->cookie;
+	o->kind = kind;
+	o->role = sd->role;
+	o->ts_ns = ts;
+	o->tgid = sd->tgid;
+	o->tid = sd->tid;
+	snprintf(o->comm, sizeof(o->comm), "%s", sd->comm ? sd->comm : "");
+	o->local = sd->local;
+	o->remote = sd->remote;
+	o->error = err;
+	if (head)
+		http1->parse(kind, head, strlen(head), o);
+	if (kind == OBS_REQUEST)
+		name_service(o);
+}
+
 static void feed(struct fx *f, const struct side *sd, uint8_t kind, uint64_t ts, const char *head,
 		 int err)
 {
-	const struct proto_parser *http1 = proto_by_id(OBS_PROTO_HTTP1);
 	struct obs o;
 
-	assert_non_null(http1);
-	memset(&o, 0, sizeof(o));
-	o.cookie = sd->cookie;
-	o.kind = kind;
-	o.role = sd->role;
-	o.ts_ns = ts;
-	o.tgid = sd->tgid;
-	o.tid = sd->tid;
-	snprintf(o.comm, sizeof(o.comm), "%s", sd->comm ? sd->comm : "");
-	o.local = sd->local;
-	o.remote = sd->remote;
-	o.error = err;
-	if (head)
-		http1->parse(kind, head, strlen(head), &o);
-	if (kind == OBS_REQUEST)
-		name_service(&o);
+	make_obs(&o, sd, kind, ts, head, err);
 	sb_feed(f->sb, &o);
 }
 
@@ -1058,6 +1066,176 @@ static void test_missing_response_end(void **state)
 	assert_int_equal(by_path(f, SPAN_KIND_CLIENT, "/legacy")->status, SPAN_STATUS_UNSET);
 }
 
+/* How far a response got, as the kernel counts it (bpf/http.h): the
+ * bytes from its head segment's first (seq0) and when the latest passed. */
+static struct obs_resp_at at_bytes(uint32_t seq0, uint32_t bytes, const char *tail)
+{
+	struct obs_resp_at at = {.seq0 = seq0, .bytes = bytes};
+
+	if (tail)
+		memcpy(at.tail, tail, 8);
+	return at;
+}
+
+/* A response head that goes on past its segment: need bytes from seq0. */
+static void response_long(struct fx *f, const struct side *sd, uint64_t ts, const char *head,
+			  uint32_t seq0, uint64_t need)
+{
+	struct obs o;
+
+	make_obs(&o, sd, OBS_RESPONSE, ts, head, 0);
+	o.resp_at.seq0 = seq0;
+	o.resp_need = need;
+	sb_feed(f->sb, &o);
+}
+
+static void response_at(struct fx *f, const struct side *sd, uint64_t last_ns,
+			struct obs_resp_at at)
+{
+	struct obs o;
+
+	make_obs(&o, sd, OBS_RESPONSE_AT, last_ns, NULL, 0);
+	o.resp_at = at;
+	sb_feed(f->sb, &o);
+}
+
+static uint64_t duration(const struct span *sp) { return sp->end_unix_ns - sp->start_unix_ns; }
+
+/* The kernel's account of a response's bytes ends it at its last byte
+ * once it has all its head announced: with the next request (keep-alive),
+ * not before (a client that pipelines sends while the response is still
+ * on its way), and never one of another response (seq0). */
+static void test_response_at_ends(void **state)
+{
+	const uint64_t T1 = T0 + MS(100000);
+	struct fx *f = *state;
+	struct side c, s;
+
+	start(f);
+	conn(&c, &s, 10, 40000, 8080, 50, 60);
+	request(f, &s, T0, "GET", "/big");
+	response_long(f, &s, T0 + MS(1), "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", 900,
+		      40 + 5000);
+	response_at(f, &s, T0 + MS(3), at_bytes(900, 3000, NULL)); /* not all yet */
+	response_at(f, &s, T0 + MS(4), at_bytes(901, 5040, NULL)); /* another response's */
+	sb_tick(f->sb, T0 + MS(1000));
+	assert_int_equal(f->n, 0);
+	response_at(f, &s, T0 + MS(6), at_bytes(900, 5040, NULL));
+	settle(f, T0 + MS(6));
+	assert_int_equal(f->n, 1);
+	assert_int_equal(duration(&f->spans[0]), MS(6));
+
+	/* chunked: its last bytes say it ended (after what settle() waited) */
+	request(f, &s, T1 + MS(10), "GET", "/stream");
+	response_long(f, &s, T1 + MS(11), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		      7000, 0);
+	response_at(f, &s, T1 + MS(12), at_bytes(7000, 80, "o\r\n5\r\nab"));
+	sb_tick(f->sb, T1 + MS(1000));
+	assert_int_equal(f->n, 1);
+	response_at(f, &s, T1 + MS(14), at_bytes(7000, 90, "c\r\n0\r\n\r\n"));
+	settle(f, T1 + MS(14));
+	assert_int_equal(f->n, 2);
+	assert_int_equal(duration(by_path(f, SPAN_KIND_SERVER, "/stream")), MS(4));
+}
+
+/* What the kernel's state says, asked at a tick: a keep-alive connection
+ * that went quiet after a response longer than its segment. */
+static struct obs_resp_at polled;
+static uint64_t polled_last;
+static int polls;
+
+static int poll_state(uint64_t cookie, struct obs_resp_at *at, uint64_t *last_ns, void *ctx)
+{
+	(void)ctx;
+	polls++;
+	if (cookie != 11)
+		return -1;
+	*at = polled;
+	*last_ns = polled_last;
+	return 0;
+}
+
+static void test_response_at_polled(void **state)
+{
+	struct fx *f = *state;
+	struct side c, s;
+
+	f->cfg.resp_at = poll_state;
+	start(f);
+	polls = 0;
+	conn(&c, &s, 10, 40000, 8080, 50, 60); /* s: cookie 11 */
+	request(f, &s, T0, "GET", "/quiet");
+	response_long(f, &s, T0 + MS(1), "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", 5,
+		      5040);
+	polled = at_bytes(5, 4000, NULL);
+	polled_last = T0 + MS(2);
+	sb_tick(f->sb, T0 + MS(100));
+	assert_int_equal(polls, 1);
+	assert_int_equal(f->n, 0);
+	polled = at_bytes(5, 5040, NULL);
+	polled_last = T0 + MS(7);
+	sb_tick(f->sb, T0 + MS(200));
+	settle(f, T0 + MS(200));
+	assert_int_equal(f->n, 1);
+	assert_int_equal(duration(&f->spans[0]), MS(7));
+	assert_int_equal(polls, 2); /* a finished one is not asked again */
+
+	/* never whole: the timeout ends it at its latest byte known */
+	request(f, &s, T0 + MS(300), "GET", "/stuck");
+	response_long(f, &s, T0 + MS(301), "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", 9,
+		      5040);
+	polled = at_bytes(9, 100, NULL);
+	polled_last = T0 + MS(350);
+	settle(f, T0 + MS(400));
+	assert_int_equal(f->n, 2);
+	assert_int_equal(duration(by_path(f, SPAN_KIND_SERVER, "/stuck")), MS(50));
+}
+
+/* A close: a response that got all its bytes before it ended at its last
+ * one, without error; one that did not is cut (ERROR) at its last byte; one
+ * framed by the close ends at its last byte before it. */
+static void test_response_at_close(void **state)
+{
+	struct fx *f = *state;
+	struct side c, s, c2, s2, c3, s3;
+	struct obs o;
+
+	start(f);
+	conn(&c, &s, 10, 40000, 8080, 50, 60);
+	request(f, &c, T0, "GET", "/whole");
+	response_long(f, &c, T0 + MS(1), "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", 1,
+		      5040);
+	make_obs(&o, &c, OBS_CLOSE, T0 + MS(30), NULL, ECONNRESET);
+	o.body_last_ns = T0 + MS(5);
+	o.resp_at = at_bytes(1, 5040, NULL);
+	sb_feed(f->sb, &o);
+
+	conn(&c2, &s2, 20, 40001, 8080, 50, 60);
+	request(f, &c2, T0, "GET", "/cut");
+	response_long(f, &c2, T0 + MS(1), "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", 1,
+		      5040);
+	make_obs(&o, &c2, OBS_CLOSE, T0 + MS(30), NULL, 0);
+	o.body_last_ns = T0 + MS(6);
+	o.resp_at = at_bytes(1, 2000, NULL);
+	sb_feed(f->sb, &o);
+
+	conn(&c3, &s3, 30, 40002, 8080, 50, 60);
+	request(f, &c3, T0, "GET", "/legacy");
+	response_long(f, &c3, T0 + MS(1), "HTTP/1.0 200 OK\r\n\r\n", 3, 0);
+	make_obs(&o, &c3, OBS_CLOSE, T0 + MS(30), NULL, 0);
+	o.body_last_ns = T0 + MS(8);
+	o.resp_at = at_bytes(3, 7000, NULL);
+	sb_feed(f->sb, &o);
+	settle(f, T0 + MS(30));
+	assert_int_equal(f->n, 3);
+	assert_int_equal(duration(by_path(f, SPAN_KIND_CLIENT, "/whole")), MS(5));
+	assert_int_equal(by_path(f, SPAN_KIND_CLIENT, "/whole")->status, SPAN_STATUS_UNSET);
+	assert_int_equal(duration(by_path(f, SPAN_KIND_CLIENT, "/cut")), MS(6));
+	assert_int_equal(by_path(f, SPAN_KIND_CLIENT, "/cut")->status, SPAN_STATUS_ERROR);
+	assert_int_equal(duration(by_path(f, SPAN_KIND_CLIENT, "/legacy")), MS(8));
+	assert_int_equal(by_path(f, SPAN_KIND_CLIENT, "/legacy")->status, SPAN_STATUS_UNSET);
+}
+
 /* A long download: the timeout ends the span at its response start, but the
  * RESPONSE_END that comes while the span is still held sets the real end. */
 static void test_late_end_refines(void **state)
@@ -1524,6 +1702,9 @@ int main(void)
 	    T(test_reset_and_timeout),
 	    T(test_reset_during_response),
 	    T(test_missing_response_end),
+	    T(test_response_at_ends),
+	    T(test_response_at_polled),
+	    T(test_response_at_close),
 	    T(test_late_end_refines),
 	    T(test_interim_and_upgrade),
 	    T(test_routes_and_methods),
