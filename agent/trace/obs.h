@@ -63,11 +63,12 @@ enum obs_parse {
 
 /* What the head of a response says about its body. */
 enum obs_body {
-	OBS_BODY_FRAMED = 0,   /* framed (or unknown): RESPONSE_END or a timeout ends it */
+	OBS_BODY_FRAMED = 0,   /* unknown (a head cut before its framing): what follows it on
+				* the socket, or a timeout, ends it */
 	OBS_BODY_NONE = 1,     /* none: the response ends with its head */
 	OBS_BODY_TO_CLOSE = 2, /* no length: the connection's close ends it */
 	OBS_BODY_LENGTH = 3,   /* framed by Content-Length or chunked, read from the whole
-				* head: a close before RESPONSE_END cuts the response */
+				* head: a close before its last byte cuts the response */
 };
 
 /* Whether the process exports spans of its own with an OpenTelemetry SDK
@@ -98,7 +99,7 @@ struct obs {
 	uint8_t kind;		       /* enum obs_kind */
 	uint8_t role;		       /* enum obs_role */
 	uint64_t ts_ns;		       /* CLOCK_MONOTONIC: first byte (REQUEST, RESPONSE), last byte
-					* (RESPONSE_END) or close */
+					* (RESPONSE_END), latest byte (RESPONSE_AT) or close */
 	uint32_t tgid, tid;	       /* thread that sent (client) or read (server) the request;
 					* 0 when unknown */
 	char comm[16];		       /* that process's name */
