@@ -327,12 +327,16 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 					__u32 *status)
 {
 	struct http_conn *c = bpf_map_lookup_elem(&http_conns3, &s->cookie);
-	struct http_event *e = head_record(skb, s, HTTP_EV_RESPONSE, now);
+	struct http_event *e;
 	__u64 tail = 0;
 
 	/* past the record's bytes: the agent reads a chunked end here */
 	if (s->len > HTTP_HEAD_MAX)
 		load_tail(skb, s, (char *)&tail);
+	/* nothing between the reservation and its test: with a helper call
+	 * in between, clang tests the pointer again, and 6.1's verifier then
+	 * walks a NULL branch that still holds the record */
+	e = head_record(skb, s, HTTP_EV_RESPONSE, now);
 	if (e) {
 		if (c && c->resp_state == HTTP_RESP_BODY && c->resp_dir == s->dir) {
 			e->flags |= HTTP_EVF_RESP;
