@@ -122,46 +122,68 @@ struct seg {
 };
 
 /* Parse the IP and TCP headers. cgroup_skb data starts at L3 (l3 = 0), tc
- * data at the Ethernet header (l3 = ETH_HLEN). */
+ * data at the Ethernet header (l3 = ETH_HLEN). The headers are read in
+ * place: they are in the linear part of every skb a TCP socket sends, and
+ * of every one TCP receives by the time the cgroup hook runs (the tc side
+ * sees a pod's own TCP packets). A copy instead would cost a helper call
+ * each, and a fallback to one as many verifier paths again; a header out
+ * of reach is counted (HTTP_DROP_LOAD). A segment without payload (an
+ * ACK) stops before its addresses are copied. */
 static __always_inline bool seg_parse(struct __sk_buff *skb, __u8 dir, __u8 family, __u32 l3,
 				      struct seg *s)
 {
-	struct tcphdr th;
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	const struct tcphdr *th;
 	__u32 l4;
 
-	__builtin_memset(s, 0, sizeof(*s));
-	s->dir = dir;
 	if (family == AF_INET) {
-		struct iphdr ip;
+		const struct iphdr *ip = data + l3;
 
-		if (bpf_skb_load_bytes(skb, l3, &ip, sizeof(ip)) || ip.protocol != IPPROTO_TCP)
+		if ((void *)(ip + 1) > end)
+			goto out_of_reach;
+		if (ip->protocol != IPPROTO_TCP)
 			return false;
-		l4 = l3 + ip.ihl * 4;
-		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->local : s->remote, &ip.saddr, 4);
-		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->remote : s->local, &ip.daddr, 4);
+		l4 = l3 + ip->ihl * 4;
+		th = data + l4;
+		if ((void *)(th + 1) > end)
+			goto out_of_reach;
+		s->off = l4 + th->doff * 4;
+		if (skb->len <= s->off)
+			return false;
 		s->family = AF_INET;
+		__builtin_memset(s->local, 0, 16);
+		__builtin_memset(s->remote, 0, 16);
+		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->local : s->remote, &ip->saddr, 4);
+		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->remote : s->local, &ip->daddr, 4);
 	} else if (family == AF_INET6) {
-		struct ipv6hdr ip6;
+		const struct ipv6hdr *ip6 = data + l3;
 
-		if (bpf_skb_load_bytes(skb, l3, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_TCP)
+		if ((void *)(ip6 + 1) > end)
+			goto out_of_reach;
+		if (ip6->nexthdr != IPPROTO_TCP)
 			return false;
-		l4 = l3 + sizeof(ip6);
-		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->local : s->remote, &ip6.saddr, 16);
-		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->remote : s->local, &ip6.daddr, 16);
+		l4 = l3 + sizeof(*ip6);
+		th = data + l4;
+		if ((void *)(th + 1) > end)
+			goto out_of_reach;
+		s->off = l4 + th->doff * 4;
+		if (skb->len <= s->off)
+			return false;
 		s->family = AF_INET6;
+		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->local : s->remote, &ip6->saddr, 16);
+		__builtin_memcpy(dir == HTTP_DIR_EGRESS ? s->remote : s->local, &ip6->daddr, 16);
 	} else {
 		return false;
 	}
-	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
-		return false;
-	s->off = l4 + th.doff * 4;
-	if (skb->len <= s->off)
-		return false;
+	s->dir = dir;
 	s->len = skb->len - s->off;
-	s->seq = bpf_ntohl(th.seq);
-	s->lport = bpf_ntohs(dir == HTTP_DIR_EGRESS ? th.source : th.dest);
-	s->rport = bpf_ntohs(dir == HTTP_DIR_EGRESS ? th.dest : th.source);
+	s->seq = bpf_ntohl(th->seq);
+	s->lport = bpf_ntohs(dir == HTTP_DIR_EGRESS ? th->source : th->dest);
+	s->rport = bpf_ntohs(dir == HTTP_DIR_EGRESS ? th->dest : th->source);
 	return true;
+out_of_reach:
+	http_drop(HTTP_DROP_LOAD);
+	return false;
 }
 
 static __always_inline __u64 mix64(__u64 h, __u64 v)
