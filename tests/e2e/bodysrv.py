@@ -15,9 +15,11 @@
 #   /legacy...?ms=N&after=M HTTP/1.0, no length: a first part, a second N ms
 #                           later, the close M ms after (close-delimited)
 #   anything else           200 "ok\n"
-# Per request it prints one JSON line: the path, and its own time from
-# reading the request to the return of the send of its last byte ("ms"),
-# and to the start of that send ("ms_send"), in milliseconds.
+# Per request it prints one JSON line: the path, its own time from reading
+# the request to the return of the send of its last byte ("ms"), and when
+# (Unix time in ns, the clock spans are stamped in) it read the request
+# ("read_ns"), started the send of the last byte ("send_ns") and that send
+# returned ("sent_ns").
 #
 # bodysrv.py client HOST PORT [--pipeline] [--hold S --release FILE] PATH...:
 # one connection, the requests in order (--pipeline: all in one send before
@@ -43,16 +45,16 @@ def out(obj):
 
 def send_parts(conn, parts):
     """parts: bytes to send, or a number of ms to wait, in order. Returns
-    when the send of the last bytes started and when it returned: their
-    last byte left between the two."""
-    start = last = time.monotonic()
+    when (time.time_ns()) the send of the last bytes started and when it
+    returned: their last byte left between the two."""
+    start = last = time.time_ns()
     for p in parts:
         if isinstance(p, (int, float)):
             time.sleep(p / 1000.0)
         else:
-            start = time.monotonic()
+            start = time.time_ns()
             conn.sendall(p)
-            last = time.monotonic()
+            last = time.time_ns()
     return start, last
 
 
@@ -94,15 +96,15 @@ def serve_conn(conn):
                     return
                 buf += data
                 # pipelined requests read in one recv share its time
-                t_read = time.monotonic()
+                t_read = time.time_ns()
             req, buf = buf.split(b"\r\n\r\n", 1)
             target = req.split(b"\r\n", 1)[0].split(b" ")[1].decode()
             url = urllib.parse.urlsplit(target)
             parts, close = answer(url.path, urllib.parse.parse_qs(url.query))
             after = parts.pop() if close else 0
             t_send, t_last = send_parts(conn, parts)
-            out({"path": url.path, "ms": round((t_last - t_read) * 1000.0, 3),
-                 "ms_send": round((t_send - t_read) * 1000.0, 3)})
+            out({"path": url.path, "ms": round((t_last - t_read) / 1e6, 3),
+                 "read_ns": t_read, "send_ns": t_send, "sent_ns": t_last})
             if close:
                 time.sleep(after / 1000.0)
                 return
