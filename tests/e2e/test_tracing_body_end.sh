@@ -24,7 +24,12 @@
 #      the head, the close 300 ms later: not an error, ends at the last byte
 . "$(dirname "$0")/lib.sh"
 setup_base
-RECV_PORT=$((API_PORT + 1))
+# the receiver on a port the kernel picks (ephemeral, so no other test's
+# API port, which lib.sh picks below that range)
+"$E2E/otlp_receiver" --port 0 > "$TMP/spans.jsonl" 2> "$TMP/receiver.err" &
+PIDS+=($!)
+wait_for "the OTLP receiver listens" 30 grep -q "listening on" "$TMP/receiver.err"
+RECV_PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/receiver.err" | head -1)
 SRV="$ROOT/tests/e2e/bodysrv.py"
 mkdir -p "$CG/api" "$CG/client"
 cat > "$CONF/api.yaml" <<YAML
@@ -61,8 +66,6 @@ spec:
   otlp: {endpoint: "http://127.0.0.1:$RECV_PORT", compression: gzip, timeout: 2s}
   sampling: {ratio: 1.0}
 YAML
-"$E2E/otlp_receiver" --port "$RECV_PORT" > "$TMP/spans.jsonl" 2> "$TMP/receiver.err" &
-PIDS+=($!)
 ( echo $BASHPID > "$CG/api/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
 	python3 "$SRV" serve 18120 ) > "$TMP/api.out" 2>&1 &
 PIDS+=($!)
