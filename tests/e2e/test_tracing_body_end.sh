@@ -8,8 +8,10 @@
 # close, or, on a connection that went quiet, read from the kernel's
 # per-socket state at the span builder's tick (bpf/http.h, agent/trace/
 # spanbuild.c). bodysrv.py writes each response's last bytes N ms after its
-# head and prints its own time from reading the request to that last send,
-# which the SERVER spans are compared with. Cases:
+# head and prints when (wall clock, as spans) it read the request and sent
+# those last bytes: a span must end between the start and the return of
+# that send (a little after it for a CLIENT span), and last N ms or more.
+# Cases:
 #   1. Content-Length body, its second half 150 ms after the head, on a
 #      keep-alive connection that then stays quiet: the span ends at the
 #      last byte and is exported while the connection is still open (the
@@ -82,10 +84,10 @@ client() {
 # spans_of PATH: how many spans (SERVER and CLIENT) of url.path PATH arrived
 spans_of() { grep -c "\"url.path\":\"$1\"" "$TMP/spans.jsonl"; }
 
-# quiet CASE PATH: a client asks for PATH, reads the response and holds the
-# connection open (up to 4 s, less than the agent's 5 s response timeout)
-# until both spans of PATH arrived; prints whether they came before it
-# closed the connection
+# quiet CASE PATH QUERY: a client asks for PATH?QUERY, reads the response
+# and holds the connection open (up to 4 s, less than the agent's 5 s
+# response timeout) until both spans of PATH arrived; writes whether they
+# came before it closed the connection to $TMP/arrived-CASE
 HOLD=4
 quiet() {
 	local case=$1 path=$2 query=$3 out="$TMP/client-$1.out" closed arrived=no cpid
