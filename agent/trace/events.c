@@ -22,6 +22,7 @@
 struct ev_pending {
 	struct obs obs;
 	uint64_t since;
+	struct ev_pending *next_spare;
 };
 
 /* The capture fields of a record; the rest zero. */
@@ -55,19 +56,42 @@ static void deliver(struct events *ev, struct obs *o)
 	ev->deliver(o, ev->ctx);
 }
 
-/* Deliver, in order, the waiting requests of a socket (all, or only up to
- * and including the first one that `tid` claims). */
-static void flush_cookie(struct events *ev, uint64_t cookie)
+static void spare(struct events *ev, struct ev_pending *p)
 {
-	int i, n = 0;
+	p->next_spare = ev->spare;
+	ev->spare = p;
+}
 
-	for (i = 0; i < ev->n_pending; i++) {
-		if (ev->pending[i].obs.cookie == cookie)
-			deliver(ev, &ev->pending[i].obs);
-		else
+/* Take the delivered ones (cookie 0) out, the rest keeping their order. */
+static void compact(struct events *ev, int from)
+{
+	int n = from;
+
+	for (int i = from; i < ev->n_pending; i++) {
+		if (ev->pending[i]->obs.cookie)
 			ev->pending[n++] = ev->pending[i];
+		else
+			spare(ev, ev->pending[i]);
 	}
 	ev->n_pending = n;
+}
+
+/* Deliver, in order, the waiting requests of a socket. Called for every
+ * response: a socket with none waiting costs one pass over the pointers. */
+static void flush_cookie(struct events *ev, uint64_t cookie)
+{
+	int first = -1;
+
+	for (int i = 0; i < ev->n_pending; i++) {
+		if (ev->pending[i]->obs.cookie != cookie)
+			continue;
+		if (first < 0)
+			first = i;
+		deliver(ev, &ev->pending[i]->obs);
+		ev->pending[i]->obs.cookie = 0; /* delivered */
+	}
+	if (first >= 0)
+		compact(ev, first);
 }
 
 static void on_thread(struct events *ev, const struct http_event *e)
@@ -83,14 +107,14 @@ static void on_thread(struct events *ev, const struct http_event *e)
 	evthreads_set(&ev->by_sock, e->cookie, e->dir == HTTP_DIR_EGRESS ? EVT_SEND : EVT_RECV,
 		      &th);
 	for (i = 0; i < ev->n_pending; i++) {
-		struct obs *o = &ev->pending[i].obs;
+		struct obs *o = &ev->pending[i]->obs;
 
 		if (o->cookie != e->cookie || o->role != role || o->tid)
 			continue;
 		/* requests pipelined in one segment (same time) were moved by
 		 * the same call */
 		for (int j = i; j < ev->n_pending; j++) {
-			struct obs *p = &ev->pending[j].obs;
+			struct obs *p = &ev->pending[j]->obs;
 
 			if (p->cookie != e->cookie || p->role != role || p->tid ||
 			    p->ts_ns != o->ts_ns)
@@ -103,17 +127,12 @@ static void on_thread(struct events *ev, const struct http_event *e)
 		}
 		/* this request and the ones before it on the socket can go */
 		for (int j = 0; j <= i; j++) {
-			if (ev->pending[j].obs.cookie != e->cookie)
+			if (ev->pending[j]->obs.cookie != e->cookie)
 				continue;
-			deliver(ev, &ev->pending[j].obs);
-			ev->pending[j].obs.cookie = 0; /* delivered */
+			deliver(ev, &ev->pending[j]->obs);
+			ev->pending[j]->obs.cookie = 0; /* delivered */
 		}
-		int n = 0;
-
-		for (int j = 0; j < ev->n_pending; j++)
-			if (ev->pending[j].obs.cookie)
-				ev->pending[n++] = ev->pending[j];
-		ev->n_pending = n;
+		compact(ev, 0);
 		return;
 	}
 }
@@ -121,6 +140,8 @@ static void on_thread(struct events *ev, const struct http_event *e)
 /* A request waits (at most EV_WAIT_NS) for the thread that sent or read it. */
 static void hold_request(struct events *ev, struct obs *o, uint64_t ts)
 {
+	struct ev_pending *p;
+
 	ev->requests++;
 	if (ev->no_threads) {
 		deliver(ev, o);
@@ -129,7 +150,8 @@ static void hold_request(struct events *ev, struct obs *o, uint64_t ts)
 	if (ev->n_pending == ev->cap_pending) {
 		if (ev->cap_pending >= EV_PENDING_MAX) {
 			/* never hold more than this: oldest goes first */
-			deliver(ev, &ev->pending[0].obs);
+			deliver(ev, &ev->pending[0]->obs);
+			spare(ev, ev->pending[0]);
 			memmove(ev->pending, ev->pending + 1,
 				--ev->n_pending * sizeof(*ev->pending));
 		} else {
@@ -144,8 +166,16 @@ static void hold_request(struct events *ev, struct obs *o, uint64_t ts)
 			ev->cap_pending = cap;
 		}
 	}
-	ev->pending[ev->n_pending].obs = *o;
-	ev->pending[ev->n_pending++].since = ts;
+	p = ev->spare;
+	if (p)
+		ev->spare = p->next_spare;
+	else if (!(p = malloc(sizeof(*p)))) {
+		deliver(ev, o);
+		return;
+	}
+	p->obs = *o;
+	p->since = ts;
+	ev->pending[ev->n_pending++] = p;
 }
 
 /* The messages of a REQUEST or RESPONSE record, split and parsed by the
@@ -364,7 +394,15 @@ int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn fn, 
 void events_free(struct events *ev)
 {
 	ring_buffer__free(ev->rb);
+	for (int i = 0; i < ev->n_pending; i++)
+		free(ev->pending[i]);
 	free(ev->pending);
+	while (ev->spare) {
+		struct ev_pending *p = ev->spare;
+
+		ev->spare = p->next_spare;
+		free(p);
+	}
 	evthreads_free(&ev->by_sock);
 	h2_conns_free(&ev->h2);
 	memset(ev, 0, sizeof(*ev));
@@ -385,9 +423,9 @@ void events_tick(struct events *ev, uint64_t now)
 
 	/* a request whose thread never showed goes on without one */
 	while (i < ev->n_pending) {
-		if (now - ev->pending[i].since >= ev->wait_ns) {
+		if (now - ev->pending[i]->since >= ev->wait_ns) {
 			ev->late_threads++;
-			flush_cookie(ev, ev->pending[i].obs.cookie);
+			flush_cookie(ev, ev->pending[i]->obs.cookie);
 			i = 0; /* the array changed */
 			continue;
 		}

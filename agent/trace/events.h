@@ -28,8 +28,12 @@ struct events {
 	int drops_fd; /* http_drops */
 	events_obs_fn deliver;
 	void *ctx;
-	struct ev_pending *pending; /* requests waiting for their thread */
+	/* requests waiting for their thread, in arrival order; pointers, so
+	 * that taking one out moves 8 bytes per request behind it, not an
+	 * observation (2 KB) */
+	struct ev_pending **pending;
 	int n_pending, cap_pending;
+	struct ev_pending *spare; /* delivered ones, for the next to wait */
 	uint64_t wait_ns;	  /* how long a request waits for its thread */
 	bool no_threads;	  /* the kernel sends no thread events: nothing waits */
 	struct evthreads by_sock; /* each socket's last sending and reading thread */

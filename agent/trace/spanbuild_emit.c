@@ -150,16 +150,17 @@ void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 	if (!own)
 		sb->st.sdk_duplicates++;
 	if (keep || sb->cfg.emit_unsampled) {
-		struct span sp = p->sp;
+		/* in place: p goes right after, and a span is 3 KB to copy */
+		struct span *sp = &p->sp;
 
-		memcpy(sp.trace_id, g->trace_id, sizeof(sp.trace_id));
-		sp.sampled = keep;
+		memcpy(sp->trace_id, g->trace_id, sizeof(sp->trace_id));
+		sp->sampled = keep;
 		/* the caller's other flags (W3C level 2 "random") stay as sent */
-		sp.trace_flags = (uint8_t)((sp.trace_flags & ~1u) | keep);
-		sp.parent_remote = p->has_tp && !p->local_parent;
-		sp.start_unix_ns = p->start_ns + (uint64_t)sb->cfg.clock_offset_ns;
-		sp.end_unix_ns = p->end_ns + (uint64_t)sb->cfg.clock_offset_ns;
-		sb->cfg.emit(&sp, sb->cfg.emit_ctx);
+		sp->trace_flags = (uint8_t)((sp->trace_flags & ~1u) | keep);
+		sp->parent_remote = p->has_tp && !p->local_parent;
+		sp->start_unix_ns = p->start_ns + (uint64_t)sb->cfg.clock_offset_ns;
+		sp->end_unix_ns = p->end_ns + (uint64_t)sb->cfg.clock_offset_ns;
+		sb->cfg.emit(sp, sb->cfg.emit_ctx);
 		sb->st.spans_emitted++;
 		sb->st.spans_sampled += keep;
 	}
