@@ -276,7 +276,7 @@ fuzz: deps fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ)
 
 test-fuzz: fuzz-build
-	@tests/fuzz/run.sh --ci 15 $(FUZZ)
+	@tests/fuzz/run.sh --ci 10 $(FUZZ)
 
 check:
 	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS) $(FUZZ_SRCS) tests/fuzz/*.h \
