@@ -9,7 +9,7 @@
 # again with the agent and CLI built with clang's UBSan (tests/e2e/
 # run-ubsan.sh says which and why), and the agent on Debian 12's own kernels
 # in qemu (make test-kernels). The stages that compile do it on every core
-# (make -j); tests run one after the other, but for the fuzzers. Every
+# (make -j, MAKE_JOBS); tests run one after the other, but the fuzzers. Every
 # stage runs even when an earlier one failed; the last lines name the failed
 # tests with their FAIL lines, each stage's time, and sum them up.
 set -u
@@ -41,7 +41,8 @@ stage() {
 	fi
 	times="$times $name $((SECONDS - t0))s"
 }
-jobs=-j$(nproc)
+# MAKE_JOBS=N for fewer on a machine others share
+jobs=-j${MAKE_JOBS:-$(nproc)}
 stage build make -s "$jobs" all
 stage check make -s check # clang-format and cppcheck
 stage unit make -s "$jobs" test-unit
