@@ -138,8 +138,14 @@ $(BUILD)/proto/%.o: $(BUILD)/proto/%.c | $(PROTO_HDRS)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Generated headers must exist before the first compile; after that the .d
-# files name the ones each object really includes.
-$(BUILD)/%.o: %.c | $(SKELS) $(PROTO_HDRS)
+# files name the ones each object really includes. Only the sources that
+# include a skeleton wait for the BPF objects (bpf/http.bpf.c alone takes
+# about a minute of clang): under make -j the rest compile meanwhile. A
+# header that included one would make every object wait.
+SKEL_USERS := $(patsubst %.c,$(BUILD)/%.o,$(if $(shell grep -l '\#include "skel/' $(HDRS) 2>/dev/null),\
+              $(AGENT_SRCS),$(shell grep -l '\#include "skel/' $(AGENT_SRCS) 2>/dev/null)))
+$(SKEL_USERS): | $(SKELS)
+$(BUILD)/%.o: %.c | $(PROTO_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
