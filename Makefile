@@ -299,4 +299,6 @@ check:
 clean:
 	rm -rf build build-asan build-ubsan $(FUZZ_BUILD)
 
--include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+# and the BPF objects' headers where another tree builds them (SKEL_BUILD)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) $(if $(filter $(SKEL_BUILD),$(BUILD)),,$(SKEL_BUILD)/bpf) \
+	-name '*.d' 2>/dev/null)
