@@ -11,16 +11,20 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 PKGS     := libbpf libelf zlib yaml-0.1 libmicrohttpd json-c libprotobuf-c libcurl libnghttp2
 OPT      ?= -O2 -g
+# Where the BPF objects and their skeletons are built (-I for "skel/*.skel.h"):
+# they do not depend on OPT or CC, so the sanitizer trees take the caller's
+# instead of compiling them again (test-unit-asan, UBSAN_MAKE).
+SKEL_BUILD ?= $(BUILD)
 # -MMD: every object depends on exactly the headers it includes (build/**/*.d).
-CFLAGS   := $(OPT) -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -MMD -MP -I. -Iagent -I$(BUILD) -I$(BUILD)/proto \
+CFLAGS   := $(OPT) -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -MMD -MP -I. -Iagent -I$(SKEL_BUILD) -I$(BUILD)/proto \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -MMD -MP -I. -Ibpf
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
-BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
-SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(SKEL_BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(SKEL_BUILD)/skel/%.skel.h,$(BPF_SRCS))
 # OTLP protobuf-c sources are generated from exporters/proto into $(BUILD)/proto.
 PROTOS     := $(addprefix exporters/proto/opentelemetry/proto/,common/v1/common.proto \
               resource/v1/resource.proto trace/v1/trace.proto collector/trace/v1/trace_service.proto \
@@ -118,11 +122,11 @@ test-deploy: all image
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
+$(SKEL_BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
+$(SKEL_BUILD)/skel/%.skel.h: $(SKEL_BUILD)/bpf/%.bpf.o
 	@mkdir -p $(@D)
 	$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
 
@@ -134,8 +138,14 @@ $(BUILD)/proto/%.o: $(BUILD)/proto/%.c | $(PROTO_HDRS)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Generated headers must exist before the first compile; after that the .d
-# files name the ones each object really includes.
-$(BUILD)/%.o: %.c | $(SKELS) $(PROTO_HDRS)
+# files name the ones each object really includes. Only the sources that
+# include a skeleton wait for the BPF objects (bpf/http.bpf.c alone takes
+# about a minute of clang): under make -j the rest compile meanwhile. A
+# header that included one would make every object wait.
+SKEL_USERS := $(patsubst %.c,$(BUILD)/%.o,$(if $(shell grep -l '\#include "skel/' $(HDRS) 2>/dev/null),\
+              $(AGENT_SRCS),$(shell grep -l '\#include "skel/' $(AGENT_SRCS) 2>/dev/null)))
+$(SKEL_USERS): | $(SKELS)
+$(BUILD)/%.o: %.c | $(PROTO_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -180,9 +190,12 @@ test-bpf: $(BPFT_BINS)
 test-unit: $(UNIT_BINS)
 	@mkdir -p build && tests/run-unit.sh $(UNIT_BINS)
 
-# The same unit tests under AddressSanitizer, in a separate build tree.
+# The same unit tests under AddressSanitizer, in a separate build tree; the
+# BPF skeletons are this tree's (SKEL_BUILD). The tree's own skeletons of
+# older builds go: objects whose .d names them are then compiled again.
 test-unit-asan:
-	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	@rm -rf build-asan/skel build-asan/bpf
+	$(MAKE) BUILD=build-asan SKEL_BUILD=$(BUILD) OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" test-unit
 
 test-e2e: all
@@ -192,13 +205,15 @@ test-e2e: all
 # clang checks what gcc's UBSan does not (pointer arithmetic on NULL above
 # all). The unit tests run on it, and the end-to-end suite runs the agent and
 # the CLI from it; any report fails the run (tests/e2e/run-ubsan.sh).
-UBSAN_MAKE := $(MAKE) BUILD=build-ubsan CC=$(CLANG) LDFLAGS="-fsanitize=undefined" \
+UBSAN_MAKE := $(MAKE) BUILD=build-ubsan SKEL_BUILD=$(BUILD) CC=$(CLANG) LDFLAGS="-fsanitize=undefined" \
               OPT="-O2 -g -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 test-unit-ubsan:
+	@rm -rf build-ubsan/skel build-ubsan/bpf
 	@$(UBSAN_MAKE) test-unit
 
 test-e2e-ubsan:
+	@rm -rf build-ubsan/skel build-ubsan/bpf
 	@$(UBSAN_MAKE) all
 	@tests/e2e/run-ubsan.sh
 
@@ -267,7 +282,7 @@ fuzz: deps fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ)
 
 test-fuzz: fuzz-build
-	@tests/fuzz/run.sh --ci 15 $(FUZZ)
+	@tests/fuzz/run.sh --ci 10 $(FUZZ)
 
 check:
 	clang-format --dry-run --Werror $(AGENT_SRCS) $(HDRS) $(UNIT_SRCS) $(FUZZ_SRCS) tests/fuzz/*.h \
@@ -284,4 +299,6 @@ check:
 clean:
 	rm -rf build build-asan build-ubsan $(FUZZ_BUILD)
 
--include $(shell find $(BUILD) $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+# and the BPF objects' headers where another tree builds them (SKEL_BUILD)
+-include $(shell find $(BUILD) $(FUZZ_BUILD) $(if $(filter $(SKEL_BUILD),$(BUILD)),,$(SKEL_BUILD)/bpf) \
+	-name '*.d' 2>/dev/null)

@@ -3,10 +3,13 @@
 # `make test`: build, style and static checks (clang-format, cppcheck), unit
 # tests, unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (gcc)
 # and under clang's UBSan, a short run of every fuzzer (seeds replayed, then
-# 15 s of mutation each), in-kernel program tests (BPF_PROG_TEST_RUN), the
-# Kubernetes manifests and the image (make test-deploy), end-to-end tests on
-# the real kernel, the same with the agent and CLI built with clang's UBSan,
-# and the agent on Debian 12's own kernels in qemu (make test-kernels). Every
+# 10 s of mutation each, one per core at a time), in-kernel program tests
+# (BPF_PROG_TEST_RUN), the Kubernetes manifests and the image (make
+# test-deploy), end-to-end tests on the real kernel, the C-heavy half of them
+# again with the agent and CLI built with clang's UBSan (tests/e2e/
+# run-ubsan.sh says which and why), and the agent on Debian 12's own kernels
+# in qemu (make test-kernels). The stages that compile do it on every core
+# (make -j, MAKE_JOBS); tests run one after the other, but the fuzzers. Every
 # stage runs even when an earlier one failed; the last lines name the failed
 # tests with their FAIL lines, each stage's time, and sum them up.
 set -u
@@ -38,16 +41,18 @@ stage() {
 	fi
 	times="$times $name $((SECONDS - t0))s"
 }
-stage build make -s all
+# MAKE_JOBS=N for fewer on a machine others share
+jobs=-j${MAKE_JOBS:-$(nproc)}
+stage build make -s "$jobs" all
 stage check make -s check # clang-format and cppcheck
-stage unit make -s test-unit
-stage unit-asan make -s test-unit-asan
-stage unit-ubsan make -s test-unit-ubsan
-stage fuzz make -s test-fuzz
-stage bpf make -s test-bpf
+stage unit make -s "$jobs" test-unit
+stage unit-asan make -s "$jobs" test-unit-asan
+stage unit-ubsan make -s "$jobs" test-unit-ubsan
+stage fuzz make -s "$jobs" test-fuzz
+stage bpf make -s "$jobs" test-bpf
 stage deploy make -s test-deploy # manifests, RBAC, the image under podman
 stage e2e make -s test-e2e
-stage e2e-ubsan make -s test-e2e-ubsan
+stage e2e-ubsan make -s "$jobs" test-e2e-ubsan
 stage kernels make -s test-kernels # Debian 12's 6.1 and 6.12 in qemu
 passed=0 failed=0
 while read -r p f; do passed=$((passed + p)); failed=$((failed + f)); done < "$TEST_COUNTS"

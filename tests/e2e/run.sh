@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # Run every tests/e2e/test_*.sh (each builds and removes its own topology),
-# or those whose name contains $E2E_ONLY. Needs root, bpffs and a cgroup v2
+# or the ones given as arguments (run.sh tests/e2e/test_a.sh ...), of those
+# the ones whose name contains $E2E_ONLY. Needs root, bpffs and a cgroup v2
 # mount: without root the suite fails under CI=true and is skipped with a
 # reason elsewhere. First the agent must load and attach its programs (an
 # empty configuration, a cgroup and pin dir of its own): when it cannot, the
@@ -56,9 +57,11 @@ awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "e2e: the agent loads it
 
 passed=0 failed=0 failed_names="" ran=0
 faillog="${TEST_FAILLOG:-${BUILD:-build}/test-failures}"
-outlog=$(mktemp /tmp/bpfmesh-e2e-out.XXXXXX)
-trap 'rm -f "$outlog"' EXIT
-for t in tests/e2e/test_*.sh; do
+outlog=$(mktemp /tmp/bpfmesh-e2e-out.XXXXXX) took=$(mktemp /tmp/bpfmesh-e2e-took.XXXXXX)
+trap 'rm -f "$outlog" "$took"' EXIT
+tests=("$@")
+[ ${#tests[@]} -eq 0 ] && tests=(tests/e2e/test_*.sh)
+for t in "${tests[@]}"; do
 	[ -n "${E2E_ONLY:-}" ] && [[ "$t" != *"$E2E_ONLY"* ]] && continue
 	ran=$((ran + 1))
 	start=$(date +%s.%N)
@@ -80,8 +83,11 @@ for t in tests/e2e/test_*.sh; do
 			tail -n 8 "$outlog" | sed 's/^/    /'
 		} >>"$faillog"
 	fi
-	awk -v s="$start" -v e="$(date +%s.%N)" -v n="$(basename "$t")" 'BEGIN { printf "%s took %.1fs\n", n, e - s }'
+	awk -v s="$start" -v e="$(date +%s.%N)" -v n="$(basename "$t")" 'BEGIN { printf "%s took %.1fs\n", n, e - s }' |
+		tee -a "$took"
 done
+# where the stage's time goes, for whoever makes it shorter
+[ "$ran" -gt 1 ] && echo "e2e: slowest: $(sort -t' ' -k3 -rn "$took" | head -10 | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $3 }')"
 if [ "$ran" -eq 0 ]; then
 	echo "e2e: E2E_ONLY=${E2E_ONLY:-} matches no tests/e2e/test_*.sh"
 	failed=1

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Run the libFuzzer harnesses built by `make fuzz-build`, one after the other
-# (they each take one core): run.sh [--ci] SECONDS [NAME...], every harness
-# when no NAME is given.
+# Run the libFuzzer harnesses built by `make fuzz-build`: run.sh [--ci]
+# SECONDS [NAME...], every harness when no NAME is given. Each takes one core:
+# FUZZ_JOBS of them (default: the number of cores) run at once, so every
+# harness still gets SECONDS of a core; the lines come out in NAME order.
 #
 # Each run first replays the seeds of tests/fuzz/corpus/NAME/ and what earlier
 # runs kept in build-fuzz/corpus/NAME/ (new inputs go there, never into the
@@ -29,17 +30,17 @@ fi
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 
-passed=0 failed=0
-for n in "${names[@]}"; do
-	bin=$out/fuzz_$n seeds=tests/fuzz/corpus/$n
+# fuzz_one NAME: run one harness; its summary goes to $out/logs/NAME.result,
+# whose first line is "ok" or "FAIL"
+fuzz_one() {
+	local n=$1 bin=$out/fuzz_$1 seeds=tests/fuzz/corpus/$1 log rc runs eps cov edges
 	mkdir -p "$out/corpus/$n" "$out/crashes/$n" "$out/logs"
 	log=$out/logs/$n.log
 	if [ ! -x "$bin" ] || [ ! -d "$seeds" ]; then
-		echo "fuzz $n: FAIL (no $bin or no $seeds)"
-		failed=$((failed + 1))
-		continue
+		printf 'FAIL\nfuzz %s: FAIL (no %s or no %s)\n' "$n" "$bin" "$seeds"
+		return
 	fi
-	args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192
+	local args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192
 		-print_final_stats=1 -artifact_prefix="$out/crashes/$n/")
 	[ -f "tests/fuzz/$n.dict" ] && args+=(-dict="tests/fuzz/$n.dict")
 	"$bin" "${args[@]}" "$out/corpus/$n" "$seeds" >"$log" 2>&1
@@ -50,13 +51,33 @@ for n in "${names[@]}"; do
 	# the edges instrumented in what the harness links, for a proportion
 	edges=$(sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' "$log" | head -1)
 	if [ $rc -eq 0 ]; then
-		echo "fuzz $n: ok, ${secs}s, ${runs:-?} runs, ${eps:-?} exec/s, $cov, edges ${edges:-?}"
+		printf 'ok\nfuzz %s: ok, %ss, %s runs, %s exec/s, %s, edges %s\n' \
+			"$n" "$secs" "${runs:-?}" "${eps:-?}" "$cov" "${edges:-?}"
+	else
+		printf 'FAIL\nfuzz %s: FAIL (exit %s), input kept in %s/crashes/%s/, log %s:\n' \
+			"$n" "$rc" "$out" "$n" "$log"
+		grep -E -m 8 'ERROR: |runtime error|contract broken|SUMMARY|Test unit written' "$log"
+	fi
+}
+
+jobs=${FUZZ_JOBS:-$(nproc)}
+mkdir -p "$out/logs"
+for n in "${names[@]}"; do
+	rm -f "$out/logs/$n.result"
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+	fuzz_one "$n" >"$out/logs/$n.result.tmp" 2>&1 &&
+		mv "$out/logs/$n.result.tmp" "$out/logs/$n.result" &
+done
+wait
+passed=0 failed=0
+for n in "${names[@]}"; do
+	r=$out/logs/$n.result
+	if [ "$(head -1 "$r" 2>/dev/null)" = ok ]; then
 		passed=$((passed + 1))
 	else
-		echo "fuzz $n: FAIL (exit $rc), input kept in $out/crashes/$n/, log $log:"
-		grep -E -m 8 'ERROR: |runtime error|contract broken|SUMMARY|Test unit written' "$log"
 		failed=$((failed + 1))
 	fi
+	if [ -f "$r" ]; then tail -n +2 "$r"; else echo "fuzz $n: FAIL (the runner gave no result)"; fi
 done
 if [ $ci -eq 1 ]; then
 	mkdir -p build
