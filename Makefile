@@ -144,7 +144,11 @@ $(BUILD)/proto/%.o: $(BUILD)/proto/%.c | $(PROTO_HDRS)
 # header that included one would make every object wait.
 SKEL_USERS := $(patsubst %.c,$(BUILD)/%.o,$(if $(shell grep -l '\#include "skel/' $(HDRS) 2>/dev/null),\
               $(AGENT_SRCS),$(shell grep -l '\#include "skel/' $(AGENT_SRCS) 2>/dev/null)))
-$(SKEL_USERS): | $(SKELS)
+# A real prerequisite, not order-only: an object of a sanitizer tree whose
+# .d file still names skeletons where that tree once built its own would
+# otherwise keep the old layout (seen: tcload.o of build-ubsan loading a
+# capture object with another map set, ENOENT).
+$(SKEL_USERS): $(SKELS)
 $(BUILD)/%.o: %.c | $(PROTO_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@

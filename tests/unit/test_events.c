@@ -135,7 +135,7 @@ static void test_pipelined_responses(void **state)
 	events_handle(&ev, &e);
 	assert_int_equal(n_seen, 4);
 	e.flags = HTTP_EVF_TAIL;
-	memcpy(e.resp.tail, "cc\r\n0\r\n\r\n" + 1, 8);
+	memcpy(e.resp.tail, "c\r\n0\r\n\r\n", 8);
 	events_handle(&ev, &e);
 	assert_int_equal(n_seen, 6);
 	assert_int_equal(seen[5].kind, OBS_RESPONSE_END);
