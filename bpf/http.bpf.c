@@ -21,12 +21,11 @@
  * This file is capture: packets, connection keys, records, the ring. What
  * a protocol's bytes mean is in its own header: lib/http1.bpf.h for HTTP/1.x
  * (which segments start a request or a response, a response's status, a
- * request's trace context past its record), lib/outlier.bpf.h for what a status does to an endpoint. A
- * segment that starts no message costs one 8-byte load and one hash lookup.
- * A head is loaded from the packet straight into its ring record, reserved
- * in a size class (bpf/http.h). A segment is sent as it is (its first
- * HTTP_HEAD_MAX bytes): the agent finds requests pipelined after the
- * first, which share the segment's timestamp anyway; a longer request
+ * request's trace context past its record), lib/outlier.bpf.h for what a
+ * status does to an endpoint. A segment that starts no message costs one 8-byte load and one hash
+ * lookup. A head is loaded from the packet straight into its ring record, reserved in a size class
+ * (bpf/http.h). A segment is sent as it is (its first HTTP_HEAD_MAX bytes): the agent finds
+ * requests pipelined after the first, which share the segment's timestamp anyway; a longer request
  * whose head goes on is searched for its trace context.
  *
  * No framing is parsed here: a response's bytes are followed by their TCP
@@ -259,14 +258,7 @@ static __always_inline struct http1_scratch *scratch_get(void)
 static __always_inline int load_bytes(struct __sk_buff *skb, const struct seg *s, char *head,
 				      __u32 len, __u32 class)
 {
-	/* 1..class in a form every verifier follows: 6.1's learns nothing
-	 * from `len < 1` (newer ones do), so the helper's size would still
-	 * start at 0. The barrier keeps clang from dropping the mask, which it
-	 * can prove idle; (len - 1) & (class - 1) + 1 leaves a register
-	 * bounded by ALU ops alone. */
-	barrier_var(len);
-	len = ((len - 1) & (class - 1)) + 1;
-	if (bpf_skb_load_bytes(skb, s->off, head, len)) {
+	if (bpf_skb_load_bytes(skb, s->off, head, len_1_to(len, class))) {
 		http_drop(HTTP_DROP_LOAD);
 		return -1;
 	}
@@ -411,9 +403,8 @@ static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct
 		return;
 	}
 	/* a short segment (a chunked body's "0\r\n\r\n" alone) shifts in
-	 * after the bytes before it; 1..7 bytes for every verifier */
-	barrier_var(n);
-	n = ((n - 1) & 7) + 1;
+	 * after the bytes before it */
+	n = len_1_to(n, 8);
 	if (bpf_skb_load_bytes(skb, s->off, &t, n))
 		return;
 	__builtin_memcpy(&old, c->resp.tail, 8);
@@ -451,20 +442,17 @@ static __always_inline struct http_event *request_ctx_record(struct __sk_buff *s
 		((__u64 *)ctx)[i] = 0;
 	ctx->n_traceparent = cs->n_tp;
 	ctx->n_tracestate = cs->n_ts;
-	/* lengths of 1..size in the form 6.1's verifier follows (load_bytes) */
 	if (cs->n_tp) {
 		n = cs->tp_len < HTTP_CTX_TP ? cs->tp_len : HTTP_CTX_TP;
-		barrier_var(n);
-		n = ((n - 1) & (HTTP_CTX_TP - 1)) + 1;
-		bpf_skb_load_bytes(skb, s->off + cs->tp_at, ctx->traceparent, n);
+		bpf_skb_load_bytes(skb, s->off + cs->tp_at, ctx->traceparent,
+				   len_1_to(n, HTTP_CTX_TP));
 	}
 	n = cs->ts_len;
 	if (n > HTTP_CTX_TS) {
 		ctx->flags |= HTTP_CTX_TS_LOST;
 	} else if (cs->n_ts) {
-		barrier_var(n);
-		n = ((n - 1) & (HTTP_CTX_TS - 1)) + 1;
-		bpf_skb_load_bytes(skb, s->off + cs->ts_at, ctx->tracestate, n);
+		bpf_skb_load_bytes(skb, s->off + cs->ts_at, ctx->tracestate,
+				   len_1_to(n, HTTP_CTX_TS));
 	}
 	e->head_len = HTTP_HEAD_MAX + sizeof(*ctx);
 	return e;
@@ -656,7 +644,7 @@ static __always_inline void process_comm(char comm[16])
  * ring loses no change. */
 static __always_inline void thread_event(struct sock *sk, __u8 dir)
 {
-	__u64 tid = bpf_get_current_pid_tgid(), cookie;
+	__u64 tid = bpf_get_current_pid_tgid(), cookie, cg;
 	struct http_conn *c = known_conn(sk, &cookie);
 	struct http_event *e;
 	__u64 *last;
@@ -675,9 +663,9 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 	/* a thread reads requests: its process serves (lib/serving.bpf.h).
 	 * Here, not per packet: once per socket and thread, before its first
 	 * call to a callee can connect; again after a full ring, harmless */
+	cg = bpf_get_current_cgroup_id();
 	if (dir == HTTP_DIR_INGRESS) {
 		__u32 tgid = tid >> 32;
-		__u64 cg = bpf_get_current_cgroup_id();
 
 		bpf_map_update_elem(&http_serving, &tgid, &cg, BPF_ANY);
 	}
@@ -688,7 +676,7 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 	e->ts = bpf_ktime_get_ns();
 	e->cookie = cookie;
 	e->pid_tgid = tid;
-	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->cgroup_id = cg;
 	e->kind = HTTP_EV_THREAD;
 	e->dir = dir;
 	/* the process's name (its main thread's), not the thread's: a

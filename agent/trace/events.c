@@ -223,12 +223,12 @@ static void on_requests(struct events *ev, const struct http_event *e)
 	static struct obs o[PROTO_MSGS_MAX];
 	struct proto_msg m[PROTO_MSGS_MAX];
 	int n = parse_record(e, OBS_REQUEST, o, m);
+	uint8_t role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
 
-	/* on a client socket the responses came in, on a server one out */
 	if ((e->flags & HTTP_EVF_RESP) && e->body_last_ns)
-		resp_at(ev, e, e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER);
+		resp_at(ev, e, role);
 	for (int k = 0; k < n; k++) {
-		o[k].role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_CLIENT : OBS_ROLE_SERVER;
+		o[k].role = role;
 		hold_request(ev, &o[k], e->ts);
 	}
 }
@@ -238,13 +238,23 @@ static void on_requests(struct events *ev, const struct http_event *e)
  * else in resp.tail. */
 static bool seg_ends_chunks(const struct http_event *e)
 {
-	static const char last[5] = {'0', '\r', '\n', '\r', '\n'};
-
 	if (e->seg_len < 5)
 		return false;
 	if (e->head_len >= e->seg_len)
-		return !memcmp(e->head + e->seg_len - 5, last, 5);
-	return (e->flags & HTTP_EVF_TAIL) && !memcmp(e->resp.tail + 3, last, 5);
+		return obs_chunks_end(e->head + e->seg_len - 5);
+	return (e->flags & HTTP_EVF_TAIL) && obs_chunks_end(e->resp.tail + 3);
+}
+
+/* The last byte of the response before, or of one in this record. */
+static void response_end(struct events *ev, const struct http_event *e, uint8_t role, uint64_t ts)
+{
+	struct obs end;
+
+	obs_from(e, &end);
+	end.role = role;
+	end.kind = OBS_RESPONSE_END;
+	end.ts_ns = ts;
+	deliver(ev, &end);
 }
 
 /* A response record: responses pipelined in one segment (answers to
@@ -258,29 +268,19 @@ static void on_responses(struct events *ev, const struct http_event *e)
 	struct proto_msg m[PROTO_MSGS_MAX];
 	int n = parse_record(e, OBS_RESPONSE, o, m);
 	uint8_t role = e->dir == HTTP_DIR_EGRESS ? OBS_ROLE_SERVER : OBS_ROLE_CLIENT;
-	struct obs end;
 
 	/* the response before this one had bytes after its head's segment:
 	 * the last of them was its end */
-	if ((e->flags & HTTP_EVF_RESP) && e->body_last_ns) {
-		obs_from(e, &end);
-		end.role = role;
-		end.kind = OBS_RESPONSE_END;
-		end.ts_ns = e->body_last_ns;
-		deliver(ev, &end);
-	}
+	if ((e->flags & HTTP_EVF_RESP) && e->body_last_ns)
+		response_end(ev, e, role, e->body_last_ns);
 	for (int k = 0; k < n; k++) {
 		o[k].role = role;
 		o[k].resp_at.seq0 = e->resp.seq0;
 		o[k].resp_need = m[k].need > 0 ? (uint64_t)m[k].need : 0;
 		ev->responses++;
 		deliver(ev, &o[k]);
-		if (!m[k].ends && !(k == n - 1 && o[k].chunked && seg_ends_chunks(e)))
-			continue;
-		obs_from(e, &end);
-		end.role = role;
-		end.kind = OBS_RESPONSE_END;
-		deliver(ev, &end);
+		if (m[k].ends || (k == n - 1 && o[k].chunked && seg_ends_chunks(e)))
+			response_end(ev, e, role, e->ts);
 	}
 }
 

@@ -87,6 +87,9 @@ struct obs_resp_at {
 	char tail[8];	/* the last bytes of the segment that brought the furthest */
 };
 
+/* Do the 5 bytes at p end a chunked body ("0\r\n\r\n", no trailers)? */
+static inline bool obs_chunks_end(const char *p) { return !memcmp(p, "0\r\n\r\n", 5); }
+
 struct obs_addr {
 	int family; /* AF_INET / AF_INET6 */
 	uint8_t addr[16];

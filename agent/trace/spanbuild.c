@@ -499,13 +499,11 @@ static void on_response_end(struct spanbuild *sb, const struct obs *o)
  * with the last bytes seen. at must be of its head segment (seq0). */
 static bool resp_complete(const struct sb_pend *p, const struct obs_resp_at *at)
 {
-	static const char last[5] = {'0', '\r', '\n', '\r', '\n'};
-
 	if (at->seq0 != p->resp_seq0)
 		return false;
 	if (p->resp_need)
 		return at->bytes >= p->resp_need;
-	return p->chunked && !memcmp(at->tail + 3, last, 5);
+	return p->chunked && obs_chunks_end(at->tail + 3);
 }
 
 /* The response of a socket still waiting for its end: the one of its

@@ -25,6 +25,7 @@
 #define BPFMESH_H2_BPF_H
 
 #include "h2.h"
+#include "lib/len.bpf.h"
 
 /* Kernel-only bits of h2_dir.flags, beside the H2_F_GAP and H2_F_START
  * owed to the next record. */
@@ -160,10 +161,8 @@ static __always_inline __u32 h2_take(struct h2_walk_ctx *x, struct h2_walk *w, _
 		n = w->budget;
 	if (!at && !w->d.left && !w->d.hdr_have)
 		w->rec_flags |= H2_F_ALIGNED;
-	/* 1..HTTP_HEAD_MAX at an offset below HTTP_HEAD_MAX: inside
-	 * head + slack for every verifier (see load_head in http.bpf.c) */
-	barrier_var(n);
-	n = ((n - 1) & (HTTP_HEAD_MAX - 1)) + 1;
+	/* at an offset below HTTP_HEAD_MAX: inside head + slack */
+	n = len_1_to(n, HTTP_HEAD_MAX);
 	if (bpf_skb_load_bytes(x->skb, w->off + w->pos, &w->ev.head[at & (HTTP_HEAD_MAX - 1)], n)) {
 		http_drop(HTTP_DROP_LOAD);
 		h2_lose(w);
@@ -263,9 +262,7 @@ static __always_inline int h2_header_step(struct h2_walk_ctx *x, struct h2_walk 
 	}
 	if (n > avail)
 		n = avail;
-	n = h2_take(x, w, n);
-	barrier_var(n);
-	n = ((n - 1) & 15) + 1;
+	n = len_1_to(h2_take(x, w, n), 16);
 	if (bpf_skb_load_bytes(x->skb, w->off + w->pos, &w->hb[have & 15], n))
 		return -1;
 	w->pos += n;
@@ -504,9 +501,7 @@ static __always_inline void h2_on_response(struct __sk_buff *skb, const struct s
 	w = h2_walk_get();
 	if (!w)
 		return;
-	n = s->len < H2_UPG_SCAN ? s->len : H2_UPG_SCAN;
-	barrier_var(n);
-	n = ((n - 1) & (H2_UPG_SCAN - 1)) + 1;
+	n = len_1_to(s->len < H2_UPG_SCAN ? s->len : H2_UPG_SCAN, H2_UPG_SCAN);
 	if (bpf_skb_load_bytes(skb, s->off, w->ev.head, n))
 		return;
 	w->len = n;

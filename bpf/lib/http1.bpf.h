@@ -18,6 +18,7 @@
 #define BPFMESH_HTTP1_BPF_H
 
 #include "http.h"
+#include "lib/len.bpf.h"
 
 static __always_inline bool http1_is_upper(__u8 c) { return (__u8)(c - 'A') < 26; }
 
@@ -210,9 +211,7 @@ static __always_inline int http1_ctx_load(struct http1_ctx_loop *x, __u32 at)
 
 	if (n > HTTP1_WIN)
 		n = HTTP1_WIN;
-	/* 1..HTTP1_WIN for every verifier (see load_head in http.bpf.c) */
-	barrier_var(n);
-	n = ((n - 1) & (HTTP1_WIN - 1)) + 1;
+	n = len_1_to(n, HTTP1_WIN);
 	if (bpf_skb_load_bytes(x->skb, x->off + at, x->sc->win, n))
 		return -1;
 	cs->win = at;
