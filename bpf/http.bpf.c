@@ -66,10 +66,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 __u32 tc_capture = 0;
 
 /* Made at the first thread record of this load of the programs: a thread
- * is remembered in http_conn as pid_tgid ^ thread_salt. The state map is
- * pinned and outlives an agent, the agent's memory of threads does not: a
- * restarted agent (a new load, a new salt) hears of every socket's thread
- * once more. */
+ * is remembered in http_conn (or http_thr) as pid_tgid ^ thread_salt. The
+ * state map is pinned and outlives an agent, the agent's memory of threads
+ * does not: a restarted agent (a new load, a new salt) hears of every
+ * socket's thread once more. */
 __u64 thread_salt = 0;
 
 struct {
@@ -85,6 +85,33 @@ struct {
 	__type(value, struct http_conn);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } http_conns3 SEC(".maps");
+
+/* What the send and recv tracepoints need of a keep-alive socket, on the
+ * socket itself. They run on every send and read of the node, four times
+ * per request on a keep-alive connection captured at both ends, and a
+ * socket's storage is a few loads where http_conns3 is a hash lookup
+ * (about half of their time). Making it costs about a microsecond, more
+ * than a short connection's few runs save: a socket gets it on its
+ * HTTP_THR_AFTER'th run, with a role, and keeps it (an HTTP/1 socket is a
+ * client or a server for its whole life). Not pinned: a restarted agent
+ * (a new map) hears of every socket's thread once more, and the kernel
+ * frees the storage with the socket or the map. bench/README.md has the
+ * figures. */
+#define HTTP_THR_AFTER 8
+
+struct http_thr {
+	__u64 key;	 /* the socket's http_conns3 key: its cookie, or its tc key */
+	__u64 thread[2]; /* as http_conn.thread, from where it took over */
+	__u8 roles;	 /* http_conn.roles when this was made */
+	__u8 pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct http_thr);
+} http_thr SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -638,26 +665,51 @@ static __always_inline void process_comm(char comm[16])
 
 /* Which thread sent or read: the tracepoints run in the task's context,
  * right after the data moved, on sockets that carried HTTP. Only a change
- * of thread is recorded (http_conn.thread): the agent gives a request the
+ * of thread is recorded (http_conn.thread, then http_thr.thread): the agent gives a request the
  * socket's last thread when no record says otherwise before its response.
  * The thread is remembered only once its record is in the ring, so a full
  * ring loses no change. */
 static __always_inline void thread_event(struct sock *sk, __u8 dir)
 {
-	__u64 tid = bpf_get_current_pid_tgid(), cookie, cg;
-	struct http_conn *c = known_conn(sk, &cookie);
+	struct http_thr *t = bpf_sk_storage_get(&http_thr, sk, 0, 0);
+	__u64 tid, cg, key, *last;
+	struct http_conn *c;
 	struct http_event *e;
-	__u64 *last;
+	__u8 roles;
 
-	if (!c)
-		return;
+	if (t) {
+		key = t->key;
+		roles = t->roles;
+		last = t->thread;
+	} else {
+		c = known_conn(sk, &key);
+		if (!c)
+			return;
+		roles = c->roles;
+		last = c->thread;
+		/* a socket that keeps going: its own storage from now on */
+		if (roles && c->tp_runs < HTTP_THR_AFTER) {
+			c->tp_runs++;
+		} else if (roles) {
+			t = bpf_sk_storage_get(&http_thr, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+			if (t) {
+				t->key = key;
+				t->roles = roles;
+				t->thread[0] = c->thread[0];
+				t->thread[1] = c->thread[1];
+				last = t->thread;
+			}
+		}
+	}
 	/* a request's thread is its sender's on a client socket, its reader's
 	 * on a server socket: the other way's is nobody's business */
-	if (!(c->roles & (dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER)))
+	if (!(roles & (dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER)))
 		return;
 	if (!thread_salt) /* two CPUs racing here cost one record more */
 		thread_salt = ((__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32()) | 1;
-	last = &c->thread[dir == HTTP_DIR_EGRESS ? 0 : 1];
+	tid = bpf_get_current_pid_tgid();
+	if (dir != HTTP_DIR_EGRESS)
+		last++;
 	if (*last == (tid ^ thread_salt))
 		return;
 	/* a thread reads requests: its process serves (lib/serving.bpf.h).
@@ -674,7 +726,7 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 		return;
 	__builtin_memset(e, 0, HTTP_EV_HDR);
 	e->ts = bpf_ktime_get_ns();
-	e->cookie = cookie;
+	e->cookie = key;
 	e->pid_tgid = tid;
 	e->cgroup_id = cg;
 	e->kind = HTTP_EV_THREAD;

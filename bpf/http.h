@@ -164,7 +164,9 @@ enum http_drop_reason {
  * the agent was last told about. A THREAD record is sent only when a
  * socket's sending (or reading) thread differs from the one before: a
  * thread keeps a keep-alive connection for many requests, and the agent
- * remembers it per socket (agent/trace/evthreads.c). */
+ * remembers it per socket (agent/trace/evthreads.c). A socket past its
+ * first few send and read calls keeps its threads in its own storage
+ * instead (http.bpf.c, http_thr). */
 struct http_conn {
 	/* when the latest byte of the response in flight passed
 	 * (bpf_ktime_get_ns()); 0 when none is */
@@ -173,7 +175,8 @@ struct http_conn {
 	__u8 resp_state; /* HTTP_RESP_*: a response in flight */
 	__u8 resp_dir;	 /* enum http_dir: the way its bytes go */
 	__u8 roles;	 /* HTTP_ROLE_*: what requests the socket sent or received */
-	__u8 pad[5];
+	__u8 tp_runs;	 /* tracepoint runs that found the socket here, up to HTTP_THR_AFTER */
+	__u8 pad[4];
 	__u64 thread[2]; /* the last THREAD record's pid_tgid ^ thread_salt: [0] sent, [1] read */
 };
 _Static_assert(sizeof(struct http_conn) == 48, "http_conn ABI");

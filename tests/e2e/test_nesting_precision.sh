@@ -10,7 +10,13 @@
 # threaded server, where every call has its thread's evidence, and on the
 # event loop serving one request at a time (50 more, sequential); with
 # several requests in flight on its one thread, a call gets no parent
-# rather than a wrong one.
+# rather than a wrong one. A third server (poolsrv.py, a thread per
+# connection) makes its calls over a pool of 2 keep-alive connections, so
+# each pooled connection carries call after call from one thread after
+# another: thread records must follow a socket for its whole life (the
+# kernel moves a busy socket's thread state to the socket's own storage
+# after its first few calls), one at a time (a connection, so a thread,
+# per request) and 4 at a time.
 . "$(dirname "$0")/lib.sh"
 NODE_DIR=$ROOT/tests/e2e/otel-node
 N=${N:-200}
@@ -22,7 +28,8 @@ if ! command -v node >/dev/null; then
 fi
 setup_base
 RECV_PORT=$((API_PORT + 1))
-for w in threaded loop up client; do mkdir -p "$CG/$w"; done
+N_POOL=60
+for w in threaded loop pooled up client; do mkdir -p "$CG/$w"; done
 cat > "$CONF/svc.yaml" <<YAML
 apiVersion: bpfmesh.io/v1alpha1
 kind: Service
@@ -49,13 +56,21 @@ spec:
   endpoints: [{address: "127.0.0.1"}]
 ---
 apiVersion: bpfmesh.io/v1alpha1
+kind: Service
+metadata: {name: pooled}
+spec:
+  addresses: ["127.100.3.4"]
+  ports: [{name: http, port: 80, targetPort: 18304}]
+  endpoints: [{address: "127.0.0.1"}]
+---
+apiVersion: bpfmesh.io/v1alpha1
 kind: Telemetry
 metadata: {name: traces}
 spec:
   otlp: {endpoint: "http://127.0.0.1:$RECV_PORT", timeout: 2s}
   sampling: {ratio: 1.0}
 YAML
-for w in threaded loop up; do
+for w in threaded loop pooled up; do
 	cat >> "$CONF/svc.yaml" <<YAML
 ---
 apiVersion: bpfmesh.io/v1alpha1
@@ -78,12 +93,16 @@ PIDS+=($!)
 in_group loop node "$NODE_DIR/service.js" --name loop --port 18302 \
 	--upstream 127.100.3.3:80 > "$TMP/loop.out" 2>&1 &
 PIDS+=($!)
+in_group pooled python3 "$ROOT/tests/e2e/poolsrv.py" 18304 127.100.3.3 80 2 \
+	> "$TMP/pooled.out" 2>&1 &
+PIDS+=($!)
 start_agent
-ready() { grep -q ready "$TMP/up.out" && grep -q ready "$TMP/threaded.out" && grep -q ready "$TMP/loop.out"; }
-wait_for "the three services listen" 30 ready
+ready() { grep -q ready "$TMP/up.out" && grep -q ready "$TMP/threaded.out" &&
+	grep -q ready "$TMP/loop.out" && grep -q ready "$TMP/pooled.out"; }
+wait_for "the four services listen" 30 ready
 
 # load ADDRESS NAME PREFIX COUNT PAR: COUNT requests PREFIXi, PAR at a time
-# (one curl, a connection each)
+# (one curl, which keeps PAR connections)
 load() {
 	local args=() i
 	for i in $(seq "$4"); do args+=(-o /dev/null "http://$1$3$i"); done
@@ -94,11 +113,20 @@ load() {
 load 127.100.3.1 threaded /p/ "$N" "$PAR"
 load 127.100.3.2 loop /p/ "$N" "$PAR"
 load 127.100.3.2 loop /s/ "$N_SEQ" 1
+# a curl, so a connection and a server thread, per request (one curl for
+# all would reuse a connection the server closed and send again: a second
+# SERVER span of the same path)
+for i in $(seq "$N_POOL"); do
+	in_group client curl -s -o /dev/null -w '%{http_code}\n' "http://127.100.3.4/s/$i"
+done > "$TMP/pooled.codes"
+expect_eq "pooled: requests /s/* answered 200" "$N_POOL" "$(grep -c '^200$' "$TMP/pooled.codes")"
+load 127.100.3.4 pooled /p/ "$N_POOL" 4
 calls_of() { grep '"scope":{"name":"bpfmesh"' "$TMP/spans.jsonl" | grep '"kind":3' |
 	grep "\"service.name\":\"$1\"" | grep -c "\"url.path\":\"$2"; }
 for _ in $(seq 120); do
 	[ "$(calls_of threaded /p/)" -ge "$N" ] && [ "$(calls_of loop /p/)" -ge "$N" ] &&
-		[ "$(calls_of loop /s/)" -ge "$N_SEQ" ] && break
+		[ "$(calls_of loop /s/)" -ge "$N_SEQ" ] && [ "$(calls_of pooled /s/)" -ge "$N_POOL" ] &&
+		[ "$(calls_of pooled /p/)" -ge "$N_POOL" ] && break
 	sleep 0.25
 done
 val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
@@ -120,4 +148,6 @@ check threaded threaded /p/ "$N" "$PAR at a time" 90
 # with several requests in flight on its one thread, a call gets no parent
 check loop-concurrent loop /p/ "$N" "$PAR at a time" 0
 check loop-sequential loop /s/ "$N_SEQ" "one at a time" 90
+check pooled-sequential pooled /s/ "$N_POOL" "one at a time, 2 pooled connections" 90
+check pooled-concurrent pooled /p/ "$N_POOL" "4 at a time, 2 pooled connections" 90
 finish
