@@ -136,6 +136,13 @@ def nesting(spans, svc, prefix):
     precision: right / with a parent; recall: right / all calls."""
     srv = pick(spans, False, svc, SERVER, prefix)
     cli = pick(spans, False, svc, CLIENT, prefix)
+    # a request the server never answered (a client that sent it on a
+    # keep-alive connection the server was closing, then again on a new
+    # one) made no call: the answered one is the only possible parent
+    for p, ss in srv.items():
+        answered = [s for s in ss if "http.response.status_code" in s.get("attributes", {})]
+        if answered:
+            srv[p] = answered
     calls = right = parented = 0
     for p, cs in cli.items():
         for c in cs:
