@@ -698,6 +698,8 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 				t->thread[0] = c->thread[0];
 				t->thread[1] = c->thread[1];
 				last = t->thread;
+			} else {
+				c->tp_runs = 0; /* out of memory (optmem): later */
 			}
 		}
 	}
