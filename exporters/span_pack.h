@@ -16,12 +16,15 @@
 #include "exporters/span.h"
 
 /* No packed span is longer: one byte of format, then each field at most its
- * own size (a string's length byte stands in for its NUL). */
-#define SPAN_PACK_MAX (sizeof(struct span) + 1)
+ * own size (a string's length byte stands in for its NUL); and a buffer of
+ * this size lets span_pack() write whole words past a string's end. */
+#define SPAN_PACK_MAX (sizeof(struct span) + 16)
 
 /* Writes sp packed into out. A string filled to the brim without a NUL is
  * cut to its size - 1, as the exporters always did. Returns the length, or
- * 0 when cap is too small (SPAN_PACK_MAX always suffices). */
+ * 0 when cap is too small. With cap >= SPAN_PACK_MAX, bytes of out past the
+ * length may be written too (the fast path); a smaller out is packed into
+ * from a copy. */
 size_t span_pack(const struct span *sp, uint8_t *out, size_t cap);
 
 /* Reads what span_pack() wrote into out, which it overwrites whole (zero
