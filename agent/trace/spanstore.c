@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* spanstore.c: a ring of finished spans, packed, and their JSON form. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +10,10 @@
 
 int spanstore_init_sized(struct spanstore *st, uint32_t cap, size_t bytes)
 {
-	int err;
-
 	memset(st, 0, sizeof(*st));
-	err = span_ring_init(&st->ring, cap, bytes);
-	if (err)
-		return err;
+	/* first, so that spanstore_free() of a store that failed is safe */
 	pthread_mutex_init(&st->lock, NULL);
-	return 0;
+	return span_ring_init(&st->ring, cap, bytes);
 }
 
 int spanstore_init(struct spanstore *st, uint32_t cap)
