@@ -2,11 +2,11 @@
 /* otlp.c: the OTLP trace exporter: a bounded span queue and the batching
  * that feeds otlp_sender, whose thread encodes, sends, retries and counts.
  *
- * Producers (the span builder, on the capture path) only take the queue lock
- * long enough to copy one span; the exporter thread takes it only to move a
- * batch out. Everything slow (encoding, gzip, the network, backoff sleeps)
- * happens outside the lock, so a dead or slow collector costs producers
- * nothing but drops once the queue is full. */
+ * Producers (the span builder, on the capture path) pack a span (span_pack.h)
+ * and take the queue lock only long enough to copy its bytes; the exporter
+ * thread takes it only to move a batch's bytes out, and unpacks them outside. Everything slow
+ * (encoding, gzip, the network, backoff sleeps) happens outside the lock, so a dead or slow
+ * collector costs producers nothing but drops once the queue is full. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,19 +18,24 @@
 #include "otlp_http.h"
 #include "otlp_node.h"
 #include "otlp_sender.h"
+#include "span_pack.h"
+#include "span_ring.h"
 
 #define MS 1000000ULL
 
 struct otlp {
 	struct otlp_opts opts;
-	struct otlp_sender *sender; /* its lock guards ring, head, count, first_ns */
+	struct otlp_sender *sender; /* its lock guards ring and first_ns */
 	struct otlp_node node;	    /* the machine's resource attributes */
 
-	struct span *ring;
-	size_t head, count; /* oldest span at ring[head] */
-	uint64_t first_ns;  /* when the oldest queued span was queued */
+	struct span_ring ring; /* packed spans, oldest first; refuses when full */
+	uint64_t first_ns;     /* when the oldest queued span was queued */
 
-	/* the exporter thread's own: the batch take_batch() moved out */
+	/* the exporter thread's own: the batch take_batch() moved out, packed
+	 * one after the other, and unpacked by encode_batch() */
+	uint8_t *batch_bytes;
+	size_t batch_bytes_cap;
+	uint32_t *batch_len;
 	struct span *batch;
 	size_t batch_n;
 
@@ -46,6 +51,8 @@ static void set_defaults(struct otlp_opts *p)
 		p->batch_spans = 512;
 	if (!p->batch_delay_ms)
 		p->batch_delay_ms = 1000;
+	if (!p->queue_bytes)
+		p->queue_bytes = p->queue_spans * OTLP_QUEUE_SPAN_BYTES + SPAN_PACK_MAX;
 }
 
 /* ---- producers ---------------------------------------------------------- */
@@ -58,36 +65,11 @@ static bool zero_id(const uint8_t *b, size_t n)
 	return true;
 }
 
-/* The queue's copy is NUL-terminated in every string, so a span built with a
- * field filled to the brim is truncated rather than sent empty. */
-static void terminate_strings(struct span *s)
-{
-#define TERM(f) ((f)[sizeof(f) - 1] = 0)
-	TERM(s->name);
-	TERM(s->status_message);
-	TERM(s->method);
-	TERM(s->path);
-	TERM(s->route);
-	TERM(s->server.address);
-	TERM(s->client.address);
-	TERM(s->peer.address);
-	TERM(s->service_name);
-	TERM(s->service_namespace);
-	TERM(s->host_name);
-	TERM(s->tracestate);
-	TERM(s->method_original);
-	TERM(s->error_type);
-	TERM(s->query);
-	TERM(s->authority);
-	TERM(s->user_agent);
-	TERM(s->exe_name);
-#undef TERM
-}
-
 int otlp_submit(struct otlp *o, const struct span *s)
 {
-	size_t threshold = o->opts.batch_spans, cap = o->opts.queue_spans;
-	struct span *slot;
+	size_t threshold = o->opts.batch_spans, cap = o->opts.queue_spans, len;
+	/* a string filled to the brim is cut to its size - 1, not sent empty */
+	uint8_t packed[SPAN_PACK_MAX];
 
 	if (zero_id(s->trace_id, sizeof(s->trace_id)) || zero_id(s->span_id, sizeof(s->span_id))) {
 		otlp_sender_drop(o->sender, OTLP_DROP_INVALID, 1);
@@ -95,20 +77,20 @@ int otlp_submit(struct otlp *o, const struct span *s)
 	}
 	if (threshold > cap)
 		threshold = cap;
+	len = span_pack(s, packed, sizeof(packed));
 	otlp_sender_lock(o->sender);
-	if (o->count == cap) {
+	/* full by count, or by bytes when spans average more than
+	 * OTLP_QUEUE_SPAN_BYTES: the same drop */
+	if (span_ring_push_packed(&o->ring, packed, len, false)) {
 		otlp_sender_unlock(o->sender);
 		otlp_sender_drop(o->sender, OTLP_DROP_QUEUE_FULL, 1);
 		return -ENOSPC;
 	}
-	slot = &o->ring[(o->head + o->count) % cap];
-	memcpy(slot, s, sizeof(*slot));
-	terminate_strings(slot);
-	if (++o->count == 1)
+	if (o->ring.count == 1)
 		o->first_ns = otlp_mono_ns();
 	/* wake the thread only when its plan changes: a first span starts the
 	 * batch timer, a full batch is due now */
-	if (o->count == 1 || o->count == threshold)
+	if (o->ring.count == 1 || o->ring.count == threshold)
 		otlp_sender_wake(o->sender);
 	otlp_sender_unlock(o->sender);
 	atomic_fetch_add_explicit(&o->submitted, 1, memory_order_relaxed);
@@ -122,16 +104,17 @@ static bool batch_due(struct otlp *o, uint64_t now)
 	size_t threshold =
 	    o->opts.batch_spans < o->opts.queue_spans ? o->opts.batch_spans : o->opts.queue_spans;
 
-	return o->count >= threshold ||
-	       (o->count && now >= o->first_ns + o->opts.batch_delay_ms * MS);
+	return o->ring.count >= threshold ||
+	       (o->ring.count && now >= o->first_ns + o->opts.batch_delay_ms * MS);
 }
 
 /* Moves up to batch_spans of the oldest spans out of the ring when a batch is
- * due, or whatever is queued when stopping (lock held). */
+ * due, or whatever is queued when stopping (lock held): their packed bytes
+ * only, so the producers wait for a copy, not for the unpacking. */
 static bool take_batch(void *arg, uint64_t now, bool stopping, uint64_t *due_ns)
 {
 	struct otlp *o = arg;
-	size_t cap = o->opts.queue_spans, n = o->count, first;
+	size_t n = o->ring.count, at = 0, i;
 
 	if (!n)
 		return false;
@@ -141,23 +124,45 @@ static bool take_batch(void *arg, uint64_t now, bool stopping, uint64_t *due_ns)
 	}
 	if (n > o->opts.batch_spans)
 		n = o->opts.batch_spans;
-	first = cap - o->head < n ? cap - o->head : n;
-	memcpy(o->batch, &o->ring[o->head], first * sizeof(*o->batch));
-	memcpy(o->batch + first, o->ring, (n - first) * sizeof(*o->batch));
-	o->head = (o->head + n) % cap;
-	o->count -= n;
+	for (i = 0; i < n; i++) {
+		const struct span_ring_rec *r = span_ring_at(&o->ring, (uint32_t)i);
+
+		/* a batch of spans larger than the queue's average stops short */
+		if (o->batch_bytes_cap - at < r->len)
+			break;
+		memcpy(o->batch_bytes + at, o->ring.arena + r->off, r->len);
+		o->batch_len[i] = r->len;
+		at += r->len;
+	}
+	n = i;
+	span_ring_drop_oldest(&o->ring, (uint32_t)n);
 	/* what is left waits for a full batch or one more delay, not longer */
 	o->first_ns = now;
 	o->batch_n = n;
 	return true;
 }
 
-/* The batch as an ExportTraceServiceRequest, outside the lock. */
+/* The batch unpacked and encoded as an ExportTraceServiceRequest, outside
+ * the lock. */
 static struct otlp_payload *encode_batch(void *arg)
 {
 	struct otlp *o = arg;
-	struct otlp_payload *p = calloc(1, sizeof(*p));
+	struct otlp_payload *p;
+	size_t at = 0, n = 0;
 
+	for (size_t i = 0; i < o->batch_n; i++) {
+		/* only what span_pack() wrote is in there; a span that did not
+		 * unpack is dropped, not sent garbled */
+		if (span_unpack(o->batch_bytes + at, o->batch_len[i], &o->batch[n]))
+			otlp_sender_drop(o->sender, OTLP_DROP_ENCODE, 1);
+		else
+			n++;
+		at += o->batch_len[i];
+	}
+	o->batch_n = n;
+	if (!n)
+		return NULL;
+	p = calloc(1, sizeof(*p));
 	if (!p || otlp_encode_traces_node(o->batch, o->batch_n, otlp_sender_version(o->sender),
 					  &o->node, &p->raw)) {
 		free(p);
@@ -182,7 +187,9 @@ static const struct otlp_signal traces = {
 static void free_otlp(struct otlp *o)
 {
 	otlp_sender_free(o->sender);
-	free(o->ring);
+	span_ring_free(&o->ring);
+	free(o->batch_bytes);
+	free(o->batch_len);
 	free(o->batch);
 	free(o);
 }
@@ -216,9 +223,22 @@ struct otlp *otlp_start(const struct otlp_settings *set, const struct otlp_opts 
 		err = -errno;
 		goto fail;
 	}
-	o->ring = calloc(o->opts.queue_spans, sizeof(*o->ring));
+	if (o->opts.queue_spans > UINT32_MAX) {
+		err = -EINVAL;
+		goto fail;
+	}
+	err = span_ring_init(&o->ring, (uint32_t)o->opts.queue_spans, o->opts.queue_bytes);
+	if (err)
+		goto fail;
+	/* room for a batch of spans of the queue's size, and for one span of
+	 * any size, so that every batch takes at least one */
+	o->batch_bytes_cap = o->opts.batch_spans * OTLP_QUEUE_SPAN_BYTES + SPAN_PACK_MAX;
+	if (o->batch_bytes_cap > o->ring.size)
+		o->batch_bytes_cap = o->ring.size;
+	o->batch_bytes = malloc(o->batch_bytes_cap);
+	o->batch_len = calloc(o->opts.batch_spans, sizeof(*o->batch_len));
 	o->batch = calloc(o->opts.batch_spans, sizeof(*o->batch));
-	if (!o->ring || !o->batch) {
+	if (!o->batch_bytes || !o->batch_len || !o->batch) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -243,7 +263,7 @@ void otlp_stop(struct otlp *o)
 		return;
 	otlp_sender_stop(o->sender);
 	/* what the grace period did not deliver */
-	otlp_sender_drop(o->sender, OTLP_DROP_SHUTDOWN, o->count);
+	otlp_sender_drop(o->sender, OTLP_DROP_SHUTDOWN, o->ring.count);
 	free_otlp(o);
 }
 
@@ -263,7 +283,7 @@ void otlp_get_stats(struct otlp *o, struct otlp_stats *st)
 	st->requests_failed = ss.requests_failed;
 	st->retries = ss.retries;
 	otlp_sender_lock(o->sender);
-	st->queue_len = o->count;
+	st->queue_len = o->ring.count;
 	otlp_sender_unlock(o->sender);
 	st->queue_cap = o->opts.queue_spans;
 }

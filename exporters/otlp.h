@@ -4,7 +4,8 @@
  * by age), encodes them as protobuf, gzips them and POSTs them to the
  * configured endpoint + /v1/traces, retrying what the spec says to retry.
  *
- * Memory is bounded by queue_spans + batch_spans spans plus one encoded batch;
+ * The queue holds spans packed (span_pack.h), bounded in spans and in bytes.
+ * Memory is bounded by queue_bytes, batch_spans spans plus one encoded batch;
  * whatever does not fit, or cannot be delivered, is dropped, counted by reason
  * and reported in the log at most once per drop_log_interval_ms. */
 #ifndef BPFMESH_OTLP_H
@@ -18,9 +19,14 @@
 #include "otlp_retry.h"
 #include "otlp_settings.h"
 
+/* The queue's bytes per span that queue_bytes gives by default: spans that
+ * pack to at most this many bytes fill the queue by count only. */
+#define OTLP_QUEUE_SPAN_BYTES 1024
+
 /* Tunables; a zero field takes the default written beside it. */
 struct otlp_opts {
 	size_t queue_spans;	       /* 2048 */
+	size_t queue_bytes;	       /* queue_spans * OTLP_QUEUE_SPAN_BYTES + SPAN_PACK_MAX */
 	size_t batch_spans;	       /* 512: a batch leaves when it has this many... */
 	uint64_t batch_delay_ms;       /* 1000: ...or when its oldest span is this old */
 	struct otlp_backoff backoff;   /* 500 ms doubling to 5 s, equal jitter, 30 s per batch */

@@ -1,39 +1,41 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* spanstore.c: a ring of finished spans and their JSON form. */
-#include <errno.h>
+/* spanstore.c: a ring of finished spans, packed, and their JSON form. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "exporters/span_pack.h"
 #include "trace/spanbuild.h"
 #include "trace/spanstore.h"
 
-int spanstore_init(struct spanstore *st, uint32_t cap)
+int spanstore_init_sized(struct spanstore *st, uint32_t cap, size_t bytes)
 {
 	memset(st, 0, sizeof(*st));
+	/* first, so that spanstore_free() of a store that failed is safe */
 	pthread_mutex_init(&st->lock, NULL);
-	st->ring = calloc(cap ? cap : 1, sizeof(*st->ring));
-	if (!st->ring)
-		return -ENOMEM;
-	st->cap = cap ? cap : 1;
-	return 0;
+	return span_ring_init(&st->ring, cap, bytes);
+}
+
+int spanstore_init(struct spanstore *st, uint32_t cap)
+{
+	return spanstore_init_sized(st, cap, (size_t)(cap ? cap : 1) * SPANSTORE_SPAN_BYTES);
 }
 
 void spanstore_free(struct spanstore *st)
 {
-	free(st->ring);
-	st->ring = NULL;
+	span_ring_free(&st->ring);
 	pthread_mutex_destroy(&st->lock);
 }
 
 void spanstore_add(struct spanstore *st, const struct span *sp)
 {
+	uint8_t buf[SPAN_PACK_MAX];
+	/* packed outside the lock: the API thread waits only for the copy */
+	size_t len = span_pack(sp, buf, sizeof(buf));
+
 	pthread_mutex_lock(&st->lock);
-	st->ring[st->next] = *sp;
-	st->next = (st->next + 1) % st->cap;
-	if (st->len < st->cap)
-		st->len++;
-	st->total++;
+	if (len && !span_ring_push_packed(&st->ring, buf, len, true))
+		st->total++;
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -114,13 +116,14 @@ void span_write_json(struct jsonw *w, const struct span *sp)
 
 int spanstore_write_json(struct spanstore *st, struct jsonw *w, const char *service, int limit)
 {
+	struct span *sp = malloc(sizeof(*sp)); /* one scratch span for all */
 	int n = 0;
 
 	jw_arr_open(w);
 	pthread_mutex_lock(&st->lock);
-	for (uint32_t k = 0; k < st->len && n < limit; k++) {
-		const struct span *sp = &st->ring[(st->next + st->cap - 1 - k) % st->cap];
-
+	for (uint32_t k = 0; sp && k < st->ring.count && n < limit; k++) {
+		if (span_ring_get(&st->ring, st->ring.count - 1 - k, sp))
+			continue;
 		if (service && service[0] && strcmp(sp->service_name, service))
 			continue;
 		span_write_json(w, sp);
@@ -128,5 +131,6 @@ int spanstore_write_json(struct spanstore *st, struct jsonw *w, const char *serv
 	}
 	pthread_mutex_unlock(&st->lock);
 	jw_arr_close(w);
+	free(sp);
 	return n;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* spanstore.h: the most recent spans, for GET /api/v1/traces: a fixed ring
- * (memory bounded), safe between the span builder and the API thread. */
+/* spanstore.h: the most recent spans, for GET /api/v1/traces: a ring of
+ * packed spans bounded in spans and in bytes, safe between the span builder
+ * and the API thread. */
 #ifndef BPFMESH_SPANSTORE_H
 #define BPFMESH_SPANSTORE_H
 
@@ -9,15 +10,24 @@
 
 #include "lib/jsonw.h"
 #include "exporters/span.h"
+#include "exporters/span_ring.h"
+
+/* The byte bound spanstore_init() gives per span: a span with a few hundred
+ * bytes of strings packs to well under it, so the count bound is the one met
+ * in practice; a flood of spans with long paths and queries evicts early. */
+#define SPANSTORE_SPAN_BYTES 1024
 
 struct spanstore {
 	pthread_mutex_t lock;
-	struct span *ring;
-	uint32_t cap, next, len;
+	struct span_ring ring;
 	uint64_t total;
 };
 
+/* The newest cap spans, in cap * SPANSTORE_SPAN_BYTES bytes at most. */
 int spanstore_init(struct spanstore *st, uint32_t cap);
+/* The newest cap spans in at most bytes of packed spans (at least one span
+ * of the largest size): whichever bound is met first evicts the oldest. */
+int spanstore_init_sized(struct spanstore *st, uint32_t cap, size_t bytes);
 void spanstore_free(struct spanstore *st);
 void spanstore_add(struct spanstore *st, const struct span *sp);
 /* The newest `limit` spans of `service` (all services when NULL or empty),

@@ -990,6 +990,106 @@ static void test_stop_delivers_queue(void **state)
 	free(t);
 }
 
+/* The queue holds spans packed: what the collector gets is what encoding the
+ * spans themselves gives, byte for byte, every field of a full span included
+ * (strings filled to the brim come cut to their size - 1). */
+static void test_queue_keeps_every_field(void **state)
+{
+	struct fake *f = fake_start();
+	struct otlp_settings *t = settings(f->port, false);
+	struct otlp_opts o = {
+	    .batch_delay_ms = 60000, .stop_grace_ms = 2000, .scope_version = "t1"};
+	struct span s[2], want[2];
+	struct otlp_node node;
+	struct otlp_buf b;
+	struct otlp *x;
+
+	(void)state;
+	s[0] = make_span(1, "web", "prod", "node-1");
+	set_pod(&s[0], "web-7c9f8d6b5d-x2kqp", "3f0a7c1e-0e8e-4f55-b0a1-6b8b1c9d2e70", "web",
+		"Deployment", "web");
+	s[0].kind = SPAN_KIND_CLIENT;
+	s[0].status = SPAN_STATUS_ERROR;
+	s[0].parent_span_id[2] = 9;
+	s[0].parent_remote = true;
+	s[0].trace_flags = 0x03;
+	s[0].http_version = 11;
+	s[0].rpc_grpc = true;
+	s[0].has_grpc_status = true;
+	s[0].grpc_status_code = 14;
+	s[0].pid = 4242;
+	snprintf(s[0].status_message, sizeof(s[0].status_message), "connection reset");
+	snprintf(s[0].tracestate, sizeof(s[0].tracestate), "a=1,b=2");
+	snprintf(s[0].method_original, sizeof(s[0].method_original), "PURGE");
+	snprintf(s[0].error_type, sizeof(s[0].error_type), "connection_reset");
+	snprintf(s[0].authority, sizeof(s[0].authority), "web:8080");
+	snprintf(s[0].exe_name, sizeof(s[0].exe_name), "nginx");
+	memset(s[0].path, 'p', sizeof(s[0].path)); /* no NUL at all */
+	memset(s[0].query, 'q', sizeof(s[0].query));
+	memset(s[0].user_agent, 'u', sizeof(s[0].user_agent));
+	memset(s[0].k8s.owner_name, 'o', sizeof(s[0].k8s.owner_name));
+	s[1] = make_span(2, "db", "", "node-1");
+	memcpy(want, s, sizeof(want));
+	want[0].path[sizeof(want[0].path) - 1] = 0;
+	want[0].query[sizeof(want[0].query) - 1] = 0;
+	want[0].user_agent[sizeof(want[0].user_agent) - 1] = 0;
+	want[0].k8s.owner_name[sizeof(want[0].k8s.owner_name) - 1] = 0;
+	otlp_node_detect(&node);
+	assert_int_equal(otlp_encode_traces_node(want, 2, "t1", &node, &b), 0);
+
+	fake_go(f);
+	x = otlp_start(t, &o);
+	assert_non_null(x);
+	assert_int_equal(otlp_submit(x, &s[0]), 0);
+	assert_int_equal(otlp_submit(x, &s[1]), 0);
+	otlp_stop(x);
+	assert_int_equal(fake_requests(f), 1);
+	assert_int_equal(f->body[0].len, b.len);
+	assert_memory_equal(f->body[0].data, b.data, b.len);
+	otlp_buf_free(&b);
+	fake_stop(f);
+	free(t);
+}
+
+/* Spans that pack to more than the queue's bytes per span fill it by bytes
+ * before its count: the same queue_full drop, and what it holds stays. */
+static void test_queue_full_by_bytes(void **state)
+{
+	struct otlp_settings *t = settings(9, true);
+	/* one largest span's bytes; nothing leaves for a minute */
+	struct otlp_opts o = {.queue_spans = 100,
+			      .queue_bytes = 1,
+			      .batch_spans = 100,
+			      .batch_delay_ms = 60000,
+			      .stop_grace_ms = 200};
+	struct span s = make_span(1, "a", "", "");
+	struct otlp_stats st;
+	struct otlp *x;
+	int taken = 0;
+
+	(void)state;
+	memset(s.path, 'p', sizeof(s.path) - 1);
+	memset(s.query, 'q', sizeof(s.query) - 1);
+	memset(s.tracestate, 't', sizeof(s.tracestate) - 1);
+	memset(s.name, 'n', sizeof(s.name) - 1);
+	x = otlp_start(t, &o);
+	assert_non_null(x);
+	for (int i = 0; i < 10; i++) {
+		int rc = otlp_submit(x, &s);
+
+		assert_true(rc == 0 || rc == -ENOSPC);
+		taken += !rc;
+	}
+	/* about 1.1 KiB each in 3 KiB */
+	assert_int_equal(taken, 2);
+	otlp_get_stats(x, &st);
+	assert_int_equal(st.queue_len, 2);
+	assert_int_equal(st.spans_submitted, 2);
+	assert_int_equal(st.spans_dropped[OTLP_DROP_QUEUE_FULL], 8);
+	otlp_stop(x);
+	free(t);
+}
+
 /* Invalid spans are refused at the door; batches leave by size before their time. */
 static void test_invalid_and_batch_size(void **state)
 {
@@ -1149,6 +1249,8 @@ int main(void)
 	    cmocka_unit_test(test_export_not_retryable),
 	    cmocka_unit_test(test_export_junk_answer),
 	    cmocka_unit_test(test_queue_full_drops),
+	    cmocka_unit_test(test_queue_keeps_every_field),
+	    cmocka_unit_test(test_queue_full_by_bytes),
 	    cmocka_unit_test(test_stop_aborts_hung_request),
 	    cmocka_unit_test(test_stop_delivers_queue),
 	    cmocka_unit_test(test_invalid_and_batch_size),

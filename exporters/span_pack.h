@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* span_pack.h: a span as the bytes it uses, for the queues that hold many
+ * (the API's span store, the OTLP exporter's queue). struct span keeps every
+ * string in a fixed array (3,096 bytes) while a real span fills a few
+ * hundred bytes of them: packed, the numeric fields are copied as they are
+ * and each string is a length byte and its bytes, nothing after its NUL.
+ *
+ * The encoding lives in this process's memory only (host byte order, no
+ * version negotiation); it is not a wire or file format. */
+#ifndef BPFMESH_SPAN_PACK_H
+#define BPFMESH_SPAN_PACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exporters/span.h"
+
+/* No packed span is longer: one byte of format, then each field at most its
+ * own size (a string's length byte stands in for its NUL); and a buffer of
+ * this size lets span_pack() write whole words past a string's end. */
+#define SPAN_PACK_MAX (sizeof(struct span) + 16)
+
+/* Writes sp packed into out. A string filled to the brim without a NUL is
+ * cut to its size - 1, as the exporters always did. Returns the length, or
+ * 0 when cap is too small. With cap >= SPAN_PACK_MAX, bytes of out past the
+ * length may be written too (the fast path); a smaller out is packed into
+ * from a copy. */
+size_t span_pack(const struct span *sp, uint8_t *out, size_t cap);
+
+/* Reads what span_pack() wrote into out, which it overwrites whole (zero
+ * where nothing was packed, every string NUL-terminated within its field).
+ * Never reads past in + len. Returns 0, or -EINVAL for a truncated, overlong
+ * or garbled input (out is then all zero). */
+int span_unpack(const uint8_t *in, size_t len, struct span *out);
+
+/* The codec's field table, for the test that checks it covers struct span. */
+enum span_pack_kind {
+	SPAN_PACK_BYTES, /* copied as is: ids, times, numbers */
+	SPAN_PACK_STR,	 /* a length byte, then the string without its NUL */
+	SPAN_PACK_BOOL,	 /* one byte, 0 or 1 */
+};
+
+struct span_pack_field {
+	const char *name;
+	uint16_t off, size, align;
+	uint8_t kind; /* enum span_pack_kind */
+};
+
+extern const struct span_pack_field span_pack_fields[];
+extern const size_t span_pack_nfields;
+
+#endif
