@@ -113,9 +113,12 @@ port_busy() { [ -n "$(ss -Htln "sport = :$1" 2>/dev/null)" ]; }
 
 # A free TCP port on 127.0.0.1 in [$1, $2], not in the rest of the arguments.
 free_port() {
-	local p lo=$1 hi=$2 skip
+	local p lo=$1 hi=$2 skip k
 	shift 2
-	for ((p = lo; p <= hi; p++)); do
+	# from a random place in the range: two benchmarks started together
+	# would otherwise both take its first free port
+	for ((k = 0; k <= hi - lo; k++)); do
+		p=$((lo + (RANDOM + k) % (hi - lo + 1)))
 		for skip in "$@"; do
 			[ "$p" = "$skip" ] && continue 2
 		done
@@ -192,8 +195,11 @@ agent_start() {
 		--listen "$AGENT_LISTEN" "$@" >>"$AGENT_LOG" 2>&1 &
 	AGENT_PID=$!
 	for ((i = 0; i < 600; i++)); do
-		curl -sf -o /dev/null "http://$AGENT_LISTEN/readyz" && return 0
-		kill -0 "$AGENT_PID" 2>/dev/null || die "the agent exited"
+		# our agent's /readyz: another benchmark's agent may have taken
+		# the port between free_port and the bind
+		curl -sf -o /dev/null "http://$AGENT_LISTEN/readyz" &&
+			ss -Hltnp "sport = :${AGENT_LISTEN##*:}" | grep -q "pid=$AGENT_PID," && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || die "the agent exited: $(tail -n 3 "$AGENT_LOG")"
 		sleep 0.1
 	done
 	die "the agent is not ready after 60 s"
