@@ -166,7 +166,7 @@ static struct sb_group *pend_ids(struct spanbuild *sb, struct sb_pend *p, const 
 
 static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const struct obs *o)
 {
-	struct sb_pend *p = calloc(1, sizeof(*p));
+	struct sb_pend *p = sb_pend_alloc(sb);
 	struct sb_group *g;
 
 	if (!p)
@@ -174,7 +174,7 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	p->sp.kind = s->role == OBS_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
 	g = pend_ids(sb, p, o);
 	if (!g) {
-		free(p);
+		sb_pend_release(sb, p);
 		return NULL;
 	}
 	g->refs = 1;

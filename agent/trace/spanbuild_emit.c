@@ -127,7 +127,7 @@ static void pend_free(struct spanbuild *sb, struct sb_pend *p)
 		sb_proc_release(sb, p->proc);
 	}
 	sb_group_unref(p->group);
-	free(p);
+	sb_pend_release(sb, p);
 	sb->n_pending--;
 }
 

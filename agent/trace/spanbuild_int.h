@@ -154,6 +154,11 @@ struct spanbuild {
 	struct sb_dlist lru; /* sockets, least recently used first */
 	struct sb_dlist all; /* spans, oldest request first */
 	uint32_t n_sockets, n_pending;
+	/* freed spans kept for the next requests (at most SB_SPARE_MAX),
+	 * linked by their group pointer: a calloc and a free of 3.5 KB per
+	 * request were 7% of the agent at 30k req/s */
+	struct sb_pend *spare;
+	uint32_t n_spare;
 
 	/* route tables per service ("ns/name" -> index), capped in number */
 	char **routes;
@@ -172,6 +177,7 @@ struct spanbuild {
 };
 
 #define SB_MAX_SERVICES 1024
+#define SB_SPARE_MAX 256
 
 /* 1. spanbuild_tables.c */
 struct sb_sock *sb_sock_find(struct spanbuild *sb, uint64_t cookie);
@@ -191,6 +197,10 @@ int sb_tables_init(struct spanbuild *sb);
 void sb_services_reset(struct spanbuild *sb);
 void sb_rand_id(struct spanbuild *sb, uint8_t *id, size_t n); /* random, never all zero */
 void sb_rand_seed(struct spanbuild *sb, uint64_t seed);
+/* A zeroed span record: a spare one, else a new one (NULL: no memory). */
+struct sb_pend *sb_pend_alloc(struct spanbuild *sb);
+/* Back to the spares, or freed when SB_SPARE_MAX wait already. */
+void sb_pend_release(struct spanbuild *sb, struct sb_pend *p);
 
 /* 1b. spanbuild_attrs.c (calls no other builder file) */
 bool sb_method_known(const char *m);
