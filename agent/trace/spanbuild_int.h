@@ -89,6 +89,8 @@ struct sb_pend {
 	uint64_t done_ns; /* when it was known to be finished: the hold starts */
 };
 
+#define SB_ADDR_TXT 46 /* INET6_ADDRSTRLEN */
+
 struct sb_sock {
 	uint64_t cookie;
 	struct sb_sock *hnext; /* by cookie */
@@ -108,6 +110,9 @@ struct sb_sock {
 	struct obs_addr local, remote; /* IPv4-mapped IPv6 folded to IPv4 */
 	struct obs_addr svc_addr;      /* CLIENT: what connect() named (family 0: unknown) */
 	bool svc_addr_asked;	       /* cfg.service_addr was asked for it */
+	/* the three as text, made at the first span that needs one (inet_ntop
+	 * per span was 5% of the agent at 30k req/s); "" until then */
+	char local_txt[SB_ADDR_TXT], remote_txt[SB_ADDR_TXT], svc_txt[SB_ADDR_TXT];
 	uint64_t last_ns;
 	uint64_t last_resp_ns; /* start of the latest final response, tracked or not */
 	uint32_t svc_gen;      /* sb->svc_gen when rt was looked up */
