@@ -536,23 +536,19 @@ static void on_response_at(struct spanbuild *sb, const struct obs *o)
 		resp_end_at(sb, p, o->ts_ns);
 }
 
-/* At a tick: responses whose length is known and whose last byte no
- * record reported, by the kernel's state of their socket. */
-static void poll_responses(struct spanbuild *sb)
+/* At a tick: a response whose length is known and whose last byte no
+ * record reported, by the kernel's state of its socket. */
+static void poll_response(struct spanbuild *sb, struct sb_pend *p)
 {
 	struct obs_resp_at at;
 	uint64_t last;
 
-	for (struct sb_node *n = sb->all.head; n; n = n->next) {
-		struct sb_pend *p = sb_of(n, struct sb_pend, all);
-
-		if (p->state != SB_RESPONDED || p->stream_id || !p->sock || p->sock->closed ||
-		    (!p->resp_need && !p->chunked))
-			continue;
-		if (!sb->cfg.resp_at(p->sock->cookie, &at, &last, sb->cfg.resp_at_ctx) &&
-		    resp_complete(p, &at))
-			resp_end_at(sb, p, last);
-	}
+	if (p->state != SB_RESPONDED || p->stream_id || !p->sock || p->sock->closed ||
+	    (!p->resp_need && !p->chunked))
+		return;
+	if (!sb->cfg.resp_at(p->sock->cookie, &at, &last, sb->cfg.resp_at_ctx) &&
+	    resp_complete(p, &at))
+		resp_end_at(sb, p, last);
 }
 
 /* --- close --- */
@@ -635,14 +631,18 @@ void sb_tick(struct spanbuild *sb, uint64_t now)
 
 	if (now > sb->now_ns)
 		sb->now_ns = now;
-	if (sb->cfg.resp_at)
-		poll_responses(sb);
+	/* one walk for both: what the poll ends of one span changes nothing
+	 * for the others' deadlines (two walks of every span held were 4% of
+	 * the agent at 30k req/s) */
 	for (n = sb->all.head; n; n = n->next) {
 		struct sb_pend *p = sb_of(n, struct sb_pend, all);
-		uint64_t deadline = p->resp_ns + sb->cfg.response_end_timeout_ns;
+		uint64_t deadline, end, last;
 		struct obs_resp_at at;
-		uint64_t end = p->resp_ns, last;
 
+		if (sb->cfg.resp_at)
+			poll_response(sb, p);
+		deadline = p->resp_ns + sb->cfg.response_end_timeout_ns;
+		end = p->resp_ns;
 		/* known finished since the deadline, not since this (late) tick;
 		 * an HTTP/2 stream (a streaming RPC) ends with its stream */
 		if (p->state != SB_RESPONDED || p->stream_id || now < deadline)
