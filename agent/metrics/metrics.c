@@ -231,6 +231,16 @@ static void make_key(char *key, char kind, uint32_t si, const char *const *parts
 	key[len] = 0;
 }
 
+/* The decimal digits of v < 1000 (a status code) into buf[4]: snprintf
+ * was one call per span. */
+static void dec3(char buf[4], unsigned v)
+{
+	char num[11];
+	const char *d = u32_str(num, v % 1000);
+
+	memcpy(buf, d, strlen(d) + 1);
+}
+
 static const char *const side_str[METRICS_SIDES] = {"0", "1"};
 
 /* A service's key: its namespace (an RFC 1123 label or "", never free
@@ -545,7 +555,7 @@ void metrics_record(struct metrics *m, const struct span *sp, uint64_t now_ns)
 	const char *ns = sp->service_namespace;
 	const char *method = method_label(sp->method);
 	const struct span_endpoint *ep = NULL;
-	char status[8] = "", num[11], key[MX_CACHE_KEY_MAX];
+	char status[4] = "", key[MX_CACHE_KEY_MAX];
 	struct mx_endpoint *e = NULL;
 	struct mx_cache_val v;
 	struct mx_service *s;
@@ -571,9 +581,9 @@ void metrics_record(struct metrics *m, const struct span *sp, uint64_t now_ns)
 	 * method (the route), by gRPC status code */
 	if (sp->rpc_grpc) {
 		if (sp->has_grpc_status)
-			strcpy(status, u32_str(num, sp->grpc_status_code));
+			dec3(status, sp->grpc_status_code);
 	} else if (sp->status_code >= 100 && sp->status_code <= 599) {
-		strcpy(status, u32_str(num, sp->status_code));
+		dec3(status, sp->status_code);
 	}
 	/* the sketches may use what the series leave of the budget */
 	m->mem.limit = m->cfg.max_bytes > bytes_now(m) - m->mem.bytes
