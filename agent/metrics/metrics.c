@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "metrics/metrics.h"
+#include "metrics/mx_cache.h"
 #include "lib/strmap.h"
 
 const double metrics_http_bounds[METRICS_HTTP_BOUNDS] = {
@@ -57,7 +58,7 @@ struct mx_service {
 	/* the Kubernetes identity its spans share: a field on which two spans
 	 * differed (two pods of a Deployment) is "" */
 	struct span_k8s k8s;
-	bool k8s_seen;
+	uint8_t k8s_seen; /* enum k8s_seen */
 	struct lat_window side[METRICS_SIDES];
 	struct mx_hist *hist;
 	uint32_t nhist, caphist;
@@ -76,6 +77,7 @@ struct metrics {
 	size_t bytes;	    /* the rest, but for the key table (keys.cap) */
 	uint64_t start_ns;
 	struct metrics_stats st; /* the counters; the rest is computed */
+	struct mx_cache cache;	 /* series by a span's labels; not in the budget */
 };
 
 static size_t bytes_now(const struct metrics *m)
@@ -107,7 +109,10 @@ struct metrics *metrics_new(const struct metrics_config *cfg, uint64_t now_ns)
 	if (!m->cfg.max_bytes)
 		m->cfg.max_bytes = 32u << 20;
 	m->start_ns = now_ns;
-	m->bytes = sizeof(*m);
+	/* the cache is left out of the budget (and out of the stats) */
+	m->bytes = sizeof(*m) - sizeof(m->cache);
+	/* without it (no memory) every span takes the long way */
+	mx_cache_init(&m->cache);
 	return m;
 }
 
@@ -144,6 +149,7 @@ void metrics_free(struct metrics *m)
 		service_free(m, &m->svc[i]);
 	free(m->svc);
 	strmap_free(&m->keys);
+	mx_cache_free(&m->cache);
 	free(m);
 }
 
@@ -223,6 +229,16 @@ static void make_key(char *key, char kind, uint32_t si, const char *const *parts
 		len += l;
 	}
 	key[len] = 0;
+}
+
+/* The decimal digits of v < 1000 (a status code) into buf[4]: snprintf
+ * was one call per span. */
+static void dec3(char buf[4], unsigned v)
+{
+	char num[11];
+	const char *d = u32_str(num, v % 1000);
+
+	memcpy(buf, d, strlen(d) + 1);
 }
 
 static const char *const side_str[METRICS_SIDES] = {"0", "1"};
@@ -434,34 +450,101 @@ static const char *method_label(const char *method)
 	return METRICS_METHOD_OTHER;
 }
 
+/* strncmp(a, b, len) != 0, without the call when the first bytes decide
+ * (outside Kubernetes every field is "": five calls a span were 3% of the
+ * agent) */
+static bool str_differ(const char *a, const char *b, size_t len)
+{
+	return a[0] != b[0] || (a[0] && strncmp(a, b, len));
+}
+
 static void field_merge(char *have, const char *seen, size_t len)
 {
-	if (strncmp(have, seen, len))
+	if (str_differ(have, seen, len))
 		have[0] = 0;
+}
+
+enum k8s_seen {
+	K8S_UNSEEN = 0,
+	K8S_SEEN = 1,
+	/* every field "": no span can change that (a field two spans
+	 * disagree on is ""), so spans are not read for it, which spares
+	 * six cache misses on a span held 200 ms */
+	K8S_NONE = 2,
+};
+
+static bool k8s_none(const struct span_k8s *h)
+{
+	return !h->pod_name[0] && !h->pod_uid[0] && !h->container_name[0] && !h->node_name[0] &&
+	       !h->owner_kind[0] && !h->owner_name[0];
 }
 
 static void k8s_merge(struct mx_service *s, const struct span_k8s *k)
 {
 	struct span_k8s *h = &s->k8s;
 
-	if (!s->k8s_seen) {
+	if (s->k8s_seen == K8S_NONE)
+		return;
+	if (s->k8s_seen == K8S_UNSEEN) {
 		*h = *k;
 		h->pod_name[sizeof(h->pod_name) - 1] = h->pod_uid[sizeof(h->pod_uid) - 1] = 0;
 		h->container_name[sizeof(h->container_name) - 1] = 0;
 		h->node_name[sizeof(h->node_name) - 1] = 0;
 		h->owner_kind[sizeof(h->owner_kind) - 1] = 0;
 		h->owner_name[sizeof(h->owner_name) - 1] = 0;
-		s->k8s_seen = true;
+		s->k8s_seen = k8s_none(h) ? K8S_NONE : K8S_SEEN;
 		return;
 	}
 	/* one pod and container, or none */
-	if (strncmp(h->pod_uid, k->pod_uid, sizeof(h->pod_uid)) ||
-	    strncmp(h->container_name, k->container_name, sizeof(h->container_name)))
+	if (str_differ(h->pod_uid, k->pod_uid, sizeof(h->pod_uid)) ||
+	    str_differ(h->container_name, k->container_name, sizeof(h->container_name)))
 		h->pod_uid[0] = h->pod_name[0] = h->container_name[0] = 0;
 	field_merge(h->node_name, k->node_name, sizeof(h->node_name));
-	if (strncmp(h->owner_kind, k->owner_kind, sizeof(h->owner_kind)) ||
-	    strncmp(h->owner_name, k->owner_name, sizeof(h->owner_name)))
+	if (str_differ(h->owner_kind, k->owner_kind, sizeof(h->owner_kind)) ||
+	    str_differ(h->owner_name, k->owner_name, sizeof(h->owner_name)))
 		h->owner_kind[0] = h->owner_name[0] = 0;
+	if (k8s_none(h))
+		s->k8s_seen = K8S_NONE;
+}
+
+static void hist_count(struct mx_hist *h, uint64_t dur)
+{
+	int b;
+
+	for (b = 0; b < METRICS_HTTP_BOUNDS && dur > bounds_ns[b]; b++)
+		;
+	h->counts[b]++;
+	h->count++;
+	h->sum += (double)dur / 1e9;
+}
+
+static uint64_t overflows(const struct metrics *m)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < METRICS_OVF__MAX; i++)
+		n += m->st.overflow[i];
+	return n;
+}
+
+/* A span's labels, the way to its series: each part length-prefixed, so
+ * that no two label sets share a key; 0 when too long to be cached. */
+static size_t span_key(char *key, int side, const struct span *sp, const char *ns,
+		       const char *service, const char *method, const char *status,
+		       const struct span_endpoint *ep)
+{
+	char port[11];
+	const char *parts[] = {side_str[side],
+			       sp->rpc_grpc ? "r" : "h",
+			       ns,
+			       service,
+			       method,
+			       status,
+			       sp->route,
+			       ep ? ep->address : "",
+			       ep ? u32_str(port, ep->port) : ""};
+
+	return mx_cache_key(key, parts, (int)(sizeof(parts) / sizeof(parts[0])));
 }
 
 void metrics_record(struct metrics *m, const struct span *sp, uint64_t now_ns)
@@ -471,13 +554,17 @@ void metrics_record(struct metrics *m, const struct span *sp, uint64_t now_ns)
 	const char *service = sp->service_name[0] ? sp->service_name : "unknown";
 	const char *ns = sp->service_namespace;
 	const char *method = method_label(sp->method);
-	const struct span_endpoint *ep;
-	char status[8] = "";
+	const struct span_endpoint *ep = NULL;
+	char status[4] = "", key[MX_CACHE_KEY_MAX];
+	struct mx_endpoint *e = NULL;
+	struct mx_cache_val v;
 	struct mx_service *s;
 	struct mx_hist *h;
 	struct mx_route *r;
+	uint64_t hash, ovf;
+	size_t klen;
 	bool err;
-	int side, si, b;
+	int side, si;
 
 	if (sp->kind == SPAN_KIND_SERVER)
 		side = METRICS_SERVER;
@@ -490,51 +577,65 @@ void metrics_record(struct metrics *m, const struct span *sp, uint64_t now_ns)
 	err = metrics_span_is_error(sp);
 	m->st.spans++;
 	m->st.errors += err;
-	if (sp->status_code >= 100 && sp->status_code <= 599)
-		snprintf(status, sizeof(status), "%u", sp->status_code);
+	/* gRPC: rpc.server.duration / rpc.client.duration per service and
+	 * method (the route), by gRPC status code */
+	if (sp->rpc_grpc) {
+		if (sp->has_grpc_status)
+			dec3(status, sp->grpc_status_code);
+	} else if (sp->status_code >= 100 && sp->status_code <= 599) {
+		dec3(status, sp->status_code);
+	}
 	/* the sketches may use what the series leave of the budget */
 	m->mem.limit = m->cfg.max_bytes > bytes_now(m) - m->mem.bytes
 			   ? m->cfg.max_bytes - (bytes_now(m) - m->mem.bytes)
 			   : 1;
+	if (side == METRICS_CLIENT) {
+		/* the peer is where the connection really went, after the
+		 * load balancer; server.address may be the service's address */
+		ep = sp->peer.address[0] ? &sp->peer : &sp->server;
+		if (!ep->address[0])
+			ep = NULL;
+	}
+	klen = span_key(key, side, sp, ns, service, method, status, ep);
+	hash = mx_cache_hash(key, klen);
+	if (mx_cache_get(&m->cache, key, klen, hash, &v)) {
+		s = &m->svc[v.svc];
+		k8s_merge(s, &sp->k8s);
+		lat_window_record(&s->side[side], &m->mem, now_ns, dur, err);
+		hist_count(&s->hist[v.hist], dur);
+		lat_window_record(&s->route[v.route].win, &m->mem, now_ns, dur, err);
+		if (v.ep >= 0)
+			lat_window_record(&s->ep[v.ep].win, &m->mem, now_ns, dur, err);
+		return;
+	}
 
+	/* the long way: series found, or made, in this order (each takes
+	 * from the budget what the ones before left) */
+	ovf = overflows(m);
 	si = service_get(m, ns, service);
 	if (si < 0)
 		return;
 	s = &m->svc[si];
 	k8s_merge(s, &sp->k8s);
 	lat_window_record(&s->side[side], &m->mem, now_ns, dur, err);
-
-	/* gRPC: rpc.server.duration / rpc.client.duration per service and
-	 * method (the route), by gRPC status code */
-	if (sp->rpc_grpc) {
-		if (sp->has_grpc_status)
-			snprintf(status, sizeof(status), "%u", sp->grpc_status_code);
-		else
-			status[0] = '\0';
-	}
 	h = hist_get(m, (uint32_t)si, side, sp->rpc_grpc, sp->rpc_grpc ? "" : method, status,
 		     sp->route);
-	if (h) {
-		for (b = 0; b < METRICS_HTTP_BOUNDS && dur > bounds_ns[b]; b++)
-			;
-		h->counts[b]++;
-		h->count++;
-		h->sum += (double)dur / 1e9;
-	}
+	if (h)
+		hist_count(h, dur);
 	r = route_get(m, (uint32_t)si, side, sp->rpc_grpc, method, sp->route);
 	if (r)
 		lat_window_record(&r->win, &m->mem, now_ns, dur, err);
-	if (side == METRICS_CLIENT) {
-		/* the peer is where the connection really went, after the
-		 * load balancer; server.address may be the service's address */
-		ep = sp->peer.address[0] ? &sp->peer : &sp->server;
-		if (ep->address[0]) {
-			struct mx_endpoint *e =
-			    endpoint_get(m, (uint32_t)si, ep->address, ep->port);
-
-			if (e)
-				lat_window_record(&e->win, &m->mem, now_ns, dur, err);
-		}
+	if (ep) {
+		e = endpoint_get(m, (uint32_t)si, ep->address, ep->port);
+		if (e)
+			lat_window_record(&e->win, &m->mem, now_ns, dur, err);
+	}
+	/* only series found or made as asked: an overflow is counted at
+	 * every span that meets it */
+	if (overflows(m) == ovf && h && r && (!ep || e)) {
+		v = (struct mx_cache_val){si, (int32_t)(h - s->hist), (int32_t)(r - s->route),
+					  e ? (int32_t)(e - s->ep) : -1};
+		mx_cache_put(&m->cache, key, klen, hash, &v);
 	}
 }
 

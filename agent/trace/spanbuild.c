@@ -166,7 +166,7 @@ static struct sb_group *pend_ids(struct spanbuild *sb, struct sb_pend *p, const 
 
 static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const struct obs *o)
 {
-	struct sb_pend *p = calloc(1, sizeof(*p));
+	struct sb_pend *p = sb_pend_alloc(sb);
 	struct sb_group *g;
 
 	if (!p)
@@ -174,7 +174,7 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	p->sp.kind = s->role == OBS_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
 	g = pend_ids(sb, p, o);
 	if (!g) {
-		free(p);
+		sb_pend_release(sb, p);
 		return NULL;
 	}
 	g->refs = 1;
@@ -383,6 +383,8 @@ static void responded(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p
 {
 	bool no_body;
 
+	if (p->state != SB_RESPONDED)
+		dl_push(&sb->responded, &p->responding);
 	p->state = SB_RESPONDED;
 	p->resp_seen = true;
 	p->resp_ns = o->ts_ns;
@@ -536,23 +538,19 @@ static void on_response_at(struct spanbuild *sb, const struct obs *o)
 		resp_end_at(sb, p, o->ts_ns);
 }
 
-/* At a tick: responses whose length is known and whose last byte no
- * record reported, by the kernel's state of their socket. */
-static void poll_responses(struct spanbuild *sb)
+/* At a tick: a response whose length is known and whose last byte no
+ * record reported, by the kernel's state of its socket. */
+static void poll_response(struct spanbuild *sb, struct sb_pend *p)
 {
 	struct obs_resp_at at;
 	uint64_t last;
 
-	for (struct sb_node *n = sb->all.head; n; n = n->next) {
-		struct sb_pend *p = sb_of(n, struct sb_pend, all);
-
-		if (p->state != SB_RESPONDED || p->stream_id || !p->sock || p->sock->closed ||
-		    (!p->resp_need && !p->chunked))
-			continue;
-		if (!sb->cfg.resp_at(p->sock->cookie, &at, &last, sb->cfg.resp_at_ctx) &&
-		    resp_complete(p, &at))
-			resp_end_at(sb, p, last);
-	}
+	if (p->state != SB_RESPONDED || p->stream_id || !p->sock || p->sock->closed ||
+	    (!p->resp_need && !p->chunked))
+		return;
+	if (!sb->cfg.resp_at(p->sock->cookie, &at, &last, sb->cfg.resp_at_ctx) &&
+	    resp_complete(p, &at))
+		resp_end_at(sb, p, last);
 }
 
 /* --- close --- */
@@ -635,14 +633,19 @@ void sb_tick(struct spanbuild *sb, uint64_t now)
 
 	if (now > sb->now_ns)
 		sb->now_ns = now;
-	if (sb->cfg.resp_at)
-		poll_responses(sb);
-	for (n = sb->all.head; n; n = n->next) {
-		struct sb_pend *p = sb_of(n, struct sb_pend, all);
-		uint64_t deadline = p->resp_ns + sb->cfg.response_end_timeout_ns;
+	/* the responses still open: what the poll ends of one changes
+	 * nothing for another's deadline, so one walk does both; sb_finish
+	 * takes p off the list */
+	for (n = sb->responded.head; n; n = next) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, responding);
+		uint64_t deadline, end, last;
 		struct obs_resp_at at;
-		uint64_t end = p->resp_ns, last;
 
+		next = n->next;
+		if (sb->cfg.resp_at)
+			poll_response(sb, p);
+		deadline = p->resp_ns + sb->cfg.response_end_timeout_ns;
+		end = p->resp_ns;
 		/* known finished since the deadline, not since this (late) tick;
 		 * an HTTP/2 stream (a streaming RPC) ends with its stream */
 		if (p->state != SB_RESPONDED || p->stream_id || now < deadline)

@@ -27,10 +27,26 @@ bool sb_method_known(const char *m)
 	return false;
 }
 
-static void endpoint(const struct obs_addr *a, struct span_endpoint *e)
+_Static_assert(SB_ADDR_TXT == INET6_ADDRSTRLEN && SB_ADDR_TXT <= SPAN_NAME_MAX,
+	       "a socket's address text fits a span's");
+
+/* snprintf(dst, size, "%s", src) without the format engine: it ran twice
+ * per span */
+static void copy_str(char *dst, size_t size, const char *src)
 {
-	if (!inet_ntop(a->family, a->addr, e->address, sizeof(e->address)))
-		e->address[0] = '\0';
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* An address of a socket (one of its own, never changing) as a span
+ * endpoint; its text is made once per socket, in txt. */
+static void endpoint(const struct obs_addr *a, char *txt, struct span_endpoint *e)
+{
+	if (!txt[0] && !inet_ntop(a->family, a->addr, txt, SB_ADDR_TXT))
+		txt[0] = '\0';
+	memcpy(e->address, txt, strlen(txt) + 1);
 	e->port = a->port;
 }
 
@@ -159,7 +175,7 @@ void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, c
 	struct span *sp = &p->sp;
 	bool known = sb_method_known(o->method);
 
-	snprintf(sp->method, sizeof(sp->method), "%s", known ? o->method : "_OTHER");
+	copy_str(sp->method, sizeof(sp->method), known ? o->method : "_OTHER");
 	if (!known)
 		memcpy(sp->method_original, o->method, sizeof(sp->method_original));
 	/* OpenTelemetry: http.route is what a server matched, so only a SERVER
@@ -177,20 +193,24 @@ void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, c
 	 * else the socket's serving end. network.peer.* is the other end of
 	 * the socket (CLIENT: the endpoint the load balancer chose); client.*
 	 * only on SERVER spans. */
-	endpoint(&s->remote, &sp->peer);
+	endpoint(&s->remote, s->remote_txt, &sp->peer);
 	svc = sp->kind == SPAN_KIND_CLIENT ? service_of(sb, s, o->cookie) : NULL;
 	if (svc)
-		endpoint(svc, &sp->server);
-	else if (!sb_host_endpoint(o->host, &sp->server))
-		endpoint(sp->kind == SPAN_KIND_CLIENT ? &s->remote : &s->local, &sp->server);
+		endpoint(svc, s->svc_txt, &sp->server);
+	else if (!sb_host_endpoint(o->host, &sp->server)) {
+		if (sp->kind == SPAN_KIND_CLIENT)
+			endpoint(&s->remote, s->remote_txt, &sp->server);
+		else
+			endpoint(&s->local, s->local_txt, &sp->server);
+	}
 	if (sp->kind == SPAN_KIND_CLIENT) {
 		if (o->host[0])
-			snprintf(sp->authority, sizeof(sp->authority), "%s", o->host);
+			copy_str(sp->authority, sizeof(sp->authority), o->host);
 		else
 			authority_of(sp->authority, sizeof(sp->authority), &sp->server,
 				     (svc ? svc : &s->remote)->family == AF_INET6);
 	} else {
-		endpoint(&s->remote, &sp->client);
+		endpoint(&s->remote, s->remote_txt, &sp->client);
 	}
 	sp->pid = o->tgid;
 	memcpy(sp->exe_name, o->comm, sizeof(sp->exe_name));

@@ -80,6 +80,8 @@ void sb_finish(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns, bool ex
 {
 	if (p->state == SB_DONE)
 		return;
+	if (p->state == SB_RESPONDED)
+		dl_del(&sb->responded, &p->responding);
 	p->state = SB_DONE;
 	p->end_ns = end_ns > p->start_ns ? end_ns : p->start_ns;
 	p->end_exact = exact;
@@ -106,6 +108,8 @@ static void pend_free(struct spanbuild *sb, struct sb_pend *p)
 {
 	if (p->state != SB_DONE)
 		sb_group_root(p)->n_open--;
+	if (p->state == SB_RESPONDED)
+		dl_del(&sb->responded, &p->responding);
 	if (p->partner)
 		p->partner->partner = NULL;
 	dl_del(&sb->all, &p->all);
@@ -127,7 +131,7 @@ static void pend_free(struct spanbuild *sb, struct sb_pend *p)
 		sb_proc_release(sb, p->proc);
 	}
 	sb_group_unref(p->group);
-	free(p);
+	sb_pend_release(sb, p);
 	sb->n_pending--;
 }
 

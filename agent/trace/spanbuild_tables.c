@@ -265,8 +265,40 @@ void sb_proc_release(struct spanbuild *sb, struct sb_proc *p)
 	free(p);
 }
 
+/* --- span records --- */
+
+struct sb_pend *sb_pend_alloc(struct spanbuild *sb)
+{
+	struct sb_pend *p = sb->spare;
+
+	if (!p)
+		return calloc(1, sizeof(*p));
+	sb->spare = (struct sb_pend *)p->group;
+	sb->n_spare--;
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+void sb_pend_release(struct spanbuild *sb, struct sb_pend *p)
+{
+	if (sb->n_spare >= SB_SPARE_MAX) {
+		free(p);
+		return;
+	}
+	p->group = (struct sb_group *)sb->spare;
+	sb->spare = p;
+	sb->n_spare++;
+}
+
 void sb_tables_free(struct spanbuild *sb)
 {
+	while (sb->spare) {
+		struct sb_pend *p = sb->spare;
+
+		sb->spare = (struct sb_pend *)p->group;
+		free(p);
+	}
+	sb->n_spare = 0;
 	while (sb->lru.head)
 		sb_sock_free(sb, sb_of(sb->lru.head, struct sb_sock, lru));
 	for (size_t i = 0; sb->proc_ht && i <= sb->proc_mask; i++) {

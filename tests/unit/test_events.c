@@ -340,12 +340,83 @@ static void test_thread_changes_only(void **state)
 	events_free(&ev);
 }
 
+static uint64_t many_order[512];
+static int n_many;
+
+static void collect_cookie(struct obs *o, void *ctx)
+{
+	(void)ctx;
+	if (o->kind == OBS_REQUEST && n_many < 512)
+		many_order[n_many++] = o->cookie * 1000 + o->ts_ns;
+}
+
+/* Requests of many sockets waiting at once: a response, a thread record
+ * and the tick each release the requests of their own socket, in order,
+ * and no other. */
+static void test_many_sockets_waiting(void **state)
+{
+	struct events ev;
+	struct http_event e;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.deliver = collect_cookie;
+	ev.wait_ns = 100000000ULL;
+	n_many = 0;
+	/* sockets 1..100, two requests each (ts 1 and 2) */
+	for (int r = 1; r <= 2; r++)
+		for (uint64_t c = 1; c <= 100; c++) {
+			record(&e, HTTP_EV_REQUEST, HTTP_DIR_INGRESS, "GET / HTTP/1.1\r\n\r\n");
+			e.cookie = c;
+			e.ts = (uint64_t)r;
+			events_handle(&ev, &e);
+		}
+	assert_int_equal(ev.n_pending, 200);
+	assert_int_equal(n_many, 0);
+	/* a response of socket 50: its two requests, oldest first */
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_EGRESS,
+	       "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	e.cookie = 50;
+	events_handle(&ev, &e);
+	assert_int_equal(n_many, 2);
+	assert_int_equal(many_order[0], 50 * 1000 + 1);
+	assert_int_equal(many_order[1], 50 * 1000 + 2);
+	assert_int_equal(ev.n_pending, 198);
+	/* a thread record of socket 7 releases its first request (and the
+	 * ones before it on the socket: none) */
+	thread_record(&e, HTTP_DIR_INGRESS, 43, "worker");
+	events_handle(&ev, &e);
+	assert_int_equal(n_many, 3);
+	assert_int_equal(many_order[2], 7 * 1000 + 1);
+	assert_int_equal(ev.n_pending, 197);
+	/* a response of socket 7 releases the second only */
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_EGRESS,
+	       "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	events_handle(&ev, &e);
+	assert_int_equal(n_many, 4);
+	assert_int_equal(many_order[3], 7 * 1000 + 2);
+	/* the tick releases the rest, each socket's in order */
+	events_tick(&ev, 200000000ULL);
+	assert_int_equal(ev.n_pending, 0);
+	assert_int_equal(n_many, 200);
+	for (int i = 4; i < 200; i++) {
+		uint64_t c = many_order[i] / 1000;
+
+		assert_true(c != 7 && c != 50);
+		for (int j = i + 1; j < 200; j++)
+			if (many_order[j] / 1000 == c)
+				assert_true(many_order[j] % 1000 > many_order[i] % 1000);
+	}
+	events_free(&ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pipelined_segment), cmocka_unit_test(test_pipelined_responses),
-	    cmocka_unit_test(test_response_progress), cmocka_unit_test(test_unclaimed_bytes),
-	    cmocka_unit_test(test_no_thread_events),  cmocka_unit_test(test_thread_changes_only),
+	    cmocka_unit_test(test_pipelined_segment),	 cmocka_unit_test(test_pipelined_responses),
+	    cmocka_unit_test(test_response_progress),	 cmocka_unit_test(test_unclaimed_bytes),
+	    cmocka_unit_test(test_no_thread_events),	 cmocka_unit_test(test_thread_changes_only),
+	    cmocka_unit_test(test_many_sockets_waiting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -341,6 +341,55 @@ static void test_foreach(void **state)
 	metrics_free(m);
 }
 
+/* The registry remembers where a span's labels led (mx_cache.h): spans of
+ * one series repeated count in it exactly as the first did, one that met
+ * an overflow meets it (and is counted) every time, and a service whose
+ * spans had no pod never gets one from a later span. */
+static void test_repeated_spans(void **state)
+{
+	struct metrics_config cfg = {.max_histograms = 1, .max_routes = 1};
+	struct metrics *m = metrics_new(&cfg, 0);
+	struct span a = mk(SPAN_KIND_CLIENT, "web", "GET", "/a", 200, 10 * MS);
+	struct span b = mk(SPAN_KIND_CLIENT, "web", "GET", "/b", 200, 10 * MS);
+	struct metrics_stats st;
+	struct hists hs = {0};
+	struct lat_summary s;
+
+	(void)state;
+	snprintf(a.peer.address, sizeof(a.peer.address), "10.0.0.1");
+	a.peer.port = 80;
+	b.peer = a.peer;
+	for (int i = 0; i < 5; i++) {
+		metrics_record(m, &a, SEC);
+		metrics_record(m, &b, SEC);
+	}
+	metrics_get_stats(m, &st);
+	assert_int_equal(st.spans, 10);
+	assert_int_equal(st.overflow[METRICS_OVF_HISTOGRAM], 5);
+	assert_int_equal(st.overflow[METRICS_OVF_ROUTE], 5);
+	assert_int_equal(st.overflow[METRICS_OVF_ENDPOINT], 0);
+	metrics_foreach_histogram(m, collect_hist, &hs);
+	assert_int_equal(hs.n, 2);
+	for (int i = 0; i < hs.n; i++)
+		assert_non_null(strstr(hs.lines[i], "|n=5|"));
+	assert_int_equal(
+	    metrics_route_summary(m, "", "web", METRICS_CLIENT, "/a", "GET", 60, SEC, &s), 0);
+	assert_int_equal(s.count, 5);
+	assert_int_equal(metrics_service_summary(m, "", "web", METRICS_CLIENT, 60, SEC, &s), 0);
+	assert_int_equal(s.count, 10);
+
+	/* a span with a pod after ones without: the service still has none */
+	snprintf(a.k8s.pod_uid, sizeof(a.k8s.pod_uid), "uid-1");
+	snprintf(a.k8s.node_name, sizeof(a.k8s.node_name), "node-a");
+	metrics_record(m, &a, SEC);
+	pod_seen = NULL;
+	metrics_foreach_histogram(m, grab_k8s, "");
+	assert_non_null(pod_seen);
+	assert_string_equal(pod_seen->pod_uid, "");
+	assert_string_equal(pod_seen->node_name, "");
+	metrics_free(m);
+}
+
 /* Past each cap, spans land in an overflow series and are counted. */
 static void test_series_caps(void **state)
 {
@@ -537,6 +586,7 @@ int main(void)
 	    cmocka_unit_test(test_foreach),
 	    cmocka_unit_test(test_namespaces),
 	    cmocka_unit_test(test_series_caps),
+	    cmocka_unit_test(test_repeated_spans),
 	    cmocka_unit_test(test_byte_budget),
 	    cmocka_unit_test(test_tick_releases),
 	    cmocka_unit_test(test_memory_100x20x10),

@@ -152,6 +152,42 @@ static void test_split_responses(void **state)
 #undef SPLIT
 }
 
+/* A response head is read once when the reader parses what it just split
+ * (proto_http1.c keeps the split's reading): the fields are those of the
+ * bytes parsed, whatever was split before, and a head at the same place
+ * split again after its bytes changed is read anew. */
+static void test_split_then_parse(void **state)
+{
+	char a[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	const char *b = "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n";
+	const struct proto_parser *pp = http1();
+	struct proto_msg m[8];
+	struct obs o;
+
+	(void)state;
+	assert_int_equal(pp->split(OBS_RESPONSE, a, (int)strlen(a), (int)strlen(a), m, 8), 1);
+	parse(OBS_RESPONSE, a, (size_t)m[0].len, &o);
+	assert_int_equal(o.status, 200);
+	assert_int_equal(o.body, OBS_BODY_NONE);
+	/* the same bytes parsed again, with nothing split in between */
+	parse(OBS_RESPONSE, a, (size_t)m[0].len, &o);
+	assert_int_equal(o.status, 200);
+	/* other bytes than the ones split */
+	assert_int_equal(pp->split(OBS_RESPONSE, a, (int)strlen(a), (int)strlen(a), m, 8), 1);
+	parse(OBS_RESPONSE, b, strlen(b), &o);
+	assert_int_equal(o.status, 503);
+	/* the same place and length, other bytes, split again */
+	memcpy(a + 9, "404", 3);
+	assert_int_equal(pp->split(OBS_RESPONSE, a, (int)strlen(a), (int)strlen(a), m, 8), 1);
+	parse(OBS_RESPONSE, a, (size_t)m[0].len, &o);
+	assert_int_equal(o.status, 404);
+	/* a prefix of what was split is read as the prefix */
+	assert_int_equal(pp->split(OBS_RESPONSE, a, (int)strlen(a), (int)strlen(a), m, 8), 1);
+	parse(OBS_RESPONSE, a, 20, &o);
+	assert_int_equal(o.status, 404);
+	assert_int_equal(o.parse, OBS_PARSE_CUT);
+}
+
 static void test_request_fields(void **state)
 {
 	const char *h = "GET /api/v1/users/42?verbose=1 HTTP/1.1\r\n"
@@ -371,10 +407,15 @@ static void test_context_lines(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_registry_and_detection), cmocka_unit_test(test_not_http_rejected),
-	    cmocka_unit_test(test_split_requests),	   cmocka_unit_test(test_split_responses),
-	    cmocka_unit_test(test_request_fields),	   cmocka_unit_test(test_response_fields),
-	    cmocka_unit_test(test_traceparent_anywhere),   cmocka_unit_test(test_context_lines),
+	    cmocka_unit_test(test_registry_and_detection),
+	    cmocka_unit_test(test_not_http_rejected),
+	    cmocka_unit_test(test_split_requests),
+	    cmocka_unit_test(test_split_responses),
+	    cmocka_unit_test(test_split_then_parse),
+	    cmocka_unit_test(test_request_fields),
+	    cmocka_unit_test(test_response_fields),
+	    cmocka_unit_test(test_traceparent_anywhere),
+	    cmocka_unit_test(test_context_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* mx_cache.c: the registry's lookup cache (mx_cache.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics/mx_cache.h"
+
+int mx_cache_init(struct mx_cache *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->slots = calloc(MX_CACHE_SLOTS, sizeof(*c->slots));
+	return c->slots ? 0 : -ENOMEM;
+}
+
+void mx_cache_free(struct mx_cache *c)
+{
+	free(c->slots);
+	memset(c, 0, sizeof(*c));
+}
+
+size_t mx_cache_key(char *key, const char *const *parts, int n)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < n; i++) {
+		size_t l = strnlen(parts[i], MX_CACHE_KEY_MAX);
+
+		if (len + 2 + l > MX_CACHE_KEY_MAX)
+			return 0;
+		key[len++] = (char)(l & 0xff);
+		key[len++] = (char)(l >> 8);
+		memcpy(key + len, parts[i], l);
+		len += l;
+	}
+	return len;
+}
+
+/* FNV-1a, 64 bits: keys are short (about 40 bytes) */
+uint64_t mx_cache_hash(const char *key, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)key[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+bool mx_cache_get(struct mx_cache *c, const char *key, size_t len, uint64_t hash,
+		  struct mx_cache_val *out)
+{
+	const struct mx_cache_slot *s;
+
+	if (!c->slots || !len)
+		return false;
+	s = &c->slots[hash & (MX_CACHE_SLOTS - 1)];
+	if (s->len != len || s->hash != hash || memcmp(s->key, key, len)) {
+		c->misses++;
+		return false;
+	}
+	c->hits++;
+	*out = s->val;
+	return true;
+}
+
+void mx_cache_put(struct mx_cache *c, const char *key, size_t len, uint64_t hash,
+		  const struct mx_cache_val *val)
+{
+	struct mx_cache_slot *s;
+
+	if (!c->slots || !len || len > MX_CACHE_KEY_MAX)
+		return;
+	s = &c->slots[hash & (MX_CACHE_SLOTS - 1)];
+	s->hash = hash;
+	s->len = (uint16_t)len;
+	s->val = *val;
+	memcpy(s->key, key, len);
+}
