@@ -377,10 +377,14 @@ if [ -s "$TMP/progs" ]; then
 fi
 if [ -s "$TMP/kinds" ]; then
 	echo
-	echo "3b. per packet kind, BPF_PROG_TEST_RUN of the egress program (the harness's own" \
-		"cost included; target: <= 100 ns without a head, <= 300 ns with one)"
-	awk '$1 != "load_ms" && $1 != "insns" && $1 != "records" { printf "  %-28s %6s ns\n", $1, $2 }' \
-		"$TMP/kinds"
+	echo "3b. per packet kind, BPF_PROG_TEST_RUN of the egress program, and less the" \
+		"harness (a program that returns at once); target: <= 100 ns without a head," \
+		"<= 300 ns with one"
+	awk '$1 == "harness" { h = $2 }
+	$1 != "load_ms" && $1 != "insns" && $1 != "records" {
+		if ($1 == "harness" || h == "") printf "  %-28s %6s ns\n", $1, $2
+		else printf "  %-28s %6s ns  (%4d less the harness)\n", $1, $2, $2 - h
+	}' "$TMP/kinds"
 	echo "  load of the capture object: $(awk '$1 == "load_ms" { print $2 }' "$TMP/kinds") ms;" \
 		"instructions processed by the verifier:"
 	awk '$1 == "insns" { printf "    %-18s %7d\n", $2, $3 }' "$TMP/kinds"
