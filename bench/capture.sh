@@ -10,7 +10,9 @@
 #  1. overhead: wrk against nginx with capture off (no agent, nothing
 #     attached) and on (agent running), alternated round by round (off on,
 #     on off, ...); keep-alive and "Connection: close"; medians; req/s and
-#     p99 ratios on/off.
+#     p99 ratios on/off. Both ends captured, then only the client: wrk
+#     against a second nginx outside the bench cgroup (in the script's own),
+#     where only wrk's side of each request is seen.
 #  2. sustained rate: bench/loadgen (built here) sends keep-alive requests at
 #     fixed rates, step by step, each with a freshly started agent; per step the
 #     kernel's drop counters (pinned http_drops), the builder's drops
@@ -27,7 +29,8 @@
 # 20000 30000 50000 75000 100000": every rate up to 50000 is tried, higher
 # ones only while the previous one ran clean), BENCH_STEP_SECONDS (4),
 # BENCH_OTLP (1: export to a local OTLP receiver, default 0),
-# BENCH_PARTS (which parts to run, default "1 2 3").
+# BENCH_PARTS (which parts to run, default "1 2 3"), BENCH_SCOPES (part 1's
+# captures: "both client", the default, or either).
 set -u -o pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # lib.sh takes the build tree from $BUILD, as tests/e2e/lib.sh does
@@ -41,6 +44,7 @@ RATES=${BENCH_RATES:-2500 5000 10000 20000 30000 50000 75000 100000}
 STEP=${BENCH_STEP_SECONDS:-4}
 OTLP=${BENCH_OTLP:-0}
 PARTS=${BENCH_PARTS:-1 2 3}
+SCOPES=${BENCH_SCOPES:-both client}
 HTTP_PROGS="bm_http_egress bm_http_ingress bm_http_send bm_http_recv bm_http_state"
 
 bench_init capture
@@ -52,6 +56,7 @@ for r in $RATES; do
 done
 [[ $OTLP =~ ^[01]$ ]] || die "BENCH_OTLP must be 0 or 1"
 [[ $PARTS =~ ^[123\ ]+$ ]] || die "BENCH_PARTS: a list of 1, 2 and 3"
+[[ $SCOPES =~ ^(both|client)(\ (both|client))*$ ]] || die "BENCH_SCOPES: both, client or both"
 need wrk:wrk nginx:nginx-light curl:curl ss:iproute2 jq:jq bpftool:bpftool gcc:gcc
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 CLK_TCK=$(getconf CLK_TCK)
@@ -73,6 +78,19 @@ for ((i = 0; i < 50; i++)); do
 done
 [ "$body" = "$TOKEN" ] || die "nginx on $URL did not answer its token: $(tail -n 3 \
 	"$TMP/nginx/logs/error.log")"
+# outside it (in this script's cgroup, which nothing is attached to): only
+# wrk's end of each request is captured
+URL_CLIENT=''
+if [[ " $PARTS " == *" 1 "* && " $SCOPES " == *" client "* ]]; then
+	NGINX_PORT_OUT=$(free_port 18500 18599 "$NGINX_PORT")
+	nginx_start "$NGINX_PORT_OUT" "$TOKEN" "" nginx-out
+	URL_CLIENT=http://127.0.0.1:$NGINX_PORT_OUT/
+	for ((i = 0; i < 50; i++)); do
+		body=$(curl -s -m 2 "$URL_CLIENT") && [ "$body" = "$TOKEN" ] && break
+		sleep 0.1
+	done
+	[ "$body" = "$TOKEN" ] || die "nginx on $URL_CLIENT did not answer its token"
+fi
 
 # ---- agent config: nginx as a service (its spans get a name), Telemetry ----
 mkdir "$TMP/config"
@@ -168,14 +186,19 @@ prog_stats() { # ID: run_time_ns run_cnt
 # ======================= 1. overhead: capture on vs off ====================
 : >"$TMP/results"
 if [[ " $PARTS " == *" 1 "* ]]; then
-	total=$((ROUNDS * 4 * (DURATION + 1) + 8))
-	echo "capture 1/3: wrk -t$THREADS -c$CONNS against nginx (1 worker) in the bench cgroup;" \
+	n_scopes=$(wc -w <<<"$SCOPES")
+	total=$((n_scopes * (ROUNDS * 4 * (DURATION + 1) + 8)))
+	echo "capture 1/3: wrk -t$THREADS -c$CONNS against nginx (1 worker) in the bench cgroup" \
+		"(both ends captured) and outside it (the client only): $SCOPES;" \
 		"capture off (no agent) vs on (agent, sampling 1.0$([ "$OTLP" = 1 ] &&
 			echo ", OTLP to a local receiver")); $ROUNDS rounds x ${DURATION}s (~${total}s)"
+	for scope in $SCOPES; do
+	url=$URL
+	[ "$scope" = client ] && url=$URL_CLIENT
 	for mode in keep-alive close; do
 		hdr=()
 		[ "$mode" = close ] && hdr=(-H "Connection: close")
-		in_cg wrk -t"$THREADS" -c"$CONNS" -d1s "${hdr[@]}" "$URL" >/dev/null 2>&1 # warm-up
+		in_cg wrk -t"$THREADS" -c"$CONNS" -d1s "${hdr[@]}" "$url" >/dev/null 2>&1 # warm-up
 		for ((r = 1; r <= ROUNDS; r++)); do
 			# off on, on off, ...: a drift in the machine hits both alike
 			order="off on"
@@ -186,26 +209,28 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 					ev0=$(api_tracing | tracing_nums | cut -f1)
 				fi
 				in_cg wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${hdr[@]}" \
-					"$URL" >"$TMP/wrk.out" 2>&1 || die "wrk failed: $(tail -n 3 "$TMP/wrk.out")"
+					"$url" >"$TMP/wrk.out" 2>&1 || die "wrk failed: $(tail -n 3 "$TMP/wrk.out")"
 				read -r rps p50 p99 err < <(parse_wrk <"$TMP/wrk.out")
 				extra=''
 				if [ "$state" = on ]; then
 					sleep 0.3 # the agent drains the ring
 					read -r ev req sp bd _ < <(api_tracing | tracing_nums)
 					read -r kd_rb kd_other < <(kernel_drops)
-					# requests counts both sides' request observations:
-					# events over it is ring records per request per side
+					# requests counts the captured sides' request
+					# observations: events over it is ring records per
+					# request per side
 					extra=$(printf '  events %s  requests %s  spans %s  drops kernel %s builder %s  records/request/side %s' \
 						"$((ev - ev0))" "$req" "$sp" "$((kd_rb + kd_other))" "$bd" \
 						"$(awk -v e=$((ev - ev0)) -v r="$req" 'BEGIN { printf "%.2f", r ? e / r : 0 }')")
 					agent_stop
 				fi
-				echo "$mode $state $rps $p50 $p99 $err" >>"$TMP/results"
-				printf '  round %d/%d %-10s %-3s %9.0f req/s  p50 %6.0f us  p99 %6.0f us%s%s\n' \
-					"$r" "$ROUNDS" "$mode" "$state" "$rps" "$p50" "$p99" \
+				echo "$mode/$scope $state $rps $p50 $p99 $err" >>"$TMP/results"
+				printf '  round %d/%d %-17s %-3s %9.0f req/s  p50 %6.0f us  p99 %6.0f us%s%s\n' \
+					"$r" "$ROUNDS" "$mode/$scope" "$state" "$rps" "$p50" "$p99" \
 					"$([ "$err" != 0 ] && echo "  ($err errors)")" "$extra"
 			done
 		done
+	done
 	done
 fi
 
@@ -318,8 +343,8 @@ if [ -s "$TMP/results" ]; then
 	echo "1. wrk, capture on vs off: medians of $ROUNDS runs (target: req/s >= 0.97 of off," \
 		"p99 <= 1.03 of off)"
 	{
-		printf 'MODE\tOFF REQ/S\tON REQ/S\tREQ/S on/off\tOFF P50\tON P50\tOFF P99\tON P99\tP99 on/off\tERRORS\n'
-		for mode in keep-alive close; do
+		printf 'MODE/CAPTURED\tOFF REQ/S\tON REQ/S\tREQ/S on/off\tOFF P50\tON P50\tOFF P99\tON P99\tP99 on/off\tERRORS\n'
+		for mode in $(awk '!seen[$1]++ { print $1 }' "$TMP/results"); do
 			o_rps=$(col "$mode" off 3 | median) n_rps=$(col "$mode" on 3 | median)
 			o_p50=$(col "$mode" off 4 | median) n_p50=$(col "$mode" on 4 | median)
 			o_p99=$(col "$mode" off 5 | median) n_p99=$(col "$mode" on 5 | median)

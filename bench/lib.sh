@@ -144,26 +144,27 @@ in_cgroup() {
 	exec "$@"
 }
 
-# nginx_start PORT TOKEN [CGROUP]: our own nginx (one worker, nothing shared
-# with a system nginx: config, pid and temp files under $TMP/nginx) answering
-# every GET with 200 and TOKEN; in CGROUP when given.
+# nginx_start PORT TOKEN [CGROUP [NAME]]: our own nginx (one worker, nothing
+# shared with a system nginx: config, pid and temp files under $TMP/NAME,
+# default nginx) answering every GET with 200 and TOKEN; in CGROUP when given
+# (else in the caller's).
 nginx_start() {
-	local port=$1 token=$2 cg=${3:-}
-	mkdir -p "$TMP/nginx/logs"
-	cat >"$TMP/nginx/nginx.conf" <<EOF
+	local port=$1 token=$2 cg=${3:-} name=${4:-nginx}
+	mkdir -p "$TMP/$name/logs"
+	cat >"$TMP/$name/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
 master_process on;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
+pid $TMP/$name/nginx.pid;
+error_log $TMP/$name/logs/error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
-    client_body_temp_path $TMP/nginx/body;
-    proxy_temp_path $TMP/nginx/proxy;
-    fastcgi_temp_path $TMP/nginx/fastcgi;
-    uwsgi_temp_path $TMP/nginx/uwsgi;
-    scgi_temp_path $TMP/nginx/scgi;
+    client_body_temp_path $TMP/$name/body;
+    proxy_temp_path $TMP/$name/proxy;
+    fastcgi_temp_path $TMP/$name/fastcgi;
+    uwsgi_temp_path $TMP/$name/uwsgi;
+    scgi_temp_path $TMP/$name/scgi;
     keepalive_requests 10000000;
     keepalive_timeout 60s;
     server {
@@ -174,11 +175,11 @@ http {
 }
 EOF
 	if [ -n "$cg" ]; then
-		in_cgroup "$cg" nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" \
-			-c "$TMP/nginx/nginx.conf" >"$TMP/nginx/logs/stdout" 2>&1 &
+		in_cgroup "$cg" nginx -e "$TMP/$name/logs/error.log" -p "$TMP/$name" \
+			-c "$TMP/$name/nginx.conf" >"$TMP/$name/logs/stdout" 2>&1 &
 	else
-		nginx -e "$TMP/nginx/logs/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" \
-			>"$TMP/nginx/logs/stdout" 2>&1 &
+		nginx -e "$TMP/$name/logs/error.log" -p "$TMP/$name" -c "$TMP/$name/nginx.conf" \
+			>"$TMP/$name/logs/stdout" 2>&1 &
 	fi
 	bg $!
 }
