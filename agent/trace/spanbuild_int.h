@@ -165,7 +165,7 @@ struct spanbuild {
 	struct sb_dlist responded;
 	uint32_t n_sockets, n_pending;
 	/* freed spans kept for the next requests (at most SB_SPARE_MAX),
-	 * linked by their group pointer: a calloc and a free of 3.5 KB per
+	 * linked by their partner pointer: a calloc and a free of 3.5 KB per
 	 * request were 7% of the agent at 30k req/s */
 	struct sb_pend *spare;
 	uint32_t n_spare;

@@ -273,7 +273,7 @@ struct sb_pend *sb_pend_alloc(struct spanbuild *sb)
 
 	if (!p)
 		return calloc(1, sizeof(*p));
-	sb->spare = (struct sb_pend *)p->group;
+	sb->spare = p->partner;
 	sb->n_spare--;
 	memset(p, 0, sizeof(*p));
 	return p;
@@ -285,7 +285,7 @@ void sb_pend_release(struct spanbuild *sb, struct sb_pend *p)
 		free(p);
 		return;
 	}
-	p->group = (struct sb_group *)sb->spare;
+	p->partner = sb->spare; /* a spare's link: a pointer of its own type */
 	sb->spare = p;
 	sb->n_spare++;
 }
@@ -295,7 +295,7 @@ void sb_tables_free(struct spanbuild *sb)
 	while (sb->spare) {
 		struct sb_pend *p = sb->spare;
 
-		sb->spare = (struct sb_pend *)p->group;
+		sb->spare = p->partner;
 		free(p);
 	}
 	sb->n_spare = 0;
