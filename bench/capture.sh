@@ -72,12 +72,7 @@ bench_cgroup
 # in the bench cgroup: both ends of every request are traced
 nginx_start "$NGINX_PORT" "$TOKEN" "$CG"
 URL=http://127.0.0.1:$NGINX_PORT/
-for ((i = 0; i < 50; i++)); do
-	body=$(curl -s -m 2 "$URL") && [ "$body" = "$TOKEN" ] && break
-	sleep 0.1
-done
-[ "$body" = "$TOKEN" ] || die "nginx on $URL did not answer its token: $(tail -n 3 \
-	"$TMP/nginx/logs/error.log")"
+nginx_wait "$URL" "$TOKEN"
 # outside it (in this script's cgroup, which nothing is attached to): only
 # wrk's end of each request is captured
 URL_CLIENT=''
@@ -85,11 +80,7 @@ if [[ " $PARTS " == *" 1 "* && " $SCOPES " == *" client "* ]]; then
 	NGINX_PORT_OUT=$(free_port 18500 18599 "$NGINX_PORT")
 	nginx_start "$NGINX_PORT_OUT" "$TOKEN" "" nginx-out
 	URL_CLIENT=http://127.0.0.1:$NGINX_PORT_OUT/
-	for ((i = 0; i < 50; i++)); do
-		body=$(curl -s -m 2 "$URL_CLIENT") && [ "$body" = "$TOKEN" ] && break
-		sleep 0.1
-	done
-	[ "$body" = "$TOKEN" ] || die "nginx on $URL_CLIENT did not answer its token"
+	nginx_wait "$URL_CLIENT" "$TOKEN" nginx-out
 fi
 
 # ---- agent config: nginx as a service (its spans get a name), Telemetry ----

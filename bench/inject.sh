@@ -42,11 +42,7 @@ TOKEN=bpfmesh-bench-$$
 bench_cgroup
 nginx_start "$NGINX_PORT" "$TOKEN" "$CG"
 URL=http://127.0.0.1:$NGINX_PORT/
-for ((i = 0; i < 50; i++)); do
-	body=$(curl -s -m 2 "$URL") && [ "$body" = "$TOKEN" ] && break
-	sleep 0.1
-done
-[ "$body" = "$TOKEN" ] || die "nginx on $URL did not answer its token"
+nginx_wait "$URL" "$TOKEN"
 
 for state in off on; do
 	mkdir "$TMP/config-$state"

@@ -184,6 +184,17 @@ EOF
 	bg $!
 }
 
+# nginx_wait URL TOKEN [NAME]: until nginx_start's nginx (under $TMP/NAME,
+# default nginx) answers URL with TOKEN; dies with its error log after 5 s.
+nginx_wait() {
+	local url=$1 token=$2 name=${3:-nginx} i body=''
+	for ((i = 0; i < 50; i++)); do
+		body=$(curl -s -m 2 "$url") && [ "$body" = "$token" ] && return 0
+		sleep 0.1
+	done
+	die "nginx on $url did not answer its token: $(tail -n 3 "$TMP/$name/logs/error.log")"
+}
+
 # agent_start CONFIG [agent options...]: an agent attached to $CG only, pins
 # in a private directory, API on a free port; waits until /readyz answers.
 agent_start() {
