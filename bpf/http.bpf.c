@@ -665,10 +665,10 @@ static __always_inline void process_comm(char comm[16])
 
 /* Which thread sent or read: the tracepoints run in the task's context,
  * right after the data moved, on sockets that carried HTTP. Only a change
- * of thread is recorded (http_conn.thread, then http_thr.thread): the agent gives a request the
- * socket's last thread when no record says otherwise before its response.
- * The thread is remembered only once its record is in the ring, so a full
- * ring loses no change. */
+ * of thread is recorded (http_conn.thread, then http_thr.thread): the
+ * agent gives a request the socket's last thread when no record says
+ * otherwise before its response. The thread is remembered only once its
+ * record is in the ring, so a full ring loses no change. */
 static __always_inline void thread_event(struct sock *sk, __u8 dir)
 {
 	struct http_thr *t = bpf_sk_storage_get(&http_thr, sk, 0, 0);
