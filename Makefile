@@ -188,6 +188,11 @@ $(BUILD)/tests/bpf/%: tests/bpf/%.c | $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS) -lcmocka
 
+# The agent's reader of the capture ring, on records the programs wrote.
+$(BUILD)/tests/bpf/test_events_ring: tests/bpf/test_events_ring.c $(LIB_OBJS) | $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
+
 test-bpf: $(BPFT_BINS)
 	@mkdir -p build && tests/run-unit.sh $(BPFT_BINS)
 

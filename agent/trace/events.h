@@ -40,6 +40,8 @@ struct events {
 	struct h2_conns h2;	  /* HTTP/2 connections (HTTP_EV_H2 records) */
 	struct h2_outlier h2_out; /* their responses' outcomes, to outlier detection */
 	uint64_t events, requests, responses, closes, threads, late_threads;
+	int chunk_left;	     /* records until events_consume yields the CPU */
+	uint64_t read_bytes; /* by this events_consume */
 };
 
 int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn deliver, void *ctx);
