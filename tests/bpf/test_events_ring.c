@@ -3,10 +3,6 @@
  * (agent/trace/events.c) on records the capture program wrote: read in
  * chunks, with the CPU offered to others between them until a read has
  * taken half the ring, it must deliver every record once, in order. */
-#include <arpa/inet.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/tcp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +16,7 @@
 
 #include "bpf/http.h"
 #include "skel/http.skel.h"
+#include "capfix.h"
 #include "trace/events.h"
 #include "trace/obs.h"
 
@@ -43,19 +40,9 @@ static void on_obs(struct obs *o, void *ctx)
 
 static int setup(void **state)
 {
-	struct bpf_map *map;
-
 	(void)state;
-	skel = http_bpf__open();
-	if (!skel)
-		return -1;
-	bpf_object__for_each_map(map, skel->obj)
-	    bpf_map__set_pin_path(map, NULL); /* a test pins nothing */
-	if (http_bpf__load(skel)) {
-		fprintf(stderr, "loading the capture programs failed (root? BTF?)\n");
-		return -1;
-	}
-	return 0;
+	skel = capfix_load();
+	return skel ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -71,27 +58,10 @@ static void requests(int repeat)
 {
 	static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
 	uint8_t pkt[256];
-	struct ethhdr *eth = (void *)pkt;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct tcphdr *tcp = (void *)(ip + 1);
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
-	memset(pkt, 0, sizeof(pkt));
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->protocol = IPPROTO_TCP;
-	ip->ttl = 64;
-	ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp) + sizeof(req) - 1);
-	ip->saddr = htonl(0x0a000001);
-	ip->daddr = htonl(0x0a000002);
-	tcp->source = htons(40000);
-	tcp->dest = htons(80);
-	tcp->doff = 5;
-	tcp->ack = 1;
-	memcpy(tcp + 1, req, sizeof(req) - 1);
 	opts.data_in = pkt;
-	opts.data_size_in = sizeof(*eth) + sizeof(*ip) + sizeof(*tcp) + sizeof(req) - 1;
+	opts.data_size_in = capfix_craft(pkt, req, sizeof(req) - 1);
 	opts.repeat = repeat;
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.bm_http_egress), &opts),
 			 0);

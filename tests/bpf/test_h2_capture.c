@@ -28,6 +28,7 @@
 
 #include "bpf/h2.h"
 #include "skel/http.skel.h"
+#include "capfix.h"
 
 #define MAX_EV 64
 
@@ -48,17 +49,10 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static int setup(void **state)
 {
-	struct bpf_map *map;
-
 	(void)state;
-	skel = http_bpf__open();
+	skel = capfix_load();
 	if (!skel)
 		return -1;
-	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
-	if (http_bpf__load(skel)) {
-		fprintf(stderr, "loading the capture programs failed (root? BTF?)\n");
-		return -1;
-	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.http_events), on_event, NULL, NULL);
 	return rb ? 0 : -1;
 }

@@ -27,6 +27,7 @@
 
 #include "bpf/http.h"
 #include "skel/http.skel.h"
+#include "capfix.h"
 
 #define MAX_EV 16
 
@@ -55,18 +56,10 @@ static int on_event(void *ctx, void *data, size_t size)
 
 static int setup(void **state)
 {
-	struct bpf_map *map;
-
 	(void)state;
-	skel = http_bpf__open();
+	skel = capfix_load();
 	if (!skel)
 		return -1;
-	bpf_object__for_each_map(map, skel->obj)
-	    bpf_map__set_pin_path(map, NULL); /* a test pins nothing */
-	if (http_bpf__load(skel)) {
-		fprintf(stderr, "loading the capture programs failed (root? BTF?)\n");
-		return -1;
-	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.http_events), on_event, NULL, NULL);
 	return rb ? 0 : -1;
 }
@@ -79,36 +72,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* One Ethernet + IPv4 + TCP packet from 10.0.0.1:40000 to 10.0.0.2:80
- * carrying payload; the program sees it from the IP header on. */
-static size_t craft(uint8_t *buf, const char *payload, size_t plen)
-{
-	struct ethhdr *eth = (void *)buf;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct tcphdr *tcp = (void *)(ip + 1);
-
-	memset(buf, 0, sizeof(*eth) + sizeof(*ip) + sizeof(*tcp));
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->protocol = IPPROTO_TCP;
-	ip->ttl = 64;
-	ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp) + plen);
-	ip->saddr = htonl(0x0a000001);
-	ip->daddr = htonl(0x0a000002);
-	tcp->source = htons(40000);
-	tcp->dest = htons(80);
-	tcp->doff = 5;
-	tcp->ack = 1;
-	memcpy(tcp + 1, payload, plen);
-	return sizeof(*eth) + sizeof(*ip) + sizeof(*tcp) + plen;
-}
-
 static void run(int prog_fd, const char *payload)
 {
 	static uint8_t pkt[8192];
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
-	size_t len = craft(pkt, payload, strlen(payload));
+	size_t len = capfix_craft(pkt, payload, strlen(payload));
 
 	opts.data_in = pkt;
 	opts.data_size_in = len;
@@ -173,7 +141,7 @@ static void test_response_record(void **state)
 		assert_int_equal(got[i].kind, HTTP_EV_RESPONSE);
 		assert_int_equal(got[i].flags, 0); /* nothing before it, bytes all in the record */
 		assert_int_equal(got[i].head_len, got[i].seg_len);
-		assert_int_equal(got[i].resp.seq0, 0); /* craft()'s sequence number */
+		assert_int_equal(got[i].resp.seq0, 0); /* capfix_craft()'s sequence number */
 	}
 	assert_memory_equal(got[1].head, one, strlen(one));
 	assert_true(got_size[1] <= HTTP_EV_HDR + 64); /* sized to its class */
@@ -378,7 +346,7 @@ static uint32_t tc_seq[65536][2];
 static size_t craft_tc_at(uint8_t *buf, uint16_t lport, bool from_pod, const char *payload,
 			  uint32_t seq)
 {
-	size_t plen = strlen(payload), len = craft(buf, payload, plen);
+	size_t plen = strlen(payload), len = capfix_craft(buf, payload, plen);
 	struct iphdr *ip = (void *)(buf + sizeof(struct ethhdr));
 	struct tcphdr *tcp = (void *)(ip + 1);
 
