@@ -18,10 +18,6 @@
  *   capture_prog [RUNS]   prints "load_ms N", "insns PROGRAM N",
  *                         "harness ns_per_run" and "KIND ns_per_run" lines
  */
-#include <arpa/inet.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +29,7 @@
 #include <bpf/libbpf.h>
 
 #include "skel/http.skel.h"
+#include "tests/bpf/capfix.h" /* the same segments as the in-kernel tests */
 
 static int on_event(void *ctx, void *data, size_t size)
 {
@@ -40,32 +37,6 @@ static int on_event(void *ctx, void *data, size_t size)
 	(void)size;
 	(*(long *)ctx)++;
 	return 0;
-}
-
-/* Ethernet + IPv4 + TCP from 10.0.0.1:40000 to 10.0.0.2:80 with payload
- * (the test run takes a frame; the program sees it from the IP header on). */
-static size_t craft(uint8_t *buf, const char *payload)
-{
-	size_t plen = strlen(payload);
-	struct ethhdr *eth = (void *)buf;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct tcphdr *tcp = (void *)(ip + 1);
-
-	memset(buf, 0, sizeof(*eth) + sizeof(*ip) + sizeof(*tcp));
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->protocol = IPPROTO_TCP;
-	ip->ttl = 64;
-	ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp) + plen);
-	ip->saddr = htonl(0x0a000001);
-	ip->daddr = htonl(0x0a000002);
-	tcp->source = htons(40000);
-	tcp->dest = htons(80);
-	tcp->doff = 5;
-	tcp->ack = 1;
-	memcpy(tcp + 1, payload, plen);
-	return sizeof(*eth) + sizeof(*ip) + sizeof(*tcp) + plen;
 }
 
 /* ns per run over runs runs, in batches that the ring holds. */
@@ -77,7 +48,7 @@ static double measure(int fd, struct ring_buffer *rb, const char *payload, int r
 	int done = 0;
 
 	opts.data_in = pkt;
-	opts.data_size_in = craft(pkt, payload);
+	opts.data_size_in = capfix_craft(pkt, payload, strlen(payload));
 	while (done < runs) {
 		opts.repeat = runs - done < 1000 ? runs - done : 1000;
 		if (bpf_prog_test_run_opts(fd, &opts)) {

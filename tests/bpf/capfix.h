@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* capfix.h: what the in-kernel tests of the capture programs share: the
  * capture object loaded with nothing pinned (nothing outlives a test), and
- * an IPv4 TCP segment for BPF_PROG_TEST_RUN. */
+ * IPv4 TCP segments for BPF_PROG_TEST_RUN (also bench/capture_prog.c's). */
 #ifndef BPFMESH_TESTS_CAPFIX_H
 #define BPFMESH_TESTS_CAPFIX_H
 
@@ -9,6 +9,7 @@
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,10 +35,12 @@ static inline struct http_bpf *capfix_load(void)
 	return skel;
 }
 
-/* One Ethernet + IPv4 + TCP packet from 10.0.0.1:40000 to 10.0.0.2:80
- * carrying payload (sequence number 0); the program sees it from the IP
+/* One Ethernet + IPv4 + TCP segment of the connection 10.0.0.1:lport (the
+ * pod, the client) <-> 10.0.0.2:80, the way from_pod says, with sequence
+ * number seq and plen bytes of payload; the program sees it from the IP
  * header on. buf holds 54 + plen bytes. */
-static inline size_t capfix_craft(uint8_t *buf, const void *payload, size_t plen)
+static inline size_t capfix_segment(uint8_t *buf, uint16_t lport, bool from_pod, uint32_t seq,
+				    const void *payload, size_t plen)
 {
 	struct ethhdr *eth = (void *)buf;
 	struct iphdr *ip = (void *)(eth + 1);
@@ -50,14 +53,21 @@ static inline size_t capfix_craft(uint8_t *buf, const void *payload, size_t plen
 	ip->protocol = IPPROTO_TCP;
 	ip->ttl = 64;
 	ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp) + plen);
-	ip->saddr = htonl(0x0a000001);
-	ip->daddr = htonl(0x0a000002);
-	tcp->source = htons(40000);
-	tcp->dest = htons(80);
+	ip->saddr = htonl(from_pod ? 0x0a000001 : 0x0a000002);
+	ip->daddr = htonl(from_pod ? 0x0a000002 : 0x0a000001);
+	tcp->source = htons(from_pod ? lport : 80);
+	tcp->dest = htons(from_pod ? 80 : lport);
+	tcp->seq = htonl(seq);
 	tcp->doff = 5;
 	tcp->ack = 1;
 	memcpy(tcp + 1, payload, plen);
 	return sizeof(*eth) + sizeof(*ip) + sizeof(*tcp) + plen;
+}
+
+/* From 10.0.0.1:40000 to 10.0.0.2:80, sequence number 0. */
+static inline size_t capfix_craft(uint8_t *buf, const void *payload, size_t plen)
+{
+	return capfix_segment(buf, 40000, true, 0, payload, plen);
 }
 
 #endif

@@ -108,32 +108,6 @@ static void compact(const uint8_t *raw, size_t n, struct buf *out)
 
 /* --- packets --- */
 
-/* Ethernet + IPv4 + TCP between 10.0.0.1:lport (the pod) and 10.0.0.2:80. */
-static size_t craft(uint8_t *buf, uint16_t lport, bool from_pod, uint32_t seq, const void *p,
-		    size_t plen)
-{
-	struct ethhdr *eth = (void *)buf;
-	struct iphdr *ip = (void *)(eth + 1);
-	struct tcphdr *tcp = (void *)(ip + 1);
-
-	memset(buf, 0, sizeof(*eth) + sizeof(*ip) + sizeof(*tcp));
-	eth->h_proto = htons(ETH_P_IP);
-	ip->version = 4;
-	ip->ihl = 5;
-	ip->protocol = IPPROTO_TCP;
-	ip->ttl = 64;
-	ip->tot_len = htons(sizeof(*ip) + sizeof(*tcp) + plen);
-	ip->saddr = htonl(from_pod ? 0x0a000001 : 0x0a000002);
-	ip->daddr = htonl(from_pod ? 0x0a000002 : 0x0a000001);
-	tcp->source = htons(from_pod ? lport : 80);
-	tcp->dest = htons(from_pod ? 80 : lport);
-	tcp->seq = htonl(seq);
-	tcp->doff = 5;
-	tcp->ack = 1;
-	memcpy(tcp + 1, p, plen);
-	return sizeof(*eth) + sizeof(*ip) + sizeof(*tcp) + plen;
-}
-
 /* One tc connection: each direction's next sequence number. */
 struct conn {
 	uint16_t lport;
@@ -155,7 +129,7 @@ static void run_prog(int fd, const uint8_t *pkt, size_t len, int want)
 static void send_seg(struct conn *c, bool from_pod, const void *p, size_t n)
 {
 	static uint8_t pkt[20000];
-	size_t len = craft(pkt, c->lport, from_pod, c->seq[!from_pod], p, n);
+	size_t len = capfix_segment(pkt, c->lport, from_pod, c->seq[!from_pod], p, n);
 	int fd = bpf_program__fd(from_pod ? skel->progs.bm_http_tc_in : skel->progs.bm_http_tc_out);
 
 	run_prog(fd, pkt, len, -1 /* TCX_NEXT */);
@@ -215,7 +189,7 @@ static void test_preface_settings_headers(void **state)
 	frame(&raw, H2_HEADERS, H2_FLAG_END_HEADERS | H2_FLAG_END_STREAM, 1, hpack_get,
 	      sizeof(hpack_get));
 	put(&seg, raw.b, raw.n);
-	len = craft(pkt, 40000, true, 1000, seg.b, seg.n);
+	len = capfix_segment(pkt, 40000, true, 1000, seg.b, seg.n);
 	run_prog(bpf_program__fd(skel->progs.bm_http_egress), pkt, len, 1);
 	assert_int_equal(n_got, 1);
 	assert_int_equal(got[0].kind, HTTP_EV_H2);

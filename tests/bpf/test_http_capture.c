@@ -346,18 +346,7 @@ static uint32_t tc_seq[65536][2];
 static size_t craft_tc_at(uint8_t *buf, uint16_t lport, bool from_pod, const char *payload,
 			  uint32_t seq)
 {
-	size_t plen = strlen(payload), len = capfix_craft(buf, payload, plen);
-	struct iphdr *ip = (void *)(buf + sizeof(struct ethhdr));
-	struct tcphdr *tcp = (void *)(ip + 1);
-
-	tcp->seq = htonl(seq);
-	tcp->source = htons(from_pod ? lport : 80);
-	tcp->dest = htons(from_pod ? 80 : lport);
-	if (!from_pod) {
-		ip->saddr = htonl(0x0a000002);
-		ip->daddr = htonl(0x0a000001);
-	}
-	return len;
+	return capfix_segment(buf, lport, from_pod, seq, payload, strlen(payload));
 }
 
 static size_t craft_tc(uint8_t *buf, uint16_t lport, bool from_pod, const char *payload)
