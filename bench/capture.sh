@@ -12,7 +12,12 @@
 #     on off, ...); keep-alive and "Connection: close"; medians; req/s and
 #     p99 ratios on/off. Both ends captured, then only the client: wrk
 #     against a second nginx outside the bench cgroup (in the script's own),
-#     where only wrk's side of each request is seen.
+#     where only wrk's side of each request is seen; then both ends again
+#     with a service that works for its answer ("work": nginx gzips a JSON
+#     document of BENCH_WORK_KB per request), since `return 200` costs nginx
+#     next to nothing and any per-request cost looks large beside it. The
+#     server's CPU per request (its worker's utime + stime over the run) is
+#     reported for each.
 #  2. sustained rate: bench/loadgen (built here) sends keep-alive requests at
 #     fixed rates, step by step, each with a freshly started agent; per step the
 #     kernel's drop counters (pinned http_drops), the builder's drops
@@ -30,7 +35,8 @@
 # ones only while the previous one ran clean), BENCH_STEP_SECONDS (4),
 # BENCH_OTLP (1: export to a local OTLP receiver, default 0),
 # BENCH_PARTS (which parts to run, default "1 2 3"), BENCH_SCOPES (part 1's
-# captures: "both client", the default, or either).
+# captures: any of "both client work", the default), BENCH_WORK_KB (the
+# document "work" gzips per request, 16).
 set -u -o pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # lib.sh takes the build tree from $BUILD, as tests/e2e/lib.sh does
@@ -44,11 +50,12 @@ RATES=${BENCH_RATES:-2500 5000 10000 20000 30000 50000 75000 100000}
 STEP=${BENCH_STEP_SECONDS:-4}
 OTLP=${BENCH_OTLP:-0}
 PARTS=${BENCH_PARTS:-1 2 3}
-SCOPES=${BENCH_SCOPES:-both client}
+SCOPES=${BENCH_SCOPES:-both client work}
+WORK_KB=${BENCH_WORK_KB:-16}
 HTTP_PROGS="bm_http_egress bm_http_ingress bm_http_send bm_http_recv bm_http_state"
 
 bench_init capture
-for v in ROUNDS DURATION CONNS THREADS STEP; do
+for v in ROUNDS DURATION CONNS THREADS STEP WORK_KB; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive number"
 done
 for r in $RATES; do
@@ -56,7 +63,8 @@ for r in $RATES; do
 done
 [[ $OTLP =~ ^[01]$ ]] || die "BENCH_OTLP must be 0 or 1"
 [[ $PARTS =~ ^[123\ ]+$ ]] || die "BENCH_PARTS: a list of 1, 2 and 3"
-[[ $SCOPES =~ ^(both|client)(\ (both|client))*$ ]] || die "BENCH_SCOPES: both, client or both"
+[[ $SCOPES =~ ^(both|client|work)(\ (both|client|work))*$ ]] ||
+	die "BENCH_SCOPES: a list of both, client and work"
 need wrk:wrk nginx:nginx-light curl:curl ss:iproute2 jq:jq bpftool:bpftool gcc:gcc
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 CLK_TCK=$(getconf CLK_TCK)
@@ -81,6 +89,27 @@ if [[ " $PARTS " == *" 1 "* && " $SCOPES " == *" client "* ]]; then
 	nginx_start "$NGINX_PORT_OUT" "$TOKEN" "" nginx-out
 	URL_CLIENT=http://127.0.0.1:$NGINX_PORT_OUT/
 	nginx_wait "$URL_CLIENT" "$TOKEN" nginx-out
+fi
+# "work": a JSON document, the same in every run (awk's fixed seed), that
+# the bench cgroup's nginx gzips per request: about as compressible as an
+# API's answer (a fifth of its size)
+if [[ " $PARTS " == *" 1 "* && " $SCOPES " == *" work "* ]]; then
+	mkdir -p "$TMP/nginx/w"
+	# nginx's worker runs as nobody: it may pass through, not list
+	chmod 711 "$TMP" "$TMP/nginx"
+	awk -v kb="$WORK_KB" 'BEGIN {
+		srand(12); printf "["
+		for (n = 0; n < kb * 1024;) {
+			l = sprintf("{\"id\":%d,\"name\":\"user-%06d\",\"score\":%.4f,\"tags\":[\"t%d\",\"t%d\"]},\n",
+				n, int(rand() * 1e6), rand() * 100, int(rand() * 50), int(rand() * 50))
+			printf "%s", l; n += length(l)
+		}
+		printf "{}]\n" }' >"$TMP/nginx/w/doc.json"
+	body=$(curl -sf -m 5 -H 'Accept-Encoding: gzip' -o /dev/null \
+		-w '%{size_download} %{header_json}' "${URL}w/doc.json") ||
+		die "nginx did not serve ${URL}w/doc.json"
+	grep -q '"content-encoding":\["gzip"\]' <<<"$body" ||
+		die "nginx did not gzip ${URL}w/doc.json: $body"
 fi
 
 # ---- agent config: nginx as a service (its spans get a name), Telemetry ----
@@ -117,7 +146,8 @@ in_cg() { # CMD...: run in the bench cgroup, in the background, and wait
 	wait $!
 }
 
-# wrk's numbers in plain units: req/s, p50 and p99 in microseconds, errors.
+# wrk's numbers in plain units: req/s, p50 and p99 in microseconds, errors,
+# requests.
 parse_wrk() {
 	awk '
 	function us(v) {
@@ -131,7 +161,8 @@ parse_wrk() {
 	/^Requests\/sec:/ { rps = $2 }
 	/Socket errors:/ { gsub(",", ""); err += $4 + $6 + $8 + $10 }
 	/Non-2xx or 3xx/ { err += $NF }
-	END { printf "%s %s %s %d\n", rps, p50, p99, err }'
+	/ requests in / { n = $1 }
+	END { printf "%s %s %s %d %d\n", rps, p50, p99, err, n }'
 }
 
 # The sum of the kernel's capture drop counters (pinned per-CPU http_drops):
@@ -180,15 +211,20 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 	n_scopes=$(wc -w <<<"$SCOPES")
 	total=$((n_scopes * (ROUNDS * 4 * (DURATION + 1) + 8)))
 	echo "capture 1/3: wrk -t$THREADS -c$CONNS against nginx (1 worker) in the bench cgroup" \
-		"(both ends captured) and outside it (the client only): $SCOPES;" \
+		"(both ends captured), outside it (the client only) and gzipping ${WORK_KB} KiB" \
+		"(both ends): $SCOPES;" \
 		"capture off (no agent) vs on (agent, sampling 1.0$([ "$OTLP" = 1 ] &&
 			echo ", OTLP to a local receiver")); $ROUNDS rounds x ${DURATION}s (~${total}s)"
 	for scope in $SCOPES; do
-	url=$URL
-	[ "$scope" = client ] && url=$URL_CLIENT
+	url=$URL srv=nginx
+	[ "$scope" = client ] && url=$URL_CLIENT srv=nginx-out
+	[ "$scope" = work ] && url=${URL}w/doc.json
+	srv_pid=$(pgrep -P "$(cat "$TMP/$srv/nginx.pid")" | head -n 1)
+	[ -n "$srv_pid" ] || die "no worker for $srv"
 	for mode in keep-alive close; do
 		hdr=()
-		[ "$mode" = close ] && hdr=(-H "Connection: close")
+		[ "$scope" = work ] && hdr=(-H "Accept-Encoding: gzip")
+		[ "$mode" = close ] && hdr+=(-H "Connection: close")
 		in_cg wrk -t"$THREADS" -c"$CONNS" -d1s "${hdr[@]}" "$url" >/dev/null 2>&1 # warm-up
 		for ((r = 1; r <= ROUNDS; r++)); do
 			# off on, on off, ...: a drift in the machine hits both alike
@@ -199,9 +235,14 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 					agent_start "$TMP/config"
 					ev0=$(api_tracing | tracing_nums | cut -f1)
 				fi
+				s0=$(proc_ticks "$srv_pid")
 				in_cg wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${hdr[@]}" \
 					"$url" >"$TMP/wrk.out" 2>&1 || die "wrk failed: $(tail -n 3 "$TMP/wrk.out")"
-				read -r rps p50 p99 err < <(parse_wrk <"$TMP/wrk.out")
+				s1=$(proc_ticks "$srv_pid")
+				read -r rps p50 p99 err nreq < <(parse_wrk <"$TMP/wrk.out")
+				# the server's CPU per request, us
+				srv_us=$(awk -v t=$((s1 - s0)) -v hz="$CLK_TCK" -v n="$nreq" \
+					'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')
 				extra=''
 				if [ "$state" = on ]; then
 					sleep 0.3 # the agent drains the ring
@@ -215,9 +256,9 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 						"$(awk -v e=$((ev - ev0)) -v r="$req" 'BEGIN { printf "%.2f", r ? e / r : 0 }')")
 					agent_stop
 				fi
-				echo "$mode/$scope $state $rps $p50 $p99 $err" >>"$TMP/results"
-				printf '  round %d/%d %-17s %-3s %9.0f req/s  p50 %6.0f us  p99 %6.0f us%s%s\n' \
-					"$r" "$ROUNDS" "$mode/$scope" "$state" "$rps" "$p50" "$p99" \
+				echo "$mode/$scope $state $rps $p50 $p99 $err $srv_us" >>"$TMP/results"
+				printf '  round %d/%d %-17s %-3s %9.0f req/s  p50 %6.0f us  p99 %6.0f us  server %s us/request%s%s\n' \
+					"$r" "$ROUNDS" "$mode/$scope" "$state" "$rps" "$p50" "$p99" "$srv_us" \
 					"$([ "$err" != 0 ] && echo "  ($err errors)")" "$extra"
 			done
 		done
@@ -324,7 +365,7 @@ if [[ " $PARTS " == *" 3 "* ]]; then
 fi
 
 # ======================= the tables ========================================
-col() { # MODE STATE FIELD(3 rps, 4 p50, 5 p99, 6 errors)
+col() { # MODE STATE FIELD(3 rps, 4 p50, 5 p99, 6 errors, 7 server us/request)
 	awk -v m="$1" -v t="$2" -v f="$3" '$1 == m && $2 == t { print $f }' "$TMP/results"
 }
 echo
@@ -334,15 +375,16 @@ if [ -s "$TMP/results" ]; then
 	echo "1. wrk, capture on vs off: medians of $ROUNDS runs (target: req/s >= 0.97 of off," \
 		"p99 <= 1.03 of off)"
 	{
-		printf 'MODE/CAPTURED\tOFF REQ/S\tON REQ/S\tREQ/S on/off\tOFF P50\tON P50\tOFF P99\tON P99\tP99 on/off\tERRORS\n'
+		printf 'MODE/CAPTURED\tOFF REQ/S\tON REQ/S\tREQ/S on/off\tOFF P50\tON P50\tOFF P99\tON P99\tP99 on/off\tSERVER CPU/REQ off, on\tERRORS\n'
 		for mode in $(awk '!seen[$1]++ { print $1 }' "$TMP/results"); do
 			o_rps=$(col "$mode" off 3 | median) n_rps=$(col "$mode" on 3 | median)
 			o_p50=$(col "$mode" off 4 | median) n_p50=$(col "$mode" on 4 | median)
 			o_p99=$(col "$mode" off 5 | median) n_p99=$(col "$mode" on 5 | median)
+			o_srv=$(col "$mode" off 7 | median) n_srv=$(col "$mode" on 7 | median)
 			errs=$(awk -v m="$mode" '$1 == m { s += $6 } END { print s + 0 }' "$TMP/results")
-			printf '%s\t%.0f\t%.0f\t%s\t%.0f us\t%.0f us\t%.0f us\t%.0f us\t%s\t%s\n' "$mode" \
-				"$o_rps" "$n_rps" "$(ratio "$n_rps" "$o_rps" 3)" "$o_p50" "$n_p50" "$o_p99" \
-				"$n_p99" "$(ratio "$n_p99" "$o_p99" 3)" "$errs"
+			printf '%s\t%.0f\t%.0f\t%s\t%.0f us\t%.0f us\t%.0f us\t%.0f us\t%s\t%.1f, %.1f us\t%s\n' \
+				"$mode" "$o_rps" "$n_rps" "$(ratio "$n_rps" "$o_rps" 3)" "$o_p50" "$n_p50" \
+				"$o_p99" "$n_p99" "$(ratio "$n_p99" "$o_p99" 3)" "$o_srv" "$n_srv" "$errs"
 		done
 	} | table
 fi

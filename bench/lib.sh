@@ -146,8 +146,9 @@ in_cgroup() {
 
 # nginx_start PORT TOKEN [CGROUP [NAME]]: our own nginx (one worker, nothing
 # shared with a system nginx: config, pid and temp files under $TMP/NAME,
-# default nginx) answering every GET with 200 and TOKEN; in CGROUP when given
-# (else in the caller's).
+# default nginx) answering every GET with 200 and TOKEN, and files the caller
+# puts under $TMP/NAME/w/ at /w/, gzipped per request when asked
+# (Accept-Encoding: gzip); in CGROUP when given (else in the caller's).
 nginx_start() {
 	local port=$1 token=$2 cg=${3:-} name=${4:-nginx}
 	mkdir -p "$TMP/$name/logs"
@@ -171,6 +172,15 @@ http {
         listen 127.0.0.1:$port backlog=4096;
         default_type text/plain;
         location / { return 200 "$token\n"; }
+        # a service that works for its answer: a document under w/ (when
+        # the caller put one there), gzipped per request
+        location /w/ {
+            root $TMP/$name;
+            gzip on;
+            gzip_comp_level 6;
+            gzip_min_length 1;
+            gzip_types text/plain;
+        }
     }
 }
 EOF
