@@ -23,7 +23,9 @@
 #     kernel's drop counters (pinned http_drops), the builder's drops
 #     (GET /api/v1/config -> tracing), the agent's CPU (utime+stime over the
 #     step, in cores), how long its main thread waited for a CPU, and its
-#     memory (VmRSS, and VmHWM: the peak).
+#     memory (VmRSS, and VmHWM: the peak); then three starts with 1,000
+#     services more (10 endpoints each). Every agent start's time to
+#     /readyz is reported.
 #  3. program cost: with kernel.bpf_stats_enabled=1 (only for this part; the
 #     old value is restored at exit) run_time_ns / run_cnt of the capture
 #     programs over a wrk run, per packet, and per request summed over all.
@@ -47,6 +49,7 @@ DURATION=${BENCH_DURATION:-3}
 CONNS=${BENCH_CONNECTIONS:-16}
 THREADS=${BENCH_THREADS:-1}
 RATES=${BENCH_RATES:-2500 5000 10000 20000 30000 50000 75000 100000}
+BIG_SERVICES=1000
 STEP=${BENCH_STEP_SECONDS:-4}
 OTLP=${BENCH_OTLP:-0}
 PARTS=${BENCH_PARTS:-1 2 3}
@@ -141,6 +144,11 @@ $otlp_line
 EOF
 
 # ---- helpers ----
+# agent_start with the config above; every start's time to /readyz is kept
+start_agent() {
+	agent_start "$TMP/config" "$@"
+	echo "$AGENT_READY_MS" >>"$TMP/ready"
+}
 in_cg() { # CMD...: run in the bench cgroup, in the background, and wait
 	in_cgroup "$CG" "$@" &
 	wait $!
@@ -207,6 +215,7 @@ prog_stats() { # ID: run_time_ns run_cnt
 
 # ======================= 1. overhead: capture on vs off ====================
 : >"$TMP/results"
+: >"$TMP/ready"
 if [[ " $PARTS " == *" 1 "* ]]; then
 	n_scopes=$(wc -w <<<"$SCOPES")
 	total=$((n_scopes * (ROUNDS * 4 * (DURATION + 1) + 8)))
@@ -232,7 +241,7 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 			[ $((r % 2)) = 0 ] && order="on off"
 			for state in $order; do
 				if [ "$state" = on ]; then
-					agent_start "$TMP/config"
+					start_agent
 					ev0=$(api_tracing | tracing_nums | cut -f1)
 				fi
 				s0=$(proc_ticks "$srv_pid")
@@ -268,12 +277,13 @@ fi
 
 # ======================= 2. sustained rate without drops ===================
 : >"$TMP/steps"
+: >"$TMP/ready_big"
 if [[ " $PARTS " == *" 2 "* ]]; then
 	echo
 	echo "capture 2/3: loadgen (keep-alive, 64 connections, fixed rate) against nginx," \
 		"a fresh agent per rate; ${STEP}s per rate: $RATES"
 	for rate in $RATES; do
-		agent_start "$TMP/config"
+		start_agent
 		read -r kd_rb0 kd_o0 < <(kernel_drops)
 		tr0=$(api_tracing)
 		read -r ev0 _ sp0 bd0 od0 ex0 < <(tracing_nums <<<"$tr0")
@@ -318,6 +328,17 @@ $((kd_o1 - kd_o0)) $bd $od $((ev1 - ev0)) $((sp1 - sp0)) $cpu $rss $hwm $wait_sh
 		# above 50000, a rate that lost data or could not be reached ends the search
 		[ "$rate" -ge 50000 ] && { [ "$short" = 1 ] || [ $((kd + bd + od)) -gt 0 ]; } && break
 	done
+	# the same agent with 1,000 more services (10 endpoints each, the four
+	# policies in turn; addresses nothing connects to): time to /readyz
+	echo "  start to /readyz with $BIG_SERVICES services more (x 10 endpoints), 3 starts"
+	gen_services "$TMP/config" big "$BIG_SERVICES" 10 110 120 \
+		"random roundRobin leastConnections maglev"
+	for i in 1 2 3; do
+		agent_start "$TMP/config"
+		echo "$AGENT_READY_MS" >>"$TMP/ready_big"
+		agent_stop
+	done
+	rm -f "$TMP"/config/big-*.yaml
 fi
 
 # ======================= 3. program cost (bpf_stats) =======================
@@ -326,7 +347,7 @@ if [[ " $PARTS " == *" 3 "* ]]; then
 	echo
 	echo "capture 3/3: kernel.bpf_stats_enabled=1 during two wrk runs of ${DURATION}s" \
 		"(keep-alive, close)"
-	agent_start "$TMP/config"
+	start_agent
 	old_stats=$(cat /proc/sys/kernel/bpf_stats_enabled)
 	on_exit "echo $old_stats >/proc/sys/kernel/bpf_stats_enabled"
 	declare -A PID_OF
@@ -405,6 +426,15 @@ if [ -s "$TMP/steps" ]; then
 		END { if (b) printf "%.0f req/s (agent %s cores, peak RSS %d MB)", b, c, h / 1024;
 			else print "none" }' "$TMP/steps")
 	echo "  highest rate without drops: $best"
+fi
+if [ -s "$TMP/ready" ]; then
+	echo
+	echo "start to /readyz (target: <= 2 s with a small config)"
+	span() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%d ms (%d to %d, %d start%s)",
+		v[int((NR + 1) / 2)], v[1], v[NR], NR, NR > 1 ? "s" : "" }'; }
+	echo "  nginx's service and the Telemetry document: $(span "$TMP/ready")"
+	[ -s "$TMP/ready_big" ] &&
+		echo "  with $BIG_SERVICES services more (x 10 endpoints): $(span "$TMP/ready_big")"
 fi
 if [ -s "$TMP/progs" ]; then
 	echo

@@ -206,23 +206,28 @@ nginx_wait() {
 }
 
 # agent_start CONFIG [agent options...]: an agent attached to $CG only, pins
-# in a private directory, API on a free port; waits until /readyz answers.
+# in a private directory, API on a free port; waits until /readyz answers
+# and sets AGENT_READY_MS to how long that took (polled every 50 ms).
 agent_start() {
-	local config=$1 i
+	local config=$1 i t0
 	shift
 	PIN=/sys/fs/bpf/bpfmesh-bench-$BENCH_NAME-$$
 	AGENT_LISTEN=127.0.0.1:$(free_port 19440 19499)
 	AGENT_LOG=$TMP/agent.log
+	t0=$(now_ns)
 	"$BPFMESH" agent --config "$config" --cgroup "$CG" --bpffs "$PIN" \
 		--listen "$AGENT_LISTEN" "$@" >>"$AGENT_LOG" 2>&1 &
 	AGENT_PID=$!
-	for ((i = 0; i < 600; i++)); do
+	for ((i = 0; i < 1200; i++)); do
 		# our agent's /readyz: another benchmark's agent may have taken
 		# the port between free_port and the bind
-		curl -sf -o /dev/null "http://$AGENT_LISTEN/readyz" &&
-			ss -Hltnp "sport = :${AGENT_LISTEN##*:}" | grep -q "pid=$AGENT_PID," && return 0
+		if curl -sf -o /dev/null "http://$AGENT_LISTEN/readyz" &&
+			ss -Hltnp "sport = :${AGENT_LISTEN##*:}" | grep -q "pid=$AGENT_PID,"; then
+			AGENT_READY_MS=$((($(now_ns) - t0) / 1000000))
+			return 0
+		fi
 		kill -0 "$AGENT_PID" 2>/dev/null || die "the agent exited: $(tail -n 3 "$AGENT_LOG")"
-		sleep 0.1
+		sleep 0.05
 	done
 	die "the agent is not ready after 60 s"
 }
@@ -274,3 +279,29 @@ table() {
 }
 
 now_ns() { date +%s%N; }
+
+# gen_services DIR PREFIX SERVICES EPS VIP_OCTET EP_OCTET POLICIES: a generated
+# configuration in files of 100 services, each with EPS endpoints (weights
+# 1-3), the POLICIES (a list) in turn; addresses 127.VIP_OCTET+.x.y and
+# 127.EP_OCTET+.x.y, which nothing connects to.
+gen_services() {
+	mkdir -p "$1"
+	awk -v dir="$1" -v prefix="$2" -v nsvc="$3" -v neps="$4" -v vb="$5" -v eb="$6" \
+		-v policies="$7" 'BEGIN {
+		npol = split(policies, pol, " ")
+		for (s = 0; s < nsvc; s++) {
+			file = sprintf("%s/%s-%03d.yaml", dir, prefix, int(s / 100))
+			printf "---\napiVersion: bpfmesh.io/v1alpha1\nkind: Service\n" > file
+			printf "metadata: {name: %s-%05d}\nspec:\n", prefix, s > file
+			printf "  addresses: [\"127.%d.%d.%d\"]\n", vb + int(s / 62500),
+				int(s / 250) % 250, s % 250 + 1 > file
+			printf "  ports: [{name: http, port: 80, targetPort: 8080}]\n" > file
+			printf "  loadBalancer: {policy: %s}\n  endpoints:\n", pol[s % npol + 1] > file
+			for (e = 0; e < neps; e++) {
+				i = s * neps + e
+				printf "  - {address: \"127.%d.%d.%d\", weight: %d}\n", eb + int(i / 65536),
+					int(i / 256) % 256, i % 256, 1 + i % 3 > file
+			}
+		}
+	}'
+}

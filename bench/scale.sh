@@ -40,29 +40,6 @@ for p in $POLICIES; do
 done
 need bpftool:bpftool jq:jq curl:curl ss:iproute2
 
-# gen DIR PREFIX SERVICES EPS VIP_OCTET EP_OCTET: services in files of 100.
-gen() {
-	mkdir -p "$1"
-	awk -v dir="$1" -v prefix="$2" -v nsvc="$3" -v neps="$4" -v vb="$5" -v eb="$6" \
-		-v policies="$POLICIES" 'BEGIN {
-		npol = split(policies, pol, " ")
-		for (s = 0; s < nsvc; s++) {
-			file = sprintf("%s/%s-%03d.yaml", dir, prefix, int(s / 100))
-			printf "---\napiVersion: bpfmesh.io/v1alpha1\nkind: Service\n" > file
-			printf "metadata: {name: %s-%05d}\nspec:\n", prefix, s > file
-			printf "  addresses: [\"127.%d.%d.%d\"]\n", vb + int(s / 62500),
-				int(s / 250) % 250, s % 250 + 1 > file
-			printf "  ports: [{name: http, port: 80, targetPort: 8080}]\n" > file
-			printf "  loadBalancer: {policy: %s}\n  endpoints:\n", pol[s % npol + 1] > file
-			for (e = 0; e < neps; e++) {
-				i = s * neps + e
-				printf "  - {address: \"127.%d.%d.%d\", weight: %d}\n", eb + int(i / 65536),
-					int(i / 256) % 256, i % 256, 1 + i % 3 > file
-			}
-		}
-	}'
-}
-
 # The figure of the next "config applied" line after line $1 of the log.
 wait_applied() {
 	local after=$1 i line
@@ -109,8 +86,8 @@ rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status"; }
 echo "scale: $SERVICES services x $EPS endpoints = $((SERVICES * EPS)) endpoints" \
 	"(baseline 10 x 10), agent --max-endpoints $MAX_EPS; policies in turn: $POLICIES"
 t0=$(now_ns)
-gen "$TMP/big" svc "$SERVICES" "$EPS" 110 120
-gen "$TMP/small" small 10 10 112 130
+gen_services "$TMP/big" svc "$SERVICES" "$EPS" 110 120 "$POLICIES"
+gen_services "$TMP/small" small 10 10 112 130 "$POLICIES"
 t1=$(now_ns)
 printf '  generated %s of YAML in %d ms\n' "$(du -sh "$TMP/big" | cut -f1)" $(((t1 - t0) / 1000000))
 
