@@ -60,7 +60,7 @@ wait_applied() {
 log_lines() { wc -l <"$AGENT_LOG"; }
 
 # -> TSV: name type max_entries prealloc bytes_memlock, for every pinned map,
-# and one line for the inner maps of lb_maglev (a map-in-map whose values are
+# and one line for the inner maps of lb_maglev2 (a map-in-map whose values are
 # map ids, dumped by bpftool as little-endian hex bytes).
 maps_memory() {
 	local f ids
@@ -68,8 +68,8 @@ maps_memory() {
 		bpftool map show pinned "$f" --json | jq -r '[.name, .type, .max_entries,
 			(if (.flags % 2) == 1 then "no" else "yes" end), (.bytes_memlock // 0)] | @tsv'
 	done
-	[ -e "$PIN/maps/lb_maglev" ] || return 0
-	ids=$(bpftool map dump pinned "$PIN/maps/lb_maglev" --json 2>/dev/null | jq -r '
+	[ -e "$PIN/maps/lb_maglev2" ] || return 0
+	ids=$(bpftool map dump pinned "$PIN/maps/lb_maglev2" --json 2>/dev/null | jq -r '
 		def hex: ltrimstr("0x") | ascii_downcase | explode |
 			reduce .[] as $c (0; . * 16 + (if $c >= 97 then $c - 87 else $c - 48 end));
 		.[].value | if type == "array" then (map(hex) | reverse |
@@ -77,7 +77,7 @@ maps_memory() {
 	[ -n "$ids" ] || return 0
 	for id in $ids; do
 		bpftool map show id "$id" --json
-	done | jq -rs '"lb_maglev inner x\(length)\t\(.[0].type)\t\(map(.max_entries) | add)\t" +
+	done | jq -rs '"lb_maglev2 inner x\(length)\t\(.[0].type)\t\(map(.max_entries) | add)\t" +
 		(if (.[0].flags % 2) == 1 then "no" else "yes" end) + "\t\(map(.bytes_memlock // 0) | add)"'
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -182,47 +183,43 @@ out:
 	return rc;
 }
 
-/* A fresh inner map per write: swapping it into lb_maglev is atomic for
+/* A fresh inner map per write: swapping it into lb_maglev2 is atomic for
  * readers, where rewriting a live table in place would not be. */
-/* A maglev service's table as a new inner map (its fd in *out), filled. */
+/* A maglev service's table as a new inner map (its fd in *out), computed
+ * straight into the map's pages (mmapable, bpf/lib/lb_maps.bpf.h). */
 static int make_maglev(const struct lbplan_svc *ps, int *out)
 {
-	uint32_t *table = calloc(LB_MAGLEV_M, sizeof(*table));
-	uint32_t *idx = malloc(LB_MAGLEV_M * sizeof(*idx));
-	__u32 count = LB_MAGLEV_M;
-	int inner = -1, err, i;
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	/* the kernel maps whole pages of the array's values */
+	size_t len = ((size_t)LB_MAGLEV_M * sizeof(uint32_t) + (size_t)sysconf(_SC_PAGESIZE) - 1) &
+		     ~((size_t)sysconf(_SC_PAGESIZE) - 1);
+	uint32_t *table = MAP_FAILED;
+	int inner, err;
 
-	if (!table || !idx) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = lbplan_maglev_table(ps, table);
-	if (err)
-		goto out;
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_maglev_tbl", 4, 4, LB_MAGLEV_M, NULL);
+	opts.map_flags = BPF_F_MMAPABLE;
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_maglev_tbl", 4, 4, LB_MAGLEV_M, &opts);
 	if (inner < 0) {
 		err = -errno;
 		goto out;
 	}
-	for (i = 0; i < LB_MAGLEV_M; i++)
-		idx[i] = i;
-	err = bpf_map_update_batch(inner, idx, table, &count, NULL);
-	if (err)
-		for (i = 0, err = 0; i < LB_MAGLEV_M && !err; i++)
-			err = bpf_map_update_elem(inner, &idx[i], &table[i], BPF_ANY) ? -errno : 0;
+	table = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+	if (table == MAP_FAILED) {
+		err = -errno;
+		goto out;
+	}
+	err = lbplan_maglev_table(ps, table);
+	munmap(table, len);
 out:
 	if (err && inner >= 0) {
 		close(inner);
 		inner = -1;
 	}
 	*out = inner;
-	free(idx);
-	free(table);
 	return err;
 }
 
 /* The maglev tables of the plan's changed services, made first and put in
- * lb_maglev together: every update of a map of maps waits for an RCU grace
+ * lb_maglev2 together: every update of a map of maps waits for an RCU grace
  * period (the kernel makes sure no program still reads the inner map it
  * replaced), 8 ms or more each on this 2-CPU VM, and a batch waits once
  * (where the kernel batches maps of maps; else one by one). A service's
@@ -262,7 +259,7 @@ static int write_maglevs(struct lbmaps *lm, const struct lbplan *p, char *err, s
 		for (i = count < (__u32)n ? (int)count : 0; i < n; i++) {
 			if (bpf_map_update_elem(lm->fd.maglev, &keys[i], &fds[i], BPF_ANY)) {
 				rc = -errno;
-				snprintf(err, errlen, "lb_maglev update: %s", strerror(errno));
+				snprintf(err, errlen, "lb_maglev2 update: %s", strerror(errno));
 				goto out;
 			}
 		}

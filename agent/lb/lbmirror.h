@@ -33,7 +33,7 @@ struct lbm_svc {
 	uint32_t *slots;   /* ep ids of the weighted table */
 	uint32_t *eps;	   /* ep ids of the endpoint list */
 	uint32_t *weights; /* weight of each eps[] entry */
-	bool maglev;	   /* an lb_maglev entry exists */
+	bool maglev;	   /* an lb_maglev2 entry exists */
 	int cfg_si;	   /* index of its service in the configuration in force */
 	char key[248];	   /* "ns/name:port/PROTO/v4" */
 };

@@ -329,7 +329,7 @@ static int check_capacity(const struct lbmirror *m, const struct lbplan *p, stru
 	}
 	if (maglev > m->max_maglev) {
 		snprintf(err, errlen,
-			 "map lb_maglev is full: %llu maglev services, the limit is %u",
+			 "map lb_maglev2 is full: %llu maglev services, the limit is %u",
 			 (unsigned long long)maglev, m->max_maglev);
 		return -ENOSPC;
 	}

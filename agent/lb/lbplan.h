@@ -48,7 +48,7 @@ struct lbplan_svc {
 	/* entries the generation written holds beyond the new tables: deleted */
 	uint32_t clear_slots, clear_eps;
 	bool maglev;	   /* it has a maglev table (policy maglev, endpoints present) */
-	bool maglev_drop;  /* its lb_maglev entry goes (changed to another policy or emptied) */
+	bool maglev_drop;  /* its lb_maglev2 entry goes (changed to another policy or emptied) */
 	struct lb_svc val; /* the lb_services value once the plan is written */
 };
 

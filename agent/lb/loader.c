@@ -149,6 +149,7 @@ static const char *const retired_maps[] = {
     "lb_udp_aff",  /* LRU; now lb_udp_aff2 */
     "http_conns",  /* 16-byte values; then http_conns2 (the threads last recorded) */
     "http_conns2", /* 32-byte values; now http_conns3 (how far a response got) */
+    "lb_maglev",   /* tables written element by element; now lb_maglev2 (mmapable) */
 };
 
 static void remove_retired_pins(const struct loader *l)
@@ -482,7 +483,7 @@ void loader_map_fds(const struct loader *l, struct lbm_fds *fds)
 	fds->frontends = bpf_map__fd(l->skel->maps.lb_frontends);
 	fds->services = bpf_map__fd(l->skel->maps.lb_services);
 	fds->slots = bpf_map__fd(l->skel->maps.lb_slots);
-	fds->maglev = bpf_map__fd(l->skel->maps.lb_maglev);
+	fds->maglev = bpf_map__fd(l->skel->maps.lb_maglev2);
 	fds->backends = bpf_map__fd(l->skel->maps.lb_backends);
 	fds->ep_stats = bpf_map__fd(l->skel->maps.lb_ep_stats);
 	fds->rr = bpf_map__fd(l->skel->maps.lb_rr);

@@ -31,10 +31,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_slots SEC(".maps");
 
-/* One maglev lookup table per service, swapped whole by the agent. */
+/* One maglev lookup table per service, swapped whole by the agent. The
+ * agent writes a new table through mmap: a batch update copies its 65,537
+ * entries one by one, most of the apply time of 1,000 services
+ * (bench/README.md, scale.sh). An inner map must have the template's
+ * flags, so the outer map of non-mmapable tables retired with its name
+ * (lb_maglev). */
 struct lb_maglev_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, LB_MAGLEV_M);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u32);
 };
@@ -45,7 +51,7 @@ struct {
 	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, struct lb_maglev_inner);
-} lb_maglev SEC(".maps");
+} lb_maglev2 SEC(".maps");
 
 /* An array, so the lookup is inlined by the JIT: a slot is written only
  * while no table names its id (and REMOVED is one byte), so readers never

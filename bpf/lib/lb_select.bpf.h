@@ -201,7 +201,7 @@ static __always_inline __u32 lb_select_maglev(const struct lb_svc *svc, __u32 sv
 	__u32 idx = hash % LB_MAGLEV_M, k, *ep;
 	void *table;
 
-	table = bpf_map_lookup_elem(&lb_maglev, &svc_id);
+	table = bpf_map_lookup_elem(&lb_maglev2, &svc_id);
 	if (!table)
 		return LB_EP_NONE;
 	for (k = 0; k < LB_PROBE; k++) {

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # SIGKILL the agent: balancing goes on. A restarted agent adopts the pins
-# without breaking open connections. `bpfmesh detach` leaves nothing behind.
+# without breaking open connections, and unpins the maps of an earlier
+# bpfmesh's layout. `bpfmesh detach` leaves nothing behind.
 . "$(dirname "$0")/lib.sh"
 setup_base
 cat > "$CONF/svc.yaml" <<YAML
@@ -26,7 +27,14 @@ kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=""
 out=$(in_cg "$E2E/lbclient" -n 300 127.100.0.10 80)
 for i in 1 2 3; do expect_eq "agent dead: ep$i" 100 "$(field "$out" x "ep$i")"; done
 
+# a map an earlier bpfmesh pinned under a name this one retired (its maglev
+# tables, before they were mmapable): the restarted agent unpins it
+bpftool map create "$PINS/maps/lb_maglev" type array key 4 value 4 entries 1 name lb_maglev ||
+	fail "bpftool could not pin an old lb_maglev"
 start_agent
+grep -q "removed $PINS/maps/lb_maglev, a map of an earlier bpfmesh" "$TMP/agent.log" &&
+	[ ! -e "$PINS/maps/lb_maglev" ] && pass "the retired lb_maglev pin was removed" ||
+	fail "lb_maglev still pinned: $(ls "$PINS/maps" | tr '\n' ' ')"
 grep -q "12 taken over from pinned links" "$TMP/agent.log" && pass "restart took over 12 pinned links" \
 	|| fail "no takeover: $(grep attached "$TMP/agent.log")"
 # one service port (v4), its 3 endpoints and its one frontend

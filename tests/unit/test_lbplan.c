@@ -765,7 +765,7 @@ static void test_maglev_or_weighted(void **state)
 	assert_false(s->maglev);
 	assert_true(s->maglev_drop);
 
-	/* lb_maglev holds max_maglev services */
+	/* lb_maglev2 holds max_maglev services */
 	lbplan_free(&f->p);
 	lbmirror_free(&f->m);
 	struct lbm_limits lim = small;
@@ -773,7 +773,7 @@ static void test_maglev_or_weighted(void **state)
 	lim.max_maglev = 0;
 	assert_int_equal(lbmirror_init(&f->m, &lim), 0);
 	load(f, maglev_svc);
-	expect_refused(f, "map lb_maglev is full: 1 maglev services, the limit is 0");
+	expect_refused(f, "map lb_maglev2 is full: 1 maglev services, the limit is 0");
 	free(table);
 }
 

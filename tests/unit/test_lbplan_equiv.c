@@ -250,7 +250,7 @@ static int ref_check_capacity(const struct lbmirror *m, const struct lbplan *p,
 	}
 	if (maglev > m->max_maglev) {
 		snprintf(err, errlen,
-			 "map lb_maglev is full: %llu maglev services, the limit is %u",
+			 "map lb_maglev2 is full: %llu maglev services, the limit is %u",
 			 (unsigned long long)maglev, m->max_maglev);
 		return -ENOSPC;
 	}
