@@ -397,12 +397,16 @@ static __always_inline void load_tail(struct __sk_buff *skb, const struct seg *s
  * segment, its record says when the last of them passed: that response
  * ended there. */
 static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now,
-					__u32 *status)
+					const __u64 w[2], __u32 *status)
 {
 	struct http_conn *c = bpf_map_lookup_elem(&http_conns3, &s->cookie);
 	struct http_event *e;
 	__u64 tail = 0;
 
+	/* from the first bytes, not from the record: read back right after
+	 * the copy into it, the status stalled on the copy's stores (the
+	 * hottest spot of a response head in perf after ev_fill's) */
+	*status = http1_status_head(skb, s->off, s->len, w);
 	/* past the record's bytes: the agent reads a chunked end here */
 	if (s->len > HTTP_HEAD_MAX)
 		load_tail(skb, s, (char *)&tail);
@@ -420,11 +424,7 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 			e->flags |= HTTP_EVF_TAIL;
 			__builtin_memcpy(e->resp.tail, &tail, 8);
 		}
-		*status = s->len >= 12 ? http1_status(e->head) : 0;
 		bpf_ringbuf_submit(e, wake_flags());
-	} else if (s->len >= 12) {
-		*status =
-		    http1_status_at(skb, s->off); /* outliers and h2c count without the ring */
 	}
 	if (!c) {
 		struct http_conn nc = {};
@@ -564,27 +564,27 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 {
 	struct http_conn *c;
 	struct seg s;
-	__u64 w = 0;
+	__u64 w[2] = {}; /* the first 16 bytes (8 of a shorter segment) */
 
 	if (!seg_parse(skb, dir, family, l3, &s))
 		return;
-	if (s.len >= 8 && bpf_skb_load_bytes(skb, s.off, &w, 8))
+	if (s.len >= 8 && bpf_skb_load_bytes(skb, s.off, w, s.len >= 16 ? 16 : 8))
 		return;
 	s.cookie = tc ? tuple_key(s.family, s.local, s.remote, s.lport, s.rport)
 		      : bpf_get_socket_cookie(skb);
 	/* the clock is read only for segments that carry an event */
-	if (s.len >= 8 && http1_is_response(w)) {
+	if (s.len >= 8 && http1_is_response(w[0])) {
 		__u32 status = 0;
 
-		on_response(skb, &s, bpf_ktime_get_ns(), &status);
+		on_response(skb, &s, bpf_ktime_get_ns(), w, &status);
 		if (status == 101)
 			h2_on_response(skb, &s);
-	} else if (s.len >= 8 && http1_is_request(skb, s.off, s.len, w)) {
+	} else if (s.len >= 8 && http1_is_request(skb, s.off, s.len, w[0])) {
 		on_request(skb, &s, bpf_ktime_get_ns());
 	} else {
 		c = bpf_map_lookup_elem(&http_conns3, &s.cookie);
 		if (!c)
-			h2_first_bytes(skb, &s, w);
+			h2_first_bytes(skb, &s, w[0]);
 		else if (c->roles & HTTP_ROLE_H2)
 			h2_on_segment(skb, &s);
 		else if (c->resp_state && c->resp_dir == s.dir)
