@@ -559,6 +559,25 @@ static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u
  * which it uses. */
 #include "lib/h2.bpf.h"
 
+/* When a head segment passed. One its socket sends (cgroup egress) carries
+ * the time TCP stamped it with in __tcp_transmit_skb, just before this
+ * hook: skb->tstamp, its departure time on CLOCK_MONOTONIC, the clock of
+ * bpf_ktime_get_ns() (paced by fq, the time it may leave). That spares a
+ * clock read, a helper call and kvm-clock's pvclock, per egress head. A
+ * received segment's tstamp is 0 or CLOCK_REALTIME (net_timestamp_check),
+ * and a tc one's came through another namespace: those read the clock. */
+static __always_inline __u64 seg_time(struct __sk_buff *skb, const struct seg *s, bool tc)
+{
+	__u64 t;
+
+	if (!tc && s->dir == HTTP_DIR_EGRESS) {
+		t = skb->tstamp;
+		if (t)
+			return t;
+	}
+	return bpf_ktime_get_ns();
+}
+
 /* tc: seen on a host-side interface, keyed by the 4-tuple, not the socket. */
 static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family, __u32 l3, bool tc)
 {
@@ -576,11 +595,11 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 	if (s.len >= 8 && http1_is_response(w[0])) {
 		__u32 status = 0;
 
-		on_response(skb, &s, bpf_ktime_get_ns(), w, &status);
+		on_response(skb, &s, seg_time(skb, &s, tc), w, &status);
 		if (status == 101)
 			h2_on_response(skb, &s);
 	} else if (s.len >= 8 && http1_is_request(skb, s.off, s.len, w[0])) {
-		on_request(skb, &s, bpf_ktime_get_ns());
+		on_request(skb, &s, seg_time(skb, &s, tc));
 	} else {
 		c = bpf_map_lookup_elem(&http_conns3, &s.cookie);
 		if (!c)
