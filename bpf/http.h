@@ -86,7 +86,7 @@ struct http_resp_at {
 #define HTTP_EVF_RESP 2
 
 struct http_event {
-	__u64 ts;	/* bpf_ktime_get_ns() */
+	__u64 ts;	/* CLOCK_MONOTONIC: bpf_ktime_get_ns(), a sent head TCP's stamp */
 	__u64 cookie;	/* socket cookie, or a tc connection key (HTTP_TC_KEY) */
 	__u64 pid_tgid; /* task context only (egress from sendmsg, the recv tracepoint); else 0 */
 	union {

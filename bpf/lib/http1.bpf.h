@@ -9,7 +9,7 @@
  * (http.bpf.c), the agent knows from the head how many there must be.
  *
  * Only segment heads are looked at: a segment that does not start with an
- * HTTP method or "HTTP/1." costs one 8-byte load (and one more when it
+ * HTTP method or "HTTP/1." costs one load of its first bytes (and one more when it
  * starts with three uppercase letters, for an extension method). A request
  * is read further only when its segment is longer than its record and its
  * head goes on past it, for its trace context (http1_ctx_search).
