@@ -22,8 +22,9 @@
  * a protocol's bytes mean is in its own header: lib/http1.bpf.h for HTTP/1.x
  * (which segments start a request or a response, a response's status, a
  * request's trace context past its record), lib/outlier.bpf.h for what a
- * status does to an endpoint. A segment that starts no message costs one 8-byte load and one hash
- * lookup. A head is loaded from the packet straight into its ring record, reserved in a size class
+ * status does to an endpoint. A segment that starts no message costs one
+ * load (its first 16 bytes) and one hash lookup. A head is loaded from the
+ * packet straight into its ring record, reserved in a size class
  * (bpf/http.h). A segment is sent as it is (its first HTTP_HEAD_MAX bytes): the agent finds
  * requests pipelined after the first, which share the segment's timestamp anyway; a longer request
  * whose head goes on is searched for its trace context.
@@ -136,15 +137,19 @@ static __always_inline void http_drop(__u32 reason)
 		*n += 1;
 }
 
+/* The addresses first, 8-byte aligned: a head record copies them in four
+ * 8-byte moves. At 2 bytes (after family and dir) they took 32 stores into
+ * the record's cold ring lines, the hottest spot of a head packet in a
+ * perf profile (bench/README.md). */
 struct seg {
 	__u64 cookie;
+	__u8 local[16], remote[16];
 	__u32 off; /* payload offset in the skb */
 	__u32 len; /* payload bytes */
+	__u32 seq; /* TCP sequence number of the payload's first byte */
+	__u16 lport, rport;
 	__u8 family;
 	__u8 dir;
-	__u8 local[16], remote[16];
-	__u16 lport, rport;
-	__u32 seq; /* TCP sequence number of the payload's first byte */
 };
 
 /* Parse the IP and TCP headers. cgroup_skb data starts at L3 (l3 = 0), tc
@@ -242,25 +247,47 @@ static __always_inline __u64 tuple_key(__u8 family, const __u8 *local, const __u
  * costs microseconds in irq_work. */
 static __always_inline __u64 wake_flags(void) { return BPF_RB_NO_WAKEUP; }
 
-/* The fields every record has (up to head). */
-static __always_inline void ev_fill(struct http_event *e, const struct seg *s, __u8 kind, __u64 now)
+/* http_event's small fields as the 8-byte words they share, so that a
+ * record's header is written in 12 stores of 8 bytes: its lines are cold
+ * (the ring moves on through 8 MiB), and byte and half-word stores into
+ * them filled the store buffer (bench/README.md). */
+union ev_w32 { /* kind .. error */
+	struct {
+		__u8 kind, dir, family, flags;
+		__s32 error;
+	};
+	__u64 w;
+};
+union ev_w72 { /* lport .. seg_len */
+	struct {
+		__u16 lport, rport, head_len, seg_len;
+	};
+	__u64 w;
+};
+_Static_assert(__builtin_offsetof(struct http_event, kind) == 32 &&
+		   __builtin_offsetof(struct http_event, lport) == 72,
+	       "ev_fill's words");
+
+/* The fields every record has (up to head); head_len and seg_len are a
+ * head record's. */
+static __always_inline void ev_fill(struct http_event *e, const struct seg *s, __u8 kind, __u64 now,
+				    __u16 head_len, __u16 seg_len)
 {
-	e->ts = now;
-	e->cookie = s->cookie;
-	e->pid_tgid = 0;
-	e->cgroup_id = 0;
-	e->kind = kind;
-	e->dir = s->dir;
-	e->family = s->family;
-	e->flags = 0;
-	e->error = 0;
+	union ev_w32 a = {.kind = kind, .dir = s->dir, .family = s->family};
+	union ev_w72 b = {
+	    .lport = s->lport, .rport = s->rport, .head_len = head_len, .seg_len = seg_len};
+	__u64 *w = (__u64 *)e;
+
+	w[0] = now;
+	w[1] = s->cookie;
+	w[2] = 0; /* pid_tgid */
+	w[3] = 0; /* cgroup_id */
+	w[4] = a.w;
 	__builtin_memcpy(e->local, s->local, 16);
 	__builtin_memcpy(e->remote, s->remote, 16);
-	e->lport = s->lport;
-	e->rport = s->rport;
-	e->head_len = 0;
-	e->seg_len = 0;
-	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	w[9] = b.w;
+	w[10] = 0; /* comm */
+	w[11] = 0;
 }
 
 /* A record without head: HTTP_EV_HDR bytes of the ring. */
@@ -310,21 +337,27 @@ static __always_inline struct http_event *head_reserve(struct __sk_buff *skb, co
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return NULL;
 	}
-	ev_fill(e, s, kind, now);
-	e->head_len = len;
-	e->seg_len = s->len > 0xffff ? 0xffff : s->len;
+	ev_fill(e, s, kind, now, len, s->len > 0xffff ? 0xffff : s->len);
 	return e;
 }
 
 /* A response received by a socket the load balancer connected: its status
- * feeds outlier detection. tc keys are not sockets the balancer knows. */
-static __always_inline void outlier_on_response(const struct seg *s, __u32 status, __u64 now)
+ * feeds outlier detection. tc keys are not sockets the balancer knows. The
+ * socket's state (c) remembers whether lb_conns has it: a keep-alive
+ * socket the balancer never made looks once, not at every response (a
+ * hash lookup, a tenth of a head packet's cost). The balancer makes its
+ * entry at connect(), before any byte, so the answer holds for the
+ * socket's life. */
+static __always_inline void outlier_on_response(const struct seg *s, struct http_conn *c,
+						__u32 status, __u64 now)
 {
 	struct lb_conn *conn;
 
-	if (!status || s->dir != HTTP_DIR_INGRESS || (s->cookie & HTTP_TC_KEY))
+	if (!status || s->dir != HTTP_DIR_INGRESS || (s->cookie & HTTP_TC_KEY) ||
+	    c->lb == HTTP_LB_NO)
 		return;
 	conn = outlier_conn(&s->cookie);
+	c->lb = conn ? HTTP_LB_YES : HTTP_LB_NO;
 	if (conn)
 		outlier_feed(conn, status, now);
 }
@@ -365,12 +398,16 @@ static __always_inline void load_tail(struct __sk_buff *skb, const struct seg *s
  * segment, its record says when the last of them passed: that response
  * ended there. */
 static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now,
-					__u32 *status)
+					const __u64 w[2], __u32 *status)
 {
 	struct http_conn *c = bpf_map_lookup_elem(&http_conns3, &s->cookie);
 	struct http_event *e;
 	__u64 tail = 0;
 
+	/* from the first bytes, not from the record: read back right after
+	 * the copy into it, the status stalled on the copy's stores (the
+	 * hottest spot of a response head in perf after ev_fill's) */
+	*status = http1_status_head(skb, s->off, s->len, w);
 	/* past the record's bytes: the agent reads a chunked end here */
 	if (s->len > HTTP_HEAD_MAX)
 		load_tail(skb, s, (char *)&tail);
@@ -388,11 +425,7 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 			e->flags |= HTTP_EVF_TAIL;
 			__builtin_memcpy(e->resp.tail, &tail, 8);
 		}
-		*status = s->len >= 12 ? http1_status(e->head) : 0;
 		bpf_ringbuf_submit(e, wake_flags());
-	} else if (s->len >= 12) {
-		*status =
-		    http1_status_at(skb, s->off); /* outliers and h2c count without the ring */
 	}
 	if (!c) {
 		struct http_conn nc = {};
@@ -409,8 +442,7 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 	__builtin_memcpy(c->resp.tail, &tail, 8); /* never the response before's */
 	c->resp_state = HTTP_RESP_HEAD;
 	c->resp_dir = s->dir;
-	if (*status)
-		outlier_on_response(s, *status, now);
+	outlier_on_response(s, c, *status, now);
 }
 
 /* A segment of the response in flight (not its head's): how far it got,
@@ -528,32 +560,51 @@ static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u
  * which it uses. */
 #include "lib/h2.bpf.h"
 
+/* When a head segment passed. One its socket sends (cgroup egress) carries
+ * the time TCP stamped it with in __tcp_transmit_skb, just before this
+ * hook: skb->tstamp, its departure time on CLOCK_MONOTONIC, the clock of
+ * bpf_ktime_get_ns() (paced by fq, the time it may leave). That spares a
+ * clock read, a helper call and kvm-clock's pvclock, per egress head. A
+ * received segment's tstamp is 0 or CLOCK_REALTIME (net_timestamp_check),
+ * and a tc one's came through another namespace: those read the clock. */
+static __always_inline __u64 seg_time(struct __sk_buff *skb, const struct seg *s, bool tc)
+{
+	__u64 t;
+
+	if (!tc && s->dir == HTTP_DIR_EGRESS) {
+		t = skb->tstamp;
+		if (t)
+			return t;
+	}
+	return bpf_ktime_get_ns();
+}
+
 /* tc: seen on a host-side interface, keyed by the 4-tuple, not the socket. */
 static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family, __u32 l3, bool tc)
 {
 	struct http_conn *c;
 	struct seg s;
-	__u64 w = 0;
+	__u64 w[2] = {}; /* the first 16 bytes (8 of a shorter segment) */
 
 	if (!seg_parse(skb, dir, family, l3, &s))
 		return;
-	if (s.len >= 8 && bpf_skb_load_bytes(skb, s.off, &w, 8))
+	if (s.len >= 8 && bpf_skb_load_bytes(skb, s.off, w, s.len >= 16 ? 16 : 8))
 		return;
 	s.cookie = tc ? tuple_key(s.family, s.local, s.remote, s.lport, s.rport)
 		      : bpf_get_socket_cookie(skb);
 	/* the clock is read only for segments that carry an event */
-	if (s.len >= 8 && http1_is_response(w)) {
+	if (s.len >= 8 && http1_is_response(w[0])) {
 		__u32 status = 0;
 
-		on_response(skb, &s, bpf_ktime_get_ns(), &status);
+		on_response(skb, &s, seg_time(skb, &s, tc), w, &status);
 		if (status == 101)
 			h2_on_response(skb, &s);
-	} else if (s.len >= 8 && http1_is_request(skb, s.off, s.len, w)) {
-		on_request(skb, &s, bpf_ktime_get_ns());
+	} else if (s.len >= 8 && http1_is_request(skb, s.off, s.len, w[0])) {
+		on_request(skb, &s, seg_time(skb, &s, tc));
 	} else {
 		c = bpf_map_lookup_elem(&http_conns3, &s.cookie);
 		if (!c)
-			h2_first_bytes(skb, &s, w);
+			h2_first_bytes(skb, &s, w[0]);
 		else if (c->roles & HTTP_ROLE_H2)
 			h2_on_segment(skb, &s);
 		else if (c->resp_state && c->resp_dir == s.dir)

@@ -86,7 +86,7 @@ struct http_resp_at {
 #define HTTP_EVF_RESP 2
 
 struct http_event {
-	__u64 ts;	/* bpf_ktime_get_ns() */
+	__u64 ts;	/* CLOCK_MONOTONIC: bpf_ktime_get_ns(), a sent head TCP's stamp */
 	__u64 cookie;	/* socket cookie, or a tc connection key (HTTP_TC_KEY) */
 	__u64 pid_tgid; /* task context only (egress from sendmsg, the recv tracepoint); else 0 */
 	union {
@@ -176,7 +176,8 @@ struct http_conn {
 	__u8 resp_dir;	 /* enum http_dir: the way its bytes go */
 	__u8 roles;	 /* HTTP_ROLE_*: what requests the socket sent or received */
 	__u8 tp_runs;	 /* tracepoint runs that found the socket here, up to HTTP_THR_AFTER */
-	__u8 pad[4];
+	__u8 lb;	 /* HTTP_LB_*: did the load balancer connect the socket (outliers) */
+	__u8 pad[3];
 	__u64 thread[2]; /* the last THREAD record's pid_tgid ^ thread_salt: [0] sent, [1] read */
 };
 _Static_assert(sizeof(struct http_conn) == 48, "http_conn ABI");
@@ -184,6 +185,14 @@ _Static_assert(sizeof(struct http_conn) == 48, "http_conn ABI");
 /* http_conn.resp_state */
 #define HTTP_RESP_HEAD 1 /* its head's segment passed, nothing after it yet */
 #define HTTP_RESP_BODY 2 /* and bytes after it */
+
+/* http_conn.lb: whether the socket is in lb_conns, looked up at its first
+ * response with a status and remembered, so that the responses after it on
+ * a keep-alive connection the balancer never made skip the lookup. 0 (an
+ * entry made by an older capture, too) looks again. */
+#define HTTP_LB_UNKNOWN 0
+#define HTTP_LB_NO 1  /* not balanced: its responses feed no outlier detection */
+#define HTTP_LB_YES 2 /* balanced: its responses look up their endpoint */
 
 /* http_conn.roles: THREAD records are sent for the way that moves requests,
  * sends on a client socket and reads on a server socket. */

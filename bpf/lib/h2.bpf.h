@@ -328,8 +328,7 @@ static __always_inline void h2_walk_seg(struct __sk_buff *skb, const struct seg 
 	w->d = *d;
 	if (w->d.flags & H2_D_STOPPED)
 		return;
-	ev_fill(&w->ev, s, HTTP_EV_H2, now);
-	w->ev.seg_len = s->len > 0xffff ? 0xffff : s->len;
+	ev_fill(&w->ev, s, HTTP_EV_H2, now, 0, s->len > 0xffff ? 0xffff : s->len);
 	w->off = s->off;
 	w->len = s->len;
 	w->sock_flags = sock_flags;

@@ -9,7 +9,7 @@
  * (http.bpf.c), the agent knows from the head how many there must be.
  *
  * Only segment heads are looked at: a segment that does not start with an
- * HTTP method or "HTTP/1." costs one 8-byte load (and one more when it
+ * HTTP method or "HTTP/1." costs one load of its first bytes (and one more when it
  * starts with three uppercase letters, for an extension method). A request
  * is read further only when its segment is longer than its record and its
  * head goes on past it, for its trace context (http1_ctx_search).
@@ -340,24 +340,21 @@ static __always_inline __u32 http1_status_word(__u32 w)
 	return (a - '0') * 100 + (b - '0') * 10 + (c - '0');
 }
 
-/* The status code of a response head of at least 12 bytes ("HTTP/1.x NNN"),
- * from its record (head_len >= 12), else 0. */
-static __always_inline __u32 http1_status(const char *head)
+/* The status code of a response head ("HTTP/1.x NNN", len bytes from
+ * off), 0 when it has none: from w, its first 16 bytes, already loaded
+ * when it has them; from the packet when it has 12 to 15. */
+static __always_inline __u32 http1_status_head(struct __sk_buff *skb, __u32 off, __u32 len,
+					       const __u64 w[2])
 {
-	__u32 w;
+	__u32 sw;
 
-	__builtin_memcpy(&w, head + 8, 4);
-	return http1_status_word(w);
-}
-
-/* The same, read from the packet (no record to read it from). */
-static __always_inline __u32 http1_status_at(struct __sk_buff *skb, __u32 off)
-{
-	__u32 w;
-
-	if (bpf_skb_load_bytes(skb, off + 8, &w, 4))
+	if (len >= 16) {
+		__builtin_memcpy(&sw, (const char *)w + 8, 4);
+		return http1_status_word(sw);
+	}
+	if (len < 12 || bpf_skb_load_bytes(skb, off + 8, &sw, 4))
 		return 0;
-	return http1_status_word(w);
+	return http1_status_word(sw);
 }
 
 #endif

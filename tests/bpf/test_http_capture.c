@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include <bpf/bpf.h>
@@ -121,6 +122,37 @@ static void test_pipelined_requests(void **state)
 	assert_true(got_size[0] >= HTTP_EV_HDR + strlen(seg));
 	assert_true(got_size[0] <= HTTP_EV_HDR + 2 * strlen(seg));
 	assert_memory_equal(got[0].head, seg, strlen(seg));
+}
+
+/* A head its socket sends is stamped with the time TCP gave the segment
+ * (skb->tstamp, CLOCK_MONOTONIC), a received one with the clock read
+ * (a received segment's tstamp is not that clock's); 0 reads the clock. */
+static void test_head_time(void **state)
+{
+	static uint8_t pkt[256];
+	const char *req = "GET /t HTTP/1.1\r\nHost: t\r\n\r\n";
+	const __u64 sent = 123456789ULL;
+	struct __sk_buff ctx = {.tstamp = sent};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+	int progs[3] = {egress(), bpf_program__fd(skel->progs.bm_http_ingress), egress()};
+	struct timespec now;
+
+	(void)state;
+	opts.data_size_in = capfix_craft(pkt, req, strlen(req));
+	n_got = 0;
+	for (int i = 0; i < 3; i++) {
+		ctx.tstamp = i < 2 ? sent : 0;
+		assert_int_equal(bpf_prog_test_run_opts(progs[i], &opts), 0);
+		ring_buffer__consume(rb);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	assert_int_equal(n_got, 3);
+	assert_int_equal(got[0].ts, sent);
+	for (int i = 1; i < 3; i++) {
+		assert_true(got[i].ts > sent);
+		assert_true(got[i].ts <= (__u64)now.tv_sec * 1000000000ULL + now.tv_nsec);
+	}
 }
 
 /* A response record carries its segment's first bytes (the agent reads
@@ -557,6 +589,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_head),
 	    cmocka_unit_test(test_pipelined_requests),
+	    cmocka_unit_test(test_head_time),
 	    cmocka_unit_test(test_response_record),
 	    cmocka_unit_test(test_response_copy),
 	    cmocka_unit_test(test_request_context_far),
