@@ -12,6 +12,7 @@
 #define BPFMESH_SPANBUILD_INT_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "trace/route.h"
 #include "trace/sampling.h"
@@ -57,7 +58,11 @@ struct sb_proc;
 
 /* One request: a span being built, then held. */
 struct sb_pend {
-	struct span sp; /* every field but trace id, sampled and unix times */
+	/* every field but trace id, sampled and unix times; first, as
+	 * sb_pend_alloc() clears it apart from the rest. Its strings are
+	 * written as strings (sb_copy_str), never as whole arrays: past their
+	 * NUL is whatever the record's last span left (span.h) */
+	struct span sp;
 	struct sb_group *group;
 	struct sb_sock *sock;	 /* NULL once the socket is forgotten */
 	struct sb_proc *proc;	 /* NULL when the thread is unknown */
@@ -185,6 +190,18 @@ struct spanbuild {
 	struct sb_sdk_proc sdk[SB_SDK_SLOTS];
 	struct sb_sdk_svc sdk_svc[SB_SDK_SVC_SLOTS];
 };
+
+_Static_assert(offsetof(struct sb_pend, sp) == 0, "sb_pend_alloc clears sp, then what follows");
+
+/* snprintf(dst, size, "%s", src) without the format engine, and without
+ * writing past the NUL: a span's strings are copied with it. */
+static inline void sb_copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
 
 #define SB_MAX_SERVICES 1024
 #define SB_SPARE_MAX 256

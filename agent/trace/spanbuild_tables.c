@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exporters/span_pack.h"
 #include "trace/spanbuild_int.h"
 
 void dl_push(struct sb_dlist *l, struct sb_node *n)
@@ -275,7 +276,12 @@ struct sb_pend *sb_pend_alloc(struct spanbuild *sb)
 		return calloc(1, sizeof(*p));
 	sb->spare = p->partner;
 	sb->n_spare--;
-	memset(p, 0, sizeof(*p));
+	/* Not a memset of its 3.5 KB: the span's strings need only their
+	 * first byte, and each is written as a string, so a request touches
+	 * the lines its span uses, the ones its last emit brought to the
+	 * cache (the memset was 6.6% of the agent at 20k req/s). */
+	span_clear(&p->sp);
+	memset((char *)p + sizeof(p->sp), 0, sizeof(*p) - sizeof(p->sp));
 	return p;
 }
 
