@@ -198,6 +198,7 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	p->instr = o->instrumented;
 	p->cgroup_id = o->cgroup_id;
 	p->start_ns = o->ts_ns;
+	p->seq = ++sb->seq;
 	memcpy(p->method, o->method, sizeof(p->method));
 	p->stream_id = o->stream_id;
 	p->path_truncated = o->target_truncated;
@@ -669,13 +670,7 @@ void sb_tick(struct spanbuild *sb, uint64_t now)
 			end = last;
 		sb_finish(sb, p, end, false, deadline);
 	}
-	for (n = sb->all.head; n; n = next) {
-		struct sb_pend *p = sb_of(n, struct sb_pend, all);
-
-		next = n->next;
-		if (sb_due(sb, p, now))
-			sb_emit(sb, p);
-	}
+	sb_emit_due(sb, now);
 	while (sb->lru.head) {
 		struct sb_sock *s = sb_of(sb->lru.head, struct sb_sock, lru);
 

@@ -38,6 +38,20 @@ void dl_del(struct sb_dlist *l, struct sb_node *n)
 	n->prev = n->next = NULL;
 }
 
+void dl_insert_after(struct sb_dlist *l, struct sb_node *at, struct sb_node *n)
+{
+	n->prev = at;
+	n->next = at ? at->next : l->head;
+	if (n->next)
+		n->next->prev = n;
+	else
+		l->tail = n;
+	if (at)
+		at->next = n;
+	else
+		l->head = n;
+}
+
 static uint64_t mix64(uint64_t x)
 {
 	x ^= x >> 30;
