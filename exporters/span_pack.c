@@ -180,6 +180,18 @@ void span_clear(struct span *sp)
 	SPAN_FIELDS(CLEAR_X, CLEAR_XIN)
 }
 
+/* ---- prefetch ------------------------------------------------------------- */
+
+#define PREFETCH_X(f, k) __builtin_prefetch(&sp->f);
+#define PREFETCH_XIN(o, f, k) __builtin_prefetch(&sp->o.f);
+
+void span_prefetch(const struct span *sp)
+{
+	/* one per field: those on a line already asked for cost next to
+	 * nothing */
+	SPAN_FIELDS(PREFETCH_X, PREFETCH_XIN)
+}
+
 /* ---- unpack --------------------------------------------------------------- */
 
 /* The string at in (length byte first, avail bytes left) into a zeroed field

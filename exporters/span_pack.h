@@ -42,6 +42,11 @@ int span_unpack(const uint8_t *in, size_t len, struct span *out);
  * missing the cache). */
 void span_clear(struct span *sp);
 
+/* Asks the CPU for the lines of sp that span_pack() reads (each field's
+ * first), without waiting for them: a span held for its pair window has
+ * left the cache, and its fields' lines come in one by one when read. */
+void span_prefetch(const struct span *sp);
+
 /* The codec's field table, for the test that checks it covers struct span. */
 enum span_pack_kind {
 	SPAN_PACK_BYTES, /* copied as is: ids, times, numbers */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exporters/span_pack.h"
 #include "trace/spanbuild_int.h"
 
 /* OpenTelemetry HTTP semantic conventions: a server's 4xx is the client's
@@ -188,6 +189,14 @@ void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 	pend_free(sb, p);
 }
 
+/* The lines an emit reads: the span's fields and the record's own. */
+static void pend_prefetch(const struct sb_pend *p)
+{
+	span_prefetch(&p->sp);
+	for (size_t o = sizeof(p->sp); o < sizeof(*p); o += 64)
+		__builtin_prefetch((const char *)p + o);
+}
+
 /* Only spans past their pair window can be due: sb->done's first ones.
  * They are taken off it, put in sb->all's order (they finished about in
  * that order: a short walk back each), then emitted; emitting one changes
@@ -215,6 +224,8 @@ void sb_emit_due(struct spanbuild *sb, uint64_t now)
 	while ((n = due.head)) {
 		struct sb_pend *p = sb_of(n, struct sb_pend, done);
 
+		if (n->next)
+			pend_prefetch(sb_of(n->next, struct sb_pend, done));
 		dl_del(&due, n);
 		p->on_done = false;
 		sb_emit(sb, p);
@@ -229,8 +240,15 @@ bool sb_make_room(struct spanbuild *sb)
 		struct sb_pend *p = sb_of(n, struct sb_pend, all);
 
 		if (p->state == SB_DONE) {
+			struct sb_node *next = n->next;
+
 			sb->st.early_emits++;
 			sb_emit(sb, p);
+			/* a full builder emits one span per request, the
+			 * oldest: most likely the one after p, whose lines can
+			 * come in while the next request is dealt with */
+			if (next)
+				pend_prefetch(sb_of(next, struct sb_pend, all));
 			return true;
 		}
 	}
