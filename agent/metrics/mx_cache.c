@@ -36,16 +36,28 @@ size_t mx_cache_key(char *key, const char *const *parts, int n)
 	return len;
 }
 
-/* FNV-1a, 64 bits: keys are short (about 40 bytes) */
+/* A word at a time (FNV-1a's byte at a time was a chain of a multiply per
+ * byte, 3% of the agent), then the high bits folded into the low ones,
+ * which pick the slot. */
 uint64_t mx_cache_hash(const char *key, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = 0xcbf29ce484222325ULL ^ len, w;
+	size_t i;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (uint8_t)key[i];
-		h *= 0x100000001b3ULL;
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, key + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
 	}
-	return h;
+	if (i < len) {
+		w = 0;
+		memcpy(&w, key + i, len - i);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	h ^= h >> 32;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 31);
 }
 
 bool mx_cache_get(struct mx_cache *c, const char *key, size_t len, uint64_t hash,
