@@ -241,7 +241,8 @@ void sb_rand_id(struct spanbuild *sb, uint8_t *id, size_t n); /* random, never a
 void sb_rand_seed(struct spanbuild *sb, uint64_t seed);
 /* A zeroed span record: a spare one, else a new one (NULL: no memory). */
 struct sb_pend *sb_pend_alloc(struct spanbuild *sb);
-/* Back to the spares, or freed when SB_SPARE_MAX wait already. */
+/* Back to the spares, the first to be taken again; when SB_SPARE_MAX wait
+ * already, the one that was first is freed. */
 void sb_pend_release(struct spanbuild *sb, struct sb_pend *p);
 
 /* 1b. spanbuild_attrs.c (calls no other builder file) */

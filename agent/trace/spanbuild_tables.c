@@ -301,9 +301,17 @@ struct sb_pend *sb_pend_alloc(struct spanbuild *sb)
 
 void sb_pend_release(struct spanbuild *sb, struct sb_pend *p)
 {
-	if (sb->n_spare >= SB_SPARE_MAX) {
-		free(p);
-		return;
+	/* At the cap, p still goes first and the spare before it is freed:
+	 * p is in the cache (its span was just emitted), and a full builder
+	 * takes one record per request right after giving one back; freeing
+	 * p instead handed out the 256th newest spare, long out of the cache,
+	 * at every request. */
+	if (sb->n_spare >= SB_SPARE_MAX && sb->spare) {
+		struct sb_pend *old = sb->spare;
+
+		sb->spare = old->partner;
+		sb->n_spare--;
+		free(old);
 	}
 	p->partner = sb->spare; /* a spare's link: a pointer of its own type */
 	sb->spare = p;

@@ -94,10 +94,16 @@ static void test_spares_bounded(void **state)
 		p[i] = sb_pend_alloc(sb);
 		assert_non_null(p[i]);
 	}
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < N; i++) {
 		sb_pend_release(sb, p[i]);
+		/* the newest first, even at the cap: it is in the cache */
+		assert_ptr_equal(sb->spare, p[i]);
+	}
 	assert_int_equal(sb->n_spare, SB_SPARE_MAX);
-	/* the spares are taken newest first, each once */
+	/* kept: the newest, then the SB_SPARE_MAX - 1 first ones (each one
+	 * past the cap freed the one before it), taken newest first, each
+	 * once */
+	p[SB_SPARE_MAX - 1] = p[N - 1];
 	for (int i = 0; i < SB_SPARE_MAX; i++) {
 		struct sb_pend *q = sb_pend_alloc(sb);
 
@@ -105,12 +111,11 @@ static void test_spares_bounded(void **state)
 		sb_pend_release(sb, q);
 		q = sb_pend_alloc(sb);
 		assert_ptr_equal(q, p[SB_SPARE_MAX - 1 - i]);
-		p[SB_SPARE_MAX - 1 - i] = q;
 	}
 	assert_int_equal(sb->n_spare, 0);
 	for (int i = 0; i < SB_SPARE_MAX; i++)
 		sb_pend_release(sb, p[i]);
-	sb_free(sb); /* frees the spares: ASan reports any leak */
+	sb_free(sb); /* frees the spares: ASan reports any leak, or a double free */
 }
 
 /* Spans made and emitted by the builder go through the spares; a record
