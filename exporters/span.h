@@ -2,7 +2,10 @@
 /* span.h: a finished span, as the span builder (agent/trace/spanbuild.c) hands it
  * to the exporters (exporters/otlp*.c) and the trace API. Plain data, no
  * pointers, so spans can be copied into bounded queues. Names follow the
- * OpenTelemetry semantic conventions (DESIGN.md, "Telemetry names"). */
+ * OpenTelemetry semantic conventions (DESIGN.md, "Telemetry names").
+ * A string field ends at its first NUL (or at its size - 1, cut); the bytes
+ * after the NUL are not part of the span and need not be zero (span_pack.h,
+ * span_clear()). */
 #ifndef BPFMESH_SPAN_H
 #define BPFMESH_SPAN_H
 

@@ -166,6 +166,32 @@ size_t span_pack(const struct span *sp, uint8_t *out, size_t cap)
 	return n;
 }
 
+/* ---- clear ---------------------------------------------------------------- */
+
+#define CLEAR_BYTES(f) memset(&sp->f, 0, SIZE_OF(f));
+#define CLEAR_BOOL(f) sp->f = false;
+#define CLEAR_STR(f) sp->f[0] = '\0';
+#define CLEAR_X(f, k) CLEAR_##k(f)
+#define CLEAR_XIN(o, f, k) CLEAR_##k(o.f)
+
+void span_clear(struct span *sp)
+{
+	/* field by field: the padding and the strings' tails are never read */
+	SPAN_FIELDS(CLEAR_X, CLEAR_XIN)
+}
+
+/* ---- prefetch ------------------------------------------------------------- */
+
+#define PREFETCH_X(f, k) __builtin_prefetch(&sp->f);
+#define PREFETCH_XIN(o, f, k) __builtin_prefetch(&sp->o.f);
+
+void span_prefetch(const struct span *sp)
+{
+	/* one per field: those on a line already asked for cost next to
+	 * nothing */
+	SPAN_FIELDS(PREFETCH_X, PREFETCH_XIN)
+}
+
 /* ---- unpack --------------------------------------------------------------- */
 
 /* The string at in (length byte first, avail bytes left) into a zeroed field

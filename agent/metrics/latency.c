@@ -337,8 +337,14 @@ static bool ring_age(struct lat_slot *ring, const struct ring *rg, struct lat_me
 bool lat_window_record(struct lat_window *w, struct lat_mem *mem, uint64_t now_ns,
 		       uint64_t value_ns, bool error)
 {
-	int b = lat_bucket_of(value_ns), r;
+	return lat_window_record_bucket(w, mem, now_ns, value_ns, lat_bucket_of(value_ns), error);
+}
+
+bool lat_window_record_bucket(struct lat_window *w, struct lat_mem *mem, uint64_t now_ns,
+			      uint64_t value_ns, int b, bool error)
+{
 	bool filed = false;
+	int r;
 
 	if (!w->slots) {
 		w->slots = calloc(NSLOTS, sizeof(*w->slots));

@@ -113,6 +113,10 @@ struct lat_window {
  * for the window's first slot could not be had. */
 bool lat_window_record(struct lat_window *w, struct lat_mem *mem, uint64_t now_ns,
 		       uint64_t value_ns, bool error);
+/* The same with value_ns's bucket, lat_bucket_of(value_ns), already known:
+ * a span files one duration in three windows, and the bucket is a log(). */
+bool lat_window_record_bucket(struct lat_window *w, struct lat_mem *mem, uint64_t now_ns,
+			      uint64_t value_ns, int bucket, bool error);
 
 /* Adds the samples of the last window_s seconds (clamped to
  * LAT_WINDOW_MIN_S .. LAT_WINDOW_MAX_S) into acc, so that several windows can

@@ -599,13 +599,15 @@ void metrics_record(struct metrics *m, const struct span *sp, uint64_t now_ns)
 	klen = span_key(key, side, sp, ns, service, method, status, ep);
 	hash = mx_cache_hash(key, klen);
 	if (mx_cache_get(&m->cache, key, klen, hash, &v)) {
+		int b = lat_bucket_of(dur); /* one log() for the three windows */
+
 		s = &m->svc[v.svc];
 		k8s_merge(s, &sp->k8s);
-		lat_window_record(&s->side[side], &m->mem, now_ns, dur, err);
+		lat_window_record_bucket(&s->side[side], &m->mem, now_ns, dur, b, err);
 		hist_count(&s->hist[v.hist], dur);
-		lat_window_record(&s->route[v.route].win, &m->mem, now_ns, dur, err);
+		lat_window_record_bucket(&s->route[v.route].win, &m->mem, now_ns, dur, b, err);
 		if (v.ep >= 0)
-			lat_window_record(&s->ep[v.ep].win, &m->mem, now_ns, dur, err);
+			lat_window_record_bucket(&s->ep[v.ep].win, &m->mem, now_ns, dur, b, err);
 		return;
 	}
 

@@ -23,29 +23,50 @@ size_t mx_cache_key(char *key, const char *const *parts, int n)
 {
 	size_t len = 0;
 
+	/* copied a byte at a time, its length written after it: the
+	 * parts are short, and a strnlen and a memcpy per part (nine per
+	 * span) cost more than the bytes */
 	for (int i = 0; i < n; i++) {
-		size_t l = strnlen(parts[i], MX_CACHE_KEY_MAX);
+		const char *p = parts[i];
+		size_t at = len + 2, l = 0;
 
-		if (len + 2 + l > MX_CACHE_KEY_MAX)
+		if (at > MX_CACHE_KEY_MAX)
 			return 0;
-		key[len++] = (char)(l & 0xff);
-		key[len++] = (char)(l >> 8);
-		memcpy(key + len, parts[i], l);
-		len += l;
+		while (p[l]) {
+			if (at + l >= MX_CACHE_KEY_MAX)
+				return 0;
+			key[at + l] = p[l];
+			l++;
+		}
+		key[len] = (char)(l & 0xff);
+		key[len + 1] = (char)(l >> 8);
+		len = at + l;
 	}
 	return len;
 }
 
-/* FNV-1a, 64 bits: keys are short (about 40 bytes) */
+/* A word at a time (FNV-1a's byte at a time was a chain of a multiply per
+ * byte, 3% of the agent), then the high bits folded into the low ones,
+ * which pick the slot. */
 uint64_t mx_cache_hash(const char *key, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = 0xcbf29ce484222325ULL ^ len, w;
+	size_t i;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (uint8_t)key[i];
-		h *= 0x100000001b3ULL;
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, key + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
 	}
-	return h;
+	if (i < len) {
+		w = 0;
+		memcpy(&w, key + i, len - i);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	h ^= h >> 32;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 31);
 }
 
 bool mx_cache_get(struct mx_cache *c, const char *key, size_t len, uint64_t hash,

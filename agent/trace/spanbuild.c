@@ -94,12 +94,24 @@ static void grpc_status(struct sb_pend *p, uint8_t code)
 		p->sp.status = SPAN_STATUS_UNSET;
 }
 
+/* Field by field: a pod's identity is mostly empty strings, and the
+ * record's 504 bytes of it need not be written whole. */
+static void k8s_copy(struct span_k8s *dst, const struct span_k8s *src)
+{
+	sb_copy_str(dst->pod_name, sizeof(dst->pod_name), src->pod_name);
+	sb_copy_str(dst->pod_uid, sizeof(dst->pod_uid), src->pod_uid);
+	sb_copy_str(dst->container_name, sizeof(dst->container_name), src->container_name);
+	sb_copy_str(dst->node_name, sizeof(dst->node_name), src->node_name);
+	sb_copy_str(dst->owner_kind, sizeof(dst->owner_kind), src->owner_kind);
+	sb_copy_str(dst->owner_name, sizeof(dst->owner_name), src->owner_name);
+}
+
 static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p,
 			 const struct obs *o)
 {
 	struct span *sp = &p->sp;
 
-	memcpy(sp->path, o->target, sizeof(sp->path));
+	sb_copy_str(sp->path, sizeof(sp->path), o->target);
 	if (o->rpc == OBS_RPC_GRPC) {
 		grpc_request(sp, o);
 	} else if (s->rt) {
@@ -110,10 +122,10 @@ static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend
 		route_fold(o->target, o->target_truncated, sp->route, sizeof(sp->route));
 	}
 	sb_http_attrs(sb, s, p, o);
-	memcpy(sp->service_name, s->service, sizeof(sp->service_name));
-	memcpy(sp->service_namespace, s->service_ns, sizeof(sp->service_namespace));
-	memcpy(sp->host_name, sb->host_name, sizeof(sp->host_name));
-	sp->k8s = s->k8s;
+	sb_copy_str(sp->service_name, sizeof(sp->service_name), s->service);
+	sb_copy_str(sp->service_namespace, sizeof(sp->service_namespace), s->service_ns);
+	sb_copy_str(sp->host_name, sizeof(sp->host_name), sb->host_name);
+	k8s_copy(&sp->k8s, &s->k8s);
 }
 
 /* The traceparent a request carried, when it is a valid one. */
@@ -155,7 +167,7 @@ static struct sb_group *pend_ids(struct spanbuild *sb, struct sb_pend *p, const 
 	p->tp = tp;
 	p->app_parent = p->sp.kind == SPAN_KIND_CLIENT;
 	p->sp.trace_flags = tp.flags;
-	memcpy(p->sp.tracestate, o->tracestate, sizeof(p->sp.tracestate));
+	sb_copy_str(p->sp.tracestate, sizeof(p->sp.tracestate), o->tracestate);
 	if (p->app_parent)
 		sb->st.client_traceparents++;
 	else
@@ -186,6 +198,7 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 	p->instr = o->instrumented;
 	p->cgroup_id = o->cgroup_id;
 	p->start_ns = o->ts_ns;
+	p->seq = ++sb->seq;
 	memcpy(p->method, o->method, sizeof(p->method));
 	p->stream_id = o->stream_id;
 	p->path_truncated = o->target_truncated;
@@ -657,13 +670,7 @@ void sb_tick(struct spanbuild *sb, uint64_t now)
 			end = last;
 		sb_finish(sb, p, end, false, deadline);
 	}
-	for (n = sb->all.head; n; n = next) {
-		struct sb_pend *p = sb_of(n, struct sb_pend, all);
-
-		next = n->next;
-		if (sb_due(sb, p, now))
-			sb_emit(sb, p);
-	}
+	sb_emit_due(sb, now);
 	while (sb->lru.head) {
 		struct sb_sock *s = sb_of(sb->lru.head, struct sb_sock, lru);
 

@@ -30,16 +30,6 @@ bool sb_method_known(const char *m)
 _Static_assert(SB_ADDR_TXT == INET6_ADDRSTRLEN && SB_ADDR_TXT <= SPAN_NAME_MAX,
 	       "a socket's address text fits a span's");
 
-/* snprintf(dst, size, "%s", src) without the format engine: it ran twice
- * per span */
-static void copy_str(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /* An address of a socket (one of its own, never changing) as a span
  * endpoint; its text is made once per socket, in txt. */
 static void endpoint(const struct obs_addr *a, char *txt, struct span_endpoint *e)
@@ -175,9 +165,9 @@ void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, c
 	struct span *sp = &p->sp;
 	bool known = sb_method_known(o->method);
 
-	copy_str(sp->method, sizeof(sp->method), known ? o->method : "_OTHER");
+	sb_copy_str(sp->method, sizeof(sp->method), known ? o->method : "_OTHER");
 	if (!known)
-		memcpy(sp->method_original, o->method, sizeof(sp->method_original));
+		sb_copy_str(sp->method_original, sizeof(sp->method_original), o->method);
 	/* OpenTelemetry: http.route is what a server matched, so only a SERVER
 	 * span is named after it; a CLIENT span is named "{method}", and keeps
 	 * the route only for the latency histograms (not exported). */
@@ -185,7 +175,7 @@ void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, c
 		span_name(sp->name, sizeof(sp->name), known ? o->method : "HTTP",
 			  sp->kind == SPAN_KIND_SERVER ? sp->route : "");
 	sp->http_version = o->version;
-	memcpy(sp->user_agent, o->user_agent, sizeof(sp->user_agent));
+	sb_copy_str(sp->user_agent, sizeof(sp->user_agent), o->user_agent);
 	sb_redact_query(sp->query, sizeof(sp->query), o->query, sb->cfg.redact_query);
 	/* server.* is the server as the application addressed it: on a CLIENT
 	 * span the service address it connected to (the load balancer's
@@ -205,7 +195,7 @@ void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, c
 	}
 	if (sp->kind == SPAN_KIND_CLIENT) {
 		if (o->host[0])
-			copy_str(sp->authority, sizeof(sp->authority), o->host);
+			sb_copy_str(sp->authority, sizeof(sp->authority), o->host);
 		else
 			authority_of(sp->authority, sizeof(sp->authority), &sp->server,
 				     (svc ? svc : &s->remote)->family == AF_INET6);
@@ -213,8 +203,7 @@ void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, c
 		endpoint(&s->remote, s->remote_txt, &sp->client);
 	}
 	sp->pid = o->tgid;
-	memcpy(sp->exe_name, o->comm, sizeof(sp->exe_name));
-	sp->exe_name[sizeof(sp->exe_name) - 1] = '\0';
+	sb_copy_str(sp->exe_name, sizeof(sp->exe_name), o->comm);
 }
 
 /* error.type of a connection error: low-cardinality names in the style of

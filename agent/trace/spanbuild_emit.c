@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exporters/span_pack.h"
 #include "trace/spanbuild_int.h"
 
 /* OpenTelemetry HTTP semantic conventions: a server's 4xx is the client's
@@ -76,6 +77,18 @@ static void note_forced(struct spanbuild *sb, struct sb_pend *p)
 		sb_group_root(p)->forced = true;
 }
 
+/* Into sb->done by done_ns, after those of the same time: spans finish
+ * about in the order of their done_ns, so the walk back is short. */
+static void done_insert(struct spanbuild *sb, struct sb_pend *p)
+{
+	struct sb_node *at = sb->done.tail;
+
+	while (at && sb_of(at, struct sb_pend, done)->done_ns > p->done_ns)
+		at = at->prev;
+	dl_insert_after(&sb->done, at, &p->done);
+	p->on_done = true;
+}
+
 void sb_finish(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns, bool exact, uint64_t now)
 {
 	if (p->state == SB_DONE)
@@ -86,6 +99,7 @@ void sb_finish(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns, bool ex
 	p->end_ns = end_ns > p->start_ns ? end_ns : p->start_ns;
 	p->end_exact = exact;
 	p->done_ns = now > end_ns ? now : end_ns;
+	done_insert(sb, p);
 	sb_group_root(p)->n_open--;
 	note_forced(sb, p);
 }
@@ -110,6 +124,8 @@ static void pend_free(struct spanbuild *sb, struct sb_pend *p)
 		sb_group_root(p)->n_open--;
 	if (p->state == SB_RESPONDED)
 		dl_del(&sb->responded, &p->responding);
+	if (p->on_done)
+		dl_del(&sb->done, &p->done);
 	if (p->partner)
 		p->partner->partner = NULL;
 	dl_del(&sb->all, &p->all);
@@ -173,6 +189,49 @@ void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 	pend_free(sb, p);
 }
 
+/* The lines an emit reads: the span's fields and the record's own. */
+static void pend_prefetch(const struct sb_pend *p)
+{
+	span_prefetch(&p->sp);
+	for (size_t o = sizeof(p->sp); o < sizeof(*p); o += 64)
+		__builtin_prefetch((const char *)p + o);
+}
+
+/* Only spans past their pair window can be due: sb->done's first ones.
+ * They are taken off it, put in sb->all's order (they finished about in
+ * that order: a short walk back each), then emitted; emitting one changes
+ * no other's due time or group, so the spans and their order are those of
+ * a walk of sb->all that emits each due span it meets. */
+void sb_emit_due(struct spanbuild *sb, uint64_t now)
+{
+	struct sb_dlist due = {0};
+	struct sb_node *n, *next;
+
+	for (n = sb->done.head; n; n = next) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, done);
+		struct sb_node *at = due.tail;
+
+		next = n->next;
+		if (now < p->done_ns + sb->cfg.pair_window_ns)
+			break;
+		if (!sb_due(sb, p, now))
+			continue;
+		dl_del(&sb->done, n);
+		while (at && sb_of(at, struct sb_pend, done)->seq > p->seq)
+			at = at->prev;
+		dl_insert_after(&due, at, n);
+	}
+	while ((n = due.head)) {
+		struct sb_pend *p = sb_of(n, struct sb_pend, done);
+
+		if (n->next)
+			pend_prefetch(sb_of(n->next, struct sb_pend, done));
+		dl_del(&due, n);
+		p->on_done = false;
+		sb_emit(sb, p);
+	}
+}
+
 /* Spans are full: the oldest finished one goes out before its time (its
  * links may be incomplete, which beats losing it). */
 bool sb_make_room(struct spanbuild *sb)
@@ -181,8 +240,15 @@ bool sb_make_room(struct spanbuild *sb)
 		struct sb_pend *p = sb_of(n, struct sb_pend, all);
 
 		if (p->state == SB_DONE) {
+			struct sb_node *next = n->next;
+
 			sb->st.early_emits++;
 			sb_emit(sb, p);
+			/* a full builder emits one span per request, the
+			 * oldest: most likely the one after p, whose lines can
+			 * come in while the next request is dealt with */
+			if (next)
+				pend_prefetch(sb_of(next, struct sb_pend, all));
 			return true;
 		}
 	}

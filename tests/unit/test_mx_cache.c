@@ -31,6 +31,38 @@ static void test_keys_are_unambiguous(void **state)
 	assert_memory_not_equal(k2, k3, n1);
 }
 
+/* The hash, a word at a time: a key and the same key with zero bytes
+ * after it (the padding of its last word) differ; a change of any one byte
+ * changes it; similar keys spread over the slots. */
+static void test_hash_words(void **state)
+{
+	char k[48] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJK", name[32];
+	char key[MX_CACHE_KEY_MAX];
+	uint64_t h = mx_cache_hash(k, 40);
+	int slots[MX_CACHE_SLOTS] = {0};
+
+	(void)state;
+	assert_int_not_equal(mx_cache_hash("ab", 2), mx_cache_hash("ab\0", 3));
+	assert_int_not_equal(mx_cache_hash("", 0), mx_cache_hash("\0", 1));
+	for (int i = 0; i < 40; i++) {
+		char was = k[i];
+
+		k[i] ^= 1;
+		assert_int_not_equal(mx_cache_hash(k, 40), h);
+		k[i] = was;
+	}
+	for (int i = 0; i < 64 * MX_CACHE_SLOTS; i++) {
+		size_t n;
+
+		snprintf(name, sizeof(name), "/api/v1/users/%d", i);
+		n = key_of(key, "default/web", name);
+		slots[mx_cache_hash(key, n) & (MX_CACHE_SLOTS - 1)]++;
+	}
+	/* 64 a slot on average */
+	for (int i = 0; i < MX_CACHE_SLOTS; i++)
+		assert_in_range(slots[i], 32, 128);
+}
+
 static void test_hit_miss_and_replace(void **state)
 {
 	struct mx_cache c;
@@ -126,6 +158,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_keys_are_unambiguous),
+	    cmocka_unit_test(test_hash_words),
 	    cmocka_unit_test(test_hit_miss_and_replace),
 	    cmocka_unit_test(test_bounded_and_evicting),
 	    cmocka_unit_test(test_long_key_not_cached),

@@ -175,6 +175,43 @@ static void test_empty_span_round_trip(void **state)
 
 /* A string filled to the brim with no NUL is cut to its size - 1 and comes
  * back NUL-terminated, as the OTLP queue always stored it. */
+/* A span full of garbage, cleared, packs as a zeroed span and unpacks to
+ * one; the clear writes each number and each string's first byte, and no
+ * other byte of a string (a span record reused per request is not written
+ * whole). */
+static void test_clear_reads_as_zeroed(void **state)
+{
+	struct span *dirty = malloc(sizeof(*dirty)), *zero = calloc(1, sizeof(*zero)), out;
+	uint8_t a[SPAN_PACK_MAX], b[SPAN_PACK_MAX];
+	size_t la, lb;
+
+	(void)state;
+	memset(dirty, 0xa5, sizeof(*dirty));
+	span_clear(dirty);
+	la = span_pack(dirty, a, sizeof(a));
+	lb = span_pack(zero, b, sizeof(b));
+	assert_true(la > 0);
+	assert_int_equal(la, lb);
+	assert_memory_equal(a, b, la);
+	assert_int_equal(span_unpack(a, la, &out), 0);
+	assert_memory_equal(&out, zero, sizeof(out));
+	for (size_t i = 0; i < span_pack_nfields; i++) {
+		const struct span_pack_field *f = &span_pack_fields[i];
+		const uint8_t *at = (const uint8_t *)dirty + f->off;
+
+		if (f->kind != SPAN_PACK_STR) {
+			for (size_t j = 0; j < f->size; j++)
+				assert_int_equal(at[j], 0);
+			continue;
+		}
+		assert_int_equal(at[0], 0);
+		/* the rest of the string is left as it was */
+		assert_int_equal(at[1], 0xa5);
+	}
+	free(dirty);
+	free(zero);
+}
+
 static void test_unterminated_strings_cut(void **state)
 {
 	struct span in, out;
@@ -350,6 +387,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_span_round_trip),
 	    cmocka_unit_test(test_empty_span_round_trip),
+	    cmocka_unit_test(test_clear_reads_as_zeroed),
 	    cmocka_unit_test(test_unterminated_strings_cut),
 	    cmocka_unit_test(test_small_buffer_refused),
 	    cmocka_unit_test(test_truncated_refused),
