@@ -431,7 +431,7 @@ if [ -s "$TMP/ready" ]; then
 	echo
 	echo "start to /readyz (target: <= 2 s with a small config)"
 	span() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%d ms (%d to %d, %d start%s)",
-		v[int((NR + 1) / 2)], v[1], v[NR], NR, NR > 1 ? "s" : "" }'; }
+		v[int((NR + 1) / 2)], v[1], v[NR], NR, (NR > 1 ? "s" : "") }'; }
 	echo "  nginx's service and the Telemetry document: $(span "$TMP/ready")"
 	[ -s "$TMP/ready_big" ] &&
 		echo "  with $BIG_SERVICES services more (x 10 endpoints): $(span "$TMP/ready_big")"
