@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "trace/spanbuild_int.h"
+#include "sbfeed.h"
 
 #define MS 1000000ULL
 
@@ -62,15 +63,7 @@ static void feed(struct spanbuild *sb, uint64_t cookie, uint8_t kind, uint64_t t
 {
 	struct obs o;
 
-	memset(&o, 0, sizeof(o));
-	o.cookie = cookie;
-	o.role = OBS_ROLE_SERVER;
-	o.kind = kind;
-	o.ts_ns = ts;
-	o.local.family = o.remote.family = AF_INET;
-	o.local.port = 80;
-	o.remote.port = (uint16_t)(40000 + cookie);
-	memcpy(o.method, "GET", 4);
+	sbfeed_obs(&o, cookie, kind, ts);
 	o.target[0] = '/';
 	o.target[1] = name;
 	o.status = 200;

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "trace/spanbuild_int.h"
+#include "sbfeed.h"
 
 #define MS 1000000ULL
 
@@ -54,15 +55,7 @@ static void feed(struct spanbuild *sb, uint64_t cookie, uint8_t kind, uint64_t t
 {
 	struct obs o;
 
-	memset(&o, 0, sizeof(o));
-	o.cookie = cookie;
-	o.role = OBS_ROLE_SERVER;
-	o.kind = kind;
-	o.ts_ns = ts;
-	o.local.family = o.remote.family = AF_INET;
-	o.local.port = 80;
-	o.remote.port = (uint16_t)(40000 + cookie);
-	memcpy(o.method, "GET", 4);
+	sbfeed_obs(&o, cookie, kind, ts);
 	memcpy(o.target, "/", 2);
 	o.status = status;
 	o.body = body;
