@@ -194,7 +194,12 @@ static __always_inline __u32 lb_select_least_conn(const struct lb_svc *svc, __u3
 }
 
 /* Maglev: an unavailable endpoint's flows go to the next entries of the
- * table, which spreads them like the table does. */
+ * table, which spreads them like the table does. A service without its
+ * table picks from the whole list: the agent writes the table when it
+ * applies the config, after its programs took over, so an agent that
+ * adopted an earlier agent's maps (whose tables it cannot use: the outer
+ * map was renamed, lb_maps.bpf.h) has none for a moment, and traffic must
+ * not stop for that. */
 static __always_inline __u32 lb_select_maglev(const struct lb_svc *svc, __u32 svc_id, __u32 hash,
 					      __u64 now)
 {
@@ -203,7 +208,7 @@ static __always_inline __u32 lb_select_maglev(const struct lb_svc *svc, __u32 sv
 
 	table = bpf_map_lookup_elem(&lb_maglev2, &svc_id);
 	if (!table)
-		return LB_EP_NONE;
+		return lb_scan_available(svc, svc_id, now);
 	for (k = 0; k < LB_PROBE; k++) {
 		__u32 i = (idx + k * 7919) % LB_MAGLEV_M;
 
