@@ -95,7 +95,7 @@ if [[ " $PARTS " == *" 1 "* && " $SCOPES " == *" client "* ]]; then
 fi
 # "work": a JSON document, the same in every run (awk's fixed seed), that
 # the bench cgroup's nginx gzips per request: about as compressible as an
-# API's answer (a fifth of its size)
+# API's answer (gzip makes it a quarter of its size)
 if [[ " $PARTS " == *" 1 "* && " $SCOPES " == *" work "* ]]; then
 	mkdir -p "$TMP/nginx/w"
 	# nginx's worker runs as nobody: it may pass through, not list
