@@ -771,8 +771,14 @@ static __always_inline void thread_event(struct sock *sk, __u8 dir)
 	cg = bpf_get_current_cgroup_id();
 	if (dir == HTTP_DIR_INGRESS) {
 		__u32 tgid = tid >> 32;
+		__u64 *was = bpf_map_lookup_elem(&http_serving, &tgid);
 
-		bpf_map_update_elem(&http_serving, &tgid, &cg, BPF_ANY);
+		/* an LRU update takes a node off the free list and frees the
+		 * old one, where a lookup only marks the entry used: a server
+		 * marked already (every connection but its first) is looked
+		 * up, not written */
+		if (!was || *was != cg)
+			bpf_map_update_elem(&http_serving, &tgid, &cg, BPF_ANY);
 	}
 	e = ev_reserve_hdr();
 	if (!e)
