@@ -190,9 +190,9 @@ out:
 static int make_maglev(const struct lbplan_svc *ps, int *out)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	/* the kernel maps whole pages of the array's values */
-	size_t len = ((size_t)LB_MAGLEV_M * sizeof(uint32_t) + (size_t)sysconf(_SC_PAGESIZE) - 1) &
-		     ~((size_t)sysconf(_SC_PAGESIZE) - 1);
+	size_t len = (LB_MAGLEV_M * sizeof(uint32_t) + page - 1) & ~(page - 1);
 	uint32_t *table = MAP_FAILED;
 	int inner, err;
 
