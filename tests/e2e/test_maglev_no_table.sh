@@ -8,16 +8,7 @@
 # table back.
 . "$(dirname "$0")/lib.sh"
 setup_base
-cat > "$CONF/svc.yaml" <<YAML
-apiVersion: bpfmesh.io/v1alpha1
-kind: Service
-metadata: {name: hash}
-spec:
-  addresses: ["127.100.0.12"]
-  ports: [{name: tcp, port: 80, targetPort: 18080}]
-  loadBalancer: {policy: maglev}
-  endpoints: [{address: "127.0.0.1"}, {address: "127.0.0.2"}, {address: "127.0.0.3"}]
-YAML
+service_yaml hash 127.100.0.12 80 18080 maglev 127.0.0.1 127.0.0.2 127.0.0.3 > "$CONF/svc.yaml"
 for i in 1 2 3; do start_echo "ep$i" -t "127.0.0.$i:18080"; done
 start_agent
 
