@@ -17,7 +17,10 @@
 #     document of BENCH_WORK_KB per request), since `return 200` costs nginx
 #     next to nothing and any per-request cost looks large beside it. The
 #     server's CPU per request (its worker's utime + stime over the run) is
-#     reported for each.
+#     reported for each. A control run per round ("burn", BENCH_BURN=0 skips
+#     it): capture off, and bench/burn spinning for the CPU share the agent
+#     used in the last "on" run (in bursts on its 20 ms beat). It tells what sharing the CPUs with one more busy process
+#     costs wrk and nginx here, capture or not.
 #  2. sustained rate: bench/loadgen (built here) sends keep-alive requests at
 #     fixed rates, step by step, each with a freshly started agent; per step the
 #     kernel's drop counters (pinned http_drops), the builder's drops
@@ -38,7 +41,8 @@
 # BENCH_OTLP (1: export to a local OTLP receiver, default 0),
 # BENCH_PARTS (which parts to run, default "1 2 3"), BENCH_SCOPES (part 1's
 # captures: any of "both client work", the default), BENCH_WORK_KB (the
-# document "work" gzips per request, 16).
+# document "work" gzips per request, 16), BENCH_BURN (1: part 1's control
+# run, 0: none).
 set -u -o pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # lib.sh takes the build tree from $BUILD, as tests/e2e/lib.sh does
@@ -55,6 +59,7 @@ OTLP=${BENCH_OTLP:-0}
 PARTS=${BENCH_PARTS:-1 2 3}
 SCOPES=${BENCH_SCOPES:-both client work}
 WORK_KB=${BENCH_WORK_KB:-16}
+BURN=${BENCH_BURN:-1}
 HTTP_PROGS="bm_http_egress bm_http_ingress bm_http_send bm_http_recv bm_http_state"
 
 bench_init capture
@@ -65,6 +70,7 @@ for r in $RATES; do
 	[[ $r =~ ^[1-9][0-9]*$ ]] || die "BENCH_RATES: '$r' is not a positive number"
 done
 [[ $OTLP =~ ^[01]$ ]] || die "BENCH_OTLP must be 0 or 1"
+[[ $BURN =~ ^[01]$ ]] || die "BENCH_BURN must be 0 or 1"
 [[ $PARTS =~ ^[123\ ]+$ ]] || die "BENCH_PARTS: a list of 1, 2 and 3"
 [[ $SCOPES =~ ^(both|client|work)(\ (both|client|work))*$ ]] ||
 	die "BENCH_SCOPES: a list of both, client and work"
@@ -75,6 +81,8 @@ CLK_TCK=$(getconf CLK_TCK)
 # the fixed-rate load generator, built for this run
 gcc -O2 -Wall -o "$TMP/loadgen" "$BENCH_ROOT/bench/loadgen.c" 2>"$TMP/gcc.log" ||
 	die "building bench/loadgen.c failed: $(head -n 3 "$TMP/gcc.log")"
+gcc -O2 -Wall -o "$TMP/burn" "$BENCH_ROOT/bench/burn.c" 2>"$TMP/gcc.log" ||
+	die "building bench/burn.c failed: $(head -n 3 "$TMP/gcc.log")"
 
 NGINX_PORT=$(free_port 18500 18599)
 TOKEN=bpfmesh-bench-$$
@@ -218,12 +226,14 @@ prog_stats() { # ID: run_time_ns run_cnt
 : >"$TMP/ready"
 if [[ " $PARTS " == *" 1 "* ]]; then
 	n_scopes=$(wc -w <<<"$SCOPES")
-	total=$((n_scopes * (ROUNDS * 4 * (DURATION + 1) + 8)))
+	total=$((n_scopes * (ROUNDS * (4 + 2 * BURN) * (DURATION + 1) + 8)))
 	echo "capture 1/3: wrk -t$THREADS -c$CONNS against nginx (1 worker) in the bench cgroup" \
 		"(both ends captured), outside it (the client only) and gzipping ${WORK_KB} KiB" \
 		"(both ends): $SCOPES;" \
 		"capture off (no agent) vs on (agent, sampling 1.0$([ "$OTLP" = 1 ] &&
-			echo ", OTLP to a local receiver")); $ROUNDS rounds x ${DURATION}s (~${total}s)"
+			echo ", OTLP to a local receiver"))$([ "$BURN" = 1 ] &&
+			echo " vs burn (off, and a CPU burner at the agent's share)");" \
+		"$ROUNDS rounds x ${DURATION}s (~${total}s)"
 	for scope in $SCOPES; do
 	url=$URL srv=nginx
 	[ "$scope" = client ] && url=$URL_CLIENT srv=nginx-out
@@ -235,24 +245,43 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 		[ "$scope" = work ] && hdr=(-H "Accept-Encoding: gzip")
 		[ "$mode" = close ] && hdr+=(-H "Connection: close")
 		in_cg wrk -t"$THREADS" -c"$CONNS" -d1s "${hdr[@]}" "$url" >/dev/null 2>&1 # warm-up
+		share=0 # cores the agent used in the last "on" run of this mode
 		for ((r = 1; r <= ROUNDS; r++)); do
-			# off on, on off, ...: a drift in the machine hits both alike
-			order="off on"
-			[ $((r % 2)) = 0 ] && order="on off"
+			# off on, on off, ...: a drift in the machine hits both alike;
+			# burn follows an on, whose agent share it takes
+			order="off on" && [ "$BURN" = 1 ] && order="off on burn"
+			[ $((r % 2)) = 0 ] && order="on off" && [ "$BURN" = 1 ] && order="on burn off"
 			for state in $order; do
+				cpid=''
 				if [ "$state" = on ]; then
 					start_agent
 					ev0=$(api_tracing | tracing_nums | cut -f1)
+					cpid=$AGENT_PID
+				elif [ "$state" = burn ]; then
+					# in the bench cgroup: killed with it on every
+					# way out (it has no sockets to capture)
+					in_cgroup "$CG" "$TMP/burn" \
+						"$(awk -v c="$share" 'BEGIN { printf "%d", c * 20000 }')" 20000 &
+					cpid=$!
 				fi
-				s0=$(proc_ticks "$srv_pid")
+				s0=$(proc_ticks "$srv_pid") c0=0 w0=$(now_ns)
+				[ -n "$cpid" ] && c0=$(proc_ticks "$cpid")
 				in_cg wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${hdr[@]}" \
 					"$url" >"$TMP/wrk.out" 2>&1 || die "wrk failed: $(tail -n 3 "$TMP/wrk.out")"
-				s1=$(proc_ticks "$srv_pid")
+				s1=$(proc_ticks "$srv_pid") c1=0 w1=$(now_ns)
+				[ -n "$cpid" ] && c1=$(proc_ticks "$cpid")
 				read -r rps p50 p99 err nreq < <(parse_wrk <"$TMP/wrk.out")
 				# the server's CPU per request, us
 				srv_us=$(awk -v t=$((s1 - s0)) -v hz="$CLK_TCK" -v n="$nreq" \
 					'BEGIN { printf "%.1f", n ? t / hz * 1e6 / n : 0 }')
+				# the agent's (or the burner's) CPU over the run, cores
+				cores=$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v ns=$((w1 - w0)) \
+					'BEGIN { printf "%.3f", ns ? t / hz / (ns / 1e9) : 0 }')
+				[ "$state" = on ] && share=$cores
+				[ "$state" = burn ] && stop_pid "$cpid"
 				extra=''
+				[ "$state" != off ] && extra=$(printf '  %s %s cores' \
+					"$([ "$state" = on ] && echo agent || echo burner)" "$cores")
 				if [ "$state" = on ]; then
 					sleep 0.3 # the agent drains the ring
 					read -r ev req sp bd _ < <(api_tracing | tracing_nums)
@@ -260,13 +289,13 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 					# requests counts the captured sides' request
 					# observations: events over it is ring records per
 					# request per side
-					extra=$(printf '  events %s  requests %s  spans %s  drops kernel %s builder %s  records/request/side %s' \
+					extra+=$(printf '  events %s  requests %s  spans %s  drops kernel %s builder %s  records/request/side %s' \
 						"$((ev - ev0))" "$req" "$sp" "$((kd_rb + kd_other))" "$bd" \
 						"$(awk -v e=$((ev - ev0)) -v r="$req" 'BEGIN { printf "%.2f", r ? e / r : 0 }')")
 					agent_stop
 				fi
-				echo "$mode/$scope $state $rps $p50 $p99 $err $srv_us" >>"$TMP/results"
-				printf '  round %d/%d %-17s %-3s %9.0f req/s  p50 %6.0f us  p99 %6.0f us  server %s us/request%s%s\n' \
+				echo "$mode/$scope $state $rps $p50 $p99 $err $srv_us $cores" >>"$TMP/results"
+				printf '  round %d/%d %-17s %-4s %9.0f req/s  p50 %6.0f us  p99 %6.0f us  server %s us/request%s%s\n' \
 					"$r" "$ROUNDS" "$mode/$scope" "$state" "$rps" "$p50" "$p99" "$srv_us" \
 					"$([ "$err" != 0 ] && echo "  ($err errors)")" "$extra"
 			done
@@ -386,7 +415,7 @@ if [[ " $PARTS " == *" 3 "* ]]; then
 fi
 
 # ======================= the tables ========================================
-col() { # MODE STATE FIELD(3 rps, 4 p50, 5 p99, 6 errors, 7 server us/request)
+col() { # MODE STATE FIELD(3 rps, 4 p50, 5 p99, 6 errors, 7 server us/request, 8 cores)
 	awk -v m="$1" -v t="$2" -v f="$3" '$1 == m && $2 == t { print $f }' "$TMP/results"
 }
 echo
@@ -408,6 +437,24 @@ if [ -s "$TMP/results" ]; then
 				"$o_p99" "$n_p99" "$(ratio "$n_p99" "$o_p99" 3)" "$o_srv" "$n_srv" "$errs"
 		done
 	} | table
+	if [ "$BURN" = 1 ]; then
+		echo
+		echo "1b. the control: capture off, and a process that only burns the CPU the agent" \
+			"used (bench/burn, in bursts every 20 ms): what one more busy process costs here"
+		{
+			printf 'MODE/CAPTURED\tAGENT CPU (on)\tBURNER CPU\tOFF REQ/S\tBURN REQ/S\tREQ/S burn/off\tREQ/S on/off\tOFF P99\tBURN P99\tP99 burn/off\n'
+			for mode in $(awk '!seen[$1]++ { print $1 }' "$TMP/results"); do
+				o_rps=$(col "$mode" off 3 | median) n_rps=$(col "$mode" on 3 | median)
+				b_rps=$(col "$mode" burn 3 | median)
+				o_p99=$(col "$mode" off 5 | median) b_p99=$(col "$mode" burn 5 | median)
+				printf '%s\t%.2f cores\t%.2f cores\t%.0f\t%.0f\t%s\t%s\t%.0f us\t%.0f us\t%s\n' \
+					"$mode" "$(col "$mode" on 8 | median)" "$(col "$mode" burn 8 | median)" \
+					"$o_rps" "$b_rps" "$(ratio "$b_rps" "$o_rps" 3)" \
+					"$(ratio "$n_rps" "$o_rps" 3)" "$o_p99" "$b_p99" \
+					"$(ratio "$b_p99" "$o_p99" 3)"
+			done
+		} | table
+	fi
 fi
 if [ -s "$TMP/steps" ]; then
 	echo
