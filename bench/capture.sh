@@ -376,6 +376,15 @@ if [[ " $PARTS " == *" 3 "* ]]; then
 	echo
 	echo "capture 3/3: kernel.bpf_stats_enabled=1 during two wrk runs of ${DURATION}s" \
 		"(keep-alive, close)"
+	# bench/capture_prog.c, built against $BUILD's skeleton: the floor of
+	# bpf_stats here, then per packet kind without the stats' cost
+	cprog=''
+	if gcc -O2 -Wall -I"$BENCH_ROOT" -I"$BENCH_ROOT/${BUILD:-build}" -o "$TMP/capture_prog" \
+		"$BENCH_ROOT/bench/capture_prog.c" -lbpf -lelf -lz 2>"$TMP/gcc.log"; then
+		cprog=$TMP/capture_prog
+	else
+		echo "  (bench/capture_prog.c did not build: $(head -n 2 "$TMP/gcc.log"))"
+	fi
 	start_agent
 	old_stats=$(cat /proc/sys/kernel/bpf_stats_enabled)
 	on_exit "echo $old_stats >/proc/sys/kernel/bpf_stats_enabled"
@@ -384,33 +393,52 @@ if [[ " $PARTS " == *" 3 "* ]]; then
 		PID_OF[$p]=$(link_prog_id "$p")
 		[ -n "${PID_OF[$p]}" ] || die "no pinned link $PIN/links/$p"
 	done
+	# programs that return at once, beside the capture ones on the bench
+	# cgroup and on sock_send_length (their links live as long as
+	# capture_prog): what bpf_stats counts for a program that does nothing,
+	# on the same packets and calls
+	floor_pid='' progs=$HTTP_PROGS
+	if [ -n "$cprog" ]; then
+		"$cprog" floor "$CG" >"$TMP/floor" 2>"$TMP/floor.err" &
+		floor_pid=$!
+		bg "$floor_pid"
+		for ((i = 0; i < 50; i++)); do
+			[ -s "$TMP/floor" ] && break
+			kill -0 "$floor_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if read -r _ fe fi ft <"$TMP/floor" && [ -n "$ft" ]; then
+			PID_OF[bm_floor_eg]=$fe PID_OF[bm_floor_in]=$fi PID_OF[bm_floor_tp]=$ft
+			progs="$HTTP_PROGS bm_floor_eg bm_floor_in bm_floor_tp"
+		else
+			echo "  (no floor programs: $(head -n 1 "$TMP/floor.err"))"
+		fi
+	fi
 	for mode in keep-alive close; do
 		hdr=()
 		[ "$mode" = close ] && hdr=(-H "Connection: close")
 		echo 1 >/proc/sys/kernel/bpf_stats_enabled
-		for p in $HTTP_PROGS; do
+		for p in $progs; do
 			read -r "ns0_$p" "cnt0_$p" < <(prog_stats "${PID_OF[$p]}")
 		done
 		in_cg wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${hdr[@]}" "$URL" \
 			>"$TMP/wrk.out" 2>&1 || die "wrk failed: $(tail -n 3 "$TMP/wrk.out")"
-		for p in $HTTP_PROGS; do
+		for p in $progs; do
 			read -r "ns1_$p" "cnt1_$p" < <(prog_stats "${PID_OF[$p]}")
 		done
 		echo "$old_stats" >/proc/sys/kernel/bpf_stats_enabled
 		reqs=$(awk '/requests in/ { print $1 }' "$TMP/wrk.out")
-		for p in $HTTP_PROGS; do
+		for p in $progs; do
 			n0="ns0_$p" n1="ns1_$p" c0="cnt0_$p" c1="cnt1_$p"
 			echo "$mode $p $((${!n1} - ${!n0})) $((${!c1} - ${!c0})) $reqs" >>"$TMP/progs"
 		done
 	done
+	[ -n "$floor_pid" ] && stop_pid "$floor_pid"
 	agent_stop
 	# per packet kind, without the stats' own cost: BPF_PROG_TEST_RUN of the
-	# egress program (bench/capture_prog.c, built against $BUILD's skeleton)
-	if gcc -O2 -Wall -I"$BENCH_ROOT" -I"$BENCH_ROOT/${BUILD:-build}" -o "$TMP/capture_prog" \
-		"$BENCH_ROOT/bench/capture_prog.c" -lbpf -lelf -lz 2>"$TMP/gcc.log"; then
-		"$TMP/capture_prog" 20000 >"$TMP/kinds" || : >"$TMP/kinds"
-	else
-		echo "  (bench/capture_prog.c did not build: $(head -n 2 "$TMP/gcc.log"))"
+	# egress program
+	if [ -n "$cprog" ]; then
+		"$cprog" 20000 >"$TMP/kinds" || : >"$TMP/kinds"
 	fi
 fi
 
@@ -493,10 +521,13 @@ if [ -s "$TMP/progs" ]; then
 		function r(a, b, d) { return b ? sprintf("%." d "f", a / b) : "-" }
 		{
 			if (!($1 in seen)) { seen[$1] = 1; modes[++nm] = $1 }
+			req[$1] = $5
+			if ($2 == "bm_floor_tp") { tns[$1] = $3; tcnt[$1] = $4; next }
+			if ($2 ~ /^bm_floor_/) { fns[$1] += $3; fcnt[$1] += $4; next }
 			row[$1] = row[$1] $1 OFS $2 OFS $4 OFS r($3, $4, 0) OFS r($4, $5, 2) OFS r($3, $5, 0) "\n"
 			ns[$1] += $3
-			req[$1] = $5
 			if ($2 ~ /_(egress|ingress)$/) { sns[$1] += $3; scnt[$1] += $4 }
+			else tpcnt[$1] += $4
 		}
 		END {
 			for (i = 1; i <= nm; i++) {
@@ -504,11 +535,23 @@ if [ -s "$TMP/progs" ]; then
 				printf "%s", row[m]
 				print m, "cgroup_skb (per packet)", scnt[m], r(sns[m], scnt[m], 0), r(scnt[m], req[m], 2), r(sns[m], req[m], 0)
 				print m, "all five (per request)", "-", "-", "-", r(ns[m], req[m], 0)
+				if (!fcnt[m] || !tcnt[m])
+					continue
+				f = fns[m] / fcnt[m]
+				ft = tns[m] / tcnt[m]
+				print m, "floor, cgroup_skb", fcnt[m], r(fns[m], fcnt[m], 0), r(fcnt[m], req[m], 2), r(fns[m], req[m], 0)
+				print m, "floor, tracepoint", tcnt[m], r(tns[m], tcnt[m], 0), "-", "-"
+				print m, "cgroup_skb less the floor", "-", r(sns[m] - f * scnt[m], scnt[m], 0), "-", r(sns[m] - f * scnt[m], req[m], 0)
+				print m, "all five less the floors", "-", "-", "-", r(ns[m] - f * scnt[m] - ft * tpcnt[m], req[m], 0)
 			}
 		}' "$TMP/progs"
 	} | table
 	echo "  (the tracepoint programs run for every TCP socket on the machine and stop at"
-	echo "   one test for sockets without HTTP; their counts include other traffic)"
+	echo "   one test for sockets without HTTP; their counts include other traffic. A"
+	echo "   floor is a program that returns at once, beside capture's on the bench"
+	echo "   cgroup's egress and ingress and on sock_send_length: what bpf_stats counts"
+	echo "   for no work (its clock reads, the call); \"less the floor\" takes the"
+	echo "   floor of its kind off every run)"
 fi
 if [ -s "$TMP/kinds" ]; then
 	echo

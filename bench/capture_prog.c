@@ -17,7 +17,22 @@
  *
  *   capture_prog [RUNS]   prints "load_ms N", "insns PROGRAM N",
  *                         "harness ns_per_run" and "KIND ns_per_run" lines
+ *
+ * The floor of bpf_stats under real traffic: a program that returns at once,
+ * attached beside the capture programs, runs on the same packets with the
+ * same instrumentation (two clock reads, the program's call and return, the
+ * counters' update; about 60 ns here), and its run_time_ns / run_cnt is
+ * what every program's figure in part 3 carries over its own work.
+ *
+ *   capture_prog floor CGROUP_DIR
+ *                         attaches one to CGROUP_DIR's egress and one to its
+ *                         ingress (bpf links, allowing others) and one to the
+ *                         sock_send_length tracepoint, prints "floor
+ *                         EGRESS_ID INGRESS_ID TRACEPOINT_ID" (program ids)
+ *                         and waits to be killed: the links go with the
+ *                         process
  */
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +77,69 @@ static double measure(int fd, struct ring_buffer *rb, const char *payload, int r
 	return total / runs;
 }
 
+/* r0 = 1 (pass); exit */
+static const struct bpf_insn noop_insns[] = {
+    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
+    {.code = BPF_JMP | BPF_EXIT},
+};
+
+/* A program that returns at once, linked to the cgroup at type; its id in
+ * *id. The link's fd stays open: the attachment lives as long as we do. */
+static int floor_link(int cg, enum bpf_attach_type type, const char *name, __u32 *id)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type);
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, name, "GPL", noop_insns, 2, &opts);
+
+	if (fd < 0 || bpf_link_create(fd, cg, type, NULL) < 0 ||
+	    bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -1;
+	*id = info.id;
+	return 0;
+}
+
+/* The same on the sock_send_length tracepoint (tp_btf, as bm_http_send):
+ * a tracepoint program's floor, which is not a cgroup_skb one's. */
+static int floor_tp(__u32 *id)
+{
+	static const struct bpf_insn ret0[] = {
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+	    {.code = BPF_JMP | BPF_EXIT},
+	};
+	int btf_id = libbpf_find_vmlinux_btf_id("sock_send_length", BPF_TRACE_RAW_TP);
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP,
+		    .attach_btf_id = btf_id);
+	struct bpf_prog_info info = {0};
+	__u32 len = sizeof(info);
+	int fd;
+
+	if (btf_id < 0)
+		return -1;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "bm_floor_tp", "GPL", ret0, 2, &opts);
+	if (fd < 0 || bpf_raw_tracepoint_open(NULL, fd) < 0 ||
+	    bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -1;
+	*id = info.id;
+	return 0;
+}
+
+static int floor_attach(const char *cgroup)
+{
+	int cg = open(cgroup, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	__u32 eg, in, tp;
+
+	if (cg < 0 || floor_link(cg, BPF_CGROUP_INET_EGRESS, "bm_floor_eg", &eg) ||
+	    floor_link(cg, BPF_CGROUP_INET_INGRESS, "bm_floor_in", &in) || floor_tp(&tp)) {
+		perror("capture_prog floor");
+		return 1;
+	}
+	printf("floor %u %u %u\n", eg, in, tp);
+	fflush(stdout);
+	for (;;)
+		pause();
+}
+
 int main(int argc, char **argv)
 {
 	static const char req[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
@@ -79,14 +157,11 @@ int main(int argc, char **argv)
 	struct bpf_program *prog;
 	struct ring_buffer *rb;
 	struct timespec t0, t1;
-	/* r0 = 1 (pass); exit */
-	static const struct bpf_insn noop_insns[] = {
-	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
-	    {.code = BPF_JMP | BPF_EXIT},
-	};
 	long n = 0;
 	int fd, noop;
 
+	if (argc == 3 && !strcmp(argv[1], "floor"))
+		return floor_attach(argv[2]);
 	libbpf_set_print(NULL);
 	skel = http_bpf__open();
 	if (!skel)
