@@ -532,27 +532,59 @@ static __always_inline struct http_event *request_record(struct __sk_buff *skb, 
 	return head_record(skb, s, HTTP_EV_REQUEST, now);
 }
 
+/* What connect() named, from the balancer's entry, into a client socket's
+ * first request record (HTTP_EVF_LB, HTTP_EVF_SVC). */
+static __always_inline void svc_report(struct http_event *e, const struct lb_conn *lbc)
+{
+	e->flags |= HTTP_EVF_LB;
+	if (!lbc)
+		return;
+	e->flags |= HTTP_EVF_SVC;
+	e->svc.port = bpf_ntohs(lbc->port);
+	e->svc.family = lbc->family;
+	__builtin_memcpy(e->svc_addr, lbc->addr, 16);
+}
+
 /* A request: its record, and how far the response before it got when it
  * had bytes after its head segment (the agent ends it there once it has
- * them all; a client that pipelines sends before it does). */
+ * them all; a client that pipelines sends before it does). A client
+ * socket's first request also says whether the load balancer connected
+ * it, and to which service address: the agent would otherwise ask
+ * lb_conns itself, a system call per connection, too late for one that
+ * closed first. The lookup is the one its first response would make for
+ * outlier detection (http_conn.lb), made earlier. */
 static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u64 now)
 {
 	__u8 role = s->dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER;
 	struct http_conn c = {.roles = role}, *old;
+	struct lb_conn *lbc = NULL;
 	struct http_event *e;
+	bool first_client;
 
 	old = bpf_map_lookup_elem(&http_conns3, &s->cookie);
+	first_client = role == HTTP_ROLE_CLIENT && !(s->cookie & HTTP_TC_KEY) &&
+		       (!old || !(old->roles & role));
+	if (first_client) {
+		lbc = outlier_conn(&s->cookie);
+		c.lb = lbc ? HTTP_LB_YES : HTTP_LB_NO;
+	}
 	if (old) {
 		if (!(old->roles & role))
 			old->roles |= role;
+		if (first_client)
+			old->lb = c.lb;
 	} else if (bpf_map_update_elem(&http_conns3, &s->cookie, &c, BPF_NOEXIST)) {
 		http_drop(HTTP_DROP_CONNS);
 	}
 	e = request_record(skb, s, now);
 	if (!e)
 		return;
+	/* the two share the record's fields; a socket that served before it
+	 * asked (rare) leaves the agent to ask lb_conns */
 	if (old && old->resp_state == HTTP_RESP_BODY)
 		resp_report(e, old);
+	else if (first_client)
+		svc_report(e, lbc);
 	bpf_ringbuf_submit(e, wake_flags());
 }
 

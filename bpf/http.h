@@ -84,6 +84,14 @@ struct http_resp_at {
 /* REQUEST, CLOSE: body_last_ns and resp say how far the response in flight
  * got; RESPONSE: body_last_ns is when the previous one's last byte passed */
 #define HTTP_EVF_RESP 2
+/* REQUEST: the first a client socket sent, looked up in the load balancer's
+ * lb_conns (by cookie; never with HTTP_EVF_RESP, and not on tc keys):
+ * with HTTP_EVF_SVC the balancer connected it and svc_addr, svc says what
+ * connect() named, without it the balancer did not. The agent asks no
+ * more, and knows it even when the socket closed before it read the
+ * record (lb_conns forgets a socket when it goes). */
+#define HTTP_EVF_LB 4
+#define HTTP_EVF_SVC 8
 
 struct http_event {
 	__u64 ts;	/* CLOCK_MONOTONIC: bpf_ktime_get_ns(), a sent head TCP's stamp */
@@ -94,6 +102,12 @@ struct http_event {
 		/* HTTP_EVF_RESP: when the latest byte of the response in flight
 		 * passed (bpf_ktime_get_ns()); else 0 */
 		__u64 body_last_ns;
+		/* REQUEST with HTTP_EVF_SVC */
+		struct {
+			__u16 port; /* host order */
+			__u8 family;
+			__u8 pad[5];
+		} svc;
 	};
 	__u8 kind;   /* enum http_ev_kind */
 	__u8 dir;    /* enum http_dir */
@@ -112,6 +126,7 @@ struct http_event {
 		 * bytes with HTTP_EVF_TAIL. REQUEST, CLOSE with HTTP_EVF_RESP:
 		 * the response in flight */
 		struct http_resp_at resp;
+		__u8 svc_addr[16]; /* REQUEST with HTTP_EVF_SVC (IPv4: the first 4) */
 	};
 	char head[HTTP_HEAD_MAX];
 };
@@ -186,10 +201,11 @@ _Static_assert(sizeof(struct http_conn) == 48, "http_conn ABI");
 #define HTTP_RESP_HEAD 1 /* its head's segment passed, nothing after it yet */
 #define HTTP_RESP_BODY 2 /* and bytes after it */
 
-/* http_conn.lb: whether the socket is in lb_conns, looked up at its first
- * response with a status and remembered, so that the responses after it on
- * a keep-alive connection the balancer never made skip the lookup. 0 (an
- * entry made by an older capture, too) looks again. */
+/* http_conn.lb: whether the socket is in lb_conns, looked up at a client
+ * socket's first request (HTTP_EVF_LB) or else at its first response with
+ * a status, and remembered, so that the responses after it on a keep-alive
+ * connection the balancer never made skip the lookup. 0 (an entry made by
+ * an older capture, too) looks again. */
 #define HTTP_LB_UNKNOWN 0
 #define HTTP_LB_NO 1  /* not balanced: its responses feed no outlier detection */
 #define HTTP_LB_YES 2 /* balanced: its responses look up their endpoint */

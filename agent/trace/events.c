@@ -225,6 +225,19 @@ static void resp_at(struct events *ev, const struct http_event *e, uint8_t role)
 	deliver(ev, &o);
 }
 
+/* What a client socket's first request record says of the load balancer
+ * (bpf/http.h, HTTP_EVF_LB): whether it connected the socket, and the
+ * service address connect() named. */
+static void lb_from(const struct http_event *e, struct obs *o)
+{
+	o->lb_known = true;
+	if (!(e->flags & HTTP_EVF_SVC))
+		return;
+	o->svc.family = e->svc.family;
+	memcpy(o->svc.addr, e->svc_addr, 16);
+	o->svc.port = e->svc.port;
+}
+
 /* A request record: requests pipelined in one segment share its time. */
 static void on_requests(struct events *ev, const struct http_event *e)
 {
@@ -237,6 +250,8 @@ static void on_requests(struct events *ev, const struct http_event *e)
 		resp_at(ev, e, role);
 	for (int k = 0; k < n; k++) {
 		o[k].role = role;
+		if (e->flags & HTTP_EVF_LB)
+			lb_from(e, &o[k]);
 		hold_request(ev, &o[k], e->ts);
 	}
 }

@@ -137,6 +137,13 @@ struct obs {
 	 * they do not fit (never a cut list) */
 	char traceparent[OBS_TRACEPARENT_MAX];
 	char tracestate[OBS_TRACESTATE_MAX];
+	/* a client socket's first request, from capture: lb_known says
+	 * whether the load balancer's answer came with it, svc is the service
+	 * address connect() named when the balancer connected the socket
+	 * (family 0: it did not). Without lb_known the span builder asks
+	 * (sb_config.service_addr). */
+	bool lb_known;
+	struct obs_addr svc;
 	/* RESPONSE */
 	uint16_t status; /* 100..599; 0 when unreadable */
 	uint8_t body;	 /* enum obs_body */

@@ -98,9 +98,11 @@ typedef void (*sb_emit_fn)(const struct span *sp, void *ctx);
 /* The address a CLIENT socket's connect() named, before the load balancer
  * sent it to an endpoint: 0 and *out, or < 0 when it was not load-balanced
  * (or is not known). Asked once per CLIENT socket, when its first request
- * is fed: the agent reads it from the load balancer's map, whose entry
- * goes with the socket, so a connection closed by then (one request, read
- * late) is not known and the Host header names the server instead. */
+ * is fed and capture did not answer already (obs.lb_known, which HTTP/1
+ * capture sets on a client socket's first request): the agent reads it
+ * from the load balancer's map, whose entry goes with the socket, so a
+ * connection closed by then is not known and the Host header names the
+ * server instead. */
 typedef int (*sb_service_addr_fn)(uint64_t cookie, struct obs_addr *out, void *ctx);
 
 /* How far the HTTP/1.x response in flight on a socket got, and when its

@@ -146,14 +146,20 @@ static void authority_of(char *dst, size_t size, const struct span_endpoint *e, 
 		dst[0] = '\0';
 }
 
-/* The service address a CLIENT socket connected to, asked once. */
-static const struct obs_addr *service_of(struct spanbuild *sb, struct sb_sock *s, uint64_t cookie)
+/* The service address a CLIENT socket connected to: as capture reported it
+ * with the socket's first request, else asked once. */
+static const struct obs_addr *service_of(struct spanbuild *sb, struct sb_sock *s,
+					 const struct obs *o)
 {
-	if (!s->svc_addr_asked && sb->cfg.service_addr) {
+	if (!s->svc_addr_asked && o->lb_known) {
+		s->svc_addr_asked = true;
+		if (o->svc.family)
+			obs_addr_fold(&o->svc, &s->svc_addr);
+	} else if (!s->svc_addr_asked && sb->cfg.service_addr) {
 		struct obs_addr a;
 
 		s->svc_addr_asked = true;
-		if (!sb->cfg.service_addr(cookie, &a, sb->cfg.service_addr_ctx))
+		if (!sb->cfg.service_addr(o->cookie, &a, sb->cfg.service_addr_ctx))
 			obs_addr_fold(&a, &s->svc_addr);
 	}
 	return s->svc_addr.family ? &s->svc_addr : NULL;
@@ -184,7 +190,7 @@ void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, c
 	 * the socket (CLIENT: the endpoint the load balancer chose); client.*
 	 * only on SERVER spans. */
 	endpoint(&s->remote, s->remote_txt, &sp->peer);
-	svc = sp->kind == SPAN_KIND_CLIENT ? service_of(sb, s, o->cookie) : NULL;
+	svc = sp->kind == SPAN_KIND_CLIENT ? service_of(sb, s, o) : NULL;
 	if (svc)
 		endpoint(svc, s->svc_txt, &sp->server);
 	else if (!sb_host_endpoint(o->host, &sp->server)) {

@@ -120,7 +120,7 @@ struct sb_sock {
 	bool closed, upgraded, not_traced;
 	struct obs_addr local, remote; /* IPv4-mapped IPv6 folded to IPv4 */
 	struct obs_addr svc_addr;      /* CLIENT: what connect() named (family 0: unknown) */
-	bool svc_addr_asked;	       /* cfg.service_addr was asked for it */
+	bool svc_addr_asked;	       /* capture said, or cfg.service_addr was asked */
 	/* the three as text, made at the first span that needs one (inet_ntop
 	 * per span was 5% of the agent at 30k req/s); "" until then */
 	char local_txt[SB_ADDR_TXT], remote_txt[SB_ADDR_TXT], svc_txt[SB_ADDR_TXT];

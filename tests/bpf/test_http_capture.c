@@ -155,6 +155,38 @@ static void test_head_time(void **state)
 	}
 }
 
+/* A socket's (or a tc connection's) state in http_conns3. */
+static struct http_conn conn_of(uint64_t key)
+{
+	struct http_conn c;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.http_conns3), &key, &c), 0);
+	return c;
+}
+
+/* A client socket's first request says whether the load balancer connected
+ * it (HTTP_EVF_LB; these test sockets are in no lb_conns, so never
+ * HTTP_EVF_SVC) and its state remembers the answer for outlier detection;
+ * a server's request and a tc connection's say nothing (the agent looks
+ * for no service address there). Each test run is a socket of its own. */
+static void test_request_lb_known(void **state)
+{
+	const char *req = "GET /lb HTTP/1.1\r\nHost: lb\r\n\r\n";
+
+	(void)state;
+	n_got = 0;
+	run(egress(), req);
+	run(bpf_program__fd(skel->progs.bm_http_ingress), req);
+	assert_int_equal(n_got, 2);
+	assert_int_equal(got[0].kind, HTTP_EV_REQUEST);
+	assert_int_equal(got[0].flags, HTTP_EVF_LB);
+	assert_int_equal(got[0].svc.family, 0);
+	assert_int_equal(conn_of(got[0].cookie).lb, HTTP_LB_NO);
+	assert_int_equal(got[1].kind, HTTP_EV_REQUEST);
+	assert_int_equal(got[1].flags, 0);
+	assert_int_equal(conn_of(got[1].cookie).lb, HTTP_LB_UNKNOWN);
+}
+
 /* A response record carries its segment's first bytes (the agent reads
  * the framing there) and the sequence number the kernel counts its bytes
  * from; no framing is parsed here, so one whole in its segment and one
@@ -419,14 +451,6 @@ static void tc_to_pod(uint16_t lport, const char *payload)
 }
 
 /* The per-connection state of a tc key: how far the response got. */
-static struct http_conn conn_of(uint64_t key)
-{
-	struct http_conn c;
-
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.http_conns3), &key, &c), 0);
-	return c;
-}
-
 static void test_tc_request_response(void **state)
 {
 	uint8_t pkt[512];
@@ -448,6 +472,7 @@ static void test_tc_request_response(void **state)
 	assert_int_equal(got[0].local[0], 10);
 	assert_int_equal(got[0].local[3], 1);
 	assert_int_equal(got[0].pid_tgid, 0);
+	assert_int_equal(got[0].flags, 0); /* a tc key is no socket lb_conns knows */
 	assert_int_equal(got[1].kind, HTTP_EV_RESPONSE);
 	assert_int_equal(got[1].dir, HTTP_DIR_INGRESS);
 	assert_int_equal(got[1].flags, 0);
@@ -590,6 +615,7 @@ int main(void)
 	    cmocka_unit_test(test_request_head),
 	    cmocka_unit_test(test_pipelined_requests),
 	    cmocka_unit_test(test_head_time),
+	    cmocka_unit_test(test_request_lb_known),
 	    cmocka_unit_test(test_response_record),
 	    cmocka_unit_test(test_response_copy),
 	    cmocka_unit_test(test_request_context_far),

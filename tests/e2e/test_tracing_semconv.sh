@@ -70,6 +70,9 @@ c.request("GET", "/host", headers={"Host": "shop.example:8080"})
 c.getresponse().read()
 time.sleep(1)
 c.close()'
+# the same Host on a connection that closes at once, long before the agent
+# reads its request: capture tells the service address with the request
+client curl -s -o /dev/null -H "Host: shop.example:8080" http://127.100.1.1/hostshort
 client curl -s -o /dev/null -X PURGE http://127.100.1.1/cache/x
 # cut after 10 of 100 bytes, 40 ms after the head: by a close, by a reset
 client curl -s -o /dev/null http://127.100.1.1/_cut/40
@@ -119,7 +122,7 @@ expect_eq "resource has process.pid, host.arch, service.instance.id, telemetry.s
 
 # a Host other than the service address: the SERVER names the Host, the
 # CLIENT the service address it connected to (the load balancer's original
-# destination, read while the connection is open) and its URL the Host
+# destination) and its URL the Host
 S=$(span 2 /host)
 C=$(span 3 /host)
 expect_eq "SERVER server.* from Host" "shop.example:8080" \
@@ -127,6 +130,10 @@ expect_eq "SERVER server.* from Host" "shop.example:8080" \
 expect_eq "CLIENT server.* the service address, whatever Host says" "127.100.1.1:80" \
 	"$(jget "$C" 'd["attributes"]["server.address"] + ":" + str(d["attributes"]["server.port"])')"
 expect_eq "CLIENT url.full from Host" "http://shop.example:8080/host" "$(jget "$C" 'd["attributes"]["url.full"]')"
+C=$(span 3 /hostshort)
+expect_eq "CLIENT server.* the service address, a connection closed before it was read" \
+	"127.100.1.1:80" \
+	"$(jget "$C" 'd["attributes"]["server.address"] + ":" + str(d["attributes"]["server.port"])')"
 
 # PURGE: _OTHER with the original, named HTTP, counted
 S=$(span 2 /cache/x)

@@ -78,6 +78,8 @@ struct side {
 	uint8_t role;
 	struct obs_addr local, remote;
 	uint32_t tgid;
+	bool lb_known; /* its requests say what capture knew of the balancer */
+	struct obs_addr svc;
 };
 
 static struct obs_addr v4(const char *ip, uint16_t port)
@@ -92,14 +94,20 @@ static struct obs_addr v4(const char *ip, uint16_t port)
  * to the endpoint 127.0.0.1:18081 the load balancer chose. */
 static struct side server_side(uint64_t cookie, uint16_t cport)
 {
-	return (struct side){cookie, OBS_ROLE_SERVER, v4("127.0.0.1", 8080), v4("127.0.0.2", cport),
-			     200};
+	return (struct side){.cookie = cookie,
+			     .role = OBS_ROLE_SERVER,
+			     .local = v4("127.0.0.1", 8080),
+			     .remote = v4("127.0.0.2", cport),
+			     .tgid = 200};
 }
 
 static struct side client_side(uint64_t cookie, uint16_t cport)
 {
-	return (struct side){cookie, OBS_ROLE_CLIENT, v4("127.0.0.2", cport),
-			     v4("127.0.0.1", 18081), 100};
+	return (struct side){.cookie = cookie,
+			     .role = OBS_ROLE_CLIENT,
+			     .local = v4("127.0.0.2", cport),
+			     .remote = v4("127.0.0.1", 18081),
+			     .tgid = 100};
 }
 
 /* OBS_CLOSE's body_last_ns for the next close fed (0: the kernel knew none) */
@@ -126,8 +134,11 @@ static void feed(struct fx *f, const struct side *sd, uint8_t kind, uint64_t ts,
 		o.body_last_ns = close_body_last;
 	if (head)
 		http1->parse(kind, head, strlen(head), &o);
-	if (kind == OBS_REQUEST)
+	if (kind == OBS_REQUEST) {
 		snprintf(o.service, sizeof(o.service), "svc-%u", sd->tgid);
+		o.lb_known = sd->lb_known;
+		o.svc = sd->svc;
+	}
 	sb_feed(f->sb, &o);
 }
 
@@ -509,6 +520,45 @@ static void test_client_service_address(void **state)
 	}
 }
 
+/* Capture reports what the balancer did with a client socket's first
+ * request (obs.lb_known): its service address, or that it did not connect
+ * the socket. Then nobody asks lb_conns, which forgets a socket that
+ * closed before its request was read. */
+static void test_client_service_address_from_capture(void **state)
+{
+	struct fx *f = *state;
+	struct side lb = client_side(5, 40005), direct = client_side(3, 40003);
+
+	lb.lb_known = true;
+	lb.svc = v4("127.100.0.20", 8080);
+	/* the fake would name 127.100.0.10: capture's "not balanced" wins */
+	direct.lb_known = true;
+	f->cfg.service_addr = fake_service_addr;
+	lookups = 0;
+	start(f);
+	for (int i = 0; i < 2; i++) {
+		feed(f, &lb, OBS_REQUEST, T0 + MS(10 * i), "GET /lb HTTP/1.1\r\nHost: shop\r\n\r\n",
+		     0);
+		feed(f, &lb, OBS_RESPONSE, T0 + MS(10 * i + 1),
+		     "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0);
+	}
+	feed(f, &direct, OBS_REQUEST, T0, "GET /direct HTTP/1.1\r\nHost: users:9090\r\n\r\n", 0);
+	feed(f, &direct, OBS_RESPONSE, T0 + MS(1), "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+	     0);
+	settle(f, T0 + MS(30));
+	assert_int_equal(f->n, 3);
+	assert_int_equal(lookups, 0);
+	for (int i = 0; i < f->n; i++) {
+		const struct span *sp = &f->spans[i];
+		bool balanced = !strcmp(sp->path, "/lb");
+
+		assert_string_equal(sp->server.address, balanced ? "127.100.0.20" : "users");
+		assert_int_equal(sp->server.port, balanced ? 8080 : 9090);
+		assert_string_equal(sp->peer.address, "127.0.0.1");
+		assert_string_equal(sp->authority, balanced ? "shop" : "users:9090");
+	}
+}
+
 static void test_redact_query(void **state)
 {
 	struct fx *f = *state;
@@ -538,6 +588,7 @@ int main(void)
 	    T(test_client_attributes),
 	    T(test_client_without_host_and_v6_host),
 	    T(test_client_service_address),
+	    T(test_client_service_address_from_capture),
 	    T(test_redact_query),
 	};
 #undef T
