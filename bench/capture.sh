@@ -19,8 +19,9 @@
 #     server's CPU per request (its worker's utime + stime over the run) is
 #     reported for each. A control run per round ("burn", BENCH_BURN=0 skips
 #     it): capture off, and bench/burn spinning for the CPU share the agent
-#     used in the last "on" run (in bursts on its 20 ms beat). It tells what sharing the CPUs with one more busy process
-#     costs wrk and nginx here, capture or not.
+#     used in the last "on" run (in bursts on its 20 ms beat). It tells what
+#     sharing the CPUs with one more busy process costs wrk and nginx here,
+#     capture or not.
 #  2. sustained rate: bench/loadgen (built here) sends keep-alive requests at
 #     fixed rates, step by step, each with a freshly started agent; per step the
 #     kernel's drop counters (pinned http_drops), the builder's drops
