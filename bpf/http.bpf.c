@@ -152,6 +152,10 @@ struct seg {
 	__u8 dir;
 };
 
+/* Bytes of a segment loaded first (capture()): a power of two, and a
+ * record's smallest head class. */
+#define SEG_FIRST 64
+
 /* Parse the IP and TCP headers. cgroup_skb data starts at L3 (l3 = 0), tc
  * data at the Ethernet header (l3 = ETH_HLEN). The headers are read in
  * place: they are in the linear part of every skb a TCP socket sends, and
@@ -362,13 +366,35 @@ static __always_inline void outlier_on_response(const struct seg *s, struct http
 		outlier_feed(conn, status, now);
 }
 
+/* A head of at most SEG_FIRST bytes, whole in the first bytes capture
+ * loaded already (first): copied from there, not loaded again. A request
+ * (wrk's, curl's) is that short; a second load from the packet, whose
+ * payload sits in page fragments, was a helper call and skb_copy_bits. */
+static __always_inline struct http_event *head_reserve_first(const struct seg *s, __u8 kind,
+							     __u64 now, const __u64 *first)
+{
+	struct http_event *e = bpf_ringbuf_reserve(&http_events, HTTP_EV_HDR + SEG_FIRST, 0);
+	__u64 *h;
+
+	if (!e) {
+		http_drop(HTTP_DROP_RINGBUF);
+		return NULL;
+	}
+	h = (__u64 *)e->head;
+#pragma clang loop unroll(full)
+	for (int i = 0; i < SEG_FIRST / 8; i++)
+		h[i] = first[i];
+	ev_fill(e, s, kind, now, s->len, s->len);
+	return e;
+}
+
 /* A head record in the smallest class that holds the segment's first
  * bytes (up to HTTP_HEAD_MAX). */
 static __always_inline struct http_event *head_record(struct __sk_buff *skb, const struct seg *s,
-						      __u8 kind, __u64 now)
+						      __u8 kind, __u64 now, const __u64 *first)
 {
-	if (s->len <= 64)
-		return head_reserve(skb, s, kind, now, 64, 0);
+	if (s->len <= SEG_FIRST)
+		return head_reserve_first(s, kind, now, first);
 	if (s->len <= 128)
 		return head_reserve(skb, s, kind, now, 128, 0);
 	if (s->len <= 256)
@@ -398,7 +424,7 @@ static __always_inline void load_tail(struct __sk_buff *skb, const struct seg *s
  * segment, its record says when the last of them passed: that response
  * ended there. */
 static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __u64 now,
-					const __u64 w[2], __u32 *status)
+					const __u64 *w, __u32 *status)
 {
 	struct http_conn *c = bpf_map_lookup_elem(&http_conns3, &s->cookie);
 	struct http_event *e;
@@ -414,7 +440,7 @@ static __always_inline void on_response(struct __sk_buff *skb, struct seg *s, __
 	/* nothing between the reservation and its test: with a helper call
 	 * in between, clang tests the pointer again, and 6.1's verifier then
 	 * walks a NULL branch that still holds the record */
-	e = head_record(skb, s, HTTP_EV_RESPONSE, now);
+	e = head_record(skb, s, HTTP_EV_RESPONSE, now, w);
 	if (e) {
 		if (c && c->resp_state == HTTP_RESP_BODY && c->resp_dir == s->dir) {
 			e->flags |= HTTP_EVF_RESP;
@@ -520,7 +546,7 @@ static __always_inline struct http_event *request_ctx_record(struct __sk_buff *s
 /* A request record: its segment's first bytes, with its trace context when
  * its head goes on past them. */
 static __always_inline struct http_event *request_record(struct __sk_buff *skb, const struct seg *s,
-							 __u64 now)
+							 __u64 now, const __u64 *first)
 {
 	struct http_event *e;
 
@@ -529,7 +555,7 @@ static __always_inline struct http_event *request_record(struct __sk_buff *skb, 
 		if (e)
 			return e;
 	}
-	return head_record(skb, s, HTTP_EV_REQUEST, now);
+	return head_record(skb, s, HTTP_EV_REQUEST, now, first);
 }
 
 /* What a client socket's first request learns of the load balancer: the
@@ -579,7 +605,8 @@ static __always_inline void lb_report(struct http_event *e, const struct lb_seen
  * lb_conns itself, a system call per connection, too late for one that
  * closed first. The lookup is the one its first response would make for
  * outlier detection (http_conn.lb), made earlier. */
-static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u64 now)
+static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u64 now,
+				       const __u64 *first)
 {
 	__u8 role = s->dir == HTTP_DIR_EGRESS ? HTTP_ROLE_CLIENT : HTTP_ROLE_SERVER;
 	struct http_conn c = {.roles = role}, *old;
@@ -600,7 +627,7 @@ static __always_inline void on_request(struct __sk_buff *skb, struct seg *s, __u
 	} else if (bpf_map_update_elem(&http_conns3, &s->cookie, &c, BPF_NOEXIST)) {
 		http_drop(HTTP_DROP_CONNS);
 	}
-	e = request_record(skb, s, now);
+	e = request_record(skb, s, now, first);
 	if (!e)
 		return;
 	/* the two share the record's fields; a socket that served before it
@@ -640,11 +667,15 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 {
 	struct http_conn *c;
 	struct seg s;
-	__u64 w[2] = {}; /* the first 16 bytes (8 of a shorter segment) */
+	/* the segment's first bytes, up to SEG_FIRST: enough to know a head,
+	 * and the whole of a short one */
+	__u64 w[SEG_FIRST / 8] = {};
 
 	if (!seg_parse(skb, dir, family, l3, &s))
 		return;
-	if (s.len >= 8 && bpf_skb_load_bytes(skb, s.off, w, s.len >= 16 ? 16 : 8))
+	if (s.len >= 8 &&
+	    bpf_skb_load_bytes(skb, s.off, w,
+			       len_1_to(s.len < SEG_FIRST ? s.len : SEG_FIRST, SEG_FIRST)))
 		return;
 	s.cookie = tc ? tuple_key(s.family, s.local, s.remote, s.lport, s.rport)
 		      : bpf_get_socket_cookie(skb);
@@ -656,7 +687,7 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 		if (status == 101)
 			h2_on_response(skb, &s);
 	} else if (s.len >= 8 && http1_is_request(skb, s.off, s.len, w[0])) {
-		on_request(skb, &s, seg_time(skb, &s, tc));
+		on_request(skb, &s, seg_time(skb, &s, tc), w);
 	} else {
 		c = bpf_map_lookup_elem(&http_conns3, &s.cookie);
 		if (!c)

@@ -124,6 +124,35 @@ static void test_pipelined_requests(void **state)
 	assert_memory_equal(got[0].head, seg, strlen(seg));
 }
 
+/* A head of at most 64 bytes comes from the segment's first bytes, which
+ * capture loaded already, not from a second load: its record holds them
+ * whole, in the smallest class, whatever their length there. */
+static void test_short_heads(void **state)
+{
+	const int lens[] = {14, 18, 40, 63, 64, 65};
+	char req[6][80];
+
+	(void)state;
+	n_got = 0;
+	snprintf(req[0], sizeof(req[0]),
+		 "GET / HTTP\r\n\r\n"); /* 14: below the 16 of a word pair */
+	for (int i = 1; i < 6; i++)	/* "GET /aaa HTTP/1.1\r\n\r\n": 18 bytes and the a's */
+		snprintf(req[i], sizeof(req[i]), "GET /%.*s HTTP/1.1\r\n\r\n", lens[i] - 18,
+			 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(strlen(req[i]), lens[i]);
+		run(egress(), req[i]);
+	}
+	assert_int_equal(n_got, 6);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(got[i].kind, HTTP_EV_REQUEST);
+		assert_int_equal(got[i].head_len, lens[i]);
+		assert_int_equal(got[i].seg_len, lens[i]);
+		assert_int_equal(got_size[i], HTTP_EV_HDR + (lens[i] <= 64 ? 64 : 128));
+		assert_memory_equal(got[i].head, req[i], lens[i]);
+	}
+}
+
 /* A head its socket sends is stamped with the time TCP gave the segment
  * (skb->tstamp, CLOCK_MONOTONIC), a received one with the clock read
  * (a received segment's tstamp is not that clock's); 0 reads the clock. */
@@ -614,6 +643,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_head),
 	    cmocka_unit_test(test_pipelined_requests),
+	    cmocka_unit_test(test_short_heads),
 	    cmocka_unit_test(test_head_time),
 	    cmocka_unit_test(test_request_lb_known),
 	    cmocka_unit_test(test_response_record),
