@@ -160,6 +160,11 @@ struct obs {
 	bool
 	    not_traced; /* its requests make no spans (honoured; identity.c sets it for none yet) */
 	uint8_t instrumented; /* enum obs_instr: its Workload's spec.tracing.instrumented */
+	/* which resolution of its socket's identity the five fields above come
+	 * from (identity.c numbers each, never twice in a process): equal
+	 * non-zero numbers carry equal fields, so the builder need not compare
+	 * 760 bytes per request; 0: not numbered, compare them */
+	uint64_t id_seq;
 };
 
 /* Addresses compare as bytes: IPv4-mapped IPv6 folded to IPv4, unused
