@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,10 +34,9 @@ struct ev_pending {
 	struct ev_pending *next_spare;
 };
 
-/* The capture fields of a record; the rest zero. */
-static void obs_from(const struct http_event *e, struct obs *o)
+/* The capture fields of a record, over an observation zeroed before. */
+static void obs_fill(const struct http_event *e, struct obs *o)
 {
-	memset(o, 0, sizeof(*o));
 	o->cookie = e->cookie;
 	o->ts_ns = e->ts;
 	o->local.family = o->remote.family = e->family == 2 ? AF_INET : AF_INET6;
@@ -44,6 +44,24 @@ static void obs_from(const struct http_event *e, struct obs *o)
 	memcpy(o->remote.addr, e->remote, 16);
 	o->local.port = e->lport;
 	o->remote.port = e->rport;
+}
+
+/* The capture fields of a record; the rest zero. */
+static void obs_from(const struct http_event *e, struct obs *o)
+{
+	memset(o, 0, sizeof(*o));
+	obs_fill(e, o);
+}
+
+/* The same for a message about to be parsed, leaving the socket's
+ * identity (obs.h: service to id_seq, 780 bytes) as it was: the pipeline
+ * sets every byte of it that is read, at delivery, for a request, and a
+ * response's is never read. The memset of the whole 2 KB, twice per
+ * request, was 3% of the agent at 30k req/s. */
+static void obs_from_msg(const struct http_event *e, struct obs *o)
+{
+	memset(o, 0, offsetof(struct obs, service));
+	obs_fill(e, o);
 }
 
 /* A request no THREAD record claimed was moved by the socket's last thread
@@ -222,7 +240,7 @@ static int split_record(const struct http_event *e, uint8_t kind, const struct p
 static void parse_msg(const struct http_event *e, uint8_t kind, const struct proto_parser *pp,
 		      const struct proto_msg *m, struct obs *o)
 {
-	obs_from(e, o);
+	obs_from_msg(e, o);
 	o->kind = kind;
 	if (pp)
 		pp->parse(kind, e->head + m->off, (size_t)m->len, o);
