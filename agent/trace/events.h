@@ -42,6 +42,7 @@ struct events {
 	uint64_t events, requests, responses, closes, threads, late_threads;
 	int chunk_left;	     /* records until events_consume yields the CPU */
 	uint64_t read_bytes; /* by this events_consume */
+	struct obs note;     /* RESPONSE_AT and RESPONSE_END, zero but for their fields */
 };
 
 int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn deliver, void *ctx);

@@ -59,7 +59,10 @@ void identity_set_config(struct identity *id, const struct mesh_config *cfg);
 void identity_set_node_name(struct identity *id, const char *node);
 
 /* Sets o's service, service_ns, k8s, not_traced and instrumented (its
- * Workload's tracing.instrumented) for its socket (a REQUEST). */
+ * Workload's tracing.instrumented) for its socket (a REQUEST), and id_seq,
+ * the number of the resolution they come from: the same while the socket's
+ * answer is reused, a new one at each resolution. The strings are written
+ * up to their NUL only. */
 void identity_resolve(struct identity *id, struct obs *o);
 
 /* The socket closed. */

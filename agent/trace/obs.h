@@ -13,6 +13,7 @@
 #define BPFMESH_OBS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -160,14 +161,25 @@ struct obs {
 	bool stream_reset; /* RESPONSE_END: RST_STREAM or GOAWAY ended the stream, not END_STREAM */
 	uint32_t h2_error; /* its error code (RFC 9113 7) */
 
-	/* the service of the socket's process (identity.h): REQUEST */
+	/* the service of the socket's process (identity.h): REQUEST. From here
+	 * to the end, what identity_resolve() writes of every request: the
+	 * capture (events.c) leaves these bytes as they were (a string's bytes
+	 * past its NUL are no part of it) */
 	char service[OBS_NAME_MAX];
 	char service_ns[OBS_NAME_MAX];
 	struct span_k8s k8s; /* the pod's identity, when the process is a pod's */
 	bool
 	    not_traced; /* its requests make no spans (honoured; identity.c sets it for none yet) */
 	uint8_t instrumented; /* enum obs_instr: its Workload's spec.tracing.instrumented */
+	/* which resolution of its socket's identity the five fields above come
+	 * from (identity.c numbers each, never twice in a process): equal
+	 * non-zero numbers carry equal fields, so the builder need not compare
+	 * 760 bytes per request; 0: not numbered, compare them */
+	uint64_t id_seq;
 };
+
+_Static_assert(offsetof(struct obs, id_seq) + sizeof(uint64_t) == sizeof(struct obs),
+	       "the identity's fields are the last of struct obs (events.c clears the rest)");
 
 /* Addresses compare as bytes: IPv4-mapped IPv6 folded to IPv4, unused
  * bytes zero, so a dual-stack server's view of a v4 client matches the

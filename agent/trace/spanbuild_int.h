@@ -130,6 +130,7 @@ struct sb_sock {
 	struct route_table *rt;
 	char service[SPAN_NAME_MAX], service_ns[SPAN_NAME_MAX]; /* of its latest request */
 	struct span_k8s k8s;					/* its pod, ditto */
+	uint64_t id_seq; /* obs.id_seq they came with (0: none) */
 };
 
 /* A process seen sending traceparents of its own (not ones it was sent):

@@ -410,13 +410,63 @@ static void test_many_sockets_waiting(void **state)
 	events_free(&ev);
 }
 
+/* RESPONSE_AT and RESPONSE_END share one observation that is never
+ * cleared whole (events.h, ev.note): each must carry only its own fields,
+ * nothing of the one before it. */
+static void test_note_fields(void **state)
+{
+	struct events ev;
+	struct http_event e;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.deliver = collect;
+	n_seen = 0;
+	/* a request that says how far the response before it got */
+	record(&e, HTTP_EV_REQUEST, HTTP_DIR_INGRESS, "GET / HTTP/1.1\r\n\r\n");
+	e.flags = HTTP_EVF_RESP;
+	e.body_last_ns = 900;
+	e.resp.seq0 = 55;
+	e.resp.bytes = 66;
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 1); /* the request waits for its thread */
+	assert_int_equal(seen[0].kind, OBS_RESPONSE_AT);
+	assert_int_equal(seen[0].cookie, 7);
+	assert_int_equal(seen[0].ts_ns, 900);
+	assert_int_equal(seen[0].resp_at.seq0, 55);
+	assert_int_equal(seen[0].resp_at.bytes, 66);
+	/* a bodiless response on another socket, over IPv6: its end */
+	record(&e, HTTP_EV_RESPONSE, HTTP_DIR_INGRESS, "HTTP/1.1 204 No Content\r\n\r\n");
+	e.cookie = 9;
+	e.family = AF_INET6;
+	e.lport = 8080;
+	e.ts = 2000;
+	events_handle(&ev, &e);
+	assert_int_equal(n_seen, 3);
+	assert_int_equal(seen[1].kind, OBS_RESPONSE);
+	assert_int_equal(seen[2].kind, OBS_RESPONSE_END);
+	assert_int_equal(seen[2].cookie, 9);
+	assert_int_equal(seen[2].role, OBS_ROLE_CLIENT);
+	assert_int_equal(seen[2].ts_ns, 2000);
+	assert_int_equal(seen[2].local.family, AF_INET6);
+	assert_int_equal(seen[2].local.port, 8080);
+	if (seen[2].resp_at.seq0 || seen[2].resp_at.bytes)
+		fail_msg("RESPONSE_END: expected no resp_at, got seq0 %u bytes %u (the "
+			 "RESPONSE_AT before)",
+			 seen[2].resp_at.seq0, seen[2].resp_at.bytes);
+	assert_int_equal(seen[2].status, 0);
+	assert_int_equal(seen[2].stream_id, 0);
+	assert_int_equal(seen[2].parse, 0);
+	events_free(&ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pipelined_segment),	 cmocka_unit_test(test_pipelined_responses),
-	    cmocka_unit_test(test_response_progress),	 cmocka_unit_test(test_unclaimed_bytes),
-	    cmocka_unit_test(test_no_thread_events),	 cmocka_unit_test(test_thread_changes_only),
-	    cmocka_unit_test(test_many_sockets_waiting),
+	    cmocka_unit_test(test_note_fields),		cmocka_unit_test(test_pipelined_segment),
+	    cmocka_unit_test(test_pipelined_responses), cmocka_unit_test(test_response_progress),
+	    cmocka_unit_test(test_unclaimed_bytes),	cmocka_unit_test(test_no_thread_events),
+	    cmocka_unit_test(test_thread_changes_only), cmocka_unit_test(test_many_sockets_waiting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

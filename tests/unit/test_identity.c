@@ -117,6 +117,34 @@ static void expect(struct identity *id, struct obs o, const char *name, const ch
 	assert_false(o.not_traced);
 }
 
+/* obs.id_seq: one number per resolution, the same while a socket's answer
+ * is reused, so the span builder may skip comparing the fields. */
+static void test_resolution_numbers(void **state)
+{
+	struct fx *f = *state;
+	struct obs a = req(1, AF_INET, "127.0.0.1", 18081, 42, 0, "httpsvc");
+	struct obs a2 = a, b = req(2, AF_INET, "127.0.0.1", 18081, 42, 0, "httpsvc"), a3;
+
+	identity_resolve(&f->id, &a);
+	identity_resolve(&f->id, &a2);
+	identity_resolve(&f->id, &b);
+	if (!a.id_seq || a2.id_seq != a.id_seq)
+		fail_msg("socket 1 reused: expected id_seq %llu twice, got %llu then %llu",
+			 (unsigned long long)a.id_seq, (unsigned long long)a.id_seq,
+			 (unsigned long long)a2.id_seq);
+	if (!b.id_seq || b.id_seq == a.id_seq)
+		fail_msg("socket 2: expected an id_seq of its own, got %llu (socket 1: %llu)",
+			 (unsigned long long)b.id_seq, (unsigned long long)a.id_seq);
+	/* a new configuration resolves again: a new number, new fields */
+	identity_set_config(&f->id, &f->cfg);
+	a3 = req(1, AF_INET, "127.0.0.1", 18081, 42, 0, "httpsvc");
+	identity_resolve(&f->id, &a3);
+	assert_string_equal(a3.service, "user-service");
+	if (!a3.id_seq || a3.id_seq == a.id_seq || a3.id_seq == b.id_seq)
+		fail_msg("socket 1 resolved again: expected a new id_seq, got %llu",
+			 (unsigned long long)a3.id_seq);
+}
+
 static void test_no_config(void **state)
 {
 	struct fx *f = *state;
@@ -354,6 +382,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_no_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resolution_numbers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_service_endpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_workload_by_cgroup_id, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_workload_instrumented, setup, teardown),
