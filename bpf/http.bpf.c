@@ -23,9 +23,10 @@
  * (which segments start a request or a response, a response's status, a
  * request's trace context past its record), lib/outlier.bpf.h for what a
  * status does to an endpoint. A segment that starts no message costs one
- * load (its first 16 bytes) and one hash lookup. A head is loaded from the
- * packet straight into its ring record, reserved in a size class
- * (bpf/http.h). A segment is sent as it is (its first HTTP_HEAD_MAX bytes): the agent finds
+ * load (its first 64 bytes at most) and one hash lookup. A head that fits
+ * in those bytes is copied from them into its ring record; a longer one is
+ * loaded from the packet straight into its record, reserved in a size
+ * class (bpf/http.h). A segment is sent as it is (its first HTTP_HEAD_MAX bytes): the agent finds
  * requests pipelined after the first, which share the segment's timestamp anyway; a longer request
  * whose head goes on is searched for its trace context.
  *
