@@ -264,6 +264,7 @@ void sb_pend_release(struct spanbuild *sb, struct sb_pend *p);
 
 /* 1b. spanbuild_attrs.c (calls no other builder file) */
 bool sb_method_known(const char *m);
+void sb_ipv4_text(const uint8_t *a, char *txt); /* inet_ntop's text, at least 16 bytes */
 bool sb_host_endpoint(const char *host, struct span_endpoint *e); /* from a Host value */
 void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, const struct obs *o);
 const char *sb_conn_error_type(int err); /* error.type of a connection error */
