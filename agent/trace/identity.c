@@ -30,6 +30,20 @@ struct id_sock {
  * a number */
 static uint64_t resolutions;
 
+/* src into dst (size bytes) up to its NUL: the bytes past it are no part
+ * of the string. A byte loop, not snprintf: the strings are short or "",
+ * and a new socket (two per request in close mode) copied five. */
+static inline void copy_str(char *dst, const char *src, size_t size)
+{
+	size_t n = 0;
+
+	while (n < size - 1 && src[n]) {
+		dst[n] = src[n];
+		n++;
+	}
+	dst[n] = '\0';
+}
+
 /* The process's cgroup v2 path relative to the mount ("" when unknown). */
 static void proc_cgroup(uint32_t tgid, char *buf, size_t len)
 {
@@ -69,7 +83,7 @@ static int cgroup_path_of_id(struct identity *id, uint64_t cg_id, char *buf, siz
 	int fd;
 
 	if (c->id == cg_id) {
-		snprintf(buf, len, "%s", c->path);
+		copy_str(buf, c->path, len);
 		return 0;
 	}
 	if (id->cg_mount_fd < 0)
@@ -183,8 +197,8 @@ static int configured(struct identity *id, const struct obs_addr *local, uint32_
 	if (best >= 0) {
 		const struct cfg_workload *w = &cfg->workloads[best];
 
-		snprintf(name, OBS_NAME_MAX, "%.127s", w->service);
-		snprintf(ns, OBS_NAME_MAX, "%.127s", w->meta.ns);
+		copy_str(name, w->service, OBS_NAME_MAX);
+		copy_str(ns, w->meta.ns, OBS_NAME_MAX);
 		if (w->pod_uid[0])
 			pod_identity(id, w, best_cid, k);
 		*instr = w->instrumented == CFG_INSTR_TRUE    ? OBS_INSTR_YES
@@ -204,8 +218,8 @@ static int configured(struct identity *id, const struct obs_addr *local, uint32_
 			for (int p = 0; p < sv->n_ports; p++) {
 				if ((ep->port ? ep->port : sv->ports[p].target_port) != local->port)
 					continue;
-				snprintf(name, OBS_NAME_MAX, "%.127s", sv->meta.name);
-				snprintf(ns, OBS_NAME_MAX, "%.127s", sv->meta.ns);
+				copy_str(name, sv->meta.name, OBS_NAME_MAX);
+				copy_str(ns, sv->meta.ns, OBS_NAME_MAX);
 				return 0;
 			}
 		}
@@ -226,7 +240,14 @@ static void resolve(struct identity *id, const struct obs *o, struct id_sock *s)
 	if (configured(id, &local, o->tgid, o->cgroup_id, s->service, s->service_ns, &s->k8s,
 		       &s->instrumented) > 0) {
 		/* OpenTelemetry's fallback is unknown_service; the process name says more */
-		snprintf(s->service, sizeof(s->service), "%.*s", (int)sizeof(o->comm), o->comm);
+		size_t n = 0;
+
+		/* comm: up to its size, NUL-terminated or not */
+		while (n < sizeof(o->comm) && n < sizeof(s->service) - 1 && o->comm[n]) {
+			s->service[n] = o->comm[n];
+			n++;
+		}
+		s->service[n] = '\0';
 		if (!s->service[0])
 			strcpy(s->service, "unknown_service");
 		s->service_ns[0] = '\0';
@@ -314,19 +335,6 @@ static struct id_sock *sock_new(struct identity *id, uint64_t cookie)
 	lru_push(id, s);
 	id->n_socks++;
 	return s;
-}
-
-/* src into dst (both size bytes) up to its NUL: the bytes past it are no
- * part of the string. A byte loop: the strings are short or "". */
-static inline void copy_str(char *dst, const char *src, size_t size)
-{
-	size_t n = 0;
-
-	while (n < size - 1 && src[n]) {
-		dst[n] = src[n];
-		n++;
-	}
-	dst[n] = '\0';
 }
 
 void identity_resolve(struct identity *id, struct obs *o)

@@ -145,12 +145,50 @@ void sb_sock_free(struct spanbuild *sb, struct sb_sock *s)
 	unlink_chain(&sb->conn_ht[conn_hash(sb, s)], s, offsetof(struct sb_sock, cnext));
 	dl_del(&sb->lru, &s->lru);
 	sb->n_sockets--;
-	free(s);
+	/* as sb_pend_release: s goes first, it is in the cache */
+	if (sb->n_sock_spare >= SB_SPARE_MAX && sb->sock_spare) {
+		struct sb_sock *old = sb->sock_spare;
+
+		sb->sock_spare = old->hnext;
+		sb->n_sock_spare--;
+		free(old);
+	}
+	s->hnext = sb->sock_spare;
+	sb->sock_spare = s;
+	sb->n_sock_spare++;
+}
+
+/* A spare socket record read as a new one: its fields zeroed, its strings
+ * made "" (compared and copied as strings only), not the whole 1.5 KB. */
+static void sock_clear(struct sb_sock *s)
+{
+	struct span_k8s *k = &s->k8s;
+
+	memset(s, 0, offsetof(struct sb_sock, local_txt));
+	s->local_txt[0] = s->remote_txt[0] = s->svc_txt[0] = '\0';
+	memset(&s->last_ns, 0,
+	       offsetof(struct sb_sock, service) - offsetof(struct sb_sock, last_ns));
+	s->service[0] = s->service_ns[0] = '\0';
+	k->pod_name[0] = k->pod_uid[0] = k->container_name[0] = '\0';
+	k->node_name[0] = k->owner_kind[0] = k->owner_name[0] = '\0';
+	s->id_seq = 0;
+}
+
+static struct sb_sock *sock_alloc(struct spanbuild *sb)
+{
+	struct sb_sock *s = sb->sock_spare;
+
+	if (!s)
+		return calloc(1, sizeof(*s));
+	sb->sock_spare = s->hnext;
+	sb->n_sock_spare--;
+	sock_clear(s);
+	return s;
 }
 
 struct sb_sock *sb_sock_new(struct spanbuild *sb, const struct obs *o)
 {
-	struct sb_sock *s = calloc(1, sizeof(*s));
+	struct sb_sock *s = sock_alloc(sb);
 	size_t h;
 
 	if (!s)
@@ -192,9 +230,14 @@ void sb_sock_release(struct spanbuild *sb, struct sb_sock *s)
 static struct route_table *routes_for(struct spanbuild *sb, const char *ns, const char *name)
 {
 	char key[2 * SPAN_NAME_MAX + 2];
+	size_t n;
 	uint32_t i;
 
-	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	/* "ns/name" by hand: looked up at every new socket's first request */
+	sb_copy_str(key, SPAN_NAME_MAX, ns);
+	n = strlen(key);
+	key[n++] = '/';
+	sb_copy_str(key + n, SPAN_NAME_MAX, name);
 	if (strmap_get(&sb->svc_idx, key, &i))
 		return sb->svc_rt[i];
 	/* Past SB_MAX_SERVICES, services share one table (and its cap), so the
@@ -246,9 +289,10 @@ void sb_sock_service(struct spanbuild *sb, struct sb_sock *s, const struct obs *
 		return;
 	s->svc_gen = sb->svc_gen;
 	s->not_traced = o->not_traced;
-	snprintf(s->service, sizeof(s->service), "%.*s", (int)sizeof(o->service) - 1, o->service);
-	snprintf(s->service_ns, sizeof(s->service_ns), "%.*s", (int)sizeof(o->service_ns) - 1,
-		 o->service_ns);
+	/* sb_copy_str, not snprintf: this runs for every new socket, two per
+	 * request in close mode */
+	sb_copy_str(s->service, sizeof(s->service), o->service);
+	sb_copy_str(s->service_ns, sizeof(s->service_ns), o->service_ns);
 	s->k8s = o->k8s;
 	s->rt = s->not_traced ? NULL : routes_for(sb, s->service_ns, s->service);
 }
@@ -346,6 +390,13 @@ void sb_tables_free(struct spanbuild *sb)
 	sb->n_spare = 0;
 	while (sb->lru.head)
 		sb_sock_free(sb, sb_of(sb->lru.head, struct sb_sock, lru));
+	while (sb->sock_spare) {
+		struct sb_sock *s = sb->sock_spare;
+
+		sb->sock_spare = s->hnext;
+		free(s);
+	}
+	sb->n_sock_spare = 0;
 	for (size_t i = 0; sb->proc_ht && i <= sb->proc_mask; i++) {
 		while (sb->proc_ht[i]) {
 			struct sb_proc *p = sb->proc_ht[i];

@@ -19,6 +19,7 @@
 
 #include "trace/proto.h"
 #include "trace/spanbuild.h"
+#include "trace/spanbuild_int.h"
 
 #define MS(x) ((uint64_t)(x)*1000000ULL)
 #define T0 MS(1000000)
@@ -569,6 +570,26 @@ static void test_redact_query(void **state)
 	assert_string_equal(only(f)->query, "q=REDACTED&page=REDACTED&flag");
 }
 
+/* A socket's IPv4 text, made by hand: inet_ntop's, byte for byte, for
+ * every value of every octet (one, two and three digits, zeros inside). */
+static void test_ipv4_text_as_inet_ntop(void **state)
+{
+	(void)state;
+	for (int v = 0; v < 256; v++) {
+		for (int pos = 0; pos < 4; pos++) {
+			uint8_t a[16] = {10, 0, 255, 7};
+			char want[INET_ADDRSTRLEN], got[SB_ADDR_TXT];
+
+			a[pos] = (uint8_t)v;
+			a[(pos + 1) % 4] = (uint8_t)(v * 37);
+			assert_non_null(inet_ntop(AF_INET, a, want, sizeof(want)));
+			memset(got, 'x', sizeof(got));
+			sb_ipv4_text(a, got);
+			assert_string_equal(got, want);
+		}
+	}
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -590,6 +611,7 @@ int main(void)
 	    T(test_client_service_address),
 	    T(test_client_service_address_from_capture),
 	    T(test_redact_query),
+	    cmocka_unit_test(test_ipv4_text_as_inet_ntop),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,7 @@
 /* test_spanbuild_spare.c: the span builder's spare span records: handed
  * out zeroed, at most SB_SPARE_MAX kept, all freed with the builder (run
  * under AddressSanitizer by make test-unit-asan: no leak, no reuse of a
- * freed record). */
+ * freed record); the same for socket records. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,12 +177,96 @@ static void test_builder_reuses_records(void **state)
 	sb_free(sb);
 }
 
+static void sock_obs(struct obs *o, uint64_t cookie)
+{
+	memset(o, 0, sizeof(*o));
+	o->cookie = cookie;
+	o->role = OBS_ROLE_CLIENT;
+	o->local.family = o->remote.family = AF_INET;
+	o->local.port = 40000 + (uint16_t)cookie;
+	o->remote.port = 80;
+	o->ts_ns = 1000;
+}
+
+/* A socket given back dirty comes out again as a new one, the same memory:
+ * what precedes its address texts and what lies between them and its
+ * service zeroed, every string "", findable by its new cookie only; at
+ * most SB_SPARE_MAX kept, the rest freed with the builder (ASan). */
+static void test_socket_spares(void **state)
+{
+	enum { N = SB_SPARE_MAX + 8 };
+	static struct sb_sock *s[N];
+	struct spanbuild *sb = builder();
+	struct sb_sock *a, *b;
+	struct obs o;
+
+	(void)state;
+	sock_obs(&o, 1);
+	a = sb_sock_new(sb, &o);
+	assert_non_null(a);
+	memset((char *)a + offsetof(struct sb_sock, fifo), 0xa5,
+	       sizeof(*a) - offsetof(struct sb_sock, fifo));
+	a->closed = a->upgraded = a->not_traced = a->svc_addr_asked = true;
+	a->skip = 3;
+	sb_sock_free(sb, a);
+	assert_int_equal(sb->n_sockets, 0);
+	assert_int_equal(sb->n_sock_spare, 1);
+	assert_null(sb_sock_find(sb, 1));
+	sock_obs(&o, 2);
+	b = sb_sock_new(sb, &o);
+	assert_ptr_equal(b, a);
+	assert_int_equal(sb->n_sock_spare, 0);
+	assert_ptr_equal(sb_sock_find(sb, 2), b);
+	assert_null(sb_sock_find(sb, 1));
+	assert_int_equal(b->cookie, 2);
+	assert_int_equal(b->local.port, 40002);
+	assert_int_equal(b->last_ns, 1000);
+	assert_false(b->closed || b->upgraded || b->not_traced || b->svc_addr_asked);
+	assert_int_equal(b->skip, 0);
+	assert_int_equal(b->fifo_len, 0);
+	assert_int_equal(b->fifo_head, 0);
+	assert_null(b->pends.head);
+	assert_null(b->pair_from);
+	assert_null(b->rt);
+	assert_int_equal(b->svc_gen, 0);
+	assert_int_equal(b->id_seq, 0);
+	assert_int_equal(b->last_resp_ns, 0);
+	assert_int_equal(b->svc_addr.family, 0);
+	assert_string_equal(b->local_txt, "");
+	assert_string_equal(b->remote_txt, "");
+	assert_string_equal(b->svc_txt, "");
+	assert_string_equal(b->service, "");
+	assert_string_equal(b->service_ns, "");
+	assert_string_equal(b->k8s.pod_name, "");
+	assert_string_equal(b->k8s.pod_uid, "");
+	assert_string_equal(b->k8s.container_name, "");
+	assert_string_equal(b->k8s.node_name, "");
+	assert_string_equal(b->k8s.owner_kind, "");
+	assert_string_equal(b->k8s.owner_name, "");
+	sb_sock_free(sb, b);
+	for (int i = 0; i < N; i++) {
+		sock_obs(&o, 100 + (uint64_t)i);
+		s[i] = sb_sock_new(sb, &o);
+		assert_non_null(s[i]);
+	}
+	assert_int_equal(sb->n_sockets, N);
+	for (int i = 0; i < N; i++) {
+		sb_sock_free(sb, s[i]);
+		assert_ptr_equal(sb->sock_spare, s[i]); /* the newest first */
+	}
+	assert_int_equal(sb->n_sock_spare, SB_SPARE_MAX);
+	sock_obs(&o, 7);
+	assert_non_null(sb_sock_new(sb, &o)); /* held by the builder: freed with it */
+	sb_free(sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_spare_comes_back_empty),
 	    cmocka_unit_test(test_spares_bounded),
 	    cmocka_unit_test(test_builder_reuses_records),
+	    cmocka_unit_test(test_socket_spares),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
