@@ -159,7 +159,19 @@ void sb_sock_free(struct spanbuild *sb, struct sb_sock *s)
 }
 
 /* A spare socket record read as a new one: its fields zeroed, its strings
- * made "" (compared and copied as strings only), not the whole 1.5 KB. */
+ * made "" (compared and copied as strings only), not the whole 1.5 KB.
+ * The asserts hold sock_clear's picture of the layout: three runs of
+ * fields, each up to a run of strings (padding between, at most), and
+ * id_seq last. */
+#define SOCK_AFTER(a, b)                                                                           \
+	(offsetof(struct sb_sock, b) - offsetof(struct sb_sock, a) -                               \
+	     sizeof(((struct sb_sock *)0)->a) <                                                    \
+	 sizeof(uint64_t))
+_Static_assert(SOCK_AFTER(svc_txt, last_ns), "sock_clear: last_ns follows the address texts");
+_Static_assert(SOCK_AFTER(k8s, id_seq), "sock_clear: id_seq follows the pod's identity");
+_Static_assert(offsetof(struct sb_sock, id_seq) + sizeof(uint64_t) == sizeof(struct sb_sock),
+	       "sock_clear: id_seq is the last field");
+
 static void sock_clear(struct sb_sock *s)
 {
 	struct span_k8s *k = &s->k8s;
