@@ -268,12 +268,7 @@ static struct obs *note_obs(struct events *ev, const struct http_event *e, uint8
 {
 	struct obs *o = &ev->note;
 
-	o->cookie = e->cookie;
-	o->local.family = o->remote.family = e->family == 2 ? AF_INET : AF_INET6;
-	memcpy(o->local.addr, e->local, 16);
-	memcpy(o->remote.addr, e->remote, 16);
-	o->local.port = e->lport;
-	o->remote.port = e->rport;
+	obs_fill(e, o);
 	o->role = role;
 	o->kind = kind;
 	o->ts_ns = ts;
