@@ -250,8 +250,9 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 		for ((r = 1; r <= ROUNDS; r++)); do
 			# off on, on off, ...: a drift in the machine hits both alike;
 			# burn follows an on, whose agent share it takes
-			order="off on" && [ "$BURN" = 1 ] && order="off on burn"
-			[ $((r % 2)) = 0 ] && order="on off" && [ "$BURN" = 1 ] && order="on burn off"
+			order="off on"
+			[ $((r % 2)) = 0 ] && order="on off"
+			[ "$BURN" = 1 ] && order=${order/on/on burn}
 			for state in $order; do
 				cpid=''
 				if [ "$state" = on ]; then
