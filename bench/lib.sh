@@ -82,7 +82,13 @@ bench_init() {
 	[ -x "$BPFMESH" ] || die "build first: make (missing $BPFMESH)"
 	CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 	[ -n "$CGROOT" ] || die "no cgroup v2 mount in /proc/mounts"
-	grep -qs ' /sys/fs/bpf bpf ' /proc/mounts || die "bpffs is not mounted at /sys/fs/bpf"
+	# a fresh machine may have no bpffs: mount it as the agent itself does
+	# (bpffs_mount_if_missing), and leave it mounted, as the agent does
+	if ! grep -qs ' /sys/fs/bpf bpf ' /proc/mounts; then
+		mount -t bpf -o mode=0700,nosuid,nodev,noexec bpf /sys/fs/bpf ||
+			die "bpffs is not mounted at /sys/fs/bpf and mounting it failed"
+		echo "$BENCH_NAME: mounted bpffs at /sys/fs/bpf (none was mounted)" >&2
+	fi
 	TMP=$(mktemp -d "/tmp/bpfmesh-bench-$BENCH_NAME.XXXXXX")
 }
 
