@@ -9,8 +9,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "bpf/h2.h"
@@ -20,12 +23,13 @@
 #include "lib/log.h"
 
 #define EV_WAIT_NS (100ULL * 1000000ULL)
-/* Records read before the CPU is offered to others (events_consume), until
- * a read has taken this many bytes: half of the capture ring (8 MiB,
- * bpf/http.bpf.c). A 20 ms batch at 50,000 req/s is about 4,000 records,
- * 1.2 MB. */
+/* Records read before the CPU is offered to others (events_consume), while
+ * the reader is less than a quarter of the ring behind (2 MiB of the
+ * capture ring's 8, bpf/http.bpf.c). A 20 ms batch at 50,000 req/s is
+ * about 4,000 records, 1.2 MB; at 110,000 req/s with both ends captured,
+ * 2.2 MB. */
 #define EV_CHUNK 256
-#define EV_YIELD_BYTES (4U << 20)
+#define EV_YIELD_SHARE 4 /* of the ring */
 #define EV_PENDING_MAX 4096
 
 struct ev_pending {
@@ -450,7 +454,6 @@ static int on_ring(void *ctx, void *data, size_t size)
 	const struct http_event *e = data;
 	struct events *ev = ctx;
 
-	ev->read_bytes += size;
 	if (size >= HTTP_EV_HDR) {
 		if (e->head_len > size - HTTP_EV_HDR) {
 			size_t n = size < sizeof(cut) ? size : sizeof(cut);
@@ -463,6 +466,47 @@ static int on_ring(void *ctx, void *data, size_t size)
 	}
 	/* a chunk done: events_consume lets the CPU go before the next */
 	return --ev->chunk_left > 0 ? 0 : -EAGAIN;
+}
+
+/* The ring's two position pages (consumer, then producer), mapped again,
+ * read-only, beside libbpf's own mapping: libbpf 1.3 tells the backlog
+ * (ring__avail_data_size), Debian 12's 1.1 does not. */
+static int ring_positions_map(struct events *ev, int ring_fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	void *c, *p;
+	int err;
+
+	err = bpf_obj_get_info_by_fd(ring_fd, &info, &len);
+	if (err) {
+		log_error("http_events ring buffer: %s", strerror(-err));
+		return err;
+	}
+	ev->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	c = mmap(NULL, ev->page_size, PROT_READ, MAP_SHARED, ring_fd, 0);
+	p = mmap(NULL, ev->page_size, PROT_READ, MAP_SHARED, ring_fd, (off_t)ev->page_size);
+	if (c == MAP_FAILED || p == MAP_FAILED) {
+		err = -errno;
+		log_error("http_events ring buffer positions: %s", strerror(-err));
+		if (c != MAP_FAILED)
+			munmap(c, ev->page_size);
+		if (p != MAP_FAILED)
+			munmap(p, ev->page_size);
+		return err;
+	}
+	ev->cons_pos = c;
+	ev->prod_pos = p;
+	ev->yield_backlog = info.max_entries / EV_YIELD_SHARE;
+	return 0;
+}
+
+uint64_t events_backlog(const struct events *ev)
+{
+	if (!ev->prod_pos)
+		return 0;
+	/* the producer's position as the kernel publishes it (release) */
+	return __atomic_load_n(ev->prod_pos, __ATOMIC_ACQUIRE) - *ev->cons_pos;
 }
 
 int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn fn, void *ctx)
@@ -481,12 +525,16 @@ int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn fn, 
 		log_error("http_events ring buffer: %s", strerror(errno));
 		return -errno;
 	}
-	return 0;
+	return ring_positions_map(ev, ring_fd);
 }
 
 void events_free(struct events *ev)
 {
 	ring_buffer__free(ev->rb);
+	if (ev->cons_pos)
+		munmap((void *)ev->cons_pos, ev->page_size);
+	if (ev->prod_pos)
+		munmap((void *)ev->prod_pos, ev->page_size);
 	for (int i = 0; i < ev->n_pending; i++)
 		free(ev->pending[i]);
 	free(ev->pending);
@@ -509,13 +557,16 @@ void events_consume(struct events *ev)
 	 * them: a 20 ms batch at tens of thousands of requests a second is
 	 * milliseconds of work, which the workloads on this CPU would
 	 * otherwise wait out (their p99, bench/README.md). */
-	ev->read_bytes = 0;
 	while (ev->rb) {
-		/* a backlog past EV_YIELD_BYTES is read in one go: a reader
-		 * that kept yielding on a busy machine would let the ring fill */
-		ev->chunk_left = ev->read_bytes < EV_YIELD_BYTES ? EV_CHUNK : INT_MAX;
+		/* A reader this far behind reads the rest in one go. Each
+		 * yield on a machine whose CPUs are all busy waits out the
+		 * others' turns: at 110,000 req/s with both ends captured a
+		 * reader that kept yielding (until it had read half the ring)
+		 * fell 8 MiB behind and lost 7% of the records. */
+		ev->chunk_left = events_backlog(ev) < ev->yield_backlog ? EV_CHUNK : INT_MAX;
 		if (ring_buffer__consume(ev->rb) != -EAGAIN)
 			break;
+		ev->yields++;
 		sched_yield();
 	}
 	h2_outlier_flush(&ev->h2_out);

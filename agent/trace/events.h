@@ -40,15 +40,21 @@ struct events {
 	struct h2_conns h2;	  /* HTTP/2 connections (HTTP_EV_H2 records) */
 	struct h2_outlier h2_out; /* their responses' outcomes, to outlier detection */
 	uint64_t events, requests, responses, closes, threads, late_threads;
-	int chunk_left;	     /* records until events_consume yields the CPU */
-	uint64_t read_bytes; /* by this events_consume */
-	struct obs note;     /* RESPONSE_AT and RESPONSE_END, zero but for their fields */
+	int chunk_left; /* records until events_consume yields the CPU */
+	/* the ring's consumer and producer positions, mapped read-only: how
+	 * far behind the reader is (events_backlog) */
+	const volatile unsigned long *cons_pos, *prod_pos;
+	size_t page_size;
+	uint64_t yield_backlog; /* events_consume yields only below this */
+	uint64_t yields;	/* times it did */
+	struct obs note;	/* RESPONSE_AT and RESPONSE_END, zero but for their fields */
 };
 
 int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn deliver, void *ctx);
 void events_free(struct events *ev);
 int events_fd(struct events *ev);			   /* to poll */
 void events_consume(struct events *ev);			   /* read what is there */
+uint64_t events_backlog(const struct events *ev);	   /* bytes written, not yet read */
 void events_tick(struct events *ev, uint64_t now_mono_ns); /* release requests that waited enough */
 
 /* One kernel event (exposed for tests). */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_events_ring.c: the agent's reader of the capture ring
  * (agent/trace/events.c) on records the capture program wrote: read in
- * chunks, with the CPU offered to others between them until a read has
- * taken half the ring, it must deliver every record once, in order. */
+ * chunks, with the CPU offered to others between them while it is less
+ * than a quarter of the ring behind, it must deliver every record once, in
+ * order, and it must know how far behind it is. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,9 +68,15 @@ static void requests(int repeat)
 			 0);
 }
 
-static void read_all(int n)
+/* A request record in the ring: the ring's own 8-byte header, the record's
+ * and its 64-byte head class, in 8-byte units. */
+#define REQ_RECORD (8 + HTTP_EV_HDR + 64)
+
+/* Reads n records; returns how many times the reader yielded. */
+static uint64_t read_all(int n)
 {
 	struct events ev;
+	uint64_t yields;
 
 	n_requests = n_other = 0;
 	last_ts = 0;
@@ -77,8 +84,12 @@ static void read_all(int n)
 	assert_int_equal(events_init(&ev, bpf_map__fd(skel->maps.http_events), -1, on_obs, NULL),
 			 0);
 	ev.no_threads = true; /* requests go on at once, without a thread record */
+	assert_int_equal(ev.yield_backlog, 8 * 1024 * 1024 / 4);
+	assert_int_equal(events_backlog(&ev), 0);
 	requests(n);
+	assert_int_equal(events_backlog(&ev), (uint64_t)n * REQ_RECORD);
 	events_consume(&ev);
+	assert_int_equal(events_backlog(&ev), 0);
 	assert_int_equal(ev.events, n);
 	assert_int_equal(n_requests, n);
 	assert_int_equal(n_other, 0);
@@ -86,30 +97,42 @@ static void read_all(int n)
 	/* a second read finds nothing left behind */
 	events_consume(&ev);
 	assert_int_equal(ev.events, n);
+	yields = ev.yields;
 	events_free(&ev);
+	return yields;
 }
 
-/* A few chunks: the reads stopped at each chunk's end go on where they
- * stopped. */
+/* A few chunks (256 records each), the CPU offered after each: the reads
+ * stopped at each chunk's end go on where they stopped. */
 static void test_chunks(void **state)
 {
 	(void)state;
-	read_all(1000);
+	assert_int_equal(read_all(1000), 3);
 }
 
-/* Past half the ring (8 MiB; a request record takes about 160 bytes): the
- * rest of the backlog in one go, nothing lost at the switch. */
-static void test_past_half_the_ring(void **state)
+/* Further behind than a quarter of the ring (8 MiB; 40,000 request records
+ * are 6.7 MB): the backlog in one go, without offering the CPU. */
+static void test_past_a_quarter_of_the_ring(void **state)
 {
 	(void)state;
-	read_all(40000);
+	assert_int_equal(read_all(40000), 0);
+}
+
+/* Just under a quarter: chunks again. */
+static void test_under_a_quarter_of_the_ring(void **state)
+{
+	int n = 2 * 1024 * 1024 / REQ_RECORD - 1;
+
+	(void)state;
+	assert_int_equal(read_all(n), (uint64_t)n / 256);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_chunks),
-	    cmocka_unit_test(test_past_half_the_ring),
+	    cmocka_unit_test(test_past_a_quarter_of_the_ring),
+	    cmocka_unit_test(test_under_a_quarter_of_the_ring),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
