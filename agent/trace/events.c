@@ -511,6 +511,8 @@ uint64_t events_backlog(const struct events *ev)
 
 int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn fn, void *ctx)
 {
+	int err;
+
 	memset(ev, 0, sizeof(*ev));
 	ev->deliver = fn;
 	ev->ctx = ctx;
@@ -525,7 +527,10 @@ int events_init(struct events *ev, int ring_fd, int drops_fd, events_obs_fn fn, 
 		log_error("http_events ring buffer: %s", strerror(errno));
 		return -errno;
 	}
-	return ring_positions_map(ev, ring_fd);
+	err = ring_positions_map(ev, ring_fd);
+	if (err)
+		events_free(ev);
+	return err;
 }
 
 void events_free(struct events *ev)
