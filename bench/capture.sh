@@ -21,7 +21,10 @@
 #     it): capture off, and bench/burn spinning for the CPU share the agent
 #     used in the last "on" run (in bursts on its 20 ms beat). It tells what
 #     sharing the CPUs with one more busy process costs wrk and nginx here,
-#     capture or not.
+#     capture or not. And the whole machine's CPU per request and busy
+#     cores per run (/proc/stat): on a machine the benchmark keeps busy,
+#     req/s on/off is the busy ratio times the CPU per request off over on,
+#     and on less off is what capture costs per request, kernel and agent.
 #  2. sustained rate: bench/loadgen (built here) sends keep-alive requests at
 #     fixed rates, step by step, each with a freshly started agent; per step the
 #     kernel's drop counters (pinned http_drops), the builder's drops
@@ -209,6 +212,9 @@ tracing_nums() {
 }
 
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# the machine's busy ticks (all CPUs: user nice system irq softirq; not idle,
+# iowait nor steal, the hypervisor's)
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
 # ns the task (the agent's main thread, which reads the ring) waited, runnable,
 # for a CPU
 run_wait_ns() { awk '{ print $2 }' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
@@ -266,11 +272,11 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 						"$(awk -v c="$share" 'BEGIN { printf "%d", c * 20000 }')" 20000 &
 					cpid=$!
 				fi
-				s0=$(proc_ticks "$srv_pid") c0=0 w0=$(now_ns)
+				s0=$(proc_ticks "$srv_pid") c0=0 w0=$(now_ns) m0=$(machine_ticks)
 				[ -n "$cpid" ] && c0=$(proc_ticks "$cpid")
 				in_cg wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "${hdr[@]}" \
 					"$url" >"$TMP/wrk.out" 2>&1 || die "wrk failed: $(tail -n 3 "$TMP/wrk.out")"
-				s1=$(proc_ticks "$srv_pid") c1=0 w1=$(now_ns)
+				s1=$(proc_ticks "$srv_pid") c1=0 w1=$(now_ns) m1=$(machine_ticks)
 				[ -n "$cpid" ] && c1=$(proc_ticks "$cpid")
 				read -r rps p50 p99 err nreq < <(parse_wrk <"$TMP/wrk.out")
 				# the server's CPU per request, us
@@ -280,6 +286,11 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 				cores=$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v ns=$((w1 - w0)) \
 					'BEGIN { printf "%.3f", ns ? t / hz / (ns / 1e9) : 0 }')
 				[ "$state" = on ] && share=$cores
+				# the whole machine: its CPU per request (us) and its
+				# busy cores over the run
+				read -r m_us m_cores < <(awk -v t=$((m1 - m0)) -v hz="$CLK_TCK" \
+					-v n="$nreq" -v ns=$((w1 - w0)) 'BEGIN { printf "%.2f %.2f",
+						n ? t / hz * 1e6 / n : 0, ns ? t / hz / (ns / 1e9) : 0 }')
 				[ "$state" = burn ] && stop_pid "$cpid"
 				extra=''
 				[ "$state" != off ] && extra=$(printf '  %s %s cores' \
@@ -296,7 +307,8 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 						"$(awk -v e=$((ev - ev0)) -v r="$req" 'BEGIN { printf "%.2f", r ? e / r : 0 }')")
 					agent_stop
 				fi
-				echo "$mode/$scope $state $rps $p50 $p99 $err $srv_us $cores" >>"$TMP/results"
+				echo "$mode/$scope $state $rps $p50 $p99 $err $srv_us $cores $m_us $m_cores" \
+					>>"$TMP/results"
 				printf '  round %d/%d %-17s %-4s %9.0f req/s  p50 %6.0f us  p99 %6.0f us  server %s us/request%s%s\n' \
 					"$r" "$ROUNDS" "$mode/$scope" "$state" "$rps" "$p50" "$p99" "$srv_us" \
 					"$([ "$err" != 0 ] && echo "  ($err errors)")" "$extra"
@@ -416,6 +428,17 @@ if [[ " $PARTS " == *" 3 "* ]]; then
 			echo "  (no floor programs: $(head -n 1 "$TMP/floor.err"))"
 		fi
 	fi
+	# and every other program the agent linked (the balancer's on the bench
+	# cgroup: connect, sockops, sock_release...): what "on" runs besides
+	# capture
+	OTHER_PROGS=''
+	for l in "$PIN"/links/*; do
+		p=${l##*/}
+		[[ " $HTTP_PROGS " == *" $p "* ]] && continue
+		PID_OF[$p]=$(link_prog_id "$p")
+		[ -n "${PID_OF[$p]}" ] && OTHER_PROGS+=" $p"
+	done
+	progs+=$OTHER_PROGS
 	for mode in keep-alive close; do
 		hdr=()
 		[ "$mode" = close ] && hdr=(-H "Connection: close")
@@ -445,7 +468,8 @@ if [[ " $PARTS " == *" 3 "* ]]; then
 fi
 
 # ======================= the tables ========================================
-col() { # MODE STATE FIELD(3 rps, 4 p50, 5 p99, 6 errors, 7 server us/request, 8 cores)
+col() { # MODE STATE FIELD(3 rps, 4 p50, 5 p99, 6 errors, 7 server us/request, 8 cores,
+	#   9 machine us/request, 10 machine busy cores)
 	awk -v m="$1" -v t="$2" -v f="$3" '$1 == m && $2 == t { print $f }' "$TMP/results"
 }
 echo
@@ -485,6 +509,21 @@ if [ -s "$TMP/results" ]; then
 			done
 		} | table
 	fi
+	echo
+	echo "1c. the whole machine's CPU per request (all processes and the kernel, from" \
+		"/proc/stat) and its busy cores: req/s on/off is (busy on / off) x (CPU per" \
+		"request off / on); capture's cost per request is the difference, on less off"
+	{
+		printf 'MODE/CAPTURED\tOFF CPU/REQ\tON CPU/REQ\tON LESS OFF\tOFF/ON\tOFF BUSY\tON BUSY\tON/OFF\tREQ/S on/off\n'
+		for mode in $(awk '!seen[$1]++ { print $1 }' "$TMP/results"); do
+			o_us=$(col "$mode" off 9 | median) n_us=$(col "$mode" on 9 | median)
+			o_b=$(col "$mode" off 10 | median) n_b=$(col "$mode" on 10 | median)
+			printf '%s\t%.2f us\t%.2f us\t%.2f us\t%s\t%.2f cores\t%.2f cores\t%s\t%s\n' \
+				"$mode" "$o_us" "$n_us" "$(awk -v a="$n_us" -v b="$o_us" 'BEGIN { print a - b }')" \
+				"$(ratio "$o_us" "$n_us" 3)" "$o_b" "$n_b" "$(ratio "$n_b" "$o_b" 3)" \
+				"$(ratio "$(col "$mode" on 3 | median)" "$(col "$mode" off 3 | median)" 3)"
+		done
+	} | table
 fi
 if [ -s "$TMP/steps" ]; then
 	echo
@@ -519,13 +558,19 @@ if [ -s "$TMP/progs" ]; then
 		"packet for cgroup_skb)"
 	{
 		printf 'MODE\tPROGRAM\tRUNS\tNS/RUN\tRUNS/REQUEST\tNS/REQUEST\n'
-		awk -v OFS='\t' '
+		awk -v OFS='\t' -v others="$OTHER_PROGS" '
 		function r(a, b, d) { return b ? sprintf("%." d "f", a / b) : "-" }
+		BEGIN { n = split(others, o, " "); for (i = 1; i <= n; i++) other[o[i]] = 1 }
 		{
 			if (!($1 in seen)) { seen[$1] = 1; modes[++nm] = $1 }
 			req[$1] = $5
 			if ($2 == "bm_floor_tp") { tns[$1] = $3; tcnt[$1] = $4; next }
 			if ($2 ~ /^bm_floor_/) { fns[$1] += $3; fcnt[$1] += $4; next }
+			if ($2 in other) {
+				if ($4) orow[$1] = orow[$1] $1 OFS $2 OFS $4 OFS r($3, $4, 0) OFS r($4, $5, 2) OFS r($3, $5, 0) "\n"
+				ons[$1] += $3
+				next
+			}
 			row[$1] = row[$1] $1 OFS $2 OFS $4 OFS r($3, $4, 0) OFS r($4, $5, 2) OFS r($3, $5, 0) "\n"
 			ns[$1] += $3
 			if ($2 ~ /_(egress|ingress)$/) { sns[$1] += $3; scnt[$1] += $4 }
@@ -537,6 +582,11 @@ if [ -s "$TMP/progs" ]; then
 				printf "%s", row[m]
 				print m, "cgroup_skb (per packet)", scnt[m], r(sns[m], scnt[m], 0), r(scnt[m], req[m], 2), r(sns[m], req[m], 0)
 				print m, "all five (per request)", "-", "-", "-", r(ns[m], req[m], 0)
+				if (others != "") {
+					printf "%s", orow[m]
+					print m, "the balancer'"'"'s (per request)", "-", "-", "-", r(ons[m], req[m], 0)
+					print m, "all linked (per request)", "-", "-", "-", r(ns[m] + ons[m], req[m], 0)
+				}
 				if (!fcnt[m] || !tcnt[m])
 					continue
 				f = fns[m] / fcnt[m]
@@ -553,7 +603,9 @@ if [ -s "$TMP/progs" ]; then
 	echo "   floor is a program that returns at once, beside capture's on the bench"
 	echo "   cgroup's egress and ingress and on sock_send_length: what bpf_stats counts"
 	echo "   for no work (its clock reads, the call); \"less the floor\" takes the"
-	echo "   floor of its kind off every run)"
+	echo "   floor of its kind off every run). The balancer's programs (those of its"
+	echo "   that ran) are what \"on\" runs besides capture: the bench's nginx has a"
+	echo "   service, and they run for every connection of the bench cgroup."
 fi
 if [ -s "$TMP/kinds" ]; then
 	echo
