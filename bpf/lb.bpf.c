@@ -440,6 +440,20 @@ int bm_sockops(struct bpf_sock_ops *skops)
 
 	if (!sk)
 		return 1;
+	/* the ops below, before the lookup: every TCP socket of the cgroup
+	 * calls this for others too (RWND_INIT, NEEDS_ECN, BASE_RTT,
+	 * PASSIVE_ESTABLISHED_CB...), about nine times per short connection
+	 * with both ends here, and a cookie and a miss in lb_conns each were
+	 * a microsecond per connection (bench/README.md) */
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TIMEOUT_INIT:
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+	case BPF_SOCK_OPS_STATE_CB:
+		break;
+	default:
+		return 1;
+	}
 	cookie = bpf_get_socket_cookie(skops);
 	ls = bpf_map_lookup_elem(&lb_conns, &cookie);
 	if (!ls || ls->ep_id == LB_EP_NONE)
