@@ -51,7 +51,7 @@ say() { echo "kernels: $*"; }
 die() {
 	echo "kernels: $*" >&2
 	echo "kernels: 0 passed, 1 failed"
-	mkdir -p "$BUILD" && echo "0 1" >> "${TEST_COUNTS:-build/test-counts}"
+	mkdir -p "$BUILD" && echo "0 1" >> "${TEST_COUNTS:-$BUILD/test-counts}"
 	exit 1
 }
 
@@ -416,6 +416,6 @@ while read -r l a b r1 r2 w; do printf '  %-24s %-5s %10s %14s %15s %10s\n' "$l"
 awk -v s="$T_START" -v e="$(date +%s.%N)" 'BEGIN { printf "  make test-kernels: %.0f s\n", e - s }'
 echo "logs: $OUT/<kernel>/console.log (checks), guest.log (agent -v log, libbpf, dmesg)"
 mkdir -p "$BUILD"
-echo "$passed $failed" >> "${TEST_COUNTS:-build/test-counts}"
+echo "$passed $failed" >> "${TEST_COUNTS:-$BUILD/test-counts}"
 echo "kernels: $passed passed, $failed failed, $known skipped"
 [ "$failed" -eq 0 ]
