@@ -29,10 +29,10 @@
 #     fixed rates, step by step, each with a freshly started agent; per step the
 #     kernel's drop counters (pinned http_drops), the builder's drops
 #     (GET /api/v1/config -> tracing), the agent's CPU (utime+stime over the
-#     step, in cores), how long its main thread waited for a CPU, and its
-#     memory (VmRSS, and VmHWM: the peak); then three starts with 1,000
-#     services more (10 endpoints each). Every agent start's time to
-#     /readyz is reported.
+#     step, in cores, and per 10,000 req/s), how long its main thread
+#     waited for a CPU, and its memory (VmRSS, and VmHWM: the peak); then
+#     three starts with 1,000 services more (10 endpoints each). Every
+#     agent start's time to /readyz is reported.
 #  3. program cost: with kernel.bpf_stats_enabled=1 (only for this part; the
 #     old value is restored at exit) run_time_ns / run_cnt of the capture
 #     programs over a wrk run, per packet, and per request summed over all.
@@ -208,7 +208,7 @@ tracing_nums() {
 		((.builderDrops // {}) | to_entries | map(select(.key != "sampled_out") | .value)
 			| add // 0),
 		((.otlp.dropped // {}) | to_entries | map(.value) | add // 0),
-		(.otlp.exported // 0)] | @tsv'
+		(.otlp.exported // 0), .captureBytes // 0] | @tsv'
 }
 
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -263,7 +263,7 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 				cpid=''
 				if [ "$state" = on ]; then
 					start_agent
-					ev0=$(api_tracing | tracing_nums | cut -f1)
+					read -r ev0 by0 < <(api_tracing | tracing_nums | cut -f1,7)
 					cpid=$AGENT_PID
 				elif [ "$state" = burn ]; then
 					# in the bench cgroup: killed with it on every
@@ -297,14 +297,15 @@ if [[ " $PARTS " == *" 1 "* ]]; then
 					"$([ "$state" = on ] && echo agent || echo burner)" "$cores")
 				if [ "$state" = on ]; then
 					sleep 0.3 # the agent drains the ring
-					read -r ev req sp bd _ < <(api_tracing | tracing_nums)
+					read -r ev req sp bd _ _ by < <(api_tracing | tracing_nums)
 					read -r kd_rb kd_other < <(kernel_drops)
 					# requests counts the captured sides' request
 					# observations: events over it is ring records per
-					# request per side
-					extra+=$(printf '  events %s  requests %s  spans %s  drops kernel %s builder %s  records/request/side %s' \
+					# request per side, and their bytes
+					extra+=$(printf '  events %s  requests %s  spans %s  drops kernel %s builder %s  records/request/side %s  bytes/request/side %s' \
 						"$((ev - ev0))" "$req" "$sp" "$((kd_rb + kd_other))" "$bd" \
-						"$(awk -v e=$((ev - ev0)) -v r="$req" 'BEGIN { printf "%.2f", r ? e / r : 0 }')")
+						"$(awk -v e=$((ev - ev0)) -v r="$req" 'BEGIN { printf "%.2f", r ? e / r : 0 }')" \
+						"$(awk -v b=$((by - by0)) -v r="$req" 'BEGIN { printf "%.0f", r ? b / r : 0 }')")
 					agent_stop
 				fi
 				echo "$mode/$scope $state $rps $p50 $p99 $err $srv_us $cores $m_us $m_cores" \
@@ -329,7 +330,7 @@ if [[ " $PARTS " == *" 2 "* ]]; then
 		start_agent
 		read -r kd_rb0 kd_o0 < <(kernel_drops)
 		tr0=$(api_tracing)
-		read -r ev0 _ sp0 bd0 od0 ex0 < <(tracing_nums <<<"$tr0")
+		read -r ev0 _ sp0 bd0 od0 ex0 by0 < <(tracing_nums <<<"$tr0")
 		t0=$(proc_ticks "$AGENT_PID")
 		q0=$(run_wait_ns "$AGENT_PID")
 		in_cg "$TMP/loadgen" --addr "127.0.0.1:$NGINX_PORT" --conns 64 --rate "$rate" \
@@ -340,7 +341,7 @@ if [[ " $PARTS " == *" 2 "* ]]; then
 		wait_share=$(awk -v q=$((q1 - q0)) -v s="$STEP" 'BEGIN { printf "%.2f", q / 1e9 / s }')
 		read -r kd_rb1 kd_o1 < <(kernel_drops)
 		tr1=$(api_tracing)
-		read -r ev1 _ sp1 bd1 od1 ex1 < <(tracing_nums <<<"$tr1")
+		read -r ev1 _ sp1 bd1 od1 ex1 by1 < <(tracing_nums <<<"$tr1")
 		# the builder's drops of this step, by reason
 		why=$(jq -rn --argjson a "$tr0" --argjson b "$tr1" '($b.builderDrops // {}) | to_entries
 			| map(select(.key != "sampled_out") | .value -= ($a.builderDrops[.key] // 0)
@@ -349,7 +350,7 @@ if [[ " $PARTS " == *" 2 "* ]]; then
 		# the CPU the step's events took (the drain included) over the step's
 		# length: the share of a core that this rate needs
 		cpu=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$STEP" \
-			'BEGIN { printf "%.2f", t / hz / s }')
+			'BEGIN { printf "%.3f", t / hz / s }')
 		rss=$(proc_kb "$AGENT_PID" VmRSS)
 		hwm=$(proc_kb "$AGENT_PID" VmHWM)
 		kd=$(((kd_rb1 - kd_rb0) + (kd_o1 - kd_o0)))
@@ -530,12 +531,13 @@ if [ -s "$TMP/steps" ]; then
 	echo "2. fixed rates, keep-alive, agent running (target: >= 50000 req/s with no drops," \
 		"agent <= 0.5 core, <= 64 MB)"
 	{
-		printf 'ASKED\tDONE REQ/S\tP99\tKERNEL DROPS (RING)\tBUILDER DROPS\tOTLP DROPS\tEVENTS\tSPANS\tAGENT CPU\tAGENT RUNQ WAIT\tRSS\tPEAK RSS\n'
+		printf 'ASKED\tDONE REQ/S\tP99\tKERNEL DROPS (RING)\tBUILDER DROPS\tOTLP DROPS\tEVENTS\tSPANS\tAGENT CPU\tPER 10K REQ/S\tAGENT RUNQ WAIT\tRSS\tPEAK RSS\n'
 		while read -r rate done_ p50 p99 kr ko bd od ev sp cpu rss hwm qw; do
-			printf '%d\t%.0f\t%.0f us\t%d (%d)\t%d\t%s\t%d\t%d\t%s cores\t%s\t%d MB\t%d MB\n' \
+			printf '%d\t%.0f\t%.0f us\t%d (%d)\t%d\t%s\t%d\t%d\t%s cores\t%s cores\t%s\t%d MB\t%d MB\n' \
 				"$rate" "$done_" "$p99" $((kr + ko)) "$kr" "$bd" \
-				"$([ "$OTLP" = 1 ] && echo "$od" || echo -)" "$ev" "$sp" "$cpu" "$qw" \
-				$((rss / 1024)) $((hwm / 1024))
+				"$([ "$OTLP" = 1 ] && echo "$od" || echo -)" "$ev" "$sp" "$cpu" \
+				"$(awk -v c="$cpu" -v r="$done_" 'BEGIN { printf "%.3f", r ? c * 10000 / r : 0 }')" \
+				"$qw" $((rss / 1024)) $((hwm / 1024))
 		done <"$TMP/steps"
 	} | table
 	best=$(awk '$5 + $6 + $7 + $8 == 0 && $2 >= 0.95 * $1 { b = $2; c = $11; h = $13 }

@@ -159,6 +159,7 @@ void api_write_tracing(struct agent *a, struct jsonw *w)
 	jw_key(w, "tracing");
 	jw_obj_open(w);
 	jw_ku64(w, "captureEvents", ts.capture_events);
+	jw_ku64(w, "captureBytes", ts.capture_bytes);
 	jw_ku64(w, "requestsSeen", ts.requests);
 	jw_ku64(w, "spans", ts.spans);
 	jw_key(w, "http2");

@@ -454,6 +454,7 @@ static int on_ring(void *ctx, void *data, size_t size)
 	const struct http_event *e = data;
 	struct events *ev = ctx;
 
+	ev->bytes += size;
 	if (size >= HTTP_EV_HDR) {
 		if (e->head_len > size - HTTP_EV_HDR) {
 			size_t n = size < sizeof(cut) ? size : sizeof(cut);

@@ -40,6 +40,7 @@ struct events {
 	struct h2_conns h2;	  /* HTTP/2 connections (HTTP_EV_H2 records) */
 	struct h2_outlier h2_out; /* their responses' outcomes, to outlier detection */
 	uint64_t events, requests, responses, closes, threads, late_threads;
+	uint64_t bytes; /* of the records read, as reserved (bpf/http.h's classes) */
 	int chunk_left; /* records until events_consume yields the CPU */
 	/* the ring's consumer and producer positions, mapped read-only: how
 	 * far behind the reader is (events_backlog) */

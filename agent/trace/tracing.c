@@ -214,6 +214,7 @@ void tracing_get_stats(struct tracing *t, struct tracing_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->capture_events = t->ev.events;
+	st->capture_bytes = t->ev.bytes;
 	st->requests = t->ev.requests;
 	st->responses = t->ev.responses;
 	st->closes = t->ev.closes;

@@ -55,6 +55,7 @@ struct tracing {
 struct tracing_stats {
 	/* capture: the kernel side and the ring reader */
 	uint64_t capture_events;		     /* records read from the ring */
+	uint64_t capture_bytes;			     /* their bytes */
 	uint64_t requests, responses, closes;	     /* of those, by kind */
 	uint64_t kernel_drops[TRACING_KERNEL_DROPS]; /* http_drops, by reason */
 	struct h2_stats h2;			     /* HTTP/2 connections (h2_conn.h) */

@@ -91,6 +91,8 @@ static uint64_t read_all(int n)
 	events_consume(&ev);
 	assert_int_equal(events_backlog(&ev), 0);
 	assert_int_equal(ev.events, n);
+	/* the records' own bytes: the class, not the ring's header */
+	assert_int_equal(ev.bytes, (uint64_t)n * (HTTP_EV_HDR + 64));
 	assert_int_equal(n_requests, n);
 	assert_int_equal(n_other, 0);
 	assert_true(in_order);

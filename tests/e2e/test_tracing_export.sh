@@ -53,6 +53,13 @@ grep '"kind":2' "$TMP/spans.jsonl" | grep '"url.path":"/tp"' > "$TMP/tp.json"
 expect_eq "traceparent: the SERVER span joined the caller's trace" 1 "$(grep -c "\"trace_id\":\"$TP_TRACE\"" "$TMP/tp.json")"
 expect_eq "traceparent: its parent is the caller's span" 1 "$(grep -c "\"parent_span_id\":\"$TP_SPAN\"" "$TMP/tp.json")"
 expect_eq "heuristic route folds the numeric segment" 9 "$(grep '"kind":2' "$TMP/spans.jsonl" | grep -c '"http.route":"/items/\*"')"
+# the ring's bytes: every record has its 96-byte header, none is larger than
+# a request with its trace context (bpf/http.h: HTTP_EV_MAX)
+expect_eq "captureBytes: a header to the largest record per record" True \
+	"$(api_curl -sf "http://$API/api/v1/config" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["tracing"]
+print(t["captureEvents"] > 0 and 96 * t["captureEvents"] <= t["captureBytes"] <= 1768 * t["captureEvents"])')"
 tstat() { api_curl -sf "http://$API/api/v1/config" | python3 -c '
 import json, sys
 t = json.load(sys.stdin)["tracing"]["otlp"]
