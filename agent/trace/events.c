@@ -568,7 +568,7 @@ void events_consume(struct events *ev)
 		 * yield on a machine whose CPUs are all busy waits out the
 		 * others' turns: at 110,000 req/s with both ends captured a
 		 * reader that kept yielding (until it had read half the ring)
-		 * fell 8 MiB behind and lost 7% of the records. */
+		 * fell 8 MiB behind and lost 7-14% of the records. */
 		ev->chunk_left = events_backlog(ev) < ev->yield_backlog ? EV_CHUNK : INT_MAX;
 		if (ring_buffer__consume(ev->rb) != -EAGAIN)
 			break;
