@@ -191,6 +191,9 @@ struct spanbuild {
 	 * a tenth of the agent */
 	struct sb_sock *sock_spare;
 	uint32_t n_sock_spare;
+	/* freed trace groups kept the same way, linked by merged_into */
+	struct sb_group *group_spare;
+	uint32_t n_group_spare;
 
 	/* route tables per service ("ns/name" -> index), capped in number */
 	char **routes;
@@ -271,8 +274,9 @@ const char *sb_conn_error_type(int err); /* error.type of a connection error */
 
 /* 2. spanbuild_link.c */
 struct sb_group *sb_group_new(struct spanbuild *sb, const uint8_t *trace_id, int remote_sampled);
-struct sb_group *sb_group_root(struct sb_pend *p);
-void sb_group_unref(struct sb_group *g);
+struct sb_group *sb_group_root(struct spanbuild *sb, struct sb_pend *p);
+void sb_group_unref(struct spanbuild *sb, struct sb_group *g);
+void sb_group_spares_free(struct spanbuild *sb);
 void sb_link_new_request(struct spanbuild *sb, struct sb_pend *p);
 /* Before p is emitted (it may move to a trace of its own): false when an
  * SDK exports p's span. */
@@ -285,7 +289,7 @@ void sb_set_error(struct sb_pend *p, int err); /* a connection error ended it */
 void sb_finish(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns, bool exact, uint64_t now);
 void sb_set_end(struct spanbuild *sb, struct sb_pend *p,
 		uint64_t end_ns); /* a better end, once done */
-bool sb_due(const struct spanbuild *sb, struct sb_pend *p, uint64_t now);
+bool sb_due(struct spanbuild *sb, struct sb_pend *p, uint64_t now);
 void sb_emit(struct spanbuild *sb, struct sb_pend *p);
 /* Every span due at now, in the order of sb->all. */
 void sb_emit_due(struct spanbuild *sb, uint64_t now);
