@@ -106,6 +106,9 @@ struct sb_sock {
 	uint64_t cookie;
 	struct sb_sock *hnext; /* by cookie */
 	struct sb_sock *cnext; /* by connection */
+	/* its conn_ht bucket, hashed once: FNV-1a over both ends' 36 bytes
+	 * was 2% of the agent at 30k req/s, made again at every request */
+	uint32_t conn_b;
 	struct sb_node lru;
 	struct sb_dlist pends; /* requests still held, in order */
 	/* Kept so that per-event work does not grow with what is held (a busy

@@ -321,12 +321,59 @@ static void test_group_spares(void **state)
 	sb_free(sb); /* frees the spares: ASan reports any leak, or a double free */
 }
 
+/* The bucket a socket keeps is its connection's: both sockets of one
+ * connection (a spare record taken again included) are in it, found from
+ * either; a freed one leaves it, and another connection's socket is in its
+ * own bucket. */
+static void test_conn_bucket(void **state)
+{
+	struct spanbuild *sb = builder();
+	struct sb_sock *c, *v, *x, *n;
+	struct obs o;
+	bool seen_c = false, seen_v = false;
+
+	(void)state;
+	sock_obs(&o, 1);
+	c = sb_sock_new(sb, &o);
+	sb_sock_free(sb, c); /* a spare: taken again by the next socket */
+	sock_obs(&o, 2);
+	c = sb_sock_new(sb, &o);
+	o.cookie = 3;
+	o.role = OBS_ROLE_SERVER;
+	o.local.port = 80;
+	o.remote.port = 40002;
+	v = sb_sock_new(sb, &o);
+	sock_obs(&o, 4);
+	x = sb_sock_new(sb, &o);
+	assert_non_null(c);
+	assert_non_null(v);
+	assert_non_null(x);
+	assert_true(sb_sock_peers(c, v));
+	assert_ptr_equal(sb_conn_bucket(sb, c), sb_conn_bucket(sb, v));
+	for (n = sb_conn_bucket(sb, c); n; n = n->cnext) {
+		seen_c |= n == c;
+		seen_v |= n == v;
+	}
+	assert_true(seen_c);
+	assert_true(seen_v);
+	for (n = sb_conn_bucket(sb, x); n; n = n->cnext)
+		if (n == x)
+			break;
+	assert_ptr_equal(n, x);
+	/* these two connections' ends hash to different buckets */
+	assert_ptr_not_equal(sb_conn_bucket(sb, x), sb_conn_bucket(sb, c));
+	sb_sock_free(sb, v);
+	for (n = sb_conn_bucket(sb, c); n; n = n->cnext)
+		assert_ptr_not_equal(n, v);
+	sb_free(sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_spare_comes_back_empty), cmocka_unit_test(test_spares_bounded),
 	    cmocka_unit_test(test_builder_reuses_records), cmocka_unit_test(test_socket_spares),
-	    cmocka_unit_test(test_group_spares),
+	    cmocka_unit_test(test_group_spares),	   cmocka_unit_test(test_conn_bucket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
