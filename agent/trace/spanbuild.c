@@ -797,6 +797,7 @@ void sb_free(struct spanbuild *sb)
 	while (sb->all.head)
 		sb_drop(sb, sb_of(sb->all.head, struct sb_pend, all), SB_DROP__MAX);
 	sb_tables_free(sb);
+	sb_group_spares_free(sb);
 	free_routes(sb->routes, sb->n_routes);
 	free(sb);
 }

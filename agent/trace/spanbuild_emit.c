@@ -74,7 +74,7 @@ static void note_forced(struct spanbuild *sb, struct sb_pend *p)
 {
 	if (sampling_span_forced(&sb->sampler, p->sp.status == SPAN_STATUS_ERROR,
 				 p->end_ns - p->start_ns))
-		sb_group_root(p)->forced = true;
+		sb_group_root(sb, p)->forced = true;
 }
 
 /* Into sb->done by done_ns, after those of the same time: spans finish
@@ -100,7 +100,7 @@ void sb_finish(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns, bool ex
 	p->end_exact = exact;
 	p->done_ns = now > end_ns ? now : end_ns;
 	done_insert(sb, p);
-	sb_group_root(p)->n_open--;
+	sb_group_root(sb, p)->n_open--;
 	note_forced(sb, p);
 }
 
@@ -111,17 +111,17 @@ void sb_set_end(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns)
 	note_forced(sb, p);
 }
 
-bool sb_due(const struct spanbuild *sb, struct sb_pend *p, uint64_t now)
+bool sb_due(struct spanbuild *sb, struct sb_pend *p, uint64_t now)
 {
 	if (p->state != SB_DONE || now < p->done_ns + sb->cfg.pair_window_ns)
 		return false;
-	return sb_group_root(p)->n_open <= 0 || now >= p->done_ns + sb->cfg.max_hold_ns;
+	return sb_group_root(sb, p)->n_open <= 0 || now >= p->done_ns + sb->cfg.max_hold_ns;
 }
 
 static void pend_free(struct spanbuild *sb, struct sb_pend *p)
 {
 	if (p->state != SB_DONE)
-		sb_group_root(p)->n_open--;
+		sb_group_root(sb, p)->n_open--;
 	if (p->state == SB_RESPONDED)
 		dl_del(&sb->responded, &p->responding);
 	if (p->on_done)
@@ -146,7 +146,7 @@ static void pend_free(struct spanbuild *sb, struct sb_pend *p)
 		       &p->on_proc);
 		sb_proc_release(sb, p->proc);
 	}
-	sb_group_unref(p->group);
+	sb_group_unref(sb, p->group);
 	sb_pend_release(sb, p);
 	sb->n_pending--;
 }
@@ -163,7 +163,7 @@ void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 	/* false: an SDK exports this span (counted in histograms, exported by
 	 * none); first, as it may move p to a trace of its own */
 	bool own = sb_link_emit_prepare(sb, p);
-	struct sb_group *g = sb_group_root(p);
+	struct sb_group *g = sb_group_root(sb, p);
 	bool keep =
 	    own && sampling_trace_keep(&sb->sampler, g->trace_id, g->remote_sampled, g->forced);
 

@@ -127,7 +127,7 @@ bool sb_sock_peers(const struct sb_sock *a, const struct sb_sock *b)
 
 struct sb_sock *sb_conn_bucket(struct spanbuild *sb, const struct sb_sock *s)
 {
-	return sb->conn_ht[conn_hash(sb, s)];
+	return sb->conn_ht[s->conn_b];
 }
 
 static void unlink_chain(struct sb_sock **pp, struct sb_sock *s, size_t next_off)
@@ -142,7 +142,7 @@ void sb_sock_free(struct spanbuild *sb, struct sb_sock *s)
 {
 	unlink_chain(&sb->sock_ht[mix64(s->cookie) & sb->sock_mask], s,
 		     offsetof(struct sb_sock, hnext));
-	unlink_chain(&sb->conn_ht[conn_hash(sb, s)], s, offsetof(struct sb_sock, cnext));
+	unlink_chain(&sb->conn_ht[s->conn_b], s, offsetof(struct sb_sock, cnext));
 	dl_del(&sb->lru, &s->lru);
 	sb->n_sockets--;
 	/* as sb_pend_release: s goes first, it is in the cache */
@@ -215,9 +215,9 @@ struct sb_sock *sb_sock_new(struct spanbuild *sb, const struct obs *o)
 	h = mix64(s->cookie) & sb->sock_mask;
 	s->hnext = sb->sock_ht[h];
 	sb->sock_ht[h] = s;
-	h = conn_hash(sb, s);
-	s->cnext = sb->conn_ht[h];
-	sb->conn_ht[h] = s;
+	s->conn_b = (uint32_t)conn_hash(sb, s);
+	s->cnext = sb->conn_ht[s->conn_b];
+	sb->conn_ht[s->conn_b] = s;
 	dl_push(&sb->lru, &s->lru);
 	sb->n_sockets++;
 	return s;

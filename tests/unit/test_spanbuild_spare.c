@@ -2,7 +2,7 @@
 /* test_spanbuild_spare.c: the span builder's spare span records: handed
  * out zeroed, at most SB_SPARE_MAX kept, all freed with the builder (run
  * under AddressSanitizer by make test-unit-asan: no leak, no reuse of a
- * freed record); the same for socket records. */
+ * freed record); the same for socket and trace group records. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -260,13 +260,120 @@ static void test_socket_spares(void **state)
 	sb_free(sb);
 }
 
+/* Trace groups: one whose last reference goes is kept as a spare (a chain
+ * of merged ones, each of them), handed out again zeroed but for the ids
+ * asked for, at most SB_SPARE_MAX kept, the rest freed with the builder. */
+static void test_group_spares(void **state)
+{
+	enum { N = SB_SPARE_MAX + 40 };
+	static struct sb_group *g[N];
+	static const uint8_t tid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	struct spanbuild *sb = builder();
+	struct sb_group *a, *b, *c;
+
+	(void)state;
+	a = sb_group_new(sb, NULL, -1);
+	b = sb_group_new(sb, NULL, -1);
+	assert_non_null(a);
+	assert_non_null(b);
+	/* a merged into b: b is held by its own span and by a */
+	a->refs = 1;
+	a->merged_into = b;
+	b->refs = 2;
+	b->n_open = 3;
+	b->forced = true;
+	sb_group_unref(sb, a);
+	assert_int_equal(sb->n_group_spare, 1);
+	assert_ptr_equal(sb->group_spare, a);
+	assert_int_equal(b->refs, 1);
+	sb_group_unref(sb, b);
+	assert_int_equal(sb->n_group_spare, 2);
+	assert_ptr_equal(sb->group_spare, b);
+	c = sb_group_new(sb, tid, 1);
+	assert_ptr_equal(c, b);
+	assert_int_equal(sb->n_group_spare, 1);
+	assert_memory_equal(c->trace_id, tid, sizeof(tid));
+	assert_null(c->merged_into);
+	assert_int_equal(c->refs, 0);
+	assert_int_equal(c->n_open, 0);
+	assert_int_equal(c->remote_sampled, 1);
+	assert_false(c->forced);
+	c = sb_group_new(sb, NULL, -1);
+	assert_ptr_equal(c, a);
+	assert_int_equal(sb->n_group_spare, 0);
+	assert_false(all_zero(c->trace_id, sizeof(c->trace_id)));
+	assert_int_equal(c->remote_sampled, -1);
+	assert_null(c->merged_into);
+	c->refs = 1;
+	sb_group_unref(sb, c);
+	b->refs = 1;
+	sb_group_unref(sb, b);
+	for (int i = 0; i < N; i++) {
+		g[i] = sb_group_new(sb, NULL, -1);
+		assert_non_null(g[i]);
+		g[i]->refs = 1;
+	}
+	for (int i = 0; i < N; i++) {
+		sb_group_unref(sb, g[i]);
+		assert_ptr_equal(sb->group_spare, g[i]); /* the newest first */
+	}
+	assert_int_equal(sb->n_group_spare, SB_SPARE_MAX);
+	sb_free(sb); /* frees the spares: ASan reports any leak, or a double free */
+}
+
+/* The bucket a socket keeps is its connection's: both sockets of one
+ * connection (a spare record taken again included) are in it, found from
+ * either; a freed one leaves it, and another connection's socket is in its
+ * own bucket. */
+static void test_conn_bucket(void **state)
+{
+	struct spanbuild *sb = builder();
+	struct sb_sock *c, *v, *x, *n;
+	struct obs o;
+	bool seen_c = false, seen_v = false;
+
+	(void)state;
+	sock_obs(&o, 1);
+	c = sb_sock_new(sb, &o);
+	sb_sock_free(sb, c); /* a spare: taken again by the next socket */
+	sock_obs(&o, 2);
+	c = sb_sock_new(sb, &o);
+	o.cookie = 3;
+	o.role = OBS_ROLE_SERVER;
+	o.local.port = 80;
+	o.remote.port = 40002;
+	v = sb_sock_new(sb, &o);
+	sock_obs(&o, 4);
+	x = sb_sock_new(sb, &o);
+	assert_non_null(c);
+	assert_non_null(v);
+	assert_non_null(x);
+	assert_true(sb_sock_peers(c, v));
+	assert_ptr_equal(sb_conn_bucket(sb, c), sb_conn_bucket(sb, v));
+	for (n = sb_conn_bucket(sb, c); n; n = n->cnext) {
+		seen_c |= n == c;
+		seen_v |= n == v;
+	}
+	assert_true(seen_c);
+	assert_true(seen_v);
+	for (n = sb_conn_bucket(sb, x); n; n = n->cnext)
+		if (n == x)
+			break;
+	assert_ptr_equal(n, x);
+	/* these two connections' ends hash to different buckets */
+	assert_ptr_not_equal(sb_conn_bucket(sb, x), sb_conn_bucket(sb, c));
+	sb_sock_free(sb, v);
+	for (n = sb_conn_bucket(sb, c); n; n = n->cnext)
+		assert_ptr_not_equal(n, v);
+	sb_free(sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_spare_comes_back_empty),
-	    cmocka_unit_test(test_spares_bounded),
-	    cmocka_unit_test(test_builder_reuses_records),
-	    cmocka_unit_test(test_socket_spares),
+	    cmocka_unit_test(test_spare_comes_back_empty), cmocka_unit_test(test_spares_bounded),
+	    cmocka_unit_test(test_builder_reuses_records), cmocka_unit_test(test_socket_spares),
+	    cmocka_unit_test(test_group_spares),	   cmocka_unit_test(test_conn_bucket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
