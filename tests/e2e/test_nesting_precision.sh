@@ -121,12 +121,17 @@ for i in $(seq "$N_POOL"); do
 done > "$TMP/pooled.codes"
 expect_eq "pooled: requests /s/* answered 200" "$N_POOL" "$(grep -c '^200$' "$TMP/pooled.codes")"
 load 127.100.3.4 pooled /p/ "$N_POOL" 4
-calls_of() { grep '"scope":{"name":"bpfmesh"' "$TMP/spans.jsonl" | grep '"kind":3' |
-	grep "\"service.name\":\"$1\"" | grep -c "\"url.path\":\"$2"; }
+# spans_of KIND SERVICE PREFIX: bpfmesh's spans of that kind (2 SERVER, 3
+# CLIENT) received so far
+spans_of() { grep '"scope":{"name":"bpfmesh"' "$TMP/spans.jsonl" | grep "\"kind\":$1" |
+	grep "\"service.name\":\"$2\"" | grep -c "\"url.path\":\"$3"; }
+# both kinds: a SERVER span ends after the calls it made, so the last
+# requests' SERVER spans come after every CLIENT span; a call whose parent
+# has not arrived yet would count as nested wrong
+all_in() { [ "$(spans_of 3 "$1" "$2")" -ge "$3" ] && [ "$(spans_of 2 "$1" "$2")" -ge "$3" ]; }
 for _ in $(seq 120); do
-	[ "$(calls_of threaded /p/)" -ge "$N" ] && [ "$(calls_of loop /p/)" -ge "$N" ] &&
-		[ "$(calls_of loop /s/)" -ge "$N_SEQ" ] && [ "$(calls_of pooled /s/)" -ge "$N_POOL" ] &&
-		[ "$(calls_of pooled /p/)" -ge "$N_POOL" ] && break
+	all_in threaded /p/ "$N" && all_in loop /p/ "$N" && all_in loop /s/ "$N_SEQ" &&
+		all_in pooled /s/ "$N_POOL" && all_in pooled /p/ "$N_POOL" && break
 	sleep 0.25
 done
 val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
