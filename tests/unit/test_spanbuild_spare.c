@@ -333,6 +333,61 @@ static void test_held_span_pairs(void **state)
 	sb_free(sb);
 }
 
+/* An HTTP/2 stream whose response had no body finished at its head, held
+ * packed; a reset of the stream after that still makes the span an error
+ * (the held span edited: a working record again, the same span), and it
+ * keeps its end. */
+static void test_held_span_edited(void **state)
+{
+	struct sb_config c = {.emit = copy_emit, .sampling_ratio = 1.0, .emit_unsampled = true};
+	struct spanbuild *sb = sb_new(&c);
+	const uint64_t ms = 1000000ULL;
+	struct sb_pend *p;
+	struct obs o;
+
+	(void)state;
+	assert_non_null(sb);
+	n_got = 0;
+	memset(&o, 0, sizeof(o));
+	o.cookie = 9;
+	o.role = OBS_ROLE_SERVER;
+	o.kind = OBS_REQUEST;
+	o.ts_ns = 10 * ms;
+	o.local.family = o.remote.family = AF_INET;
+	o.local.port = 80;
+	o.remote.port = 40009;
+	o.stream_id = 3;
+	memcpy(o.method, "GET", 4);
+	memcpy(o.target, "/h2", 4);
+	sb_feed(sb, &o);
+	o.kind = OBS_RESPONSE;
+	o.ts_ns = 11 * ms;
+	o.status = 204;
+	o.body = OBS_BODY_NONE;
+	sb_feed(sb, &o);
+	p = sb_of(sb->all.head, struct sb_pend, all);
+	assert_int_equal(p->state, SB_DONE);
+	assert_null(p->sp);
+	assert_false(p->held_error);
+	o.kind = OBS_RESPONSE_END;
+	o.ts_ns = 12 * ms;
+	o.status = 0;
+	o.stream_reset = true;
+	o.h2_error = 8;
+	sb_feed(sb, &o);
+	assert_non_null(p->sp);
+	assert_null(p->held);
+	sb_tick(sb, 20000 * ms);
+	assert_int_equal(n_got, 1);
+	assert_string_equal(got[0].path, "/h2");
+	assert_int_equal(got[0].status_code, 204);
+	assert_int_equal(got[0].status, SPAN_STATUS_ERROR);
+	assert_string_equal(got[0].status_message, "stream reset (HTTP/2 error 8)");
+	assert_int_equal(got[0].end_unix_ns - got[0].start_unix_ns, 2 * ms);
+	assert_int_equal(sb->n_pending, 0);
+	sb_free(sb);
+}
+
 static void sock_obs(struct obs *o, uint64_t cookie)
 {
 	memset(o, 0, sizeof(*o));
@@ -527,10 +582,15 @@ static void test_conn_bucket(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_spare_comes_back_empty), cmocka_unit_test(test_held_packed),
-	    cmocka_unit_test(test_spares_bounded),	   cmocka_unit_test(test_held_span_pairs),
-	    cmocka_unit_test(test_builder_reuses_records), cmocka_unit_test(test_socket_spares),
-	    cmocka_unit_test(test_group_spares),	   cmocka_unit_test(test_conn_bucket),
+	    cmocka_unit_test(test_spare_comes_back_empty),
+	    cmocka_unit_test(test_held_packed),
+	    cmocka_unit_test(test_spares_bounded),
+	    cmocka_unit_test(test_held_span_pairs),
+	    cmocka_unit_test(test_held_span_edited),
+	    cmocka_unit_test(test_builder_reuses_records),
+	    cmocka_unit_test(test_socket_spares),
+	    cmocka_unit_test(test_group_spares),
+	    cmocka_unit_test(test_conn_bucket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
