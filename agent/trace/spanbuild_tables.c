@@ -474,7 +474,7 @@ struct span *sb_pend_view(struct spanbuild *sb, const struct sb_pend *p)
 		return p->sp;
 	if (sb->view_of != p) {
 		/* its own bytes: they unpack, or it is a bug to see */
-		if (span_unpack(p->held, p->held_len, &sb->view))
+		if (span_unpack_over(p->held, p->held_len, &sb->view))
 			abort();
 		sb->view_of = p;
 	}
@@ -490,7 +490,7 @@ struct span *sb_pend_edit(struct spanbuild *sb, struct sb_pend *p)
 	sp = sb_work_alloc(sb);
 	if (!sp)
 		return NULL;
-	if (span_unpack(p->held, p->held_len, sp))
+	if (span_unpack_over(p->held, p->held_len, sp))
 		abort();
 	pend_span_free(sb, p);
 	p->sp = sp;
