@@ -206,6 +206,7 @@ static inline long get_str(char *dst, size_t size, const uint8_t *in, size_t ava
 	if (sl > size - 1 || sl > avail - 1)
 		return -1;
 	in++;
+	dst[sl] = '\0'; /* span_unpack_over: the field need not be zero */
 	/* whole words while they lie inside sl (never past avail), then bytes */
 	for (j = 0; j + 8 <= sl; j += 8) {
 		uint64_t w;
@@ -240,13 +241,13 @@ static inline long get_str(char *dst, size_t size, const uint8_t *in, size_t ava
 #define UNPACK_X(f, k) UNPACK_##k(f)
 #define UNPACK_XIN(o, f, k) UNPACK_##k(o.f)
 
-int span_unpack(const uint8_t *in, size_t len, struct span *out)
+/* Every field of out written (a string: its bytes and its NUL), nothing
+ * else: 0, or -EINVAL with out all zero. */
+static inline int unpack_fields(const uint8_t *in, size_t len, struct span *out)
 {
 	size_t n = 0;
 	long got;
 
-	/* every string's NUL, and zero where a newer field would be */
-	memset(out, 0, sizeof(*out));
 	if (len < 1 || in[n++] != SPAN_PACK_FORMAT)
 		goto bad;
 	SPAN_FIELDS(UNPACK_X, UNPACK_XIN)
@@ -256,4 +257,16 @@ int span_unpack(const uint8_t *in, size_t len, struct span *out)
 bad:
 	memset(out, 0, sizeof(*out));
 	return -EINVAL;
+}
+
+int span_unpack(const uint8_t *in, size_t len, struct span *out)
+{
+	/* zero where nothing is written: the strings' tails, the padding */
+	memset(out, 0, sizeof(*out));
+	return unpack_fields(in, len, out);
+}
+
+int span_unpack_over(const uint8_t *in, size_t len, struct span *out)
+{
+	return unpack_fields(in, len, out);
 }

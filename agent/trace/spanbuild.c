@@ -86,12 +86,12 @@ static void grpc_status(struct sb_pend *p, uint8_t code)
 	static const bool server_error[17] = {
 	    [2] = true, [4] = true, [12] = true, [13] = true, [14] = true, [15] = true};
 
-	p->sp.has_grpc_status = true;
-	p->sp.grpc_status_code = code;
-	if (p->sp.kind == SPAN_KIND_CLIENT ? code != 0 : code < 17 && server_error[code])
-		p->sp.status = SPAN_STATUS_ERROR;
+	p->sp->has_grpc_status = true;
+	p->sp->grpc_status_code = code;
+	if (p->kind == SPAN_KIND_CLIENT ? code != 0 : code < 17 && server_error[code])
+		p->sp->status = SPAN_STATUS_ERROR;
 	else
-		p->sp.status = SPAN_STATUS_UNSET;
+		p->sp->status = SPAN_STATUS_UNSET;
 }
 
 /* Field by field: a pod's identity is mostly empty strings, and the
@@ -109,9 +109,10 @@ static void k8s_copy(struct span_k8s *dst, const struct span_k8s *src)
 static void fill_request(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p,
 			 const struct obs *o)
 {
-	struct span *sp = &p->sp;
+	struct span *sp = p->sp;
 
 	sb_copy_str(sp->path, sizeof(sp->path), o->target);
+	p->path_hash = sb_path_hash(sp->path);
 	if (o->rpc == OBS_RPC_GRPC) {
 		grpc_request(sp, o);
 	} else if (s->rt) {
@@ -143,15 +144,15 @@ static struct sb_group *pend_ids(struct spanbuild *sb, struct sb_pend *p, const 
 	struct sb_group *g;
 
 	if (!request_tp(o, &tp)) {
-		sb_rand_id(sb, p->sp.span_id, sizeof(p->sp.span_id));
+		sb_rand_id(sb, p->span_id, sizeof(p->span_id));
 		return sb_group_new(sb, NULL, -1);
 	}
 	/* A traceparent bpfmesh's kernel added names this very span: its ids
 	 * are the span's own (the callee got them), no parent; its sampled
 	 * flag came from the sampler's own trace-id rule, so the trace is
 	 * sampled as a root. */
-	if (p->sp.kind == SPAN_KIND_CLIENT && inject_ids_ours(o, &tp, sb->inject_key)) {
-		memcpy(p->sp.span_id, tp.span_id, sizeof(p->sp.span_id));
+	if (p->kind == SPAN_KIND_CLIENT && inject_ids_ours(o, &tp, sb->inject_key)) {
+		memcpy(p->span_id, tp.span_id, sizeof(p->span_id));
 		p->injected = true;
 		sb->st.injected++;
 		return sb_group_new(sb, tp.trace_id, -1);
@@ -162,17 +163,17 @@ static struct sb_group *pend_ids(struct spanbuild *sb, struct sb_pend *p, const 
 	 * (spanbuild_link.c tells a header only passed on unchanged). Either
 	 * way the span joins that trace. */
 	g = sb_group_new(sb, tp.trace_id, tp.flags & 1);
-	memcpy(p->sp.parent_span_id, tp.span_id, sizeof(p->sp.parent_span_id));
+	memcpy(p->parent_span_id, tp.span_id, sizeof(p->parent_span_id));
 	p->has_tp = true;
 	p->tp = tp;
-	p->app_parent = p->sp.kind == SPAN_KIND_CLIENT;
-	p->sp.trace_flags = tp.flags;
-	sb_copy_str(p->sp.tracestate, sizeof(p->sp.tracestate), o->tracestate);
+	p->app_parent = p->kind == SPAN_KIND_CLIENT;
+	p->sp->trace_flags = tp.flags;
+	sb_copy_str(p->sp->tracestate, sizeof(p->sp->tracestate), o->tracestate);
 	if (p->app_parent)
 		sb->st.client_traceparents++;
 	else
 		sb->st.traceparents++;
-	sb_rand_id(sb, p->sp.span_id, sizeof(p->sp.span_id));
+	sb_rand_id(sb, p->span_id, sizeof(p->span_id));
 	return g;
 }
 
@@ -183,7 +184,8 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 
 	if (!p)
 		return NULL;
-	p->sp.kind = s->role == OBS_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
+	p->kind = s->role == OBS_ROLE_CLIENT ? SPAN_KIND_CLIENT : SPAN_KIND_SERVER;
+	p->sp->kind = p->kind;
 	g = pend_ids(sb, p, o);
 	if (!g) {
 		sb_pend_release(sb, p);
@@ -210,7 +212,7 @@ static struct sb_pend *pend_new(struct spanbuild *sb, struct sb_sock *s, const s
 		s->pair_from = &p->on_sock;
 	p->proc = sb_proc_get(sb, o->tgid);
 	if (p->proc)
-		dl_push(p->sp.kind == SPAN_KIND_SERVER ? &p->proc->servers : &p->proc->clients,
+		dl_push(p->kind == SPAN_KIND_SERVER ? &p->proc->servers : &p->proc->clients,
 			&p->on_proc);
 	sb->n_pending++;
 	return p;
@@ -405,14 +407,14 @@ static void responded(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p
 		/* a desynchronised HTTP/2 connection may not know it: no error
 		 * made up for that */
 		if (!o->desync) {
-			p->sp.status = SPAN_STATUS_ERROR;
-			snprintf(p->sp.status_message, sizeof(p->sp.status_message),
+			p->sp->status = SPAN_STATUS_ERROR;
+			snprintf(p->sp->status_message, sizeof(p->sp->status_message),
 				 "response status unreadable");
 		}
 		return;
 	}
 	sb_set_http_status(p, o->status);
-	if (o->has_grpc_status && p->sp.rpc_grpc)
+	if (o->has_grpc_status && p->sp->rpc_grpc)
 		grpc_status(p, o->grpc_status); /* trailers-only */
 	if (o->status == 101) {
 		s->upgraded = true; /* another protocol from here on */
@@ -466,12 +468,18 @@ static void on_stream_end(struct spanbuild *sb, struct sb_sock *s, const struct 
 		sb->st.unpaired_ends++;
 		return;
 	}
-	if (o->stream_reset) {
-		p->sp.status = SPAN_STATUS_ERROR;
-		snprintf(p->sp.status_message, sizeof(p->sp.status_message),
-			 "stream reset (HTTP/2 error %u)", o->h2_error);
-	} else if (o->has_grpc_status && p->sp.rpc_grpc) {
-		grpc_status(p, o->grpc_status);
+	/* one ended at a bodiless response's head is held packed: edited,
+	 * it keeps a working record again */
+	if (o->stream_reset || o->has_grpc_status) {
+		struct span *sp = sb_pend_edit(sb, p);
+
+		if (sp && o->stream_reset) {
+			sp->status = SPAN_STATUS_ERROR;
+			snprintf(sp->status_message, sizeof(sp->status_message),
+				 "stream reset (HTTP/2 error %u)", o->h2_error);
+		} else if (sp && sp->rpc_grpc) {
+			grpc_status(p, o->grpc_status);
+		}
 	}
 	if (p->state == SB_DONE) /* ended at a bodiless response's head */
 		sb_set_end(sb, p, o->ts_ns);

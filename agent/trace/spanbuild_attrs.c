@@ -190,7 +190,7 @@ static const struct obs_addr *service_of(struct spanbuild *sb, struct sb_sock *s
 void sb_http_attrs(struct spanbuild *sb, struct sb_sock *s, struct sb_pend *p, const struct obs *o)
 {
 	const struct obs_addr *svc;
-	struct span *sp = &p->sp;
+	struct span *sp = p->sp;
 	bool known = sb_method_known(o->method);
 
 	sb_copy_str(sp->method, sizeof(sp->method), known ? o->method : "_OTHER");

@@ -14,14 +14,14 @@
  * The description stays empty, the status code says it all. */
 void sb_set_http_status(struct sb_pend *p, uint16_t code)
 {
-	p->sp.status_code = code;
+	p->sp->status_code = code;
 	/* error.type: the status code as a string, when it is an error */
-	if (code >= 500 || (p->sp.kind == SPAN_KIND_CLIENT && code >= 400)) {
-		p->sp.status = SPAN_STATUS_ERROR;
-		snprintf(p->sp.error_type, sizeof(p->sp.error_type), "%u", code);
+	if (code >= 500 || (p->kind == SPAN_KIND_CLIENT && code >= 400)) {
+		p->sp->status = SPAN_STATUS_ERROR;
+		snprintf(p->sp->error_type, sizeof(p->sp->error_type), "%u", code);
 	} else {
-		p->sp.status = SPAN_STATUS_UNSET;
-		p->sp.error_type[0] = '\0';
+		p->sp->status = SPAN_STATUS_UNSET;
+		p->sp->error_type[0] = '\0';
 	}
 }
 
@@ -30,7 +30,7 @@ void sb_set_error(struct sb_pend *p, int err)
 	const char *msg;
 
 	/* an orderly close that cut a response it had announced the length of */
-	snprintf(p->sp.error_type, sizeof(p->sp.error_type), "%s",
+	snprintf(p->sp->error_type, sizeof(p->sp->error_type), "%s",
 		 !err && !p->resp_seen ? "connection_closed" : sb_conn_error_type(err));
 	switch (err) {
 	case 0:
@@ -59,21 +59,22 @@ void sb_set_error(struct sb_pend *p, int err)
 		msg = "network unreachable";
 		break;
 	default:
-		snprintf(p->sp.status_message, sizeof(p->sp.status_message),
+		snprintf(p->sp->status_message, sizeof(p->sp->status_message),
 			 "connection error (errno %d)", err);
-		p->sp.status = SPAN_STATUS_ERROR;
+		p->sp->status = SPAN_STATUS_ERROR;
 		return;
 	}
-	snprintf(p->sp.status_message, sizeof(p->sp.status_message), "%s", msg);
-	p->sp.status = SPAN_STATUS_ERROR;
+	snprintf(p->sp->status_message, sizeof(p->sp->status_message), "%s", msg);
+	p->sp->status = SPAN_STATUS_ERROR;
 }
 
 /* An error or slow span keeps its whole trace: marked on the group, every
  * span of it still held (all of them, while one is open) is kept. */
 static void note_forced(struct spanbuild *sb, struct sb_pend *p)
 {
-	if (sampling_span_forced(&sb->sampler, p->sp.status == SPAN_STATUS_ERROR,
-				 p->end_ns - p->start_ns))
+	bool error = p->sp ? p->sp->status == SPAN_STATUS_ERROR : p->held_error;
+
+	if (sampling_span_forced(&sb->sampler, error, p->end_ns - p->start_ns))
 		sb_group_root(sb, p)->forced = true;
 }
 
@@ -102,6 +103,7 @@ void sb_finish(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns, bool ex
 	done_insert(sb, p);
 	sb_group_root(sb, p)->n_open--;
 	note_forced(sb, p);
+	sb_pend_hold(sb, p);
 }
 
 void sb_set_end(struct spanbuild *sb, struct sb_pend *p, uint64_t end_ns)
@@ -142,7 +144,7 @@ static void pend_free(struct spanbuild *sb, struct sb_pend *p)
 		sb_sock_release(sb, s);
 	}
 	if (p->proc) {
-		dl_del(p->sp.kind == SPAN_KIND_SERVER ? &p->proc->servers : &p->proc->clients,
+		dl_del(p->kind == SPAN_KIND_SERVER ? &p->proc->servers : &p->proc->clients,
 		       &p->on_proc);
 		sb_proc_release(sb, p->proc);
 	}
@@ -170,10 +172,13 @@ void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 	if (!own)
 		sb->st.sdk_duplicates++;
 	if (keep || sb->cfg.emit_unsampled) {
-		/* in place: p goes right after, and a span is 3 KB to copy */
-		struct span *sp = &p->sp;
+		/* in place (its working record, or the view it is unpacked
+		 * into): p goes right after, and a span is 3 KB to copy */
+		struct span *sp = sb_pend_view(sb, p);
 
 		memcpy(sp->trace_id, g->trace_id, sizeof(sp->trace_id));
+		memcpy(sp->span_id, p->span_id, sizeof(sp->span_id));
+		memcpy(sp->parent_span_id, p->parent_span_id, sizeof(sp->parent_span_id));
 		sp->sampled = keep;
 		/* the caller's other flags (W3C level 2 "random") stay as sent */
 		sp->trace_flags = (uint8_t)((sp->trace_flags & ~1u) | keep);
@@ -189,12 +194,13 @@ void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 	pend_free(sb, p);
 }
 
-/* The lines an emit reads: the span's fields and the record's own. */
+/* The lines an emit reads: the record's own, and its packed span. */
 static void pend_prefetch(const struct sb_pend *p)
 {
-	span_prefetch(&p->sp);
-	for (size_t o = sizeof(p->sp); o < sizeof(*p); o += 64)
+	for (size_t o = 0; o < offsetof(struct sb_pend, held_in); o += 64)
 		__builtin_prefetch((const char *)p + o);
+	for (size_t o = 0; o < p->held_len; o += 64)
+		__builtin_prefetch(p->held + o);
 }
 
 /* Only spans past their pair window can be due: sb->done's first ones.

@@ -58,13 +58,40 @@ enum sb_state {
 struct sb_sock;
 struct sb_proc;
 
-/* One request: a span being built, then held. */
+/* A span's working record, 3 KB, while its request is open (spare ones
+ * linked by next). */
+struct sb_work {
+	struct span sp; /* first: a span's record is found from it */
+	struct sb_work *next;
+};
+
+/* What a finished span keeps packed (span_pack.h) inside its record; a
+ * longer one (long pod names, tracestate) is packed into memory of its
+ * own. 256 bytes hold the spans of a plain HTTP service (178 for the
+ * benchmark's) and keep the record at 10 cache lines. */
+#define SB_HELD_INLINE 256
+
+/* One request: a span being built, then held. While it is open its span
+ * is a working record (sp). Once finished (SB_DONE) it is held packed
+ * (held, sp NULL) and the 3 KB record goes back to the spares, hot for the
+ * next request: 8,192 held records of 3.5 KB were 28 MB, far past the
+ * caches, and each early emit worked on a cold one. What pairing,
+ * nesting, the end and the emit still read or write once it is held lives
+ * in this record, not in the span: its ids, kind, path's hash, error. */
 struct sb_pend {
-	/* every field but trace id, sampled and unix times; first, as
-	 * sb_pend_alloc() clears it apart from the rest. Its strings are
-	 * written as strings (sb_copy_str), never as whole arrays: past their
-	 * NUL is whatever the record's last span left (span.h) */
-	struct span sp;
+	/* every span field but trace id, parent id, sampled and unix times
+	 * (the record's own fields, written into the span at emit); NULL
+	 * while held. Its strings are written as strings (sb_copy_str),
+	 * never as whole arrays: past their NUL is whatever the record's last
+	 * span left (span.h) */
+	struct span *sp;
+	const uint8_t *held; /* packed, held_len bytes: held_in or its own memory */
+	uint16_t held_len;
+	uint8_t kind;		   /* enum span_kind, as sp->kind */
+	bool held_error;	   /* held: its status is SPAN_STATUS_ERROR */
+	uint8_t span_id[8];	   /* as sp->span_id */
+	uint8_t parent_span_id[8]; /* the span's parent (sp's is written at emit) */
+	uint64_t path_hash;	   /* of sp->path: pairs are sought without the span */
 	struct sb_group *group;
 	struct sb_sock *sock;	 /* NULL once the socket is forgotten */
 	struct sb_proc *proc;	 /* NULL when the thread is unknown */
@@ -98,6 +125,8 @@ struct sb_pend {
 	uint32_t tgid, tid;
 	uint64_t start_ns, resp_ns, end_ns;
 	uint64_t done_ns; /* when it was known to be finished: the hold starts */
+	/* last, not cleared for a new request: only held_len bytes are read */
+	uint8_t held_in[SB_HELD_INLINE];
 };
 
 #define SB_ADDR_TXT 46 /* INET6_ADDRSTRLEN */
@@ -183,11 +212,18 @@ struct spanbuild {
 	struct sb_dlist done;
 	uint64_t seq; /* of the latest span made */
 	uint32_t n_sockets, n_pending;
-	/* freed spans kept for the next requests (at most SB_SPARE_MAX),
-	 * linked by their partner pointer: a calloc and a free of 3.5 KB per
-	 * request were 7% of the agent at 30k req/s */
+	/* freed span records kept for the next requests (at most
+	 * SB_SPARE_MAX), linked by their partner pointer: a calloc and a free
+	 * of 3.5 KB per request were 7% of the agent at 30k req/s; and their
+	 * working records, given back when the span is held packed */
 	struct sb_pend *spare;
 	uint32_t n_spare;
+	struct sb_work *work_spare;
+	uint32_t n_work_spare;
+	/* a held span unpacked, for the emit and what reads a held span's
+	 * strings (pairing's paths, an SDK's service): the one of view_of */
+	const struct sb_pend *view_of;
+	struct span view;
 	/* freed sockets kept the same way (at most SB_SPARE_MAX), linked by
 	 * hnext: in close mode each request is a new socket on each side, and
 	 * a calloc (past glibc's tcache size) and a free of 1.5 KB each were
@@ -214,7 +250,9 @@ struct spanbuild {
 	struct sb_sdk_svc sdk_svc[SB_SDK_SVC_SLOTS];
 };
 
-_Static_assert(offsetof(struct sb_pend, sp) == 0, "sb_pend_alloc clears sp, then what follows");
+_Static_assert(offsetof(struct sb_work, sp) == 0, "sb_work_alloc returns a new record as its span");
+_Static_assert(offsetof(struct sb_pend, held_in) + SB_HELD_INLINE == sizeof(struct sb_pend),
+	       "sb_pend_alloc clears what precedes held_in");
 _Static_assert(sizeof(((struct obs *)0)->service) >= SPAN_NAME_MAX - 1 &&
 		   sizeof(((struct obs *)0)->service_ns) >= SPAN_NAME_MAX - 1,
 	       "sb_sock_service copies an observation's names as strings");
@@ -262,11 +300,28 @@ int sb_tables_init(struct spanbuild *sb);
 void sb_services_reset(struct spanbuild *sb);
 void sb_rand_id(struct spanbuild *sb, uint8_t *id, size_t n); /* random, never all zero */
 void sb_rand_seed(struct spanbuild *sb, uint64_t seed);
-/* A zeroed span record: a spare one, else a new one (NULL: no memory). */
+/* A zeroed span record with a working record whose span reads as a
+ * zeroed one: spare ones, else new ones (NULL: no memory). */
 struct sb_pend *sb_pend_alloc(struct spanbuild *sb);
-/* Back to the spares, the first to be taken again; when SB_SPARE_MAX wait
- * already, the one that was first is freed. */
+/* Back to the spares, the first to be taken again, with its working
+ * record or its packed span's memory; when SB_SPARE_MAX wait already, the
+ * one that was first is freed. */
 void sb_pend_release(struct spanbuild *sb, struct sb_pend *p);
+/* A working record, its span reading as a zeroed one (NULL: no memory);
+ * and back to the spares, as sb_pend_release. */
+struct span *sb_work_alloc(struct spanbuild *sb);
+void sb_work_release(struct spanbuild *sb, struct span *sp);
+/* p finished: its span packed into the record, its working record given
+ * back (kept when no memory for a long span). */
+void sb_pend_hold(struct spanbuild *sb, struct sb_pend *p);
+/* p's span: its working record, else its packed span unpacked into
+ * sb->view (valid until the next call for another span). Read only, but
+ * for the emit's ids and times. */
+struct span *sb_pend_view(struct spanbuild *sb, const struct sb_pend *p);
+/* p's span to change: a held one gets a working record again, which it
+ * keeps until emitted (NULL: no memory, nothing to change). */
+struct span *sb_pend_edit(struct spanbuild *sb, struct sb_pend *p);
+uint64_t sb_path_hash(const char *path);
 
 /* 1b. spanbuild_attrs.c (calls no other builder file) */
 bool sb_method_known(const char *m);

@@ -181,7 +181,7 @@ static void sdk_mark(struct spanbuild *sb, const struct sb_pend *c)
 	}
 	if (c->start_ns > e->seen_ns)
 		e->seen_ns = c->start_ns;
-	h = svc_hash(&c->sp);
+	h = svc_hash(sb_pend_view(sb, c));
 	v = &sb->sdk_svc[h % SB_SDK_SVC_SLOTS];
 	if (v->hash != h)
 		*v = (struct sb_sdk_svc){.hash = h};
@@ -207,7 +207,7 @@ static bool sdk_process(struct spanbuild *sb, const struct sb_pend *p)
 		e = sdk_find(sb, p->tgid, p->cgroup_id);
 		return e && e->seen_ns + sdk_ttl(sb) >= p->start_ns;
 	}
-	h = svc_hash(&p->sp);
+	h = svc_hash(sb_pend_view(sb, p));
 	v = &sb->sdk_svc[h % SB_SDK_SVC_SLOTS];
 	return v->hash == h && v->seen_ns && v->seen_ns + sdk_ttl(sb) >= p->start_ns;
 }
@@ -253,11 +253,11 @@ static bool tp_passed_on(const struct sb_proc *proc, const struct sb_pend *c)
 /* --- same-node pairs --- */
 
 /* Could server request s be client request c, as the other socket saw it? */
-static bool pair_fits(const struct sb_pend *c, const struct sb_pend *s)
+static bool pair_fits(struct spanbuild *sb, const struct sb_pend *c, const struct sb_pend *s)
 {
 	if (c->partner || s->partner)
 		return false;
-	if (strcmp(c->method, s->method) || strcmp(c->sp.path, s->sp.path) ||
+	if (strcmp(c->method, s->method) || c->path_hash != s->path_hash ||
 	    c->path_truncated != s->path_truncated)
 		return false;
 	/* The server reads what the client sent, and before the client is
@@ -265,7 +265,11 @@ static bool pair_fits(const struct sb_pend *c, const struct sb_pend *s)
 	 * in the middle of a connection) does not shift every later pair. */
 	if (s->start_ns + SB_PAIR_SLACK_NS < c->start_ns)
 		return false;
-	return !c->resp_seen || s->start_ns <= c->resp_ns + SB_PAIR_SLACK_NS;
+	if (c->resp_seen && s->start_ns > c->resp_ns + SB_PAIR_SLACK_NS)
+		return false;
+	/* the same hash: the paths themselves, last, as one of them may be
+	 * held packed (not both: the new request is not) */
+	return !strcmp(sb_pend_view(sb, c)->path, sb_pend_view(sb, s)->path);
 }
 
 /* The caller passed s's header on unchanged (or its Workload says no SDK
@@ -294,7 +298,7 @@ static void link_pair(struct spanbuild *sb, struct sb_pend *c, struct sb_pend *s
 			group_merge(gs, gc);
 		return;
 	}
-	memcpy(s->sp.parent_span_id, c->sp.span_id, sizeof(s->sp.parent_span_id));
+	memcpy(s->parent_span_id, c->span_id, sizeof(s->parent_span_id));
 	s->local_parent = true;
 	group_merge(sb_group_root(sb, s), sb_group_root(sb, c));
 }
@@ -311,10 +315,10 @@ static void find_pair(struct spanbuild *sb, struct sb_pend *p)
 			o->pair_from = o->pair_from->next;
 		for (struct sb_node *n = o->pair_from; n; n = n->next) {
 			struct sb_pend *q = sb_of(n, struct sb_pend, on_sock);
-			bool client = p->sp.kind == SPAN_KIND_CLIENT;
+			bool client = p->kind == SPAN_KIND_CLIENT;
 			struct sb_pend *c = client ? p : q, *s = client ? q : p;
 
-			if (pair_fits(c, s)) {
+			if (pair_fits(sb, c, s)) {
 				link_pair(sb, c, s);
 				return;
 			}
@@ -358,7 +362,7 @@ static struct sb_pend *nest_parent(const struct sb_proc *proc, const struct sb_p
 
 static void link_nest(struct spanbuild *sb, struct sb_pend *s, struct sb_pend *c)
 {
-	memcpy(c->sp.parent_span_id, s->sp.span_id, sizeof(c->sp.parent_span_id));
+	memcpy(c->parent_span_id, s->span_id, sizeof(c->parent_span_id));
 	c->local_parent = true;
 	c->nested = true;
 	group_merge(sb_group_root(sb, c), sb_group_root(sb, s));
@@ -389,19 +393,18 @@ static void regroup(struct spanbuild *sb, struct sb_pend *p, struct sb_group *g,
 	g->refs++;
 	p->group = g;
 	sb_group_unref(sb, old);
-	if (p->sp.kind == SPAN_KIND_CLIENT) {
+	if (p->kind == SPAN_KIND_CLIENT) {
 		struct sb_pend *s = p->partner;
 
 		if (s && s->local_parent &&
-		    !memcmp(s->sp.parent_span_id, p->sp.span_id, sizeof(p->sp.span_id)))
+		    !memcmp(s->parent_span_id, p->span_id, sizeof(p->span_id)))
 			regroup(sb, s, g, depth + 1);
 		return;
 	}
 	for (struct sb_node *n = p->proc ? p->proc->clients.head : NULL; n; n = n->next) {
 		struct sb_pend *c = sb_of(n, struct sb_pend, on_proc);
 
-		if (c->nested &&
-		    !memcmp(c->sp.parent_span_id, p->sp.span_id, sizeof(p->sp.span_id)))
+		if (c->nested && !memcmp(c->parent_span_id, p->span_id, sizeof(p->span_id)))
 			regroup(sb, c, g, depth + 1);
 	}
 }
@@ -417,11 +420,11 @@ static void unnest(struct spanbuild *sb, struct sb_pend *c)
 	sb->st.nested--;
 	if (c->has_tp) {
 		/* the header it passed on names a span of the same trace */
-		memcpy(c->sp.parent_span_id, c->tp.span_id, sizeof(c->sp.parent_span_id));
+		memcpy(c->parent_span_id, c->tp.span_id, sizeof(c->parent_span_id));
 		c->app_parent = true;
 		return;
 	}
-	memset(c->sp.parent_span_id, 0, sizeof(c->sp.parent_span_id));
+	memset(c->parent_span_id, 0, sizeof(c->parent_span_id));
 	g = sb_group_new(sb, NULL, -1);
 	if (g) /* else it stays a root in the old trace */
 		regroup(sb, c, g, 0);
@@ -497,7 +500,7 @@ static void adopt_clients(struct spanbuild *sb, struct sb_pend *s)
 void sb_link_new_request(struct spanbuild *sb, struct sb_pend *p)
 {
 	if (p->proc) {
-		if (p->sp.kind == SPAN_KIND_CLIENT)
+		if (p->kind == SPAN_KIND_CLIENT)
 			nest_client(sb, p);
 		else
 			adopt_clients(sb, p);
@@ -513,5 +516,5 @@ bool sb_link_emit_prepare(struct spanbuild *sb, struct sb_pend *p)
 	/* the process was found SDK-instrumented after its call was nested */
 	if (sdk && p->nested && !p->has_tp)
 		unnest(sb, p);
-	return !sdk || (p->sp.kind == SPAN_KIND_CLIENT && !p->has_tp);
+	return !sdk || (p->kind == SPAN_KIND_CLIENT && !p->has_tp);
 }

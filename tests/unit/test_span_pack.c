@@ -173,6 +173,49 @@ static void test_empty_span_round_trip(void **state)
 	assert_memory_equal(&in, &out, sizeof(in));
 }
 
+/* Unpacked over a record full of garbage (span_unpack_over), a span reads
+ * as the one packed: every field equal, every string ending at its own
+ * NUL (strings shorter than the garbage's run too), and it packs to the
+ * same bytes; past a string's NUL the record's old bytes stay. A garbled
+ * input leaves the record all zero, as span_unpack does. */
+static void test_unpack_over_dirty(void **state)
+{
+	struct span *in = calloc(1, sizeof(*in)), *out = malloc(sizeof(*out));
+	uint8_t a[SPAN_PACK_MAX], b[SPAN_PACK_MAX];
+	size_t la, lb;
+
+	(void)state;
+	fill_all(in);
+	snprintf(in->path, sizeof(in->path), "/a");
+	in->query[0] = '\0';
+	la = span_pack(in, a, sizeof(a));
+	memset(out, 0xa5, sizeof(*out));
+	assert_int_equal(span_unpack_over(a, la, out), 0);
+	for (size_t i = 0; i < span_pack_nfields; i++) {
+		const struct span_pack_field *f = &span_pack_fields[i];
+		const char *x = (const char *)in + f->off, *y = (const char *)out + f->off;
+
+		if (f->kind == SPAN_PACK_STR)
+			assert_string_equal(x, y); /* fill_all ends each at its size - 1 */
+		else
+			assert_memory_equal(x, y, f->size);
+	}
+	assert_string_equal(out->path, "/a");
+	assert_string_equal(out->query, "");
+	assert_int_equal((uint8_t)out->path[3], 0xa5);
+	assert_int_equal((uint8_t)out->query[1], 0xa5);
+	lb = span_pack(out, b, sizeof(b));
+	assert_int_equal(lb, la);
+	assert_memory_equal(a, b, la);
+	a[0] ^= 0xff;
+	memset(out, 0xa5, sizeof(*out));
+	assert_int_equal(span_unpack_over(a, la, out), -EINVAL);
+	for (size_t i = 0; i < sizeof(*out); i++)
+		assert_int_equal(((uint8_t *)out)[i], 0);
+	free(in);
+	free(out);
+}
+
 /* A string filled to the brim with no NUL is cut to its size - 1 and comes
  * back NUL-terminated, as the OTLP queue always stored it. */
 /* A span full of garbage, cleared, packs as a zeroed span and unpacks to
@@ -388,6 +431,7 @@ int main(void)
 	    cmocka_unit_test(test_full_span_round_trip),
 	    cmocka_unit_test(test_empty_span_round_trip),
 	    cmocka_unit_test(test_clear_reads_as_zeroed),
+	    cmocka_unit_test(test_unpack_over_dirty),
 	    cmocka_unit_test(test_unterminated_strings_cut),
 	    cmocka_unit_test(test_small_buffer_refused),
 	    cmocka_unit_test(test_truncated_refused),

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -54,31 +55,103 @@ static bool all_zero(const void *p, size_t n)
 }
 
 /* A record given back dirty comes out again empty, the same memory: all
- * but its span zeroed, its span reading as a zeroed one (span_clear: the
- * strings' bytes past their NUL are left). */
+ * but its packed bytes zeroed, with a working record whose span reads as
+ * a zeroed one (span_clear: the strings' bytes past their NUL are left). */
 static void test_spare_comes_back_empty(void **state)
 {
 	struct spanbuild *sb = builder();
 	struct sb_pend *p = sb_pend_alloc(sb), *q;
+	struct span *sp;
 	static const struct span zero;
 	uint8_t a[SPAN_PACK_MAX], b[SPAN_PACK_MAX];
 	size_t la, lb;
 
 	(void)state;
 	assert_non_null(p);
-	assert_true(all_zero(p, sizeof(*p)));
-	memset(p, 0xa5, sizeof(*p));
+	assert_non_null(p->sp);
+	sp = p->sp;
+	assert_true(all_zero(p->sp, sizeof(*p->sp)));
+	assert_true(
+	    all_zero((char *)p + sizeof(p->sp), offsetof(struct sb_pend, held_in) - sizeof(p->sp)));
+	memset((char *)p + sizeof(p->sp), 0xa5, sizeof(*p) - sizeof(p->sp));
+	p->held = NULL;
+	memset(sp, 0xa5, sizeof(*sp));
 	sb_pend_release(sb, p);
 	assert_int_equal(sb->n_spare, 1);
+	assert_int_equal(sb->n_work_spare, 1);
 	q = sb_pend_alloc(sb);
 	assert_ptr_equal(q, p);
+	assert_ptr_equal(q->sp, sp);
 	assert_int_equal(sb->n_spare, 0);
-	assert_true(all_zero((char *)q + sizeof(q->sp), sizeof(*q) - sizeof(q->sp)));
-	la = span_pack(&q->sp, a, sizeof(a));
+	assert_int_equal(sb->n_work_spare, 0);
+	assert_true(
+	    all_zero((char *)q + sizeof(q->sp), offsetof(struct sb_pend, held_in) - sizeof(q->sp)));
+	la = span_pack(q->sp, a, sizeof(a));
 	lb = span_pack(&zero, b, sizeof(b));
 	assert_int_equal(la, lb);
 	assert_memory_equal(a, b, la);
 	sb_pend_release(sb, q);
+	sb_free(sb);
+}
+
+/* A finished span is held packed: its working record goes back to the
+ * spares at once, and what it reads as (sb_pend_view) is what it was; an
+ * edit gives it a working record again, the same span. A long one (past
+ * SB_HELD_INLINE packed) is held in memory of its own, freed with it
+ * (ASan). */
+static void test_held_packed(void **state)
+{
+	struct spanbuild *sb = builder();
+	uint8_t a[SPAN_PACK_MAX], b[SPAN_PACK_MAX];
+	size_t la, lb;
+
+	(void)state;
+	for (int big = 0; big < 2; big++) {
+		struct sb_pend *p = sb_pend_alloc(sb);
+		struct span *sp, *e;
+		const struct span *v;
+
+		assert_non_null(p);
+		sp = p->sp;
+		snprintf(sp->name, sizeof(sp->name), "GET /api/{id}");
+		snprintf(sp->path, sizeof(sp->path), "/api/7");
+		snprintf(sp->service_name, sizeof(sp->service_name), "web");
+		if (big)
+			memset(sp->tracestate, 'x', sizeof(sp->tracestate) - 1);
+		sp->status = SPAN_STATUS_ERROR;
+		sp->status_code = 503;
+		la = span_pack(sp, a, sizeof(a));
+		sb_pend_hold(sb, p);
+		assert_null(p->sp);
+		assert_int_equal(sb->n_work_spare, 1);
+		assert_ptr_equal(&sb->work_spare->sp, sp);
+		assert_true(p->held_error);
+		assert_int_equal(p->held_len, la);
+		if (big)
+			assert_ptr_not_equal(p->held, p->held_in);
+		else
+			assert_ptr_equal(p->held, p->held_in);
+		v = sb_pend_view(sb, p);
+		assert_ptr_equal(v, &sb->view);
+		lb = span_pack(v, b, sizeof(b));
+		assert_int_equal(lb, la);
+		assert_memory_equal(a, b, la);
+		e = sb_pend_edit(sb, p);
+		assert_ptr_equal(e, sp); /* the spare, taken again */
+		assert_null(p->held);
+		assert_null(sb->view_of);
+		assert_ptr_equal(sb_pend_view(sb, p), e);
+		lb = span_pack(e, b, sizeof(b));
+		assert_int_equal(lb, la);
+		assert_memory_equal(a, b, la);
+		if (big) {
+			/* held again, then given back held: its memory goes */
+			sb_pend_hold(sb, p);
+			assert_non_null(p->held);
+			assert_ptr_not_equal(p->held, p->held_in);
+		}
+		sb_pend_release(sb, p);
+	}
 	sb_free(sb);
 }
 
@@ -139,7 +212,7 @@ static void test_builder_reuses_records(void **state)
 	assert_non_null(sb);
 	for (int i = 0; i < 3; i++) {
 		if (i == 2)
-			memset(&sb->spare->sp, 0xa5, sizeof(sb->spare->sp));
+			memset(&sb->work_spare->sp, 0xa5, sizeof(sb->work_spare->sp));
 		memset(&o, 0, sizeof(o));
 		o.cookie = 1;
 		o.role = OBS_ROLE_SERVER;
@@ -160,10 +233,15 @@ static void test_builder_reuses_records(void **state)
 		o.body = OBS_BODY_NONE;
 		o.ts_ns += 1000;
 		sb_feed(sb, &o);
+		/* finished: held packed, its working record a spare already */
+		assert_int_equal(sb->n_pending, 1);
+		assert_int_equal(sb->n_work_spare, 1);
+		assert_null(sb_of(sb->all.head, struct sb_pend, all)->sp);
 		sb_tick(sb, o.ts_ns + 20000000000ULL);
-		/* emitted: its record waits for the next request */
+		/* emitted: its records wait for the next request */
 		assert_int_equal(sb->n_pending, 0);
 		assert_int_equal(sb->n_spare, 1);
+		assert_int_equal(sb->n_work_spare, 1);
 	}
 	assert_int_equal(e.n, 3);
 	n = e.len[0];
@@ -174,6 +252,139 @@ static void test_builder_reuses_records(void **state)
 		assert_memory_equal(e.buf[i] + t - 5, e.buf[0] + t - 5, 5);
 		assert_memory_equal(e.buf[i] + t + 16, e.buf[0] + t + 16, n - t - 16);
 	}
+	sb_free(sb);
+}
+
+static struct span got[4];
+static int n_got;
+
+static void copy_emit(const struct span *sp, void *ctx)
+{
+	(void)ctx;
+	assert_true(n_got < 4);
+	got[n_got++] = *sp;
+}
+
+/* One side of a GET of path on the connection 40000 + port <-> 80. */
+static void side(struct spanbuild *sb, uint8_t role, uint8_t kind, uint64_t ts, uint16_t port,
+		 const char *path)
+{
+	struct obs o;
+
+	memset(&o, 0, sizeof(o));
+	o.cookie = (uint64_t)port * 2 + (role == OBS_ROLE_CLIENT);
+	o.role = role;
+	o.kind = kind;
+	o.ts_ns = ts;
+	o.local.family = o.remote.family = AF_INET;
+	o.local.port = role == OBS_ROLE_CLIENT ? 40000 + port : 80;
+	o.remote.port = role == OBS_ROLE_CLIENT ? 80 : 40000 + port;
+	memcpy(o.method, "GET", 4);
+	snprintf(o.target, sizeof(o.target), "%s", path);
+	o.status = 200;
+	o.body = OBS_BODY_NONE;
+	sb_feed(sb, &o);
+}
+
+/* A CLIENT span finished (held packed) before its SERVER side is seen is
+ * still paired: its path is read from the packed span, the pair's ids are
+ * the records' own, and the emitted spans carry them; a held one of
+ * another path (the same method, the same connection timing) is not. */
+static void test_held_span_pairs(void **state)
+{
+	struct sb_config c = {.emit = copy_emit, .sampling_ratio = 1.0, .emit_unsampled = true};
+	struct spanbuild *sb = sb_new(&c);
+	const uint64_t ms = 1000000ULL;
+	struct sb_stats st;
+
+	(void)state;
+	assert_non_null(sb);
+	n_got = 0;
+	side(sb, OBS_ROLE_CLIENT, OBS_REQUEST, 10 * ms, 1, "/api/held");
+	side(sb, OBS_ROLE_CLIENT, OBS_RESPONSE, 11 * ms, 1, "/api/held");
+	side(sb, OBS_ROLE_CLIENT, OBS_REQUEST, 10 * ms, 2, "/api/other");
+	side(sb, OBS_ROLE_CLIENT, OBS_RESPONSE, 11 * ms, 2, "/api/other");
+	/* both finished, held packed: no working record left in use */
+	assert_int_equal(sb->n_pending, 2);
+	assert_null(sb_of(sb->all.head, struct sb_pend, all)->sp);
+	assert_null(sb_of(sb->all.tail, struct sb_pend, all)->sp);
+	side(sb, OBS_ROLE_SERVER, OBS_REQUEST, 10 * ms + 500000, 1, "/api/held");
+	side(sb, OBS_ROLE_SERVER, OBS_REQUEST, 10 * ms + 500000, 2, "/api/other2");
+	side(sb, OBS_ROLE_SERVER, OBS_RESPONSE, 10 * ms + 900000, 1, "/api/held");
+	side(sb, OBS_ROLE_SERVER, OBS_RESPONSE, 10 * ms + 900000, 2, "/api/other2");
+	sb_get_stats(sb, &st);
+	assert_int_equal(st.pairs, 1);
+	sb_tick(sb, 20000 * ms);
+	assert_int_equal(n_got, 4);
+	/* request order: client 1, client 2, server 1, server 2 */
+	assert_string_equal(got[0].path, "/api/held");
+	assert_string_equal(got[2].path, "/api/held");
+	assert_int_equal(got[2].kind, SPAN_KIND_SERVER);
+	assert_memory_equal(got[2].parent_span_id, got[0].span_id, 8);
+	assert_memory_equal(got[2].trace_id, got[0].trace_id, 16);
+	assert_false(all_zero(got[0].span_id, 8));
+	assert_true(all_zero(got[0].parent_span_id, 8));
+	assert_string_equal(got[1].path, "/api/other");
+	assert_string_equal(got[3].path, "/api/other2");
+	assert_true(all_zero(got[3].parent_span_id, 8));
+	assert_memory_not_equal(got[3].trace_id, got[1].trace_id, 16);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(got[i].status_code, 200);
+	sb_free(sb);
+}
+
+/* An HTTP/2 stream whose response had no body finished at its head, held
+ * packed; a reset of the stream after that still makes the span an error
+ * (the held span edited: a working record again, the same span), and it
+ * keeps its end. */
+static void test_held_span_edited(void **state)
+{
+	struct sb_config c = {.emit = copy_emit, .sampling_ratio = 1.0, .emit_unsampled = true};
+	struct spanbuild *sb = sb_new(&c);
+	const uint64_t ms = 1000000ULL;
+	struct sb_pend *p;
+	struct obs o;
+
+	(void)state;
+	assert_non_null(sb);
+	n_got = 0;
+	memset(&o, 0, sizeof(o));
+	o.cookie = 9;
+	o.role = OBS_ROLE_SERVER;
+	o.kind = OBS_REQUEST;
+	o.ts_ns = 10 * ms;
+	o.local.family = o.remote.family = AF_INET;
+	o.local.port = 80;
+	o.remote.port = 40009;
+	o.stream_id = 3;
+	memcpy(o.method, "GET", 4);
+	memcpy(o.target, "/h2", 4);
+	sb_feed(sb, &o);
+	o.kind = OBS_RESPONSE;
+	o.ts_ns = 11 * ms;
+	o.status = 204;
+	o.body = OBS_BODY_NONE;
+	sb_feed(sb, &o);
+	p = sb_of(sb->all.head, struct sb_pend, all);
+	assert_int_equal(p->state, SB_DONE);
+	assert_null(p->sp);
+	assert_false(p->held_error);
+	o.kind = OBS_RESPONSE_END;
+	o.ts_ns = 12 * ms;
+	o.status = 0;
+	o.stream_reset = true;
+	o.h2_error = 8;
+	sb_feed(sb, &o);
+	assert_non_null(p->sp);
+	assert_null(p->held);
+	sb_tick(sb, 20000 * ms);
+	assert_int_equal(n_got, 1);
+	assert_string_equal(got[0].path, "/h2");
+	assert_int_equal(got[0].status_code, 204);
+	assert_int_equal(got[0].status, SPAN_STATUS_ERROR);
+	assert_string_equal(got[0].status_message, "stream reset (HTTP/2 error 8)");
+	assert_int_equal(got[0].end_unix_ns - got[0].start_unix_ns, 2 * ms);
+	assert_int_equal(sb->n_pending, 0);
 	sb_free(sb);
 }
 
@@ -371,9 +582,15 @@ static void test_conn_bucket(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_spare_comes_back_empty), cmocka_unit_test(test_spares_bounded),
-	    cmocka_unit_test(test_builder_reuses_records), cmocka_unit_test(test_socket_spares),
-	    cmocka_unit_test(test_group_spares),	   cmocka_unit_test(test_conn_bucket),
+	    cmocka_unit_test(test_spare_comes_back_empty),
+	    cmocka_unit_test(test_held_packed),
+	    cmocka_unit_test(test_spares_bounded),
+	    cmocka_unit_test(test_held_span_pairs),
+	    cmocka_unit_test(test_held_span_edited),
+	    cmocka_unit_test(test_builder_reuses_records),
+	    cmocka_unit_test(test_socket_spares),
+	    cmocka_unit_test(test_group_spares),
+	    cmocka_unit_test(test_conn_bucket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
