@@ -330,7 +330,7 @@ if [[ " $PARTS " == *" 2 "* ]]; then
 		start_agent
 		read -r kd_rb0 kd_o0 < <(kernel_drops)
 		tr0=$(api_tracing)
-		read -r ev0 _ sp0 bd0 od0 ex0 < <(tracing_nums <<<"$tr0")
+		read -r ev0 _ sp0 bd0 od0 ex0 _ < <(tracing_nums <<<"$tr0")
 		t0=$(proc_ticks "$AGENT_PID")
 		q0=$(run_wait_ns "$AGENT_PID")
 		in_cg "$TMP/loadgen" --addr "127.0.0.1:$NGINX_PORT" --conns 64 --rate "$rate" \
@@ -341,7 +341,7 @@ if [[ " $PARTS " == *" 2 "* ]]; then
 		wait_share=$(awk -v q=$((q1 - q0)) -v s="$STEP" 'BEGIN { printf "%.2f", q / 1e9 / s }')
 		read -r kd_rb1 kd_o1 < <(kernel_drops)
 		tr1=$(api_tracing)
-		read -r ev1 _ sp1 bd1 od1 ex1 < <(tracing_nums <<<"$tr1")
+		read -r ev1 _ sp1 bd1 od1 ex1 _ < <(tracing_nums <<<"$tr1")
 		# the builder's drops of this step, by reason
 		why=$(jq -rn --argjson a "$tr0" --argjson b "$tr1" '($b.builderDrops // {}) | to_entries
 			| map(select(.key != "sampled_out") | .value -= ($a.builderDrops[.key] // 0)
