@@ -281,6 +281,14 @@ static inline void sb_copy_str(char *dst, size_t size, const char *src)
 #define SB_SPARE_MAX 2048
 
 /* 1. spanbuild_tables.c */
+/* A LIFO of freed records of one kind: *headp its newest, *n how many,
+ * linked through a pointer field of the record's own at offset link.
+ * Given back, a record goes first (it is in the cache), and at
+ * SB_SPARE_MAX the spare it goes before is freed; taken, the newest
+ * comes out as it was left (NULL: none). */
+void *sb_spare_take(void *headp, uint32_t *n, size_t link);
+void sb_spare_give(void *headp, uint32_t *n, void *rec, size_t link);
+void sb_spares_free(void *headp, uint32_t *n, size_t link);
 struct sb_sock *sb_sock_find(struct spanbuild *sb, uint64_t cookie);
 /* no room check; a spare socket record, cleared, else a new one */
 struct sb_sock *sb_sock_new(struct spanbuild *sb, const struct obs *o);

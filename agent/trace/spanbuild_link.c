@@ -42,11 +42,10 @@
  * the agent at 30k req/s (both ends captured). */
 struct sb_group *sb_group_new(struct spanbuild *sb, const uint8_t *trace_id, int remote_sampled)
 {
-	struct sb_group *g = sb->group_spare;
+	struct sb_group *g = sb_spare_take(&sb->group_spare, &sb->n_group_spare,
+					   offsetof(struct sb_group, merged_into));
 
 	if (g) {
-		sb->group_spare = g->merged_into;
-		sb->n_group_spare--;
 		memset(g, 0, sizeof(*g));
 	} else if (!(g = calloc(1, sizeof(*g)))) {
 		return NULL;
@@ -59,31 +58,17 @@ struct sb_group *sb_group_new(struct spanbuild *sb, const uint8_t *trace_id, int
 	return g;
 }
 
-/* As sb_pend_release: the newest first (it is in the cache), and at the
- * cap the spare it goes before is freed. Linked by merged_into. */
+/* Spare groups are linked by merged_into. */
 static void group_release(struct spanbuild *sb, struct sb_group *g)
 {
-	if (sb->n_group_spare >= SB_SPARE_MAX && sb->group_spare) {
-		struct sb_group *old = sb->group_spare;
-
-		sb->group_spare = old->merged_into;
-		sb->n_group_spare--;
-		free(old);
-	}
-	g->merged_into = sb->group_spare;
-	sb->group_spare = g;
-	sb->n_group_spare++;
+	sb_spare_give(&sb->group_spare, &sb->n_group_spare, g,
+		      offsetof(struct sb_group, merged_into));
 }
 
 void sb_group_spares_free(struct spanbuild *sb)
 {
-	while (sb->group_spare) {
-		struct sb_group *g = sb->group_spare;
-
-		sb->group_spare = g->merged_into;
-		free(g);
-	}
-	sb->n_group_spare = 0;
+	sb_spares_free(&sb->group_spare, &sb->n_group_spare,
+		       offsetof(struct sb_group, merged_into));
 }
 
 void sb_group_unref(struct spanbuild *sb, struct sb_group *g)

@@ -145,17 +145,7 @@ void sb_sock_free(struct spanbuild *sb, struct sb_sock *s)
 	unlink_chain(&sb->conn_ht[s->conn_b], s, offsetof(struct sb_sock, cnext));
 	dl_del(&sb->lru, &s->lru);
 	sb->n_sockets--;
-	/* as sb_pend_release: s goes first, it is in the cache */
-	if (sb->n_sock_spare >= SB_SPARE_MAX && sb->sock_spare) {
-		struct sb_sock *old = sb->sock_spare;
-
-		sb->sock_spare = old->hnext;
-		sb->n_sock_spare--;
-		free(old);
-	}
-	s->hnext = sb->sock_spare;
-	sb->sock_spare = s;
-	sb->n_sock_spare++;
+	sb_spare_give(&sb->sock_spare, &sb->n_sock_spare, s, offsetof(struct sb_sock, hnext));
 }
 
 /* A spare socket record read as a new one: its fields zeroed, its strings
@@ -188,12 +178,11 @@ static void sock_clear(struct sb_sock *s)
 
 static struct sb_sock *sock_alloc(struct spanbuild *sb)
 {
-	struct sb_sock *s = sb->sock_spare;
+	struct sb_sock *s =
+	    sb_spare_take(&sb->sock_spare, &sb->n_sock_spare, offsetof(struct sb_sock, hnext));
 
 	if (!s)
 		return calloc(1, sizeof(*s));
-	sb->sock_spare = s->hnext;
-	sb->n_sock_spare--;
 	sock_clear(s);
 	return s;
 }
@@ -353,17 +342,65 @@ void sb_proc_release(struct spanbuild *sb, struct sb_proc *p)
 	free(p);
 }
 
+/* --- spare records --- */
+
+/* The link is read and written with memcpy: it is a pointer of the
+ * record's own type, seen here as bytes. */
+static void *spare_next(const void *rec, size_t link)
+{
+	void *next;
+
+	memcpy(&next, (const char *)rec + link, sizeof(next));
+	return next;
+}
+
+void *sb_spare_take(void *headp, uint32_t *n, size_t link)
+{
+	void *rec, *next;
+
+	memcpy(&rec, headp, sizeof(rec));
+	if (!rec)
+		return NULL;
+	next = spare_next(rec, link);
+	memcpy(headp, &next, sizeof(next));
+	(*n)--;
+	return rec;
+}
+
+void sb_spare_give(void *headp, uint32_t *n, void *rec, size_t link)
+{
+	void *head;
+
+	/* at the cap, rec still goes first and the spare before it is freed:
+	 * rec is in the cache (just used), and a full builder takes one
+	 * record per request right after giving one back; freeing rec
+	 * instead handed out a spare long out of the cache at every request */
+	if (*n >= SB_SPARE_MAX)
+		free(sb_spare_take(headp, n, link));
+	memcpy(&head, headp, sizeof(head));
+	memcpy((char *)rec + link, &head, sizeof(head));
+	memcpy(headp, &rec, sizeof(rec));
+	(*n)++;
+}
+
+void sb_spares_free(void *headp, uint32_t *n, size_t link)
+{
+	void *rec;
+
+	while ((rec = sb_spare_take(headp, n, link)))
+		free(rec);
+}
+
 /* --- span records --- */
 
 struct span *sb_work_alloc(struct spanbuild *sb)
 {
-	struct sb_work *w = sb->work_spare;
+	struct sb_work *w =
+	    sb_spare_take(&sb->work_spare, &sb->n_work_spare, offsetof(struct sb_work, next));
 
 	/* sp is first: a new record's address is its span's */
 	if (!w)
 		return calloc(1, sizeof(*w));
-	sb->work_spare = w->next;
-	sb->n_work_spare--;
 	/* Not a memset of its 3 KB: the span's strings need only their first
 	 * byte, and each is written as a string, so a request touches the
 	 * lines its span uses, the ones the last span brought to the cache
@@ -374,30 +411,18 @@ struct span *sb_work_alloc(struct spanbuild *sb)
 
 void sb_work_release(struct spanbuild *sb, struct span *sp)
 {
-	struct sb_work *w = sb_of(sp, struct sb_work, sp);
-
-	/* as sb_pend_release: w goes first, it is in the cache */
-	if (sb->n_work_spare >= SB_SPARE_MAX && sb->work_spare) {
-		struct sb_work *old = sb->work_spare;
-
-		sb->work_spare = old->next;
-		sb->n_work_spare--;
-		free(old);
-	}
-	w->next = sb->work_spare;
-	sb->work_spare = w;
-	sb->n_work_spare++;
+	sb_spare_give(&sb->work_spare, &sb->n_work_spare, sb_of(sp, struct sb_work, sp),
+		      offsetof(struct sb_work, next));
 }
 
 struct sb_pend *sb_pend_alloc(struct spanbuild *sb)
 {
-	struct sb_pend *p = sb->spare;
+	struct sb_pend *p =
+	    sb_spare_take(&sb->spare, &sb->n_spare, offsetof(struct sb_pend, partner));
 
 	if (!p) {
 		p = calloc(1, sizeof(*p));
 	} else {
-		sb->spare = p->partner;
-		sb->n_spare--;
 		/* held_in is read only as far as held_len says */
 		memset(p, 0, offsetof(struct sb_pend, held_in));
 	}
@@ -425,21 +450,8 @@ static void pend_span_free(struct spanbuild *sb, struct sb_pend *p)
 void sb_pend_release(struct spanbuild *sb, struct sb_pend *p)
 {
 	pend_span_free(sb, p);
-	/* At the cap, p still goes first and the spare before it is freed:
-	 * p is in the cache (its span was just emitted), and a full builder
-	 * takes one record per request right after giving one back; freeing
-	 * p instead handed out the 256th newest spare, long out of the cache,
-	 * at every request. */
-	if (sb->n_spare >= SB_SPARE_MAX && sb->spare) {
-		struct sb_pend *old = sb->spare;
-
-		sb->spare = old->partner;
-		sb->n_spare--;
-		free(old);
-	}
-	p->partner = sb->spare; /* a spare's link: a pointer of its own type */
-	sb->spare = p;
-	sb->n_spare++;
+	/* a spare's link: partner, a pointer of its own type */
+	sb_spare_give(&sb->spare, &sb->n_spare, p, offsetof(struct sb_pend, partner));
 }
 
 /* --- finished spans, held packed --- */
@@ -510,29 +522,11 @@ uint64_t sb_path_hash(const char *path)
 
 void sb_tables_free(struct spanbuild *sb)
 {
-	while (sb->spare) {
-		struct sb_pend *p = sb->spare;
-
-		sb->spare = p->partner;
-		free(p);
-	}
-	sb->n_spare = 0;
-	while (sb->work_spare) {
-		struct sb_work *w = sb->work_spare;
-
-		sb->work_spare = w->next;
-		free(w);
-	}
-	sb->n_work_spare = 0;
+	sb_spares_free(&sb->spare, &sb->n_spare, offsetof(struct sb_pend, partner));
+	sb_spares_free(&sb->work_spare, &sb->n_work_spare, offsetof(struct sb_work, next));
 	while (sb->lru.head)
 		sb_sock_free(sb, sb_of(sb->lru.head, struct sb_sock, lru));
-	while (sb->sock_spare) {
-		struct sb_sock *s = sb->sock_spare;
-
-		sb->sock_spare = s->hnext;
-		free(s);
-	}
-	sb->n_sock_spare = 0;
+	sb_spares_free(&sb->sock_spare, &sb->n_sock_spare, offsetof(struct sb_sock, hnext));
 	for (size_t i = 0; sb->proc_ht && i <= sb->proc_mask; i++) {
 		while (sb->proc_ht[i]) {
 			struct sb_proc *p = sb->proc_ht[i];
