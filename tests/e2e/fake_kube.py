@@ -45,7 +45,8 @@ Control interface (JSON over HTTP on --control-port, for the tests):
   POST /crds     {"installed": true|false}: the bpfmesh.io kinds
   POST /tokens   {"tokens": ["..."]} accepted bearer tokens; null: no auth
   POST /bookmark a BOOKMARK on every watch that asked for them, now
-  GET  /state    resourceVersion, compaction point, open watches, requests
+  GET  /state    resourceVersion, compaction point, open watches (a count,
+                 and their resources in "watching"), requests
 Start: fake_kube.py --port 0 --control-port 0 --ready-file F; F then holds
 "API_PORT CONTROL_PORT".
 """
@@ -771,7 +772,9 @@ class ControlHandler(BaseHTTPRequestHandler):
         if self.path.startswith("/state"):
             with C.cond:
                 self.reply(200, {"resourceVersion": C.rv, "compacted": C.compacted,
-                                 "watches": len(C.watchers), "serving": self.server.main.api is not None,
+                                 "watches": len(C.watchers),
+                                 "watching": sorted(w.gvr[2] for w in C.watchers),
+                                 "serving": self.server.main.api is not None,
                                  "counts": C.counts, "requests": C.requests})
             return
         self.reply(404, {"error": "unknown"})

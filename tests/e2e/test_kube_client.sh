@@ -185,7 +185,11 @@ wait_for "watches answered HTTP 410 after the drop" 15 more_410 && pass "watches
 log "dropped connections"
 errors_before=$(st services errors)
 warns_before=$(grep -c " warn " "$KWLOG")
+# a drop cuts only the watches open at that moment: after the 410s above the
+# services watch may still be reconnecting, so each drop waits for it
+watching_services() { curl -sf "$CTL/state" | grep -q '"watching": \[[^]]*"services"'; }
 for i in 1 2 3; do
+	wait_for "a services watch is open" 15 watching_services || break
 	ctl drop
 	apply "$(svc prod drop-$i 10.0.1.$i)"
 done
