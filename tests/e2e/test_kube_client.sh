@@ -201,6 +201,9 @@ expect_eq "warnings for streams that reconnect at once" "$warns_before" "$(grep 
 
 log "500s"
 held_before=$(held | wc -l)
+# the services watch must be open for the drop to send it into the 500s
+# window, not still in its backoff from the drops above
+wait_for "a services watch is open" 15 watching_services
 ctl fail '{"code": 500, "seconds": 3}'
 ctl drop
 sleep 1.5
