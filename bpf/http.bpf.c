@@ -38,6 +38,10 @@
  * every response head for Content-Length or chunked cost more than all
  * the rest of a head packet (bench/README.md).
  *
+ * A request that reaches the cgroup hook on a listening socket (its
+ * listener defers accepting, TCP_DEFER_ACCEPT, until the first bytes)
+ * waits for the socket TCP makes for its connection (struct http_early).
+ *
  * Records are sized to what they carry, and they never wake the agent, which
  * reads the ring every 20 ms: at tens of thousands of requests a second, a
  * wake-up per record would cost more than the capture.
@@ -56,6 +60,8 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_RECV 3
 #define TCP_CLOSE 7
 #define ETH_HLEN 14
 #define ETH_P_IP 0x0800
@@ -129,6 +135,42 @@ struct {
 	__type(key, __u32);
 	__type(value, struct http1_scratch);
 } http_scratch SEC(".maps");
+
+/* A request that came before its server's socket existed: a listener with
+ * TCP_DEFER_ACCEPT (nginx's "deferred", nghttpx's frontends, haproxy's
+ * "defer-accept") keeps a connection a request socket until its first
+ * bytes, so those bytes pass the cgroup ingress hook on the listening
+ * socket (tcp_v4_rcv runs the filter on the listener, then makes the
+ * socket in tcp_check_req), and the cookie there is the listener's, shared
+ * by every connection it accepts. The record waits here, by the
+ * connection's 4-tuple (tuple_key), for the socket that TCP makes right
+ * after (its SYN_RECV -> ESTABLISHED change, bm_http_state), and goes to the
+ * ring with that socket's cookie. Not pinned: a record waits microseconds. */
+struct http_early {
+	struct http_event e; /* head_len bytes of head, then ctx when it has one */
+	struct http_req_ctx ctx;
+};
+
+#define HTTP_EARLY_MAX 256 /* connections made at once, node-wide */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HTTP_EARLY_MAX);
+	__type(key, __u64);
+	__type(value, struct http_early);
+} http_early SEC(".maps");
+
+/* where an early record is made (too big for the stack) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct http_early);
+} http_early_buf SEC(".maps");
+
+/* Set at the first early request: until then a passive open (every
+ * accepted connection of the node) costs bm_http_state no lookup. */
+__u32 early_seen = 0;
 
 static __always_inline void http_drop(__u32 reason)
 {
@@ -498,29 +540,12 @@ static __always_inline void on_body(struct __sk_buff *skb, struct seg *s, struct
 	__builtin_memcpy(c->resp.tail, &t, 8);
 }
 
-/* A request longer than its record whose head goes on past it: the record
- * carries the context lines found further on (bpf/http.h). NULL when there
- * are none; a head longer than the search is counted. */
-static __always_inline struct http_event *request_ctx_record(struct __sk_buff *skb,
-							     const struct seg *s, __u64 now)
+/* The trace context lines a search found (cs), into ctx (bpf/http.h). */
+static __always_inline void req_ctx_fill(struct __sk_buff *skb, const struct seg *s,
+					 const struct http1_ctx_scan *cs, struct http_req_ctx *ctx)
 {
-	struct http1_scratch *sc = scratch_get();
-	struct http1_ctx_scan *cs;
-	struct http_req_ctx *ctx;
-	struct http_event *e;
 	__u32 n;
 
-	if (!sc)
-		return NULL;
-	cs = &sc->cs;
-	if (!http1_ctx_search(skb, s->off, s->len, sc))
-		http_drop(HTTP_DROP_HEAD_LONG);
-	if (!cs->n_tp && !cs->n_ts)
-		return NULL;
-	e = head_reserve(skb, s, HTTP_EV_REQUEST, now, HTTP_HEAD_MAX, sizeof(*ctx));
-	if (!e)
-		return NULL;
-	ctx = (void *)(e->head + HTTP_HEAD_MAX);
 	/* a loop, not __builtin_memset: clang's BPF backend spent a minute
 	 * (DAG combining) on the 648 bytes of stores a memset unrolls into */
 #pragma clang loop unroll(disable)
@@ -540,6 +565,31 @@ static __always_inline struct http_event *request_ctx_record(struct __sk_buff *s
 		bpf_skb_load_bytes(skb, s->off + cs->ts_at, ctx->tracestate,
 				   len_1_to(n, HTTP_CTX_TS));
 	}
+}
+
+/* A request longer than its record whose head goes on past it: the record
+ * carries the context lines found further on (bpf/http.h). NULL when there
+ * are none; a head longer than the search is counted. */
+static __always_inline struct http_event *request_ctx_record(struct __sk_buff *skb,
+							     const struct seg *s, __u64 now)
+{
+	struct http1_scratch *sc = scratch_get();
+	struct http1_ctx_scan *cs;
+	struct http_req_ctx *ctx;
+	struct http_event *e;
+
+	if (!sc)
+		return NULL;
+	cs = &sc->cs;
+	if (!http1_ctx_search(skb, s->off, s->len, sc))
+		http_drop(HTTP_DROP_HEAD_LONG);
+	if (!cs->n_tp && !cs->n_ts)
+		return NULL;
+	e = head_reserve(skb, s, HTTP_EV_REQUEST, now, HTTP_HEAD_MAX, sizeof(*ctx));
+	if (!e)
+		return NULL;
+	ctx = (void *)(e->head + HTTP_HEAD_MAX);
+	req_ctx_fill(skb, s, cs, ctx);
 	e->head_len = HTTP_HEAD_MAX + sizeof(*ctx);
 	return e;
 }
@@ -557,6 +607,45 @@ static __always_inline struct http_event *request_record(struct __sk_buff *skb, 
 			return e;
 	}
 	return head_record(skb, s, HTTP_EV_REQUEST, now, first);
+}
+
+/* Is the segment's socket a listener? Then the request came before its
+ * connection's socket existed (struct http_early). Asked of request heads
+ * received through the cgroup hook only. */
+static __always_inline bool on_listener(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	return sk && sk->state == BPF_TCP_LISTEN;
+}
+
+/* A request received on a listener: its record waits for the connection's
+ * socket (early_accepted). Its head is copied as on_request's would be,
+ * with its trace context when it goes on past HTTP_HEAD_MAX bytes. */
+static __always_inline void early_request(struct __sk_buff *skb, const struct seg *s, __u64 now)
+{
+	__u64 key = tuple_key(s->family, s->local, s->remote, s->lport, s->rport);
+	__u32 zero = 0, len = s->len < HTTP_HEAD_MAX ? s->len : HTTP_HEAD_MAX;
+	struct http_early *b = bpf_map_lookup_elem(&http_early_buf, &zero);
+	struct http1_scratch *sc;
+
+	if (!b || load_bytes(skb, s, b->e.head, len, HTTP_HEAD_MAX))
+		return;
+	ev_fill(&b->e, s, HTTP_EV_REQUEST, now, len, s->len > 0xffff ? 0xffff : s->len);
+	if (s->len > HTTP_HEAD_MAX && (sc = scratch_get())) {
+		if (!http1_ctx_search(skb, s->off, s->len, sc))
+			http_drop(HTTP_DROP_HEAD_LONG);
+		if (sc->cs.n_tp || sc->cs.n_ts) {
+			req_ctx_fill(skb, s, &sc->cs, &b->ctx);
+			b->e.head_len = HTTP_HEAD_MAX + sizeof(b->ctx);
+		}
+	}
+	if (bpf_map_update_elem(&http_early, &key, b, BPF_ANY)) {
+		http_drop(HTTP_DROP_CONNS);
+		return;
+	}
+	if (!early_seen)
+		early_seen = 1;
 }
 
 /* What a client socket's first request learns of the load balancer: the
@@ -688,7 +777,10 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 		if (status == 101)
 			h2_on_response(skb, &s);
 	} else if (s.len >= 8 && http1_is_request(skb, s.off, s.len, w[0])) {
-		on_request(skb, &s, seg_time(skb, &s, tc), w);
+		if (!tc && dir == HTTP_DIR_INGRESS && on_listener(skb))
+			early_request(skb, &s, seg_time(skb, &s, tc));
+		else
+			on_request(skb, &s, seg_time(skb, &s, tc), w);
 	} else {
 		c = bpf_map_lookup_elem(&http_conns3, &s.cookie);
 		if (!c)
@@ -902,7 +994,34 @@ int BPF_PROG(bm_http_recv, struct sock *sk, int ret, int flags)
 	return 0;
 }
 
-/* A socket that carried HTTP closed: requests still open on it end. */
+/* A socket TCP made for a connection whose request came before it
+ * (struct http_early): the request's record goes to the ring with this
+ * socket's cookie, and the socket is known as a server from here on, as
+ * on_request would have made it. */
+static __always_inline void early_accepted(struct sock *sk)
+{
+	__u64 cookie, key = sock_tuple_key(sk);
+	struct http_conn c = {.roles = HTTP_ROLE_SERVER};
+	struct http_early *b;
+	__u32 n;
+
+	b = key ? bpf_map_lookup_elem(&http_early, &key) : NULL;
+	if (!b)
+		return;
+	cookie = bpf_get_socket_cookie(sk);
+	b->e.cookie = cookie;
+	if (bpf_map_update_elem(&http_conns3, &cookie, &c, BPF_NOEXIST))
+		http_drop(HTTP_DROP_CONNS);
+	n = b->e.head_len;
+	if (n > HTTP_HEAD_MAX + sizeof(b->ctx))
+		n = HTTP_HEAD_MAX + sizeof(b->ctx);
+	if (bpf_ringbuf_output(&http_events, b, HTTP_EV_HDR + n, BPF_RB_NO_WAKEUP))
+		http_drop(HTTP_DROP_RINGBUF);
+	bpf_map_delete_elem(&http_early, &key);
+}
+
+/* A socket that carried HTTP closed: requests still open on it end. A
+ * socket accepted with a request already in it gets that request. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 {
@@ -911,6 +1030,11 @@ int BPF_PROG(bm_http_state, struct sock *sk, int oldstate, int newstate)
 	__u64 cookie;
 	__u8 roles;
 
+	if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV) {
+		if (early_seen && sk->sk_protocol == IPPROTO_TCP)
+			early_accepted(sk);
+		return 0;
+	}
 	if (newstate != TCP_CLOSE || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	c = known_conn(sk, &cookie);

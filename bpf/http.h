@@ -161,7 +161,7 @@ _Static_assert(sizeof(struct http_req_ctx) == 648, "http_req_ctx ABI");
 /* http_drops index: why capture lost something (never silently). */
 enum http_drop_reason {
 	HTTP_DROP_RINGBUF = 0,	/* ring buffer full */
-	HTTP_DROP_CONNS = 1,	/* http_conns3 update failed */
+	HTTP_DROP_CONNS = 1,	/* http_conns3 (or http.bpf.c's http_early) update failed */
 	HTTP_DROP_LOAD = 2,	/* payload could not be read */
 	HTTP_DROP_PIPELINE = 3, /* unused: the agent splits pipelined requests */
 	/* a request head went on past what its context search reads (its

@@ -15,10 +15,15 @@
 #    the medians within 1 ms;
 #  - h2c upgrade: curl --http2 through nghttpx (Workload h2up; nghttpd does
 #    not upgrade), which asks nghttpd over HTTP/2 in turn: the HTTP/1.1
-#    request that asked for the upgrade (its CLIENT span ends at the 101),
-#    then the requests that follow on the upgraded connection, both sides
-#    (nghttpx's SERVER spans of HTTP/1.1 requests do not come, upgrade or
-#    not: an HTTP/1.x matter, not checked here);
+#    request that asked for the upgrade (its CLIENT span ends at the 101,
+#    and so does nghttpx's SERVER span), then the requests that follow on
+#    the upgraded connection, both sides;
+#  - nghttpx as an HTTP/1.1 server (curl --http1.1, no upgrade): a request
+#    alone on its connection, then two on one keep-alive connection, each
+#    with its SERVER span, a child of curl's CLIENT span and inside it.
+#    nghttpx's listener has TCP_DEFER_ACCEPT: the first request of a
+#    connection reaches the cgroup hook on the listening socket, before
+#    the connection's own socket exists (bpf/http.bpf.c, struct http_early);
 #  - the latency API and /metrics count the requests; none was on a
 #    desynchronised connection.
 . "$(dirname "$0")/lib.sh"
@@ -110,12 +115,20 @@ client nghttp -nsu http://127.100.2.2/files/f1?u3 http://127.100.2.2/files/f2?u4
 	http://127.100.2.2/files/f3?u5 > "$TMP/nghttp-u.out" 2>&1
 expect_eq "curl --http2: upgraded" "2 2" "$(echo $(cat "$TMP/upgrade.out"))"
 expect_eq "nghttp -u: answers" 3 "$(grep -c ' /files/f' "$TMP/nghttp-u.out")"
+# 4. curl --http1.1 through nghttpx: one request alone, then two on one
+# keep-alive connection
+client curl -s --http1.1 -o /dev/null -w '%{http_version} %{http_code}\n' \
+	http://127.100.2.2/files/f1?h1 > "$TMP/h1.out" 2>&1
+client curl -s --http1.1 -o /dev/null -o /dev/null -w '%{http_version} %{http_code}\n' \
+	http://127.100.2.2/files/f2?h2 http://127.100.2.2/files/f3?h3 >> "$TMP/h1.out" 2>&1
+expect_eq "curl --http1.1 through nghttpx" "1.1 200 1.1 200 1.1 200" "$(echo $(cat "$TMP/h1.out"))"
 
-# h2web: nghttp N + 2, curl 1, h2load, and the 5 that nghttpx passes on;
-# h2up: those 5, 2 of them HTTP/1.1 requests that upgraded
-TOTAL=$((N + 3 + H2N + 5))
+# h2web: nghttp N + 2, curl 1, h2load, and the 8 that nghttpx passes on;
+# h2up: those 8, 3 of them HTTP/1.1 requests that upgraded, 3 HTTP/1.1
+# requests that did not
+TOTAL=$((N + 3 + H2N + 8))
 for _ in $(seq 80); do
-	[ "$(grep -c '"kind":2' "$TMP/spans.jsonl")" -ge $((TOTAL + 5)) ] && break
+	[ "$(grep -c '"kind":2' "$TMP/spans.jsonl")" -ge $((TOTAL + 8)) ] && break
 	sleep 0.25
 done
 sleep 1
@@ -135,7 +148,10 @@ print("nghttp_paths", sum(1 for i in range(1, n + 1) if paths.get("/files/f%d" %
 print("big_spans", paths.get("/files/big", 0))
 st = {at(s, "url.path"): at(s, "http.response.status_code") for s in server}
 print("status_missing", st.get("/files/missing"))
-print("bad_status", sum(1 for s in server + up if at(s, "http.response.status_code") not in (200, 404)))
+# the requests that asked nghttpx for an upgrade (u1..u3) end at their 101
+print("bad_status", sum(1 for s in server + up if at(s, "http.response.status_code") not in (200, 404)
+                        and not (s in up and at(s, "http.response.status_code") == 101
+                                 and at(s, "url.query") in ("u1", "u2", "u3"))))
 f2 = next((s for s in server if at(s, "url.path") == "/files/f2"), None)
 print("route", at(f2, "http.route") if f2 else None)
 print("name", f2["name"].replace(" ", "_") if f2 else None)
@@ -150,7 +166,25 @@ uc = collections.Counter((at(s, "url.query"), at(s, "network.protocol.version"),
                          for s in spans if s["kind"] == 3 and svc(s) in ("curl", "nghttp"))
 print("upc_h1", sum(uc[(q, "1.1", 101)] for q in ("u1", "u2", "u3")))
 print("upc_h2", sum(uc[(q, "2", 200)] for q in ("u4", "u5")))
-print("up_passed_on", sum(1 for s in server if (at(s, "url.query") or "").startswith("u")))
+print("up_passed_on", sum(1 for s in server if (at(s, "url.query") or "")[:1] in ("u", "h")))
+# nghttpx's SERVER spans of HTTP/1.1 requests: the upgrades (ended by their
+# 101) and the plain ones (h1 alone on its connection, h2 and h3 on one);
+# each the child of its client's CLIENT span, and inside it (the 101 ends
+# both)
+cl = {at(s, "url.query"): s for s in spans if s["kind"] == 3 and svc(s) in ("curl", "nghttp")}
+def h1_server(qs, status):
+    n = 0
+    for s in up:
+        q, c = at(s, "url.query"), cl.get(at(s, "url.query"))
+        if (q in qs and at(s, "network.protocol.version") == "1.1"
+                and at(s, "http.response.status_code") == status and c
+                and s["parent_span_id"] == c["span_id"] and s["trace_id"] == c["trace_id"]
+                and c["start_unix_ns"] <= s["start_unix_ns"] <= s["end_unix_ns"] <= c["end_unix_ns"]):
+            n += 1
+    return n
+print("up_h1_upgrade", h1_server(("u1", "u2", "u3"), 101))
+print("up_h1_plain", h1_server(("h1", "h2", "h3"), 200))
+print("up_h1_all", sum(1 for s in up if at(s, "network.protocol.version") == "1.1"))
 # nghttp's CLIENT spans against nghttp's own times (request start to end)
 mine = {}
 for l in open(sys.argv[2]):
@@ -213,7 +247,12 @@ expect_eq "upgrade: the HTTP/1.1 requests that asked, ended by their 101 (CLIENT
 	"$(val upc_h1)"
 expect_eq "upgrade: HTTP/2 requests after it (CLIENT)" 2 "$(val upc_h2)"
 expect_eq "upgrade: HTTP/2 requests after it (h2up SERVER)" 2 "$(val up_h2)"
-expect_eq "h2web: what nghttpx passed on" 5 "$(val up_passed_on)"
+expect_eq "upgrade: the HTTP/1.1 requests that asked, ended by their 101 (h2up SERVER, in the CLIENT's)" \
+	3 "$(val up_h1_upgrade)"
+expect_eq "HTTP/1.1 to nghttpx: SERVER spans, children of curl's CLIENT spans and inside them" 3 \
+	"$(val up_h1_plain)"
+expect_eq "h2up: no other HTTP/1.1 SERVER span" 6 "$(val up_h1_all)"
+expect_eq "h2web: what nghttpx passed on" 8 "$(val up_passed_on)"
 expect_eq "nghttp CLIENT spans compared" $((N + 2)) "$(val nghttp_compared)"
 expect_range "nghttp: spans past nghttp's own time (us)" 0 100 "$(val nghttp_span_over_us)"
 expect_range "nghttp: median |span - nghttp's time| (us)" 0 1000 "$(val nghttp_median_diff_us)"
@@ -221,7 +260,7 @@ expect_eq "h2load CLIENT spans" "$H2N" "$(val h2load_client_spans)"
 expect_range "h2load: span quantiles past its log's (us)" 0 100 "$(val h2load_span_over_log_us)"
 expect_range "h2load: |median span - median of its log| (us)" 0 1000 "$(val h2load_median_diff_us)"
 
-# 4. TLS (openssl s_server -www, curl https): counted, never parsed
+# 5. TLS (openssl s_server -www, curl https): counted, never parsed
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=tls.test -days 1 -keyout "$TMP/key.pem" \
 	-out "$TMP/cert.pem" > /dev/null 2>&1
 ( echo $BASHPID > "$CG/srv/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \

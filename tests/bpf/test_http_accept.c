@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_http_accept.c: the capture programs on real loopback connections,
+ * for what BPF_PROG_TEST_RUN cannot show: which socket a received request
+ * belongs to. Its socket is a made-up one there, never a listener; here a
+ * server whose listener has TCP_DEFER_ACCEPT (as nghttpx's and nginx's
+ * "deferred") gets a connection's first bytes while the connection has no
+ * socket of its own yet, and the cgroup ingress hook sees them on the
+ * listener (bpf/http.bpf.c, struct http_early). Each case checks the
+ * request record's cookie against the accepted socket's SO_COOKIE, and
+ * that the socket is known as a server (its THREAD record, http_conns3).
+ *
+ * The test makes its own network namespace (its loopback only) and its
+ * own cgroup, which it attaches the cgroup programs to and moves into; the
+ * tracepoint programs observe the node's sockets, and write only this
+ * test's maps. The cgroup is left and removed, nothing is pinned. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/http.h"
+#include "capfix.h"
+
+#define MAX_EV 32
+
+static struct http_bpf *skel;
+static struct ring_buffer *rb;
+static struct bpf_link *links[4];
+static struct http_event got[MAX_EV];
+static struct http_req_ctx got_ctx[MAX_EV]; /* zero unless the record carries one */
+static int n_got;
+static char cg_path[512], cg_home[1024];
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (n_got < MAX_EV && size >= HTTP_EV_HDR) {
+		memset(&got[n_got], 0, sizeof(got[0]));
+		memset(&got_ctx[n_got], 0, sizeof(got_ctx[0]));
+		if (size >= HTTP_EV_MAX)
+			memcpy(&got_ctx[n_got], (char *)data + HTTP_EV_HDR + HTTP_HEAD_MAX,
+			       sizeof(got_ctx[0]));
+		memcpy(&got[n_got++], data, size < sizeof(got[0]) ? size : sizeof(got[0]));
+	}
+	return 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* The cgroup v2 mount, and the cgroup this process is in (to go back). */
+static int cgroup_paths(char *root, size_t n)
+{
+	char line[512], mnt[256], type[64];
+	FILE *f = fopen("/proc/mounts", "r");
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %255s %63s", mnt, type) == 2 && !strcmp(type, "cgroup2");
+	fclose(f);
+	if (!found)
+		return -1;
+	snprintf(root, n, "%s", mnt);
+	f = fopen("/proc/self/cgroup", "r");
+	if (!f)
+		return -1;
+	found = 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(cg_home, sizeof(cg_home), "%s%s/cgroup.procs", mnt, line + 3);
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+static int lo_up(void)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc;
+
+	if (fd < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	rc = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	ifr.ifr_flags |= IFF_UP;
+	if (!rc)
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	close(fd);
+	return rc;
+}
+
+static int teardown(void **state)
+{
+	char pid[32];
+
+	(void)state;
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (cg_home[0])
+		write_file(cg_home, pid);
+	for (int i = 0; i < 4; i++)
+		bpf_link__destroy(links[i]);
+	ring_buffer__free(rb);
+	http_bpf__destroy(skel);
+	if (cg_path[0])
+		rmdir(cg_path);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	char root[256], procs[600], pid[32];
+	int cgfd;
+
+	(void)state;
+	if (unshare(CLONE_NEWNET) || lo_up()) {
+		fprintf(stderr, "a network namespace of its own: %s\n", strerror(errno));
+		return -1;
+	}
+	if (cgroup_paths(root, sizeof(root))) {
+		fprintf(stderr, "no cgroup v2 mount\n");
+		return -1;
+	}
+	snprintf(cg_path, sizeof(cg_path), "%s/bpfmesh-test-bpf-%d", root, (int)getpid());
+	if (mkdir(cg_path, 0755) && errno != EEXIST) {
+		cg_path[0] = 0;
+		return -1;
+	}
+	skel = capfix_load();
+	cgfd = open(cg_path, O_RDONLY | O_DIRECTORY);
+	if (!skel || cgfd < 0)
+		goto fail;
+	links[0] = bpf_program__attach_cgroup(skel->progs.bm_http_ingress, cgfd);
+	links[1] = bpf_program__attach_cgroup(skel->progs.bm_http_egress, cgfd);
+	close(cgfd);
+	links[2] = bpf_program__attach(skel->progs.bm_http_state);
+	links[3] = bpf_program__attach(skel->progs.bm_http_recv);
+	for (int i = 0; i < 4; i++)
+		if (!links[i]) {
+			fprintf(stderr, "attaching program %d: %s\n", i, strerror(errno));
+			goto fail;
+		}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.http_events), on_event, NULL, NULL);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg_path);
+	if (!rb || write_file(procs, pid))
+		goto fail;
+	return 0;
+fail:
+	teardown(state);
+	return -1;
+}
+
+/* A listener on 127.0.0.1 (port in *port), deferring accept or not. */
+static int listener(int defer, uint16_t *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), secs = 2;
+
+	assert_true(fd >= 0);
+	if (defer)
+		assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)),
+				 0);
+	assert_int_equal(bind(fd, (void *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (void *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static uint64_t cookie_of(int fd)
+{
+	uint64_t c = 0;
+	socklen_t cl = sizeof(c);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &cl), 0);
+	return c;
+}
+
+struct seen {
+	uint64_t srv;  /* the accepted socket's cookie */
+	uint64_t lsn;  /* the listener's */
+	uint8_t roles; /* http_conns3's roles of the accepted socket (0: none) */
+};
+
+/* A request sent on a new connection, read by the server's accepted
+ * socket and answered; the records it made in got[]. */
+static void exchange(int defer, const char *req, struct seen *sn)
+{
+	struct http_conn c;
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	static char buf[16384];
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	size_t n = strlen(req), have = 0;
+	uint16_t port;
+	int lfd = listener(defer, &port), cfd = socket(AF_INET, SOCK_STREAM, 0), sfd;
+
+	a.sin_port = htons(port);
+	assert_true(cfd >= 0);
+	assert_int_equal(connect(cfd, (void *)&a, sizeof(a)), 0);
+	assert_int_equal(send(cfd, req, n, 0), (ssize_t)n);
+	sfd = accept(lfd, NULL, NULL);
+	assert_true(sfd >= 0);
+	while (have < n) {
+		ssize_t r = read(sfd, buf, sizeof(buf));
+
+		assert_true(r > 0);
+		have += (size_t)r;
+	}
+	assert_int_equal(write(sfd, resp, sizeof(resp) - 1), (ssize_t)sizeof(resp) - 1);
+	assert_true(read(cfd, buf, sizeof(buf)) > 0);
+	sn->srv = cookie_of(sfd);
+	sn->lsn = cookie_of(lfd);
+	sn->roles = 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.http_conns3), &sn->srv, &c))
+		sn->roles = c.roles;
+	n_got = 0;
+	ring_buffer__consume(rb);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* The record of kind, dir; NULL when none came. */
+static const struct http_event *record(uint8_t kind, uint8_t dir)
+{
+	for (int i = 0; i < n_got; i++)
+		if (got[i].kind == kind && got[i].dir == dir)
+			return &got[i];
+	return NULL;
+}
+
+/* What every case expects of the server side: its request, response and
+ * reading thread under the accepted socket's cookie, which capture knows
+ * as a server's. */
+static void server_side(const struct seen *sn, const char *head)
+{
+	const struct http_event *rq = record(HTTP_EV_REQUEST, HTTP_DIR_INGRESS);
+	const struct http_event *rs = record(HTTP_EV_RESPONSE, HTTP_DIR_EGRESS);
+	const struct http_event *th = record(HTTP_EV_THREAD, HTTP_DIR_INGRESS);
+
+	assert_non_null(rq);
+	assert_non_null(rs);
+	if (rq->cookie == sn->lsn)
+		fail_msg("the request's record has the listener's cookie (%llu), not its socket's",
+			 (unsigned long long)sn->lsn);
+	assert_int_equal(rq->cookie, sn->srv);
+	assert_int_equal(rs->cookie, sn->srv);
+	assert_memory_equal(rq->head, head, strlen(head));
+	assert_true(sn->roles & HTTP_ROLE_SERVER);
+	/* the server's read of the request, by this process */
+	assert_non_null(th);
+	assert_int_equal(th->cookie, sn->srv);
+	assert_int_equal(th->pid_tgid >> 32, getpid());
+}
+
+/* A listener that accepts at once: the first bytes find their socket. */
+static void test_accept_at_once(void **state)
+{
+	const char *req = "GET /now HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct seen sn;
+
+	(void)state;
+	exchange(0, req, &sn);
+	server_side(&sn, "GET /now HTTP/1.1\r\n");
+}
+
+/* TCP_DEFER_ACCEPT: the first bytes reach the listener, before the
+ * connection's socket exists; their record waits for it. */
+static void test_deferred_accept(void **state)
+{
+	const char *req = "GET /deferred HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct seen sn;
+
+	(void)state;
+	exchange(1, req, &sn);
+	server_side(&sn, "GET /deferred HTTP/1.1\r\n");
+	assert_int_equal(record(HTTP_EV_REQUEST, HTTP_DIR_INGRESS)->seg_len, strlen(req));
+}
+
+/* The same with a head longer than a record, whose traceparent is past
+ * its first HTTP_HEAD_MAX bytes: the waiting record carries it too. */
+static void test_deferred_accept_context(void **state)
+{
+	static char req[4096];
+	static const char tp[] =
+	    "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+	const struct http_event *rq;
+	struct seen sn;
+	int n;
+
+	(void)state;
+	n = snprintf(req, sizeof(req), "GET /long HTTP/1.1\r\nX-Pad: %01500d\r\n%s\r\n\r\n", 0, tp);
+	assert_true(n > HTTP_HEAD_MAX + 100);
+	exchange(1, req, &sn);
+	server_side(&sn, "GET /long HTTP/1.1\r\n");
+	rq = record(HTTP_EV_REQUEST, HTTP_DIR_INGRESS);
+	assert_int_equal(rq->head_len, HTTP_HEAD_MAX + sizeof(struct http_req_ctx));
+	assert_int_equal(got_ctx[rq - got].n_traceparent, 1);
+	assert_memory_equal(got_ctx[rq - got].traceparent, tp, sizeof(tp) - 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_accept_at_once),
+	    cmocka_unit_test(test_deferred_accept),
+	    cmocka_unit_test(test_deferred_accept_context),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
