@@ -38,9 +38,10 @@
  * every response head for Content-Length or chunked cost more than all
  * the rest of a head packet (bench/README.md).
  *
- * A request that reaches the cgroup hook on a listening socket (its
- * listener defers accepting, TCP_DEFER_ACCEPT, until the first bytes)
- * waits for the socket TCP makes for its connection (struct http_early).
+ * A request (or an HTTP/2 preface) that reaches the cgroup hook on a
+ * listening socket (its listener defers accepting, TCP_DEFER_ACCEPT, until
+ * the first bytes) waits for the socket TCP makes for its connection
+ * (struct http_early; h2.bpf.h's h2_early).
  *
  * Records are sized to what they carry, and they never wake the agent, which
  * reads the ring every 20 ms: at tens of thousands of requests a second, a
@@ -783,8 +784,19 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 			on_request(skb, &s, seg_time(skb, &s, tc), w);
 	} else {
 		c = bpf_map_lookup_elem(&http_conns3, &s.cookie);
-		if (!c)
+		if (!c) {
+			/* a preface on a listener: its connection's state and
+			 * records wait under an early key (h2.bpf.h) */
+			if (w[0] == H2_PREFACE_W0 && !tc && dir == HTTP_DIR_INGRESS &&
+			    on_listener(skb)) {
+				s.cookie = (tuple_key(s.family, s.local, s.remote, s.lport, s.rport) &
+					    ~HTTP_TC_KEY) |
+					   H2_EARLY_KEY;
+				if (!early_seen)
+					early_seen = 1;
+			}
 			h2_first_bytes(skb, &s, w[0]);
+		}
 		else if (c->roles & HTTP_ROLE_H2)
 			h2_on_segment(skb, &s);
 		else if (c->resp_state && c->resp_dir == s.dir)
@@ -997,7 +1009,8 @@ int BPF_PROG(bm_http_recv, struct sock *sk, int ret, int flags)
 /* A socket TCP made for a connection whose request came before it
  * (struct http_early): the request's record goes to the ring with this
  * socket's cookie, and the socket is known as a server from here on, as
- * on_request would have made it. */
+ * on_request would have made it. An HTTP/2 preface that came before it
+ * left its state and records under an early key (h2.bpf.h). */
 static __always_inline void early_accepted(struct sock *sk)
 {
 	__u64 cookie, key = sock_tuple_key(sk);
@@ -1005,9 +1018,13 @@ static __always_inline void early_accepted(struct sock *sk)
 	struct http_early *b;
 	__u32 n;
 
-	b = key ? bpf_map_lookup_elem(&http_early, &key) : NULL;
-	if (!b)
+	if (!key)
 		return;
+	b = bpf_map_lookup_elem(&http_early, &key);
+	if (!b) {
+		h2_early_accepted(sk, key);
+		return;
+	}
 	cookie = bpf_get_socket_cookie(sk);
 	b->e.cookie = cookie;
 	if (bpf_map_update_elem(&http_conns3, &cookie, &c, BPF_NOEXIST))

@@ -60,6 +60,37 @@ struct {
 	__type(value, struct lb_conn);
 } h2_lb SEC(".maps");
 
+/* A connection whose preface reached a listener (TCP_DEFER_ACCEPT; see
+ * http.bpf.c's struct http_early): its state is made under an early key,
+ * its 4-tuple's with H2_EARLY_KEY in place of HTTP_TC_KEY (no socket cookie
+ * reaches 2^62, and tc's keys keep their own bit), and the records of that
+ * first segment wait here, by the key and their order, for the socket TCP
+ * makes right after; h2_early_accepted() then moves state and records to
+ * its cookie. A first segment makes one record unless it carries more than
+ * a record's worth of headers; one past H2_EARLY_RECS is lost as a full
+ * ring's would be (a gap, counted). */
+#define H2_EARLY_KEY (1ULL << 62)
+#define H2_EARLY_RECS 2
+#define H2_EARLY_MAX 128 /* connections made at once, node-wide */
+
+struct h2_early_key {
+	__u64 key;
+	__u32 i;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, H2_EARLY_MAX * H2_EARLY_RECS);
+	__type(key, struct h2_early_key);
+	__type(value, struct http_event);
+} h2_early SEC(".maps");
+
+static __always_inline bool h2_is_early(__u64 key)
+{
+	return (key & (HTTP_TC_KEY | H2_EARLY_KEY)) == H2_EARLY_KEY;
+}
+
 /* One segment's walk, in a per-CPU map value: the verifier then knows
  * nothing of its fields, so the bpf_loop callback converges at once. The
  * record is built in ev (its head, then slack that keeps a copy at any
@@ -79,7 +110,8 @@ struct h2_walk {
 	__u8 lost_here;	 /* a loss in this segment: no resuming before the next */
 	__u8 tail;	 /* the segment began inside an END_STREAM frame's payload */
 	__u8 h2c;	 /* 101 scan: an "h2c" header value was seen */
-	__u8 pad[3];
+	__u8 early_n;	 /* records of this segment kept in h2_early */
+	__u8 pad[2];
 	__u8 hb[32]; /* the frame header being read (9 bytes, the rest slack) */
 	struct http_event ev;
 	char slack[HTTP_HEAD_MAX];
@@ -112,7 +144,16 @@ static __always_inline int h2_emit(struct h2_walk *w)
 	w->ev.flags = w->rec_flags | w->sock_flags | owed;
 	w->rec_len = 0;
 	w->rec_flags = 0;
-	if (bpf_ringbuf_output(&http_events, &w->ev, HTTP_EV_HDR + hl, BPF_RB_NO_WAKEUP)) {
+	if (h2_is_early(w->ev.cookie)) {
+		struct h2_early_key k = {.key = w->ev.cookie, .i = w->early_n};
+
+		if (w->early_n >= H2_EARLY_RECS ||
+		    bpf_map_update_elem(&h2_early, &k, &w->ev, BPF_ANY)) {
+			http_drop(HTTP_DROP_CONNS);
+			return -1;
+		}
+		w->early_n++;
+	} else if (bpf_ringbuf_output(&http_events, &w->ev, HTTP_EV_HDR + hl, BPF_RB_NO_WAKEUP)) {
 		http_drop(HTTP_DROP_RINGBUF);
 		return -1;
 	}
@@ -337,6 +378,7 @@ static __always_inline void h2_walk_seg(struct __sk_buff *skb, const struct seg 
 	w->budget = H2_SEG_COPY_MAX;
 	w->frames = 0;
 	w->lost_here = 0;
+	w->early_n = 0;
 	pos = h2_seq_start(w, s->seq, start);
 	if (pos < 0)
 		goto out;
@@ -453,6 +495,45 @@ static __always_inline void h2_first_bytes(struct __sk_buff *skb, const struct s
 			 s->dir == HTTP_DIR_EGRESS ? 0 : 1, 0);
 	} else if ((w & 0xfcffff) == 0x000316 && (__u8)(w >> 40) == 1) {
 		http_drop(s->dir == HTTP_DIR_EGRESS ? HTTP_COUNT_TLS_SENT : HTTP_COUNT_TLS_RECV);
+	}
+}
+
+/* sk: the socket TCP made for a connection whose preface reached its
+ * listener (tkey: its 4-tuple's key). The state made under the early key
+ * becomes the socket's, and the records that waited go to the ring in
+ * their order, with its cookie. */
+static __always_inline void h2_early_accepted(struct sock *sk, __u64 tkey)
+{
+	__u64 cookie, ek = (tkey & ~HTTP_TC_KEY) | H2_EARLY_KEY;
+	struct http_conn *c = bpf_map_lookup_elem(&http_conns3, &ek);
+	struct h2_sock *h;
+
+	if (!c)
+		return;
+	cookie = bpf_get_socket_cookie(sk);
+	if (bpf_map_update_elem(&http_conns3, &cookie, c, BPF_NOEXIST))
+		http_drop(HTTP_DROP_CONNS);
+	bpf_map_delete_elem(&http_conns3, &ek);
+	h = bpf_map_lookup_elem(&h2_socks, &ek);
+	if (h) {
+		if (bpf_map_update_elem(&h2_socks, &cookie, h, BPF_NOEXIST))
+			http_drop(HTTP_DROP_CONNS);
+		bpf_map_delete_elem(&h2_socks, &ek);
+	}
+	for (__u32 i = 0; i < H2_EARLY_RECS; i++) {
+		struct h2_early_key k = {.key = ek, .i = i};
+		struct http_event *e = bpf_map_lookup_elem(&h2_early, &k);
+		__u32 n;
+
+		if (!e)
+			break;
+		e->cookie = cookie;
+		n = e->head_len;
+		if (n > HTTP_HEAD_MAX)
+			n = HTTP_HEAD_MAX;
+		if (bpf_ringbuf_output(&http_events, e, HTTP_EV_HDR + n, BPF_RB_NO_WAKEUP))
+			http_drop(HTTP_DROP_RINGBUF);
+		bpf_map_delete_elem(&h2_early, &k);
 	}
 }
 

@@ -7,7 +7,9 @@
  * socket of its own yet, and the cgroup ingress hook sees them on the
  * listener (bpf/http.bpf.c, struct http_early). Each case checks the
  * request record's cookie against the accepted socket's SO_COOKIE, and
- * that the socket is known as a server (its THREAD record, http_conns3).
+ * that the socket is known as a server (its THREAD record, http_conns3);
+ * the HTTP/2 cases the same for a prior-knowledge preface (h2.bpf.h's
+ * h2_early), against a listener that accepts at once.
  *
  * The test makes its own network namespace (its loopback only) and its
  * own cgroup, which it attaches the cgroup programs to and moves into; the
@@ -35,6 +37,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf/h2.h"
 #include "bpf/http.h"
 #include "capfix.h"
 
@@ -211,6 +214,7 @@ struct seen {
 	uint64_t srv;  /* the accepted socket's cookie */
 	uint64_t lsn;  /* the listener's */
 	uint8_t roles; /* http_conns3's roles of the accepted socket (0: none) */
+	int h2_client;	/* h2_socks' client flag of the accepted socket, -1: none */
 };
 
 /* A request sent on a new connection, read by the server's accepted
@@ -330,12 +334,141 @@ static void test_deferred_accept_context(void **state)
 	assert_memory_equal(got_ctx[rq - got].traceparent, tp, sizeof(tp) - 1);
 }
 
+/* HTTP/2 with prior knowledge: the client's preface, an empty SETTINGS and
+ * a HEADERS frame (GET http://a/, stream 1) in one write; the server's
+ * SETTINGS and a HEADERS frame (:status 200) in one. */
+static const uint8_t h2_req[] = {
+    'P', 'R', 'I', ' ', '*', ' ', 'H', 'T', 'T', 'P', '/', '2', '.', '0', '\r', '\n', '\r', '\n', 'S',
+    'M', '\r', '\n', '\r', '\n', 0, 0, 0, 4, 0, 0, 0, 0, 0, /* SETTINGS */
+    0, 0, 6, 1, 5, 0, 0, 0, 1, 0x82, 0x84, 0x86, 0x41, 0x01, 'a', /* HEADERS */
+};
+static const uint8_t h2_resp[] = {
+    0, 0, 0, 4, 0, 0, 0, 0, 0,		  /* SETTINGS */
+    0, 0, 1, 1, 5, 0, 0, 0, 1, 0x88, /* HEADERS, :status 200 */
+};
+
+static void exchange_h2(int defer, struct seen *sn)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct http_conn c;
+	struct h2_sock h;
+	static uint8_t buf[4096];
+	size_t have = 0;
+	uint16_t port;
+	int lfd = listener(defer, &port), cfd = socket(AF_INET, SOCK_STREAM, 0), sfd;
+
+	a.sin_port = htons(port);
+	assert_true(cfd >= 0);
+	assert_int_equal(connect(cfd, (void *)&a, sizeof(a)), 0);
+	assert_int_equal(send(cfd, h2_req, sizeof(h2_req), 0), (ssize_t)sizeof(h2_req));
+	sfd = accept(lfd, NULL, NULL);
+	assert_true(sfd >= 0);
+	while (have < sizeof(h2_req)) {
+		ssize_t r = read(sfd, buf, sizeof(buf));
+
+		assert_true(r > 0);
+		have += (size_t)r;
+	}
+	assert_int_equal(write(sfd, h2_resp, sizeof(h2_resp)), (ssize_t)sizeof(h2_resp));
+	assert_true(read(cfd, buf, sizeof(buf)) > 0);
+	sn->srv = cookie_of(sfd);
+	sn->lsn = cookie_of(lfd);
+	sn->roles = 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.http_conns3), &sn->srv, &c))
+		sn->roles = c.roles;
+	/* before the close, which forgets it */
+	sn->h2_client = bpf_map_lookup_elem(bpf_map__fd(skel->maps.h2_socks), &sn->srv, &h) ? -1
+											  : h.client;
+	n_got = 0;
+	ring_buffer__consume(rb);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
+/* The HTTP/2 records of the server side, and what is left in the maps. */
+static void h2_server_side(const struct seen *sn, struct http_event *in)
+{
+	const struct http_event *rx = NULL, *tx = NULL, *th = record(HTTP_EV_THREAD, HTTP_DIR_INGRESS);
+	uint64_t key, next;
+	int fd = bpf_map__fd(skel->maps.http_conns3);
+
+	for (int i = 0; i < n_got; i++) {
+		if (got[i].kind != HTTP_EV_H2)
+			continue;
+		if (got[i].cookie == sn->lsn)
+			fail_msg("an HTTP/2 record has the listener's cookie (%llu), not its socket's",
+				 (unsigned long long)sn->lsn);
+		/* both ends are in the cgroup: the client's records too */
+		if (got[i].cookie != sn->srv)
+			continue;
+		if (got[i].dir == HTTP_DIR_INGRESS && !rx)
+			rx = &got[i];
+		if (got[i].dir == HTTP_DIR_EGRESS && !tx)
+			tx = &got[i];
+	}
+	assert_non_null(rx);
+	assert_non_null(tx);
+	assert_true(rx->flags & H2_F_START);
+	assert_false(rx->flags & (H2_F_CLIENT | H2_F_STOP | H2_F_GAP));
+	assert_false(tx->flags & (H2_F_CLIENT | H2_F_STOP | H2_F_GAP));
+	*in = *rx;
+	assert_true((sn->roles & (HTTP_ROLE_H2 | HTTP_ROLE_SERVER)) ==
+		    (HTTP_ROLE_H2 | HTTP_ROLE_SERVER));
+	assert_int_equal(sn->h2_client, 0);
+	assert_non_null(th);
+	assert_int_equal(th->cookie, sn->srv);
+	/* nothing stays under an early key */
+	for (int rc = bpf_map_get_next_key(fd, NULL, &key); !rc;
+	     rc = bpf_map_get_next_key(fd, &key, &next), key = next)
+		assert_false((key >> 62) == 1);
+	{
+		uint8_t ek[16]; /* struct h2_early_key */
+
+		assert_int_not_equal(bpf_map_get_next_key(bpf_map__fd(skel->maps.h2_early), NULL, ek),
+				     0);
+		assert_int_equal(errno, ENOENT);
+	}
+}
+
+/* HTTP/2 prior knowledge to a listener that accepts at once: the control. */
+static struct http_event h2_at_once;
+
+static void test_h2_at_once(void **state)
+{
+	struct seen sn;
+
+	(void)state;
+	exchange_h2(0, &sn);
+	h2_server_side(&sn, &h2_at_once);
+}
+
+/* The same to a deferring listener: the preface and the frames after it
+ * reach the listener; the records wait and come with the socket's cookie,
+ * the same bytes as the control's. */
+static void test_h2_deferred(void **state)
+{
+	struct http_event in;
+	struct seen sn;
+
+	(void)state;
+	exchange_h2(1, &sn);
+	h2_server_side(&sn, &in);
+	assert_int_not_equal(h2_at_once.head_len, 0);
+	assert_int_equal(in.head_len, h2_at_once.head_len);
+	assert_int_equal(in.flags, h2_at_once.flags);
+	assert_int_equal(in.seg_len, sizeof(h2_req));
+	assert_memory_equal(in.head, h2_at_once.head, in.head_len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_accept_at_once),
 	    cmocka_unit_test(test_deferred_accept),
 	    cmocka_unit_test(test_deferred_accept_context),
+	    cmocka_unit_test(test_h2_at_once),
+	    cmocka_unit_test(test_h2_deferred),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -24,6 +24,10 @@
 #    nghttpx's listener has TCP_DEFER_ACCEPT: the first request of a
 #    connection reaches the cgroup hook on the listening socket, before
 #    the connection's own socket exists (bpf/http.bpf.c, struct http_early);
+#  - HTTP/2 with prior knowledge to nghttpx (curl, and nghttp with two
+#    streams): the preface reaches the listener the same way (h2.bpf.h's
+#    h2_early); each request's SERVER span, a child of its CLIENT span and
+#    inside it;
 #  - the latency API and /metrics count the requests; none was on a
 #    desynchronised connection.
 . "$(dirname "$0")/lib.sh"
@@ -122,13 +126,21 @@ client curl -s --http1.1 -o /dev/null -w '%{http_version} %{http_code}\n' \
 client curl -s --http1.1 -o /dev/null -o /dev/null -w '%{http_version} %{http_code}\n' \
 	http://127.100.2.2/files/f2?h2 http://127.100.2.2/files/f3?h3 >> "$TMP/h1.out" 2>&1
 expect_eq "curl --http1.1 through nghttpx" "1.1 200 1.1 200 1.1 200" "$(echo $(cat "$TMP/h1.out"))"
+# 5. HTTP/2 with prior knowledge through nghttpx: curl, then nghttp with two
+# streams on one connection
+client curl -s --http2-prior-knowledge -o /dev/null -w '%{http_version} %{http_code}\n' \
+	http://127.100.2.2/files/f1?p1 > "$TMP/pk.out" 2>&1
+client nghttp -ns http://127.100.2.2/files/f2?p2 http://127.100.2.2/files/f3?p3 \
+	> "$TMP/nghttp-pk.out" 2>&1
+expect_eq "curl --http2-prior-knowledge through nghttpx" "2 200" "$(cat "$TMP/pk.out")"
+expect_eq "nghttp through nghttpx: answers" 2 "$(grep -c ' /files/f' "$TMP/nghttp-pk.out")"
 
-# h2web: nghttp N + 2, curl 1, h2load, and the 8 that nghttpx passes on;
-# h2up: those 8, 3 of them HTTP/1.1 requests that upgraded, 3 HTTP/1.1
-# requests that did not
-TOTAL=$((N + 3 + H2N + 8))
+# h2web: nghttp N + 2, curl 1, h2load, and the 11 that nghttpx passes on;
+# h2up: those 11, 3 of them HTTP/1.1 requests that upgraded, 3 HTTP/1.1
+# requests that did not, 3 HTTP/2 with prior knowledge
+TOTAL=$((N + 3 + H2N + 11))
 for _ in $(seq 80); do
-	[ "$(grep -c '"kind":2' "$TMP/spans.jsonl")" -ge $((TOTAL + 8)) ] && break
+	[ "$(grep -c '"kind":2' "$TMP/spans.jsonl")" -ge $((TOTAL + 11)) ] && break
 	sleep 0.25
 done
 sleep 1
@@ -166,17 +178,17 @@ uc = collections.Counter((at(s, "url.query"), at(s, "network.protocol.version"),
                          for s in spans if s["kind"] == 3 and svc(s) in ("curl", "nghttp"))
 print("upc_h1", sum(uc[(q, "1.1", 101)] for q in ("u1", "u2", "u3")))
 print("upc_h2", sum(uc[(q, "2", 200)] for q in ("u4", "u5")))
-print("up_passed_on", sum(1 for s in server if (at(s, "url.query") or "")[:1] in ("u", "h")))
+print("up_passed_on", sum(1 for s in server if (at(s, "url.query") or "")[:1] in ("u", "h", "p")))
 # nghttpx's SERVER spans of HTTP/1.1 requests: the upgrades (ended by their
 # 101) and the plain ones (h1 alone on its connection, h2 and h3 on one);
 # each the child of its client's CLIENT span, and inside it (the 101 ends
 # both)
 cl = {at(s, "url.query"): s for s in spans if s["kind"] == 3 and svc(s) in ("curl", "nghttp")}
-def h1_server(qs, status):
+def h1_server(qs, status, version="1.1"):
     n = 0
     for s in up:
         q, c = at(s, "url.query"), cl.get(at(s, "url.query"))
-        if (q in qs and at(s, "network.protocol.version") == "1.1"
+        if (q in qs and at(s, "network.protocol.version") == version
                 and at(s, "http.response.status_code") == status and c
                 and s["parent_span_id"] == c["span_id"] and s["trace_id"] == c["trace_id"]
                 and c["start_unix_ns"] <= s["start_unix_ns"] <= s["end_unix_ns"] <= c["end_unix_ns"]):
@@ -185,6 +197,7 @@ def h1_server(qs, status):
 print("up_h1_upgrade", h1_server(("u1", "u2", "u3"), 101))
 print("up_h1_plain", h1_server(("h1", "h2", "h3"), 200))
 print("up_h1_all", sum(1 for s in up if at(s, "network.protocol.version") == "1.1"))
+print("up_h2_prior", h1_server(("p1", "p2", "p3"), 200, "2"))
 # nghttp's CLIENT spans against nghttp's own times (request start to end)
 mine = {}
 for l in open(sys.argv[2]):
@@ -232,7 +245,7 @@ print("h2load_median_diff_us", int(med))
 PY
 sed "s/^/  /" "$TMP/check.out"
 val() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/check.out"; }
-expect_eq "h2web SERVER spans (nghttp $((N + 2)), curl 1, h2load $H2N, via nghttpx 5)" "$TOTAL" \
+expect_eq "h2web SERVER spans (nghttp $((N + 2)), curl 1, h2load $H2N, via nghttpx 11)" "$TOTAL" \
 	"$(val server_spans)"
 expect_eq "h2load: one SERVER span per request" "$H2N" "$(val load_spans)"
 expect_eq "nghttp: every path has its span" "$N" "$(val nghttp_paths)"
@@ -252,7 +265,9 @@ expect_eq "upgrade: the HTTP/1.1 requests that asked, ended by their 101 (h2up S
 expect_eq "HTTP/1.1 to nghttpx: SERVER spans, children of curl's CLIENT spans and inside them" 3 \
 	"$(val up_h1_plain)"
 expect_eq "h2up: no other HTTP/1.1 SERVER span" 6 "$(val up_h1_all)"
-expect_eq "h2web: what nghttpx passed on" 8 "$(val up_passed_on)"
+expect_eq "HTTP/2 with prior knowledge to nghttpx: SERVER spans, children of the CLIENT spans and inside them" \
+	3 "$(val up_h2_prior)"
+expect_eq "h2web: what nghttpx passed on" 11 "$(val up_passed_on)"
 expect_eq "nghttp CLIENT spans compared" $((N + 2)) "$(val nghttp_compared)"
 expect_range "nghttp: spans past nghttp's own time (us)" 0 100 "$(val nghttp_span_over_us)"
 expect_range "nghttp: median |span - nghttp's time| (us)" 0 1000 "$(val nghttp_median_diff_us)"
@@ -260,7 +275,7 @@ expect_eq "h2load CLIENT spans" "$H2N" "$(val h2load_client_spans)"
 expect_range "h2load: span quantiles past its log's (us)" 0 100 "$(val h2load_span_over_log_us)"
 expect_range "h2load: |median span - median of its log| (us)" 0 1000 "$(val h2load_median_diff_us)"
 
-# 5. TLS (openssl s_server -www, curl https): counted, never parsed
+# 6. TLS (openssl s_server -www, curl https): counted, never parsed
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=tls.test -days 1 -keyout "$TMP/key.pem" \
 	-out "$TMP/cert.pem" > /dev/null 2>&1
 ( echo $BASHPID > "$CG/srv/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
