@@ -789,15 +789,13 @@ static __always_inline void capture(struct __sk_buff *skb, __u8 dir, __u8 family
 			 * records wait under an early key (h2.bpf.h) */
 			if (w[0] == H2_PREFACE_W0 && !tc && dir == HTTP_DIR_INGRESS &&
 			    on_listener(skb)) {
-				s.cookie = (tuple_key(s.family, s.local, s.remote, s.lport, s.rport) &
-					    ~HTTP_TC_KEY) |
-					   H2_EARLY_KEY;
+				s.cookie = h2_early_key(
+				    tuple_key(s.family, s.local, s.remote, s.lport, s.rport));
 				if (!early_seen)
 					early_seen = 1;
 			}
 			h2_first_bytes(skb, &s, w[0]);
-		}
-		else if (c->roles & HTTP_ROLE_H2)
+		} else if (c->roles & HTTP_ROLE_H2)
 			h2_on_segment(skb, &s);
 		else if (c->resp_state && c->resp_dir == s.dir)
 			on_body(skb, &s, c);

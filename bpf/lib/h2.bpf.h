@@ -81,10 +81,16 @@ struct h2_early_key {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, H2_EARLY_MAX * H2_EARLY_RECS);
+	__uint(max_entries, H2_EARLY_MAX *H2_EARLY_RECS);
 	__type(key, struct h2_early_key);
 	__type(value, struct http_event);
 } h2_early SEC(".maps");
+
+/* The early key of a connection whose 4-tuple's key is tkey. */
+static __always_inline __u64 h2_early_key(__u64 tkey)
+{
+	return (tkey & ~HTTP_TC_KEY) | H2_EARLY_KEY;
+}
 
 static __always_inline bool h2_is_early(__u64 key)
 {
@@ -504,7 +510,7 @@ static __always_inline void h2_first_bytes(struct __sk_buff *skb, const struct s
  * their order, with its cookie. */
 static __always_inline void h2_early_accepted(struct sock *sk, __u64 tkey)
 {
-	__u64 cookie, ek = (tkey & ~HTTP_TC_KEY) | H2_EARLY_KEY;
+	__u64 cookie, ek = h2_early_key(tkey);
 	struct http_conn *c = bpf_map_lookup_elem(&http_conns3, &ek);
 	struct h2_sock *h;
 

@@ -214,7 +214,7 @@ struct seen {
 	uint64_t srv;  /* the accepted socket's cookie */
 	uint64_t lsn;  /* the listener's */
 	uint8_t roles; /* http_conns3's roles of the accepted socket (0: none) */
-	int h2_client;	/* h2_socks' client flag of the accepted socket, -1: none */
+	int h2_client; /* h2_socks' client flag of the accepted socket, -1: none */
 };
 
 /* A request sent on a new connection, read by the server's accepted
@@ -338,12 +338,14 @@ static void test_deferred_accept_context(void **state)
  * a HEADERS frame (GET http://a/, stream 1) in one write; the server's
  * SETTINGS and a HEADERS frame (:status 200) in one. */
 static const uint8_t h2_req[] = {
-    'P', 'R', 'I', ' ', '*', ' ', 'H', 'T', 'T', 'P', '/', '2', '.', '0', '\r', '\n', '\r', '\n', 'S',
-    'M', '\r', '\n', '\r', '\n', 0, 0, 0, 4, 0, 0, 0, 0, 0, /* SETTINGS */
-    0, 0, 6, 1, 5, 0, 0, 0, 1, 0x82, 0x84, 0x86, 0x41, 0x01, 'a', /* HEADERS */
+    'P',  'R',	'I', ' ', '*',	' ',  'H',  'T',  'T', 'P',  '/',  '2',	 '.',  '0',  '\r', '\n',
+    '\r', '\n', 'S', 'M', '\r', '\n', '\r', '\n', 0,   0,    0,	   4,	 0,    0,    0,	   0,
+    0, /* SETTINGS */
+    0,	  0,	6,   1,	  5,	0,    0,    0,	  1,   0x82, 0x84, 0x86, 0x41, 0x01, 'a', /* HEADERS
+											   */
 };
 static const uint8_t h2_resp[] = {
-    0, 0, 0, 4, 0, 0, 0, 0, 0,		  /* SETTINGS */
+    0, 0, 0, 4, 0, 0, 0, 0, 0,	     /* SETTINGS */
     0, 0, 1, 1, 5, 0, 0, 0, 1, 0x88, /* HEADERS, :status 200 */
 };
 
@@ -377,8 +379,8 @@ static void exchange_h2(int defer, struct seen *sn)
 	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.http_conns3), &sn->srv, &c))
 		sn->roles = c.roles;
 	/* before the close, which forgets it */
-	sn->h2_client = bpf_map_lookup_elem(bpf_map__fd(skel->maps.h2_socks), &sn->srv, &h) ? -1
-											  : h.client;
+	sn->h2_client =
+	    bpf_map_lookup_elem(bpf_map__fd(skel->maps.h2_socks), &sn->srv, &h) ? -1 : h.client;
 	n_got = 0;
 	ring_buffer__consume(rb);
 	close(cfd);
@@ -389,7 +391,8 @@ static void exchange_h2(int defer, struct seen *sn)
 /* The HTTP/2 records of the server side, and what is left in the maps. */
 static void h2_server_side(const struct seen *sn, struct http_event *in)
 {
-	const struct http_event *rx = NULL, *tx = NULL, *th = record(HTTP_EV_THREAD, HTTP_DIR_INGRESS);
+	const struct http_event *rx = NULL, *tx = NULL,
+				*th = record(HTTP_EV_THREAD, HTTP_DIR_INGRESS);
 	uint64_t key, next;
 	int fd = bpf_map__fd(skel->maps.http_conns3);
 
@@ -397,8 +400,9 @@ static void h2_server_side(const struct seen *sn, struct http_event *in)
 		if (got[i].kind != HTTP_EV_H2)
 			continue;
 		if (got[i].cookie == sn->lsn)
-			fail_msg("an HTTP/2 record has the listener's cookie (%llu), not its socket's",
-				 (unsigned long long)sn->lsn);
+			fail_msg(
+			    "an HTTP/2 record has the listener's cookie (%llu), not its socket's",
+			    (unsigned long long)sn->lsn);
 		/* both ends are in the cgroup: the client's records too */
 		if (got[i].cookie != sn->srv)
 			continue;
@@ -425,8 +429,8 @@ static void h2_server_side(const struct seen *sn, struct http_event *in)
 	{
 		uint8_t ek[16]; /* struct h2_early_key */
 
-		assert_int_not_equal(bpf_map_get_next_key(bpf_map__fd(skel->maps.h2_early), NULL, ek),
-				     0);
+		assert_int_not_equal(
+		    bpf_map_get_next_key(bpf_map__fd(skel->maps.h2_early), NULL, ek), 0);
 		assert_int_equal(errno, ENOENT);
 	}
 }
