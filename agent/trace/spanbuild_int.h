@@ -85,7 +85,7 @@ struct sb_pend {
 	 * never as whole arrays: past their NUL is whatever the record's last
 	 * span left (span.h) */
 	struct span *sp;
-	const uint8_t *held; /* packed, held_len bytes: held_in or its own memory */
+	uint8_t *held; /* packed, held_len bytes: held_in or its own memory */
 	uint16_t held_len;
 	uint8_t kind;		   /* enum span_kind, as sp->kind */
 	bool held_error;	   /* held: its status is SPAN_STATUS_ERROR */

@@ -441,7 +441,7 @@ static void pend_span_free(struct spanbuild *sb, struct sb_pend *p)
 	if (p->sp)
 		sb_work_release(sb, p->sp);
 	if (p->held && p->held != p->held_in)
-		free((void *)p->held);
+		free(p->held);
 	p->sp = NULL;
 	p->held = NULL;
 	p->held_len = 0;
