@@ -65,11 +65,14 @@ static bool zero_id(const uint8_t *b, size_t n)
 	return true;
 }
 
-int otlp_submit(struct otlp *o, const struct span *s)
+int otlp_submit(struct otlp *o, const struct span *s) { return otlp_submit_packed(o, s, NULL); }
+
+int otlp_submit_packed(struct otlp *o, const struct span *s, const struct span_packed *pk)
 {
 	size_t threshold = o->opts.batch_spans, cap = o->opts.queue_spans, len;
 	/* a string filled to the brim is cut to its size - 1, not sent empty */
-	uint8_t packed[SPAN_PACK_MAX];
+	uint8_t buf[SPAN_PACK_MAX];
+	const uint8_t *packed = buf;
 
 	if (zero_id(s->trace_id, sizeof(s->trace_id)) || zero_id(s->span_id, sizeof(s->span_id))) {
 		otlp_sender_drop(o->sender, OTLP_DROP_INVALID, 1);
@@ -77,7 +80,12 @@ int otlp_submit(struct otlp *o, const struct span *s)
 	}
 	if (threshold > cap)
 		threshold = cap;
-	len = span_pack(s, packed, sizeof(packed));
+	if (pk) {
+		packed = pk->bytes;
+		len = pk->len;
+	} else {
+		len = span_pack(s, buf, sizeof(buf));
+	}
 	otlp_sender_lock(o->sender);
 	/* full by count, or by bytes when spans average more than
 	 * OTLP_QUEUE_SPAN_BYTES: the same drop */

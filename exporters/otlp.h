@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "exporters/span.h"
+#include "exporters/span_pack.h"
 #include "otlp_drop.h"
 #include "otlp_retry.h"
 #include "otlp_settings.h"
@@ -57,6 +58,8 @@ struct otlp *otlp_start(const struct otlp_settings *set, const struct otlp_opts 
  * when the queue is full or -EINVAL for an all-zero id; both are counted as
  * drops. Safe from any thread, but not concurrently with or after otlp_stop(). */
 int otlp_submit(struct otlp *o, const struct span *s);
+/* The same, queueing pk's bytes, s packed, when pk is not NULL. */
+int otlp_submit_packed(struct otlp *o, const struct span *s, const struct span_packed *pk);
 
 /* Replaces endpoint, headers, compression, timeout and TLS settings as a
  * whole; the next request (a retry included) uses the new set, on a new

@@ -22,8 +22,9 @@ _Static_assert(sizeof(struct span) == 3096,
 _Static_assert(sizeof(bool) == 1, "bools are packed as one byte");
 
 /* Every field of struct span in order, X(field, kind), or XIN(struct, field,
- * kind) for the first field of a nested struct. */
-#define SPAN_FIELDS(X, XIN)                                                                        \
+ * kind) for the first field of a nested struct: the head (no string in it,
+ * so each lies at a fixed offset of a packed span), then the rest. */
+#define SPAN_HEAD_FIELDS(X, XIN)                                                                   \
 	X(trace_id, BYTES)                                                                         \
 	X(span_id, BYTES)                                                                          \
 	X(parent_span_id, BYTES)                                                                   \
@@ -33,7 +34,9 @@ _Static_assert(sizeof(bool) == 1, "bools are packed as one byte");
 	X(trace_flags, BYTES)                                                                      \
 	X(parent_remote, BOOL)                                                                     \
 	X(start_unix_ns, BYTES)                                                                    \
-	X(end_unix_ns, BYTES)                                                                      \
+	X(end_unix_ns, BYTES)
+
+#define SPAN_REST_FIELDS(X, XIN)                                                                   \
 	X(name, STR)                                                                               \
 	X(status_message, STR)                                                                     \
 	X(tracestate, STR)                                                                         \
@@ -68,6 +71,8 @@ _Static_assert(sizeof(bool) == 1, "bools are packed as one byte");
 	X(k8s.owner_kind, STR)                                                                     \
 	X(k8s.owner_name, STR)
 
+#define SPAN_FIELDS(X, XIN) SPAN_HEAD_FIELDS(X, XIN) SPAN_REST_FIELDS(X, XIN)
+
 #define SIZE_OF(f) sizeof(((struct span *)0)->f)
 #define ALIGN_OF(f) __alignof__(((struct span *)0)->f)
 
@@ -97,6 +102,15 @@ const size_t span_pack_nfields = sizeof(span_pack_fields) / sizeof(span_pack_fie
 #define CHECK_X(f, k) CHECK_##k(f)
 #define CHECK_XIN(o, f, k) CHECK_##k(o.f)
 SPAN_FIELDS(CHECK_X, CHECK_XIN)
+
+/* The head's packed length: a string in it (no fixed size) fails the build. */
+#define HEAD_LEN_BYTES(f) +SIZE_OF(f)
+#define HEAD_LEN_BOOL(f) +1
+#define HEAD_LEN_STR(f) +"no string in the head"
+#define HEAD_LEN_X(f, k) HEAD_LEN_##k(f)
+#define HEAD_LEN_XIN(o, f, k) HEAD_LEN_##k(o.f)
+_Static_assert(1 SPAN_HEAD_FIELDS(HEAD_LEN_X, HEAD_LEN_XIN) == SPAN_PACK_HEAD,
+	       "SPAN_PACK_HEAD is the format byte and the head's fields");
 
 /* ---- pack ----------------------------------------------------------------- */
 
@@ -150,6 +164,14 @@ static size_t pack_full(const struct span *sp, uint8_t *out)
 	out[n++] = SPAN_PACK_FORMAT;
 	SPAN_FIELDS(PACK_X, PACK_XIN)
 	return n;
+}
+
+void span_pack_head(const struct span *sp, uint8_t *packed)
+{
+	uint8_t *out = packed;
+	size_t n = 1; /* past the format byte */
+
+	SPAN_HEAD_FIELDS(PACK_X, PACK_XIN)
 }
 
 size_t span_pack(const struct span *sp, uint8_t *out, size_t cap)

@@ -27,6 +27,26 @@
  * from a copy. */
 size_t span_pack(const struct span *sp, uint8_t *out, size_t cap);
 
+/* A packed span opens with its format byte and the fields that come before
+ * the first string (ids, kind, status, sampled, trace_flags, parent_remote,
+ * start and end times): SPAN_PACK_HEAD bytes, each field at a fixed offset. */
+#define SPAN_PACK_HEAD 54
+
+/* Rewrites the head of packed (span_pack()'s bytes, at least SPAN_PACK_HEAD
+ * long) from sp's head fields: a span whose other fields are those packed
+ * then packs to those bytes. The span builder keeps a finished span packed
+ * and sets only head fields at its emit, so its sinks take the span packed
+ * without packing it again. */
+void span_pack_head(const struct span *sp, uint8_t *packed);
+
+/* A span's packed bytes (span_pack()'s), handed on with the span by a
+ * producer that had them at hand: a consumer that keeps spans packed
+ * takes them instead of packing the span again. */
+struct span_packed {
+	const uint8_t *bytes;
+	size_t len;
+};
+
 /* Reads what span_pack() wrote into out, which it overwrites whole (zero
  * where nothing was packed, every string NUL-terminated within its field).
  * Never reads past in + len. Returns 0, or -EINVAL for a truncated, overlong

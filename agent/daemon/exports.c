@@ -11,17 +11,27 @@
 
 #define STORE_SPANS 4096
 
-static void to_metrics(const struct span *sp, void *ctx) { metrics_record(ctx, sp, mono_ns()); }
+static void to_metrics(const struct span *sp, const struct span_packed *pk, void *ctx)
+{
+	(void)pk;
+	metrics_record(ctx, sp, mono_ns());
+}
 
-static void to_store(const struct span *sp, void *ctx) { spanstore_add(ctx, sp); }
+static void to_store(const struct span *sp, const struct span_packed *pk, void *ctx)
+{
+	if (pk)
+		spanstore_add_packed(ctx, pk->bytes, pk->len);
+	else
+		spanstore_add(ctx, sp);
+}
 
-static void to_otlp(const struct span *sp, void *ctx)
+static void to_otlp(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
 	struct exports *x = ctx;
 
 	/* the exporter comes and goes with Telemetry.otlp; the sink stays */
 	if (x->otlp)
-		otlp_submit(x->otlp, sp);
+		otlp_submit_packed(x->otlp, sp, pk);
 }
 
 int exports_init(struct exports *x, struct tracing *t)

@@ -42,13 +42,16 @@ bool http_looks_like_response(const char *p, size_t n)
 	return n >= 7 && !memcmp(p, "HTTP/1.", 7);
 }
 
-/* RFC 9110 tchar */
-static bool is_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+/* RFC 9110 tchar, by table: a field name's every byte is one (a strchr()
+ * per '-' of every name was 1.3% of the agent at 30k req/s) */
+static const bool tchar_tab[256] = {
+    ['!'] = true,	  ['#'] = true,		['$'] = true,	      ['%'] = true, ['&'] = true,
+    ['\''] = true,	  ['*'] = true,		['+'] = true,	      ['-'] = true, ['.'] = true,
+    ['^'] = true,	  ['_'] = true,		['`'] = true,	      ['|'] = true, ['~'] = true,
+    ['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true,
+};
+
+static bool is_tchar(unsigned char c) { return tchar_tab[c]; }
 
 /* Visible characters; anything else ends a request-target. */
 static bool is_target_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
@@ -135,9 +138,18 @@ struct hdr_out {
 	bool ua_seen;
 };
 
+/* want: lowercase letters and '-'. A byte ORed with 0x20 is a lowercase
+ * letter only when it is that letter in either case, and is '-' only when
+ * it is '-' or CR: no name holds a CR (names are tchars), no value we
+ * compare holds a '-'. So this is strncasecmp() without its call. */
 static bool name_is(const char *name, size_t len, const char *want)
 {
-	return len == strlen(want) && !strncasecmp(name, want, len);
+	size_t i;
+
+	for (i = 0; i < len && want[i]; i++)
+		if (((unsigned char)name[i] | 0x20) != (unsigned char)want[i])
+			return false;
+	return i == len && !want[i];
 }
 
 static void trim(const char **v, size_t *len)
@@ -226,41 +238,94 @@ static void join_tracestate(struct hdr_out *h, const char *v, size_t len)
 	ts[have + len] = '\0';
 }
 
+/* The field names read, told apart by length first: most lines of a head
+ * (Date, Server, Content-Type, ...) are none of them, and most fail there.
+ * Framing first (read in both directions), then those of requests only. */
+enum hdr_name {
+	HDR_OTHER,
+	HDR_CONTENT_LENGTH,
+	HDR_TRANSFER_ENCODING,
+	HDR_CONNECTION, /* the last read in responses too */
+	HDR_TRACEPARENT,
+	HDR_TRACESTATE,
+	HDR_HOST,
+	HDR_USER_AGENT,
+};
+
+static enum hdr_name hdr_name_of(const char *l, size_t nlen)
+{
+	switch (nlen) {
+	case 4:
+		return name_is(l, nlen, "host") ? HDR_HOST : HDR_OTHER;
+	case 10:
+		if (name_is(l, nlen, "connection"))
+			return HDR_CONNECTION;
+		if (name_is(l, nlen, "tracestate"))
+			return HDR_TRACESTATE;
+		return name_is(l, nlen, "user-agent") ? HDR_USER_AGENT : HDR_OTHER;
+	case 11:
+		return name_is(l, nlen, "traceparent") ? HDR_TRACEPARENT : HDR_OTHER;
+	case 14:
+		return name_is(l, nlen, "content-length") ? HDR_CONTENT_LENGTH : HDR_OTHER;
+	case 17:
+		return name_is(l, nlen, "transfer-encoding") ? HDR_TRANSFER_ENCODING : HDR_OTHER;
+	default:
+		return HDR_OTHER;
+	}
+}
+
 static void header_line(struct hdr_out *h, const char *l, size_t len)
 {
-	const char *colon = memchr(l, ':', len), *v, *last = NULL;
-	size_t nlen, vlen, last_len = 0;
+	const char *v, *last = NULL;
+	size_t nlen = 0, vlen, last_len = 0;
+	enum hdr_name name;
 
-	if (!colon || colon == l)
+	/* the name: tchars up to the first ':' (not a tchar) */
+	while (nlen < len && is_tchar((unsigned char)l[nlen]))
+		nlen++;
+	if (!nlen || nlen == len || l[nlen] != ':')
 		return; /* not a field line; nothing we use */
-	nlen = (size_t)(colon - l);
-	for (size_t i = 0; i < nlen; i++)
-		if (!is_tchar((unsigned char)l[i]))
-			return;
-	v = colon + 1;
+	name = hdr_name_of(l, nlen);
+	if (name == HDR_OTHER || (!h->req && name > HDR_CONNECTION))
+		return; /* a response's: framing only */
+	v = l + nlen + 1;
 	vlen = len - nlen - 1;
 	trim(&v, &vlen);
-	if (name_is(l, nlen, "content-length")) {
+	switch (name) {
+	case HDR_CONTENT_LENGTH:
 		hdr_content_length(h, v, vlen);
-	} else if (name_is(l, nlen, "transfer-encoding")) {
+		break;
+	case HDR_TRANSFER_ENCODING:
 		list_has(v, vlen, "chunked", &last, &last_len);
 		*h->chunked = last && name_is(last, last_len, "chunked");
-	} else if (name_is(l, nlen, "connection")) {
+		break;
+	case HDR_CONNECTION:
 		if (list_has(v, vlen, "close", &last, &last_len))
 			*h->conn_close = true;
-	} else if (h->req && name_is(l, nlen, "traceparent")) {
+		break;
+	case HDR_TRACEPARENT:
 		/* W3C: a request with several traceparent headers has no valid
 		 * one, so the count goes with the first */
 		if (!h->req->n_traceparent++)
 			copy_value(h->req->traceparent, sizeof(h->req->traceparent), v, vlen, true);
-	} else if (h->req && name_is(l, nlen, "tracestate")) {
+		break;
+	case HDR_TRACESTATE:
 		join_tracestate(h, v, vlen);
-	} else if (h->req && name_is(l, nlen, "host") && !h->host_seen) {
-		h->host_seen = true;
-		copy_value(h->req->host, sizeof(h->req->host), v, vlen, false);
-	} else if (h->req && name_is(l, nlen, "user-agent") && !h->ua_seen) {
-		h->ua_seen = true;
-		copy_value(h->req->user_agent, sizeof(h->req->user_agent), v, vlen, true);
+		break;
+	case HDR_HOST:
+		if (!h->host_seen) {
+			h->host_seen = true;
+			copy_value(h->req->host, sizeof(h->req->host), v, vlen, false);
+		}
+		break;
+	case HDR_USER_AGENT:
+		if (!h->ua_seen) {
+			h->ua_seen = true;
+			copy_value(h->req->user_agent, sizeof(h->req->user_agent), v, vlen, true);
+		}
+		break;
+	case HDR_OTHER:
+		break;
 	}
 }
 

@@ -90,10 +90,12 @@
 
 #include "trace/obs.h"
 #include "exporters/span.h"
+#include "exporters/span_pack.h"
 
 /* Every finished span, sampled or not when emit_unsampled (then sp->sampled
- * says which: latency histograms want them all, OTLP only the sampled). */
-typedef void (*sb_emit_fn)(const struct span *sp, void *ctx);
+ * says which: latency histograms want them all, OTLP only the sampled).
+ * pk: sp packed, when the builder held it packed (most spans), else NULL. */
+typedef void (*sb_emit_fn)(const struct span *sp, const struct span_packed *pk, void *ctx);
 
 /* The address a CLIENT socket's connect() named, before the load balancer
  * sent it to an endpoint: 0 and *out, or < 0 when it was not load-balanced

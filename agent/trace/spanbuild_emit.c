@@ -175,6 +175,7 @@ void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 		/* in place (its working record, or the view it is unpacked
 		 * into): p goes right after, and a span is 3 KB to copy */
 		struct span *sp = sb_pend_view(sb, p);
+		struct span_packed pk = {p->held, p->held_len};
 
 		memcpy(sp->trace_id, g->trace_id, sizeof(sp->trace_id));
 		memcpy(sp->span_id, p->span_id, sizeof(sp->span_id));
@@ -185,7 +186,11 @@ void sb_emit(struct spanbuild *sb, struct sb_pend *p)
 		sp->parent_remote = p->has_tp && !p->local_parent;
 		sp->start_unix_ns = p->start_ns + (uint64_t)sb->cfg.clock_offset_ns;
 		sp->end_unix_ns = p->end_ns + (uint64_t)sb->cfg.clock_offset_ns;
-		sb->cfg.emit(sp, sb->cfg.emit_ctx);
+		/* held: its bytes are sp's but for the fields just set, all in
+		 * the packed head; they go to the sinks as sp's packed form */
+		if (!p->sp)
+			span_pack_head(sp, p->held);
+		sb->cfg.emit(sp, p->sp ? NULL : &pk, sb->cfg.emit_ctx);
 		sb->st.spans_emitted++;
 		sb->st.spans_sampled += keep;
 	}

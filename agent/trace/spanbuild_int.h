@@ -85,7 +85,7 @@ struct sb_pend {
 	 * never as whole arrays: past their NUL is whatever the record's last
 	 * span left (span.h) */
 	struct span *sp;
-	const uint8_t *held; /* packed, held_len bytes: held_in or its own memory */
+	uint8_t *held; /* packed, held_len bytes: held_in or its own memory */
 	uint16_t held_len;
 	uint8_t kind;		   /* enum span_kind, as sp->kind */
 	bool held_error;	   /* held: its status is SPAN_STATUS_ERROR */
@@ -306,7 +306,8 @@ void sb_proc_release(struct spanbuild *sb, struct sb_proc *p); /* frees it when 
 void sb_tables_free(struct spanbuild *sb);
 int sb_tables_init(struct spanbuild *sb);
 void sb_services_reset(struct spanbuild *sb);
-void sb_rand_id(struct spanbuild *sb, uint8_t *id, size_t n); /* random, never all zero */
+/* random, never all zero; n: a multiple of 8 (trace and span ids) */
+void sb_rand_id(struct spanbuild *sb, uint8_t *id, size_t n);
 void sb_rand_seed(struct spanbuild *sb, uint64_t seed);
 /* A zeroed span record with a working record whose span reads as a
  * zeroed one: spare ones, else new ones (NULL: no memory). */

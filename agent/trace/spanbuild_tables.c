@@ -441,7 +441,7 @@ static void pend_span_free(struct spanbuild *sb, struct sb_pend *p)
 	if (p->sp)
 		sb_work_release(sb, p->sp);
 	if (p->held && p->held != p->held_in)
-		free((void *)p->held);
+		free(p->held);
 	p->sp = NULL;
 	p->held = NULL;
 	p->held_len = 0;
@@ -577,16 +577,16 @@ void sb_rand_seed(struct spanbuild *sb, uint64_t seed)
 
 void sb_rand_id(struct spanbuild *sb, uint8_t *id, size_t n)
 {
-	bool zero;
+	uint64_t any;
 
+	/* whole words, whose OR says whether all are zero: no byte loop */
 	do {
-		zero = true;
-		for (size_t i = 0; i < n; i += 8) {
+		any = 0;
+		for (size_t i = 0; i + 8 <= n; i += 8) {
 			uint64_t v = rng_next(sb);
 
-			memcpy(id + i, &v, n - i < 8 ? n - i : 8);
+			memcpy(id + i, &v, 8);
+			any |= v;
 		}
-		for (size_t i = 0; i < n; i++)
-			zero &= !id[i];
-	} while (zero);
+	} while (!any && n >= 8);
 }

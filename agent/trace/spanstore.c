@@ -27,16 +27,21 @@ void spanstore_free(struct spanstore *st)
 	pthread_mutex_destroy(&st->lock);
 }
 
+void spanstore_add_packed(struct spanstore *st, const uint8_t *packed, size_t len)
+{
+	pthread_mutex_lock(&st->lock);
+	if (len && !span_ring_push_packed(&st->ring, packed, len, true))
+		st->total++;
+	pthread_mutex_unlock(&st->lock);
+}
+
 void spanstore_add(struct spanstore *st, const struct span *sp)
 {
 	uint8_t buf[SPAN_PACK_MAX];
 	/* packed outside the lock: the API thread waits only for the copy */
 	size_t len = span_pack(sp, buf, sizeof(buf));
 
-	pthread_mutex_lock(&st->lock);
-	if (len && !span_ring_push_packed(&st->ring, buf, len, true))
-		st->total++;
-	pthread_mutex_unlock(&st->lock);
+	spanstore_add_packed(st, buf, len);
 }
 
 static void hex(char *out, const uint8_t *b, int n)

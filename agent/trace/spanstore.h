@@ -30,6 +30,8 @@ int spanstore_init(struct spanstore *st, uint32_t cap);
 int spanstore_init_sized(struct spanstore *st, uint32_t cap, size_t bytes);
 void spanstore_free(struct spanstore *st);
 void spanstore_add(struct spanstore *st, const struct span *sp);
+/* The same with the span already packed (span_pack(), len bytes). */
+void spanstore_add_packed(struct spanstore *st, const uint8_t *packed, size_t len);
 /* The newest `limit` spans of `service` (all services when NULL or empty),
  * newest first, as a JSON array. Returns how many were written. */
 int spanstore_write_json(struct spanstore *st, struct jsonw *w, const char *service, int limit);

@@ -20,14 +20,14 @@
 #include "trace/spanbuild.h"
 #include "trace/tracing.h"
 
-static void emit(const struct span *sp, void *ctx)
+static void emit(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
 	struct tracing *t = ctx;
 
 	t->spans++;
 	for (int i = 0; i < t->n_sinks; i++)
 		if (sp->sampled || !t->sinks[i].sampled_only)
-			t->sinks[i].fn(sp, t->sinks[i].ctx);
+			t->sinks[i].fn(sp, pk, t->sinks[i].ctx);
 }
 
 int tracing_add_sink(struct tracing *t, const char *name, span_sink_fn fn, void *ctx,

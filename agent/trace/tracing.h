@@ -21,8 +21,9 @@
 struct spanbuild;
 
 /* A consumer of finished spans. Called on the agent's main thread; must not
- * call back into the pipeline. */
-typedef void (*span_sink_fn)(const struct span *sp, void *ctx);
+ * call back into the pipeline. pk: sp packed (span_pack.h), when the span
+ * builder had it so, else NULL; a sink that keeps spans packed takes it. */
+typedef void (*span_sink_fn)(const struct span *sp, const struct span_packed *pk, void *ctx);
 
 #define TRACING_MAX_SINKS 8
 #define TRACING_KERNEL_DROPS 5 /* reasons of bpf/http.h's http_drops, 0..HTTP_DROP_HEAD_LONG */

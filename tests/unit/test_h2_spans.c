@@ -32,8 +32,9 @@ static nghttp2_hd_deflater *cdef, *sdef;
 static struct wire wc, ws;
 static bool server_socket; /* the records are the server's socket's */
 
-static void emit(const struct span *sp, void *ctx)
+static void emit(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
+	(void)pk;
 	(void)ctx;
 	assert_true(n_spans < 64);
 	spans[n_spans++] = *sp;

@@ -160,8 +160,9 @@ static void test_tag(void **state)
 static struct span spans[MAX_SPANS];
 static int n_spans;
 
-static void capture(const struct span *sp, void *ctx)
+static void capture(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
+	(void)pk;
 	(void)ctx;
 	assert_true(n_spans < MAX_SPANS);
 	spans[n_spans++] = *sp;

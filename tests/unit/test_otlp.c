@@ -993,6 +993,34 @@ static void test_stop_delivers_queue(void **state)
 	free(t);
 }
 
+/* A span submitted with its packed form queues those bytes, not the span
+ * packed again: given the bytes of another span, that one is what is sent. */
+static void test_submit_packed_bytes(void **state)
+{
+	struct fake *f = fake_start();
+	struct otlp_settings *t = settings(f->port, true);
+	struct otlp_opts o = {.batch_delay_ms = 60000, .stop_grace_ms = 2000};
+	struct span s = make_span(1, "a", "", ""), other = make_span(2, "b", "", "");
+	uint8_t buf[SPAN_PACK_MAX];
+	struct span_packed pk = {buf, span_pack(&other, buf, sizeof(buf))};
+	struct otlp *x;
+	ExportReq *r;
+
+	(void)state;
+	fake_go(f);
+	x = otlp_start(t, &o);
+	assert_non_null(x);
+	assert_int_equal(otlp_submit_packed(x, &s, &pk), 0);
+	otlp_stop(x);
+	assert_int_equal(fake_requests(f), 1);
+	r = decode_gzip_body(&f->body[0]);
+	assert_int_equal(r->n_resource_spans, 1);
+	assert_span_equal(r->resource_spans[0]->scope_spans[0]->spans[0], &other);
+	free_req(r);
+	fake_stop(f);
+	free(t);
+}
+
 /* The queue holds spans packed: what the collector gets is what encoding the
  * spans themselves gives, byte for byte, every field of a full span included
  * (strings filled to the brim come cut to their size - 1). */
@@ -1256,6 +1284,7 @@ int main(void)
 	    cmocka_unit_test(test_queue_full_by_bytes),
 	    cmocka_unit_test(test_stop_aborts_hung_request),
 	    cmocka_unit_test(test_stop_delivers_queue),
+	    cmocka_unit_test(test_submit_packed_bytes),
 	    cmocka_unit_test(test_invalid_and_batch_size),
 	    cmocka_unit_test(test_reconfigure),
 	    cmocka_unit_test(test_drop_log_rate_limited),

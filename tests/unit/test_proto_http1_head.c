@@ -106,6 +106,31 @@ static void test_request_framing_headers(void **state)
 	    req("POST /up HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", &r),
 	    HTTP_PARSE_OK);
 	assert_int_equal(r.content_length, -1);
+	/* names in any case; one a byte longer, shorter or other is not it */
+	assert_int_equal(req("POST /up HTTP/1.1\r\nCONTENT-length: 7\r\n\r\n", &r), HTTP_PARSE_OK);
+	assert_int_equal(r.content_length, 7);
+	assert_int_equal(req("POST /up HTTP/1.1\r\nContent-Lengths: 7\r\nContent-Lengt: 8\r\n"
+			     "Content_Length: 9\r\nContent-Length : 4\r\n\r\n",
+			     &r),
+			 HTTP_PARSE_OK);
+	assert_int_equal(r.content_length, -1);
+	assert_int_equal(req("POST /up HTTP/1.1\r\nTRANSFER-ENCODING: Chunked\r\n\r\n", &r),
+			 HTTP_PARSE_OK);
+	assert_true(r.chunked);
+	assert_int_equal(req("GET / HTTP/1.1\r\nCONNECTION: CLOSE\r\nHOST: a.b\r\n"
+			     "USER-AGENT: x/1\r\n\r\n",
+			     &r),
+			 HTTP_PARSE_OK);
+	assert_true(r.conn_close);
+	assert_string_equal(r.host, "a.b");
+	assert_string_equal(r.user_agent, "x/1");
+	/* a name is tchars up to its colon: "Ho\"st" and "Host " are none we read */
+	assert_int_equal(req("GET / HTTP/1.1\r\nHo\"st: a.b\r\nHost : c.d\r\n"
+			     "Connection: keep-alive\r\n\r\n",
+			     &r),
+			 HTTP_PARSE_OK);
+	assert_string_equal(r.host, "");
+	assert_false(r.conn_close);
 	/* a field line without a colon is skipped, not fatal */
 	assert_int_equal(req("GET / HTTP/1.1\r\nweird line\r\nConnection: close\r\n\r\n", &r),
 			 HTTP_PARSE_OK);
@@ -295,6 +320,12 @@ static void test_response(void **state)
 	    HTTP_PARSE_OK);
 	assert_true(r.chunked);
 	assert_true(r.conn_close);
+	/* a response's framing names in any case */
+	assert_int_equal(resp("HTTP/1.1 200 OK\r\nSERVER: n\r\ncontent-LENGTH: 3\r\n"
+			      "Host: h\r\nTraceparent: x\r\n\r\n",
+			      &r),
+			 HTTP_PARSE_OK);
+	assert_int_equal(r.content_length, 3);
 
 	/* cut: the status is known once its three digits are */
 	assert_int_equal(resp("HTTP/1.1 20", &r), HTTP_PARSE_TRUNCATED);

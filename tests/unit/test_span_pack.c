@@ -401,6 +401,40 @@ static void test_length_bounded_by_field(void **state)
  * a gap between two fields is smaller than the next one's alignment, as
  * padding always is. With the size assertion in span_pack.c this catches a
  * field added to struct span and not to the codec. */
+/* A packed span's head rewritten from a span whose head fields changed
+ * reads as that span packed; the strings after it stay. */
+static void test_head_rewritten(void **state)
+{
+	uint8_t a[SPAN_PACK_MAX], b[SPAN_PACK_MAX];
+	struct span s, out;
+	size_t na, nb;
+
+	(void)state;
+	fill_all(&s);
+	na = span_pack(&s, a, sizeof(a));
+	for (int i = 0; i < 16; i++)
+		s.trace_id[i] = (uint8_t)(0xa0 + i);
+	for (int i = 0; i < 8; i++) {
+		s.span_id[i] = (uint8_t)(0xc0 + i);
+		s.parent_span_id[i] = (uint8_t)(0xe0 + i);
+	}
+	s.kind = SPAN_KIND_SERVER;
+	s.status = SPAN_STATUS_OK;
+	s.sampled = 0;
+	s.trace_flags = 0x02;
+	s.parent_remote = false;
+	s.start_unix_ns = 0x2122232425262728ULL;
+	s.end_unix_ns = 0x3132333435363738ULL;
+	span_pack_head(&s, a);
+	nb = span_pack(&s, b, sizeof(b));
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, nb);
+	assert_int_equal(span_unpack(a, na, &out), 0);
+	assert_spans_equal(&s, &out);
+	/* the head ends where the first string's length byte is */
+	assert_int_equal(a[SPAN_PACK_HEAD], sizeof(s.name) - 1);
+}
+
 static void test_table_covers_struct(void **state)
 {
 	size_t end = 0, sum = 0;
@@ -438,6 +472,7 @@ int main(void)
 	    cmocka_unit_test(test_garbled_refused),
 	    cmocka_unit_test(test_length_bounded_by_field),
 	    cmocka_unit_test(test_table_covers_struct),
+	    cmocka_unit_test(test_head_rewritten),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,10 +31,11 @@ struct fx {
 	struct sb_config cfg;
 };
 
-static void capture(const struct span *sp, void *ctx)
+static void capture(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
 	struct fx *f = ctx;
 
+	(void)pk;
 	assert_true(f->n < MAX_SPANS);
 	f->spans[f->n++] = *sp;
 }
@@ -1603,10 +1604,11 @@ static void test_reconfigure(void **state)
 	assert_string_equal(sb_drop_name(SB_DROP__MAX), "unknown");
 }
 
-static void capture_check(const struct span *sp, void *ctx)
+static void capture_check(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
 	int *n = ctx;
 
+	(void)pk;
 	assert_false(is_zero(sp->trace_id, 16));
 	assert_false(is_zero(sp->span_id, 8));
 	assert_memory_not_equal(sp->span_id, sp->parent_span_id, 8);

@@ -17,8 +17,9 @@
 static char order[16];
 static int emitted;
 
-static void keep_order(const struct span *sp, void *ctx)
+static void keep_order(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
+	(void)pk;
 	(void)ctx;
 	if (emitted < (int)sizeof(order) - 1)
 		order[emitted] = sp->path[1]; /* "/a" -> 'a' */

@@ -16,8 +16,9 @@
 
 static int emitted;
 
-static void count_emit(const struct span *sp, void *ctx)
+static void count_emit(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
+	(void)pk;
 	(void)sp;
 	(void)ctx;
 	emitted++;

@@ -35,10 +35,11 @@ struct fx {
 	struct sb_config cfg;
 };
 
-static void capture(const struct span *sp, void *ctx)
+static void capture(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
 	struct fx *f = ctx;
 
+	(void)pk;
 	assert_true(f->n < MAX_SPANS);
 	f->spans[f->n++] = *sp;
 }

@@ -13,8 +13,9 @@
 #include "exporters/span_pack.h"
 #include "trace/spanbuild_int.h"
 
-static void no_emit(const struct span *sp, void *ctx)
+static void no_emit(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
+	(void)pk;
 	(void)sp;
 	(void)ctx;
 }
@@ -26,10 +27,11 @@ struct emitted {
 	int n;
 };
 
-static void keep_emit(const struct span *sp, void *ctx)
+static void keep_emit(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
 	struct emitted *e = ctx;
 
+	(void)pk;
 	assert_true(e->n < 4);
 	e->len[e->n] = span_pack(sp, e->buf[e->n], sizeof(e->buf[0]));
 	e->n++;
@@ -256,12 +258,23 @@ static void test_builder_reuses_records(void **state)
 }
 
 static struct span got[4];
+static bool got_packed[4];
 static int n_got;
 
-static void copy_emit(const struct span *sp, void *ctx)
+/* A span handed on packed is packed as sp: its bytes are what span_pack()
+ * makes of it, the ids and times set at the emit included. */
+static void copy_emit(const struct span *sp, const struct span_packed *pk, void *ctx)
 {
 	(void)ctx;
 	assert_true(n_got < 4);
+	got_packed[n_got] = pk != NULL;
+	if (pk) {
+		uint8_t buf[SPAN_PACK_MAX];
+		size_t n = span_pack(sp, buf, sizeof(buf));
+
+		assert_int_equal(pk->len, n);
+		assert_memory_equal(pk->bytes, buf, n);
+	}
 	got[n_got++] = *sp;
 }
 
@@ -328,8 +341,10 @@ static void test_held_span_pairs(void **state)
 	assert_string_equal(got[3].path, "/api/other2");
 	assert_true(all_zero(got[3].parent_span_id, 8));
 	assert_memory_not_equal(got[3].trace_id, got[1].trace_id, 16);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		assert_int_equal(got[i].status_code, 200);
+		assert_true(got_packed[i]); /* held: handed on packed */
+	}
 	sb_free(sb);
 }
 
@@ -384,6 +399,7 @@ static void test_held_span_edited(void **state)
 	assert_int_equal(got[0].status, SPAN_STATUS_ERROR);
 	assert_string_equal(got[0].status_message, "stream reset (HTTP/2 error 8)");
 	assert_int_equal(got[0].end_unix_ns - got[0].start_unix_ns, 2 * ms);
+	assert_false(got_packed[0]); /* a working record: nothing packed */
 	assert_int_equal(sb->n_pending, 0);
 	sb_free(sb);
 }

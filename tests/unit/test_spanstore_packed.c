@@ -72,6 +72,32 @@ static void test_json_identical(void **state)
 	spanstore_free(&st);
 }
 
+/* A span given packed (as the span builder hands on a held one) is stored
+ * as the span itself is: the same JSON. */
+static void test_packed_given(void **state)
+{
+	uint8_t buf[SPAN_PACK_MAX];
+	struct spanstore st;
+	struct jsonw want = {0}, got = {0};
+	struct span a, b;
+
+	(void)state;
+	assert_int_equal(spanstore_init(&st, 16), 0);
+	full(&a, 1);
+	full(&b, 2);
+	spanstore_add(&st, &a);
+	spanstore_add_packed(&st, buf, span_pack(&b, buf, sizeof(buf)));
+	jw_arr_open(&want);
+	span_write_json(&want, &b);
+	span_write_json(&want, &a);
+	jw_arr_close(&want);
+	assert_int_equal(spanstore_write_json(&st, &got, NULL, 10), 2);
+	assert_string_equal(got.buf, want.buf);
+	jw_free(&want);
+	jw_free(&got);
+	spanstore_free(&st);
+}
+
 /* Spans with long strings pack to about 1.3 KiB: four fit an arena of
  * 4 KiB (plus the one largest span the store always has room for) */
 static void test_evicts_by_bytes(void **state)
@@ -142,6 +168,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_identical),
+	    cmocka_unit_test(test_packed_given),
 	    cmocka_unit_test(test_evicts_by_bytes),
 	    cmocka_unit_test(test_default_keeps_count),
 	};
