@@ -118,7 +118,8 @@ struct h2_walk {
 	__u8 h2c;	 /* 101 scan: an "h2c" header value was seen */
 	__u8 early_n;	 /* records of this segment kept in h2_early */
 	__u8 pad[2];
-	__u8 hb[32]; /* the frame header being read (9 bytes, the rest slack) */
+	__u8 hb[32];		  /* the frame header being read (9 bytes, the rest slack) */
+	struct h2_early_key ekey; /* where an early record is kept (h2_emit) */
 	struct http_event ev;
 	char slack[HTTP_HEAD_MAX];
 };
@@ -151,10 +152,14 @@ static __always_inline int h2_emit(struct h2_walk *w)
 	w->rec_len = 0;
 	w->rec_flags = 0;
 	if (h2_is_early(w->ev.cookie)) {
-		struct h2_early_key k = {.key = w->ev.cookie, .i = w->early_n};
-
+		/* the key in the walk's value, not on the stack: a stack
+		 * slot written on one branch only keeps the verifier from
+		 * pruning the two paths together after every emit */
+		w->ekey.key = w->ev.cookie;
+		w->ekey.i = w->early_n;
+		w->ekey.pad = 0;
 		if (w->early_n >= H2_EARLY_RECS ||
-		    bpf_map_update_elem(&h2_early, &k, &w->ev, BPF_ANY)) {
+		    bpf_map_update_elem(&h2_early, &w->ekey, &w->ev, BPF_ANY)) {
 			http_drop(HTTP_DROP_CONNS);
 			return -1;
 		}
