@@ -183,21 +183,56 @@ fail:
 	return -1;
 }
 
-/* A listener on 127.0.0.1 (port in *port), deferring accept or not. */
-static int listener(int defer, uint16_t *port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), secs = 2;
+/* How a case listens and connects: */
+#define DEFER 1 /* the listener has TCP_DEFER_ACCEPT */
+#define DUAL 2	/* it is dual-stack, on [::], and the client comes over IPv4 */
+#define V6 4	/* it is on [::1], and so is the client */
 
+/* A listener on 127.0.0.1, [::] or [::1] (port in *port). */
+static int listener(int how, uint16_t *port)
+{
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr *sa = (void *)&a;
+	socklen_t al = sizeof(a);
+	int fd, secs = 2, off = 0;
+
+	if (how & (DUAL | V6)) {
+		if (how & V6)
+			a6.sin6_addr = in6addr_loopback;
+		sa = (void *)&a6;
+		al = sizeof(a6);
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
-	if (defer)
+	if (how & DUAL)
+		assert_int_equal(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)), 0);
+	if (how & DEFER)
 		assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)),
 				 0);
-	assert_int_equal(bind(fd, (void *)&a, sizeof(a)), 0);
+	assert_int_equal(bind(fd, sa, al), 0);
 	assert_int_equal(listen(fd, 4), 0);
-	assert_int_equal(getsockname(fd, (void *)&a, &al), 0);
-	*port = ntohs(a.sin_port);
+	assert_int_equal(getsockname(fd, sa, &al), 0);
+	*port = ntohs(how & (DUAL | V6) ? a6.sin6_port : a.sin_port);
+	return fd;
+}
+
+/* A client connected to the listener on port: over IPv6 for V6, else to
+ * 127.0.0.1. */
+static int client(int how, uint16_t port)
+{
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(how & V6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	a6.sin6_addr = in6addr_loopback;
+	if (how & V6)
+		assert_int_equal(connect(fd, (void *)&a6, sizeof(a6)), 0);
+	else
+		assert_int_equal(connect(fd, (void *)&a, sizeof(a)), 0);
 	return fd;
 }
 
@@ -219,19 +254,15 @@ struct seen {
 
 /* A request sent on a new connection, read by the server's accepted
  * socket and answered; the records it made in got[]. */
-static void exchange(int defer, const char *req, struct seen *sn)
+static void exchange(int how, const char *req, struct seen *sn)
 {
 	struct http_conn c;
 	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 	static char buf[16384];
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	size_t n = strlen(req), have = 0;
 	uint16_t port;
-	int lfd = listener(defer, &port), cfd = socket(AF_INET, SOCK_STREAM, 0), sfd;
+	int lfd = listener(how, &port), cfd = client(how, port), sfd;
 
-	a.sin_port = htons(port);
-	assert_true(cfd >= 0);
-	assert_int_equal(connect(cfd, (void *)&a, sizeof(a)), 0);
 	assert_int_equal(send(cfd, req, n, 0), (ssize_t)n);
 	sfd = accept(lfd, NULL, NULL);
 	assert_true(sfd >= 0);
@@ -307,7 +338,7 @@ static void test_deferred_accept(void **state)
 	struct seen sn;
 
 	(void)state;
-	exchange(1, req, &sn);
+	exchange(DEFER, req, &sn);
 	server_side(&sn, "GET /deferred HTTP/1.1\r\n");
 	assert_int_equal(record(HTTP_EV_REQUEST, HTTP_DIR_INGRESS)->seg_len, strlen(req));
 }
@@ -326,7 +357,7 @@ static void test_deferred_accept_context(void **state)
 	(void)state;
 	n = snprintf(req, sizeof(req), "GET /long HTTP/1.1\r\nX-Pad: %01500d\r\n%s\r\n\r\n", 0, tp);
 	assert_true(n > HTTP_HEAD_MAX + 100);
-	exchange(1, req, &sn);
+	exchange(DEFER, req, &sn);
 	server_side(&sn, "GET /long HTTP/1.1\r\n");
 	rq = record(HTTP_EV_REQUEST, HTTP_DIR_INGRESS);
 	assert_int_equal(rq->head_len, HTTP_HEAD_MAX + sizeof(struct http_req_ctx));
@@ -349,19 +380,15 @@ static const uint8_t h2_resp[] = {
     0, 0, 1, 1, 5, 0, 0, 0, 1, 0x88, /* HEADERS, :status 200 */
 };
 
-static void exchange_h2(int defer, struct seen *sn)
+static void exchange_h2(int how, struct seen *sn)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct http_conn c;
 	struct h2_sock h;
 	static uint8_t buf[4096];
 	size_t have = 0;
 	uint16_t port;
-	int lfd = listener(defer, &port), cfd = socket(AF_INET, SOCK_STREAM, 0), sfd;
+	int lfd = listener(how, &port), cfd = client(how, port), sfd;
 
-	a.sin_port = htons(port);
-	assert_true(cfd >= 0);
-	assert_int_equal(connect(cfd, (void *)&a, sizeof(a)), 0);
 	assert_int_equal(send(cfd, h2_req, sizeof(h2_req), 0), (ssize_t)sizeof(h2_req));
 	sfd = accept(lfd, NULL, NULL);
 	assert_true(sfd >= 0);
@@ -456,12 +483,45 @@ static void test_h2_deferred(void **state)
 	struct seen sn;
 
 	(void)state;
-	exchange_h2(1, &sn);
+	exchange_h2(DEFER, &sn);
 	h2_server_side(&sn, &in);
 	assert_int_not_equal(h2_at_once.head_len, 0);
 	assert_int_equal(in.head_len, h2_at_once.head_len);
 	assert_int_equal(in.flags, h2_at_once.flags);
 	assert_int_equal(in.seg_len, sizeof(h2_req));
+	assert_memory_equal(in.head, h2_at_once.head, in.head_len);
+}
+
+/* Deferred, on a dual-stack listener: the request is IPv4, the accepted
+ * socket an IPv6 one with IPv4-mapped addresses; both name the same
+ * connection. */
+static void test_deferred_dual_stack(void **state)
+{
+	const char *req = "GET /dual HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct http_event in;
+	struct seen sn;
+
+	(void)state;
+	exchange(DEFER | DUAL, req, &sn);
+	server_side(&sn, "GET /dual HTTP/1.1\r\n");
+	exchange_h2(DEFER | DUAL, &sn);
+	h2_server_side(&sn, &in);
+	assert_memory_equal(in.head, h2_at_once.head, in.head_len);
+}
+
+/* Deferred, over IPv6. */
+static void test_deferred_v6(void **state)
+{
+	const char *req = "GET /v6 HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct http_event in;
+	struct seen sn;
+
+	(void)state;
+	exchange(DEFER | V6, req, &sn);
+	server_side(&sn, "GET /v6 HTTP/1.1\r\n");
+	assert_int_equal(record(HTTP_EV_REQUEST, HTTP_DIR_INGRESS)->family, AF_INET6);
+	exchange_h2(DEFER | V6, &sn);
+	h2_server_side(&sn, &in);
 	assert_memory_equal(in.head, h2_at_once.head, in.head_len);
 }
 
@@ -473,6 +533,8 @@ int main(void)
 	    cmocka_unit_test(test_deferred_accept_context),
 	    cmocka_unit_test(test_h2_at_once),
 	    cmocka_unit_test(test_h2_deferred),
+	    cmocka_unit_test(test_deferred_dual_stack),
+	    cmocka_unit_test(test_deferred_v6),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
