@@ -335,6 +335,7 @@ int agent_start(struct agent *a)
 	a->inj.serving_fd = loader_map_fd(&a->ld, "http_serving");
 	tracing_set_node_name(&a->tracing, a->opts.node_name);
 	tracing_set_lb_conns(&a->tracing, loader_map_fd(&a->ld, "lb_conns"));
+	tracing_set_h2_lb(&a->tracing, loader_map_fd(&a->ld, "h2_lb"));
 	tracing_set_http_conns(&a->tracing, loader_map_fd(&a->ld, "http_conns3"));
 	tracing_set_h2_outcome(&a->tracing, loader_prog_fd(&a->ld, "bm_h2_outcome"));
 	a->tracing.ev.no_threads = !a->ld.plan.thread_tps;

@@ -78,13 +78,16 @@ static void sb_key_of(const struct cfg_telemetry *tel, char *key, size_t len)
 }
 
 /* A connect()ed socket the load balancer sent to an endpoint has its
- * service address in lb_conns, by the socket's cookie, while it lives. */
+ * service address in lb_conns, by the socket's cookie, while it lives; an
+ * HTTP/2 client's also in h2_lb after it closed (an HTTP/1.x client's
+ * first request record carries it, bpf/http.h HTTP_EVF_SVC). */
 static int lb_service_addr(uint64_t cookie, struct obs_addr *out, void *ctx)
 {
 	struct tracing *t = ctx;
 	struct lb_conn c;
 
-	if (t->lb_conns_fd < 0 || bpf_map_lookup_elem(t->lb_conns_fd, &cookie, &c))
+	if ((t->lb_conns_fd < 0 || bpf_map_lookup_elem(t->lb_conns_fd, &cookie, &c)) &&
+	    (t->h2_lb_fd < 0 || bpf_map_lookup_elem(t->h2_lb_fd, &cookie, &c)))
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	out->family = c.family;
@@ -151,6 +154,7 @@ int tracing_init(struct tracing *t, int ring_fd, int drops_fd)
 {
 	memset(t, 0, sizeof(*t));
 	t->lb_conns_fd = -1;
+	t->h2_lb_fd = -1;
 	t->http_conns_fd = -1;
 	gethostname(t->host, sizeof(t->host) - 1);
 	t->clock_offset_ns = clock_offset();
@@ -186,6 +190,8 @@ void tracing_set_lb_conns(struct tracing *t, int fd)
 	t->lb_conns_fd = fd;
 	snprintf(t->sb_key, sizeof(t->sb_key), "unset"); /* the builder is made anew */
 }
+
+void tracing_set_h2_lb(struct tracing *t, int fd) { t->h2_lb_fd = fd; }
 
 void tracing_set_http_conns(struct tracing *t, int fd)
 {

@@ -47,6 +47,7 @@ struct tracing {
 	char sb_key[4096];	 /* the Telemetry settings the builder was made with */
 	uint64_t spans;
 	int lb_conns_fd;     /* -1: no load balancer to ask */
+	int h2_lb_fd;	     /* capture's copy of lb_conns for HTTP/2 clients; -1: none */
 	int http_conns_fd;   /* capture's per-socket state (bpf/http.h); -1: none */
 	uint64_t inject_key; /* injection's span-id tag key, 0 while off (sb_set_inject_key) */
 };
@@ -91,6 +92,10 @@ void tracing_set_h2_outcome(struct tracing *t, int prog_fd);
 /* The load balancer's lb_conns map (bpf/lb.h): CLIENT spans then name the
  * service address the application connected to in server.*. -1: none. */
 void tracing_set_lb_conns(struct tracing *t, int fd);
+/* Capture's h2_lb map (bpf/lib/h2.bpf.h): lb_conns' entry of each balanced
+ * HTTP/2 client socket, copied when capture recognised it and kept after
+ * the socket closed, which lb_conns' entry is not. -1: none. */
+void tracing_set_h2_lb(struct tracing *t, int fd);
 /* Capture's per-socket state (http_conns3): how far a response got, read
  * for one that went quiet (sb_config.resp_at); -1: not known. */
 void tracing_set_http_conns(struct tracing *t, int fd);

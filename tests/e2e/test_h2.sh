@@ -8,7 +8,9 @@
 #    nghttp's own time for that request (request start to response end,
 #    its scheduling delays included; nghttpd reports none), the median
 #    difference within 1 ms;
-#  - curl --http2-prior-knowledge: one more request, its CLIENT span too;
+#  - curl --http2-prior-knowledge: one more request, its CLIENT span too,
+#    by a name (--resolve) on a connection that closes before the agent
+#    reads its records: server.* is the service address all the same;
 #  - h2load -c 2 -m 16: as many SERVER spans as requests, 16 streams in
 #    flight per connection; its CLIENT spans against its per-request log
 #    (which names no request): no quantile of the spans above the log's,
@@ -102,8 +104,10 @@ for i in $(seq $N); do urls="$urls http://127.100.2.1/files/f$i"; done
 urls="$urls http://127.100.2.1/files/missing http://127.100.2.1/files/big"
 client nghttp -ns $urls > "$TMP/nghttp.out" 2>&1
 expect_eq "nghttp: answers" $((N + 2)) "$(grep -c ' /files/' "$TMP/nghttp.out")"
+# by a name (its :authority), on a connection that closes at once: its
+# CLIENT span's server.* is still the service address it connected to
 client curl -s --http2-prior-knowledge -o /dev/null -w '%{http_version} %{http_code}\n' \
-	http://127.100.2.1/files/f2?curl > "$TMP/curl.out" 2>&1
+	--resolve h2web.test:80:127.100.2.1 http://h2web.test/files/f2?curl > "$TMP/curl.out" 2>&1
 expect_eq "curl --http2-prior-knowledge" "2 200" "$(cat "$TMP/curl.out")"
 # 2. h2load: many streams in flight on two connections
 client h2load -c 2 -m 16 -n "$H2N" --log-file="$TMP/h2load.log" \
@@ -170,6 +174,9 @@ print("name", f2["name"].replace(" ", "_") if f2 else None)
 print("proto", at(f2, "network.protocol.version") if f2 else None)
 print("curl_client", sum(1 for s in spans if s["kind"] == 3 and svc(s) == "curl"
                          and at(s, "url.query") == "curl" and at(s, "http.response.status_code") == 200))
+cc = next((s for s in spans if s["kind"] == 3 and svc(s) == "curl" and at(s, "url.query") == "curl"), None)
+print("curl_server", "%s:%s" % (at(cc, "server.address"), at(cc, "server.port")) if cc else None)
+print("curl_url", at(cc, "url.full") if cc else None)
 # the upgrade: HTTP/1.1 requests (u1, u2, u3) and HTTP/2 ones (u4, u5)
 upq = collections.Counter((at(s, "url.query"), at(s, "network.protocol.version")) for s in up)
 print("up_h2", sum(upq[(q, "2")] for q in ("u4", "u5")))
@@ -256,6 +263,10 @@ expect_eq "http.route" "/files/{name}" "$(val route)"
 expect_eq "span name" "GET_/files/{name}" "$(val name)"
 expect_eq "network.protocol.version" 2 "$(val proto)"
 expect_eq "curl CLIENT span, status 200" 1 "$(val curl_client)"
+expect_eq "curl CLIENT span: server.* is the service address it connected to" "127.100.2.1:80" \
+	"$(val curl_server)"
+expect_eq "curl CLIENT span: url.full has the name it asked for" "http://h2web.test/files/f2?curl" \
+	"$(val curl_url)"
 expect_eq "upgrade: the HTTP/1.1 requests that asked, ended by their 101 (CLIENT)" 3 \
 	"$(val upc_h1)"
 expect_eq "upgrade: HTTP/2 requests after it (CLIENT)" 2 "$(val upc_h2)"
