@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* capfix.h: what the in-kernel tests of the capture programs share: the
  * capture object loaded with nothing pinned (nothing outlives a test), and
- * IPv4 TCP segments for BPF_PROG_TEST_RUN (also bench/capture_prog.c's). */
+ * IPv4 TCP segments for BPF_PROG_TEST_RUN (also bench/capture_prog.c's), and
+ * ring records copied out. */
 #ifndef BPFMESH_TESTS_CAPFIX_H
 #define BPFMESH_TESTS_CAPFIX_H
 
@@ -15,6 +16,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "bpf/http.h"
 #include "skel/http.skel.h"
 
 /* The capture programs, loaded, their maps unpinned; NULL when the kernel
@@ -33,6 +35,19 @@ static inline struct http_bpf *capfix_load(void)
 		return NULL;
 	}
 	return skel;
+}
+
+/* A ring record (data, size bytes) into ev and, when it carries one, its
+ * request's trace context into ctx; both zeroed first, as records are
+ * sized to what they carry. */
+static inline void capfix_copy_record(struct http_event *ev, struct http_req_ctx *ctx,
+				      const void *data, size_t size)
+{
+	memset(ev, 0, sizeof(*ev));
+	memset(ctx, 0, sizeof(*ctx));
+	if (size >= HTTP_EV_MAX)
+		memcpy(ctx, (const char *)data + HTTP_EV_HDR + HTTP_HEAD_MAX, sizeof(*ctx));
+	memcpy(ev, data, size < sizeof(*ev) ? size : sizeof(*ev));
 }
 
 /* One Ethernet + IPv4 + TCP segment of the connection 10.0.0.1:lport (the

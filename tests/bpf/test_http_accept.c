@@ -55,12 +55,8 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
 	if (n_got < MAX_EV && size >= HTTP_EV_HDR) {
-		memset(&got[n_got], 0, sizeof(got[0]));
-		memset(&got_ctx[n_got], 0, sizeof(got_ctx[0]));
-		if (size >= HTTP_EV_MAX)
-			memcpy(&got_ctx[n_got], (char *)data + HTTP_EV_HDR + HTTP_HEAD_MAX,
-			       sizeof(got_ctx[0]));
-		memcpy(&got[n_got++], data, size < sizeof(got[0]) ? size : sizeof(got[0]));
+		capfix_copy_record(&got[n_got], &got_ctx[n_got], data, size);
+		n_got++;
 	}
 	return 0;
 }
@@ -252,14 +248,15 @@ struct seen {
 	int h2_client; /* h2_socks' client flag of the accepted socket, -1: none */
 };
 
-/* A request sent on a new connection, read by the server's accepted
- * socket and answered; the records it made in got[]. */
-static void exchange(int how, const char *req, struct seen *sn)
+/* req sent on a new connection, read by the server's accepted socket and
+ * answered with resp; the records it made in got[]. */
+static void exchange_bytes(int how, const void *req, size_t n, const void *resp, size_t rn,
+			   struct seen *sn)
 {
-	struct http_conn c;
-	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 	static char buf[16384];
-	size_t n = strlen(req), have = 0;
+	struct http_conn c;
+	struct h2_sock h;
+	size_t have = 0;
 	uint16_t port;
 	int lfd = listener(how, &port), cfd = client(how, port), sfd;
 
@@ -272,18 +269,29 @@ static void exchange(int how, const char *req, struct seen *sn)
 		assert_true(r > 0);
 		have += (size_t)r;
 	}
-	assert_int_equal(write(sfd, resp, sizeof(resp) - 1), (ssize_t)sizeof(resp) - 1);
+	assert_int_equal(write(sfd, resp, rn), (ssize_t)rn);
 	assert_true(read(cfd, buf, sizeof(buf)) > 0);
 	sn->srv = cookie_of(sfd);
 	sn->lsn = cookie_of(lfd);
 	sn->roles = 0;
 	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.http_conns3), &sn->srv, &c))
 		sn->roles = c.roles;
+	/* before the close, which forgets it */
+	sn->h2_client =
+	    bpf_map_lookup_elem(bpf_map__fd(skel->maps.h2_socks), &sn->srv, &h) ? -1 : h.client;
 	n_got = 0;
 	ring_buffer__consume(rb);
 	close(cfd);
 	close(sfd);
 	close(lfd);
+}
+
+/* An HTTP/1.1 request, answered 200. */
+static void exchange(int how, const char *req, struct seen *sn)
+{
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	exchange_bytes(how, req, strlen(req), resp, sizeof(resp) - 1, sn);
 }
 
 /* The record of kind, dir; NULL when none came. */
@@ -382,37 +390,7 @@ static const uint8_t h2_resp[] = {
 
 static void exchange_h2(int how, struct seen *sn)
 {
-	struct http_conn c;
-	struct h2_sock h;
-	static uint8_t buf[4096];
-	size_t have = 0;
-	uint16_t port;
-	int lfd = listener(how, &port), cfd = client(how, port), sfd;
-
-	assert_int_equal(send(cfd, h2_req, sizeof(h2_req), 0), (ssize_t)sizeof(h2_req));
-	sfd = accept(lfd, NULL, NULL);
-	assert_true(sfd >= 0);
-	while (have < sizeof(h2_req)) {
-		ssize_t r = read(sfd, buf, sizeof(buf));
-
-		assert_true(r > 0);
-		have += (size_t)r;
-	}
-	assert_int_equal(write(sfd, h2_resp, sizeof(h2_resp)), (ssize_t)sizeof(h2_resp));
-	assert_true(read(cfd, buf, sizeof(buf)) > 0);
-	sn->srv = cookie_of(sfd);
-	sn->lsn = cookie_of(lfd);
-	sn->roles = 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.http_conns3), &sn->srv, &c))
-		sn->roles = c.roles;
-	/* before the close, which forgets it */
-	sn->h2_client =
-	    bpf_map_lookup_elem(bpf_map__fd(skel->maps.h2_socks), &sn->srv, &h) ? -1 : h.client;
-	n_got = 0;
-	ring_buffer__consume(rb);
-	close(cfd);
-	close(sfd);
-	close(lfd);
+	exchange_bytes(how, h2_req, sizeof(h2_req), h2_resp, sizeof(h2_resp), sn);
 }
 
 /* The HTTP/2 records of the server side, and what is left in the maps. */
@@ -492,37 +470,34 @@ static void test_h2_deferred(void **state)
 	assert_memory_equal(in.head, h2_at_once.head, in.head_len);
 }
 
-/* Deferred, on a dual-stack listener: the request is IPv4, the accepted
- * socket an IPv6 one with IPv4-mapped addresses; both name the same
- * connection. */
-static void test_deferred_dual_stack(void **state)
+/* Deferred, on another listener (how): HTTP/1 and an HTTP/2 preface. */
+static void deferred_on(int how, const char *req, const char *line)
 {
-	const char *req = "GET /dual HTTP/1.1\r\nHost: a\r\n\r\n";
 	struct http_event in;
 	struct seen sn;
 
-	(void)state;
-	exchange(DEFER | DUAL, req, &sn);
-	server_side(&sn, "GET /dual HTTP/1.1\r\n");
-	exchange_h2(DEFER | DUAL, &sn);
+	exchange(DEFER | how, req, &sn);
+	server_side(&sn, line);
+	assert_int_equal(record(HTTP_EV_REQUEST, HTTP_DIR_INGRESS)->family,
+			 how & V6 ? AF_INET6 : AF_INET);
+	exchange_h2(DEFER | how, &sn);
 	h2_server_side(&sn, &in);
 	assert_memory_equal(in.head, h2_at_once.head, in.head_len);
 }
 
-/* Deferred, over IPv6. */
+/* A dual-stack listener: the request is IPv4, the accepted socket an IPv6
+ * one with IPv4-mapped addresses; both name the same connection. */
+static void test_deferred_dual_stack(void **state)
+{
+	(void)state;
+	deferred_on(DUAL, "GET /dual HTTP/1.1\r\nHost: a\r\n\r\n", "GET /dual HTTP/1.1\r\n");
+}
+
+/* The same over IPv6. */
 static void test_deferred_v6(void **state)
 {
-	const char *req = "GET /v6 HTTP/1.1\r\nHost: a\r\n\r\n";
-	struct http_event in;
-	struct seen sn;
-
 	(void)state;
-	exchange(DEFER | V6, req, &sn);
-	server_side(&sn, "GET /v6 HTTP/1.1\r\n");
-	assert_int_equal(record(HTTP_EV_REQUEST, HTTP_DIR_INGRESS)->family, AF_INET6);
-	exchange_h2(DEFER | V6, &sn);
-	h2_server_side(&sn, &in);
-	assert_memory_equal(in.head, h2_at_once.head, in.head_len);
+	deferred_on(V6, "GET /v6 HTTP/1.1\r\nHost: a\r\n\r\n", "GET /v6 HTTP/1.1\r\n");
 }
 
 int main(void)

@@ -44,13 +44,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	(void)ctx;
 	/* records are sized to what they carry */
 	if (n_got < MAX_EV && size >= HTTP_EV_HDR) {
-		memset(&got[n_got], 0, sizeof(got[0]));
 		got_size[n_got] = size;
-		memset(&got_ctx[n_got], 0, sizeof(got_ctx[0]));
-		if (size >= HTTP_EV_MAX)
-			memcpy(&got_ctx[n_got], (char *)data + HTTP_EV_HDR + HTTP_HEAD_MAX,
-			       sizeof(got_ctx[0]));
-		memcpy(&got[n_got++], data, size < sizeof(got[0]) ? size : sizeof(got[0]));
+		capfix_copy_record(&got[n_got], &got_ctx[n_got], data, size);
+		n_got++;
 	}
 	return 0;
 }

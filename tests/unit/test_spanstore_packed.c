@@ -46,10 +46,27 @@ static void full(struct span *s, int i)
 	snprintf(s->k8s.pod_name, sizeof(s->k8s.pod_name), "users-1");
 }
 
+/* The store's JSON is first's then second's, as span_write_json writes
+ * them; the store is freed. */
+static void assert_store_is(struct spanstore *st, const struct span *first,
+			    const struct span *second)
+{
+	struct jsonw want = {0}, got = {0};
+
+	jw_arr_open(&want);
+	span_write_json(&want, first);
+	span_write_json(&want, second);
+	jw_arr_close(&want);
+	assert_int_equal(spanstore_write_json(st, &got, NULL, 10), 2);
+	assert_string_equal(got.buf, want.buf);
+	jw_free(&want);
+	jw_free(&got);
+	spanstore_free(st);
+}
+
 static void test_json_identical(void **state)
 {
 	struct spanstore st;
-	struct jsonw want = {0}, got = {0};
 	struct span server, client;
 
 	(void)state;
@@ -61,15 +78,7 @@ static void test_json_identical(void **state)
 	client.query[0] = 0;
 	spanstore_add(&st, &server);
 	spanstore_add(&st, &client);
-	jw_arr_open(&want);
-	span_write_json(&want, &client);
-	span_write_json(&want, &server);
-	jw_arr_close(&want);
-	assert_int_equal(spanstore_write_json(&st, &got, NULL, 10), 2);
-	assert_string_equal(got.buf, want.buf);
-	jw_free(&want);
-	jw_free(&got);
-	spanstore_free(&st);
+	assert_store_is(&st, &client, &server);
 }
 
 /* A span given packed (as the span builder hands on a held one) is stored
@@ -78,7 +87,6 @@ static void test_packed_given(void **state)
 {
 	uint8_t buf[SPAN_PACK_MAX];
 	struct spanstore st;
-	struct jsonw want = {0}, got = {0};
 	struct span a, b;
 
 	(void)state;
@@ -87,15 +95,7 @@ static void test_packed_given(void **state)
 	full(&b, 2);
 	spanstore_add(&st, &a);
 	spanstore_add_packed(&st, buf, span_pack(&b, buf, sizeof(buf)));
-	jw_arr_open(&want);
-	span_write_json(&want, &b);
-	span_write_json(&want, &a);
-	jw_arr_close(&want);
-	assert_int_equal(spanstore_write_json(&st, &got, NULL, 10), 2);
-	assert_string_equal(got.buf, want.buf);
-	jw_free(&want);
-	jw_free(&got);
-	spanstore_free(&st);
+	assert_store_is(&st, &b, &a);
 }
 
 /* Spans with long strings pack to about 1.3 KiB: four fit an arena of
