@@ -15,6 +15,15 @@ struct sketch_ctx {
 	uint64_t now;
 };
 
+/* A sketch's fields, into the object open at w. */
+static void write_sketch(struct jsonw *w, const struct lat_sketch *acc, const struct lat_summary *s)
+{
+	jw_key(w, "rps");
+	jw_dbl(w, s->rate);
+	jw_ku64(w, "spanNs", s->span_ns);
+	lat_sketch_write_json(acc, w);
+}
+
 static void write_side(struct sketch_ctx *c, const char *ns, const char *service,
 		       enum metrics_side sd)
 {
@@ -28,11 +37,44 @@ static void write_side(struct sketch_ctx *c, const char *ns, const char *service
 		return;
 	}
 	jw_obj_open(c->w);
-	jw_key(c->w, "rps");
-	jw_dbl(c->w, s.rate);
-	jw_ku64(c->w, "spanNs", s.span_ns);
-	lat_sketch_write_json(&acc, c->w);
+	write_sketch(c->w, &acc, &s);
 	jw_obj_close(c->w);
+}
+
+struct rpc_ctx {
+	struct sketch_ctx *c;
+	const char *ns, *service;
+};
+
+/* One gRPC route of a side, its methods merged. */
+static void on_rpc(enum metrics_side sd, const char *route, void *ctx)
+{
+	struct rpc_ctx *r = ctx;
+	struct sketch_ctx *c = r->c;
+	struct lat_sketch acc;
+	struct lat_summary s;
+
+	if (metrics_route_sketch(c->a->exp.metrics, r->ns, r->service, sd, route, NULL, c->window_s,
+				 c->now, &acc, &s))
+		return;
+	jw_obj_open(c->w);
+	jw_kstr(c->w, "side", metrics_side_name(sd));
+	jw_kstr(c->w, "route", route);
+	write_sketch(c->w, &acc, &s);
+	jw_obj_close(c->w);
+}
+
+/* The gRPC routes only, as the services list carries them: HTTP routes
+ * would multiply a cluster's list. */
+static void write_rpcs(struct sketch_ctx *c, const char *ns, const char *service)
+{
+	struct rpc_ctx r = {.c = c, .ns = ns, .service = service};
+
+	jw_key(c->w, "rpcs");
+	jw_arr_open(c->w);
+	if (c->a->exp.metrics)
+		metrics_foreach_rpc(c->a->exp.metrics, ns, service, on_rpc, &r);
+	jw_arr_close(c->w);
 }
 
 static void write_service(struct sketch_ctx *c, const char *ns, const char *name)
@@ -42,6 +84,7 @@ static void write_service(struct sketch_ctx *c, const char *ns, const char *name
 	jw_kstr(c->w, "name", name);
 	for (int sd = 0; sd < METRICS_SIDES; sd++)
 		write_side(c, ns, name, (enum metrics_side)sd);
+	write_rpcs(c, ns, name);
 	jw_obj_close(c->w);
 }
 

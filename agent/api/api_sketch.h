@@ -13,10 +13,13 @@
 #include "lib/jsonw.h"
 
 /* {"windowSeconds": W, "layout": {...}, "services": [{"namespace", "name",
- * "server": SKETCH|null, "client": SKETCH|null}]}: the configured services
- * in order, then those seen in requests only (namespace ""); SKETCH is
- * {"rps", "spanNs", "count", "errors", "maxNs", "buckets": [[index, count,
- * valueNs]...]} (latency.h), null for a side never seen. */
+ * "server": SKETCH|null, "client": SKETCH|null, "rpcs": [RPC...]}]}: the
+ * configured services in order, then those seen in requests only (namespace
+ * ""); SKETCH is {"rps", "spanNs", "count", "errors", "maxNs", "buckets":
+ * [[index, count, valueNs]...]} (latency.h), null for a side never seen; RPC
+ * is a gRPC route's SKETCH with "side" and "route" ("package.Service/Method")
+ * added, one per (side, route), at most the registry's max_routes of a
+ * service (metrics.h). */
 void api_write_sketches(struct agent *a, struct jsonw *w, uint32_t window_s);
 
 #endif

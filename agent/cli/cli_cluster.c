@@ -75,6 +75,30 @@ static void crow_init(const struct cl_view *v, struct crow *r, const struct cl_s
 	r->f.p99 = side ? cl_quantile(v, side, 0.99) / 1e6 : NAN;
 }
 
+/* A gRPC service's Service/Method lines under its row, of the side the row
+ * shows (the server's when it shows none), with the row's columns; AGENTS:
+ * the agents that saw a call of the method. */
+static void print_rpcs(FILE *out, const struct cl_view *v, const struct crow *r)
+{
+	int sd = r->side == &r->s->side[1] ? 1 : 0;
+
+	for (size_t i = 0; i < r->s->n_rpc; i++) {
+		const struct cl_rpc *m = &r->s->rpc[i];
+		struct svc_figs f;
+		char rps[16], err[16], p50[16], p99[16];
+
+		if (m->side != sd)
+			continue;
+		f.rps = m->s.rps;
+		f.err = m->s.count ? (double)m->s.errors / (double)m->s.count : 0;
+		f.p50 = cl_quantile(v, &m->s, 0.50) / 1e6;
+		f.p99 = cl_quantile(v, &m->s, 0.99) / 1e6;
+		svc_figs_cells(&f, rps, err, p50, p99);
+		fprintf(out, "  %-30s %8s %7s %9s %9s  %u/%u\n", m->route, rps, err, p50, p99,
+			m->agents, v->agents);
+	}
+}
+
 static void print_table(FILE *out, const struct cl_view *v, size_t asked, const char *sort)
 {
 	struct crow *rows = calloc(v->n ? v->n : 1, sizeof(*rows));
@@ -97,6 +121,7 @@ static void print_table(FILE *out, const struct cl_view *v, size_t asked, const 
 		svc_figs_cells(&rows[i].f, rps, err, p50, p99);
 		fprintf(out, "%-32s %8s %7s %9s %9s  %u/%u\n", rows[i].f.name, rps, err, p50, p99,
 			rows[i].s->agents, v->agents);
+		print_rpcs(out, v, &rows[i]);
 	}
 	if (!v->n)
 		fprintf(out, "(no services)\n");
@@ -123,9 +148,29 @@ static json_object *side_json(const struct cl_view *v, const struct cl_side *s)
 	return o;
 }
 
+/* A service's merged rpcs: [{"side", "route", "agents", and a side's
+ * fields}]. */
+static json_object *rpcs_json(const struct cl_view *v, const struct cl_service *c)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < c->n_rpc; i++) {
+		json_object *o = side_json(v, &c->rpc[i].s);
+
+		if (!o)
+			continue;
+		json_object_object_add(
+		    o, "side", json_object_new_string(c->rpc[i].side ? "client" : "server"));
+		json_object_object_add(o, "route", json_object_new_string(c->rpc[i].route));
+		json_object_object_add(o, "agents", json_object_new_int64(c->rpc[i].agents));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 /* {"windowSeconds", "relativeError", "partial", "agents": [{"address",
  * "answered", "error"?}], "services": [{"namespace", "name", "agents",
- * "latency": {"server", "client"}}]} */
+ * "latency": {"server", "client"}, "rpcs": [...]}]} */
 static void print_json(FILE *out, const struct cl_view *v, json_object *agents, bool partial)
 {
 	json_object *root = json_object_new_object(), *arr = json_object_new_array();
@@ -143,6 +188,7 @@ static void print_json(FILE *out, const struct cl_view *v, json_object *agents, 
 		json_object_object_add(lat, "server", side_json(v, &v->svc[i].side[0]));
 		json_object_object_add(lat, "client", side_json(v, &v->svc[i].side[1]));
 		json_object_object_add(s, "latency", lat);
+		json_object_object_add(s, "rpcs", rpcs_json(v, &v->svc[i]));
 		json_object_array_add(arr, s);
 	}
 	json_object_object_add(root, "services", arr);

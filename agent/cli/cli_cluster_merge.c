@@ -139,6 +139,70 @@ static int check_side(struct cl_view *v, json_object *sk, char *err, size_t err_
 	return 0;
 }
 
+static const char *const side_keys[2] = {"server", "client"};
+
+static int side_index(json_object *e)
+{
+	json_object *sd = member(e, "side");
+
+	if (!json_object_is_type(sd, json_type_string))
+		return -1;
+	for (int i = 0; i < 2; i++)
+		if (!strcmp(json_object_get_string(sd), side_keys[i]))
+			return i;
+	return -1;
+}
+
+/* services[i]'s rpcs: absent (an older agent) or at most CL_MAX_RPCS
+ * sketches, each with its side and route, no (side, route) twice. */
+static int check_rpcs(struct cl_view *v, json_object *svc, size_t i, char *err, size_t err_len)
+{
+	json_object *arr = member(svc, "rpcs");
+	size_t n;
+
+	if (!arr || json_object_is_type(arr, json_type_null))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array)) {
+		snprintf(err, err_len, "services[%zu].rpcs is not an array", i);
+		return -1;
+	}
+	n = json_object_array_length(arr);
+	if (n > CL_MAX_RPCS) {
+		snprintf(err, err_len, "services[%zu] has %zu rpcs, more than %d", i, n,
+			 CL_MAX_RPCS);
+		return -1;
+	}
+	for (size_t j = 0; j < n; j++) {
+		json_object *e = json_object_array_get_idx(arr, j), *r = member(e, "route");
+		int sd = side_index(e);
+		size_t len;
+
+		if (sd < 0 || !json_object_is_type(r, json_type_string) ||
+		    !(len = strlen(json_object_get_string(r))) ||
+		    len >= sizeof(((struct cl_rpc *)0)->route)) {
+			snprintf(err, err_len,
+				 "services[%zu].rpcs[%zu] without a side (server, client) or a "
+				 "route (1 to 255 characters)",
+				 i, j);
+			return -1;
+		}
+		for (size_t k = 0; k < j; k++) {
+			json_object *o = json_object_array_get_idx(arr, k);
+
+			if (side_index(o) == sd &&
+			    !strcmp(json_object_get_string(member(o, "route")),
+				    json_object_get_string(r))) {
+				snprintf(err, err_len, "services[%zu].rpcs: %s %s twice", i,
+					 side_keys[sd], json_object_get_string(r));
+				return -1;
+			}
+		}
+		if (check_side(v, e, err, err_len))
+			return -1;
+	}
+	return 0;
+}
+
 static struct cl_service *find_or_add(struct cl_view *v, const char *ns, const char *name)
 {
 	for (size_t i = 0; i < v->n; i++)
@@ -189,7 +253,66 @@ static int add_side(struct cl_view *v, struct cl_side *s, json_object *sk)
 	return 0;
 }
 
-static const char *const side_keys[2] = {"server", "client"};
+static struct cl_rpc *find_rpc(struct cl_service *c, int side, const char *route)
+{
+	for (size_t i = 0; i < c->n_rpc; i++)
+		if (c->rpc[i].side == side && !strcmp(c->rpc[i].route, route))
+			return &c->rpc[i];
+	return NULL;
+}
+
+/* The line of (side, route), new when not seen yet; past the view's
+ * CL_MAX_RPC_LINES, the service and side's CL_RPC_OTHER line. NULL on
+ * ENOMEM. */
+static struct cl_rpc *find_or_add_rpc(struct cl_view *v, struct cl_service *c, int side,
+				      const char *route)
+{
+	struct cl_rpc *r = find_rpc(c, side, route);
+
+	if (r)
+		return r;
+	if (v->n_rpc >= CL_MAX_RPC_LINES) {
+		route = CL_RPC_OTHER;
+		if ((r = find_rpc(c, side, route)))
+			return r;
+	}
+	if (c->n_rpc == c->cap_rpc) {
+		size_t cap = c->cap_rpc ? c->cap_rpc * 2 : 8;
+
+		if (!(r = realloc(c->rpc, cap * sizeof(*r))))
+			return NULL;
+		c->rpc = r;
+		c->cap_rpc = cap;
+	}
+	r = &c->rpc[c->n_rpc++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->route, sizeof(r->route), "%s", route);
+	r->side = side;
+	v->n_rpc++;
+	return r;
+}
+
+static int add_rpcs(struct cl_view *v, struct cl_service *c, json_object *svc)
+{
+	json_object *arr = member(svc, "rpcs");
+
+	for (size_t j = 0;
+	     json_object_is_type(arr, json_type_array) && j < json_object_array_length(arr); j++) {
+		json_object *e = json_object_array_get_idx(arr, j);
+		struct cl_rpc *r = find_or_add_rpc(v, c, side_index(e),
+						   json_object_get_string(member(e, "route")));
+		uint64_t cnt = 0;
+
+		if (!r || add_side(v, &r->s, e))
+			return -ENOMEM;
+		/* an agent counts once on a line, even with several routes in _other */
+		if (get_u64(e, "count", &cnt) && cnt > 0 && r->counted != v->agents + 1) {
+			r->agents++;
+			r->counted = v->agents + 1;
+		}
+	}
+	return 0;
+}
 
 int cl_merge(struct cl_view *v, json_object *doc, char *err, size_t err_len)
 {
@@ -216,6 +339,8 @@ int cl_merge(struct cl_view *v, json_object *doc, char *err, size_t err_len)
 		for (int sd = 0; sd < 2; sd++)
 			if (check_side(v, member(s, side_keys[sd]), err, err_len))
 				goto refused;
+		if (check_rpcs(v, s, i, err, err_len))
+			goto refused;
 	}
 	for (i = 0; i < n; i++) {
 		json_object *s = json_object_array_get_idx(arr, i);
@@ -236,6 +361,10 @@ int cl_merge(struct cl_view *v, json_object *doc, char *err, size_t err_len)
 				return -1;
 			}
 			saw |= get_u64(member(s, side_keys[sd]), "count", &cnt) && cnt > 0;
+		}
+		if (add_rpcs(v, c, s)) {
+			snprintf(err, err_len, "out of memory");
+			return -1;
 		}
 		c->agents += saw;
 	}
@@ -275,9 +404,13 @@ uint64_t cl_quantile(const struct cl_view *v, const struct cl_side *s, double q)
 
 void cl_view_free(struct cl_view *v)
 {
-	for (size_t i = 0; i < v->n; i++)
+	for (size_t i = 0; i < v->n; i++) {
 		for (int sd = 0; sd < 2; sd++)
 			free(v->svc[i].side[sd].buckets);
+		for (size_t j = 0; j < v->svc[i].n_rpc; j++)
+			free(v->svc[i].rpc[j].s.buckets);
+		free(v->svc[i].rpc);
+	}
 	free(v->svc);
 	free(v->values);
 	memset(v, 0, sizeof(*v));

@@ -28,11 +28,31 @@ struct cl_side {
 	uint64_t *buckets; /* dense, n_buckets of the layout; NULL until seen */
 };
 
+/* A service's rpcs in one answer: the agent keeps at most 200 routes of a
+ * service (metrics.h max_routes); an answer with more is refused. */
+#define CL_MAX_RPCS 256
+/* The view's rpc lines, all services: a (service, side, route) first seen
+ * past them is merged into its service and side's CL_RPC_OTHER line, as an
+ * agent files a route past its cap (dense sketches: 7.4 KB each). */
+#define CL_MAX_RPC_LINES 4096
+#define CL_RPC_OTHER "_other"
+
+/* One gRPC route ("package.Service/Method") of one side of a service. */
+struct cl_rpc {
+	char route[256];
+	int side; /* 0 server, 1 client */
+	struct cl_side s;
+	unsigned agents;  /* agents that saw a call of it in the window */
+	unsigned counted; /* the agent (v->agents + 1) last counted in agents */
+};
+
 struct cl_service {
 	char ns[256];
 	char name[256];
 	struct cl_side side[2]; /* [0] server, [1] client, as metrics_side */
 	unsigned agents;	/* agents that saw a request of it in the window */
+	struct cl_rpc *rpc;	/* in the order first seen */
+	size_t n_rpc, cap_rpc;
 };
 
 struct cl_view {
@@ -44,12 +64,16 @@ struct cl_view {
 	struct cl_service *svc; /* in the order first seen */
 	size_t n, cap;
 	unsigned agents; /* merged so far */
+	size_t n_rpc;	 /* rpc lines of all services */
 };
 
 /* Merges one agent's /api/v1/sketches answer into v. 0, or -1 with the
  * reason in err; v is left unchanged on an error (the answer is checked
  * whole first: a layout or window other than the first agent's, a bucket
- * index out of range, a bucket whose value differs from the layout's). */
+ * index out of range, a bucket whose value differs from the layout's, an
+ * rpc without side or route, one twice, more than CL_MAX_RPCS of a service).
+ * A service's "rpcs" are merged per (side, route); an answer without them
+ * (an older agent) adds no rpc lines. */
 int cl_merge(struct cl_view *v, json_object *doc, char *err, size_t err_len);
 
 /* The q-quantile of a merged side in ns, as lat_sketch_quantile answers it:

@@ -225,9 +225,10 @@ static void print_table(FILE *out, json_object *root, const char *sort, bool end
 	"With --cluster or --agents: one table for many agents, their latency\n"                   \
 	"sketches merged exactly (GET /api/v1/sketches): RPS added up, P50/P99 of all\n"           \
 	"their requests together, AGENTS = agents that saw requests / agents that\n"               \
-	"answered; no endpoint lines (endpoints are per node). --json prints the\n"                \
-	"merged view. An agent that does not answer is named on stderr and the exit\n"             \
-	"status is 3: the view is partial.\n"                                                      \
+	"answered; the Service/Method lines merged per method (AGENTS: the agents\n"               \
+	"that saw a call of it); no endpoint lines (endpoints are per node). --json\n"             \
+	"prints the merged view. An agent that does not answer is named on stderr\n"               \
+	"and the exit status is 3: the view is partial.\n"                                         \
 	"\n"                                                                                       \
 	"Options:\n"                                                                               \
 	"  --sort KEY           rps, errors, p50, p99 (biggest first) or name;\n"                  \

@@ -801,12 +801,12 @@ int metrics_service_sketch(const struct metrics *m, const char *ns, const char *
 	return 0;
 }
 
-int metrics_route_summary(const struct metrics *m, const char *ns, const char *service,
-			  enum metrics_side side, const char *route, const char *method,
-			  uint32_t window_s, uint64_t now_ns, struct lat_summary *out)
+int metrics_route_sketch(const struct metrics *m, const char *ns, const char *service,
+			 enum metrics_side side, const char *route, const char *method,
+			 uint32_t window_s, uint64_t now_ns, struct lat_sketch *acc,
+			 struct lat_summary *out)
 {
 	const struct mx_service *s = service_find(m, ns, service);
-	struct lat_sketch acc;
 	uint64_t start = 0;
 	bool found = false;
 	uint32_t i;
@@ -814,19 +814,53 @@ int metrics_route_summary(const struct metrics *m, const char *ns, const char *s
 	if (!s)
 		return -ENOENT;
 	/* the methods of a route are separate windows: merged here */
-	lat_sketch_init(&acc);
+	lat_sketch_init(acc);
 	for (i = 0; i < s->nroute; i++) {
 		const struct mx_route *r = &s->route[i];
 
 		if (r->side != side || strcmp(r->route, route) ||
 		    (method && strcmp(r->method, method)))
 			continue;
-		start = lat_window_collect(&r->win, now_ns, window_s, &acc);
+		start = lat_window_collect(&r->win, now_ns, window_s, acc);
 		found = true;
 	}
 	if (!found)
 		return -ENOENT;
-	lat_summarize(&acc, start, m->start_ns, now_ns, out);
+	lat_summarize(acc, start, m->start_ns, now_ns, out);
+	return 0;
+}
+
+int metrics_route_summary(const struct metrics *m, const char *ns, const char *service,
+			  enum metrics_side side, const char *route, const char *method,
+			  uint32_t window_s, uint64_t now_ns, struct lat_summary *out)
+{
+	struct lat_sketch acc;
+
+	return metrics_route_sketch(m, ns, service, side, route, method, window_s, now_ns, &acc,
+				    out);
+}
+
+int metrics_foreach_rpc(const struct metrics *m, const char *ns, const char *service,
+			metrics_rpc_fn fn, void *ctx)
+{
+	const struct mx_service *s = service_find(m, ns, service);
+	uint32_t i, j;
+
+	if (!s)
+		return -ENOENT;
+	for (i = 0; i < s->nroute; i++) {
+		const struct mx_route *r = &s->route[i];
+
+		if (!r->rpc)
+			continue;
+		/* a route of several methods: once, where first seen */
+		for (j = 0; j < i; j++)
+			if (s->route[j].rpc && s->route[j].side == r->side &&
+			    !strcmp(s->route[j].route, r->route))
+				break;
+		if (j == i)
+			fn((enum metrics_side)r->side, r->route, ctx);
+	}
 	return 0;
 }
 

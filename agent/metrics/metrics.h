@@ -141,12 +141,25 @@ int metrics_route_summary(const struct metrics *m, const char *ns, const char *s
 			  enum metrics_side side, const char *route, const char *method,
 			  uint32_t window_s, uint64_t now_ns, struct lat_summary *out);
 
+/* The same with the window's sketch itself (the methods merged likewise),
+ * for merging across agents. */
+int metrics_route_sketch(const struct metrics *m, const char *ns, const char *service,
+			 enum metrics_side side, const char *route, const char *method,
+			 uint32_t window_s, uint64_t now_ns, struct lat_sketch *acc,
+			 struct lat_summary *out);
+
 typedef void (*metrics_route_fn)(enum metrics_side side, const char *route, const char *method,
 				 bool rpc, const struct lat_summary *s, void *ctx);
 /* Every (side, route, method) of a service, in the order first seen; rpc:
  * a gRPC route ("package.Service/Method"). */
 int metrics_foreach_route(const struct metrics *m, const char *ns, const char *service,
 			  uint32_t window_s, uint64_t now_ns, metrics_route_fn fn, void *ctx);
+
+/* Every (side, route) of a service's gRPC routes, once however many methods
+ * it has, in the order first seen: at most max_routes of each service. */
+typedef void (*metrics_rpc_fn)(enum metrics_side side, const char *route, void *ctx);
+int metrics_foreach_rpc(const struct metrics *m, const char *ns, const char *service,
+			metrics_rpc_fn fn, void *ctx);
 
 /* The client side's endpoints: network.peer.address:port where the span has
  * it, else server.address:port. */

@@ -12,9 +12,17 @@
 # is named in a warning, the view is still printed and the exit status is 3
 # (partial); with no agent answering it is 2. --cluster finds the same two
 # agents from their pods in a fake API server (tests/e2e/fake_kube.py).
+# Both nodes also serve a gRPC service "echo" (tests/e2e/grpc_echo.py, as
+# test_grpc.sh): its Service/Method lines are merged per method, counts
+# added and quantiles those of the merged buckets, under echo's row in the
+# table, in --json and in top.
 . "$(dirname "$0")/lib.sh"
 setup_base
 N1=60 N2=15
+G1=6 G2=3 # Say calls of each node's gRPC client (Count 3, Fail 2, Slow 1 each too)
+PY=/usr/bin/python3 # Debian's python, where python3-grpcio is installed
+GPORT=18710
+$PY -c 'import grpc' 2>/dev/null || { fail "python3-grpcio is needed (make deps)"; finish; }
 # ports free now: other tests on this machine use lib.sh's fixed ones too
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # the second "node" on 127.0.0.2, same port: as two nodes' agents, which
@@ -40,7 +48,7 @@ cleanup2() {
 }
 trap 'cleanup2; cleanup' EXIT
 
-mkdir -p "$CG/web" "$CG/client" "$CG2/web" "$CG2/client" "$CONF2"
+mkdir -p "$CG/web" "$CG/client" "$CG/gsrv" "$CG2/web" "$CG2/client" "$CG2/gsrv" "$CONF2"
 ip netns add "$NS2"
 ip -n "$NS2" link set lo up
 for n in 1 2; do
@@ -53,6 +61,19 @@ for n in 1 2; do
 		kind: Workload
 		metadata: {name: web}
 		spec: {service: web, cgroup: $cg/web}
+		---
+		apiVersion: bpfmesh.io/v1alpha1
+		kind: Service
+		metadata: {name: echo}
+		spec:
+		  addresses: ["127.100.7.2"]
+		  ports: [{name: grpc, port: 80, targetPort: $GPORT}]
+		  endpoints: [{address: "127.0.0.1"}]
+		---
+		apiVersion: bpfmesh.io/v1alpha1
+		kind: Workload
+		metadata: {name: echo}
+		spec: {service: echo, cgroup: $cg/gsrv}
 	YAML
 done
 ( echo $BASHPID > "$CG/web/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
@@ -61,12 +82,20 @@ PIDS+=($!)
 ( echo $BASHPID > "$CG2/web/cgroup.procs" && exec nsenter --net="/run/netns/$NS2" \
 	"$E2E/httpsvc" --name web --listen 127.0.0.1:18700 --delay-ms 40 ) > "$TMP/web2.out" 2>&1 &
 PIDS+=($!)
+( echo $BASHPID > "$CG/gsrv/cgroup.procs" && exec nsenter --net="/run/netns/$NS" \
+	$PY "$ROOT/tests/e2e/grpc_echo.py" rpcserver "127.0.0.1:$GPORT" ) > "$TMP/grpc1.out" 2>&1 &
+PIDS+=($!)
+( echo $BASHPID > "$CG2/gsrv/cgroup.procs" && exec nsenter --net="/run/netns/$NS2" \
+	$PY "$ROOT/tests/e2e/grpc_echo.py" rpcserver "127.0.0.1:$GPORT" ) > "$TMP/grpc2.out" 2>&1 &
+PIDS+=($!)
 "$BIN" agent --config "$CONF2" --cgroup "$CG2" --bpffs "$PINS2" --listen "$API2" >> "$TMP/agent2.log" 2>&1 &
 AGENT2_PID=$!
 start_agent
 wait_for "the second agent is ready" 60 curl -sf "http://$API2/readyz" -o /dev/null
 wait_for "httpsvc web 1 listens" 30 grep -q ready "$TMP/web1.out"
 wait_for "httpsvc web 2 listens" 30 grep -q ready "$TMP/web2.out"
+wait_for "gRPC echo 1 listens" 60 grep -q ready "$TMP/grpc1.out"
+wait_for "gRPC echo 2 listens" 60 grep -q ready "$TMP/grpc2.out"
 
 # traffic on each "node", from its client cgroup to its service address
 traffic() { # CGROUP NETNS N OUT
@@ -79,6 +108,16 @@ traffic "$CG" "$NS" "$N1" "$TMP/codes1"
 traffic "$CG2" "$NS2" "$N2" "$TMP/codes2"
 expect_eq "node 1: requests answered 200" "$N1" "$(grep -c '^200$' "$TMP/codes1")"
 expect_eq "node 2: requests answered 200" "$N2" "$(grep -c '^200$' "$TMP/codes2")"
+rpcs() { # CGROUP NETNS N OUT
+	( echo $BASHPID > "$1/client/cgroup.procs" && exec nsenter --net="/run/netns/$2" \
+		$PY "$ROOT/tests/e2e/grpc_echo.py" rpcclient 127.100.7.2:80 "$3" ) > "$4" 2>&1
+}
+rpcs "$CG" "$NS" "$G1" "$TMP/rpc1.out"
+rpcs "$CG2" "$NS2" "$G2" "$TMP/rpc2.out"
+expect_eq "node 1: gRPC calls as made" "Count OK 3;Fail UNAVAILABLE 2;Say OK $G1;Slow DEADLINE_EXCEEDED 1;" \
+	"$(tr '\n' ';' < "$TMP/rpc1.out")"
+expect_eq "node 2: gRPC calls as made" "Count OK 3;Fail UNAVAILABLE 2;Say OK $G2;Slow DEADLINE_EXCEEDED 1;" \
+	"$(tr '\n' ';' < "$TMP/rpc2.out")"
 
 server_count() { # API
 	curl -sf "http://$1/api/v1/sketches" | python3 -c '
@@ -89,6 +128,17 @@ print(sum((s["server"] or {}).get("count", 0) for s in d["services"] if s["name"
 counted() { [ "$(server_count "$1")" -ge "$2" ]; }
 wait_for "agent 1 has every request in its sketch" 30 counted "$API" "$N1"
 wait_for "agent 2 has every request in its sketch" 30 counted "$API2" "$N2"
+# every call's server span, the slow one's 500 ms after its deadline, read
+# from the latency API the one-agent view uses
+rpc_calls() { # API
+	curl -sf "http://$1/api/v1/services/echo/latency?window=60s" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(r["requests"] for r in d["routes"] if r["side"] == "server" and r["rpc"]))'
+}
+rpcs_counted() { [ "$(rpc_calls "$1")" -ge "$2" ]; }
+wait_for "agent 1 has every gRPC call" 30 rpcs_counted "$API" $((G1 + 6))
+wait_for "agent 2 has every gRPC call" 30 rpcs_counted "$API2" $((G2 + 6))
 
 curl -sf "http://$API/api/v1/sketches" > "$TMP/s1.json"
 curl -sf "http://$API2/api/v1/sketches" > "$TMP/s2.json"
@@ -143,6 +193,40 @@ print("agents_field", w["agents"], cl["partial"], [x["answered"] for x in cl["ag
 row = [l.split() for l in table if l.split() and l.split()[0] == "web"]
 print("table_row", bool(row) and row[0][-1] == "2/2", row)
 print("table_head", table[0].startswith("cluster: 2 of 2 agents answered"), table[0])
+# echo's gRPC methods: each agent's server rpcs, their merge in --json and
+# the lines under echo's row in the table
+def rpcs(d, key="count"):
+    s = next((s for s in d["services"] if s["name"] == "echo"), {})
+    return {r["route"].split("/")[-1]: r for r in s.get("rpcs") or [] if r["side"] == "server"}
+r1, r2, rc = rpcs(s1), rpcs(s2), rpcs(cl)
+print("rpc_counts", " ".join("%s=%d+%d" % (m, r1[m]["count"], r2.get(m, {}).get("count", 0))
+                             for m in sorted(r1)))
+print("rpc_merged", " ".join("%s=%d/%d" % (m, rc[m]["requests"], rc[m]["agents"]) for m in sorted(rc)))
+def mq(xs, p):
+    bk, vals = {}, {}
+    for x in xs:
+        for i, c, v in x["buckets"]:
+            bk[i] = bk.get(i, 0) + c
+            vals[i] = v
+    cnt, top = sum(x["count"] for x in xs), max(x["maxNs"] for x in xs)
+    rank, seen = int(p * (cnt - 1)), 0
+    for i in sorted(bk):
+        seen += bk[i]
+        if seen > rank:
+            return min(vals[i], top) if top else vals[i]
+ok = bool(rc) and all(
+    abs(rc[m][k] - mq([x[m] for x in (r1, r2) if m in x], p) / 1e6) < 1e-9
+    and rc[m]["errors"] == sum(x[m]["errors"] for x in (r1, r2) if m in x)
+    for m in rc for p, k in ((0.5, "p50Ms"), (0.9, "p90Ms"), (0.99, "p99Ms")))
+print("rpc_quantiles", ok)
+lines, on = [], False
+for l in table:
+    f = l.split()
+    if f and not l.startswith("  "):
+        on = f[0] == "echo"
+    elif on and f and f[0].startswith("bpfmesh.test.Echo/"):
+        lines.append("%s %s %s" % (f[0].split("/")[-1], "ms" if f[3].endswith("ms") else f[3], f[-1]))
+print("rpc_table", ";".join(sorted(lines)))
 PY
 val() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "$TMP/check"; }
 log "agents' samples and the merge: $(val counts); p99 $(val p99Ms)"
@@ -159,6 +243,13 @@ expect_eq "the merged quantiles are neither agent's own" True "$(val p99_not_own
 expect_eq "both agents saw web, none partial" "2 False [True, True]" "$(val agents_field)"
 expect_eq "table: web row, AGENTS 2/2" True "$(val table_row | cut -d' ' -f1)"
 expect_eq "table: header" True "$(val table_head | cut -d' ' -f1)"
+expect_eq "each agent's sketches: echo's server rpcs, per method" \
+	"Count=3+3 Fail=2+2 Say=$G1+$G2 Slow=1+1" "$(val rpc_counts)"
+expect_eq "merged rpcs: calls added per method, both agents" \
+	"Count=6/2 Fail=4/2 Say=$((G1 + G2))/2 Slow=2/2" "$(val rpc_merged)"
+expect_eq "merged rpcs: p50/p90/p99 of the merged buckets, errors added" True "$(val rpc_quantiles)"
+expect_eq "table: echo's Service/Method lines (P50, AGENTS)" \
+	"Count ms 2/2;Fail ms 2/2;Say ms 2/2;Slow ms 2/2" "$(val rpc_table)"
 
 # an agent that does not answer: named, the view partial (exit 3)
 out=$("$BIN" services --agents "$API,$DEAD,$API2" 2>"$TMP/err"); rc=$?
@@ -236,6 +327,9 @@ grep -q "cannot find the cluster's agents" "$TMP/err" && pass "says it cannot fi
 out=$("$BIN" top --agents "$API,$API2" -n 2 --interval 0.2 2>&1); rc=$?
 expect_eq "top --agents -n 2: exit" 0 "$rc"
 expect_eq "top --agents: two frames, web in each" 2 "$(echo "$out" | awk '$1 == "web" && $NF == "2/2"' | wc -l)"
+# (the clients' row, python3, has the same methods as a client)
+expect_eq "top --agents: echo's Say line in each frame" 2 \
+	"$(echo "$out" | awk '!/^  / { on = $1 == "echo" } on && $1 == "bpfmesh.test.Echo/Say" && $NF == "2/2"' | wc -l)"
 "$BIN" top --agents "$API,$DEAD" -n 1 > /dev/null 2>&1
 expect_eq "top with an agent away: exit status (partial)" 3 "$?"
 finish
