@@ -153,6 +153,9 @@ struct http_early {
 };
 
 #define HTTP_EARLY_MAX 256 /* connections made at once, node-wide */
+/* A record waits microseconds (its socket is made in the same packet's
+ * processing); one older than this was left behind. */
+#define HTTP_EARLY_AGE_NS (1000ULL * 1000 * 1000)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -1021,6 +1024,12 @@ static __always_inline void early_accepted(struct sock *sk)
 	b = bpf_map_lookup_elem(&http_early, &key);
 	if (!b) {
 		h2_early_accepted(sk, key);
+		return;
+	}
+	/* one left by a connection that never got its socket (the client
+	 * gave up) is no later connection's of the same 4-tuple */
+	if (bpf_ktime_get_ns() - b->e.ts > HTTP_EARLY_AGE_NS) {
+		bpf_map_delete_elem(&http_early, &key);
 		return;
 	}
 	cookie = bpf_get_socket_cookie(sk);

@@ -72,6 +72,9 @@ struct {
 #define H2_EARLY_KEY (1ULL << 62)
 #define H2_EARLY_RECS 2
 #define H2_EARLY_MAX 128 /* connections made at once, node-wide */
+/* They wait microseconds (the socket is made in the same packet's
+ * processing); older ones were left behind. */
+#define H2_EARLY_AGE_NS (1000ULL * 1000 * 1000)
 
 struct h2_early_key {
 	__u64 key;
@@ -81,7 +84,7 @@ struct h2_early_key {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, H2_EARLY_MAX *H2_EARLY_RECS);
+	__uint(max_entries, (H2_EARLY_MAX * H2_EARLY_RECS));
 	__type(key, struct h2_early_key);
 	__type(value, struct http_event);
 } h2_early SEC(".maps");
@@ -515,34 +518,45 @@ static __always_inline void h2_first_bytes(struct __sk_buff *skb, const struct s
  * their order, with its cookie. */
 static __always_inline void h2_early_accepted(struct sock *sk, __u64 tkey)
 {
-	__u64 cookie, ek = h2_early_key(tkey);
+	__u64 cookie, ts = 0, ek = h2_early_key(tkey);
 	struct http_conn *c = bpf_map_lookup_elem(&http_conns3, &ek);
+	struct h2_early_key k = {.key = ek};
+	struct http_event *e;
 	struct h2_sock *h;
+	bool stale;
 
 	if (!c)
 		return;
+	/* left by a connection that never got its socket (the client gave
+	 * up): no later connection's of the same 4-tuple. The segment's
+	 * records share its time; a record of another time is older. */
+	e = bpf_map_lookup_elem(&h2_early, &k);
+	if (e)
+		ts = e->ts;
+	stale = e && bpf_ktime_get_ns() - ts > H2_EARLY_AGE_NS;
 	cookie = bpf_get_socket_cookie(sk);
-	if (bpf_map_update_elem(&http_conns3, &cookie, c, BPF_NOEXIST))
+	if (!stale && bpf_map_update_elem(&http_conns3, &cookie, c, BPF_NOEXIST))
 		http_drop(HTTP_DROP_CONNS);
 	bpf_map_delete_elem(&http_conns3, &ek);
 	h = bpf_map_lookup_elem(&h2_socks, &ek);
 	if (h) {
-		if (bpf_map_update_elem(&h2_socks, &cookie, h, BPF_NOEXIST))
+		if (!stale && bpf_map_update_elem(&h2_socks, &cookie, h, BPF_NOEXIST))
 			http_drop(HTTP_DROP_CONNS);
 		bpf_map_delete_elem(&h2_socks, &ek);
 	}
 	for (__u32 i = 0; i < H2_EARLY_RECS; i++) {
-		struct h2_early_key k = {.key = ek, .i = i};
-		struct http_event *e = bpf_map_lookup_elem(&h2_early, &k);
 		__u32 n;
 
+		k.i = i;
+		e = bpf_map_lookup_elem(&h2_early, &k);
 		if (!e)
 			break;
-		e->cookie = cookie;
 		n = e->head_len;
 		if (n > HTTP_HEAD_MAX)
 			n = HTTP_HEAD_MAX;
-		if (bpf_ringbuf_output(&http_events, e, HTTP_EV_HDR + n, BPF_RB_NO_WAKEUP))
+		e->cookie = cookie;
+		if (!stale && e->ts == ts &&
+		    bpf_ringbuf_output(&http_events, e, HTTP_EV_HDR + n, BPF_RB_NO_WAKEUP))
 			http_drop(HTTP_DROP_RINGBUF);
 		bpf_map_delete_elem(&h2_early, &k);
 	}

@@ -500,6 +500,111 @@ static void test_deferred_v6(void **state)
 	deferred_on(V6, "GET /v6 HTTP/1.1\r\nHost: a\r\n\r\n", "GET /v6 HTTP/1.1\r\n");
 }
 
+/* An IPv4 listener on 127.0.0.1:port (0: any; its port in *port). */
+static int listen_on(int defer, uint16_t *port, int backlog)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(*port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, secs = 2;
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	if (defer)
+		assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)),
+				 0);
+	assert_int_equal(bind(fd, (void *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, backlog), 0);
+	assert_int_equal(getsockname(fd, (void *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* A client from 127.0.0.1:*from (0: any; the port taken in *from). */
+static int client_from(uint16_t *from, uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(*from),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(bind(fd, (void *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (void *)&a, &al), 0);
+	*from = ntohs(a.sin_port);
+	a.sin_port = htons(port);
+	assert_int_equal(connect(fd, (void *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* A request (stale, n bytes) that reached a deferring listener whose
+ * connection never got its socket (the accept queue was full, then the
+ * client reset it) leaves its record, or its HTTP/2 state and records,
+ * waiting; a later connection of the same 4-tuple, to a listener that
+ * accepts at once, must not get them as its own. */
+static void left_behind(const void *stale, size_t n)
+{
+	static const char first[] = "GET /first HTTP/1.1\r\nHost: a\r\n\r\n";
+	struct http_conn c;
+	struct linger rst = {1, 0};
+	uint16_t port = 0, from = 0, any = 0;
+	struct pollfd p;
+	int lfd, bfd, afd, sfd;
+	uint64_t srv;
+
+	lfd = listen_on(1, &port, 0);
+	bfd = client_from(&from, port); /* handshake done; no socket yet */
+	/* the accept queue (backlog 0: one) filled by another connection */
+	afd = client_from(&any, port);
+	assert_int_equal(send(afd, first, strlen(first), 0), (ssize_t)strlen(first));
+	p = (struct pollfd){.fd = lfd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	/* its request reaches the listener, its socket cannot be made */
+	assert_int_equal(send(bfd, stale, n, 0), (ssize_t)n);
+	usleep(50 * 1000);
+	assert_int_equal(setsockopt(bfd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst)), 0);
+	close(bfd);
+	close(afd);
+	close(lfd);
+	usleep(1100 * 1000); /* past HTTP_EARLY_AGE_NS */
+	ring_buffer__consume(rb);
+	n_got = 0;
+	/* the same 4-tuple to a listener on the same port that accepts at once */
+	lfd = listen_on(0, &port, 4);
+	bfd = client_from(&from, port);
+	sfd = accept(lfd, NULL, NULL);
+	assert_true(sfd >= 0);
+	srv = cookie_of(sfd);
+	ring_buffer__consume(rb);
+	for (int i = 0; i < n_got; i++)
+		if ((got[i].kind == HTTP_EV_REQUEST || got[i].kind == HTTP_EV_H2) &&
+		    got[i].cookie == srv)
+			fail_msg("a connection got the record another left behind (kind %d)",
+				 got[i].kind);
+	if (!bpf_map_lookup_elem(bpf_map__fd(skel->maps.http_conns3), &srv, &c))
+		fail_msg("a connection got the state another left behind (roles %#x)", c.roles);
+	close(bfd);
+	close(sfd);
+	close(lfd);
+}
+
+static void test_deferred_left_behind(void **state)
+{
+	static const char stale[] = "GET /stale HTTP/1.1\r\nHost: a\r\n\r\n";
+
+	(void)state;
+	left_behind(stale, strlen(stale));
+}
+
+static void test_h2_deferred_left_behind(void **state)
+{
+	(void)state;
+	left_behind(h2_req, sizeof(h2_req));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +615,8 @@ int main(void)
 	    cmocka_unit_test(test_h2_deferred),
 	    cmocka_unit_test(test_deferred_dual_stack),
 	    cmocka_unit_test(test_deferred_v6),
+	    cmocka_unit_test(test_deferred_left_behind),
+	    cmocka_unit_test(test_h2_deferred_left_behind),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
