@@ -289,6 +289,8 @@ json_object *cli_get_json(const struct qopts *o, const char *path, int also_ok, 
 		return NULL;
 	}
 	root = json_tokener_parse(body);
+	if (root)
+		cli_json_printable(root);
 	if (st == 200 || (also_ok && st == also_ok)) {
 		if (!root)
 			fprintf(stderr, "bpfmesh: %s from the agent at %s is not JSON\n", path,
@@ -301,6 +303,8 @@ json_object *cli_get_json(const struct qopts *o, const char *path, int also_ok, 
 		return root;
 	}
 	err = root ? jobj(root, "error") : NULL;
+	if (!err)
+		cli_printable(body, body, strlen(body) + 1); /* never longer */
 	fprintf(stderr, "bpfmesh: %s: the agent answered %d: %s\n", path, st,
 		err ? json_object_get_string(err) : body);
 	if (st == 401)
@@ -445,6 +449,106 @@ int cli_json_check(const struct qopts *o, const char *what, json_object *doc,
 		if (!jwalk(&jc, doc, fields[i].path, fields[i].type))
 			return CLI_AGENT_ERROR;
 	return CLI_OK;
+}
+
+/* The length of the UTF-8 character at s, and whether it prints: not a
+ * control character (C0, DEL, C1). A byte that starts no valid sequence
+ * is one character that does not. */
+static size_t utf8_char(const unsigned char *s, bool *prints)
+{
+	unsigned c = s[0], n, cp;
+
+	*prints = false;
+	if (c < 0x80) {
+		*prints = c >= 0x20 && c != 0x7f;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, cp = c & 0x07;
+	else
+		return 1;
+	for (unsigned i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 1;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, past U+10FFFF: no character */
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    cp > 0x10ffff)
+		return 1;
+	*prints = cp > 0x9f; /* C1 controls: U+0080..U+009F */
+	return n;
+}
+
+void cli_printable(const char *s, char *out, size_t out_len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	while (*p && o + 1 < out_len) {
+		bool prints;
+		size_t n = utf8_char(p, &prints);
+
+		if (!prints) {
+			out[o++] = '?';
+			p += n;
+			continue;
+		}
+		if (o + n >= out_len)
+			break;
+		memmove(out + o, p, n); /* out may be s (in place): never ahead of it */
+		o += n;
+		p += n;
+	}
+	out[o] = '\0';
+}
+
+static bool printable(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		bool prints;
+
+		p += utf8_char(p, &prints);
+		if (!prints)
+			return false;
+	}
+	return true;
+}
+
+void cli_json_printable(json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_string: {
+		const char *s = json_object_get_string(v);
+		size_t len = strlen(s) + 1;
+		char *c;
+
+		if (printable(s) || !(c = malloc(len)))
+			return;
+		cli_printable(s, c, len);
+		json_object_set_string(v, c);
+		free(c);
+		return;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			cli_json_printable(json_object_array_get_idx(v, i));
+		return;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val)
+		{
+			(void)key;
+			cli_json_printable(val);
+		}
+		return;
+	}
+	default:
+		return;
+	}
 }
 
 char *cli_escape(const char *s)

@@ -107,6 +107,18 @@ struct jfield {
 int cli_json_check(const struct qopts *o, const char *what, json_object *doc,
 		   const struct jfield *fields, size_t n);
 
+/* Makes every string value in v safe to print on a terminal, in place:
+ * control characters (C0, DEL, and C1 as UTF-8 or as a lone byte) and
+ * bytes that are no UTF-8 become '?'. What an agent answers comes from the
+ * traffic and processes it watched (an HTTP/2 :path, a process name): the
+ * CLI must not hand a terminal escape sequences someone put there.
+ * cli_get_json applies it to every answer it parses. */
+void cli_json_printable(json_object *v);
+
+/* s made printable as cli_json_printable does, into out (out_len > 0;
+ * out may be s itself). */
+void cli_printable(const char *s, char *out, size_t out_len);
+
 /* Percent-encode a query value; malloc'd. */
 char *cli_escape(const char *s);
 

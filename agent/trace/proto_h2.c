@@ -25,18 +25,39 @@ static void copy_whole(char *dst, size_t size, const uint8_t *v, size_t n)
 	dst[n] = '\0';
 }
 
-/* The path without its query; a prefix, marked, when it is too long. */
+/* Where a request-target stops being one: its first byte that is not
+ * visible ASCII (RFC 9113 8.3.1, as HTTP/1.x's request line has it). HPACK
+ * carries any octet, and a path becomes span names and routes that the
+ * CLI prints on a terminal. */
+static size_t target_len(const uint8_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] <= 0x20 || v[i] >= 0x7f)
+			return i;
+	return n;
+}
+
+/* The path without its query; a prefix, marked, when it is too long or
+ * goes on with a byte no request-target has (a query with one is left
+ * out). */
 static void set_path(struct h2_head *h, const uint8_t *v, size_t n)
 {
-	const uint8_t *q = memchr(v, '?', n);
+	size_t ok = target_len(v, n);
+	const uint8_t *q = memchr(v, '?', ok);
+	bool cut = false;
 
 	if (q) {
-		copy_whole(h->query, sizeof(h->query), q + 1, n - (size_t)(q + 1 - v));
+		/* a query with such a byte is left out, its path is whole */
+		if (ok == n)
+			copy_whole(h->query, sizeof(h->query), q + 1, n - (size_t)(q + 1 - v));
 		n = (size_t)(q - v);
+	} else {
+		cut = ok < n;
+		n = ok;
 	}
 	h->has_path = true;
-	h->target_truncated = n >= sizeof(h->target);
-	if (h->target_truncated)
+	h->target_truncated = cut || n >= sizeof(h->target);
+	if (n >= sizeof(h->target))
 		n = sizeof(h->target) - 1;
 	memcpy(h->target, v, n);
 	h->target[n] = '\0';

@@ -267,6 +267,37 @@ for k in "rps:web shop/api idle" "p99:shop/api web idle" "errors:shop/api web id
 done
 echo "$out" | head -1 | grep -q -- "- window 60s -" && pass "top header names the window" || fail "top header: $(echo "$out" | head -1)"
 
+# what the traffic and the node's processes put in an answer (a process
+# name, a gRPC method) reaches the terminal without its control characters
+cat > "$TMP/escapes.py" <<'PY'
+import http.server, json
+side = {"requests": 4, "errors": 0, "rps": 1.5, "errorRate": 0, "p50Ms": 1, "p90Ms": 1,
+        "p99Ms": 2, "maxMs": 2}
+body = json.dumps({"services": [{
+    "name": "ev\u001b]2;pwned\u0007il", "namespace": "default", "endpointsHealthy": 0,
+    "endpointsTotal": 0, "breaker": {"state": "CLOSED"}, "endpoints": [],
+    "latency": {"windowSeconds": 60, "server": side},
+    "rpcs": [dict(side, side="server", route="pkg.S/\u001b[2JM\u009b1m")]}]}).encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/api/v1/services" else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+( exec nsenter --net="/run/netns/$NS" python3 "$TMP/escapes.py" > "$TMP/escapes.port" ) &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$TMP/escapes.port" ] && break; sleep 0.05; done
+out=$(bm services --agent "127.0.0.1:$(cat "$TMP/escapes.port")")
+expect_eq "services: no control character reaches the terminal" 0 \
+	"$(printf '%s' "$out" | LC_ALL=C grep -c $'[\001-\010\013-\037\177]\|\xc2[\x80-\x9f]')"
+expect_eq "services: a process name's escape shown as ?" "ev?]2;pwned?il" "$(echo "$out" | awk 'NR == 2 { print $1 }')"
+expect_eq "services: a gRPC method's escape shown as ?" "pkg.S/?[2JM?1m" "$(echo "$out" | awk 'NR == 3 { print $1 }')"
+
 # an agent that answers the wrong types: exit 1 with the field named, never
 # a json-c assertion (a stand-in agent serves the document of the case
 # named in $TMP/mode)
