@@ -226,8 +226,31 @@ expect_eq "top --sort bogus" 2 "$(bm top --sort bogus > /dev/null 2>&1; echo $?)
 # rate, errors and latency come from each service's "latency" object:
 # server side first, else client side, '-' without one (a stand-in agent
 # serves a fixed answer, so the columns are checked whatever the traffic)
+# a stand-in agent: serve(body) answers /api/v1/services with it
+cat > "$TMP/serve.py" <<'PY'
+import http.server
+def serve(body):
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/api/v1/services" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *a): pass
+    s = http.server.HTTPServer(("127.0.0.1", 0), H)
+    print(s.server_address[1], flush=True)
+    s.serve_forever()
+PY
+# serve_fake SCRIPT NAME: runs it in the namespace; its address in FAKE
+serve_fake() {
+	( cd "$TMP" && exec nsenter --net="/run/netns/$NS" python3 "$1" > "$TMP/$2.port" ) &
+	PIDS+=($!)
+	for _ in $(seq 50); do [ -s "$TMP/$2.port" ] && break; sleep 0.05; done
+	FAKE="127.0.0.1:$(cat "$TMP/$2.port")"
+}
 cat > "$TMP/fake.py" <<'PY'
-import http.server, json
+import json
+from serve import serve
 def side(rps, er, p50, p99):
     return {"requests": 100, "errors": 2, "rps": rps, "errorRate": er, "p50Ms": p50,
             "p90Ms": p50, "p99Ms": p99, "maxMs": p99}
@@ -242,21 +265,9 @@ body = json.dumps({"services": [
                            "client": side(99, 0.5, 9, 9)}),
     svc("api", "shop", {"windowSeconds": 60, "server": None, "client": side(3.25, 0.5, 0.42, 1500.0)}),
     svc("idle", "default", None)]}).encode()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200 if self.path == "/api/v1/services" else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
+serve(body)
 PY
-( exec nsenter --net="/run/netns/$NS" python3 "$TMP/fake.py" > "$TMP/fake.port" ) &
-PIDS+=($!)
-for _ in $(seq 50); do [ -s "$TMP/fake.port" ] && break; sleep 0.05; done
-FAKE="127.0.0.1:$(cat "$TMP/fake.port")"
+serve_fake "$TMP/fake.py" fake
 out=$(bm services --agent "$FAKE")
 expect_eq "services: server side" "web 12.5 2.0% 1.20ms 15.0ms 1/2" "$(echo "$out" | awk '$1 == "web" { print $1, $2, $3, $4, $5, $6 }')"
 expect_eq "services: client side when no server side" "shop/api 3.25 50.0% 0.42ms 1.50s" "$(echo "$out" | awk '$1 == "shop/api" { print $1, $2, $3, $4, $5 }')"
@@ -270,7 +281,8 @@ echo "$out" | head -1 | grep -q -- "- window 60s -" && pass "top header names th
 # what the traffic and the node's processes put in an answer (a process
 # name, a gRPC method) reaches the terminal without its control characters
 cat > "$TMP/escapes.py" <<'PY'
-import http.server, json
+import json
+from serve import serve
 side = {"requests": 4, "errors": 0, "rps": 1.5, "errorRate": 0, "p50Ms": 1, "p90Ms": 1,
         "p99Ms": 2, "maxMs": 2}
 body = json.dumps({"services": [{
@@ -278,21 +290,10 @@ body = json.dumps({"services": [{
     "endpointsTotal": 0, "breaker": {"state": "CLOSED"}, "endpoints": [],
     "latency": {"windowSeconds": 60, "server": side},
     "rpcs": [dict(side, side="server", route="pkg.S/\u001b[2JM\u009b1m")]}]}).encode()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200 if self.path == "/api/v1/services" else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
+serve(body)
 PY
-( exec nsenter --net="/run/netns/$NS" python3 "$TMP/escapes.py" > "$TMP/escapes.port" ) &
-PIDS+=($!)
-for _ in $(seq 50); do [ -s "$TMP/escapes.port" ] && break; sleep 0.05; done
-out=$(bm services --agent "127.0.0.1:$(cat "$TMP/escapes.port")")
+serve_fake "$TMP/escapes.py" escapes
+out=$(bm services --agent "$FAKE")
 expect_eq "services: no control character reaches the terminal" 0 \
 	"$(printf '%s' "$out" | LC_ALL=C grep -c $'[\001-\010\013-\037\177]\|\xc2[\x80-\x9f]')"
 expect_eq "services: a process name's escape shown as ?" "ev?]2;pwned?il" "$(echo "$out" | awk 'NR == 2 { print $1 }')"
