@@ -605,6 +605,60 @@ static void test_h2_deferred_left_behind(void **state)
 	left_behind(h2_req, sizeof(h2_req));
 }
 
+/* TCP Fast Open: the request rides in the SYN and reaches the listener;
+ * the socket TCP makes for it comes in SYN_RECV, established when the
+ * handshake completes. On loopback that is before the server reads, so
+ * the request's record (waiting, struct http_early) comes before the
+ * response's, both with the accepted socket's cookie. Over a path with
+ * latency the server may answer first: not tested here (no netem). */
+static void test_fast_open(void **state)
+{
+	static const char req[] = "GET /tfo HTTP/1.1\r\nHost: a\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int one = 1, qlen = 4, rq = -1, rs = -1;
+	uint16_t port = 0;
+	char buf[256];
+	int lfd, cfd, sfd;
+	uint64_t srv;
+
+	(void)state;
+	/* client and server, no cookie needed (this namespace's own sysctl) */
+	assert_int_equal(write_file("/proc/sys/net/ipv4/tcp_fastopen", "519"), 0);
+	lfd = listen_on(0, &port, 4);
+	assert_int_equal(setsockopt(lfd, IPPROTO_TCP, TCP_FASTOPEN, &qlen, sizeof(qlen)), 0);
+	assert_int_equal(setsockopt(lfd, IPPROTO_TCP, TCP_FASTOPEN_NO_COOKIE, &one, sizeof(one)),
+			 0);
+	a.sin_port = htons(port);
+	cfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(cfd >= 0);
+	ring_buffer__consume(rb);
+	n_got = 0;
+	assert_int_equal(sendto(cfd, req, strlen(req), MSG_FASTOPEN, (void *)&a, sizeof(a)),
+			 (ssize_t)strlen(req));
+	sfd = accept(lfd, NULL, NULL);
+	assert_true(sfd >= 0);
+	assert_true(read(sfd, buf, sizeof(buf)) > 0);
+	assert_int_equal(write(sfd, resp, sizeof(resp) - 1), (ssize_t)sizeof(resp) - 1);
+	assert_true(read(cfd, buf, sizeof(buf)) > 0);
+	srv = cookie_of(sfd);
+	ring_buffer__consume(rb);
+	for (int i = 0; i < n_got; i++) {
+		if (got[i].cookie != srv)
+			continue;
+		if (got[i].kind == HTTP_EV_REQUEST && got[i].dir == HTTP_DIR_INGRESS && rq < 0)
+			rq = i;
+		if (got[i].kind == HTTP_EV_RESPONSE && got[i].dir == HTTP_DIR_EGRESS && rs < 0)
+			rs = i;
+	}
+	assert_true(rq >= 0);
+	assert_true(rs > rq);
+	assert_memory_equal(got[rq].head, "GET /tfo HTTP/1.1\r\n", 19);
+	close(cfd);
+	close(sfd);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -617,6 +671,7 @@ int main(void)
 	    cmocka_unit_test(test_deferred_v6),
 	    cmocka_unit_test(test_deferred_left_behind),
 	    cmocka_unit_test(test_h2_deferred_left_behind),
+	    cmocka_unit_test(test_fast_open),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
