@@ -226,13 +226,18 @@ expect_eq "top --sort bogus" 2 "$(bm top --sort bogus > /dev/null 2>&1; echo $?)
 # rate, errors and latency come from each service's "latency" object:
 # server side first, else client side, '-' without one (a stand-in agent
 # serves a fixed answer, so the columns are checked whatever the traffic)
-# a stand-in agent: serve(body) answers /api/v1/services with it
+# a stand-in agent: serve(body) answers /api/v1/services with body (404
+# elsewhere); serve(fn) answers every path with fn(path without its query)
 cat > "$TMP/serve.py" <<'PY'
 import http.server
-def serve(body):
+def serve(answer):
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            self.send_response(200 if self.path == "/api/v1/services" else 404)
+            if callable(answer):
+                code, body = 200, answer(self.path.split("?")[0])
+            else:
+                code, body = 200 if self.path == "/api/v1/services" else 404, answer
+            self.send_response(code)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -303,8 +308,8 @@ expect_eq "services: a gRPC method's escape shown as ?" "pkg.S/?[2JM?1m" "$(echo
 # a json-c assertion (a stand-in agent serves the document of the case
 # named in $TMP/mode)
 cat > "$TMP/badtypes.py" <<'PY'
-import http.server, json, sys
-mode_file = sys.argv[1]
+import json
+from serve import serve
 ok_ready = {"ready": True, "attached": True, "configApplied": True}
 ok_config = {"source": "/etc/bpfmesh", "applied": True, "reloads": 1, "reloadErrors": 0,
              "lastError": "", "files": [], "services": []}
@@ -328,28 +333,17 @@ cases = {
     "spans-object": {"/api/v1/traces": {"spans": {}}},
     "span-attributes": {"/api/v1/traces": {"spans": [{"traceId": "a", "attributes": "x"}]}},
 }
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        case = cases[open(mode_file).read().strip()]
-        path = self.path.split("?")[0]
-        doc = case.get(path, {"/readyz": ok_ready, "/api/v1/config": ok_config,
-                              "/api/v1/status": ok_status, "/api/v1/services": {"services": []},
-                              "/api/v1/traces": {"spans": []}}.get(path))
-        body = json.dumps(doc).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
+def answer(path):
+    case = cases[open("mode").read().strip()]  # in $TMP, serve_fake's directory
+    doc = case.get(path, {"/readyz": ok_ready, "/api/v1/config": ok_config,
+                          "/api/v1/status": ok_status, "/api/v1/services": {"services": []},
+                          "/api/v1/traces": {"spans": []}}.get(path))
+    return json.dumps(doc).encode()
+serve(answer)
 PY
 echo services-string > "$TMP/mode"
-( exec nsenter --net="/run/netns/$NS" python3 "$TMP/badtypes.py" "$TMP/mode" > "$TMP/bad.port" ) &
-PIDS+=($!)
-for _ in $(seq 50); do [ -s "$TMP/bad.port" ] && break; sleep 0.05; done
-BAD="127.0.0.1:$(cat "$TMP/bad.port")"
+serve_fake "$TMP/badtypes.py" bad
+BAD=$FAKE
 for c in "services-string services .services" "services-root-array services ." \
 	"endpoints-number services .services[0].endpoints" "name-number services .services[0].name" \
 	"latency-array services .services[0].latency" "rps-string services .services[0].latency.server.rps" \

@@ -41,6 +41,14 @@ static uint64_t sample(double median_ms, double sigma)
 	return (uint64_t)(median_ms * MS * exp(sigma * n));
 }
 
+/* s: 100 requests around 4 ms, the sketch the refusal cases start from */
+static void hundred_samples(struct lat_sketch *s)
+{
+	lat_sketch_init(s);
+	for (int i = 0; i < 100; i++)
+		lat_sketch_add(s, sample(4, 0.5), false);
+}
+
 /* An agent's /api/v1/sketches answer with one service "shop/web" whose
  * server side is s (client side null), as api_sketch.c writes it. */
 static json_object *answer(const struct lat_sketch *s, const char *name, double rps)
@@ -211,9 +219,7 @@ static void test_merge_refuses(void **state)
 	char err[256];
 
 	(void)state;
-	lat_sketch_init(&s);
-	for (int i = 0; i < 100; i++)
-		lat_sketch_add(&s, sample(4, 0.5), false);
+	hundred_samples(&s);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct cl_view v = {};
 		json_object *good = answer(&s, "web", 1),
@@ -376,10 +382,8 @@ static void test_merge_rpcs_older_agent(void **state)
 	char err[256];
 
 	(void)state;
-	lat_sketch_init(&s);
+	hundred_samples(&s);
 	lat_sketch_init(&t);
-	for (int i = 0; i < 100; i++)
-		lat_sketch_add(&s, sample(4, 0.5), false);
 	for (int i = 0; i < 40; i++)
 		lat_sketch_add(&t, sample(9, 0.5), false);
 	a = answer(&s, "cart", 1);
@@ -415,9 +419,7 @@ static void test_merge_rpc_refused(void **state)
 	char err[256];
 
 	(void)state;
-	lat_sketch_init(&s);
-	for (int i = 0; i < 100; i++)
-		lat_sketch_add(&s, sample(4, 0.5), false);
+	hundred_samples(&s);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct cl_view v = {};
 		json_object *good = answer(&s, "cart", 1), *bad = answer(&s, "cart", 1), *svc, *e;
